@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+// The estimator: a model and a filter composed, with input guards and a chi-square gate.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "cellsense/estimator/status.hpp"
+#include "cellsense/filter/innovation.hpp"
+#include "cellsense/math/cholesky.hpp"
+#include "cellsense/math/matrix.hpp"
+
+namespace cellsense {
+
+/// Estimator-level settings (the filter's own tuning is in Filter::Config).
+template <typename T>
+struct EstimatorConfig {
+  T dt_max_s = T(60);             ///< largest accepted step (s); longer gaps are rejected
+  T soc_min = T(0);               ///< SOC lower bound (1); the estimate never leaves [soc_min, soc_max]
+  T soc_max = T(1);               ///< SOC upper bound (1)
+  T voltage_sigma_V = T(0.01);    ///< measurement noise incl. model error, 1 sigma (V): R = sigma^2
+  T gate_nis = T(100);            ///< chi-square gate on NIS (1 dof; 100 = 10 sigma)
+  GatePolicy gate_policy = GatePolicy::kRejectStep;
+  std::uint16_t gate_timeout_steps = 5;  ///< after this many gated steps in a row, fuse anyway (0 = never)
+};
+
+/// Composes a Model (model/ecm.hpp) and a Filter template (filter/ekf.hpp, filter/ukf.hpp).
+/// Holds only a pointer to the (const, flash-resident) parameters, so its size is the state,
+/// the covariance, the configuration and a few scalars. No heap, no exceptions.
+template <class ModelT, template <class> class FilterT>
+class Estimator {
+ public:
+  using Model = ModelT;
+  using T = typename Model::Scalar;
+  using Filter = FilterT<Model>;
+  using FilterConfig = typename Filter::Config;
+  static constexpr int N = Model::kStates;
+  using State = typename Model::State;
+  using Cov = typename Model::Cov;
+  using Aux = typename Model::Aux;
+  using Idx = typename Model::Idx;
+  using G = filter::Gaussian<T, N>;
+
+  /// Set up from a model (which points at validated parameters), settings and an initial
+  /// Gaussian. On failure the estimator stays uninitialised and step() rejects.
+  InitStatus init(const Model& model, const EstimatorConfig<T>& config, const FilterConfig& fconfig,
+                  const State& x0, const Cov& p0, const Aux& aux0) {
+    initialised_ = false;
+    if (!(config.dt_max_s > T(0)) || !math::is_finite(config.dt_max_s) ||
+        !(config.soc_min < config.soc_max) || !math::is_finite(config.soc_min) ||
+        !math::is_finite(config.soc_max) || !(config.voltage_sigma_V > T(0)) ||
+        !math::is_finite(config.voltage_sigma_V) || !(config.gate_nis > T(0))) {
+      return InitStatus::kBadConfig;
+    }
+    const Filter f(fconfig);
+    if (!filter_config_ok(f)) { return InitStatus::kBadFilterConfig; }
+    if (!math::all_finite(x0) || x0(Idx::soc, 0) < config.soc_min || x0(Idx::soc, 0) > config.soc_max) {
+      return InitStatus::kBadInitialState;
+    }
+    if (!covariance_spd(p0)) { return InitStatus::kBadCovariance; }
+    model_ = model;
+    config_ = config;
+    filter_ = f;
+    est_.x = x0;
+    est_.P = p0;
+    aux_ = aux0;
+    gated_in_row_ = 0;
+    initialised_ = true;
+    return InitStatus::kOk;
+  }
+
+  /// One sample: (dt since the previous sample, current held over it, voltage and temperature
+  /// at its end). Guards first; then predict, innovate, gate, update. State changes only if
+  /// the returned status is not a kRejected* one.
+  StepReport<T> step(T dt_s, T current_A, T voltage_V, T temperature_degC) {
+    if (!initialised_) { return report(StepStatus::kNotInitialised); }
+    if (!math::is_finite(dt_s) || !math::is_finite(current_A) || !math::is_finite(voltage_V) ||
+        !math::is_finite(temperature_degC)) {
+      return report(StepStatus::kRejectedNonFinite);
+    }
+    if (!(dt_s > T(0))) { return report(StepStatus::kRejectedDt); }
+    if (dt_s > config_.dt_max_s) { return report(StepStatus::kRejectedDtTooLarge); }
+    if (!model_.current_in_range(current_A)) { return report(StepStatus::kRejectedCurrent); }
+    if (!model_.voltage_in_range(voltage_V)) { return report(StepStatus::kRejectedVoltage); }
+    if (!model_.temperature_in_range(temperature_degC)) { return report(StepStatus::kRejectedTemperature); }
+
+    const typename Model::Step s = model_.prepare(est_.x, aux_, dt_s, current_A, temperature_degC);
+    G prior;
+    if (!filter_.predict(model_, s, est_, prior)) { return report(StepStatus::kRejectedNumerical); }
+    Model::constrain(prior.x, config_.soc_min, config_.soc_max);
+
+    const T r = config_.voltage_sigma_V * config_.voltage_sigma_V;
+    filter::Innovation<T, N> in;
+    if (!filter_.innovate(model_, s, prior, voltage_V, r, in)) {
+      return report(StepStatus::kRejectedNumerical);
+    }
+    StepStatus status = StepStatus::kFused;
+    if (in.nis > config_.gate_nis) {
+      const bool timed_out = config_.gate_timeout_steps > 0 && gated_in_row_ >= config_.gate_timeout_steps;
+      if (!timed_out) {
+        if (gated_in_row_ < 0xFFFFu) { ++gated_in_row_; }
+        if (config_.gate_policy == GatePolicy::kRejectStep) {
+          return report(StepStatus::kRejectedInnovationGate, &in);
+        }
+        commit(prior, s);  // kPredictOnly: the prediction stands, the voltage is skipped
+        return report(StepStatus::kPredictedOnly, &in);
+      }
+      status = StepStatus::kFusedAfterGateTimeout;
+    }
+    G post;
+    if (!filter_.update(prior, in, r, post)) { return report(StepStatus::kRejectedNumerical, &in); }
+    Model::constrain(post.x, config_.soc_min, config_.soc_max);
+    gated_in_row_ = 0;
+    commit(post, s);
+    return report(status, &in);
+  }
+
+  bool initialised() const { return initialised_; }
+  T soc() const { return est_.x(Idx::soc, 0); }
+  T soc_sigma() const { return sqrt_nonneg(est_.P(Idx::soc, Idx::soc)); }
+  const State& state() const { return est_.x; }
+  const Cov& covariance() const { return est_.P; }
+  const Aux& aux() const { return aux_; }
+  const Model& model() const { return model_; }
+  const EstimatorConfig<T>& config() const { return config_; }
+  std::uint16_t gated_in_row() const { return gated_in_row_; }
+
+  /// Replace state and covariance (restoring a saved estimator). Refused, changing nothing,
+  /// when x is not finite or out of bounds or P is not symmetric positive definite.
+  bool set_state(const State& x, const Cov& p, const Aux& aux) {
+    if (!math::all_finite(x) || x(Idx::soc, 0) < config_.soc_min || x(Idx::soc, 0) > config_.soc_max ||
+        !covariance_spd(p)) {
+      return false;
+    }
+    est_.x = x;
+    est_.P = p;
+    aux_ = aux;
+    gated_in_row_ = 0;
+    return true;
+  }
+
+ private:
+  static bool filter_config_ok(const Filter& f) { return filter_ok(f, 0); }
+  // UKF: reject weights that make n + lambda <= 0 (sigma points undefined).
+  template <class F>
+  static auto filter_ok(const F& f, int) -> decltype(f.weight_i(), bool()) {
+    return f.weight_i() > T(0) && math::is_finite(f.weight_i()) && math::is_finite(f.weight_mean0()) &&
+           math::is_finite(f.weight_cov0());
+  }
+  template <class F>
+  static bool filter_ok(const F&, long) { return true; }
+
+  static bool covariance_spd(const Cov& p) {
+    if (!math::all_finite(p)) { return false; }
+    for (int r = 0; r < N; ++r) {
+      for (int c = r + 1; c < N; ++c) {
+        if (p(r, c) < p(c, r) || p(r, c) > p(c, r)) { return false; }
+      }
+    }
+    Cov l;
+    return math::cholesky(p, l);
+  }
+
+  static T sqrt_nonneg(T v) { return v > T(0) ? std::sqrt(v) : T(0); }
+
+  void commit(const G& g, const typename Model::Step& s) {
+    est_ = g;
+    aux_ = Model::next_aux(s);
+  }
+
+  StepReport<T> report(StepStatus status, const filter::Innovation<T, N>* in = nullptr) const {
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    StepReport<T> r{};
+    r.status = status;
+    r.soc = est_.x(Idx::soc, 0);
+    r.soc_sigma = sqrt_nonneg(est_.P(Idx::soc, Idx::soc));
+    r.voltage_pred_V = in ? in->predicted : nan;
+    r.innovation_V = in ? in->innovation : nan;
+    r.innovation_variance_V2 = in ? in->variance : nan;
+    r.nis = in ? in->nis : nan;
+    return r;
+  }
+
+  Model model_{};
+  Filter filter_{};
+  EstimatorConfig<T> config_{};
+  G est_{};
+  Aux aux_{};
+  std::uint16_t gated_in_row_ = 0;
+  bool initialised_ = false;
+};
+
+}  // namespace cellsense

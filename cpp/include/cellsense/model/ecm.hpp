@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: Apache-2.0
+// Equivalent-circuit cell model: OCV + R0 + N RC pairs + one-state hysteresis.
+//
+// Equations (docs/model.md). Current i > 0 is DISCHARGE. Sample k covers (t_{k-1}, t_k] with
+// dt = t_k - t_{k-1}; the current of sample k is held over that interval (zero-order hold).
+//   SOC (coulomb counting; Plett, J. Power Sources 134 (2004) 262-276, "Part 2", eq. 1):
+//     z_k = z_{k-1} - eta(i) * i * dt / (3600 Q),   eta = 1 on discharge, eta_c on charge
+//   RC pair j, exact ZOH discretisation of dv/dt = -v/tau + i/C (Part 2, eq. 3, in voltage form):
+//     v_j,k = a_j v_j,k-1 + R_j (1 - a_j) i,   a_j = exp(-dt / tau_j)
+//   Dynamic hysteresis (Plett 2004, Part 2, eq. 4; ESC form, Plett, "Battery Management Systems,
+//   Vol. I", Artech House 2015, sec. 2.7-2.9), i > 0 discharge:
+//     h_k = A_h h_{k-1} - (1 - A_h) sgn(i),   A_h = exp(-|eta i gamma dt / (3600 Q)|)
+//   Instantaneous hysteresis sign: s_k = sgn(i_k) when |i_k| > deadband, else s_{k-1}.
+//   Terminal voltage (Part 2, eq. 5 with the sign convention above):
+//     v_k = OCV(z_k, T) + M(z_k, T) h_k - M0(z_k, T) s_k - sum_j v_j,k - R0(z_k, T) i_k
+// R_j and tau_j are read at the prior SOC estimate and the sample's temperature, so the
+// transition is linear in the state for a given sample (the EKF's F is exact; the UKF and the
+// EKF differ only in the measurement update).
+#pragma once
+
+#include <cstdint>
+
+#include "cellsense/math/exp.hpp"
+#include "cellsense/math/matrix.hpp"
+#include "cellsense/math/table.hpp"
+
+namespace cellsense {
+namespace model {
+
+/// Why a parameter set was refused (validate()).
+enum class ParamError : std::uint8_t {
+  kOk = 0,
+  kGridSize,               ///< n_soc not in [2, MaxSoc] or n_temperature not in [1, MaxTemp]
+  kSocBreakpoints,         ///< SOC breakpoints not strictly increasing from 0 to 1
+  kTemperatureBreakpoints, ///< temperature breakpoints not strictly increasing
+  kNonFinite,              ///< a NaN or Inf anywhere in the parameters
+  kCapacity,               ///< capacity <= 0
+  kCoulombicEfficiency,    ///< efficiency outside (0, 1]
+  kOcvNotIncreasing,       ///< OCV not strictly increasing in SOC at some temperature
+  kNegativeResistance,     ///< R0 or an R_j below 0
+  kNonPositiveTau,         ///< a time constant <= 0
+  kNegativeHysteresis,     ///< M or M0 below 0, or gamma below 0
+  kLimits,                 ///< a reading range with min >= max
+};
+
+/// Parameters of the ECM for one cell. Every table is indexed [temperature][soc] on `grid`.
+/// On an MCU this lives in flash (const); the estimator only keeps a pointer to it.
+template <typename T, int NRC, int MaxSoc = 64, int MaxTemp = 8>
+struct EcmParams {
+  static_assert(NRC >= 1 && NRC <= 3, "the ECM supports 1, 2 or 3 RC pairs");
+  using TableT = math::Table<T, MaxSoc, MaxTemp>;
+  static constexpr int kRcPairs = NRC;
+  static constexpr int kMaxSoc = MaxSoc;
+  static constexpr int kMaxTemp = MaxTemp;
+
+  T capacity_Ah;              ///< total capacity Q (A h)
+  T coulombic_efficiency;     ///< eta_c applied to charge current (1), in (0, 1]
+  T hysteresis_rate;          ///< gamma, dynamic hysteresis rate constant (1)
+  T sign_deadband_A;          ///< |i| at or below this keeps the previous hysteresis sign (A)
+  math::Grid<T, MaxSoc, MaxTemp> grid;
+  TableT ocv_V;               ///< open-circuit voltage (V)
+  TableT r0_Ohm;              ///< series resistance (Ohm)
+  TableT rc_r_Ohm[NRC];       ///< RC pair resistances (Ohm)
+  TableT rc_tau_s[NRC];       ///< RC pair time constants (s)
+  TableT hysteresis_V;        ///< M, dynamic hysteresis magnitude (V)
+  TableT hysteresis_instant_V;///< M0, instantaneous hysteresis magnitude (V)
+  // Plausibility ranges: a reading outside them is rejected, not absorbed.
+  T voltage_min_V;            ///< lowest plausible terminal voltage reading (V)
+  T voltage_max_V;            ///< highest plausible terminal voltage reading (V)
+  T current_min_A;            ///< lowest plausible current reading (A; negative = charge)
+  T current_max_A;            ///< highest plausible current reading (A)
+  T temperature_min_degC;     ///< lowest plausible temperature reading (degC)
+  T temperature_max_degC;     ///< highest plausible temperature reading (degC)
+};
+
+namespace detail {
+template <typename T, int MaxSoc, int MaxTemp>
+bool table_finite(const math::Table<T, MaxSoc, MaxTemp>& t, int n_soc, int n_temp) {
+  for (int it = 0; it < n_temp; ++it) {
+    for (int is = 0; is < n_soc; ++is) {
+      if (!math::is_finite(t.value[it][is])) { return false; }
+    }
+  }
+  return true;
+}
+template <typename T, int MaxSoc, int MaxTemp>
+bool table_at_least(const math::Table<T, MaxSoc, MaxTemp>& t, int n_soc, int n_temp, T floor,
+                    bool strict) {
+  for (int it = 0; it < n_temp; ++it) {
+    for (int is = 0; is < n_soc; ++is) {
+      const T v = t.value[it][is];
+      if (strict ? !(v > floor) : !(v >= floor)) { return false; }
+    }
+  }
+  return true;
+}
+}  // namespace detail
+
+/// Check a parameter set before use. Returns the first problem found.
+template <typename T, int NRC, int MaxSoc, int MaxTemp>
+ParamError validate(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
+  const auto& g = p.grid;
+  if (g.n_soc < 2 || g.n_soc > MaxSoc || g.n_temperature < 1 || g.n_temperature > MaxTemp) {
+    return ParamError::kGridSize;
+  }
+  const int ns = g.n_soc;
+  const int nt = g.n_temperature;
+  for (int i = 0; i < ns; ++i) {
+    if (!math::is_finite(g.soc[i])) { return ParamError::kNonFinite; }
+  }
+  for (int i = 0; i < nt; ++i) {
+    if (!math::is_finite(g.temperature_degC[i])) { return ParamError::kNonFinite; }
+  }
+  // The grid must span SOC 0..1 exactly so the SOC slope is defined wherever SOC may go.
+  if (g.soc[0] > T(0) || g.soc[0] < T(0) || g.soc[ns - 1] > T(1) || g.soc[ns - 1] < T(1)) {
+    return ParamError::kSocBreakpoints;
+  }
+  for (int i = 1; i < ns; ++i) {
+    if (!(g.soc[i] > g.soc[i - 1])) { return ParamError::kSocBreakpoints; }
+  }
+  for (int i = 1; i < nt; ++i) {
+    if (!(g.temperature_degC[i] > g.temperature_degC[i - 1])) {
+      return ParamError::kTemperatureBreakpoints;
+    }
+  }
+  const T scalars[] = {p.capacity_Ah, p.coulombic_efficiency, p.hysteresis_rate, p.sign_deadband_A,
+                       p.voltage_min_V, p.voltage_max_V, p.current_min_A, p.current_max_A,
+                       p.temperature_min_degC, p.temperature_max_degC};
+  for (T v : scalars) {
+    if (!math::is_finite(v)) { return ParamError::kNonFinite; }
+  }
+  bool finite = detail::table_finite(p.ocv_V, ns, nt) && detail::table_finite(p.r0_Ohm, ns, nt) &&
+                detail::table_finite(p.hysteresis_V, ns, nt) &&
+                detail::table_finite(p.hysteresis_instant_V, ns, nt);
+  for (int j = 0; j < NRC; ++j) {
+    finite = finite && detail::table_finite(p.rc_r_Ohm[j], ns, nt) &&
+             detail::table_finite(p.rc_tau_s[j], ns, nt);
+  }
+  if (!finite) { return ParamError::kNonFinite; }
+  if (!(p.capacity_Ah > T(0))) { return ParamError::kCapacity; }
+  if (!(p.coulombic_efficiency > T(0) && p.coulombic_efficiency <= T(1))) {
+    return ParamError::kCoulombicEfficiency;
+  }
+  for (int it = 0; it < nt; ++it) {
+    for (int is = 1; is < ns; ++is) {
+      if (!(p.ocv_V.value[it][is] > p.ocv_V.value[it][is - 1])) { return ParamError::kOcvNotIncreasing; }
+    }
+  }
+  if (!detail::table_at_least(p.r0_Ohm, ns, nt, T(0), false)) { return ParamError::kNegativeResistance; }
+  for (int j = 0; j < NRC; ++j) {
+    if (!detail::table_at_least(p.rc_r_Ohm[j], ns, nt, T(0), false)) {
+      return ParamError::kNegativeResistance;
+    }
+    if (!detail::table_at_least(p.rc_tau_s[j], ns, nt, T(0), true)) { return ParamError::kNonPositiveTau; }
+  }
+  if (!detail::table_at_least(p.hysteresis_V, ns, nt, T(0), false) ||
+      !detail::table_at_least(p.hysteresis_instant_V, ns, nt, T(0), false) ||
+      !(p.hysteresis_rate >= T(0)) || !(p.sign_deadband_A >= T(0))) {
+    return ParamError::kNegativeHysteresis;
+  }
+  if (!(p.voltage_min_V < p.voltage_max_V) || !(p.current_min_A < p.current_max_A) ||
+      !(p.temperature_min_degC < p.temperature_max_degC)) {
+    return ParamError::kLimits;
+  }
+  return ParamError::kOk;
+}
+
+/// Process noise of the ECM, as continuous-time random-walk densities plus current-sensor noise.
+/// Q_k = diag(q_soc^2, q_rc^2 ..., q_h^2) dt + b b^T sigma_i^2, with b = df/di (current noise
+/// enters through the input; Simon, "Optimal State Estimation", Wiley 2006, sec. 7.1).
+template <typename T>
+struct EcmProcessNoise {
+  T soc_per_sqrt_s;          ///< SOC random walk (1/sqrt(s))
+  T v_rc_V_per_sqrt_s;       ///< RC voltage random walk (V/sqrt(s))
+  T hysteresis_per_sqrt_s;   ///< hysteresis state random walk (1/sqrt(s))
+  T current_sigma_A;         ///< current sensor noise, 1 sigma (A)
+};
+
+/// The ECM as the filters see it: a state layout, a per-sample discretisation, the transition
+/// f, its Jacobian F, the process noise Q, the measurement h and its Jacobian H.
+template <typename T, int NRC, int MaxSoc = 64, int MaxTemp = 8>
+class EcmModel {
+ public:
+  using Scalar = T;
+  using Params = EcmParams<T, NRC, MaxSoc, MaxTemp>;
+  using Noise = EcmProcessNoise<T>;
+  static constexpr int kRcPairs = NRC;
+  static constexpr int kStates = 2 + NRC;
+  using State = math::Vector<T, kStates>;
+  using Cov = math::Matrix<T, kStates, kStates>;
+  using Row = math::Matrix<T, 1, kStates>;
+
+  /// Named state indices: [soc, v_rc1 .. v_rcN, hysteresis].
+  struct Idx {
+    static constexpr int soc = 0;                 ///< state of charge (1)
+    static constexpr int v_rc1 = 1;               ///< first RC pair voltage (V)
+    static constexpr int hysteresis = 1 + NRC;    ///< dynamic hysteresis state h (1), in [-1, 1]
+    static constexpr int v_rc(int j) { return v_rc1 + j; }
+  };
+
+  /// Discrete state outside the covariance: the instantaneous hysteresis sign s.
+  struct Aux {
+    T current_sign;  ///< -1 (last significant current was charge), 0 (none yet), +1 (discharge)
+  };
+
+  /// The transition of one sample, built once from the prior mean: x' = F x + u.
+  struct Step {
+    T dt_s;
+    T current_A;
+    T temperature_degC;
+    T soc_gain;          ///< eta dt / (3600 Q): dz = -soc_gain * i
+    T a_rc[NRC];         ///< exp(-dt/tau_j)
+    T b_rc[NRC];         ///< R_j (1 - a_j): v_j gain on i
+    T a_h;               ///< A_h
+    T u_h;               ///< -(1 - A_h) sgn(i)
+    T sign;              ///< instantaneous hysteresis sign s_k
+  };
+
+  EcmModel() = default;
+  EcmModel(const Params* params, const Noise& noise) : params_(params), noise_(noise) {}
+
+  const Params& params() const { return *params_; }
+  const Noise& noise() const { return noise_; }
+
+  /// Discretise for one sample. R_j and tau_j are read at the prior SOC (see header comment).
+  Step prepare(const State& x_prior, const Aux& aux, T dt_s, T current_A, T temperature_degC) const {
+    const Params& p = *params_;
+    Step s{};
+    s.dt_s = dt_s;
+    s.current_A = current_A;
+    s.temperature_degC = temperature_degC;
+    const T eta = current_A < T(0) ? p.coulombic_efficiency : T(1);
+    s.soc_gain = eta * dt_s / (T(3600) * p.capacity_Ah);
+    const math::GridPoint<T> gp = math::locate(p.grid, x_prior(Idx::soc, 0), temperature_degC);
+    for (int j = 0; j < NRC; ++j) {
+      const T tau_s = math::lookup(p.rc_tau_s[j], gp);
+      const T r_Ohm = math::lookup(p.rc_r_Ohm[j], gp);
+      s.a_rc[j] = math::exp(-dt_s / tau_s);
+      s.b_rc[j] = r_Ohm * (T(1) - s.a_rc[j]);
+    }
+    // A_h = exp(-|eta i gamma dt / (3600 Q)|) = exp(-|i| gamma soc_gain)
+    const T abs_i = current_A < T(0) ? -current_A : current_A;
+    s.a_h = math::exp(-(abs_i * p.hysteresis_rate * s.soc_gain));
+    const T sgn_i = current_A > T(0) ? T(1) : (current_A < T(0) ? T(-1) : T(0));
+    s.u_h = -(T(1) - s.a_h) * sgn_i;
+    s.sign = abs_i > p.sign_deadband_A ? sgn_i : aux.current_sign;
+    return s;
+  }
+
+  /// Aux after this sample.
+  static Aux next_aux(const Step& s) { return Aux{s.sign}; }
+
+  /// x_k = f(x_{k-1}) = F x_{k-1} + u.
+  State predict(const Step& s, const State& x) const {
+    State out;
+    out(Idx::soc, 0) = x(Idx::soc, 0) - s.soc_gain * s.current_A;
+    for (int j = 0; j < NRC; ++j) {
+      out(Idx::v_rc(j), 0) = s.a_rc[j] * x(Idx::v_rc(j), 0) + s.b_rc[j] * s.current_A;
+    }
+    out(Idx::hysteresis, 0) = s.a_h * x(Idx::hysteresis, 0) + s.u_h;
+    return out;
+  }
+
+  /// F = df/dx (diagonal).
+  Cov process_jacobian(const Step& s) const {
+    Cov f = Cov::zero();
+    f(Idx::soc, Idx::soc) = T(1);
+    for (int j = 0; j < NRC; ++j) { f(Idx::v_rc(j), Idx::v_rc(j)) = s.a_rc[j]; }
+    f(Idx::hysteresis, Idx::hysteresis) = s.a_h;
+    return f;
+  }
+
+  /// Q = diag(q^2) dt + b b^T sigma_i^2, b = df/di = [-soc_gain, b_rc.., 0]^T.
+  Cov process_noise(const Step& s) const {
+    State b = State::zero();
+    b(Idx::soc, 0) = -s.soc_gain;
+    for (int j = 0; j < NRC; ++j) { b(Idx::v_rc(j), 0) = s.b_rc[j]; }
+    const T var_i = noise_.current_sigma_A * noise_.current_sigma_A;
+    Cov q = (b * transpose(b)) * var_i;
+    q(Idx::soc, Idx::soc) = q(Idx::soc, Idx::soc) + noise_.soc_per_sqrt_s * noise_.soc_per_sqrt_s * s.dt_s;
+    for (int j = 0; j < NRC; ++j) {
+      const int k = Idx::v_rc(j);
+      q(k, k) = q(k, k) + noise_.v_rc_V_per_sqrt_s * noise_.v_rc_V_per_sqrt_s * s.dt_s;
+    }
+    q(Idx::hysteresis, Idx::hysteresis) = q(Idx::hysteresis, Idx::hysteresis) +
+        noise_.hysteresis_per_sqrt_s * noise_.hysteresis_per_sqrt_s * s.dt_s;
+    return q;
+  }
+
+  /// Terminal voltage v = OCV + M h - M0 s - sum v_j - R0 i (V).
+  T measure(const Step& s, const State& x) const {
+    const Params& p = *params_;
+    const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temperature_degC);
+    T v = math::lookup(p.ocv_V, gp) + math::lookup(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
+          math::lookup(p.hysteresis_instant_V, gp) * s.sign - math::lookup(p.r0_Ohm, gp) * s.current_A;
+    for (int j = 0; j < NRC; ++j) { v = v - x(Idx::v_rc(j), 0); }
+    return v;
+  }
+
+  /// H = dv/dx: [dOCV/dz + dM/dz h - dM0/dz s - dR0/dz i, -1 .., M].
+  Row measurement_jacobian(const Step& s, const State& x) const {
+    const Params& p = *params_;
+    const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temperature_degC);
+    Row h = Row::zero();
+    h(0, Idx::soc) = math::slope_soc(p.ocv_V, gp) +
+                     math::slope_soc(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
+                     math::slope_soc(p.hysteresis_instant_V, gp) * s.sign -
+                     math::slope_soc(p.r0_Ohm, gp) * s.current_A;
+    for (int j = 0; j < NRC; ++j) { h(0, Idx::v_rc(j)) = T(-1); }
+    h(0, Idx::hysteresis) = math::lookup(p.hysteresis_V, gp);
+    return h;
+  }
+
+  /// Keep the state physical: SOC within [soc_min, soc_max], h within [-1, 1].
+  static void constrain(State& x, T soc_min, T soc_max) {
+    x(Idx::soc, 0) = math::clamp(x(Idx::soc, 0), soc_min, soc_max);
+    x(Idx::hysteresis, 0) = math::clamp(x(Idx::hysteresis, 0), T(-1), T(1));
+  }
+
+  /// Initial Gaussian: x = [soc, 0 .., hysteresis], P = diag(sigma^2).
+  static void initial(T soc, T soc_sigma, T v_rc_sigma_V, T hysteresis, T hysteresis_sigma, State& x,
+                      Cov& p) {
+    x = State::zero();
+    x(Idx::soc, 0) = soc;
+    x(Idx::hysteresis, 0) = hysteresis;
+    p = Cov::zero();
+    p(Idx::soc, Idx::soc) = soc_sigma * soc_sigma;
+    for (int j = 0; j < NRC; ++j) { p(Idx::v_rc(j), Idx::v_rc(j)) = v_rc_sigma_V * v_rc_sigma_V; }
+    p(Idx::hysteresis, Idx::hysteresis) = hysteresis_sigma * hysteresis_sigma;
+  }
+
+  /// Reading plausibility (the model's configured ranges).
+  bool voltage_in_range(T v) const { return v >= params_->voltage_min_V && v <= params_->voltage_max_V; }
+  bool current_in_range(T i) const { return i >= params_->current_min_A && i <= params_->current_max_A; }
+  bool temperature_in_range(T t) const {
+    return t >= params_->temperature_min_degC && t <= params_->temperature_max_degC;
+  }
+
+ private:
+  const Params* params_ = nullptr;
+  Noise noise_{};
+};
+
+}  // namespace model
+}  // namespace cellsense

@@ -1,0 +1,143 @@
+// Unit tests: model/ecm.hpp (validation, transition, measurement and Jacobians).
+#include <cmath>
+
+#include "cells.hpp"
+#include "check.hpp"
+
+using namespace cellsense;
+
+template <typename T, int NRC>
+void test_validate() {
+  using P = model::EcmParams<T, NRC>;
+  using E = model::ParamError;
+  static P p;  // large; keep off the stack
+  cstest::make_cell(p);
+  CHECK_T(model::validate(p) == E::kOk);
+  static P q;
+  q = p; q.capacity_Ah = T(0);
+  CHECK_T(model::validate(q) == E::kCapacity);
+  q = p; q.r0_Ohm.value[1][3] = T(-0.001);
+  CHECK_T(model::validate(q) == E::kNegativeResistance);
+  q = p; q.rc_r_Ohm[NRC - 1].value[0][0] = T(-1);
+  CHECK_T(model::validate(q) == E::kNegativeResistance);
+  q = p; q.rc_tau_s[0].value[0][5] = T(0);
+  CHECK_T(model::validate(q) == E::kNonPositiveTau);
+  q = p; q.ocv_V.value[0][5] = q.ocv_V.value[0][4];
+  CHECK_T(model::validate(q) == E::kOcvNotIncreasing);
+  q = p; q.grid.soc[4] = q.grid.soc[3];
+  CHECK_T(model::validate(q) == E::kSocBreakpoints);
+  q = p; q.grid.soc[10] = T(0.99);
+  CHECK_T(model::validate(q) == E::kSocBreakpoints);
+  q = p; q.grid.temperature_degC[1] = T(-5);
+  CHECK_T(model::validate(q) == E::kTemperatureBreakpoints);
+  q = p; q.grid.n_soc = 65;
+  CHECK_T(model::validate(q) == E::kGridSize);
+  q = p; q.grid.n_temperature = 0;
+  CHECK_T(model::validate(q) == E::kGridSize);
+  q = p; q.hysteresis_V.value[1][1] = T(-0.1);
+  CHECK_T(model::validate(q) == E::kNegativeHysteresis);
+  q = p; q.coulombic_efficiency = T(1.01);
+  CHECK_T(model::validate(q) == E::kCoulombicEfficiency);
+  q = p; q.r0_Ohm.value[0][2] = std::numeric_limits<T>::quiet_NaN();
+  CHECK_T(model::validate(q) == E::kNonFinite);
+  q = p; q.voltage_min_V = T(6);
+  CHECK_T(model::validate(q) == E::kLimits);
+  // Unused table cells beyond n_soc are ignored.
+  q = p; q.r0_Ohm.value[0][40] = T(-5);
+  CHECK_T(model::validate(q) == E::kOk);
+}
+
+template <typename T, int NRC>
+void test_transition() {
+  using M = model::EcmModel<T, NRC>;
+  static typename M::Params p;
+  cstest::make_cell(p);
+  const M m(&p, typename M::Noise{T(1e-5), T(1e-4), T(1e-3), T(0.01)});
+  typename M::State x;
+  typename M::Cov P0;
+  M::initial(T(0.8), T(0.1), T(0.01), T(0), T(0.5), x, P0);
+  typename M::Aux aux{T(0)};
+  // 1 hour at 1C discharge in 1 s steps: SOC falls by exactly 1 (coulomb counting).
+  for (int k = 0; k < 1800; ++k) {
+    const auto s = m.prepare(x, aux, T(1), T(2.5), T(25));
+    x = m.predict(s, x);
+    aux = M::next_aux(s);
+  }
+  CHECK_T(std::fabs(x(M::Idx::soc, 0) - T(0.3)) < T(1e-4));
+  // Under discharge, h -> -1 and RC voltages -> R_j * i.
+  CHECK_T(x(M::Idx::hysteresis, 0) < T(-0.99));
+  const T r1 = T(0.01) * T(1.225);  // R1 at 25 degC: 1.6x (0 degC) to 1x (40 degC), weight 25/40
+  CHECK_T(std::fabs(x(M::Idx::v_rc1, 0) - r1 * T(2.5)) < T(1e-4));
+  CHECK_T(aux.current_sign == T(1));
+  // Charge applies the Coulombic efficiency.
+  const auto sc = m.prepare(x, aux, T(10), T(-2.5), T(25));
+  const auto xc = m.predict(sc, x);
+  const T expected = x(M::Idx::soc, 0) + T(0.99) * T(2.5) * T(10) / (T(3600) * T(2.5));
+  CHECK_T(std::fabs(xc(M::Idx::soc, 0) - expected) < T(1e-6));
+  CHECK_T(sc.sign == T(-1));
+  // Within the deadband the sign is held.
+  const auto sr = m.prepare(x, aux, T(1), T(0.01), T(25));
+  CHECK_T(sr.sign == T(1));
+  // F is the exact Jacobian of the (linear) transition.
+  const auto F = m.process_jacobian(sc);
+  typename M::State dx = M::State::zero();
+  dx(M::Idx::v_rc1, 0) = T(0.01);
+  const auto x2 = m.predict(sc, x + dx);
+  CHECK_T(std::fabs((x2(M::Idx::v_rc1, 0) - xc(M::Idx::v_rc1, 0)) - F(1, 1) * T(0.01)) < T(1e-6));
+  // Q is symmetric with a positive diagonal.
+  const auto Q = m.process_noise(sc);
+  bool ok = true;
+  for (int r = 0; r < M::kStates; ++r) {
+    ok = ok && Q(r, r) > T(0);
+    for (int c = 0; c < M::kStates; ++c) ok = ok && Q(r, c) == Q(c, r);
+  }
+  CHECK_T(ok);
+}
+
+template <typename T, int NRC>
+void test_measurement() {
+  using M = model::EcmModel<T, NRC>;
+  static typename M::Params p;
+  cstest::make_cell(p);
+  const M m(&p, typename M::Noise{T(1e-5), T(1e-4), T(1e-3), T(0.01)});
+  typename M::State x;
+  typename M::Cov P0;
+  M::initial(T(0.63), T(0.1), T(0.01), T(-0.4), T(0.5), x, P0);
+  x(M::Idx::v_rc1, 0) = T(0.02);
+  const typename M::Aux aux{T(1)};
+  const auto s = m.prepare(x, aux, T(1), T(3), T(12));
+  const auto H = m.measurement_jacobian(s, x);
+  // Central finite differences inside one grid segment (0.6..0.7) match the analytic H.
+  for (int k = 0; k < M::kStates; ++k) {
+    const T h = T(1e-3);
+    typename M::State xp = x, xm = x;
+    xp(k, 0) = xp(k, 0) + h;
+    xm(k, 0) = xm(k, 0) - h;
+    const T fd = (m.measure(s, xp) - m.measure(s, xm)) / (T(2) * h);
+    CHECK_T(std::fabs(fd - H(0, k)) < (sizeof(T) == 4 ? T(2e-2) : T(1e-8)));
+  }
+  // The voltage equation term by term at 12 degC.
+  const auto gp = math::locate(p.grid, x(0, 0), T(12));
+  T v = math::lookup(p.ocv_V, gp) + math::lookup(p.hysteresis_V, gp) * T(-0.4) -
+        math::lookup(p.hysteresis_instant_V, gp) * T(1) - math::lookup(p.r0_Ohm, gp) * T(3);
+  for (int j = 0; j < NRC; ++j) v = v - x(M::Idx::v_rc(j), 0);
+  CHECK_T(std::fabs(v - m.measure(s, x)) < T(1e-6));
+  // Constrain keeps SOC and h within bounds.
+  typename M::State y = x;
+  y(0, 0) = T(1.3);
+  y(M::Idx::hysteresis, 0) = T(-2);
+  M::constrain(y, T(0), T(1));
+  CHECK_T(y(0, 0) == T(1) && y(M::Idx::hysteresis, 0) == T(-1));
+}
+
+int main() {
+  test_validate<float, 1>();
+  test_validate<double, 3>();
+  test_transition<float, 1>();
+  test_transition<double, 2>();
+  test_transition<float, 3>();
+  test_measurement<float, 2>();
+  test_measurement<double, 1>();
+  test_measurement<double, 3>();
+  return cstest::finish("test_ecm");
+}

@@ -1,0 +1,292 @@
+// Unit tests: estimator/ with the EKF and the UKF, typed over float and double.
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "cells.hpp"
+#include "check.hpp"
+
+using namespace cellsense;
+
+namespace {
+
+template <class E>
+struct Fixture {
+  using T = typename E::T;
+  using M = typename E::Model;
+  static typename M::Params& params() {
+    static typename M::Params p;
+    return p;
+  }
+};
+
+template <class E>
+InitStatus init(E& est, const typename E::Model::Params* p, typename E::T soc0,
+                const EstimatorConfig<typename E::T>& cfg = EstimatorConfig<typename E::T>{}) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  const M m(p, typename M::Noise{T(2e-6), T(2e-4), T(1e-3), T(0.02)});
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(soc0, T(0.25), T(0.02), T(0), T(0.5), x, P);
+  return est.init(m, cfg, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)});
+}
+
+template <class E>
+bool same_bits(const E& a, const typename E::State& x, const typename E::Cov& P) {
+  return std::memcmp(&a.state(), &x, sizeof x) == 0 && std::memcmp(&a.covariance(), &P, sizeof P) == 0;
+}
+
+template <class E>
+bool spd(const E& e) {
+  typename E::Cov l;
+  return math::cholesky(e.covariance(), l);
+}
+
+/// Simulate the true cell (same model) over a varied profile, run the estimator from SOC 20
+/// points off, and check convergence and consistency.
+template <class E>
+void test_tracking(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  const M truth(&p, typename M::Noise{});
+  typename M::State xt;
+  typename M::Cov unused;
+  M::initial(T(0.9), T(0), T(0), T(0), T(0), xt, unused);
+  typename M::Aux aux{T(0)};
+  E est;
+  CHECK_CTX(init(est, &p, T(0.7)) == InitStatus::kOk, name);
+  cstest::Rng rng;
+  double current = 0;
+  int inside = 0, counted = 0, fused = 0;
+  double max_err_late = 0;
+  for (int k = 0; k < 6000; ++k) {
+    if (k % 20 == 0) current = 5.0 * rng.uniform() - 1.5;  // -1.5 .. 3.5 A pulses, net discharge
+    const T i = static_cast<T>(current);
+    const auto s = truth.prepare(xt, aux, T(1), i, T(25));
+    xt = truth.predict(s, xt);
+    aux = M::next_aux(s);
+    const T v = truth.measure(s, xt) + static_cast<T>(0.002 * rng.normal());
+    const T i_meas = i + static_cast<T>(0.01 * rng.normal());
+    const auto r = est.step(T(1), i_meas, v, T(25));
+    if (r.status == StepStatus::kFused) ++fused;
+    if (k >= 600) {
+      const double err = static_cast<double>(r.soc - xt(0, 0));
+      if (std::fabs(err) > max_err_late) max_err_late = std::fabs(err);
+      ++counted;
+      if (std::fabs(err) <= 3.0 * static_cast<double>(r.soc_sigma)) ++inside;
+    }
+  }
+  CHECK_CTX(fused > 5900, name);
+  CHECK_CTX(max_err_late < 0.02, name);
+  CHECK_CTX(inside >= counted * 95 / 100, name);
+  CHECK_CTX(spd(est), name);
+}
+
+template <class E>
+void test_guards(const char* name) {
+  using T = typename E::T;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  E est;
+  EstimatorConfig<T> cfg;
+  cfg.dt_max_s = T(10);
+  CHECK_CTX(init(est, &p, T(0.5), cfg) == InitStatus::kOk, name);
+  for (int k = 0; k < 50; ++k) est.step(T(1), T(1), T(3.6), T(25));
+  const auto x = est.state();
+  const auto P = est.covariance();
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  const T inf = std::numeric_limits<T>::infinity();
+  struct Case { T dt, i, v, t; StepStatus want; };
+  const Case cases[] = {
+      {nan, T(1), T(3.6), T(25), StepStatus::kRejectedNonFinite},
+      {T(1), inf, T(3.6), T(25), StepStatus::kRejectedNonFinite},
+      {T(1), T(1), nan, T(25), StepStatus::kRejectedNonFinite},
+      {T(1), T(1), T(3.6), -inf, StepStatus::kRejectedNonFinite},
+      {T(0), T(1), T(3.6), T(25), StepStatus::kRejectedDt},
+      {T(-1), T(1), T(3.6), T(25), StepStatus::kRejectedDt},
+      {T(11), T(1), T(3.6), T(25), StepStatus::kRejectedDtTooLarge},
+      {T(1), T(60), T(3.6), T(25), StepStatus::kRejectedCurrent},
+      {T(1), T(-51), T(3.6), T(25), StepStatus::kRejectedCurrent},
+      {T(1), T(1), T(5.5), T(25), StepStatus::kRejectedVoltage},
+      {T(1), T(1), T(-0.1), T(25), StepStatus::kRejectedVoltage},
+      {T(1), T(1), T(3.6), T(90), StepStatus::kRejectedTemperature},
+      {T(1), T(1), T(4.9), T(25), StepStatus::kRejectedInnovationGate},  // 1.2 V spike
+  };
+  for (const auto& c : cases) {
+    const auto r = est.step(c.dt, c.i, c.v, c.t);
+    CHECK_CTX(r.status == c.want, name);
+    CHECK_CTX(is_rejected(r.status), name);
+    CHECK_CTX(same_bits(est, x, P), name);
+  }
+  // After gate_timeout_steps gated steps in a row the next one is fused, flagged.
+  EstimatorConfig<T> cfg2;
+  cfg2.gate_timeout_steps = 3;
+  E est2;
+  init(est2, &p, T(0.5), cfg2);
+  for (int k = 0; k < 50; ++k) est2.step(T(1), T(1), T(3.6), T(25));
+  StepStatus last = StepStatus::kFused;
+  for (int k = 0; k < 4; ++k) last = est2.step(T(1), T(1), T(4.9), T(25)).status;
+  CHECK_CTX(last == StepStatus::kFusedAfterGateTimeout, name);
+  // Predict-only policy: charge still counted, voltage skipped.
+  EstimatorConfig<T> cfg3;
+  cfg3.gate_policy = GatePolicy::kPredictOnly;
+  E est3;
+  init(est3, &p, T(0.5), cfg3);
+  for (int k = 0; k < 50; ++k) est3.step(T(1), T(1), T(3.6), T(25));
+  const T soc_before = est3.soc();
+  const auto r3 = est3.step(T(9), T(2.5), T(4.9), T(25));
+  CHECK_CTX(r3.status == StepStatus::kPredictedOnly, name);
+  CHECK_CTX(std::fabs((soc_before - est3.soc()) - T(2.5) * T(9) / (T(3600) * T(2.5))) < T(1e-5), name);
+  // Uninitialised estimator rejects.
+  E fresh;
+  CHECK_CTX(fresh.step(T(1), T(1), T(3.6), T(25)).status == StepStatus::kNotInitialised, name);
+}
+
+template <class E>
+void test_init_and_bounds(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  const M m(&p, typename M::Noise{T(1e-5), T(1e-4), T(1e-3), T(0.01)});
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.5), T(0.1), T(0.01), T(0), T(0.5), x, P);
+  E est;
+  EstimatorConfig<T> cfg;
+  typename M::Cov bad = P;
+  bad(0, 0) = T(-1);
+  CHECK_CTX(est.init(m, cfg, {}, x, bad, {T(0)}) == InitStatus::kBadCovariance, name);
+  bad = P;
+  bad(0, 1) = T(0.001);  // asymmetric
+  CHECK_CTX(est.init(m, cfg, {}, x, bad, {T(0)}) == InitStatus::kBadCovariance, name);
+  typename M::State xb = x;
+  xb(0, 0) = T(1.5);
+  CHECK_CTX(est.init(m, cfg, {}, xb, P, {T(0)}) == InitStatus::kBadInitialState, name);
+  EstimatorConfig<T> c2 = cfg;
+  c2.dt_max_s = T(0);
+  CHECK_CTX(est.init(m, c2, {}, x, P, {T(0)}) == InitStatus::kBadConfig, name);
+  CHECK_CTX(!est.initialised(), name);
+  // SOC bounds hold while the cell is driven hard past full charge.
+  CHECK_CTX(est.init(m, cfg, {}, x, P, {T(0)}) == InitStatus::kOk, name);
+  T max_soc = T(0);
+  for (int k = 0; k < 3000; ++k) {
+    const auto r = est.step(T(1), T(-5), T(4.4), T(25));
+    if (r.soc > max_soc) max_soc = r.soc;
+  }
+  CHECK_CTX(max_soc <= T(1), name);
+  CHECK_CTX(spd(est), name);
+  // set_state refuses a bad covariance and changes nothing.
+  const auto xs = est.state();
+  const auto Ps = est.covariance();
+  CHECK_CTX(!est.set_state(x, bad, {T(0)}), name);
+  CHECK_CTX(same_bits(est, xs, Ps), name);
+}
+
+/// Long float run with rests, charge and pulses: the covariance stays SPD, nothing goes NaN.
+template <class E>
+void test_long_run(const char* name) {
+  using T = typename E::T;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  E est;
+  init(est, &p, T(0.5));
+  cstest::Rng rng;
+  bool ok = true;
+  int rejected = 0;
+  for (int k = 0; k < 100000; ++k) {
+    const int phase = (k / 5000) % 4;
+    const double i = phase == 0 ? 0.0 : (phase == 1 ? 2.0 + rng.normal() : (phase == 2 ? -1.5 : 4 * rng.uniform() - 1));
+    const double v = 3.6 + 0.05 * rng.normal();
+    const auto r = est.step(T(1), static_cast<T>(i), static_cast<T>(v), T(25));
+    if (is_rejected(r.status)) ++rejected;
+    ok = ok && math::is_finite(r.soc) && math::is_finite(r.soc_sigma) && r.soc >= T(0) && r.soc <= T(1);
+  }
+  CHECK_CTX(ok, name);
+  CHECK_CTX(spd(est), name);
+  CHECK_CTX(math::all_finite(est.covariance()), name);
+}
+
+/// Linear model (affine OCV, constant R, no hysteresis): EKF and UKF must agree with each other.
+template <typename T>
+void test_linear_agreement() {
+  using M = model::EcmModel<T, 1>;
+  static typename M::Params p;
+  cstest::make_cell(p);
+  p.grid.n_soc = 2;
+  p.grid.n_temperature = 1;
+  p.grid.soc[0] = T(0);
+  p.grid.soc[1] = T(1);
+  p.ocv_V.value[0][0] = T(3.0);
+  p.ocv_V.value[0][1] = T(4.2);
+  p.r0_Ohm.value[0][0] = p.r0_Ohm.value[0][1] = T(0.03);
+  p.rc_r_Ohm[0].value[0][0] = p.rc_r_Ohm[0].value[0][1] = T(0.02);
+  p.rc_tau_s[0].value[0][0] = p.rc_tau_s[0].value[0][1] = T(30);
+  p.hysteresis_V.value[0][0] = p.hysteresis_V.value[0][1] = T(0);
+  p.hysteresis_instant_V.value[0][0] = p.hysteresis_instant_V.value[0][1] = T(0);
+  Estimator<M, filter::Ekf> ekf;
+  Estimator<M, filter::Ukf> ukf;
+  // Small initial spread so every sigma point stays inside the SOC grid (where the model is linear).
+  const M m(&p, typename M::Noise{T(2e-6), T(2e-4), T(1e-3), T(0.02)});
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.6), T(0.05), T(0.01), T(0), T(0.1), x, P);
+  ekf.init(m, EstimatorConfig<T>{}, {}, x, P, {T(0)});
+  ukf.init(m, EstimatorConfig<T>{}, {}, x, P, {T(0)});
+  cstest::Rng rng;
+  double worst = 0;
+  for (int k = 0; k < 3000; ++k) {
+    const T i = static_cast<T>(2.0 * rng.uniform() - 1.0);
+    const T v = static_cast<T>(3.7 + 0.01 * rng.normal());
+    const auto a = ekf.step(T(1), i, v, T(25));
+    const auto b = ukf.step(T(1), i, v, T(25));
+    worst = std::fmax(worst, std::fabs(static_cast<double>(a.soc - b.soc)));
+    worst = std::fmax(worst, std::fabs(static_cast<double>(a.soc_sigma - b.soc_sigma)));
+  }
+  CHECK_T(worst < (sizeof(T) == 4 ? 1e-4 : 1e-10));
+}
+
+template <typename T>
+void test_ukf_config() {
+  using M = model::EcmModel<T, 2>;
+  static typename M::Params p;
+  cstest::make_cell(p);
+  const M m(&p, typename M::Noise{T(1e-5), T(1e-4), T(1e-3), T(0.01)});
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.5), T(0.1), T(0.01), T(0), T(0.5), x, P);
+  Estimator<M, filter::Ukf> est;
+  typename filter::Ukf<M>::Config c;
+  c.alpha = T(0.5);
+  c.kappa = T(-5);  // n + lambda = alpha^2 (n + kappa) = -0.25 < 0
+  CHECK_T(est.init(m, EstimatorConfig<T>{}, c, x, P, {T(0)}) == InitStatus::kBadFilterConfig);
+  // Weights of the default config sum to one.
+  const filter::Ukf<M> u{typename filter::Ukf<M>::Config{}};
+  const T sum = u.weight_mean0() + T(2 * M::kStates) * u.weight_i();
+  CHECK_T(std::fabs(sum - T(1)) < T(1e-6));
+}
+
+}  // namespace
+
+int main() {
+  test_tracking<EcmEkf<float, 1>>("ekf f32 1rc");
+  test_tracking<EcmEkf<double, 2>>("ekf f64 2rc");
+  test_tracking<EcmUkf<float, 2>>("ukf f32 2rc");
+  test_tracking<EcmUkf<double, 3>>("ukf f64 3rc");
+  test_guards<EcmEkf<float, 2>>("ekf f32");
+  test_guards<EcmEkf<double, 2>>("ekf f64");
+  test_guards<EcmUkf<float, 2>>("ukf f32");
+  test_guards<EcmUkf<double, 2>>("ukf f64");
+  test_init_and_bounds<EcmEkf<float, 2>>("ekf f32");
+  test_init_and_bounds<EcmUkf<double, 2>>("ukf f64");
+  test_long_run<EcmEkf<float, 2>>("ekf f32");
+  test_long_run<EcmUkf<float, 2>>("ukf f32");
+  test_linear_agreement<float>();
+  test_linear_agreement<double>();
+  test_ukf_config<float>();
+  test_ukf_config<double>();
+  return cstest::finish("test_estimator");
+}

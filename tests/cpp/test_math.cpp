@@ -1,0 +1,132 @@
+// Unit tests: math/ (exp, cholesky, matrix, table), typed over float and double.
+#include <cmath>
+#include <limits>
+
+#include "cellsense/math/cholesky.hpp"
+#include "cellsense/math/exp.hpp"
+#include "cellsense/math/matrix.hpp"
+#include "cellsense/math/table.hpp"
+#include "check.hpp"
+
+using namespace cellsense::math;
+
+template <typename T>
+void test_exp() {
+  const T eps = std::numeric_limits<T>::epsilon();
+  // Dense sweep over the range the filters use (-dt/tau, -|i| gamma dt / Q) and beyond.
+  T worst = T(0);
+  // Relative accuracy over the normal-result range ([-87, 88] for float, wider for double);
+  // below it the function returns 0 (absolute error under 1.2e-38).
+  const int k_lo = sizeof(T) == 4 ? -8700 : -20000;
+  for (int k = k_lo; k <= 8000; ++k) {
+    const T x = static_cast<T>(k) * T(0.01);
+    const T ref = std::exp(x);
+    const T got = cellsense::math::exp(x);
+    const T rel = std::fabs(got - ref) / ref;
+    if (rel > worst) { worst = rel; }
+  }
+  std::printf("exp<%s> worst relative error %g (%g ulp)\n", cstest::type_name<T>(), double(worst), double(worst / eps));
+  CHECK_T(worst <= T(2) * eps);
+  CHECK_T(cellsense::math::exp(T(0)) == T(1));
+  CHECK_T(cellsense::math::exp(T(-87.5)) < T(1.2e-38));
+  CHECK_T(cellsense::math::exp(T(-1000)) == T(0));
+  CHECK_T(std::isinf(cellsense::math::exp(T(1000))));
+  CHECK_T(std::isnan(cellsense::math::exp(std::numeric_limits<T>::quiet_NaN())));
+  // Tiny arguments (long time constants) stay accurate.
+  const T tiny = T(1e-6);
+  CHECK_T(std::fabs(cellsense::math::exp(-tiny) - std::exp(-tiny)) <= eps);
+}
+
+template <typename T>
+void test_cholesky() {
+  Matrix<T, 3, 3> a{};
+  const T vals[3][3] = {{T(4), T(2), T(0.4)}, {T(2), T(5), T(1)}, {T(0.4), T(1), T(3)}};
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) a(r, c) = vals[r][c];
+  Matrix<T, 3, 3> l;
+  CHECK_T(cholesky(a, l));
+  const auto llt = l * transpose(l);
+  T err = T(0);
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) err = std::fmax(err, std::fabs(llt(r, c) - a(r, c)));
+  CHECK_T(err < T(10) * std::numeric_limits<T>::epsilon() * T(5));
+  CHECK_T(l(0, 1) == T(0) && l(0, 2) == T(0) && l(1, 2) == T(0));
+
+  // Indefinite: must report failure and produce no NaN.
+  Matrix<T, 3, 3> bad = a;
+  bad(2, 2) = T(-1);
+  CHECK_T(!cholesky(bad, l));
+  CHECK_T(all_finite(l));
+  // Singular (rank 1).
+  Matrix<T, 2, 2> sing{};
+  sing(0, 0) = T(1); sing(0, 1) = T(1); sing(1, 0) = T(1); sing(1, 1) = T(1);
+  Matrix<T, 2, 2> l2;
+  CHECK_T(!cholesky(sing, l2));
+  // NaN input.
+  Matrix<T, 2, 2> nan = Matrix<T, 2, 2>::identity();
+  nan(1, 1) = std::numeric_limits<T>::quiet_NaN();
+  CHECK_T(!cholesky(nan, l2));
+}
+
+template <typename T>
+void test_matrix() {
+  auto i3 = Matrix<T, 3, 3>::identity();
+  Matrix<T, 3, 2> b{};
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 2; ++c) b(r, c) = T(r * 2 + c);
+  const auto p = i3 * b;
+  bool same = true;
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 2; ++c) same = same && !(p(r, c) < b(r, c) || p(r, c) > b(r, c));
+  CHECK_T(same);
+  const auto bt = transpose(b);
+  CHECK_T(bt(1, 2) == b(2, 1));
+  Matrix<T, 2, 2> asym{};
+  asym(0, 1) = T(1);
+  asym(1, 0) = T(3);
+  symmetrise(asym);
+  CHECK_T(asym(0, 1) == T(2) && asym(1, 0) == T(2));
+  CHECK_T(is_finite(T(1)) && !is_finite(std::numeric_limits<T>::infinity()) &&
+          !is_finite(-std::numeric_limits<T>::infinity()) &&
+          !is_finite(std::numeric_limits<T>::quiet_NaN()));
+}
+
+template <typename T>
+void test_table() {
+  Grid<T, 8, 4> g{};
+  g.n_soc = 3;
+  g.n_temperature = 2;
+  g.soc[0] = T(0); g.soc[1] = T(0.5); g.soc[2] = T(1);
+  g.temperature_degC[0] = T(0); g.temperature_degC[1] = T(20);
+  Table<T, 8, 4> t{};
+  // value = 3 + soc + 0.01 * temperature (bilinear reproduces it exactly up to rounding)
+  for (int it = 0; it < 2; ++it)
+    for (int is = 0; is < 3; ++is) t.value[it][is] = T(3) + g.soc[is] + T(0.01) * g.temperature_degC[it];
+  const auto p = locate(g, T(0.25), T(10));
+  CHECK_T(std::fabs(lookup(t, p) - T(3.35)) < T(1e-5));
+  CHECK_T(std::fabs(slope_soc(t, p) - T(1)) < T(1e-5));
+  // Clamped outside the grid: value held, slope zero.
+  const auto q = locate(g, T(1.2), T(50));
+  CHECK_T(q.soc_clamped);
+  CHECK_T(std::fabs(lookup(t, q) - T(4.2)) < T(1e-5));
+  CHECK_T(slope_soc(t, q) == T(0));
+  // Exactly on the last breakpoint: inside, last segment.
+  const auto e = locate(g, T(1), T(0));
+  CHECK_T(!e.soc_clamped && e.i_soc == 1);
+  // Single temperature point: no temperature dependence.
+  g.n_temperature = 1;
+  const auto s = locate(g, T(0.75), T(-30));
+  CHECK_T(std::fabs(lookup(t, s) - T(3.75)) < T(1e-5));
+}
+
+int main() {
+  test_exp<float>();
+  test_exp<double>();
+  test_cholesky<float>();
+  test_cholesky<double>();
+  test_matrix<float>();
+  test_matrix<double>();
+  test_table<float>();
+  test_table<double>();
+  return cstest::finish("test_math");
+}
