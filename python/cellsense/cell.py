@@ -1,0 +1,305 @@
+"""Cell parameter files: load, validate, and convert to the core's parameter set.
+
+One JSON file per cell (docs/cell-file.md). Keys follow PyBaMM's "Name [unit]" style so a cell
+file reads like a `pybamm.ParameterValues`. Every table is indexed [temperature][soc] and may be
+given as a scalar or a 1-D list over SOC (broadcast over temperature). Validation errors name
+the file and the field (and the table cell) at fault.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_KEY = "cellsense cell file"
+FORMAT_VERSION = 1
+MAX_SOC_POINTS = 64
+MAX_TEMPERATURE_POINTS = 8
+
+K_CAPACITY = "Nominal cell capacity [A.h]"
+K_EFFICIENCY = "Coulombic efficiency"
+K_SOC = "SOC breakpoints"
+K_TEMP = "Temperature breakpoints [degC]"
+K_OCV = "Open-circuit voltage [V]"
+K_R0 = "R0 [Ohm]"
+K_HYST = "Hysteresis maximum [V]"
+K_HYST0 = "Instantaneous hysteresis [V]"
+K_GAMMA = "Hysteresis rate constant"
+K_DEADBAND = "Hysteresis sign deadband [A]"
+K_VMIN = "Lower voltage cut-off [V]"
+K_VMAX = "Upper voltage cut-off [V]"
+L_VOLTAGE = "Voltage range [V]"
+L_CURRENT = "Current range [A]"
+L_TEMPERATURE = "Temperature range [degC]"
+
+
+def rc_keys(j: int) -> tuple[str, str]:
+    """Keys of RC pair j (1-based): resistance and time constant."""
+    return f"R{j} [Ohm]", f"tau{j} [s]"
+
+
+class CellFileError(ValueError):
+    """A cell file is malformed or physically inconsistent. The message names file and field."""
+
+
+@dataclass
+class Cell:
+    """A validated equivalent-circuit cell."""
+
+    name: str
+    source: str
+    rc_pairs: int
+    capacity_Ah: float
+    coulombic_efficiency: float
+    soc: np.ndarray
+    temperature_degC: np.ndarray
+    ocv_V: np.ndarray
+    r0_Ohm: np.ndarray
+    rc_r_Ohm: list[np.ndarray]
+    rc_tau_s: list[np.ndarray]
+    hysteresis_V: np.ndarray
+    hysteresis_instant_V: np.ndarray
+    hysteresis_rate: float
+    sign_deadband_A: float
+    voltage_cutoff_V: tuple[float, float]
+    voltage_range_V: tuple[float, float]
+    current_range_A: tuple[float, float]
+    temperature_range_degC: tuple[float, float]
+    placeholder: bool = False
+    description: str = ""
+    provenance: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def core_params(self) -> dict[str, Any]:
+        """The parameter dict the compiled core takes."""
+        return {
+            "soc": self.soc, "temperature_degC": self.temperature_degC,
+            "ocv_V": self.ocv_V, "r0_Ohm": self.r0_Ohm,
+            "rc_r_Ohm": list(self.rc_r_Ohm), "rc_tau_s": list(self.rc_tau_s),
+            "hysteresis_V": self.hysteresis_V, "hysteresis_instant_V": self.hysteresis_instant_V,
+            "capacity_Ah": self.capacity_Ah, "coulombic_efficiency": self.coulombic_efficiency,
+            "hysteresis_rate": self.hysteresis_rate, "sign_deadband_A": self.sign_deadband_A,
+            "voltage_min_V": self.voltage_range_V[0], "voltage_max_V": self.voltage_range_V[1],
+            "current_min_A": self.current_range_A[0], "current_max_A": self.current_range_A[1],
+            "temperature_min_degC": self.temperature_range_degC[0],
+            "temperature_max_degC": self.temperature_range_degC[1],
+        }
+
+    def ocv(self, soc: np.ndarray | float, temperature_degC: float = 25.0) -> np.ndarray:
+        """OCV(SOC, T) by the same bilinear rule as the core (clamped at the grid ends)."""
+        return bilinear(self.ocv_V, self.soc, self.temperature_degC, soc, temperature_degC)
+
+    def soc_from_ocv(self, voltage_V: float, temperature_degC: float = 25.0) -> float:
+        """Invert OCV(SOC, T) at one temperature (the rested-cell start-up estimate)."""
+        t = float(np.clip(temperature_degC, self.temperature_degC[0], self.temperature_degC[-1]))
+        curve = np.array([bilinear(self.ocv_V, self.soc, self.temperature_degC, s, t) for s in self.soc])
+        return float(np.clip(np.interp(voltage_V, curve, self.soc), 0.0, 1.0))
+
+
+def bilinear(table: np.ndarray, soc_bp: np.ndarray, temp_bp: np.ndarray, soc, temperature_degC) -> np.ndarray:
+    """Bilinear interpolation on [temperature][soc], clamped at the grid ends (as in the core)."""
+    soc = np.clip(np.asarray(soc, dtype=float), soc_bp[0], soc_bp[-1])
+    per_t = np.array([np.interp(soc, soc_bp, row) for row in table])
+    if len(temp_bp) == 1:
+        return per_t[0]
+    t = float(np.clip(temperature_degC, temp_bp[0], temp_bp[-1]))
+    i = min(int(np.searchsorted(temp_bp, t, side="right")) - 1, len(temp_bp) - 2)
+    w = (t - temp_bp[i]) / (temp_bp[i + 1] - temp_bp[i])
+    return per_t[i] + (per_t[i + 1] - per_t[i]) * w
+
+
+def models_dir() -> Path:
+    """Where the bundled cell files live (installed package data, or the source tree)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "models", here.parent.parent / "models"):
+        if candidate.is_dir():
+            return candidate
+    return here / "models"
+
+
+def bundled_cells() -> list[str]:
+    """Names of the bundled cells (models/*.json)."""
+    return sorted(p.stem for p in models_dir().glob("*.json"))
+
+
+def resolve_cell_path(model: str | os.PathLike) -> Path:
+    """A path to a cell file, or the name of a bundled cell in models/."""
+    p = Path(model)
+    if p.is_file():
+        return p
+    candidate = models_dir() / (p.name if p.suffix == ".json" else f"{p.name}.json")
+    if candidate.is_file():
+        return candidate
+    raise CellFileError(
+        f"{model}: no such cell file, and no bundled cell of that name (bundled: {', '.join(bundled_cells()) or 'none'})")
+
+
+def load_cell(model: str | os.PathLike | Cell) -> Cell:
+    """Load and validate a cell file (path or bundled name)."""
+    if isinstance(model, Cell):
+        return model
+    path = resolve_cell_path(model)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise CellFileError(f"{path}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
+    return cell_from_dict(data, source=str(path))
+
+
+def _err(source: str, where: str, msg: str) -> CellFileError:
+    return CellFileError(f"{source}: {where}: {msg}")
+
+
+def _number(source: str, where: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _err(source, where, f"expected a number, got {type(v).__name__} {v!r}")
+    if not math.isfinite(v):
+        raise _err(source, where, f"must be finite, got {v!r}")
+    return float(v)
+
+
+def _vector(source: str, where: str, v: Any) -> np.ndarray:
+    if not isinstance(v, list) or not v:
+        raise _err(source, where, "expected a non-empty list of numbers")
+    return np.array([_number(source, f"{where}[{i}]", x) for i, x in enumerate(v)])
+
+
+def _table(source: str, key: str, v: Any, nt: int, ns: int) -> np.ndarray:
+    where = f'parameters."{key}"'
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return np.full((nt, ns), _number(source, where, v))
+    if not isinstance(v, list) or not v:
+        raise _err(source, where, "expected a number, a list over SOC, or a [temperature][soc] table")
+    if all(not isinstance(x, list) for x in v):
+        row = _vector(source, where, v)
+        if len(row) != ns:
+            raise _err(source, where, f"has {len(row)} values but there are {ns} SOC breakpoints")
+        return np.tile(row, (nt, 1))
+    if len(v) != nt:
+        raise _err(source, where, f"has {len(v)} rows but there are {nt} temperature breakpoints")
+    rows = []
+    for it, r in enumerate(v):
+        row = _vector(source, f"{where}[{it}]", r)
+        if len(row) != ns:
+            raise _err(source, f"{where}[{it}]", f"has {len(row)} values but there are {ns} SOC breakpoints")
+        rows.append(row)
+    return np.array(rows)
+
+
+def _range(source: str, where: str, v: Any, default: tuple[float, float]) -> tuple[float, float]:
+    if v is None:
+        return default
+    if not isinstance(v, list) or len(v) != 2:
+        raise _err(source, where, "expected [min, max]")
+    lo, hi = _number(source, f"{where}[0]", v[0]), _number(source, f"{where}[1]", v[1])
+    if not lo < hi:
+        raise _err(source, where, f"min {lo} must be below max {hi}")
+    return lo, hi
+
+
+def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
+    """Validate a cell-file dict and build a Cell; raises CellFileError naming the field."""
+    if not isinstance(data, dict):
+        raise _err(source, "top level", "expected a JSON object")
+    version = data.get(FORMAT_KEY)
+    if version != FORMAT_VERSION:
+        raise _err(source, f'"{FORMAT_KEY}"', f"expected format version {FORMAT_VERSION}, got {version!r}")
+    if data.get("model", "ecm") != "ecm":
+        raise _err(source, '"model"', f"this loader reads equivalent-circuit cells ('ecm'), got {data.get('model')!r}")
+    n_rc = data.get("RC pairs")
+    if n_rc not in (1, 2, 3):
+        raise _err(source, '"RC pairs"', f"must be 1, 2 or 3, got {n_rc!r}")
+    p = data.get("parameters")
+    if not isinstance(p, dict):
+        raise _err(source, '"parameters"', "missing or not an object")
+
+    def need(key: str) -> Any:
+        if key not in p:
+            raise _err(source, f'parameters."{key}"', "missing")
+        return p[key]
+
+    soc = _vector(source, f'parameters."{K_SOC}"', need(K_SOC))
+    temp = _vector(source, f'parameters."{K_TEMP}"', need(K_TEMP))
+    if not 2 <= len(soc) <= MAX_SOC_POINTS:
+        raise _err(source, f'parameters."{K_SOC}"', f"needs 2..{MAX_SOC_POINTS} points, has {len(soc)}")
+    if not 1 <= len(temp) <= MAX_TEMPERATURE_POINTS:
+        raise _err(source, f'parameters."{K_TEMP}"', f"needs 1..{MAX_TEMPERATURE_POINTS} points, has {len(temp)}")
+    if soc[0] != 0.0 or soc[-1] != 1.0:
+        raise _err(source, f'parameters."{K_SOC}"', f"must start at 0 and end at 1 (got {soc[0]} .. {soc[-1]})")
+    for name, bp in ((K_SOC, soc), (K_TEMP, temp)):
+        bad = np.nonzero(np.diff(bp) <= 0)[0]
+        if bad.size:
+            i = int(bad[0]) + 1
+            raise _err(source, f'parameters."{name}"[{i}]', f"breakpoints must increase strictly ({bp[i-1]} then {bp[i]})")
+    nt, ns = len(temp), len(soc)
+    capacity = _number(source, f'parameters."{K_CAPACITY}"', need(K_CAPACITY))
+    if capacity <= 0:
+        raise _err(source, f'parameters."{K_CAPACITY}"', f"must be positive, got {capacity}")
+    eta = _number(source, f'parameters."{K_EFFICIENCY}"', p.get(K_EFFICIENCY, 1.0))
+    if not 0 < eta <= 1:
+        raise _err(source, f'parameters."{K_EFFICIENCY}"', f"must be in (0, 1], got {eta}")
+    ocv = _table(source, K_OCV, need(K_OCV), nt, ns)
+    for it in range(nt):
+        bad = np.nonzero(np.diff(ocv[it]) <= 0)[0]
+        if bad.size:
+            i = int(bad[0]) + 1
+            raise _err(source, f'parameters."{K_OCV}"[{it}][{i}]',
+                       f"OCV must increase strictly with SOC ({ocv[it][i-1]} V at SOC {soc[i-1]}, {ocv[it][i]} V at SOC {soc[i]}; "
+                       f"temperature {temp[it]} degC)")
+
+    def nonneg(key: str, unit: str, strict: bool = False) -> np.ndarray:
+        t = _table(source, key, need(key) if key != K_HYST0 else p.get(key, 0.0), nt, ns)
+        bad = np.argwhere(t <= 0) if strict else np.argwhere(t < 0)
+        if bad.size:
+            it, i = (int(x) for x in bad[0])
+            what = "must be positive" if strict else ("negative resistance" if "Ohm" in unit else "must not be negative")
+            raise _err(source, f'parameters."{key}"[{it}][{i}]', f"{what}: {t[it, i]} {unit}")
+        return t
+
+    r0 = nonneg(K_R0, "Ohm")
+    rc_r, rc_tau = [], []
+    for j in range(1, n_rc + 1):
+        kr, kt = rc_keys(j)
+        rc_r.append(nonneg(kr, "Ohm"))
+        rc_tau.append(nonneg(kt, "s", strict=True))
+    for j in range(n_rc + 1, 4):
+        if rc_keys(j)[0] in p:
+            raise _err(source, f'parameters."{rc_keys(j)[0]}"', f'present but "RC pairs" is {n_rc}')
+    hyst = nonneg(K_HYST, "V")
+    hyst0 = nonneg(K_HYST0, "V")
+    gamma = _number(source, f'parameters."{K_GAMMA}"', need(K_GAMMA))
+    if gamma < 0:
+        raise _err(source, f'parameters."{K_GAMMA}"', f"must not be negative, got {gamma}")
+    deadband = _number(source, f'parameters."{K_DEADBAND}"', p.get(K_DEADBAND, capacity / 100.0))
+    if deadband < 0:
+        raise _err(source, f'parameters."{K_DEADBAND}"', f"must not be negative, got {deadband}")
+    vmin = _number(source, f'parameters."{K_VMIN}"', need(K_VMIN))
+    vmax = _number(source, f'parameters."{K_VMAX}"', need(K_VMAX))
+    if not vmin < vmax:
+        raise _err(source, f'parameters."{K_VMIN}"', f"lower cut-off {vmin} V must be below upper cut-off {vmax} V")
+    limits = data.get("limits", {}) or {}
+    if not isinstance(limits, dict):
+        raise _err(source, '"limits"', "expected an object")
+    vr = _range(source, f'limits."{L_VOLTAGE}"', limits.get(L_VOLTAGE), (0.0, vmax + 1.0))
+    ir = _range(source, f'limits."{L_CURRENT}"', limits.get(L_CURRENT), (-20.0 * capacity, 20.0 * capacity))
+    tr = _range(source, f'limits."{L_TEMPERATURE}"', limits.get(L_TEMPERATURE), (-40.0, 85.0))
+    if not (-273.15 < tr[0] and tr[1] < 200.0):
+        raise _err(source, f'limits."{L_TEMPERATURE}"', f"impossible temperature range {tr}")
+    if not (vr[0] <= vmin and vmax <= vr[1]):
+        raise _err(source, f'limits."{L_VOLTAGE}"', f"{vr} must contain the cut-offs [{vmin}, {vmax}] V")
+    prov = data.get("provenance", {}) or {}
+    if not isinstance(prov, dict):
+        raise _err(source, '"provenance"', "expected an object")
+    return Cell(
+        name=str(data.get("name") or Path(source).stem), source=source, rc_pairs=int(n_rc), capacity_Ah=capacity,
+        coulombic_efficiency=eta, soc=soc, temperature_degC=temp, ocv_V=ocv, r0_Ohm=r0, rc_r_Ohm=rc_r,
+        rc_tau_s=rc_tau, hysteresis_V=hyst, hysteresis_instant_V=hyst0, hysteresis_rate=gamma,
+        sign_deadband_A=deadband, voltage_cutoff_V=(vmin, vmax), voltage_range_V=vr, current_range_A=ir,
+        temperature_range_degC=tr, placeholder=bool(data.get("placeholder", False)),
+        description=str(data.get("description", "")), provenance={str(k): str(v) for k, v in prov.items()}, raw=data)

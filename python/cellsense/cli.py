@@ -1,0 +1,109 @@
+"""The `cellsense` command: a thin argparse layer over the package's functions."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _estimate_cli(sub) -> None:
+    p = sub.add_parser("estimate", help="estimate SOC over a cell-log CSV",
+                       description="Run the EKF or UKF over a cell log (time_s,current_A,voltage_V,temperature_degC"
+                                   "[,soc_true]; current + = discharge) and write the estimate CSV.")
+    p.add_argument("--model", required=True, help="cell file path, or the name of a bundled cell (models/)")
+    p.add_argument("--filter", choices=["ekf", "ukf"], default="ekf")
+    p.add_argument("--data", required=True, help="cell-log CSV")
+    p.add_argument("--out", required=True, help="estimate CSV to write")
+    p.add_argument("--initial-soc", type=float, default=None,
+                   help="initial SOC (0..1); default: from OCV at the first sample (rested cell)")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--voltage-sigma-V", type=float, default=None, help="measurement noise + model error (V)")
+    p.add_argument("--current-sigma-A", type=float, default=None, help="current sensor noise (A)")
+    p.add_argument("--max-dt-s", type=float, default=None, help="reject steps longer than this (s)")
+    p.set_defaults(func=_estimate_main)
+
+
+def _estimate_main(a) -> int:
+    from .estimate import estimate, format_metrics
+    from .estimator import EstimatorSettings, NoiseSettings
+
+    noise = NoiseSettings()
+    if a.voltage_sigma_V is not None:
+        noise.voltage_sigma_V = a.voltage_sigma_V
+    if a.current_sigma_A is not None:
+        noise.current_sigma_A = a.current_sigma_A
+    settings = EstimatorSettings()
+    if a.max_dt_s is not None:
+        settings.dt_max_s = a.max_dt_s
+    r = estimate(a.model, a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc, dtype=a.dtype,
+                 noise=noise, settings=settings)
+    counts = r.result.counts()
+    print(f"{a.data}: {len(r.log)} samples, {a.filter.upper()} {a.dtype}, cell {r.estimator.cell.name}; "
+          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if r.estimator.cell.placeholder:
+        print(f"note: cell {r.estimator.cell.name} is marked as a placeholder (see its description)")
+    if r.metrics is not None:
+        print(format_metrics(r.metrics))
+    print(f"wrote {a.out}")
+    return 0
+
+
+def _bench_cli(sub) -> None:
+    p = sub.add_parser("bench", help="throughput against filterpy; per-step cost from Python")
+    p.add_argument("--model", default=None, help="cell file or bundled name (default: first bundled 2-RC cell)")
+    p.add_argument("--duration-s", type=float, default=7200.0, help="log length for the batch path (s at 1 Hz)")
+    p.add_argument("--peer-steps", type=int, default=1500, help="steps given to filterpy (it is slow)")
+    p.add_argument("--out", default=None, help="also write the figures as JSON here")
+    p.add_argument("--mcu", action="store_true", help="Cortex-M footprint and speed report (needs the MCU build)")
+    p.set_defaults(func=_bench_main)
+
+
+def _bench_main(a) -> int:
+    from .bench import bench, format_bench
+
+    if a.mcu:
+        print("cellsense bench --mcu: the Cortex-M build is not part of this release yet", file=sys.stderr)
+        return 2
+    r = bench(model=a.model, duration_s=a.duration_s, peer_steps=a.peer_steps, out=a.out)
+    print(format_bench(r))
+    return 0
+
+
+def _optional(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(f"cellsense.{module}")
+    except ImportError:
+        return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cellsense", description="Battery SOC/SOH estimation: EKF/UKF over "
+                                     "equivalent-circuit cell models, with a heap-free C++17 core.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"cellsense {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _estimate_cli(sub)
+    _bench_cli(sub)
+    for name in ("simulate", "fit", "demo"):
+        mod = _optional(name)
+        if mod is not None and hasattr(mod, "add_cli"):
+            mod.add_cli(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as e:  # bad input: one clear line, no traceback
+        print(f"cellsense {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""The estimator: a cell file + a filter choice + noise settings, over the compiled core.
+
+`Estimator.run()` hands a whole log to C++ (GIL released) and returns numpy arrays;
+`Estimator.step()` is one sample. float64 by default; dtype="float32" runs the MCU's arithmetic.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .cell import Cell, load_cell
+
+FILTERS = ("ekf", "ukf")
+DTYPES = ("float64", "float32")
+
+
+@dataclass
+class NoiseSettings:
+    """Filter tuning. Defaults suit a 2-RC model identified from OCV/HPPC tests and 1 Hz logs."""
+
+    voltage_sigma_V: float = 0.01           #: measurement + model error, 1 sigma (V)
+    current_sigma_A: float = 0.05           #: current sensor noise, 1 sigma (A)
+    soc_per_sqrt_s: float = 2e-5            #: SOC random walk (1/sqrt(s)); covers current offset
+    v_rc_V_per_sqrt_s: float = 2e-4         #: RC voltage random walk (V/sqrt(s))
+    hysteresis_per_sqrt_s: float = 1e-3     #: hysteresis state random walk (1/sqrt(s))
+    initial_soc_sigma: float = 0.25         #: 1 sigma of the initial SOC (1)
+    initial_v_rc_sigma_V: float = 0.02      #: 1 sigma of the initial RC voltages (V)
+    initial_hysteresis: float = 0.0         #: initial h (1)
+    initial_hysteresis_sigma: float = 0.5   #: 1 sigma of the initial h (1)
+
+
+@dataclass
+class EstimatorSettings:
+    """Guards and gate (see docs/estimator.md)."""
+
+    dt_max_s: float = 60.0                  #: longer steps are rejected
+    soc_min: float = 0.0
+    soc_max: float = 1.0
+    gate_nis: float = 100.0                 #: chi-square gate on NIS (1 dof); 100 = 10 sigma
+    gate_predict_only: bool = False         #: gated step keeps its prediction instead of being rejected
+    gate_timeout_steps: int = 5             #: fuse anyway after this many gated steps in a row (0 = never)
+    ukf_alpha: float = 1.0
+    ukf_beta: float = 2.0
+    ukf_kappa: float = 0.0
+
+
+class StepResult(NamedTuple):
+    status: str
+    soc: float
+    soc_sigma: float
+    voltage_pred_V: float
+    innovation_V: float
+    innovation_variance_V2: float
+    nis: float
+
+    @property
+    def rejected(self) -> bool:
+        return self.status.startswith("rejected") or self.status == "not_initialised"
+
+
+@dataclass
+class RunResult:
+    """Per-sample outputs of `Estimator.run()` (numpy arrays, one entry per input sample)."""
+
+    time_s: np.ndarray
+    soc: np.ndarray
+    soc_sigma: np.ndarray
+    voltage_pred_V: np.ndarray
+    innovation_V: np.ndarray
+    innovation_variance_V2: np.ndarray
+    nis: np.ndarray
+    status_code: np.ndarray
+    status_names: dict[int, str] = field(repr=False, default_factory=dict)
+
+    @property
+    def status(self) -> np.ndarray:
+        """Status names per sample (array of str)."""
+        lut = np.array([self.status_names.get(i, "unknown") for i in range(256)], dtype=object)
+        return lut[self.status_code]
+
+    @property
+    def rejected(self) -> np.ndarray:
+        """True where the step was rejected (state unchanged)."""
+        return (self.status_code >= 10) & (self.status_code != 255)
+
+    def counts(self) -> dict[str, int]:
+        codes, n = np.unique(self.status_code, return_counts=True)
+        return {self.status_names.get(int(c), str(c)): int(k) for c, k in zip(codes, n)}
+
+
+def _core():
+    from . import _core  # the compiled module; imported lazily so `import cellsense` stays light
+
+    return _core
+
+
+class Estimator:
+    """SOC estimator for one cell.
+
+    Parameters
+    ----------
+    cell : path, bundled cell name, or Cell
+    filter : "ekf" or "ukf"
+    noise : NoiseSettings
+    settings : EstimatorSettings
+    dtype : "float64" (default) or "float32" (bit-for-bit the MCU's arithmetic)
+    initial_soc : float in [0, 1], or None to start from OCV(first voltage) as a rested BMS would
+    """
+
+    def __init__(self, cell: str | Cell, filter: str = "ekf", noise: NoiseSettings | None = None,
+                 settings: EstimatorSettings | None = None, dtype: str = "float64",
+                 initial_soc: float | None = None) -> None:
+        if filter not in FILTERS:
+            raise ValueError(f"filter: expected one of {FILTERS}, got {filter!r}")
+        if str(np.dtype(dtype)) not in DTYPES:
+            raise ValueError(f"dtype: expected float64 or float32, got {dtype!r}")
+        self.cell = load_cell(cell)
+        self.filter = filter
+        self.dtype = str(np.dtype(dtype))
+        self.noise = noise or NoiseSettings()
+        self.settings = settings or EstimatorSettings()
+        if initial_soc is not None and not (self.settings.soc_min <= initial_soc <= self.settings.soc_max):
+            raise ValueError(f"initial_soc: {initial_soc} is outside [{self.settings.soc_min}, {self.settings.soc_max}]")
+        self._initial_soc = initial_soc
+        self._pending_ocv_init = initial_soc is None
+        core = _core()
+        cls_name = f"Ecm{filter.capitalize()}{self.cell.rc_pairs}_{'f64' if self.dtype == 'float64' else 'f32'}"
+        self._cls = getattr(core, cls_name)
+        self._status_names = {int(k): str(v) for k, v in core.STATUS_NAMES.items()}
+        soc0 = 0.5 if initial_soc is None else float(initial_soc)
+        x0, p0 = self.initial_gaussian(soc0)
+        s = self.settings
+        n = self.noise
+        try:
+            self._impl = self._cls(
+                self.cell.core_params(),
+                {"dt_max_s": s.dt_max_s, "soc_min": s.soc_min, "soc_max": s.soc_max,
+                 "voltage_sigma_V": n.voltage_sigma_V, "gate_nis": s.gate_nis,
+                 "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
+                 "gate_timeout_steps": float(s.gate_timeout_steps)},
+                {"soc_per_sqrt_s": n.soc_per_sqrt_s, "v_rc_V_per_sqrt_s": n.v_rc_V_per_sqrt_s,
+                 "hysteresis_per_sqrt_s": n.hysteresis_per_sqrt_s, "current_sigma_A": n.current_sigma_A},
+                {"alpha": s.ukf_alpha, "beta": s.ukf_beta, "kappa": s.ukf_kappa},
+                x0, p0, 0.0)
+        except ValueError as e:
+            raise ValueError(f"{self.cell.source}: {e}") from None
+
+    # -- state layout ------------------------------------------------------------------------
+    @property
+    def state_names(self) -> list[str]:
+        """Names of the state vector entries, in order."""
+        return ["soc"] + [f"v_rc{j}_V" for j in range(1, self.cell.rc_pairs + 1)] + ["hysteresis"]
+
+    def initial_gaussian(self, soc: float) -> tuple[np.ndarray, np.ndarray]:
+        n = self.noise
+        nx = self.cell.rc_pairs + 2
+        x0 = np.zeros(nx)
+        x0[0] = soc
+        x0[-1] = n.initial_hysteresis
+        p0 = np.diag([n.initial_soc_sigma ** 2] + [n.initial_v_rc_sigma_V ** 2] * self.cell.rc_pairs
+                     + [n.initial_hysteresis_sigma ** 2])
+        return x0, p0
+
+    def _ocv_init(self, voltage_V: float, temperature_degC: float) -> None:
+        if not self._pending_ocv_init:
+            return
+        if np.isfinite(voltage_V) and np.isfinite(temperature_degC):
+            soc = min(max(self.cell.soc_from_ocv(float(voltage_V), float(temperature_degC)), self.settings.soc_min),
+                      self.settings.soc_max)
+            x0, p0 = self.initial_gaussian(soc)
+            self._impl.set_state(x0, p0, 0.0)
+            self._pending_ocv_init = False
+
+    # -- stepping ----------------------------------------------------------------------------
+    def step(self, dt_s: float, current_A: float, voltage_V: float, temperature_degC: float) -> StepResult:
+        """One sample: dt since the previous one, current held over it (A, + = discharge), voltage and
+        temperature at its end. A rejected step leaves the state exactly as it was."""
+        self._ocv_init(voltage_V, temperature_degC)
+        code, *vals = self._impl.step(float(dt_s), float(current_A), float(voltage_V), float(temperature_degC))
+        return StepResult(self._status_names.get(code, str(code)), *vals)
+
+    def run(self, time_s, current_A, voltage_V, temperature_degC) -> RunResult:
+        """A whole log (array-likes of equal length). The loop runs in C++ without the GIL. The first
+        sample the estimator ever sees only sets its clock (status "initial"); later calls continue
+        from the last timestamp, so a long log may be fed in pieces."""
+        arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (time_s, current_A, voltage_V, temperature_degC)]
+        n = arrays[0].shape
+        for name, a in zip(("time_s", "current_A", "voltage_V", "temperature_degC"), arrays):
+            if a.ndim != 1:
+                raise ValueError(f"{name}: expected a 1-D array, got shape {a.shape}")
+            if a.shape != n:
+                raise ValueError(f"{name}: length {a.shape[0]} differs from time_s length {n[0]}")
+        if self._pending_ocv_init and n[0]:
+            ok = np.nonzero(np.isfinite(arrays[2]) & np.isfinite(arrays[3]))[0]
+            if ok.size:
+                self._ocv_init(arrays[2][ok[0]], arrays[3][ok[0]])
+        out = self._impl.run(*arrays)
+        return RunResult(time_s=arrays[0], soc=out["soc"], soc_sigma=out["soc_sigma"],
+                         voltage_pred_V=out["voltage_pred_V"], innovation_V=out["innovation_V"],
+                         innovation_variance_V2=out["innovation_variance_V2"], nis=out["nis"],
+                         status_code=out["status"], status_names=self._status_names)
+
+    # -- state access ------------------------------------------------------------------------
+    @property
+    def soc(self) -> float:
+        return self._impl.soc
+
+    @property
+    def soc_sigma(self) -> float:
+        return self._impl.soc_sigma
+
+    @property
+    def state(self) -> np.ndarray:
+        return self._impl.state()
+
+    @property
+    def covariance(self) -> np.ndarray:
+        return self._impl.covariance()
+
+    def state_bytes(self) -> bytes:
+        """Raw bytes of state and covariance, for bit-for-bit comparisons."""
+        return self._impl.state_bytes()
+
+    def save_state(self) -> dict[str, Any]:
+        """Everything needed to continue later (JSON-serialisable)."""
+        return {"cell": self.cell.name, "filter": self.filter, "dtype": self.dtype,
+                "state_names": self.state_names, "x": self.state.tolist(), "P": self.covariance.tolist(),
+                "hysteresis_sign": self._impl.hysteresis_sign, "last_time_s": self._impl.last_time_s,
+                "noise": asdict(self.noise), "settings": asdict(self.settings)}
+
+    def restore_state(self, saved: dict[str, Any]) -> None:
+        """Continue from `save_state()` output. Refused (ValueError, nothing changed) if inconsistent."""
+        if saved.get("state_names") != self.state_names:
+            raise ValueError(f"restore_state: state layout {saved.get('state_names')} does not match {self.state_names}")
+        if not self._impl.set_state(np.asarray(saved["x"], float), np.asarray(saved["P"], float),
+                                    float(saved["hysteresis_sign"])):
+            raise ValueError("restore_state: state not finite, SOC out of bounds, or covariance not positive definite")
+        self._impl.last_time_s = saved.get("last_time_s")
+        self._pending_ocv_init = False
+
+    @staticmethod
+    def sizeof_core(filter: str = "ekf", rc_pairs: int = 2, dtype: str = "float32") -> int:
+        """Bytes of one core estimator object (state, covariance, config; parameters excluded)."""
+        core = _core()
+        return getattr(core, f"Ecm{filter.capitalize()}{rc_pairs}_{'f64' if dtype == 'float64' else 'f32'}").sizeof_estimator

@@ -1,0 +1,106 @@
+"""Cell-log CSV: `time_s,current_A,voltage_V,temperature_degC[,soc_true]`, current + = discharge.
+
+The reader is strict about structure (header, column count, numbers) and names the file and line
+of any problem. An empty field is read as NaN (a dropped reading): it reaches the estimator, which
+rejects that sample and says so in its status.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._io import atomic_write
+
+REQUIRED = ("time_s", "current_A", "voltage_V", "temperature_degC")
+OPTIONAL = ("soc_true",)
+
+
+class LogFormatError(ValueError):
+    """A cell log is malformed. The message names the file and line."""
+
+
+@dataclass
+class CellLog:
+    time_s: np.ndarray
+    current_A: np.ndarray
+    voltage_V: np.ndarray
+    temperature_degC: np.ndarray
+    soc_true: np.ndarray | None = None
+    source: str = "<memory>"
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+
+def read_cell_log(path: str | os.PathLike) -> CellLog:
+    """Read a cell-log CSV. Extra columns are ignored; missing required columns are an error."""
+    path = Path(path)
+    try:
+        f = open(path, newline="", encoding="utf-8")
+    except OSError as e:
+        raise LogFormatError(f"{path}: cannot open: {e.strerror}") from None
+    with f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise LogFormatError(f"{path}: line 1: empty file (expected header {','.join(REQUIRED)})") from None
+        except csv.Error as e:
+            raise LogFormatError(f"{path}: line 1: {e}") from None
+        header = [h.strip() for h in header]
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise LogFormatError(f"{path}: line 1: missing column(s) {', '.join(missing)} (header: {','.join(header)})")
+        dup = {h for h in header if header.count(h) > 1}
+        if dup:
+            raise LogFormatError(f"{path}: line 1: duplicate column(s) {', '.join(sorted(dup))}")
+        cols = [c for c in REQUIRED + OPTIONAL if c in header]
+        idx = [header.index(c) for c in cols]
+        rows: list[list[float]] = []
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not x.strip() for x in row):
+                    continue
+                if len(row) != len(header):
+                    raise LogFormatError(f"{path}: line {line}: {len(row)} fields, header has {len(header)}")
+                vals = []
+                for c, i in zip(cols, idx):
+                    tok = row[i].strip()
+                    if tok == "":
+                        vals.append(math.nan)
+                        continue
+                    try:
+                        vals.append(float(tok))
+                    except ValueError:
+                        raise LogFormatError(f"{path}: line {line}: column {c}: not a number: {tok!r}") from None
+                rows.append(vals)
+        except csv.Error as e:
+            raise LogFormatError(f"{path}: line {reader.line_num}: {e}") from None
+    if not rows:
+        raise LogFormatError(f"{path}: no data rows after the header")
+    a = np.array(rows, dtype=float)
+    get = {c: a[:, k] for k, c in enumerate(cols)}
+    soc_true = get.get("soc_true")
+    if soc_true is not None:
+        bad = np.nonzero(np.isfinite(soc_true) & ((soc_true < -0.05) | (soc_true > 1.05)))[0]
+        if bad.size:
+            raise LogFormatError(f"{path}: data row {int(bad[0]) + 1} (line {int(bad[0]) + 2}): soc_true {soc_true[bad[0]]} "
+                                 "is outside 0..1 (soc_true is a fraction, not a percentage)")
+    return CellLog(get["time_s"], get["current_A"], get["voltage_V"], get["temperature_degC"], soc_true, str(path))
+
+
+def write_cell_log(path: str | os.PathLike, log: CellLog) -> None:
+    """Write a cell log atomically."""
+    cols = list(REQUIRED) + (["soc_true"] if log.soc_true is not None else [])
+    arrays = [log.time_s, log.current_A, log.voltage_V, log.temperature_degC] + (
+        [log.soc_true] if log.soc_true is not None else [])
+    with atomic_write(path) as f:
+        f.write(",".join(cols) + "\n")
+        for row in zip(*arrays):
+            f.write(",".join("" if not math.isfinite(v) else repr(float(v)) for v in row) + "\n")
