@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: C++ unit tests (ctest) and Python tests (pytest).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/setup.sh"
+cd "$ROOT"
+echo "== C++ core: build and ctest (float and double) =="
+cmake -S . -B build/host -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build/host
+ctest --test-dir build/host --output-on-failure
+echo "== Python: pytest =="
+python -m pytest -q tests/python
