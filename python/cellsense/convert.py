@@ -1,0 +1,173 @@
+"""`cellsense convert`: importers at the edge for measured data, to the cell-log CSV.
+
+Formats:
+- `panasonic`: P. Kollmeyer, "Panasonic 18650PF Li-ion Battery Data", Mendeley Data V1, 2018,
+  doi:10.17632/wykht8y7tg.1 (CC BY 4.0). Columns Time [s], Voltage [V], Current [A, NEGATIVE =
+  discharge], Ah [tester coulomb counter], ..., Battery_Temp_degC. CSV, optionally gzip.
+- `nasa`: B. Saha and K. Goebel (2007), "Battery Data Set", NASA Ames Prognostics Data Repository:
+  the per-discharge time-series table (discharge_index, time_s, voltage_measured_V,
+  current_measured_A [NEGATIVE = discharge], temperature_measured_C), one discharge selected.
+
+Both importers negate the current (cellsense: + = discharge), drop rows whose timestamp repeats the
+previous one exactly (logger duplicates; counted and reported), and refuse malformed lines with the
+file and line named. Other time irregularities are kept: the estimator rejects them visibly.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .logs import CellLog, write_cell_log
+
+FORMATS = ("panasonic", "nasa")
+
+
+@dataclass
+class ConvertReport:
+    rows_in: int
+    rows_out: int
+    duplicates_dropped: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _open_text(path: Path):
+    raw = open(path, "rb")
+    head = raw.read(2)
+    raw.seek(0)
+    if head == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", newline="")
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
+def _read_columns(path: Path, wanted: list[str], row_filter=None) -> tuple[dict[str, np.ndarray], int]:
+    try:
+        f = _open_text(path)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot open: {e.strerror}") from None
+    with f:
+        reader = csv.reader(f)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise ValueError(f"{path}: line 1: empty file") from None
+        except (csv.Error, OSError, EOFError) as e:
+            raise ValueError(f"{path}: line 1: {e}") from None
+        missing = [w for w in wanted if w not in header]
+        if missing:
+            raise ValueError(f"{path}: line 1: missing column(s) {', '.join(missing)}; header is {','.join(header)}")
+        idx = [header.index(w) for w in wanted]
+        out: list[list[float]] = []
+        n_in = 0
+        try:
+            for row in reader:
+                if not row:
+                    continue
+                line = reader.line_num
+                if len(row) != len(header):
+                    raise ValueError(f"{path}: line {line}: {len(row)} fields, header has {len(header)}")
+                if row_filter is not None and not row_filter(row, header):
+                    continue
+                n_in += 1
+                vals = []
+                for w, i in zip(wanted, idx):
+                    try:
+                        vals.append(float(row[i]))
+                    except ValueError:
+                        raise ValueError(f"{path}: line {line}: column {w}: not a number: {row[i]!r}") from None
+                out.append(vals)
+        except (csv.Error, OSError, EOFError) as e:
+            raise ValueError(f"{path}: line {reader.line_num}: {e}") from None
+    if not out:
+        raise ValueError(f"{path}: no data rows")
+    a = np.array(out, dtype=float)
+    return {w: a[:, k] for k, w in enumerate(wanted)}, n_in
+
+
+def _drop_repeated_times(cols: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int]:
+    t = cols["t"]
+    keep = np.r_[True, np.diff(t) != 0.0]
+    return {k: v[keep] for k, v in cols.items()}, int((~keep).sum())
+
+
+def convert_panasonic(path: str | os.PathLike, capacity_Ah: float | None = 2.9) -> tuple[CellLog, ConvertReport]:
+    """Panasonic 18650PF file -> CellLog. soc_true = 1 + Ah / capacity_Ah (the files start full and the
+    tester's Ah counts discharge negative); capacity_Ah=None uses the file's own discharged charge
+    (max(-Ah)), i.e. SOC 0 at the cut-off. For files whose Ah counter does not start at 0 (the 1C
+    capacity tests) the first row's Ah is taken as the full-charge reference."""
+    path = Path(path)
+    cols, n_in = _read_columns(path, ["Time", "Voltage", "Current", "Ah", "Battery_Temp_degC"])
+    cols = {"t": cols["Time"], "v": cols["Voltage"], "i": -cols["Current"], "ah": cols["Ah"], "T": cols["Battery_Temp_degC"]}
+    cols, dups = _drop_repeated_times(cols)
+    ah = cols["ah"] - cols["ah"][0]
+    notes = []
+    if capacity_Ah is None:
+        capacity_Ah = float(-ah.min())
+        notes.append(f"soc_true reference: the file's own discharged charge, {capacity_Ah:.4f} Ah")
+    elif capacity_Ah <= 0 or not math.isfinite(capacity_Ah):
+        raise ValueError(f"capacity_Ah must be positive, got {capacity_Ah}")
+    else:
+        notes.append(f"soc_true reference: {capacity_Ah:.4f} Ah")
+    soc = 1.0 + ah / capacity_Ah
+    log = CellLog(cols["t"], cols["i"], cols["v"], cols["T"], soc, str(path))
+    return log, ConvertReport(n_in, len(log), dups, notes)
+
+
+def convert_nasa(path: str | os.PathLike, discharge_index: int, capacity_Ah: float | None = None) -> tuple[CellLog, ConvertReport]:
+    """One discharge of a NASA PCoE time-series table -> CellLog. soc_true = 1 - (discharged charge) /
+    capacity_Ah (None: that discharge's own charge, so SOC runs 1 -> 0)."""
+    path = Path(path)
+    key = str(int(discharge_index))
+    cols, n_in = _read_columns(path, ["time_s", "voltage_measured_V", "current_measured_A", "temperature_measured_C"],
+                               row_filter=lambda row, header: row[header.index("discharge_index")] == key)
+    cols = {"t": cols["time_s"], "v": cols["voltage_measured_V"], "i": -cols["current_measured_A"],
+            "T": cols["temperature_measured_C"]}
+    cols, dups = _drop_repeated_times(cols)
+    dt = np.diff(cols["t"], prepend=cols["t"][0])
+    q = np.cumsum(cols["i"] * dt) / 3600.0   # row k's current held over (t[k-1], t[k]]
+    if capacity_Ah is None:
+        capacity_Ah = float(q[-1])
+    soc = 1.0 - q / capacity_Ah
+    log = CellLog(cols["t"], cols["i"], cols["v"], cols["T"], soc, str(path))
+    return log, ConvertReport(n_in, len(log), dups, [f"discharge {key}; soc_true reference {capacity_Ah:.4f} Ah"])
+
+
+def convert(fmt: str, source: str | os.PathLike, out: str | os.PathLike | None = None, capacity_Ah: float | None = None,
+            discharge_index: int | None = None) -> tuple[CellLog, ConvertReport]:
+    """Convert a measured file to the cell-log format; write it to `out` (atomically) if given."""
+    if fmt == "panasonic":
+        log, rep = convert_panasonic(source, capacity_Ah if capacity_Ah is not None else 2.9)
+    elif fmt == "nasa":
+        if discharge_index is None:
+            raise ValueError("nasa: --discharge-index is required")
+        log, rep = convert_nasa(source, discharge_index, capacity_Ah)
+    else:
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if out is not None:
+        write_cell_log(out, log)
+    return log, rep
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("convert", help="import measured data (Panasonic 18650PF, NASA PCoE) as a cell log")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--input", required=True, help="source file (CSV or CSV.gz)")
+    p.add_argument("--out", required=True, help="cell-log CSV to write")
+    p.add_argument("--capacity-Ah", type=float, default=None,
+                   help="reference capacity for soc_true (panasonic default 2.9 Ah nominal; nasa default: the discharge's own)")
+    p.add_argument("--discharge-index", type=int, default=None, help="nasa: which discharge (1-based)")
+    p.set_defaults(func=_main)
+
+
+def _main(a) -> int:
+    log, rep = convert(a.format, a.input, a.out, a.capacity_Ah, a.discharge_index)
+    print(f"{a.input}: {rep.rows_in} rows in, {rep.rows_out} out, {rep.duplicates_dropped} repeated timestamps dropped; "
+          + "; ".join(rep.notes))
+    print(f"wrote {a.out}")
+    return 0
