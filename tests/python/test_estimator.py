@@ -245,3 +245,31 @@ def test_sizeof_core_is_small():
     # per-cell estimator (state, covariance, config, parameter pointer) for the MCU: float32, 2 RC
     assert Estimator.sizeof_core("ekf", 2, "float32") <= 256
     assert Estimator.sizeof_core("ukf", 2, "float32") <= 256
+
+
+def test_run_releases_the_gil():
+    """While run() works through a long log in one thread, Python code keeps running in another."""
+    import threading
+    import time as _time
+
+    n = 3_000_000
+    t = np.arange(n, dtype=float)
+    i = np.full(n, 0.1)
+    v = np.full(n, float(CELL.ocv(0.5, 25.0)))
+    th = np.full(n, 25.0)
+    est = Estimator(CELL, filter="ukf", initial_soc=0.5)
+    done = threading.Event()
+    ticks = []
+
+    def work():
+        est.run(t, i, v, th)
+        done.set()
+
+    th_ = threading.Thread(target=work)
+    th_.start()
+    while not done.is_set():
+        ticks.append(_time.perf_counter())
+        _time.sleep(0.001)
+    th_.join()
+    # with the GIL held for the whole run, this loop could not have ticked more than a couple of times
+    assert len(ticks) > 50, len(ticks)
