@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _estimate_cli(sub)
     _bench_cli(sub)
-    for name in ("simulate", "fit", "convert", "demo", "export_c"):
+    for name in ("simulate", "fit", "convert", "validate", "demo", "export_c"):
         mod = _optional(name)
         if mod is not None and hasattr(mod, "add_cli"):
             mod.add_cli(sub)

@@ -45,6 +45,19 @@ class NumpyEcm:
         hi = tab[it2][i] + (tab[it2][i + 1] - tab[it2][i]) * ws
         return lo + (hi - lo) * wt
 
+    def _ocv(self, soc: float, temperature_degC: float) -> tuple[float, float]:
+        """OCV and its SOC slope, continued linearly beyond the SOC grid (as the core does)."""
+        c = self.cell
+        loc = self._locate(soc, temperature_degC)
+        i, it, it2, ws, wt, inv_ds, clamped = loc
+        w = (soc - c.soc[i]) * inv_ds
+        tab = c.ocv_V
+        lo = tab[it][i] + (tab[it][i + 1] - tab[it][i]) * w
+        hi = tab[it2][i] + (tab[it2][i + 1] - tab[it2][i]) * w
+        dlo = (tab[it][i + 1] - tab[it][i]) * inv_ds
+        dhi = (tab[it2][i + 1] - tab[it2][i]) * inv_ds
+        return lo + (hi - lo) * wt, dlo + (dhi - dlo) * wt
+
     @staticmethod
     def _slope(tab, loc):
         i, it, it2, ws, wt, inv_ds, clamped = loc
@@ -87,7 +100,7 @@ class NumpyEcm:
         c = self.cell
         x = np.asarray(x, float).reshape(-1)
         loc = self._locate(float(x[0]), s["T"])
-        v = (self._lookup(c.ocv_V, loc) + self._lookup(c.hysteresis_V, loc) * x[-1]
+        v = (self._ocv(float(x[0]), s["T"])[0] + self._lookup(c.hysteresis_V, loc) * x[-1]
              - self._lookup(c.hysteresis_instant_V, loc) * s["sign"] - self._lookup(c.r0_Ohm, loc) * s["i"])
         return v - float(np.sum(x[1:1 + self.n_rc]))
 
@@ -96,7 +109,7 @@ class NumpyEcm:
         x = np.asarray(x, float).reshape(-1)
         loc = self._locate(float(x[0]), s["T"])
         row = np.zeros((1, self.n))
-        row[0, 0] = (self._slope(c.ocv_V, loc) + self._slope(c.hysteresis_V, loc) * x[-1]
+        row[0, 0] = (self._ocv(float(x[0]), s["T"])[1] + self._slope(c.hysteresis_V, loc) * x[-1]
                      - self._slope(c.hysteresis_instant_V, loc) * s["sign"] - self._slope(c.r0_Ohm, loc) * s["i"])
         row[0, 1:1 + self.n_rc] = -1.0
         row[0, -1] = self._lookup(c.hysteresis_V, loc)

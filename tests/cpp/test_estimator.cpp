@@ -210,6 +210,42 @@ void test_long_run(const char* name) {
   CHECK_CTX(math::all_finite(est.covariance()), name);
 }
 
+/// An overconfident filter far from the truth is gated, times out, inflates its covariance (within
+/// the ceiling) and recovers instead of staying locked out or diverging.
+template <class E>
+void test_gate_timeout_recovers(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  const M truth(&p, typename M::Noise{});
+  typename M::State xt;
+  typename M::Cov unused;
+  M::initial(T(0.8), T(0), T(0), T(0), T(0), xt, unused);
+  typename M::Aux aux{T(0)};
+  const M m(&p, typename M::Noise{T(2e-6), T(2e-4), T(1e-3), T(0.02)});
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.3), T(0.005), T(0.002), T(0), T(0.05), x, P);  // 50 points off, sigma 0.5 %
+  E est;
+  CHECK_CTX(est.init(m, EstimatorConfig<T>{}, {}, x, P, {T(0)}) == InitStatus::kOk, name);
+  int timeouts = 0;
+  double max_var = 0;
+  for (int k = 0; k < 1200; ++k) {
+    const T i = (k / 30) % 2 ? T(2) : T(-1);
+    const auto s = truth.prepare(xt, aux, T(1), i, T(25));
+    xt = truth.predict(s, xt);
+    aux = M::next_aux(s);
+    const auto r = est.step(T(1), i, truth.measure(s, xt), T(25));
+    if (r.status == StepStatus::kFusedAfterGateTimeout) ++timeouts;
+    max_var = std::fmax(max_var, static_cast<double>(est.covariance()(0, 0)));
+  }
+  CHECK_CTX(timeouts >= 1, name);
+  CHECK_CTX(std::fabs(static_cast<double>(est.soc() - xt(0, 0))) < 0.02, name);
+  CHECK_CTX(max_var <= 1.0 / 12.0 + 1e-6, name);  // the inflation ceiling holds
+  CHECK_CTX(spd(est), name);
+}
+
 /// Linear model (affine OCV, constant R, no hysteresis): EKF and UKF must agree with each other.
 template <typename T>
 void test_linear_agreement() {
@@ -282,6 +318,10 @@ int main() {
   test_guards<EcmUkf<double, 2>>("ukf f64");
   test_init_and_bounds<EcmEkf<float, 2>>("ekf f32");
   test_init_and_bounds<EcmUkf<double, 2>>("ukf f64");
+  test_gate_timeout_recovers<EcmEkf<float, 2>>("ekf f32");
+  test_gate_timeout_recovers<EcmEkf<double, 2>>("ekf f64");
+  test_gate_timeout_recovers<EcmUkf<float, 2>>("ukf f32");
+  test_gate_timeout_recovers<EcmUkf<double, 2>>("ukf f64");
   test_long_run<EcmEkf<float, 2>>("ekf f32");
   test_long_run<EcmUkf<float, 2>>("ukf f32");
   test_linear_agreement<float>();

@@ -65,6 +65,12 @@ class Estimator {
     est_.x = x0;
     est_.P = p0;
     aux_ = aux0;
+    // Gate-timeout inflation ceiling: the initial variances, and for SOC at least the variance of a
+    // uniform distribution over [soc_min, soc_max] ("SOC unknown"), so an overconfident start can recover.
+    for (int i = 0; i < N; ++i) { initial_variance_[i] = p0(i, i); }
+    const T range = config.soc_max - config.soc_min;
+    const T uniform_var = range * range / T(12);
+    if (initial_variance_[Idx::soc] < uniform_var) { initial_variance_[Idx::soc] = uniform_var; }
     gated_in_row_ = 0;
     initialised_ = true;
     return InitStatus::kOk;
@@ -105,6 +111,31 @@ class Estimator {
         }
         commit(prior, s);  // kPredictOnly: the prediction stands, the voltage is skipped
         return report(StepStatus::kPredictedOnly, &in);
+      }
+      // Gate timeout: the filter has disagreed with the cell for too long, so its covariance is
+      // too small. Inflate the prior covariance by the factor that brings this innovation to the
+      // gate (S' = k (S - R) + R = y^2 / gate), then fuse: the correction is then consistent with
+      // the enlarged uncertainty instead of a huge gain on an overconfident P.
+      // Each state's variance is inflated by that factor, capped at its ceiling (its initial
+      // variance; for SOC at least the "SOC unknown" variance), so repeated timeouts cannot grow P
+      // without bound: P'_ij = d_i d_j P_ij with d_i = sqrt(min(k, ceiling_i / P_ii)) >= 1, which
+      // keeps P' symmetric positive definite.
+      const T hph = in.variance - r;
+      const T target = in.innovation * in.innovation / config_.gate_nis - r;
+      if (hph > T(0) && target > hph) {
+        const T k = target / hph;
+        T d[N];
+        for (int i = 0; i < N; ++i) {
+          T ki = initial_variance_[i] / prior.P(i, i);
+          if (ki > k) { ki = k; }
+          d[i] = ki > T(1) ? std::sqrt(ki) : T(1);
+        }
+        for (int i = 0; i < N; ++i) {
+          for (int j = 0; j < N; ++j) { prior.P(i, j) = prior.P(i, j) * d[i] * d[j]; }
+        }
+        if (!filter_.innovate(model_, s, prior, voltage_V, r, in)) {
+          return report(StepStatus::kRejectedNumerical);
+        }
       }
       status = StepStatus::kFusedAfterGateTimeout;
     }
@@ -187,6 +218,7 @@ class Estimator {
   EstimatorConfig<T> config_{};
   G est_{};
   Aux aux_{};
+  T initial_variance_[N] = {};  ///< ceiling for gate-timeout inflation
   std::uint16_t gated_in_row_ = 0;
   bool initialised_ = false;
 };

@@ -30,6 +30,22 @@ constexpr double kInverseFactorial[14] = {
     1.0 / 40320.0, 1.0 / 362880.0, 1.0 / 3628800.0, 1.0 / 39916800.0, 1.0 / 479001600.0,
     1.0 / 6227020800.0};
 
+/// The same coefficients converted to T once, at compile time. Converting inside the Horner loop
+/// would run a double -> float conversion per term, which on Cortex-M is a call to the soft-double
+/// helper __aeabi_d2f (slow, and it drags double-precision library code into the image).
+/// Compile-time conversion rounds to nearest exactly as the run-time one did: same bits.
+template <typename T>
+struct InverseFactorialAs {
+  static constexpr T value[14] = {
+      static_cast<T>(kInverseFactorial[0]), static_cast<T>(kInverseFactorial[1]),
+      static_cast<T>(kInverseFactorial[2]), static_cast<T>(kInverseFactorial[3]),
+      static_cast<T>(kInverseFactorial[4]), static_cast<T>(kInverseFactorial[5]),
+      static_cast<T>(kInverseFactorial[6]), static_cast<T>(kInverseFactorial[7]),
+      static_cast<T>(kInverseFactorial[8]), static_cast<T>(kInverseFactorial[9]),
+      static_cast<T>(kInverseFactorial[10]), static_cast<T>(kInverseFactorial[11]),
+      static_cast<T>(kInverseFactorial[12]), static_cast<T>(kInverseFactorial[13])};
+};
+
 template <typename T>
 struct ExpConstants;
 
@@ -72,7 +88,7 @@ struct ExpConstants<double> {
 template <typename T>
 T exp(T x) {
   using C = detail::ExpConstants<T>;
-  using detail::kInverseFactorial;
+  const T* const coeff = detail::InverseFactorialAs<T>::value;
   if (!(x <= C::kMaxArg || x > C::kMaxArg)) { return x; }  // NaN propagates
   if (x > C::kMaxArg) { return std::numeric_limits<T>::infinity(); }
   if (x < C::kMinArg) { return T(0); }
@@ -81,8 +97,8 @@ T exp(T x) {
   const T nf = static_cast<T>(n);
   const T r = (x - nf * C::kLn2Hi) - nf * C::kLn2Lo;
   // exp(r) = sum_{k=0}^{D} r^k / k!, evaluated in Horner form from the highest degree down.
-  T p = static_cast<T>(kInverseFactorial[C::kDegree]);
-  for (int k = C::kDegree - 1; k >= 0; --k) { p = p * r + static_cast<T>(kInverseFactorial[k]); }
+  T p = coeff[C::kDegree];
+  for (int k = C::kDegree - 1; k >= 0; --k) { p = p * r + coeff[k]; }
   return p * C::pow2(n);
 }
 

@@ -33,6 +33,7 @@ struct GridPoint {
   int i_temp;       ///< lower temperature breakpoint of the segment (== upper when n_temperature == 1)
   int i_temp_hi;    ///< upper temperature breakpoint
   T w_soc;          ///< weight of the upper SOC breakpoint, in [0, 1]
+  T w_soc_extrap;   ///< the same weight without clamping (< 0 or > 1 outside the grid)
   T w_temp;         ///< weight of the upper temperature breakpoint, in [0, 1]
   T inv_dsoc;       ///< 1 / (soc[i+1] - soc[i]), for slopes
   bool soc_clamped; ///< query SOC was outside the grid: value held, slope 0
@@ -68,6 +69,7 @@ GridPoint<T> locate(const Grid<T, MaxSoc, MaxTemp>& g, T soc, T temperature_degC
   p.i_soc = detail::find_segment(g.soc, g.n_soc, s);
   p.inv_dsoc = T(1) / (g.soc[p.i_soc + 1] - g.soc[p.i_soc]);
   p.w_soc = (s - g.soc[p.i_soc]) * p.inv_dsoc;
+  p.w_soc_extrap = (soc - g.soc[p.i_soc]) * p.inv_dsoc;
   if (g.n_temperature == 1) {
     p.i_temp = 0;
     p.i_temp_hi = 0;
@@ -90,6 +92,28 @@ T lookup(const Table<T, MaxSoc, MaxTemp>& tab, const GridPoint<T>& p) {
   const T v_lo = lo[p.i_soc] + (lo[p.i_soc + 1] - lo[p.i_soc]) * p.w_soc;
   const T v_hi = hi[p.i_soc] + (hi[p.i_soc + 1] - hi[p.i_soc]) * p.w_soc;
   return v_lo + (v_hi - v_lo) * p.w_temp;
+}
+
+/// Like lookup(), but continued linearly in SOC beyond the grid with the end segment's slope (used
+/// for the OCV, so that states or sigma points just outside [0, 1] still see a sloped OCV instead of
+/// a flat one; temperature stays clamped).
+template <typename T, int MaxSoc, int MaxTemp>
+T lookup_extrapolated(const Table<T, MaxSoc, MaxTemp>& tab, const GridPoint<T>& p) {
+  const T* lo = tab.value[p.i_temp];
+  const T* hi = tab.value[p.i_temp_hi];
+  const T v_lo = lo[p.i_soc] + (lo[p.i_soc + 1] - lo[p.i_soc]) * p.w_soc_extrap;
+  const T v_hi = hi[p.i_soc] + (hi[p.i_soc + 1] - hi[p.i_soc]) * p.w_soc_extrap;
+  return v_lo + (v_hi - v_lo) * p.w_temp;
+}
+
+/// d(lookup_extrapolated)/d(soc): the segment slope, also outside the grid.
+template <typename T, int MaxSoc, int MaxTemp>
+T slope_soc_extrapolated(const Table<T, MaxSoc, MaxTemp>& tab, const GridPoint<T>& p) {
+  const T* lo = tab.value[p.i_temp];
+  const T* hi = tab.value[p.i_temp_hi];
+  const T d_lo = (lo[p.i_soc + 1] - lo[p.i_soc]) * p.inv_dsoc;
+  const T d_hi = (hi[p.i_soc + 1] - hi[p.i_soc]) * p.inv_dsoc;
+  return d_lo + (d_hi - d_lo) * p.w_temp;
 }
 
 /// d(value)/d(soc) of the bilinear interpolant inside the segment (0 where SOC was clamped).

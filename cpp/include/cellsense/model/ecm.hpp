@@ -13,6 +13,8 @@
 //   Instantaneous hysteresis sign: s_k = sgn(i_k) when |i_k| > deadband, else s_{k-1}.
 //   Terminal voltage (Part 2, eq. 5 with the sign convention above):
 //     v_k = OCV(z_k, T) + M(z_k, T) h_k - M0(z_k, T) s_k - sum_j v_j,k - R0(z_k, T) i_k
+// Outside the SOC grid [0, 1] the OCV continues linearly with its end slope (sigma points and
+// the unconstrained prior may sit there); every other table is held at its end value.
 // R_j and tau_j are read at the prior SOC estimate and the sample's temperature, so the
 // transition is linear in the state for a given sample (the EKF's F is exact; the UKF and the
 // EKF differ only in the measurement update).
@@ -291,7 +293,7 @@ class EcmModel {
   T measure(const Step& s, const State& x) const {
     const Params& p = *params_;
     const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temperature_degC);
-    T v = math::lookup(p.ocv_V, gp) + math::lookup(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
+    T v = math::lookup_extrapolated(p.ocv_V, gp) + math::lookup(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
           math::lookup(p.hysteresis_instant_V, gp) * s.sign - math::lookup(p.r0_Ohm, gp) * s.current_A;
     for (int j = 0; j < NRC; ++j) { v = v - x(Idx::v_rc(j), 0); }
     return v;
@@ -302,7 +304,7 @@ class EcmModel {
     const Params& p = *params_;
     const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temperature_degC);
     Row h = Row::zero();
-    h(0, Idx::soc) = math::slope_soc(p.ocv_V, gp) +
+    h(0, Idx::soc) = math::slope_soc_extrapolated(p.ocv_V, gp) +
                      math::slope_soc(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
                      math::slope_soc(p.hysteresis_instant_V, gp) * s.sign -
                      math::slope_soc(p.r0_Ohm, gp) * s.current_A;

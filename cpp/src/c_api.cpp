@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: Apache-2.0
+// The C API (cpp/include/cellsense/c_api.h) over the header-only core: instantiates the float32
+// 2-RC ECM under the EKF and the UKF. No heap, no exceptions, no RTTI, no static state.
+//
+// Build options (compile definitions; defaults in brackets):
+//   CS_ENABLE_EKF [1], CS_ENABLE_UKF [1]  leave a filter out to save flash; cs_init() then
+//                                         returns CS_INIT_BAD_ARGUMENT for it.
+#include "cellsense/c_api.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <new>
+
+#include "cellsense/cellsense.hpp"
+
+#ifndef CS_ENABLE_EKF
+#define CS_ENABLE_EKF 1
+#endif
+#ifndef CS_ENABLE_UKF
+#define CS_ENABLE_UKF 1
+#endif
+
+namespace {
+
+using cellsense::InitStatus;
+using cellsense::StepStatus;
+using Params = cellsense::model::EcmParams<float, CS_RC_PAIRS, CS_MAX_SOC_POINTS, CS_MAX_TEMPERATURE_POINTS>;
+using Model = cellsense::model::EcmModel<float, CS_RC_PAIRS, CS_MAX_SOC_POINTS, CS_MAX_TEMPERATURE_POINTS>;
+using EkfEstimator = cellsense::Estimator<Model, cellsense::filter::Ekf>;
+using UkfEstimator = cellsense::Estimator<Model, cellsense::filter::Ukf>;
+using Idx = Model::Idx;
+
+// ---- The C parameter struct is the core's EcmParams, field for field ----------------------
+static_assert(CS_MAX_SOC_POINTS >= 2 && CS_MAX_SOC_POINTS <= 255, "CS_MAX_SOC_POINTS must be in [2, 255]");
+static_assert(CS_MAX_TEMPERATURE_POINTS >= 1 && CS_MAX_TEMPERATURE_POINTS <= 15,
+              "CS_MAX_TEMPERATURE_POINTS must be in [1, 15]");
+static_assert(Model::kStates == CS_STATES, "state count");
+static_assert(Idx::soc == CS_IDX_SOC && Idx::v_rc1 == CS_IDX_V_RC1 && Idx::v_rc(1) == CS_IDX_V_RC2 &&
+                  Idx::hysteresis == CS_IDX_HYSTERESIS,
+              "state layout");
+static_assert(sizeof(cs_ecm_params) == sizeof(Params) && alignof(cs_ecm_params) == alignof(Params),
+              "cs_ecm_params must mirror EcmParams");
+#define CS_SAME_OFFSET(field) \
+  static_assert(offsetof(cs_ecm_params, field) == offsetof(Params, field), "offset of " #field)
+CS_SAME_OFFSET(capacity_Ah);
+CS_SAME_OFFSET(coulombic_efficiency);
+CS_SAME_OFFSET(hysteresis_rate);
+CS_SAME_OFFSET(sign_deadband_A);
+CS_SAME_OFFSET(grid);
+CS_SAME_OFFSET(ocv_V);
+CS_SAME_OFFSET(r0_Ohm);
+CS_SAME_OFFSET(rc_r_Ohm);
+CS_SAME_OFFSET(rc_tau_s);
+CS_SAME_OFFSET(hysteresis_V);
+CS_SAME_OFFSET(hysteresis_instant_V);
+CS_SAME_OFFSET(voltage_min_V);
+CS_SAME_OFFSET(voltage_max_V);
+CS_SAME_OFFSET(current_min_A);
+CS_SAME_OFFSET(current_max_A);
+CS_SAME_OFFSET(temperature_min_degC);
+CS_SAME_OFFSET(temperature_max_degC);
+#undef CS_SAME_OFFSET
+static_assert(offsetof(cs_grid, soc) == offsetof(decltype(Params::grid), soc) &&
+                  offsetof(cs_grid, temperature_degC) == offsetof(decltype(Params::grid), temperature_degC) &&
+                  offsetof(cs_grid, n_temperature) == offsetof(decltype(Params::grid), n_temperature) &&
+                  sizeof(cs_grid) == sizeof(Params::grid) && sizeof(cs_table) == sizeof(Params::TableT),
+              "cs_grid / cs_table must mirror math::Grid / math::Table");
+
+// The core reads the caller's const parameters in place (they usually live in flash, and a copy
+// would cost RAM per estimator). The two types are layout-identical standard-layout aggregates
+// (checked above) and the parameters are never written through either type.
+const Params* core_params(const cs_cell_params* p) { return reinterpret_cast<const Params*>(&p->ecm); }
+
+// ---- What lives in the caller's storage ------------------------------------------------------
+constexpr std::uint32_t kMagic = 0x43534531u;  // "CSE1": written last by a successful cs_init()
+constexpr std::size_t kBodySize = sizeof(EkfEstimator) > sizeof(UkfEstimator) ? sizeof(EkfEstimator)
+                                                                               : sizeof(UkfEstimator);
+struct Impl {
+  std::uint32_t magic;
+  std::uint8_t filter;
+  alignas(EkfEstimator) alignas(UkfEstimator) unsigned char body[kBodySize];
+};
+static_assert(sizeof(Impl) <= CS_ESTIMATOR_SIZE, "CS_ESTIMATOR_SIZE too small for the estimator");
+static_assert(alignof(Impl) <= CS_ESTIMATOR_ALIGN, "CS_ESTIMATOR_ALIGN too small for the estimator");
+static_assert(sizeof(cs_estimator) == CS_ESTIMATOR_SIZE && alignof(cs_estimator) >= CS_ESTIMATOR_ALIGN,
+              "cs_estimator storage size / alignment");
+
+// NULL, or the estimator object when the storage holds an initialised one. The magic word is read
+// with memcpy so zeroed (never initialised) storage is inspected without pretending it holds an Impl.
+Impl* impl_of(cs_estimator* s) {
+  if (s == nullptr) { return nullptr; }
+  std::uint32_t magic = 0;
+  std::memcpy(&magic, s->opaque, sizeof magic);
+  if (magic != kMagic) { return nullptr; }
+  return std::launder(static_cast<Impl*>(static_cast<void*>(s->opaque)));  // aligned: union with uint64_t
+}
+const Impl* impl_of(const cs_estimator* s) { return impl_of(const_cast<cs_estimator*>(s)); }
+
+template <class E>
+E& as(Impl& i) { return *std::launder(static_cast<E*>(static_cast<void*>(i.body))); }
+template <class E>
+const E& as(const Impl& i) { return *std::launder(static_cast<const E*>(static_cast<const void*>(i.body))); }
+
+// Calls f(estimator) on whichever filter the storage holds.
+template <class Fn>
+auto visit(Impl& i, Fn&& fn) -> decltype(fn(as<EkfEstimator>(i))) {
+#if CS_ENABLE_EKF && CS_ENABLE_UKF
+  if (i.filter == CS_FILTER_UKF) { return fn(as<UkfEstimator>(i)); }
+  return fn(as<EkfEstimator>(i));
+#elif CS_ENABLE_UKF
+  return fn(as<UkfEstimator>(i));
+#else
+  return fn(as<EkfEstimator>(i));
+#endif
+}
+
+bool finite(float v) { return cellsense::math::is_finite(v); }
+bool finite_nonnegative(float v) { return finite(v) && v >= 0.0f; }
+// s in {-1, 0, +1}, written without float == (-Wfloat-equal).
+bool valid_sign(float s) {
+  return finite(s) && s >= -1.0f && s <= 1.0f && (s <= -1.0f || s >= 1.0f || !(s < 0.0f || s > 0.0f));
+}
+
+int map_init(InitStatus s) {
+  switch (s) {
+    case InitStatus::kOk: return CS_INIT_OK;
+    case InitStatus::kBadParams: return CS_INIT_PARAM_NON_FINITE;  // not produced by Estimator::init
+    case InitStatus::kBadConfig: return CS_INIT_BAD_CONFIG;
+    case InitStatus::kBadInitialState: return CS_INIT_BAD_INITIAL_STATE;
+    case InitStatus::kBadCovariance: return CS_INIT_BAD_COVARIANCE;
+    case InitStatus::kBadFilterConfig: return CS_INIT_BAD_FILTER_CONFIG;
+  }
+  return CS_INIT_BAD_CONFIG;
+}
+
+template <class E>
+int init_as(Impl& impl, const Model& model, const cellsense::EstimatorConfig<float>& ec,
+            const typename E::FilterConfig& fc, const Model::State& x0, const Model::Cov& p0,
+            const Model::Aux& aux0) {
+  E* e = ::new (static_cast<void*>(impl.body)) E();
+  return map_init(e->init(model, ec, fc, x0, p0, aux0));
+}
+
+static_assert(static_cast<int>(cellsense::model::ParamError::kLimits) == CS_INIT_PARAM_LIMITS &&
+                  static_cast<int>(cellsense::model::ParamError::kGridSize) == CS_INIT_PARAM_GRID_SIZE &&
+                  static_cast<int>(cellsense::model::ParamError::kOcvNotIncreasing) ==
+                      CS_INIT_PARAM_OCV_NOT_INCREASING,
+              "CS_INIT_PARAM_* must equal model::ParamError");
+static_assert(static_cast<int>(StepStatus::kFused) == CS_STATUS_FUSED &&
+                  static_cast<int>(StepStatus::kFusedAfterGateTimeout) == CS_STATUS_FUSED_GATE_TIMEOUT &&
+                  static_cast<int>(StepStatus::kPredictedOnly) == CS_STATUS_PREDICTED_ONLY &&
+                  static_cast<int>(StepStatus::kRejectedNonFinite) == CS_STATUS_REJECTED_NONFINITE &&
+                  static_cast<int>(StepStatus::kRejectedDt) == CS_STATUS_REJECTED_DT_NONPOSITIVE &&
+                  static_cast<int>(StepStatus::kRejectedDtTooLarge) == CS_STATUS_REJECTED_DT_TOO_LARGE &&
+                  static_cast<int>(StepStatus::kRejectedCurrent) == CS_STATUS_REJECTED_CURRENT_RANGE &&
+                  static_cast<int>(StepStatus::kRejectedVoltage) == CS_STATUS_REJECTED_VOLTAGE_RANGE &&
+                  static_cast<int>(StepStatus::kRejectedTemperature) == CS_STATUS_REJECTED_TEMPERATURE_RANGE &&
+                  static_cast<int>(StepStatus::kRejectedInnovationGate) == CS_STATUS_REJECTED_INNOVATION_GATE &&
+                  static_cast<int>(StepStatus::kRejectedNumerical) == CS_STATUS_REJECTED_NUMERICAL &&
+                  static_cast<int>(StepStatus::kNotInitialised) == CS_STATUS_NOT_INITIALISED,
+              "CS_STATUS_* must equal cellsense::StepStatus");
+
+}  // namespace
+
+extern "C" {
+
+void cs_config_default(cs_config* c) {
+  if (c == nullptr) { return; }
+  std::memset(c, 0, sizeof *c);
+  c->filter = CS_FILTER_EKF;
+  c->gate_policy = CS_GATE_REJECT_STEP;
+  c->gate_timeout_steps = 5;
+  c->dt_max_s = 60.0f;
+  c->soc_min = 0.0f;
+  c->soc_max = 1.0f;
+  c->voltage_sigma_V = 0.01f;
+  c->gate_nis = 100.0f;
+  c->current_sigma_A = 0.05f;
+  c->soc_per_sqrt_s = 2e-5f;
+  c->v_rc_V_per_sqrt_s = 2e-4f;
+  c->hysteresis_per_sqrt_s = 1e-3f;
+  c->ukf_alpha = 1.0f;
+  c->ukf_beta = 2.0f;
+  c->ukf_kappa = 0.0f;
+  c->initial_soc = 0.5f;
+  c->initial_soc_sigma = 0.25f;
+  c->initial_v_rc_sigma_V = 0.02f;
+  c->initial_hysteresis = 0.0f;
+  c->initial_hysteresis_sigma = 0.5f;
+  c->initial_hysteresis_sign = 0.0f;
+}
+
+size_t cs_estimator_used_bytes(uint8_t filter) {
+  const std::size_t head = offsetof(Impl, body);
+  return head + (filter == CS_FILTER_UKF ? sizeof(UkfEstimator) : sizeof(EkfEstimator));
+}
+
+int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config* c) {
+  if (storage == nullptr) { return CS_INIT_BAD_ARGUMENT; }
+  std::memset(storage->opaque, 0, sizeof storage->opaque);  // "not initialised" until the end
+  if (params == nullptr || c == nullptr) { return CS_INIT_BAD_ARGUMENT; }
+  const bool filter_built = (c->filter == CS_FILTER_EKF && CS_ENABLE_EKF) || (c->filter == CS_FILTER_UKF && CS_ENABLE_UKF);
+  if (!filter_built) { return CS_INIT_BAD_ARGUMENT; }
+  if (params->layout != CS_PARAMS_LAYOUT) { return CS_INIT_BAD_LAYOUT; }
+
+  const Params* p = core_params(params);
+  const cellsense::model::ParamError pe = cellsense::model::validate(*p);
+  if (pe != cellsense::model::ParamError::kOk) { return static_cast<int>(pe); }
+
+  if (c->gate_policy > CS_GATE_PREDICT_ONLY || !finite_nonnegative(c->current_sigma_A) ||
+      !finite_nonnegative(c->soc_per_sqrt_s) || !finite_nonnegative(c->v_rc_V_per_sqrt_s) ||
+      !finite_nonnegative(c->hysteresis_per_sqrt_s) || !finite(c->gate_nis)) {
+    return CS_INIT_BAD_CONFIG;
+  }
+  if (!finite(c->initial_hysteresis) || c->initial_hysteresis < -1.0f || c->initial_hysteresis > 1.0f ||
+      !valid_sign(c->initial_hysteresis_sign)) {
+    return CS_INIT_BAD_INITIAL_STATE;
+  }
+  Model::Noise noise{};
+  noise.soc_per_sqrt_s = c->soc_per_sqrt_s;
+  noise.v_rc_V_per_sqrt_s = c->v_rc_V_per_sqrt_s;
+  noise.hysteresis_per_sqrt_s = c->hysteresis_per_sqrt_s;
+  noise.current_sigma_A = c->current_sigma_A;
+  const Model model(p, noise);
+
+  cellsense::EstimatorConfig<float> ec{};
+  ec.dt_max_s = c->dt_max_s;
+  ec.soc_min = c->soc_min;
+  ec.soc_max = c->soc_max;
+  ec.voltage_sigma_V = c->voltage_sigma_V;
+  ec.gate_nis = c->gate_nis;
+  ec.gate_policy = c->gate_policy == CS_GATE_PREDICT_ONLY ? cellsense::GatePolicy::kPredictOnly
+                                                          : cellsense::GatePolicy::kRejectStep;
+  ec.gate_timeout_steps = c->gate_timeout_steps;
+
+  Model::State x0;
+  Model::Cov p0;
+  Model::initial(c->initial_soc, c->initial_soc_sigma, c->initial_v_rc_sigma_V, c->initial_hysteresis,
+                 c->initial_hysteresis_sigma, x0, p0);
+  const Model::Aux aux0{c->initial_hysteresis_sign};
+
+  Impl* impl = ::new (static_cast<void*>(storage->opaque)) Impl();
+  impl->magic = 0;
+  impl->filter = c->filter;
+  int rc = CS_INIT_BAD_ARGUMENT;
+#if CS_ENABLE_UKF
+  if (c->filter == CS_FILTER_UKF) {
+    cellsense::filter::Ukf<Model>::Config fc{};
+    fc.alpha = c->ukf_alpha;
+    fc.beta = c->ukf_beta;
+    fc.kappa = c->ukf_kappa;
+    rc = init_as<UkfEstimator>(*impl, model, ec, fc, x0, p0, aux0);
+  }
+#endif
+#if CS_ENABLE_EKF
+  if (c->filter == CS_FILTER_EKF) {
+    rc = init_as<EkfEstimator>(*impl, model, ec, cellsense::filter::Ekf<Model>::Config{}, x0, p0, aux0);
+  }
+#endif
+  if (rc != CS_INIT_OK) {
+    std::memset(storage->opaque, 0, sizeof storage->opaque);
+    return rc;
+  }
+  impl->magic = kMagic;
+  return CS_INIT_OK;
+}
+
+const char* cs_init_result_name(int r) {
+  switch (r) {
+    case CS_INIT_OK: return "ok";
+    case CS_INIT_PARAM_GRID_SIZE: return "param_grid_size";
+    case CS_INIT_PARAM_SOC_BREAKPOINTS: return "param_soc_breakpoints";
+    case CS_INIT_PARAM_TEMPERATURE_BREAKPOINTS: return "param_temperature_breakpoints";
+    case CS_INIT_PARAM_NON_FINITE: return "param_non_finite";
+    case CS_INIT_PARAM_CAPACITY: return "param_capacity";
+    case CS_INIT_PARAM_COULOMBIC_EFFICIENCY: return "param_coulombic_efficiency";
+    case CS_INIT_PARAM_OCV_NOT_INCREASING: return "param_ocv_not_increasing";
+    case CS_INIT_PARAM_NEGATIVE_RESISTANCE: return "param_negative_resistance";
+    case CS_INIT_PARAM_NON_POSITIVE_TAU: return "param_non_positive_tau";
+    case CS_INIT_PARAM_NEGATIVE_HYSTERESIS: return "param_negative_hysteresis";
+    case CS_INIT_PARAM_LIMITS: return "param_limits";
+    case CS_INIT_BAD_CONFIG: return "bad_config";
+    case CS_INIT_BAD_FILTER_CONFIG: return "bad_filter_config";
+    case CS_INIT_BAD_INITIAL_STATE: return "bad_initial_state";
+    case CS_INIT_BAD_COVARIANCE: return "bad_covariance";
+    case CS_INIT_BAD_ARGUMENT: return "bad_argument";
+    case CS_INIT_BAD_LAYOUT: return "bad_layout";
+    default: return "unknown";
+  }
+}
+
+uint8_t cs_step(cs_estimator* est, float dt_s, float current_A, float voltage_V, float temperature_degC,
+                cs_report* report) {
+  Impl* impl = impl_of(est);
+  cellsense::StepReport<float> r{};
+  if (impl == nullptr) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    r = cellsense::StepReport<float>{StepStatus::kNotInitialised, nan, nan, nan, nan, nan, nan};
+  } else {
+    r = visit(*impl, [&](auto& e) { return e.step(dt_s, current_A, voltage_V, temperature_degC); });
+  }
+  const auto status = static_cast<uint8_t>(r.status);
+  if (report != nullptr) {
+    report->status = status;
+    report->soc = r.soc;
+    report->soc_sigma = r.soc_sigma;
+    report->voltage_pred_V = r.voltage_pred_V;
+    report->innovation_V = r.innovation_V;
+    report->innovation_variance_V2 = r.innovation_variance_V2;
+    report->nis = r.nis;
+  }
+  return status;
+}
+
+int cs_is_rejected(uint8_t status) { return cellsense::is_rejected(static_cast<StepStatus>(status)) ? 1 : 0; }
+
+const char* cs_status_name(uint8_t status) { return cellsense::status_name(static_cast<StepStatus>(status)); }
+
+float cs_soc(const cs_estimator* est) {
+  const Impl* impl = impl_of(est);
+  if (impl == nullptr) { return std::numeric_limits<float>::quiet_NaN(); }
+  return visit(*const_cast<Impl*>(impl), [](const auto& e) { return e.soc(); });
+}
+
+float cs_soc_sigma(const cs_estimator* est) {
+  const Impl* impl = impl_of(est);
+  if (impl == nullptr) { return std::numeric_limits<float>::quiet_NaN(); }
+  return visit(*const_cast<Impl*>(impl), [](const auto& e) { return e.soc_sigma(); });
+}
+
+int cs_save_state(const cs_estimator* est, cs_state* out) {
+  const Impl* impl = impl_of(est);
+  if (impl == nullptr || out == nullptr) { return CS_STATE_NOT_INITIALISED; }
+  std::memset(out, 0, sizeof *out);
+  out->tag = CS_STATE_TAG;
+  visit(*const_cast<Impl*>(impl), [&](const auto& e) {
+    for (int r = 0; r < CS_STATES; ++r) {
+      out->x[r] = e.state()(r, 0);
+      for (int c = 0; c < CS_STATES; ++c) { out->P[r][c] = e.covariance()(r, c); }
+    }
+    out->hysteresis_sign = e.aux().current_sign;
+    return 0;
+  });
+  return CS_STATE_OK;
+}
+
+int cs_restore_state(cs_estimator* est, const cs_state* in) {
+  Impl* impl = impl_of(est);
+  if (impl == nullptr || in == nullptr) { return CS_STATE_NOT_INITIALISED; }
+  if (in->tag != CS_STATE_TAG) { return CS_STATE_BAD_TAG; }
+  const float h = in->x[CS_IDX_HYSTERESIS];
+  if (!finite(h) || h < -1.0f || h > 1.0f || !valid_sign(in->hysteresis_sign)) { return CS_STATE_REFUSED; }
+  Model::State x;
+  Model::Cov p;
+  for (int r = 0; r < CS_STATES; ++r) {
+    x(r, 0) = in->x[r];
+    for (int c = 0; c < CS_STATES; ++c) { p(r, c) = in->P[r][c]; }
+  }
+  const Model::Aux aux{in->hysteresis_sign};
+  const bool ok = visit(*impl, [&](auto& e) { return e.set_state(x, p, aux); });
+  return ok ? CS_STATE_OK : CS_STATE_REFUSED;
+}
+
+}  // extern "C"
