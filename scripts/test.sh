@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite: C++ unit tests (ctest) and Python tests (pytest).
+# The whole test suite: C++ unit tests (ctest), Python tests (pytest), Cortex-M builds under QEMU.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
+echo "== Cortex-M toolchain (Debian packages) =="
+bash scripts/install_mcu_toolchain.sh
 echo "== C++ core: build and ctest (float and double) =="
 cmake -S . -B build/host -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build/host
 ctest --test-dir build/host --output-on-failure
 echo "== Python: pytest =="
 python -m pytest -q tests/python
+echo "== Cortex-M: cross-compile, QEMU, parity, footprint =="
+bash scripts/mcu_test.sh

@@ -61,8 +61,15 @@ def _bench_main(a) -> int:
     from .bench import bench, format_bench
 
     if a.mcu:
-        print("cellsense bench --mcu: the Cortex-M build is not part of this release yet", file=sys.stderr)
-        return 2
+        from .mcu import McuBenchError, bench_mcu, format_mcu
+
+        try:
+            rep = bench_mcu(out=a.out)
+        except McuBenchError as e:
+            print(f"cellsense bench --mcu: error: {e}", file=sys.stderr)
+            return 2
+        print(format_mcu(rep))
+        return 0
     r = bench(model=a.model, duration_s=a.duration_s, peer_steps=a.peer_steps, out=a.out)
     print(format_bench(r))
     return 0

@@ -1,0 +1,328 @@
+"""Cortex-M footprint and speed report (`cellsense bench --mcu`).
+
+Builds the MCU test project (tests/mcu, the toolchain cmake/arm-none-eabi.cmake) if needed, runs each
+core's firmware image under qemu-system-arm with `-icount shift=0`, and reads:
+
+* instructions per step (EKF and UKF, average and maximum over the compiled-in log) from the image's
+  SysTick counts (instructions = ticks x 40 on mps2 boards, x 62.5 on the micro:bit; resolution one
+  tick);
+* maximum stack per step from stack painting in the image;
+* flash and RAM from the linker maps of the footprint images (fp_both / fp_ekf / fp_ukf: the C API
+  used whole, with both filters or one), split into the core + C API, compiler runtime (libgcc
+  soft-float on M3/M0), libc (memcpy/memset), libm (sqrtf) and the cell parameter tables;
+* per-cell state (the bytes of the estimator storage a filter uses);
+* bit-for-bit parity of every output with the host build of the same C API.
+
+Needs arm-none-eabi-gcc, qemu-system-arm (scripts/install_mcu_toolchain.sh), cmake and a source
+checkout (found from the current directory, this file, or $CELLSENSE_SOURCE_DIR).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+CORES = ("cortex-m4f", "cortex-m7", "cortex-m3", "cortex-m0plus")
+MACHINES = {"cortex-m4f": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m3": "mps2-an385",
+            "cortex-m0plus": "microbit"}
+FILTERS = ("ekf", "ukf")
+#: Targets of issue #4 (Cortex-M4F at -O2).
+TARGETS = {"ekf_insn_per_step": 1500, "ukf_insn_per_step": 8000, "core_flash_bytes": 16 * 1024,
+           "state_bytes": 256}
+
+
+class McuBenchError(RuntimeError):
+    """The MCU build or a run failed, or a tool is missing."""
+
+
+# ------------------------------------------------------------------------------------------------
+# Locating, building, running
+# ------------------------------------------------------------------------------------------------
+def source_dir() -> Path:
+    """The repository checkout holding tests/mcu and the core."""
+    def ok(p: Path) -> bool:
+        return (p / "tests" / "mcu" / "CMakeLists.txt").is_file() and (p / "cpp" / "include" / "cellsense").is_dir()
+
+    env = os.environ.get("CELLSENSE_SOURCE_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]
+    for c in candidates:
+        if ok(c):
+            return c
+    raise McuBenchError("cannot find the cellsense source tree (tests/mcu); run from the checkout or set "
+                        "CELLSENSE_SOURCE_DIR")
+
+
+def _require(tool: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        raise McuBenchError(f"{tool} not found: run scripts/install_mcu_toolchain.sh")
+    return path
+
+
+def _run(cmd: list[str], cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        tail = (p.stdout + p.stderr).strip().splitlines()[-30:]
+        raise McuBenchError(f"{' '.join(cmd[:4])} ... failed ({p.returncode}):\n" + "\n".join(tail))
+    return p
+
+
+def build(build_dir: Path, src: Path, cores: list[str] | None = None) -> None:
+    """Configure (once) and build tests/mcu in build_dir (incremental: a no-op when up to date)."""
+    _require("arm-none-eabi-gcc")
+    cmake = _require("cmake")
+    if not (build_dir / "CMakeCache.txt").is_file():
+        cmd = [cmake, "-S", str(src / "tests" / "mcu"), "-B", str(build_dir),
+               f"-DCMAKE_TOOLCHAIN_FILE={src / 'cmake' / 'arm-none-eabi.cmake'}"]
+        if shutil.which("ninja"):
+            cmd += ["-G", "Ninja"]
+        if cores:
+            cmd.append(f"-DCELLSENSE_MCU_CORES={';'.join(cores)}")
+        _run(cmd)
+    _run([cmake, "--build", str(build_dir), "-j", str(max(2, os.cpu_count() or 2))])
+
+
+def _cache(build_dir: Path) -> dict[str, str]:
+    out = {}
+    for line in (build_dir / "CMakeCache.txt").read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_]+):[A-Z]+=(.*)$", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def qemu_command(core: str, image: Path) -> list[str]:
+    return [_require("qemu-system-arm"), "-M", MACHINES[core], "-nographic", "-monitor", "none", "-serial", "null",
+            "-icount", "shift=0", "-chardev", "stdio,id=semihost",
+            "-semihosting-config", "enable=on,target=native,chardev=semihost", "-kernel", str(image)]
+
+
+def run_image(core: str, image: Path, timeout: float = 120) -> str:
+    p = subprocess.run(qemu_command(core, image), capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise McuBenchError(f"{image.name} under qemu exited {p.returncode}: {(p.stdout + p.stderr)[-800:]}")
+    return p.stdout
+
+
+# ------------------------------------------------------------------------------------------------
+# Parsing
+# ------------------------------------------------------------------------------------------------
+def parse_run(text: str) -> dict[str, Any]:
+    """Per-filter instruction and stack figures from a firmware run."""
+    out: dict[str, Any] = {"filters": {}}
+    num, den = 40, 1
+    ticks_per_step: dict[str, list[int]] = defaultdict(list)
+    for line in text.splitlines():
+        f = line.split()
+        if not f:
+            continue
+        if f[0] == "fw":
+            kv = dict(p.split("=", 1) for p in f[2:] if "=" in p)
+            num, den = (int(x) for x in kv["insn_per_tick"].split("/"))
+        elif f[0] == "overhead":
+            out["overhead_ticks"] = int(f[1].split("=")[1])
+        elif f[0] == "init":
+            kv = dict(p.split("=", 1) for p in f[2:])
+            out["filters"].setdefault(f[1], {})["state_bytes"] = int(kv["used_bytes"])
+        elif f[0] == "s":
+            if int(f[3]) < 10:  # fused / predicted: the full step; rejected steps return early
+                ticks_per_step[f[1]].append(int(f[10]))
+        elif f[0] == "sum":
+            kv = dict(p.split("=", 1) for p in f[2:])
+            d = out["filters"].setdefault(f[1], {})
+            d.update(steps=int(kv["steps"]), ticks_total=int(kv["ticks"]), ticks_max=int(kv["ticks_max"]),
+                     stack_max_bytes=int(kv["stack_max"]), hash=kv["hash"])
+    per_tick = num / den
+    overhead = out.get("overhead_ticks", 0)
+    for filt, d in out["filters"].items():
+        full = ticks_per_step.get(filt, [])
+        d["insn_per_tick"] = per_tick
+        d["insn_avg"] = round((d["ticks_total"] / d["steps"] - overhead) * per_tick) if d.get("steps") else None
+        d["insn_avg_fused"] = round((sum(full) / len(full) - overhead) * per_tick) if full else None
+        d["insn_max"] = round((d["ticks_max"] - overhead) * per_tick) if "ticks_max" in d else None
+    return out
+
+
+_MAP_LINE = re.compile(r"^ (\.[^\s]+|COMMON)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
+
+
+def parse_map(path: Path) -> dict[str, dict[str, int]]:
+    """Bytes by category and kind (text/rodata/data/bss) from a GNU ld map file."""
+    lines = path.read_text(errors="replace").splitlines()
+    try:
+        start = next(i for i, l in enumerate(lines) if l.startswith("Linker script and memory map"))
+    except StopIteration:
+        raise McuBenchError(f"{path}: not a GNU ld map file") from None
+    joined: list[str] = []
+    for line in lines[start:]:
+        if joined and re.match(r"^\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+\S", line) and re.match(r"^ \.\S+$", joined[-1]):
+            joined[-1] = joined[-1] + " " + line.strip()
+        else:
+            joined.append(line)
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for line in joined:
+        m = _MAP_LINE.match(line)
+        if not m:
+            continue
+        sec, size, origin = m.group(1), int(m.group(3), 16), m.group(4)
+        if size == 0 or origin.startswith("load address"):
+            continue
+        kind = ("text" if sec.startswith(".text") else "rodata" if sec.startswith(".rodata")
+                else "data" if sec.startswith(".data") else "bss" if sec.startswith((".bss", "COMMON")) else None)
+        if kind is None:
+            continue
+        if sec == ".rodata.cell_params":
+            cat = "cell_params"
+        elif sec == ".rodata.cs_log":
+            cat = "cell_log"
+        elif "libcellsense_c" in origin:
+            cat = "core"
+        elif "libgcc.a" in origin:
+            cat = "libgcc"
+        elif "libm.a" in origin or "libm_nano.a" in origin:
+            cat = "libm"
+        elif "libc_nano.a" in origin or "libc.a" in origin:
+            cat = "libc"
+        else:
+            cat = "firmware"
+        out[cat][kind] += size
+    return {k: dict(v) for k, v in out.items()}
+
+
+def _flash(m: dict[str, dict[str, int]], cats: tuple[str, ...]) -> int:
+    return sum(m.get(c, {}).get(k, 0) for c in cats for k in ("text", "rodata", "data"))
+
+
+def _ram(m: dict[str, dict[str, int]], cats: tuple[str, ...]) -> int:
+    return sum(m.get(c, {}).get(k, 0) for c in cats for k in ("data", "bss"))
+
+
+def footprint(build_dir: Path, core: str) -> dict[str, Any]:
+    """Flash and RAM of the C API images for one core."""
+    out: dict[str, Any] = {}
+    for variant in ("both", "ekf", "ukf"):
+        m = parse_map(build_dir / f"fp_{variant}_{core}.elf.map")
+        out[variant] = {
+            "core_flash_bytes": _flash(m, ("core",)),
+            "runtime_flash_bytes": _flash(m, ("libgcc", "libc", "libm")),
+            "libgcc_flash_bytes": _flash(m, ("libgcc",)),
+            "libc_libm_flash_bytes": _flash(m, ("libc", "libm")),
+            "params_flash_bytes": _flash(m, ("cell_params",)),
+            "core_static_ram_bytes": _ram(m, ("core", "libgcc", "libm")),
+            "total_flash_bytes": _flash(m, tuple(m)),
+        }
+        out[variant]["core_plus_runtime_flash_bytes"] = out[variant]["core_flash_bytes"] + out[variant]["runtime_flash_bytes"]
+    fw = parse_map(build_dir / f"fw_{core}.elf.map")
+    out["log_flash_bytes"] = _flash(fw, ("cell_log",))
+    return out
+
+
+def static_stack(build_dir: Path, core: str) -> dict[str, int]:
+    """-fstack-usage of the C API's functions (bytes; static frames, callees not included)."""
+    out: dict[str, int] = {}
+    for su in build_dir.rglob("*.su"):
+        if f"cellsense_c_{core}.dir" not in str(su):
+            continue
+        for line in su.read_text().splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 2 and parts[1].isdigit():
+                name = parts[0].split(":", 3)[-1]  # file:line:column:function
+                out[name] = max(out.get(name, 0), int(parts[1]))
+    return out
+
+
+def _parity(src: Path, build_dir: Path, text: str) -> dict[str, Any]:
+    spec = importlib.util.spec_from_file_location("cs_mcu_parity", src / "tests" / "mcu" / "parity.py")
+    mod = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(mod)
+    ref = mod.parse((build_dir / "host" / "reference.txt").read_text())
+    ok, msgs = mod.compare(ref, mod.parse(text))
+    return {"bit_identical": ok, "detail": msgs}
+
+
+# ------------------------------------------------------------------------------------------------
+# The report
+# ------------------------------------------------------------------------------------------------
+def bench_mcu(build_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
+              cores: list[str] | None = None) -> dict[str, Any]:
+    """Build (if needed) and measure every core of the MCU build; write the report as JSON to `out`
+    (default <build_dir>/mcu_report.json) and the table beside it (.txt). Returns the report."""
+    src = source_dir()
+    bdir = Path(build_dir) if build_dir else src / "build" / "mcu"
+    build(bdir, src, cores)
+    cache = _cache(bdir)
+    built = [c for c in cache.get("CELLSENSE_MCU_CORES", "").split(";") if c]
+    report: dict[str, Any] = {"build_dir": str(bdir), "opt": cache.get("CELLSENSE_MCU_OPT", "-O2"),
+                              "model": Path(cache.get("CELLSENSE_MCU_MODEL", "?")).name,
+                              "targets": TARGETS, "cores": {}}
+    for core in (cores or built):
+        if core not in built:
+            raise McuBenchError(f"{core} is not built in {bdir} (built: {', '.join(built)})")
+        text = run_image(core, bdir / f"fw_{core}.elf")
+        (bdir / "out").mkdir(exist_ok=True)
+        (bdir / "out" / f"fw_{core}.txt").write_text(text)
+        run = parse_run(text)
+        report["cores"][core] = {"machine": MACHINES[core], "run": run, "footprint": footprint(bdir, core),
+                                 "static_stack": static_stack(bdir, core), "parity": _parity(src, bdir, text)}
+    m4 = report["cores"].get("cortex-m4f")
+    if m4:
+        f = m4["run"]["filters"]
+        report["targets_met"] = {
+            "ekf_insn_per_step": f["ekf"]["insn_avg"] <= TARGETS["ekf_insn_per_step"],
+            "ukf_insn_per_step": f["ukf"]["insn_avg"] <= TARGETS["ukf_insn_per_step"],
+            "core_flash_bytes": m4["footprint"]["both"]["core_plus_runtime_flash_bytes"] <= TARGETS["core_flash_bytes"],
+            "state_bytes": max(f["ekf"]["state_bytes"], f["ukf"]["state_bytes"]) <= TARGETS["state_bytes"],
+        }
+    dst = Path(out) if out else bdir / "mcu_report.json"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.suffix == ".json":
+        dst.write_text(json.dumps(report, indent=2) + "\n")
+        dst.with_suffix(".txt").write_text(format_mcu(report) + "\n")
+    else:
+        dst.write_text(format_mcu(report) + "\n")
+    report["written"] = str(dst)
+    return report
+
+
+def format_mcu(report: dict[str, Any]) -> str:
+    """The report as a table (one row per core and filter)."""
+    lines = [f"cellsense on Cortex-M ({report.get('opt', '-O2')}, float32, 2 RC + hysteresis, cell "
+             f"{report.get('model', '?')}); QEMU -icount shift=0 instruction counts",
+             "",
+             f"{'core':<14}{'filter':<7}{'insn/step avg':>14}{'max':>8}{'flash core':>12}{'+runtime':>10}"
+             f"{'state B':>9}{'stack B':>9}  parity"]
+    for core, c in report["cores"].items():
+        fp = c["footprint"]
+        for filt in FILTERS:
+            r = c["run"]["filters"].get(filt, {})
+            v = fp[filt]
+            lines.append(
+                f"{core:<14}{filt:<7}{r.get('insn_avg', 0):>14,}{r.get('insn_max', 0):>8,}"
+                f"{v['core_flash_bytes']:>12,}{v['runtime_flash_bytes']:>10,}{r.get('state_bytes', 0):>9}"
+                f"{r.get('stack_max_bytes', 0):>9}  {'bit-identical' if c['parity']['bit_identical'] else 'DIFFERS'}")
+        b = fp["both"]
+        lines.append(f"{'':<14}{'both':<7}{'':>14}{'':>8}{b['core_flash_bytes']:>12,}{b['runtime_flash_bytes']:>10,}"
+                     f"   (+ parameter tables {b['params_flash_bytes']:,} B, log {fp['log_flash_bytes']:,} B;"
+                     f" static RAM of the core {b['core_static_ram_bytes']} B)")
+    lines += ["",
+              "insn/step: instructions of one cs_step() (average over the log, maximum), from SysTick ticks",
+              "  (x40 on mps2, x62.5 on micro:bit; +-1 tick). Instructions, not cycles.",
+              "flash core: the core + C API (text+rodata) as linked when the whole API is used; +runtime:",
+              "  compiler/libc/libm helpers it pulls in (soft-float on M3/M0, memcpy/memset, sqrtf).",
+              "state B: per-cell estimator bytes (of the 192-byte cs_estimator); stack B: painted maximum per step."]
+    if "targets_met" in report:
+        t = report["targets_met"]
+        lines.append("targets on Cortex-M4F: " + ", ".join(f"{k} {'met' if v else 'MISSED'} (<= {TARGETS[k]:,})"
+                                                        for k, v in t.items()))
+    for core, c in report["cores"].items():
+        if not c["parity"]["bit_identical"]:
+            lines.append(f"{core} parity: " + "; ".join(c["parity"]["detail"]))
+    return "\n".join(lines)

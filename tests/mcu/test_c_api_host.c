@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit test of the C API on the host: every cs_init() error, the not-initialised paths, a rejected
+ * step leaving the state bit-for-bit unchanged, save / restore. The bad-parameter cases need a
+ * writable copy of the parameters (16 KiB), which is why they run here and not on the micro:bit. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cell_params.h"
+#include "cellsense/c_api.h"
+
+static int failures;
+
+#define EXPECT(cond)                                                  \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                     \
+    }                                                                 \
+  } while (0)
+
+static cs_cell_params p;  /* writable copy */
+static cs_estimator est;
+
+static int init_with(const cs_cell_params* params, const cs_config* c) { return cs_init(&est, params, c); }
+
+static int init_default(uint8_t filter) {
+  cs_config c;
+  cs_config_default(&c);
+  c.filter = filter;
+  c.initial_soc = 0.8f;
+  return init_with(&cell_params, &c);
+}
+
+static void test_param_errors(void) {
+  cs_config c;
+  cs_config_default(&c);
+  p = cell_params;
+  EXPECT(init_with(&p, &c) == CS_INIT_OK);
+  p.ecm.capacity_Ah = 0.0f;
+  EXPECT(init_with(&p, &c) == CS_INIT_PARAM_CAPACITY);
+  p = cell_params;
+  p.ecm.ocv_V.value[0][3] = p.ecm.ocv_V.value[0][2];
+  EXPECT(init_with(&p, &c) == CS_INIT_PARAM_OCV_NOT_INCREASING);
+  p = cell_params;
+  p.ecm.grid.n_soc = CS_MAX_SOC_POINTS + 1;
+  EXPECT(init_with(&p, &c) == CS_INIT_PARAM_GRID_SIZE);
+  p = cell_params;
+  p.ecm.rc_tau_s[1].value[0][0] = 0.0f;
+  EXPECT(init_with(&p, &c) == CS_INIT_PARAM_NON_POSITIVE_TAU);
+  p = cell_params;
+  p.ecm.r0_Ohm.value[0][0] = NAN;
+  EXPECT(init_with(&p, &c) == CS_INIT_PARAM_NON_FINITE);
+  p = cell_params;
+  p.ecm.voltage_min_V = p.ecm.voltage_max_V;
+  EXPECT(init_with(&p, &c) == CS_INIT_PARAM_LIMITS);
+  p = cell_params;
+  p.layout ^= 1u;
+  EXPECT(init_with(&p, &c) == CS_INIT_BAD_LAYOUT);
+  EXPECT(cs_step(&est, 1.0f, 0.0f, 3.7f, 25.0f, NULL) == CS_STATUS_NOT_INITIALISED);
+  EXPECT(strcmp(cs_init_result_name(CS_INIT_PARAM_OCV_NOT_INCREASING), "param_ocv_not_increasing") == 0);
+}
+
+static void test_config_errors(void) {
+  cs_config c;
+  cs_config_default(&c);
+  EXPECT(cs_init(NULL, &cell_params, &c) == CS_INIT_BAD_ARGUMENT);
+  EXPECT(init_with(NULL, &c) == CS_INIT_BAD_ARGUMENT);
+  EXPECT(init_with(&cell_params, NULL) == CS_INIT_BAD_ARGUMENT);
+  c.filter = 7;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_ARGUMENT);
+  cs_config_default(&c);
+  c.dt_max_s = 0.0f;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG);
+  cs_config_default(&c);
+  c.gate_policy = 9;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG);
+  cs_config_default(&c);
+  c.current_sigma_A = -1.0f;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG);
+  cs_config_default(&c);
+  c.filter = CS_FILTER_UKF;
+  c.ukf_kappa = -5.0f;  /* n + lambda = alpha^2 (n + kappa) <= 0 */
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_FILTER_CONFIG);
+  cs_config_default(&c);
+  c.initial_soc = 1.5f;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_INITIAL_STATE);
+  cs_config_default(&c);
+  c.initial_hysteresis_sign = 0.5f;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_INITIAL_STATE);
+  cs_config_default(&c);
+  c.initial_v_rc_sigma_V = 0.0f;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_COVARIANCE);
+  EXPECT(isnan(cs_soc(&est)));
+}
+
+static void test_steps(uint8_t filter) {
+  EXPECT(init_default(filter) == CS_INIT_OK);
+  EXPECT(cs_soc(&est) > 0.79f && cs_soc(&est) < 0.81f);
+  cs_report r;
+  for (int k = 0; k < 50; ++k) {
+    EXPECT(cs_step(&est, 1.0f, 2.0f, 3.95f, 25.0f, &r) == CS_STATUS_FUSED);
+  }
+  EXPECT(r.status == CS_STATUS_FUSED && isfinite(r.nis) && r.innovation_variance_V2 > 0.0f);
+  cs_state before, after;
+  EXPECT(cs_save_state(&est, &before) == CS_STATE_OK);
+  const cs_estimator copy = est;
+  EXPECT(cs_step(&est, 1.0f, 2.0f, NAN, 25.0f, &r) == CS_STATUS_REJECTED_NONFINITE);
+  EXPECT(cs_is_rejected(r.status) && isnan(r.nis));
+  EXPECT(cs_step(&est, 0.0f, 2.0f, 3.9f, 25.0f, &r) == CS_STATUS_REJECTED_DT_NONPOSITIVE);
+  EXPECT(cs_step(&est, 1.0f, 2.0f, 3.9f, 200.0f, &r) == CS_STATUS_REJECTED_TEMPERATURE_RANGE);
+  EXPECT(cs_save_state(&est, &after) == CS_STATE_OK);
+  EXPECT(memcmp(&before, &after, sizeof before) == 0);
+  EXPECT(memcmp(&copy, &est, sizeof est) == 0);
+  EXPECT(strcmp(cs_status_name(CS_STATUS_REJECTED_NONFINITE), "rejected_nonfinite") == 0);
+
+  cs_state bad = before;
+  bad.tag ^= 1u;
+  EXPECT(cs_restore_state(&est, &bad) == CS_STATE_BAD_TAG);
+  bad = before;
+  bad.x[CS_IDX_HYSTERESIS] = 1.5f;
+  EXPECT(cs_restore_state(&est, &bad) == CS_STATE_REFUSED);
+  bad = before;
+  bad.P[0][1] = bad.P[0][1] + 1.0f;  /* not symmetric */
+  EXPECT(cs_restore_state(&est, &bad) == CS_STATE_REFUSED);
+  EXPECT(memcmp(&copy, &est, sizeof est) == 0);
+  EXPECT(cs_restore_state(&est, &before) == CS_STATE_OK);
+  EXPECT(cs_estimator_used_bytes(filter) <= CS_ESTIMATOR_SIZE);
+}
+
+int main(void) {
+  cs_estimator zero;
+  memset(&zero, 0, sizeof zero);
+  EXPECT(cs_step(&zero, 1.0f, 0.0f, 3.7f, 25.0f, NULL) == CS_STATUS_NOT_INITIALISED);
+  cs_state s;
+  EXPECT(cs_save_state(&zero, &s) == CS_STATE_NOT_INITIALISED);
+  test_param_errors();
+  test_config_errors();
+  test_steps(CS_FILTER_EKF);
+  test_steps(CS_FILTER_UKF);
+  printf("c_api host test: %s (%d failures); used bytes EKF %u, UKF %u of %u\n", failures ? "FAIL" : "ok", failures,
+         (unsigned)cs_estimator_used_bytes(CS_FILTER_EKF), (unsigned)cs_estimator_used_bytes(CS_FILTER_UKF),
+         (unsigned)CS_ESTIMATOR_SIZE);
+  return failures ? 1 : 0;
+}

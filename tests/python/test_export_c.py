@@ -1,0 +1,137 @@
+"""`cellsense export-c` and the C API: float32-exact literals, the header, parity with Python float32,
+and (with the Cortex-M toolchain) the MCU report."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cellsense.cell import cell_from_dict
+from cellsense.export_c import add_cli, c_float, export_c
+
+from conftest import synthetic_cell_dict
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST_CC, HOST_CXX = shutil.which("gcc"), shutil.which("g++")
+needs_host_cc = pytest.mark.skipif(not (HOST_CC and HOST_CXX), reason="host gcc/g++ not found")
+MCU_TOOLS = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm", "cmake") if not shutil.which(t)]
+needs_mcu = pytest.mark.skipif(bool(MCU_TOOLS), reason=f"MCU toolchain missing: {', '.join(MCU_TOOLS)} "
+                                                       "(scripts/install_mcu_toolchain.sh)")
+
+
+def test_float_literals_read_back_as_numpy_float32():
+    rng = np.random.default_rng(3)
+    values = np.r_[rng.standard_normal(2000) * 10.0 ** rng.integers(-12, 12, 2000), 0.0, 1.0, -40.0, 1e-45, 3.4e38]
+    for v in values:
+        lit = c_float(v)
+        assert lit.endswith("f") and any(c in lit for c in ".e"), lit
+        assert np.float32(float(lit[:-1])) == np.float32(v), (v, lit)
+    with pytest.raises(ValueError):
+        c_float(float("nan"))
+
+
+def test_export_writes_header_atomically(tmp_path: Path):
+    cell = cell_from_dict(synthetic_cell_dict(2))
+    out = tmp_path / "sub" / "cell_params.h"
+    text = export_c(cell, out, symbol="my_cell")
+    assert out.read_text() == text
+    assert "static const cs_cell_params my_cell" in text and "CS_PARAMS_LAYOUT" in text
+    assert "#define MY_CELL_NAME \"synthetic-2rc\"" in text
+    assert "CS_MAX_SOC_POINTS < 21 || CS_MAX_TEMPERATURE_POINTS < 3" in text
+    assert not list(out.parent.glob(".*.tmp"))
+    with pytest.raises(ValueError, match="RC pairs"):
+        export_c(cell_from_dict(synthetic_cell_dict(1)))
+    with pytest.raises(ValueError, match="identifier"):
+        export_c(cell, symbol="not valid")
+
+
+def test_cli_verb_registered(tmp_path: Path):
+    parser = argparse.ArgumentParser()
+    add_cli(parser.add_subparsers(dest="command"))
+    path = tmp_path / "cell.json"
+    import json
+    path.write_text(json.dumps(synthetic_cell_dict(2)))
+    args = parser.parse_args(["export-c", "--model", str(path), "--out", str(tmp_path / "p.h")])
+    assert args.func(args) == 0 and (tmp_path / "p.h").is_file()
+
+
+PROGRAM = r"""
+#include <stdio.h>
+#include <string.h>
+#include "cellsense/c_api.h"
+#include "cell_params.h"
+static cs_estimator est;
+int main(int argc, char** argv) {
+  (void)argc;
+  cs_config c; cs_config_default(&c);
+  c.filter = (uint8_t)(argv[1][0] == 'u' ? CS_FILTER_UKF : CS_FILTER_EKF);
+  c.initial_soc = 0.75f;
+  if (cs_init(&est, &cell_params, &c) != CS_INIT_OK) return 1;
+  float row[4];
+  while (fread(row, sizeof row, 1, stdin) == 1) {
+    cs_report r;
+    cs_step(&est, row[0], row[1], row[2], row[3], &r);
+    float out[2] = {r.soc, r.soc_sigma};
+    fwrite(out, sizeof out, 1, stdout);
+  }
+  return 0;
+}
+"""
+
+
+@needs_host_cc
+@pytest.mark.parametrize("filt", ["ekf", "ukf"])
+def test_c_api_matches_python_float32_bit_for_bit(tmp_path: Path, synthetic_log, filt):
+    """export-c header + C API host build (-ffp-contract=off) == Estimator(dtype="float32")."""
+    from cellsense.estimator import Estimator
+
+    cell = synthetic_log["cell"]
+    export_c(cell, tmp_path / "cell_params.h")
+    (tmp_path / "main.c").write_text(PROGRAM)
+    inc = ["-I", str(ROOT / "cpp" / "include"), "-I", str(tmp_path)]
+    flags = ["-O2", "-ffp-contract=off", "-fno-math-errno"]
+    subprocess.run([HOST_CXX, "-std=c++17", "-fno-exceptions", "-fno-rtti", *flags, *inc, "-c",
+                    str(ROOT / "cpp" / "src" / "c_api.cpp"), "-o", str(tmp_path / "c_api.o")], check=True)
+    subprocess.run([HOST_CC, "-std=c99", *flags, *inc, str(tmp_path / "main.c"), str(tmp_path / "c_api.o"),
+                    "-o", str(tmp_path / "run"), "-lstdc++", "-lm"], check=True)
+
+    n = 1500
+    t = synthetic_log["time_s"][: n + 1]
+    rows = np.stack([np.diff(t), synthetic_log["current_A"][1: n + 1], synthetic_log["voltage_V"][1: n + 1],
+                     synthetic_log["temperature_degC"][1: n + 1]], axis=1).astype(np.float32)
+    p = subprocess.run([str(tmp_path / "run"), filt], input=rows.tobytes(), capture_output=True, check=True)
+    c_out = np.frombuffer(p.stdout, dtype=np.float32).reshape(-1, 2)
+
+    est = Estimator(cell, filter=filt, dtype="float32", initial_soc=0.75)
+    # The C API squares the sigmas in float32; give Python the same initial covariance.
+    nz = est.noise
+    sig = np.float32([nz.initial_soc_sigma, nz.initial_v_rc_sigma_V, nz.initial_v_rc_sigma_V,
+                      nz.initial_hysteresis_sigma])
+    x0 = np.array([np.float32(0.75), 0, 0, np.float32(nz.initial_hysteresis)], dtype=float)
+    est._impl.set_state(x0, np.diag((sig * sig).astype(float)), 0.0)
+    py = [est.step(*map(float, r)) for r in rows]
+    py_out = np.array([[r.soc, r.soc_sigma] for r in py], dtype=np.float32)
+    assert c_out.shape == py_out.shape
+    assert np.array_equal(c_out.view(np.uint32), py_out.view(np.uint32)), \
+        f"max |diff| {np.max(np.abs(c_out - py_out))}"
+
+
+@needs_mcu
+def test_mcu_report_m4f(tmp_path: Path):
+    """Cortex-M4F under QEMU: builds, runs bit-identical to the host, reports sane figures."""
+    from cellsense.mcu import bench_mcu, format_mcu
+
+    r = bench_mcu(build_dir=tmp_path / "mcu", out=tmp_path / "report.json", cores=["cortex-m4f"])
+    core = r["cores"]["cortex-m4f"]
+    assert core["parity"]["bit_identical"], core["parity"]["detail"]
+    for filt in ("ekf", "ukf"):
+        f = core["run"]["filters"][filt]
+        assert 100 < f["insn_avg"] <= f["insn_max"] < 100_000
+        assert 0 < f["state_bytes"] <= 192 and 0 < f["stack_max_bytes"] < 4096
+    assert 1000 < core["footprint"]["both"]["core_flash_bytes"] < 64 * 1024
+    assert (tmp_path / "report.json").is_file() and (tmp_path / "report.txt").is_file()
+    assert "cortex-m4f" in format_mcu(r)
