@@ -7,8 +7,8 @@ cd "$ROOT"
 echo "== Cortex-M toolchain (Debian packages) =="
 bash scripts/install_mcu_toolchain.sh
 echo "== C++ core: build and ctest (float and double) =="
-cmake -S . -B build/host -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build build/host
+cmake -S . -B build/host -DCMAKE_BUILD_TYPE=Release
+cmake --build build/host -j 2
 ctest --test-dir build/host --output-on-failure
 echo "== Python: pytest =="
 python -m pytest -q tests/python
