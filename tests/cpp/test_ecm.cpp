@@ -116,6 +116,20 @@ void test_measurement() {
     const T fd = (m.measure(s, xp) - m.measure(s, xm)) / (T(2) * h);
     CHECK_T(std::fabs(fd - H(0, k)) < (sizeof(T) == 4 ? T(2e-2) : T(1e-8)));
   }
+  // measure_with_jacobian() is measure() and measurement_jacobian() in one, to the bit.
+  typename M::Row h2;
+  const T v2 = m.measure_with_jacobian(s, x, h2);
+  CHECK_T(v2 == m.measure(s, x));
+  bool same = true;
+  for (int k = 0; k < M::kStates; ++k) same = same && h2(0, k) == H(0, k);
+  CHECK_T(same);
+  // diag(F) matches F.
+  const auto F = m.process_jacobian(s);
+  const auto fd = m.process_jacobian_diagonal(s);
+  bool diag = true;
+  for (int r = 0; r < M::kStates; ++r)
+    for (int c = 0; c < M::kStates; ++c) diag = diag && F(r, c) == (r == c ? fd(r, 0) : T(0));
+  CHECK_T(diag);
   // The voltage equation term by term at 12 degC.
   const auto gp = math::locate(p.grid, x(0, 0), T(12));
   T v = math::lookup(p.ocv_V, gp) + math::lookup(p.hysteresis_V, gp) * T(-0.4) -

@@ -25,12 +25,22 @@ class Ekf {
   Ekf() = default;
   explicit Ekf(const Config&) {}
 
-  /// Time update: x- = f(x+), P- = F P+ F^T + Q (Simon eq. 13.47).
+  /// Time update: x- = f(x+), P- = F P+ F^T + Q (Simon eq. 13.47). When the model declares a
+  /// diagonal F (Model::kDiagonalF), F P F^T is evaluated as f_i f_j P_ij: the same products
+  /// without the zero terms.
   bool predict(const Model& m, const Step& s, const G& in, G& out) const {
-    const auto f = m.process_jacobian(s);
     G g;
     g.x = m.predict(s, in.x);
-    g.P = f * in.P * transpose(f) + m.process_noise(s);
+    g.P = m.process_noise(s);
+    if constexpr (Model::kDiagonalF) {
+      const auto f = m.process_jacobian_diagonal(s);
+      for (int i = 0; i < N; ++i) {
+        for (int j = 0; j < N; ++j) { g.P(i, j) = g.P(i, j) + f(i, 0) * in.P(i, j) * f(j, 0); }
+      }
+    } else {
+      const auto f = m.process_jacobian(s);
+      g.P = f * in.P * transpose(f) + g.P;
+    }
     math::symmetrise(g.P);
     if (!math::all_finite(g.x) || !covariance_ok(g.P)) { return false; }
     out = g;
@@ -40,8 +50,7 @@ class Ekf {
   /// Innovation of measurement y against the prior: y_hat = h(x-), S = H P- H^T + R.
   bool innovate(const Model& m, const Step& s, const G& prior, T y, T r, Innovation<T, N>& out) const {
     Innovation<T, N> in;
-    in.predicted = m.measure(s, prior.x);
-    in.jacobian = m.measurement_jacobian(s, prior.x);
+    in.predicted = m.measure_with_jacobian(s, prior.x, in.jacobian);
     in.cross_cov = prior.P * transpose(in.jacobian);  // P H^T
     const auto hph = in.jacobian * in.cross_cov;
     in.variance = hph(0, 0) + r;
@@ -56,12 +65,28 @@ class Ekf {
 
   /// Measurement update, Joseph form (Bucy & Joseph 1968; Simon eq. 5.19):
   ///   K = P H^T / S,  x+ = x- + K (y - y_hat),  P+ = (I - K H) P- (I - K H)^T + K R K^T.
+  /// Evaluated with rank-one terms (same products, re-associated; no dense (I - K H)):
+  ///   u = P- H^T,  A = P- - K u^T  (= (I - K H) P-),  w = A H^T,
+  ///   P+ = A - w K^T + R K K^T     (= A (I - K H)^T + K R K^T).
   bool update(const G& prior, const Innovation<T, N>& in, T r, G& out) const {
-    const auto k = in.cross_cov * (T(1) / in.variance);
+    const T inv_s = T(1) / in.variance;
+    T k[N];
+    for (int i = 0; i < N; ++i) { k[i] = in.cross_cov(i, 0) * inv_s; }
     G g;
-    g.x = prior.x + k * in.innovation;
-    const auto i_kh = math::Matrix<T, N, N>::identity() - k * in.jacobian;
-    g.P = i_kh * prior.P * transpose(i_kh) + (k * transpose(k)) * r;
+    for (int i = 0; i < N; ++i) { g.x(i, 0) = prior.x(i, 0) + k[i] * in.innovation; }
+    math::Matrix<T, N, N> a;
+    for (int i = 0; i < N; ++i) {
+      for (int j = 0; j < N; ++j) { a(i, j) = prior.P(i, j) - k[i] * in.cross_cov(j, 0); }
+    }
+    T w[N];
+    for (int i = 0; i < N; ++i) {
+      T acc = T(0);
+      for (int j = 0; j < N; ++j) { acc = acc + a(i, j) * in.jacobian(0, j); }
+      w[i] = acc;
+    }
+    for (int i = 0; i < N; ++i) {
+      for (int j = 0; j < N; ++j) { g.P(i, j) = a(i, j) - w[i] * k[j] + r * k[i] * k[j]; }
+    }
     math::symmetrise(g.P);
     if (!math::all_finite(g.x) || !covariance_ok(g.P)) { return false; }
     out = g;

@@ -71,12 +71,19 @@ class Ukf {
     if (!sigma_points(in, chi)) { return false; }
     for (int i = 0; i < kSigma; ++i) { chi[i] = m.predict(s, chi[i]); }
     G g;
-    g.x = chi[0] * wm0_;
-    for (int i = 1; i < kSigma; ++i) { g.x = g.x + chi[i] * wi_; }
+    for (int r = 0; r < N; ++r) {
+      T acc = chi[0](r, 0) * wm0_;
+      for (int i = 1; i < kSigma; ++i) { acc = acc + chi[i](r, 0) * wi_; }
+      g.x(r, 0) = acc;
+    }
     g.P = m.process_noise(s);
     for (int i = 0; i < kSigma; ++i) {
-      const State d = chi[i] - g.x;
-      g.P = g.P + (d * transpose(d)) * (i == 0 ? wc0_ : wi_);
+      const T w = i == 0 ? wc0_ : wi_;
+      T d[N];
+      for (int r = 0; r < N; ++r) { d[r] = chi[i](r, 0) - g.x(r, 0); }
+      for (int r = 0; r < N; ++r) {
+        for (int c = 0; c < N; ++c) { g.P(r, c) = g.P(r, c) + d[r] * d[c] * w; }
+      }
     }
     math::symmetrise(g.P);
     if (!math::all_finite(g.x) || !covariance_ok(g.P)) { return false; }
@@ -100,7 +107,8 @@ class Ukf {
       const T w = i == 0 ? wc0_ : wi_;
       const T dy = gamma[i] - in.predicted;
       in.variance = in.variance + w * dy * dy;
-      in.cross_cov = in.cross_cov + (chi[i] - prior.x) * (w * dy);
+      const T wdy = w * dy;
+      for (int k = 0; k < N; ++k) { in.cross_cov(k, 0) = in.cross_cov(k, 0) + (chi[i](k, 0) - prior.x(k, 0)) * wdy; }
     }
     in.jacobian = math::Matrix<T, 1, N>::zero();
     in.innovation = y - in.predicted;
@@ -115,10 +123,14 @@ class Ukf {
   /// K = P_xy / S, x+ = x- + K (y - y_hat), P+ = P- - K S K^T (Wan & van der Merwe 2000, Alg. 3.1),
   /// then symmetrised and checked by a Cholesky factorisation (positive definite or rejected).
   bool update(const G& prior, const Innovation<T, N>& in, T /*r*/, G& out) const {
-    const auto k = in.cross_cov * (T(1) / in.variance);
+    const T inv_s = T(1) / in.variance;
+    T k[N];
+    for (int i = 0; i < N; ++i) { k[i] = in.cross_cov(i, 0) * inv_s; }
     G g;
-    g.x = prior.x + k * in.innovation;
-    g.P = prior.P - (k * transpose(k)) * in.variance;
+    for (int i = 0; i < N; ++i) { g.x(i, 0) = prior.x(i, 0) + k[i] * in.innovation; }
+    for (int i = 0; i < N; ++i) {
+      for (int j = 0; j < N; ++j) { g.P(i, j) = prior.P(i, j) - k[i] * k[j] * in.variance; }
+    }
     math::symmetrise(g.P);
     math::Matrix<T, N, N> l;
     if (!math::all_finite(g.x) || !covariance_ok(g.P) || !math::cholesky(g.P, l)) { return false; }

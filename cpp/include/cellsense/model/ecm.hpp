@@ -188,6 +188,7 @@ class EcmModel {
   using Noise = EcmProcessNoise<T>;
   static constexpr int kRcPairs = NRC;
   static constexpr int kStates = 2 + NRC;
+  static constexpr bool kDiagonalF = true;  ///< F is diagonal (see process_jacobian_diagonal)
   using State = math::Vector<T, kStates>;
   using Cov = math::Matrix<T, kStates, kStates>;
   using Row = math::Matrix<T, 1, kStates>;
@@ -272,13 +273,26 @@ class EcmModel {
     return f;
   }
 
+  /// diag(F) as a vector (the EKF's cheap path for F P F^T).
+  State process_jacobian_diagonal(const Step& s) const {
+    State f;
+    f(Idx::soc, 0) = T(1);
+    for (int j = 0; j < NRC; ++j) { f(Idx::v_rc(j), 0) = s.a_rc[j]; }
+    f(Idx::hysteresis, 0) = s.a_h;
+    return f;
+  }
+
   /// Q = diag(q^2) dt + b b^T sigma_i^2, b = df/di = [-soc_gain, b_rc.., 0]^T.
   Cov process_noise(const Step& s) const {
-    State b = State::zero();
-    b(Idx::soc, 0) = -s.soc_gain;
-    for (int j = 0; j < NRC; ++j) { b(Idx::v_rc(j), 0) = s.b_rc[j]; }
+    T b[kStates];
+    b[Idx::soc] = -s.soc_gain;
+    for (int j = 0; j < NRC; ++j) { b[Idx::v_rc(j)] = s.b_rc[j]; }
+    b[Idx::hysteresis] = T(0);
     const T var_i = noise_.current_sigma_A * noise_.current_sigma_A;
-    Cov q = (b * transpose(b)) * var_i;
+    Cov q;
+    for (int r = 0; r < kStates; ++r) {
+      for (int c = 0; c < kStates; ++c) { q(r, c) = b[r] * b[c] * var_i; }
+    }
     q(Idx::soc, Idx::soc) = q(Idx::soc, Idx::soc) + noise_.soc_per_sqrt_s * noise_.soc_per_sqrt_s * s.dt_s;
     for (int j = 0; j < NRC; ++j) {
       const int k = Idx::v_rc(j);
@@ -311,6 +325,23 @@ class EcmModel {
     for (int j = 0; j < NRC; ++j) { h(0, Idx::v_rc(j)) = T(-1); }
     h(0, Idx::hysteresis) = math::lookup(p.hysteresis_V, gp);
     return h;
+  }
+
+  /// measure() and measurement_jacobian() together, sharing one grid look-up (same arithmetic).
+  T measure_with_jacobian(const Step& s, const State& x, Row& h) const {
+    const Params& p = *params_;
+    const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temperature_degC);
+    const T m_V = math::lookup(p.hysteresis_V, gp);
+    T v = math::lookup_extrapolated(p.ocv_V, gp) + m_V * x(Idx::hysteresis, 0) -
+          math::lookup(p.hysteresis_instant_V, gp) * s.sign - math::lookup(p.r0_Ohm, gp) * s.current_A;
+    for (int j = 0; j < NRC; ++j) { v = v - x(Idx::v_rc(j), 0); }
+    h(0, Idx::soc) = math::slope_soc_extrapolated(p.ocv_V, gp) +
+                     math::slope_soc(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
+                     math::slope_soc(p.hysteresis_instant_V, gp) * s.sign -
+                     math::slope_soc(p.r0_Ohm, gp) * s.current_A;
+    for (int j = 0; j < NRC; ++j) { h(0, Idx::v_rc(j)) = T(-1); }
+    h(0, Idx::hysteresis) = m_V;
+    return v;
   }
 
   /// Keep the state physical: SOC within [soc_min, soc_max], h within [-1, 1].

@@ -1,0 +1,666 @@
+"""Identify an equivalent-circuit cell model from an OCV test and HPPC tests (``cellsense fit``).
+
+Method (details in docs/fitting.md):
+
+* OCV test (C/20 discharge then C/20 charge, starting full): capacity Q = charge discharged in the
+  discharge branch; SOC = 1 - Ah/Q; OCV(SOC) = mean of the two branches; half the branch gap minus
+  the C/20 resistive drop I_C20 * (R0 + sum R_j) is the hysteresis magnitude M(SOC) (>= 0).
+* Each HPPC file (one per temperature, taken as the median of its temperature column): the pulse
+  sets are located; for each one, R0, R_j, tau_j are fitted with scipy.optimize.least_squares
+  (bounded, log-parameterised so everything stays positive) to the voltage of the exact discrete
+  ECM below over a window covering the pulse set, the following SOC step and its relaxation.
+* Tables over SOC x temperature, filled/extrapolated in SOC by log-linear interpolation / nearest.
+* The fitted model is run open-loop over every file and the voltage RMSE is reported.
+
+The ECM (same equations as the C++ core), sample k covers (t_{k-1}, t_k], i = current_A[k] > 0
+discharge::
+
+    z_k   = z_{k-1} - eta i dt / (3600 Q)                    (eta = 1 discharge, Coulombic eff. charge)
+    v_j,k = a_j v_j,k-1 + R_j (1 - a_j) i,  a_j = exp(-dt / tau_j)  (R_j, tau_j at z_{k-1}, T_k)
+    h_k   = A_h h_{k-1} - (1 - A_h) sgn(i), A_h = exp(-|eta i gamma dt / (3600 Q)|)
+    s_k   = sgn(i) if |i| > deadband else s_{k-1}   (deadband default Q/100 A)
+    v_k   = OCV(z_k, T) + M(z_k, T) h_k - M0(z_k, T) s_k - sum_j v_j,k - R0(z_k, T) i
+
+Tables are bilinear in (SOC, T), clamped at the grid ends.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .simulate import _atomic_write, read_log
+
+DEFAULT_SOC_BREAKPOINTS = [0.0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.12, 0.14,
+                           0.16, 0.18, 0.2, 0.225, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65,
+                           0.7, 0.75, 0.8, 0.85, 0.875, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.99,
+                           0.995, 1.0]
+MAX_RC_PAIRS = 3  # the core supports 1..3 (docs/cell-file.md)
+TAU_MIN_S = 0.5
+TAU_MAX_S = 20000.0
+
+
+# ----------------------------------------------------------------------------------------------
+# ECM simulator (pure numpy)
+# ----------------------------------------------------------------------------------------------
+def _table(params: dict, key: str, n_T: int, n_soc: int) -> np.ndarray:
+    v = np.asarray(params[key], dtype=float)
+    if v.ndim == 0:
+        return np.full((n_T, n_soc), float(v))
+    if v.ndim == 1:
+        if v.shape[0] != n_soc:
+            raise ValueError(f"table {key!r}: 1-D table has {v.shape[0]} values, expected {n_soc} (SOC breakpoints)")
+        return np.tile(v, (n_T, 1))
+    if v.shape != (n_T, n_soc):
+        raise ValueError(f"table {key!r}: shape {v.shape}, expected ({n_T}, {n_soc})")
+    return v
+
+
+def _bilinear(tab: np.ndarray, soc_bp: np.ndarray, T_bp: np.ndarray, z, T) -> np.ndarray:
+    """Bilinear interpolation of tab[nT][nSOC] at points (z, T), clamped at the grid ends."""
+    z = np.clip(np.asarray(z, dtype=float), soc_bp[0], soc_bp[-1])
+    T = np.clip(np.asarray(T, dtype=float), T_bp[0], T_bp[-1])
+    ns, nt = len(soc_bp), len(T_bp)
+    if ns > 1:
+        js = np.clip(np.searchsorted(soc_bp, z, side="right") - 1, 0, ns - 2)
+        ws = (z - soc_bp[js]) / (soc_bp[js + 1] - soc_bp[js])
+    else:
+        js = np.zeros(np.shape(z), dtype=int)
+        ws = np.zeros(np.shape(z))
+    if nt > 1:
+        jt = np.clip(np.searchsorted(T_bp, T, side="right") - 1, 0, nt - 2)
+        wt = (T - T_bp[jt]) / (T_bp[jt + 1] - T_bp[jt])
+    else:
+        jt = np.zeros(np.shape(T), dtype=int)
+        wt = np.zeros(np.shape(T))
+    js1 = np.minimum(js + 1, ns - 1)
+    jt1 = np.minimum(jt + 1, nt - 1)
+    return ((1 - wt) * ((1 - ws) * tab[jt, js] + ws * tab[jt, js1])
+            + wt * ((1 - ws) * tab[jt1, js] + ws * tab[jt1, js1]))
+
+
+def ecm_simulate(cell: dict, time_s, current_A, temperature_degC, initial_soc: float = 1.0,
+                 initial_h: float = 0.0, initial_s: float = 0.0, initial_rc_V=None) -> dict:
+    """Run the ECM of a cell-file dict open-loop over a current log.
+
+    Returns a dict with ``voltage_V``, ``soc``, ``h``, ``s`` and ``rc_V`` (n x pairs).  Row 0 is the
+    initial state (its current is not integrated: there is no interval ending at row 0).
+    """
+    p = cell["parameters"]
+    n_rc = int(cell.get("RC pairs", 0))
+    soc_bp = np.asarray(p["SOC breakpoints"], dtype=float)
+    T_bp = np.atleast_1d(np.asarray(p.get("Temperature breakpoints [degC]", [25.0]), dtype=float))
+    nT, nS = len(T_bp), len(soc_bp)
+    t = np.asarray(time_s, dtype=float)
+    i = np.asarray(current_A, dtype=float)
+    T = np.broadcast_to(np.asarray(temperature_degC, dtype=float), t.shape)
+    n = len(t)
+    Q = float(p["Nominal cell capacity [A.h]"])
+    ce = float(p.get("Coulombic efficiency", 1.0))
+    gamma = float(p.get("Hysteresis rate constant", 0.0))
+    dt = np.r_[0.0, np.diff(t)]
+    eta = np.where(i < 0, ce, 1.0)
+    dz = eta * i * dt / (3600.0 * Q)
+    dz[0] = 0.0
+    z = initial_soc - np.cumsum(dz)
+    z_prev = np.r_[initial_soc, z[:-1]]
+    # hysteresis states
+    A_h = np.exp(-np.abs(dz * gamma))
+    sg = np.sign(i)
+    h = np.empty(n)
+    s = np.empty(n)
+    hk, sk = float(initial_h), float(initial_s)
+    deadband = float(p.get("Hysteresis sign deadband [A]", Q / 100.0))  # docs/cell-file.md default
+    A_l, sg_l, big = A_h.tolist(), sg.tolist(), (np.abs(i) > deadband).tolist()
+    h[0], s[0] = hk, sk
+    for k in range(1, n):
+        hk = A_l[k] * hk - (1.0 - A_l[k]) * sg_l[k]
+        if big[k]:
+            sk = sg_l[k]
+        h[k] = hk
+        s[k] = sk
+    ocv = _bilinear(_table(p, "Open-circuit voltage [V]", nT, nS), soc_bp, T_bp, z, T)
+    M = _bilinear(_table(p, "Hysteresis maximum [V]", nT, nS), soc_bp, T_bp, z, T) if "Hysteresis maximum [V]" in p else 0.0
+    M0 = _bilinear(_table(p, "Instantaneous hysteresis [V]", nT, nS), soc_bp, T_bp, z, T) if "Instantaneous hysteresis [V]" in p else 0.0
+    R0 = _bilinear(_table(p, "R0 [Ohm]", nT, nS), soc_bp, T_bp, z, T)
+    v = ocv + M * h - M0 * s - R0 * i
+    rc = np.zeros((n, n_rc))
+    init_rc = np.zeros(n_rc) if initial_rc_V is None else np.asarray(initial_rc_V, dtype=float)
+    for j in range(n_rc):
+        Rj = _bilinear(_table(p, f"R{j + 1} [Ohm]", nT, nS), soc_bp, T_bp, z_prev, T)
+        tj = _bilinear(_table(p, f"tau{j + 1} [s]", nT, nS), soc_bp, T_bp, z_prev, T)
+        a = np.exp(-dt / tj)
+        b = (Rj * (1.0 - a) * i).tolist()
+        a = a.tolist()
+        x = float(init_rc[j])
+        out = [x]
+        for k in range(1, n):
+            x = a[k] * x + b[k]
+            out.append(x)
+        rc[:, j] = out
+        v = v - rc[:, j]
+    return {"voltage_V": v, "soc": z, "h": h, "s": s, "rc_V": rc}
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+def _load(path) -> dict:
+    d = read_log(path)
+    d["path"] = str(path)
+    t = d["time_s"]
+    d["dt"] = np.r_[0.0, np.diff(t)]
+    d["Ah"] = np.cumsum(d["current_A"] * d["dt"]) / 3600.0  # piecewise-constant rule, row 0 excluded
+    return d
+
+
+def _runs(mask: np.ndarray):
+    """(start, end_exclusive) index pairs of True runs."""
+    m = np.r_[False, mask, False].astype(np.int8)
+    d = np.diff(m)
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def _fmt(x, sig=6):
+    return float(f"{x:.{sig}g}")
+
+
+# ----------------------------------------------------------------------------------------------
+# OCV
+# ----------------------------------------------------------------------------------------------
+def fit_ocv(log: dict, soc_bp: np.ndarray, transient_soc: float = 0.015) -> dict:
+    """OCV(SOC), half branch gap and capacity from a C/20 discharge + charge log (starts full)."""
+    path = log["path"]
+    i, v, t = log["current_A"], log["voltage_V"], log["time_s"]
+    imax = np.max(np.abs(i))
+    if imax <= 0:
+        raise ValueError(f"{path}: OCV test has no current")
+    thr = 0.02 * imax
+    dis_runs = [r for r in _runs(i > thr)]
+    chg_runs = [r for r in _runs(i < -thr)]
+    if not dis_runs:
+        raise ValueError(f"{path}: OCV test has no discharge branch (current_A > 0)")
+    d0, d1 = max(dis_runs, key=lambda r: t[r[1] - 1] - t[r[0]])
+    Ah = log["Ah"]
+    Q = float(Ah[d1 - 1])
+    if Q <= 0:
+        raise ValueError(f"{path}: non-positive discharged capacity")
+    soc = 1.0 - Ah / Q
+    i_dis = float(np.median(i[d0:d1]))
+    branches = {}
+    sd, vd = soc[d0:d1], v[d0:d1]
+    ok = sd <= sd[0] - transient_soc
+    branches["discharge"] = (sd[ok], vd[ok])
+    chg = [r for r in chg_runs if r[0] >= d1]
+    i_chg = None
+    if chg:
+        c0, c1 = max(chg, key=lambda r: t[r[1] - 1] - t[r[0]])
+        sc, vc = soc[c0:c1], v[c0:c1]
+        ok = sc >= sc[0] + transient_soc
+        branches["charge"] = (sc[ok], vc[ok])
+        i_chg = float(np.median(i[c0:c1]))
+    else:
+        raise ValueError(f"{path}: OCV test has no charge branch after the discharge (current_A < 0)")
+
+    def on_grid(sv):
+        s_, v_ = sv
+        order = np.argsort(s_)
+        s_, v_ = s_[order], v_[order]
+        val = np.interp(soc_bp, s_, v_)
+        valid = (soc_bp >= s_[0]) & (soc_bp <= s_[-1])
+        return np.where(valid, val, np.nan)
+
+    Vd = on_grid(branches["discharge"])
+    Vc = on_grid(branches["charge"])
+    both = np.isfinite(Vd) & np.isfinite(Vc)
+    if both.sum() < 3:
+        raise ValueError(f"{path}: discharge and charge branches overlap on fewer than 3 SOC breakpoints")
+    half = (Vc - Vd) / 2.0
+    hb = np.interp(soc_bp, soc_bp[both], half[both])  # nearest extension at the ends
+    ocv = np.where(both, (Vd + Vc) / 2.0, np.nan)
+    # anchors: end of each rest longer than 10 min, and the file start (at rest, SOC 1)
+    anchors_s, anchors_v = [], []
+    rest_runs = _runs(np.abs(i) <= thr)
+    for r0, r1 in rest_runs:
+        if t[r1 - 1] - t[r0] >= 600.0 or r0 == 0:
+            anchors_s.append(soc[r1 - 1])
+            anchors_v.append(v[r1 - 1])
+    pts_s = list(soc_bp[both]) + anchors_s
+    pts_v = list(ocv[both]) + anchors_v
+    order = np.argsort(pts_s)
+    ps, pv = np.asarray(pts_s)[order], np.asarray(pts_v)[order]
+    lo_ok, hi_ok = soc_bp[both][0], soc_bp[both][-1]
+    fill = np.interp(soc_bp, ps, pv)
+    single = np.where(np.isfinite(Vd), Vd + hb, Vc - hb)
+    for k in range(len(soc_bp)):
+        if both[k]:
+            continue
+        s_ = soc_bp[k]
+        inside_anchor = (s_ < lo_ok and ps[0] <= s_) or (s_ > hi_ok and ps[-1] >= s_)
+        if inside_anchor:
+            ocv[k] = fill[k]
+        elif np.isfinite(single[k]):
+            ocv[k] = single[k]
+        else:
+            ocv[k] = fill[k]
+    # strictly increasing (>= 10 uV per breakpoint)
+    for k in range(1, len(ocv)):
+        ocv[k] = max(ocv[k], ocv[k - 1] + 1e-5)
+    T_med = float(np.median(log["temperature_degC"]))
+    return {"capacity_Ah": Q, "ocv_V": ocv, "half_gap_V": hb, "i_discharge_A": i_dis,
+            "i_charge_A": i_chg, "temperature_degC": T_med, "v_min": float(v.min()),
+            "v_max": float(v.max()), "overlap": (float(lo_ok), float(hi_ok))}
+
+
+# ----------------------------------------------------------------------------------------------
+# HPPC
+# ----------------------------------------------------------------------------------------------
+def _pulse_windows(log: dict, max_pulse_s: float = 30.0, pre_s: float = 30.0):
+    path = log["path"]
+    i, t = log["current_A"], log["time_s"]
+    imax = np.max(np.abs(i))
+    if imax <= 0:
+        raise ValueError(f"{path}: HPPC log has no current")
+    thr = 0.02 * imax
+    segs = []
+    for r0, r1 in _runs(np.abs(i) > thr):
+        # duration of the segment: from t[r0-1] (start of the first interval) to t[r1-1]
+        dur = t[r1 - 1] - t[max(r0 - 1, 0)]
+        segs.append((r0, r1, dur))
+    # split runs where the current changes sign (discharge pulse followed directly by charge)
+    pulses_idx = [k for k, s in enumerate(segs) if s[2] <= max_pulse_s]
+    sets = []
+    cur = []
+    for k, s in enumerate(segs):
+        if s[2] <= max_pulse_s:
+            cur.append(k)
+        else:
+            if cur:
+                sets.append((cur, k))
+            cur = []
+    if cur:
+        sets.append((cur, None))
+    if not sets:
+        raise ValueError(f"{path}: no HPPC pulses (current segments <= {max_pulse_s:g} s) found")
+    wins = []
+    for n_, (members, next_long) in enumerate(sets):
+        first = segs[members[0]]
+        k_start_pulse = first[0]
+        t_pre = t[max(k_start_pulse - 1, 0)] - pre_s
+        k0 = int(np.searchsorted(t, t_pre, side="left"))
+        k0 = max(k0, segs[members[0] - 1][1] if members[0] > 0 else 0)
+        if n_ + 1 < len(sets):
+            nxt = segs[sets[n_ + 1][0][0]]
+            k1 = int(np.searchsorted(t, t[max(nxt[0] - 1, 0)] - pre_s, side="left"))
+            k1 = max(k1, segs[sets[n_ + 1][0][0] - 1][1])
+        else:
+            k1 = segs[next_long][0] if next_long is not None else len(t)
+        wins.append({"k0": k0, "k1": k1, "pulse_start": k_start_pulse,
+                     "has_long": next_long is not None and n_ + 1 < len(sets)})
+    return wins
+
+
+def _tau_bounds(n_rc):
+    edges = np.exp(np.linspace(math.log(TAU_MIN_S), math.log(TAU_MAX_S), n_rc + 1))
+    return [(edges[j], edges[j + 1]) for j in range(n_rc)]
+
+
+def _rc_response(i, dt, R, tau, v0):
+    """v_k = a v_{k-1} + R (1 - a) i_k over a window (k = 0 is the first step)."""
+    a = np.exp(-dt / tau)
+    if np.ptp(dt) < 1e-9 * max(1.0, dt[0]):
+        from scipy.signal import lfilter
+        a0 = float(a[0])
+        y, _ = lfilter([R * (1 - a0)], [1.0, -a0], i, zi=[a0 * v0])
+        return y
+    out = np.empty(len(i))
+    x = v0
+    b = R * (1 - a) * i
+    for k in range(len(i)):
+        x = a[k] * x + b[k]
+        out[k] = x
+    return out
+
+
+def _fit_window(log, w, n_rc, ocv_fn, M_fn, h, soc, v_rc0, fixed_slow=None):
+    from scipy.optimize import least_squares
+
+    k0, k1 = w["k0"], w["k1"]
+    ks = np.arange(k0 + 1, k1)  # intervals ending at k0+1 .. k1-1 ; row k0 is the initial state
+    i = log["current_A"][ks]
+    v = log["voltage_V"][ks]
+    dt = log["dt"][ks]
+    z = soc[ks]
+    base = ocv_fn(z) + M_fn(z) * h[ks]
+    # initial guess: instantaneous step at the first pulse edge
+    kp = w["pulse_start"]
+    di = log["current_A"][kp] - log["current_A"][kp - 1]
+    R0_step = abs((log["voltage_V"][kp] - log["voltage_V"][kp - 1]) / di) if abs(di) > 0 else 0.01
+    R0_step = float(np.clip(R0_step, 1e-4, 1.0))
+    tb = _tau_bounds(n_rc)
+    free = list(range(n_rc)) if fixed_slow is None else list(range(n_rc - 1))
+
+    def unpack(x):
+        R0 = math.exp(x[0])
+        Rs, taus = [], []
+        for j in range(n_rc):
+            if j in free:
+                m = free.index(j)
+                Rs.append(math.exp(x[1 + 2 * m]))
+                taus.append(math.exp(x[2 + 2 * m]))
+            else:
+                Rs.append(fixed_slow[0])
+                taus.append(fixed_slow[1])
+        return R0, Rs, taus
+
+    def model(x):
+        R0, Rs, taus = unpack(x)
+        out = base - R0 * i
+        for j in range(n_rc):
+            out = out - _rc_response(i, dt, Rs[j], taus[j], v_rc0[j])
+        return out
+
+    x0 = [math.log(R0_step * 0.8)]
+    lb = [math.log(1e-5)]
+    ub = [math.log(2.0)]
+    for j in free:
+        x0 += [math.log(R0_step * 0.3), math.log(math.sqrt(tb[j][0] * tb[j][1]))]
+        lb += [math.log(1e-6), math.log(tb[j][0])]
+        ub += [math.log(2.0), math.log(tb[j][1])]
+    x0 = np.clip(x0, np.asarray(lb) + 1e-9, np.asarray(ub) - 1e-9)
+    best = None
+    # two starts for the time constants (short / long within their bounds)
+    for frac in (0.5, 0.2, 0.8):
+        xs = x0.copy()
+        for m, j in enumerate(free):
+            xs[2 + 2 * m] = lb[2 + 2 * m] + frac * (ub[2 + 2 * m] - lb[2 + 2 * m])
+        r = least_squares(lambda x: model(x) - v, xs, bounds=(lb, ub), method="trf", x_scale=1.0,
+                          max_nfev=400)
+        if best is None or r.cost < best.cost:
+            best = r
+    R0, Rs, taus = unpack(best.x)
+    # RC states at the window end (initial state for the next window)
+    v_end = [float(_rc_response(i, dt, Rs[j], taus[j], v_rc0[j])[-1]) if len(i) else v_rc0[j]
+             for j in range(n_rc)]
+    rmse = float(np.sqrt(np.mean(best.fun ** 2))) if len(i) else float("nan")
+    return {"R0": R0, "R": Rs, "tau": taus, "R0_step": R0_step, "rmse_V": rmse, "v_end": v_end,
+            "soc": float(soc[w["pulse_start"] - 1]), "n": int(len(i))}
+
+
+def _hysteresis_state(log, Q, gamma, ce=1.0, h0=0.0):
+    i, dt = log["current_A"], log["dt"]
+    eta = np.where(i < 0, ce, 1.0)
+    A = np.exp(-np.abs(eta * i * gamma * dt / (3600.0 * Q)))
+    sg = np.sign(i)
+    h = np.empty(len(i))
+    x = h0
+    h[0] = x
+    for k in range(1, len(i)):
+        x = A[k] * x - (1 - A[k]) * sg[k]
+        h[k] = x
+    return h
+
+
+def fit_hppc(log: dict, n_rc: int, Q: float, ocv_fn, M_fn, gamma: float, initial_soc: float = 1.0,
+             min_window_s: float = 600.0) -> list:
+    """Per pulse-set fits of R0, R_j, tau_j. Returns a list of dicts (one per SOC level)."""
+    wins = _pulse_windows(log)
+    soc = initial_soc - log["Ah"] / Q
+    h = _hysteresis_state(log, Q, gamma)
+    t = log["time_s"]
+    out = []
+    v_rc = [0.0] * n_rc
+    prev = None
+    for w in wins:
+        dur = t[w["k1"] - 1] - t[w["k0"]]
+        short = dur < min_window_s and prev is not None and n_rc > 1
+        fixed = (prev["R"][-1], prev["tau"][-1]) if short else None
+        r = _fit_window(log, w, n_rc, ocv_fn, M_fn, h, soc, v_rc, fixed_slow=fixed)
+        r["window_s"] = float(dur)
+        r["slow pair fixed"] = bool(short)
+        out.append(r)
+        v_rc = r["v_end"]
+        prev = r
+    return out
+
+
+def _to_grid(levels_soc, values, soc_bp):
+    """log-linear interpolation in SOC, nearest beyond the measured range."""
+    s = np.asarray(levels_soc)
+    order = np.argsort(s)
+    s = s[order]
+    lv = np.log(np.asarray(values)[order])
+    if len(s) == 1:
+        return np.full(len(soc_bp), math.exp(lv[0]))
+    # merge duplicated SOC levels
+    us, inv = np.unique(np.round(s, 6), return_inverse=True)
+    lvu = np.array([lv[inv == k].mean() for k in range(len(us))])
+    return np.exp(np.interp(soc_bp, us, lvu))
+
+
+# ----------------------------------------------------------------------------------------------
+# top level
+# ----------------------------------------------------------------------------------------------
+def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "cell",
+        description: Optional[str] = None, soc_breakpoints: Optional[Sequence[float]] = None,
+        hysteresis_rate: float = 10.0, hppc_initial_soc: float = 1.0,
+        lower_cutoff_V: Optional[float] = None, upper_cutoff_V: Optional[float] = None,
+        verbose: bool = False) -> dict:
+    """Fit an ECM cell file from an OCV test log and one HPPC log per temperature.
+
+    Assumes the OCV test and each HPPC test start fully charged (SOC 1; ``hppc_initial_soc``
+    overrides that for the HPPC files).  Returns the cell-file dict and writes it to ``out``.
+    """
+    if isinstance(hppc_csvs, (str, os.PathLike)):
+        hppc_csvs = [hppc_csvs]
+    hppc_csvs = list(hppc_csvs)
+    if not hppc_csvs:
+        raise ValueError("fit: at least one HPPC file is required")
+    if not (isinstance(rc_pairs, int) and 1 <= rc_pairs <= MAX_RC_PAIRS):
+        raise ValueError(f"rc_pairs must be an integer in 1..{MAX_RC_PAIRS}, got {rc_pairs!r}")
+    if not (hysteresis_rate >= 0 and math.isfinite(hysteresis_rate)):
+        raise ValueError(f"hysteresis_rate must be >= 0, got {hysteresis_rate!r}")
+    soc_bp = np.asarray(DEFAULT_SOC_BREAKPOINTS if soc_breakpoints is None else soc_breakpoints, float)
+    if (soc_bp.ndim != 1 or len(soc_bp) < 2 or len(soc_bp) > 64 or np.any(np.diff(soc_bp) <= 0)
+            or soc_bp[0] != 0 or soc_bp[-1] != 1):
+        raise ValueError("soc_breakpoints must be 2..64 strictly increasing values from 0 to 1")
+    say = print if verbose else (lambda *a, **k: None)
+
+    ocv_log = _load(ocv_csv)
+    o = fit_ocv(ocv_log, soc_bp)
+    Q = o["capacity_Ah"]
+    say(f"OCV: capacity {Q:.4f} Ah from {ocv_csv}")
+    ocv_tab = o["ocv_V"]
+
+    def ocv_fn(z):
+        return np.interp(z, soc_bp, ocv_tab)
+
+    hppc = []
+    for path in hppc_csvs:
+        lg = _load(path)
+        T = round(float(np.median(lg["temperature_degC"])), 1)
+        hppc.append((T, path, lg))
+    hppc.sort(key=lambda x: x[0])
+    T_bp = np.array([h[0] for h in hppc])
+    if np.any(np.diff(T_bp) <= 0):
+        raise ValueError(f"HPPC files must have distinct temperatures (column medians: {list(T_bp)})")
+    if len(T_bp) > 8:
+        raise ValueError("at most 8 HPPC temperatures are supported")
+
+    names = ["R0 [Ohm]"] + [f"{p}{j + 1} {u}" for j in range(rc_pairs) for p, u in (("R", "[Ohm]"), ("tau", "[s]"))]
+
+    def build_tables(M_tab):
+        def M_fn(z):
+            return np.interp(z, soc_bp, M_tab)
+        tabs = {k: np.zeros((len(T_bp), len(soc_bp))) for k in names}
+        details = []
+        for it, (T, path, lg) in enumerate(hppc):
+            levels = fit_hppc(lg, rc_pairs, Q, ocv_fn, M_fn, hysteresis_rate, hppc_initial_soc)
+            lv_soc = [L["soc"] for L in levels]
+            tabs["R0 [Ohm]"][it] = _to_grid(lv_soc, [L["R0"] for L in levels], soc_bp)
+            for j in range(rc_pairs):
+                tabs[f"R{j + 1} [Ohm]"][it] = _to_grid(lv_soc, [L["R"][j] for L in levels], soc_bp)
+                tabs[f"tau{j + 1} [s]"][it] = _to_grid(lv_soc, [L["tau"][j] for L in levels], soc_bp)
+            details.append(levels)
+        return tabs, details
+
+    # pass 1 without hysteresis, then M from the OCV half gap, then pass 2 with it
+    M_tab = np.zeros(len(soc_bp))
+    tabs, details = build_tables(M_tab)
+    r_tot = tabs["R0 [Ohm]"] + sum(tabs[f"R{j + 1} [Ohm]"] for j in range(rc_pairs))
+    r_tot_ocvT = np.array([np.interp(o["temperature_degC"], T_bp, r_tot[:, k]) for k in range(len(soc_bp))])
+    i_c20 = 0.5 * (abs(o["i_discharge_A"]) + abs(o["i_charge_A"]))
+    M_tab = np.clip(o["half_gap_V"] - i_c20 * r_tot_ocvT, 0.0, None)
+    if hysteresis_rate > 0 and np.any(M_tab > 0):
+        tabs, details = build_tables(M_tab)
+    else:
+        M_tab = np.zeros(len(soc_bp))
+
+    v_lo = float(round(o["v_min"], 3)) if lower_cutoff_V is None else float(lower_cutoff_V)
+    v_hi = float(round(o["v_max"], 3)) if upper_cutoff_V is None else float(upper_cutoff_V)
+    nT = len(T_bp)
+    params = {
+        "Nominal cell capacity [A.h]": _fmt(Q, 7),
+        "Coulombic efficiency": 1.0,
+        "SOC breakpoints": [float(x) for x in soc_bp],
+        "Temperature breakpoints [degC]": [float(x) for x in T_bp],
+        "Open-circuit voltage [V]": [[round(float(x), 6) for x in ocv_tab] for _ in range(nT)],
+    }
+    for k in names:
+        params[k] = [[_fmt(x) for x in row] for row in tabs[k]]
+    params["Hysteresis maximum [V]"] = [[round(float(x), 6) for x in M_tab] for _ in range(nT)]
+    params["Instantaneous hysteresis [V]"] = [[0.0] * len(soc_bp) for _ in range(nT)]
+    params["Hysteresis rate constant"] = float(hysteresis_rate)
+    params["Lower voltage cut-off [V]"] = v_lo
+    params["Upper voltage cut-off [V]"] = v_hi
+
+    ocv_name = Path(ocv_csv).name
+    hp_names = ", ".join(f"{Path(p).name} ({T:g} degC)" for T, p, _ in hppc)
+    lv_txt = ", ".join(f"{L['soc']:.3f}" for L in details[len(details) // 2])
+    prov = {
+        "Nominal cell capacity [A.h]": f"charge discharged in the C/20 discharge branch of {ocv_name} "
+                                       f"({abs(o['i_discharge_A']):.4g} A, from full to {v_lo:g} V), coulomb counted",
+        "Coulombic efficiency": "assumed 1.0 (not identifiable from these tests)",
+        "SOC breakpoints": "fixed grid, denser near 0 and 1 where the OCV is steep; SOC = 1 - Ah / capacity",
+        "Temperature breakpoints [degC]": f"median of the temperature column of each HPPC file: {hp_names}",
+        "Open-circuit voltage [V]": f"mean of the C/20 discharge and charge branches of {ocv_name} "
+                                    f"(measured at {o['temperature_degC']:.1f} degC, used at all temperatures); "
+                                    f"outside the branch overlap [{o['overlap'][0]:.3f}, {o['overlap'][1]:.3f}] "
+                                    f"interpolated towards rested voltages (file start, end of rests >= 10 min); "
+                                    f"forced strictly increasing",
+        "R0 [Ohm]": f"least-squares fit (scipy.optimize.least_squares, bounded, log-parameterised) of the discrete "
+                    f"ECM to each HPPC pulse set + following SOC step and relaxation, initialised from the "
+                    f"instantaneous voltage step at the first pulse edge; files {hp_names}; SOC levels {lv_txt}; "
+                    f"log-linear interpolation in SOC between levels, nearest value outside",
+        "Hysteresis maximum [V]": f"half the gap between the C/20 charge and discharge branches of {ocv_name} "
+                                  f"minus the C/20 resistive drop {i_c20:.4g} A x (R0 + sum R_j) at "
+                                  f"{o['temperature_degC']:.1f} degC, clipped at 0; the same at all temperatures",
+        "Instantaneous hysteresis [V]": "set to 0 (not separable from R0 with these tests)",
+        "Hysteresis rate constant": f"assumed {hysteresis_rate:g} (not identified)",
+        "Lower voltage cut-off [V]": f"minimum voltage of {ocv_name}" if lower_cutoff_V is None else "given by the caller of fit()",
+        "Upper voltage cut-off [V]": f"maximum voltage of {ocv_name}" if upper_cutoff_V is None else "given by the caller of fit()",
+    }
+    for j in range(rc_pairs):
+        b = _tau_bounds(rc_pairs)[j]
+        prov[f"R{j + 1} [Ohm]"] = f"joint fit with R0 (see R0), RC pair {j + 1}"
+        prov[f"tau{j + 1} [s]"] = (f"joint fit with R0 (see R0), bounded to [{b[0]:.3g}, {b[1]:.3g}] s "
+                                   f"(pairs ordered by time constant)")
+    if rc_pairs > 1:
+        prov[f"R{rc_pairs} [Ohm]"] += ("; at a pulse set without a following long step and relaxation "
+                                       "(the last one) the slowest pair is copied from the previous level")
+    cell = {
+        "cellsense cell file": 1,
+        "name": name,
+        "description": description or f"ECM ({rc_pairs} RC pairs) fitted by cellsense fit to {ocv_name} and {hp_names}",
+        "placeholder": False,
+        "model": "ecm",
+        "RC pairs": rc_pairs,
+        "parameters": params,
+        "limits": {"Voltage range [V]": [0.0, 5.0],
+                   "Current range [A]": [-_fmt(10 * Q, 3), _fmt(10 * Q, 3)],
+                   "Temperature range [degC]": [-40.0, 80.0]},
+        "provenance": prov,
+        "fit residuals": {},
+    }
+    # open-loop residuals
+    for T, path, lg in hppc:
+        r = ecm_simulate(cell, lg["time_s"], lg["current_A"], lg["temperature_degC"], initial_soc=hppc_initial_soc)
+        e = r["voltage_V"] - lg["voltage_V"]
+        cell["fit residuals"][Path(path).name] = {"voltage RMSE [mV]": round(1e3 * float(np.sqrt(np.mean(e ** 2))), 3),
+                                                  "max abs error [mV]": round(1e3 * float(np.max(np.abs(e))), 3),
+                                                  "test": f"HPPC at {T:g} degC, open loop from SOC {hppc_initial_soc:g}"}
+    r = ecm_simulate(cell, ocv_log["time_s"], ocv_log["current_A"], ocv_log["temperature_degC"], initial_soc=1.0)
+    e = r["voltage_V"] - ocv_log["voltage_V"]
+    cell["fit residuals"][ocv_name] = {"voltage RMSE [mV]": round(1e3 * float(np.sqrt(np.mean(e ** 2))), 3),
+                                       "max abs error [mV]": round(1e3 * float(np.max(np.abs(e))), 3),
+                                       "test": "C/20 OCV test, open loop from SOC 1"}
+    for fname, res in cell["fit residuals"].items():
+        say(f"{fname}: voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")
+    check_cell(cell)
+    if out is not None:
+        text = json.dumps(cell, indent=1) + "\n"
+        _atomic_write(Path(out), lambda fh: fh.write(text))
+    return cell
+
+
+def check_cell(cell: dict) -> None:
+    """Light validation of a cell-file dict against the format (raises ValueError naming the field)."""
+    p = cell["parameters"]
+    soc = np.asarray(p["SOC breakpoints"], float)
+    T = np.asarray(p["Temperature breakpoints [degC]"], float)
+    if len(soc) > 64 or np.any(np.diff(soc) <= 0) or soc[0] < 0 or soc[-1] > 1:
+        raise ValueError("parameters.SOC breakpoints: must be <= 64 strictly increasing values in [0, 1]")
+    if len(T) > 8 or np.any(np.diff(T) <= 0):
+        raise ValueError("parameters.Temperature breakpoints [degC]: must be <= 8 strictly increasing values")
+    ocv = _table(p, "Open-circuit voltage [V]", len(T), len(soc))
+    if np.any(np.diff(ocv, axis=1) <= 0):
+        raise ValueError("parameters.Open-circuit voltage [V]: must be strictly increasing in SOC")
+    keys = ["R0 [Ohm]"] + [f"{a}{j + 1} {u}" for j in range(int(cell["RC pairs"])) for a, u in (("R", "[Ohm]"), ("tau", "[s]"))]
+    for k in keys:
+        tab = _table(p, k, len(T), len(soc))
+        if not np.all(np.isfinite(tab)) or np.any(tab <= 0):
+            raise ValueError(f"parameters.{k}: must be finite and > 0")
+    for k in ("Hysteresis maximum [V]", "Instantaneous hysteresis [V]"):
+        if k in p and np.any(_table(p, k, len(T), len(soc)) < 0):
+            raise ValueError(f"parameters.{k}: must be >= 0")
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------
+def add_cli(subparsers):
+    p = subparsers.add_parser("fit", help="fit an ECM cell file from OCV + HPPC cell logs",
+                              description="Identify OCV(SOC), hysteresis, R0 and RC pairs over SOC x "
+                                          "temperature from a C/20 OCV log and one HPPC log per temperature.")
+    p.add_argument("--ocv", required=True, help="C/20 discharge + charge cell log (starts full)")
+    p.add_argument("--hppc", required=True, action="append", help="HPPC cell log (repeat per temperature)")
+    p.add_argument("--out", required=True, help="output cell file (JSON)")
+    p.add_argument("--rc-pairs", type=int, default=2, dest="rc_pairs")
+    p.add_argument("--name", default=None, help="cell name (default: the output file stem)")
+    p.add_argument("--description", default=None)
+    p.add_argument("--hysteresis-rate", type=float, default=10.0, dest="hysteresis_rate")
+    p.add_argument("--hppc-initial-soc", type=float, default=1.0, dest="hppc_initial_soc")
+    p.add_argument("--lower-cutoff-V", type=float, default=None, dest="lower_cutoff_V",
+                   help="default: minimum voltage of the OCV log")
+    p.add_argument("--upper-cutoff-V", type=float, default=None, dest="upper_cutoff_V",
+                   help="default: maximum voltage of the OCV log")
+    p.set_defaults(func=_cli_fit)
+    return p
+
+
+def _cli_fit(args) -> int:
+    name = args.name or Path(args.out).stem
+    cell = fit(args.ocv, args.hppc, out=args.out, rc_pairs=args.rc_pairs, name=name,
+               description=args.description, hysteresis_rate=args.hysteresis_rate,
+               hppc_initial_soc=args.hppc_initial_soc, lower_cutoff_V=args.lower_cutoff_V,
+               upper_cutoff_V=args.upper_cutoff_V)
+    p = cell["parameters"]
+    print(f"{args.out}: capacity {p['Nominal cell capacity [A.h]']:.4g} Ah, {cell['RC pairs']} RC pairs, "
+          f"temperatures {p['Temperature breakpoints [degC]']} degC")
+    for fname, res in cell["fit residuals"].items():
+        print(f"  {fname}: voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")
+    return 0

@@ -1,0 +1,657 @@
+"""Ground-truth cell logs from PyBaMM (``cellsense simulate``).
+
+A protocol is turned into a piecewise-constant current on a uniform sample grid: the current of
+row k is the current held over (t_{k-1}, t_k] (row 0 is at rest, current 0).  PyBaMM is given that
+exact current (an interpolant whose only kinks are at grid points, all passed to the solver as
+breakpoints), so coulomb counting of the logged current reproduces PyBaMM's own
+"Discharge capacity [A.h]" and therefore ``soc_true``:
+
+    soc_true(t) = initial_soc - Q_dis(t) / Q_nom
+
+with Q_dis PyBaMM's "Discharge capacity [A.h]" (integral of the current, 0 at t = 0) and Q_nom the
+parameter set's "Nominal cell capacity [A.h]".  See docs/truth.md.
+
+pybamm / scipy are imported inside functions only.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time as _time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .sensor import SensorModel
+
+CACHE_FORMAT = 4  # bump when the truth generation changes
+RTOL = 1e-5
+RAMP_S = 1e-3  # current ramp at each change of the applied current (see _pybamm_solve)
+ATOL = 1e-7
+MODELS = ("DFN", "SPMe", "SPM")
+DRIVE_CYCLES = ("udds", "us06", "hwfet", "wltc")
+PROTOCOLS = ("cc", "ocv", "ocv-discharge", "ocv-charge", "hppc") + DRIVE_CYCLES
+DEFAULT_PEAK_C_RATE = {"udds": 3.0, "us06": 3.0, "hwfet": 2.0, "wltc": 3.0}
+WLTC_NOMINAL_VOLTAGE_V = 3.6
+CSV_COLUMNS = ("time_s", "current_A", "voltage_V", "temperature_degC")
+SOC_DEFINITION = (
+    "soc_true = initial_soc - Q_dis / Q_nom, where Q_dis is PyBaMM's 'Discharge capacity [A.h]' "
+    "(time integral of the applied current, positive = discharge, 0 at t = 0) and Q_nom is the "
+    "parameter set's 'Nominal cell capacity [A.h]'. The applied current is piecewise constant on "
+    "the sample grid (row k's current is held over (t_{k-1}, t_k]), so "
+    "initial_soc - sum_k current_A[k] * (t_k - t_{k-1}) / (3600 * Q_nom) reproduces soc_true. "
+    "initial_soc is PyBaMM's initial state of charge (set_initial_state, stoichiometry between "
+    "the parameter set's own voltage cut-offs)."
+)
+
+
+def _data_dir() -> Path:
+    return Path(__file__).resolve().parent / "data" / "drive_cycles"
+
+
+# ----------------------------------------------------------------------------------------------
+# Result container and cell-log I/O
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class SimResult:
+    time_s: np.ndarray
+    current_A: np.ndarray
+    voltage_V: np.ndarray
+    temperature_degC: np.ndarray
+    soc_true: Optional[np.ndarray]
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return len(self.time_s)
+
+    def to_csv(self, path, sidecar: bool = True) -> Path:
+        """Write the cell log (and ``<path>.json`` sidecar with ``meta``) atomically."""
+        path = Path(path)
+        cols = [self.time_s, self.current_A, self.voltage_V, self.temperature_degC]
+        header = list(CSV_COLUMNS)
+        fmts = ["%.12g", "%.10g", "%.10g", "%.8g"]
+        if self.soc_true is not None:
+            cols.append(self.soc_true)
+            header.append("soc_true")
+            fmts.append("%.12g")
+        data = np.column_stack([np.asarray(c, dtype=float) for c in cols])
+        _atomic_write(path, lambda fh: np.savetxt(fh, data, fmt=fmts, delimiter=",",
+                                                   header=",".join(header), comments=""))
+        if sidecar:
+            meta = dict(self.meta)
+            meta["log file"] = path.name
+            meta["rows"] = int(len(self.time_s))
+            text = json.dumps(_jsonable(meta), indent=2) + "\n"
+            _atomic_write(sidecar_path(path), lambda fh: fh.write(text))
+        return path
+
+    @classmethod
+    def from_csv(cls, path) -> "SimResult":
+        d = read_log(path)
+        meta = {}
+        sc = sidecar_path(path)
+        if sc.exists():
+            with open(sc) as fh:
+                meta = json.load(fh)
+        return cls(d["time_s"], d["current_A"], d["voltage_V"], d["temperature_degC"],
+                   d.get("soc_true"), meta)
+
+
+def sidecar_path(log_path) -> Path:
+    """The sidecar of ``LOG.csv`` is ``LOG.csv.json`` (same directory)."""
+    p = Path(log_path)
+    return p.with_name(p.name + ".json")
+
+
+def read_log(path) -> dict:
+    """Read a cell-log CSV into a dict of float arrays; validates header, values and time order."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: file not found")
+    with open(path) as fh:
+        header_line = fh.readline()
+        while header_line.startswith("#"):
+            header_line = fh.readline()
+    names = [h.strip() for h in header_line.strip().split(",")]
+    missing = [c for c in CSV_COLUMNS if c not in names]
+    if missing:
+        raise ValueError(f"{path}: line 1: header {names} lacks column(s) {missing} "
+                         f"(expected {','.join(CSV_COLUMNS)}[,soc_true])")
+    try:
+        arr = np.loadtxt(path, delimiter=",", skiprows=1, comments="#", ndmin=2)
+    except ValueError as e:
+        raise ValueError(f"{path}: cannot parse numeric data: {e}") from None
+    if arr.shape[0] < 2:
+        raise ValueError(f"{path}: needs at least 2 data rows, has {arr.shape[0]}")
+    if arr.shape[1] != len(names):
+        raise ValueError(f"{path}: {arr.shape[1]} columns in the data but {len(names)} in the header")
+    out = {}
+    for j, n in enumerate(names):
+        col = arr[:, j]
+        bad = np.flatnonzero(~np.isfinite(col))
+        if bad.size:
+            raise ValueError(f"{path}: line {bad[0] + 2}: non-finite value in column {n!r}")
+        out[n] = col
+    dt = np.diff(out["time_s"])
+    bad = np.flatnonzero(dt <= 0)
+    if bad.size:
+        raise ValueError(f"{path}: line {bad[0] + 3}: time_s not strictly increasing")
+    return out
+
+
+def _atomic_write(path: Path, writer, mode="w"):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, mode) as fh:
+            writer(fh)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; use the usual file mode
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+# ----------------------------------------------------------------------------------------------
+# Drive cycles
+# ----------------------------------------------------------------------------------------------
+def drive_cycle_shape(name: str) -> np.ndarray:
+    """Normalised 1 s current shape of a drive cycle (positive = discharge, max = 1).
+
+    Element k-1 is the current over (k-1, k] s.  UDDS and US06 (PyBaMM current files, 1 s): the
+    interval value is the mean of the two end samples (keeps the charge of PyBaMM's linear
+    interpolation).  WLTC (PyBaMM power file, kW, 0.1 s): the trapezoidal 1 s mean power divided by
+    a nominal 3.6 V, i.e. a current shape proportional to power.  HWFET: stored 1 s shape derived
+    from the Panasonic 18650PF measurement (see data/drive_cycles/README.md).
+    """
+    name = name.lower()
+    d = _data_dir()
+    if name in ("udds", "us06"):
+        arr = np.loadtxt(d / f"{name.upper()}.csv", delimiter=",", comments="#")
+        t, i = arr[:, 0], arr[:, 1]
+        if not np.allclose(np.diff(t), 1.0):
+            raise ValueError(f"{name}: expected a 1 s profile")
+        shape = 0.5 * (i[1:] + i[:-1])
+    elif name == "wltc":
+        arr = np.loadtxt(d / "WLTC.csv", delimiter=",", comments="#")
+        t, p_kW = arr[:, 0], arr[:, 1]
+        e = np.r_[0.0, np.cumsum(0.5 * (p_kW[1:] + p_kW[:-1]) * np.diff(t))]
+        grid = np.arange(0.0, math.floor(t[-1]) + 1.0)
+        shape = np.diff(np.interp(grid, t, e)) * 1000.0 / WLTC_NOMINAL_VOLTAGE_V
+    elif name == "hwfet":
+        arr = np.loadtxt(d / "HWFET.csv", delimiter=",", comments="#")
+        shape = arr[1:, 1]
+    else:
+        raise ValueError(f"unknown drive cycle {name!r}; choose from {DRIVE_CYCLES}")
+    return shape / shape.max()
+
+
+# ----------------------------------------------------------------------------------------------
+# Protocols -> piecewise-constant schedules
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class _Schedule:
+    dt_s: float
+    current_A: np.ndarray          # current over each grid interval (len = n_intervals)
+    settings: dict
+    description: str
+    upper_cutoff_V: float
+    lower_cutoff_V: float
+
+
+def _resolve_settings(protocol, c_rate, peak_c_rate, repeats, rest_s, sample_period_s,
+                      pulse_c_rate, initial_soc):
+    p = protocol.lower()
+    if p not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    s = {"protocol": p}
+    if initial_soc is None:
+        initial_soc = 0.0 if p == "ocv-charge" else 1.0
+    if not (0.0 <= float(initial_soc) <= 1.0):
+        raise ValueError(f"initial_soc must be in [0, 1], got {initial_soc!r}")
+    s["initial SOC"] = float(initial_soc)
+    if p == "cc":
+        s["C-rate"] = float(1.0 if c_rate is None else c_rate)
+        s["rest before [s]"] = 60.0
+    elif p.startswith("ocv"):
+        s["C-rate"] = float(0.05 if c_rate is None else c_rate)
+        s["rest before [s]"] = 60.0
+        if p == "ocv":
+            s["rest between [s]"] = float(3600.0 if rest_s is None else rest_s)
+    elif p == "hppc":
+        s["pulse C-rate"] = float(1.0 if pulse_c_rate is None else pulse_c_rate)
+        s["step C-rate"] = float(1.0 if c_rate is None else c_rate)
+        s["pulse duration [s]"] = 10.0
+        s["pulse rest [s]"] = 40.0
+        s["relaxation rest [s]"] = float(3600.0 if rest_s is None else rest_s)
+        s["SOC step"] = 0.1
+    else:
+        s["peak C-rate"] = float(DEFAULT_PEAK_C_RATE[p] if peak_c_rate is None else peak_c_rate)
+        s["rest between repeats [s]"] = float(60.0 if rest_s is None else rest_s)
+        s["repeats"] = None if repeats is None else int(repeats)
+        s["rest before [s]"] = 60.0
+        if repeats is not None and int(repeats) < 1:
+            raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+    for k in ("C-rate", "peak C-rate", "pulse C-rate", "step C-rate"):
+        if k in s and not (s[k] > 0 and math.isfinite(s[k])):
+            raise ValueError(f"{k} must be > 0, got {s[k]!r}")
+    if sample_period_s is None:
+        sample_period_s = 10.0 if p.startswith("ocv") else 1.0
+    sample_period_s = float(sample_period_s)
+    if not (sample_period_s > 0):
+        raise ValueError(f"sample_period_s must be > 0, got {sample_period_s!r}")
+    if p in DRIVE_CYCLES and sample_period_s != 1.0:
+        raise ValueError("drive cycles are defined on a 1 s grid: sample_period_s must be 1")
+    s["sample period [s]"] = sample_period_s
+    return s
+
+
+def _steps(dt, segments):
+    """segments: list of (duration_s, current_A) -> per-interval current array."""
+    out = []
+    for dur, cur in segments:
+        n = int(round(dur / dt))
+        if abs(n * dt - dur) > 1e-9 * max(1.0, dur):
+            raise ValueError(f"segment duration {dur} s is not a multiple of the sample period {dt} s")
+        out.append(np.full(n, float(cur)))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _build_schedule(s, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V, discharge_s=None):
+    p = s["protocol"]
+    dt = s["sample period [s]"]
+    soc0 = s["initial SOC"]
+    lo = v_low if lower_cutoff_V is None else float(lower_cutoff_V)
+    if p in ("cc", "ocv-discharge"):
+        i = s["C-rate"] * q_nom
+        t_max = 1.5 * 3600.0 / s["C-rate"] * max(soc0, 0.05) + 3600.0
+        cur = _steps(dt, [(s["rest before [s]"], 0.0), (math.ceil(t_max / dt) * dt, i)])
+        desc = (f"rest {s['rest before [s]']:g} s; discharge at {s['C-rate']:g}C ({i:g} A) until the "
+                f"lower voltage cut-off {lo:g} V")
+        hi = v_high + 0.3 if upper_cutoff_V is None else float(upper_cutoff_V)
+        return _Schedule(dt, cur, s, desc, hi, lo)
+    if p == "ocv-charge":
+        i = s["C-rate"] * q_nom
+        t_max = 1.5 * 3600.0 / s["C-rate"] * max(1 - soc0, 0.05) + 3600.0
+        cur = _steps(dt, [(s["rest before [s]"], 0.0), (math.ceil(t_max / dt) * dt, -i)])
+        hi = v_high if upper_cutoff_V is None else float(upper_cutoff_V)
+        desc = (f"rest {s['rest before [s]']:g} s; charge at {s['C-rate']:g}C ({i:g} A) until the "
+                f"upper voltage cut-off {hi:g} V")
+        return _Schedule(dt, cur, s, desc, hi, lo - 0.3 if lower_cutoff_V is None else lo)
+    if p == "ocv":
+        i = s["C-rate"] * q_nom
+        # +1 mV: the run starts at exactly the parameter set's upper cut-off when initial_soc = 1,
+        # which PyBaMM rejects as an event violated at t = 0
+        hi = v_high + 0.001 if upper_cutoff_V is None else float(upper_cutoff_V)
+        t_chg = 1.5 * 3600.0 / s["C-rate"] + 3600.0
+        if discharge_s is None:  # first pass: discharge only, to find the cut-off time
+            t_max = 1.5 * 3600.0 / s["C-rate"] * max(soc0, 0.05) + 3600.0
+            cur = _steps(dt, [(s["rest before [s]"], 0.0), (math.ceil(t_max / dt) * dt, i)])
+        else:
+            cur = _steps(dt, [(s["rest before [s]"], 0.0), (discharge_s, i),
+                              (s["rest between [s]"], 0.0), (math.ceil(t_chg / dt) * dt, -i)])
+        desc = (f"rest {s['rest before [s]']:g} s; discharge at {s['C-rate']:g}C ({i:g} A) until the "
+                f"lower cut-off {lo:g} V (stopped at the last sample before it: "
+                f"{discharge_s if discharge_s is None else round(discharge_s)} s of discharge); "
+                f"rest {s['rest between [s]']:g} s; charge at {s['C-rate']:g}C until the upper cut-off "
+                f"{hi:g} V")
+        return _Schedule(dt, cur, s, desc, hi, lo)
+    if p == "hppc":
+        ip = s["pulse C-rate"] * q_nom
+        istep = s["step C-rate"] * q_nom
+        tp, tr, trel = s["pulse duration [s]"], s["pulse rest [s]"], s["relaxation rest [s]"]
+        t_step = s["SOC step"] * 3600.0 / s["step C-rate"]
+        if abs(t_step / dt - round(t_step / dt)) > 1e-9:
+            raise ValueError(f"hppc: the 10 % step ({t_step} s) is not a multiple of the sample period")
+        levels = []
+        z = soc0
+        while z > 0.1 - 1e-9:
+            levels.append(round(z, 6))
+            z -= s["SOC step"]
+        segs = [(60.0, 0.0)]
+        for k, z in enumerate(levels):
+            segs += [(tp, ip), (tr, 0.0), (tp, -ip), (tr, 0.0)]
+            if k < len(levels) - 1:
+                segs += [(t_step, istep), (trel, 0.0)]
+        segs.append((math.ceil((1.5 * 3600.0 / s["step C-rate"] * 0.2 + 600) / dt) * dt, istep))
+        cur = _steps(dt, segs)
+        s["pulse SOC levels"] = levels
+        hi = v_high + 0.5 if upper_cutoff_V is None else float(upper_cutoff_V)
+        desc = (f"rest 60 s; then at each SOC level {', '.join(f'{100 * z:g} %' for z in levels)}: "
+                f"discharge pulse {s['pulse C-rate']:g}C ({ip:g} A) for {tp:g} s, rest {tr:g} s, charge "
+                f"pulse {s['pulse C-rate']:g}C for {tp:g} s, rest {tr:g} s; between levels discharge "
+                f"{100 * s['SOC step']:g} % of nominal capacity at {s['step C-rate']:g}C ({t_step:g} s) "
+                f"then rest {trel:g} s; after the last pulse set discharge at {s['step C-rate']:g}C until "
+                f"the lower cut-off {lo:g} V. Upper cut-off raised to {hi:g} V for the charge pulses.")
+        return _Schedule(dt, cur, s, desc, hi, lo)
+    # drive cycles
+    shape = drive_cycle_shape(p)
+    peak = s["peak C-rate"] * q_nom
+    cyc = shape * peak
+    rest = s["rest between repeats [s]"]
+    if s["repeats"] is None:
+        ah_per = cyc.sum() / 3600.0
+        n_rep = int(math.ceil(1.5 * q_nom * max(soc0, 0.05) / ah_per)) + 1
+    else:
+        n_rep = s["repeats"]
+    parts = [np.zeros(int(round(s["rest before [s]"])))]
+    for _ in range(n_rep):
+        parts += [cyc, np.zeros(int(round(rest)))]
+    cur = np.concatenate(parts)
+    hi = v_high + 0.3 if upper_cutoff_V is None else float(upper_cutoff_V)
+    s["cycle duration [s]"] = float(len(cyc))
+    s["cycle mean current [A]"] = float(cyc.mean())
+    s["peak current [A]"] = float(peak)
+    s["peak regen current [A]"] = float(-cyc.min())
+    rep_txt = "until the lower voltage cut-off" if s["repeats"] is None else f"{n_rep} times (or until the lower cut-off)"
+    desc = (f"rest {s['rest before [s]']:g} s; then the {p.upper()} current shape ({len(cyc)} s, 1 s "
+            f"piecewise constant) scaled to a peak discharge current of {s['peak C-rate']:g}C = {peak:g} A "
+            f"(mean {cyc.mean():.4g} A, peak regen {-cyc.min():.4g} A) followed by {rest:g} s rest, repeated "
+            f"{rep_txt} {lo:g} V. Upper cut-off raised to {hi:g} V so regen near full charge does not stop "
+            f"the run.")
+    return _Schedule(dt, cur, s, desc, hi, lo)
+
+
+# ----------------------------------------------------------------------------------------------
+# PyBaMM solve
+# ----------------------------------------------------------------------------------------------
+def _pybamm_solve(cell, model_name, T_degC, soc0, sched: _Schedule, quiet=True):
+    import pybamm
+
+    if quiet:
+        pybamm.set_logging_level("ERROR")
+    model_cls = {"DFN": pybamm.lithium_ion.DFN, "SPMe": pybamm.lithium_ion.SPMe,
+                 "SPM": pybamm.lithium_ion.SPM}[model_name]
+    model = model_cls({"thermal": "lumped"})
+    pv = pybamm.ParameterValues(cell)
+    pv.set_initial_state(soc0, options=model.options)  # uses the parameter set's own cut-offs
+    T_K = T_degC + 273.15
+    pv["Ambient temperature [K]"] = T_K
+    pv["Initial temperature [K]"] = T_K
+    pv["Upper voltage cut-off [V]"] = sched.upper_cutoff_V
+    pv["Lower voltage cut-off [V]"] = sched.lower_cutoff_V
+    dt = sched.dt_s
+    cur = sched.current_A
+    n = len(cur)
+    grid = np.arange(n + 1) * dt
+    # Each change of current is a linear ramp over the first RAMP_S of the interval; both ends of
+    # every ramp are solver breakpoints, so IDA re-initialises consistently at each of them (a
+    # discontinuous current makes the DFN's algebraic states jump and IDA fail).  The logged current
+    # is the nominal piecewise-constant one: the charge difference telescopes to at most
+    # RAMP_S * |I_k - I_0| / 2 at any time (never accumulates).
+    ramp = min(RAMP_S, 0.01 * dt)
+    tk = np.empty(2 * n)
+    ik = np.empty(2 * n)
+    tk[0::2] = grid[:-1] + ramp
+    tk[1::2] = grid[1:]
+    tk[0] = 0.0
+    ik[0::2] = cur
+    ik[1::2] = cur
+    pv["Current function [A]"] = pybamm.Interpolant(tk, ik, pybamm.t, interpolator="linear",
+                                                    name="cellsense current")
+    change = np.flatnonzero(np.diff(cur) != 0)  # current changes at grid[change + 1]
+    t_eval = np.unique(np.r_[0.0, grid[change + 1], grid[change + 1] + ramp, grid[-1]])
+    solver = pybamm.IDAKLUSolver(rtol=RTOL, atol=ATOL)
+    sim = pybamm.Simulation(model, parameter_values=pv, solver=solver)
+    t0 = _time.perf_counter()
+    try:
+        sol = sim.solve(t_eval=t_eval, t_interp=grid)
+    except pybamm.SolverError as e:
+        raise RuntimeError(f"PyBaMM failed for {cell} {model_name} at {T_degC} degC: {e}") from e
+    solve_s = _time.perf_counter() - t0
+    t = np.asarray(sol.t, dtype=float)
+    # keep the sample grid (drop the ramp-end breakpoints) and the final (event) time
+    on_grid = np.abs(t / dt - np.round(t / dt)) < 1e-7
+    on_grid[-1] = True
+    keep = on_grid & np.r_[True, np.diff(t) > 0]
+    t = t[keep]
+    V = sol["Voltage [V]"].entries[keep]
+    try:
+        T = sol["Volume-averaged cell temperature [C]"].entries[keep]
+    except KeyError:
+        T = sol["X-averaged cell temperature [C]"].entries[keep]
+    Q = sol["Discharge capacity [A.h]"].entries[keep]
+    q_nom = float(pv["Nominal cell capacity [A.h]"])
+    # current of row k = interval containing t_k (row 0: first interval's current, which is a rest)
+    kidx = np.clip(np.ceil(t / dt - 1e-9).astype(np.int64) - 1, 0, n - 1)
+    I = cur[kidx]
+    I[0] = 0.0 if t[0] == 0.0 else I[0]
+    return dict(time_s=t, current_A=I, voltage_V=np.asarray(V, float), temperature_degC=np.asarray(T, float),
+                discharge_Ah=np.asarray(Q, float), termination=str(sol.termination), solve_s=solve_s,
+                q_nom=q_nom, pybamm_version=pybamm.__version__)
+
+
+def _cell_info(cell):
+    import pybamm
+
+    try:
+        pv = pybamm.ParameterValues(cell)
+    except Exception as e:  # pybamm raises various errors for unknown sets
+        raise ValueError(f"unknown PyBaMM parameter set {cell!r}: {e}") from None
+    return (float(pv["Nominal cell capacity [A.h]"]), float(pv["Lower voltage cut-off [V]"]),
+            float(pv["Upper voltage cut-off [V]"]), pybamm.__version__)
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("CELLSENSE_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "cellsense" / "sim"
+
+
+def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: float = 25.0,
+             model: str = "DFN", out=None, initial_soc: Optional[float] = None,
+             sensor: Optional[SensorModel] = None, cache_dir=None, repeats: Optional[int] = None,
+             c_rate: Optional[float] = None, peak_c_rate: Optional[float] = None,
+             rest_s: Optional[float] = None, pulse_c_rate: Optional[float] = None,
+             sample_period_s: Optional[float] = None, upper_cutoff_V: Optional[float] = None,
+             lower_cutoff_V: Optional[float] = None, use_cache: bool = True,
+             quiet: bool = True) -> SimResult:
+    """Simulate a protocol with PyBaMM (lumped thermal, ambient = initial = temperature_degC).
+
+    Parameters
+    ----------
+    cell : PyBaMM parameter-set name (e.g. "Chen2020").
+    protocol : "cc", "ocv", "ocv-discharge", "ocv-charge", "hppc", "udds", "us06", "hwfet", "wltc".
+    model : "DFN" (default), "SPMe" or "SPM".
+    initial_soc : PyBaMM initial SOC (default 1.0; 0.0 for "ocv-charge").
+    sensor : optional :class:`SensorModel` (or dict) applied after the truth cache.
+    cache_dir : truth cache directory (default ``$CELLSENSE_CACHE`` or ``~/.cache/cellsense/sim``).
+    repeats : drive cycles: number of repeats (default: until the lower cut-off).
+    c_rate : cc / ocv* C-rate (defaults 1 and 1/20), hppc 10 % step C-rate (default 1).
+    peak_c_rate : drive cycles: peak discharge current in C (defaults udds 3, us06 3, hwfet 2, wltc 3).
+    rest_s : ocv: rest between discharge and charge (3600); hppc: relaxation rest (3600);
+        drive cycles: rest after each repeat (60).
+    pulse_c_rate : hppc pulse C-rate (default 1).
+    sample_period_s : truth grid (default 1 s; 10 s for ocv protocols; drive cycles need 1 s).
+    upper_cutoff_V / lower_cutoff_V : override the cut-offs used during the run (the defaults are
+        the parameter set's, with the upper one raised by 0.3 V (0.5 V for hppc) for protocols
+        other than ocv/ocv-charge, see the sidecar).
+    out : if given, write the cell log CSV there and the sidecar ``<out>.json``.
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    try:
+        T = float(temperature_degC)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature_degC must be a number, got {temperature_degC!r}") from None
+    if not (-40.0 <= T <= 80.0):
+        raise ValueError(f"temperature_degC {T} outside [-40, 80] degC")
+    if isinstance(sensor, dict):
+        sensor = SensorModel.from_dict(sensor)
+    settings = _resolve_settings(protocol, c_rate, peak_c_rate, repeats, rest_s, sample_period_s,
+                                 pulse_c_rate, initial_soc)
+    soc0 = settings["initial SOC"]
+    q_nom, v_low, v_high, pb_version = _cell_info(cell)
+    sched = _build_schedule(settings, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V)
+
+    key_obj = {"cache format": CACHE_FORMAT, "cell": cell, "model": model, "settings": settings,
+               "temperature [degC]": T, "upper cut-off [V]": sched.upper_cutoff_V,
+               "lower cut-off [V]": sched.lower_cutoff_V, "pybamm": pb_version,
+               "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}, "thermal": "lumped"}
+    key = hashlib.sha256(json.dumps(_jsonable(key_obj), sort_keys=True).encode()).hexdigest()[:32]
+    cdir = Path(cache_dir) if cache_dir else default_cache_dir()
+    cfile = cdir / f"{key}.npz"
+    truth = None
+    if use_cache and cfile.exists():
+        try:
+            with np.load(cfile, allow_pickle=False) as z:
+                truth = {k: z[k] for k in ("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true")}
+                meta = json.loads(str(z["meta"]))
+            meta["cache"] = {"key": key, "hit": True, "file": str(cfile)}
+        except Exception:
+            truth = None
+    if truth is None:
+        total_solve = 0.0
+        if settings["protocol"] == "ocv":
+            first = _pybamm_solve(cell, model, T, soc0, sched, quiet)
+            total_solve += first["solve_s"]
+            if "Minimum voltage" not in first["termination"]:
+                raise RuntimeError(f"ocv: the C/20 discharge did not reach the lower cut-off ({first['termination']})")
+            dt = settings["sample period [s]"]
+            t_dis = first["time_s"][-1] - settings["rest before [s]"]
+            discharge_s = (math.floor(t_dis / dt - 1e-9) - 1) * dt
+            sched = _build_schedule(settings, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V,
+                                    discharge_s=discharge_s)
+        r = _pybamm_solve(cell, model, T, soc0, sched, quiet)
+        total_solve += r["solve_s"]
+        soc_true = soc0 - r["discharge_Ah"] / r["q_nom"]
+        t = r["time_s"]
+        cc = soc0 - np.r_[0.0, np.cumsum(r["current_A"][1:] * np.diff(t))] / 3600.0 / r["q_nom"]
+        truth = dict(time_s=t, current_A=r["current_A"], voltage_V=r["voltage_V"],
+                     temperature_degC=r["temperature_degC"], soc_true=soc_true)
+        meta = {
+            "format": "cellsense simulation sidecar",
+            "format version": 1,
+            "parameter set": cell,
+            "model": model,
+            "thermal model": "lumped (PyBaMM 'thermal': 'lumped')",
+            "protocol": settings["protocol"],
+            "protocol settings": settings,
+            "protocol schedule": sched.description,
+            "temperature [degC]": T,
+            "ambient temperature [degC]": T,
+            "initial SOC": soc0,
+            "nominal capacity [A.h]": r["q_nom"],
+            "pybamm version": r["pybamm_version"],
+            "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL,
+                       "breakpoints": "every change of the applied current (t_eval), output on the sample grid (t_interp)"},
+            "solve time [s]": round(total_solve, 3),
+            "cut-offs": {"lower voltage cut-off [V]": sched.lower_cutoff_V,
+                         "upper voltage cut-off [V]": sched.upper_cutoff_V,
+                         "parameter set lower cut-off [V]": v_low,
+                         "parameter set upper cut-off [V]": v_high,
+                         "note": "initial SOC is set with the parameter set's own cut-offs; the "
+                                 "run then uses the cut-offs above (PyBaMM termination events)."},
+            "termination": r["termination"],
+            "current convention": "positive = discharge; row k's current is held over (t_{k-1}, t_k]; row 0 is at rest",
+            "soc_true definition": SOC_DEFINITION,
+            "soc_true coulomb-counting max abs difference": float(np.max(np.abs(cc - soc_true))),
+            "temperature column": "PyBaMM volume-averaged cell temperature (lumped model) [degC]",
+        }
+        meta["cache"] = {"key": key, "hit": False, "file": str(cfile) if use_cache else None}
+        if use_cache:
+            cdir.mkdir(parents=True, exist_ok=True)
+            payload = dict(truth)
+            payload["meta"] = np.array(json.dumps(_jsonable(meta)))
+            _atomic_write(cfile, lambda fh: np.savez(fh, **payload), mode="wb")
+    meta["sensor"] = None
+    res = SimResult(truth["time_s"], truth["current_A"], truth["voltage_V"], truth["temperature_degC"],
+                    truth["soc_true"], meta)
+    if sensor is not None:
+        m = sensor.apply(res.time_s, res.current_A, res.voltage_V, res.temperature_degC, res.soc_true)
+        meta = dict(meta)
+        meta["sensor"] = sensor.to_dict()
+        meta["sensor"]["note"] = "applied after the truth cache; soc_true is the truth at the kept rows"
+        res = SimResult(m["time_s"], m["current_A"], m["voltage_V"], m["temperature_degC"], m["soc_true"], meta)
+    if out is not None:
+        res.to_csv(out)
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------
+def add_cli(subparsers):
+    p = subparsers.add_parser("simulate", help="generate a ground-truth cell log with PyBaMM",
+                              description="Simulate a protocol with PyBaMM (lumped thermal) and write a "
+                                          "cell-log CSV with soc_true plus a sidecar LOG.csv.json.")
+    p.add_argument("--cell", default="Chen2020", help="PyBaMM parameter set (default Chen2020)")
+    p.add_argument("--protocol", default="udds", choices=PROTOCOLS)
+    p.add_argument("--temperature-degC", type=float, default=25.0, dest="temperature_degC")
+    p.add_argument("--out", required=True, help="output cell-log CSV (sidecar: OUT.json next to it)")
+    p.add_argument("--model", default="DFN", choices=MODELS)
+    p.add_argument("--initial-soc", type=float, default=None, dest="initial_soc")
+    p.add_argument("--c-rate", type=float, default=None, dest="c_rate")
+    p.add_argument("--peak-c-rate", type=float, default=None, dest="peak_c_rate")
+    p.add_argument("--pulse-c-rate", type=float, default=None, dest="pulse_c_rate")
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--rest-s", type=float, default=None, dest="rest_s")
+    p.add_argument("--sample-period-s", type=float, default=None, dest="sample_period_s",
+                   help="truth sample grid (default 1 s, 10 s for ocv)")
+    p.add_argument("--upper-cutoff-V", type=float, default=None, dest="upper_cutoff_V")
+    p.add_argument("--lower-cutoff-V", type=float, default=None, dest="lower_cutoff_V")
+    p.add_argument("--cache-dir", default=None, dest="cache_dir")
+    p.add_argument("--no-cache", action="store_true", dest="no_cache")
+    g = p.add_argument_group("sensor model (applied after the truth)")
+    g.add_argument("--voltage-noise-V", type=float, default=0.0, dest="voltage_noise_V")
+    g.add_argument("--current-noise-A", type=float, default=0.0, dest="current_noise_A")
+    g.add_argument("--temperature-noise-degC", type=float, default=0.0, dest="temperature_noise_degC")
+    g.add_argument("--current-offset-A", type=float, default=0.0, dest="current_offset_A")
+    g.add_argument("--current-gain-error", type=float, default=0.0, dest="current_gain_error")
+    g.add_argument("--voltage-lsb-V", type=float, default=0.0, dest="voltage_lsb_V")
+    g.add_argument("--current-lsb-A", type=float, default=0.0, dest="current_lsb_A")
+    g.add_argument("--temperature-lsb-degC", type=float, default=0.0, dest="temperature_lsb_degC")
+    g.add_argument("--sensor-sample-period-s", type=float, default=None, dest="sensor_sample_period_s")
+    g.add_argument("--drop-fraction", type=float, default=0.0, dest="drop_fraction")
+    g.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cli_simulate)
+    return p
+
+
+def _cli_simulate(args) -> int:
+    sensor = SensorModel(voltage_noise_V=args.voltage_noise_V, current_noise_A=args.current_noise_A,
+                         temperature_noise_degC=args.temperature_noise_degC,
+                         current_offset_A=args.current_offset_A, current_gain_error=args.current_gain_error,
+                         voltage_lsb_V=args.voltage_lsb_V, current_lsb_A=args.current_lsb_A,
+                         temperature_lsb_degC=args.temperature_lsb_degC,
+                         sample_period_s=args.sensor_sample_period_s, drop_fraction=args.drop_fraction,
+                         seed=args.seed)
+    if sensor.is_identity():
+        sensor = None
+    r = simulate(cell=args.cell, protocol=args.protocol, temperature_degC=args.temperature_degC,
+                 model=args.model, out=args.out, initial_soc=args.initial_soc, sensor=sensor,
+                 cache_dir=args.cache_dir, repeats=args.repeats, c_rate=args.c_rate,
+                 peak_c_rate=args.peak_c_rate, rest_s=args.rest_s, pulse_c_rate=args.pulse_c_rate,
+                 sample_period_s=args.sample_period_s, upper_cutoff_V=args.upper_cutoff_V,
+                 lower_cutoff_V=args.lower_cutoff_V, use_cache=not args.no_cache)
+    m = r.meta
+    src = "cache" if m["cache"]["hit"] else f"solved in {m['solve time [s]']:.1f} s"
+    print(f"{args.out}: {len(r)} rows, {r.time_s[-1] / 3600:.3f} h, final soc_true {r.soc_true[-1]:.4f}, "
+          f"{m['termination']} ({src}); sidecar {sidecar_path(args.out)}")
+    return 0

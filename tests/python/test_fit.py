@@ -1,0 +1,227 @@
+"""Tests for cellsense.fit: parameter recovery on synthetic ECM data, PyBaMM Chen2020, bad input."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+
+from cellsense import fit as fitmod  # noqa: E402
+from cellsense.fit import check_cell, ecm_simulate, fit  # noqa: E402
+from cellsense.simulate import SimResult, _build_schedule, _resolve_settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+Q_TRUE = 4.0
+TEMPS = (5.0, 30.0)
+R0_TRUE = {5.0: 0.040, 30.0: 0.020}
+R1_TRUE, TAU1_TRUE = 0.010, 8.0
+R2_TRUE, TAU2_TRUE = 0.015, 500.0
+
+
+def _ocv_true(z):
+    z = np.asarray(z, float)
+    return 3.4 + 0.7 * z + 0.08 * np.sin(3 * z) - 0.2 * np.exp(-z / 0.05)
+
+
+def _true_cell():
+    soc = np.linspace(0.0, 1.0, 201)
+    nT = len(TEMPS)
+    tab = lambda x: [[x] * len(soc) for _ in range(nT)]  # noqa: E731
+    p = {
+        "Nominal cell capacity [A.h]": Q_TRUE, "Coulombic efficiency": 1.0,
+        "SOC breakpoints": soc.tolist(), "Temperature breakpoints [degC]": list(TEMPS),
+        "Open-circuit voltage [V]": [_ocv_true(soc).tolist()] * nT,
+        "R0 [Ohm]": [[R0_TRUE[T]] * len(soc) for T in TEMPS],
+        "R1 [Ohm]": tab(R1_TRUE), "tau1 [s]": tab(TAU1_TRUE), "R2 [Ohm]": tab(R2_TRUE), "tau2 [s]": tab(TAU2_TRUE),
+        "Hysteresis maximum [V]": tab(0.0), "Instantaneous hysteresis [V]": tab(0.0),
+        "Hysteresis rate constant": 10.0, "Lower voltage cut-off [V]": 2.5, "Upper voltage cut-off [V]": 4.2,
+    }
+    return {"cellsense cell file": 1, "name": "truth", "placeholder": False, "model": "ecm", "RC pairs": 2,
+            "parameters": p}
+
+
+def _log(cell, current, dt, T, path):
+    t = np.arange(len(current) + 1) * dt
+    i = np.r_[0.0, current]
+    sim = ecm_simulate(cell, t, i, T, initial_soc=1.0)
+    SimResult(t, i, sim["voltage_V"], np.full(len(t), T), sim["soc"], {}).to_csv(path, sidecar=False)
+    return sim
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    d = tmp_path_factory.mktemp("synth")
+    cell = _true_cell()
+    i20 = Q_TRUE / 20
+    n = int(20 * 3600 / 10)  # exactly Q_TRUE at C/20 (10 s samples)
+    cur = np.r_[np.zeros(6), np.full(n, i20), np.zeros(360), np.full(n - 30, -i20)]
+    _log(cell, cur, 10.0, 25.0, d / "ocv.csv")
+    s = _resolve_settings("hppc", None, None, None, None, None, None, None)
+    sched = _build_schedule(s, Q_TRUE, 2.5, 4.2, None, None)
+    cur = sched.current_A
+    n_keep = int(np.argmax(np.cumsum(cur) / 3600.0 > 0.95 * Q_TRUE))   # stop the last discharge at 5 % SOC
+    hppc = []
+    for T in TEMPS:
+        p = d / f"hppc_{T:g}.csv"
+        _log(cell, cur[:n_keep], 1.0, T, p)
+        hppc.append(p)
+    out = d / "cell.json"
+    fitted = fit(d / "ocv.csv", hppc, out=out, rc_pairs=2, name="synthetic")
+    return {"dir": d, "cell": fitted, "out": out, "hppc": hppc, "ocv": d / "ocv.csv"}
+
+
+def _at(cell, key, soc, T):
+    p = cell["parameters"]
+    return float(fitmod._bilinear(np.asarray(p[key], float), np.asarray(p["SOC breakpoints"]),
+                                  np.asarray(p["Temperature breakpoints [degC]"]), soc, T))
+
+
+def test_synthetic_capacity_and_ocv(synthetic):
+    c = synthetic["cell"]
+    p = c["parameters"]
+    assert p["Nominal cell capacity [A.h]"] == pytest.approx(Q_TRUE, rel=1e-3)
+    soc = np.asarray(p["SOC breakpoints"])
+    ocv = np.asarray(p["Open-circuit voltage [V]"])
+    mid = (soc >= 0.05) & (soc <= 0.95)
+    assert np.max(np.abs(ocv[0][mid] - _ocv_true(soc[mid]))) < 0.002    # 2 mV
+    assert np.max(np.abs(ocv[0] - _ocv_true(soc))) < 0.03
+    assert np.all(np.diff(ocv, axis=1) > 0)
+    # no hysteresis in the truth: M small
+    assert np.max(np.asarray(p["Hysteresis maximum [V]"])[0][mid]) < 0.002
+
+
+@pytest.mark.parametrize("soc", [0.3, 0.5, 0.8])
+def test_synthetic_resistances_recovered(synthetic, soc):
+    c = synthetic["cell"]
+    assert c["parameters"]["Temperature breakpoints [degC]"] == list(TEMPS)
+    for T in TEMPS:
+        assert _at(c, "R0 [Ohm]", soc, T) == pytest.approx(R0_TRUE[T], rel=0.03)
+        assert _at(c, "R1 [Ohm]", soc, T) == pytest.approx(R1_TRUE, rel=0.15)
+        assert _at(c, "tau1 [s]", soc, T) == pytest.approx(TAU1_TRUE, rel=0.15)
+        assert _at(c, "R2 [Ohm]", soc, T) == pytest.approx(R2_TRUE, rel=0.15)
+        assert _at(c, "tau2 [s]", soc, T) == pytest.approx(TAU2_TRUE, rel=0.15)
+
+
+def test_synthetic_residuals_and_file(synthetic):
+    c = synthetic["cell"]
+    res = c["fit residuals"]
+    for p in synthetic["hppc"]:
+        assert res[p.name]["voltage RMSE [mV]"] < 2.0
+    on_disk = json.loads(synthetic["out"].read_text())
+    assert on_disk == json.loads(json.dumps(c))
+    check_cell(on_disk)
+    for k in on_disk["parameters"]:
+        assert k in on_disk["provenance"], k
+    assert on_disk["placeholder"] is False and on_disk["model"] == "ecm" and on_disk["RC pairs"] == 2
+
+
+def test_one_rc_pair(synthetic, tmp_path):
+    c = fit(synthetic["ocv"], synthetic["hppc"][:1], rc_pairs=1)
+    assert c["RC pairs"] == 1 and "R2 [Ohm]" not in c["parameters"]
+    check_cell(c)
+
+
+def test_fit_cli(synthetic, tmp_path, capsys):
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers()
+    fitmod.add_cli(sub)
+    out = tmp_path / "cli_cell.json"
+    args = ap.parse_args(["fit", "--ocv", str(synthetic["ocv"]), "--hppc", str(synthetic["hppc"][0]),
+                          "--hppc", str(synthetic["hppc"][1]), "--out", str(out), "--rc-pairs", "2"])
+    assert args.func(args) == 0
+    text = capsys.readouterr().out
+    assert "RMSE" in text and "hppc_5.csv" in text
+    assert json.loads(out.read_text())["name"] == "cli_cell"
+
+
+# ------------------------------------------------------------------------------------------------
+# bad input
+# ------------------------------------------------------------------------------------------------
+def test_missing_file(synthetic, tmp_path):
+    with pytest.raises(ValueError, match="nope.csv"):
+        fit(tmp_path / "nope.csv", synthetic["hppc"])
+
+
+def test_no_charge_branch(synthetic, tmp_path):
+    # an HPPC log as OCV test: it has charge pulses but no charge branch after the long discharge
+    p = tmp_path / "dis_only.csv"
+    t = np.arange(0, 3600 * 20, 10.0)
+    i = np.r_[0.0, np.full(len(t) - 1, 0.2)]
+    SimResult(t, i, 4.0 - 1e-6 * t, np.full(len(t), 25.0), None, {}).to_csv(p, sidecar=False)
+    out = tmp_path / "x.json"
+    with pytest.raises(ValueError, match="dis_only.csv.*charge branch"):
+        fit(p, synthetic["hppc"], out=out)
+    assert not out.exists()
+
+
+def test_duplicate_temperatures(synthetic):
+    with pytest.raises(ValueError, match="distinct temperatures"):
+        fit(synthetic["ocv"], [synthetic["hppc"][0], synthetic["hppc"][0]])
+
+
+@pytest.mark.parametrize("kw", [{"rc_pairs": 0}, {"rc_pairs": 9}, {"hysteresis_rate": -1.0},
+                                {"soc_breakpoints": [0.0, 0.5, 0.4, 1.0]}])
+def test_bad_options(synthetic, kw):
+    with pytest.raises(ValueError):
+        fit(synthetic["ocv"], synthetic["hppc"], **kw)
+
+
+def test_no_pulses(synthetic):
+    with pytest.raises(ValueError, match="no HPPC pulses"):
+        fit(synthetic["ocv"], [synthetic["ocv"]])
+
+
+# ------------------------------------------------------------------------------------------------
+# PyBaMM Chen2020
+# ------------------------------------------------------------------------------------------------
+def test_bundled_chen2020_model():
+    c = json.loads((ROOT / "models" / "chen2020.json").read_text())
+    check_cell(c)
+    p = c["parameters"]
+    assert c["placeholder"] is False and c["RC pairs"] == 2 and c["name"] == "chen2020"
+    assert p["Temperature breakpoints [degC]"][0] < 5 and p["Temperature breakpoints [degC]"][-1] > 35
+    assert 21 <= len(p["SOC breakpoints"]) <= 64
+    assert 4.9 < p["Nominal cell capacity [A.h]"] < 5.3
+    for k in p:
+        assert k in c["provenance"], k
+    for name, r in c["fit residuals"].items():
+        assert r["voltage RMSE [mV]"] < 12.0, name
+
+
+@pytest.fixture(scope="module")
+def chen_spme(tmp_path_factory):
+    pytest.importorskip("pybamm")
+    from cellsense.simulate import simulate
+    d = tmp_path_factory.mktemp("chen")
+    cache = tmp_path_factory.mktemp("chen_cache")
+    simulate(protocol="ocv", model="SPMe", out=d / "ocv.csv", cache_dir=cache)
+    simulate(protocol="hppc", model="SPMe", temperature_degC=25.0, out=d / "hppc25.csv", cache_dir=cache)
+    return d
+
+
+def test_bundled_model_on_spme_hppc(chen_spme):
+    """The DFN-fitted bundled model, run open loop over an SPMe HPPC (another truth model)."""
+    from cellsense.fit import _load
+    c = json.loads((ROOT / "models" / "chen2020.json").read_text())
+    lg = _load(chen_spme / "hppc25.csv")
+    sim = ecm_simulate(c, lg["time_s"], lg["current_A"], lg["temperature_degC"], initial_soc=1.0)
+    e = sim["voltage_V"] - lg["voltage_V"]
+    assert 1e3 * math.sqrt(np.mean(e ** 2)) < 15.0
+    # excluding the final discharge to the cut-off (diffusion-limited knee), much tighter
+    body = lg["time_s"] < lg["time_s"][-1] - 600
+    assert 1e3 * math.sqrt(np.mean(e[body] ** 2)) < 8.0
+
+
+def test_fit_chen2020_spme(chen_spme, tmp_path):
+    out = tmp_path / "chen_spme.json"
+    c = fit(chen_spme / "ocv.csv", [chen_spme / "hppc25.csv"], out=out, name="chen-spme")
+    assert c["parameters"]["Temperature breakpoints [degC]"][0] == pytest.approx(25.5, abs=1.0)
+    assert c["fit residuals"]["hppc25.csv"]["voltage RMSE [mV]"] < 12.0
+    assert c["fit residuals"]["ocv.csv"]["voltage RMSE [mV]"] < 12.0
+    r0 = np.asarray(c["parameters"]["R0 [Ohm]"])
+    assert np.all((r0 > 0.01) & (r0 < 0.05))
