@@ -173,13 +173,15 @@ void cs_config_default(cs_config* c) {
   c->gate_policy = CS_GATE_REJECT_STEP;
   c->gate_timeout_steps = 5;
   c->dt_max_s = 60.0f;
-  c->soc_min = 0.0f;
-  c->soc_max = 1.0f;
-  c->voltage_sigma_V = 0.01f;
+  // Same defaults as the Python package (cellsense.estimator.NoiseSettings / EstimatorSettings;
+  // tests/python/test_export_c.py checks that they agree).
+  c->soc_min = -0.05f;
+  c->soc_max = 1.05f;
+  c->voltage_sigma_V = 0.04f;
   c->gate_nis = 100.0f;
   c->current_sigma_A = 0.05f;
-  c->soc_per_sqrt_s = 2e-5f;
-  c->v_rc_V_per_sqrt_s = 2e-4f;
+  c->soc_per_sqrt_s = 3e-4f;
+  c->v_rc_V_per_sqrt_s = 5e-4f;
   c->hysteresis_per_sqrt_s = 1e-3f;
   c->ukf_alpha = 1.0f;
   c->ukf_beta = 2.0f;

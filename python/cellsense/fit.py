@@ -172,8 +172,12 @@ def _fmt(x, sig=6):
 # ----------------------------------------------------------------------------------------------
 # OCV
 # ----------------------------------------------------------------------------------------------
-def fit_ocv(log: dict, soc_bp: np.ndarray, transient_soc: float = 0.015) -> dict:
-    """OCV(SOC), half branch gap and capacity from a C/20 discharge + charge log (starts full)."""
+def fit_ocv(log: dict, soc_bp: np.ndarray, transient_soc: float = 0.015, capacity_Ah: Optional[float] = None) -> dict:
+    """OCV(SOC), half branch gap and capacity from a C/20 discharge + charge log (starts full).
+
+    The SOC scale (the model's capacity) is, in order: `capacity_Ah` if given; else the scale of the
+    log's own `soc_true` column if it has one (so the model's SOC is the SOC the logs are scored
+    against); else the charge discharged in the C/20 branch."""
     path = log["path"]
     i, v, t = log["current_A"], log["voltage_V"], log["time_s"]
     imax = np.max(np.abs(i))
@@ -186,9 +190,17 @@ def fit_ocv(log: dict, soc_bp: np.ndarray, transient_soc: float = 0.015) -> dict
         raise ValueError(f"{path}: OCV test has no discharge branch (current_A > 0)")
     d0, d1 = max(dis_runs, key=lambda r: t[r[1] - 1] - t[r[0]])
     Ah = log["Ah"]
-    Q = float(Ah[d1 - 1])
-    if Q <= 0:
+    Q_c20 = float(Ah[d1 - 1])
+    if Q_c20 <= 0:
         raise ValueError(f"{path}: non-positive discharged capacity")
+    Q, q_source = Q_c20, "c20"
+    st = log.get("soc_true")
+    if capacity_Ah is not None:
+        if not (capacity_Ah > 0 and math.isfinite(capacity_Ah)):
+            raise ValueError(f"capacity_Ah must be positive, got {capacity_Ah!r}")
+        Q, q_source = float(capacity_Ah), "given"
+    elif st is not None and np.isfinite(st[d0]) and np.isfinite(st[d1 - 1]) and st[d0] - st[d1 - 1] > 0.5:
+        Q, q_source = float((Ah[d1 - 1] - Ah[d0]) / (st[d0] - st[d1 - 1])), "soc_true"
     soc = 1.0 - Ah / Q
     i_dis = float(np.median(i[d0:d1]))
     branches = {}
@@ -251,7 +263,8 @@ def fit_ocv(log: dict, soc_bp: np.ndarray, transient_soc: float = 0.015) -> dict
     for k in range(1, len(ocv)):
         ocv[k] = max(ocv[k], ocv[k - 1] + 1e-5)
     T_med = float(np.median(log["temperature_degC"]))
-    return {"capacity_Ah": Q, "ocv_V": ocv, "half_gap_V": hb, "i_discharge_A": i_dis,
+    return {"capacity_Ah": Q, "capacity_source": q_source, "c20_capacity_Ah": Q_c20,
+            "ocv_V": ocv, "half_gap_V": hb, "i_discharge_A": i_dis,
             "i_charge_A": i_chg, "temperature_degC": T_med, "v_min": float(v.min()),
             "v_max": float(v.max()), "overlap": (float(lo_ok), float(hi_ok))}
 
@@ -449,7 +462,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         description: Optional[str] = None, soc_breakpoints: Optional[Sequence[float]] = None,
         hysteresis_rate: float = 10.0, hppc_initial_soc: float = 1.0,
         lower_cutoff_V: Optional[float] = None, upper_cutoff_V: Optional[float] = None,
-        verbose: bool = False) -> dict:
+        capacity_Ah: Optional[float] = None, verbose: bool = False) -> dict:
     """Fit an ECM cell file from an OCV test log and one HPPC log per temperature.
 
     Assumes the OCV test and each HPPC test start fully charged (SOC 1; ``hppc_initial_soc``
@@ -471,7 +484,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     say = print if verbose else (lambda *a, **k: None)
 
     ocv_log = _load(ocv_csv)
-    o = fit_ocv(ocv_log, soc_bp)
+    o = fit_ocv(ocv_log, soc_bp, capacity_Ah=capacity_Ah)
     Q = o["capacity_Ah"]
     say(f"OCV: capacity {Q:.4f} Ah from {ocv_csv}")
     ocv_tab = o["ocv_V"]
@@ -542,8 +555,14 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     hp_names = ", ".join(f"{Path(p).name} ({T:g} degC)" for T, p, _ in hppc)
     lv_txt = ", ".join(f"{L['soc']:.3f}" for L in details[len(details) // 2])
     prov = {
-        "Nominal cell capacity [A.h]": f"charge discharged in the C/20 discharge branch of {ocv_name} "
-                                       f"({abs(o['i_discharge_A']):.4g} A, from full to {v_lo:g} V), coulomb counted",
+        "Nominal cell capacity [A.h]": {
+            "c20": f"charge discharged in the C/20 discharge branch of {ocv_name} "
+                   f"({abs(o['i_discharge_A']):.4g} A, from full to {v_lo:g} V), coulomb counted",
+            "soc_true": f"the SOC scale of {ocv_name}'s soc_true column (charge / change of soc_true over the C/20 "
+                        f"discharge branch), so the model's SOC is the SOC its logs are scored against; the C/20 "
+                        f"branch itself discharged {o['c20_capacity_Ah']:.4f} Ah",
+            "given": f"given by the user (--capacity-Ah); the C/20 branch of {ocv_name} discharged "
+                     f"{o['c20_capacity_Ah']:.4f} Ah"}[o["capacity_source"]],
         "Coulombic efficiency": "assumed 1.0 (not identifiable from these tests)",
         "SOC breakpoints": "fixed grid, denser near 0 and 1 where the OCV is steep; SOC = 1 - Ah / capacity",
         "Temperature breakpoints [degC]": f"median of the temperature column of each HPPC file: {hp_names}",
@@ -644,6 +663,8 @@ def add_cli(subparsers):
     p.add_argument("--description", default=None)
     p.add_argument("--hysteresis-rate", type=float, default=10.0, dest="hysteresis_rate")
     p.add_argument("--hppc-initial-soc", type=float, default=1.0, dest="hppc_initial_soc")
+    p.add_argument("--capacity-Ah", type=float, default=None, dest="capacity_Ah",
+                   help="SOC scale of the model (default: the OCV log's soc_true scale if present, else the C/20 charge)")
     p.add_argument("--lower-cutoff-V", type=float, default=None, dest="lower_cutoff_V",
                    help="default: minimum voltage of the OCV log")
     p.add_argument("--upper-cutoff-V", type=float, default=None, dest="upper_cutoff_V",
@@ -657,7 +678,7 @@ def _cli_fit(args) -> int:
     cell = fit(args.ocv, args.hppc, out=args.out, rc_pairs=args.rc_pairs, name=name,
                description=args.description, hysteresis_rate=args.hysteresis_rate,
                hppc_initial_soc=args.hppc_initial_soc, lower_cutoff_V=args.lower_cutoff_V,
-               upper_cutoff_V=args.upper_cutoff_V)
+               upper_cutoff_V=args.upper_cutoff_V, capacity_Ah=args.capacity_Ah)
     p = cell["parameters"]
     print(f"{args.out}: capacity {p['Nominal cell capacity [A.h]']:.4g} Ah, {cell['RC pairs']} RC pairs, "
           f"temperatures {p['Temperature breakpoints [degC]']} degC")

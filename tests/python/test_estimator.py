@@ -46,12 +46,18 @@ def spd(p: np.ndarray) -> bool:
 @pytest.mark.parametrize("filt", ["ekf", "ukf"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seq=st.lists(valid_sample, min_size=1, max_size=80), soc0=st.floats(0.0, 1.0))
-def test_covariance_spd_and_soc_bounded(filt, dtype, seq, soc0):
-    est = Estimator(CELL, filter=filt, dtype=dtype, initial_soc=soc0)
+@given(seq=st.lists(valid_sample, min_size=1, max_size=80), soc0=st.floats(0.0, 1.0),
+       bounds=st.sampled_from([(0.0, 1.0), (-0.05, 1.05), (0.1, 0.9)]))
+def test_covariance_spd_and_soc_bounded(filt, dtype, seq, soc0, bounds):
+    lo, hi = bounds
+    soc0 = min(max(soc0, lo), hi)
+    # the core holds the bounds in its own arithmetic: float32(-0.05) is -0.0500000007
+    blo, bhi = (float(np.float32(lo)), float(np.float32(hi))) if dtype == "float32" else (lo, hi)
+    est = Estimator(CELL, filter=filt, dtype=dtype, initial_soc=soc0,
+                    settings=EstimatorSettings(soc_min=lo, soc_max=hi))
     for dt, i, v, t in seq:
         r = est.step(dt, i, v, t)
-        assert 0.0 <= r.soc <= 1.0
+        assert blo <= r.soc <= bhi
         assert math.isfinite(r.soc_sigma)
         assert spd(est.covariance), (r, est.covariance)
 
@@ -157,7 +163,7 @@ def test_log_faults_are_reported_not_absorbed(synthetic_log):
     assert s[150] == "rejected_temperature_range"
     assert s[200] == "rejected_nonfinite"
     assert s[300] == "rejected_dt_too_large" and s[301] == "fused"
-    assert np.all(np.isfinite(r.soc)) and np.all((r.soc >= 0) & (r.soc <= 1))
+    assert np.all(np.isfinite(r.soc)) and np.all((r.soc >= -0.05) & (r.soc <= 1.05))
     assert r.rejected.sum() == 5
 
 
