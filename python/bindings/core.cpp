@@ -25,7 +25,7 @@ const char* param_error_name(model::ParamError e) {
   switch (e) {
     case model::ParamError::kOk: return "ok";
     case model::ParamError::kGridSize: return "grid size out of range";
-    case model::ParamError::kSocBreakpoints: return "SOC breakpoints must increase strictly from 0 to 1";
+    case model::ParamError::kSocBreakpoints: return "SOC breakpoints must increase strictly and cover 0..1";
     case model::ParamError::kTemperatureBreakpoints: return "temperature breakpoints must increase strictly";
     case model::ParamError::kNonFinite: return "a parameter is NaN or infinite";
     case model::ParamError::kCapacity: return "capacity must be positive";

@@ -230,8 +230,9 @@ def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
         raise _err(source, f'parameters."{K_SOC}"', f"needs 2..{MAX_SOC_POINTS} points, has {len(soc)}")
     if not 1 <= len(temp) <= MAX_TEMPERATURE_POINTS:
         raise _err(source, f'parameters."{K_TEMP}"', f"needs 1..{MAX_TEMPERATURE_POINTS} points, has {len(temp)}")
-    if soc[0] != 0.0 or soc[-1] != 1.0:
-        raise _err(source, f'parameters."{K_SOC}"', f"must start at 0 and end at 1 (got {soc[0]} .. {soc[-1]})")
+    if soc[0] > 0.0 or soc[-1] < 1.0:
+        raise _err(source, f'parameters."{K_SOC}"', f"must cover 0..1: start at or below 0 and end at or above 1 "
+                   f"(got {soc[0]} .. {soc[-1]})")
     for name, bp in ((K_SOC, soc), (K_TEMP, temp)):
         bad = np.nonzero(np.diff(bp) <= 0)[0]
         if bad.size:

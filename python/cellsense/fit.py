@@ -60,9 +60,12 @@ def _table(params: dict, key: str, n_T: int, n_soc: int) -> np.ndarray:
     return v
 
 
-def _bilinear(tab: np.ndarray, soc_bp: np.ndarray, T_bp: np.ndarray, z, T) -> np.ndarray:
-    """Bilinear interpolation of tab[nT][nSOC] at points (z, T), clamped at the grid ends."""
-    z = np.clip(np.asarray(z, dtype=float), soc_bp[0], soc_bp[-1])
+def _bilinear(tab: np.ndarray, soc_bp: np.ndarray, T_bp: np.ndarray, z, T, extrapolate_soc: bool = False) -> np.ndarray:
+    """Bilinear interpolation of tab[nT][nSOC] at points (z, T), clamped at the grid ends; with
+    extrapolate_soc, continued linearly in SOC beyond the grid (the core's rule for the OCV)."""
+    z = np.asarray(z, dtype=float)
+    if not extrapolate_soc:
+        z = np.clip(z, soc_bp[0], soc_bp[-1])
     T = np.clip(np.asarray(T, dtype=float), T_bp[0], T_bp[-1])
     ns, nt = len(soc_bp), len(T_bp)
     if ns > 1:
@@ -123,7 +126,7 @@ def ecm_simulate(cell: dict, time_s, current_A, temperature_degC, initial_soc: f
             sk = sg_l[k]
         h[k] = hk
         s[k] = sk
-    ocv = _bilinear(_table(p, "Open-circuit voltage [V]", nT, nS), soc_bp, T_bp, z, T)
+    ocv = _bilinear(_table(p, "Open-circuit voltage [V]", nT, nS), soc_bp, T_bp, z, T, extrapolate_soc=True)
     M = _bilinear(_table(p, "Hysteresis maximum [V]", nT, nS), soc_bp, T_bp, z, T) if "Hysteresis maximum [V]" in p else 0.0
     M0 = _bilinear(_table(p, "Instantaneous hysteresis [V]", nT, nS), soc_bp, T_bp, z, T) if "Instantaneous hysteresis [V]" in p else 0.0
     R0 = _bilinear(_table(p, "R0 [Ohm]", nT, nS), soc_bp, T_bp, z, T)
@@ -264,6 +267,7 @@ def fit_ocv(log: dict, soc_bp: np.ndarray, transient_soc: float = 0.015, capacit
         ocv[k] = max(ocv[k], ocv[k - 1] + 1e-5)
     T_med = float(np.median(log["temperature_degC"]))
     return {"capacity_Ah": Q, "capacity_source": q_source, "c20_capacity_Ah": Q_c20,
+            "soc_data_min": float(np.min(soc[d0:d1])),
             "ocv_V": ocv, "half_gap_V": hb, "i_discharge_A": i_dis,
             "i_charge_A": i_chg, "temperature_degC": T_med, "v_min": float(v.min()),
             "v_max": float(v.max()), "overlap": (float(lo_ok), float(hi_ok))}
@@ -479,12 +483,17 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         raise ValueError(f"hysteresis_rate must be >= 0, got {hysteresis_rate!r}")
     soc_bp = np.asarray(DEFAULT_SOC_BREAKPOINTS if soc_breakpoints is None else soc_breakpoints, float)
     if (soc_bp.ndim != 1 or len(soc_bp) < 2 or len(soc_bp) > 64 or np.any(np.diff(soc_bp) <= 0)
-            or soc_bp[0] != 0 or soc_bp[-1] != 1):
-        raise ValueError("soc_breakpoints must be 2..64 strictly increasing values from 0 to 1")
+            or soc_bp[0] > 0 or soc_bp[-1] < 1):
+        raise ValueError("soc_breakpoints must be 2..64 strictly increasing values covering 0..1")
     say = print if verbose else (lambda *a, **k: None)
 
     ocv_log = _load(ocv_csv)
     o = fit_ocv(ocv_log, soc_bp, capacity_Ah=capacity_Ah)
+    if soc_breakpoints is None and o["soc_data_min"] < soc_bp[0] - 0.005 and len(soc_bp) < 64:
+        # The cell delivered more than the SOC scale's capacity before its lower cut-off: extend the
+        # grid below 0 to where the data goes, so the OCV is tabulated, not extrapolated, there.
+        soc_bp = np.r_[math.floor(o["soc_data_min"] * 200.0) / 200.0, soc_bp]
+        o = fit_ocv(ocv_log, soc_bp, capacity_Ah=capacity_Ah)
     Q = o["capacity_Ah"]
     say(f"OCV: capacity {Q:.4f} Ah from {ocv_csv}")
     ocv_tab = o["ocv_V"]
@@ -564,7 +573,8 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
             "given": f"given by the user (--capacity-Ah); the C/20 branch of {ocv_name} discharged "
                      f"{o['c20_capacity_Ah']:.4f} Ah"}[o["capacity_source"]],
         "Coulombic efficiency": "assumed 1.0 (not identifiable from these tests)",
-        "SOC breakpoints": "fixed grid, denser near 0 and 1 where the OCV is steep; SOC = 1 - Ah / capacity",
+        "SOC breakpoints": "fixed grid, denser near 0 and 1 where the OCV is steep; SOC = 1 - Ah / capacity; "
+                           "extended below 0 to the C/20 discharge's end when the cell delivered more than the capacity",
         "Temperature breakpoints [degC]": f"median of the temperature column of each HPPC file: {hp_names}",
         "Open-circuit voltage [V]": f"mean of the C/20 discharge and charge branches of {ocv_name} "
                                     f"(measured at {o['temperature_degC']:.1f} degC, used at all temperatures); "
@@ -631,8 +641,8 @@ def check_cell(cell: dict) -> None:
     p = cell["parameters"]
     soc = np.asarray(p["SOC breakpoints"], float)
     T = np.asarray(p["Temperature breakpoints [degC]"], float)
-    if len(soc) > 64 or np.any(np.diff(soc) <= 0) or soc[0] < 0 or soc[-1] > 1:
-        raise ValueError("parameters.SOC breakpoints: must be <= 64 strictly increasing values in [0, 1]")
+    if len(soc) > 64 or np.any(np.diff(soc) <= 0) or soc[0] > 0 or soc[-1] < 1:
+        raise ValueError("parameters.SOC breakpoints: must be <= 64 strictly increasing values covering [0, 1]")
     if len(T) > 8 or np.any(np.diff(T) <= 0):
         raise ValueError("parameters.Temperature breakpoints [degC]: must be <= 8 strictly increasing values")
     ocv = _table(p, "Open-circuit voltage [V]", len(T), len(soc))

@@ -38,7 +38,7 @@ def test_loads_and_broadcasts(cell_dict):
     (lambda p: p.pop("Nominal cell capacity [A.h]"), '"Nominal cell capacity [A.h]"', "missing"),
     (lambda p: p.__setitem__("Nominal cell capacity [A.h]", -1), '"Nominal cell capacity [A.h]"', "positive"),
     (lambda p: p.__setitem__("Coulombic efficiency", 1.2), '"Coulombic efficiency"', "(0, 1]"),
-    (lambda p: p["SOC breakpoints"].__setitem__(-1, 0.98), '"SOC breakpoints"', "end at 1"),
+    (lambda p: p["SOC breakpoints"].__setitem__(-1, 0.98), '"SOC breakpoints"', "cover 0..1"),
     (lambda p: p["Temperature breakpoints [degC]"].__setitem__(2, 10.0), '"Temperature breakpoints [degC]"[2]', "increase"),
     (lambda p: p.__setitem__("Hysteresis rate constant", "fast"), '"Hysteresis rate constant"', "expected a number"),
     (lambda p: p["R0 [Ohm]"][0].__setitem__(0, float("nan")), '"R0 [Ohm]"[0][0]', "finite"),

@@ -33,7 +33,7 @@ namespace model {
 enum class ParamError : std::uint8_t {
   kOk = 0,
   kGridSize,               ///< n_soc not in [2, MaxSoc] or n_temperature not in [1, MaxTemp]
-  kSocBreakpoints,         ///< SOC breakpoints not strictly increasing from 0 to 1
+  kSocBreakpoints,         ///< SOC breakpoints not strictly increasing, or not covering [0, 1]
   kTemperatureBreakpoints, ///< temperature breakpoints not strictly increasing
   kNonFinite,              ///< a NaN or Inf anywhere in the parameters
   kCapacity,               ///< capacity <= 0
@@ -113,10 +113,9 @@ ParamError validate(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
   for (int i = 0; i < nt; ++i) {
     if (!math::is_finite(g.temperature_degC[i])) { return ParamError::kNonFinite; }
   }
-  // The grid must span SOC 0..1 exactly so the SOC slope is defined wherever SOC may go.
-  if (g.soc[0] > T(0) || g.soc[0] < T(0) || g.soc[ns - 1] > T(1) || g.soc[ns - 1] < T(1)) {
-    return ParamError::kSocBreakpoints;
-  }
+  // The grid must cover SOC 0..1 (it may extend beyond, e.g. where a cell's charge between its
+  // cut-offs exceeds the nominal capacity that defines SOC).
+  if (g.soc[0] > T(0) || g.soc[ns - 1] < T(1)) { return ParamError::kSocBreakpoints; }
   for (int i = 1; i < ns; ++i) {
     if (!(g.soc[i] > g.soc[i - 1])) { return ParamError::kSocBreakpoints; }
   }
