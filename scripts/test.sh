@@ -12,5 +12,7 @@ cmake --build build/host -j 2
 ctest --test-dir build/host --output-on-failure
 echo "== Python: pytest =="
 python -m pytest -q tests/python
+echo "== Validation: cellsense validate --quick (PyBaMM DFN truth, bars asserted) =="
+cellsense validate --quick --out build/validation-quick
 echo "== Cortex-M: cross-compile, QEMU, parity, footprint =="
 bash scripts/mcu_test.sh
