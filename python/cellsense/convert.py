@@ -8,6 +8,9 @@ Formats:
   the per-discharge time-series table (discharge_index, time_s, voltage_measured_V,
   current_measured_A [NEGATIVE = discharge], temperature_measured_C), one discharge selected.
 
+`convert_panasonic_hppc` merges a 5-pulse HPPC file with its interpulse-discharge file into one
+continuous log (the source splits every HPPC run in two files with offset clocks).
+
 Both importers negate the current (cellsense: + = discharge), drop rows whose timestamp repeats the
 previous one exactly (logger duplicates; counted and reported), and refuse malformed lines with the
 file and line named. Other time irregularities are kept: the estimator rejects them visibly.
@@ -119,6 +122,66 @@ def convert_panasonic(path: str | os.PathLike, capacity_Ah: float | None = 2.9) 
     return log, ConvertReport(n_in, len(log), dups, notes)
 
 
+def interpulse_clock_offset(pulse_cols: dict, ip_cols: dict, path="") -> float:
+    """Offset (s) to add to a Panasonic `*_HPPC_interpulse_discharges` file's Time to put it on the clock of
+    its `*_HPPC_5pulse` file. The 5-pulse file has a time gap (with a jump of its Ah counter) where each
+    10 % SOC discharge happened; the interpulse file logs those discharges (60 s logging) and its first
+    row lies |Ah jump into the first discharge| / |current| after the start of the first gap."""
+    t, ah = pulse_cols["t"], pulse_cols["ah"]
+    gaps = np.flatnonzero(np.diff(t) > 100.0)
+    if not len(gaps):
+        raise ValueError(f"{path}: the 5-pulse file has no time gaps (interpulse discharges) to merge into")
+    k = int(gaps[0])
+    i0 = float(ip_cols["i"][0])
+    if abs(i0) <= 0:
+        raise ValueError(f"{path}: the interpulse file does not start in a discharge")
+    return float(t[k] + (ah[k] - ip_cols["ah"][0]) / abs(i0) * 3600.0)
+
+
+def convert_panasonic_hppc(pulse_path: str | os.PathLike, interpulse_path: str | os.PathLike,
+                           capacity_Ah: float | None = 2.9) -> tuple[CellLog, ConvertReport]:
+    """Merge a Panasonic `<T>_HPPC_5pulse` file and its `<T>_HPPC_interpulse_discharges` file into one
+    continuous cell log (current + = discharge). The interpulse rows are moved onto the 5-pulse clock
+    (`interpulse_clock_offset`); only those that fall into the 5-pulse file's time gaps, and the final
+    discharge after its end (contiguous, tester Ah still decreasing, V > 1 V), are used: later unrelated
+    runs and disconnected (V ~ 0) sections in the interpulse files are ignored. Row k's current is
+    held over (t[k-1], t[k]], so the merged log's coulomb count reproduces the tester's Ah counter.
+    soc_true = 1 + Ah / capacity_Ah as in `convert_panasonic` (the HPPC starts full)."""
+    pulse_path, interpulse_path = Path(pulse_path), Path(interpulse_path)
+    wanted = ["Time", "Voltage", "Current", "Ah", "Battery_Temp_degC"]
+    a, n_a = _read_columns(pulse_path, wanted)
+    b, n_b = _read_columns(interpulse_path, wanted)
+    A = {"t": a["Time"], "v": a["Voltage"], "i": -a["Current"], "ah": a["Ah"], "T": a["Battery_Temp_degC"]}
+    B = {"t": b["Time"], "v": b["Voltage"], "i": -b["Current"], "ah": b["Ah"], "T": b["Battery_Temp_degC"]}
+    A, dA = _drop_repeated_times(A)
+    B, dB = _drop_repeated_times(B)
+    off = interpulse_clock_offset(A, {"i": -B["i"], "ah": B["ah"]}, interpulse_path)
+    tm = B["t"] + off
+    keep = np.zeros(len(tm), bool)
+    t = A["t"]
+    for k in np.flatnonzero(np.diff(t) > 100.0):
+        keep |= (tm > t[k]) & (tm < t[k + 1])
+    j = int(np.searchsorted(tm, t[-1], side="right"))
+    prev_ah, prev_t = A["ah"][-1], t[-1]
+    while j < len(tm) and B["ah"][j] <= prev_ah + 1e-9 and B["v"][j] > 1.0 and tm[j] - prev_t < 600.0:
+        keep[j] = True
+        prev_ah, prev_t = B["ah"][j], tm[j]
+        j += 1
+    merged = {k: np.r_[A[k], (tm if k == "t" else B[k])[keep]] for k in A}
+    order = np.argsort(merged["t"], kind="stable")
+    merged = {k: v[order] for k, v in merged.items()}
+    merged, d2 = _drop_repeated_times(merged)
+    if capacity_Ah is None:
+        capacity_Ah = float(-(merged["ah"] - merged["ah"][0]).min())
+    elif capacity_Ah <= 0 or not math.isfinite(capacity_Ah):
+        raise ValueError(f"capacity_Ah must be positive, got {capacity_Ah}")
+    soc = 1.0 + (merged["ah"] - merged["ah"][0]) / capacity_Ah
+    log = CellLog(merged["t"], merged["i"], merged["v"], merged["T"], soc, f"{pulse_path}+{interpulse_path.name}")
+    notes = [f"merged {int(keep.sum())} interpulse rows (clock offset {off:.3f} s)",
+             f"soc_true reference: {capacity_Ah:.4f} Ah"]
+    return log, ConvertReport(n_a + n_b, len(log), dA + dB + d2, notes)
+
+
 def convert_nasa(path: str | os.PathLike, discharge_index: int, capacity_Ah: float | None = None) -> tuple[CellLog, ConvertReport]:
     """One discharge of a NASA PCoE time-series table -> CellLog. soc_true = 1 - (discharged charge) /
     capacity_Ah (None: that discharge's own charge, so SOC runs 1 -> 0)."""
@@ -139,9 +202,14 @@ def convert_nasa(path: str | os.PathLike, discharge_index: int, capacity_Ah: flo
 
 
 def convert(fmt: str, source: str | os.PathLike, out: str | os.PathLike | None = None, capacity_Ah: float | None = None,
-            discharge_index: int | None = None) -> tuple[CellLog, ConvertReport]:
-    """Convert a measured file to the cell-log format; write it to `out` (atomically) if given."""
-    if fmt == "panasonic":
+            discharge_index: int | None = None, interpulse: str | os.PathLike | None = None) -> tuple[CellLog, ConvertReport]:
+    """Convert a measured file to the cell-log format; write it to `out` (atomically) if given.
+    panasonic + `interpulse`: `source` is a `*_HPPC_5pulse` file, merged with that interpulse file."""
+    if interpulse is not None and fmt != "panasonic":
+        raise ValueError("--interpulse applies to --format panasonic only")
+    if fmt == "panasonic" and interpulse is not None:
+        log, rep = convert_panasonic_hppc(source, interpulse, capacity_Ah if capacity_Ah is not None else 2.9)
+    elif fmt == "panasonic":
         log, rep = convert_panasonic(source, capacity_Ah if capacity_Ah is not None else 2.9)
     elif fmt == "nasa":
         if discharge_index is None:
@@ -162,11 +230,13 @@ def add_cli(sub) -> None:
     p.add_argument("--capacity-Ah", type=float, default=None,
                    help="reference capacity for soc_true (panasonic default 2.9 Ah nominal; nasa default: the discharge's own)")
     p.add_argument("--discharge-index", type=int, default=None, help="nasa: which discharge (1-based)")
+    p.add_argument("--interpulse", default=None,
+                   help="panasonic: a *_HPPC_interpulse_discharges file to merge into the --input *_HPPC_5pulse file")
     p.set_defaults(func=_main)
 
 
 def _main(a) -> int:
-    log, rep = convert(a.format, a.input, a.out, a.capacity_Ah, a.discharge_index)
+    log, rep = convert(a.format, a.input, a.out, a.capacity_Ah, a.discharge_index, getattr(a, "interpulse", None))
     print(f"{a.input}: {rep.rows_in} rows in, {rep.rows_out} out, {rep.duplicates_dropped} repeated timestamps dropped; "
           + "; ".join(rep.notes))
     print(f"wrote {a.out}")

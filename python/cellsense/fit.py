@@ -175,12 +175,45 @@ def _fmt(x, sig=6):
 # ----------------------------------------------------------------------------------------------
 # OCV
 # ----------------------------------------------------------------------------------------------
-def fit_ocv(log: dict, soc_bp: np.ndarray, transient_soc: float = 0.015, capacity_Ah: Optional[float] = None) -> dict:
+def _offset_gap_std(log, d_run, c_run, thr, delta, lo=0.2, hi=0.9):
+    """Std of the charge-discharge gap over SOC [lo, hi] with the current corrected by -delta while it
+    flows; None if the branches do not cover [lo, hi] or the charge would end above SOC 1."""
+    i, v, dt = log["current_A"], log["voltage_V"], log["dt"]
+    ic = np.where(np.abs(i) > thr, i - delta, i)
+    ah = np.cumsum(ic * dt) / 3600.0
+    d0, d1 = d_run
+    c0, c1 = c_run
+    Q = ah[d1 - 1]
+    if Q <= 0:
+        return None
+    soc = 1.0 - ah / Q
+    if soc[c1 - 1] > 1.0 + 1e-9:
+        return None
+    z = np.linspace(lo, hi, 71)
+    sd, sc = soc[d0:d1], soc[c0:c1]
+    if sd.min() > lo or sc.min() > lo or sc.max() < hi:
+        return None
+    Vd = np.interp(z, sd[::-1], v[d0:d1][::-1])
+    oc = np.argsort(sc)
+    Vc = np.interp(z, sc[oc], v[c0:c1][oc])
+    return float(np.std(Vc - Vd))
+
+
+def fit_ocv(log: dict, soc_bp: np.ndarray, transient_soc: float = 0.015, capacity_Ah: Optional[float] = None,
+            current_offset_A=None) -> dict:
     """OCV(SOC), half branch gap and capacity from a C/20 discharge + charge log (starts full).
 
     The SOC scale (the model's capacity) is, in order: `capacity_Ah` if given; else the scale of the
     log's own `soc_true` column if it has one (so the model's SOC is the SOC the logs are scored
-    against); else the charge discharged in the C/20 branch."""
+    against); else the charge discharged in the C/20 branch.
+
+    `current_offset_A` (None = 0): an offset of the tester's current reading while current flows; the
+    log's current is corrected to ``i - offset`` (cellsense sign, + = discharge) wherever |i| > 2 % of
+    its maximum, before any coulomb counting (capacity, SOC axis). A positive offset means discharge
+    read too large and charge too small. "auto": the offset that makes the charge-discharge gap
+    flattest (least standard deviation) over 20-90 % SOC, searched within +-30 % of the discharge
+    current, never letting the charge branch end above SOC 1 (docs/real-data.md: the Panasonic
+    C/20 test). The corrected current is returned as ``current_A`` for the residuals."""
     path = log["path"]
     i, v, t = log["current_A"], log["voltage_V"], log["time_s"]
     imax = np.max(np.abs(i))
@@ -192,7 +225,34 @@ def fit_ocv(log: dict, soc_bp: np.ndarray, transient_soc: float = 0.015, capacit
     if not dis_runs:
         raise ValueError(f"{path}: OCV test has no discharge branch (current_A > 0)")
     d0, d1 = max(dis_runs, key=lambda r: t[r[1] - 1] - t[r[0]])
-    Ah = log["Ah"]
+    off, off_note = 0.0, "none"
+    if current_offset_A is not None:
+        chg_after = [r for r in chg_runs if r[0] >= d1]
+        if isinstance(current_offset_A, str):
+            if current_offset_A != "auto":
+                raise ValueError(f"current_offset_A must be a number, None or 'auto', got {current_offset_A!r}")
+            if not chg_after:
+                raise ValueError(f"{path}: current_offset_A='auto' needs a charge branch after the discharge")
+            c_run = max(chg_after, key=lambda r: t[r[1] - 1] - t[r[0]])
+            i_d = float(np.median(i[d0:d1]))
+            cands = np.linspace(-0.3 * i_d, 0.3 * i_d, 241)
+            res = [(_offset_gap_std(log, (d0, d1), c_run, thr, dl), dl) for dl in cands]
+            res = [(sd_, dl) for sd_, dl in res if sd_ is not None]
+            if not res:
+                raise ValueError(f"{path}: current_offset_A='auto': no offset makes both branches cover 20-90 % SOC")
+            sd_best, off = min(res)
+            off_note = (f"auto: {1e3 * off:.2f} mA ({100 * off / i_d:.2f} % of the C/20 discharge current), "
+                        f"charge-discharge gap std {1e3 * sd_best:.1f} mV over 20-90 % SOC")
+        else:
+            off = float(current_offset_A)
+            if not math.isfinite(off):
+                raise ValueError(f"current_offset_A must be finite, got {current_offset_A!r}")
+            off_note = f"given: {1e3 * off:.2f} mA"
+    if off != 0.0:
+        i = np.where(np.abs(i) > thr, i - off, i)
+        Ah = np.cumsum(i * log["dt"]) / 3600.0
+    else:
+        Ah = log["Ah"]
     Q_c20 = float(Ah[d1 - 1])
     if Q_c20 <= 0:
         raise ValueError(f"{path}: non-positive discharged capacity")
@@ -267,6 +327,7 @@ def fit_ocv(log: dict, soc_bp: np.ndarray, transient_soc: float = 0.015, capacit
         ocv[k] = max(ocv[k], ocv[k - 1] + 1e-5)
     T_med = float(np.median(log["temperature_degC"]))
     return {"capacity_Ah": Q, "capacity_source": q_source, "c20_capacity_Ah": Q_c20,
+            "current_offset_A": off, "current_offset_note": off_note, "current_A": i,
             "soc_data_min": float(np.min(soc[d0:d1])),
             "ocv_V": ocv, "half_gap_V": hb, "i_discharge_A": i_dis,
             "i_charge_A": i_chg, "temperature_degC": T_med, "v_min": float(v.min()),
@@ -408,6 +469,35 @@ def _fit_window(log, w, n_rc, ocv_fn, M_fn, h, soc, v_rc0, fixed_slow=None):
             "soc": float(soc[w["pulse_start"] - 1]), "n": int(len(i))}
 
 
+def _rest_offsets(log, Q, initial_soc, gamma, ocv_fn, M_fn, min_rest_s=900.0):
+    """(SOC, measured - modelled rested voltage) at the end of every rest >= min_rest_s of a log;
+    levels closer than 0.5 % SOC are averaged. Sorted by SOC."""
+    i, v, t = log["current_A"], log["voltage_V"], log["time_s"]
+    thr = 0.02 * np.max(np.abs(i))
+    soc = initial_soc - log["Ah"] / Q
+    h = _hysteresis_state(log, Q, gamma)
+    zs, ds = [], []
+    for r0, r1 in _runs(np.abs(i) <= thr):
+        if t[r1 - 1] - t[max(r0 - 1, 0)] < min_rest_s:
+            continue
+        k = r1 - 1
+        zs.append(float(soc[k]))
+        ds.append(float(v[k] - (ocv_fn(soc[k]) + M_fn(soc[k]) * h[k])))
+    if not zs:
+        return np.array([]), np.array([])
+    order = np.argsort(zs)
+    zs, ds = np.asarray(zs)[order], np.asarray(ds)[order]
+    gz, gd, cur = [], [], [0]
+    for k in range(1, len(zs) + 1):
+        if k == len(zs) or zs[k] - zs[cur[0]] > 0.005:
+            gz.append(float(np.mean(zs[cur])))
+            gd.append(float(np.mean(ds[cur])))
+            cur = [k]
+        else:
+            cur.append(k)
+    return np.asarray(gz), np.asarray(gd)
+
+
 def _hysteresis_state(log, Q, gamma, ce=1.0, h0=0.0):
     i, dt = log["current_A"], log["dt"]
     eta = np.where(i < 0, ce, 1.0)
@@ -466,11 +556,16 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         description: Optional[str] = None, soc_breakpoints: Optional[Sequence[float]] = None,
         hysteresis_rate: float = 10.0, hppc_initial_soc: float = 1.0,
         lower_cutoff_V: Optional[float] = None, upper_cutoff_V: Optional[float] = None,
-        capacity_Ah: Optional[float] = None, verbose: bool = False) -> dict:
+        capacity_Ah: Optional[float] = None, verbose: bool = False, ocv_current_offset_A=None,
+        ocv_rest_correction: bool = False) -> dict:
     """Fit an ECM cell file from an OCV test log and one HPPC log per temperature.
 
     Assumes the OCV test and each HPPC test start fully charged (SOC 1; ``hppc_initial_soc``
     overrides that for the HPPC files).  Returns the cell-file dict and writes it to ``out``.
+    ``ocv_current_offset_A``: see `fit_ocv` (``current_offset_A``); None uses the OCV log's current as logged.
+    ``ocv_rest_correction``: shift the OCV so that the model's rested voltage (OCV + M h) matches the
+    end of every rest >= 15 min in the HPPC file at the OCV test's temperature (within 5 degC); the
+    shift is linear in SOC between those levels and constant beyond them (docs/real-data.md).
     """
     if isinstance(hppc_csvs, (str, os.PathLike)):
         hppc_csvs = [hppc_csvs]
@@ -488,12 +583,12 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     say = print if verbose else (lambda *a, **k: None)
 
     ocv_log = _load(ocv_csv)
-    o = fit_ocv(ocv_log, soc_bp, capacity_Ah=capacity_Ah)
+    o = fit_ocv(ocv_log, soc_bp, capacity_Ah=capacity_Ah, current_offset_A=ocv_current_offset_A)
     if soc_breakpoints is None and o["soc_data_min"] < soc_bp[0] - 0.005 and len(soc_bp) < 64:
         # The cell delivered more than the SOC scale's capacity before its lower cut-off: extend the
         # grid below 0 to where the data goes, so the OCV is tabulated, not extrapolated, there.
         soc_bp = np.r_[math.floor(o["soc_data_min"] * 200.0) / 200.0, soc_bp]
-        o = fit_ocv(ocv_log, soc_bp, capacity_Ah=capacity_Ah)
+        o = fit_ocv(ocv_log, soc_bp, capacity_Ah=capacity_Ah, current_offset_A=ocv_current_offset_A)
     Q = o["capacity_Ah"]
     say(f"OCV: capacity {Q:.4f} Ah from {ocv_csv}")
     ocv_tab = o["ocv_V"]
@@ -537,10 +632,29 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     r_tot_ocvT = np.array([np.interp(o["temperature_degC"], T_bp, r_tot[:, k]) for k in range(len(soc_bp))])
     i_c20 = 0.5 * (abs(o["i_discharge_A"]) + abs(o["i_charge_A"]))
     M_tab = np.clip(o["half_gap_V"] - i_c20 * r_tot_ocvT, 0.0, None)
-    if hysteresis_rate > 0 and np.any(M_tab > 0):
-        tabs, details = build_tables(M_tab)
-    else:
+    if not (hysteresis_rate > 0 and np.any(M_tab > 0)):
         M_tab = np.zeros(len(soc_bp))
+    rest_note = None
+    if ocv_rest_correction:
+        it = int(np.argmin(np.abs(T_bp - o["temperature_degC"])))
+        if abs(T_bp[it] - o["temperature_degC"]) > 5.0:
+            raise ValueError(f"ocv_rest_correction: no HPPC file within 5 degC of the OCV test "
+                             f"({o['temperature_degC']:.1f} degC; HPPC at {list(T_bp)})")
+        T_r, path_r, lg_r = hppc[it]
+        zs, ds = _rest_offsets(lg_r, Q, hppc_initial_soc, hysteresis_rate, ocv_fn, lambda z: np.interp(z, soc_bp, M_tab))
+        if len(zs) < 2:
+            raise ValueError(f"{path_r}: ocv_rest_correction needs at least 2 rests of >= 15 min")
+        shift = np.interp(soc_bp, zs, ds)
+        ocv_tab = ocv_tab + shift
+        for k in range(1, len(ocv_tab)):
+            ocv_tab[k] = max(ocv_tab[k], ocv_tab[k - 1] + 1e-5)
+        rest_note = (f"; then shifted so that the model's rested voltage OCV + M h equals the voltage at the end of "
+                     f"each rest >= 15 min of {Path(path_r).name} ({len(zs)} SOC levels {zs[0]:.3f}..{zs[-1]:.3f}, "
+                     f"shift {1e3 * ds.min():+.1f}..{1e3 * ds.max():+.1f} mV), linear in SOC between levels and "
+                     f"constant beyond them")
+        say(f"OCV rest correction from {path_r}: {len(zs)} levels, shift {1e3 * ds.min():+.1f}..{1e3 * ds.max():+.1f} mV")
+    if np.any(M_tab > 0) or ocv_rest_correction:
+        tabs, details = build_tables(M_tab)
 
     v_lo = float(round(o["v_min"], 3)) if lower_cutoff_V is None else float(lower_cutoff_V)
     v_hi = float(round(o["v_max"], 3)) if upper_cutoff_V is None else float(upper_cutoff_V)
@@ -566,7 +680,8 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     prov = {
         "Nominal cell capacity [A.h]": {
             "c20": f"charge discharged in the C/20 discharge branch of {ocv_name} "
-                   f"({abs(o['i_discharge_A']):.4g} A, from full to {v_lo:g} V), coulomb counted",
+                   + ("" if o["current_offset_A"] == 0.0 else f"(current corrected for the tester offset, {o['current_offset_note']}) ")
+                   + f"({abs(o['i_discharge_A']):.4g} A, from full to {v_lo:g} V), coulomb counted",
             "soc_true": f"the SOC scale of {ocv_name}'s soc_true column (charge / change of soc_true over the C/20 "
                         f"discharge branch), so the model's SOC is the SOC its logs are scored against; the C/20 "
                         f"branch itself discharged {o['c20_capacity_Ah']:.4f} Ah",
@@ -580,7 +695,11 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
                                     f"(measured at {o['temperature_degC']:.1f} degC, used at all temperatures); "
                                     f"outside the branch overlap [{o['overlap'][0]:.3f}, {o['overlap'][1]:.3f}] "
                                     f"interpolated towards rested voltages (file start, end of rests >= 10 min); "
-                                    f"forced strictly increasing",
+                                    f"forced strictly increasing"
+                                    + (rest_note or "")
+                                    + ("" if o["current_offset_A"] == 0.0 else
+                                       f"; the OCV log's current was corrected for a tester offset while current "
+                                       f"flows ({o['current_offset_note']})"),
         "R0 [Ohm]": f"least-squares fit (scipy.optimize.least_squares, bounded, log-parameterised) of the discrete "
                     f"ECM to each HPPC pulse set + following SOC step and relaxation, initialised from the "
                     f"instantaneous voltage step at the first pulse edge; files {hp_names}; SOC levels {lv_txt}; "
@@ -622,11 +741,13 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         cell["fit residuals"][Path(path).name] = {"voltage RMSE [mV]": round(1e3 * float(np.sqrt(np.mean(e ** 2))), 3),
                                                   "max abs error [mV]": round(1e3 * float(np.max(np.abs(e))), 3),
                                                   "test": f"HPPC at {T:g} degC, open loop from SOC {hppc_initial_soc:g}"}
-    r = ecm_simulate(cell, ocv_log["time_s"], ocv_log["current_A"], ocv_log["temperature_degC"], initial_soc=1.0)
+    r = ecm_simulate(cell, ocv_log["time_s"], o["current_A"], ocv_log["temperature_degC"], initial_soc=1.0)
     e = r["voltage_V"] - ocv_log["voltage_V"]
     cell["fit residuals"][ocv_name] = {"voltage RMSE [mV]": round(1e3 * float(np.sqrt(np.mean(e ** 2))), 3),
                                        "max abs error [mV]": round(1e3 * float(np.max(np.abs(e))), 3),
-                                       "test": "C/20 OCV test, open loop from SOC 1"}
+                                       "test": "C/20 OCV test, open loop from SOC 1"
+                                               + ("" if o["current_offset_A"] == 0.0 else
+                                                  f", current corrected by {1e3 * o['current_offset_A']:.2f} mA while flowing")}
     for fname, res in cell["fit residuals"].items():
         say(f"{fname}: voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")
     check_cell(cell)
@@ -675,6 +796,11 @@ def add_cli(subparsers):
     p.add_argument("--hppc-initial-soc", type=float, default=1.0, dest="hppc_initial_soc")
     p.add_argument("--capacity-Ah", type=float, default=None, dest="capacity_Ah",
                    help="SOC scale of the model (default: the OCV log's soc_true scale if present, else the C/20 charge)")
+    p.add_argument("--ocv-current-offset-A", default=None, dest="ocv_current_offset_A",
+                   help="offset of the OCV test's current reading while current flows (A, subtracted; + = discharge "
+                        "reads high), or 'auto': the offset that makes the charge-discharge gap flattest")
+    p.add_argument("--ocv-rest-correction", action="store_true", dest="ocv_rest_correction",
+                   help="shift the OCV to the rested voltages of the HPPC file at the OCV test's temperature")
     p.add_argument("--lower-cutoff-V", type=float, default=None, dest="lower_cutoff_V",
                    help="default: minimum voltage of the OCV log")
     p.add_argument("--upper-cutoff-V", type=float, default=None, dest="upper_cutoff_V",
@@ -688,7 +814,10 @@ def _cli_fit(args) -> int:
     cell = fit(args.ocv, args.hppc, out=args.out, rc_pairs=args.rc_pairs, name=name,
                description=args.description, hysteresis_rate=args.hysteresis_rate,
                hppc_initial_soc=args.hppc_initial_soc, lower_cutoff_V=args.lower_cutoff_V,
-               upper_cutoff_V=args.upper_cutoff_V, capacity_Ah=args.capacity_Ah)
+               upper_cutoff_V=args.upper_cutoff_V, capacity_Ah=args.capacity_Ah,
+               ocv_current_offset_A=(None if args.ocv_current_offset_A is None else args.ocv_current_offset_A
+                                     if args.ocv_current_offset_A == "auto" else float(args.ocv_current_offset_A)),
+               ocv_rest_correction=args.ocv_rest_correction)
     p = cell["parameters"]
     print(f"{args.out}: capacity {p['Nominal cell capacity [A.h]']:.4g} Ah, {cell['RC pairs']} RC pairs, "
           f"temperatures {p['Temperature breakpoints [degC]']} degC")

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Regenerate models/panasonic_18650pf.json from the bundled Panasonic NCR18650PF characterisation data.
+
+Data: P. Kollmeyer, "Panasonic 18650PF Li-ion Battery Data", Mendeley Data, V1, 2018,
+doi:10.17632/wykht8y7tg.1 (University of Wisconsin-Madison), CC BY 4.0; trimmed copy in
+python/cellsense/data/panasonic_18650pf/ (scripts/make_panasonic_bundle.py).
+
+Only the characterisation files are used (never the drive cycles): the 25 degC C/20 OCV test and the
+5-pulse HPPC at 25, 10, 0, -10, -20 degC (each merged with its interpulse-discharge file). The logs
+are converted to cell-log CSVs in a temporary directory and passed to `cellsense fit`
+(`cellsense.fit.fit`, the same function the CLI calls). Method: docs/real-data.md.
+
+Usage: PYTHONPATH=python python3 scripts/make_panasonic_model.py [OUT.json]   (default models/panasonic_18650pf.json)
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "python"))
+
+from cellsense.fit import fit  # noqa: E402
+from cellsense.logs import write_cell_log  # noqa: E402
+from cellsense.realdata import C_REF_AH, HPPC_TEMPERATURES, load_real_log  # noqa: E402
+
+RC_PAIRS = 2
+HYSTERESIS_RATE = 10.0
+
+
+def main(argv) -> int:
+    out = Path(argv[1]) if len(argv) > 1 else ROOT / "models" / "panasonic_18650pf.json"
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as td:
+        td = Path(td)
+        ocv = td / "25degC_C20_OCV.csv"
+        log = load_real_log("panasonic-18650pf/25degC_C20_OCV")
+        log.soc_true = None  # the SOC scale is the (offset-corrected) C/20 discharge capacity, not soc_true's
+        write_cell_log(ocv, log)
+        hppc = []
+        for T in HPPC_TEMPERATURES:
+            p = td / f"{T}_HPPC.csv"
+            write_cell_log(p, load_real_log(f"panasonic-18650pf/{T}_HPPC"))
+            hppc.append(p)
+        cell = fit(ocv, hppc, out=out, rc_pairs=RC_PAIRS, name="panasonic_18650pf",
+                   description=("Panasonic NCR18650PF (NCA/graphite, 2.9 Ah nominal), ECM with 2 RC pairs fitted by "
+                                "scripts/make_panasonic_model.py to the 25 degC C/20 OCV test and the 5-pulse HPPC at "
+                                "25, 10, 0, -10, -20 degC of P. Kollmeyer, 'Panasonic 18650PF Li-ion Battery Data', "
+                                "Mendeley Data V1, 2018, doi:10.17632/wykht8y7tg.1 (CC BY 4.0). SOC scale: the C/20 "
+                                "discharge capacity (docs/real-data.md)."),
+                   hysteresis_rate=HYSTERESIS_RATE, lower_cutoff_V=2.5, upper_cutoff_V=4.2,
+                   ocv_current_offset_A="auto", ocv_rest_correction=True, verbose=True)
+    Q = cell["parameters"]["Nominal cell capacity [A.h]"]
+    if abs(Q - C_REF_AH) > 5e-4:
+        print(f"WARNING: fitted capacity {Q:.4f} Ah differs from cellsense.realdata.C_REF_AH = {C_REF_AH} Ah: "
+              "update C_REF_AH so that soc_true and the model share one SOC scale")
+    print(f"wrote {out} in {time.time() - t0:.0f} s")
+    for k, v in cell["fit residuals"].items():
+        print(f"  {k}: RMSE {v['voltage RMSE [mV]']:.2f} mV, max {v['max abs error [mV]']:.1f} mV ({v['test']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
