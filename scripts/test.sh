@@ -10,6 +10,12 @@ echo "== C++ core: build and ctest (float and double) =="
 cmake -S . -B build/host -DCMAKE_BUILD_TYPE=Release
 cmake --build build/host -j 2
 ctest --test-dir build/host --output-on-failure
+echo "== C++ core under AddressSanitizer + UndefinedBehaviorSanitizer =="
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+cmake --build build/asan -j 2
+ctest --test-dir build/asan --output-on-failure
 echo "== Python: pytest =="
 python -m pytest -q tests/python
 echo "== Validation: cellsense validate --quick (PyBaMM DFN truth, bars asserted) =="
