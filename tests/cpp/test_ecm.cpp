@@ -136,6 +136,31 @@ void test_measurement() {
         math::lookup(p.hysteresis_instant_V, gp) * T(1) - math::lookup(p.r0_Ohm, gp) * T(3);
   for (int j = 0; j < NRC; ++j) v = v - x(M::Idx::v_rc(j), 0);
   CHECK_T(std::fabs(v - m.measure(s, x)) < T(1e-6));
+  // measure_point() + measure_at() is measure(), to the bit; jacobian_dot() is the dense h v.
+  const auto mp = m.measure_point(s, x(0, 0));
+  CHECK_T(m.measure_at(s, mp, x) == m.measure(s, x));
+  T vec[M::kStates];
+  T dense = T(0);
+  for (int k = 0; k < M::kStates; ++k) {
+    vec[k] = T(0.1) * T(k + 1) - T(0.23);
+    dense = dense + vec[k] * H(0, k);
+  }
+  CHECK_T(M::jacobian_dot(H, vec) == dense);
+  // Q: symmetric, b b^T var_i plus the random-walk diagonal.
+  const auto Q = m.process_noise(s);
+  T b[M::kStates];
+  b[0] = -s.soc_gain;
+  for (int j = 0; j < NRC; ++j) b[1 + j] = s.b_rc[j];
+  b[M::Idx::hysteresis] = T(0);
+  const T var_i = T(0.01) * T(0.01);
+  bool q_ok = true;
+  for (int r = 0; r < M::kStates; ++r)
+    for (int c = 0; c < M::kStates; ++c) {
+      T want = b[r] * b[c] * var_i;
+      if (r == c) want = want + (r == 0 ? T(1e-5) * T(1e-5) : (r == M::Idx::hysteresis ? T(1e-3) * T(1e-3) : T(1e-4) * T(1e-4))) * T(1);
+      q_ok = q_ok && Q(r, c) == Q(c, r) && std::fabs(Q(r, c) - want) <= T(1e-6) * std::fabs(want) + T(1e-30);
+    }
+  CHECK_T(q_ok);
   // Constrain keeps SOC and h within bounds.
   typename M::State y = x;
   y(0, 0) = T(1.3);

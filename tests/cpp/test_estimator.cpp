@@ -305,6 +305,159 @@ void test_ukf_config() {
   CHECK_T(std::fabs(sum - T(1)) < T(1e-6));
 }
 
+/// The ECM with its structure hidden: the filters take their general paths (dense F P F^T, dense
+/// products with H, sigma points propagated through f, h evaluated on every sigma point).
+template <class Base>
+struct GeneralModel : Base {
+  using Base::Base;
+  static constexpr bool kDiagonalF = false;
+  static constexpr bool kLinearTransition = false;
+  static constexpr bool kStructuredH = false;
+  static constexpr bool kMeasurementNonlinearOnlyInState0 = false;
+};
+
+/// Joseph form written out densely: (I - K H) P (I - K H)^T + K R K^T, in long double.
+template <typename T, int N>
+void dense_joseph(const math::Matrix<T, N, N>& P, const math::Matrix<T, 1, N>& H, T r,
+                  long double (&out)[N][N], long double (&k)[N]) {
+  long double u[N], s = r;
+  for (int i = 0; i < N; ++i) {
+    u[i] = 0;
+    for (int j = 0; j < N; ++j) u[i] += static_cast<long double>(P(i, j)) * H(0, j);
+  }
+  for (int i = 0; i < N; ++i) s += static_cast<long double>(H(0, i)) * u[i];
+  for (int i = 0; i < N; ++i) k[i] = u[i] / s;
+  long double a[N][N];  // I - K H
+  for (int i = 0; i < N; ++i)
+    for (int j = 0; j < N; ++j) a[i][j] = (i == j ? 1.0L : 0.0L) - k[i] * H(0, j);
+  long double ap[N][N];
+  for (int i = 0; i < N; ++i)
+    for (int j = 0; j < N; ++j) {
+      ap[i][j] = 0;
+      for (int l = 0; l < N; ++l) ap[i][j] += a[i][l] * static_cast<long double>(P(l, j));
+    }
+  for (int i = 0; i < N; ++i)
+    for (int j = 0; j < N; ++j) {
+      out[i][j] = r * k[i] * k[j];
+      for (int l = 0; l < N; ++l) out[i][j] += ap[i][l] * a[j][l];
+    }
+}
+
+/// The structured fast paths (diagonal-F time update, structured H, the UKF's closed-form linear
+/// time update and shared table reads) against the general paths and a dense Joseph update.
+template <typename T>
+void test_fast_paths_match_general() {
+  using M = model::EcmModel<T, 2>;
+  using MG = GeneralModel<M>;
+  static typename M::Params p;
+  cstest::make_cell(p);
+  const typename M::Noise noise{T(2e-6), T(2e-4), T(1e-3), T(0.02)};
+  const M m(&p, noise);
+  const MG mg(&p, noise);
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.55), T(0.1), T(0.01), T(0.2), T(0.4), x, P);
+  P(0, 1) = P(1, 0) = T(1e-4);  // some correlation
+  P(0, 3) = P(3, 0) = T(-2e-3);
+  const double tol = sizeof(T) == 4 ? 1e-5 : 1e-12;
+
+  // One filter step by hand: time update, innovation, update.
+  const auto s = m.prepare(x, typename M::Aux{T(1)}, T(2), T(3), T(18));
+  const filter::Gaussian<T, 4> g{x, P};
+  filter::Gaussian<T, 4> ekf_fast, ekf_gen, ukf_fast, ukf_gen;
+  CHECK_T(filter::Ekf<M>{}.predict(m, s, g, ekf_fast));
+  CHECK_T(filter::Ekf<MG>{}.predict(mg, s, g, ekf_gen));
+  const filter::Ukf<M> uf{};
+  const filter::Ukf<MG> ug{};
+  CHECK_T(uf.predict(m, s, g, ukf_fast));
+  CHECK_T(ug.predict(mg, s, g, ukf_gen));
+  double dx = 0, dp = 0, du = 0;
+  for (int i = 0; i < 4; ++i) {
+    dx = std::fmax(dx, std::fabs(static_cast<double>(ekf_fast.x(i, 0) - ekf_gen.x(i, 0))));
+    dx = std::fmax(dx, std::fabs(static_cast<double>(ukf_fast.x(i, 0) - ukf_gen.x(i, 0))));
+    for (int j = 0; j < 4; ++j) {
+      const double scale = std::sqrt(static_cast<double>(ekf_gen.P(i, i) * ekf_gen.P(j, j)));
+      dp = std::fmax(dp, std::fabs(static_cast<double>(ekf_fast.P(i, j) - ekf_gen.P(i, j))) / scale);
+      // UKF: closed form F P F^T + Q against the sigma points propagated through f.
+      du = std::fmax(du, std::fabs(static_cast<double>(ukf_fast.P(i, j) - ukf_gen.P(i, j))) / scale);
+      CHECK_T(ekf_fast.P(i, j) == ekf_fast.P(j, i) && ukf_fast.P(i, j) == ukf_fast.P(j, i));
+    }
+  }
+  CHECK_T(dx < tol);
+  CHECK_T(dp < tol);
+  CHECK_T(du < tol);
+
+  // Innovation and Joseph update of the EKF: structured H against dense, and against the Joseph
+  // form multiplied out densely in long double.
+  const T r = T(0.01) * T(0.01);
+  filter::Innovation<T, 4> in_fast, in_gen;
+  CHECK_T(filter::Ekf<M>{}.innovate(m, s, ekf_fast, T(3.75), r, in_fast));
+  CHECK_T(filter::Ekf<MG>{}.innovate(mg, s, ekf_fast, T(3.75), r, in_gen));
+  CHECK_T(std::fabs(static_cast<double>(in_fast.variance - in_gen.variance)) < tol * static_cast<double>(in_gen.variance));
+  filter::Gaussian<T, 4> post;
+  CHECK_T(filter::Ekf<M>{}.update(ekf_fast, in_fast, r, post));
+  long double joseph[4][4], k[4];
+  dense_joseph(ekf_fast.P, in_fast.jacobian, r, joseph, k);
+  double dj = 0;
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      const double scale = std::sqrt(static_cast<double>(ekf_fast.P(i, i) * ekf_fast.P(j, j)));
+      dj = std::fmax(dj, std::fabs(static_cast<double>(post.P(i, j) - static_cast<T>(joseph[i][j]))) / scale);
+    }
+  CHECK_T(dj < (sizeof(T) == 4 ? 1e-4 : 1e-10));
+
+  // UKF innovation: the shared table reads against h on every sigma point.
+  filter::Innovation<T, 4> uin_fast, uin_gen;
+  CHECK_T(uf.innovate(m, s, ukf_fast, T(3.75), r, uin_fast));
+  CHECK_T(ug.innovate(mg, s, ukf_fast, T(3.75), r, uin_gen));
+  CHECK_T(uin_fast.predicted == uin_gen.predicted && uin_fast.variance == uin_gen.variance);
+  bool same_cross = true;
+  for (int i = 0; i < 4; ++i) same_cross = same_cross && uin_fast.cross_cov(i, 0) == uin_gen.cross_cov(i, 0);
+  CHECK_T(same_cross);
+
+  // Whole runs: fast and general estimators agree over a drive profile (the transition is
+  // linear, so the UKF's closed-form time update is exact; differences are rounding only).
+  Estimator<M, filter::Ekf> ea;
+  Estimator<MG, filter::Ekf> eb;
+  Estimator<M, filter::Ukf> ua;
+  Estimator<MG, filter::Ukf> ub;
+  typename M::State x0;
+  typename M::Cov P0;
+  M::initial(T(0.7), T(0.25), T(0.02), T(0), T(0.5), x0, P0);
+  CHECK_T(ea.init(m, EstimatorConfig<T>{}, {}, x0, P0, {T(0)}) == InitStatus::kOk);
+  CHECK_T(eb.init(mg, EstimatorConfig<T>{}, {}, x0, P0, {T(0)}) == InitStatus::kOk);
+  CHECK_T(ua.init(m, EstimatorConfig<T>{}, {}, x0, P0, {T(0)}) == InitStatus::kOk);
+  CHECK_T(ub.init(mg, EstimatorConfig<T>{}, {}, x0, P0, {T(0)}) == InitStatus::kOk);
+  const M truth(&p, typename M::Noise{});
+  typename M::State xt;
+  typename M::Cov unused;
+  M::initial(T(0.9), T(0), T(0), T(0), T(0), xt, unused);
+  typename M::Aux aux{T(0)};
+  cstest::Rng rng;
+  double current = 0, worst_e = 0, worst_u = 0;
+  bool same_status = true;
+  for (int step = 0; step < 4000; ++step) {
+    if (step % 25 == 0) current = 5.0 * rng.uniform() - 1.5;
+    const T i = static_cast<T>(current);
+    const auto st = truth.prepare(xt, aux, T(1), i, T(25));
+    xt = truth.predict(st, xt);
+    aux = M::next_aux(st);
+    const T v = truth.measure(st, xt) + static_cast<T>(0.002 * rng.normal());
+    const auto a1 = ea.step(T(1), i, v, T(25));
+    const auto b1 = eb.step(T(1), i, v, T(25));
+    const auto a2 = ua.step(T(1), i, v, T(25));
+    const auto b2 = ub.step(T(1), i, v, T(25));
+    same_status = same_status && a1.status == b1.status && a2.status == b2.status;
+    worst_e = std::fmax(worst_e, std::fabs(static_cast<double>(a1.soc - b1.soc)));
+    worst_e = std::fmax(worst_e, std::fabs(static_cast<double>(a1.soc_sigma - b1.soc_sigma)));
+    worst_u = std::fmax(worst_u, std::fabs(static_cast<double>(a2.soc - b2.soc)));
+    worst_u = std::fmax(worst_u, std::fabs(static_cast<double>(a2.soc_sigma - b2.soc_sigma)));
+  }
+  CHECK_T(same_status);
+  CHECK_T(worst_e < (sizeof(T) == 4 ? 1e-4 : 1e-10));
+  CHECK_T(worst_u < (sizeof(T) == 4 ? 1e-4 : 1e-10));
+}
+
 }  // namespace
 
 int main() {
@@ -328,5 +481,7 @@ int main() {
   test_linear_agreement<double>();
   test_ukf_config<float>();
   test_ukf_config<double>();
+  test_fast_paths_match_general<float>();
+  test_fast_paths_match_general<double>();
   return cstest::finish("test_estimator");
 }

@@ -1,5 +1,7 @@
 // Unit tests: math/ (exp, cholesky, matrix, table), typed over float and double.
 #include <cmath>
+#include <cstring>
+#include <initializer_list>
 #include <limits>
 
 #include "cellsense/math/cholesky.hpp"
@@ -119,6 +121,57 @@ void test_table() {
   CHECK_T(std::fabs(lookup(t, s) - T(3.75)) < T(1e-5));
 }
 
+/// The segment searches that start from a hint or a guess find the bisection's segment, and the
+/// locate() with a known temperature point and a hint is the plain locate(), to the bit; the
+/// combined value-and-slope reads equal the separate ones, to the bit.
+template <typename T>
+void test_segment_search() {
+  Grid<T, 16, 4> g{};
+  g.n_soc = 9;  // uneven spacing, extending below 0 and above 1
+  const T bp[9] = {T(-0.04), T(0), T(0.02), T(0.1), T(0.3), T(0.5), T(0.55), T(0.9), T(1.03)};
+  for (int i = 0; i < 9; ++i) g.soc[i] = bp[i];
+  g.n_temperature = 3;
+  g.temperature_degC[0] = T(0); g.temperature_degC[1] = T(25); g.temperature_degC[2] = T(45);
+  Table<T, 16, 4> t{};
+  for (int it = 0; it < 3; ++it)
+    for (int is = 0; is < 9; ++is)
+      t.value[it][is] = T(3) + g.soc[is] * g.soc[is] + T(0.003) * g.temperature_degC[it] * T(is % 3);
+  bool same_index = true, same_point = true, same_values = true;
+  for (int k = -30; k <= 130; ++k) {
+    // Query points: a sweep, and every breakpoint exactly.
+    const T x = k <= 120 ? T(k) / T(100) : bp[(k - 121) % 9];
+    const T xc = clamp(x, g.soc[0], g.soc[8]);
+    const int ref = detail::find_segment(g.soc, g.n_soc, xc);
+    same_index = same_index && detail::find_segment_guessed(g.soc, g.n_soc, xc) == ref;
+    for (int hint = -2; hint <= 10; ++hint) {
+      same_index = same_index && detail::find_segment_from(g.soc, g.n_soc, xc, hint) == ref;
+    }
+    for (T temp : {T(-5), T(0), T(12), T(25), T(40), T(60)}) {
+      const auto a = locate(g, x, temp);
+      const auto tp = locate_temperature(g, temp);
+      for (int hint = -1; hint <= 7; hint += 4) {
+        const auto b = locate(g, x, tp, hint);
+        same_point = same_point && a.i_soc == b.i_soc && a.i_temp == b.i_temp && a.i_temp_hi == b.i_temp_hi &&
+                     a.soc_clamped == b.soc_clamped && std::memcmp(&a.w_soc, &b.w_soc, sizeof(T)) == 0 &&
+                     std::memcmp(&a.w_soc_extrap, &b.w_soc_extrap, sizeof(T)) == 0 &&
+                     std::memcmp(&a.w_temp, &b.w_temp, sizeof(T)) == 0 &&
+                     std::memcmp(&a.inv_dsoc, &b.inv_dsoc, sizeof(T)) == 0;
+      }
+      T s1, s2;
+      const T v1 = lookup_with_slope(t, a, s1);
+      const T v2 = lookup_extrapolated_with_slope(t, a, s2);
+      same_values = same_values && v1 == lookup(t, a) && s1 == slope_soc(t, a) &&
+                    v2 == lookup_extrapolated(t, a) && s2 == slope_soc_extrapolated(t, a);
+    }
+  }
+  CHECK_T(same_index);
+  CHECK_T(same_point);
+  CHECK_T(same_values);
+  // NaN query: a valid segment index, no undefined conversion.
+  const int n = detail::find_segment_guessed(g.soc, g.n_soc, std::numeric_limits<T>::quiet_NaN());
+  CHECK_T(n >= 0 && n <= g.n_soc - 2);
+}
+
 int main() {
   test_exp<float>();
   test_exp<double>();
@@ -128,5 +181,7 @@ int main() {
   test_matrix<double>();
   test_table<float>();
   test_table<double>();
+  test_segment_search<float>();
+  test_segment_search<double>();
   return cstest::finish("test_math");
 }

@@ -130,8 +130,12 @@ class Estimator {
           if (ki > k) { ki = k; }
           d[i] = ki > T(1) ? std::sqrt(ki) : T(1);
         }
-        for (int i = 0; i < N; ++i) {
-          for (int j = 0; j < N; ++j) { prior.P(i, j) = prior.P(i, j) * d[i] * d[j]; }
+        for (int i = 0; i < N; ++i) {  // one triangle, mirrored: P' stays exactly symmetric
+          for (int j = i; j < N; ++j) {
+            const T v = prior.P(i, j) * d[i] * d[j];
+            prior.P(i, j) = v;
+            prior.P(j, i) = v;
+          }
         }
         if (!filter_.innovate(model_, s, prior, voltage_V, r, in)) {
           return report(StepStatus::kRejectedNumerical);
@@ -139,11 +143,11 @@ class Estimator {
       }
       status = StepStatus::kFusedAfterGateTimeout;
     }
-    G post;
-    if (!filter_.update(prior, in, r, post)) { return report(StepStatus::kRejectedNumerical, &in); }
-    Model::constrain(post.x, config_.soc_min, config_.soc_max);
+    // Filter::update writes its output only on success: straight into the estimate, no copy.
+    if (!filter_.update(prior, in, r, est_)) { return report(StepStatus::kRejectedNumerical, &in); }
+    Model::constrain(est_.x, config_.soc_min, config_.soc_max);
     gated_in_row_ = 0;
-    commit(post, s);
+    aux_ = Model::next_aux(s);
     return report(status, &in);
   }
 

@@ -2,6 +2,8 @@
 // Unscented Kalman filter with scaled sigma points, for a scalar measurement.
 #pragma once
 
+#include <cmath>
+
 #include "cellsense/filter/innovation.hpp"
 #include "cellsense/math/cholesky.hpp"
 #include "cellsense/math/matrix.hpp"
@@ -18,6 +20,10 @@ namespace filter {
 /// the sigma points again from the predicted (x-, P-), so the additive process noise Q is seen by
 /// the measurement transform. The Cholesky factorisation reports failure; the step is then
 /// rejected and nothing is written.
+/// Exactness property used by predict(): when the model declares a transition that is linear in
+/// the state for the sample (Model::kLinearTransition, as the ECM's x' = F x + u), the unscented
+/// transform of the time update is exact, and F P F^T + Q is evaluated in closed form instead of
+/// propagating sigma points (see predict()). Models without that declaration get the sigma points.
 template <class Model>
 class Ukf {
  public:
@@ -56,7 +62,9 @@ class Ukf {
     math::Matrix<T, N, N> l;
     if (!math::cholesky(g.P * scale_, l)) { return false; }
     chi[0] = g.x;
+    CELLSENSE_UNROLL
     for (int i = 0; i < N; ++i) {
+      CELLSENSE_UNROLL
       for (int r = 0; r < N; ++r) {
         chi[1 + i](r, 0) = g.x(r, 0) + l(r, i);
         chi[1 + N + i](r, 0) = g.x(r, 0) - l(r, i);
@@ -65,75 +73,128 @@ class Ukf {
     return true;
   }
 
-  /// Time update: propagate the sigma points through f, x- = sum Wm chi', P- = sum Wc dd^T + Q.
+  /// Time update. For a model whose transition is linear in the state for the sample
+  /// (Model::kLinearTransition: f(x) = F x + u with F independent of x, as the ECM's), the
+  /// unscented transform is exact, and x- = F x+ + u, P- = F P+ F^T + Q is what it computes in
+  /// exact arithmetic: sum Wm (F chi_i + u) = F x + u because the weights sum to one, the centre
+  /// point's deviation F chi_0 + u - x- is zero (so Wc0 drops out), and
+  /// sum_i Wi (F L_i)(F L_i)^T over the 2n points +-L_i, L L^T = (n + lambda) P, is F P F^T.
+  /// That closed form is evaluated instead (detail::linearised_time_update: one triangle, mirrored):
+  /// fewer roundings, no square root of P+ in the time update (P+ was factorised when it was
+  /// accepted, and the measurement update factorises P- again). For any other model the sigma
+  /// points are propagated through f: x- = sum Wm chi', P- = sum Wc d d^T + Q.
+  /// On failure `out` is unspecified.
   bool predict(const Model& m, const Step& s, const G& in, G& out) const {
-    State chi[kSigma];
-    if (!sigma_points(in, chi)) { return false; }
-    for (int i = 0; i < kSigma; ++i) { chi[i] = m.predict(s, chi[i]); }
-    G g;
-    for (int r = 0; r < N; ++r) {
-      T acc = chi[0](r, 0) * wm0_;
-      for (int i = 1; i < kSigma; ++i) { acc = acc + chi[i](r, 0) * wi_; }
-      g.x(r, 0) = acc;
-    }
-    g.P = m.process_noise(s);
-    for (int i = 0; i < kSigma; ++i) {
-      const T w = i == 0 ? wc0_ : wi_;
-      T d[N];
-      for (int r = 0; r < N; ++r) { d[r] = chi[i](r, 0) - g.x(r, 0); }
+    if constexpr (detail::LinearTransition<Model>::value) {
+      return detail::linearised_time_update(m, s, in, out);
+    } else {
+      State chi[kSigma];
+      if (!sigma_points(in, chi)) { return false; }
+      CELLSENSE_UNROLL
+      for (int i = 0; i < kSigma; ++i) { chi[i] = m.predict(s, chi[i]); }
+      CELLSENSE_UNROLL
       for (int r = 0; r < N; ++r) {
-        for (int c = 0; c < N; ++c) { g.P(r, c) = g.P(r, c) + d[r] * d[c] * w; }
+        T acc = chi[0](r, 0) * wm0_;
+        CELLSENSE_UNROLL
+        for (int i = 1; i < kSigma; ++i) { acc = acc + chi[i](r, 0) * wi_; }
+        out.x(r, 0) = acc;
       }
+      out.P = m.process_noise(s);
+      CELLSENSE_UNROLL
+      for (int i = 0; i < kSigma; ++i) {
+        const T w = i == 0 ? wc0_ : wi_;
+        T d[N];
+        CELLSENSE_UNROLL
+        for (int r = 0; r < N; ++r) { d[r] = chi[i](r, 0) - out.x(r, 0); }
+        CELLSENSE_UNROLL
+        for (int r = 0; r < N; ++r) {
+          CELLSENSE_UNROLL
+          for (int c = r; c < N; ++c) { out.P(r, c) = out.P(r, c) + d[r] * d[c] * w; }
+        }
+      }
+      CELLSENSE_UNROLL
+      for (int r = 0; r < N; ++r) {
+        CELLSENSE_UNROLL
+        for (int c = r + 1; c < N; ++c) { out.P(c, r) = out.P(r, c); }
+      }
+      return vector_finite(out.x) && symmetric_covariance_ok(out.P);
     }
-    math::symmetrise(g.P);
-    if (!math::all_finite(g.x) || !covariance_ok(g.P)) { return false; }
-    out = g;
-    return true;
   }
 
   /// Innovation: gamma_i = h(chi_i) on sigma points redrawn from the prior,
   /// y_hat = sum Wm gamma, S = sum Wc (gamma - y_hat)^2 + R, P_xy = sum Wc (chi - x-)(gamma - y_hat).
+  /// When the measurement is nonlinear only in state 0 (Model::kMeasurementNonlinearOnlyInState0:
+  /// the ECM reads its tables at the SOC only), the table values at the mean's state 0 are read once
+  /// and reused for the 2(n - 1) sigma points x +- L_i, i >= 1: L is lower triangular, so their
+  /// state 0 is x_0 +- 0 = x_0 and h(chi_i) is the same arithmetic on the same values.
+  /// On failure `out` is unspecified.
   bool innovate(const Model& m, const Step& s, const G& prior, T y, T r, Innovation<T, N>& out) const {
     State chi[kSigma];
     if (!sigma_points(prior, chi)) { return false; }
     T gamma[kSigma];
-    for (int i = 0; i < kSigma; ++i) { gamma[i] = m.measure(s, chi[i]); }
-    Innovation<T, N> in;
-    in.predicted = gamma[0] * wm0_;
-    for (int i = 1; i < kSigma; ++i) { in.predicted = in.predicted + gamma[i] * wi_; }
-    in.variance = r;
-    in.cross_cov = State::zero();
+    if constexpr (detail::NonlinearOnlyInState0<Model>::value) {
+      const auto mp = m.measure_point(s, chi[0](0, 0));
+      gamma[0] = m.measure_at(s, mp, chi[0]);
+      gamma[1] = m.measure(s, chi[1]);
+      gamma[1 + N] = m.measure(s, chi[1 + N]);
+      for (int i = 1; i < N; ++i) {
+        gamma[1 + i] = m.measure_at(s, mp, chi[1 + i]);
+        gamma[1 + N + i] = m.measure_at(s, mp, chi[1 + N + i]);
+      }
+    } else {
+      for (int i = 0; i < kSigma; ++i) { gamma[i] = m.measure(s, chi[i]); }
+    }
+    T predicted = gamma[0] * wm0_;
+    for (int i = 1; i < kSigma; ++i) { predicted = predicted + gamma[i] * wi_; }
+    T variance = r;
+    T cross[N] = {};
     for (int i = 0; i < kSigma; ++i) {
       const T w = i == 0 ? wc0_ : wi_;
-      const T dy = gamma[i] - in.predicted;
-      in.variance = in.variance + w * dy * dy;
+      const T dy = gamma[i] - predicted;
+      variance = variance + w * dy * dy;
       const T wdy = w * dy;
-      for (int k = 0; k < N; ++k) { in.cross_cov(k, 0) = in.cross_cov(k, 0) + (chi[i](k, 0) - prior.x(k, 0)) * wdy; }
+      CELLSENSE_UNROLL
+      for (int k = 0; k < N; ++k) { cross[k] = cross[k] + (chi[i](k, 0) - prior.x(k, 0)) * wdy; }
     }
-    in.jacobian = math::Matrix<T, 1, N>::zero();
-    in.innovation = y - in.predicted;
-    if (!(in.variance > T(0)) || !math::is_finite(in.variance) || !math::is_finite(in.innovation)) {
+    out.predicted = predicted;
+    out.variance = variance;
+    CELLSENSE_UNROLL
+    for (int k = 0; k < N; ++k) {
+      out.cross_cov(k, 0) = cross[k];
+      out.jacobian(0, k) = T(0);
+    }
+    out.innovation = y - predicted;
+    if (!(variance > T(0) && variance <= T(3.0e38)) || !(std::fabs(out.innovation) <= T(3.0e38))) {
       return false;
     }
-    in.nis = in.innovation * in.innovation / in.variance;
-    out = in;
+    out.nis = out.innovation * out.innovation / variance;
     return true;
   }
 
   /// K = P_xy / S, x+ = x- + K (y - y_hat), P+ = P- - K S K^T (Wan & van der Merwe 2000, Alg. 3.1),
-  /// then symmetrised and checked by a Cholesky factorisation (positive definite or rejected).
+  /// one triangle computed and mirrored (exactly symmetric), and checked by a Cholesky
+  /// factorisation (positive definite or rejected). `out` is written only on success, so it may
+  /// be the caller's current estimate.
   bool update(const G& prior, const Innovation<T, N>& in, T /*r*/, G& out) const {
     const T inv_s = T(1) / in.variance;
-    T k[N];
-    for (int i = 0; i < N; ++i) { k[i] = in.cross_cov(i, 0) * inv_s; }
     G g;
-    for (int i = 0; i < N; ++i) { g.x(i, 0) = prior.x(i, 0) + k[i] * in.innovation; }
+    T k[N];
+    CELLSENSE_UNROLL
     for (int i = 0; i < N; ++i) {
-      for (int j = 0; j < N; ++j) { g.P(i, j) = prior.P(i, j) - k[i] * k[j] * in.variance; }
+      k[i] = in.cross_cov(i, 0) * inv_s;
+      g.x(i, 0) = prior.x(i, 0) + k[i] * in.innovation;
     }
-    math::symmetrise(g.P);
+    CELLSENSE_UNROLL
+    for (int i = 0; i < N; ++i) {
+      CELLSENSE_UNROLL
+      for (int j = i; j < N; ++j) {
+        const T v = prior.P(i, j) - k[i] * k[j] * in.variance;
+        g.P(i, j) = v;
+        g.P(j, i) = v;
+      }
+    }
     math::Matrix<T, N, N> l;
-    if (!math::all_finite(g.x) || !covariance_ok(g.P) || !math::cholesky(g.P, l)) { return false; }
+    if (!vector_finite(g.x) || !symmetric_covariance_ok(g.P) || !math::cholesky(g.P, l)) { return false; }
     out = g;
     return true;
   }

@@ -17,17 +17,23 @@ namespace math {
 /// safe for bit-exact host/MCU parity (shared/notes/embedded.md).
 template <typename T, int N>
 bool cholesky(const Matrix<T, N, N>& a, Matrix<T, N, N>& l) {
+  CELLSENSE_UNROLL
   for (int r = 0; r < N; ++r) {
+    CELLSENSE_UNROLL
     for (int c = 0; c < N; ++c) { l.data[r][c] = T(0); }
   }
+  CELLSENSE_UNROLL
   for (int j = 0; j < N; ++j) {
     T d = a.data[j][j];
+    CELLSENSE_UNROLL
     for (int k = 0; k < j; ++k) { d = d - l.data[j][k] * l.data[j][k]; }
     if (!(d > T(0)) || !is_finite(d)) { return false; }
     const T ljj = std::sqrt(d);
     l.data[j][j] = ljj;
+    CELLSENSE_UNROLL
     for (int i = j + 1; i < N; ++i) {
       T s = a.data[i][j];
+      CELLSENSE_UNROLL
       for (int k = 0; k < j; ++k) { s = s - l.data[i][k] * l.data[j][k]; }
       l.data[i][j] = s / ljj;
     }

@@ -98,6 +98,7 @@ T exp(T x) {
   const T r = (x - nf * C::kLn2Hi) - nf * C::kLn2Lo;
   // exp(r) = sum_{k=0}^{D} r^k / k!, evaluated in Horner form from the highest degree down.
   T p = coeff[C::kDegree];
+  CELLSENSE_UNROLL
   for (int k = C::kDegree - 1; k >= 0; --k) { p = p * r + coeff[k]; }
   return p * C::pow2(n);
 }

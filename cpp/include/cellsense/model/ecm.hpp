@@ -188,6 +188,15 @@ class EcmModel {
   static constexpr int kRcPairs = NRC;
   static constexpr int kStates = 2 + NRC;
   static constexpr bool kDiagonalF = true;  ///< F is diagonal (see process_jacobian_diagonal)
+  /// predict(s, x) == F x + u exactly, F = process_jacobian(s) independent of x (R_j, tau_j are
+  /// read at the prior SOC in prepare(), not at x): the unscented transform of the time update
+  /// is then F P F^T + Q in exact arithmetic (filter/ukf.hpp).
+  static constexpr bool kLinearTransition = true;
+  /// H = [h_0, -1 .. -1, h_N-1]: jacobian_dot() multiplies by it without the -1 products.
+  static constexpr bool kStructuredH = true;
+  /// measure(s, x) depends nonlinearly on the SOC (state 0) only: it is measure_at(s,
+  /// measure_point(s, x_0), x), affine in the other states (filter/ukf.hpp reuses the point).
+  static constexpr bool kMeasurementNonlinearOnlyInState0 = true;
   using State = math::Vector<T, kStates>;
   using Cov = math::Matrix<T, kStates, kStates>;
   using Row = math::Matrix<T, 1, kStates>;
@@ -210,6 +219,8 @@ class EcmModel {
     T dt_s;
     T current_A;
     T temperature_degC;
+    math::TempPoint<T> temp;  ///< the sample's temperature on the grid (shared by every look-up)
+    int soc_segment;     ///< SOC segment of the prior SOC: where the measurement's searches start
     T soc_gain;          ///< eta dt / (3600 Q): dz = -soc_gain * i
     T a_rc[NRC];         ///< exp(-dt/tau_j)
     T b_rc[NRC];         ///< R_j (1 - a_j): v_j gain on i
@@ -227,13 +238,16 @@ class EcmModel {
   /// Discretise for one sample. R_j and tau_j are read at the prior SOC (see header comment).
   Step prepare(const State& x_prior, const Aux& aux, T dt_s, T current_A, T temperature_degC) const {
     const Params& p = *params_;
-    Step s{};
+    Step s;  // every member is set below
     s.dt_s = dt_s;
     s.current_A = current_A;
     s.temperature_degC = temperature_degC;
     const T eta = current_A < T(0) ? p.coulombic_efficiency : T(1);
     s.soc_gain = eta * dt_s / (T(3600) * p.capacity_Ah);
-    const math::GridPoint<T> gp = math::locate(p.grid, x_prior(Idx::soc, 0), temperature_degC);
+    s.temp = math::locate_temperature(p.grid, temperature_degC);
+    const math::GridPoint<T> gp = math::locate(p.grid, x_prior(Idx::soc, 0), s.temp, -1);
+    s.soc_segment = gp.i_soc;
+    CELLSENSE_UNROLL
     for (int j = 0; j < NRC; ++j) {
       const T tau_s = math::lookup(p.rc_tau_s[j], gp);
       const T r_Ohm = math::lookup(p.rc_r_Ohm[j], gp);
@@ -256,6 +270,7 @@ class EcmModel {
   State predict(const Step& s, const State& x) const {
     State out;
     out(Idx::soc, 0) = x(Idx::soc, 0) - s.soc_gain * s.current_A;
+    CELLSENSE_UNROLL
     for (int j = 0; j < NRC; ++j) {
       out(Idx::v_rc(j), 0) = s.a_rc[j] * x(Idx::v_rc(j), 0) + s.b_rc[j] * s.current_A;
     }
@@ -267,6 +282,7 @@ class EcmModel {
   Cov process_jacobian(const Step& s) const {
     Cov f = Cov::zero();
     f(Idx::soc, Idx::soc) = T(1);
+    CELLSENSE_UNROLL
     for (int j = 0; j < NRC; ++j) { f(Idx::v_rc(j), Idx::v_rc(j)) = s.a_rc[j]; }
     f(Idx::hysteresis, Idx::hysteresis) = s.a_h;
     return f;
@@ -276,6 +292,7 @@ class EcmModel {
   State process_jacobian_diagonal(const Step& s) const {
     State f;
     f(Idx::soc, 0) = T(1);
+    CELLSENSE_UNROLL
     for (int j = 0; j < NRC; ++j) { f(Idx::v_rc(j), 0) = s.a_rc[j]; }
     f(Idx::hysteresis, 0) = s.a_h;
     return f;
@@ -285,14 +302,27 @@ class EcmModel {
   Cov process_noise(const Step& s) const {
     T b[kStates];
     b[Idx::soc] = -s.soc_gain;
+    CELLSENSE_UNROLL
     for (int j = 0; j < NRC; ++j) { b[Idx::v_rc(j)] = s.b_rc[j]; }
     b[Idx::hysteresis] = T(0);
     const T var_i = noise_.current_sigma_A * noise_.current_sigma_A;
+    // b b^T var_i: one triangle computed and mirrored (b_r b_c = b_c b_r exactly); the
+    // hysteresis row and column are exact zeros (b_h = 0).
     Cov q;
-    for (int r = 0; r < kStates; ++r) {
-      for (int c = 0; c < kStates; ++c) { q(r, c) = b[r] * b[c] * var_i; }
+    CELLSENSE_UNROLL
+    for (int r = 0; r < Idx::hysteresis; ++r) {
+      CELLSENSE_UNROLL
+      for (int c = r; c < Idx::hysteresis; ++c) {
+        const T v = b[r] * b[c] * var_i;
+        q(r, c) = v;
+        q(c, r) = v;
+      }
+      q(r, Idx::hysteresis) = T(0);
+      q(Idx::hysteresis, r) = T(0);
     }
+    q(Idx::hysteresis, Idx::hysteresis) = T(0);
     q(Idx::soc, Idx::soc) = q(Idx::soc, Idx::soc) + noise_.soc_per_sqrt_s * noise_.soc_per_sqrt_s * s.dt_s;
+    CELLSENSE_UNROLL
     for (int j = 0; j < NRC; ++j) {
       const int k = Idx::v_rc(j);
       q(k, k) = q(k, k) + noise_.v_rc_V_per_sqrt_s * noise_.v_rc_V_per_sqrt_s * s.dt_s;
@@ -302,45 +332,81 @@ class EcmModel {
     return q;
   }
 
-  /// Terminal voltage v = OCV + M h - M0 s - sum v_j - R0 i (V).
-  T measure(const Step& s, const State& x) const {
+  /// The tables the measurement reads, at one SOC (and the sample's temperature).
+  struct MeasurePoint {
+    T ocv_V;   ///< OCV(z), continued linearly beyond the grid
+    T m_V;     ///< M(z)
+    T m0_V;    ///< M0(z)
+    T r0_Ohm;  ///< R0(z)
+  };
+
+  /// The table values of the measurement at SOC `soc`.
+  MeasurePoint measure_point(const Step& s, T soc) const {
     const Params& p = *params_;
-    const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temperature_degC);
-    T v = math::lookup_extrapolated(p.ocv_V, gp) + math::lookup(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
-          math::lookup(p.hysteresis_instant_V, gp) * s.sign - math::lookup(p.r0_Ohm, gp) * s.current_A;
+    const math::GridPoint<T> gp = math::locate(p.grid, soc, s.temp, s.soc_segment);
+    MeasurePoint mp;
+    mp.ocv_V = math::lookup_extrapolated(p.ocv_V, gp);
+    mp.m_V = math::lookup(p.hysteresis_V, gp);
+    mp.m0_V = math::lookup(p.hysteresis_instant_V, gp);
+    mp.r0_Ohm = math::lookup(p.r0_Ohm, gp);
+    return mp;
+  }
+
+  /// Terminal voltage from the table values at x's SOC: affine in the other states.
+  T measure_at(const Step& s, const MeasurePoint& mp, const State& x) const {
+    T v = mp.ocv_V + mp.m_V * x(Idx::hysteresis, 0) - mp.m0_V * s.sign - mp.r0_Ohm * s.current_A;
+    CELLSENSE_UNROLL
     for (int j = 0; j < NRC; ++j) { v = v - x(Idx::v_rc(j), 0); }
     return v;
   }
 
+  /// Terminal voltage v = OCV + M h - M0 s - sum v_j - R0 i (V).
+  T measure(const Step& s, const State& x) const { return measure_at(s, measure_point(s, x(Idx::soc, 0)), x); }
+
   /// H = dv/dx: [dOCV/dz + dM/dz h - dM0/dz s - dR0/dz i, -1 .., M].
   Row measurement_jacobian(const Step& s, const State& x) const {
     const Params& p = *params_;
-    const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temperature_degC);
+    const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temp, s.soc_segment);
     Row h = Row::zero();
     h(0, Idx::soc) = math::slope_soc_extrapolated(p.ocv_V, gp) +
                      math::slope_soc(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
                      math::slope_soc(p.hysteresis_instant_V, gp) * s.sign -
                      math::slope_soc(p.r0_Ohm, gp) * s.current_A;
+    CELLSENSE_UNROLL
     for (int j = 0; j < NRC; ++j) { h(0, Idx::v_rc(j)) = T(-1); }
     h(0, Idx::hysteresis) = math::lookup(p.hysteresis_V, gp);
     return h;
   }
 
-  /// measure() and measurement_jacobian() together, sharing one grid look-up (same arithmetic).
+  /// measure() and measurement_jacobian() together, sharing one grid look-up and each table's
+  /// loads (same arithmetic, same bits).
   T measure_with_jacobian(const Step& s, const State& x, Row& h) const {
     const Params& p = *params_;
-    const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temperature_degC);
-    const T m_V = math::lookup(p.hysteresis_V, gp);
-    T v = math::lookup_extrapolated(p.ocv_V, gp) + m_V * x(Idx::hysteresis, 0) -
-          math::lookup(p.hysteresis_instant_V, gp) * s.sign - math::lookup(p.r0_Ohm, gp) * s.current_A;
+    const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temp, s.soc_segment);
+    T d_ocv, d_m, d_m0, d_r0;
+    const T ocv_V = math::lookup_extrapolated_with_slope(p.ocv_V, gp, d_ocv);
+    const T m_V = math::lookup_with_slope(p.hysteresis_V, gp, d_m);
+    const T m0_V = math::lookup_with_slope(p.hysteresis_instant_V, gp, d_m0);
+    const T r0_Ohm = math::lookup_with_slope(p.r0_Ohm, gp, d_r0);
+    const T hyst = x(Idx::hysteresis, 0);
+    T v = ocv_V + m_V * hyst - m0_V * s.sign - r0_Ohm * s.current_A;
+    CELLSENSE_UNROLL
     for (int j = 0; j < NRC; ++j) { v = v - x(Idx::v_rc(j), 0); }
-    h(0, Idx::soc) = math::slope_soc_extrapolated(p.ocv_V, gp) +
-                     math::slope_soc(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
-                     math::slope_soc(p.hysteresis_instant_V, gp) * s.sign -
-                     math::slope_soc(p.r0_Ohm, gp) * s.current_A;
+    h(0, Idx::soc) = d_ocv + d_m * hyst - d_m0 * s.sign - d_r0 * s.current_A;
+    CELLSENSE_UNROLL
     for (int j = 0; j < NRC; ++j) { h(0, Idx::v_rc(j)) = T(-1); }
     h(0, Idx::hysteresis) = m_V;
     return v;
+  }
+
+  /// h v for a measurement Jacobian row h of this model ([h_0, -1 .. -1, h_N-1]) and a vector v:
+  /// h_0 v_0 - v_1 - .. - v_N-2 + h_N-1 v_N-1, the dense dot product's terms in its order
+  /// without the exact multiplications by -1 (same value).
+  static T jacobian_dot(const Row& h, const T* v) {
+    T acc = h(0, Idx::soc) * v[Idx::soc];
+    CELLSENSE_UNROLL
+    for (int j = 0; j < NRC; ++j) { acc = acc - v[Idx::v_rc(j)]; }
+    return acc + h(0, Idx::hysteresis) * v[Idx::hysteresis];
   }
 
   /// Keep the state physical: SOC within [soc_min, soc_max], h within [-1, 1].
