@@ -308,6 +308,11 @@ void bind_rc(py::module_& m, const std::string& suffix) {
 
 }  // namespace
 
+// Other parts of the core, each in its own binding file.
+void bind_pack(py::module_& m);
+void bind_soh(py::module_& m);
+void bind_spme(py::module_& m);
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "cellsense core (private): use the cellsense package API instead";
   bind_rc<double, 1>(m, "_f64");
@@ -326,6 +331,9 @@ PYBIND11_MODULE(_core, m) {
   names[py::int_(kStatusInitial)] = "initial";
   m.attr("STATUS_NAMES") = names;
   m.attr("STATUS_INITIAL") = kStatusInitial;
+  bind_pack(m);
+  bind_soh(m);
+  bind_spme(m);
   m.def("exp_f32", [](float x) { return math::exp(x); }, "The core's float exp (for tests).");
   m.def("exp_f64", [](double x) { return math::exp(x); }, "The core's double exp (for tests).");
 }
