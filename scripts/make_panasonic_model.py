@@ -28,6 +28,9 @@ from cellsense.realdata import C_REF_AH, HPPC_TEMPERATURES, load_real_log  # noq
 
 RC_PAIRS = 2
 HYSTERESIS_RATE = 10.0
+#: extra temperature row this far above the warmest HPPC (25.8 degC), resistances by Arrhenius: the cell
+#: self-heats under load (docs/real-data.md)
+WARM_EXTRAPOLATION_K = 10.0
 
 
 def main(argv) -> int:
@@ -45,6 +48,7 @@ def main(argv) -> int:
             write_cell_log(p, load_real_log(f"panasonic-18650pf/{T}_HPPC"))
             hppc.append(p)
         cell = fit(ocv, hppc, out=out, rc_pairs=RC_PAIRS, name="panasonic_18650pf",
+                   temperature_extrapolation_K=WARM_EXTRAPOLATION_K,
                    description=("Panasonic NCR18650PF (NCA/graphite, 2.9 Ah nominal), ECM with 2 RC pairs fitted by "
                                 "scripts/make_panasonic_model.py to the 25 degC C/20 OCV test and the 5-pulse HPPC at "
                                 "25, 10, 0, -10, -20 degC of P. Kollmeyer, 'Panasonic 18650PF Li-ion Battery Data', "

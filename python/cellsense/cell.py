@@ -33,6 +33,7 @@ K_GAMMA = "Hysteresis rate constant"
 K_DEADBAND = "Hysteresis sign deadband [A]"
 K_VMIN = "Lower voltage cut-off [V]"
 K_VMAX = "Upper voltage cut-off [V]"
+K_MODEL_ERROR = "Model voltage error [V]"
 L_VOLTAGE = "Voltage range [V]"
 L_CURRENT = "Current range [A]"
 L_TEMPERATURE = "Temperature range [degC]"
@@ -71,6 +72,8 @@ class Cell:
     current_range_A: tuple[float, float]
     temperature_range_degC: tuple[float, float]
     placeholder: bool = False
+    #: the model's identified voltage error (RMS, V), from the fit; None if the file does not say
+    model_voltage_error_V: float | None = None
     description: str = ""
     provenance: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -284,6 +287,11 @@ def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
     vmax = _number(source, f'parameters."{K_VMAX}"', need(K_VMAX))
     if not vmin < vmax:
         raise _err(source, f'parameters."{K_VMIN}"', f"lower cut-off {vmin} V must be below upper cut-off {vmax} V")
+    model_err = None
+    if K_MODEL_ERROR in p:
+        model_err = _number(source, f'parameters."{K_MODEL_ERROR}"', p[K_MODEL_ERROR])
+        if not 0.0 <= model_err <= 1.0:
+            raise _err(source, f'parameters."{K_MODEL_ERROR}"', f"must be in [0, 1] V, got {model_err}")
     limits = data.get("limits", {}) or {}
     if not isinstance(limits, dict):
         raise _err(source, '"limits"', "expected an object")
@@ -302,5 +310,5 @@ def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
         coulombic_efficiency=eta, soc=soc, temperature_degC=temp, ocv_V=ocv, r0_Ohm=r0, rc_r_Ohm=rc_r,
         rc_tau_s=rc_tau, hysteresis_V=hyst, hysteresis_instant_V=hyst0, hysteresis_rate=gamma,
         sign_deadband_A=deadband, voltage_cutoff_V=(vmin, vmax), voltage_range_V=vr, current_range_A=ir,
-        temperature_range_degC=tr, placeholder=bool(data.get("placeholder", False)),
+        temperature_range_degC=tr, placeholder=bool(data.get("placeholder", False)), model_voltage_error_V=model_err,
         description=str(data.get("description", "")), provenance={str(k): str(v) for k, v in prov.items()}, raw=data)

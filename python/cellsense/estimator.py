@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -23,12 +23,22 @@ class NoiseSettings:
     The defaults were chosen for a 2-RC ECM identified from OCV and HPPC tests (cellsense fit) and
     1 Hz logs: on PyBaMM Chen2020 DFN truth (UDDS and US06, 25 degC, 2 mV / 10 mA + 20 mA offset
     sensor, 20 SOC points initial error) they give SOC RMSE 0.4-0.7 % with the truth inside +-3 sigma
-    for 97-98 % of the samples (docs/tuning.md). voltage_sigma_V is dominated by model error (the
-    ECM's open-loop error under 3C pulses is tens of mV), not by the voltage sensor; it is the
-    number to revisit first for another model or cell.
+    for 97-98 % of the samples (docs/tuning.md).
+
+    The voltage sigma is dominated by model error, not by the voltage sensor, so by default it comes
+    from the cell file (`resolve_voltage_sigma`): with ``voltage_sigma_V=None`` it is
+    ``sqrt(voltage_sensor_sigma_V**2 + (model_error_inflation * e)**2)``, e = the cell file's
+    "Model voltage error [V]" (the fitted model's open-loop RMS voltage error, written by cellsense fit);
+    a cell file without that key gets DEFAULT_VOLTAGE_SIGMA_V (40 mV). An explicit value always wins.
+    The inflation accounts for the model error being slow (correlated over tens of samples) while the
+    filter treats every 1 Hz sample as an independent measurement: sqrt(25) = 5 for an error correlated
+    over ~25 samples; it is the one constant calibrated, on Chen2020, where it reproduces the 40 mV that
+    had been tuned there (Chen2020 e = 7.8 mV -> 39 mV).
     """
 
-    voltage_sigma_V: float = 0.04           #: measurement noise + model error, 1 sigma (V)
+    voltage_sigma_V: float | None = None    #: measurement noise + model error, 1 sigma (V); None: from the cell file
+    voltage_sensor_sigma_V: float = 0.005   #: voltage sensor term of the resolved sigma (V)
+    model_error_inflation: float = 5.0      #: multiplies the cell file's model voltage error (1)
     current_sigma_A: float = 0.05           #: current sensor noise, 1 sigma (A)
     soc_per_sqrt_s: float = 3e-4            #: SOC random walk (1/sqrt(s)); covers offset and capacity error
     v_rc_V_per_sqrt_s: float = 5e-4         #: RC voltage random walk (V/sqrt(s))
@@ -37,6 +47,21 @@ class NoiseSettings:
     initial_v_rc_sigma_V: float = 0.02      #: 1 sigma of the initial RC voltages (V)
     initial_hysteresis: float = 0.0         #: initial h (1)
     initial_hysteresis_sigma: float = 0.5   #: 1 sigma of the initial h (1)
+
+
+#: voltage sigma for a cell file that does not state its model error (V); tuned on Chen2020
+DEFAULT_VOLTAGE_SIGMA_V = 0.04
+
+
+def resolve_voltage_sigma(noise: NoiseSettings, cell: Cell) -> float:
+    """The voltage sigma the filter uses: `noise.voltage_sigma_V` if set; else the root-sum-square of
+    the sensor term and the inflated model error of the cell file; else DEFAULT_VOLTAGE_SIGMA_V."""
+    if noise.voltage_sigma_V is not None:
+        return float(noise.voltage_sigma_V)
+    e = getattr(cell, "model_voltage_error_V", None)
+    if e is None:
+        return DEFAULT_VOLTAGE_SIGMA_V
+    return float(np.hypot(noise.voltage_sensor_sigma_V, noise.model_error_inflation * e))
 
 
 @dataclass
@@ -129,7 +154,9 @@ class Estimator:
         self.cell = load_cell(cell)
         self.filter = filter
         self.dtype = str(np.dtype(dtype))
-        self.noise = noise or NoiseSettings()
+        # the noise actually used: voltage_sigma_V resolved against the cell file (resolve_voltage_sigma)
+        noise = noise or NoiseSettings()
+        self.noise = replace(noise, voltage_sigma_V=resolve_voltage_sigma(noise, self.cell))
         self.settings = settings or EstimatorSettings()
         if initial_soc is not None and not (self.settings.soc_min <= initial_soc <= self.settings.soc_max):
             raise ValueError(f"initial_soc: {initial_soc} is outside [{self.settings.soc_min}, {self.settings.soc_max}]")

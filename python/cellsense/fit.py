@@ -535,6 +535,27 @@ def fit_hppc(log: dict, n_rc: int, Q: float, ocv_fn, M_fn, gamma: float, initial
     return out
 
 
+def _extrapolate_warm(tabs: dict, T_bp: np.ndarray, dT: float):
+    """Append a temperature row at T_bp[-1] + dT: each resistance table continued by the Arrhenius law
+    R ~ exp(E/(R_gas T)) with the activation temperature E/R_gas = median over the SOC breakpoints of
+    d ln R / d(1/T) between the two warmest fitted rows (clipped at >= 0: never more resistive when
+    warmer); time constants held at the warmest row. Returns (tabs, T_bp, {key: details})."""
+    K = T_bp + 273.15
+    Kn = K[-1] + dT
+    out, info = {}, {}
+    for k, tab in tabs.items():
+        if k.startswith("R"):
+            slope = np.median((np.log(tab[-1]) - np.log(tab[-2])) / (1.0 / K[-1] - 1.0 / K[-2]))
+            slope = max(float(slope), 0.0)
+            ratio = math.exp(slope * (1.0 / Kn - 1.0 / K[-1]))
+            new = tab[-1] * ratio
+            info[k] = {"activation_K": slope, "ratio": ratio}
+        else:
+            new = tab[-1]
+        out[k] = np.vstack([tab, new])
+    return out, np.r_[T_bp, T_bp[-1] + dT], info
+
+
 def _to_grid(levels_soc, values, soc_bp):
     """log-linear interpolation in SOC, nearest beyond the measured range."""
     s = np.asarray(levels_soc)
@@ -557,12 +578,14 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         hysteresis_rate: float = 10.0, hppc_initial_soc: float = 1.0,
         lower_cutoff_V: Optional[float] = None, upper_cutoff_V: Optional[float] = None,
         capacity_Ah: Optional[float] = None, verbose: bool = False, ocv_current_offset_A=None,
-        ocv_rest_correction: bool = False) -> dict:
+        ocv_rest_correction: bool = False, temperature_extrapolation_K: float = 0.0) -> dict:
     """Fit an ECM cell file from an OCV test log and one HPPC log per temperature.
 
     Assumes the OCV test and each HPPC test start fully charged (SOC 1; ``hppc_initial_soc``
     overrides that for the HPPC files).  Returns the cell-file dict and writes it to ``out``.
     ``ocv_current_offset_A``: see `fit_ocv` (``current_offset_A``); None uses the OCV log's current as logged.
+    ``temperature_extrapolation_K``: if > 0, append a temperature row that many K above the warmest HPPC
+    file, resistances continued by the Arrhenius law fitted between the two warmest files (`_extrapolate_warm`).
     ``ocv_rest_correction``: shift the OCV so that the model's rested voltage (OCV + M h) matches the
     end of every rest >= 15 min in the HPPC file at the OCV test's temperature (within 5 degC); the
     shift is linear in SOC between those levels and constant beyond them (docs/real-data.md).
@@ -655,6 +678,18 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         say(f"OCV rest correction from {path_r}: {len(zs)} levels, shift {1e3 * ds.min():+.1f}..{1e3 * ds.max():+.1f} mV")
     if np.any(M_tab > 0) or ocv_rest_correction:
         tabs, details = build_tables(M_tab)
+    T_fit = T_bp.copy()  # the measured temperatures (T_bp may gain an extrapolated warm row below)
+    arrhenius = {}
+    if temperature_extrapolation_K:
+        if not (temperature_extrapolation_K > 0 and math.isfinite(temperature_extrapolation_K)):
+            raise ValueError(f"temperature_extrapolation_K must be >= 0, got {temperature_extrapolation_K!r}")
+        if len(T_bp) < 2:
+            raise ValueError("temperature_extrapolation_K needs HPPC files at >= 2 temperatures")
+        if len(T_bp) >= 8:
+            raise ValueError("temperature_extrapolation_K: already 8 temperatures (the format's maximum)")
+        tabs, T_bp, arrhenius = _extrapolate_warm(tabs, T_bp, float(temperature_extrapolation_K))
+        say("warm extrapolation to " + f"{T_bp[-1]:g} degC: " + ", ".join(
+            f"{k} x{a['ratio']:.3f}" for k, a in arrhenius.items()))
 
     v_lo = float(round(o["v_min"], 3)) if lower_cutoff_V is None else float(lower_cutoff_V)
     v_hi = float(round(o["v_max"], 3)) if upper_cutoff_V is None else float(upper_cutoff_V)
@@ -690,7 +725,17 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         "Coulombic efficiency": "assumed 1.0 (not identifiable from these tests)",
         "SOC breakpoints": "fixed grid, denser near 0 and 1 where the OCV is steep; SOC = 1 - Ah / capacity; "
                            "extended below 0 to the C/20 discharge's end when the cell delivered more than the capacity",
-        "Temperature breakpoints [degC]": f"median of the temperature column of each HPPC file: {hp_names}",
+        "Temperature breakpoints [degC]": f"median of the temperature column of each HPPC file: {hp_names}"
+                                          + ("" if not arrhenius else
+                                             f"; plus {T_bp[-1]:g} degC ({temperature_extrapolation_K:g} K above the "
+                                             f"warmest HPPC): resistances extrapolated by the Arrhenius law, "
+                                             f"activation temperature E/R = median over SOC of d ln R / d(1/T) "
+                                             f"between the two warmest HPPC files ("
+                                             + ", ".join(f"{k.split(' ')[0]}: {a['activation_K']:.0f} K, x{a['ratio']:.3f}"
+                                                         for k, a in arrhenius.items())
+                                             + "), time constants, OCV and hysteresis held at the warmest HPPC's "
+                                               "values, so a self-heated cell is not modelled with the resistances "
+                                               "of the characterisation temperature (docs/real-data.md)"),
         "Open-circuit voltage [V]": f"mean of the C/20 discharge and charge branches of {ocv_name} "
                                     f"(measured at {o['temperature_degC']:.1f} degC, used at all temperatures); "
                                     f"outside the branch overlap [{o['overlap'][0]:.3f}, {o['overlap'][1]:.3f}] "
@@ -748,6 +793,17 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
                                        "test": "C/20 OCV test, open loop from SOC 1"
                                                + ("" if o["current_offset_A"] == 0.0 else
                                                   f", current corrected by {1e3 * o['current_offset_A']:.2f} mA while flowing")}
+    # the model's identified voltage error (docs/cell-file.md): open-loop RMSE over the HPPC file at the
+    # temperature nearest the OCV test (where OCV and dynamics are both measured)
+    it_ref = int(np.argmin(np.abs(T_fit - o["temperature_degC"])))
+    T_ref, path_ref, _ = hppc[it_ref]
+    e_ref = cell["fit residuals"][Path(path_ref).name]["voltage RMSE [mV]"] * 1e-3
+    params["Model voltage error [V]"] = round(float(e_ref), 6)
+    prov["Model voltage error [V]"] = (f"open-loop voltage RMSE of the fitted model over {Path(path_ref).name} "
+                                       f"(HPPC at {T_ref:g} degC, the file nearest the OCV test's "
+                                       f"{o['temperature_degC']:.1f} degC; whole file from SOC {hppc_initial_soc:g}, "
+                                       f"h = 0, RC voltages 0): the model error the estimator's default voltage "
+                                       f"sigma accounts for (cellsense.estimator.NoiseSettings)")
     for fname, res in cell["fit residuals"].items():
         say(f"{fname}: voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")
     check_cell(cell)
@@ -801,6 +857,9 @@ def add_cli(subparsers):
                         "reads high), or 'auto': the offset that makes the charge-discharge gap flattest")
     p.add_argument("--ocv-rest-correction", action="store_true", dest="ocv_rest_correction",
                    help="shift the OCV to the rested voltages of the HPPC file at the OCV test's temperature")
+    p.add_argument("--temperature-extrapolation-K", type=float, default=0.0, dest="temperature_extrapolation_K",
+                   help="add a temperature row this many K above the warmest HPPC, resistances continued by the "
+                        "Arrhenius law from the two warmest files (default 0: none)")
     p.add_argument("--lower-cutoff-V", type=float, default=None, dest="lower_cutoff_V",
                    help="default: minimum voltage of the OCV log")
     p.add_argument("--upper-cutoff-V", type=float, default=None, dest="upper_cutoff_V",
@@ -817,7 +876,8 @@ def _cli_fit(args) -> int:
                upper_cutoff_V=args.upper_cutoff_V, capacity_Ah=args.capacity_Ah,
                ocv_current_offset_A=(None if args.ocv_current_offset_A is None else args.ocv_current_offset_A
                                      if args.ocv_current_offset_A == "auto" else float(args.ocv_current_offset_A)),
-               ocv_rest_correction=args.ocv_rest_correction)
+               ocv_rest_correction=args.ocv_rest_correction,
+               temperature_extrapolation_K=args.temperature_extrapolation_K)
     p = cell["parameters"]
     print(f"{args.out}: capacity {p['Nominal cell capacity [A.h]']:.4g} Ah, {cell['RC pairs']} RC pairs, "
           f"temperatures {p['Temperature breakpoints [degC]']} degC")

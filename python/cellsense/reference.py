@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cell import Cell
-from .estimator import EstimatorSettings, NoiseSettings
+from .estimator import EstimatorSettings, NoiseSettings, resolve_voltage_sigma
 
 
 class NumpyEcm:
@@ -133,7 +133,7 @@ def filterpy_run(cell: Cell, filter: str, time_s, current_A, voltage_V, temperat
     x0[-1] = noise.initial_hysteresis
     p0 = np.diag([noise.initial_soc_sigma ** 2] + [noise.initial_v_rc_sigma_V ** 2] * m.n_rc
                  + [noise.initial_hysteresis_sigma ** 2])
-    r = noise.voltage_sigma_V ** 2
+    r = resolve_voltage_sigma(noise, cell) ** 2  # as the Estimator resolves it
     t, cur, vol, tem = (np.asarray(a, float) for a in (time_s, current_A, voltage_V, temperature_degC))
     N = len(t)
     soc = np.empty(N)

@@ -217,7 +217,9 @@ def test_linear_model_kf_ekf_ukf_agree():
     i = rng.uniform(-1.0, 1.5, n)
     v = 3.72 + 0.01 * rng.standard_normal(n)
     th = np.full(n, 25.0)
-    ekf = Estimator(cell, filter="ekf", noise=noise, initial_soc=0.6).run(t, i, v, th)
+    ekf_est = Estimator(cell, filter="ekf", noise=noise, initial_soc=0.6)
+    ekf_noise_sigma = ekf_est.noise.voltage_sigma_V  # resolved (NoiseSettings default None: from the cell file)
+    ekf = ekf_est.run(t, i, v, th)
     ukf = Estimator(cell, filter="ukf", noise=noise, initial_soc=0.6).run(t, i, v, th)
     # plain KF: x = [soc, v1, h]
     q_ah = cell.capacity_Ah
@@ -237,7 +239,7 @@ def test_linear_model_kf_ekf_ukf_agree():
         P = F @ P @ F.T + Q
         H = np.array([1.2, -1.0, 0.0])
         y = v[k] - (3.0 + 1.2 * x[0] - x[1] - 0.03 * i[k])
-        S = H @ P @ H + noise.voltage_sigma_V ** 2
+        S = H @ P @ H + ekf_noise_sigma ** 2
         K = P @ H / S
         x = x + K * y
         P = P - np.outer(K, K) * S

@@ -225,3 +225,34 @@ def test_fit_chen2020_spme(chen_spme, tmp_path):
     assert c["fit residuals"]["ocv.csv"]["voltage RMSE [mV]"] < 12.0
     r0 = np.asarray(c["parameters"]["R0 [Ohm]"])
     assert np.all((r0 > 0.01) & (r0 < 0.05))
+
+
+def test_model_voltage_error_recorded(synthetic):
+    """fit records the open-loop HPPC RMSE nearest the OCV test's temperature as the model error."""
+    c = synthetic["cell"]
+    e = c["parameters"]["Model voltage error [V]"]
+    T_ocv = 25.0
+    near = min(synthetic["hppc"], key=lambda p: abs(float(p.stem.split("_")[1]) - T_ocv))
+    assert e == pytest.approx(c["fit residuals"][near.name]["voltage RMSE [mV]"] * 1e-3, abs=1e-6)
+    assert near.name in c["provenance"]["Model voltage error [V]"]
+    from cellsense.cell import cell_from_dict
+    from cellsense.estimator import Estimator
+    est = Estimator(cell_from_dict(json.loads(json.dumps(c))))
+    assert est.noise.voltage_sigma_V == pytest.approx(np.hypot(0.005, 5.0 * e))
+
+
+def test_warm_temperature_extrapolation(synthetic):
+    c = fit(synthetic["ocv"], synthetic["hppc"], rc_pairs=2, temperature_extrapolation_K=10.0)
+    p = c["parameters"]
+    T = p["Temperature breakpoints [degC]"]
+    assert T == list(TEMPS) + [TEMPS[-1] + 10.0]
+    K = np.asarray(TEMPS, float) + 273.15
+    # R0_TRUE falls with temperature: the new row continues ln R0 linearly in 1/T
+    slope = (math.log(R0_TRUE[TEMPS[-1]]) - math.log(R0_TRUE[TEMPS[0]])) / (1 / K[-1] - 1 / K[0])
+    want = R0_TRUE[TEMPS[-1]] * math.exp(slope * (1 / (K[-1] + 10.0) - 1 / K[-1]))
+    assert _at(c, "R0 [Ohm]", 0.5, T[-1]) == pytest.approx(want, rel=0.05)
+    np.testing.assert_array_equal(p["tau1 [s]"][-1], p["tau1 [s]"][-2])
+    np.testing.assert_array_equal(p["Open-circuit voltage [V]"][-1], p["Open-circuit voltage [V]"][-2])
+    assert "Arrhenius" in c["provenance"]["Temperature breakpoints [degC]"]
+    with pytest.raises(ValueError):
+        fit(synthetic["ocv"], synthetic["hppc"][:1], rc_pairs=2, temperature_extrapolation_K=10.0)
