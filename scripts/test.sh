@@ -13,7 +13,7 @@ ctest --test-dir build/host --output-on-failure
 echo "== C++ core under AddressSanitizer + UndefinedBehaviorSanitizer =="
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DCELLSENSE_SOAK=OFF
 cmake --build build/asan -j 2
 ctest --test-dir build/asan --output-on-failure
 echo "== Python: pytest =="
