@@ -144,7 +144,7 @@ def resolve_cell_path(model: str | os.PathLike) -> Path:
 
 def load_cell(model: str | os.PathLike | Cell) -> Cell:
     """Load and validate a cell file (path or bundled name)."""
-    if isinstance(model, Cell):
+    if isinstance(model, Cell) or getattr(model, "model", None) == "spme":
         return model
     path = resolve_cell_path(model)
     try:
@@ -152,6 +152,10 @@ def load_cell(model: str | os.PathLike | Cell) -> Cell:
             data = json.load(f)
     except json.JSONDecodeError as e:
         raise CellFileError(f"{path}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
+    if isinstance(data, dict) and data.get("model") == "spme":  # reduced electrochemical model (spme.py)
+        from .spme import load_spme_cell
+
+        return load_spme_cell(data, source=str(path))
     return cell_from_dict(data, source=str(path))
 
 
@@ -243,8 +247,8 @@ def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
             raise _err(source, f'parameters."{name}"[{i}]', f"breakpoints must increase strictly ({bp[i-1]} then {bp[i]})")
     nt, ns = len(temp), len(soc)
     capacity = _number(source, f'parameters."{K_CAPACITY}"', need(K_CAPACITY))
-    if capacity <= 0:
-        raise _err(source, f'parameters."{K_CAPACITY}"', f"must be positive, got {capacity}")
+    if not 1e-3 <= capacity <= 1e6:
+        raise _err(source, f'parameters."{K_CAPACITY}"', f"must be positive and plausible (1e-3 .. 1e6 A.h), got {capacity}")
     eta = _number(source, f'parameters."{K_EFFICIENCY}"', p.get(K_EFFICIENCY, 1.0))
     if not 0 < eta <= 1:
         raise _err(source, f'parameters."{K_EFFICIENCY}"', f"must be in (0, 1], got {eta}")

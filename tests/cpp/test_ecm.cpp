@@ -14,7 +14,7 @@ void test_validate() {
   cstest::make_cell(p);
   CHECK_T(model::validate(p) == E::kOk);
   static P q;
-  q = p; q.capacity_Ah = T(0);
+  q = p; q.capacity_Ah = T(1e-15);  // positive but implausible (found by fuzzing)
   CHECK_T(model::validate(q) == E::kCapacity);
   q = p; q.r0_Ohm.value[1][3] = T(-0.001);
   CHECK_T(model::validate(q) == E::kNegativeResistance);

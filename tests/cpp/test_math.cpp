@@ -71,6 +71,40 @@ void test_cholesky() {
 }
 
 template <typename T>
+void test_positive_definite_packed() {
+  // agrees with cholesky() on SPD, indefinite, singular and non-finite matrices
+  const T spd[10] = {T(4), T(2), T(0.4), T(0.1), T(5), T(1), T(0.2), T(3), T(0.3), T(2)};
+  CHECK_T((positive_definite_packed<T, 4>(spd)));
+  T indef[10];
+  for (int k = 0; k < 10; ++k) indef[k] = spd[k];
+  indef[9] = T(-0.01);
+  CHECK_T(!(positive_definite_packed<T, 4>(indef)));
+  const T singular[3] = {T(1), T(1), T(1)};  // [[1, 1], [1, 1]]
+  CHECK_T(!(positive_definite_packed<T, 2>(singular)));
+  const T nan_m[3] = {T(1), T(0), std::numeric_limits<T>::quiet_NaN()};
+  CHECK_T(!(positive_definite_packed<T, 2>(nan_m)));
+  // random symmetric matrices: same verdict as cholesky()
+  unsigned st = 12345u;
+  int agree = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    T up[10];
+    Matrix<T, 4, 4> a{};
+    int n = 0;
+    for (int i = 0; i < 4; ++i)
+      for (int j = i; j < 4; ++j) {
+        st = st * 1664525u + 1013904223u;
+        const T v = static_cast<T>(static_cast<double>(st >> 8) / 16777216.0 * 2.0 - 1.0) + (i == j ? T(0.8) : T(0));
+        up[n++] = v;
+        a(j, i) = v;
+        a(i, j) = v;
+      }
+    Matrix<T, 4, 4> l;
+    agree += cholesky(a, l) == positive_definite_packed<T, 4>(up);
+  }
+  CHECK_T(agree == 2000);
+}
+
+template <typename T>
 void test_matrix() {
   auto i3 = Matrix<T, 3, 3>::identity();
   Matrix<T, 3, 2> b{};
@@ -177,6 +211,8 @@ int main() {
   test_exp<double>();
   test_cholesky<float>();
   test_cholesky<double>();
+  test_positive_definite_packed<float>();
+  test_positive_definite_packed<double>();
   test_matrix<float>();
   test_matrix<double>();
   test_table<float>();

@@ -13,13 +13,24 @@
 
 namespace cellsense {
 
+/// Smallest accepted measurement sigma (V). Below about this, R = sigma^2 is so small against
+/// H P H^T that the float32 update collapses P onto a singular matrix (found by fuzzing with a
+/// denormal sigma: R underflowed to 0). No voltage sensor is this quiet anyway.
+template <typename T>
+constexpr T kMinVoltageSigma_V = T(1e-4);
+
+/// Largest accepted dt_max_s (s): one day. A longer "step" is not a sample but a gap, to be
+/// handled by the caller (rest propagation or re-initialisation); it also bounds Q in float32.
+template <typename T>
+constexpr T kMaxDt_s = T(86400);
+
 /// Estimator-level settings (the filter's own tuning is in Filter::Config).
 template <typename T>
 struct EstimatorConfig {
   T dt_max_s = T(60);             ///< largest accepted step (s); longer gaps are rejected
   T soc_min = T(0);               ///< SOC lower bound (1); the estimate never leaves [soc_min, soc_max]
   T soc_max = T(1);               ///< SOC upper bound (1)
-  T voltage_sigma_V = T(0.01);    ///< measurement noise incl. model error, 1 sigma (V): R = sigma^2
+  T voltage_sigma_V = T(0.01);    ///< measurement noise incl. model error, 1 sigma (V): R = sigma^2; >= 0.1 mV
   T gate_nis = T(100);            ///< chi-square gate on NIS (1 dof; 100 = 10 sigma)
   GatePolicy gate_policy = GatePolicy::kRejectStep;
   std::uint16_t gate_timeout_steps = 5;  ///< after this many gated steps in a row, fuse anyway (0 = never)
@@ -47,9 +58,9 @@ class Estimator {
   InitStatus init(const Model& model, const EstimatorConfig<T>& config, const FilterConfig& fconfig,
                   const State& x0, const Cov& p0, const Aux& aux0) {
     initialised_ = false;
-    if (!(config.dt_max_s > T(0)) || !math::is_finite(config.dt_max_s) ||
+    if (!(config.dt_max_s > T(0)) || !(config.dt_max_s <= kMaxDt_s<T>) ||
         !(config.soc_min < config.soc_max) || !math::is_finite(config.soc_min) ||
-        !math::is_finite(config.soc_max) || !(config.voltage_sigma_V > T(0)) ||
+        !math::is_finite(config.soc_max) || !(config.voltage_sigma_V >= kMinVoltageSigma_V<T>) ||
         !math::is_finite(config.voltage_sigma_V) || !(config.gate_nis > T(0))) {
       return InitStatus::kBadConfig;
     }
@@ -109,7 +120,12 @@ class Estimator {
         if (config_.gate_policy == GatePolicy::kRejectStep) {
           return report(StepStatus::kRejectedInnovationGate, &in);
         }
-        commit(prior, s);  // kPredictOnly: the prediction stands, the voltage is skipped
+        // kPredictOnly: the prediction stands, the voltage is skipped. The time update only
+        // checked P-'s diagonal; a committed P must be positive definite (fuzzing found extreme
+        // dt making F P F^T + Q numerically singular in float32).
+        Cov l_check;
+        if (!math::cholesky(prior.P, l_check)) { return report(StepStatus::kRejectedNumerical, &in); }
+        commit(prior, s);
         return report(StepStatus::kPredictedOnly, &in);
       }
       // Gate timeout: the filter has disagreed with the cell for too long, so its covariance is
@@ -160,6 +176,13 @@ class Estimator {
   const Model& model() const { return model_; }
   const EstimatorConfig<T>& config() const { return config_; }
   std::uint16_t gated_in_row() const { return gated_in_row_; }
+
+  /// Health parameters the model uses from the next step on (ECM: total capacity and R0 factor;
+  /// soh/soh_tracker.hpp). Forwards to Model::set_health; false (nothing changed) if refused.
+  template <typename... A>
+  bool set_model_health(A... values) {
+    return model_.set_health(values...);
+  }
 
   /// Replace state and covariance (restoring a saved estimator). Refused, changing nothing,
   /// when x is not finite or out of bounds or P is not symmetric positive definite.

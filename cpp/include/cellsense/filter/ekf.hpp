@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "cellsense/filter/innovation.hpp"
+#include "cellsense/math/cholesky.hpp"
 #include "cellsense/math/matrix.hpp"
 
 namespace cellsense {
@@ -94,6 +95,10 @@ class Ekf {
       }
     }
     if (!ok) { return false; }
+    // Positive definite, not only a positive diagonal: in exact arithmetic the Joseph form keeps P
+    // PSD, but in float32 with extreme inputs (found by fuzzing: a capacity of 1e-15 Ah made Q ~1e19)
+    // cancellation can leave P+ indefinite. Such a step is rejected and nothing is written.
+    if (!math::positive_definite_packed<T, N>(p)) { return false; }
     n = 0;
     CELLSENSE_UNROLL
     for (int i = 0; i < N; ++i) {

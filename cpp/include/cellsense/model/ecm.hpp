@@ -36,7 +36,7 @@ enum class ParamError : std::uint8_t {
   kSocBreakpoints,         ///< SOC breakpoints not strictly increasing, or not covering [0, 1]
   kTemperatureBreakpoints, ///< temperature breakpoints not strictly increasing
   kNonFinite,              ///< a NaN or Inf anywhere in the parameters
-  kCapacity,               ///< capacity <= 0
+  kCapacity,               ///< capacity outside [1e-3, 1e6] A h
   kCoulombicEfficiency,    ///< efficiency outside (0, 1]
   kOcvNotIncreasing,       ///< OCV not strictly increasing in SOC at some temperature
   kNegativeResistance,     ///< R0 or an R_j below 0
@@ -138,7 +138,9 @@ ParamError validate(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
              detail::table_finite(p.rc_tau_s[j], ns, nt);
   }
   if (!finite) { return ParamError::kNonFinite; }
-  if (!(p.capacity_Ah > T(0))) { return ParamError::kCapacity; }
+  // 1 mAh .. 1 MAh: outside this the value is a unit or data error, and the filter's arithmetic
+  // (dz = i dt / (3600 Q)) would overflow or lose all precision in float32.
+  if (!(p.capacity_Ah >= T(1e-3) && p.capacity_Ah <= T(1e6))) { return ParamError::kCapacity; }
   if (!(p.coulombic_efficiency > T(0) && p.coulombic_efficiency <= T(1))) {
     return ParamError::kCoulombicEfficiency;
   }
@@ -230,10 +232,38 @@ class EcmModel {
   };
 
   EcmModel() = default;
-  EcmModel(const Params* params, const Noise& noise) : params_(params), noise_(noise) {}
+  EcmModel(const Params* params, const Noise& noise)
+      : params_(params), noise_(noise), capacity_Ah_(params != nullptr ? params->capacity_Ah : T(1)) {}
 
   const Params& params() const { return *params_; }
   const Noise& noise() const { return noise_; }
+
+  /// State of health in use (soh/soh_tracker.hpp keeps them current): the total capacity Q used
+  /// by coulomb counting and the hysteresis rate (starts at the cell's capacity), and a factor on
+  /// the R0 table (starts at exactly 1, so a model whose health is never set computes exactly what
+  /// it did before: x * 1 == x in IEEE arithmetic).
+  T capacity_Ah() const { return capacity_Ah_; }
+  T r0_scale() const { return r0_scale_; }
+  /// Set both; refused (false, nothing changed) unless each is finite and > 0.
+  bool set_health(T capacity_Ah, T r0_scale) {
+    if (!(capacity_Ah > T(0) && capacity_Ah <= T(3.0e38)) || !(r0_scale > T(0) && r0_scale <= T(3.0e38))) {
+      return false;
+    }
+    capacity_Ah_ = capacity_Ah;
+    r0_scale_ = r0_scale;
+    return true;
+  }
+  /// R0 in use at the sample's temperature and SOC `soc`: r0_scale * R0(soc, T) (Ohm).
+  T r0_in_use_Ohm(const Step& s, T soc) const {
+    const math::GridPoint<T> gp = math::locate(params_->grid, soc, s.temp, s.soc_segment);
+    return math::lookup(params_->r0_Ohm, gp) * r0_scale_;
+  }
+  /// The R0 table itself (without r0_scale) at `soc` and `temperature_degC` (Ohm).
+  T r0_table_Ohm(T soc, T temperature_degC) const {
+    const math::TempPoint<T> tp = math::locate_temperature(params_->grid, temperature_degC);
+    const math::GridPoint<T> gp = math::locate(params_->grid, soc, tp, -1);
+    return math::lookup(params_->r0_Ohm, gp);
+  }
 
   /// Discretise for one sample. R_j and tau_j are read at the prior SOC (see header comment).
   Step prepare(const State& x_prior, const Aux& aux, T dt_s, T current_A, T temperature_degC) const {
@@ -243,7 +273,7 @@ class EcmModel {
     s.current_A = current_A;
     s.temperature_degC = temperature_degC;
     const T eta = current_A < T(0) ? p.coulombic_efficiency : T(1);
-    s.soc_gain = eta * dt_s / (T(3600) * p.capacity_Ah);
+    s.soc_gain = eta * dt_s / (T(3600) * capacity_Ah_);  // Q: the capacity in use (set_health)
     s.temp = math::locate_temperature(p.grid, temperature_degC);
     const math::GridPoint<T> gp = math::locate(p.grid, x_prior(Idx::soc, 0), s.temp, -1);
     s.soc_segment = gp.i_soc;
@@ -348,7 +378,7 @@ class EcmModel {
     mp.ocv_V = math::lookup_extrapolated(p.ocv_V, gp);
     mp.m_V = math::lookup(p.hysteresis_V, gp);
     mp.m0_V = math::lookup(p.hysteresis_instant_V, gp);
-    mp.r0_Ohm = math::lookup(p.r0_Ohm, gp);
+    mp.r0_Ohm = math::lookup(p.r0_Ohm, gp) * r0_scale_;
     return mp;
   }
 
@@ -371,7 +401,7 @@ class EcmModel {
     h(0, Idx::soc) = math::slope_soc_extrapolated(p.ocv_V, gp) +
                      math::slope_soc(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
                      math::slope_soc(p.hysteresis_instant_V, gp) * s.sign -
-                     math::slope_soc(p.r0_Ohm, gp) * s.current_A;
+                     math::slope_soc(p.r0_Ohm, gp) * r0_scale_ * s.current_A;
     CELLSENSE_UNROLL
     for (int j = 0; j < NRC; ++j) { h(0, Idx::v_rc(j)) = T(-1); }
     h(0, Idx::hysteresis) = math::lookup(p.hysteresis_V, gp);
@@ -387,7 +417,9 @@ class EcmModel {
     const T ocv_V = math::lookup_extrapolated_with_slope(p.ocv_V, gp, d_ocv);
     const T m_V = math::lookup_with_slope(p.hysteresis_V, gp, d_m);
     const T m0_V = math::lookup_with_slope(p.hysteresis_instant_V, gp, d_m0);
-    const T r0_Ohm = math::lookup_with_slope(p.r0_Ohm, gp, d_r0);
+    T r0_Ohm = math::lookup_with_slope(p.r0_Ohm, gp, d_r0);
+    r0_Ohm = r0_Ohm * r0_scale_;
+    d_r0 = d_r0 * r0_scale_;
     const T hyst = x(Idx::hysteresis, 0);
     T v = ocv_V + m_V * hyst - m0_V * s.sign - r0_Ohm * s.current_A;
     CELLSENSE_UNROLL
@@ -437,6 +469,8 @@ class EcmModel {
  private:
   const Params* params_ = nullptr;
   Noise noise_{};
+  T capacity_Ah_ = T(1);  ///< Q in use (A h); the cell's capacity until set_health()
+  T r0_scale_ = T(1);     ///< factor on the R0 table in use (1)
 };
 
 }  // namespace model

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Build the libFuzzer harnesses with clang (ASan + UBSan) and run each for a bounded time over a
+# copy of its committed seed corpus (tests/fuzz/corpus/<name>). Needs clang and libclang-rt
+# (Debian: clang libclang-rt-14-dev; installed here if missing).
+#   scripts/fuzz.sh [seconds-per-harness]      (default 60; FUZZ_SECONDS also works)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SECONDS_PER="${1:-${FUZZ_SECONDS:-60}}"
+if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev
+fi
+OUT="$ROOT/build/fuzz"
+mkdir -p "$OUT/gen"
+PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}" python3 -m cellsense.export_c --model "$ROOT/models/chen2020.json" \
+  --out "$OUT/gen/cell_params.h" >/dev/null
+FLAGS=(-std=c++17 -g -O1 -ffp-contract=off -fno-math-errno -fsanitize=fuzzer,address,undefined
+       -fno-sanitize-recover=all -I "$ROOT/cpp/include" -I "$OUT/gen")
+clang++ "${FLAGS[@]}" "$ROOT/tests/fuzz/fuzz_c_api.cpp" "$ROOT/cpp/src/c_api.cpp" -o "$OUT/fuzz_c_api"
+status=0
+for name in c_api; do
+  work="$OUT/corpus_$name"
+  rm -rf "$work"; mkdir -p "$work"
+  cp "$ROOT/tests/fuzz/corpus/$name/"* "$work/"
+  echo "== fuzz $name for ${SECONDS_PER} s =="
+  if "$OUT/fuzz_$name" -max_total_time="$SECONDS_PER" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+       -artifact_prefix="$OUT/crash_${name}_" "$work" > "$OUT/fuzz_$name.log" 2>&1; then
+    grep -E "stat::number_of_executed_units|stat::new_units_added|cov:" "$OUT/fuzz_$name.log" | tail -3
+    echo "fuzz $name: 1 passed, 0 failed"
+  else
+    tail -40 "$OUT/fuzz_$name.log"
+    echo "fuzz $name: 0 passed, 1 failed"
+    status=1
+  fi
+done
+exit $status
