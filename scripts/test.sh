@@ -16,6 +16,8 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DCELLSENSE_SOAK=OFF
 cmake --build build/asan -j 2
 ctest --test-dir build/asan --output-on-failure
+echo "== Fuzzing: libFuzzer over the C API init/step (60 s) =="
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 echo "== Python: pytest =="
 python -m pytest -q tests/python
 echo "== Validation: cellsense validate --quick (PyBaMM DFN truth, bars asserted) =="
