@@ -12,8 +12,10 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <type_traits>
 
 #include "cellsense/cellsense.hpp"
+#include "cellsense/soh/soh_tracker.hpp"
 
 #ifndef CS_ENABLE_EKF
 #define CS_ENABLE_EKF 1
@@ -161,6 +163,48 @@ static_assert(static_cast<int>(StepStatus::kFused) == CS_STATUS_FUSED &&
                   static_cast<int>(StepStatus::kRejectedNumerical) == CS_STATUS_REJECTED_NUMERICAL &&
                   static_cast<int>(StepStatus::kNotInitialised) == CS_STATUS_NOT_INITIALISED,
               "CS_STATUS_* must equal cellsense::StepStatus");
+
+// ---- SOH storage ----------------------------------------------------------------------------
+using EkfTracker = cellsense::soh::SohTracker<EkfEstimator>;
+using UkfTracker = cellsense::soh::SohTracker<UkfEstimator>;
+constexpr std::uint32_t kSohMagic = 0x43534853u;  // "CSHS"
+constexpr std::size_t kSohBody = sizeof(EkfTracker) > sizeof(UkfTracker) ? sizeof(EkfTracker) : sizeof(UkfTracker);
+struct SohImpl {
+  std::uint32_t magic;
+  std::uint8_t filter;
+  alignas(EkfTracker) alignas(UkfTracker) unsigned char body[kSohBody];
+};
+static_assert(sizeof(SohImpl) <= CS_SOH_SIZE, "CS_SOH_SIZE too small for the SOH tracker");
+static_assert(alignof(SohImpl) <= 8, "cs_soh alignment");
+
+SohImpl* soh_of(cs_soh* s) {
+  if (s == nullptr) { return nullptr; }
+  std::uint32_t magic = 0;
+  std::memcpy(&magic, s->opaque, sizeof magic);
+  if (magic != kSohMagic) { return nullptr; }
+  return std::launder(static_cast<SohImpl*>(static_cast<void*>(s->opaque)));
+}
+template <class Tr>
+Tr& tracker(SohImpl& i) { return *std::launder(static_cast<Tr*>(static_cast<void*>(i.body))); }
+
+// Calls fn(estimator, tracker) for the filter both were set up with (they must agree).
+template <class Fn>
+bool visit_soh(Impl& e, SohImpl& s, Fn&& fn) {
+  if (e.filter != s.filter) { return false; }
+#if CS_ENABLE_UKF
+  if (e.filter == CS_FILTER_UKF) {
+    fn(as<UkfEstimator>(e), tracker<UkfTracker>(s));
+    return true;
+  }
+#endif
+#if CS_ENABLE_EKF
+  if (e.filter == CS_FILTER_EKF) {
+    fn(as<EkfEstimator>(e), tracker<EkfTracker>(s));
+    return true;
+  }
+#endif
+  return false;
+}
 
 }  // namespace
 
@@ -363,6 +407,176 @@ int cs_restore_state(cs_estimator* est, const cs_state* in) {
   const Model::Aux aux{in->hysteresis_sign};
   const bool ok = visit(*impl, [&](auto& e) { return e.set_state(x, p, aux); });
   return ok ? CS_STATE_OK : CS_STATE_REFUSED;
+}
+
+}  // extern "C"
+
+extern "C" {
+
+void cs_soh_config_default(cs_soh_config* c, float capacity_Ah) {
+  if (c == nullptr) { return; }
+  std::memset(c, 0, sizeof *c);
+  const cellsense::soh::SohConfig<float> d{};
+  const float q = capacity_Ah > 0.0f ? capacity_Ah : 1.0f;
+  c->initial_capacity_Ah = 0.0f;
+  c->capacity_sigma_Ah = 0.1f * q;
+  c->capacity_forgetting = d.capacity_forgetting;
+  c->pair_min_delta_soc = d.pair_min_delta_soc;
+  c->pair_max_soc_sigma = d.pair_max_soc_sigma;
+  c->rest_current_A = q / 100.0f;
+  c->current_sigma_A = d.current_sigma_A;
+  c->r0_scale_sigma = d.r0_scale_sigma;
+  c->r0_scale_per_sqrt_s = d.r0_scale_per_sqrt_s;
+  c->r0_min_step_A = q / 5.0f;
+  c->r0_max_dt_s = d.r0_max_dt_s;
+  c->r0_voltage_sigma_V = d.r0_voltage_sigma_V;
+  c->r0_gate_nis = d.r0_gate_nis;
+}
+
+int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
+  if (soh == nullptr) { return CS_SOH_NOT_INITIALISED; }
+  std::memset(soh->opaque, 0, sizeof soh->opaque);
+  Impl* e = impl_of(est);
+  if (e == nullptr || c == nullptr) { return CS_SOH_NOT_INITIALISED; }
+  cellsense::soh::SohConfig<float> sc{};
+  sc.capacity_sigma_Ah = c->capacity_sigma_Ah;
+  sc.capacity_forgetting = c->capacity_forgetting;
+  sc.pair_min_delta_soc = c->pair_min_delta_soc;
+  sc.pair_max_soc_sigma = c->pair_max_soc_sigma;
+  sc.rest_current_A = c->rest_current_A;
+  sc.current_sigma_A = c->current_sigma_A;
+  sc.r0_scale_sigma = c->r0_scale_sigma;
+  sc.r0_scale_per_sqrt_s = c->r0_scale_per_sqrt_s;
+  sc.r0_min_step_A = c->r0_min_step_A;
+  sc.r0_max_dt_s = c->r0_max_dt_s;
+  sc.r0_voltage_sigma_V = c->r0_voltage_sigma_V;
+  sc.r0_gate_nis = c->r0_gate_nis;
+  SohImpl* s = ::new (static_cast<void*>(soh->opaque)) SohImpl();
+  s->magic = 0;
+  s->filter = e->filter;
+  bool ok = false;
+  visit(*e, [&](auto& est_ref) {
+    using E = std::remove_reference_t<decltype(est_ref)>;
+    using Tr = cellsense::soh::SohTracker<E>;
+    Tr* tr = ::new (static_cast<void*>(s->body)) Tr();
+    const float q_model = est_ref.model().capacity_Ah();
+    const float q0 = c->initial_capacity_Ah > 0.0f ? c->initial_capacity_Ah : q_model;
+    const float r0 = est_ref.model().r0_scale();
+    if (!(q0 > 0.0f) || !finite(q0)) { return 0; }
+    E trial = est_ref;  // the estimator is changed only on success
+    if (!trial.set_model_health(q0, r0)) { return 0; }
+    ok = tr->init(trial, sc);
+    if (ok) { est_ref = trial; }
+    return 0;
+  });
+  if (!ok) {
+    std::memset(soh->opaque, 0, sizeof soh->opaque);
+    return CS_SOH_BAD_CONFIG;
+  }
+  s->magic = kSohMagic;
+  return CS_SOH_OK;
+}
+
+uint8_t cs_step_soh(cs_estimator* est, cs_soh* soh, float dt_s, float current_A, float voltage_V,
+                    float temperature_degC, cs_report* report, cs_soh_report* soh_report) {
+  Impl* e = impl_of(est);
+  SohImpl* s = soh_of(soh);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  cellsense::soh::SohStepReport<float> r{};
+  r.soc = cellsense::StepReport<float>{StepStatus::kNotInitialised, nan, nan, nan, nan, nan, nan};
+  r.capacity_Ah = r.capacity_sigma_Ah = r.r0_Ohm = r.r0_sigma_Ohm = r.r0_scale = nan;
+  if (e != nullptr && s != nullptr) {
+    visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { r = tr.step(est_ref, dt_s, current_A, voltage_V, temperature_degC); });
+  }
+  const auto status = static_cast<uint8_t>(r.soc.status);
+  if (report != nullptr) {
+    report->status = status;
+    report->soc = r.soc.soc;
+    report->soc_sigma = r.soc.soc_sigma;
+    report->voltage_pred_V = r.soc.voltage_pred_V;
+    report->innovation_V = r.soc.innovation_V;
+    report->innovation_variance_V2 = r.soc.innovation_variance_V2;
+    report->nis = r.soc.nis;
+  }
+  if (soh_report != nullptr) {
+    soh_report->capacity_Ah = r.capacity_Ah;
+    soh_report->capacity_sigma_Ah = r.capacity_sigma_Ah;
+    soh_report->r0_Ohm = r.r0_Ohm;
+    soh_report->r0_sigma_Ohm = r.r0_sigma_Ohm;
+    soh_report->r0_scale = r.r0_scale;
+    soh_report->capacity_updated = r.capacity_updated ? 1u : 0u;
+    soh_report->r0_updated = r.r0_updated ? 1u : 0u;
+  }
+  return status;
+}
+
+int cs_soh_close_pair(cs_estimator* est, cs_soh* soh) {
+  Impl* e = impl_of(est);
+  SohImpl* s = soh_of(soh);
+  if (e == nullptr || s == nullptr) { return 0; }
+  bool closed = false;
+  visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { closed = tr.close_pair(est_ref); });
+  return closed ? 1 : 0;
+}
+
+void cs_soh_restart_pairing(cs_soh* soh) {
+  SohImpl* s = soh_of(soh);
+  if (s == nullptr) { return; }
+  if (s->filter == CS_FILTER_UKF) {
+    tracker<UkfTracker>(*s).restart_pairing();
+  } else {
+    tracker<EkfTracker>(*s).restart_pairing();
+  }
+}
+
+int cs_soh_save_state(const cs_soh* soh, cs_soh_state* out) {
+  SohImpl* s = soh_of(const_cast<cs_soh*>(soh));
+  if (s == nullptr || out == nullptr) { return CS_SOH_NOT_INITIALISED; }
+  const cellsense::soh::SohState<float>& st =
+      s->filter == CS_FILTER_UKF ? tracker<UkfTracker>(*s).state() : tracker<EkfTracker>(*s).state();
+  std::memset(out, 0, sizeof *out);
+  out->tag = CS_SOH_STATE_TAG;
+  out->capacity_Ah = st.capacity.capacity_Ah;
+  out->a_xx = st.capacity.a_xx;
+  out->a_xy = st.capacity.a_xy;
+  out->b_xx = st.capacity.b_xx;
+  out->b_xy = st.capacity.b_xy;
+  out->b_yy = st.capacity.b_yy;
+  out->r0_scale = st.r0_scale;
+  out->r0_scale_var = st.r0_scale_var;
+  out->anchor_soc = st.anchor_soc;
+  out->anchor_soc_var = st.anchor_soc_var;
+  out->charge_Ah = st.charge_Ah;
+  out->charge_var_Ah2 = st.charge_var_Ah2;
+  out->prev_residual_V = st.prev_residual_V;
+  out->prev_g_V = st.prev_g_V;
+  out->prev_current_A = st.prev_current_A;
+  out->anchored = st.anchored;
+  out->prev_valid = st.prev_valid;
+  return CS_SOH_OK;
+}
+
+int cs_soh_restore_state(cs_soh* soh, cs_estimator* est, const cs_soh_state* in) {
+  Impl* e = impl_of(est);
+  SohImpl* s = soh_of(soh);
+  if (e == nullptr || s == nullptr || in == nullptr) { return CS_SOH_NOT_INITIALISED; }
+  if (in->tag != CS_SOH_STATE_TAG) { return CS_SOH_BAD_TAG; }
+  cellsense::soh::SohState<float> st{};
+  st.capacity = cellsense::soh::CapacitySums<float>{in->capacity_Ah, in->a_xx, in->a_xy, in->b_xx, in->b_xy, in->b_yy};
+  st.r0_scale = in->r0_scale;
+  st.r0_scale_var = in->r0_scale_var;
+  st.anchor_soc = in->anchor_soc;
+  st.anchor_soc_var = in->anchor_soc_var;
+  st.charge_Ah = in->charge_Ah;
+  st.charge_var_Ah2 = in->charge_var_Ah2;
+  st.prev_residual_V = in->prev_residual_V;
+  st.prev_g_V = in->prev_g_V;
+  st.prev_current_A = in->prev_current_A;
+  st.anchored = in->anchored;
+  st.prev_valid = in->prev_valid;
+  bool ok = false;
+  visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { ok = tr.set_state(est_ref, st); });
+  return ok ? CS_SOH_OK : CS_SOH_REFUSED;
 }
 
 }  // extern "C"

@@ -1,7 +1,292 @@
 // pybind11 bindings for the pack part of the core (registered from core.cpp).
+// One class per (filter, RC pairs, scalar): Pack{Ekf,Ukf}{1,2,3}_{f32,f64}, each a
+// cellsense::pack::PackEstimator sized for kMaxCells cells (a run uses n_cells <= kMaxCells).
+// cellsense.pack (python/cellsense/pack.py) picks the class; users never touch this module.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-namespace py = pybind11;
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
 
-void bind_pack(py::module_& m) { (void)m; }
+#include "cellsense/cellsense.hpp"
+#include "cellsense/pack/pack.hpp"
+
+namespace py = pybind11;
+using namespace cellsense;
+
+namespace {
+
+constexpr int kMaxCells = 512;
+constexpr std::uint8_t kStatusInitial = 255;  // first sample: sets the clock, no step
+constexpr std::uint8_t kEventInitial = 255;
+
+using Arr = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+double scalar(const py::dict& d, const char* key) {
+  if (!d.contains(key)) { throw py::key_error(std::string("missing setting '") + key + "'"); }
+  return d[key].cast<double>();
+}
+
+template <class P>
+void fill_params(P& p, const py::dict& d) {
+  using T = decltype(p.capacity_Ah);
+  p = P{};
+  const Arr soc = d["soc"].cast<Arr>();
+  const Arr temp = d["temperature_degC"].cast<Arr>();
+  if (soc.ndim() != 1 || soc.shape(0) < 2 || soc.shape(0) > P::kMaxSoc || temp.ndim() != 1 || temp.shape(0) < 1 ||
+      temp.shape(0) > P::kMaxTemp) {
+    throw py::value_error("pack: bad SOC or temperature breakpoints");
+  }
+  const int ns = static_cast<int>(soc.shape(0)), nt = static_cast<int>(temp.shape(0));
+  p.grid.n_soc = ns;
+  p.grid.n_temperature = nt;
+  for (int i = 0; i < ns; ++i) { p.grid.soc[i] = static_cast<T>(soc.at(i)); }
+  for (int i = 0; i < nt; ++i) { p.grid.temperature_degC[i] = static_cast<T>(temp.at(i)); }
+  auto table = [&](auto& tab, const py::handle& h, const char* name) {
+    const Arr a = h.cast<Arr>();
+    if (a.ndim() != 2 || a.shape(0) != nt || a.shape(1) != ns) {
+      throw py::value_error(std::string("pack: table '") + name + "' has the wrong shape");
+    }
+    for (int it = 0; it < nt; ++it)
+      for (int is = 0; is < ns; ++is) tab.value[it][is] = static_cast<T>(a.at(it, is));
+  };
+  table(p.ocv_V, d["ocv_V"], "ocv_V");
+  table(p.r0_Ohm, d["r0_Ohm"], "r0_Ohm");
+  table(p.hysteresis_V, d["hysteresis_V"], "hysteresis_V");
+  table(p.hysteresis_instant_V, d["hysteresis_instant_V"], "hysteresis_instant_V");
+  const py::list rc_r = d["rc_r_Ohm"].cast<py::list>(), rc_tau = d["rc_tau_s"].cast<py::list>();
+  if (static_cast<int>(rc_r.size()) != P::kRcPairs || static_cast<int>(rc_tau.size()) != P::kRcPairs) {
+    throw py::value_error("pack: wrong number of RC tables");
+  }
+  for (int j = 0; j < P::kRcPairs; ++j) {
+    table(p.rc_r_Ohm[j], rc_r[static_cast<size_t>(j)], "rc_r_Ohm");
+    table(p.rc_tau_s[j], rc_tau[static_cast<size_t>(j)], "rc_tau_s");
+  }
+  p.capacity_Ah = static_cast<T>(scalar(d, "capacity_Ah"));
+  p.coulombic_efficiency = static_cast<T>(scalar(d, "coulombic_efficiency"));
+  p.hysteresis_rate = static_cast<T>(scalar(d, "hysteresis_rate"));
+  p.sign_deadband_A = static_cast<T>(scalar(d, "sign_deadband_A"));
+  p.voltage_min_V = static_cast<T>(scalar(d, "voltage_min_V"));
+  p.voltage_max_V = static_cast<T>(scalar(d, "voltage_max_V"));
+  p.current_min_A = static_cast<T>(scalar(d, "current_min_A"));
+  p.current_max_A = static_cast<T>(scalar(d, "current_max_A"));
+  p.temperature_min_degC = static_cast<T>(scalar(d, "temperature_min_degC"));
+  p.temperature_max_degC = static_cast<T>(scalar(d, "temperature_max_degC"));
+  if (model::validate(p) != model::ParamError::kOk) {
+    throw py::value_error("pack: cell parameters rejected by the core (model::validate " +
+                          std::to_string(static_cast<int>(model::validate(p))) + ")");
+  }
+}
+
+template <class PackT>
+class PyPack {
+ public:
+  using T = typename PackT::T;
+  using Model = typename PackT::Model;
+  using Params = typename Model::Params;
+  using OutT = py::array_t<T>;
+
+  PyPack(const py::dict& params, const Arr& capacity_scale, const Arr& resistance_scale, const Arr& initial_soc,
+         const py::dict& settings, const py::dict& filter_config)
+      : params_(std::make_unique<Params>()), pack_(std::make_unique<PackT>()) {
+    fill_params(*params_, params);
+    const py::ssize_t n = initial_soc.shape(0);
+    if (initial_soc.ndim() != 1 || n < 1 || n > kMaxCells || capacity_scale.shape(0) != n ||
+        resistance_scale.shape(0) != n) {
+      throw py::value_error("pack: need 1.." + std::to_string(kMaxCells) +
+                            " cells and one capacity scale, resistance scale and initial SOC per cell");
+    }
+    typename PackT::Config c{};
+    c.estimator.dt_max_s = static_cast<T>(scalar(settings, "dt_max_s"));
+    c.estimator.soc_min = static_cast<T>(scalar(settings, "soc_min"));
+    c.estimator.soc_max = static_cast<T>(scalar(settings, "soc_max"));
+    c.estimator.voltage_sigma_V = static_cast<T>(scalar(settings, "voltage_sigma_V"));
+    c.estimator.gate_nis = static_cast<T>(scalar(settings, "gate_nis"));
+    c.estimator.gate_policy = scalar(settings, "gate_predict_only") != 0.0 ? GatePolicy::kPredictOnly : GatePolicy::kRejectStep;
+    c.estimator.gate_timeout_steps = static_cast<std::uint16_t>(scalar(settings, "gate_timeout_steps"));
+    c.noise.soc_per_sqrt_s = static_cast<T>(scalar(settings, "soc_per_sqrt_s"));
+    c.noise.v_rc_V_per_sqrt_s = static_cast<T>(scalar(settings, "v_rc_V_per_sqrt_s"));
+    c.noise.hysteresis_per_sqrt_s = static_cast<T>(scalar(settings, "hysteresis_per_sqrt_s"));
+    c.noise.current_sigma_A = static_cast<T>(scalar(settings, "current_sigma_A"));
+    c.initial_soc_sigma = static_cast<T>(scalar(settings, "initial_soc_sigma"));
+    c.initial_v_rc_sigma_V = static_cast<T>(scalar(settings, "initial_v_rc_sigma_V"));
+    c.initial_hysteresis = static_cast<T>(scalar(settings, "initial_hysteresis"));
+    c.initial_hysteresis_sigma = static_cast<T>(scalar(settings, "initial_hysteresis_sigma"));
+    c.usable_soc_low = static_cast<T>(scalar(settings, "usable_soc_low"));
+    c.usable_soc_high = static_cast<T>(scalar(settings, "usable_soc_high"));
+    c.gap.policy = scalar(settings, "gap_reinit") != 0.0 ? pack::GapPolicy::kReinit : pack::GapPolicy::kRest;
+    c.gap.gap_s = static_cast<T>(scalar(settings, "gap_s"));
+    c.gap.reinit_after_s = static_cast<T>(scalar(settings, "reinit_after_s"));
+    set_filter(c.filter, filter_config);
+    std::vector<pack::CellVariation<T>> var(static_cast<size_t>(n));
+    std::vector<T> soc0(static_cast<size_t>(n));
+    for (py::ssize_t k = 0; k < n; ++k) {
+      var[static_cast<size_t>(k)] = {static_cast<T>(capacity_scale.at(k)), static_cast<T>(resistance_scale.at(k))};
+      soc0[static_cast<size_t>(k)] = static_cast<T>(initial_soc.at(k));
+    }
+    int bad = -1;
+    const InitStatus s = pack_->init(params_.get(), static_cast<int>(n), var.data(), soc0.data(), c, &bad);
+    if (s != InitStatus::kOk) {
+      throw py::value_error(std::string("pack init failed: ") + init_status_name(s) +
+                            (bad >= 0 ? " (cell " + std::to_string(bad + 1) + ")" : std::string()));
+    }
+  }
+
+  /// A whole log. dt_s[k] NaN marks a sample that only sets the clock (status 255). voltage_V is
+  /// (n, cells); temperature_degC is (n, sensors) with cell_sensor[k] the sensor of cell k.
+  py::dict run(const Arr& dt_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC,
+               const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& cell_sensor) {
+    const int nc = pack_->n_cells();
+    const py::ssize_t n = dt_s.shape(0);
+    if (dt_s.ndim() != 1 || current_A.ndim() != 1 || current_A.shape(0) != n || voltage_V.ndim() != 2 ||
+        voltage_V.shape(0) != n || voltage_V.shape(1) != nc || temperature_degC.ndim() != 2 ||
+        temperature_degC.shape(0) != n || cell_sensor.ndim() != 1 || cell_sensor.shape(0) != nc) {
+      throw py::value_error("pack run(): dt_s (n), current_A (n), voltage_V (n, cells), temperature_degC (n, sensors), "
+                            "cell_sensor (cells) expected");
+    }
+    const py::ssize_t ns = temperature_degC.shape(1);
+    for (int k = 0; k < nc; ++k) {
+      if (cell_sensor.at(k) < 0 || cell_sensor.at(k) >= ns) { throw py::value_error("pack run(): cell_sensor out of range"); }
+    }
+    OutT soc({n, static_cast<py::ssize_t>(nc)}), sigma({n, static_cast<py::ssize_t>(nc)});
+    py::array_t<std::uint8_t> status({n, static_cast<py::ssize_t>(nc)}), event(n);
+    OutT usable(n), smin(n), smax(n), smean(n), imb(n), dis(n), chg(n);
+    py::array_t<std::uint16_t> imin(n), imax(n), nrej(n);
+    const double* dt = dt_s.data();
+    const double* cur = current_A.data();
+    const double* v = voltage_V.data();
+    const double* th = temperature_degC.data();
+    const std::int32_t* map = cell_sensor.data();
+    T* o_soc = soc.mutable_data();
+    T* o_sig = sigma.mutable_data();
+    std::uint8_t* o_st = status.mutable_data();
+    std::uint8_t* o_ev = event.mutable_data();
+    T *o_us = usable.mutable_data(), *o_mn = smin.mutable_data(), *o_mx = smax.mutable_data(),
+      *o_me = smean.mutable_data(), *o_im = imb.mutable_data(), *o_d = dis.mutable_data(), *o_c = chg.mutable_data();
+    std::uint16_t *o_imin = imin.mutable_data(), *o_imax = imax.mutable_data(), *o_nr = nrej.mutable_data();
+    {
+      py::gil_scoped_release release;
+      std::vector<T> vv(static_cast<size_t>(nc)), tt(static_cast<size_t>(nc));
+      std::vector<pack::CellReport<T>> rep(static_cast<size_t>(nc));
+      for (py::ssize_t k = 0; k < n; ++k) {
+        pack::PackSummary<T> s{};
+        if (std::isnan(dt[k])) {
+          pack_->summarise(s);
+          o_ev[k] = kEventInitial;
+          for (int c = 0; c < nc; ++c) {
+            const size_t o = static_cast<size_t>(k) * static_cast<size_t>(nc) + static_cast<size_t>(c);
+            o_st[o] = kStatusInitial;
+            o_soc[o] = pack_->cell(c).soc();
+            o_sig[o] = pack_->cell(c).soc_sigma();
+          }
+        } else {
+          for (int c = 0; c < nc; ++c) {
+            vv[static_cast<size_t>(c)] = static_cast<T>(v[static_cast<size_t>(k) * static_cast<size_t>(nc) + static_cast<size_t>(c)]);
+            tt[static_cast<size_t>(c)] = static_cast<T>(th[static_cast<size_t>(k) * static_cast<size_t>(ns) + static_cast<size_t>(map[c])]);
+          }
+          s = pack_->step(static_cast<T>(dt[k]), static_cast<T>(cur[k]), vv.data(), tt.data(), rep.data());
+          o_ev[k] = static_cast<std::uint8_t>(s.event);
+          for (int c = 0; c < nc; ++c) {
+            const size_t o = static_cast<size_t>(k) * static_cast<size_t>(nc) + static_cast<size_t>(c);
+            o_st[o] = rep[static_cast<size_t>(c)].status;
+            o_soc[o] = rep[static_cast<size_t>(c)].soc;
+            o_sig[o] = rep[static_cast<size_t>(c)].soc_sigma;
+          }
+        }
+        o_us[k] = s.usable_soc;
+        o_mn[k] = s.soc_min;
+        o_mx[k] = s.soc_max;
+        o_me[k] = s.soc_mean;
+        o_im[k] = s.imbalance;
+        o_d[k] = s.dischargeable_Ah;
+        o_c[k] = s.chargeable_Ah;
+        o_imin[k] = s.index_min;
+        o_imax[k] = s.index_max;
+        o_nr[k] = s.n_rejected;
+      }
+    }
+    py::dict out;
+    out["status"] = status;
+    out["soc"] = soc;
+    out["soc_sigma"] = sigma;
+    out["event"] = event;
+    out["usable_soc"] = usable;
+    out["soc_min"] = smin;
+    out["soc_max"] = smax;
+    out["soc_mean"] = smean;
+    out["imbalance"] = imb;
+    out["dischargeable_Ah"] = dis;
+    out["chargeable_Ah"] = chg;
+    out["index_min"] = imin;
+    out["index_max"] = imax;
+    out["n_rejected"] = nrej;
+    return out;
+  }
+
+  int n_cells() const { return pack_->n_cells(); }
+  double capacity_Ah(int k) const { check(k); return static_cast<double>(pack_->capacity_Ah(k)); }
+  bool set_capacity_scale(int k, double c) { check(k); return pack_->set_capacity_scale(k, static_cast<T>(c)); }
+  double soc_from_ocv(double v, double t) const { return static_cast<double>(pack_->soc_from_ocv(static_cast<T>(v), static_cast<T>(t))); }
+  py::array_t<double> soc() const {
+    py::array_t<double> a(pack_->n_cells());
+    for (int k = 0; k < pack_->n_cells(); ++k) a.mutable_at(k) = static_cast<double>(pack_->cell(k).soc());
+    return a;
+  }
+
+ private:
+  void check(int k) const {
+    if (k < 0 || k >= pack_->n_cells()) { throw py::index_error("cell index out of range"); }
+  }
+  static void set_filter(typename filter::Ekf<Model>::Config&, const py::dict&) {}
+  static void set_filter(typename filter::Ukf<Model>::Config& c, const py::dict& d) {
+    c.alpha = static_cast<T>(scalar(d, "alpha"));
+    c.beta = static_cast<T>(scalar(d, "beta"));
+    c.kappa = static_cast<T>(scalar(d, "kappa"));
+  }
+  std::unique_ptr<Params> params_;  // the pack keeps a pointer: must outlive pack_
+  std::unique_ptr<PackT> pack_;
+};
+
+template <class PackT>
+void bind_one(py::module_& m, const std::string& name) {
+  using PP = PyPack<PackT>;
+  py::class_<PP>(m, name.c_str())
+      .def(py::init<const py::dict&, const Arr&, const Arr&, const Arr&, const py::dict&, const py::dict&>(),
+           py::arg("params"), py::arg("capacity_scale"), py::arg("resistance_scale"), py::arg("initial_soc"),
+           py::arg("settings"), py::arg("filter_config"))
+      .def("run", &PP::run, py::arg("dt_s"), py::arg("current_A"), py::arg("voltage_V"), py::arg("temperature_degC"),
+           py::arg("cell_sensor"))
+      .def("capacity_Ah", &PP::capacity_Ah)
+      .def("set_capacity_scale", &PP::set_capacity_scale)
+      .def("soc_from_ocv", &PP::soc_from_ocv)
+      .def("soc", &PP::soc)
+      .def_property_readonly("n_cells", &PP::n_cells)
+      .def_property_readonly_static("max_cells", [](py::object) { return kMaxCells; })
+      .def_property_readonly_static("sizeof_cell", [](py::object) { return sizeof(typename PackT::CellEstimator); })
+      .def_property_readonly_static("sizeof_pack", [](py::object) { return sizeof(PackT); });
+}
+
+template <typename T, int NRC>
+void bind_rc(py::module_& m, const std::string& suffix) {
+  using Base = model::EcmModel<T, NRC>;
+  bind_one<pack::PackEstimator<Base, filter::Ekf, kMaxCells>>(m, "PackEkf" + std::to_string(NRC) + suffix);
+  bind_one<pack::PackEstimator<Base, filter::Ukf, kMaxCells>>(m, "PackUkf" + std::to_string(NRC) + suffix);
+}
+
+}  // namespace
+
+void bind_pack(py::module_& m) {
+  bind_rc<float, 1>(m, "_f32");
+  bind_rc<float, 2>(m, "_f32");
+  bind_rc<float, 3>(m, "_f32");
+  bind_rc<double, 1>(m, "_f64");
+  bind_rc<double, 2>(m, "_f64");
+  bind_rc<double, 3>(m, "_f64");
+  m.attr("PACK_STATUS_REST") = pack::kCellStatusRest;
+  m.attr("PACK_STATUS_REINIT") = pack::kCellStatusReinit;
+  m.attr("PACK_STATUS_REINIT_FAILED") = pack::kCellStatusReinitFailed;
+}

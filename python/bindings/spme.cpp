@@ -1,7 +1,442 @@
 // pybind11 bindings for the spme part of the core (registered from core.cpp).
+// One class per (filter, scalar): Spme{Ekf,Ukf}_{f32,f64}, an Estimator over model::SpmeModel
+// (Pade [3/3] particles, 2 electrolyte modes); spme_open_loop_{f32,f64} runs the model without a
+// filter. cellsense.spme (python/cellsense/spme.py) builds the parameter dict and picks the class.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-namespace py = pybind11;
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
 
-void bind_spme(py::module_& m) { (void)m; }
+#include "cellsense/estimator/estimator.hpp"
+#include "cellsense/filter/ekf.hpp"
+#include "cellsense/filter/ukf.hpp"
+#include "cellsense/math/log.hpp"
+#include "cellsense/model/spme.hpp"
+
+namespace py = pybind11;
+using namespace cellsense;
+
+namespace {
+
+constexpr int kPade = 3;
+constexpr int kModes = 2;
+constexpr int kMaxOcp = 96;
+constexpr std::uint8_t kStatusInitial = 255;
+
+using Arr = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+template <typename T>
+using SpmeM = model::SpmeModel<T, kPade, kModes, kMaxOcp>;
+
+const char* spme_error_name(model::SpmeParamError e) {
+  switch (e) {
+    case model::SpmeParamError::kOk: return "ok";
+    case model::SpmeParamError::kNonFinite: return "a parameter is NaN or infinite";
+    case model::SpmeParamError::kNonPositive: return "a quantity that must be positive is not";
+    case model::SpmeParamError::kOcpTable: return "OCP table: 2..96 strictly increasing stoichiometry breakpoints needed";
+    case model::SpmeParamError::kStoichiometry: return "bulk stoichiometry leaves (0, 1) for SOC in [0, 1]";
+    case model::SpmeParamError::kElectrolyte: return "transference number outside [0, 1) or a mode time constant <= 0";
+    case model::SpmeParamError::kNegativeResistance: return "a resistance is negative";
+    case model::SpmeParamError::kLimits: return "a reading range has min >= max";
+  }
+  return "unknown";
+}
+
+double scalar(const py::dict& d, const std::string& key) {
+  if (!d.contains(key.c_str())) { throw py::key_error("missing parameter '" + key + "'"); }
+  return d[key.c_str()].cast<double>();
+}
+
+template <typename T>
+void fill_electrode(typename SpmeM<T>::Params::Electrode& e, const py::dict& d) {
+  e.thickness_m = static_cast<T>(scalar(d, "thickness_m"));
+  e.particle_radius_m = static_cast<T>(scalar(d, "particle_radius_m"));
+  e.active_fraction = static_cast<T>(scalar(d, "active_fraction"));
+  e.max_concentration_mol_m3 = static_cast<T>(scalar(d, "max_concentration_mol_m3"));
+  e.diffusivity_m2_s = static_cast<T>(scalar(d, "diffusivity_m2_s"));
+  e.diffusivity_activation_J_mol = static_cast<T>(scalar(d, "diffusivity_activation_J_mol"));
+  e.exchange_current_A_m2 = static_cast<T>(scalar(d, "exchange_current_A_m2"));
+  e.exchange_current_activation_J_mol = static_cast<T>(scalar(d, "exchange_current_activation_J_mol"));
+  e.stoichiometry_full = static_cast<T>(scalar(d, "stoichiometry_full"));
+  e.stoichiometry_per_soc = static_cast<T>(scalar(d, "stoichiometry_per_soc"));
+  const Arr x = d["ocp_stoichiometry"].cast<Arr>();
+  const Arr u = d["ocp_V"].cast<Arr>();
+  if (x.ndim() != 1 || u.ndim() != 1 || x.shape(0) != u.shape(0) || x.shape(0) < 2 || x.shape(0) > kMaxOcp) {
+    throw py::value_error("OCP table: equal 1-D stoichiometry and potential arrays of 2.." + std::to_string(kMaxOcp) +
+                          " points needed");
+  }
+  e.n_ocp = static_cast<int>(x.shape(0));
+  for (int i = 0; i < e.n_ocp; ++i) {
+    e.ocp_stoichiometry[i] = static_cast<T>(x.at(i));
+    e.ocp_V[i] = static_cast<T>(u.at(i));
+  }
+}
+
+template <typename T>
+std::unique_ptr<typename SpmeM<T>::Params> make_params(const py::dict& d) {
+  using P = typename SpmeM<T>::Params;
+  auto out = std::make_unique<P>();
+  P& p = *out;
+  p = P{};
+  p.capacity_Ah = static_cast<T>(scalar(d, "capacity_Ah"));
+  p.area_m2 = static_cast<T>(scalar(d, "area_m2"));
+  p.reference_temperature_K = static_cast<T>(scalar(d, "reference_temperature_K"));
+  fill_electrode<T>(p.negative, d["negative"].cast<py::dict>());
+  fill_electrode<T>(p.positive, d["positive"].cast<py::dict>());
+  p.electrolyte_concentration_mol_m3 = static_cast<T>(scalar(d, "electrolyte_concentration_mol_m3"));
+  p.transference_number = static_cast<T>(scalar(d, "transference_number"));
+  p.thermodynamic_factor = static_cast<T>(scalar(d, "thermodynamic_factor"));
+  p.electrolyte_diffusivity_activation_J_mol = static_cast<T>(scalar(d, "electrolyte_diffusivity_activation_J_mol"));
+  p.electrolyte_conductivity_activation_J_mol = static_cast<T>(scalar(d, "electrolyte_conductivity_activation_J_mol"));
+  const Arr tau = d["electrolyte_tau_s"].cast<Arr>();
+  const Arr gain = d["electrolyte_gain_mol_m3_per_A"].cast<Arr>();
+  const Arr feed = d["electrolyte_feedthrough_mol_m3_per_A"].cast<Arr>();
+  if (tau.ndim() != 1 || tau.shape(0) != kModes || gain.ndim() != 2 || gain.shape(0) != kModes ||
+      gain.shape(1) != 3 || feed.ndim() != 1 || feed.shape(0) != 3) {
+    throw py::value_error("electrolyte modes: tau (" + std::to_string(kModes) + ",), gain (" +
+                          std::to_string(kModes) + ", 3) and feedthrough (3,) needed");
+  }
+  for (int k = 0; k < kModes; ++k) {
+    p.electrolyte_tau_s[k] = static_cast<T>(tau.at(k));
+    for (int o = 0; o < 3; ++o) { p.electrolyte_gain_mol_m3_per_A[k][o] = static_cast<T>(gain.at(k, o)); }
+  }
+  for (int o = 0; o < 3; ++o) { p.electrolyte_feedthrough_mol_m3_per_A[o] = static_cast<T>(feed.at(o)); }
+  p.electrolyte_resistance_Ohm = static_cast<T>(scalar(d, "electrolyte_resistance_Ohm"));
+  p.negative_electrolyte_resistance_Ohm = static_cast<T>(scalar(d, "negative_electrolyte_resistance_Ohm"));
+  p.solid_resistance_Ohm = static_cast<T>(scalar(d, "solid_resistance_Ohm"));
+  p.negative_solid_resistance_Ohm = static_cast<T>(scalar(d, "negative_solid_resistance_Ohm"));
+  p.contact_resistance_Ohm = static_cast<T>(scalar(d, "contact_resistance_Ohm"));
+  p.voltage_min_V = static_cast<T>(scalar(d, "voltage_min_V"));
+  p.voltage_max_V = static_cast<T>(scalar(d, "voltage_max_V"));
+  p.current_min_A = static_cast<T>(scalar(d, "current_min_A"));
+  p.current_max_A = static_cast<T>(scalar(d, "current_max_A"));
+  p.temperature_min_degC = static_cast<T>(scalar(d, "temperature_min_degC"));
+  p.temperature_max_degC = static_cast<T>(scalar(d, "temperature_max_degC"));
+  const model::SpmeParamError e = model::validate(p);
+  if (e != model::SpmeParamError::kOk) {
+    throw py::value_error(std::string("SPMe parameters rejected by the core: ") + spme_error_name(e));
+  }
+  return out;
+}
+
+template <typename T>
+typename SpmeM<T>::Noise make_noise(const py::dict& d) {
+  typename SpmeM<T>::Noise n{};
+  n.soc_per_sqrt_s = static_cast<T>(scalar(d, "soc_per_sqrt_s"));
+  n.particle_per_sqrt_s = static_cast<T>(scalar(d, "particle_per_sqrt_s"));
+  n.electrolyte_A_per_sqrt_s = static_cast<T>(scalar(d, "electrolyte_A_per_sqrt_s"));
+  n.current_sigma_A = static_cast<T>(scalar(d, "current_sigma_A"));
+  return n;
+}
+
+template <class E>
+class PySpme {
+ public:
+  using M = typename E::Model;
+  using T = typename M::Scalar;
+  static constexpr int N = M::kStates;
+
+  PySpme(const py::dict& params, const py::dict& config, const py::dict& noise, const py::dict& filter_config,
+         const Arr& x0, const Arr& p0)
+      : params_(make_params<T>(params)) {
+    EstimatorConfig<T> c{};
+    c.dt_max_s = static_cast<T>(scalar(config, "dt_max_s"));
+    c.soc_min = static_cast<T>(scalar(config, "soc_min"));
+    c.soc_max = static_cast<T>(scalar(config, "soc_max"));
+    c.voltage_sigma_V = static_cast<T>(scalar(config, "voltage_sigma_V"));
+    c.gate_nis = static_cast<T>(scalar(config, "gate_nis"));
+    c.gate_policy = scalar(config, "gate_predict_only") != 0.0 ? GatePolicy::kPredictOnly : GatePolicy::kRejectStep;
+    const double timeout = scalar(config, "gate_timeout_steps");
+    if (!(timeout >= 0 && timeout <= 65535)) { throw py::value_error("gate_timeout_steps must be in 0..65535"); }
+    c.gate_timeout_steps = static_cast<std::uint16_t>(timeout);
+    typename E::FilterConfig fc{};
+    set_filter_config(fc, filter_config);
+    typename M::State x;
+    typename M::Cov cov;
+    to_state(x0, x);
+    to_cov(p0, cov);
+    const InitStatus st = est_.init(M(params_.get(), make_noise<T>(noise)), c, fc, x, cov, typename M::Aux{});
+    if (st != InitStatus::kOk) { throw py::value_error(std::string("estimator init failed: ") + init_status_name(st)); }
+  }
+
+  /// One step; returns (status, soc, soc_sigma, v_pred, innovation, S, nis, anode potential,
+  /// x_s,n, x_s,p). The outputs are evaluated at the step's resulting state and current.
+  py::tuple step(double dt_s, double current_A, double voltage_V, double temperature_degC) {
+    const auto r = est_.step(static_cast<T>(dt_s), static_cast<T>(current_A), static_cast<T>(voltage_V),
+                             static_cast<T>(temperature_degC));
+    double o[3];
+    outputs(dt_s, current_A, temperature_degC, o);
+    return py::make_tuple(static_cast<int>(r.status), static_cast<double>(r.soc), static_cast<double>(r.soc_sigma),
+                          static_cast<double>(r.voltage_pred_V), static_cast<double>(r.innovation_V),
+                          static_cast<double>(r.innovation_variance_V2), static_cast<double>(r.nis), o[0], o[1], o[2]);
+  }
+
+  py::dict run(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC) {
+    const py::ssize_t n = time_s.shape(0);
+    if (time_s.ndim() != 1 || current_A.ndim() != 1 || voltage_V.ndim() != 1 || temperature_degC.ndim() != 1 ||
+        current_A.shape(0) != n || voltage_V.shape(0) != n || temperature_degC.shape(0) != n) {
+      throw py::value_error("run(): time_s, current_A, voltage_V and temperature_degC must be 1-D and equally long");
+    }
+    using OutT = py::array_t<double>;
+    OutT soc(n), sigma(n), vpred(n), innov(n), s_var(n), nis(n), anode(n), xn(n), xp(n);
+    py::array_t<std::uint8_t> status(n);
+    const double* t = time_s.data();
+    const double* i = current_A.data();
+    const double* v = voltage_V.data();
+    const double* th = temperature_degC.data();
+    double* o_soc = soc.mutable_data();
+    double* o_sig = sigma.mutable_data();
+    double* o_vp = vpred.mutable_data();
+    double* o_in = innov.mutable_data();
+    double* o_s = s_var.mutable_data();
+    double* o_nis = nis.mutable_data();
+    double* o_an = anode.mutable_data();
+    double* o_xn = xn.mutable_data();
+    double* o_xp = xp.mutable_data();
+    std::uint8_t* o_st = status.mutable_data();
+    {
+      py::gil_scoped_release release;
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      for (py::ssize_t k = 0; k < n; ++k) {
+        double o[3] = {nan, nan, nan};
+        if (!has_last_time_) {
+          o_st[k] = std::isfinite(t[k]) ? kStatusInitial : static_cast<std::uint8_t>(StepStatus::kRejectedNonFinite);
+          if (std::isfinite(t[k])) {
+            last_time_s_ = t[k];
+            has_last_time_ = true;
+          }
+          o_soc[k] = static_cast<double>(est_.soc());
+          o_sig[k] = static_cast<double>(est_.soc_sigma());
+          o_vp[k] = o_in[k] = o_s[k] = o_nis[k] = nan;
+          if (std::isfinite(i[k]) && std::isfinite(th[k])) { outputs(1.0, i[k], th[k], o); }
+        } else {
+          const double dt = t[k] - last_time_s_;
+          const auto r = est_.step(static_cast<T>(dt), static_cast<T>(i[k]), static_cast<T>(v[k]), static_cast<T>(th[k]));
+          if (std::isfinite(t[k]) && t[k] > last_time_s_) { last_time_s_ = t[k]; }
+          o_st[k] = static_cast<std::uint8_t>(r.status);
+          o_soc[k] = static_cast<double>(r.soc);
+          o_sig[k] = static_cast<double>(r.soc_sigma);
+          o_vp[k] = static_cast<double>(r.voltage_pred_V);
+          o_in[k] = static_cast<double>(r.innovation_V);
+          o_s[k] = static_cast<double>(r.innovation_variance_V2);
+          o_nis[k] = static_cast<double>(r.nis);
+          if (std::isfinite(i[k]) && std::isfinite(th[k])) { outputs(dt > 0 ? dt : 1.0, i[k], th[k], o); }
+        }
+        o_an[k] = o[0];
+        o_xn[k] = o[1];
+        o_xp[k] = o[2];
+      }
+    }
+    py::dict out;
+    out["soc"] = soc;
+    out["soc_sigma"] = sigma;
+    out["voltage_pred_V"] = vpred;
+    out["innovation_V"] = innov;
+    out["innovation_variance_V2"] = s_var;
+    out["nis"] = nis;
+    out["status"] = status;
+    out["anode_surface_potential_V"] = anode;
+    out["negative_surface_stoichiometry"] = xn;
+    out["positive_surface_stoichiometry"] = xp;
+    return out;
+  }
+
+  py::array_t<double> state() const {
+    py::array_t<double> a(N);
+    for (int k = 0; k < N; ++k) { a.mutable_at(k) = static_cast<double>(est_.state()(k, 0)); }
+    return a;
+  }
+  py::array_t<double> covariance() const {
+    py::array_t<double> a({N, N});
+    for (int r = 0; r < N; ++r)
+      for (int c = 0; c < N; ++c) a.mutable_at(r, c) = static_cast<double>(est_.covariance()(r, c));
+    return a;
+  }
+  py::bytes state_bytes() const {
+    std::string s(sizeof(est_.state()) + sizeof(est_.covariance()), '\0');
+    std::memcpy(&s[0], &est_.state(), sizeof(est_.state()));
+    std::memcpy(&s[sizeof(est_.state())], &est_.covariance(), sizeof(est_.covariance()));
+    return py::bytes(s);
+  }
+  bool set_state(const Arr& x, const Arr& p, double /*unused*/) {
+    typename M::State xs;
+    typename M::Cov cs;
+    to_state(x, xs);
+    to_cov(p, cs);
+    return est_.set_state(xs, cs, typename M::Aux{});
+  }
+  double hysteresis_sign() const { return 0.0; }
+  py::object last_time() const { return has_last_time_ ? py::object(py::float_(last_time_s_)) : py::none(); }
+  void set_last_time(py::object t) {
+    if (t.is_none()) {
+      has_last_time_ = false;
+    } else {
+      last_time_s_ = t.cast<double>();
+      has_last_time_ = std::isfinite(last_time_s_);
+    }
+  }
+  double soc() const { return static_cast<double>(est_.soc()); }
+  double soc_sigma() const { return static_cast<double>(est_.soc_sigma()); }
+
+ private:
+  /// Plating margin and surface stoichiometries at the current state for a sample's current.
+  void outputs(double dt_s, double current_A, double temperature_degC, double* o) const {
+    const M& m = est_.model();
+    const auto s = m.prepare(est_.state(), est_.aux(), static_cast<T>(dt_s > 0 ? dt_s : 1.0),
+                             static_cast<T>(current_A), static_cast<T>(temperature_degC));
+    const auto out = m.outputs(s, est_.state());
+    o[0] = static_cast<double>(out.anode_surface_potential_V);
+    o[1] = static_cast<double>(out.negative_surface_stoichiometry);
+    o[2] = static_cast<double>(out.positive_surface_stoichiometry);
+  }
+  static void to_state(const Arr& a, typename M::State& x) {
+    if (a.ndim() != 1 || a.shape(0) != N) { throw py::value_error("state must have shape (" + std::to_string(N) + ",)"); }
+    for (int k = 0; k < N; ++k) { x(k, 0) = static_cast<T>(a.at(k)); }
+  }
+  static void to_cov(const Arr& a, typename M::Cov& c) {
+    if (a.ndim() != 2 || a.shape(0) != N || a.shape(1) != N) {
+      throw py::value_error("covariance must have shape (" + std::to_string(N) + ", " + std::to_string(N) + ")");
+    }
+    for (int r = 0; r < N; ++r)
+      for (int cc = 0; cc < N; ++cc) c(r, cc) = static_cast<T>(a.at(r, cc));
+  }
+  static void set_filter_config(typename filter::Ekf<M>::Config&, const py::dict&) {}
+  static void set_filter_config(typename filter::Ukf<M>::Config& c, const py::dict& d) {
+    c.alpha = static_cast<T>(scalar(d, "alpha"));
+    c.beta = static_cast<T>(scalar(d, "beta"));
+    c.kappa = static_cast<T>(scalar(d, "kappa"));
+  }
+
+  std::unique_ptr<typename M::Params> params_;  // the core keeps a pointer: must outlive est_
+  E est_{};
+  double last_time_s_ = 0;
+  bool has_last_time_ = false;
+};
+
+template <class E>
+void bind_estimator(py::module_& m, const char* name) {
+  using PE = PySpme<E>;
+  py::class_<PE>(m, name)
+      .def(py::init<const py::dict&, const py::dict&, const py::dict&, const py::dict&, const Arr&, const Arr&>(),
+           py::arg("params"), py::arg("config"), py::arg("noise"), py::arg("filter_config"), py::arg("x0"), py::arg("p0"))
+      .def("step", &PE::step)
+      .def("run", &PE::run)
+      .def("state", &PE::state)
+      .def("covariance", &PE::covariance)
+      .def("state_bytes", &PE::state_bytes)
+      .def("set_state", &PE::set_state, py::arg("x"), py::arg("p"), py::arg("hysteresis_sign") = 0.0)
+      .def_property_readonly("hysteresis_sign", &PE::hysteresis_sign)
+      .def_property("last_time_s", &PE::last_time, &PE::set_last_time)
+      .def_property_readonly("soc", &PE::soc)
+      .def_property_readonly("soc_sigma", &PE::soc_sigma)
+      .def_property_readonly_static("n_states", [](py::object) { return PE::N; })
+      .def_property_readonly_static("sizeof_estimator", [](py::object) { return sizeof(E); });
+}
+
+/// The model without a filter: x_k = f(x_{k-1}) from a rested cell at soc0; returns the outputs
+/// per sample (row 0: the initial state at row 0's current).
+template <typename T>
+py::dict open_loop(const py::dict& params, const Arr& time_s, const Arr& current_A, const Arr& temperature_degC,
+                   double soc0) {
+  using M = SpmeM<T>;
+  const auto p = make_params<T>(params);
+  typename M::Noise noise{};
+  const M m(p.get(), noise);
+  const py::ssize_t n = time_s.shape(0);
+  if (time_s.ndim() != 1 || current_A.shape(0) != n || temperature_degC.shape(0) != n) {
+    throw py::value_error("open_loop(): equal-length 1-D arrays needed");
+  }
+  py::array_t<double> v(n), soc(n), xn(n), xp(n), anode(n), cn(n), cp(n), cs(n);
+  typename M::State x = M::State::zero();
+  x(0, 0) = static_cast<T>(soc0);
+  const double* t = time_s.data();
+  const double* i = current_A.data();
+  const double* th = temperature_degC.data();
+  double* o_v = v.mutable_data();
+  double* o_soc = soc.mutable_data();
+  double* o_xn = xn.mutable_data();
+  double* o_xp = xp.mutable_data();
+  double* o_an = anode.mutable_data();
+  double* o_cn = cn.mutable_data();
+  double* o_cp = cp.mutable_data();
+  double* o_cs = cs.mutable_data();
+  {
+    py::gil_scoped_release release;
+    for (py::ssize_t k = 0; k < n; ++k) {
+      const double dt = k == 0 ? 1.0 : t[k] - t[k - 1];
+      const auto s = m.prepare(x, {}, static_cast<T>(dt), static_cast<T>(i[k]), static_cast<T>(th[k]));
+      if (k > 0 && dt > 0) { x = m.predict(s, x); }
+      const auto o = m.outputs(s, x);
+      o_v[k] = static_cast<double>(o.voltage_V);
+      o_soc[k] = static_cast<double>(o.soc);
+      o_xn[k] = static_cast<double>(o.negative_surface_stoichiometry);
+      o_xp[k] = static_cast<double>(o.positive_surface_stoichiometry);
+      o_an[k] = static_cast<double>(o.anode_surface_potential_V);
+      o_cn[k] = static_cast<double>(o.electrolyte_negative_mol_m3);
+      o_cp[k] = static_cast<double>(o.electrolyte_positive_mol_m3);
+      o_cs[k] = static_cast<double>(o.electrolyte_separator_mol_m3);
+    }
+  }
+  py::dict out;
+  out["voltage_V"] = v;
+  out["soc"] = soc;
+  out["negative_surface_stoichiometry"] = xn;
+  out["positive_surface_stoichiometry"] = xp;
+  out["anode_surface_potential_V"] = anode;
+  out["electrolyte_negative_mol_m3"] = cn;
+  out["electrolyte_positive_mol_m3"] = cp;
+  out["electrolyte_separator_mol_m3"] = cs;
+  return out;
+}
+
+template <typename T>
+py::array_t<T> vec_apply(const py::array_t<T, py::array::c_style | py::array::forcecast>& a, T (*f)(T)) {
+  py::array_t<T> out(a.size());
+  for (py::ssize_t k = 0; k < a.size(); ++k) { out.mutable_at(k) = f(a.data()[k]); }
+  return out;
+}
+
+}  // namespace
+
+void bind_spme(py::module_& m) {
+  bind_estimator<Estimator<SpmeM<double>, filter::Ekf>>(m, "SpmeEkf_f64");
+  bind_estimator<Estimator<SpmeM<double>, filter::Ukf>>(m, "SpmeUkf_f64");
+  bind_estimator<Estimator<SpmeM<float>, filter::Ekf>>(m, "SpmeEkf_f32");
+  bind_estimator<Estimator<SpmeM<float>, filter::Ukf>>(m, "SpmeUkf_f32");
+  m.def("spme_open_loop_f64", &open_loop<double>, py::arg("params"), py::arg("time_s"), py::arg("current_A"),
+        py::arg("temperature_degC"), py::arg("soc0"));
+  m.def("spme_open_loop_f32", &open_loop<float>, py::arg("params"), py::arg("time_s"), py::arg("current_A"),
+        py::arg("temperature_degC"), py::arg("soc0"));
+  m.attr("SPME_PADE_ORDER") = kPade;
+  m.attr("SPME_ELECTROLYTE_MODES") = kModes;
+  m.attr("SPME_MAX_OCP_POINTS") = kMaxOcp;
+  m.def("spme_pade_constants", [](int order) {
+    py::list poles, residues;
+    double d = 0;
+    auto fill = [&](const double* p, const double* r, int n, double dd) {
+      for (int k = 0; k < n; ++k) {
+        poles.append(p[k]);
+        residues.append(r[k]);
+      }
+      d = dd;
+    };
+    if (order == 1) fill(model::PadeParticle<1>::pole, model::PadeParticle<1>::residue, 1, model::PadeParticle<1>::feedthrough);
+    else if (order == 2) fill(model::PadeParticle<2>::pole, model::PadeParticle<2>::residue, 2, model::PadeParticle<2>::feedthrough);
+    else if (order == 3) fill(model::PadeParticle<3>::pole, model::PadeParticle<3>::residue, 3, model::PadeParticle<3>::feedthrough);
+    else throw py::value_error("order must be 1, 2 or 3");
+    return py::make_tuple(poles, residues, d);
+  }, "The core's Pade constants (poles, residues, feedthrough) of the particle transfer function.");
+  m.def("log_f32", [](const py::array_t<float, py::array::c_style | py::array::forcecast>& a) {
+    return vec_apply<float>(a, [](float x) { return math::log(x); }); });
+  m.def("log_f64", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& a) {
+    return vec_apply<double>(a, [](double x) { return math::log(x); }); });
+  m.def("asinh_f32", [](const py::array_t<float, py::array::c_style | py::array::forcecast>& a) {
+    return vec_apply<float>(a, [](float x) { return math::asinh(x); }); });
+  m.def("asinh_f64", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& a) {
+    return vec_apply<double>(a, [](double x) { return math::asinh(x); }); });
+}

@@ -19,6 +19,10 @@ def _estimate_cli(sub) -> None:
     p.add_argument("--voltage-sigma-V", type=float, default=None, help="measurement noise + model error (V)")
     p.add_argument("--current-sigma-A", type=float, default=None, help="current sensor noise (A)")
     p.add_argument("--max-dt-s", type=float, default=None, help="reject steps longer than this (s)")
+    p.add_argument("--soh", action="store_true",
+                   help="also estimate capacity and R0 (adds capacity_Ah,capacity_sigma_Ah,r0_Ohm,r0_sigma_Ohm; docs/soh.md)")
+    p.add_argument("--state-in", default=None, help="with --soh: continue from this saved state (JSON)")
+    p.add_argument("--state-out", default=None, help="with --soh: save the state at the end of the log (JSON)")
     p.set_defaults(func=_estimate_main)
 
 
@@ -34,8 +38,11 @@ def _estimate_main(a) -> int:
     settings = EstimatorSettings()
     if a.max_dt_s is not None:
         settings.dt_max_s = a.max_dt_s
+    if (a.state_in or a.state_out) and not a.soh:
+        raise ValueError("--state-in / --state-out need --soh")
     r = estimate(a.model, a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc, dtype=a.dtype,
-                 noise=noise, settings=settings)
+                 noise=noise, settings=settings, soh=True if a.soh else None, state_in=a.state_in,
+                 state_out=a.state_out)
     counts = r.result.counts()
     print(f"{a.data}: {len(r.log)} samples, {a.filter.upper()} {a.dtype}, cell {r.estimator.cell.name}; "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -43,6 +50,12 @@ def _estimate_main(a) -> int:
         print(f"note: cell {r.estimator.cell.name} is marked as a placeholder (see its description)")
     if r.metrics is not None:
         print(format_metrics(r.metrics))
+    if a.soh:
+        e = r.estimator
+        print(f"SOH: capacity {e.capacity_Ah:.4f} +- {e.capacity_sigma_Ah:.4f} Ah, R0 factor {e.r0_scale:.4f} +- "
+              f"{e.r0_scale_sigma:.4f} (R0 {e.r0_Ohm():.5f} Ohm at 50 % SOC, 25 degC)")
+        if a.state_out:
+            print(f"wrote {a.state_out}")
     print(f"wrote {a.out}")
     return 0
 
@@ -93,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _estimate_cli(sub)
     _bench_cli(sub)
-    for name in ("simulate", "fit", "convert", "validate", "demo", "export_c"):
+    for name in ("simulate", "fit", "convert", "validate", "demo", "export_c", "replay.cli"):
         mod = _optional(name)
         if mod is not None and hasattr(mod, "add_cli"):
             mod.add_cli(sub)

@@ -22,11 +22,40 @@ class EstimateResult:
 
 def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf", out: str | os.PathLike | None = None,
              initial_soc: float | None = None, dtype: str = "float64", noise: NoiseSettings | None = None,
-             settings: EstimatorSettings | None = None) -> EstimateResult:
-    """Estimate SOC over a cell log; write EST.csv if `out` is given; metrics when the log has soc_true."""
+             settings: EstimatorSettings | None = None, soh=None, state_in: str | os.PathLike | None = None,
+             state_out: str | os.PathLike | None = None) -> EstimateResult:
+    """Estimate SOC over a cell log; write EST.csv if `out` is given; metrics when the log has soc_true.
+
+    soh: None / False (SOC only), True or a `cellsense.soh.SohSettings`: also track capacity and R0
+    (docs/soh.md); the CSV then has capacity_Ah,capacity_sigma_Ah,r0_Ohm,r0_sigma_Ohm.
+    state_in / state_out (with soh): JSON state (SOC + SOH) to continue from / to save at the end.
+    With state_in the SOC is re-initialised from the log's first (rested) voltage and SOH carried."""
     log = data if isinstance(data, CellLog) else read_cell_log(data)
-    est = Estimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, initial_soc=initial_soc)
-    res = est.run(log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
+    if soh is not None and soh is not False:
+        import json
+
+        from .soh import SohEstimator, SohSettings
+
+        est = SohEstimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, initial_soc=initial_soc,
+                           soh=soh if isinstance(soh, SohSettings) else None)
+        if state_in is not None:
+            with open(state_in) as fh:
+                est.restore_state(json.load(fh))
+            if initial_soc is None:
+                ok = np.flatnonzero(np.isfinite(log.voltage_V) & np.isfinite(log.temperature_degC))
+                if ok.size:
+                    est.start_log(log.voltage_V[ok[0]], log.temperature_degC[ok[0]])
+            else:
+                est._impl.last_time_s = None
+        res = est.run(log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
+        if state_out is not None:
+            with atomic_write(state_out) as fh:
+                fh.write(json.dumps(est.save_state(), indent=1) + "\n")
+    else:
+        if state_in is not None or state_out is not None:
+            raise ValueError("state_in / state_out need soh (--soh)")
+        est = Estimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, initial_soc=initial_soc)
+        res = est.run(log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
     metrics = None
     if log.soc_true is not None and np.isfinite(log.soc_true).any():
         metrics = soc_metrics(log.time_s, res.soc, res.soc_sigma, log.soc_true)
@@ -38,8 +67,15 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
 def write_estimate_csv(path: str | os.PathLike, res: RunResult, log: CellLog | None = None) -> None:
     cols = ["time_s", "soc", "soc_sigma", "voltage_pred_V", "innovation_V", "nis", "status"]
     with_truth = log is not None and log.soc_true is not None
+    with_soh = getattr(res, "capacity_Ah", None) is not None  # SOH results (soh.py)
+    if with_soh:
+        cols += ["capacity_Ah", "capacity_sigma_Ah", "r0_Ohm", "r0_sigma_Ohm"]
     if with_truth:
         cols.append("soc_true")
+    # SPMe results (spme.py) also carry the plating margin and the surface stoichiometries
+    spme_cols = [c for c in ("anode_surface_potential_V", "negative_surface_stoichiometry",
+                             "positive_surface_stoichiometry") if getattr(res, c, None) is not None]
+    cols += spme_cols
     names = res.status
 
     def fmt(v: float) -> str:
@@ -50,8 +86,12 @@ def write_estimate_csv(path: str | os.PathLike, res: RunResult, log: CellLog | N
         for k in range(len(res.time_s)):
             row = [fmt(res.time_s[k]), fmt(res.soc[k]), fmt(res.soc_sigma[k]), fmt(res.voltage_pred_V[k]),
                    fmt(res.innovation_V[k]), fmt(res.nis[k]), names[k]]
+            if with_soh:
+                row += [fmt(res.capacity_Ah[k]), fmt(res.capacity_sigma_Ah[k]), fmt(res.r0_Ohm[k]),
+                        fmt(res.r0_sigma_Ohm[k])]
             if with_truth:
                 row.append(fmt(log.soc_true[k]))
+            row += [fmt(getattr(res, c)[k]) for c in spme_cols]
             f.write(",".join(row) + "\n")
 
 

@@ -144,6 +144,15 @@ class Estimator:
     initial_soc : float in [0, 1], or None to start from OCV(first voltage) as a rested BMS would
     """
 
+    def __new__(cls, cell=None, *args, **kwargs):
+        # An SPMe cell file ("model": "spme") runs the reduced electrochemical model (spme.py).
+        if cls is Estimator and cell is not None:
+            from .spme import is_spme_cell, spme_estimator_class
+
+            if is_spme_cell(cell):
+                return super().__new__(spme_estimator_class())
+        return super().__new__(cls)
+
     def __init__(self, cell: str | Cell, filter: str = "ekf", noise: NoiseSettings | None = None,
                  settings: EstimatorSettings | None = None, dtype: str = "float64",
                  initial_soc: float | None = None) -> None:

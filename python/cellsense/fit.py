@@ -842,8 +842,13 @@ def add_cli(subparsers):
     p = subparsers.add_parser("fit", help="fit an ECM cell file from OCV + HPPC cell logs",
                               description="Identify OCV(SOC), hysteresis, R0 and RC pairs over SOC x "
                                           "temperature from a C/20 OCV log and one HPPC log per temperature.")
-    p.add_argument("--ocv", required=True, help="C/20 discharge + charge cell log (starts full)")
-    p.add_argument("--hppc", required=True, action="append", help="HPPC cell log (repeat per temperature)")
+    p.add_argument("--ocv", default=None, help="C/20 discharge + charge cell log (starts full); required for an ECM")
+    p.add_argument("--hppc", default=None, action="append", help="HPPC cell log (repeat per temperature); required for an ECM")
+    p.add_argument("--from-pybamm", default=None, dest="from_pybamm", metavar="PARAMSET",
+                   help="derive the cell file from this PyBaMM parameter set instead (with --model spme)")
+    p.add_argument("--model", default="ecm", choices=["ecm", "spme"],
+                   help="ecm (fit from --ocv/--hppc logs, default) or spme (reduced electrochemical model, "
+                        "--from-pybamm; python/cellsense/spme.py)")
     p.add_argument("--out", required=True, help="output cell file (JSON)")
     p.add_argument("--rc-pairs", type=int, default=2, dest="rc_pairs")
     p.add_argument("--name", default=None, help="cell name (default: the output file stem)")
@@ -869,6 +874,14 @@ def add_cli(subparsers):
 
 
 def _cli_fit(args) -> int:
+    if args.model == "spme" or args.from_pybamm:
+        if args.model != "spme" or not args.from_pybamm:
+            raise ValueError("an SPMe cell is derived from a PyBaMM parameter set: use --from-pybamm SET --model spme")
+        from .spme import cli_fit_from_pybamm
+
+        return cli_fit_from_pybamm(args)
+    if not args.ocv or not args.hppc:
+        raise ValueError("--ocv and --hppc are required to fit an ECM")
     name = args.name or Path(args.out).stem
     cell = fit(args.ocv, args.hppc, out=args.out, rc_pairs=args.rc_pairs, name=name,
                description=args.description, hysteresis_rate=args.hysteresis_rate,

@@ -248,6 +248,41 @@ def _parity(src: Path, build_dir: Path, text: str) -> dict[str, Any]:
     return {"bit_identical": ok, "detail": msgs}
 
 
+SPME_TARGET_INSN_PER_STEP = 25000  #: issue #6: SPMe observer on Cortex-M4F, either filter
+
+
+def spme_footprint(map_path: Path) -> dict[str, int]:
+    """Flash / RAM of the SPMe firmware image (spme_<core>.elf, hil/firmware/spme): everything except the
+    compiled-in log and parameter set ("code"), the parameters, the log; static RAM."""
+    m = parse_map(map_path)
+    text = map_path.read_text(errors="replace")
+    log = sum(int(x, 16) for x in re.findall(r"\.rodata\.[^\s]*cs_spme_log[^\s]*\s+0x[0-9a-f]+\s+0x([0-9a-f]+)", text))
+    params = sum(int(x, 16) for x in re.findall(r"\.rodata\.[^\s]*kSpmeParams[^\s]*\s+0x[0-9a-f]+\s+0x([0-9a-f]+)", text))
+    total = _flash(m, tuple(m))
+    return {"code_flash_bytes": total - log - params, "params_flash_bytes": params, "log_flash_bytes": log,
+            "static_ram_bytes": _ram(m, tuple(m))}
+
+
+def bench_spme(src: Path, bdir: Path, core: str) -> dict[str, Any] | None:
+    """Run the SPMe image of one core (if built): instructions per step, stack, footprint, parity."""
+    image = bdir / f"spme_{core}.elf"
+    if not image.exists():
+        return None
+    text = run_image(core, image, timeout=300)
+    (bdir / "out").mkdir(exist_ok=True)
+    (bdir / "out" / f"spme_{core}.txt").write_text(text)
+    out: dict[str, Any] = {"run": parse_run(text), "footprint": spme_footprint(Path(str(image) + ".map"))}
+    ref = bdir / "host" / "spme_reference.txt"
+    if ref.exists():
+        spec = importlib.util.spec_from_file_location("cs_mcu_parity", src / "tests" / "mcu" / "parity.py")
+        mod = importlib.util.module_from_spec(spec)
+        assert spec.loader is not None
+        spec.loader.exec_module(mod)
+        ok, msgs = mod.compare(mod.parse(ref.read_text()), mod.parse(text))
+        out["parity"] = {"bit_identical": ok, "detail": msgs}
+    return out
+
+
 # ------------------------------------------------------------------------------------------------
 # The report
 # ------------------------------------------------------------------------------------------------
@@ -272,6 +307,9 @@ def bench_mcu(build_dir: str | os.PathLike | None = None, out: str | os.PathLike
         run = parse_run(text)
         report["cores"][core] = {"machine": MACHINES[core], "run": run, "footprint": footprint(bdir, core),
                                  "static_stack": static_stack(bdir, core), "parity": _parity(src, bdir, text)}
+        spme = bench_spme(src, bdir, core)  # the SPMe firmware (issue #6), when built
+        if spme is not None:
+            report["cores"][core]["spme"] = spme
     m4 = report["cores"].get("cortex-m4f")
     if m4:
         f = m4["run"]["filters"]
@@ -281,6 +319,10 @@ def bench_mcu(build_dir: str | os.PathLike | None = None, out: str | os.PathLike
             "core_flash_bytes": m4["footprint"]["both"]["core_plus_runtime_flash_bytes"] <= TARGETS["core_flash_bytes"],
             "state_bytes": max(f["ekf"]["state_bytes"], f["ukf"]["state_bytes"]) <= TARGETS["state_bytes"],
         }
+        if "spme" in m4:
+            sf = m4["spme"]["run"]["filters"]
+            report["spme_targets_met"] = {f"spme_{k}_insn_per_step": sf[k]["insn_avg"] <= SPME_TARGET_INSN_PER_STEP
+                                          for k in FILTERS if k in sf}
     dst = Path(out) if out else bdir / "mcu_report.json"
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.suffix == ".json":
@@ -322,6 +364,24 @@ def format_mcu(report: dict[str, Any]) -> str:
         t = report["targets_met"]
         lines.append("targets on Cortex-M4F: " + ", ".join(f"{k} {'met' if v else 'MISSED'} (<= {TARGETS[k]:,})"
                                                         for k, v in t.items()))
+    spme_rows = [(core, c["spme"]) for core, c in report["cores"].items() if c.get("spme")]
+    if spme_rows:
+        lines += ["", "SPMe observer (hil/firmware/spme, model/spme.hpp: Pade [3/3] particles, 2 electrolyte modes, "
+                      "9 states; core headers used directly)",
+                  f"{'core':<14}{'filter':<7}{'insn/step avg':>14}{'max':>8}{'flash code':>12}{'params':>8}"
+                  f"{'state B':>9}{'stack B':>9}  parity"]
+        for core, sp in spme_rows:
+            for filt in FILTERS:
+                r = sp["run"]["filters"].get(filt, {})
+                fpp = sp["footprint"]
+                par = sp.get("parity", {}).get("bit_identical")
+                lines.append(f"{core:<14}{filt:<7}{r.get('insn_avg', 0):>14,}{r.get('insn_max', 0):>8,}"
+                             f"{fpp['code_flash_bytes']:>12,}{fpp['params_flash_bytes']:>8,}{r.get('state_bytes', 0):>9}"
+                             f"{r.get('stack_max_bytes', 0):>9}  {'bit-identical' if par else 'DIFFERS' if par is not None else '-'}")
+        lines.append("  flash code: the whole SPMe test image without its log (core, both filters, runner, start-up).")
+        if "spme_targets_met" in report:
+            lines.append("SPMe target on Cortex-M4F: " + ", ".join(
+                f"{k} {'met' if v else 'MISSED'} (<= {SPME_TARGET_INSN_PER_STEP:,})" for k, v in report["spme_targets_met"].items()))
     for core, c in report["cores"].items():
         if not c["parity"]["bit_identical"]:
             lines.append(f"{core} parity: " + "; ".join(c["parity"]["detail"]))

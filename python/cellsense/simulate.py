@@ -35,7 +35,7 @@ RAMP_S = 1e-3  # current ramp at each change of the applied current (see _pybamm
 ATOL = 1e-7
 MODELS = ("DFN", "SPMe", "SPM")
 DRIVE_CYCLES = ("udds", "us06", "hwfet", "wltc")
-PROTOCOLS = ("cc", "ocv", "ocv-discharge", "ocv-charge", "hppc") + DRIVE_CYCLES
+PROTOCOLS = ("cc", "ocv", "ocv-discharge", "ocv-charge", "hppc") + DRIVE_CYCLES + ("aging",)
 DEFAULT_PEAK_C_RATE = {"udds": 3.0, "us06": 3.0, "hwfet": 2.0, "wltc": 3.0}
 WLTC_NOMINAL_VOLTAGE_V = 3.6
 CSV_COLUMNS = ("time_s", "current_A", "voltage_V", "temperature_degC")
@@ -65,6 +65,8 @@ class SimResult:
     temperature_degC: np.ndarray
     soc_true: Optional[np.ndarray]
     meta: dict = field(default_factory=dict)
+    #: further per-row columns written after soc_true (the aging protocol: capacity_true_Ah, r0_ref_Ohm)
+    extra: dict = field(default_factory=dict)
 
     def __len__(self):
         return len(self.time_s)
@@ -79,6 +81,10 @@ class SimResult:
             cols.append(self.soc_true)
             header.append("soc_true")
             fmts.append("%.12g")
+        for name, col in self.extra.items():
+            cols.append(col)
+            header.append(name)
+            fmts.append("%.10g")
         data = np.column_stack([np.asarray(c, dtype=float) for c in cols])
         _atomic_write(path, lambda fh: np.savetxt(fh, data, fmt=fmts, delimiter=",",
                                                    header=",".join(header), comments=""))
@@ -98,8 +104,9 @@ class SimResult:
         if sc.exists():
             with open(sc) as fh:
                 meta = json.load(fh)
+        extra = {k: v for k, v in d.items() if k not in CSV_COLUMNS and k != "soc_true"}
         return cls(d["time_s"], d["current_A"], d["voltage_V"], d["temperature_degC"],
-                   d.get("soc_true"), meta)
+                   d.get("soc_true"), meta, extra)
 
 
 def sidecar_path(log_path) -> Path:
@@ -504,6 +511,10 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
         raise ValueError(f"temperature_degC {T} outside [-40, 80] degC")
     if isinstance(sensor, dict):
         sensor = SensorModel.from_dict(sensor)
+    if str(protocol).lower() == "aging":
+        return simulate_aging(cell="OKane2022" if cell == "Chen2020" else cell, model="SPMe" if model == "DFN" else model,
+                              temperature_degC=T, out=out, sensor=sensor, cache_dir=cache_dir,
+                              use_cache=use_cache, blocks=repeats, quiet=quiet)
     settings = _resolve_settings(protocol, c_rate, peak_c_rate, repeats, rest_s, sample_period_s,
                                  pulse_c_rate, initial_soc)
     soc0 = settings["initial SOC"]
@@ -589,6 +600,241 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
         meta["sensor"] = sensor.to_dict()
         meta["sensor"]["note"] = "applied after the truth cache; soc_true is the truth at the kept rows"
         res = SimResult(m["time_s"], m["current_A"], m["voltage_V"], m["temperature_degC"], m["soc_true"], meta)
+    if out is not None:
+        res.to_csv(out)
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+# Ageing truth: --protocol aging
+# ----------------------------------------------------------------------------------------------
+AGING_FORMAT = 1
+#: PyBaMM degradation submodels of the ageing truth (OKane et al. 2022 family of models)
+AGING_OPTIONS = {"thermal": "lumped", "SEI": "solvent-diffusion limited", "lithium plating": "irreversible",
+                 "loss of active material": "stress-driven", "particle mechanics": "swelling only"}
+#: acceleration of the OKane2022 degradation parameters (multipliers), stated in the sidecar
+AGING_ACCELERATION = {"Lithium plating kinetic rate constant [m.s-1]": 0.15,
+                      "SEI solvent diffusivity [m2.s-1]": 100.0,
+                      "Negative electrode LAM constant proportional term [s-1]": 500.0,
+                      "Positive electrode LAM constant proportional term [s-1]": 500.0}
+AGING_BLOCKS = 10          #: drive-cycle + charge blocks
+AGING_RPT_EVERY = 3        #: a reference performance test after every this many blocks (and at the start)
+AGING_DRIVE_CYCLE = "us06"
+AGING_PEAK_C_RATE = 3.0
+AGING_DRIVE_REPEATS = 24   #: cycles per block: more than one full discharge; the block ends at the cut-off
+
+
+def _aging_rpt(q_nom):
+    """Reference performance test: C/20 capacity, then a 10 s 1C pulse near half charge, then full."""
+    import pybamm
+
+    return [pybamm.step.string("Discharge at C/20 until 2.5 V", period=20),
+            pybamm.step.string("Rest for 30 minutes", period=20),
+            pybamm.step.string("Charge at 0.5C for 60 minutes", period=10),
+            pybamm.step.string("Rest for 30 minutes", period=10),
+            pybamm.step.current(q_nom, duration=10, period=1),
+            pybamm.step.string("Rest for 10 minutes", period=5),
+            pybamm.step.string("Charge at 0.5C until 4.2 V", period=10),
+            pybamm.step.string("Hold at 4.2 V until C/50", period=10),
+            pybamm.step.string("Rest for 30 minutes", period=20)]
+
+
+def _aging_soc_true(t, current_A, voltage_V, capacity_Ah, v_full=4.2):
+    """soc_true of the ageing log: 1 at the end of each CV hold at `v_full` (the last charging row with
+    |V - v_full| < 2 mV before a rest) and at t = 0, minus the charge since then / capacity_true_Ah."""
+    t = np.asarray(t, float)
+    i = np.asarray(current_A, float)
+    q = np.r_[0.0, np.cumsum(i[1:] * np.diff(t))] / 3600.0
+    hold = (i < 0) & (np.abs(np.asarray(voltage_V) - v_full) < 2e-3)
+    end = np.flatnonzero(hold[:-1] & (i[1:] == 0.0))
+    full = np.zeros(len(t), bool)
+    full[0] = True
+    full[end] = True
+    last = np.maximum.accumulate(np.where(full, np.arange(len(t)), 0))
+    return 1.0 - (q - q[last]) / np.asarray(capacity_Ah, float)
+
+
+def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=None, sensor=None, cache_dir=None,
+                   use_cache=True, blocks=None, quiet=True) -> SimResult:
+    """Ageing truth: PyBaMM with SEI growth, lithium plating and loss of active material.
+
+    Schedule: rest 10 min; reference performance test (RPT: C/20 discharge to 2.5 V = the capacity
+    check, 1 h of 0.5C charge, 30 min rest, a 10 s 1C discharge pulse = the resistance check, CC-CV
+    charge at 0.5C to 4.2 V / C/50, rest); then `blocks` blocks of [US06 drive cycles (peak 3C, 60 s
+    rest after each) until the 2.5 V cut-off, rest 10 min, CC-CV 0.5C to 4.2 V / C/20, rest 30 min],
+    with an RPT after every AGING_RPT_EVERY blocks and after the last.  Degradation parameters are
+    accelerated (AGING_ACCELERATION, stated in the sidecar) so that >10 % of the capacity is lost in
+    a few hours of solving instead of hundreds of cycles.
+
+    Columns besides the cell log: ``capacity_true_Ah`` (the RPTs' C/20 discharge capacities, linear in
+    cumulative charge throughput between RPTs, held after the last), ``r0_ref_Ohm`` (the RPT pulses'
+    instantaneous resistance, dV/dI over the pulse's first 1 s sample, interpolated the same way).
+    ``soc_true`` = 1 - (charge discharged since the end of the last CV hold) / capacity_true_Ah.
+    """
+    import pybamm
+
+    if model == "DFN":
+        model = "SPMe"  # the DFN is far too slow for an ageing campaign on 2 cores
+    if model not in ("SPMe", "SPM"):
+        raise ValueError(f"aging: model must be SPMe or SPM, got {model!r}")
+    blocks = AGING_BLOCKS if blocks is None else int(blocks)
+    if blocks < 1:
+        raise ValueError("aging: need at least one block")
+    T = float(temperature_degC)
+    key_obj = {"aging format": AGING_FORMAT, "cache format": CACHE_FORMAT, "cell": cell, "model": model,
+               "options": AGING_OPTIONS, "acceleration": AGING_ACCELERATION, "blocks": blocks,
+               "rpt every": AGING_RPT_EVERY, "cycle": AGING_DRIVE_CYCLE, "peak C": AGING_PEAK_C_RATE,
+               "repeats": AGING_DRIVE_REPEATS, "temperature [degC]": T, "pybamm": pybamm.__version__,
+               "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}}
+    key = "aging-" + hashlib.sha256(json.dumps(_jsonable(key_obj), sort_keys=True).encode()).hexdigest()[:32]
+    cdir = Path(cache_dir) if cache_dir else default_cache_dir()
+    cfile = cdir / f"{key}.npz"
+    names = ("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true", "capacity_true_Ah", "r0_ref_Ohm")
+    truth = None
+    if use_cache and cfile.exists():
+        try:
+            with np.load(cfile, allow_pickle=False) as z:
+                truth = {k: z[k] for k in names}
+                meta = json.loads(str(z["meta"]))
+            meta["cache"] = {"key": key, "hit": True, "file": str(cfile)}
+        except Exception:
+            truth = None
+    if truth is None:
+        if quiet:
+            pybamm.set_logging_level("ERROR")
+        pv = pybamm.ParameterValues(cell)
+        for k, f in AGING_ACCELERATION.items():
+            pv[k] = pv[k] * f
+        T_K = T + 273.15
+        pv["Ambient temperature [K]"] = T_K
+        pv["Initial temperature [K]"] = T_K
+        pv["Upper voltage cut-off [V]"] = 4.5  # regen near full charge must not stop a drive cycle
+        q_nom = float(pv["Nominal cell capacity [A.h]"])
+        shape = drive_cycle_shape(AGING_DRIVE_CYCLE) * AGING_PEAK_C_RATE * q_nom
+        cyc = np.r_[shape, np.zeros(60)]
+        prof = np.tile(cyc, AGING_DRIVE_REPEATS)
+        # piecewise constant on the 1 s grid: each value held over (k, k+1], with a 1 ms ramp
+        n = len(prof)
+        tk = np.empty(2 * n)
+        ik = np.empty(2 * n)
+        tk[0::2] = np.arange(n) + RAMP_S
+        tk[1::2] = np.arange(1, n + 1)
+        tk[0] = 0.0
+        ik[0::2] = prof
+        ik[1::2] = prof
+        drive = pybamm.step.current(np.column_stack([tk, ik]), termination="< 2.5 V", period=1)
+        charge = [pybamm.step.string("Rest for 10 minutes", period=10),
+                  pybamm.step.string("Charge at 0.5C until 4.2 V", period=10),
+                  pybamm.step.string("Hold at 4.2 V until C/20", period=10),
+                  pybamm.step.string("Rest for 30 minutes", period=20)]
+        rpt_kinds = ["rpt"] * 7 + ["rpt_hold"] + ["rpt"]
+        steps = [pybamm.step.string("Rest for 10 minutes", period=10)] + _aging_rpt(q_nom)
+        kinds = ["rest"] + rpt_kinds
+        for b in range(blocks):
+            steps += [drive] + charge
+            kinds += ["drive", "charge", "charge", "hold", "charge"]
+            if (b + 1) % AGING_RPT_EVERY == 0 or b == blocks - 1:
+                steps += _aging_rpt(q_nom)
+                kinds += rpt_kinds
+        mdl = {"SPMe": pybamm.lithium_ion.SPMe, "SPM": pybamm.lithium_ion.SPM}[model](dict(AGING_OPTIONS))
+        sim = pybamm.Simulation(mdl, parameter_values=pv, experiment=pybamm.Experiment(steps),
+                                solver=pybamm.IDAKLUSolver(rtol=RTOL, atol=ATOL))
+        t0 = _time.perf_counter()
+        sol = sim.solve(initial_soc=1.0)
+        solve_s = _time.perf_counter() - t0
+        subs = sol.sub_solutions
+        if len(subs) != len(steps):
+            raise RuntimeError(f"aging: PyBaMM stopped after {len(subs)} of {len(steps)} steps ({sol.termination})")
+        ts, vs, Ts, qs, step_id = [], [], [], [], []
+        for j, s_ in enumerate(subs):
+            ts.append(np.asarray(s_["Time [s]"].entries, float))
+            vs.append(np.asarray(s_["Voltage [V]"].entries, float))
+            Ts.append(np.asarray(s_["Volume-averaged cell temperature [C]"].entries, float))
+            qs.append(np.asarray(s_["Discharge capacity [A.h]"].entries, float))
+            step_id.append(np.full(len(ts[-1]), j))
+        t = np.concatenate(ts)
+        V = np.concatenate(vs)
+        Tc = np.concatenate(Ts)
+        Q = np.concatenate(qs)
+        sid = np.concatenate(step_id)
+        keep = np.r_[True, np.diff(t) > 1e-6]  # step boundaries repeat the time: keep the first
+        t, V, Tc, Q, sid = t[keep], V[keep], Tc[keep], Q[keep], sid[keep]
+        # logged current: the exact mean over (t_{k-1}, t_k] (an integrating front end), so coulomb
+        # counting of the log reproduces PyBaMM's discharge capacity
+        I = np.r_[0.0, np.diff(Q) * 3600.0 / np.diff(t)]
+        # reference checks
+        thr = np.r_[0.0, np.cumsum(np.abs(np.diff(Q)))]  # cumulative charge throughput (Ah)
+        rpt_thr, rpt_cap, rpt_r0, rpt_t = [], [], [], []
+        j = 0
+        while j < len(steps):
+            if kinds[j] == "rpt" and (j == 0 or not kinds[j - 1].startswith("rpt")):
+                dis = subs[j]
+                qd = dis["Discharge capacity [A.h]"].entries
+                rpt_cap.append(float(qd[-1] - qd[0]))
+                pulse = subs[j + 4]
+                before = subs[j + 3]["Voltage [V]"].entries[-1]
+                pt = pulse["Time [s]"].entries
+                pv1 = np.interp(pt[0] + 1.0, pt, pulse["Voltage [V]"].entries)
+                rpt_r0.append(float((before - pv1) / q_nom))
+                m = sid == j
+                rpt_thr.append(float(thr[m][-1]))
+                rpt_t.append(float(t[m][-1]))
+                j += 9
+            else:
+                j += 1
+        cap = np.interp(thr, rpt_thr, rpt_cap)
+        r0 = np.interp(thr, rpt_thr, rpt_r0)
+        soc = _aging_soc_true(t, I, V, cap)
+        truth = dict(time_s=t, current_A=I, voltage_V=V, temperature_degC=Tc, soc_true=soc,
+                     capacity_true_Ah=cap, r0_ref_Ohm=r0)
+        drive_steps = [j for j, k in enumerate(kinds) if k == "drive"]
+        meta = {
+            "format": "cellsense simulation sidecar", "format version": 1,
+            "parameter set": cell, "model": model, "model options": AGING_OPTIONS,
+            "protocol": "aging",
+            "protocol schedule": simulate_aging.__doc__.split("\n\n")[1].strip(),
+            "degradation acceleration (multipliers of the parameter set's values)": AGING_ACCELERATION,
+            "acceleration note": "accelerated ageing: the degradation rates are scaled so that the campaign "
+                                 "loses >10 % capacity in a few hours of solving; the mechanisms and the "
+                                 "electrical behaviour are PyBaMM's, the rates are not the cell's",
+            "blocks": blocks, "drive cycle": AGING_DRIVE_CYCLE.upper(), "peak C-rate": AGING_PEAK_C_RATE,
+            "temperature [degC]": T, "initial SOC": 1.0, "nominal capacity [A.h]": q_nom,
+            "pybamm version": pybamm.__version__,
+            "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL},
+            "solve time [s]": round(solve_s, 1),
+            "rpt": {"time [s]": rpt_t, "throughput [A.h]": rpt_thr, "C/20 capacity [A.h]": rpt_cap,
+                    "R0 1 s pulse [Ohm]": rpt_r0},
+            "drive blocks": [{"start [s]": float(t[sid == j][0]), "end [s]": float(t[sid == j][-1]),
+                              "discharged [A.h]": float(Q[sid == j][-1] - Q[sid == j][0])} for j in drive_steps],
+            "capacity lost [%]": round(100 * (1 - rpt_cap[-1] / rpt_cap[0]), 2),
+            "current convention": "positive = discharge; row k's current is the mean over (t_{k-1}, t_k] "
+                                  "(from PyBaMM's discharge capacity); row 0 is at rest",
+            "soc_true definition": "1 - (discharge capacity since the end of the last CV hold, or t = 0) / capacity_true_Ah",
+            "capacity_true_Ah definition": "C/20 discharge capacity of the RPTs (2.5 V cut-off), linear in "
+                                           "cumulative |charge| throughput between RPTs",
+            "r0_ref_Ohm definition": "RPT pulse: (V before - V after 1 s of a 1C discharge pulse) / 1C current, "
+                                     "near half charge, linear in throughput between RPTs",
+        }
+        meta["cache"] = {"key": key, "hit": False, "file": str(cfile) if use_cache else None}
+        if use_cache:
+            cdir.mkdir(parents=True, exist_ok=True)
+            payload = dict(truth)
+            payload["meta"] = np.array(json.dumps(_jsonable(meta)))
+            _atomic_write(cfile, lambda fh: np.savez(fh, **payload), mode="wb")
+    meta["sensor"] = None
+    # soc_true is (re)derived from the arrays: end of each CV hold = SOC 1 (see _aging_soc_true)
+    truth["soc_true"] = _aging_soc_true(truth["time_s"], truth["current_A"], truth["voltage_V"],
+                                        truth["capacity_true_Ah"])
+    extra = {"capacity_true_Ah": truth["capacity_true_Ah"], "r0_ref_Ohm": truth["r0_ref_Ohm"]}
+    res = SimResult(truth["time_s"], truth["current_A"], truth["voltage_V"], truth["temperature_degC"],
+                    truth["soc_true"], meta, extra)
+    if sensor is not None:
+        m = sensor.apply(res.time_s, res.current_A, res.voltage_V, res.temperature_degC, res.soc_true)
+        idx = np.searchsorted(res.time_s, m["time_s"])
+        meta = dict(meta)
+        meta["sensor"] = sensor.to_dict()
+        res = SimResult(m["time_s"], m["current_A"], m["voltage_V"], m["temperature_degC"], m["soc_true"], meta,
+                        {k: v[idx] for k, v in extra.items()})
     if out is not None:
         res.to_csv(out)
     return res

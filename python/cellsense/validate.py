@@ -153,7 +153,8 @@ def run_scenario(s: Scenario, plot_dir: str | None = None, settle_s: float = 600
             r.failures.append(f"inside 3 sigma {100 * (1 - r.outside_3sigma_after):.1f} % < {100 * bar['inside_3sigma']:.0f} %")
         r.passed = not r.failures
         if plot_dir:
-            r.plot = _plot(s, t, res.soc, res.soc_sigma, truth, plot_dir)
+            r.plot = _plot(s, t, res.soc, res.soc_sigma, truth, plot_dir,
+                           anode_V=getattr(res, "anode_surface_potential_V", None))
     except Exception as exc:  # a scenario that cannot run is a failed scenario, reported, not a crash
         r.error = f"{type(exc).__name__}: {exc}"
         r.passed = False
@@ -162,14 +163,15 @@ def run_scenario(s: Scenario, plot_dir: str | None = None, settle_s: float = 600
     return r
 
 
-def _plot(s: Scenario, t, soc, sigma, truth, plot_dir: str) -> str:
+def _plot(s: Scenario, t, soc, sigma, truth, plot_dir: str, anode_V=None) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     h = (t - t[0]) / 3600.0
-    fig, ax = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    # a third panel when the estimator reports the plating margin (SPMe cells, spme.py)
+    fig, ax = plt.subplots(2 if anode_V is None else 3, 1, figsize=(8, 5.5 if anode_V is None else 7.5), sharex=True)
     ax[0].fill_between(h, 100 * (soc - 3 * sigma), 100 * (soc + 3 * sigma), color="C0", alpha=0.25, lw=0,
                        label="estimate +- 3 sigma")
     ax[0].plot(h, 100 * truth, "k", lw=1.2, label="truth")
@@ -185,8 +187,13 @@ def _plot(s: Scenario, t, soc, sigma, truth, plot_dir: str) -> str:
     lim = max(3.0, float(np.nanpercentile(np.abs(err), 99.5)) * 1.3)
     ax[1].set_ylim(-lim, lim)
     ax[1].set_ylabel("error [SOC %]")
-    ax[1].set_xlabel("time [h]")
+    ax[-1].set_xlabel("time [h]")
     ax[1].legend(loc="best", fontsize=8)
+    if anode_V is not None:
+        ax[2].plot(h, 1e3 * np.asarray(anode_V), "C2", lw=0.8, label="estimated anode surface potential (separator side)")
+        ax[2].axhline(0, color="C3", lw=0.8, ls="--", label="0 V vs Li/Li+ (plating)")
+        ax[2].set_ylabel("anode vs Li [mV]")
+        ax[2].legend(loc="best", fontsize=8)
     fig.tight_layout()
     Path(plot_dir).mkdir(parents=True, exist_ok=True)
     path = Path(plot_dir) / f"{s.name}.png"
@@ -197,21 +204,22 @@ def _plot(s: Scenario, t, soc, sigma, truth, plot_dir: str) -> str:
     return str(path)
 
 
-def matrix(preset: str = "quick") -> list[Scenario]:
-    """Named scenario matrices (docs/metrics.md)."""
+def matrix(preset: str = "quick", model: str = "chen2020") -> list[Scenario]:
+    """Named scenario matrices (docs/metrics.md); `model`: the cell file run against the Chen2020 truths
+    (e.g. chen2020_spme, docs/spme.md)."""
     out: list[Scenario] = []
     if preset in ("quick", "full"):
         cycles = ("udds", "us06") if preset == "quick" else ("udds", "us06", "wltc")
         for c in cycles:
             for f in ("ekf", "ukf"):
-                out.append(Scenario("Chen2020", "chen2020", c, 25.0, "typical", 0.2, f))
+                out.append(Scenario("Chen2020", model, c, 25.0, "typical", 0.2, f))
     if preset == "full":
         for temp in (0.0, 40.0):
             for c in ("udds", "us06", "wltc"):
                 for f in ("ekf", "ukf"):
-                    out.append(Scenario("Chen2020", "chen2020", c, temp, "typical", 0.2, f, bar="temperature"))
+                    out.append(Scenario("Chen2020", model, c, temp, "typical", 0.2, f, bar="temperature"))
         for c in ("udds", "us06"):
-            out.append(Scenario("Chen2020", "chen2020", c, 25.0, "coarse", 0.3, "ukf", bar="info"))
+            out.append(Scenario("Chen2020", model, c, 25.0, "coarse", 0.3, "ukf", bar="info"))
     if not out:
         raise ValueError(f"unknown preset {preset!r}; choose quick or full")
     return out
@@ -342,6 +350,8 @@ def add_cli(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="local processes (default: CPU count)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://HOST:PORT) to run the sweep on")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--model", default="chen2020",
+                   help="cell file (path or bundled name) run in every scenario, e.g. chen2020_spme (default chen2020)")
     p.set_defaults(func=_main, preset="quick")
 
 
@@ -352,7 +362,8 @@ def _main(a) -> int:
               f"outside 3 sigma {100 * r.outside_3sigma_after:.1f} % -> {status} ({r.wall_s:.1f} s)"
               + (f" {r.error}" if r.error else ""), flush=True)
 
-    results = validate(a.preset, a.out, a.workers, a.scheduler, not a.no_plots, progress=progress)
+    scns = matrix(a.preset, a.model) if a.model != "chen2020" else None
+    results = validate(a.preset, a.out, a.workers, a.scheduler, not a.no_plots, scenarios=scns, progress=progress)
     n_fail = sum(not r.passed for r in results)
     print(f"{len(results) - n_fail} of {len(results)} scenarios pass; report: {Path(a.out) / 'validation.md'}")
     return 1 if n_fail else 0

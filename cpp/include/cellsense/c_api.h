@@ -229,6 +229,79 @@ int cs_save_state(const cs_estimator* est, cs_state* out);
 /* Refused (estimator unchanged) unless the record is consistent; resets the gate counter. */
 int cs_restore_state(cs_estimator* est, const cs_state* in);
 
+/* ---- State of health (docs/soh.md): capacity and R0 beside the SOC filter ----------------- */
+/* A cs_soh lives next to its cs_estimator (one per cell) and is stepped with cs_step_soh()
+ * instead of cs_step(). The SOC filter then uses the current capacity and R0 estimates.
+ * Additions of API version 1; nothing above changed. */
+typedef struct cs_soh_config {
+  float initial_capacity_Ah;       /* prior capacity (A h); <= 0: the cell parameters' capacity */
+  float capacity_sigma_Ah;         /* prior 1 sigma (A h), > 0 */
+  float capacity_forgetting;       /* fading memory per capacity pair, (0, 1] */
+  float pair_min_delta_soc;        /* |SOC change| needed to close a capacity pair (1) */
+  float pair_max_soc_sigma;        /* SOC sigma at which a pair may open / close (1) */
+  float rest_current_A;            /* |i| at or below this is a rest sample (A) */
+  float current_sigma_A;           /* current noise for the charge's variance (A) */
+  float r0_scale_sigma;            /* prior 1 sigma of the R0 factor (1) */
+  float r0_scale_per_sqrt_s;       /* random walk of the R0 factor (1/sqrt(s)) */
+  float r0_min_step_A;             /* |current step| that counts as excitation (A) */
+  float r0_max_dt_s;               /* longest sample interval used for an R0 update (s) */
+  float r0_voltage_sigma_V;        /* noise of one voltage sample in a difference (V) */
+  float r0_gate_nis;               /* chi-square gate of the R0 update (1 dof) */
+} cs_soh_config;
+
+/* Defaults: cellsense.soh.SohSettings for a cell of `capacity_Ah` (rest C/100, R0 step C/5). */
+void cs_soh_config_default(cs_soh_config* config, float capacity_Ah);
+
+#define CS_SOH_SIZE 192u
+typedef union cs_soh {
+  uint64_t align_;
+  unsigned char opaque[CS_SOH_SIZE];  /* zeroed storage reads as "not initialised" */
+} cs_soh;
+
+#define CS_SOH_OK 0
+#define CS_SOH_NOT_INITIALISED 1    /* NULL, or the estimator / tracker not initialised */
+#define CS_SOH_BAD_CONFIG 2         /* a setting out of range */
+#define CS_SOH_BAD_TAG 3
+#define CS_SOH_REFUSED 4            /* a saved state not finite / out of bounds */
+
+/* Set up SOH for an initialised estimator (which from now on uses its estimates). */
+int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* config);
+
+typedef struct cs_soh_report {
+  float capacity_Ah;               /* capacity in use after the step (A h) */
+  float capacity_sigma_Ah;         /* its 1 sigma (A h) */
+  float r0_Ohm;                    /* R0 in use at the step's SOC and temperature (Ohm); NaN if not fused */
+  float r0_sigma_Ohm;              /* its 1 sigma (Ohm); NaN if not fused */
+  float r0_scale;                  /* factor on the cell's R0 table (1) */
+  uint8_t capacity_updated;        /* 1: a capacity pair closed in this step */
+  uint8_t r0_updated;              /* 1: the R0 factor was updated in this step */
+} cs_soh_report;
+
+/* cs_step() plus the SOH update. A rejected step changes neither `est` nor `soh`.
+ * Returns the status; fills `report` / `soh_report` if not NULL. */
+uint8_t cs_step_soh(cs_estimator* est, cs_soh* soh, float dt_s, float current_A, float voltage_V,
+                    float temperature_degC, cs_report* report, cs_soh_report* soh_report);
+
+/* The log / drive ended under load: close the open capacity pair if its gates pass (1 = closed). */
+int cs_soh_close_pair(cs_estimator* est, cs_soh* soh);
+/* Forget the open pair (call after replacing the SOC state, e.g. SOC from a rested OCV). */
+void cs_soh_restart_pairing(cs_soh* soh);
+
+#define CS_SOH_STATE_TAG 0x43534831u  /* "CSH1" */
+/* What a BMS keeps across drives (with your own CRC in non-volatile memory). */
+typedef struct cs_soh_state {
+  uint32_t tag;
+  float capacity_Ah, a_xx, a_xy, b_xx, b_xy, b_yy;  /* capacity estimator sums */
+  float r0_scale, r0_scale_var;
+  float anchor_soc, anchor_soc_var, charge_Ah, charge_var_Ah2;
+  float prev_residual_V, prev_g_V, prev_current_A;
+  uint8_t anchored, prev_valid;
+} cs_soh_state;
+
+int cs_soh_save_state(const cs_soh* soh, cs_soh_state* out);
+/* Refused (nothing changed) unless consistent; the estimator then uses the restored estimates. */
+int cs_soh_restore_state(cs_soh* soh, cs_estimator* est, const cs_soh_state* in);
+
 #ifdef __cplusplus
 }  /* extern "C" */
 #endif

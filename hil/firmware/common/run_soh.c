@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The SOH-enabled estimator (docs/soh.md) over the compiled-in log, EKF then UKF: cs_step_soh()
+ * per sample, instructions and stack per step, and the final SOC / SOH state as float32 bit patterns
+ * ("final" lines), which tests/mcu/soh_parity.py compares with the host build of this same file.
+ * Exit code 0 when both filters initialised and the save -> restore round trip continued bit for bit. */
+#include <stdint.h>
+#include <string.h>
+
+#include "cell_log.h"
+#include "cell_params.h"
+#include "cellsense/c_api.h"
+#include "platform.h"
+
+static cs_estimator g_est, g_est2;
+static cs_soh g_soh, g_soh2;
+static int g_failed;
+
+static uint32_t bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
+}
+static void put_dec(uint32_t v) {
+  char b[12];
+  int i = 11;
+  b[i] = '\0';
+  do {
+    b[--i] = (char)('0' + v % 10u);
+    v /= 10u;
+  } while (v != 0u && i > 0);
+  platform_write(&b[i]);
+}
+static void put_hex(uint32_t v) {
+  char b[10];
+  b[0] = ' ';
+  for (int i = 0; i < 8; ++i) {
+    const uint32_t d = (v >> (28 - 4 * i)) & 0xFu;
+    b[1 + i] = (char)(d < 10u ? '0' + d : 'a' + d - 10u);
+  }
+  b[9] = '\0';
+  platform_write(b);
+}
+
+static void run_filter(uint8_t filter, const char* name) {
+  cs_config cfg;
+  cs_config_default(&cfg);
+  cfg.filter = filter;
+  cfg.initial_soc = CS_LOG_INITIAL_SOC;
+  cs_soh_config sc;
+  cs_soh_config_default(&sc, cell_params.ecm.capacity_Ah);
+  if (cs_init(&g_est, &cell_params, &cfg) != CS_INIT_OK || cs_soh_init(&g_soh, &g_est, &sc) != CS_SOH_OK) {
+    platform_write("soh init failed\n");
+    g_failed = 1;
+    return;
+  }
+  uint32_t ticks_total = 0, ticks_max = 0, stack_max = 0, n_cap = 0, n_r0 = 0;
+  cs_soh_report sr;
+  memset(&sr, 0, sizeof sr);
+  for (uint32_t k = 0; k < CS_LOG_STEPS; ++k) {
+    const float* row = cs_log[k];
+    cs_report r;
+    const uintptr_t sp = platform_sp();
+    platform_stack_paint(sp);
+    const uint32_t t0 = platform_ticks();
+    (void)cs_step_soh(&g_est, &g_soh, row[0], row[1], row[2], row[3], &r, &sr);
+    const uint32_t t1 = platform_ticks();
+    const uint32_t stack = platform_stack_used(sp);
+    const uint32_t ticks = (t1 - t0) & 0x00FFFFFFu;
+    ticks_total += ticks;
+    if (ticks > ticks_max) { ticks_max = ticks; }
+    if (stack > stack_max) { stack_max = stack; }
+    n_cap += sr.capacity_updated;
+    n_r0 += sr.r0_updated;
+  }
+  cs_state st;
+  cs_soh_state hs;
+  (void)cs_save_state(&g_est, &st);
+  (void)cs_soh_save_state(&g_soh, &hs);
+  platform_write("final ");
+  platform_write(name);
+  put_hex(bits(cs_soc(&g_est)));
+  put_hex(bits(hs.capacity_Ah));
+  put_hex(bits(hs.a_xx));
+  put_hex(bits(hs.r0_scale));
+  put_hex(bits(hs.r0_scale_var));
+  put_hex(bits(sr.r0_Ohm));
+  platform_write("\n");
+  platform_write("sum ");
+  platform_write(name);
+  platform_write(" steps=");
+  put_dec(CS_LOG_STEPS);
+  platform_write(" ticks=");
+  put_dec(ticks_total);
+  platform_write(" ticks_max=");
+  put_dec(ticks_max);
+  platform_write(" stack_max=");
+  put_dec(stack_max);
+  platform_write(" r0_updates=");
+  put_dec(n_r0);
+  platform_write(" capacity_updates=");
+  put_dec(n_cap);
+  platform_write(" insn_per_tick=");
+  put_dec(platform_insn_per_tick_num());
+  platform_write("/");
+  put_dec(platform_insn_per_tick_den());
+  platform_write("\n");
+  /* save -> restore into fresh storage continues bit for bit */
+  int ok = cs_init(&g_est2, &cell_params, &cfg) == CS_INIT_OK && cs_soh_init(&g_soh2, &g_est2, &sc) == CS_SOH_OK &&
+           cs_restore_state(&g_est2, &st) == CS_STATE_OK && cs_soh_restore_state(&g_soh2, &g_est2, &hs) == CS_SOH_OK;
+  const float* last = cs_log[CS_LOG_STEPS - 1];
+  cs_report a, b;
+  cs_soh_report sa, sb;
+  (void)cs_step_soh(&g_est, &g_soh, last[0], last[1], last[2], last[3], &a, &sa);
+  (void)cs_step_soh(&g_est2, &g_soh2, last[0], last[1], last[2], last[3], &b, &sb);
+  ok = ok && bits(a.soc) == bits(b.soc) && bits(sa.capacity_Ah) == bits(sb.capacity_Ah) &&
+       bits(sa.r0_scale) == bits(sb.r0_scale);
+  platform_write(ok ? "check soh_restore ok\n" : "check soh_restore FAIL\n");
+  if (!ok) { g_failed = 1; }
+}
+
+int main(void) {
+  platform_ticks_start();
+  platform_write("soh ");
+  platform_write(platform_name());
+  platform_write("\n");
+  run_filter(CS_FILTER_EKF, "ekf");
+  run_filter(CS_FILTER_UKF, "ukf");
+  platform_flush();
+  platform_exit(g_failed);
+}

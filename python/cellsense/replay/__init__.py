@@ -1,0 +1,15 @@
+"""Pack-log replay and hardware-in-the-loop harness (docs/replay.md, docs/hil-protocol.md).
+
+    readers    pack CSV, CAN logs (candump / ASC / BLF via python-can, GVRET CSV) decoded with a DBC (cantools)
+    framing    the HIL protocol: COBS + CRC-32 + sequence numbers
+    link       byte links: pyserial URLs, python-can buses, fault injection
+    session    the host side of the protocol (timeouts, retries, fault accounting)
+    targets    host / qemu / serial URL / CAN runners
+    report     device vs host vs reference comparison (Markdown, CSV, plots) and the exit status
+    cli        `cellsense replay`, `cellsense replay-bench` (add_cli)
+"""
+from __future__ import annotations
+
+from .readers import LogReadError, load_dbc, read_log
+
+__all__ = ["LogReadError", "load_dbc", "read_log"]

@@ -1,0 +1,129 @@
+"""`cellsense replay` and `cellsense replay-bench` (registered by cli.py through `add_cli(subparsers)`)."""
+from __future__ import annotations
+
+import sys
+import time
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser(
+        "replay", help="replay a pack log through the host module, QEMU, a serial rig or a CAN rig, and compare",
+        description="Replay a pack log (pack CSV, candump .log, Vector .asc/.blf, SavvyCAN GVRET .csv with --dbc) "
+                    "through a target and write a comparison report (docs/replay.md). Exit status: 0 pass, "
+                    "1 device and host diverged, 2 bad input, 3 device failure (reported), 4 frames lost unreported.")
+    p.add_argument("--log", required=True, help="log file")
+    p.add_argument("--pack", required=True, help="pack file (docs/pack-file.md)")
+    p.add_argument("--target", default="host",
+                   help="host | qemu[:MACHINE] | a pyserial URL (/dev/ttyUSB0, socket://HOST:PORT) | can:INTERFACE[:CHANNEL]")
+    p.add_argument("--dbc", default=None, help="DBC for CAN logs")
+    p.add_argument("--out", required=True, help="results directory (report.md, report.json, results.csv, soc.png)")
+    p.add_argument("--realtime", action="store_true", help="pace frames on the log's clock; measure deadline misses")
+    p.add_argument("--speed", type=float, default=1.0, help="with --realtime: clock speed-up factor")
+    p.add_argument("--image", default=None, help="qemu: replay firmware ELF (default: build/mcu/replay_<core>.elf)")
+    p.add_argument("--timeout-s", type=float, default=1.0, help="per-frame answer timeout (s)")
+    p.add_argument("--retries", type=int, default=3, help="retransmissions before a device counts as dead")
+    p.add_argument("--tolerance", type=float, default=1e-6, help="max |delta SOC| and |delta sigma| device vs host")
+    p.add_argument("--filter", choices=["ekf", "ukf"], default=None, help="override the pack file's filter")
+    p.add_argument("--corrupt", type=float, default=0.0, help="fault injection: fraction of STEP frames to corrupt")
+    p.add_argument("--drop", type=float, default=0.0, help="fault injection: fraction of STEP frames to drop")
+    p.add_argument("--no-plots", action="store_true")
+    p.set_defaults(func=_main)
+    b = subparsers.add_parser("replay-bench", help="the replay bars: 96s x 24 h host replay time, QEMU parity and cost")
+    b.add_argument("--cells", type=int, default=96)
+    b.add_argument("--hours", type=float, default=24.0)
+    b.add_argument("--qemu", action="store_true", help="also replay a 96s log through QEMU (per-step instructions, parity)")
+    b.add_argument("--qemu-frames", type=int, default=600)
+    b.set_defaults(func=_bench)
+
+
+def _main(a) -> int:
+    from ..pack import PackEstimator, load_pack
+    from . import report, targets
+    from .link import FaultPlan
+    from .readers import read_log
+
+    spec = load_pack(a.pack)
+    log = read_log(a.log, spec, dbc=a.dbc)
+    est = PackEstimator(spec, filter=a.filter, dtype="float32")
+    soc0 = est.initial_soc(log)
+    host = targets.run_host(est, log, soc0)
+    device = None
+    faults = FaultPlan.random(len(log), a.corrupt, a.drop) if (a.corrupt or a.drop) else None
+    kw = dict(timeout_s=a.timeout_s, retries=a.retries, realtime=a.realtime, speed=a.speed, faults=faults,
+              progress=sys.stderr.isatty())
+    if a.target.startswith("qemu"):
+        machine = a.target.split(":", 1)[1] if ":" in a.target else targets.DEFAULT_MACHINE
+        device = targets.run_qemu(est, log, soc0, machine=machine, image=a.image, **kw)
+    elif a.target != "host":
+        device = targets.run_device(est, log, soc0, targets.open_link(a.target), a.target, **kw)
+    rep = report.compare(spec, log, host, device, tol_soc=a.tolerance)
+    files = report.write(a.out, rep, log, host, device, plots=not a.no_plots)
+    print(report.markdown(rep).split("\n| cell |")[0].rstrip())
+    print("wrote " + ", ".join(str(f) for f in files))
+    return report.exit_code(rep)
+
+
+def synthetic_pack_log(cells: int, hours: float, seed: int = 3):
+    """A long synthetic pack log for the throughput bar: 1 Hz, drive-like current, per-cell voltages from the
+    numpy reference ECM of the bundled chen2020 cell (one trace, offset per cell)."""
+    import numpy as np
+
+    from ..pack import PackLog, pack_from_dict
+    from ..reference import simulate_ecm
+
+    spec = pack_from_dict({"cellsense pack file": 1, "topology": {"series": cells}, "cell": "chen2020",
+                           "voltage": {"pattern": "cell{index}"}, "current": "i", "temperature": "T", "time": "t"})
+    n = int(hours * 3600) + 1
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=float)
+    q_As = spec.cell.capacity_Ah * 3600.0
+    i = np.empty(n)
+    soc, k = 0.9, 0
+    while k < n:  # 30 s blocks of drive / regen / rest, kept between 20 % and 90 % SOC
+        level = 0.0 if rng.random() < 0.2 else rng.uniform(-4.0, 12.0)
+        if soc < 0.2:
+            level = -abs(level) - 2.0
+        elif soc > 0.9:
+            level = abs(level) + 2.0
+        i[k:k + 30] = level
+        soc -= level * 30.0 / q_As
+        k += 30
+    sim = simulate_ecm(spec.cell, t, i, 25.0, initial_soc=0.9)
+    V = sim["voltage_V"][:, None] + 0.002 * rng.standard_normal((n, cells))
+    return spec, PackLog(t, i, V, np.full((n, 1), 25.0), None, f"synthetic {cells}s {hours} h")
+
+
+def _bench(a) -> int:
+    import numpy as np
+
+    from ..pack import PackEstimator
+    from . import targets
+
+    spec, log = synthetic_pack_log(a.cells, a.hours)
+    est = PackEstimator(spec, dtype="float32")
+    soc0 = np.full(spec.n_cells, 0.9)
+    t0 = time.perf_counter()
+    host = targets.run_host(est, log, soc0)
+    wall = time.perf_counter() - t0
+    steps = len(log) * spec.n_cells
+    print(f"host: {spec.n_cells}s pack, {len(log):,} samples ({a.hours:g} h at 1 Hz) = {steps / 1e6:.2f} M cell-steps "
+          f"in {wall:.2f} s ({1e9 * wall / steps:.0f} ns/cell-step); bar <= 30 s: {'met' if wall <= 30 else 'MISSED'}")
+    print(f"host: per-cell estimator {est.sizeof_cell('ekf')} B (EKF, x86-64)")
+    if a.qemu:
+        from ..pack import PackLog
+
+        m = a.qemu_frames
+        short = PackLog(log.time_s[:m], log.current_A[:m], log.voltage_V[:m], log.temperature_degC[:m], None, log.source)
+        h = targets.run_host(est, short, soc0)
+        d = targets.run_qemu(est, short, soc0, timeout_s=5.0)
+        if d.error:
+            print(f"qemu: error: {d.error}")
+            return 3
+        same = np.array_equal(h.soc.view(np.uint32), d.soc.view(np.uint32)) and \
+            np.array_equal(h.soc_sigma.view(np.uint32), d.soc_sigma.view(np.uint32))
+        insn = d.ticks[1:].astype(float) * targets.INSN_PER_TICK
+        print(f"qemu ({d.device.get('name')}): {m} frames of the {spec.n_cells}s pack: bit-identical to host float32: "
+              f"{'yes' if same else 'NO'}; instructions per pack step mean {insn.mean():,.0f} (max {insn.max():,.0f}), "
+              f"{insn.mean() / spec.n_cells:,.0f} per cell; per-cell bytes {d.device.get('sizeof_cell_ekf')} (EKF) / "
+              f"{d.device.get('sizeof_cell_ukf')} (UKF); at 100 MHz a pack step takes ~{insn.mean() / 100e6 * 1e3:.2f} ms")
+    return 0

@@ -1,0 +1,296 @@
+"""Log readers: a pack CSV (one column per cell voltage) and CAN logs (candump `.log`, Vector `.asc` and
+`.blf` through python-can; SavvyCAN GVRET `.csv`) decoded with a DBC through cantools. Everything is
+converted at the edge (pack-file scaling, current sign: + = discharge) and every malformed line or
+frame is counted, never fatal. CAN signals are resampled on the pack file's period (zero-order hold of
+the latest value; older than `stale_s` = a dropped reading, NaN); a silence longer than the gap
+threshold (logger or vehicle off) leaves a time gap that the pack estimator handles (docs/replay.md)."""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import os
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ..pack import PackLog, PackSpec
+
+
+class LogReadError(ValueError):
+    """A log cannot be read at all (missing file, no usable header, no data). Names the file."""
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
+    return open(path, encoding="utf-8", errors="replace", newline="")
+
+
+def _strip_gz(path: Path) -> str:
+    name = path.name.lower()
+    return name[:-3] if name.endswith(".gz") else name
+
+
+def read_log(path: str | os.PathLike, spec: PackSpec, dbc: str | os.PathLike | None = None) -> PackLog:
+    """Read a log for `spec`: CSV (pack columns) unless a DBC is given or the file is a CAN log."""
+    path = Path(path)
+    if not path.is_file():
+        raise LogReadError(f"{path}: no such file")
+    name = _strip_gz(path)
+    if name.endswith((".log", ".asc", ".blf")) or dbc is not None:
+        if dbc is None:
+            raise LogReadError(f"{path}: a CAN log needs --dbc")
+        frames, counts = read_can_frames(path)
+        return decode_frames(frames, counts, spec, load_dbc(dbc), source=str(path))
+    return read_pack_csv(path, spec)
+
+
+# ---- pack CSV --------------------------------------------------------------------------------------
+def read_pack_csv(path: str | os.PathLike, spec: PackSpec) -> PackLog:
+    path = Path(path)
+    if spec.time is None:
+        raise LogReadError(f"{spec.source}: a CSV log needs \"time\" in the pack file")
+    counts: Counter = Counter()
+    with _open_text(path) as f:
+        reader = csv.reader(f)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise LogReadError(f"{path}: empty file") from None
+        need = spec.signals() + [spec.time.name]
+        missing = [c for c in need if c not in header]
+        if missing:
+            raise LogReadError(f"{path}: line 1: missing column(s) {', '.join(missing)} (pack file {spec.source})")
+        idx = {c: header.index(c) for c in need}
+        rows: list[list[float]] = []
+        for row in reader:
+            if not row or all(not x.strip() for x in row):
+                continue
+            if len(row) != len(header):
+                counts["malformed_lines"] += 1
+                continue
+            vals = []
+            bad = False
+            for c in need:
+                tok = row[idx[c]].strip()
+                if tok == "":
+                    vals.append(math.nan)  # a dropped reading: reaches the estimator as NaN
+                    continue
+                try:
+                    vals.append(float(tok))
+                except ValueError:
+                    bad = True
+                    break
+            if bad or not math.isfinite(vals[-1]):  # the timestamp must be a finite number
+                counts["malformed_lines"] += 1
+                continue
+            rows.append(vals)
+    if not rows:
+        raise LogReadError(f"{path}: no data rows")
+    a = np.array(rows, dtype=float)
+    col = {c: a[:, k] for k, c in enumerate(need)}
+    counts["rows"] = len(rows)
+    return _assemble(spec, spec.time.convert(col[spec.time.name]), col, str(path), counts)
+
+
+def _assemble(spec: PackSpec, time_s: np.ndarray, col: dict, source: str, counts: Counter) -> PackLog:
+    n = len(time_s)
+    volts = np.empty((n, spec.n_cells))
+    for k, c in enumerate(spec.cells):
+        volts[:, k] = c.voltage.convert(col[c.voltage.name])
+    temps = np.column_stack([t.convert(col[t.name]) for t in spec.temperatures])
+    ref = spec.reference_soc.convert(col[spec.reference_soc.name]) if spec.reference_soc is not None else None
+    return PackLog(time_s, spec.current.convert(col[spec.current.name]), volts, temps, ref, source, dict(counts))
+
+
+# ---- CAN logs ------------------------------------------------------------------------------------------
+# A frame: (timestamp_s, arbitration_id, data bytes, channel or None)
+_CANDUMP = re.compile(r"^\s*\((\d+(?:\.\d+)?)\)\s+(\S+)\s+([0-9A-Fa-f]{1,8})#(R|[0-9A-Fa-f]*)\s*$")
+
+
+def read_can_frames(path: str | os.PathLike) -> tuple[list, Counter]:
+    path = Path(path)
+    name = _strip_gz(path)
+    counts: Counter = Counter()
+    if name.endswith(".csv"):
+        return _read_gvret(path, counts), counts
+    import can
+
+    if name.endswith(".log"):
+        # python-can's candump reader stops at the first malformed line: hand it only well-formed lines
+        # (counting the rest), so one bad line costs one frame, not the log.
+        good = []
+        with _open_text(path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                m = _CANDUMP.match(line)
+                if m is None or (m.group(4) != "R" and len(m.group(4)) % 2):
+                    counts["malformed_lines"] += 1
+                else:
+                    good.append(line if line.endswith("\n") else line + "\n")
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as tmp:
+            tmp.writelines(good)
+        try:
+            msgs = list(can.LogReader(tmp.name))
+        finally:
+            os.unlink(tmp.name)
+    elif name.endswith((".asc", ".blf")):
+        msgs = []
+        reader = iter(can.LogReader(str(path)))
+        while True:
+            try:
+                msgs.append(next(reader))
+            except StopIteration:
+                break
+            except Exception:  # noqa: BLE001 - a broken record: count it, stop reading this file
+                counts["malformed_frames"] += 1
+                break
+    else:
+        raise LogReadError(f"{path}: unknown CAN log type (.log candump, .asc, .blf, .csv GVRET)")
+    frames = []
+    for m in msgs:
+        if m.is_error_frame or m.is_remote_frame:
+            counts["error_or_remote_frames"] += 1
+            continue
+        ch = m.channel
+        try:
+            ch = int(ch) if ch is not None else None
+        except (TypeError, ValueError):
+            ch = None
+        frames.append((float(m.timestamp), int(m.arbitration_id), bytes(m.data), ch))
+    counts["frames"] = len(frames)
+    return frames, counts
+
+
+def _read_gvret(path: Path, counts: Counter) -> list:
+    """SavvyCAN GVRET CSV: Time Stamp [us], ID [hex], Extended, Bus, LEN, D1..D8 [hex]."""
+    frames = []
+    with _open_text(path) as f:
+        reader = csv.reader(f)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise LogReadError(f"{path}: empty file") from None
+        try:
+            it, iid, ibus, ilen, id1 = (header.index(h) for h in ("Time Stamp", "ID", "Bus", "LEN", "D1"))
+        except ValueError:
+            raise LogReadError(f"{path}: line 1: not a GVRET CSV header (Time Stamp,ID,Extended,Bus,LEN,D1..)") from None
+        for row in reader:
+            try:
+                n = int(row[ilen])
+                if not 0 <= n <= 8:
+                    raise ValueError
+                data = bytes(int(row[id1 + j], 16) for j in range(n))
+                frames.append((int(row[it]) * 1e-6, int(row[iid], 16), data, int(row[ibus])))
+            except (ValueError, IndexError):
+                counts["malformed_lines"] += 1
+    counts["frames"] = len(frames)
+    return frames
+
+
+def load_dbc(path: str | os.PathLike):
+    """A DBC through cantools. Community DBCs without the BS_/BU_ sections that the grammar wants (e.g. the
+    Kona EV P-CAN DBC) get them added in memory, never in the file; non-strict (overlapping signals allowed)."""
+    import cantools
+
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    if not re.search(r"^BU_\s*:", text, re.M):
+        nodes = set(re.findall(r"^BO_\s+\d+\s+\w+\s*:\s*\d+\s+(\w+)", text, re.M))
+        for recv in re.findall(r"^\s*SG_\s.*\"[^\"]*\"\s+(.+)$", text, re.M):
+            nodes.update(x.strip() for x in recv.split(",") if x.strip())
+        nodes.discard("Vector__XXX")
+        section = ("" if re.search(r"^BS_\s*:", text, re.M) else "BS_:\n\n") + "BU_: " + " ".join(sorted(nodes)) + "\n\n"
+        m = re.search(r"^BO_\s", text, re.M)
+        pos = m.start() if m else len(text)
+        text = text[:pos] + section + text[pos:]
+    try:
+        return cantools.database.load_string(text, database_format="dbc", strict=False)
+    except Exception as e:  # noqa: BLE001 - cantools raises several types
+        raise LogReadError(f"{path}: cannot parse DBC: {e}") from None
+
+
+def _signal_index(db) -> dict:
+    """'Message.Signal' and unique 'Signal' -> (frame id, message, signal name)."""
+    out: dict = {}
+    seen: Counter = Counter()
+    for msg in db.messages:
+        for s in msg.signals:
+            out[f"{msg.name}.{s.name}"] = (msg.frame_id, msg, s.name)
+            seen[s.name] += 1
+    for msg in db.messages:
+        for s in msg.signals:
+            if seen[s.name] == 1:
+                out[s.name] = (msg.frame_id, msg, s.name)
+    return out
+
+
+def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str = "<can>") -> PackLog:
+    """Decode the pack's signals and resample them on spec.sample_period_s."""
+    index = _signal_index(db)
+    wanted = spec.signals()
+    missing = [s for s in wanted if s not in index]
+    if missing:
+        raise LogReadError(f"{source}: signal(s) {', '.join(missing)} not in the DBC (pack file {spec.source})")
+    by_id: dict[int, list] = {}
+    for s in wanted:
+        fid, msg, sname = index[s]
+        by_id.setdefault(fid, [msg, []])[1].append((s, sname))
+    frames = sorted((f for f in frames if f[1] in by_id and (spec.can_bus is None or f[3] in (None, spec.can_bus))),
+                    key=lambda f: f[0])
+    if not frames:
+        raise LogReadError(f"{source}: no frames carrying the pack's signals")
+    period, stale = spec.sample_period_s, spec.stale_s
+    gap = max(spec.gaps.gap_s, 2 * period)
+    latest = {s: (math.nan, -math.inf) for s in wanted}
+    times: list[float] = []
+    rows: list[list[float]] = []
+    t0 = frames[0][0]
+    tick = t0 + period
+    ready = False
+
+    def emit(t: float) -> None:
+        times.append(t)
+        rows.append([v if t - ts <= stale else math.nan for v, ts in (latest[s] for s in wanted)])
+
+    # Sampling instants sit half a period after the frame that completed the signal set, so a burst of
+    # frames sent together lands in one sample; after a silence longer than the gap threshold the grid
+    # re-anchors on the first frame after it (the time gap stays in the log).
+    last_ts = frames[0][0]
+    for ts, fid, data, _ch in frames:
+        if ready and ts - tick > gap:
+            if tick - last_ts <= period:  # the sample of the last burst before the silence
+                emit(tick)
+            tick = ts + 0.5 * period
+        while ready and tick < ts:
+            emit(tick)
+            tick += period
+        last_ts = ts
+        msg, sigs = by_id[fid]
+        try:
+            vals = msg.decode(data, decode_choices=False, scaling=True)
+        except Exception:  # noqa: BLE001 - wrong length, bad multiplexer...: counted
+            counts["malformed_frames"] += 1
+            continue
+        for full, sname in sigs:
+            v = vals.get(sname)
+            if isinstance(v, (int, float)):
+                latest[full] = (float(v), ts)
+        counts["decoded_frames"] += 1
+        if not ready and all(math.isfinite(latest[s][0]) for s in wanted):
+            ready = True
+            tick = ts + 0.5 * period
+    if ready and tick - last_ts <= period:
+        emit(tick)
+    if not rows:
+        raise LogReadError(f"{source}: the pack's signals never all appeared")
+    a = np.array(rows)
+    col = {s: a[:, k] for k, s in enumerate(wanted)}
+    counts["samples"] = len(rows)
+    return _assemble(spec, np.array(times) - t0, col, source, counts)

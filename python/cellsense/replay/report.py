@@ -1,0 +1,198 @@
+"""The comparison report of a replay: device vs host per cell, both against the log's reference SOC,
+latency, link faults. Markdown + CSV + plots (matplotlib, optional). `exit_code()` turns it into the
+command's exit status."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..pack import EVENTS, PackLog, PackSpec
+from .targets import INSN_PER_TICK, ReplayRun
+
+EXIT_OK = 0
+EXIT_DIVERGED = 1     #: device and host differ beyond tolerance
+EXIT_DEVICE = 3       #: the device failed mid-run (reset, stopped answering, link closed): reported
+EXIT_UNREPORTED = 4   #: frames without a result that no error accounts for
+
+
+def _pct(a: np.ndarray, q: float) -> float:
+    return float(np.percentile(a, q)) if a.size else math.nan
+
+
+def compare(spec: PackSpec, log: PackLog, host: ReplayRun, device: ReplayRun | None, tol_soc: float = 1e-6) -> dict:
+    nc = spec.n_cells
+    rep: dict = {"pack": spec.name, "pack_file": spec.source, "log": log.source, "frames": len(log), "cells": nc,
+                 "series": spec.series, "parallel": spec.parallel, "mean_cell": spec.mean_cell,
+                 "reader_counts": log.counts, "tolerance_soc": tol_soc, "host_wall_s": host.wall_s,
+                 "events": {EVENTS.get(int(e), str(e)): int(k) for e, k in zip(*np.unique(host.event, return_counts=True))}}
+    ok = np.ones(len(log), bool)
+    if device is not None:
+        m = device.completed
+        ok = np.zeros(len(log), bool)
+        ok[:m] = True
+        hs, ds = host.soc[:m].astype(np.float64), device.soc[:m].astype(np.float64)
+        hg, dg = host.soc_sigma[:m].astype(np.float64), device.soc_sigma[:m].astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            dsoc = np.nan_to_num(np.abs(ds - hs), nan=0.0)
+            dsig = np.nan_to_num(np.abs(dg - hg), nan=0.0)
+        same_bits = (host.soc[:m].astype(np.float32).view(np.uint32) == device.soc[:m].view(np.uint32)) & \
+                    (host.soc_sigma[:m].astype(np.float32).view(np.uint32) == device.soc_sigma[:m].view(np.uint32))
+        per_cell = [{"cell": k + 1, "max_abs_delta_soc": float(dsoc[:, k].max(initial=0.0)),
+                     "max_abs_delta_sigma": float(dsig[:, k].max(initial=0.0)),
+                     "bit_identical_fraction": float(same_bits[:, k].mean()) if m else math.nan,
+                     "status_mismatches": int((host.status[:m, k] != device.status[:m, k]).sum())}
+                    for k in range(nc)]
+        rep["device"] = {"target": device.target, "info": device.device, "completed": m, "wall_s": device.wall_s,
+                         "max_abs_delta_soc": float(dsoc.max(initial=0.0)),
+                         "max_abs_delta_sigma": float(dsig.max(initial=0.0)),
+                         "bit_identical": bool(same_bits.all()) if m else False,
+                         "status_mismatches": int(sum(c["status_mismatches"] for c in per_cell)),
+                         "per_cell": per_cell, "link": device.link, "injected": device.injected,
+                         "error": device.error, "error_kind": device.error_kind, "error_frame": device.error_frame,
+                         "detected_after_s": device.detected_after_s, "deadline_misses": device.deadline_misses}
+        lat = device.latency_s[:m] if device.latency_s is not None else np.array([])
+        lat = lat[np.isfinite(lat)]
+        rep["device"]["latency_ms"] = {"p50": 1e3 * _pct(lat, 50), "p90": 1e3 * _pct(lat, 90),
+                                       "p99": 1e3 * _pct(lat, 99), "max": 1e3 * float(lat.max(initial=0.0)) if lat.size else math.nan}
+        if device.ticks is not None and m > 1:
+            stepped = device.ticks[:m][(device.event[:m] == 0)]
+            if stepped.size and stepped.max() > 0:
+                insn = stepped.astype(float) * INSN_PER_TICK
+                rep["device"]["insn_per_pack_step"] = {"mean": float(insn.mean()), "max": float(insn.max()),
+                                                       "per_cell_mean": float(insn.mean() / nc)}
+        lost = len(log) - m
+        rep["device"]["frames_without_result"] = lost
+        rep["device"]["frames_lost_unreported"] = lost if (lost and device.error is None) else 0
+    if log.reference_soc is not None:
+        ref = log.reference_soc
+        for name, run in (("host", host), ("device", device)):
+            if run is None:
+                continue
+            u = run.usable_soc.astype(float)
+            sel = ok & np.isfinite(ref) & np.isfinite(u) & (run.event != 255)
+            if sel.any():
+                e = u[sel] - ref[sel]
+                rep.setdefault("reference", {})[name] = {"rmse": float(np.sqrt(np.mean(e ** 2))),
+                                                         "max_abs": float(np.max(np.abs(e))),
+                                                         "final_estimate": float(u[sel][-1]), "final_reference": float(ref[sel][-1])}
+    return rep
+
+
+def exit_code(rep: dict) -> int:
+    d = rep.get("device")
+    if d is None:
+        return EXIT_OK
+    if d["frames_lost_unreported"]:
+        return EXIT_UNREPORTED
+    if d["max_abs_delta_soc"] > rep["tolerance_soc"] or d["max_abs_delta_sigma"] > rep["tolerance_soc"]:
+        return EXIT_DIVERGED
+    if d["error"]:
+        return EXIT_DEVICE
+    return EXIT_OK
+
+
+def markdown(rep: dict) -> str:
+    L = [f"# Replay report: {rep['pack']}", "",
+         f"- log: `{rep['log']}` ({rep['frames']} frames; reader: "
+         + ", ".join(f"{k} {v}" for k, v in sorted(rep["reader_counts"].items())) + ")",
+         f"- pack: `{rep['pack_file']}`: {rep['series']}s{rep['parallel']}p, {rep['cells']} estimator(s)"
+         + (" (mean cell)" if rep["mean_cell"] else ""),
+         f"- events: " + ", ".join(f"{k} {v}" for k, v in rep["events"].items()),
+         f"- host: {rep['host_wall_s']:.3f} s", ""]
+    d = rep.get("device")
+    if d is not None:
+        verdict = {0: "PASS", 1: "FAIL (diverged)", 3: "FAIL (device error, reported)", 4: "FAIL (frames lost unreported)"}[exit_code(rep)]
+        L += [f"## Device `{d['target']}`: {verdict}", "",
+              f"- device: {d['info'].get('name', '?')}, per-cell estimator {d['info'].get('sizeof_cell_ekf', '?')} B (EKF) / "
+              f"{d['info'].get('sizeof_cell_ukf', '?')} B (UKF)",
+              f"- completed {d['completed']} / {rep['frames']} frames in {d['wall_s']:.2f} s",
+              f"- max |delta SOC| {d['max_abs_delta_soc']:.3g}, max |delta sigma| {d['max_abs_delta_sigma']:.3g} "
+              f"(tolerance {rep['tolerance_soc']:g}); bit-identical: {'yes' if d['bit_identical'] else 'no'}; "
+              f"status mismatches {d['status_mismatches']}",
+              f"- latency ms: p50 {d['latency_ms']['p50']:.3f}, p90 {d['latency_ms']['p90']:.3f}, "
+              f"p99 {d['latency_ms']['p99']:.3f}, max {d['latency_ms']['max']:.3f}; deadline misses {d['deadline_misses']}"]
+        if "insn_per_pack_step" in d:
+            i = d["insn_per_pack_step"]
+            L.append(f"- instructions per pack step (QEMU -icount): mean {i['mean']:,.0f}, max {i['max']:,.0f}, "
+                     f"per cell {i['per_cell_mean']:,.0f}")
+        lk = d["link"]
+        L += [f"- link: {lk['frames_sent']} frames sent, {lk['retransmissions']} retransmitted; corrupted frames "
+              f"{lk['frames_corrupted']} (device saw {lk['corrupted_to_device']}, host saw {lk['corrupted_from_device']}); "
+              f"dropped frames {lk['frames_dropped']} ({lk['timeouts']} timeouts); resets {lk['resets']}; "
+              f"frames without a result {d['frames_without_result']}"]
+        if d["injected"]:
+            L.append("- injected faults: " + ", ".join(f"{k} {v}" for k, v in d["injected"].items()))
+        if d["error"]:
+            L.append(f"- **device error** ({d['error_kind']}, frame {d['error_frame']}): {d['error']}; reported "
+                     f"{d['detected_after_s']:.2f} s after the last good answer")
+        L += ["", "| cell | max abs delta SOC | max abs delta sigma | bit-identical | status mismatches |",
+              "|---|---|---|---|---|"]
+        for c in d["per_cell"]:
+            L.append(f"| {c['cell']} | {c['max_abs_delta_soc']:.3g} | {c['max_abs_delta_sigma']:.3g} | "
+                     f"{100 * c['bit_identical_fraction']:.1f} % | {c['status_mismatches']} |")
+        L.append("")
+    if "reference" in rep:
+        L += ["## Against the log's reference SOC (pack usable SOC)", "", "| run | RMSE | max abs | final estimate | final reference |",
+              "|---|---|---|---|---|"]
+        for k, v in rep["reference"].items():
+            L.append(f"| {k} | {100 * v['rmse']:.2f} % | {100 * v['max_abs']:.2f} % | {100 * v['final_estimate']:.2f} % | "
+                     f"{100 * v['final_reference']:.2f} % |")
+        L.append("")
+    return "\n".join(L) + "\n"
+
+
+def write(out: str | Path, rep: dict, log: PackLog, host: ReplayRun, device: ReplayRun | None, plots: bool = True) -> list[Path]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / "report.md", out / "report.json", out / "results.csv"]
+    files[0].write_text(markdown(rep))
+    files[1].write_text(json.dumps(rep, indent=1, default=str) + "\n")
+    nc = host.soc.shape[1]
+    with open(files[2], "w") as f:
+        cols = ["time_s", "event", "usable_soc_host"] + (["usable_soc_device"] if device else []) + \
+               (["reference_soc"] if log.reference_soc is not None else []) + \
+               [f"soc_host_{k + 1}" for k in range(nc)] + ([f"soc_device_{k + 1}" for k in range(nc)] if device else [])
+        f.write(",".join(cols) + "\n")
+        for i in range(len(log)):
+            row = [f"{log.time_s[i]:.3f}", EVENTS.get(int(host.event[i]), str(host.event[i])), f"{host.usable_soc[i]:.7g}"]
+            if device:
+                row.append(f"{device.usable_soc[i]:.7g}")
+            if log.reference_soc is not None:
+                row.append(f"{log.reference_soc[i]:.6g}")
+            row += [f"{v:.7g}" for v in host.soc[i]]
+            if device:
+                row += [f"{v:.7g}" for v in device.soc[i]]
+            f.write(",".join(row) + "\n")
+    if plots:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return files
+        fig, ax = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+        t = log.time_s
+        ax[0].plot(t, host.soc, lw=0.6)
+        ax[0].plot(t, host.usable_soc, "k", lw=1.5, label="pack usable SOC (host)")
+        if log.reference_soc is not None:
+            ax[0].plot(t, log.reference_soc, "r--", lw=1.2, label="reference SOC (log)")
+        ax[0].set_ylabel("SOC")
+        ax[0].legend(loc="best", fontsize=8)
+        if device is not None:
+            with np.errstate(invalid="ignore"):
+                ax[1].plot(t, np.abs(device.soc.astype(float) - host.soc.astype(float)), lw=0.6)
+            ax[1].set_ylabel("|SOC device - host|")
+        else:
+            ax[1].plot(t, host.summary_imbalance if hasattr(host, "summary_imbalance") else host.soc.max(1) - host.soc.min(1))
+            ax[1].set_ylabel("imbalance (SOC)")
+        ax[1].set_xlabel("time (s)")
+        fig.tight_layout()
+        p = out / "soc.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        files.append(p)
+    return files

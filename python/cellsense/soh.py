@@ -1,0 +1,262 @@
+"""State of health: online total capacity and R0 beside the SOC filter (docs/soh.md).
+
+`SohEstimator` is the SOC estimator (`cellsense.estimator.Estimator`'s cell, filter, noise and
+settings) with the core's SOH tracker (cpp/include/cellsense/soh/): a recursive approximate
+weighted total-least-squares capacity estimate and a scalar Kalman filter on a factor of the
+cell's R0 table. The SOC filter uses the current estimates from the step after each update.
+`save_state()` / `restore_state()` carry SOC and SOH from one log to the next (a BMS keeps SOH
+across drives); `start_log()` re-initialises only the SOC from a rested OCV, keeping SOH.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .cell import Cell, load_cell
+from .estimator import FILTERS, EstimatorSettings, NoiseSettings, RunResult, resolve_voltage_sigma
+
+
+@dataclass
+class SohSettings:
+    """Tuning and evidence gates of the SOH tracker (the core's soh::SohConfig; docs/soh.md).
+
+    Defaults were chosen on the PyBaMM ageing truth (5 Ah cell, 1 Hz) and hold for cells of a few Ah
+    logged at 1 Hz; `r0_max_dt_s` must cover the log's sample interval (NASA logs: 10-20 s)."""
+
+    enabled: bool = True                    #: False: the SOC filter only (capacity and R0 held)
+    initial_capacity_Ah: float | None = None  #: None: the cell file's capacity (the fresh cell's)
+    capacity_sigma_Ah: float | None = None  #: prior 1 sigma (A h); None: 10 % of the initial capacity
+    capacity_forgetting: float = 0.8        #: fading memory per capacity pair
+    pair_min_delta_soc: float = 0.3         #: |SOC change| needed to close a capacity pair
+    pair_max_soc_sigma: float = 0.03        #: SOC sigma at which a pair may open or close
+    rest_current_A: float | None = None     #: |i| below this is rest (A); None: C/100
+    current_sigma_A: float | None = None    #: current noise for the charge's variance; None: the noise setting's
+    initial_r0_scale: float = 1.0           #: initial factor on the cell's R0 table
+    r0_scale_sigma: float = 0.3             #: its prior 1 sigma
+    r0_scale_per_sqrt_s: float = 2e-4       #: random walk of the factor (1/sqrt(s))
+    r0_min_step_A: float | None = None      #: |current step| that counts as excitation (A); None: C/5
+    r0_max_dt_s: float = 2.0                #: longest sample interval used for an R0 update (s)
+    r0_voltage_sigma_V: float = 0.005       #: noise of one voltage sample in a difference (V)
+    r0_gate_nis: float = 16.0               #: chi-square gate of the R0 update
+    r0_scale_min: float = 0.2
+    r0_scale_max: float = 5.0
+
+    def core_dict(self, capacity_Ah: float, current_sigma_A: float) -> dict[str, float]:
+        q0 = capacity_Ah if self.initial_capacity_Ah is None else float(self.initial_capacity_Ah)
+        return {
+            "enabled": bool(self.enabled),
+            "initial_capacity_Ah": q0,
+            "initial_r0_scale": float(self.initial_r0_scale),
+            "capacity_sigma_Ah": 0.1 * q0 if self.capacity_sigma_Ah is None else float(self.capacity_sigma_Ah),
+            "capacity_forgetting": self.capacity_forgetting,
+            "pair_min_delta_soc": self.pair_min_delta_soc,
+            "pair_max_soc_sigma": self.pair_max_soc_sigma,
+            "rest_current_A": q0 / 100.0 if self.rest_current_A is None else float(self.rest_current_A),
+            "current_sigma_A": current_sigma_A if self.current_sigma_A is None else float(self.current_sigma_A),
+            "r0_scale_sigma": self.r0_scale_sigma,
+            "r0_scale_per_sqrt_s": self.r0_scale_per_sqrt_s,
+            "r0_min_step_A": q0 / 5.0 if self.r0_min_step_A is None else float(self.r0_min_step_A),
+            "r0_max_dt_s": self.r0_max_dt_s,
+            "r0_voltage_sigma_V": self.r0_voltage_sigma_V,
+            "r0_gate_nis": self.r0_gate_nis,
+            "r0_scale_min": self.r0_scale_min,
+            "r0_scale_max": self.r0_scale_max,
+        }
+
+
+@dataclass
+class SohRunResult(RunResult):
+    """`RunResult` plus the SOH columns (one entry per input sample)."""
+
+    capacity_Ah: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    capacity_sigma_Ah: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    r0_Ohm: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    r0_sigma_Ohm: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    capacity_updated: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    r0_updated: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+
+def _core():
+    from . import _core
+
+    return _core
+
+
+class SohEstimator:
+    """SOC + SOH estimator for one cell (same arguments as `Estimator`, plus `soh`)."""
+
+    def __init__(self, cell: str | Cell, filter: str = "ekf", noise: NoiseSettings | None = None,
+                 settings: EstimatorSettings | None = None, dtype: str = "float64",
+                 initial_soc: float | None = None, soh: SohSettings | None = None) -> None:
+        if filter not in FILTERS:
+            raise ValueError(f"filter: expected one of {FILTERS}, got {filter!r}")
+        self.dtype = str(np.dtype(dtype))
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype: expected float64 or float32, got {dtype!r}")
+        self.cell = load_cell(cell)
+        self.filter = filter
+        noise = noise or NoiseSettings()
+        self.noise = replace(noise, voltage_sigma_V=resolve_voltage_sigma(noise, self.cell))
+        self.settings = settings or EstimatorSettings()
+        self.soh_settings = soh or SohSettings()
+        s, n = self.settings, self.noise
+        if initial_soc is not None and not (s.soc_min <= initial_soc <= s.soc_max):
+            raise ValueError(f"initial_soc: {initial_soc} is outside [{s.soc_min}, {s.soc_max}]")
+        self._pending_ocv_init = initial_soc is None
+        core = _core()
+        cls = getattr(core, f"EcmSoh{filter.capitalize()}{self.cell.rc_pairs}_{'f64' if self.dtype == 'float64' else 'f32'}")
+        self._status_names = {int(k): str(v) for k, v in core.STATUS_NAMES.items()}
+        x0, p0 = self.initial_gaussian(0.5 if initial_soc is None else float(initial_soc))
+        params = self.cell.core_params()
+        soh_cfg = self.soh_settings.core_dict(float(params["capacity_Ah"]), n.current_sigma_A)
+        try:
+            self._impl = cls(
+                params,
+                {"dt_max_s": s.dt_max_s, "soc_min": s.soc_min, "soc_max": s.soc_max,
+                 "voltage_sigma_V": n.voltage_sigma_V, "gate_nis": s.gate_nis,
+                 "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
+                 "gate_timeout_steps": float(s.gate_timeout_steps)},
+                {"soc_per_sqrt_s": n.soc_per_sqrt_s, "v_rc_V_per_sqrt_s": n.v_rc_V_per_sqrt_s,
+                 "hysteresis_per_sqrt_s": n.hysteresis_per_sqrt_s, "current_sigma_A": n.current_sigma_A},
+                {"alpha": s.ukf_alpha, "beta": s.ukf_beta, "kappa": s.ukf_kappa},
+                x0, p0, 0.0, soh_cfg)
+        except (ValueError, KeyError) as e:
+            raise ValueError(f"{self.cell.source}: {e}") from None
+
+    @property
+    def state_names(self) -> list[str]:
+        return ["soc"] + [f"v_rc{j}_V" for j in range(1, self.cell.rc_pairs + 1)] + ["hysteresis"]
+
+    def initial_gaussian(self, soc: float, soc_sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        n = self.noise
+        x0 = np.zeros(self.cell.rc_pairs + 2)
+        x0[0] = soc
+        x0[-1] = n.initial_hysteresis
+        ss = n.initial_soc_sigma if soc_sigma is None else soc_sigma
+        p0 = np.diag([ss ** 2] + [n.initial_v_rc_sigma_V ** 2] * self.cell.rc_pairs + [n.initial_hysteresis_sigma ** 2])
+        return x0, p0
+
+    def start_log(self, voltage_V: float, temperature_degC: float, soc_sigma: float = 0.02) -> None:
+        """A new log after an unlogged gap (rest / charge): SOC re-initialised from the rested OCV
+        at `voltage_V` with sigma `soc_sigma`, RC voltages zero; capacity, R0 and their
+        uncertainties carried; the clock restarts at the next sample; the open capacity pair is dropped."""
+        s = self.settings
+        soc = min(max(self.cell.soc_from_ocv(float(voltage_V), float(temperature_degC)), s.soc_min), s.soc_max)
+        x0, p0 = self.initial_gaussian(soc, soc_sigma)
+        if not self._impl.set_state(x0, p0, 0.0):
+            raise ValueError("start_log: the initial state was refused")
+        self._impl.restart_pairing()
+        self._impl.last_time_s = None
+        self._pending_ocv_init = False
+
+    def end_log(self) -> bool:
+        """The log ended (e.g. under load at a cut-off, the rest not logged): close the open capacity
+        pair now if its gates pass (|SOC change|, SOC sigma). True when the capacity was updated."""
+        return bool(self._impl.close_pair())
+
+    def run(self, time_s, current_A, voltage_V, temperature_degC) -> SohRunResult:
+        arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (time_s, current_A, voltage_V, temperature_degC)]
+        n = arrays[0].shape
+        for name, a in zip(("time_s", "current_A", "voltage_V", "temperature_degC"), arrays):
+            if a.ndim != 1 or a.shape != n:
+                raise ValueError(f"{name}: expected a 1-D array as long as time_s")
+        if self._pending_ocv_init and n[0]:
+            ok = np.nonzero(np.isfinite(arrays[2]) & np.isfinite(arrays[3]))[0]
+            if ok.size:
+                s = self.settings
+                soc = min(max(self.cell.soc_from_ocv(float(arrays[2][ok[0]]), float(arrays[3][ok[0]])), s.soc_min),
+                          s.soc_max)
+                x0, p0 = self.initial_gaussian(soc)
+                self._impl.set_state(x0, p0, 0.0)
+                self._pending_ocv_init = False
+        o = self._impl.run(*arrays)
+        fl = o["soh_flags"]
+        return SohRunResult(time_s=arrays[0], soc=o["soc"], soc_sigma=o["soc_sigma"], voltage_pred_V=o["voltage_pred_V"],
+                            innovation_V=o["innovation_V"], innovation_variance_V2=o["innovation_variance_V2"],
+                            nis=o["nis"], status_code=o["status"], status_names=self._status_names,
+                            capacity_Ah=o["capacity_Ah"], capacity_sigma_Ah=o["capacity_sigma_Ah"], r0_Ohm=o["r0_Ohm"],
+                            r0_sigma_Ohm=o["r0_sigma_Ohm"], capacity_updated=(fl & 1) != 0, r0_updated=(fl & 2) != 0)
+
+    # -- estimates ------------------------------------------------------------------------------
+    @property
+    def soc(self) -> float:
+        return self._impl.soc
+
+    @property
+    def capacity_Ah(self) -> float:
+        return self._impl.capacity_Ah
+
+    @property
+    def capacity_sigma_Ah(self) -> float:
+        return self._impl.capacity_sigma_Ah
+
+    @property
+    def r0_scale(self) -> float:
+        return self._impl.r0_scale
+
+    @property
+    def r0_scale_sigma(self) -> float:
+        return self._impl.r0_scale_sigma
+
+    def r0_Ohm(self, soc: float = 0.5, temperature_degC: float = 25.0) -> float:
+        """R0 in use at (soc, temperature): the factor times the cell's R0 table (Ohm)."""
+        return self._impl.r0_scale * self._impl.r0_table_Ohm(soc, temperature_degC)
+
+    def r0_sigma_Ohm(self, soc: float = 0.5, temperature_degC: float = 25.0) -> float:
+        return self._impl.r0_scale_sigma * self._impl.r0_table_Ohm(soc, temperature_degC)
+
+    @property
+    def state(self) -> np.ndarray:
+        return self._impl.state()
+
+    @property
+    def covariance(self) -> np.ndarray:
+        return self._impl.covariance()
+
+    def state_bytes(self) -> bytes:
+        """Raw bytes of SOC state, covariance and SOH state (bit-for-bit comparisons)."""
+        return self._impl.state_bytes()
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save_state(self) -> dict[str, Any]:
+        """SOC and SOH state (JSON-serialisable): what a BMS keeps between drives."""
+        return {"cell": self.cell.name, "filter": self.filter, "dtype": self.dtype, "state_names": self.state_names,
+                "x": self.state.tolist(), "P": self.covariance.tolist(), "hysteresis_sign": self._impl.hysteresis_sign,
+                "last_time_s": self._impl.last_time_s, "soh": self._impl.soh_state(),
+                "soh_settings": asdict(self.soh_settings)}
+
+    def restore_state(self, saved: dict[str, Any]) -> None:
+        """Continue from `save_state()` output. Refused (ValueError, nothing changed) if inconsistent."""
+        if saved.get("state_names") != self.state_names:
+            raise ValueError(f"restore_state: state layout {saved.get('state_names')} does not match {self.state_names}")
+        before = (self.state, self.covariance, self._impl.hysteresis_sign)
+        if not self._impl.set_state(np.asarray(saved["x"], float), np.asarray(saved["P"], float),
+                                    float(saved["hysteresis_sign"])):
+            raise ValueError("restore_state: SOC state not finite, out of bounds, or covariance not positive definite")
+        if not self._impl.set_soh_state(dict(saved["soh"])):
+            self._impl.set_state(*before)
+            raise ValueError("restore_state: SOH state refused (not finite, out of bounds, or a variance <= 0)")
+        self._impl.last_time_s = saved.get("last_time_s")
+        self._pending_ocv_init = False
+
+
+def estimate_soh(model: str | Cell, logs, filter: str = "ekf", dtype: str = "float64",
+                 noise: NoiseSettings | None = None, settings: EstimatorSettings | None = None,
+                 soh: SohSettings | None = None, restart_soc_sigma: float = 0.02) -> tuple[SohEstimator, list[SohRunResult]]:
+    """Run one estimator through several logs in order, as a BMS would: SOC re-initialised from
+    the rested OCV at the first sample of each log (`SohEstimator.start_log`), capacity / R0 and
+    their uncertainties carried; at the end of each log an open capacity pair is closed
+    (`SohEstimator.end_log`: the log ends where the load ended). `logs`: iterable of (time_s, current_A, voltage_V, temperature_degC)."""
+    est = SohEstimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, soh=soh)
+    out = []
+    for t, i, v, th in logs:
+        est.start_log(v[0], th[0], restart_soc_sigma)
+        r = est.run(t, i, v, th)
+        if est.end_log():
+            r.capacity_Ah[-1] = est.capacity_Ah
+            r.capacity_sigma_Ah[-1] = est.capacity_sigma_Ah
+            r.capacity_updated[-1] = True
+        out.append(r)
+    return est, out

@@ -1,0 +1,265 @@
+// Unit tests: pack/ (PackEstimator, ScaledCellModel), EKF and UKF, float and double.
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "cells.hpp"
+#include "cellsense/pack/pack.hpp"
+#include "check.hpp"
+
+using namespace cellsense;
+
+namespace {
+
+template <typename T>
+using Base = model::EcmModel<T, 2>;
+
+template <typename T, template <class> class F, int MaxCells>
+using Pack = pack::PackEstimator<Base<T>, F, MaxCells>;
+
+template <class P>
+typename P::Config make_config() {
+  using T = typename P::T;
+  typename P::Config c{};
+  c.noise = typename Base<T>::Noise{T(3e-4), T(5e-4), T(1e-3), T(0.05)};
+  c.estimator.soc_min = T(-0.05);
+  c.estimator.soc_max = T(1.05);
+  c.estimator.voltage_sigma_V = T(0.02);
+  return c;
+}
+
+// A simple true-cell simulation with the plain model (per-cell params given).
+template <typename T>
+struct TrueCell {
+  Base<T> m;
+  typename Base<T>::State x;
+  typename Base<T>::Aux aux{T(0)};
+  TrueCell(const typename Base<T>::Params* p, T soc) : m(p, typename Base<T>::Noise{}) {
+    typename Base<T>::Cov unused;
+    Base<T>::initial(soc, T(0), T(0), T(0), T(0), x, unused);
+  }
+  T step(T dt, T i, T temp) {
+    const auto s = m.prepare(x, aux, dt, i, temp);
+    x = m.predict(s, x);
+    aux = Base<T>::next_aux(s);
+    return m.measure(s, x);
+  }
+};
+
+// Unscaled cells of a pack are bit for bit the plain Estimator.
+template <typename T, template <class> class F>
+void test_unscaled_is_plain() {
+  static typename Base<T>::Params p;
+  cstest::make_cell(p);
+  using P = Pack<T, F, 4>;
+  static P pk;
+  const auto cfg = make_config<P>();
+  const T soc0[4] = {T(0.6), T(0.6), T(0.6), T(0.6)};
+  CHECK_T(pk.init(&p, 4, nullptr, soc0, cfg) == InitStatus::kOk);
+  Estimator<Base<T>, F> plain;
+  typename Base<T>::State x;
+  typename Base<T>::Cov P0;
+  Base<T>::initial(T(0.6), cfg.initial_soc_sigma, cfg.initial_v_rc_sigma_V, T(0), cfg.initial_hysteresis_sigma, x, P0);
+  CHECK_T(plain.init(Base<T>(&p, cfg.noise), cfg.estimator, typename Estimator<Base<T>, F>::FilterConfig{}, x, P0,
+                     typename Base<T>::Aux{T(0)}) == InitStatus::kOk);
+  TrueCell<T> truth(&p, T(0.8));
+  cstest::Rng rng;
+  bool same = true;
+  for (int k = 0; k < 800; ++k) {
+    const T i = static_cast<T>(4.0 * rng.uniform() - 1.0);
+    const T v = truth.step(T(1), i, T(25));
+    const T volts[4] = {v, v, v, v};
+    const T temps[4] = {T(25), T(25), T(25), T(25)};
+    pack::CellReport<T> out[4];
+    pk.step(T(1), i, volts, temps, out);
+    const auto r = plain.step(T(1), i, v, T(25));
+    for (int c = 0; c < 4; ++c) {
+      same = same && out[c].status == static_cast<std::uint8_t>(r.status) &&
+             std::memcmp(&out[c].soc, &r.soc, sizeof(T)) == 0 && std::memcmp(&out[c].soc_sigma, &r.soc_sigma, sizeof(T)) == 0;
+    }
+  }
+  CHECK_T(same);
+  CHECK_T(std::memcmp(&pk.cell(3).covariance(), &plain.covariance(), sizeof plain.covariance()) == 0);
+}
+
+// A scaled cell (c, r) equals a plain estimator on parameters with Q c and every R r (up to rounding).
+template <typename T, template <class> class F>
+void test_scaled_matches_scaled_params(double tol) {
+  static typename Base<T>::Params p, q;
+  cstest::make_cell(p);
+  const T c = T(1.12), r = T(0.85);
+  q = p;
+  q.capacity_Ah = p.capacity_Ah * c;
+  for (int it = 0; it < p.grid.n_temperature; ++it) {
+    for (int is = 0; is < p.grid.n_soc; ++is) {
+      q.r0_Ohm.value[it][is] = p.r0_Ohm.value[it][is] * r;
+      for (int j = 0; j < 2; ++j) { q.rc_r_Ohm[j].value[it][is] = p.rc_r_Ohm[j].value[it][is] * r; }
+    }
+  }
+  using P = Pack<T, F, 2>;
+  static P pk;
+  const auto cfg = make_config<P>();
+  const T soc0[2] = {T(0.7), T(0.7)};
+  const pack::CellVariation<T> var[2] = {{c, r}, {T(1), T(1)}};
+  CHECK_T(pk.init(&p, 2, var, soc0, cfg) == InitStatus::kOk);
+  CHECK_T(std::fabs(static_cast<double>(pk.capacity_Ah(0) - T(2.5) * c)) < 1e-6);
+  Estimator<Base<T>, F> ref;
+  const auto noise = cfg.noise;  // the same current noise: the pack scales it with the input gain
+  typename Base<T>::State x;
+  typename Base<T>::Cov P0;
+  Base<T>::initial(T(0.7), cfg.initial_soc_sigma, cfg.initial_v_rc_sigma_V, T(0), cfg.initial_hysteresis_sigma, x, P0);
+  CHECK_T(ref.init(Base<T>(&q, noise), cfg.estimator, typename Estimator<Base<T>, F>::FilterConfig{}, x, P0,
+                   typename Base<T>::Aux{T(0)}) == InitStatus::kOk);
+  TrueCell<T> truth(&q, T(0.9));
+  cstest::Rng rng;
+  double max_soc = 0, max_sig = 0;
+  for (int k = 0; k < 1500; ++k) {
+    const T i = static_cast<T>(6.0 * rng.uniform() - 1.5);
+    const T v = truth.step(T(1), i, T(25));
+    const T volts[2] = {v, v};
+    const T temps[2] = {T(25), T(25)};
+    pack::CellReport<T> out[2];
+    pk.step(T(1), i, volts, temps, out);
+    const auto rr = ref.step(T(1), i, v, T(25));
+    max_soc = std::fmax(max_soc, std::fabs(static_cast<double>(out[0].soc - rr.soc)));
+    max_sig = std::fmax(max_sig, std::fabs(static_cast<double>(out[0].soc_sigma - rr.soc_sigma)));
+  }
+  CHECK_CTX(max_soc < tol, cstest::type_name<T>());
+  CHECK_CTX(max_sig < tol, cstest::type_name<T>());
+  CHECK_T(std::fabs(static_cast<double>(pk.cell(0).soc() - truth.x(0, 0))) < 0.03);
+}
+
+// Pack SOC: D = min (z - lo) Q_k, C = min (hi - z) Q_k, usable = D / (D + C).
+template <typename T>
+void test_usable_soc() {
+  static typename Base<T>::Params p;
+  cstest::make_cell(p);
+  using P = Pack<T, filter::Ekf, 3>;
+  static P pk;
+  const auto cfg = make_config<P>();
+  const T soc0[3] = {T(0.2), T(0.5), T(0.9)};
+  const pack::CellVariation<T> var[3] = {{T(1), T(1)}, {T(0.8), T(1)}, {T(1.2), T(1)}};
+  CHECK_T(pk.init(&p, 3, var, soc0, cfg) == InitStatus::kOk);
+  pack::PackSummary<T> s{};
+  pk.summarise(s);
+  // D = min(0.2*2.5, 0.5*2.0, 0.9*3.0) = 0.5; C = min(0.8*2.5, 0.5*2.0, 0.1*3.0) = 0.3
+  CHECK_T(std::fabs(static_cast<double>(s.dischargeable_Ah) - 0.5) < 1e-5);
+  CHECK_T(std::fabs(static_cast<double>(s.chargeable_Ah) - 0.3) < 1e-5);
+  CHECK_T(std::fabs(static_cast<double>(s.usable_soc) - 0.5 / 0.8) < 1e-5);
+  CHECK_T(s.index_min == 0 && s.index_max == 2);
+  CHECK_T(std::fabs(static_cast<double>(s.imbalance) - 0.7) < 1e-5);
+  CHECK_T(std::fabs(static_cast<double>(s.soc_mean) - 1.6 / 3.0) < 1e-5);
+  // SOH hook: capacity scale changes, state kept.
+  const T before = pk.cell(1).soc();
+  CHECK_T(pk.set_capacity_scale(1, T(0.5)));
+  CHECK_T(std::memcmp(&before, &pk.cell(1).state()(0, 0), sizeof(T)) == 0);
+  CHECK_T(std::fabs(static_cast<double>(pk.capacity_Ah(1)) - 1.25) < 1e-5);
+  CHECK_T(!pk.set_capacity_scale(1, T(0)));
+  CHECK_T(!pk.set_capacity_scale(7, T(1)));
+}
+
+// Gaps: rest keeps SOC and hysteresis, decays RC voltages, grows sigma (capped); reinit from OCV.
+template <typename T>
+void test_gaps() {
+  static typename Base<T>::Params p;
+  cstest::make_cell(p);
+  using P = Pack<T, filter::Ekf, 2>;
+  static P pk;
+  auto cfg = make_config<P>();
+  cfg.estimator.dt_max_s = T(60);
+  cfg.gap.gap_s = T(30);
+  cfg.gap.reinit_after_s = T(3600);
+  const T soc0[2] = {T(0.5), T(0.5)};
+  CHECK_T(pk.init(&p, 2, nullptr, soc0, cfg) == InitStatus::kOk);
+  TrueCell<T> truth(&p, T(0.5));
+  for (int k = 0; k < 300; ++k) {
+    const T v = truth.step(T(1), T(5), T(25));
+    const T volts[2] = {v, v};
+    const T temps[2] = {T(25), T(25)};
+    pk.step(T(1), T(5), volts, temps, nullptr);
+  }
+  const auto x_before = pk.cell(0).state();
+  const T sig_before = pk.cell(0).soc_sigma();
+  const T volts[2] = {T(3.6), T(3.6)};
+  const T temps[2] = {T(25), T(25)};
+  pack::CellReport<T> out[2];
+  auto s = pk.step(T(600), T(0), volts, temps, out);
+  CHECK_T(s.event == pack::PackEvent::kRest);
+  CHECK_T(out[0].status == pack::kCellStatusRest);
+  const auto x_after = pk.cell(0).state();
+  CHECK_T(std::memcmp(&x_before(0, 0), &x_after(0, 0), sizeof(T)) == 0);  // SOC unchanged
+  CHECK_T(std::memcmp(&x_before(3, 0), &x_after(3, 0), sizeof(T)) == 0);  // hysteresis unchanged
+  CHECK_T(std::fabs(static_cast<double>(x_after(1, 0))) < std::fabs(static_cast<double>(x_before(1, 0))));
+  CHECK_T(pk.cell(0).soc_sigma() > sig_before);
+  CHECK_T(static_cast<double>(pk.cell(0).soc_sigma()) <= 1.1 / std::sqrt(12.0) + 1e-6);
+  typename Base<T>::Cov l;
+  CHECK_T(math::cholesky(pk.cell(0).covariance(), l));
+  // A very long gap re-initialises from OCV: OCV(soc_from_ocv(v)) == v.
+  const T v_rest = T(3.75);
+  const T volts2[2] = {v_rest, std::numeric_limits<T>::quiet_NaN()};
+  s = pk.step(T(7200), T(0), volts2, temps, out);
+  CHECK_T(s.event == pack::PackEvent::kReinit);
+  CHECK_T(out[0].status == pack::kCellStatusReinit);
+  CHECK_T(out[1].status == pack::kCellStatusReinitFailed);
+  const T z = pk.cell(0).soc();
+  const auto gp = math::locate(p.grid, z, T(25));
+  CHECK_T(std::fabs(static_cast<double>(math::lookup_extrapolated(p.ocv_V, gp) - v_rest)) < 1e-4);
+  // A normal step afterwards.
+  const T volts3[2] = {T(3.74), T(3.74)};
+  s = pk.step(T(1), T(1), volts3, temps, out);
+  CHECK_T(s.event == pack::PackEvent::kStep);
+  CHECK_T(!is_rejected(static_cast<StepStatus>(out[0].status)));
+}
+
+// Rejections are per cell; init failures.
+template <typename T>
+void test_rejections_and_init() {
+  static typename Base<T>::Params p;
+  cstest::make_cell(p);
+  using P = Pack<T, filter::Ukf, 3>;
+  static P pk;
+  auto cfg = make_config<P>();
+  const T soc0[3] = {T(0.5), T(0.5), T(0.5)};
+  const T volts[3] = {T(3.7), std::numeric_limits<T>::quiet_NaN(), T(3.7)};
+  const T temps[3] = {T(25), T(25), T(25)};
+  pack::CellReport<T> out[3];
+  auto s = pk.step(T(1), T(1), volts, temps, out);
+  CHECK_T(!pk.initialised() && s.n_rejected == 0);  // no cells: nothing stepped, nothing written
+  CHECK_T(pk.init(&p, 0, nullptr, soc0, cfg) == InitStatus::kBadConfig);
+  CHECK_T(pk.init(&p, 4, nullptr, soc0, cfg) == InitStatus::kBadConfig);
+  int bad = -1;
+  const pack::CellVariation<T> var[3] = {{T(1), T(1)}, {T(1), T(0)}, {T(1), T(1)}};
+  CHECK_T(pk.init(&p, 3, var, soc0, cfg, &bad) == InitStatus::kBadConfig && bad == 1);
+  CHECK_T(!pk.initialised());
+  auto bad_cfg = cfg;
+  bad_cfg.gap.gap_s = T(100);  // above dt_max
+  CHECK_T(pk.init(&p, 3, nullptr, soc0, bad_cfg) == InitStatus::kBadConfig);
+  const T bad_soc[3] = {T(0.5), T(2), T(0.5)};
+  CHECK_T(pk.init(&p, 3, nullptr, bad_soc, cfg, &bad) == InitStatus::kBadInitialState && bad == 1);
+  CHECK_T(pk.init(&p, 3, nullptr, soc0, cfg) == InitStatus::kOk);
+  const auto x1 = pk.cell(1).state();
+  s = pk.step(T(1), T(1), volts, temps, out);
+  CHECK_T(s.n_rejected == 1);
+  CHECK_T(out[1].status == static_cast<std::uint8_t>(StepStatus::kRejectedNonFinite));
+  CHECK_T(std::memcmp(&x1, &pk.cell(1).state(), sizeof x1) == 0);
+  CHECK_T(!is_rejected(static_cast<StepStatus>(out[0].status)));
+}
+
+}  // namespace
+
+int main() {
+  test_unscaled_is_plain<float, filter::Ekf>();
+  test_unscaled_is_plain<double, filter::Ekf>();
+  test_unscaled_is_plain<float, filter::Ukf>();
+  test_unscaled_is_plain<double, filter::Ukf>();
+  test_scaled_matches_scaled_params<double, filter::Ekf>(1e-9);
+  test_scaled_matches_scaled_params<float, filter::Ekf>(2e-4);
+  test_scaled_matches_scaled_params<double, filter::Ukf>(1e-9);
+  test_usable_soc<float>();
+  test_usable_soc<double>();
+  test_gaps<float>();
+  test_gaps<double>();
+  test_rejections_and_init<float>();
+  test_rejections_and_init<double>();
+  return cstest::finish("test_pack");
+}

@@ -1,0 +1,288 @@
+// Unit tests: soh/ (capacity AWTLS, SOH tracker with the EKF and the UKF), float and double.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "cellsense/soh/soh_tracker.hpp"
+#include "cells.hpp"
+#include "check.hpp"
+
+using namespace cellsense;
+
+namespace {
+
+template <typename T>
+void test_awtls_exact_and_refusals() {
+  soh::CapacityAwtls<T> c;
+  typename soh::CapacityAwtls<T>::Config cfg;
+  cfg.forgetting = T(0.9);
+  cfg.capacity_min_Ah = T(1);
+  cfg.capacity_max_Ah = T(10);
+  CHECK_T(c.init(T(5), T(0.5), cfg));
+  CHECK_T(!c.init(T(5), T(0), cfg));          // sigma 0 refused
+  CHECK_T(c.capacity_Ah() == T(5));
+  // Noise-free pairs y = 4 x: the estimate goes to 4 (the prior fades).
+  for (int k = 0; k < 60; ++k) {
+    const T x = T(0.3) + T(0.01) * T(k % 7);
+    CHECK_T(c.update(x, T(1e-4), T(4) * x, T(1e-6)));
+  }
+  CHECK_T(std::fabs(c.capacity_Ah() - T(4)) < T(2e-3));
+  CHECK_T(c.sigma_Ah() > T(0));
+  // Refusals leave the sums bit for bit.
+  const soh::CapacitySums<T> before = c.sums();
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  CHECK_T(!c.update(nan, T(1e-4), T(1), T(1e-6)));
+  CHECK_T(!c.update(T(0.5), T(-1), T(1), T(1e-6)));
+  CHECK_T(!c.update(T(0.5), T(0), T(1), T(0)));
+  CHECK_T(std::memcmp(&before, &c.sums(), sizeof before) == 0);
+  // Bounds: absurd pairs clamp the estimate to [min, max].
+  for (int k = 0; k < 40; ++k) { c.update(T(0.5), T(1e-6), T(50), T(1e-6)); }
+  CHECK_T(c.capacity_Ah() <= T(10));
+}
+
+/// Errors in x only (SOC noise): weighted least squares of y on x is biased low; the AWTLS is not.
+template <typename T>
+void test_awtls_errors_in_x() {
+  soh::CapacityAwtls<T> c;
+  typename soh::CapacityAwtls<T>::Config cfg;
+  cfg.forgetting = T(1);
+  cfg.capacity_min_Ah = T(0.5);
+  cfg.capacity_max_Ah = T(20);
+  CHECK_T(c.init(T(5), T(5), cfg));
+  cstest::Rng rng;
+  double sxy = 0, sxx = 0;
+  const double sx = 0.08;
+  for (int k = 0; k < 3000; ++k) {
+    const double xt = 0.2 + 0.3 * rng.uniform();
+    const double x = xt + sx * rng.normal();
+    const double y = 4.0 * xt;
+    sxy += x * y;
+    sxx += x * x;
+    CHECK_T(c.update(static_cast<T>(x), static_cast<T>(sx * sx), static_cast<T>(y), T(1e-8)));
+  }
+  const double wls = sxy / sxx;
+  CHECK_T(wls < 3.85);                                           // biased low (about 3.81)
+  CHECK_T(std::fabs(static_cast<double>(c.capacity_Ah()) - 4.0) < 0.05);  // not biased
+}
+
+template <class E>
+struct Setup {
+  using T = typename E::T;
+  using M = typename E::Model;
+  typename M::Params p;
+  E est;
+  soh::SohTracker<E> soh;
+  bool ok = false;
+  explicit Setup(T soc0) {
+    cstest::make_cell(p);
+    const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
+    typename M::State x;
+    typename M::Cov P;
+    M::initial(soc0, T(0.05), T(0.02), T(0), T(0.5), x, P);
+    EstimatorConfig<T> cfg;
+    cfg.voltage_sigma_V = T(0.01);
+    cfg.soc_min = T(-0.05);
+    cfg.soc_max = T(1.05);
+    ok = est.init(m, cfg, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk;
+    soh::SohConfig<T> sc;
+    sc.r0_min_step_A = T(0.5);
+    sc.pair_max_soc_sigma = T(0.05);
+    ok = ok && soh.init(est, sc);
+  }
+};
+
+template <class E>
+bool same_soh_bits(const Setup<E>& a, const soh::SohState<typename E::T>& s, const typename E::State& x,
+                   const typename E::Cov& P) {
+  return std::memcmp(&a.soh.state(), &s, sizeof s) == 0 && std::memcmp(&a.est.state(), &x, sizeof x) == 0 &&
+         std::memcmp(&a.est.covariance(), &P, sizeof P) == 0 &&
+         a.est.model().capacity_Ah() == a.soh.capacity_Ah() && a.est.model().r0_scale() == a.soh.r0_scale();
+}
+
+/// The true cell has 80 % of the model's capacity and 1.4 x its R0. Discharge / rest / charge cycles
+/// with current pulses: the tracker finds both; rejected steps change nothing along the way.
+template <class E>
+void test_tracking(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  Setup<E> s(T(0.95));
+  CHECK_CTX(s.ok, name);
+  typename M::Params pt = s.p;
+  const M truth(&pt, typename M::Noise{});
+  M truth_h = truth;
+  CHECK_CTX(truth_h.set_health(T(2.0), T(1.4)), name);
+  CHECK_CTX(!truth_h.set_health(T(0), T(1)), name);
+  typename M::State xt;
+  typename M::Cov unused;
+  M::initial(T(0.95), T(0), T(0), T(0), T(0), xt, unused);
+  typename M::Aux aux{T(0)};
+  cstest::Rng rng;
+  int cap_updates = 0, r0_updates = 0, rejected_checked = 0;
+  bool spd_ok = true;
+  for (int cycle = 0; cycle < 6; ++cycle) {
+    // discharge with pulses to ~5 %, rest, charge at C/2 to ~95 %, rest
+    for (int phase = 0; phase < 4; ++phase) {
+      const int len = phase == 0 ? 3000 : (phase == 2 ? 6000 : 1200);
+      for (int k = 0; k < len; ++k) {
+        double i = 0;
+        if (phase == 0) {
+          i = ((k / 30) % 2 == 0) ? 2.8 : 1.0 + 0.5 * rng.uniform();
+        } else if (phase == 2) {
+          i = -1.0;
+        }
+        if (phase == 0 && xt(0, 0) < T(0.06)) i = 0;
+        if (phase == 2 && xt(0, 0) > T(0.95)) i = 0;
+        const T it = static_cast<T>(i);
+        const auto st = truth_h.prepare(xt, aux, T(1), it, T(25));
+        xt = truth_h.predict(st, xt);
+        aux = M::next_aux(st);
+        const T v = truth_h.measure(st, xt) + static_cast<T>(0.001 * rng.normal());
+        if (k == 500) {  // a rejected sample: nothing changes
+          const auto ss = s.soh.state();
+          const auto x = s.est.state();
+          const auto P = s.est.covariance();
+          const auto r = s.soh.step(s.est, T(1), it, std::numeric_limits<T>::quiet_NaN(), T(25));
+          CHECK_CTX(is_rejected(r.soc.status), name);
+          CHECK_CTX(!r.capacity_updated && !r.r0_updated, name);
+          CHECK_CTX(same_soh_bits(s, ss, x, P), name);
+          const auto r2 = s.soh.step(s.est, T(-1), it, v, T(25));
+          CHECK_CTX(is_rejected(r2.soc.status), name);
+          CHECK_CTX(same_soh_bits(s, ss, x, P), name);
+          ++rejected_checked;
+        }
+        const auto r = s.soh.step(s.est, T(1), it, v, T(25));
+        cap_updates += r.capacity_updated ? 1 : 0;
+        r0_updates += r.r0_updated ? 1 : 0;
+        typename E::Cov l;
+        spd_ok = spd_ok && math::cholesky(s.est.covariance(), l) && s.soh.state().r0_scale_var > T(0) &&
+                 s.soh.capacity_sigma_Ah() > T(0);
+      }
+    }
+  }
+  std::printf("%s: capacity %.4f (truth 2.0, %d pairs), R0 factor %.4f (truth 1.4, %d updates)\n", name,
+              static_cast<double>(s.soh.capacity_Ah()), cap_updates, static_cast<double>(s.soh.r0_scale()), r0_updates);
+  CHECK_CTX(rejected_checked == 24, name);
+  CHECK_CTX(cap_updates >= 6, name);
+  CHECK_CTX(r0_updates > 100, name);
+  CHECK_CTX(spd_ok, name);
+  CHECK_CTX(std::fabs(s.soh.capacity_Ah() - T(2.0)) < T(0.04), name);   // 2 %
+  CHECK_CTX(std::fabs(s.soh.r0_scale() - T(1.4)) < T(0.07), name);      // 5 %
+  CHECK_CTX(s.est.model().capacity_Ah() == s.soh.capacity_Ah(), name);  // the SOC filter uses them
+  CHECK_CTX(s.est.model().r0_scale() == s.soh.r0_scale(), name);
+}
+
+/// Rests and constant-current plateaus: no update, no drift of the estimates.
+template <class E>
+void test_no_wander(const char* name) {
+  using T = typename E::T;
+  Setup<E> s(T(0.8));
+  CHECK_CTX(s.ok, name);
+  const T q0 = s.soh.capacity_Ah();
+  const T r0 = s.soh.r0_scale();
+  int updates = 0;
+  for (int k = 0; k < 2000; ++k) {  // a rest
+    const auto r = s.soh.step(s.est, T(1), T(0), T(3.85), T(25));
+    updates += (r.capacity_updated || r.r0_updated) ? 1 : 0;
+  }
+  CHECK_CTX(s.soh.r0_scale() == r0, name);
+  s.soh.step(s.est, T(1), T(1.25), T(3.8), T(25));  // the step onto the plateau may update R0
+  const T r0_plateau = s.soh.r0_scale();
+  for (int k = 0; k < 2000; ++k) {  // a constant-current plateau (no steps, no rest samples)
+    const auto r = s.soh.step(s.est, T(1), T(1.25), T(3.8) - T(1e-5) * T(k), T(25));
+    updates += (r.capacity_updated || r.r0_updated) ? 1 : 0;
+  }
+  CHECK_CTX(updates == 0, name);
+  CHECK_CTX(s.soh.capacity_Ah() == q0, name);
+  CHECK_CTX(s.soh.r0_scale() == r0_plateau, name);
+}
+
+/// Save -> restore into a fresh tracker continues bit for bit; bad states are refused unchanged.
+template <class E>
+void test_save_restore(const char* name) {
+  using T = typename E::T;
+  Setup<E> a(T(0.9));
+  Setup<E> b(T(0.9));
+  CHECK_CTX(a.ok && b.ok, name);
+  cstest::Rng rng;
+  for (int k = 0; k < 1500; ++k) {
+    const T i = static_cast<T>((k / 20) % 2 == 0 ? 2.0 : 0.0);
+    a.soh.step(a.est, T(1), i, static_cast<T>(3.9 - 0.0001 * k - 0.03 * static_cast<double>(i)), T(25));
+  }
+  CHECK_CTX(b.est.set_state(a.est.state(), a.est.covariance(), a.est.aux()), name);
+  CHECK_CTX(b.soh.set_state(b.est, a.soh.state()), name);
+  bool same = true;
+  for (int k = 0; k < 500; ++k) {
+    const T i = static_cast<T>((k / 20) % 2 == 0 ? 2.0 : 0.0);
+    const T v = static_cast<T>(3.75 - 0.0001 * k - 0.03 * static_cast<double>(i) + 0.001 * rng.normal());
+    const auto ra = a.soh.step(a.est, T(1), i, v, T(25));
+    const auto rb = b.soh.step(b.est, T(1), i, v, T(25));
+    same = same && std::memcmp(&ra.capacity_Ah, &rb.capacity_Ah, sizeof(T)) == 0 &&
+           std::memcmp(&ra.r0_scale, &rb.r0_scale, sizeof(T)) == 0 &&
+           std::memcmp(&ra.soc.soc, &rb.soc.soc, sizeof(T)) == 0;
+  }
+  CHECK_CTX(same, name);
+  CHECK_CTX(std::memcmp(&a.soh.state(), &b.soh.state(), sizeof(a.soh.state())) == 0, name);
+  // refusals
+  const auto keep = b.soh.state();
+  auto bad = keep;
+  bad.r0_scale_var = T(0);
+  CHECK_CTX(!b.soh.set_state(b.est, bad), name);
+  bad = keep;
+  bad.capacity.a_xx = -T(1);
+  CHECK_CTX(!b.soh.set_state(b.est, bad), name);
+  bad = keep;
+  bad.capacity.capacity_Ah = std::numeric_limits<T>::infinity();
+  CHECK_CTX(!b.soh.set_state(b.est, bad), name);
+  bad = keep;
+  bad.anchored = 2;
+  CHECK_CTX(!b.soh.set_state(b.est, bad), name);
+  CHECK_CTX(std::memcmp(&keep, &b.soh.state(), sizeof keep) == 0, name);
+  // a bad configuration is refused
+  Setup<E> c(T(0.5));
+  soh::SohConfig<T> sc;
+  sc.capacity_forgetting = T(0);
+  CHECK_CTX(!c.soh.init(c.est, sc), name);
+}
+
+/// With the health never changed, the model computes exactly what it did before (scale 1).
+template <typename T>
+void test_unit_health_is_identity() {
+  using M = model::EcmModel<T, 2>;
+  typename M::Params p;
+  cstest::make_cell(p);
+  M a(&p, typename M::Noise{});
+  M b = a;
+  CHECK_T(b.set_health(p.capacity_Ah, T(1)));
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.4), T(0.1), T(0.01), T(0.2), T(0.3), x, P);
+  const auto sa = a.prepare(x, {T(1)}, T(1), T(2.2), T(17));
+  const auto sb = b.prepare(x, {T(1)}, T(1), T(2.2), T(17));
+  typename M::Row ha, hb;
+  const T va = a.measure_with_jacobian(sa, x, ha);
+  const T vb = b.measure_with_jacobian(sb, x, hb);
+  CHECK_T(std::memcmp(&va, &vb, sizeof va) == 0 && std::memcmp(&ha, &hb, sizeof ha) == 0);
+  CHECK_T(a.r0_in_use_Ohm(sa, T(0.4)) == a.r0_table_Ohm(T(0.4), T(17)));
+}
+
+}  // namespace
+
+int main() {
+  test_awtls_exact_and_refusals<float>();
+  test_awtls_exact_and_refusals<double>();
+  test_awtls_errors_in_x<float>();
+  test_awtls_errors_in_x<double>();
+  test_unit_health_is_identity<float>();
+  test_unit_health_is_identity<double>();
+  test_tracking<EcmEkf<float, 2>>("ekf float");
+  test_tracking<EcmEkf<double, 2>>("ekf double");
+  test_tracking<EcmUkf<float, 2>>("ukf float");
+  test_tracking<EcmUkf<double, 2>>("ukf double");
+  test_tracking<EcmEkf<double, 1>>("ekf double 1rc");
+  test_no_wander<EcmEkf<float, 2>>("ekf float");
+  test_no_wander<EcmUkf<double, 2>>("ukf double");
+  test_save_restore<EcmEkf<float, 2>>("ekf float");
+  test_save_restore<EcmUkf<float, 2>>("ukf float");
+  test_save_restore<EcmEkf<double, 2>>("ekf double");
+  return cstest::finish("test_soh");
+}
