@@ -18,9 +18,9 @@ cmake --build build/asan -j 2
 ctest --test-dir build/asan --output-on-failure
 echo "== Fuzzing: libFuzzer over the C API init/step (60 s) =="
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
-echo "== Python: pytest =="
+echo "== Cortex-M: cross-compile, QEMU, parity, footprint =="
+bash scripts/mcu_test.sh
+echo "== Python: pytest (after the MCU build, so the QEMU replay tests find their firmware) =="
 python -m pytest -q tests/python
 echo "== Validation: cellsense validate --quick (PyBaMM DFN truth, bars asserted) =="
 cellsense validate --quick --out build/validation-quick
-echo "== Cortex-M: cross-compile, QEMU, parity, footprint =="
-bash scripts/mcu_test.sh
