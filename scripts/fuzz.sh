@@ -19,8 +19,9 @@ PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}" python3 -m cellsense.export
 FLAGS=(-std=c++17 -g -O1 -ffp-contract=off -fno-math-errno -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -I "$ROOT/cpp/include" -I "$OUT/gen")
 clang++ "${FLAGS[@]}" "$ROOT/tests/fuzz/fuzz_c_api.cpp" "$ROOT/cpp/src/c_api.cpp" -o "$OUT/fuzz_c_api"
+clang++ "${FLAGS[@]}" "$ROOT/tests/fuzz/fuzz_frame.cpp" -o "$OUT/fuzz_frame"
 status=0
-for name in c_api; do
+for name in c_api frame; do
   work="$OUT/corpus_$name"
   rm -rf "$work"; mkdir -p "$work"
   cp "$ROOT/tests/fuzz/corpus/$name/"* "$work/"
@@ -35,4 +36,25 @@ for name in c_api; do
     status=1
   fi
 done
+# Python targets (atheris): the cell-file loader, the pack-file loader and the replay log readers.
+if ! python3 -c "import atheris" 2>/dev/null; then
+  python3 -m pip install -q atheris >/dev/null 2>&1 || true
+fi
+if python3 -c "import atheris" 2>/dev/null; then
+  for target in cell pack pack_csv candump gvret asc dbc; do
+    echo "== fuzz python $target for ${SECONDS_PER} s =="
+    if PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}" python3 "$ROOT/tests/fuzz/fuzz_python.py" "$target" \
+         -max_total_time="$SECONDS_PER" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+         -artifact_prefix="$OUT/crash_py_${target}_" > "$OUT/fuzz_py_$target.log" 2>&1; then
+      grep -E "stat::number_of_executed_units|stat::new_units_added" "$OUT/fuzz_py_$target.log" | tail -2
+      echo "fuzz python $target: 1 passed, 0 failed"
+    else
+      tail -40 "$OUT/fuzz_py_$target.log"
+      echo "fuzz python $target: 0 passed, 1 failed"
+      status=1
+    fi
+  done
+else
+  echo "fuzz python: SKIPPED: atheris is not installed and 'pip install atheris' failed (needs clang + libFuzzer)"
+fi
 exit $status

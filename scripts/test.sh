@@ -16,8 +16,8 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DCELLSENSE_SOAK=OFF
 cmake --build build/asan -j 2
 ctest --test-dir build/asan --output-on-failure
-echo "== Fuzzing: libFuzzer over the C API init/step (60 s) =="
-bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+echo "== Fuzzing: libFuzzer (C API, frame decoder) and atheris (cell/pack files, log readers), 30 s each =="
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 echo "== Cortex-M: cross-compile, QEMU, parity, footprint =="
 bash scripts/mcu_test.sh
 echo "== Python: pytest (after the MCU build, so the QEMU replay tests find their firmware) =="

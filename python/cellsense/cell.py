@@ -152,6 +152,8 @@ def load_cell(model: str | os.PathLike | Cell) -> Cell:
             data = json.load(f)
     except json.JSONDecodeError as e:
         raise CellFileError(f"{path}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
+    except UnicodeDecodeError as e:
+        raise CellFileError(f"{path}: byte {e.start}: not UTF-8 text ({e.reason})") from None
     if isinstance(data, dict) and data.get("model") == "spme":  # reduced electrochemical model (spme.py)
         from .spme import load_spme_cell
 

@@ -146,6 +146,8 @@ def load_pack(path: str | os.PathLike) -> PackSpec:
         raise PackFileError(f"{path}: cannot read: {e.strerror}") from None
     except json.JSONDecodeError as e:
         raise PackFileError(f"{path}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
+    except UnicodeDecodeError as e:
+        raise PackFileError(f"{path}: byte {e.start}: not UTF-8 text ({e.reason})") from None
     return pack_from_dict(data, source=str(path), base_dir=path.parent)
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .cell import CellFileError
+
 F_C_PER_MOL = 96485.33212   # CODATA 2018, as spme.hpp
 RG_J_PER_MOL_K = 8.314462618
 PADE_ORDER = 3              # [3/3] per electrode (docs/spme.md: reduction order)
@@ -38,7 +40,7 @@ G_SERIES = [(1, 5), (-1, 175), (2, 7875), (-37, 3031875), (118, 197071875), (-55
             (3308, 2261399765625)]
 
 
-class SpmeCellError(ValueError):
+class SpmeCellError(CellFileError):
     """An SPMe cell file is malformed or physically inconsistent. The message names file and key."""
 
 

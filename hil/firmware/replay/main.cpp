@@ -16,6 +16,7 @@
 #include <new>
 
 #include "board.h"
+#include "frame.hpp"
 #include "cellsense/cellsense.hpp"
 #include "cellsense/pack/pack.hpp"
 
@@ -32,8 +33,8 @@ extern "C" {
 
 namespace {
 
-constexpr uint8_t kProtocol = 1;
-constexpr uint32_t kMaxBody = 2048;
+constexpr uint8_t kProtocol = hil_frame::kProtocol;
+constexpr uint32_t kMaxBody = hil_frame::kMaxBody;
 constexpr uint8_t T_HELLO = 0x01, T_CONFIG = 0x02, T_PARAMS = 0x03, T_CELLS = 0x04, T_START = 0x05, T_STEP = 0x06,
                   T_DEBUG = 0x70, T_READY = 0x80, T_ACK = 0x81, T_RESULT = 0x86, T_NAK = 0xFF;
 constexpr uint8_t NAK_CRC = 1, NAK_FRAMING = 2, NAK_SEQUENCE = 3, NAK_NOT_CONFIGURED = 4, NAK_BAD_MESSAGE = 5;
@@ -64,19 +65,7 @@ bool uart_get(uint8_t& b) {
   return true;
 }
 
-// ---- CRC-32/ISO-HDLC (zlib's), nibble table ---------------------------------------------------
-uint32_t crc32(const uint8_t* p, size_t n) {
-  static const uint32_t t[16] = {0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
-                                 0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
-                                 0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; ++i) {
-    c ^= p[i];
-    c = (c >> 4) ^ t[c & 0xFu];
-    c = (c >> 4) ^ t[c & 0xFu];
-  }
-  return c ^ 0xFFFFFFFFu;
-}
+using hil_frame::crc32;
 
 // ---- Frames --------------------------------------------------------------------------------------
 uint8_t rx_enc[2 * kMaxBody + 8];  // COBS bytes of the frame being received
@@ -87,51 +76,12 @@ uint8_t tx_body[kMaxBody];
 uint8_t last_answer[kMaxBody + kMaxBody / 254 + 8];  // encoded bytes of the last answer (for repeats)
 size_t last_answer_len;
 
-size_t cobs_decode(const uint8_t* in, size_t n, uint8_t* out, size_t cap, bool& ok) {
-  size_t o = 0, i = 0;
-  ok = false;
-  while (i < n) {
-    const uint8_t code = in[i];
-    if (code == 0u || i + code > n) { return 0; }
-    for (size_t k = 1; k < code; ++k) {
-      if (o >= cap) { return 0; }
-      out[o++] = in[i + k];
-    }
-    i += code;
-    if (code != 255u && i < n) {
-      if (o >= cap) { return 0; }
-      out[o++] = 0u;
-    }
-  }
-  ok = true;
-  return o;
-}
-
 uint8_t nak_enc[32];  // NAKs are not cached: a repeat must get the last real answer
 
 // Encode tx_body[0..n) with COBS into `out`, append the delimiter, send it; returns the length.
 size_t send_body(size_t n, uint8_t* out) {
-  uint8_t* const last_answer_ = out;
-  size_t o = 0, code_at = o++;
-  uint8_t code = 1;
-  for (size_t i = 0; i < n; ++i) {
-    if (tx_body[i] == 0u) {
-      last_answer_[code_at] = code;
-      code_at = o++;
-      code = 1;
-    } else {
-      last_answer_[o++] = tx_body[i];
-      ++code;
-      if (code == 255u) {
-        last_answer_[code_at] = code;
-        code_at = o++;
-        code = 1;
-      }
-    }
-  }
-  last_answer_[code_at] = code;
-  last_answer_[o++] = 0u;
-  for (size_t i = 0; i < o; ++i) { uart_put(last_answer_[i]); }
+  const size_t o = hil_frame::cobs_encode(tx_body, n, out);
+  for (size_t i = 0; i < o; ++i) { uart_put(out[i]); }
   return o;
 }
 
@@ -408,14 +358,11 @@ void handle(uint8_t type, uint16_t seq, const uint8_t* pl, size_t n) {
 }
 
 void on_frame() {
-  bool ok = false;
   const uint16_t expected = static_cast<uint16_t>(last_seq + 1u);
-  const size_t n = cobs_decode(rx_enc, rx_len, rx_body, sizeof rx_body, ok);
-  if (!ok || n < 8u || rx_overflow) { send_nak(NAK_FRAMING, expected); return; }
-  uint32_t crc;
-  memcpy(&crc, &rx_body[n - 4], 4);
-  if (crc32(rx_body, n - 4) != crc) { send_nak(NAK_CRC, expected); return; }
-  if (rx_body[0] != kProtocol) { send_nak(NAK_FRAMING, expected); return; }
+  size_t n = 0;
+  const hil_frame::Check check = hil_frame::check_frame(rx_enc, rx_len, rx_overflow, rx_body, sizeof rx_body, &n);
+  if (check == hil_frame::Check::crc) { send_nak(NAK_CRC, expected); return; }
+  if (check != hil_frame::Check::ok) { send_nak(NAK_FRAMING, expected); return; }
   const uint8_t type = rx_body[1];
   const uint16_t seq = get_u16(&rx_body[2]);
   if (type == T_HELLO) {  // a new session: any sequence number

@@ -200,7 +200,10 @@ def load_dbc(path: str | os.PathLike):
     Kona EV P-CAN DBC) get them added in memory, never in the file; non-strict (overlapping signals allowed)."""
     import cantools
 
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise LogReadError(f"{path}: cannot read DBC: {e.strerror}") from None
     if not re.search(r"^BU_\s*:", text, re.M):
         nodes = set(re.findall(r"^BO_\s+\d+\s+\w+\s*:\s*\d+\s+(\w+)", text, re.M))
         for recv in re.findall(r"^\s*SG_\s.*\"[^\"]*\"\s+(.+)$", text, re.M):

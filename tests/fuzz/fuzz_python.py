@@ -1,0 +1,185 @@
+"""Coverage-guided fuzzing (atheris / libFuzzer) of the Python input edge: the cell-file loader, the pack-file
+loader and the replay log readers (pack CSV, candump .log, SavvyCAN GVRET CSV, Vector .asc, the DBC loader).
+
+    python3 tests/fuzz/fuzz_python.py <target> [libFuzzer flags, e.g. -max_total_time=30]
+    targets: cell pack pack_csv candump gvret asc dbc
+
+Each input is written to one scratch file and read back through the public reader. Invariants: only the
+documented error escapes (CellFileError or SpmeCellError / PackFileError / LogReadError), and it names the file; what the
+readers skip is counted and the counts add up (rows + malformed lines = data records; decoded + malformed
+frames = frames carrying the pack's signals). The seed corpus is made from the committed fixtures in
+build/fuzz/corpus_py_<target>, recreated each run (scripts/fuzz.sh runs every target for a bounded time)."""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports():
+    from cellsense.cell import CellFileError, load_cell
+    from cellsense.pack import PackFileError, load_pack
+    from cellsense.replay.readers import LogReadError, decode_frames, load_dbc, read_can_frames, read_pack_csv
+    from cellsense.spme import SpmeCellError
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "tests" / "fixtures" / "pack"
+SCRATCH = ROOT / "build" / "fuzz" / "scratch_py"  # set per target in main(); one reused file
+SPEC = load_pack(FIX / "sim12s.pack.json")
+CSPEC = load_pack(FIX / "sim12s_can.pack.json")
+DB = load_dbc(FIX / "sim12s.dbc")
+IDS = {m.frame_id for m in DB.messages}
+
+
+def _write(suffix: str, data: bytes) -> Path:
+    p = SCRATCH / f"input{suffix}"
+    p.write_bytes(data)
+    return p
+
+
+def _names(e: Exception, p: Path) -> None:
+    if str(p) not in str(e):
+        raise AssertionError(f"error does not name the file: {e!r}")
+
+
+def _decode(frames: list, counts: Counter, p: Path) -> None:
+    counts = Counter(counts)
+    before = counts.get("malformed_frames", 0)
+    carrying = sum(1 for f in frames if f[1] in IDS)
+    try:
+        log = decode_frames(frames, counts, CSPEC, DB, source=str(p))
+    except LogReadError as e:
+        _names(e, p)
+        return
+    assert counts["decoded_frames"] + counts.get("malformed_frames", 0) - before == carrying, counts
+    assert counts["samples"] == len(log)
+
+
+def t_cell(data: bytes) -> None:
+    p = _write(".json", data)
+    try:
+        load_cell(p)
+    except (CellFileError, SpmeCellError) as e:  # SpmeCellError: a file with "model": "spme" (spme.py)
+        _names(e, p)
+
+
+def t_pack(data: bytes) -> None:
+    p = _write(".pack.json", data)
+    try:
+        load_pack(p)
+    except PackFileError as e:
+        _names(e, p)
+
+
+def t_pack_csv(data: bytes) -> None:
+    p = _write(".csv", data)
+    try:
+        log = read_pack_csv(p, SPEC)
+    except LogReadError as e:
+        _names(e, p)
+        return
+    text = data.decode("utf-8", errors="replace")
+    records = list(csv.reader(io.StringIO(text, newline="")))[1:]
+    nonblank = sum(1 for r in records if r and not all(not x.strip() for x in r))
+    assert log.counts["rows"] == len(log)
+    assert log.counts["rows"] + log.counts.get("malformed_lines", 0) == nonblank, (log.counts, nonblank)
+
+
+def t_candump(data: bytes) -> None:
+    p = _write(".log", data)
+    frames, counts = read_can_frames(p)
+    n = sum(1 for ln in io.StringIO(data.decode("utf-8", errors="replace"), newline="") if ln.strip())
+    assert counts["frames"] == len(frames)
+    assert counts.get("malformed_lines", 0) + len(frames) + counts.get("error_or_remote_frames", 0) == n, (counts, n)
+    _decode(frames, counts, p)
+
+
+def t_gvret(data: bytes) -> None:
+    p = _write(".csv", data)
+    try:
+        frames, counts = read_can_frames(p)
+    except LogReadError as e:
+        _names(e, p)
+        return
+    n = sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))) - 1
+    assert counts.get("malformed_lines", 0) + len(frames) == n, (counts, n)
+    _decode(frames, counts, p)
+
+
+def t_asc(data: bytes) -> None:
+    p = _write(".asc", data)
+    frames, counts = read_can_frames(p)
+    assert counts["frames"] == len(frames) and counts.get("malformed_frames", 0) <= 1
+    _decode(frames, counts, p)
+
+
+def t_dbc(data: bytes) -> None:
+    p = _write(".dbc", data)
+    try:
+        load_dbc(p)
+    except LogReadError as e:
+        _names(e, p)
+
+
+TARGETS = {"cell": t_cell, "pack": t_pack, "pack_csv": t_pack_csv, "candump": t_candump, "gvret": t_gvret,
+           "asc": t_asc, "dbc": t_dbc}
+
+
+def _seeds(target: str) -> list[bytes]:
+    def head(path: Path, n: int) -> bytes:
+        lines = gzip.open(path, "rb").read().splitlines(keepends=True) if path.suffix == ".gz" else \
+            path.read_bytes().splitlines(keepends=True)
+        return b"".join(lines[:n])
+
+    if target == "cell":
+        return [p.read_bytes() for p in sorted((ROOT / "models").glob("*.json")) if p.stat().st_size < 200_000][:3]
+    if target == "pack":
+        return [p.read_bytes() for p in sorted(FIX.glob("*.pack.json"))]
+    if target == "pack_csv":
+        return [head(FIX / "sim12s.csv.gz", 12)]
+    if target == "candump":
+        return [head(FIX / "sim12s.log.gz", 30)]
+    if target == "gvret":
+        kona = ROOT / "python" / "cellsense" / "data" / "kona_ev_can"
+        gv = sorted(kona.glob("*.csv.gz"))
+        out = [b"Time Stamp,ID,Extended,Bus,LEN,D1,D2,D3,D4,D5,D6,D7,D8\n"
+               b"1000000,00000100,false,0,8,02,00,41,22,03,00,00,00\n"
+               b"1001000,00000200,false,0,8,EC,9D,C6,9D,67,9C,88,9D\n"]
+        if gv:
+            out.append(head(gv[0], 20))
+        return out
+    if target == "asc":
+        return [b"date Mon Jan 1 00:00:00.000 am 2024\nbase hex  timestamps absolute\ninternal events logged\n"
+                b"Begin Triggerblock\n   0.000000 1  100             Rx   d 8 02 00 41 22 03 00 00 00\n"
+                b"   0.001000 1  200             Rx   d 8 EC 9D C6 9D 67 9C 88 9D\nEnd TriggerBlock\n"]
+    if target == "dbc":
+        return [(FIX / "sim12s.dbc").read_bytes()]
+    return []
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in TARGETS:
+        sys.exit(f"usage: fuzz_python.py {{{'|'.join(TARGETS)}}} [libFuzzer flags]")
+    target = sys.argv.pop(1)
+    corpus = ROOT / "build" / "fuzz" / f"corpus_py_{target}"
+    shutil.rmtree(corpus, ignore_errors=True)  # fresh seeds each run, like the C harnesses
+    corpus.mkdir(parents=True)
+    for k, s in enumerate(_seeds(target)):
+        (corpus / f"seed{k}").write_bytes(s)
+    global SCRATCH
+    # one reused scratch file per target, in RAM when there is /dev/shm (about 20x the executions of build/)
+    shm = Path("/dev/shm")
+    SCRATCH = (shm if shm.is_dir() else ROOT / "build" / "fuzz") / f"cellsense_fuzz_py_{target}"
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    fn = TARGETS[target]
+    atheris.Setup(sys.argv + [str(corpus)], fn)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
