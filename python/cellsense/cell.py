@@ -170,6 +170,8 @@ def _number(source: str, where: str, v: Any) -> float:
         raise _err(source, where, f"expected a number, got {type(v).__name__} {v!r}")
     if not math.isfinite(v):
         raise _err(source, where, f"must be finite, got {v!r}")
+    if abs(v) > 3.0e38:  # the core's finiteness bound: every parameter must also fit a float32 MCU build
+        raise _err(source, where, f"magnitude {v!r} is beyond float32 range (|value| <= 3e38)")
     return float(v)
 
 
