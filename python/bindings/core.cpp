@@ -1,6 +1,8 @@
 // pybind11 bindings: the ONLY place that sees both numpy and the core (style.md).
 // Exposes one class per (scalar, RC pairs, filter): Ecm{Ekf,Ukf}{1,2,3}_{f32,f64}.
 // The Python package (cellsense.estimator) picks the class; users never touch this module.
+#include "common.hpp"
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -215,24 +217,10 @@ class PyEstimator {
     return out;
   }
 
-  py::array_t<double> state() const {
-    py::array_t<double> a(N);
-    for (int k = 0; k < N; ++k) { a.mutable_at(k) = static_cast<double>(est_.state()(k, 0)); }
-    return a;
-  }
-  py::array_t<double> covariance() const {
-    py::array_t<double> a({N, N});
-    for (int r = 0; r < N; ++r)
-      for (int c = 0; c < N; ++c) a.mutable_at(r, c) = static_cast<double>(est_.covariance()(r, c));
-    return a;
-  }
-  py::bytes state_bytes() const {
-    // Raw bytes of state + covariance: for bit-for-bit comparisons in tests.
-    std::string s(sizeof(est_.state()) + sizeof(est_.covariance()), '\0');
-    std::memcpy(&s[0], &est_.state(), sizeof(est_.state()));
-    std::memcpy(&s[sizeof(est_.state())], &est_.covariance(), sizeof(est_.covariance()));
-    return py::bytes(s);
-  }
+  py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }
+  py::array_t<double> covariance() const { return cellsense_py::to_numpy_matrix(est_.covariance()); }
+  /// Raw bytes of state + covariance: for bit-for-bit comparisons in tests.
+  py::bytes state_bytes() const { return cellsense_py::raw_bytes(est_.state(), est_.covariance()); }
   double hysteresis_sign() const { return static_cast<double>(est_.aux().current_sign); }
   bool set_state(const Arr& x, const Arr& p, double hysteresis_sign) {
     typename M::State xs;
@@ -254,17 +242,8 @@ class PyEstimator {
   double soc_sigma() const { return static_cast<double>(est_.soc_sigma()); }
 
  private:
-  static void to_state(const Arr& a, typename M::State& x) {
-    if (a.ndim() != 1 || a.shape(0) != N) { throw py::value_error("state must have shape (" + std::to_string(N) + ",)"); }
-    for (int k = 0; k < N; ++k) { x(k, 0) = static_cast<T>(a.at(k)); }
-  }
-  static void to_cov(const Arr& a, typename M::Cov& c) {
-    if (a.ndim() != 2 || a.shape(0) != N || a.shape(1) != N) {
-      throw py::value_error("covariance must have shape (" + std::to_string(N) + ", " + std::to_string(N) + ")");
-    }
-    for (int r = 0; r < N; ++r)
-      for (int cc = 0; cc < N; ++cc) c(r, cc) = static_cast<T>(a.at(r, cc));
-  }
+  static void to_state(const Arr& a, typename M::State& x) { cellsense_py::from_numpy_vector(a, x); }
+  static void to_cov(const Arr& a, typename M::Cov& c) { cellsense_py::from_numpy_matrix(a, c); }
   static void set_filter_config(typename filter::Ekf<M>::Config&, const py::dict&) {}
   static void set_filter_config(typename filter::Ukf<M>::Config& c, const py::dict& d) {
     c.alpha = static_cast<T>(get_scalar(d, "alpha"));

@@ -2,6 +2,8 @@
 // (scalar, RC pairs, filter), EcmSoh{Ekf,Ukf}{1,2,3}_{f32,f64}: the SOC estimator plus the SOH
 // tracker (cpp/include/cellsense/soh/soh_tracker.hpp). The Python package (cellsense.soh) picks
 // the class; the whole-log loop runs here with the GIL released.
+#include "common.hpp"
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -217,17 +219,8 @@ class PySoh {
     return out;
   }
 
-  py::array_t<double> state() const {
-    py::array_t<double> a(N);
-    for (int k = 0; k < N; ++k) { a.mutable_at(k) = static_cast<double>(est_.state()(k, 0)); }
-    return a;
-  }
-  py::array_t<double> covariance() const {
-    py::array_t<double> a({N, N});
-    for (int r = 0; r < N; ++r)
-      for (int c = 0; c < N; ++c) a.mutable_at(r, c) = static_cast<double>(est_.covariance()(r, c));
-    return a;
-  }
+  py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }
+  py::array_t<double> covariance() const { return cellsense_py::to_numpy_matrix(est_.covariance()); }
   double hysteresis_sign() const { return static_cast<double>(est_.aux().current_sign); }
   bool set_state(const Arr& x, const Arr& p, double sign) {
     typename M::State xs;
@@ -280,13 +273,7 @@ class PySoh {
     s.prev_valid = static_cast<std::uint8_t>(pv);
     return soh_.set_state(est_, s);
   }
-  py::bytes state_bytes() const {
-    std::string s(sizeof(est_.state()) + sizeof(est_.covariance()) + sizeof(soh_.state()), '\0');
-    std::memcpy(&s[0], &est_.state(), sizeof(est_.state()));
-    std::memcpy(&s[sizeof(est_.state())], &est_.covariance(), sizeof(est_.covariance()));
-    std::memcpy(&s[sizeof(est_.state()) + sizeof(est_.covariance())], &soh_.state(), sizeof(soh_.state()));
-    return py::bytes(s);
-  }
+  py::bytes state_bytes() const { return cellsense_py::raw_bytes(est_.state(), est_.covariance(), soh_.state()); }
   py::object last_time() const { return has_last_time_ ? py::object(py::float_(last_time_s_)) : py::none(); }
   void set_last_time(py::object t) {
     if (t.is_none()) {
@@ -321,15 +308,8 @@ class PySoh {
     r.r0_sigma_Ohm = std::numeric_limits<T>::quiet_NaN();
     return r;
   }
-  static void to_state(const Arr& a, typename M::State& x) {
-    if (a.ndim() != 1 || a.shape(0) != N) { throw py::value_error("state must have shape (" + std::to_string(N) + ",)"); }
-    for (int k = 0; k < N; ++k) { x(k, 0) = static_cast<T>(a.at(k)); }
-  }
-  static void to_cov(const Arr& a, typename M::Cov& c) {
-    if (a.ndim() != 2 || a.shape(0) != N || a.shape(1) != N) { throw py::value_error("covariance has the wrong shape"); }
-    for (int r = 0; r < N; ++r)
-      for (int cc = 0; cc < N; ++cc) c(r, cc) = static_cast<T>(a.at(r, cc));
-  }
+  static void to_state(const Arr& a, typename M::State& x) { cellsense_py::from_numpy_vector(a, x); }
+  static void to_cov(const Arr& a, typename M::Cov& c) { cellsense_py::from_numpy_matrix(a, c); }
   static void set_filter_config(typename filter::Ekf<M>::Config&, const py::dict&) {}
   static void set_filter_config(typename filter::Ukf<M>::Config& c, const py::dict& d) {
     c.alpha = static_cast<T>(scalar(d, "alpha"));

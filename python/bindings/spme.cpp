@@ -2,6 +2,8 @@
 // One class per (filter, scalar): Spme{Ekf,Ukf}_{f32,f64}, an Estimator over model::SpmeModel
 // (Pade [3/3] particles, 2 electrolyte modes); spme_open_loop_{f32,f64} runs the model without a
 // filter. cellsense.spme (python/cellsense/spme.py) builds the parameter dict and picks the class.
+#include "common.hpp"
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -246,23 +248,10 @@ class PySpme {
     return out;
   }
 
-  py::array_t<double> state() const {
-    py::array_t<double> a(N);
-    for (int k = 0; k < N; ++k) { a.mutable_at(k) = static_cast<double>(est_.state()(k, 0)); }
-    return a;
-  }
-  py::array_t<double> covariance() const {
-    py::array_t<double> a({N, N});
-    for (int r = 0; r < N; ++r)
-      for (int c = 0; c < N; ++c) a.mutable_at(r, c) = static_cast<double>(est_.covariance()(r, c));
-    return a;
-  }
-  py::bytes state_bytes() const {
-    std::string s(sizeof(est_.state()) + sizeof(est_.covariance()), '\0');
-    std::memcpy(&s[0], &est_.state(), sizeof(est_.state()));
-    std::memcpy(&s[sizeof(est_.state())], &est_.covariance(), sizeof(est_.covariance()));
-    return py::bytes(s);
-  }
+  py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }
+  py::array_t<double> covariance() const { return cellsense_py::to_numpy_matrix(est_.covariance()); }
+  /// Raw bytes of state + covariance: for bit-for-bit comparisons in tests.
+  py::bytes state_bytes() const { return cellsense_py::raw_bytes(est_.state(), est_.covariance()); }
   bool set_state(const Arr& x, const Arr& p, double /*unused*/) {
     typename M::State xs;
     typename M::Cov cs;
@@ -294,17 +283,8 @@ class PySpme {
     o[1] = static_cast<double>(out.negative_surface_stoichiometry);
     o[2] = static_cast<double>(out.positive_surface_stoichiometry);
   }
-  static void to_state(const Arr& a, typename M::State& x) {
-    if (a.ndim() != 1 || a.shape(0) != N) { throw py::value_error("state must have shape (" + std::to_string(N) + ",)"); }
-    for (int k = 0; k < N; ++k) { x(k, 0) = static_cast<T>(a.at(k)); }
-  }
-  static void to_cov(const Arr& a, typename M::Cov& c) {
-    if (a.ndim() != 2 || a.shape(0) != N || a.shape(1) != N) {
-      throw py::value_error("covariance must have shape (" + std::to_string(N) + ", " + std::to_string(N) + ")");
-    }
-    for (int r = 0; r < N; ++r)
-      for (int cc = 0; cc < N; ++cc) c(r, cc) = static_cast<T>(a.at(r, cc));
-  }
+  static void to_state(const Arr& a, typename M::State& x) { cellsense_py::from_numpy_vector(a, x); }
+  static void to_cov(const Arr& a, typename M::Cov& c) { cellsense_py::from_numpy_matrix(a, c); }
   static void set_filter_config(typename filter::Ekf<M>::Config&, const py::dict&) {}
   static void set_filter_config(typename filter::Ukf<M>::Config& c, const py::dict& d) {
     c.alpha = static_cast<T>(scalar(d, "alpha"));
