@@ -3,9 +3,13 @@
 # copy of its committed seed corpus (tests/fuzz/corpus/<name>). Needs clang and libclang-rt
 # (Debian: clang libclang-rt-14-dev; installed here if missing).
 #   scripts/fuzz.sh [seconds-per-harness]      (default 60; FUZZ_SECONDS also works)
+# The mutation sequence is seeded (FUZZ_SEED, default 1), so a run is reproducible: the same
+# inputs in the same order, cut off by the time budget. FUZZ_SEED=0 lets libFuzzer pick a seed
+# (exploration; use it for long local runs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_PER="${1:-${FUZZ_SECONDS:-60}}"
+SEED="${FUZZ_SEED:-1}"
 if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
@@ -26,7 +30,7 @@ for name in c_api frame; do
   rm -rf "$work"; mkdir -p "$work"
   cp "$ROOT/tests/fuzz/corpus/$name/"* "$work/"
   echo "== fuzz $name for ${SECONDS_PER} s =="
-  if "$OUT/fuzz_$name" -max_total_time="$SECONDS_PER" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  if "$OUT/fuzz_$name" -seed="$SEED" -max_total_time="$SECONDS_PER" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$OUT/crash_${name}_" "$work" > "$OUT/fuzz_$name.log" 2>&1; then
     grep -E "stat::number_of_executed_units|stat::new_units_added|cov:" "$OUT/fuzz_$name.log" | tail -3
     echo "fuzz $name: 1 passed, 0 failed"
@@ -44,7 +48,7 @@ if python3 -c "import atheris" 2>/dev/null; then
   for target in cell pack pack_csv candump gvret asc dbc; do
     echo "== fuzz python $target for ${SECONDS_PER} s =="
     if PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}" python3 "$ROOT/tests/fuzz/fuzz_python.py" "$target" \
-         -max_total_time="$SECONDS_PER" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+         -seed="$SEED" -max_total_time="$SECONDS_PER" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
          -artifact_prefix="$OUT/crash_py_${target}_" > "$OUT/fuzz_py_$target.log" 2>&1; then
       grep -E "stat::number_of_executed_units|stat::new_units_added" "$OUT/fuzz_py_$target.log" | tail -2
       echo "fuzz python $target: 1 passed, 0 failed"

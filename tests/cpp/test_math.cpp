@@ -83,6 +83,24 @@ void test_positive_definite_packed() {
   CHECK_T(!(positive_definite_packed<T, 2>(singular)));
   const T nan_m[3] = {T(1), T(0), std::numeric_limits<T>::quiet_NaN()};
   CHECK_T(!(positive_definite_packed<T, 2>(nan_m)));
+  // Singular within rounding: [[1, c], [c, 1]] with 1 - c^2 a few eps. The plain "pivot > 0" test
+  // accepts it in T (its rounded pivot is positive), but the pivot is rounding noise; both checks
+  // reject it, and accept c one notch further from 1 than the floor.
+  {
+    const T eps = std::numeric_limits<T>::epsilon();
+    const T c_bad = T(1) - T(2) * eps;     // 1 - c^2 ~ 4 eps < 64 eps
+    const T c_ok = T(1) - T(1024) * eps;   // 1 - c^2 ~ 2048 eps
+    const T near_sing[3] = {T(1), c_bad, T(1)};
+    const T fine[3] = {T(1), c_ok, T(1)};
+    CHECK_T(T(1) - c_bad * c_bad > T(0));  // the old test would have passed it
+    CHECK_T(!(positive_definite_packed<T, 2>(near_sing)));
+    CHECK_T((positive_definite_packed<T, 2>(fine)));
+    Matrix<T, 2, 2> m{}, l2;
+    m(0, 0) = T(1); m(1, 1) = T(1); m(0, 1) = c_bad; m(1, 0) = c_bad;
+    CHECK_T(!cholesky(m, l2));
+    m(0, 1) = c_ok; m(1, 0) = c_ok;
+    CHECK_T(cholesky(m, l2));
+  }
   // random symmetric matrices: same verdict as cholesky()
   unsigned st = 12345u;
   int agree = 0;

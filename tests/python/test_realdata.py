@@ -97,10 +97,28 @@ def test_real_drive_cycle_meets_issue_bar(cycle, filt):
     assert m.max_abs_after <= 0.040, f"{cycle} {filt}: max |error| after 10 min {100 * m.max_abs_after:.2f} %"
 
 
+@pytest.mark.parametrize("cycle", ["US06", "HWFET_a", "LA92", "NN"])
+@pytest.mark.parametrize("filt", ["ekf", "ukf"])
+def test_real_drive_cycle_bar_from_rested_start(cycle, filt):
+    """The issue's real-data bar as a BMS runs: the estimator's default start, SOC from the rested
+    terminal voltage (OCV inverse at the first sample; every log starts rested and full)."""
+    from cellsense.estimator import Estimator
+    from cellsense.metrics import soc_metrics
+
+    log = load_real_log(f"panasonic-18650pf/25degC_{cycle}")
+    est = Estimator("panasonic_18650pf", filter=filt)  # initial_soc=None: from OCV(first voltage)
+    r = est.run(log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
+    assert abs(r.soc[0] - log.soc_true[0]) < 0.02
+    m = soc_metrics(log.time_s, r.soc, r.soc_sigma, log.soc_true, settle_s=600.0)
+    assert m.rmse <= 0.015, f"{cycle} {filt}: RMSE {100 * m.rmse:.2f} %"
+    assert m.max_abs_after <= 0.040, f"{cycle} {filt}: max |error| after 10 min {100 * m.max_abs_after:.2f} %"
+
+
 @pytest.mark.parametrize("filt", ["ekf", "ukf"])
 def test_real_us06_max_error_meets_issue_bar(filt):
-    """US06 meets the max-error part of the bar; its RMSE is 1.47 % (EKF) / 1.51 % (UKF) against
-    the 1.5 % bar (docs/real-data.md), so only a regression guard is asserted for it."""
+    """Started 20 points off, US06 meets the max-error part of the bar; its RMSE is 1.47 % (EKF) /
+    1.51 % (UKF) against the 1.5 % bar (docs/real-data.md), so only a regression guard is asserted
+    for that start (from the rested start both filters pass: test above)."""
     from cellsense.estimator import Estimator
     from cellsense.metrics import soc_metrics
 
