@@ -11,7 +11,12 @@ core's firmware image under qemu-system-arm with `-icount shift=0`, and reads:
   used whole, with both filters or one), split into the core + C API, compiler runtime (libgcc
   soft-float on M3/M0), libc (memcpy/memset), libm (sqrtf) and the cell parameter tables;
 * per-cell state (the bytes of the estimator storage a filter uses);
-* bit-for-bit parity of every output with the host build of the same C API.
+* bit-for-bit parity of every output with the host build of the same C API;
+* the SOH-enabled estimator (cs_step_soh with a cs_soh: capacity AWTLS + R0 filter) from the image
+  soh_<core> (hil/firmware/common/run_soh.c over the same log): instructions and stack per step for
+  EKF+SOH and UKF+SOH, the flash SOH adds to the SOC-only API (the sections its map keeps beyond
+  fp_both's), RAM per cell (sizeof cs_estimator + cs_soh, from nm) and parity of the final state;
+* the SPMe observer image (spme_<core>), when built.
 
 Needs arm-none-eabi-gcc, qemu-system-arm (scripts/install_mcu_toolchain.sh), cmake and a source
 checkout (found from the current directory, this file, or $CELLSENSE_SOURCE_DIR).
@@ -138,7 +143,16 @@ def parse_run(text: str) -> dict[str, Any]:
             kv = dict(p.split("=", 1) for p in f[2:])
             d = out["filters"].setdefault(f[1], {})
             d.update(steps=int(kv["steps"]), ticks_total=int(kv["ticks"]), ticks_max=int(kv["ticks_max"]),
-                     stack_max_bytes=int(kv["stack_max"]), hash=kv["hash"])
+                     stack_max_bytes=int(kv["stack_max"]))
+            if "hash" in kv:
+                d["hash"] = kv["hash"]
+            for k in ("r0_updates", "capacity_updates"):  # the SOH runner (run_soh.c)
+                if k in kv:
+                    d[k] = int(kv[k])
+            if "insn_per_tick" in kv:
+                num, den = (int(x) for x in kv["insn_per_tick"].split("/"))
+        elif f[0] == "check":
+            out.setdefault("checks", {})[f[1]] = len(f) > 2 and f[2] == "ok"
     per_tick = num / den
     overhead = out.get("overhead_ticks", 0)
     for filt, d in out["filters"].items():
@@ -155,6 +169,16 @@ _MAP_LINE = re.compile(r"^ (\.[^\s]+|COMMON)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(
 
 def parse_map(path: Path) -> dict[str, dict[str, int]]:
     """Bytes by category and kind (text/rodata/data/bss) from a GNU ld map file."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (_sec, _origin, cat, kind), size in map_sections(path).items():
+        out[cat][kind] += size
+    return {k: dict(v) for k, v in out.items()}
+
+
+def map_sections(path: Path) -> dict[tuple[str, str, str, str], int]:
+    """Every input section the linker kept: (section, origin object, category, kind) -> bytes. With
+    -ffunction-sections one section is one function, and the same object gives the same sections in
+    every image that links it, so two images' maps can be compared section by section."""
     lines = path.read_text(errors="replace").splitlines()
     try:
         start = next(i for i, l in enumerate(lines) if l.startswith("Linker script and memory map"))
@@ -166,7 +190,7 @@ def parse_map(path: Path) -> dict[str, dict[str, int]]:
             joined[-1] = joined[-1] + " " + line.strip()
         else:
             joined.append(line)
-    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    out: dict[tuple[str, str, str, str], int] = defaultdict(int)
     for line in joined:
         m = _MAP_LINE.match(line)
         if not m:
@@ -192,8 +216,8 @@ def parse_map(path: Path) -> dict[str, dict[str, int]]:
             cat = "libc"
         else:
             cat = "firmware"
-        out[cat][kind] += size
-    return {k: dict(v) for k, v in out.items()}
+        out[(sec, origin.strip(), cat, kind)] += size
+    return dict(out)
 
 
 def _flash(m: dict[str, dict[str, int]], cats: tuple[str, ...]) -> int:
@@ -284,6 +308,118 @@ def bench_spme(src: Path, bdir: Path, core: str) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------------------------------------
+# The SOH-enabled estimator (docs/soh.md): cs_step_soh() with a cs_soh beside each cs_estimator
+# ------------------------------------------------------------------------------------------------
+_FLASH_KINDS = ("text", "rodata", "data")
+_RUNTIME = ("libgcc", "libc", "libm")
+
+
+def soh_footprint(build_dir: Path, core: str, nm: str | None = None) -> dict[str, Any]:
+    """Flash and RAM of the SOH image (soh_<core>.elf: the runner hil/firmware/common/run_soh.c over the
+    C API with both filters).
+
+    The flash the SOH part adds is measured against fp_both_<core> (the whole SOC API: init, step,
+    save/restore, soc) section by section: both link the same C API object, so a section kept in the SOH
+    image and absent from fp_both is code or data only SOH needs (cs_soh_*, cs_step_soh with the tracker's
+    step inlined per filter). Firmware using both APIs would keep the union; the delta is what SOH adds.
+    Runtime helpers (libgcc / libc / libm) count when the C API library pulled them in.
+    RAM per cell: the linked sizes of the runner's cs_estimator and cs_soh (nm)."""
+    soh = map_sections(build_dir / f"soh_{core}.elf.map")
+    base = map_sections(build_dir / f"fp_both_{core}.elf.map")
+    for_core = map_members_for_core(build_dir / f"soh_{core}.elf.map")
+    added = {k: v for k, v in soh.items() if k not in base and k[3] in _FLASH_KINDS
+             and (k[2] == "core" or (k[2] in _RUNTIME and k[1] in for_core))}
+    by_cat: dict[str, int] = defaultdict(int)
+    for (_sec, _origin, cat, _kind), size in added.items():
+        by_cat[cat] += size
+    def flash(secs: dict[tuple[str, str, str, str], int], cats: tuple[str, ...]) -> int:
+        return sum(v for k, v in secs.items() if k[2] in cats and k[3] in _FLASH_KINDS)
+
+    out: dict[str, Any] = {
+        "soh_core_flash_delta_bytes": by_cat.get("core", 0),
+        "soh_runtime_flash_delta_bytes": sum(by_cat.get(c, 0) for c in _RUNTIME),
+        "core_flash_bytes": flash(soh, ("core",)),
+        "runtime_flash_bytes": flash(soh, _RUNTIME),
+        "soh_functions": sorted({k[0].split(".", 2)[-1] for k in added if k[2] == "core" and k[3] == "text"}),
+    }
+    sizes = symbol_sizes(build_dir / f"soh_{core}.elf", ("g_est", "g_soh"), nm)
+    if "g_est" not in sizes or "g_soh" not in sizes:
+        raise McuBenchError(f"soh_{core}.elf: g_est / g_soh not found by nm")
+    out["estimator_bytes"] = sizes["g_est"]
+    out["soh_bytes"] = sizes["g_soh"]
+    out["ram_per_cell_bytes"] = sizes["g_est"] + sizes["g_soh"]
+    return out
+
+
+def map_members_for_core(path: Path) -> set[str]:
+    """Archive members (as the map names them) that the linker pulled in for the C API library: the
+    "Archive member included to satisfy reference by file" list, followed from libcellsense_c
+    transitively (a member the firmware itself pulled in first is not counted)."""
+    lines = path.read_text(errors="replace").splitlines()
+    by: dict[str, str] = {}
+    member = None
+    for line in lines:
+        if line.startswith(("Discarded input sections", "Memory Configuration")):
+            break
+        if line and not line[0].isspace():
+            member = line.strip()
+        elif member and line.strip():
+            by[member] = re.sub(r"\s*\([^()]*\)$", "", line.strip())
+            member = None
+    out: set[str] = set()
+    for m in by:
+        seen, cur = set(), m
+        while cur in by and cur not in seen:
+            seen.add(cur)
+            cur = by[cur]
+            if "libcellsense_c" in cur:
+                out.add(m)
+                break
+    return out
+
+
+def symbol_sizes(elf: Path, names: tuple[str, ...], nm: str | None = None) -> dict[str, int]:
+    """Sizes (bytes) of the named data symbols of an ELF, from `nm -S`."""
+    nm = nm or shutil.which("arm-none-eabi-nm") or _require("arm-none-eabi-nm")
+    p = _run([nm, "-S", str(elf)])
+    out: dict[str, int] = {}
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if len(f) == 4 and f[3] in names:
+            out[f[3]] = int(f[1], 16)
+    return out
+
+
+def bench_soh(src: Path, bdir: Path, core: str, nm: str | None = None) -> dict[str, Any] | None:
+    """Run the SOH image of one core (if built): instructions and stack per cs_step_soh(), the footprint
+    against the SOC-only API, and parity of the final SOC / SOH state with the host build."""
+    image = bdir / f"soh_{core}.elf"
+    if not image.exists():
+        return None
+    text = run_image(core, image)
+    (bdir / "out").mkdir(exist_ok=True)
+    (bdir / "out" / f"soh_{core}.txt").write_text(text)
+    run = parse_run(text)
+    missing = [f for f in FILTERS if "insn_avg" not in run["filters"].get(f, {})]
+    if missing:
+        raise McuBenchError(f"soh_{core}.elf printed no sum line for {', '.join(missing)}")
+    out: dict[str, Any] = {"run": run, "footprint": soh_footprint(bdir, core, nm)}
+
+    def finals(t: str) -> list[list[str]]:
+        return [line.split() for line in t.splitlines() if line.startswith("final ")]
+
+    ref = bdir / "host" / "soh_reference.txt"
+    dev = finals(text)
+    checks_ok = all(run.get("checks", {}).values()) and bool(run.get("checks"))
+    if ref.exists():
+        host = finals(ref.read_text())
+        ok = bool(dev) and dev == host and checks_ok
+        out["parity"] = {"bit_identical": ok,
+                         "detail": [] if ok else [f"device {dev}", f"host {host}", f"checks {run.get('checks')}"]}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
 # The report
 # ------------------------------------------------------------------------------------------------
 def bench_mcu(build_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
@@ -307,6 +443,9 @@ def bench_mcu(build_dir: str | os.PathLike | None = None, out: str | os.PathLike
         run = parse_run(text)
         report["cores"][core] = {"machine": MACHINES[core], "run": run, "footprint": footprint(bdir, core),
                                  "static_stack": static_stack(bdir, core), "parity": _parity(src, bdir, text)}
+        soh = bench_soh(src, bdir, core, cache.get("CMAKE_NM") or None)  # the SOH-enabled estimator
+        if soh is not None:
+            report["cores"][core]["soh"] = soh
         spme = bench_spme(src, bdir, core)  # the SPMe firmware (issue #6), when built
         if spme is not None:
             report["cores"][core]["spme"] = spme
@@ -364,6 +503,33 @@ def format_mcu(report: dict[str, Any]) -> str:
         t = report["targets_met"]
         lines.append("targets on Cortex-M4F: " + ", ".join(f"{k} {'met' if v else 'MISSED'} (<= {TARGETS[k]:,})"
                                                         for k, v in t.items()))
+    soh_rows = [(core, c) for core, c in report["cores"].items() if c.get("soh")]
+    if soh_rows:
+        lines += ["", "SOH-enabled estimator (cs_step_soh: capacity AWTLS + R0 filter, a cs_soh beside each "
+                      "cs_estimator; hil/firmware/common/run_soh.c over the same log)",
+                  f"{'core':<14}{'filter':<9}{'insn/step avg':>14}{'max':>8}{'SOH adds':>10}{'flash +SOH':>12}"
+                  f"{'+runtime':>10}{'RAM/cell B':>12}{'stack B':>9}  parity"]
+        for core, c in soh_rows:
+            sh = c["soh"]
+            fps = sh["footprint"]
+            par = sh.get("parity", {}).get("bit_identical")
+            for filt in FILTERS:
+                r = sh["run"]["filters"].get(filt, {})
+                base = c["run"]["filters"].get(filt, {}).get("insn_avg")
+                extra = f"{r['insn_avg'] - base:+,}" if base is not None and r.get("insn_avg") is not None else "-"
+                lines.append(f"{core:<14}{filt + '+soh':<9}{r.get('insn_avg', 0):>14,}{r.get('insn_max', 0):>8,}"
+                             f"{extra:>10}{fps['soh_core_flash_delta_bytes']:>12,}"
+                             f"{fps['soh_runtime_flash_delta_bytes']:>10,}{fps['ram_per_cell_bytes']:>12}"
+                             f"{r.get('stack_max_bytes', 0):>9}  "
+                             f"{'bit-identical' if par else 'DIFFERS' if par is not None else '-'}")
+        lines += ["  SOH adds: instructions per step over cs_step() of the table above (same log, same filter).",
+                  "  flash +SOH: core + C API bytes the SOH image keeps beyond fp_both (whole SOC API, both filters),",
+                  "  section by section from the two linker maps; +runtime: helpers it adds. RAM/cell: sizeof",
+                  "  cs_estimator + sizeof cs_soh as linked (nm). parity: final SOC/SOH state vs the host build."]
+        for core, c in soh_rows:
+            p = c["soh"].get("parity")
+            if p is not None and not p["bit_identical"]:
+                lines.append(f"{core} SOH parity: " + "; ".join(p["detail"]))
     spme_rows = [(core, c["spme"]) for core, c in report["cores"].items() if c.get("spme")]
     if spme_rows:
         lines += ["", "SPMe observer (hil/firmware/spme, model/spme.hpp: Pade [3/3] particles, 2 electrolyte modes, "

@@ -2,6 +2,7 @@
 /* The SOH-enabled estimator (docs/soh.md) over the compiled-in log, EKF then UKF: cs_step_soh()
  * per sample, instructions and stack per step, and the final SOC / SOH state as float32 bit patterns
  * ("final" lines), which tests/mcu/soh_parity.py compares with the host build of this same file.
+ * The "sum" and "overhead" lines are read by `cellsense bench --mcu` (python/cellsense/mcu.py).
  * Exit code 0 when both filters initialised and the save -> restore round trip continued bit for bit. */
 #include <stdint.h>
 #include <string.h>
@@ -116,12 +117,25 @@ static void run_filter(uint8_t filter, const char* name) {
        bits(sa.r0_scale) == bits(sb.r0_scale);
   platform_write(ok ? "check soh_restore ok\n" : "check soh_restore FAIL\n");
   if (!ok) { g_failed = 1; }
+  /* The rest of the SOH API, on the copy (after everything above is printed), so that this image
+   * links all of it: `cellsense bench --mcu` reads the SOH code's flash from this image's map. */
+  (void)cs_soh_close_pair(&g_est2, &g_soh2);
+  cs_soh_restart_pairing(&g_soh2);
+  ok = cs_soh_save_state(&g_soh2, &hs) == CS_SOH_OK && hs.anchored == 0u;
+  platform_write(ok ? "check soh_restart_pairing ok\n" : "check soh_restart_pairing FAIL\n");
+  if (!ok) { g_failed = 1; }
 }
 
 int main(void) {
   platform_ticks_start();
   platform_write("soh ");
   platform_write(platform_name());
+  platform_write("\n");
+  /* Measurement overhead: two back-to-back tick reads (subtracted by `cellsense bench --mcu`). */
+  const uint32_t c0 = platform_ticks();
+  const uint32_t c1 = platform_ticks();
+  platform_write("overhead ticks=");
+  put_dec((c1 - c0) & 0x00FFFFFFu);
   platform_write("\n");
   run_filter(CS_FILTER_EKF, "ekf");
   run_filter(CS_FILTER_UKF, "ukf");
