@@ -1,12 +1,25 @@
-// Conversions shared by the binding units (core.cpp, soh.cpp, spme.cpp): fixed-size core vectors
-// and matrices to and from numpy, and raw bytes of core objects for bit-for-bit comparisons.
+// What the binding units (core.cpp, soh.cpp, spme.cpp, pack.cpp) share: fixed-size core vectors and
+// matrices to and from numpy, raw bytes of core objects for bit-for-bit comparisons, the dict -> core
+// loaders of the ECM parameters, noise and estimator configuration, and the whole-log loop (clock,
+// GIL release, named output columns).
 #pragma once
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <initializer_list>
+#include <limits>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "cellsense/estimator/estimator.hpp"
+#include "cellsense/estimator/status.hpp"
+#include "cellsense/math/table.hpp"
+#include "cellsense/model/ecm.hpp"
 
 namespace cellsense_py {
 
@@ -55,6 +68,246 @@ py::bytes raw_bytes(const Objs&... objs) {
   std::string s;
   (s.append(reinterpret_cast<const char*>(&objs), sizeof(objs)), ...);
   return py::bytes(s);
+}
+
+/// A required number from a dict; KeyError naming the key.
+inline double scalar(const py::dict& d, const std::string& key) {
+  if (!d.contains(key.c_str())) { throw py::key_error("missing parameter '" + key + "'"); }
+  return d[key.c_str()].cast<double>();
+}
+
+inline const char* param_error_name(cellsense::model::ParamError e) {
+  using cellsense::model::ParamError;
+  switch (e) {
+    case ParamError::kOk: return "ok";
+    case ParamError::kGridSize: return "grid size out of range";
+    case ParamError::kSocBreakpoints: return "SOC breakpoints must increase strictly and cover 0..1";
+    case ParamError::kTemperatureBreakpoints: return "temperature breakpoints must increase strictly";
+    case ParamError::kNonFinite: return "a parameter is NaN or infinite";
+    case ParamError::kCapacity: return "capacity must be positive";
+    case ParamError::kCoulombicEfficiency: return "Coulombic efficiency must be in (0, 1]";
+    case ParamError::kOcvNotIncreasing: return "OCV must increase strictly with SOC";
+    case ParamError::kNegativeResistance: return "a resistance is negative";
+    case ParamError::kNonPositiveTau: return "a time constant is not positive";
+    case ParamError::kNegativeHysteresis: return "a hysteresis parameter is negative";
+    case ParamError::kLimits: return "a reading range has min >= max";
+  }
+  return "unknown";
+}
+
+/// A (temperature x SOC) table; ValueError naming the table and the expected shape.
+template <typename T, int MaxSoc, int MaxTemp>
+void fill_table(cellsense::math::Table<T, MaxSoc, MaxTemp>& tab, const Arr& a, int n_temp, int n_soc,
+                const std::string& name) {
+  if (a.ndim() != 2 || a.shape(0) != n_temp || a.shape(1) != n_soc) {
+    throw py::value_error("table '" + name + "' must have shape (" + std::to_string(n_temp) + ", " +
+                          std::to_string(n_soc) + ")");
+  }
+  auto v = a.unchecked<2>();
+  for (int it = 0; it < n_temp; ++it) {
+    for (int is = 0; is < n_soc; ++is) { tab.value[it][is] = static_cast<T>(v(it, is)); }
+  }
+}
+
+/// ECM parameters (model::EcmParams) from the dict cellsense.cell builds, validated by the core.
+template <class P>
+void load_ecm_params(P& p, const py::dict& params) {
+  using T = typename std::decay<decltype(p.capacity_Ah)>::type;
+  p = P{};
+  const Arr soc = params["soc"].cast<Arr>();
+  const Arr temp = params["temperature_degC"].cast<Arr>();
+  if (soc.ndim() != 1 || soc.shape(0) < 2 || soc.shape(0) > P::kMaxSoc) {
+    throw py::value_error("'soc' breakpoints: need 2.." + std::to_string(P::kMaxSoc) + " points");
+  }
+  if (temp.ndim() != 1 || temp.shape(0) < 1 || temp.shape(0) > P::kMaxTemp) {
+    throw py::value_error("'temperature_degC' breakpoints: need 1.." + std::to_string(P::kMaxTemp) + " points");
+  }
+  const int ns = static_cast<int>(soc.shape(0));
+  const int nt = static_cast<int>(temp.shape(0));
+  p.grid.n_soc = ns;
+  p.grid.n_temperature = nt;
+  for (int i = 0; i < ns; ++i) { p.grid.soc[i] = static_cast<T>(soc.at(i)); }
+  for (int i = 0; i < nt; ++i) { p.grid.temperature_degC[i] = static_cast<T>(temp.at(i)); }
+  fill_table(p.ocv_V, params["ocv_V"].cast<Arr>(), nt, ns, "ocv_V");
+  fill_table(p.r0_Ohm, params["r0_Ohm"].cast<Arr>(), nt, ns, "r0_Ohm");
+  fill_table(p.hysteresis_V, params["hysteresis_V"].cast<Arr>(), nt, ns, "hysteresis_V");
+  fill_table(p.hysteresis_instant_V, params["hysteresis_instant_V"].cast<Arr>(), nt, ns, "hysteresis_instant_V");
+  constexpr int nrc = static_cast<int>(sizeof(p.rc_r_Ohm) / sizeof(p.rc_r_Ohm[0]));
+  const py::list rc_r = params["rc_r_Ohm"].cast<py::list>();
+  const py::list rc_tau = params["rc_tau_s"].cast<py::list>();
+  if (static_cast<int>(rc_r.size()) != nrc || static_cast<int>(rc_tau.size()) != nrc) {
+    throw py::value_error("rc_r_Ohm and rc_tau_s need " + std::to_string(nrc) + " tables");
+  }
+  for (int j = 0; j < nrc; ++j) {
+    fill_table(p.rc_r_Ohm[j], rc_r[static_cast<size_t>(j)].cast<Arr>(), nt, ns, "rc_r_Ohm[" + std::to_string(j) + "]");
+    fill_table(p.rc_tau_s[j], rc_tau[static_cast<size_t>(j)].cast<Arr>(), nt, ns, "rc_tau_s[" + std::to_string(j) + "]");
+  }
+  p.capacity_Ah = static_cast<T>(scalar(params, "capacity_Ah"));
+  p.coulombic_efficiency = static_cast<T>(scalar(params, "coulombic_efficiency"));
+  p.hysteresis_rate = static_cast<T>(scalar(params, "hysteresis_rate"));
+  p.sign_deadband_A = static_cast<T>(scalar(params, "sign_deadband_A"));
+  p.voltage_min_V = static_cast<T>(scalar(params, "voltage_min_V"));
+  p.voltage_max_V = static_cast<T>(scalar(params, "voltage_max_V"));
+  p.current_min_A = static_cast<T>(scalar(params, "current_min_A"));
+  p.current_max_A = static_cast<T>(scalar(params, "current_max_A"));
+  p.temperature_min_degC = static_cast<T>(scalar(params, "temperature_min_degC"));
+  p.temperature_max_degC = static_cast<T>(scalar(params, "temperature_max_degC"));
+  const cellsense::model::ParamError pe = cellsense::model::validate(p);
+  if (pe != cellsense::model::ParamError::kOk) {
+    throw py::value_error(std::string("cell parameters rejected by the core: ") + param_error_name(pe));
+  }
+}
+
+/// ECM process noise (EcmModel::Noise) from its dict.
+template <class Noise>
+Noise load_ecm_noise(const py::dict& noise) {
+  using T = typename std::decay<decltype(Noise{}.soc_per_sqrt_s)>::type;
+  Noise n{};
+  n.soc_per_sqrt_s = static_cast<T>(scalar(noise, "soc_per_sqrt_s"));
+  n.v_rc_V_per_sqrt_s = static_cast<T>(scalar(noise, "v_rc_V_per_sqrt_s"));
+  n.hysteresis_per_sqrt_s = static_cast<T>(scalar(noise, "hysteresis_per_sqrt_s"));
+  n.current_sigma_A = static_cast<T>(scalar(noise, "current_sigma_A"));
+  return n;
+}
+
+/// Estimator guards, measurement noise and gate (EstimatorConfig) from their dict.
+template <typename T>
+cellsense::EstimatorConfig<T> load_estimator_config(const py::dict& config) {
+  cellsense::EstimatorConfig<T> c{};
+  c.dt_max_s = static_cast<T>(scalar(config, "dt_max_s"));
+  c.soc_min = static_cast<T>(scalar(config, "soc_min"));
+  c.soc_max = static_cast<T>(scalar(config, "soc_max"));
+  c.voltage_sigma_V = static_cast<T>(scalar(config, "voltage_sigma_V"));
+  c.gate_nis = static_cast<T>(scalar(config, "gate_nis"));
+  c.gate_policy = scalar(config, "gate_predict_only") != 0.0 ? cellsense::GatePolicy::kPredictOnly
+                                                             : cellsense::GatePolicy::kRejectStep;
+  const double timeout = scalar(config, "gate_timeout_steps");
+  if (!(timeout >= 0 && timeout <= 65535)) { throw py::value_error("gate_timeout_steps must be in 0..65535"); }
+  c.gate_timeout_steps = static_cast<std::uint16_t>(timeout);
+  return c;
+}
+
+/// Filter configuration: the UKF's sigma-point parameters; the EKF has none.
+template <class C>
+auto load_filter_config(C& c, const py::dict& d, int) -> decltype(c.alpha, void()) {
+  using T = typename std::decay<decltype(c.alpha)>::type;
+  c.alpha = static_cast<T>(scalar(d, "alpha"));
+  c.beta = static_cast<T>(scalar(d, "beta"));
+  c.kappa = static_cast<T>(scalar(d, "kappa"));
+}
+template <class C>
+void load_filter_config(C&, const py::dict&, long) {}
+template <class C>
+void load_filter_config(C& c, const py::dict& d) { load_filter_config(c, d, 0); }
+
+/// First sample of a run(): establishes t0, no step.
+constexpr std::uint8_t kStatusInitial = 255;
+
+/// The clock of a binding object across run() / step() calls (the Python attribute last_time_s).
+struct RunClock {
+  double last_time_s = 0;
+  bool started = false;
+  py::object get() const { return started ? py::object(py::float_(last_time_s)) : py::none(); }
+  void set(const py::object& t) {
+    if (t.is_none()) {
+      started = false;
+    } else {
+      last_time_s = t.cast<double>();
+      started = std::isfinite(last_time_s);
+    }
+  }
+};
+
+/// The validated input columns of a log: 1-D, equally long.
+struct LogInputs {
+  const double* time_s;
+  const double* current_A;
+  const double* voltage_V;
+  const double* temperature_degC;
+  py::ssize_t n;
+};
+
+inline LogInputs log_inputs(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC) {
+  const py::ssize_t n = time_s.shape(0);
+  if (time_s.ndim() != 1 || current_A.ndim() != 1 || voltage_V.ndim() != 1 || temperature_degC.ndim() != 1 ||
+      current_A.shape(0) != n || voltage_V.shape(0) != n || temperature_degC.shape(0) != n) {
+    throw py::value_error("run(): time_s, current_A, voltage_V and temperature_degC must be 1-D and equally long");
+  }
+  return {time_s.data(), current_A.data(), voltage_V.data(), temperature_degC.data(), n};
+}
+
+/// Named float64 output columns of a run, plus its uint8 "status" column; handed back as a dict.
+/// The data pointers are taken here, with the GIL held, for the loop that runs without it.
+class RunColumns {
+ public:
+  RunColumns(py::ssize_t n, std::initializer_list<const char*> names) : status_(n) {
+    for (const char* name : names) {
+      cols_.emplace_back(name, py::array_t<double>(n));
+      data_.push_back(cols_.back().second.mutable_data());
+    }
+    status_data_ = status_.mutable_data();
+  }
+  double* operator[](std::size_t j) const { return data_[j]; }
+  std::uint8_t* status() const { return status_data_; }
+  /// Columns 0..5 from a step report (soc, soc_sigma, voltage_pred_V, innovation_V,
+  /// innovation_variance_V2, nis): the order of kReportColumns.
+  template <class R>
+  void put_report(py::ssize_t k, const R& r) const {
+    data_[0][k] = static_cast<double>(r.soc);
+    data_[1][k] = static_cast<double>(r.soc_sigma);
+    data_[2][k] = static_cast<double>(r.voltage_pred_V);
+    data_[3][k] = static_cast<double>(r.innovation_V);
+    data_[4][k] = static_cast<double>(r.innovation_variance_V2);
+    data_[5][k] = static_cast<double>(r.nis);
+  }
+  /// Columns 0..5 for the clock-setting first sample: the estimate as it stands, no innovation.
+  void put_initial(py::ssize_t k, double soc, double soc_sigma) const {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    data_[0][k] = soc;
+    data_[1][k] = soc_sigma;
+    data_[2][k] = data_[3][k] = data_[4][k] = data_[5][k] = nan;
+  }
+  py::dict dict() const {
+    py::dict out;
+    for (const auto& c : cols_) { out[c.first.c_str()] = c.second; }
+    out["status"] = status_;
+    return out;
+  }
+
+ private:
+  std::vector<std::pair<std::string, py::array_t<double>>> cols_;
+  std::vector<double*> data_;
+  py::array_t<std::uint8_t> status_;
+  std::uint8_t* status_data_ = nullptr;
+};
+
+/// The first six columns of every estimator run(), in put_report's order.
+#define CELLSENSE_PY_REPORT_COLUMNS "soc", "soc_sigma", "voltage_pred_V", "innovation_V", "innovation_variance_V2", "nis"
+
+/// The whole-log loop, with the GIL released. The very first sample of the object's life only sets
+/// the clock: `first(k)` (status kStatusInitial; a non-finite time cannot set it: kRejectedNonFinite).
+/// Every other sample is `step(k, dt_s)`, which returns the status; dt = time[k] - the clock. The
+/// clock advances on every sample with a finite, later time, accepted or not (a rejected sample's
+/// interval is not integrated; its status says so).
+template <class First, class Step>
+void run_log(const LogInputs& in, RunClock& clock, std::uint8_t* status, First first, Step step) {
+  py::gil_scoped_release release;
+  const double* t = in.time_s;
+  for (py::ssize_t k = 0; k < in.n; ++k) {
+    if (!clock.started) {
+      if (std::isfinite(t[k])) {
+        status[k] = kStatusInitial;
+        clock.last_time_s = t[k];
+        clock.started = true;
+      } else {
+        status[k] = static_cast<std::uint8_t>(cellsense::StepStatus::kRejectedNonFinite);
+      }
+      first(k);
+      continue;
+    }
+    status[k] = step(k, t[k] - clock.last_time_s);
+    if (std::isfinite(t[k]) && t[k] > clock.last_time_s) { clock.last_time_s = t[k]; }
+  }
 }
 
 }  // namespace cellsense_py

@@ -2,6 +2,8 @@
 // One class per (filter, RC pairs, scalar): Pack{Ekf,Ukf}{1,2,3}_{f32,f64}, each a
 // cellsense::pack::PackEstimator sized for kMaxCells cells (a run uses n_cells <= kMaxCells).
 // cellsense.pack (python/cellsense/pack.py) picks the class; users never touch this module.
+#include "common.hpp"
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -21,66 +23,12 @@ using namespace cellsense;
 namespace {
 
 constexpr int kMaxCells = 512;
-constexpr std::uint8_t kStatusInitial = 255;  // first sample: sets the clock, no step
+using cellsense_py::kStatusInitial;  // first sample: sets the clock, no step
 constexpr std::uint8_t kEventInitial = 255;
 
-using Arr = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using cellsense_py::Arr;
 
-double scalar(const py::dict& d, const char* key) {
-  if (!d.contains(key)) { throw py::key_error(std::string("missing setting '") + key + "'"); }
-  return d[key].cast<double>();
-}
-
-template <class P>
-void fill_params(P& p, const py::dict& d) {
-  using T = decltype(p.capacity_Ah);
-  p = P{};
-  const Arr soc = d["soc"].cast<Arr>();
-  const Arr temp = d["temperature_degC"].cast<Arr>();
-  if (soc.ndim() != 1 || soc.shape(0) < 2 || soc.shape(0) > P::kMaxSoc || temp.ndim() != 1 || temp.shape(0) < 1 ||
-      temp.shape(0) > P::kMaxTemp) {
-    throw py::value_error("pack: bad SOC or temperature breakpoints");
-  }
-  const int ns = static_cast<int>(soc.shape(0)), nt = static_cast<int>(temp.shape(0));
-  p.grid.n_soc = ns;
-  p.grid.n_temperature = nt;
-  for (int i = 0; i < ns; ++i) { p.grid.soc[i] = static_cast<T>(soc.at(i)); }
-  for (int i = 0; i < nt; ++i) { p.grid.temperature_degC[i] = static_cast<T>(temp.at(i)); }
-  auto table = [&](auto& tab, const py::handle& h, const char* name) {
-    const Arr a = h.cast<Arr>();
-    if (a.ndim() != 2 || a.shape(0) != nt || a.shape(1) != ns) {
-      throw py::value_error(std::string("pack: table '") + name + "' has the wrong shape");
-    }
-    for (int it = 0; it < nt; ++it)
-      for (int is = 0; is < ns; ++is) tab.value[it][is] = static_cast<T>(a.at(it, is));
-  };
-  table(p.ocv_V, d["ocv_V"], "ocv_V");
-  table(p.r0_Ohm, d["r0_Ohm"], "r0_Ohm");
-  table(p.hysteresis_V, d["hysteresis_V"], "hysteresis_V");
-  table(p.hysteresis_instant_V, d["hysteresis_instant_V"], "hysteresis_instant_V");
-  const py::list rc_r = d["rc_r_Ohm"].cast<py::list>(), rc_tau = d["rc_tau_s"].cast<py::list>();
-  if (static_cast<int>(rc_r.size()) != P::kRcPairs || static_cast<int>(rc_tau.size()) != P::kRcPairs) {
-    throw py::value_error("pack: wrong number of RC tables");
-  }
-  for (int j = 0; j < P::kRcPairs; ++j) {
-    table(p.rc_r_Ohm[j], rc_r[static_cast<size_t>(j)], "rc_r_Ohm");
-    table(p.rc_tau_s[j], rc_tau[static_cast<size_t>(j)], "rc_tau_s");
-  }
-  p.capacity_Ah = static_cast<T>(scalar(d, "capacity_Ah"));
-  p.coulombic_efficiency = static_cast<T>(scalar(d, "coulombic_efficiency"));
-  p.hysteresis_rate = static_cast<T>(scalar(d, "hysteresis_rate"));
-  p.sign_deadband_A = static_cast<T>(scalar(d, "sign_deadband_A"));
-  p.voltage_min_V = static_cast<T>(scalar(d, "voltage_min_V"));
-  p.voltage_max_V = static_cast<T>(scalar(d, "voltage_max_V"));
-  p.current_min_A = static_cast<T>(scalar(d, "current_min_A"));
-  p.current_max_A = static_cast<T>(scalar(d, "current_max_A"));
-  p.temperature_min_degC = static_cast<T>(scalar(d, "temperature_min_degC"));
-  p.temperature_max_degC = static_cast<T>(scalar(d, "temperature_max_degC"));
-  if (model::validate(p) != model::ParamError::kOk) {
-    throw py::value_error("pack: cell parameters rejected by the core (model::validate " +
-                          std::to_string(static_cast<int>(model::validate(p))) + ")");
-  }
-}
+using cellsense_py::scalar;
 
 template <class PackT>
 class PyPack {
@@ -93,7 +41,7 @@ class PyPack {
   PyPack(const py::dict& params, const Arr& capacity_scale, const Arr& resistance_scale, const Arr& initial_soc,
          const py::dict& settings, const py::dict& filter_config)
       : params_(std::make_unique<Params>()), pack_(std::make_unique<PackT>()) {
-    fill_params(*params_, params);
+    cellsense_py::load_ecm_params(*params_, params);
     const py::ssize_t n = initial_soc.shape(0);
     if (initial_soc.ndim() != 1 || n < 1 || n > kMaxCells || capacity_scale.shape(0) != n ||
         resistance_scale.shape(0) != n) {
@@ -101,17 +49,8 @@ class PyPack {
                             " cells and one capacity scale, resistance scale and initial SOC per cell");
     }
     typename PackT::Config c{};
-    c.estimator.dt_max_s = static_cast<T>(scalar(settings, "dt_max_s"));
-    c.estimator.soc_min = static_cast<T>(scalar(settings, "soc_min"));
-    c.estimator.soc_max = static_cast<T>(scalar(settings, "soc_max"));
-    c.estimator.voltage_sigma_V = static_cast<T>(scalar(settings, "voltage_sigma_V"));
-    c.estimator.gate_nis = static_cast<T>(scalar(settings, "gate_nis"));
-    c.estimator.gate_policy = scalar(settings, "gate_predict_only") != 0.0 ? GatePolicy::kPredictOnly : GatePolicy::kRejectStep;
-    c.estimator.gate_timeout_steps = static_cast<std::uint16_t>(scalar(settings, "gate_timeout_steps"));
-    c.noise.soc_per_sqrt_s = static_cast<T>(scalar(settings, "soc_per_sqrt_s"));
-    c.noise.v_rc_V_per_sqrt_s = static_cast<T>(scalar(settings, "v_rc_V_per_sqrt_s"));
-    c.noise.hysteresis_per_sqrt_s = static_cast<T>(scalar(settings, "hysteresis_per_sqrt_s"));
-    c.noise.current_sigma_A = static_cast<T>(scalar(settings, "current_sigma_A"));
+    c.estimator = cellsense_py::load_estimator_config<T>(settings);
+    c.noise = cellsense_py::load_ecm_noise<typename Model::Noise>(settings);
     c.initial_soc_sigma = static_cast<T>(scalar(settings, "initial_soc_sigma"));
     c.initial_v_rc_sigma_V = static_cast<T>(scalar(settings, "initial_v_rc_sigma_V"));
     c.initial_hysteresis = static_cast<T>(scalar(settings, "initial_hysteresis"));
@@ -121,7 +60,7 @@ class PyPack {
     c.gap.policy = scalar(settings, "gap_reinit") != 0.0 ? pack::GapPolicy::kReinit : pack::GapPolicy::kRest;
     c.gap.gap_s = static_cast<T>(scalar(settings, "gap_s"));
     c.gap.reinit_after_s = static_cast<T>(scalar(settings, "reinit_after_s"));
-    set_filter(c.filter, filter_config);
+    cellsense_py::load_filter_config(c.filter, filter_config);
     std::vector<pack::CellVariation<T>> var(static_cast<size_t>(n));
     std::vector<T> soc0(static_cast<size_t>(n));
     for (py::ssize_t k = 0; k < n; ++k) {
@@ -240,12 +179,6 @@ class PyPack {
  private:
   void check(int k) const {
     if (k < 0 || k >= pack_->n_cells()) { throw py::index_error("cell index out of range"); }
-  }
-  static void set_filter(typename filter::Ekf<Model>::Config&, const py::dict&) {}
-  static void set_filter(typename filter::Ukf<Model>::Config& c, const py::dict& d) {
-    c.alpha = static_cast<T>(scalar(d, "alpha"));
-    c.beta = static_cast<T>(scalar(d, "beta"));
-    c.kappa = static_cast<T>(scalar(d, "kappa"));
   }
   std::unique_ptr<Params> params_;  // the pack keeps a pointer: must outlive pack_
   std::unique_ptr<PackT> pack_;

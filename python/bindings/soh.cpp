@@ -23,24 +23,8 @@ using namespace cellsense;
 
 namespace {
 
-constexpr std::uint8_t kStatusInitial = 255;
-using Arr = py::array_t<double, py::array::c_style | py::array::forcecast>;
-
-double scalar(const py::dict& d, const char* key) {
-  if (!d.contains(key)) { throw py::key_error(std::string("missing parameter '") + key + "'"); }
-  return d[key].cast<double>();
-}
-
-template <typename T, int MaxSoc, int MaxTemp>
-void table(math::Table<T, MaxSoc, MaxTemp>& tab, const Arr& a, int nt, int ns, const std::string& name) {
-  if (a.ndim() != 2 || a.shape(0) != nt || a.shape(1) != ns) {
-    throw py::value_error("table '" + name + "' has the wrong shape");
-  }
-  auto v = a.unchecked<2>();
-  for (int it = 0; it < nt; ++it) {
-    for (int is = 0; is < ns; ++is) { tab.value[it][is] = static_cast<T>(v(it, is)); }
-  }
-}
+using cellsense_py::Arr;
+using cellsense_py::scalar;
 
 template <class E>
 class PySoh {
@@ -50,72 +34,20 @@ class PySoh {
   using P = typename M::Params;
   using Tracker = soh::SohTracker<E>;
   static constexpr int N = M::kStates;
-  static constexpr int NRC = M::kRcPairs;
 
   PySoh(const py::dict& params, const py::dict& config, const py::dict& noise, const py::dict& filter_config,
         const Arr& x0, const Arr& p0, double hysteresis_sign, const py::dict& soh_config)
       : params_(std::make_unique<P>()) {
     P& p = *params_;
-    p = P{};
-    const Arr soc = params["soc"].cast<Arr>();
-    const Arr temp = params["temperature_degC"].cast<Arr>();
-    if (soc.ndim() != 1 || soc.shape(0) < 2 || soc.shape(0) > P::kMaxSoc || temp.ndim() != 1 || temp.shape(0) < 1 ||
-        temp.shape(0) > P::kMaxTemp) {
-      throw py::value_error("breakpoints out of range");
-    }
-    const int ns = static_cast<int>(soc.shape(0));
-    const int nt = static_cast<int>(temp.shape(0));
-    p.grid.n_soc = ns;
-    p.grid.n_temperature = nt;
-    for (int i = 0; i < ns; ++i) { p.grid.soc[i] = static_cast<T>(soc.at(i)); }
-    for (int i = 0; i < nt; ++i) { p.grid.temperature_degC[i] = static_cast<T>(temp.at(i)); }
-    table(p.ocv_V, params["ocv_V"].cast<Arr>(), nt, ns, "ocv_V");
-    table(p.r0_Ohm, params["r0_Ohm"].cast<Arr>(), nt, ns, "r0_Ohm");
-    table(p.hysteresis_V, params["hysteresis_V"].cast<Arr>(), nt, ns, "hysteresis_V");
-    table(p.hysteresis_instant_V, params["hysteresis_instant_V"].cast<Arr>(), nt, ns, "hysteresis_instant_V");
-    const py::list rc_r = params["rc_r_Ohm"].cast<py::list>();
-    const py::list rc_tau = params["rc_tau_s"].cast<py::list>();
-    if (static_cast<int>(rc_r.size()) != NRC || static_cast<int>(rc_tau.size()) != NRC) {
-      throw py::value_error("rc_r_Ohm and rc_tau_s need " + std::to_string(NRC) + " tables");
-    }
-    for (int j = 0; j < NRC; ++j) {
-      table(p.rc_r_Ohm[j], rc_r[static_cast<size_t>(j)].cast<Arr>(), nt, ns, "rc_r_Ohm");
-      table(p.rc_tau_s[j], rc_tau[static_cast<size_t>(j)].cast<Arr>(), nt, ns, "rc_tau_s");
-    }
-    p.capacity_Ah = static_cast<T>(scalar(params, "capacity_Ah"));
-    p.coulombic_efficiency = static_cast<T>(scalar(params, "coulombic_efficiency"));
-    p.hysteresis_rate = static_cast<T>(scalar(params, "hysteresis_rate"));
-    p.sign_deadband_A = static_cast<T>(scalar(params, "sign_deadband_A"));
-    p.voltage_min_V = static_cast<T>(scalar(params, "voltage_min_V"));
-    p.voltage_max_V = static_cast<T>(scalar(params, "voltage_max_V"));
-    p.current_min_A = static_cast<T>(scalar(params, "current_min_A"));
-    p.current_max_A = static_cast<T>(scalar(params, "current_max_A"));
-    p.temperature_min_degC = static_cast<T>(scalar(params, "temperature_min_degC"));
-    p.temperature_max_degC = static_cast<T>(scalar(params, "temperature_max_degC"));
-    if (model::validate(p) != model::ParamError::kOk) {
-      throw py::value_error("cell parameters rejected by the core");
-    }
-    typename M::Noise n{};
-    n.soc_per_sqrt_s = static_cast<T>(scalar(noise, "soc_per_sqrt_s"));
-    n.v_rc_V_per_sqrt_s = static_cast<T>(scalar(noise, "v_rc_V_per_sqrt_s"));
-    n.hysteresis_per_sqrt_s = static_cast<T>(scalar(noise, "hysteresis_per_sqrt_s"));
-    n.current_sigma_A = static_cast<T>(scalar(noise, "current_sigma_A"));
-    EstimatorConfig<T> c{};
-    c.dt_max_s = static_cast<T>(scalar(config, "dt_max_s"));
-    c.soc_min = static_cast<T>(scalar(config, "soc_min"));
-    c.soc_max = static_cast<T>(scalar(config, "soc_max"));
-    c.voltage_sigma_V = static_cast<T>(scalar(config, "voltage_sigma_V"));
-    c.gate_nis = static_cast<T>(scalar(config, "gate_nis"));
-    c.gate_policy = scalar(config, "gate_predict_only") != 0.0 ? GatePolicy::kPredictOnly : GatePolicy::kRejectStep;
-    const double timeout = scalar(config, "gate_timeout_steps");
-    if (!(timeout >= 0 && timeout <= 65535)) { throw py::value_error("gate_timeout_steps must be in 0..65535"); }
-    c.gate_timeout_steps = static_cast<std::uint16_t>(timeout);
+    cellsense_py::load_ecm_params(p, params);
+    const auto n = cellsense_py::load_ecm_noise<typename M::Noise>(noise);
+    const EstimatorConfig<T> c = cellsense_py::load_estimator_config<T>(config);
     typename E::FilterConfig fc{};
-    set_filter_config(fc, filter_config);
+    cellsense_py::load_filter_config(fc, filter_config);
     typename M::State x;
     typename M::Cov cov;
-    to_state(x0, x);
-    to_cov(p0, cov);
+    cellsense_py::from_numpy_vector(x0, x);
+    cellsense_py::from_numpy_matrix(p0, cov);
     const InitStatus st = est_.init(M(params_.get(), n), c, fc, x, cov, typename M::Aux{static_cast<T>(hysteresis_sign)});
     if (st != InitStatus::kOk) { throw py::value_error(std::string("estimator init failed: ") + init_status_name(st)); }
     soh::SohConfig<T> sc{};
@@ -149,74 +81,38 @@ class PySoh {
     if (!soh_.init(est_, sc)) { throw py::value_error("SOH configuration rejected by the core"); }
   }
 
+  /// Whole log, GIL released (cellsense_py::run_log): the estimator's columns, then capacity_Ah,
+  /// capacity_sigma_Ah, r0_Ohm, r0_sigma_Ohm and soh_flags (bit 0 capacity updated, bit 1 R0 updated).
   py::dict run(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC) {
-    const py::ssize_t n = time_s.shape(0);
-    if (time_s.ndim() != 1 || current_A.ndim() != 1 || voltage_V.ndim() != 1 || temperature_degC.ndim() != 1 ||
-        current_A.shape(0) != n || voltage_V.shape(0) != n || temperature_degC.shape(0) != n) {
-      throw py::value_error("run(): time_s, current_A, voltage_V and temperature_degC must be 1-D and equally long");
-    }
-    using OutT = py::array_t<double>;
-    OutT soc(n), sigma(n), vpred(n), innov(n), s_var(n), nis(n), cap(n), cap_s(n), r0(n), r0_s(n);
-    py::array_t<std::uint8_t> status(n), flags(n);
-    const double* t = time_s.data();
-    const double* i = current_A.data();
-    const double* v = voltage_V.data();
-    const double* th = temperature_degC.data();
-    double* o[10] = {soc.mutable_data(), sigma.mutable_data(), vpred.mutable_data(), innov.mutable_data(),
-                     s_var.mutable_data(), nis.mutable_data(), cap.mutable_data(), cap_s.mutable_data(),
-                     r0.mutable_data(), r0_s.mutable_data()};
-    std::uint8_t* o_st = status.mutable_data();
+    const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
+    const cellsense_py::RunColumns out(in.n, {CELLSENSE_PY_REPORT_COLUMNS, "capacity_Ah", "capacity_sigma_Ah",
+                                              "r0_Ohm", "r0_sigma_Ohm"});
+    py::array_t<std::uint8_t> flags(in.n);
     std::uint8_t* o_fl = flags.mutable_data();
-    {
-      py::gil_scoped_release release;
-      const double nan = std::numeric_limits<double>::quiet_NaN();
-      for (py::ssize_t k = 0; k < n; ++k) {
-        if (!has_last_time_) {
-          o_st[k] = std::isfinite(t[k]) ? kStatusInitial : static_cast<std::uint8_t>(StepStatus::kRejectedNonFinite);
-          if (std::isfinite(t[k])) {
-            last_time_s_ = t[k];
-            has_last_time_ = true;
-          }
-          o[0][k] = static_cast<double>(est_.soc());
-          o[1][k] = static_cast<double>(est_.soc_sigma());
-          o[2][k] = o[3][k] = o[4][k] = o[5][k] = nan;
-          o[6][k] = static_cast<double>(soh_.capacity_Ah());
-          o[7][k] = static_cast<double>(soh_.capacity_sigma_Ah());
-          o[8][k] = o[9][k] = nan;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    cellsense_py::run_log(
+        in, clock_, out.status(),
+        [&](py::ssize_t k) {
+          out.put_initial(k, est_.soc(), est_.soc_sigma());
+          out[6][k] = static_cast<double>(soh_.capacity_Ah());
+          out[7][k] = static_cast<double>(soh_.capacity_sigma_Ah());
+          out[8][k] = out[9][k] = nan;
           o_fl[k] = 0;
-          continue;
-        }
-        const double dt = t[k] - last_time_s_;
-        const auto r = do_step(static_cast<T>(dt), static_cast<T>(i[k]), static_cast<T>(v[k]), static_cast<T>(th[k]));
-        if (std::isfinite(t[k]) && t[k] > last_time_s_) { last_time_s_ = t[k]; }
-        o_st[k] = static_cast<std::uint8_t>(r.soc.status);
-        o[0][k] = static_cast<double>(r.soc.soc);
-        o[1][k] = static_cast<double>(r.soc.soc_sigma);
-        o[2][k] = static_cast<double>(r.soc.voltage_pred_V);
-        o[3][k] = static_cast<double>(r.soc.innovation_V);
-        o[4][k] = static_cast<double>(r.soc.innovation_variance_V2);
-        o[5][k] = static_cast<double>(r.soc.nis);
-        o[6][k] = static_cast<double>(r.capacity_Ah);
-        o[7][k] = static_cast<double>(r.capacity_sigma_Ah);
-        o[8][k] = static_cast<double>(r.r0_Ohm);
-        o[9][k] = static_cast<double>(r.r0_sigma_Ohm);
-        o_fl[k] = static_cast<std::uint8_t>((r.capacity_updated ? 1 : 0) | (r.r0_updated ? 2 : 0));
-      }
-    }
-    py::dict out;
-    out["soc"] = soc;
-    out["soc_sigma"] = sigma;
-    out["voltage_pred_V"] = vpred;
-    out["innovation_V"] = innov;
-    out["innovation_variance_V2"] = s_var;
-    out["nis"] = nis;
-    out["status"] = status;
-    out["capacity_Ah"] = cap;
-    out["capacity_sigma_Ah"] = cap_s;
-    out["r0_Ohm"] = r0;
-    out["r0_sigma_Ohm"] = r0_s;
-    out["soh_flags"] = flags;
-    return out;
+        },
+        [&](py::ssize_t k, double dt) {
+          const auto r = do_step(static_cast<T>(dt), static_cast<T>(in.current_A[k]), static_cast<T>(in.voltage_V[k]),
+                                 static_cast<T>(in.temperature_degC[k]));
+          out.put_report(k, r.soc);
+          out[6][k] = static_cast<double>(r.capacity_Ah);
+          out[7][k] = static_cast<double>(r.capacity_sigma_Ah);
+          out[8][k] = static_cast<double>(r.r0_Ohm);
+          out[9][k] = static_cast<double>(r.r0_sigma_Ohm);
+          o_fl[k] = static_cast<std::uint8_t>((r.capacity_updated ? 1 : 0) | (r.r0_updated ? 2 : 0));
+          return static_cast<std::uint8_t>(r.soc.status);
+        });
+    py::dict d = out.dict();
+    d["soh_flags"] = flags;
+    return d;
   }
 
   py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }
@@ -225,8 +121,8 @@ class PySoh {
   bool set_state(const Arr& x, const Arr& p, double sign) {
     typename M::State xs;
     typename M::Cov cs;
-    to_state(x, xs);
-    to_cov(p, cs);
+    cellsense_py::from_numpy_vector(x, xs);
+    cellsense_py::from_numpy_matrix(p, cs);
     return est_.set_state(xs, cs, typename M::Aux{static_cast<T>(sign)});
   }
   void restart_pairing() { soh_.restart_pairing(); }
@@ -274,15 +170,8 @@ class PySoh {
     return soh_.set_state(est_, s);
   }
   py::bytes state_bytes() const { return cellsense_py::raw_bytes(est_.state(), est_.covariance(), soh_.state()); }
-  py::object last_time() const { return has_last_time_ ? py::object(py::float_(last_time_s_)) : py::none(); }
-  void set_last_time(py::object t) {
-    if (t.is_none()) {
-      has_last_time_ = false;
-    } else {
-      last_time_s_ = t.cast<double>();
-      has_last_time_ = std::isfinite(last_time_s_);
-    }
-  }
+  py::object last_time() const { return clock_.get(); }
+  void set_last_time(const py::object& t) { clock_.set(t); }
   double soc() const { return static_cast<double>(est_.soc()); }
   double soc_sigma() const { return static_cast<double>(est_.soc_sigma()); }
   double capacity_Ah() const { return static_cast<double>(soh_.capacity_Ah()); }
@@ -308,20 +197,10 @@ class PySoh {
     r.r0_sigma_Ohm = std::numeric_limits<T>::quiet_NaN();
     return r;
   }
-  static void to_state(const Arr& a, typename M::State& x) { cellsense_py::from_numpy_vector(a, x); }
-  static void to_cov(const Arr& a, typename M::Cov& c) { cellsense_py::from_numpy_matrix(a, c); }
-  static void set_filter_config(typename filter::Ekf<M>::Config&, const py::dict&) {}
-  static void set_filter_config(typename filter::Ukf<M>::Config& c, const py::dict& d) {
-    c.alpha = static_cast<T>(scalar(d, "alpha"));
-    c.beta = static_cast<T>(scalar(d, "beta"));
-    c.kappa = static_cast<T>(scalar(d, "kappa"));
-  }
-
   std::unique_ptr<P> params_;  // the core keeps a pointer to it: must outlive est_
   E est_{};
   Tracker soh_{};
-  double last_time_s_ = 0;
-  bool has_last_time_ = false;
+  cellsense_py::RunClock clock_{};
   bool enabled_ = true;
 };
 

@@ -28,9 +28,7 @@ namespace {
 constexpr int kPade = 3;
 constexpr int kModes = 2;
 constexpr int kMaxOcp = 96;
-constexpr std::uint8_t kStatusInitial = 255;
-
-using Arr = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using cellsense_py::Arr;
 
 template <typename T>
 using SpmeM = model::SpmeModel<T, kPade, kModes, kMaxOcp>;
@@ -49,10 +47,7 @@ const char* spme_error_name(model::SpmeParamError e) {
   return "unknown";
 }
 
-double scalar(const py::dict& d, const std::string& key) {
-  if (!d.contains(key.c_str())) { throw py::key_error("missing parameter '" + key + "'"); }
-  return d[key.c_str()].cast<double>();
-}
+using cellsense_py::scalar;
 
 template <typename T>
 void fill_electrode(typename SpmeM<T>::Params::Electrode& e, const py::dict& d) {
@@ -146,22 +141,13 @@ class PySpme {
   PySpme(const py::dict& params, const py::dict& config, const py::dict& noise, const py::dict& filter_config,
          const Arr& x0, const Arr& p0)
       : params_(make_params<T>(params)) {
-    EstimatorConfig<T> c{};
-    c.dt_max_s = static_cast<T>(scalar(config, "dt_max_s"));
-    c.soc_min = static_cast<T>(scalar(config, "soc_min"));
-    c.soc_max = static_cast<T>(scalar(config, "soc_max"));
-    c.voltage_sigma_V = static_cast<T>(scalar(config, "voltage_sigma_V"));
-    c.gate_nis = static_cast<T>(scalar(config, "gate_nis"));
-    c.gate_policy = scalar(config, "gate_predict_only") != 0.0 ? GatePolicy::kPredictOnly : GatePolicy::kRejectStep;
-    const double timeout = scalar(config, "gate_timeout_steps");
-    if (!(timeout >= 0 && timeout <= 65535)) { throw py::value_error("gate_timeout_steps must be in 0..65535"); }
-    c.gate_timeout_steps = static_cast<std::uint16_t>(timeout);
+    const EstimatorConfig<T> c = cellsense_py::load_estimator_config<T>(config);
     typename E::FilterConfig fc{};
-    set_filter_config(fc, filter_config);
+    cellsense_py::load_filter_config(fc, filter_config);
     typename M::State x;
     typename M::Cov cov;
-    to_state(x0, x);
-    to_cov(p0, cov);
+    cellsense_py::from_numpy_vector(x0, x);
+    cellsense_py::from_numpy_matrix(p0, cov);
     const InitStatus st = est_.init(M(params_.get(), make_noise<T>(noise)), c, fc, x, cov, typename M::Aux{});
     if (st != InitStatus::kOk) { throw py::value_error(std::string("estimator init failed: ") + init_status_name(st)); }
   }
@@ -178,74 +164,36 @@ class PySpme {
                           static_cast<double>(r.innovation_variance_V2), static_cast<double>(r.nis), o[0], o[1], o[2]);
   }
 
+  /// Whole log, GIL released (cellsense_py::run_log): the estimator's columns, then the plating
+  /// margin and surface stoichiometries at each sample's resulting state and current.
   py::dict run(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC) {
-    const py::ssize_t n = time_s.shape(0);
-    if (time_s.ndim() != 1 || current_A.ndim() != 1 || voltage_V.ndim() != 1 || temperature_degC.ndim() != 1 ||
-        current_A.shape(0) != n || voltage_V.shape(0) != n || temperature_degC.shape(0) != n) {
-      throw py::value_error("run(): time_s, current_A, voltage_V and temperature_degC must be 1-D and equally long");
-    }
-    using OutT = py::array_t<double>;
-    OutT soc(n), sigma(n), vpred(n), innov(n), s_var(n), nis(n), anode(n), xn(n), xp(n);
-    py::array_t<std::uint8_t> status(n);
-    const double* t = time_s.data();
-    const double* i = current_A.data();
-    const double* v = voltage_V.data();
-    const double* th = temperature_degC.data();
-    double* o_soc = soc.mutable_data();
-    double* o_sig = sigma.mutable_data();
-    double* o_vp = vpred.mutable_data();
-    double* o_in = innov.mutable_data();
-    double* o_s = s_var.mutable_data();
-    double* o_nis = nis.mutable_data();
-    double* o_an = anode.mutable_data();
-    double* o_xn = xn.mutable_data();
-    double* o_xp = xp.mutable_data();
-    std::uint8_t* o_st = status.mutable_data();
-    {
-      py::gil_scoped_release release;
-      const double nan = std::numeric_limits<double>::quiet_NaN();
-      for (py::ssize_t k = 0; k < n; ++k) {
-        double o[3] = {nan, nan, nan};
-        if (!has_last_time_) {
-          o_st[k] = std::isfinite(t[k]) ? kStatusInitial : static_cast<std::uint8_t>(StepStatus::kRejectedNonFinite);
-          if (std::isfinite(t[k])) {
-            last_time_s_ = t[k];
-            has_last_time_ = true;
-          }
-          o_soc[k] = static_cast<double>(est_.soc());
-          o_sig[k] = static_cast<double>(est_.soc_sigma());
-          o_vp[k] = o_in[k] = o_s[k] = o_nis[k] = nan;
-          if (std::isfinite(i[k]) && std::isfinite(th[k])) { outputs(1.0, i[k], th[k], o); }
-        } else {
-          const double dt = t[k] - last_time_s_;
-          const auto r = est_.step(static_cast<T>(dt), static_cast<T>(i[k]), static_cast<T>(v[k]), static_cast<T>(th[k]));
-          if (std::isfinite(t[k]) && t[k] > last_time_s_) { last_time_s_ = t[k]; }
-          o_st[k] = static_cast<std::uint8_t>(r.status);
-          o_soc[k] = static_cast<double>(r.soc);
-          o_sig[k] = static_cast<double>(r.soc_sigma);
-          o_vp[k] = static_cast<double>(r.voltage_pred_V);
-          o_in[k] = static_cast<double>(r.innovation_V);
-          o_s[k] = static_cast<double>(r.innovation_variance_V2);
-          o_nis[k] = static_cast<double>(r.nis);
-          if (std::isfinite(i[k]) && std::isfinite(th[k])) { outputs(dt > 0 ? dt : 1.0, i[k], th[k], o); }
-        }
-        o_an[k] = o[0];
-        o_xn[k] = o[1];
-        o_xp[k] = o[2];
+    const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
+    const cellsense_py::RunColumns out(in.n, {CELLSENSE_PY_REPORT_COLUMNS, "anode_surface_potential_V",
+                                              "negative_surface_stoichiometry", "positive_surface_stoichiometry"});
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    auto put_outputs = [&](py::ssize_t k, double dt) {
+      double o[3] = {nan, nan, nan};
+      if (std::isfinite(in.current_A[k]) && std::isfinite(in.temperature_degC[k])) {
+        outputs(dt, in.current_A[k], in.temperature_degC[k], o);
       }
-    }
-    py::dict out;
-    out["soc"] = soc;
-    out["soc_sigma"] = sigma;
-    out["voltage_pred_V"] = vpred;
-    out["innovation_V"] = innov;
-    out["innovation_variance_V2"] = s_var;
-    out["nis"] = nis;
-    out["status"] = status;
-    out["anode_surface_potential_V"] = anode;
-    out["negative_surface_stoichiometry"] = xn;
-    out["positive_surface_stoichiometry"] = xp;
-    return out;
+      out[6][k] = o[0];
+      out[7][k] = o[1];
+      out[8][k] = o[2];
+    };
+    cellsense_py::run_log(
+        in, clock_, out.status(),
+        [&](py::ssize_t k) {
+          out.put_initial(k, est_.soc(), est_.soc_sigma());
+          put_outputs(k, 1.0);
+        },
+        [&](py::ssize_t k, double dt) {
+          const auto r = est_.step(static_cast<T>(dt), static_cast<T>(in.current_A[k]), static_cast<T>(in.voltage_V[k]),
+                                   static_cast<T>(in.temperature_degC[k]));
+          out.put_report(k, r);
+          put_outputs(k, dt > 0 ? dt : 1.0);
+          return static_cast<std::uint8_t>(r.status);
+        });
+    return out.dict();
   }
 
   py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }
@@ -255,20 +203,13 @@ class PySpme {
   bool set_state(const Arr& x, const Arr& p, double /*unused*/) {
     typename M::State xs;
     typename M::Cov cs;
-    to_state(x, xs);
-    to_cov(p, cs);
+    cellsense_py::from_numpy_vector(x, xs);
+    cellsense_py::from_numpy_matrix(p, cs);
     return est_.set_state(xs, cs, typename M::Aux{});
   }
   double hysteresis_sign() const { return 0.0; }
-  py::object last_time() const { return has_last_time_ ? py::object(py::float_(last_time_s_)) : py::none(); }
-  void set_last_time(py::object t) {
-    if (t.is_none()) {
-      has_last_time_ = false;
-    } else {
-      last_time_s_ = t.cast<double>();
-      has_last_time_ = std::isfinite(last_time_s_);
-    }
-  }
+  py::object last_time() const { return clock_.get(); }
+  void set_last_time(const py::object& t) { clock_.set(t); }
   double soc() const { return static_cast<double>(est_.soc()); }
   double soc_sigma() const { return static_cast<double>(est_.soc_sigma()); }
 
@@ -283,19 +224,9 @@ class PySpme {
     o[1] = static_cast<double>(out.negative_surface_stoichiometry);
     o[2] = static_cast<double>(out.positive_surface_stoichiometry);
   }
-  static void to_state(const Arr& a, typename M::State& x) { cellsense_py::from_numpy_vector(a, x); }
-  static void to_cov(const Arr& a, typename M::Cov& c) { cellsense_py::from_numpy_matrix(a, c); }
-  static void set_filter_config(typename filter::Ekf<M>::Config&, const py::dict&) {}
-  static void set_filter_config(typename filter::Ukf<M>::Config& c, const py::dict& d) {
-    c.alpha = static_cast<T>(scalar(d, "alpha"));
-    c.beta = static_cast<T>(scalar(d, "beta"));
-    c.kappa = static_cast<T>(scalar(d, "kappa"));
-  }
-
   std::unique_ptr<typename M::Params> params_;  // the core keeps a pointer: must outlive est_
   E est_{};
-  double last_time_s_ = 0;
-  bool has_last_time_ = false;
+  cellsense_py::RunClock clock_{};
 };
 
 template <class E>
