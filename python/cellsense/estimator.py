@@ -131,6 +131,62 @@ def _core():
     return _core
 
 
+def check_filter_dtype(filter: str, dtype: str) -> str:
+    """Validate the filter and dtype arguments every estimator class takes; returns the dtype name."""
+    if filter not in FILTERS:
+        raise ValueError(f"filter: expected one of {FILTERS}, got {filter!r}")
+    if str(np.dtype(dtype)) not in DTYPES:
+        raise ValueError(f"dtype: expected float64 or float32, got {dtype!r}")
+    return str(np.dtype(dtype))
+
+
+def core_config(settings: EstimatorSettings, noise: NoiseSettings) -> dict[str, float]:
+    """The estimator configuration dict every core binding class takes (guards, gate, voltage sigma)."""
+    s = settings
+    return {"dt_max_s": s.dt_max_s, "soc_min": s.soc_min, "soc_max": s.soc_max,
+            "voltage_sigma_V": noise.voltage_sigma_V, "gate_nis": s.gate_nis,
+            "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
+            "gate_timeout_steps": float(s.gate_timeout_steps)}
+
+
+def core_filter_config(settings: EstimatorSettings) -> dict[str, float]:
+    """The UKF's sigma-point parameters (ignored by the EKF)."""
+    return {"alpha": settings.ukf_alpha, "beta": settings.ukf_beta, "kappa": settings.ukf_kappa}
+
+
+def ecm_core_noise(noise: NoiseSettings) -> dict[str, float]:
+    """The ECM's process-noise dict."""
+    return {"soc_per_sqrt_s": noise.soc_per_sqrt_s, "v_rc_V_per_sqrt_s": noise.v_rc_V_per_sqrt_s,
+            "hysteresis_per_sqrt_s": noise.hysteresis_per_sqrt_s, "current_sigma_A": noise.current_sigma_A}
+
+
+def log_arrays(time_s, current_A, voltage_V, temperature_degC) -> list[np.ndarray]:
+    """A log's four columns as contiguous float64 arrays; ValueError naming a column that is not 1-D
+    or not as long as time_s."""
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (time_s, current_A, voltage_V, temperature_degC)]
+    n = arrays[0].shape
+    for name, a in zip(("time_s", "current_A", "voltage_V", "temperature_degC"), arrays):
+        if a.ndim != 1:
+            raise ValueError(f"{name}: expected a 1-D array, got shape {a.shape}")
+        if a.shape != n:
+            raise ValueError(f"{name}: length {a.shape[0]} differs from time_s length {n[0]}")
+    return arrays
+
+
+def first_finite_reading(arrays: list[np.ndarray]) -> tuple[float, float] | None:
+    """(voltage, temperature) of the log's first sample where both are finite (the rested start an
+    estimator without an initial SOC initialises from), or None."""
+    ok = np.nonzero(np.isfinite(arrays[2]) & np.isfinite(arrays[3]))[0]
+    return (float(arrays[2][ok[0]]), float(arrays[3][ok[0]])) if ok.size else None
+
+
+def run_columns(time_s: np.ndarray, out: dict, status_names: dict[int, str]) -> dict[str, Any]:
+    """The RunResult fields from a core run() dict."""
+    return {"time_s": time_s, "soc": out["soc"], "soc_sigma": out["soc_sigma"], "voltage_pred_V": out["voltage_pred_V"],
+            "innovation_V": out["innovation_V"], "innovation_variance_V2": out["innovation_variance_V2"],
+            "nis": out["nis"], "status_code": out["status"], "status_names": status_names}
+
+
 class Estimator:
     """SOC estimator for one cell.
 
@@ -156,13 +212,9 @@ class Estimator:
     def __init__(self, cell: str | Cell, filter: str = "ekf", noise: NoiseSettings | None = None,
                  settings: EstimatorSettings | None = None, dtype: str = "float64",
                  initial_soc: float | None = None) -> None:
-        if filter not in FILTERS:
-            raise ValueError(f"filter: expected one of {FILTERS}, got {filter!r}")
-        if str(np.dtype(dtype)) not in DTYPES:
-            raise ValueError(f"dtype: expected float64 or float32, got {dtype!r}")
+        self.dtype = check_filter_dtype(filter, dtype)
         self.cell = load_cell(cell)
         self.filter = filter
-        self.dtype = str(np.dtype(dtype))
         # the noise actually used: voltage_sigma_V resolved against the cell file (resolve_voltage_sigma)
         noise = noise or NoiseSettings()
         self.noise = replace(noise, voltage_sigma_V=resolve_voltage_sigma(noise, self.cell))
@@ -177,19 +229,9 @@ class Estimator:
         self._status_names = {int(k): str(v) for k, v in core.STATUS_NAMES.items()}
         soc0 = 0.5 if initial_soc is None else float(initial_soc)
         x0, p0 = self.initial_gaussian(soc0)
-        s = self.settings
-        n = self.noise
         try:
-            self._impl = self._cls(
-                self.cell.core_params(),
-                {"dt_max_s": s.dt_max_s, "soc_min": s.soc_min, "soc_max": s.soc_max,
-                 "voltage_sigma_V": n.voltage_sigma_V, "gate_nis": s.gate_nis,
-                 "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
-                 "gate_timeout_steps": float(s.gate_timeout_steps)},
-                {"soc_per_sqrt_s": n.soc_per_sqrt_s, "v_rc_V_per_sqrt_s": n.v_rc_V_per_sqrt_s,
-                 "hysteresis_per_sqrt_s": n.hysteresis_per_sqrt_s, "current_sigma_A": n.current_sigma_A},
-                {"alpha": s.ukf_alpha, "beta": s.ukf_beta, "kappa": s.ukf_kappa},
-                x0, p0, 0.0)
+            self._impl = self._cls(self.cell.core_params(), core_config(self.settings, self.noise),
+                                   ecm_core_noise(self.noise), core_filter_config(self.settings), x0, p0, 0.0)
         except ValueError as e:
             raise ValueError(f"{self.cell.source}: {e}") from None
 
@@ -219,6 +261,12 @@ class Estimator:
             self._impl.set_state(x0, p0, 0.0)
             self._pending_ocv_init = False
 
+    def _ocv_init_from_log(self, arrays: list[np.ndarray]) -> None:
+        if self._pending_ocv_init and arrays[0].shape[0]:
+            first = first_finite_reading(arrays)
+            if first is not None:
+                self._ocv_init(*first)
+
     # -- stepping ----------------------------------------------------------------------------
     def step(self, dt_s: float, current_A: float, voltage_V: float, temperature_degC: float) -> StepResult:
         """One sample: dt since the previous one, current held over it (A, + = discharge), voltage and
@@ -231,22 +279,10 @@ class Estimator:
         """A whole log (array-likes of equal length). The loop runs in C++ without the GIL. The first
         sample the estimator ever sees only sets its clock (status "initial"); later calls continue
         from the last timestamp, so a long log may be fed in pieces."""
-        arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (time_s, current_A, voltage_V, temperature_degC)]
-        n = arrays[0].shape
-        for name, a in zip(("time_s", "current_A", "voltage_V", "temperature_degC"), arrays):
-            if a.ndim != 1:
-                raise ValueError(f"{name}: expected a 1-D array, got shape {a.shape}")
-            if a.shape != n:
-                raise ValueError(f"{name}: length {a.shape[0]} differs from time_s length {n[0]}")
-        if self._pending_ocv_init and n[0]:
-            ok = np.nonzero(np.isfinite(arrays[2]) & np.isfinite(arrays[3]))[0]
-            if ok.size:
-                self._ocv_init(arrays[2][ok[0]], arrays[3][ok[0]])
+        arrays = log_arrays(time_s, current_A, voltage_V, temperature_degC)
+        self._ocv_init_from_log(arrays)
         out = self._impl.run(*arrays)
-        return RunResult(time_s=arrays[0], soc=out["soc"], soc_sigma=out["soc_sigma"],
-                         voltage_pred_V=out["voltage_pred_V"], innovation_V=out["innovation_V"],
-                         innovation_variance_V2=out["innovation_variance_V2"], nis=out["nis"],
-                         status_code=out["status"], status_names=self._status_names)
+        return RunResult(**run_columns(arrays[0], out, self._status_names))
 
     # -- state access ------------------------------------------------------------------------
     @property

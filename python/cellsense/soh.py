@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .cell import Cell, load_cell
-from .estimator import FILTERS, EstimatorSettings, NoiseSettings, RunResult, resolve_voltage_sigma
+from .estimator import (EstimatorSettings, NoiseSettings, RunResult, check_filter_dtype, core_config, core_filter_config,
+                        ecm_core_noise, first_finite_reading, log_arrays, resolve_voltage_sigma, run_columns)
 
 
 @dataclass
@@ -90,11 +91,7 @@ class SohEstimator:
     def __init__(self, cell: str | Cell, filter: str = "ekf", noise: NoiseSettings | None = None,
                  settings: EstimatorSettings | None = None, dtype: str = "float64",
                  initial_soc: float | None = None, soh: SohSettings | None = None) -> None:
-        if filter not in FILTERS:
-            raise ValueError(f"filter: expected one of {FILTERS}, got {filter!r}")
-        self.dtype = str(np.dtype(dtype))
-        if self.dtype not in ("float64", "float32"):
-            raise ValueError(f"dtype: expected float64 or float32, got {dtype!r}")
+        self.dtype = check_filter_dtype(filter, dtype)
         self.cell = load_cell(cell)
         self.filter = filter
         noise = noise or NoiseSettings()
@@ -112,16 +109,7 @@ class SohEstimator:
         params = self.cell.core_params()
         soh_cfg = self.soh_settings.core_dict(float(params["capacity_Ah"]), n.current_sigma_A)
         try:
-            self._impl = cls(
-                params,
-                {"dt_max_s": s.dt_max_s, "soc_min": s.soc_min, "soc_max": s.soc_max,
-                 "voltage_sigma_V": n.voltage_sigma_V, "gate_nis": s.gate_nis,
-                 "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
-                 "gate_timeout_steps": float(s.gate_timeout_steps)},
-                {"soc_per_sqrt_s": n.soc_per_sqrt_s, "v_rc_V_per_sqrt_s": n.v_rc_V_per_sqrt_s,
-                 "hysteresis_per_sqrt_s": n.hysteresis_per_sqrt_s, "current_sigma_A": n.current_sigma_A},
-                {"alpha": s.ukf_alpha, "beta": s.ukf_beta, "kappa": s.ukf_kappa},
-                x0, p0, 0.0, soh_cfg)
+            self._impl = cls(params, core_config(s, n), ecm_core_noise(n), core_filter_config(s), x0, p0, 0.0, soh_cfg)
         except (ValueError, KeyError) as e:
             raise ValueError(f"{self.cell.source}: {e}") from None
 
@@ -157,27 +145,19 @@ class SohEstimator:
         return bool(self._impl.close_pair())
 
     def run(self, time_s, current_A, voltage_V, temperature_degC) -> SohRunResult:
-        arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (time_s, current_A, voltage_V, temperature_degC)]
-        n = arrays[0].shape
-        for name, a in zip(("time_s", "current_A", "voltage_V", "temperature_degC"), arrays):
-            if a.ndim != 1 or a.shape != n:
-                raise ValueError(f"{name}: expected a 1-D array as long as time_s")
-        if self._pending_ocv_init and n[0]:
-            ok = np.nonzero(np.isfinite(arrays[2]) & np.isfinite(arrays[3]))[0]
-            if ok.size:
-                s = self.settings
-                soc = min(max(self.cell.soc_from_ocv(float(arrays[2][ok[0]]), float(arrays[3][ok[0]])), s.soc_min),
-                          s.soc_max)
-                x0, p0 = self.initial_gaussian(soc)
-                self._impl.set_state(x0, p0, 0.0)
-                self._pending_ocv_init = False
+        arrays = log_arrays(time_s, current_A, voltage_V, temperature_degC)
+        first = first_finite_reading(arrays) if self._pending_ocv_init else None
+        if first is not None:
+            s = self.settings
+            soc = min(max(self.cell.soc_from_ocv(*first), s.soc_min), s.soc_max)
+            x0, p0 = self.initial_gaussian(soc)
+            self._impl.set_state(x0, p0, 0.0)
+            self._pending_ocv_init = False
         o = self._impl.run(*arrays)
         fl = o["soh_flags"]
-        return SohRunResult(time_s=arrays[0], soc=o["soc"], soc_sigma=o["soc_sigma"], voltage_pred_V=o["voltage_pred_V"],
-                            innovation_V=o["innovation_V"], innovation_variance_V2=o["innovation_variance_V2"],
-                            nis=o["nis"], status_code=o["status"], status_names=self._status_names,
-                            capacity_Ah=o["capacity_Ah"], capacity_sigma_Ah=o["capacity_sigma_Ah"], r0_Ohm=o["r0_Ohm"],
-                            r0_sigma_Ohm=o["r0_sigma_Ohm"], capacity_updated=(fl & 1) != 0, r0_updated=(fl & 2) != 0)
+        return SohRunResult(**run_columns(arrays[0], o, self._status_names), capacity_Ah=o["capacity_Ah"],
+                            capacity_sigma_Ah=o["capacity_sigma_Ah"], r0_Ohm=o["r0_Ohm"], r0_sigma_Ohm=o["r0_sigma_Ohm"],
+                            capacity_updated=(fl & 1) != 0, r0_updated=(fl & 2) != 0)
 
     # -- estimates ------------------------------------------------------------------------------
     @property

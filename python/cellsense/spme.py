@@ -638,7 +638,8 @@ class SpmeNoise:
 
 
 def _make_estimator_class():
-    from .estimator import Estimator, RunResult, StepResult, resolve_voltage_sigma
+    from .estimator import (Estimator, RunResult, StepResult, check_filter_dtype, core_config, core_filter_config,
+                            log_arrays, resolve_voltage_sigma, run_columns)
 
     @dataclass
     class SpmeRunResult(RunResult):
@@ -653,15 +654,11 @@ def _make_estimator_class():
 
         def __init__(self, cell, filter: str = "ekf", noise=None, settings=None, dtype: str = "float64",
                      initial_soc: float | None = None, spme_noise: SpmeNoise | None = None) -> None:
-            from .estimator import DTYPES, FILTERS, EstimatorSettings, NoiseSettings
+            from .estimator import EstimatorSettings, NoiseSettings
 
-            if filter not in FILTERS:
-                raise ValueError(f"filter: expected one of {FILTERS}, got {filter!r}")
-            if str(np.dtype(dtype)) not in DTYPES:
-                raise ValueError(f"dtype: expected float64 or float32, got {dtype!r}")
+            self.dtype = check_filter_dtype(filter, dtype)
             self.cell = as_spme_cell(cell)
             self.filter = filter
-            self.dtype = str(np.dtype(dtype))
             noise = noise or NoiseSettings()
             self.noise = replace(noise, voltage_sigma_V=resolve_voltage_sigma(noise, self.cell))
             self.spme_noise = spme_noise or SpmeNoise()
@@ -677,15 +674,10 @@ def _make_estimator_class():
             s, n, sn = self.settings, self.noise, self.spme_noise
             try:
                 self._impl = self._cls(
-                    self.cell.core_params(),
-                    {"dt_max_s": s.dt_max_s, "soc_min": s.soc_min, "soc_max": s.soc_max,
-                     "voltage_sigma_V": n.voltage_sigma_V, "gate_nis": s.gate_nis,
-                     "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
-                     "gate_timeout_steps": float(s.gate_timeout_steps)},
+                    self.cell.core_params(), core_config(s, n),
                     {"soc_per_sqrt_s": n.soc_per_sqrt_s, "particle_per_sqrt_s": sn.particle_per_sqrt_s,
                      "electrolyte_A_per_sqrt_s": sn.electrolyte_A_per_sqrt_s, "current_sigma_A": n.current_sigma_A},
-                    {"alpha": s.ukf_alpha, "beta": s.ukf_beta, "kappa": s.ukf_kappa},
-                    x0, p0)
+                    core_filter_config(s), x0, p0)
             except ValueError as e:
                 raise ValueError(f"{self.cell.source}: {e}") from None
 
@@ -710,22 +702,10 @@ def _make_estimator_class():
             return StepResult(self._status_names.get(code, str(code)), *vals[:6])
 
         def run(self, time_s, current_A, voltage_V, temperature_degC):
-            arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (time_s, current_A, voltage_V, temperature_degC)]
-            n = arrays[0].shape
-            for nm, a in zip(("time_s", "current_A", "voltage_V", "temperature_degC"), arrays):
-                if a.ndim != 1:
-                    raise ValueError(f"{nm}: expected a 1-D array, got shape {a.shape}")
-                if a.shape != n:
-                    raise ValueError(f"{nm}: length {a.shape[0]} differs from time_s length {n[0]}")
-            if self._pending_ocv_init and n[0]:
-                ok = np.nonzero(np.isfinite(arrays[2]) & np.isfinite(arrays[3]))[0]
-                if ok.size:
-                    self._ocv_init(arrays[2][ok[0]], arrays[3][ok[0]])
+            arrays = log_arrays(time_s, current_A, voltage_V, temperature_degC)
+            self._ocv_init_from_log(arrays)
             out = self._impl.run(*arrays)
-            return SpmeRunResult(time_s=arrays[0], soc=out["soc"], soc_sigma=out["soc_sigma"],
-                                 voltage_pred_V=out["voltage_pred_V"], innovation_V=out["innovation_V"],
-                                 innovation_variance_V2=out["innovation_variance_V2"], nis=out["nis"],
-                                 status_code=out["status"], status_names=self._status_names,
+            return SpmeRunResult(**run_columns(arrays[0], out, self._status_names),
                                  anode_surface_potential_V=out["anode_surface_potential_V"],
                                  negative_surface_stoichiometry=out["negative_surface_stoichiometry"],
                                  positive_surface_stoichiometry=out["positive_surface_stoichiometry"])
