@@ -18,6 +18,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", newline: str | None =
     try:
         with os.fdopen(fd, mode, newline=newline) if "b" not in mode else os.fdopen(fd, mode) as f:
             yield f
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -19,7 +19,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Optional
 
 import numpy as np
 
+from ._io import atomic_write
 from .sensor import SensorModel
 
 CACHE_FORMAT = 4  # bump when the truth generation changes
@@ -151,23 +151,10 @@ def read_log(path) -> dict:
     return out
 
 
-def _atomic_write(path: Path, writer, mode="w"):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, mode) as fh:
-            writer(fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; use the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def _atomic_write(path, writer, mode="w"):
+    """writer(fh) into a temporary file renamed over `path` only on success (cellsense._io.atomic_write)."""
+    with atomic_write(path, mode) as fh:
+        writer(fh)
 
 
 def _jsonable(x):
