@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cortex-M suite: configure, build and run tests/mcu for all four cores (M4F, M7, M3, M0+) under
-# QEMU: image self-checks, bit-exact parity with the host build, forbidden-symbol scan, per-header
+# QEMU: image self-checks, bit-exact parity with the host build, the shortened float32 soak (M4F, 500k
+# steps per filter, bit-identical to the host), forbidden-symbol scan, per-header
 # compile check, the docs/c-api.md example; then print the footprint / speed report.
 # Needs the toolchain (scripts/install_mcu_toolchain.sh). Idempotent: reuses build/mcu.
 #   scripts/mcu_test.sh [build-dir]

@@ -1,14 +1,17 @@
 """Coverage-guided fuzzing (atheris / libFuzzer) of the Python input edge: the cell-file loader, the pack-file
-loader and the replay log readers (pack CSV, candump .log, SavvyCAN GVRET CSV, Vector .asc, the DBC loader).
+loader and the replay log readers (pack CSV, candump .log, SavvyCAN GVRET CSV, Vector .asc and .blf, the DBC
+loader).
 
     python3 tests/fuzz/fuzz_python.py <target> [libFuzzer flags, e.g. -max_total_time=30]
-    targets: cell pack pack_csv candump gvret asc dbc
+    targets: cell pack pack_csv candump gvret asc blf dbc
 
 Each input is written to one scratch file and read back through the public reader. Invariants: only the
 documented error escapes (CellFileError or SpmeCellError / PackFileError / LogReadError), and it names the file; what the
 readers skip is counted and the counts add up (rows + malformed lines = data records; decoded + malformed
 frames = frames carrying the pack's signals). The seed corpus is made from the committed fixtures in
-build/fuzz/corpus_py_<target>, recreated each run (scripts/fuzz.sh runs every target for a bounded time)."""
+build/fuzz/corpus_py_<target>, recreated each run (scripts/fuzz.sh runs every target for a bounded time); the
+blf seeds are small valid BLF files written by python-can's BLFWriter at start-up (one uncompressed container,
+so that mutations reach the objects, and one zlib-compressed)."""
 from __future__ import annotations
 
 import csv
@@ -118,6 +121,20 @@ def t_asc(data: bytes) -> None:
     _decode(frames, counts, p)
 
 
+def t_blf(data: bytes) -> None:
+    p = _write(".blf", data)
+    try:
+        frames, counts = read_can_frames(p)
+    except LogReadError as e:  # not a BLF file at all (no file header)
+        _names(e, p)
+        return
+    assert counts["frames"] == len(frames) and counts.get("malformed_frames", 0) <= 1, counts
+    for ts, fid, payload, ch in frames:
+        assert isinstance(ts, float) and 0 <= fid <= 0x1FFFFFFF and isinstance(payload, bytes), (ts, fid, payload)
+        assert ch is None or isinstance(ch, int)
+    _decode(frames, counts, p)
+
+
 def t_dbc(data: bytes) -> None:
     p = _write(".dbc", data)
     try:
@@ -127,7 +144,37 @@ def t_dbc(data: bytes) -> None:
 
 
 TARGETS = {"cell": t_cell, "pack": t_pack, "pack_csv": t_pack_csv, "candump": t_candump, "gvret": t_gvret,
-           "asc": t_asc, "dbc": t_dbc}
+           "asc": t_asc, "blf": t_blf, "dbc": t_dbc}
+
+
+def _blf_seeds() -> list[bytes]:
+    """Small valid BLF files written by python-can: CAN frames carrying the pack's signals (ids 0x100,
+    0x200 of sim12s.dbc), a remote frame, an error frame and a CAN FD frame; uncompressed and zlib."""
+    import tempfile
+
+    import can
+
+    msgs = [can.Message(timestamp=1700000000.0, arbitration_id=0x100, data=bytes.fromhex("0200412203000000"),
+                        is_extended_id=False, channel=0),
+            can.Message(timestamp=1700000000.001, arbitration_id=0x200, data=bytes.fromhex("EC9DC69D679C889D"),
+                        is_extended_id=False, channel=0),
+            can.Message(timestamp=1700000000.002, arbitration_id=0x100, is_remote_frame=True, dlc=8,
+                        is_extended_id=False, channel=0),
+            can.Message(timestamp=1700000000.003, is_error_frame=True, channel=0),
+            can.Message(timestamp=1700000000.004, arbitration_id=0x18FF0001, data=bytes(range(12)), is_fd=True,
+                        is_extended_id=True, channel=1),
+            can.Message(timestamp=1700000000.101, arbitration_id=0x100, data=bytes.fromhex("0300412203000000"),
+                        is_extended_id=False, channel=0)]
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        for level in (0, 6):
+            p = Path(d) / f"seed{level}.blf"
+            w = can.BLFWriter(str(p), compression_level=level)
+            for m in msgs:
+                w.on_message_received(m)
+            w.stop()
+            out.append(p.read_bytes())
+    return out
 
 
 def _seeds(target: str) -> list[bytes]:
@@ -157,6 +204,8 @@ def _seeds(target: str) -> list[bytes]:
         return [b"date Mon Jan 1 00:00:00.000 am 2024\nbase hex  timestamps absolute\ninternal events logged\n"
                 b"Begin Triggerblock\n   0.000000 1  100             Rx   d 8 02 00 41 22 03 00 00 00\n"
                 b"   0.001000 1  200             Rx   d 8 EC 9D C6 9D 67 9C 88 9D\nEnd TriggerBlock\n"]
+    if target == "blf":
+        return _blf_seeds()
     if target == "dbc":
         return [(FIX / "sim12s.dbc").read_bytes()]
     return []
@@ -166,6 +215,14 @@ def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in TARGETS:
         sys.exit(f"usage: fuzz_python.py {{{'|'.join(TARGETS)}}} [libFuzzer flags]")
     target = sys.argv.pop(1)
+    if target == "blf":  # python-can is imported before (through cantools): instrument its BLF parser for coverage
+        import logging
+
+        from can.io.blf import BLFReader
+
+        logging.getLogger("can.io.blf").setLevel(logging.ERROR)  # "Unknown object header version" per input
+        for fn_name in ("__init__", "__iter__", "_parse_container", "_parse_data"):
+            setattr(BLFReader, fn_name, atheris.instrument_func(getattr(BLFReader, fn_name)))
     corpus = ROOT / "build" / "fuzz" / f"corpus_py_{target}"
     shutil.rmtree(corpus, ignore_errors=True)  # fresh seeds each run, like the C harnesses
     corpus.mkdir(parents=True)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cellsense.pack import PackEstimator, load_pack
 from cellsense.replay import framing as fr
-from cellsense.replay.readers import load_dbc, read_can_frames, read_log
+from cellsense.replay.readers import LogReadError, load_dbc, read_can_frames, read_log
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "pack"
@@ -82,6 +82,92 @@ def test_can_logs_decode_like_the_csv(tmp_path):
         got = read_log(out, cspec, dbc=dbc)
         n = len(got)
         assert n >= 490 and np.nanmax(np.abs(got.voltage_V - ref.voltage_V[:n])) < 1e-6, ext
+
+
+def _blf_bytes(tmp_path, frames, compression_level=0):
+    import can
+
+    p = tmp_path / f"w{compression_level}.blf"
+    w = can.BLFWriter(str(p), compression_level=compression_level)
+    for ts, fid, data in frames:
+        w.on_message_received(can.Message(timestamp=ts, arbitration_id=fid, data=data, is_extended_id=False, channel=0))
+    w.stop()
+    return p.read_bytes()
+
+
+class _Hung(BaseException):  # not an Exception: the reader's per-record `except Exception` must not swallow it
+    pass
+
+
+def _read_with_deadline(path, seconds=5):
+    """read_can_frames, failing (not hanging) if the reader loops."""
+    import signal
+
+    def boom(*_):
+        raise _Hung(f"read_can_frames({path}) still running after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(seconds)
+    try:
+        return read_can_frames(path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_blf_gz_reads_like_the_blf(tmp_path):
+    frames = [(1700000000.0 + 0.01 * k, 0x100 + k, bytes([k] * 8)) for k in range(5)]
+    raw = _blf_bytes(tmp_path, frames, compression_level=6)
+    (tmp_path / "a.blf").write_bytes(raw)
+    (tmp_path / "a.blf.gz").write_bytes(gzip.compress(raw))
+    got, counts = read_can_frames(tmp_path / "a.blf")
+    got_gz, counts_gz = read_can_frames(tmp_path / "a.blf.gz")
+    assert got_gz == got and counts_gz == counts and len(got) == 5
+    (tmp_path / "b.blf.gz").write_bytes(b"not gzip")
+    with pytest.raises(LogReadError, match="b.blf.gz: not a readable BLF log"):
+        read_can_frames(tmp_path / "b.blf.gz")
+
+
+@pytest.mark.parametrize("data", [b"", b"LOGG", b"x" * 200])
+def test_blf_without_a_file_header_is_a_log_read_error(tmp_path, data):
+    # Regression (fuzz target `blf`): python-can's struct.error / BLFParseError escaped from the reader.
+    p = tmp_path / "bad.blf"
+    p.write_bytes(data)
+    with pytest.raises(LogReadError, match="bad.blf: not a readable BLF log"):
+        read_can_frames(p)
+
+
+@pytest.mark.parametrize("level", [0, 6])
+@pytest.mark.parametrize("obj_type", [1, 65])  # CAN_MESSAGE (python-can yields it forever), other (spins)
+def test_blf_object_of_size_zero_ends_the_file(tmp_path, level, obj_type):
+    # Regression (fuzz target `blf`): an object inside a container declaring size 0 made python-can's
+    # BLFReader parse it forever. Now the frames before it are read and the rest counts as one malformed frame.
+    import struct
+    import zlib
+
+    frames = [(1700000000.0 + 0.01 * k, 0x100 + k, bytes([k] * 8)) for k in range(5)]
+    good = _blf_bytes(tmp_path, frames, compression_level=level)
+    p = tmp_path / "good.blf"
+    p.write_bytes(good)
+    got, counts = read_can_frames(p)
+    assert [(f[1], f[2], f[3]) for f in got] == [(fid, d, 0) for _, fid, d in frames] and not counts["malformed_frames"]
+    # Rebuild the file with the 3rd inner object's size set to 0 (and its type set to obj_type).
+    header_size = struct.unpack_from("<I", good, 4)[0]
+    cont = good.index(b"LOBJ", header_size)
+    method = struct.unpack_from("<H", good, cont + 16)[0]
+    obj_size = struct.unpack_from("<I", good, cont + 8)[0]
+    payload = good[cont + 32:cont + obj_size]
+    inner = bytearray(zlib.decompress(payload) if method == 2 else payload)
+    third = [i for i in range(len(inner)) if inner.startswith(b"LOBJ", i)][2]
+    struct.pack_into("<I", inner, third + 8, 0)
+    struct.pack_into("<I", inner, third + 12, obj_type)
+    body = zlib.compress(bytes(inner)) if method == 2 else bytes(inner)
+    new_size = 32 + len(body)
+    container = struct.pack("<4sHHII", b"LOBJ", 16, 1, new_size, 10) + good[cont + 16:cont + 32] + body
+    p.write_bytes(good[:cont] + container + b"\0" * (new_size % 4))
+    got, counts = _read_with_deadline(p)
+    assert [f[1] for f in got] == [0x100, 0x101]
+    assert counts["malformed_frames"] == 1 and counts["frames"] == 2
 
 
 def test_kona_gvret_decodes_through_the_dbc_path():

@@ -1,5 +1,5 @@
 """Property tests for the replay edge: the log readers (pack CSV, candump .log, SavvyCAN GVRET CSV, Vector
-.asc), the DBC mapping, the pack-file loader and the HIL frame codec (docs/hardening.md).
+.asc and .blf), the DBC mapping, the pack-file loader and the HIL frame codec (docs/hardening.md).
 
 Malformed input never raises anything but the documented errors (LogReadError / PackFileError naming the
 file, and the line or field); what the readers skip is counted, and the counts add up to the input; a
@@ -188,6 +188,87 @@ def test_asc_never_raises_undocumented(lines, tail):
         frames, counts = read_can_frames(p)
         assert counts["frames"] == len(frames) and counts.get("malformed_frames", 0) <= 1
         _decode_or_documented(frames, counts, p)
+    finally:
+        p.unlink()
+
+
+# ---- Vector .blf -------------------------------------------------------------------------------------------
+def _blf(frames, level: int) -> Path:
+    import can
+
+    f = tempfile.NamedTemporaryFile("wb", suffix=".blf", delete=False)
+    f.close()
+    w = can.BLFWriter(f.name, compression_level=level)
+    for ts, fid, data, ch in frames:
+        w.on_message_received(can.Message(timestamp=ts, arbitration_id=fid, data=data, is_extended_id=False, channel=ch))
+    w.stop()
+    return Path(f.name)
+
+
+_blf_frames = st.lists(st.tuples(st.floats(1.6e9, 1.8e9), st.sampled_from(IDS + [0x7FF, 0]), st.binary(max_size=8),
+                                 st.sampled_from([0, 1])), max_size=40).map(lambda fs: sorted(fs, key=lambda f: f[0]))
+
+
+@given(_blf_frames, st.sampled_from([0, 6]))
+@FAST
+def test_blf_round_trip(frames, level):
+    p = _blf(frames, level)
+    try:
+        got, counts = read_can_frames(p)
+        assert [(f[1], f[2], f[3]) for f in got] == [(fid, d, ch) for _, fid, d, ch in frames]
+        assert all(abs(g[0] - f[0]) < 1e-5 for g, f in zip(got, frames))
+        assert counts["frames"] == len(frames) and not counts.get("malformed_frames")
+    finally:
+        p.unlink()
+
+
+@given(_blf_frames, st.sampled_from([0, 6]), st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=8),
+       st.one_of(st.none(), st.floats(0, 1)))
+@FAST
+def test_blf_mutations_never_raise_undocumented(frames, level, overwrites, cut):
+    # A valid file with bytes overwritten (sizes, types, signatures, header fields, payload) and possibly truncated.
+    p = _blf(frames, level)
+    try:
+        data = bytearray(p.read_bytes())
+        for at, value in overwrites:
+            data[min(int(at * len(data)), len(data) - 1)] = value
+        if cut is not None:
+            data = data[:int(cut * len(data))]
+        p.write_bytes(bytes(data))
+        try:
+            got, counts = read_can_frames(p)
+        except LogReadError as e:
+            assert _names_file(str(e), p) and "BLF" in str(e)
+            return
+        assert counts["frames"] == len(got) and counts.get("malformed_frames", 0) <= 1
+        _decode_or_documented(got, counts, p)
+    finally:
+        p.unlink()
+
+
+@given(_blf_frames.filter(lambda fs: len(fs) >= 2), st.sampled_from([0, 6]), st.data())
+@FAST
+def test_blf_object_of_size_zero_keeps_the_frames_before_it(frames, level, data):
+    # python-can's reader would parse such an object forever (docs/hardening.md); ours stops there.
+    import struct
+    import zlib
+
+    p = _blf(frames, level)
+    try:
+        raw = p.read_bytes()
+        cont = raw.index(b"LOBJ", struct.unpack_from("<I", raw, 4)[0])
+        size = struct.unpack_from("<I", raw, cont + 8)[0]
+        method = struct.unpack_from("<H", raw, cont + 16)[0]
+        inner = bytearray(zlib.decompress(raw[cont + 32:cont + size]) if method == 2 else raw[cont + 32:cont + size])
+        k = data.draw(st.integers(0, len(frames) - 1))
+        struct.pack_into("<I", inner, 48 * k + 8, 0)  # every CAN object BLFWriter writes is 48 bytes
+        struct.pack_into("<I", inner, 48 * k + 12, data.draw(st.sampled_from([1, 86, 65, 10])))
+        body = zlib.compress(bytes(inner)) if method == 2 else bytes(inner)
+        head = struct.pack("<4sHHII", b"LOBJ", 16, 1, 32 + len(body), 10) + raw[cont + 16:cont + 32]
+        p.write_bytes(raw[:cont] + head + body + b"\0" * ((32 + len(body)) % 4))
+        got, counts = read_can_frames(p)
+        assert [(f[1], f[2]) for f in got] == [(fid, d) for _, fid, d, _ in frames[:k]]
+        assert counts["malformed_frames"] == 1
     finally:
         p.unlink()
 

@@ -7,6 +7,7 @@ threshold (logger or vehicle off) leaves a time gap that the pack estimator hand
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import math
@@ -142,16 +143,7 @@ def read_can_frames(path: str | os.PathLike) -> tuple[list, Counter]:
         finally:
             os.unlink(tmp.name)
     elif name.endswith((".asc", ".blf")):
-        msgs = []
-        reader = iter(can.LogReader(str(path)))
-        while True:
-            try:
-                msgs.append(next(reader))
-            except StopIteration:
-                break
-            except Exception:  # noqa: BLE001 - a broken record: count it, stop reading this file
-                counts["malformed_frames"] += 1
-                break
+        msgs = _read_vector_log(path, counts, blf=name.endswith(".blf"))
     else:
         raise LogReadError(f"{path}: unknown CAN log type (.log candump, .asc, .blf, .csv GVRET)")
     frames = []
@@ -167,6 +159,78 @@ def read_can_frames(path: str | os.PathLike) -> tuple[list, Counter]:
         frames.append((float(m.timestamp), int(m.arbitration_id), bytes(m.data), ch))
     counts["frames"] = len(frames)
     return frames, counts
+
+
+def _read_vector_log(path: Path, counts: Counter, blf: bool) -> list:
+    """Vector .asc / .blf through python-can. A broken record is counted (`malformed_frames`) and ends the
+    file; a file python-can cannot even open (a BLF shorter than its file header, or without the "LOGG"
+    signature) is a LogReadError. BLF goes through _guarded_blf_reader (see there)."""
+    import can
+
+    src = gzip.open(path, "rb") if blf and path.suffix.lower() == ".gz" else None  # .blf.gz, as can.LogReader
+    try:
+        log_reader = _guarded_blf_reader()(src or str(path)) if blf else can.LogReader(str(path))
+    except Exception as e:  # noqa: BLE001 - struct.error, BLFParseError, OSError, UnicodeError...
+        if src is not None:
+            src.close()
+        kind = "BLF" if blf else "ASC"
+        raise LogReadError(f"{path}: not a readable {kind} log: {e or type(e).__name__}") from None
+    msgs: list = []
+    try:
+        reader = iter(log_reader)
+        while True:
+            try:
+                msgs.append(next(reader))
+            except StopIteration:
+                break
+            except Exception:  # noqa: BLE001 - a broken record: count it, stop reading this file
+                counts["malformed_frames"] += 1
+                break
+    finally:
+        log_reader.stop()
+    return msgs
+
+
+def _zero_size_object(data: bytes) -> int | None:
+    """Offset of the first object of declared size 0 in a container's data, walking the objects the way
+    python-can's BLFReader does ("LOBJ" within 8 bytes of the expected position, next object at
+    start + size; the walk ends where python-can's would: no signature, or an object that runs past the
+    data and continues in the next container). None if there is none."""
+    pos, n = 0, len(data)
+    while True:
+        i = data.find(b"LOBJ", pos, pos + 8)
+        if i < 0 or i + 12 > n:
+            return None
+        size = int.from_bytes(data[i + 8:i + 12], "little")
+        if size == 0:
+            return i
+        if i + size > n:
+            return None
+        pos = i + size
+
+
+@functools.lru_cache(maxsize=None)
+def _guarded_blf_reader():
+    """python-can's BLFReader, except that an object declaring a size of 0 inside a container ends the file
+    (BLFParseError, counted as a malformed frame) instead of hanging the reader: python-can 4.6 sets the next
+    object's position to start + size, so it parses the same object forever, yielding the same frame into an
+    ever-growing list (CAN object types) or spinning without yielding (other types). Found by the `blf`
+    fuzz target (tests/fuzz/fuzz_python.py). The container data (after the bytes carried over from the
+    previous container) is cut before that object and handed to python-can, which parses what precedes it."""
+    from can.io.blf import BLFParseError, BLFReader
+
+    class GuardedBLFReader(BLFReader):
+        def _parse_container(self, data):
+            joined = self._tail + data if self._tail else data
+            cut = _zero_size_object(joined)
+            if cut is None:
+                yield from super()._parse_container(data)
+                return
+            self._tail = b""
+            yield from super()._parse_container(bytes(joined[:cut]))
+            raise BLFParseError(f"object of size 0 at byte {cut} of a container")
+
+    return GuardedBLFReader
 
 
 def _read_gvret(path: Path, counts: Counter) -> list:
