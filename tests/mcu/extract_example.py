@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Copy the C example out of docs/c-api.md (the ```c block after `<!-- c-api-example -->`), so the
-build compiles exactly what the documentation shows."""
+"""Copy a C example out of docs/c-api.md (the ```c block after `<!-- c-api-example -->`, or after the
+marker named by the third argument: `c-api-soh-example` for `<!-- c-api-soh-example -->`), so the build compiles exactly
+what the documentation shows."""
 import re
 import sys
 from pathlib import Path
@@ -8,15 +9,15 @@ from pathlib import Path
 MARKER = "<!-- c-api-example -->"
 
 
-def main(doc: str, out: str) -> int:
+def main(doc: str, out: str, marker: str = MARKER) -> int:
     text = Path(doc).read_text(encoding="utf-8")
-    at = text.find(MARKER)
+    at = text.find(marker)
     if at < 0:
-        print(f"{doc}: marker {MARKER} not found", file=sys.stderr)
+        print(f"{doc}: marker {marker} not found", file=sys.stderr)
         return 1
     m = re.compile(r"```c\n(.*?)```", re.S).search(text, at)
     if not m:
-        print(f"{doc}: no ```c block after {MARKER}", file=sys.stderr)
+        print(f"{doc}: no ```c block after {marker}", file=sys.stderr)
         return 1
     code = f"/* Extracted from {Path(doc).name} by tests/mcu/extract_example.py. */\n" + m.group(1)
     dst = Path(out)
@@ -27,4 +28,4 @@ def main(doc: str, out: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2], *(f"<!-- {name} -->" for name in sys.argv[3:4])))
