@@ -3,6 +3,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
+# Reproducible runs: hypothesis derandomized (tests/python/conftest.py), fuzzers seeded (scripts/fuzz.sh).
+# Exploration is a plain `pytest` / `FUZZ_SEED=0 scripts/fuzz.sh 600`.
+export CELLSENSE_REPRODUCIBLE=1
 cd "$ROOT"
 echo "== Cortex-M toolchain (Debian packages) =="
 bash scripts/install_mcu_toolchain.sh

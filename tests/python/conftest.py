@@ -76,12 +76,12 @@ def synthetic_log():
             "temperature_degC": np.full(len(t), 25.0), "soc_true": sim["soc"]}
 
 
-# CI runs hypothesis derandomized (the same examples every run, so a landing is reproducible);
-# local runs explore new random examples (and have found real bugs: see docs/hardening.md).
+# CI and scripts/test.sh run hypothesis derandomized (the same examples every run, so a landing is
+# reproducible); a plain `pytest` explores new random examples (and have found real bugs: see docs/hardening.md).
 import os as _os
 
 from hypothesis import settings as _hyp_settings
 
 _hyp_settings.register_profile("ci", derandomize=True, deadline=None)
-if _os.environ.get("CI"):
+if _os.environ.get("CI") or _os.environ.get("CELLSENSE_REPRODUCIBLE"):  # scripts/test.sh sets the latter
     _hyp_settings.load_profile("ci")
