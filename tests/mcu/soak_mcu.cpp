@@ -14,6 +14,7 @@
 #include <new>
 
 extern "C" {
+#include "fw_print.h"
 #include "platform.h"
 }
 #include "soak_scenario.hpp"
@@ -34,21 +35,7 @@ alignas(EkfSoak) alignas(UkfSoak) unsigned char g_storage[kStorage];
 int g_failed = 0;
 uint32_t g_hash = 2166136261u;
 
-void hash_word(uint32_t w) {
-  for (int i = 0; i < 4; ++i) {
-    g_hash ^= (w >> (8 * i)) & 0xFFu;
-    g_hash *= 16777619u;
-  }
-}
-void put_hex_bare(uint32_t v) {
-  char b[9];
-  for (int i = 0; i < 8; ++i) {
-    const uint32_t d = (v >> (28 - 4 * i)) & 0xFu;
-    b[i] = static_cast<char>(d < 10u ? '0' + static_cast<int>(d) : 'a' + static_cast<int>(d) - 10);
-  }
-  b[8] = '\0';
-  platform_write(b);
-}
+void hash_word(uint32_t w) { fnv1a_word(&g_hash, w); }
 void put_bits(float f) {
   uint32_t u;
   memcpy(&u, &f, sizeof u);
@@ -61,16 +48,6 @@ void put_bits(double d) {
   platform_write(" ");
   put_hex_bare(static_cast<uint32_t>(u >> 32));
   put_hex_bare(static_cast<uint32_t>(u & 0xFFFFFFFFu));
-}
-void put_dec(uint32_t v) {
-  char b[11];
-  int i = 10;
-  b[i] = '\0';
-  do {
-    b[--i] = static_cast<char>('0' + static_cast<int>(v % 10u));
-    v /= 10u;
-  } while (v != 0u && i > 0);
-  platform_write(&b[i]);
 }
 void put_kv(const char* key, long v) {
   platform_write(" ");

@@ -20,6 +20,7 @@
 #include "cell_log.h"     /* generated: hil/firmware/tools/make_cell_log.py */
 #include "cell_params.h"  /* generated: cellsense export-c */
 #include "cellsense/c_api.h"
+#include "fw_print.h"
 #include "platform.h"
 
 static cs_estimator g_est;      /* per-cell state: static storage, no heap */
@@ -28,44 +29,7 @@ static cs_estimator g_restored; /* a second one for the save / restore round tri
 static uint32_t g_hash = 2166136261u;
 static int g_failed;
 
-static uint32_t bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
-
-static void hash_word(uint32_t w) {
-  for (int i = 0; i < 4; ++i) {
-    g_hash ^= (w >> (8 * i)) & 0xFFu;
-    g_hash *= 16777619u;
-  }
-}
-
-static void put_hex_bare(uint32_t v) {
-  char b[9];
-  for (int i = 0; i < 8; ++i) {
-    const uint32_t d = (v >> (28 - 4 * i)) & 0xFu;
-    b[i] = (char)(d < 10u ? '0' + (int)d : 'a' + (int)d - 10);
-  }
-  b[8] = '\0';
-  platform_write(b);
-}
-
-static void put_hex(uint32_t v) {
-  platform_write(" ");
-  put_hex_bare(v);
-}
-
-static void put_dec(uint32_t v) {
-  char b[11];
-  int i = 10;
-  b[i] = '\0';
-  do {
-    b[--i] = (char)('0' + (int)(v % 10u));
-    v /= 10u;
-  } while (v != 0u && i > 0);
-  platform_write(&b[i]);
-}
+static void hash_word(uint32_t w) { fnv1a_word(&g_hash, w); }
 
 static void put_uint(uint32_t v) {
   platform_write(" ");
@@ -179,12 +143,7 @@ int main(void) {
   put_dec(platform_insn_per_tick_den());
   platform_write("\n");
 
-  /* Measurement overhead: two back-to-back tick reads (subtracted by the report). */
-  const uint32_t c0 = platform_ticks();
-  const uint32_t c1 = platform_ticks();
-  platform_write("overhead ticks=");
-  put_dec((c1 - c0) & 0x00FFFFFFu);
-  platform_write("\n");
+  put_tick_overhead();
 
   int exit_code = 0;
   if (run_filter(CS_FILTER_EKF, "ekf") != CS_INIT_OK) { exit_code = 1; }

@@ -10,37 +10,12 @@
 #include "cell_log.h"
 #include "cell_params.h"
 #include "cellsense/c_api.h"
+#include "fw_print.h"
 #include "platform.h"
 
 static cs_estimator g_est, g_est2;
 static cs_soh g_soh, g_soh2;
 static int g_failed;
-
-static uint32_t bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
-static void put_dec(uint32_t v) {
-  char b[12];
-  int i = 11;
-  b[i] = '\0';
-  do {
-    b[--i] = (char)('0' + v % 10u);
-    v /= 10u;
-  } while (v != 0u && i > 0);
-  platform_write(&b[i]);
-}
-static void put_hex(uint32_t v) {
-  char b[10];
-  b[0] = ' ';
-  for (int i = 0; i < 8; ++i) {
-    const uint32_t d = (v >> (28 - 4 * i)) & 0xFu;
-    b[1 + i] = (char)(d < 10u ? '0' + d : 'a' + d - 10u);
-  }
-  b[9] = '\0';
-  platform_write(b);
-}
 
 static void run_filter(uint8_t filter, const char* name) {
   cs_config cfg;
@@ -131,12 +106,7 @@ int main(void) {
   platform_write("soh ");
   platform_write(platform_name());
   platform_write("\n");
-  /* Measurement overhead: two back-to-back tick reads (subtracted by `cellsense bench --mcu`). */
-  const uint32_t c0 = platform_ticks();
-  const uint32_t c1 = platform_ticks();
-  platform_write("overhead ticks=");
-  put_dec((c1 - c0) & 0x00FFFFFFu);
-  platform_write("\n");
+  put_tick_overhead();
   run_filter(CS_FILTER_EKF, "ekf");
   run_filter(CS_FILTER_UKF, "ukf");
   platform_flush();

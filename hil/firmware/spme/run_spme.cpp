@@ -13,6 +13,7 @@
 #include <new>
 
 extern "C" {
+#include "fw_print.h"
 #include "platform.h"
 }
 #include "cellsense/estimator/estimator.hpp"
@@ -37,40 +38,7 @@ alignas(EkfE) alignas(UkfE) unsigned char g_storage2[kStorage];
 uint32_t g_hash = 2166136261u;
 int g_failed = 0;
 
-uint32_t bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
-void hash_word(uint32_t w) {
-  for (int i = 0; i < 4; ++i) {
-    g_hash ^= (w >> (8 * i)) & 0xFFu;
-    g_hash *= 16777619u;
-  }
-}
-void put_hex_bare(uint32_t v) {
-  char b[9];
-  for (int i = 0; i < 8; ++i) {
-    const uint32_t d = (v >> (28 - 4 * i)) & 0xFu;
-    b[i] = static_cast<char>(d < 10u ? '0' + static_cast<int>(d) : 'a' + static_cast<int>(d) - 10);
-  }
-  b[8] = '\0';
-  platform_write(b);
-}
-void put_hex(uint32_t v) {
-  platform_write(" ");
-  put_hex_bare(v);
-}
-void put_dec(uint32_t v) {
-  char b[11];
-  int i = 10;
-  b[i] = '\0';
-  do {
-    b[--i] = static_cast<char>('0' + static_cast<int>(v % 10u));
-    v /= 10u;
-  } while (v != 0u && i > 0);
-  platform_write(&b[i]);
-}
+void hash_word(uint32_t w) { fnv1a_word(&g_hash, w); }
 void put_uint(uint32_t v) {
   platform_write(" ");
   put_dec(v);
@@ -206,11 +174,7 @@ int main() {
   platform_write("/");
   put_dec(platform_insn_per_tick_den());
   platform_write("\n");
-  const uint32_t c0 = platform_ticks();
-  const uint32_t c1 = platform_ticks();
-  platform_write("overhead ticks=");
-  put_dec((c1 - c0) & 0x00FFFFFFu);
-  platform_write("\n");
+  put_tick_overhead();
   check("params_valid", cellsense::model::validate(kSpmeParams) == cellsense::model::SpmeParamError::kOk);
   int exit_code = 0;
   if (run_filter<EkfE>("ekf") != 0) { exit_code = 1; }
