@@ -6,15 +6,18 @@ exact current (an interpolant whose only kinks are at grid points, all passed to
 breakpoints), so coulomb counting of the logged current reproduces PyBaMM's own
 "Discharge capacity [A.h]" and therefore ``soc_true``:
 
-    soc_true(t) = initial_soc - Q_dis(t) / Q_nom
+    soc_true(t) = initial_soc - Q_dis(t) / Q_ref
 
-with Q_dis PyBaMM's "Discharge capacity [A.h]" (integral of the current, 0 at t = 0) and Q_nom the
-parameter set's "Nominal cell capacity [A.h]".  See docs/truth.md.
+with Q_dis PyBaMM's "Discharge capacity [A.h]" (integral of the current, 0 at t = 0) and Q_ref the
+cell's capacity between its own voltage cut-offs, from the electrode stoichiometry windows (PyBaMM's
+electrode state-of-health solver): the capacity PyBaMM's initial_soc is defined on, so 0 <= soc_true
+<= 1 spans the usable capacity.  C-rates stay relative to the nominal capacity.  See docs/truth.md.
 
 pybamm / scipy are imported inside functions only.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -40,14 +43,54 @@ DEFAULT_PEAK_C_RATE = {"udds": 3.0, "us06": 3.0, "hwfet": 2.0, "wltc": 3.0}
 WLTC_NOMINAL_VOLTAGE_V = 3.6
 CSV_COLUMNS = ("time_s", "current_A", "voltage_V", "temperature_degC")
 SOC_DEFINITION = (
-    "soc_true = initial_soc - Q_dis / Q_nom, where Q_dis is PyBaMM's 'Discharge capacity [A.h]' "
-    "(time integral of the applied current, positive = discharge, 0 at t = 0) and Q_nom is the "
-    "parameter set's 'Nominal cell capacity [A.h]'. The applied current is piecewise constant on "
-    "the sample grid (row k's current is held over (t_{k-1}, t_k]), so "
-    "initial_soc - sum_k current_A[k] * (t_k - t_{k-1}) / (3600 * Q_nom) reproduces soc_true. "
-    "initial_soc is PyBaMM's initial state of charge (set_initial_state, stoichiometry between "
-    "the parameter set's own voltage cut-offs)."
+    "soc_true = initial_soc - Q_dis / Q_ref, where Q_dis is PyBaMM's 'Discharge capacity [A.h]' "
+    "(time integral of the applied current, positive = discharge, 0 at t = 0) and Q_ref is the cell's "
+    "capacity between the parameter set's own voltage cut-offs from its electrode stoichiometry "
+    "windows (PyBaMM ElectrodeSOHSolver, 'reference capacity [A.h]' in this sidecar; the parameter "
+    "set's 'Nominal cell capacity [A.h]' only if that solve fails). The applied current is piecewise "
+    "constant on the sample grid (row k's current is held over (t_{k-1}, t_k]), so "
+    "initial_soc - sum_k current_A[k] * (t_k - t_{k-1}) / (3600 * Q_ref) reproduces soc_true. "
+    "initial_soc is PyBaMM's initial state of charge (set_initial_state: stoichiometry interpolated "
+    "between the same windows), so soc_true 1 / 0 is the rested cell at the upper / lower cut-off."
 )
+
+
+@functools.lru_cache(maxsize=None)
+def reference_capacity(cell: str) -> tuple[float, str]:
+    """(Q_ref [A.h], how): the parameter set's capacity between its own voltage cut-offs, from its
+    electrode stoichiometry windows (PyBaMM's electrode SOH solver; Mohtat et al., J. Electrochem.
+    Soc. 166 (2019) A3245). This is the capacity PyBaMM's initial_soc is defined on; a parameter set's
+    'Nominal cell capacity [A.h]' can differ from it by tens of percent (Marquis2019: 0.681 vs 0.873 Ah),
+    which would put a nominal-scale SOC far outside 0..1. Falls back to the nominal capacity."""
+    import pybamm
+
+    pv = pybamm.ParameterValues(cell)
+    q_nom = float(pv["Nominal cell capacity [A.h]"])
+    try:
+        param = pybamm.LithiumIonParameters()
+        esoh = pybamm.lithium_ion.ElectrodeSOHSolver(pv, param=param)
+        sol = esoh.solve({"V_min": float(pv["Lower voltage cut-off [V]"]), "V_max": float(pv["Upper voltage cut-off [V]"]),
+                          "Q_n": float(pv.evaluate(param.n.Q_init)), "Q_p": float(pv.evaluate(param.p.Q_init)),
+                          "Q_Li": float(pv.evaluate(param.Q_Li_particles_init))})
+        q = float(sol["Q"])
+        if math.isfinite(q) and q > 0:
+            return q, f"PyBaMM {pybamm.__version__} ElectrodeSOHSolver between the parameter set's cut-offs"
+    except Exception as e:  # composite / half-cell sets: the nominal capacity is the best we have
+        return q_nom, f"nominal capacity (electrode SOH solve failed: {type(e).__name__})"
+    return q_nom, "nominal capacity (electrode SOH gave no positive capacity)"
+
+
+def _rescale_soc_true(truth: dict, meta: dict, cell: str, soc0: float) -> None:
+    """Cached truths store soc_true on the nominal scale (CACHE_FORMAT 4); put it on Q_ref (in place)."""
+    q_nom = float(meta["nominal capacity [A.h]"])
+    q_ref, how = reference_capacity(cell)
+    truth["soc_true"] = soc0 - (soc0 - np.asarray(truth["soc_true"], float)) * (q_nom / q_ref)
+    t, i = truth["time_s"], truth["current_A"]
+    cc = soc0 - np.r_[0.0, np.cumsum(i[1:] * np.diff(t))] / 3600.0 / q_ref
+    meta["reference capacity [A.h]"] = q_ref
+    meta["reference capacity source"] = how
+    meta["soc_true definition"] = SOC_DEFINITION
+    meta["soc_true coulomb-counting max abs difference"] = float(np.max(np.abs(cc - truth["soc_true"])))
 
 
 def _data_dir() -> Path:
@@ -568,7 +611,8 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
                                  "run then uses the cut-offs above (PyBaMM termination events)."},
             "termination": r["termination"],
             "current convention": "positive = discharge; row k's current is held over (t_{k-1}, t_k]; row 0 is at rest",
-            "soc_true definition": SOC_DEFINITION,
+            "soc_true definition": "cached on the nominal scale (initial_soc - Q_dis / nominal capacity); "
+                                   "simulate() returns it on the reference capacity (_rescale_soc_true)",
             "soc_true coulomb-counting max abs difference": float(np.max(np.abs(cc - soc_true))),
             "temperature column": "PyBaMM volume-averaged cell temperature (lumped model) [degC]",
         }
@@ -578,6 +622,8 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
             payload = dict(truth)
             payload["meta"] = np.array(json.dumps(_jsonable(meta)))
             _atomic_write(cfile, lambda fh: np.savez(fh, **payload), mode="wb")
+    truth = dict(truth)
+    _rescale_soc_true(truth, meta, cell, soc0)
     meta["sensor"] = None
     res = SimResult(truth["time_s"], truth["current_A"], truth["voltage_V"], truth["temperature_degC"],
                     truth["soc_true"], meta)

@@ -486,7 +486,11 @@ def derive_from_pybamm(parameter_set: str = "Chen2020", name: str | None = None,
     n_par = float(pv["Number of electrodes connected in parallel to make a cell"]) \
         if "Number of electrodes connected in parallel to make a cell" in pv.keys() else 1.0
     area = float(pv["Electrode height [m]"]) * float(pv["Electrode width [m]"]) * n_par
-    q = float(pv["Nominal cell capacity [A.h]"])
+    from .simulate import reference_capacity
+
+    # the SOC scale: capacity between the cut-offs from the stoichiometry windows, as simulate's
+    # soc_true (docs/truth.md), so SOC 0 / 1 sit exactly at the windows' ends x0 / x100
+    q, q_how = reference_capacity(parameter_set)
     x0, x100, y100, y0 = pybamm.lithium_ion.get_min_max_stoichiometries(pv)
     prov: dict[str, str] = {}
     params: dict[str, Any] = {}
@@ -496,7 +500,8 @@ def derive_from_pybamm(parameter_set: str = "Chen2020", name: str | None = None,
         params[key] = value
         prov[key] = f"{src}: {how}"
 
-    put("Nominal cell capacity [A.h]", q, "copied")
+    put("Nominal cell capacity [A.h]", q, f"reference capacity: {q_how} (the parameter set's nominal "
+        f"{float(pv['Nominal cell capacity [A.h]']):.6g} A.h sets only the C-rates)")
     put("Electrode area [m2]", area, "Electrode height x width x electrodes in parallel")
     put("Reference temperature [K]", t_ref, "copied (Arrhenius reference)")
     for E in ELECTRODES:
@@ -742,14 +747,14 @@ def dfn_charge_truth(cell: str = "Chen2020", c_rate: float = 1.5, temperature_de
     """A constant-current charge (rest, then -c_rate C until the upper cut-off) with PyBaMM's DFN and a
     lumped thermal model, ambient = initial = temperature_degC, solver tolerances as cellsense.simulate.
     Returns time_s, current_A (+ = discharge; row k's current held over (t_{k-1}, t_k]), voltage_V,
-    temperature_degC, soc_true (initial_soc - Q_dis / Q_nom) and anode_surface_potential_V =
+    temperature_degC, soc_true (initial_soc - Q_dis / Q_ref, simulate.reference_capacity) and anode_surface_potential_V =
     PyBaMM's PLATING_VARIABLE (phi_s - phi_e of the negative at the separator interface). Cached
     by content like cellsense.simulate."""
     import pybamm
 
-    from .simulate import ATOL, RTOL, default_cache_dir
+    from .simulate import ATOL, RTOL, default_cache_dir, reference_capacity
 
-    key_obj = {"kind": "spme plating truth v1", "cell": cell, "c_rate": c_rate, "T": temperature_degC,
+    key_obj = {"kind": "spme plating truth v2", "cell": cell, "c_rate": c_rate, "T": temperature_degC,
                "soc0": initial_soc, "rest": rest_s, "pybamm": pybamm.__version__, "rtol": RTOL, "atol": ATOL,
                "variable": PLATING_VARIABLE}
     key = hashlib.sha256(json.dumps(key_obj, sort_keys=True).encode()).hexdigest()[:32]
@@ -785,7 +790,7 @@ def dfn_charge_truth(cell: str = "Chen2020", c_rate: float = 1.5, temperature_de
 
     out = {"time_s": t, "current_A": np.where(t > rest_s, i, 0.0), "voltage_V": g("Voltage [V]"),
            "temperature_degC": g("Volume-averaged cell temperature [C]"),
-           "soc_true": initial_soc - g("Discharge capacity [A.h]") / q,
+           "soc_true": initial_soc - g("Discharge capacity [A.h]") / reference_capacity(cell)[0],
            "anode_surface_potential_V": g(PLATING_VARIABLE),
            "anode_surface_potential_xavg_V": g("X-averaged negative electrode surface potential difference [V]")}
     if use_cache:
@@ -797,8 +802,9 @@ def dfn_charge_truth(cell: str = "Chen2020", c_rate: float = 1.5, temperature_de
 
 
 def pybamm_initial_soc(cell: SpmeCell, parameter_set: str, pybamm_soc: float) -> float:
-    """The nominal-capacity SOC of PyBaMM's set_initial_state(pybamm_soc) (PyBaMM interpolates the
-    stoichiometry between its cut-off windows; the SPMe's SOC is scaled by the nominal capacity)."""
+    """The SPMe cell's SOC for PyBaMM's set_initial_state(pybamm_soc) (PyBaMM interpolates the
+    stoichiometry between its cut-off windows; a cell converted by this module has its capacity on the
+    same windows, so this is pybamm_soc up to rounding; cells with another capacity map through it)."""
     import pybamm
 
     pv = pybamm.ParameterValues(parameter_set)

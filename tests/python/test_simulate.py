@@ -99,7 +99,7 @@ def test_grid_and_current_convention(hwfet_log):
 def test_coulomb_counting_reproduces_soc_true(hwfet_log):
     out, r, _ = hwfet_log
     d = read_log(out)                      # through the CSV, as the estimator sees it
-    q = r.meta["nominal capacity [A.h]"]
+    q = r.meta["reference capacity [A.h]"]
     soc_cc = _coulomb_soc(d["time_s"], d["current_A"], 1.0, q)
     assert np.max(np.abs(soc_cc - d["soc_true"])) < 1e-4
     assert d["soc_true"][0] == 1.0
@@ -136,8 +136,11 @@ def test_cc_and_ocv_protocols(cache_dir):
     assert ocv.meta["protocol settings"]["sample period [s]"] == 10.0
     assert set(np.unique(np.round(ocv.current_A, 9))) == {0.0, 0.25, -0.25}
     assert ocv.voltage_V.min() < 2.52 and ocv.voltage_V.max() == pytest.approx(4.201, abs=1e-6)
-    soc_cc = _coulomb_soc(ocv.time_s, ocv.current_A, 1.0, 5.0)
+    q_ref = ocv.meta["reference capacity [A.h]"]
+    assert 5.1 < q_ref < 5.2                      # Chen2020's electrodes between 2.5 and 4.2 V (nominal 5.0)
+    soc_cc = _coulomb_soc(ocv.time_s, ocv.current_A, 1.0, q_ref)
     assert np.max(np.abs(soc_cc - ocv.soc_true)) < 1e-4
+    assert -0.01 < ocv.soc_true.min() < 0.02     # the C/20 discharge to the cut-off ends near empty
 
 
 def test_hppc_schedule(cache_dir):
@@ -151,8 +154,11 @@ def test_hppc_schedule(cache_dir):
     d_pulses = [k for k in starts if i[k] == pytest.approx(5.0) and np.all(i[k:k + 10] == i[k]) and i[k + 10] == 0]
     c_pulses = [k for k in starts if i[k] == pytest.approx(-5.0)]
     assert len(d_pulses) == 10 and len(c_pulses) == 10
-    # pulse sets start at the stated SOC levels (soc_true, nominal capacity)
-    np.testing.assert_allclose(r.soc_true[np.array(d_pulses) - 1], s["pulse SOC levels"], atol=1e-6)
+    # pulse sets start at the stated levels, which step in tenths of the nominal capacity from full
+    # (soc_true is on the reference capacity: docs/truth.md)
+    scale = r.meta["nominal capacity [A.h]"] / r.meta["reference capacity [A.h]"]
+    levels = 1.0 - (1.0 - np.array(s["pulse SOC levels"])) * scale
+    np.testing.assert_allclose(r.soc_true[np.array(d_pulses) - 1], levels, atol=1e-6)
     assert "Minimum voltage" in r.meta["termination"]
 
 
@@ -287,3 +293,20 @@ def test_simresult_roundtrip(tmp_path):
     r2 = SimResult.from_csv(p)
     np.testing.assert_allclose(r2.current_A, i, rtol=1e-9)
     assert r2.meta["x"] == 1 and r2.meta["rows"] == 50
+
+
+def test_soc_true_spans_the_usable_capacity_when_the_nominal_disagrees(cache_dir):
+    """Marquis2019's nominal capacity (0.681 Ah) is 22 % below what its electrodes hold between the
+    cut-offs (0.873 Ah): soc_true is on the latter, so a discharge to the cut-off ends near 0, not at
+    -0.28 (docs/truth.md)."""
+    from cellsense.simulate import reference_capacity
+
+    q_ref, how = reference_capacity("Marquis2019")
+    assert 0.85 < q_ref < 0.90 and "ElectrodeSOH" in how
+    r = simulate(cell="Marquis2019", protocol="cc", model="SPMe", temperature_degC=25.0, cache_dir=cache_dir,
+                 c_rate=0.2)
+    assert r.meta["reference capacity [A.h]"] == q_ref
+    assert r.soc_true[0] == 1.0
+    assert 0.0 <= r.soc_true[-1] < 0.06          # C/5 to the cut-off: near empty, not below 0
+    soc_cc = _coulomb_soc(r.time_s, r.current_A, 1.0, q_ref)
+    assert np.max(np.abs(soc_cc - r.soc_true)) < 1e-4
