@@ -136,15 +136,7 @@ int run_soak(const char* name) {
 
 int main() {
   platform_ticks_start();
-  platform_write("fw ");
-  platform_write(platform_name());
-  platform_write(" soak steps=");
-  put_dec(CS_SOAK_STEPS);
-  platform_write(" insn_per_tick=");
-  put_dec(platform_insn_per_tick_num());
-  platform_write("/");
-  put_dec(platform_insn_per_tick_den());
-  platform_write("\n");
+  put_fw_banner(" soak steps=", CS_SOAK_STEPS);
   int exit_code = 0;
   if (run_soak<EkfSoak>("ekf") != 0) { exit_code = 1; }
   if (run_soak<UkfSoak>("ukf") != 0) { exit_code = 1; }

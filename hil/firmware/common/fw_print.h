@@ -55,6 +55,19 @@ static inline void put_dec(uint32_t v) {
   platform_write(&b[i]);
 }
 
+/* The first line of a run: "fw <platform><what><steps> insn_per_tick=<num>/<den>", e.g. what = " steps=". */
+static inline void put_fw_banner(const char* what, uint32_t steps) {
+  platform_write("fw ");
+  platform_write(platform_name());
+  platform_write(what);
+  put_dec(steps);
+  platform_write(" insn_per_tick=");
+  put_dec(platform_insn_per_tick_num());
+  platform_write("/");
+  put_dec(platform_insn_per_tick_den());
+  platform_write("\n");
+}
+
 /* "overhead ticks=<n>": two back-to-back tick reads, subtracted per step by the report. */
 static inline void put_tick_overhead(void) {
   const uint32_t c0 = platform_ticks();

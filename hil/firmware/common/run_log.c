@@ -133,15 +133,7 @@ static int run_filter(uint8_t filter, const char* name) {
 
 int main(void) {
   platform_ticks_start();
-  platform_write("fw ");
-  platform_write(platform_name());
-  platform_write(" steps=");
-  put_dec(CS_LOG_STEPS);
-  platform_write(" insn_per_tick=");
-  put_dec(platform_insn_per_tick_num());
-  platform_write("/");
-  put_dec(platform_insn_per_tick_den());
-  platform_write("\n");
+  put_fw_banner(" steps=", CS_LOG_STEPS);
 
   put_tick_overhead();
 

@@ -165,15 +165,7 @@ int run_filter(const char* name) {
 
 int main() {
   platform_ticks_start();
-  platform_write("fw ");
-  platform_write(platform_name());
-  platform_write(" steps=");
-  put_dec(CS_SPME_LOG_STEPS);
-  platform_write(" insn_per_tick=");
-  put_dec(platform_insn_per_tick_num());
-  platform_write("/");
-  put_dec(platform_insn_per_tick_den());
-  platform_write("\n");
+  put_fw_banner(" steps=", CS_SPME_LOG_STEPS);
   put_tick_overhead();
   check("params_valid", cellsense::model::validate(kSpmeParams) == cellsense::model::SpmeParamError::kOk);
   int exit_code = 0;
