@@ -52,6 +52,8 @@ def read_cell_log(path: str | os.PathLike) -> CellLog:
             raise LogFormatError(f"{path}: line 1: empty file (expected header {','.join(REQUIRED)})") from None
         except csv.Error as e:
             raise LogFormatError(f"{path}: line 1: {e}") from None
+        except UnicodeDecodeError as e:
+            raise LogFormatError(f"{path}: line 1: not UTF-8 text (byte {e.start} of the block read)") from None
         header = [h.strip() for h in header]
         missing = [c for c in REQUIRED if c not in header]
         if missing:
@@ -82,6 +84,9 @@ def read_cell_log(path: str | os.PathLike) -> CellLog:
                 rows.append(vals)
         except csv.Error as e:
             raise LogFormatError(f"{path}: line {reader.line_num}: {e}") from None
+        except UnicodeDecodeError:
+            # the decoder reads ahead in blocks: the bad byte is on the line after the last one parsed or later
+            raise LogFormatError(f"{path}: line {reader.line_num + 1} or later: not UTF-8 text") from None
     if not rows:
         raise LogFormatError(f"{path}: no data rows after the header")
     a = np.array(rows, dtype=float)

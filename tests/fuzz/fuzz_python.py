@@ -1,12 +1,13 @@
 """Coverage-guided fuzzing (atheris / libFuzzer) of the Python input edge: the cell-file loader, the pack-file
-loader and the replay log readers (pack CSV, candump .log, SavvyCAN GVRET CSV, Vector .asc and .blf, the DBC
-loader).
+loader, the cell-log CSV reader and the replay log readers (pack CSV, candump .log, SavvyCAN GVRET CSV, Vector
+.asc and .blf, the DBC loader).
 
     python3 tests/fuzz/fuzz_python.py <target> [libFuzzer flags, e.g. -max_total_time=30]
-    targets: cell pack pack_csv candump gvret asc blf dbc
+    targets: cell pack cell_log pack_csv candump gvret asc blf dbc
 
 Each input is written to one scratch file and read back through the public reader. Invariants: only the
-documented error escapes (CellFileError or SpmeCellError / PackFileError / LogReadError), and it names the file; what the
+documented error escapes (CellFileError or SpmeCellError / PackFileError / LogFormatError / LogReadError), and it
+names the file; what the
 readers skip is counted and the counts add up (rows + malformed lines = data records; decoded + malformed
 frames = frames carrying the pack's signals). The seed corpus is made from the committed fixtures in
 build/fuzz/corpus_py_<target>, recreated each run (scripts/fuzz.sh runs every target for a bounded time); the
@@ -23,9 +24,11 @@ from collections import Counter
 from pathlib import Path
 
 import atheris
+import numpy as np
 
 with atheris.instrument_imports():
     from cellsense.cell import CellFileError, load_cell
+    from cellsense.logs import LogFormatError, read_cell_log
     from cellsense.pack import PackFileError, load_pack
     from cellsense.replay.readers import LogReadError, decode_frames, load_dbc, read_can_frames, read_pack_csv
     from cellsense.spme import SpmeCellError
@@ -77,6 +80,24 @@ def t_pack(data: bytes) -> None:
         load_pack(p)
     except PackFileError as e:
         _names(e, p)
+
+
+def t_cell_log(data: bytes) -> None:
+    p = _write(".csv", data)
+    try:
+        log = read_cell_log(p)
+    except LogFormatError as e:
+        _names(e, p)
+        return
+    # what is returned is a log the estimator can be given: equal-length float columns (NaN, Inf and
+    # backwards times are kept on purpose: the estimator rejects those steps and says so), and soc_true's
+    # finite values within the reader's 0..1 tolerance
+    n = len(log.time_s)
+    assert n >= 1 and all(len(a) == n and a.dtype == np.float64
+                          for a in (log.time_s, log.current_A, log.voltage_V, log.temperature_degC))
+    if log.soc_true is not None:
+        fin = log.soc_true[np.isfinite(log.soc_true)]
+        assert len(log.soc_true) == n and np.all((fin >= -0.05) & (fin <= 1.05)), log.soc_true
 
 
 def t_pack_csv(data: bytes) -> None:
@@ -143,7 +164,7 @@ def t_dbc(data: bytes) -> None:
         _names(e, p)
 
 
-TARGETS = {"cell": t_cell, "pack": t_pack, "pack_csv": t_pack_csv, "candump": t_candump, "gvret": t_gvret,
+TARGETS = {"cell": t_cell, "pack": t_pack, "cell_log": t_cell_log, "pack_csv": t_pack_csv, "candump": t_candump, "gvret": t_gvret,
            "asc": t_asc, "blf": t_blf, "dbc": t_dbc}
 
 
@@ -187,6 +208,10 @@ def _seeds(target: str) -> list[bytes]:
         return [p.read_bytes() for p in sorted((ROOT / "models").glob("*.json")) if p.stat().st_size < 200_000][:3]
     if target == "pack":
         return [p.read_bytes() for p in sorted(FIX.glob("*.pack.json"))]
+    if target == "cell_log":
+        return [b"time_s,current_A,voltage_V,temperature_degC,soc_true\n0,0,4.18,25,1\n1,2.5,4.05,25.1,0.9998\n"
+                b"2,-1.0,4.2,25.1,0.9999\n",
+                b"time_s,current_A,voltage_V,temperature_degC\n0.0,0.0,3.7,25.0\n1.0,1.5e0,3.69,25.0\n"]
     if target == "pack_csv":
         return [head(FIX / "sim12s.csv.gz", 12)]
     if target == "candump":

@@ -43,6 +43,20 @@ def test_cell_log_reader_never_crashes(tmp_path_factory, header, body):
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix_rows=st.integers(0, 3000), where=st.integers(0, 20), junk=st.binary(min_size=1, max_size=4))
+def test_non_utf8_bytes_are_a_named_error(tmp_path_factory, prefix_rows, where, junk):
+    """Found by the atheris cell_log target: a byte that is not UTF-8 escaped as UnicodeDecodeError."""
+    body = "".join(f"{k},1.0,3.7,25\n" for k in range(prefix_rows)).encode()
+    bad = b"\xff" + junk  # 0xff never starts a UTF-8 sequence
+    data = HEADER.encode() + b"\n" + body + str(prefix_rows).encode()[:where] + bad + b",1,3.7,25\n"
+    p = tmp_path_factory.mktemp("log") / "bin.csv"
+    p.write_bytes(data)
+    with pytest.raises(LogFormatError) as e:
+        read_cell_log(p)
+    assert str(p) in str(e.value) and "UTF-8" in str(e.value) and "line " in str(e.value)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(bad_row=st.integers(0, 20), bad_col=st.integers(0, 3), tok=st.sampled_from(["x", "1.2.3", "--", "nan nan", "0x"]))
 def test_bad_number_names_line_and_column(tmp_path_factory, bad_row, bad_col, tok):
     rows = [[f"{k}", "1.0", "3.7", "25"] for k in range(21)]
