@@ -187,7 +187,69 @@ def run_columns(time_s: np.ndarray, out: dict, status_names: dict[int, str]) -> 
             "nis": out["nis"], "status_code": out["status"], "status_names": status_names}
 
 
-class Estimator:
+class EcmStateAccess:
+    """What every estimator over the ECM core shares (Estimator, soh.SohEstimator): the state layout,
+    the initial Gaussian, the start from a rested voltage and read access to the core's state. Needs
+    self.cell, self.noise, self.settings, self._impl and self._pending_ocv_init."""
+
+    @property
+    def state_names(self) -> list[str]:
+        """Names of the state vector entries, in order."""
+        return ["soc"] + [f"v_rc{j}_V" for j in range(1, self.cell.rc_pairs + 1)] + ["hysteresis"]
+
+    def initial_gaussian(self, soc: float, soc_sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Initial state (SOC `soc`, RC voltages 0, the configured hysteresis) and its diagonal covariance;
+        `soc_sigma` overrides the noise settings' initial SOC sigma."""
+        n = self.noise
+        x0 = np.zeros(self.cell.rc_pairs + 2)
+        x0[0] = soc
+        x0[-1] = n.initial_hysteresis
+        ss = n.initial_soc_sigma if soc_sigma is None else soc_sigma
+        p0 = np.diag([ss ** 2] + [n.initial_v_rc_sigma_V ** 2] * self.cell.rc_pairs + [n.initial_hysteresis_sigma ** 2])
+        return x0, p0
+
+    def _rested_soc(self, voltage_V: float, temperature_degC: float) -> float:
+        """SOC from a rested terminal voltage (the cell's OCV inverse), within the configured SOC bounds."""
+        s = self.settings
+        return min(max(self.cell.soc_from_ocv(float(voltage_V), float(temperature_degC)), s.soc_min), s.soc_max)
+
+    def _ocv_init(self, voltage_V: float, temperature_degC: float) -> None:
+        if not self._pending_ocv_init:
+            return
+        if np.isfinite(voltage_V) and np.isfinite(temperature_degC):
+            x0, p0 = self.initial_gaussian(self._rested_soc(voltage_V, temperature_degC))
+            self._impl.set_state(x0, p0, 0.0)
+            self._pending_ocv_init = False
+
+    def _ocv_init_from_log(self, arrays: list[np.ndarray]) -> None:
+        if self._pending_ocv_init and arrays[0].shape[0]:
+            first = first_finite_reading(arrays)
+            if first is not None:
+                self._ocv_init(*first)
+
+    @property
+    def soc(self) -> float:
+        return self._impl.soc
+
+    @property
+    def soc_sigma(self) -> float:
+        return self._impl.soc_sigma
+
+    @property
+    def state(self) -> np.ndarray:
+        return self._impl.state()
+
+    @property
+    def covariance(self) -> np.ndarray:
+        return self._impl.covariance()
+
+    def state_bytes(self) -> bytes:
+        """Raw bytes of the core's state and covariance (and SOH state, for SohEstimator): for
+        bit-for-bit comparisons."""
+        return self._impl.state_bytes()
+
+
+class Estimator(EcmStateAccess):
     """SOC estimator for one cell.
 
     Parameters
@@ -235,38 +297,6 @@ class Estimator:
         except ValueError as e:
             raise ValueError(f"{self.cell.source}: {e}") from None
 
-    # -- state layout ------------------------------------------------------------------------
-    @property
-    def state_names(self) -> list[str]:
-        """Names of the state vector entries, in order."""
-        return ["soc"] + [f"v_rc{j}_V" for j in range(1, self.cell.rc_pairs + 1)] + ["hysteresis"]
-
-    def initial_gaussian(self, soc: float) -> tuple[np.ndarray, np.ndarray]:
-        n = self.noise
-        nx = self.cell.rc_pairs + 2
-        x0 = np.zeros(nx)
-        x0[0] = soc
-        x0[-1] = n.initial_hysteresis
-        p0 = np.diag([n.initial_soc_sigma ** 2] + [n.initial_v_rc_sigma_V ** 2] * self.cell.rc_pairs
-                     + [n.initial_hysteresis_sigma ** 2])
-        return x0, p0
-
-    def _ocv_init(self, voltage_V: float, temperature_degC: float) -> None:
-        if not self._pending_ocv_init:
-            return
-        if np.isfinite(voltage_V) and np.isfinite(temperature_degC):
-            soc = min(max(self.cell.soc_from_ocv(float(voltage_V), float(temperature_degC)), self.settings.soc_min),
-                      self.settings.soc_max)
-            x0, p0 = self.initial_gaussian(soc)
-            self._impl.set_state(x0, p0, 0.0)
-            self._pending_ocv_init = False
-
-    def _ocv_init_from_log(self, arrays: list[np.ndarray]) -> None:
-        if self._pending_ocv_init and arrays[0].shape[0]:
-            first = first_finite_reading(arrays)
-            if first is not None:
-                self._ocv_init(*first)
-
     # -- stepping ----------------------------------------------------------------------------
     def step(self, dt_s: float, current_A: float, voltage_V: float, temperature_degC: float) -> StepResult:
         """One sample: dt since the previous one, current held over it (A, + = discharge), voltage and
@@ -284,27 +314,7 @@ class Estimator:
         out = self._impl.run(*arrays)
         return RunResult(**run_columns(arrays[0], out, self._status_names))
 
-    # -- state access ------------------------------------------------------------------------
-    @property
-    def soc(self) -> float:
-        return self._impl.soc
-
-    @property
-    def soc_sigma(self) -> float:
-        return self._impl.soc_sigma
-
-    @property
-    def state(self) -> np.ndarray:
-        return self._impl.state()
-
-    @property
-    def covariance(self) -> np.ndarray:
-        return self._impl.covariance()
-
-    def state_bytes(self) -> bytes:
-        """Raw bytes of state and covariance, for bit-for-bit comparisons."""
-        return self._impl.state_bytes()
-
+    # -- persistence -------------------------------------------------------------------------
     def save_state(self) -> dict[str, Any]:
         """Everything needed to continue later (JSON-serialisable)."""
         return {"cell": self.cell.name, "filter": self.filter, "dtype": self.dtype,

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from .cell import Cell, load_cell
-from .estimator import (EstimatorSettings, NoiseSettings, RunResult, check_filter_dtype, core_config, core_filter_config,
-                        ecm_core_noise, first_finite_reading, log_arrays, resolve_voltage_sigma, run_columns)
+from .estimator import (EcmStateAccess, EstimatorSettings, NoiseSettings, RunResult, check_filter_dtype, core_config,
+                        core_filter_config, ecm_core_noise, log_arrays, resolve_voltage_sigma, run_columns)
 
 
 @dataclass
@@ -85,7 +85,7 @@ def _core():
     return _core
 
 
-class SohEstimator:
+class SohEstimator(EcmStateAccess):
     """SOC + SOH estimator for one cell (same arguments as `Estimator`, plus `soh`)."""
 
     def __init__(self, cell: str | Cell, filter: str = "ekf", noise: NoiseSettings | None = None,
@@ -113,26 +113,11 @@ class SohEstimator:
         except (ValueError, KeyError) as e:
             raise ValueError(f"{self.cell.source}: {e}") from None
 
-    @property
-    def state_names(self) -> list[str]:
-        return ["soc"] + [f"v_rc{j}_V" for j in range(1, self.cell.rc_pairs + 1)] + ["hysteresis"]
-
-    def initial_gaussian(self, soc: float, soc_sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        n = self.noise
-        x0 = np.zeros(self.cell.rc_pairs + 2)
-        x0[0] = soc
-        x0[-1] = n.initial_hysteresis
-        ss = n.initial_soc_sigma if soc_sigma is None else soc_sigma
-        p0 = np.diag([ss ** 2] + [n.initial_v_rc_sigma_V ** 2] * self.cell.rc_pairs + [n.initial_hysteresis_sigma ** 2])
-        return x0, p0
-
     def start_log(self, voltage_V: float, temperature_degC: float, soc_sigma: float = 0.02) -> None:
         """A new log after an unlogged gap (rest / charge): SOC re-initialised from the rested OCV
         at `voltage_V` with sigma `soc_sigma`, RC voltages zero; capacity, R0 and their
         uncertainties carried; the clock restarts at the next sample; the open capacity pair is dropped."""
-        s = self.settings
-        soc = min(max(self.cell.soc_from_ocv(float(voltage_V), float(temperature_degC)), s.soc_min), s.soc_max)
-        x0, p0 = self.initial_gaussian(soc, soc_sigma)
+        x0, p0 = self.initial_gaussian(self._rested_soc(voltage_V, temperature_degC), soc_sigma)
         if not self._impl.set_state(x0, p0, 0.0):
             raise ValueError("start_log: the initial state was refused")
         self._impl.restart_pairing()
@@ -146,13 +131,7 @@ class SohEstimator:
 
     def run(self, time_s, current_A, voltage_V, temperature_degC) -> SohRunResult:
         arrays = log_arrays(time_s, current_A, voltage_V, temperature_degC)
-        first = first_finite_reading(arrays) if self._pending_ocv_init else None
-        if first is not None:
-            s = self.settings
-            soc = min(max(self.cell.soc_from_ocv(*first), s.soc_min), s.soc_max)
-            x0, p0 = self.initial_gaussian(soc)
-            self._impl.set_state(x0, p0, 0.0)
-            self._pending_ocv_init = False
+        self._ocv_init_from_log(arrays)
         o = self._impl.run(*arrays)
         fl = o["soh_flags"]
         return SohRunResult(**run_columns(arrays[0], o, self._status_names), capacity_Ah=o["capacity_Ah"],
@@ -160,10 +139,6 @@ class SohEstimator:
                             capacity_updated=(fl & 1) != 0, r0_updated=(fl & 2) != 0)
 
     # -- estimates ------------------------------------------------------------------------------
-    @property
-    def soc(self) -> float:
-        return self._impl.soc
-
     @property
     def capacity_Ah(self) -> float:
         return self._impl.capacity_Ah
@@ -186,18 +161,6 @@ class SohEstimator:
 
     def r0_sigma_Ohm(self, soc: float = 0.5, temperature_degC: float = 25.0) -> float:
         return self._impl.r0_scale_sigma * self._impl.r0_table_Ohm(soc, temperature_degC)
-
-    @property
-    def state(self) -> np.ndarray:
-        return self._impl.state()
-
-    @property
-    def covariance(self) -> np.ndarray:
-        return self._impl.covariance()
-
-    def state_bytes(self) -> bytes:
-        """Raw bytes of SOC state, covariance and SOH state (bit-for-bit comparisons)."""
-        return self._impl.state_bytes()
 
     # -- persistence ----------------------------------------------------------------------------
     def save_state(self) -> dict[str, Any]:
