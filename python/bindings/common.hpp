@@ -200,6 +200,25 @@ void load_filter_config(C&, const py::dict&, long) {}
 template <class C>
 void load_filter_config(C& c, const py::dict& d) { load_filter_config(c, d, 0); }
 
+/// Initialise a core estimator with `model` from the remaining binding arguments (estimator config,
+/// filter config, initial state and covariance as numpy, aux); ValueError naming the init status.
+template <class E>
+void init_estimator(E& est, const typename E::Model& model, const py::dict& config, const py::dict& filter_config,
+                    const Arr& x0, const Arr& p0, const typename E::Model::Aux& aux) {
+  using M = typename E::Model;
+  const auto c = load_estimator_config<typename M::Scalar>(config);
+  typename E::FilterConfig fc{};
+  load_filter_config(fc, filter_config);
+  typename M::State x;
+  typename M::Cov cov;
+  from_numpy_vector(x0, x);
+  from_numpy_matrix(p0, cov);
+  const cellsense::InitStatus st = est.init(model, c, fc, x, cov, aux);
+  if (st != cellsense::InitStatus::kOk) {
+    throw py::value_error(std::string("estimator init failed: ") + cellsense::init_status_name(st));
+  }
+}
+
 /// First sample of a run(): establishes t0, no step.
 constexpr std::uint8_t kStatusInitial = 255;
 

@@ -40,16 +40,8 @@ class PySoh {
       : params_(std::make_unique<P>()) {
     P& p = *params_;
     cellsense_py::load_ecm_params(p, params);
-    const auto n = cellsense_py::load_ecm_noise<typename M::Noise>(noise);
-    const EstimatorConfig<T> c = cellsense_py::load_estimator_config<T>(config);
-    typename E::FilterConfig fc{};
-    cellsense_py::load_filter_config(fc, filter_config);
-    typename M::State x;
-    typename M::Cov cov;
-    cellsense_py::from_numpy_vector(x0, x);
-    cellsense_py::from_numpy_matrix(p0, cov);
-    const InitStatus st = est_.init(M(params_.get(), n), c, fc, x, cov, typename M::Aux{static_cast<T>(hysteresis_sign)});
-    if (st != InitStatus::kOk) { throw py::value_error(std::string("estimator init failed: ") + init_status_name(st)); }
+    cellsense_py::init_estimator(est_, M(params_.get(), cellsense_py::load_ecm_noise<typename M::Noise>(noise)),
+                                 config, filter_config, x0, p0, typename M::Aux{static_cast<T>(hysteresis_sign)});
     soh::SohConfig<T> sc{};
 #define CS_SOH_FIELD(f) \
   if (soh_config.contains(#f)) { sc.f = static_cast<T>(soh_config[#f].cast<double>()); }

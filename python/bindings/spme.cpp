@@ -141,15 +141,8 @@ class PySpme {
   PySpme(const py::dict& params, const py::dict& config, const py::dict& noise, const py::dict& filter_config,
          const Arr& x0, const Arr& p0)
       : params_(make_params<T>(params)) {
-    const EstimatorConfig<T> c = cellsense_py::load_estimator_config<T>(config);
-    typename E::FilterConfig fc{};
-    cellsense_py::load_filter_config(fc, filter_config);
-    typename M::State x;
-    typename M::Cov cov;
-    cellsense_py::from_numpy_vector(x0, x);
-    cellsense_py::from_numpy_matrix(p0, cov);
-    const InitStatus st = est_.init(M(params_.get(), make_noise<T>(noise)), c, fc, x, cov, typename M::Aux{});
-    if (st != InitStatus::kOk) { throw py::value_error(std::string("estimator init failed: ") + init_status_name(st)); }
+    cellsense_py::init_estimator(est_, M(params_.get(), make_noise<T>(noise)), config, filter_config, x0, p0,
+                                 typename M::Aux{});
   }
 
   /// One step; returns (status, soc, soc_sigma, v_pred, innovation, S, nis, anode potential,
