@@ -55,6 +55,54 @@ static inline void put_dec(uint32_t v) {
   platform_write(&b[i]);
 }
 
+/* A space, then unsigned decimal. */
+static inline void put_uint(uint32_t v) {
+  platform_write(" ");
+  put_dec(v);
+}
+
+/* Per-step cost of a run: total and largest tick count, largest stack use (bytes). */
+typedef struct fw_step_stats {
+  uint32_t ticks_total;
+  uint32_t ticks_max;
+  uint32_t stack_max;
+} fw_step_stats;
+
+static inline void fw_stats_add(fw_step_stats* s, uint32_t ticks, uint32_t stack) {
+  s->ticks_total += ticks;
+  if (ticks > s->ticks_max) { s->ticks_max = ticks; }
+  if (stack > s->stack_max) { s->stack_max = stack; }
+}
+
+/* "s <name> <k> <status> <soc> <soc_sigma> <v_pred> <innov> <S> <nis> <ticks> <stack>": a step report as
+ * 7 words (status, then the six float bit patterns in hex); each word is also hashed into *hash. */
+static inline void put_step_line(const char* name, uint32_t k, const uint32_t w[7], uint32_t ticks, uint32_t stack,
+                                 uint32_t* hash) {
+  platform_write("s ");
+  platform_write(name);
+  put_uint(k);
+  put_uint(w[0]);
+  for (int i = 1; i < 7; ++i) { put_hex(w[i]); }
+  for (int i = 0; i < 7; ++i) { fnv1a_word(hash, w[i]); }
+  put_uint(ticks);
+  put_uint(stack);
+  platform_write("\n");
+}
+
+/* "sum <name> steps=<n> ticks=<total> ticks_max=<max> stack_max=<bytes>"; the caller continues the line. */
+static inline void put_sum_head(const char* name, uint32_t steps, const fw_step_stats* s) {
+  platform_write("sum ");
+  platform_write(name);
+  platform_write(" steps=");
+  put_dec(steps);
+  platform_write(" ticks=");
+  put_dec(s->ticks_total);
+  platform_write(" ticks_max=");
+  put_dec(s->ticks_max);
+  platform_write(" stack_max=");
+  put_dec(s->stack_max);
+}
+
 /* The first line of a run: "fw <platform><what><steps> insn_per_tick=<num>/<den>", e.g. what = " steps=". */
 static inline void put_fw_banner(const char* what, uint32_t steps) {
   platform_write("fw ");

@@ -29,13 +29,6 @@ static cs_estimator g_restored; /* a second one for the save / restore round tri
 static uint32_t g_hash = 2166136261u;
 static int g_failed;
 
-static void hash_word(uint32_t w) { fnv1a_word(&g_hash, w); }
-
-static void put_uint(uint32_t v) {
-  platform_write(" ");
-  put_dec(v);
-}
-
 static void check(const char* name, int ok) {
   platform_write("check ");
   platform_write(name);
@@ -66,7 +59,7 @@ static int run_filter(uint8_t filter, const char* name) {
   if (rc != CS_INIT_OK) { return rc; }
 
   g_hash = 2166136261u;
-  uint32_t ticks_total = 0, ticks_max = 0, stack_max = 0;
+  fw_step_stats stats = {0u, 0u, 0u};
   for (uint32_t k = 0; k < CS_LOG_STEPS; ++k) {
     const float* row = cs_log[k];
     cs_report r;
@@ -77,21 +70,11 @@ static int run_filter(uint8_t filter, const char* name) {
     const uint32_t t1 = platform_ticks();
     const uint32_t stack = platform_stack_used(sp);
     const uint32_t ticks = (t1 - t0) & 0x00FFFFFFu;
-    ticks_total += ticks;
-    if (ticks > ticks_max) { ticks_max = ticks; }
-    if (stack > stack_max) { stack_max = stack; }
+    fw_stats_add(&stats, ticks, stack);
 
     const uint32_t w[7] = {r.status, bits(r.soc), bits(r.soc_sigma), bits(r.voltage_pred_V), bits(r.innovation_V),
                            bits(r.innovation_variance_V2), bits(r.nis)};
-    platform_write("s ");
-    platform_write(name);
-    put_uint(k);
-    put_uint(w[0]);
-    for (int i = 1; i < 7; ++i) { put_hex(w[i]); }
-    for (int i = 0; i < 7; ++i) { hash_word(w[i]); }
-    put_uint(ticks);
-    put_uint(stack);
-    platform_write("\n");
+    put_step_line(name, k, w, ticks, stack, &g_hash);
   }
 
   cs_state st;
@@ -105,16 +88,7 @@ static int run_filter(uint8_t filter, const char* name) {
   put_hex(bits(st.hysteresis_sign));
   platform_write("\n");
 
-  platform_write("sum ");
-  platform_write(name);
-  platform_write(" steps=");
-  put_dec(CS_LOG_STEPS);
-  platform_write(" ticks=");
-  put_dec(ticks_total);
-  platform_write(" ticks_max=");
-  put_dec(ticks_max);
-  platform_write(" stack_max=");
-  put_dec(stack_max);
+  put_sum_head(name, CS_LOG_STEPS, &stats);
   platform_write(" hash=");
   put_hex_bare(g_hash);
   platform_write("\n");

@@ -29,7 +29,8 @@ static void run_filter(uint8_t filter, const char* name) {
     g_failed = 1;
     return;
   }
-  uint32_t ticks_total = 0, ticks_max = 0, stack_max = 0, n_cap = 0, n_r0 = 0;
+  fw_step_stats stats = {0u, 0u, 0u};
+  uint32_t n_cap = 0, n_r0 = 0;
   cs_soh_report sr;
   memset(&sr, 0, sizeof sr);
   for (uint32_t k = 0; k < CS_LOG_STEPS; ++k) {
@@ -42,9 +43,7 @@ static void run_filter(uint8_t filter, const char* name) {
     const uint32_t t1 = platform_ticks();
     const uint32_t stack = platform_stack_used(sp);
     const uint32_t ticks = (t1 - t0) & 0x00FFFFFFu;
-    ticks_total += ticks;
-    if (ticks > ticks_max) { ticks_max = ticks; }
-    if (stack > stack_max) { stack_max = stack; }
+    fw_stats_add(&stats, ticks, stack);
     n_cap += sr.capacity_updated;
     n_r0 += sr.r0_updated;
   }
@@ -61,16 +60,7 @@ static void run_filter(uint8_t filter, const char* name) {
   put_hex(bits(hs.r0_scale_var));
   put_hex(bits(sr.r0_Ohm));
   platform_write("\n");
-  platform_write("sum ");
-  platform_write(name);
-  platform_write(" steps=");
-  put_dec(CS_LOG_STEPS);
-  platform_write(" ticks=");
-  put_dec(ticks_total);
-  platform_write(" ticks_max=");
-  put_dec(ticks_max);
-  platform_write(" stack_max=");
-  put_dec(stack_max);
+  put_sum_head(name, CS_LOG_STEPS, &stats);
   platform_write(" r0_updates=");
   put_dec(n_r0);
   platform_write(" capacity_updates=");

@@ -39,10 +39,6 @@ uint32_t g_hash = 2166136261u;
 int g_failed = 0;
 
 void hash_word(uint32_t w) { fnv1a_word(&g_hash, w); }
-void put_uint(uint32_t v) {
-  platform_write(" ");
-  put_dec(v);
-}
 void check(const char* name, bool ok) {
   platform_write("check ");
   platform_write(name);
@@ -86,7 +82,7 @@ int run_filter(const char* name) {
   if (rc != cellsense::InitStatus::kOk) { return 1; }
 
   g_hash = 2166136261u;
-  uint32_t ticks_total = 0, ticks_max = 0, stack_max = 0;
+  fw_step_stats stats = {0u, 0u, 0u};
   for (uint32_t k = 0; k < CS_SPME_LOG_STEPS; ++k) {
     const float* row = cs_spme_log[k];
     const uintptr_t sp = platform_sp();
@@ -96,20 +92,10 @@ int run_filter(const char* name) {
     const uint32_t t1 = platform_ticks();
     const uint32_t stack = platform_stack_used(sp);
     const uint32_t ticks = (t1 - t0) & 0x00FFFFFFu;
-    ticks_total += ticks;
-    if (ticks > ticks_max) { ticks_max = ticks; }
-    if (stack > stack_max) { stack_max = stack; }
+    fw_stats_add(&stats, ticks, stack);
     const uint32_t w[7] = {static_cast<uint32_t>(r.status), bits(r.soc), bits(r.soc_sigma), bits(r.voltage_pred_V),
                            bits(r.innovation_V), bits(r.innovation_variance_V2), bits(r.nis)};
-    platform_write("s ");
-    platform_write(name);
-    put_uint(k);
-    put_uint(w[0]);
-    for (int i = 1; i < 7; ++i) { put_hex(w[i]); }
-    for (int i = 0; i < 7; ++i) { hash_word(w[i]); }
-    put_uint(ticks);
-    put_uint(stack);
-    platform_write("\n");
+    put_step_line(name, k, w, ticks, stack, &g_hash);
     // The plating margin at the step's estimate (outside the timed step: an output, not the filter).
     const float dt = row[0] > 0.0f ? row[0] : 1.0f;
     const auto s = m.prepare(est->state(), est->aux(), dt, row[1], row[3]);
@@ -128,16 +114,7 @@ int run_filter(const char* name) {
     for (int j = 0; j < Model::kStates; ++j) { put_hex(bits(est->covariance()(i, j))); }
   }
   platform_write("\n");
-  platform_write("sum ");
-  platform_write(name);
-  platform_write(" steps=");
-  put_dec(CS_SPME_LOG_STEPS);
-  platform_write(" ticks=");
-  put_dec(ticks_total);
-  platform_write(" ticks_max=");
-  put_dec(ticks_max);
-  platform_write(" stack_max=");
-  put_dec(stack_max);
+  put_sum_head(name, CS_SPME_LOG_STEPS, &stats);
   platform_write(" hash=");
   put_hex_bare(g_hash);
   platform_write("\n");
