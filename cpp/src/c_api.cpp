@@ -206,6 +206,17 @@ bool visit_soh(Impl& e, SohImpl& s, Fn&& fn) {
   return false;
 }
 
+/// The C report from the core's step report (cs_step and cs_step_soh).
+void fill_report(cs_report* report, const cellsense::StepReport<float>& r) {
+  report->status = static_cast<uint8_t>(r.status);
+  report->soc = r.soc;
+  report->soc_sigma = r.soc_sigma;
+  report->voltage_pred_V = r.voltage_pred_V;
+  report->innovation_V = r.innovation_V;
+  report->innovation_variance_V2 = r.innovation_variance_V2;
+  report->nis = r.nis;
+}
+
 }  // namespace
 
 extern "C" {
@@ -347,17 +358,8 @@ uint8_t cs_step(cs_estimator* est, float dt_s, float current_A, float voltage_V,
   } else {
     r = visit(*impl, [&](auto& e) { return e.step(dt_s, current_A, voltage_V, temperature_degC); });
   }
-  const auto status = static_cast<uint8_t>(r.status);
-  if (report != nullptr) {
-    report->status = status;
-    report->soc = r.soc;
-    report->soc_sigma = r.soc_sigma;
-    report->voltage_pred_V = r.voltage_pred_V;
-    report->innovation_V = r.innovation_V;
-    report->innovation_variance_V2 = r.innovation_variance_V2;
-    report->nis = r.nis;
-  }
-  return status;
+  if (report != nullptr) { fill_report(report, r); }
+  return static_cast<uint8_t>(r.status);
 }
 
 int cs_is_rejected(uint8_t status) { return cellsense::is_rejected(static_cast<StepStatus>(status)) ? 1 : 0; }
@@ -489,15 +491,7 @@ uint8_t cs_step_soh(cs_estimator* est, cs_soh* soh, float dt_s, float current_A,
     visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { r = tr.step(est_ref, dt_s, current_A, voltage_V, temperature_degC); });
   }
   const auto status = static_cast<uint8_t>(r.soc.status);
-  if (report != nullptr) {
-    report->status = status;
-    report->soc = r.soc.soc;
-    report->soc_sigma = r.soc.soc_sigma;
-    report->voltage_pred_V = r.soc.voltage_pred_V;
-    report->innovation_V = r.soc.innovation_V;
-    report->innovation_variance_V2 = r.soc.innovation_variance_V2;
-    report->nis = r.soc.nis;
-  }
+  if (report != nullptr) { fill_report(report, r.soc); }
   if (soh_report != nullptr) {
     soh_report->capacity_Ah = r.capacity_Ah;
     soh_report->capacity_sigma_Ah = r.capacity_sigma_Ah;
