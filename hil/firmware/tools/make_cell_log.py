@@ -27,32 +27,45 @@ FILTER_INITIAL_SOC = 0.70
 SEED = 20240604
 
 
+def drive_profile(cycle: str, max_steps: int, peak_c_rate: float, capacity_Ah: float):
+    """(t, current, temperature): the cycle's shape (interval k-1 -> k: mean of the end samples), at most
+    max_steps 1 s steps, scaled to peak_c_rate of capacity_Ah, row 0 at rest; temperature 25 -> 30 degC."""
+    arr = np.loadtxt(cycle, delimiter=",", comments="#")
+    raw = arr[:, 1]
+    shape = 0.5 * (raw[1:] + raw[:-1])
+    shape = shape[:max_steps] / shape.max()
+    t = np.arange(len(shape) + 1, dtype=float)
+    current = np.r_[0.0, shape * peak_c_rate * capacity_Ah]
+    return t, current, 25.0 + 5.0 * t / t[-1]
+
+
+def measured_rows(t, current, voltage, temperature, seed: int):
+    """Estimator steps {dt, current, voltage, temperature} "measured" with seeded noise (voltage +-2 mV,
+    current +-5 mA + 10 mA offset, temperature +-0.1 degC), with four faults injected when the log is long
+    enough (n > 1000 steps). Returns (rows, {row: note})."""
+    n = len(t) - 1
+    rng = np.random.default_rng(seed)
+    v_meas = voltage + 0.002 * rng.standard_normal(n + 1)
+    i_meas = current + 0.010 + 0.005 * rng.standard_normal(n + 1)
+    t_meas = temperature + 0.1 * rng.standard_normal(n + 1)
+    rows = np.stack([np.diff(t), i_meas[1:], v_meas[1:], t_meas[1:]], axis=1)
+    faults = {}
+    if n > 1000:  # the four faults the firmware's rejection paths are checked on
+        rows[299, 2] = np.nan;   faults[299] = "voltage NaN (dropped reading)"
+        rows[599, 0] = 0.0;      faults[599] = "dt = 0 (repeated timestamp)"
+        rows[899, 2] += 0.3;     faults[899] = "+0.3 V voltage spike (innovation gate)"
+        rows[999, 0] = 120.0;    faults[999] = "dt = 120 s (gap longer than dt_max)"
+    return rows, faults
+
+
 def make_log(model: str, cycle: str, max_steps: int = 2000):
     from cellsense.cell import load_cell
     from cellsense.reference import simulate_ecm
 
     cell = load_cell(model)
-    arr = np.loadtxt(cycle, delimiter=",", comments="#")
-    raw = arr[:, 1]
-    shape = 0.5 * (raw[1:] + raw[:-1])          # interval k-1 -> k: mean of the end samples
-    shape = shape[:max_steps] / shape.max()
-    n = len(shape)
-    t = np.arange(n + 1, dtype=float)
-    current = np.r_[0.0, shape * PEAK_C_RATE * cell.capacity_Ah]
-    temperature = 25.0 + 5.0 * t / t[-1]
+    t, current, temperature = drive_profile(cycle, max_steps, PEAK_C_RATE, cell.capacity_Ah)
     sim = simulate_ecm(cell, t, current, temperature, initial_soc=TRUE_INITIAL_SOC)
-
-    rng = np.random.default_rng(SEED)
-    v_meas = sim["voltage_V"] + 0.002 * rng.standard_normal(n + 1)
-    i_meas = current + 0.010 + 0.005 * rng.standard_normal(n + 1)
-    t_meas = temperature + 0.1 * rng.standard_normal(n + 1)
-    rows = np.stack([np.diff(t), i_meas[1:], v_meas[1:], t_meas[1:]], axis=1)
-    faults = {}
-    if n > 1000:
-        rows[299, 2] = np.nan;   faults[299] = "voltage NaN (dropped reading)"
-        rows[599, 0] = 0.0;      faults[599] = "dt = 0 (repeated timestamp)"
-        rows[899, 2] += 0.3;     faults[899] = "+0.3 V voltage spike (innovation gate)"
-        rows[999, 0] = 120.0;    faults[999] = "dt = 120 s (gap longer than dt_max)"
+    rows, faults = measured_rows(t, current, sim["voltage_V"], temperature, SEED)
     return cell, rows, sim["soc"][1:], faults
 
 

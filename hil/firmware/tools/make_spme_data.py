@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_cell_log import drive_profile, measured_rows  # noqa: E402  (the same profile and sensor as the ECM log)
+
 PEAK_C_RATE = 3.0
 TRUE_INITIAL_SOC = 0.90
 FILTER_INITIAL_SOC = 0.70
@@ -73,26 +76,9 @@ static const cellsense::model::SpmeParams<float, 2, 96> kSpmeParams = {{
 def make_log(cell, cycle: str):
     from cellsense.spme import reference_open_loop
 
-    arr = np.loadtxt(cycle, delimiter=",", comments="#")
-    raw = arr[:, 1]
-    shape = 0.5 * (raw[1:] + raw[:-1])
-    shape = shape[:STEPS] / shape.max()
-    n = len(shape)
-    t = np.arange(n + 1, dtype=float)
-    current = np.r_[0.0, shape * PEAK_C_RATE * cell.capacity_Ah]
-    temperature = 25.0 + 5.0 * t / t[-1]
+    t, current, temperature = drive_profile(cycle, STEPS, PEAK_C_RATE, cell.capacity_Ah)
     sim = reference_open_loop(cell, t, current, temperature, soc0=TRUE_INITIAL_SOC)
-    rng = np.random.default_rng(SEED)
-    v_meas = sim["voltage_V"] + 0.002 * rng.standard_normal(n + 1)
-    i_meas = current + 0.010 + 0.005 * rng.standard_normal(n + 1)
-    t_meas = temperature + 0.1 * rng.standard_normal(n + 1)
-    rows = np.stack([np.diff(t), i_meas[1:], v_meas[1:], t_meas[1:]], axis=1)
-    faults = {299: "voltage NaN (dropped reading)", 599: "dt = 0 (repeated timestamp)",
-              899: "+0.3 V voltage spike (innovation gate)", 999: "dt = 120 s (gap longer than dt_max)"}
-    rows[299, 2] = np.nan
-    rows[599, 0] = 0.0
-    rows[899, 2] += 0.3
-    rows[999, 0] = 120.0
+    rows, faults = measured_rows(t, current, sim["voltage_V"], temperature, SEED)
     return rows, sim["soc"][1:], faults
 
 
