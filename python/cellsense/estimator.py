@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -187,10 +187,29 @@ def run_columns(time_s: np.ndarray, out: dict, status_names: dict[int, str]) -> 
             "nis": out["nis"], "status_code": out["status"], "status_names": status_names}
 
 
-class EcmStateAccess:
-    """What every estimator over the ECM core shares (Estimator, soh.SohEstimator): the state layout,
-    the initial Gaussian, the start from a rested voltage and read access to the core's state. Needs
-    self.cell, self.noise, self.settings, self._impl and self._pending_ocv_init."""
+class EstimatorBase:
+    """What every estimator class over the core shares (Estimator, soh.SohEstimator, spme.SpmeEstimator):
+    the constructor's common part (`_setup`), the start from a rested voltage, read access to the core's
+    state, and the ECM's state layout and initial Gaussian (the SPMe overrides those two)."""
+
+    def _setup(self, filter: str, dtype: str, load: Callable[[], Any], noise: NoiseSettings | None,
+               settings: EstimatorSettings | None, initial_soc: float | None):
+        """Check filter and dtype, load the cell (`load()`), resolve the voltage sigma against it (the
+        noise actually used), check initial_soc against the SOC bounds (None: start from the first
+        rested voltage); returns the compiled core module."""
+        self.dtype = check_filter_dtype(filter, dtype)
+        self.cell = load()
+        self.filter = filter
+        noise = noise or NoiseSettings()
+        self.noise = replace(noise, voltage_sigma_V=resolve_voltage_sigma(noise, self.cell))
+        self.settings = s = settings or EstimatorSettings()
+        if initial_soc is not None and not (s.soc_min <= initial_soc <= s.soc_max):
+            raise ValueError(f"initial_soc: {initial_soc} is outside [{s.soc_min}, {s.soc_max}]")
+        self._initial_soc = initial_soc
+        self._pending_ocv_init = initial_soc is None
+        core = _core()
+        self._status_names = {int(k): str(v) for k, v in core.STATUS_NAMES.items()}
+        return core
 
     @property
     def state_names(self) -> list[str]:
@@ -249,7 +268,7 @@ class EcmStateAccess:
         return self._impl.state_bytes()
 
 
-class Estimator(EcmStateAccess):
+class Estimator(EstimatorBase):
     """SOC estimator for one cell.
 
     Parameters
@@ -274,21 +293,8 @@ class Estimator(EcmStateAccess):
     def __init__(self, cell: str | Cell, filter: str = "ekf", noise: NoiseSettings | None = None,
                  settings: EstimatorSettings | None = None, dtype: str = "float64",
                  initial_soc: float | None = None) -> None:
-        self.dtype = check_filter_dtype(filter, dtype)
-        self.cell = load_cell(cell)
-        self.filter = filter
-        # the noise actually used: voltage_sigma_V resolved against the cell file (resolve_voltage_sigma)
-        noise = noise or NoiseSettings()
-        self.noise = replace(noise, voltage_sigma_V=resolve_voltage_sigma(noise, self.cell))
-        self.settings = settings or EstimatorSettings()
-        if initial_soc is not None and not (self.settings.soc_min <= initial_soc <= self.settings.soc_max):
-            raise ValueError(f"initial_soc: {initial_soc} is outside [{self.settings.soc_min}, {self.settings.soc_max}]")
-        self._initial_soc = initial_soc
-        self._pending_ocv_init = initial_soc is None
-        core = _core()
-        cls_name = f"Ecm{filter.capitalize()}{self.cell.rc_pairs}_{'f64' if self.dtype == 'float64' else 'f32'}"
-        self._cls = getattr(core, cls_name)
-        self._status_names = {int(k): str(v) for k, v in core.STATUS_NAMES.items()}
+        core = self._setup(filter, dtype, lambda: load_cell(cell), noise, settings, initial_soc)
+        self._cls = getattr(core, f"Ecm{filter.capitalize()}{self.cell.rc_pairs}_{'f64' if self.dtype == 'float64' else 'f32'}")
         soc0 = 0.5 if initial_soc is None else float(initial_soc)
         x0, p0 = self.initial_gaussian(soc0)
         try:

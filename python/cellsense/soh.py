@@ -9,14 +9,14 @@ across drives); `start_log()` re-initialises only the SOC from a rested OCV, kee
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .cell import Cell, load_cell
-from .estimator import (EcmStateAccess, EstimatorSettings, NoiseSettings, RunResult, check_filter_dtype, core_config,
-                        core_filter_config, ecm_core_noise, log_arrays, resolve_voltage_sigma, run_columns)
+from .estimator import (EstimatorBase, EstimatorSettings, NoiseSettings, RunResult, core_config, core_filter_config,
+                        ecm_core_noise, log_arrays, run_columns)
 
 
 @dataclass
@@ -79,32 +79,16 @@ class SohRunResult(RunResult):
     r0_updated: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
-def _core():
-    from . import _core
-
-    return _core
-
-
-class SohEstimator(EcmStateAccess):
+class SohEstimator(EstimatorBase):
     """SOC + SOH estimator for one cell (same arguments as `Estimator`, plus `soh`)."""
 
     def __init__(self, cell: str | Cell, filter: str = "ekf", noise: NoiseSettings | None = None,
                  settings: EstimatorSettings | None = None, dtype: str = "float64",
                  initial_soc: float | None = None, soh: SohSettings | None = None) -> None:
-        self.dtype = check_filter_dtype(filter, dtype)
-        self.cell = load_cell(cell)
-        self.filter = filter
-        noise = noise or NoiseSettings()
-        self.noise = replace(noise, voltage_sigma_V=resolve_voltage_sigma(noise, self.cell))
-        self.settings = settings or EstimatorSettings()
+        core = self._setup(filter, dtype, lambda: load_cell(cell), noise, settings, initial_soc)
         self.soh_settings = soh or SohSettings()
         s, n = self.settings, self.noise
-        if initial_soc is not None and not (s.soc_min <= initial_soc <= s.soc_max):
-            raise ValueError(f"initial_soc: {initial_soc} is outside [{s.soc_min}, {s.soc_max}]")
-        self._pending_ocv_init = initial_soc is None
-        core = _core()
         cls = getattr(core, f"EcmSoh{filter.capitalize()}{self.cell.rc_pairs}_{'f64' if self.dtype == 'float64' else 'f32'}")
-        self._status_names = {int(k): str(v) for k, v in core.STATUS_NAMES.items()}
         x0, p0 = self.initial_gaussian(0.5 if initial_soc is None else float(initial_soc))
         params = self.cell.core_params()
         soh_cfg = self.soh_settings.core_dict(float(params["capacity_Ah"]), n.current_sigma_A)

@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -643,8 +643,7 @@ class SpmeNoise:
 
 
 def _make_estimator_class():
-    from .estimator import (Estimator, RunResult, StepResult, check_filter_dtype, core_config, core_filter_config,
-                            log_arrays, resolve_voltage_sigma, run_columns)
+    from .estimator import Estimator, RunResult, StepResult, core_config, core_filter_config, log_arrays, run_columns
 
     @dataclass
     class SpmeRunResult(RunResult):
@@ -659,22 +658,9 @@ def _make_estimator_class():
 
         def __init__(self, cell, filter: str = "ekf", noise=None, settings=None, dtype: str = "float64",
                      initial_soc: float | None = None, spme_noise: SpmeNoise | None = None) -> None:
-            from .estimator import EstimatorSettings, NoiseSettings
-
-            self.dtype = check_filter_dtype(filter, dtype)
-            self.cell = as_spme_cell(cell)
-            self.filter = filter
-            noise = noise or NoiseSettings()
-            self.noise = replace(noise, voltage_sigma_V=resolve_voltage_sigma(noise, self.cell))
+            core = self._setup(filter, dtype, lambda: as_spme_cell(cell), noise, settings, initial_soc)
             self.spme_noise = spme_noise or SpmeNoise()
-            self.settings = settings or EstimatorSettings()
-            if initial_soc is not None and not (self.settings.soc_min <= initial_soc <= self.settings.soc_max):
-                raise ValueError(f"initial_soc: {initial_soc} is outside [{self.settings.soc_min}, {self.settings.soc_max}]")
-            self._initial_soc = initial_soc
-            self._pending_ocv_init = initial_soc is None
-            core = _core()
             self._cls = getattr(core, f"Spme{filter.capitalize()}_{'f64' if self.dtype == 'float64' else 'f32'}")
-            self._status_names = {int(k): str(v) for k, v in core.STATUS_NAMES.items()}
             x0, p0 = self.initial_gaussian(0.5 if initial_soc is None else float(initial_soc))
             s, n, sn = self.settings, self.noise, self.spme_noise
             try:
