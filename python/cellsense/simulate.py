@@ -501,6 +501,39 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "cellsense" / "sim"
 
 
+class _TruthCache:
+    """One content-addressed truth file: `<cache dir>/<prefix><sha256 of key_obj>.npz` holding the arrays and
+    the sidecar meta (JSON). Shared by simulate() and simulate_aging()."""
+
+    def __init__(self, key_obj: dict, cache_dir, enabled: bool, prefix: str = ""):
+        self.key = prefix + hashlib.sha256(json.dumps(_jsonable(key_obj), sort_keys=True).encode()).hexdigest()[:32]
+        self.dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.file = self.dir / f"{self.key}.npz"
+        self.enabled = enabled
+
+    def load(self, names) -> tuple[dict, dict] | tuple[None, None]:
+        """(arrays, meta) on a hit (meta["cache"] says so); (None, None) when absent, disabled or unreadable."""
+        if not (self.enabled and self.file.exists()):
+            return None, None
+        try:
+            with np.load(self.file, allow_pickle=False) as z:
+                truth = {k: z[k] for k in names}
+                meta = json.loads(str(z["meta"]))
+        except Exception:  # a damaged or foreign file is a miss: the truth is solved again
+            return None, None
+        meta["cache"] = {"key": self.key, "hit": True, "file": str(self.file)}
+        return truth, meta
+
+    def store(self, truth: dict, meta: dict) -> None:
+        """Mark meta as a miss and, if enabled, write arrays + meta atomically."""
+        meta["cache"] = {"key": self.key, "hit": False, "file": str(self.file) if self.enabled else None}
+        if self.enabled:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            payload = dict(truth)
+            payload["meta"] = np.array(json.dumps(_jsonable(meta)))
+            _atomic_write(self.file, lambda fh: np.savez(fh, **payload), mode="wb")
+
+
 def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: float = 25.0,
              model: str = "DFN", out=None, initial_soc: Optional[float] = None,
              sensor: Optional[SensorModel] = None, cache_dir=None, repeats: Optional[int] = None,
@@ -555,18 +588,8 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
                "temperature [degC]": T, "upper cut-off [V]": sched.upper_cutoff_V,
                "lower cut-off [V]": sched.lower_cutoff_V, "pybamm": pb_version,
                "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}, "thermal": "lumped"}
-    key = hashlib.sha256(json.dumps(_jsonable(key_obj), sort_keys=True).encode()).hexdigest()[:32]
-    cdir = Path(cache_dir) if cache_dir else default_cache_dir()
-    cfile = cdir / f"{key}.npz"
-    truth = None
-    if use_cache and cfile.exists():
-        try:
-            with np.load(cfile, allow_pickle=False) as z:
-                truth = {k: z[k] for k in ("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true")}
-                meta = json.loads(str(z["meta"]))
-            meta["cache"] = {"key": key, "hit": True, "file": str(cfile)}
-        except Exception:
-            truth = None
+    cache = _TruthCache(key_obj, cache_dir, use_cache)
+    truth, meta = cache.load(("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true"))
     if truth is None:
         total_solve = 0.0
         if settings["protocol"] == "ocv":
@@ -616,12 +639,7 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
             "soc_true coulomb-counting max abs difference": float(np.max(np.abs(cc - soc_true))),
             "temperature column": "PyBaMM volume-averaged cell temperature (lumped model) [degC]",
         }
-        meta["cache"] = {"key": key, "hit": False, "file": str(cfile) if use_cache else None}
-        if use_cache:
-            cdir.mkdir(parents=True, exist_ok=True)
-            payload = dict(truth)
-            payload["meta"] = np.array(json.dumps(_jsonable(meta)))
-            _atomic_write(cfile, lambda fh: np.savez(fh, **payload), mode="wb")
+        cache.store(truth, meta)
     truth = dict(truth)
     _rescale_soc_true(truth, meta, cell, soc0)
     meta["sensor"] = None
@@ -719,19 +737,9 @@ def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=No
                "rpt every": AGING_RPT_EVERY, "cycle": AGING_DRIVE_CYCLE, "peak C": AGING_PEAK_C_RATE,
                "repeats": AGING_DRIVE_REPEATS, "temperature [degC]": T, "pybamm": pybamm.__version__,
                "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}}
-    key = "aging-" + hashlib.sha256(json.dumps(_jsonable(key_obj), sort_keys=True).encode()).hexdigest()[:32]
-    cdir = Path(cache_dir) if cache_dir else default_cache_dir()
-    cfile = cdir / f"{key}.npz"
+    cache = _TruthCache(key_obj, cache_dir, use_cache, prefix="aging-")
     names = ("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true", "capacity_true_Ah", "r0_ref_Ohm")
-    truth = None
-    if use_cache and cfile.exists():
-        try:
-            with np.load(cfile, allow_pickle=False) as z:
-                truth = {k: z[k] for k in names}
-                meta = json.loads(str(z["meta"]))
-            meta["cache"] = {"key": key, "hit": True, "file": str(cfile)}
-        except Exception:
-            truth = None
+    truth, meta = cache.load(names)
     if truth is None:
         if quiet:
             pybamm.set_logging_level("ERROR")
@@ -848,12 +856,7 @@ def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=No
             "r0_ref_Ohm definition": "RPT pulse: (V before - V after 1 s of a 1C discharge pulse) / 1C current, "
                                      "near half charge, linear in throughput between RPTs",
         }
-        meta["cache"] = {"key": key, "hit": False, "file": str(cfile) if use_cache else None}
-        if use_cache:
-            cdir.mkdir(parents=True, exist_ok=True)
-            payload = dict(truth)
-            payload["meta"] = np.array(json.dumps(_jsonable(meta)))
-            _atomic_write(cfile, lambda fh: np.savez(fh, **payload), mode="wb")
+        cache.store(truth, meta)
     meta["sensor"] = None
     # soc_true is (re)derived from the arrays: end of each CV hold = SOC 1 (see _aging_soc_true)
     truth["soc_true"] = _aging_soc_true(truth["time_s"], truth["current_A"], truth["voltage_V"],
