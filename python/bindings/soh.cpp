@@ -61,7 +61,12 @@ class PySoh {
     CS_SOH_FIELD(r0_gate_nis)
     CS_SOH_FIELD(r0_scale_min)
     CS_SOH_FIELD(r0_scale_max)
+    CS_SOH_FIELD(ocv_sigma_V)
+    CS_SOH_FIELD(ocv_V_per_sqrt_s)
+    CS_SOH_FIELD(ocv_soc_per_sqrt_s)
+    CS_SOH_FIELD(ocv_load_fraction)
 #undef CS_SOH_FIELD
+    if (soh_config.contains("ocv_learning")) { sc.ocv_learning = soh_config["ocv_learning"].cast<bool>(); }
     double q0 = soh_config.contains("initial_capacity_Ah") ? soh_config["initial_capacity_Ah"].cast<double>() : 0.0;
     double r0s = soh_config.contains("initial_r0_scale") ? soh_config["initial_r0_scale"].cast<double>() : 1.0;
     if (q0 > 0.0 || r0s != 1.0) {
@@ -70,6 +75,7 @@ class PySoh {
       }
     }
     enabled_ = soh_config.contains("enabled") ? soh_config["enabled"].cast<bool>() : true;
+    if (!enabled_) { sc.ocv_learning = false; }  // SOC filter only: the model stays exactly the cell's
     if (!soh_.init(est_, sc)) { throw py::value_error("SOH configuration rejected by the core"); }
   }
 
@@ -78,7 +84,7 @@ class PySoh {
   py::dict run(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC) {
     const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
     const cellsense_py::RunColumns out(in.n, {CELLSENSE_PY_REPORT_COLUMNS, "capacity_Ah", "capacity_sigma_Ah",
-                                              "r0_Ohm", "r0_sigma_Ohm"});
+                                              "r0_Ohm", "r0_sigma_Ohm", "ocv_shift_V"});
     py::array_t<std::uint8_t> flags(in.n);
     std::uint8_t* o_fl = flags.mutable_data();
     const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -89,6 +95,7 @@ class PySoh {
           out[6][k] = static_cast<double>(soh_.capacity_Ah());
           out[7][k] = static_cast<double>(soh_.capacity_sigma_Ah());
           out[8][k] = out[9][k] = nan;
+          out[10][k] = ocv_shift_now();
           o_fl[k] = 0;
         },
         [&](py::ssize_t k, double dt) {
@@ -99,7 +106,9 @@ class PySoh {
           out[7][k] = static_cast<double>(r.capacity_sigma_Ah);
           out[8][k] = static_cast<double>(r.r0_Ohm);
           out[9][k] = static_cast<double>(r.r0_sigma_Ohm);
-          o_fl[k] = static_cast<std::uint8_t>((r.capacity_updated ? 1 : 0) | (r.r0_updated ? 2 : 0));
+          out[10][k] = static_cast<double>(r.ocv_shift_V);
+          o_fl[k] = static_cast<std::uint8_t>((r.capacity_updated ? 1 : 0) | (r.r0_updated ? 2 : 0) |
+                                              (r.ocv_updated ? 4 : 0));
           return static_cast<std::uint8_t>(r.soc.status);
         });
     py::dict d = out.dict();
@@ -139,6 +148,16 @@ class PySoh {
     d["prev_current_A"] = static_cast<double>(s.prev_current_A);
     d["anchored"] = static_cast<int>(s.anchored);
     d["prev_valid"] = static_cast<int>(s.prev_valid);
+    py::list ox, op;
+    for (int r = 0; r < soh::kOcvFilterStates; ++r) {
+      ox.append(static_cast<double>(s.ocv_x[r]));
+      py::list row;
+      for (int c = 0; c < soh::kOcvFilterStates; ++c) { row.append(static_cast<double>(s.ocv_P[r][c])); }
+      op.append(row);
+    }
+    d["ocv_x"] = ox;
+    d["ocv_P"] = op;
+    d["ocv_resync"] = static_cast<int>(s.ocv_resync);
     return d;
   }
   bool set_soh_state(const py::dict& d) {
@@ -159,6 +178,28 @@ class PySoh {
     if (!(a == 0.0 || a == 1.0) || !(pv == 0.0 || pv == 1.0)) { return false; }
     s.anchored = static_cast<std::uint8_t>(a);
     s.prev_valid = static_cast<std::uint8_t>(pv);
+    // OCV filter (absent in states saved before OCV learning: then the current one is kept)
+    const auto& cur = soh_.state();
+    for (int r = 0; r < soh::kOcvFilterStates; ++r) {
+      s.ocv_x[r] = cur.ocv_x[r];
+      for (int c = 0; c < soh::kOcvFilterStates; ++c) { s.ocv_P[r][c] = cur.ocv_P[r][c]; }
+    }
+    s.ocv_resync = cur.ocv_resync;
+    if (d.contains("ocv_x") || d.contains("ocv_P")) {
+      py::list ox = d["ocv_x"].cast<py::list>();
+      py::list op = d["ocv_P"].cast<py::list>();
+      if (ox.size() != static_cast<std::size_t>(soh::kOcvFilterStates) ||
+          op.size() != static_cast<std::size_t>(soh::kOcvFilterStates)) { return false; }
+      for (int r = 0; r < soh::kOcvFilterStates; ++r) {
+        s.ocv_x[r] = static_cast<T>(ox[r].cast<double>());
+        py::list row = op[r].cast<py::list>();
+        if (row.size() != static_cast<std::size_t>(soh::kOcvFilterStates)) { return false; }
+        for (int c = 0; c < soh::kOcvFilterStates; ++c) { s.ocv_P[r][c] = static_cast<T>(row[c].cast<double>()); }
+      }
+      const double rs = scalar(d, "ocv_resync");
+      if (!(rs == 0.0 || rs == 1.0)) { return false; }
+      s.ocv_resync = static_cast<std::uint8_t>(rs);
+    }
     return soh_.set_state(est_, s);
   }
   py::bytes state_bytes() const { return cellsense_py::raw_bytes(est_.state(), est_.covariance(), soh_.state()); }
@@ -170,6 +211,15 @@ class PySoh {
   double capacity_sigma_Ah() const { return static_cast<double>(soh_.capacity_sigma_Ah()); }
   double r0_scale() const { return static_cast<double>(soh_.r0_scale()); }
   double r0_scale_sigma() const { return static_cast<double>(soh_.r0_scale_sigma()); }
+  py::array_t<double> ocv_nodes_V() const {
+    py::array_t<double> a(soh::kOcvFilterStates - 1);
+    for (int j = 0; j + 1 < soh::kOcvFilterStates; ++j) { a.mutable_data()[j] = static_cast<double>(soh_.ocv_nodes_V()[j]); }
+    return a;
+  }
+  double ocv_shift_now() const {
+    T slope;
+    return est_.model().ocv_corrected() ? static_cast<double>(est_.model().ocv_correction_at(est_.soc(), slope)) : 0.0;
+  }
   double r0_table_Ohm(double soc, double temperature_degC) const {
     return static_cast<double>(est_.model().r0_table_Ohm(static_cast<T>(soc), static_cast<T>(temperature_degC)));
   }
@@ -209,6 +259,7 @@ void bind_one(py::module_& m, const std::string& name) {
       .def("covariance", &PS::covariance)
       .def("set_state", &PS::set_state)
       .def("restart_pairing", &PS::restart_pairing)
+      .def("ocv_nodes_V", &PS::ocv_nodes_V)
       .def("close_pair", &PS::close_pair)
       .def("soh_state", &PS::soh_state)
       .def("set_soh_state", &PS::set_soh_state)

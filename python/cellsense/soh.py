@@ -43,6 +43,11 @@ class SohSettings:
     r0_gate_nis: float = 16.0               #: chi-square gate of the R0 update
     r0_scale_min: float = 0.2
     r0_scale_max: float = 5.0
+    ocv_learning: bool = True               #: learn the aged cell's OCV correction (docs/soh.md)
+    ocv_sigma_V: float = 0.05               #: prior 1 sigma of each OCV correction node (V)
+    ocv_V_per_sqrt_s: float = 1e-5          #: random walk of the nodes (V/sqrt(s))
+    ocv_soc_per_sqrt_s: float = 1e-4        #: random walk of the OCV filter's own SOC (1/sqrt(s))
+    ocv_load_fraction: float = 0.5          #: under load the nodes learn with sigma + this x R0 |i|; 0: at rests only
 
     def core_dict(self, capacity_Ah: float, current_sigma_A: float) -> dict[str, float]:
         q0 = capacity_Ah if self.initial_capacity_Ah is None else float(self.initial_capacity_Ah)
@@ -64,6 +69,11 @@ class SohSettings:
             "r0_gate_nis": self.r0_gate_nis,
             "r0_scale_min": self.r0_scale_min,
             "r0_scale_max": self.r0_scale_max,
+            "ocv_learning": bool(self.ocv_learning),
+            "ocv_sigma_V": self.ocv_sigma_V,
+            "ocv_V_per_sqrt_s": self.ocv_V_per_sqrt_s,
+            "ocv_soc_per_sqrt_s": self.ocv_soc_per_sqrt_s,
+            "ocv_load_fraction": self.ocv_load_fraction,
         }
 
 
@@ -77,6 +87,8 @@ class SohRunResult(RunResult):
     r0_sigma_Ohm: np.ndarray = field(default_factory=lambda: np.zeros(0))
     capacity_updated: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     r0_updated: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    ocv_shift_V: np.ndarray = field(default_factory=lambda: np.zeros(0))  #: OCV correction at the SOC (V)
+    ocv_updated: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 class SohEstimator(EstimatorBase):
@@ -96,6 +108,23 @@ class SohEstimator(EstimatorBase):
             self._impl = cls(params, core_config(s, n), ecm_core_noise(n), core_filter_config(s), x0, p0, 0.0, soh_cfg)
         except (ValueError, KeyError) as e:
             raise ValueError(f"{self.cell.source}: {e}") from None
+
+    def _rested_soc(self, voltage_V: float, temperature_degC: float) -> float:
+        """SOC from a rested voltage through the OCV in use: the cell's plus the learned correction."""
+        z = super()._rested_soc(voltage_V, temperature_degC)
+        if not self.soh_settings.enabled or not self.soh_settings.ocv_learning or not np.any(self.ocv_nodes_V):
+            return z
+        s = self.settings
+        grid = np.linspace(s.soc_min, s.soc_max, 2001)
+        ocv = self.cell.ocv(grid, float(temperature_degC)) + self.ocv_shift_V(grid)
+        k = int(np.argmin(np.abs(ocv - float(voltage_V))))  # nearest point (the corrected OCV may not be monotonic)
+        return float(grid[k])
+
+    def _ocv_init(self, voltage_V: float, temperature_degC: float) -> None:
+        pending = self._pending_ocv_init
+        super()._ocv_init(voltage_V, temperature_degC)
+        if pending and not self._pending_ocv_init:
+            self._impl.restart_pairing()  # the OCV filter takes the new SOC
 
     def start_log(self, voltage_V: float, temperature_degC: float, soc_sigma: float = 0.02) -> None:
         """A new log after an unlogged gap (rest / charge): SOC re-initialised from the rested OCV
@@ -120,7 +149,8 @@ class SohEstimator(EstimatorBase):
         fl = o["soh_flags"]
         return SohRunResult(**run_columns(arrays[0], o, self._status_names), capacity_Ah=o["capacity_Ah"],
                             capacity_sigma_Ah=o["capacity_sigma_Ah"], r0_Ohm=o["r0_Ohm"], r0_sigma_Ohm=o["r0_sigma_Ohm"],
-                            capacity_updated=(fl & 1) != 0, r0_updated=(fl & 2) != 0)
+                            capacity_updated=(fl & 1) != 0, r0_updated=(fl & 2) != 0,
+                            ocv_shift_V=o["ocv_shift_V"], ocv_updated=(fl & 4) != 0)
 
     # -- estimates ------------------------------------------------------------------------------
     @property
@@ -138,6 +168,17 @@ class SohEstimator(EstimatorBase):
     @property
     def r0_scale_sigma(self) -> float:
         return self._impl.r0_scale_sigma
+
+    @property
+    def ocv_nodes_V(self) -> np.ndarray:
+        """The learned OCV correction's node values (V) at SOC 1/6, 2/6 .. 5/6 (0 at SOC 0 and 1)."""
+        return np.asarray(self._impl.ocv_nodes_V())
+
+    def ocv_shift_V(self, soc) -> np.ndarray:
+        """The learned OCV correction at `soc` (V): linear between the nodes, 0 at and beyond SOC 0 / 1."""
+        k = len(self.ocv_nodes_V)
+        return np.interp(np.asarray(soc, float), np.linspace(0.0, 1.0, k + 2), np.r_[0.0, self.ocv_nodes_V, 0.0],
+                         left=0.0, right=0.0)
 
     def r0_Ohm(self, soc: float = 0.5, temperature_degC: float = 25.0) -> float:
         """R0 in use at (soc, temperature): the factor times the cell's R0 table (Ohm)."""

@@ -184,6 +184,10 @@ class Estimator {
     return model_.set_health(values...);
   }
 
+  /// OCV correction the model uses from the next step on (ECM: Model::set_ocv_correction, node
+  /// values in V; soh/soh_tracker.hpp). False (nothing changed) if refused.
+  bool set_model_ocv_correction(const T* node_V) { return model_.set_ocv_correction(node_V); }
+
   /// Replace state and covariance (restoring a saved estimator). Refused, changing nothing,
   /// when x is not finite or out of bounds or P is not symmetric positive definite.
   bool set_state(const State& x, const Cov& p, const Aux& aux) {

@@ -13,6 +13,8 @@
 //   Instantaneous hysteresis sign: s_k = sgn(i_k) when |i_k| > deadband, else s_{k-1}.
 //   Terminal voltage (Part 2, eq. 5 with the sign convention above):
 //     v_k = OCV(z_k, T) + M(z_k, T) h_k - M0(z_k, T) s_k - sum_j v_j,k - R0(z_k, T) i_k
+//   with, once the SOH tracker has learned it, OCV(z, T) + dOCV(z): a piecewise-linear correction
+//   for the aged cell (set_ocv_correction(); soh/soh_tracker.hpp, docs/soh.md).
 // Outside the SOC grid [0, 1] the OCV continues linearly with its end slope (sigma points and
 // the unconstrained prior may sit there); every other table is held at its end value.
 // R_j and tau_j are read at the prior SOC estimate and the sample's temperature, so the
@@ -28,6 +30,9 @@
 
 namespace cellsense {
 namespace model {
+
+/// Number of interior nodes of the ECM's OCV correction (EcmModel::set_ocv_correction).
+constexpr int kEcmOcvNodes = 5;
 
 /// Why a parameter set was refused (validate()).
 enum class ParamError : std::uint8_t {
@@ -253,12 +258,58 @@ class EcmModel {
     r0_scale_ = r0_scale;
     return true;
   }
+  /// OCV correction in use (soh/soh_tracker.hpp learns it as the cell ages): a piecewise-linear
+  /// offset added to the OCV table, dOCV(z) = sum_j c_j phi_j(z), with hat functions phi_j on the
+  /// uniform knots z_j = j / (kOcvNodes + 1), j = 1..kOcvNodes, and the offset pinned to 0 at
+  /// z = 0 and z = 1 (the cut-off voltages define SOC 0 and 1 at every age) and outside [0, 1].
+  /// Off (no correction, not even + 0) until set_ocv_correction().
+  static constexpr int kOcvNodes = kEcmOcvNodes;
+  /// Set the node values (V); refused (false, nothing changed) unless each is finite and within
+  /// +-1 V. Turns the correction on.
+  bool set_ocv_correction(const T* node_V) {
+    for (int j = 0; j < kOcvNodes; ++j) {
+      if (!(node_V[j] >= T(-1) && node_V[j] <= T(1))) { return false; }
+    }
+    for (int j = 0; j < kOcvNodes; ++j) { ocv_correction_V_[j] = node_V[j]; }
+    ocv_corrected_ = true;
+    return true;
+  }
+  bool ocv_corrected() const { return ocv_corrected_; }
+  const T* ocv_correction_V() const { return ocv_correction_V_; }
+  /// Where SOC `soc` falls on the correction's knots: the segment's left node (index seg - 1, -1
+  /// = the pinned node at z = 0) and the weight w of its right node. False outside (0, 1).
+  static bool ocv_correction_segment(T soc, int& seg, T& w) {
+    if (!(soc > T(0) && soc < T(1))) { return false; }
+    const T u = soc * T(kOcvNodes + 1);
+    seg = static_cast<int>(u);  // floor, u > 0
+    if (seg > kOcvNodes) { seg = kOcvNodes; }
+    w = u - T(seg);
+    return true;
+  }
+  /// dOCV(soc) (V) and d dOCV / dz (V): linear interpolation between the two nodes around soc.
+  T ocv_correction_at(T soc, T& slope_V) const {
+    int seg = 0;
+    T w = T(0);
+    slope_V = T(0);
+    if (!ocv_correction_segment(soc, seg, w)) { return T(0); }
+    const T left = seg >= 1 ? ocv_correction_V_[seg - 1] : T(0);
+    const T right = seg < kOcvNodes ? ocv_correction_V_[seg] : T(0);
+    slope_V = (right - left) * T(kOcvNodes + 1);
+    return left + w * (right - left);
+  }
+
   /// R0 in use at the sample's temperature and SOC `soc`: r0_scale * R0(soc, T) (Ohm).
   T r0_in_use_Ohm(const Step& s, T soc) const {
     const math::GridPoint<T> gp = math::locate(params_->grid, soc, s.temp, s.soc_segment);
     return math::lookup(params_->r0_Ohm, gp) * r0_scale_;
   }
   /// The R0 table itself (without r0_scale) at `soc` and `temperature_degC` (Ohm).
+  /// dOCV/dz of the OCV table itself (without the correction) at `soc` and `temperature_degC` (V).
+  T ocv_table_slope_V(T soc, T temperature_degC) const {
+    const math::TempPoint<T> tp = math::locate_temperature(params_->grid, temperature_degC);
+    const math::GridPoint<T> gp = math::locate(params_->grid, soc, tp, -1);
+    return math::slope_soc_extrapolated(params_->ocv_V, gp);
+  }
   T r0_table_Ohm(T soc, T temperature_degC) const {
     const math::TempPoint<T> tp = math::locate_temperature(params_->grid, temperature_degC);
     const math::GridPoint<T> gp = math::locate(params_->grid, soc, tp, -1);
@@ -376,6 +427,10 @@ class EcmModel {
     const math::GridPoint<T> gp = math::locate(p.grid, soc, s.temp, s.soc_segment);
     MeasurePoint mp;
     mp.ocv_V = math::lookup_extrapolated(p.ocv_V, gp);
+    if (ocv_corrected_) {
+      T unused;
+      mp.ocv_V = mp.ocv_V + ocv_correction_at(soc, unused);
+    }
     mp.m_V = math::lookup(p.hysteresis_V, gp);
     mp.m0_V = math::lookup(p.hysteresis_instant_V, gp);
     mp.r0_Ohm = math::lookup(p.r0_Ohm, gp) * r0_scale_;
@@ -398,8 +453,13 @@ class EcmModel {
     const Params& p = *params_;
     const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temp, s.soc_segment);
     Row h = Row::zero();
-    h(0, Idx::soc) = math::slope_soc_extrapolated(p.ocv_V, gp) +
-                     math::slope_soc(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
+    T d_ocv = math::slope_soc_extrapolated(p.ocv_V, gp);
+    if (ocv_corrected_) {
+      T d_corr;
+      ocv_correction_at(x(Idx::soc, 0), d_corr);
+      d_ocv = d_ocv + d_corr;
+    }
+    h(0, Idx::soc) = d_ocv + math::slope_soc(p.hysteresis_V, gp) * x(Idx::hysteresis, 0) -
                      math::slope_soc(p.hysteresis_instant_V, gp) * s.sign -
                      math::slope_soc(p.r0_Ohm, gp) * r0_scale_ * s.current_A;
     CELLSENSE_UNROLL
@@ -414,7 +474,12 @@ class EcmModel {
     const Params& p = *params_;
     const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temp, s.soc_segment);
     T d_ocv, d_m, d_m0, d_r0;
-    const T ocv_V = math::lookup_extrapolated_with_slope(p.ocv_V, gp, d_ocv);
+    T ocv_V = math::lookup_extrapolated_with_slope(p.ocv_V, gp, d_ocv);
+    if (ocv_corrected_) {
+      T d_corr;
+      ocv_V = ocv_V + ocv_correction_at(x(Idx::soc, 0), d_corr);
+      d_ocv = d_ocv + d_corr;
+    }
     const T m_V = math::lookup_with_slope(p.hysteresis_V, gp, d_m);
     const T m0_V = math::lookup_with_slope(p.hysteresis_instant_V, gp, d_m0);
     T r0_Ohm = math::lookup_with_slope(p.r0_Ohm, gp, d_r0);
@@ -471,6 +536,8 @@ class EcmModel {
   Noise noise_{};
   T capacity_Ah_ = T(1);  ///< Q in use (A h); the cell's capacity until set_health()
   T r0_scale_ = T(1);     ///< factor on the R0 table in use (1)
+  T ocv_correction_V_[kOcvNodes] = {};  ///< OCV correction node values (V)
+  bool ocv_corrected_ = false;          ///< add the correction to the OCV table
 };
 
 }  // namespace model

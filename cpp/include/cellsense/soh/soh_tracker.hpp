@@ -20,6 +20,20 @@
 // P <- P + q^2 dt (capped at the initial variance), H = -(g_k - g_{k-1}), S = H^2 P + 2 sigma_dv^2,
 // K = P H / S, theta <- theta + K d, P <- (1 - K H) P = P 2 sigma_dv^2 / S (> 0 by construction).
 // After an update the stored residual is re-expressed under the new theta: rho += (theta' - theta) g.
+//
+// OCV ageing (docs/soh.md): loss of lithium inventory and of active material move the electrodes'
+// stoichiometry windows, so the aged cell's OCV at a given fraction of its (smaller) capacity is no
+// longer the fresh cell's (Birkl et al., J. Power Sources 341 (2017) 373-386). The tracker learns a
+// piecewise-linear correction dOCV(z) = sum_j c_j phi_j(z) (model/ecm.hpp; pinned to 0 at SOC 0
+// and 1, where the cut-off voltages define the SOC at every age) with a second, slow filter beside
+// the SOC filter (a dual filter; Wan and Nelson, "Dual extended Kalman filter methods", in Haykin
+// (ed.), Kalman Filtering and Neural Networks, Wiley 2001, ch. 5). Its state is [z_c, c_1..c_K]:
+// its own coulomb-counted SOC z_c, so that a voltage error is not simply absorbed by the SOC, and the
+// node values c_j (random walks). Model: z_c,k = z_c,k-1 - eta i dt / (3600 Q); c_k = c_k-1;
+//   v_k = OCV(z_c) + dOCV(z_c) + M h - M0 s - sum_j v_j - theta R0 i,
+// with h, v_j and s the SOC filter's posterior (known inputs to this filter). EKF update with
+// H = [dv/dz_c, phi_1(z_c) .. phi_K(z_c)] (Simon 2006, sec. 13.2), gated on the SOC filter's NIS gate.
+// The SOC filter uses the corrected OCV from the next step on.
 #pragma once
 
 #include <cmath>
@@ -28,6 +42,8 @@
 
 #include "cellsense/estimator/status.hpp"
 #include "cellsense/math/matrix.hpp"
+#include "cellsense/math/cholesky.hpp"
+#include "cellsense/model/ecm.hpp"
 #include "cellsense/soh/capacity_awtls.hpp"
 
 namespace cellsense {
@@ -52,7 +68,15 @@ struct SohConfig {
   T r0_gate_nis = T(16);               ///< chi-square gate of the R0 update (1 dof)
   T r0_scale_min = T(0.2);             ///< bounds of the R0 factor (1)
   T r0_scale_max = T(5.0);
+  bool ocv_learning = true;            ///< learn the OCV correction (OCV ageing)
+  T ocv_sigma_V = T(0.05);             ///< 1 sigma of each OCV node's prior (and cap of its variance) (V)
+  T ocv_V_per_sqrt_s = T(1e-5);        ///< random walk of the OCV nodes (V/sqrt(s))
+  T ocv_soc_per_sqrt_s = T(1e-4);      ///< random walk of the OCV filter's SOC (1/sqrt(s))
+  T ocv_load_fraction = T(0.5);        ///< under load, sigma += this x R0 |i|; 0: learn at rests only (1)
 };
+
+/// Size of the OCV filter's state: [z_c, c_1 .. c_K].
+constexpr int kOcvFilterStates = 1 + model::kEcmOcvNodes;
 
 /// Everything the tracker needs to continue (saved with the SOC state between logs).
 template <typename T>
@@ -67,8 +91,11 @@ struct SohState {
   T prev_residual_V;          ///< rho of the previous fused sample, under the current r0_scale (V)
   T prev_g_V;                 ///< R0_table(z, T) i of the previous fused sample (V)
   T prev_current_A;           ///< current of the previous fused sample (A)
+  T ocv_x[kOcvFilterStates];                          ///< OCV filter state [z_c (1), c_1 .. c_K (V)]
+  T ocv_P[kOcvFilterStates][kOcvFilterStates];     ///< its covariance
   std::uint8_t anchored;      ///< 1 when a capacity pair is open
   std::uint8_t prev_valid;    ///< 1 when the previous accepted sample was fused
+  std::uint8_t ocv_resync;    ///< 1: the OCV filter takes the SOC filter's SOC at the next step
 };
 
 /// One step of the SOC filter plus what SOH did with it.
@@ -81,8 +108,10 @@ struct SohStepReport {
   T r0_sigma_Ohm;             ///< its 1 sigma (Ohm); NaN if rejected
   T r0_scale;                 ///< factor on the R0 table (1)
   T r0_scale_sigma;           ///< its 1 sigma (1)
+  T ocv_shift_V;              ///< OCV correction in use at the step's SOC (V); 0 when OCV learning is off
   bool capacity_updated;      ///< a capacity pair closed in this step
   bool r0_updated;            ///< the R0 factor was updated in this step
+  bool ocv_updated;           ///< the OCV correction was updated in this step
 };
 
 /// SOH tracker for an Estimator over the ECM (estimator/estimator.hpp, model/ecm.hpp).
@@ -107,7 +136,11 @@ class SohTracker {
         !positive(c.r0_scale_sigma) || !(c.r0_scale_per_sqrt_s >= T(0)) || !finite(c.r0_scale_per_sqrt_s) ||
         !positive(c.r0_min_step_A) || !positive(c.r0_max_dt_s) || !positive(c.r0_voltage_sigma_V) ||
         !positive(c.r0_gate_nis) || !positive(c.r0_scale_min) || !(c.r0_scale_max > c.r0_scale_min) ||
-        !finite(c.r0_scale_max) || !(r0 >= c.r0_scale_min && r0 <= c.r0_scale_max)) {
+        !finite(c.r0_scale_max) || !(r0 >= c.r0_scale_min && r0 <= c.r0_scale_max) ||
+        (c.ocv_learning && (!positive(c.ocv_sigma_V) || !(c.ocv_sigma_V <= T(1)) || !(c.ocv_V_per_sqrt_s >= T(0)) ||
+                            !finite(c.ocv_V_per_sqrt_s) || !(c.ocv_soc_per_sqrt_s >= T(0)) ||
+                            !finite(c.ocv_soc_per_sqrt_s) || !(c.ocv_load_fraction >= T(0)) ||
+                            !finite(c.ocv_load_fraction)))) {
       return false;
     }
     CapacityAwtls<T> cap;
@@ -120,14 +153,19 @@ class SohTracker {
     st_.r0_scale_var = c.r0_scale_sigma * c.r0_scale_sigma;
     st_.anchored = 0;
     st_.prev_valid = 0;
-    initialised_ = est.set_model_health(q0, r0);
+    for (int j = 1; j < kOcvFilterStates; ++j) {
+      st_.ocv_x[j] = T(0);
+      st_.ocv_P[j][j] = c.ocv_sigma_V * c.ocv_sigma_V;
+    }
+    restart_ocv_soc(est);
+    initialised_ = est.set_model_health(q0, r0) && (!c.ocv_learning || est.set_model_ocv_correction(st_.ocv_x + 1));
     return initialised_;
   }
 
   /// One sample through the estimator, then the SOH updates. Rejected steps change nothing.
   SohStepReport<T> step(EstimatorT& est, T dt_s, T current_A, T voltage_V, T temperature_degC) {
     const StepReport<T> r = est.step(dt_s, current_A, voltage_V, temperature_degC);
-    if (!initialised_ || is_rejected(r.status)) { return report(r, false, false, nullptr); }
+    if (!initialised_ || is_rejected(r.status)) { return report(r, false, false, nullptr, false, est.soc()); }
     const auto& model = est.model();
     bool cap_updated = false;
     bool r0_updated = false;
@@ -178,32 +216,38 @@ class SohTracker {
       st_.prev_valid = 0;  // predicted only: no residual to difference against
     }
 
+    bool ocv_updated = false;
+    if (config_.ocv_learning) { ocv_updated = ocv_step(est, dt_s, current_A, voltage_V, temperature_degC, fused); }
+
     // Capacity pair: open / close at rest samples with a well-known SOC away from the clamps.
+    last_temperature_degC_ = temperature_degC;
     const T soc_var = est.covariance()(0, 0);
     const auto& ec = est.config();
     const bool soc_ok = soc_var <= config_.pair_max_soc_sigma * config_.pair_max_soc_sigma && soc > ec.soc_min &&
                         soc < ec.soc_max;
     const T abs_i = current_A < T(0) ? -current_A : current_A;
     if (soc_ok && abs_i <= config_.rest_current_A) {
+      const T pz = pair_soc(est, soc, temperature_degC);
       if (st_.anchored == 0) {
-        open_pair(soc, soc_var);
+        open_pair(pz, soc_var);
       } else {
-        const T x = st_.anchor_soc - soc;
+        const T x = st_.anchor_soc - pz;
         const T ax = x < T(0) ? -x : x;
         if (ax >= config_.pair_min_delta_soc) {
           if (cap_.update(x, st_.anchor_soc_var + soc_var, st_.charge_Ah, st_.charge_var_Ah2)) {
             st_.capacity = cap_.sums();
             cap_updated = true;
           }
-          open_pair(soc, soc_var);
+          open_pair(pz, soc_var);
         } else if (soc_var < st_.anchor_soc_var && (st_.charge_Ah < T(0) ? -st_.charge_Ah : st_.charge_Ah) <=
                                                         config_.pair_min_delta_soc * T(0.01) * cap_.capacity_Ah()) {
-          open_pair(soc, soc_var);  // still at the start (no charge moved): a better-known start point
+          open_pair(pz, soc_var);  // still at the start (no charge moved): a better-known start point
         }
       }
     }
     if (cap_updated || r0_updated) { est.set_model_health(cap_.capacity_Ah(), st_.r0_scale); }
-    return report(r, cap_updated, r0_updated, fused ? &r0_table : nullptr);
+    if (ocv_updated) { est.set_model_ocv_correction(st_.ocv_x + 1); }
+    return report(r, cap_updated, r0_updated, fused ? &r0_table : nullptr, ocv_updated, soc);
   }
 
   /// Close the open capacity pair now, without waiting for a rest sample (the gates on |x| and on the
@@ -218,25 +262,29 @@ class SohTracker {
         !(soc < ec.soc_max)) {
       return false;
     }
-    const T x = st_.anchor_soc - soc;
+    const T pz = pair_soc(est, soc, last_temperature_degC_);
+    const T x = st_.anchor_soc - pz;
     if (!((x < T(0) ? -x : x) >= config_.pair_min_delta_soc)) { return false; }
     CapacityAwtls<T> cap = cap_;
     if (!cap.update(x, st_.anchor_soc_var + soc_var, st_.charge_Ah, st_.charge_var_Ah2)) { return false; }
     if (!est.set_model_health(cap.capacity_Ah(), st_.r0_scale)) { return false; }
     cap_ = cap;
     st_.capacity = cap_.sums();
-    open_pair(soc, soc_var);
+    open_pair(pz, soc_var);
     return true;
   }
 
   /// Forget the open capacity pair and the previous residual: call after the SOC state was
   /// replaced from outside (e.g. SOC re-initialised from a rested OCV at the start of a log).
+  /// The OCV filter restarts its SOC from the SOC filter's at the next step (its nodes are kept).
   void restart_pairing() {
+    st_.ocv_resync = 1;
     st_.anchored = 0;
     st_.prev_valid = 0;
     st_.charge_Ah = T(0);
     st_.charge_var_Ah2 = T(0);
   }
+
 
   bool initialised() const { return initialised_; }
   const SohState<T>& state() const { return st_; }
@@ -245,6 +293,8 @@ class SohTracker {
   T capacity_sigma_Ah() const { return cap_.sigma_Ah(); }
   T r0_scale() const { return st_.r0_scale; }
   T r0_scale_sigma() const { return st_.r0_scale_var > T(0) ? std::sqrt(st_.r0_scale_var) : T(0); }
+  /// OCV correction node values (V), kOcvFilterStates - 1 of them.
+  const T* ocv_nodes_V() const { return st_.ocv_x + 1; }
 
   /// Restore a saved state and tell the estimator to use its capacity and R0 factor. Refused
   /// (false; tracker and estimator unchanged) unless every value is finite, the variances are
@@ -257,10 +307,15 @@ class SohTracker {
         !positive(in.r0_scale_var) || !finite(in.anchor_soc) || !(in.anchor_soc_var >= T(0)) ||
         !finite(in.anchor_soc_var) || !finite(in.charge_Ah) || !(in.charge_var_Ah2 >= T(0)) ||
         !finite(in.charge_var_Ah2) || !finite(in.prev_residual_V) || !finite(in.prev_g_V) ||
-        !finite(in.prev_current_A) || in.anchored > 1 || in.prev_valid > 1) {
+        !finite(in.prev_current_A) || in.anchored > 1 || in.prev_valid > 1 || in.ocv_resync > 1 || !ocv_state_ok(in)) {
       return false;
     }
+    if (config_.ocv_learning) {
+      auto m = est.model();  // a trial copy: refuse before changing anything
+      if (!m.set_ocv_correction(in.ocv_x + 1)) { return false; }
+    }
     if (!est.set_model_health(cap.capacity_Ah(), in.r0_scale)) { return false; }
+    if (config_.ocv_learning) { est.set_model_ocv_correction(in.ocv_x + 1); }
     cap_ = cap;
     st_ = in;
     return true;
@@ -271,6 +326,147 @@ class SohTracker {
   static bool finite(T v) { return std::fabs(v) <= kBig; }
   static bool positive(T v) { return v > T(0) && v <= kBig; }
 
+  /// The SOC a capacity pair uses. With OCV learning, the SOC the cell's own (uncorrected) OCV gives
+  /// for the same voltage, z + dOCV(z) / OCV'(z) (first order): capacity pairs then stay on the OCV
+  /// scale the capacity was defined on and are not confounded with the correction, which is itself
+  /// learned with this capacity (a correction that absorbed a capacity error would otherwise keep
+  /// that error). Slopes below 0.05 V per unit SOC (flat OCV) are taken as 0.05 V.
+  T pair_soc(const EstimatorT& est, T soc, T temperature_degC) const {
+    const auto& model = est.model();
+    if (!config_.ocv_learning || !model.ocv_corrected()) { return soc; }
+    T unused;
+    const T shift = model.ocv_correction_at(soc, unused);
+    T slope = model.ocv_table_slope_V(soc, temperature_degC);
+    if (!(slope >= T(0.05))) { slope = T(0.05); }
+    return soc + shift / slope;
+  }
+
+  static bool ocv_state_ok(const SohState<T>& in) {
+    for (int r = 0; r < kOcvFilterStates; ++r) {
+      if (!finite(in.ocv_x[r])) { return false; }
+      for (int c = 0; c < kOcvFilterStates; ++c) {
+        if (!finite(in.ocv_P[r][c]) || in.ocv_P[r][c] != in.ocv_P[c][r]) { return false; }
+      }
+    }
+    for (int j = 1; j < kOcvFilterStates; ++j) {
+      if (!(in.ocv_x[j] >= T(-1) && in.ocv_x[j] <= T(1))) { return false; }
+    }
+    math::Matrix<T, kOcvFilterStates, kOcvFilterStates> p, l;
+    for (int r = 0; r < kOcvFilterStates; ++r) {
+      for (int c = 0; c < kOcvFilterStates; ++c) { p(r, c) = in.ocv_P[r][c]; }
+    }
+    return math::cholesky(p, l);
+  }
+
+  /// The OCV filter's SOC := the SOC filter's, with its variance; cross-covariances cleared.
+  void restart_ocv_soc(const EstimatorT& est) {
+    st_.ocv_x[0] = est.soc();
+    for (int j = 0; j < kOcvFilterStates; ++j) {
+      st_.ocv_P[0][j] = T(0);
+      st_.ocv_P[j][0] = T(0);
+    }
+    st_.ocv_P[0][0] = est.covariance()(0, 0);
+  }
+
+  /// One step of the OCV filter (header comment): predict always, update when the SOC filter fused
+  /// the sample. Every result is checked before it is stored; on any failure the filter keeps its
+  /// prediction (or, for a non-finite prediction, its previous state). True when the nodes changed.
+  bool ocv_step(EstimatorT& est, T dt_s, T current_A, T voltage_V, T temperature_degC, bool fused) {
+    constexpr int n = kOcvFilterStates;
+    if (st_.ocv_resync != 0) {  // the SOC state was replaced: start from the SOC filter's posterior
+      restart_ocv_soc(est);
+      st_.ocv_resync = 0;
+      return false;
+    }
+    const auto& model = est.model();
+    const auto& ec = est.config();
+    T x[n];
+    T p[n][n];
+    for (int r = 0; r < n; ++r) {
+      x[r] = st_.ocv_x[r];
+      for (int c = 0; c < n; ++c) { p[r][c] = st_.ocv_P[r][c]; }
+    }
+    // Predict: z_c -= eta i dt / (3600 Q) (model/ecm.hpp); P += Q_k.
+    const T eta = current_A < T(0) ? model.params().coulombic_efficiency : T(1);
+    const T gain = eta * dt_s / (T(3600) * model.capacity_Ah());
+    x[0] = x[0] - gain * current_A;
+    const T gi = gain * config_.current_sigma_A;
+    p[0][0] = p[0][0] + gi * gi + config_.ocv_soc_per_sqrt_s * config_.ocv_soc_per_sqrt_s * dt_s;
+    const T cap = config_.ocv_sigma_V * config_.ocv_sigma_V;
+    for (int j = 1; j < n; ++j) {
+      const T v = p[j][j] + config_.ocv_V_per_sqrt_s * config_.ocv_V_per_sqrt_s * dt_s;
+      p[j][j] = v < cap ? v : cap;
+    }
+    x[0] = math::clamp(x[0], ec.soc_min, ec.soc_max);
+    bool updated = false;
+    const T abs_i = current_A < T(0) ? -current_A : current_A;
+    const bool rest = abs_i <= config_.rest_current_A;
+    if (fused && (rest || config_.ocv_load_fraction > T(0))) {
+      // v(z_c) with the SOC filter's posterior RC voltages, hysteresis and sign.
+      auto xs = est.state();
+      xs(0, 0) = x[0];
+      const auto step = model.prepare(xs, est.aux(), dt_s, current_A, temperature_degC);
+      typename EstimatorT::Model::Row hrow;
+      const T v_pred = model.measure_with_jacobian(step, xs, hrow);
+      T h[n];
+      h[0] = hrow(0, 0);
+      for (int j = 1; j < n; ++j) { h[j] = T(0); }
+      int seg = 0;
+      T w = T(0);
+      if (EstimatorT::Model::ocv_correction_segment(x[0], seg, w)) {
+        if (seg >= 1) { h[seg] = T(1) - w; }          // node seg - 1 is state seg
+        if (seg < n - 1) { h[seg + 1] = w; }          // node seg is state seg + 1
+      }
+      T ph[n];
+      // under load the dynamics' model error adds a sigma of ocv_load_fraction x the R0 drop
+      const T di = rest ? T(0)
+                        : config_.ocv_load_fraction * model.r0_table_Ohm(x[0], temperature_degC) * model.r0_scale() * abs_i;
+      T s = ec.voltage_sigma_V * ec.voltage_sigma_V + di * di;
+      for (int r = 0; r < n; ++r) {
+        T acc = T(0);
+        for (int c = 0; c < n; ++c) { acc = acc + p[r][c] * h[c]; }
+        ph[r] = acc;
+      }
+      for (int r = 0; r < n; ++r) { s = s + h[r] * ph[r]; }
+      const T e = voltage_V - v_pred;
+      if (s > T(0) && finite(s) && finite(e) && e * e <= ec.gate_nis * s) {
+        T xn[n];
+        T pn[n][n];
+        bool ok = true;
+        for (int r = 0; r < n; ++r) {
+          const T k = ph[r] / s;
+          xn[r] = x[r] + k * e;
+          for (int c = r; c < n; ++c) {  // P - (P h)(P h)^T / S, one triangle mirrored
+            const T v = p[r][c] - ph[r] * ph[c] / s;
+            pn[r][c] = v;
+            pn[c][r] = v;
+          }
+          ok = ok && finite(xn[r]) && pn[r][r] > T(0);
+        }
+        for (int j = 1; ok && j < n; ++j) { ok = xn[j] >= T(-1) && xn[j] <= T(1); }
+        if (ok) {
+          for (int r = 0; r < n; ++r) {
+            x[r] = xn[r];
+            for (int c = 0; c < n; ++c) { p[r][c] = pn[r][c]; }
+          }
+          x[0] = math::clamp(x[0], ec.soc_min, ec.soc_max);
+          updated = true;
+        }
+      }
+    }
+    bool finite_all = true;
+    for (int r = 0; r < n; ++r) {
+      finite_all = finite_all && finite(x[r]);
+      for (int c = 0; c < n; ++c) { finite_all = finite_all && finite(p[r][c]); }
+    }
+    if (!finite_all) { return false; }
+    for (int r = 0; r < n; ++r) {
+      st_.ocv_x[r] = x[r];
+      for (int c = 0; c < n; ++c) { st_.ocv_P[r][c] = p[r][c]; }
+    }
+    return updated;
+  }
+
   void open_pair(T soc, T soc_var) {
     st_.anchor_soc = soc;
     st_.anchor_soc_var = soc_var;
@@ -279,7 +475,8 @@ class SohTracker {
     st_.anchored = 1;
   }
 
-  SohStepReport<T> report(const StepReport<T>& r, bool cap_updated, bool r0_updated, const T* r0_table) const {
+  SohStepReport<T> report(const StepReport<T>& r, bool cap_updated, bool r0_updated, const T* r0_table,
+                          bool ocv_updated = false, T soc = T(-1)) const {
     const T nan = std::numeric_limits<T>::quiet_NaN();
     SohStepReport<T> o{};
     o.soc = r;
@@ -291,10 +488,22 @@ class SohTracker {
     o.r0_sigma_Ohm = r0_table != nullptr ? *r0_table * o.r0_scale_sigma : nan;
     o.capacity_updated = cap_updated;
     o.r0_updated = r0_updated;
+    o.ocv_updated = ocv_updated;
+    o.ocv_shift_V = T(0);
+    if (config_.ocv_learning) {
+      int seg = 0;
+      T w = T(0);
+      if (EstimatorT::Model::ocv_correction_segment(soc, seg, w)) {
+        const T left = seg >= 1 ? st_.ocv_x[seg] : T(0);
+        const T right = seg < kOcvFilterStates - 1 ? st_.ocv_x[seg + 1] : T(0);
+        o.ocv_shift_V = left + w * (right - left);
+      }
+    }
     return o;
   }
 
   SohConfig<T> config_{};
+  T last_temperature_degC_ = T(25);  ///< temperature of the last accepted sample (close_pair's slope)
   CapacityAwtls<T> cap_{};
   SohState<T> st_{};
   bool initialised_ = false;
