@@ -419,14 +419,14 @@ def _build_schedule(s, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V, dis
 # ----------------------------------------------------------------------------------------------
 # PyBaMM solve
 # ----------------------------------------------------------------------------------------------
-def _pybamm_solve(cell, model_name, T_degC, soc0, sched: _Schedule, quiet=True, model_options=None):
+def _pybamm_solve(cell, model_name, T_degC, soc0, sched: _Schedule, quiet=True):
     import pybamm
 
     if quiet:
         pybamm.set_logging_level("ERROR")
     model_cls = {"DFN": pybamm.lithium_ion.DFN, "SPMe": pybamm.lithium_ion.SPMe,
                  "SPM": pybamm.lithium_ion.SPM}[model_name]
-    model = model_cls(dict({"thermal": "lumped"}, **(model_options or {})))
+    model = model_cls({"thermal": "lumped"})
     pv = pybamm.ParameterValues(cell)
     pv.set_initial_state(soc0, options=model.options)  # uses the parameter set's own cut-offs
     T_K = T_degC + 273.15
@@ -541,7 +541,7 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
              rest_s: Optional[float] = None, pulse_c_rate: Optional[float] = None,
              sample_period_s: Optional[float] = None, upper_cutoff_V: Optional[float] = None,
              lower_cutoff_V: Optional[float] = None, use_cache: bool = True,
-             quiet: bool = True, model_options: Optional[dict] = None) -> SimResult:
+             quiet: bool = True) -> SimResult:
     """Simulate a protocol with PyBaMM (lumped thermal, ambient = initial = temperature_degC).
 
     Parameters
@@ -563,9 +563,6 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
         the parameter set's, with the upper one raised by 0.3 V (0.5 V for hppc) for protocols
         other than ocv/ocv-charge, see the sidecar).
     out : if given, write the cell log CSV there and the sidecar ``<out>.json``.
-    model_options : extra PyBaMM model options over ``{"thermal": "lumped"}`` (e.g. the ageing
-        submodels ``AGING_OPTIONS``, to characterise the fresh cell of the ageing truth with the
-        same model; the parameter set's own degradation rates, not the accelerated ones).
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
@@ -591,14 +588,12 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
                "temperature [degC]": T, "upper cut-off [V]": sched.upper_cutoff_V,
                "lower cut-off [V]": sched.lower_cutoff_V, "pybamm": pb_version,
                "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}, "thermal": "lumped"}
-    if model_options:  # only then in the key: every existing cached truth keeps its key
-        key_obj["model options"] = {str(k): str(v) for k, v in sorted(dict(model_options).items())}
     cache = _TruthCache(key_obj, cache_dir, use_cache)
     truth, meta = cache.load(("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true"))
     if truth is None:
         total_solve = 0.0
         if settings["protocol"] == "ocv":
-            first = _pybamm_solve(cell, model, T, soc0, sched, quiet, model_options)
+            first = _pybamm_solve(cell, model, T, soc0, sched, quiet)
             total_solve += first["solve_s"]
             if "Minimum voltage" not in first["termination"]:
                 raise RuntimeError(f"ocv: the C/20 discharge did not reach the lower cut-off ({first['termination']})")
@@ -607,7 +602,7 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
             discharge_s = (math.floor(t_dis / dt - 1e-9) - 1) * dt
             sched = _build_schedule(settings, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V,
                                     discharge_s=discharge_s)
-        r = _pybamm_solve(cell, model, T, soc0, sched, quiet, model_options)
+        r = _pybamm_solve(cell, model, T, soc0, sched, quiet)
         total_solve += r["solve_s"]
         soc_true = soc0 - r["discharge_Ah"] / r["q_nom"]
         t = r["time_s"]
@@ -620,7 +615,6 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
             "parameter set": cell,
             "model": model,
             "thermal model": "lumped (PyBaMM 'thermal': 'lumped')",
-            "model options": dict({"thermal": "lumped"}, **{str(k): str(v) for k, v in (model_options or {}).items()}),
             "protocol": settings["protocol"],
             "protocol settings": settings,
             "protocol schedule": sched.description,
