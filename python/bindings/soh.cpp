@@ -212,8 +212,8 @@ class PySoh {
   double r0_scale() const { return static_cast<double>(soh_.r0_scale()); }
   double r0_scale_sigma() const { return static_cast<double>(soh_.r0_scale_sigma()); }
   py::array_t<double> ocv_nodes_V() const {
-    py::array_t<double> a(soh::kOcvFilterStates - 1);
-    for (int j = 0; j + 1 < soh::kOcvFilterStates; ++j) { a.mutable_data()[j] = static_cast<double>(soh_.ocv_nodes_V()[j]); }
+    py::array_t<double> a(cellsense::model::kEcmOcvNodes);
+    for (int j = 0; j < cellsense::model::kEcmOcvNodes; ++j) { a.mutable_data()[j] = static_cast<double>(soh_.ocv_nodes_V()[j]); }
     return a;
   }
   double ocv_shift_now() const {

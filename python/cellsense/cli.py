@@ -20,7 +20,8 @@ def _estimate_cli(sub) -> None:
     p.add_argument("--current-sigma-A", type=float, default=None, help="current sensor noise (A)")
     p.add_argument("--max-dt-s", type=float, default=None, help="reject steps longer than this (s)")
     p.add_argument("--soh", action="store_true",
-                   help="also estimate capacity and R0 (adds capacity_Ah,capacity_sigma_Ah,r0_Ohm,r0_sigma_Ohm; docs/soh.md)")
+                   help="also estimate capacity, R0 and the aged OCV (adds capacity_Ah,capacity_sigma_Ah,r0_Ohm,"
+                        "r0_sigma_Ohm,ocv_shift_V; docs/soh.md)")
     p.add_argument("--state-in", default=None, help="with --soh: continue from this saved state (JSON)")
     p.add_argument("--state-out", default=None, help="with --soh: save the state at the end of the log (JSON)")
     p.set_defaults(func=_estimate_main)
@@ -54,6 +55,8 @@ def _estimate_main(a) -> int:
         e = r.estimator
         print(f"SOH: capacity {e.capacity_Ah:.4f} +- {e.capacity_sigma_Ah:.4f} Ah, R0 factor {e.r0_scale:.4f} +- "
               f"{e.r0_scale_sigma:.4f} (R0 {e.r0_Ohm():.5f} Ohm at 50 % SOC, 25 degC)")
+        print("SOH: learned OCV correction at SOC 1/6 .. 5/6: " +
+              " ".join(f"{1000 * c:+.1f}" for c in e.ocv_nodes_V) + " mV")
         if a.state_out:
             print(f"wrote {a.state_out}")
     print(f"wrote {a.out}")

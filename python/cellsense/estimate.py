@@ -27,7 +27,8 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
     """Estimate SOC over a cell log; write EST.csv if `out` is given; metrics when the log has soc_true.
 
     soh: None / False (SOC only), True or a `cellsense.soh.SohSettings`: also track capacity and R0
-    (docs/soh.md); the CSV then has capacity_Ah,capacity_sigma_Ah,r0_Ohm,r0_sigma_Ohm.
+    (docs/soh.md); the CSV then has capacity_Ah,capacity_sigma_Ah,r0_Ohm,r0_sigma_Ohm,ocv_shift_V (the learned
+    OCV correction at the estimated SOC).
     state_in / state_out (with soh): JSON state (SOC + SOH) to continue from / to save at the end.
     With state_in the SOC is re-initialised from the log's first (rested) voltage and SOH carried."""
     log = data if isinstance(data, CellLog) else read_cell_log(data)
@@ -69,7 +70,7 @@ def write_estimate_csv(path: str | os.PathLike, res: RunResult, log: CellLog | N
     with_truth = log is not None and log.soc_true is not None
     with_soh = getattr(res, "capacity_Ah", None) is not None  # SOH results (soh.py)
     if with_soh:
-        cols += ["capacity_Ah", "capacity_sigma_Ah", "r0_Ohm", "r0_sigma_Ohm"]
+        cols += ["capacity_Ah", "capacity_sigma_Ah", "r0_Ohm", "r0_sigma_Ohm", "ocv_shift_V"]
     if with_truth:
         cols.append("soc_true")
     # SPMe results (spme.py) also carry the plating margin and the surface stoichiometries
@@ -88,7 +89,7 @@ def write_estimate_csv(path: str | os.PathLike, res: RunResult, log: CellLog | N
                    fmt(res.innovation_V[k]), fmt(res.nis[k]), names[k]]
             if with_soh:
                 row += [fmt(res.capacity_Ah[k]), fmt(res.capacity_sigma_Ah[k]), fmt(res.r0_Ohm[k]),
-                        fmt(res.r0_sigma_Ohm[k])]
+                        fmt(res.r0_sigma_Ohm[k]), fmt(res.ocv_shift_V[k])]
             if with_truth:
                 row.append(fmt(log.soc_true[k]))
             row += [fmt(getattr(res, c)[k]) for c in spme_cols]

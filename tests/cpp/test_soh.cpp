@@ -73,7 +73,7 @@ struct Setup {
   E est;
   soh::SohTracker<E> soh;
   bool ok = false;
-  explicit Setup(T soc0) {
+  explicit Setup(T soc0, bool ocv_learning = true) {
     cstest::make_cell(p);
     const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
     typename M::State x;
@@ -87,6 +87,7 @@ struct Setup {
     soh::SohConfig<T> sc;
     sc.r0_min_step_A = T(0.5);
     sc.pair_max_soc_sigma = T(0.05);
+    sc.ocv_learning = ocv_learning;
     ok = ok && soh.init(est, sc);
   }
 };
@@ -265,9 +266,114 @@ void test_unit_health_is_identity() {
   CHECK_T(a.r0_in_use_Ohm(sa, T(0.4)) == a.r0_table_Ohm(T(0.4), T(17)));
 }
 
+/// The true cell's OCV is the model's plus a bump of +30 mV at SOC 0.5 (same capacity and R0): the
+/// OCV filter raises the node at SOC 0.5, and the SOC error falls against the same run without it.
+template <class E>
+void test_ocv_learning(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  Setup<E> on(T(0.95)), off(T(0.95), false);
+  CHECK_CTX(on.ok && off.ok, name);
+  typename M::Params pt = on.p;
+  for (int is = 0; is < pt.grid.n_soc; ++is) {
+    const double z = static_cast<double>(pt.grid.soc[is]);
+    for (int it = 0; it < pt.grid.n_temperature; ++it) {
+      pt.ocv_V.value[it][is] = pt.ocv_V.value[it][is] + static_cast<T>(0.03 * std::exp(-((z - 0.5) / 0.15) * ((z - 0.5) / 0.15)));
+    }
+  }
+  const M truth(&pt, typename M::Noise{});
+  typename M::State xt;
+  typename M::Cov unused;
+  M::initial(T(0.95), T(0), T(0), T(0), T(0), xt, unused);
+  typename M::Aux aux{T(0)};
+  cstest::Rng rng;
+  double se_on = 0, se_off = 0;
+  long n = 0;
+  int ocv_updates = 0;
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    for (int phase = 0; phase < 4; ++phase) {  // pulsed discharge to ~20 %, rest, C/2 charge to ~95 %, rest
+      const int len = phase == 0 ? 3000 : (phase == 2 ? 6000 : 1200);
+      for (int k = 0; k < len; ++k) {
+        double i = 0;
+        if (phase == 0) { i = ((k / 60) % 5 == 4) ? 0.0 : 1.5 + 0.5 * rng.uniform(); }
+        if (phase == 2) { i = -1.25; }
+        if (phase == 0 && xt(0, 0) < T(0.2)) { i = 0; }
+        if (phase == 2 && xt(0, 0) > T(0.95)) { i = 0; }
+        const T it = static_cast<T>(i);
+        const auto st = truth.prepare(xt, aux, T(1), it, T(25));
+        xt = truth.predict(st, xt);
+        aux = M::next_aux(st);
+        const T v = truth.measure(st, xt) + static_cast<T>(0.001 * rng.normal());
+        const auto r = on.soh.step(on.est, T(1), it, v, T(25));
+        off.soh.step(off.est, T(1), it, v, T(25));
+        ocv_updates += r.ocv_updated ? 1 : 0;
+        const double zt = static_cast<double>(xt(0, 0));
+        se_on += (static_cast<double>(on.est.soc()) - zt) * (static_cast<double>(on.est.soc()) - zt);
+        se_off += (static_cast<double>(off.est.soc()) - zt) * (static_cast<double>(off.est.soc()) - zt);
+        ++n;
+      }
+    }
+  }
+  const T* c = on.soh.ocv_nodes_V();
+  const double rmse_on = std::sqrt(se_on / static_cast<double>(n)), rmse_off = std::sqrt(se_off / static_cast<double>(n));
+  std::printf("%s: OCV nodes %.1f %.1f %.1f %.1f %.1f mV (bump 0.2 8.7 30 8.7 0.2), SOC RMSE %.2f %% learning, "
+              "%.2f %% not, %d updates\n", name, 1e3 * static_cast<double>(c[0]), 1e3 * static_cast<double>(c[1]),
+              1e3 * static_cast<double>(c[2]), 1e3 * static_cast<double>(c[3]), 1e3 * static_cast<double>(c[4]),
+              100 * rmse_on, 100 * rmse_off, ocv_updates);
+  CHECK_CTX(c[2] > T(0.015) && c[2] < T(0.05), name);
+  CHECK_CTX(rmse_on < 0.8 * rmse_off, name);
+  CHECK_CTX(ocv_updates > 1000, name);
+  const T* off_nodes = off.soh.ocv_nodes_V();
+  CHECK_CTX(off_nodes[2] == T(0) && !off.est.model().ocv_corrected(), name);
+  // the SOC filter uses what the OCV filter learned
+  for (int j = 0; j < model::kEcmOcvNodes; ++j) { CHECK_CTX(on.est.model().ocv_correction_V()[j] == c[j], name); }
+}
+
+/// The correction: refused unless finite and within +-1 V (nothing changed); all-zero nodes give the
+/// uncorrected model's bits; a node moves the voltage by its hat-function weight and the slope by its jump.
+template <typename T>
+void test_ocv_correction_model() {
+  using M = model::EcmModel<T, 2>;
+  typename M::Params p;
+  cstest::make_cell(p);
+  M a(&p, typename M::Noise{});
+  M b = a;
+  const T zeros[model::kEcmOcvNodes] = {};
+  T bad[model::kEcmOcvNodes] = {};
+  bad[1] = std::numeric_limits<T>::quiet_NaN();
+  CHECK_T(!b.set_ocv_correction(bad) && !b.ocv_corrected());
+  bad[1] = T(1.5);
+  CHECK_T(!b.set_ocv_correction(bad) && !b.ocv_corrected());
+  CHECK_T(b.set_ocv_correction(zeros) && b.ocv_corrected());
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.45), T(0.1), T(0.01), T(0.2), T(0.3), x, P);
+  const auto sa = a.prepare(x, {T(1)}, T(1), T(2.2), T(17));
+  typename M::Row ha, hb;
+  const T va = a.measure_with_jacobian(sa, x, ha);
+  T vb = b.measure_with_jacobian(sa, x, hb);
+  CHECK_T(std::memcmp(&va, &vb, sizeof va) == 0 && std::memcmp(&ha, &hb, sizeof ha) == 0);
+  T one[model::kEcmOcvNodes] = {};
+  one[2] = T(0.06);  // node at SOC 3/6
+  CHECK_T(b.set_ocv_correction(one));
+  // SOC 0.45 lies between knots 2/6 and 3/6: weight (0.45 - 1/3) * 6 = 0.7 on node 3/6
+  vb = b.measure_with_jacobian(sa, x, hb);
+  CHECK_T(std::fabs((vb - va) - T(0.7 * 0.06)) < T(1e-5));
+  CHECK_T(std::fabs((hb(0, 0) - ha(0, 0)) - T(0.06 * 6)) < T(1e-4));
+  CHECK_T(std::fabs(b.measure(sa, x) - vb) < T(1e-6));
+  // pinned at SOC 0 and 1 and zero outside
+  T slope;
+  CHECK_T(b.ocv_correction_at(T(0), slope) == T(0) && b.ocv_correction_at(T(1), slope) == T(0));
+  CHECK_T(b.ocv_correction_at(T(1.02), slope) == T(0) && slope == T(0));
+}
+
 }  // namespace
 
 int main() {
+  test_ocv_correction_model<float>();
+  test_ocv_correction_model<double>();
+  test_ocv_learning<EcmEkf<float, 2>>("ekf float");
+  test_ocv_learning<EcmUkf<double, 2>>("ukf double");
   test_awtls_exact_and_refusals<float>();
   test_awtls_exact_and_refusals<double>();
   test_awtls_errors_in_x<float>();

@@ -75,6 +75,9 @@ struct SohConfig {
   T ocv_load_fraction = T(0.5);        ///< under load, sigma += this x R0 |i|; 0: learn at rests only (1)
 };
 
+/// Correlation of neighbouring OCV nodes in their prior (1).
+constexpr float kOcvPriorCorrelation = 0.6f;
+
 /// Size of the OCV filter's state: [z_c, c_1 .. c_K].
 constexpr int kOcvFilterStates = 1 + model::kEcmOcvNodes;
 
@@ -153,9 +156,16 @@ class SohTracker {
     st_.r0_scale_var = c.r0_scale_sigma * c.r0_scale_sigma;
     st_.anchored = 0;
     st_.prev_valid = 0;
-    for (int j = 1; j < kOcvFilterStates; ++j) {
-      st_.ocv_x[j] = T(0);
-      st_.ocv_P[j][j] = c.ocv_sigma_V * c.ocv_sigma_V;
+    // Node prior: sigma^2 rho^|i - j| (an exponential kernel, positive definite for |rho| < 1): a
+    // node the data does not reach follows its neighbours instead of swinging freely.
+    for (int r = 1; r < kOcvFilterStates; ++r) {
+      st_.ocv_x[r] = T(0);
+      T v = c.ocv_sigma_V * c.ocv_sigma_V;
+      for (int k = r; k < kOcvFilterStates; ++k) {
+        st_.ocv_P[r][k] = v;
+        st_.ocv_P[k][r] = v;
+        v = v * T(kOcvPriorCorrelation);
+      }
     }
     restart_ocv_soc(est);
     initialised_ = est.set_model_health(q0, r0) && (!c.ocv_learning || est.set_model_ocv_correction(st_.ocv_x + 1));
