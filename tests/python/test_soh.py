@@ -86,6 +86,9 @@ def test_rejected_inputs_leave_soh_state_unchanged_and_covariance_spd(filt, dtyp
             assert np.all(np.linalg.eigvalsh(p.astype(float)) > 0)
             assert est.capacity_sigma_Ah > 0 and est.r0_scale_sigma > 0
             assert np.isfinite(est.capacity_Ah) and np.isfinite(est.r0_scale)
+            po = np.asarray(est.save_state()["soh"]["ocv_P"], float)  # the OCV filter's covariance
+            assert np.all(np.isfinite(po)) and np.array_equal(po, po.T)
+            assert np.all(np.linalg.eigvalsh(po) > 0) and np.all(np.abs(est.ocv_nodes_V) <= 1.0)
 
     run()
 
