@@ -176,6 +176,12 @@ struct SohImpl {
 };
 static_assert(sizeof(SohImpl) <= CS_SOH_SIZE, "CS_SOH_SIZE too small for the SOH tracker");
 static_assert(alignof(SohImpl) <= 8, "cs_soh alignment");
+static_assert(CS_SOH_OCV_NODES == cellsense::model::kEcmOcvNodes, "CS_SOH_OCV_NODES must equal model::kEcmOcvNodes");
+static_assert(CS_SOH_OCV_STATES == cellsense::soh::kOcvFilterStates, "CS_SOH_OCV_STATES must equal soh::kOcvFilterStates");
+static_assert(sizeof(cs_soh_state::ocv_x) == sizeof(cellsense::soh::SohState<float>::ocv_x) &&
+                  sizeof(cs_soh_state::ocv_P) == sizeof(cellsense::soh::SohState<float>::ocv_P),
+              "cs_soh_state OCV filter arrays must mirror soh::SohState");
+static_assert(sizeof(cs_soh) == CS_SOH_SIZE && alignof(cs_soh) >= 8, "cs_soh storage size / alignment");
 
 SohImpl* soh_of(cs_soh* s) {
   if (s == nullptr) { return nullptr; }
@@ -433,6 +439,11 @@ void cs_soh_config_default(cs_soh_config* c, float capacity_Ah) {
   c->r0_max_dt_s = d.r0_max_dt_s;
   c->r0_voltage_sigma_V = d.r0_voltage_sigma_V;
   c->r0_gate_nis = d.r0_gate_nis;
+  c->ocv_learning = d.ocv_learning ? 1u : 0u;
+  c->ocv_sigma_V = d.ocv_sigma_V;
+  c->ocv_V_per_sqrt_s = d.ocv_V_per_sqrt_s;
+  c->ocv_soc_per_sqrt_s = d.ocv_soc_per_sqrt_s;
+  c->ocv_load_fraction = d.ocv_load_fraction;
 }
 
 int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
@@ -453,6 +464,12 @@ int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
   sc.r0_max_dt_s = c->r0_max_dt_s;
   sc.r0_voltage_sigma_V = c->r0_voltage_sigma_V;
   sc.r0_gate_nis = c->r0_gate_nis;
+  if (c->ocv_learning > 1u) { return CS_SOH_BAD_CONFIG; }
+  sc.ocv_learning = c->ocv_learning != 0u;
+  sc.ocv_sigma_V = c->ocv_sigma_V;
+  sc.ocv_V_per_sqrt_s = c->ocv_V_per_sqrt_s;
+  sc.ocv_soc_per_sqrt_s = c->ocv_soc_per_sqrt_s;
+  sc.ocv_load_fraction = c->ocv_load_fraction;
   SohImpl* s = ::new (static_cast<void*>(soh->opaque)) SohImpl();
   s->magic = 0;
   s->filter = e->filter;
@@ -486,7 +503,7 @@ uint8_t cs_step_soh(cs_estimator* est, cs_soh* soh, float dt_s, float current_A,
   const float nan = std::numeric_limits<float>::quiet_NaN();
   cellsense::soh::SohStepReport<float> r{};
   r.soc = cellsense::StepReport<float>{StepStatus::kNotInitialised, nan, nan, nan, nan, nan, nan};
-  r.capacity_Ah = r.capacity_sigma_Ah = r.r0_Ohm = r.r0_sigma_Ohm = r.r0_scale = nan;
+  r.capacity_Ah = r.capacity_sigma_Ah = r.r0_Ohm = r.r0_sigma_Ohm = r.r0_scale = r.ocv_shift_V = nan;
   if (e != nullptr && s != nullptr) {
     visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { r = tr.step(est_ref, dt_s, current_A, voltage_V, temperature_degC); });
   }
@@ -500,6 +517,8 @@ uint8_t cs_step_soh(cs_estimator* est, cs_soh* soh, float dt_s, float current_A,
     soh_report->r0_scale = r.r0_scale;
     soh_report->capacity_updated = r.capacity_updated ? 1u : 0u;
     soh_report->r0_updated = r.r0_updated ? 1u : 0u;
+    soh_report->ocv_shift_V = r.ocv_shift_V;
+    soh_report->ocv_updated = r.ocv_updated ? 1u : 0u;
   }
   return status;
 }
@@ -547,6 +566,11 @@ int cs_soh_save_state(const cs_soh* soh, cs_soh_state* out) {
   out->prev_current_A = st.prev_current_A;
   out->anchored = st.anchored;
   out->prev_valid = st.prev_valid;
+  for (int r = 0; r < CS_SOH_OCV_STATES; ++r) {
+    out->ocv_x[r] = st.ocv_x[r];
+    for (int c = 0; c < CS_SOH_OCV_STATES; ++c) { out->ocv_P[r][c] = st.ocv_P[r][c]; }
+  }
+  out->ocv_resync = st.ocv_resync;
   return CS_SOH_OK;
 }
 
@@ -568,9 +592,23 @@ int cs_soh_restore_state(cs_soh* soh, cs_estimator* est, const cs_soh_state* in)
   st.prev_current_A = in->prev_current_A;
   st.anchored = in->anchored;
   st.prev_valid = in->prev_valid;
+  for (int r = 0; r < CS_SOH_OCV_STATES; ++r) {
+    st.ocv_x[r] = in->ocv_x[r];
+    for (int c = 0; c < CS_SOH_OCV_STATES; ++c) { st.ocv_P[r][c] = in->ocv_P[r][c]; }
+  }
+  st.ocv_resync = in->ocv_resync;
   bool ok = false;
   visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { ok = tr.set_state(est_ref, st); });
   return ok ? CS_SOH_OK : CS_SOH_REFUSED;
+}
+
+int cs_soh_ocv_nodes(const cs_soh* soh, float out_V[CS_SOH_OCV_NODES]) {
+  SohImpl* s = soh_of(const_cast<cs_soh*>(soh));
+  if (s == nullptr || out_V == nullptr) { return CS_SOH_NOT_INITIALISED; }
+  const float* nodes =
+      s->filter == CS_FILTER_UKF ? tracker<UkfTracker>(*s).ocv_nodes_V() : tracker<EkfTracker>(*s).ocv_nodes_V();
+  for (int j = 0; j < CS_SOH_OCV_NODES; ++j) { out_V[j] = nodes[j]; }
+  return CS_SOH_OK;
 }
 
 }  // extern "C"

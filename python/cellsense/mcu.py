@@ -12,7 +12,7 @@ core's firmware image under qemu-system-arm with `-icount shift=0`, and reads:
   soft-float on M3/M0), libc (memcpy/memset), libm (sqrtf) and the cell parameter tables;
 * per-cell state (the bytes of the estimator storage a filter uses);
 * bit-for-bit parity of every output with the host build of the same C API;
-* the SOH-enabled estimator (cs_step_soh with a cs_soh: capacity AWTLS + R0 filter) from the image
+* the SOH-enabled estimator (cs_step_soh with a cs_soh: capacity AWTLS + R0 filter + OCV learning) from the image
   soh_<core> (hil/firmware/common/run_soh.c over the same log): instructions and stack per step for
   EKF+SOH and UKF+SOH, the flash SOH adds to the SOC-only API (the sections its map keeps beyond
   fp_both's), RAM per cell (sizeof cs_estimator + cs_soh, from nm) and parity of the final state;
@@ -146,13 +146,14 @@ def parse_run(text: str) -> dict[str, Any]:
                      stack_max_bytes=int(kv["stack_max"]))
             if "hash" in kv:
                 d["hash"] = kv["hash"]
-            for k in ("r0_updates", "capacity_updates"):  # the SOH runner (run_soh.c)
+            for k in ("r0_updates", "capacity_updates", "ocv_updates"):  # the SOH runner (run_soh.c)
                 if k in kv:
                     d[k] = int(kv[k])
             if "insn_per_tick" in kv:
                 num, den = (int(x) for x in kv["insn_per_tick"].split("/"))
         elif f[0] == "check":
-            out.setdefault("checks", {})[f[1]] = len(f) > 2 and f[2] == "ok"
+            checks = out.setdefault("checks", {})  # a check printed per filter passes when every one did
+            checks[f[1]] = checks.get(f[1], True) and len(f) > 2 and f[2] == "ok"
     per_tick = num / den
     overhead = out.get("overhead_ticks", 0)
     for filt, d in out["filters"].items():
@@ -498,14 +499,14 @@ def format_mcu(report: dict[str, Any]) -> str:
               "  (x40 on mps2, x62.5 on micro:bit; +-1 tick). Instructions, not cycles.",
               "flash core: the core + C API (text+rodata) as linked when the whole API is used; +runtime:",
               "  compiler/libc/libm helpers it pulls in (soft-float on M3/M0, memcpy/memset, sqrtf).",
-              "state B: per-cell estimator bytes (of the 192-byte cs_estimator); stack B: painted maximum per step."]
+              "state B: per-cell estimator bytes (of the 224-byte cs_estimator); stack B: painted maximum per step."]
     if "targets_met" in report:
         t = report["targets_met"]
         lines.append("targets on Cortex-M4F: " + ", ".join(f"{k} {'met' if v else 'MISSED'} (<= {TARGETS[k]:,})"
                                                         for k, v in t.items()))
     soh_rows = [(core, c) for core, c in report["cores"].items() if c.get("soh")]
     if soh_rows:
-        lines += ["", "SOH-enabled estimator (cs_step_soh: capacity AWTLS + R0 filter, a cs_soh beside each "
+        lines += ["", "SOH-enabled estimator (cs_step_soh: capacity AWTLS + R0 filter + OCV learning, a cs_soh beside each "
                       "cs_estimator; hil/firmware/common/run_soh.c over the same log)",
                   f"{'core':<14}{'filter':<9}{'insn/step avg':>14}{'max':>8}{'SOH adds':>10}{'flash +SOH':>12}"
                   f"{'+runtime':>10}{'RAM/cell B':>12}{'stack B':>9}  parity"]

@@ -1,5 +1,5 @@
-"""`cellsense bench --mcu`: the SOH-enabled estimator's rows (cs_step_soh with a cs_soh on Cortex-M:
-instructions per step for EKF+SOH and UKF+SOH, the flash SOH adds, RAM per cell, parity).
+"""`cellsense bench --mcu`: the SOH-enabled estimator's rows (cs_step_soh with a cs_soh, OCV learning on,
+on Cortex-M: instructions per step for EKF+SOH and UKF+SOH, the flash SOH adds, RAM per cell, parity).
 
 The parsing and table tests run everywhere; the measured report needs the Cortex-M toolchain."""
 from __future__ import annotations
@@ -22,7 +22,7 @@ needs_mcu = pytest.mark.skipif(bool(MCU_TOOLS), reason=f"MCU toolchain missing: 
 SOH_RUN = """soh cortex-m4f
 overhead ticks=1
 final ekf 3f4b5813 40a00000 40800000 3f80d415 396f74a3 3cb98855
-sum ekf steps=1369 ticks=64932 ticks_max=50 stack_max=648 r0_updates=194 capacity_updates=0 insn_per_tick=40/1
+sum ekf steps=1369 ticks=64932 ticks_max=50 stack_max=648 r0_updates=194 capacity_updates=0 ocv_updates=1366 insn_per_tick=40/1
 check soh_restore ok
 final ukf 3f4b604c 40a00000 40800000 3f80c960 396f5bcf 3cb97ae6
 sum ukf steps=1369 ticks=105825 ticks_max=80 stack_max=1112 r0_updates=194 capacity_updates=0 insn_per_tick=40/1
@@ -42,8 +42,12 @@ def test_parse_soh_run():
     assert ekf["insn_avg"] == round((64932 / 1369 - 1) * 40) == 1857
     assert ekf["insn_max"] == (50 - 1) * 40 and ukf["insn_max"] == (80 - 1) * 40
     assert ekf["stack_max_bytes"] == 648 and ukf["r0_updates"] == 194 and ukf["capacity_updates"] == 0
+    assert ekf["ocv_updates"] == 1366 and "ocv_updates" not in ukf  # absent from an older image's line
     assert "hash" not in ekf
-    assert r["checks"] == {"soh_restore": False}  # the last one failed
+    assert r["checks"] == {"soh_restore": False}  # the UKF one failed: the check fails
+    assert parse_run(SOH_RUN.replace("soh_restore FAIL", "soh_restore ok"))["checks"] == {"soh_restore": True}
+    # a check is per filter: one FAIL fails it whatever the order
+    assert parse_run("check soh_old_tag FAIL\ncheck soh_old_tag ok\n")["checks"] == {"soh_old_tag": False}
 
 
 def test_map_members_for_core(tmp_path: Path):
@@ -108,9 +112,10 @@ def test_mcu_report_soh_m4f(tmp_path: Path):
     assert soh["run"]["checks"] and all(soh["run"]["checks"].values()), soh["run"]["checks"]
     for filt in ("ekf", "ukf"):
         s, base = soh["run"]["filters"][filt], core["run"]["filters"][filt]
-        # SOH costs something on top of cs_step(), and not more than a second filter would
-        assert base["insn_avg"] < s["insn_avg"] <= s["insn_max"] < 2 * base["insn_avg"] + 1000
-        assert s["r0_updates"] > 0 and 0 < s["stack_max_bytes"] < 4096
+        # SOH costs something on top of cs_step(): with OCV learning a second, 6-state filter (its own
+        # model evaluation and a 6 x 6 covariance update per fused sample), bounded by a few SOC steps
+        assert base["insn_avg"] < s["insn_avg"] <= s["insn_max"] < 4 * base["insn_avg"] + 1000
+        assert s["r0_updates"] > 0 and s["ocv_updates"] > 0 and 0 < s["stack_max_bytes"] < 4096
     fp = soh["footprint"]
     assert 1024 < fp["soh_core_flash_delta_bytes"] < 32 * 1024
     assert fp["soh_core_flash_delta_bytes"] < fp["core_flash_bytes"]  # the delta is part of the SOH image

@@ -128,7 +128,7 @@ typedef struct cs_config {
 void cs_config_default(cs_config* config);
 
 /* ---- Estimator storage (opaque) --------------------------------------------------------- */
-#define CS_ESTIMATOR_SIZE 192u
+#define CS_ESTIMATOR_SIZE 224u
 #define CS_ESTIMATOR_ALIGN 8u
 
 typedef union cs_estimator {
@@ -229,10 +229,12 @@ int cs_save_state(const cs_estimator* est, cs_state* out);
 /* Refused (estimator unchanged) unless the record is consistent; resets the gate counter. */
 int cs_restore_state(cs_estimator* est, const cs_state* in);
 
-/* ---- State of health (docs/soh.md): capacity and R0 beside the SOC filter ----------------- */
+/* ---- State of health (docs/soh.md): capacity, R0 and the OCV correction beside the SOC filter */
 /* A cs_soh lives next to its cs_estimator (one per cell) and is stepped with cs_step_soh()
- * instead of cs_step(). The SOC filter then uses the current capacity and R0 estimates.
+ * instead of cs_step(). The SOC filter then uses the current capacity, R0 and OCV correction.
  * Additions of API version 1; nothing above changed. */
+#define CS_SOH_OCV_NODES 5  /* nodes of the learned OCV correction (cellsense::model::kEcmOcvNodes) */
+
 typedef struct cs_soh_config {
   float initial_capacity_Ah;       /* prior capacity (A h); <= 0: the cell parameters' capacity */
   float capacity_sigma_Ah;         /* prior 1 sigma (A h), > 0 */
@@ -247,12 +249,19 @@ typedef struct cs_soh_config {
   float r0_max_dt_s;               /* longest sample interval used for an R0 update (s) */
   float r0_voltage_sigma_V;        /* noise of one voltage sample in a difference (V) */
   float r0_gate_nis;               /* chi-square gate of the R0 update (1 dof) */
+  /* OCV learning (docs/soh.md): a piecewise-linear OCV correction for the aged cell, CS_SOH_OCV_NODES
+   * nodes at SOC 1/6 .. 5/6 (0 at SOC 0 and 1), learned by a second small filter beside the SOC filter */
+  uint8_t ocv_learning;            /* 1: learn the OCV correction (default); 0: off (the OCV table as is) */
+  float ocv_sigma_V;               /* 1 sigma of each node's prior, also the cap of its variance (V), (0, 1] */
+  float ocv_V_per_sqrt_s;          /* random walk of the nodes (V/sqrt(s)) */
+  float ocv_soc_per_sqrt_s;        /* random walk of the OCV filter's own SOC (1/sqrt(s)) */
+  float ocv_load_fraction;         /* under load, sigma += this x R0 |i|; 0: learn at rests only (1) */
 } cs_soh_config;
 
 /* Defaults: cellsense.soh.SohSettings for a cell of `capacity_Ah` (rest C/100, R0 step C/5). */
 void cs_soh_config_default(cs_soh_config* config, float capacity_Ah);
 
-#define CS_SOH_SIZE 192u
+#define CS_SOH_SIZE 384u
 typedef union cs_soh {
   uint64_t align_;
   unsigned char opaque[CS_SOH_SIZE];  /* zeroed storage reads as "not initialised" */
@@ -275,6 +284,8 @@ typedef struct cs_soh_report {
   float r0_scale;                  /* factor on the cell's R0 table (1) */
   uint8_t capacity_updated;        /* 1: a capacity pair closed in this step */
   uint8_t r0_updated;              /* 1: the R0 factor was updated in this step */
+  float ocv_shift_V;               /* OCV correction in use at the step's SOC (V); 0 when OCV learning is off */
+  uint8_t ocv_updated;             /* 1: the OCV correction was updated in this step */
 } cs_soh_report;
 
 /* cs_step() plus the SOH update. A rejected step changes neither `est` nor `soh`.
@@ -287,7 +298,8 @@ int cs_soh_close_pair(cs_estimator* est, cs_soh* soh);
 /* Forget the open pair (call after replacing the SOC state, e.g. SOC from a rested OCV). */
 void cs_soh_restart_pairing(cs_soh* soh);
 
-#define CS_SOH_STATE_TAG 0x43534831u  /* "CSH1" */
+#define CS_SOH_STATE_TAG 0x43534832u  /* "CSH2" (OCV learning; "CSH1" records are refused) */
+#define CS_SOH_OCV_STATES (1 + CS_SOH_OCV_NODES)  /* OCV filter state: [soc, node 1 .. node 5] */
 /* What a BMS keeps across drives (with your own CRC in non-volatile memory). */
 typedef struct cs_soh_state {
   uint32_t tag;
@@ -296,11 +308,18 @@ typedef struct cs_soh_state {
   float anchor_soc, anchor_soc_var, charge_Ah, charge_var_Ah2;
   float prev_residual_V, prev_g_V, prev_current_A;
   uint8_t anchored, prev_valid;
+  float ocv_x[CS_SOH_OCV_STATES];                     /* OCV filter state [soc (1), nodes (V)] */
+  float ocv_P[CS_SOH_OCV_STATES][CS_SOH_OCV_STATES];  /* its covariance */
+  uint8_t ocv_resync;              /* 1: the OCV filter restarts from the SOC filter's SOC at the next step */
 } cs_soh_state;
 
 int cs_soh_save_state(const cs_soh* soh, cs_soh_state* out);
 /* Refused (nothing changed) unless consistent; the estimator then uses the restored estimates. */
 int cs_soh_restore_state(cs_soh* soh, cs_estimator* est, const cs_soh_state* in);
+
+/* The OCV correction's node values (V) at SOC 1/6, 2/6 .. 5/6 (all 0 when OCV learning is off).
+ * CS_SOH_OK, or CS_SOH_NOT_INITIALISED (NULL, or `soh` not initialised; `out_V` untouched). */
+int cs_soh_ocv_nodes(const cs_soh* soh, float out_V[CS_SOH_OCV_NODES]);
 
 #ifdef __cplusplus
 }  /* extern "C" */

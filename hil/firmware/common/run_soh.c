@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The SOH-enabled estimator (docs/soh.md) over the compiled-in log, EKF then UKF: cs_step_soh()
- * per sample, instructions and stack per step, and the final SOC / SOH state as float32 bit patterns
- * ("final" lines), which tests/mcu/soh_parity.py compares with the host build of this same file.
+ * per sample, instructions and stack per step, and the final SOC / SOH state (capacity, R0 factor,
+ * the OCV correction's nodes and the last step's OCV shift) as float32 bit patterns ("final"
+ * lines), which tests/mcu/soh_parity.py compares with the host build of this same file.
  * The "sum" and "overhead" lines are read by `cellsense bench --mcu` (python/cellsense/mcu.py).
- * Exit code 0 when both filters initialised and the save -> restore round trip continued bit for bit. */
+ * Exit code 0 when both filters initialised, the save -> restore round trip continued bit for bit
+ * (OCV filter included), an old "CSH1" record was refused, and with OCV learning off every step's
+ * OCV shift was 0 ("check" lines). */
 #include <stdint.h>
 #include <string.h>
 
@@ -30,7 +33,7 @@ static void run_filter(uint8_t filter, const char* name) {
     return;
   }
   fw_step_stats stats = {0u, 0u, 0u};
-  uint32_t n_cap = 0, n_r0 = 0;
+  uint32_t n_cap = 0, n_r0 = 0, n_ocv = 0;
   cs_soh_report sr;
   memset(&sr, 0, sizeof sr);
   for (uint32_t k = 0; k < CS_LOG_STEPS; ++k) {
@@ -46,6 +49,7 @@ static void run_filter(uint8_t filter, const char* name) {
     fw_stats_add(&stats, ticks, stack);
     n_cap += sr.capacity_updated;
     n_r0 += sr.r0_updated;
+    n_ocv += sr.ocv_updated;
   }
   cs_state st;
   cs_soh_state hs;
@@ -59,12 +63,18 @@ static void run_filter(uint8_t filter, const char* name) {
   put_hex(bits(hs.r0_scale));
   put_hex(bits(hs.r0_scale_var));
   put_hex(bits(sr.r0_Ohm));
+  put_hex(bits(sr.ocv_shift_V));
+  float nodes[CS_SOH_OCV_NODES];
+  if (cs_soh_ocv_nodes(&g_soh, nodes) != CS_SOH_OK) { g_failed = 1; }
+  for (int j = 0; j < CS_SOH_OCV_NODES; ++j) { put_hex(bits(nodes[j])); }
   platform_write("\n");
   put_sum_head(name, CS_LOG_STEPS, &stats);
   platform_write(" r0_updates=");
   put_dec(n_r0);
   platform_write(" capacity_updates=");
   put_dec(n_cap);
+  platform_write(" ocv_updates=");
+  put_dec(n_ocv);
   platform_write(" insn_per_tick=");
   put_dec(platform_insn_per_tick_num());
   platform_write("/");
@@ -79,8 +89,19 @@ static void run_filter(uint8_t filter, const char* name) {
   (void)cs_step_soh(&g_est, &g_soh, last[0], last[1], last[2], last[3], &a, &sa);
   (void)cs_step_soh(&g_est2, &g_soh2, last[0], last[1], last[2], last[3], &b, &sb);
   ok = ok && bits(a.soc) == bits(b.soc) && bits(sa.capacity_Ah) == bits(sb.capacity_Ah) &&
-       bits(sa.r0_scale) == bits(sb.r0_scale);
+       bits(sa.r0_scale) == bits(sb.r0_scale) && bits(sa.ocv_shift_V) == bits(sb.ocv_shift_V) &&
+       sa.ocv_updated == sb.ocv_updated;
+  cs_soh_state ha, hb; /* the whole records, OCV filter included (save zeroes the padding) */
+  ok = ok && cs_soh_save_state(&g_soh, &ha) == CS_SOH_OK && cs_soh_save_state(&g_soh2, &hb) == CS_SOH_OK &&
+       memcmp(&ha, &hb, sizeof ha) == 0;
   platform_write(ok ? "check soh_restore ok\n" : "check soh_restore FAIL\n");
+  if (!ok) { g_failed = 1; }
+  /* a record of the layout before OCV learning ("CSH1") is refused and changes nothing */
+  cs_soh keep = g_soh2;
+  cs_soh_state old = hs;
+  old.tag = 0x43534831u;
+  ok = cs_soh_restore_state(&g_soh2, &g_est2, &old) == CS_SOH_BAD_TAG && memcmp(&keep, &g_soh2, sizeof keep) == 0;
+  platform_write(ok ? "check soh_old_tag ok\n" : "check soh_old_tag FAIL\n");
   if (!ok) { g_failed = 1; }
   /* The rest of the SOH API, on the copy (after everything above is printed), so that this image
    * links all of it: `cellsense bench --mcu` reads the SOH code's flash from this image's map. */
@@ -88,6 +109,28 @@ static void run_filter(uint8_t filter, const char* name) {
   cs_soh_restart_pairing(&g_soh2);
   ok = cs_soh_save_state(&g_soh2, &hs) == CS_SOH_OK && hs.anchored == 0u;
   platform_write(ok ? "check soh_restart_pairing ok\n" : "check soh_restart_pairing FAIL\n");
+  if (!ok) { g_failed = 1; }
+}
+
+/* OCV learning off (on the copies, after the measured runs): the OCV shift is 0 at every step. */
+static void run_without_ocv(uint8_t filter, const char* name) {
+  cs_config cfg;
+  cs_config_default(&cfg);
+  cfg.filter = filter;
+  cfg.initial_soc = CS_LOG_INITIAL_SOC;
+  cs_soh_config sc;
+  cs_soh_config_default(&sc, cell_params.ecm.capacity_Ah);
+  sc.ocv_learning = 0u;
+  int ok = cs_init(&g_est2, &cell_params, &cfg) == CS_INIT_OK && cs_soh_init(&g_soh2, &g_est2, &sc) == CS_SOH_OK;
+  for (uint32_t k = 0; ok && k < CS_LOG_STEPS; ++k) {
+    const float* row = cs_log[k];
+    cs_soh_report sr;
+    (void)cs_step_soh(&g_est2, &g_soh2, row[0], row[1], row[2], row[3], NULL, &sr);
+    ok = bits(sr.ocv_shift_V) == 0u && sr.ocv_updated == 0u;
+  }
+  platform_write("check soh_ocv_off_");
+  platform_write(name);
+  platform_write(ok ? " ok\n" : " FAIL\n");
   if (!ok) { g_failed = 1; }
 }
 
@@ -99,6 +142,8 @@ int main(void) {
   put_tick_overhead();
   run_filter(CS_FILTER_EKF, "ekf");
   run_filter(CS_FILTER_UKF, "ukf");
+  run_without_ocv(CS_FILTER_EKF, "ekf");
+  run_without_ocv(CS_FILTER_UKF, "ukf");
   platform_flush();
   platform_exit(g_failed);
 }

@@ -344,6 +344,22 @@ class EcmModel {
     return s;
   }
 
+  /// A Step carrying only what the measurement reads (temperature point, current, hysteresis sign;
+  /// SOC segment unknown): for evaluating the measurement at another SOC after a step (the SOH
+  /// tracker's OCV filter), without the transition's exponentials. Not for predict().
+  Step measurement_step(const Aux& aux, T current_A, T temperature_degC) const {
+    const Params& p = *params_;
+    Step s{};
+    s.current_A = current_A;
+    s.temperature_degC = temperature_degC;
+    s.temp = math::locate_temperature(p.grid, temperature_degC);
+    s.soc_segment = -1;
+    const T abs_i = current_A < T(0) ? -current_A : current_A;
+    const T sgn_i = current_A > T(0) ? T(1) : (current_A < T(0) ? T(-1) : T(0));
+    s.sign = abs_i > p.sign_deadband_A ? sgn_i : aux.current_sign;
+    return s;
+  }
+
   /// Aux after this sample.
   static Aux next_aux(const Step& s) { return Aux{s.sign}; }
 

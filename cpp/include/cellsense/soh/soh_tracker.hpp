@@ -355,7 +355,7 @@ class SohTracker {
     for (int r = 0; r < kOcvFilterStates; ++r) {
       if (!finite(in.ocv_x[r])) { return false; }
       for (int c = 0; c < kOcvFilterStates; ++c) {
-        if (!finite(in.ocv_P[r][c]) || in.ocv_P[r][c] != in.ocv_P[c][r]) { return false; }
+        if (!finite(in.ocv_P[r][c]) || in.ocv_P[r][c] < in.ocv_P[c][r] || in.ocv_P[r][c] > in.ocv_P[c][r]) { return false; }
       }
     }
     for (int j = 1; j < kOcvFilterStates; ++j) {
@@ -415,17 +415,27 @@ class SohTracker {
       // v(z_c) with the SOC filter's posterior RC voltages, hysteresis and sign.
       auto xs = est.state();
       xs(0, 0) = x[0];
-      const auto step = model.prepare(xs, est.aux(), dt_s, current_A, temperature_degC);
+      // the measurement's table look-ups only (no transition: no exponentials)
+      const auto step = model.measurement_step(est.aux(), current_A, temperature_degC);
       typename EstimatorT::Model::Row hrow;
       const T v_pred = model.measure_with_jacobian(step, xs, hrow);
-      T h[n];
-      h[0] = hrow(0, 0);
-      for (int j = 1; j < n; ++j) { h[j] = T(0); }
+      // H has at most three non-zeros: z_c and the two nodes around it (idx / hv, nh of them)
+      int idx[3];
+      T hv[3];
+      int nh = 0;
+      idx[nh] = 0;
+      hv[nh++] = hrow(0, 0);
       int seg = 0;
       T w = T(0);
       if (EstimatorT::Model::ocv_correction_segment(x[0], seg, w)) {
-        if (seg >= 1) { h[seg] = T(1) - w; }          // node seg - 1 is state seg
-        if (seg < n - 1) { h[seg + 1] = w; }          // node seg is state seg + 1
+        if (seg >= 1) {  // node seg - 1 is state seg
+          idx[nh] = seg;
+          hv[nh++] = T(1) - w;
+        }
+        if (seg < n - 1) {  // node seg is state seg + 1
+          idx[nh] = seg + 1;
+          hv[nh++] = w;
+        }
       }
       T ph[n];
       // under load the dynamics' model error adds a sigma of ocv_load_fraction x the R0 drop
@@ -434,10 +444,10 @@ class SohTracker {
       T s = ec.voltage_sigma_V * ec.voltage_sigma_V + di * di;
       for (int r = 0; r < n; ++r) {
         T acc = T(0);
-        for (int c = 0; c < n; ++c) { acc = acc + p[r][c] * h[c]; }
+        for (int q = 0; q < nh; ++q) { acc = acc + p[r][idx[q]] * hv[q]; }
         ph[r] = acc;
       }
-      for (int r = 0; r < n; ++r) { s = s + h[r] * ph[r]; }
+      for (int q = 0; q < nh; ++q) { s = s + hv[q] * ph[idx[q]]; }
       const T e = voltage_V - v_pred;
       if (s > T(0) && finite(s) && finite(e) && e * e <= ec.gate_nis * s) {
         T xn[n];
