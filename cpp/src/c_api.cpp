@@ -444,6 +444,7 @@ void cs_soh_config_default(cs_soh_config* c, float capacity_Ah) {
   c->ocv_V_per_sqrt_s = d.ocv_V_per_sqrt_s;
   c->ocv_soc_per_sqrt_s = d.ocv_soc_per_sqrt_s;
   c->ocv_load_fraction = d.ocv_load_fraction;
+  c->ocv_max_V = d.ocv_max_V;
 }
 
 int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
@@ -470,6 +471,7 @@ int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
   sc.ocv_V_per_sqrt_s = c->ocv_V_per_sqrt_s;
   sc.ocv_soc_per_sqrt_s = c->ocv_soc_per_sqrt_s;
   sc.ocv_load_fraction = c->ocv_load_fraction;
+  sc.ocv_max_V = c->ocv_max_V;
   SohImpl* s = ::new (static_cast<void*>(soh->opaque)) SohImpl();
   s->magic = 0;
   s->filter = e->filter;

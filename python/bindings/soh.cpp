@@ -65,6 +65,7 @@ class PySoh {
     CS_SOH_FIELD(ocv_V_per_sqrt_s)
     CS_SOH_FIELD(ocv_soc_per_sqrt_s)
     CS_SOH_FIELD(ocv_load_fraction)
+    CS_SOH_FIELD(ocv_max_V)
 #undef CS_SOH_FIELD
     if (soh_config.contains("ocv_learning")) { sc.ocv_learning = soh_config["ocv_learning"].cast<bool>(); }
     double q0 = soh_config.contains("initial_capacity_Ah") ? soh_config["initial_capacity_Ah"].cast<double>() : 0.0;

@@ -22,6 +22,9 @@ def _estimate_cli(sub) -> None:
     p.add_argument("--soh", action="store_true",
                    help="also estimate capacity, R0 and the aged OCV (adds capacity_Ah,capacity_sigma_Ah,r0_Ohm,"
                         "r0_sigma_Ohm,ocv_shift_V; docs/soh.md)")
+    p.add_argument("--no-ocv-learning", action="store_true", dest="no_ocv_learning",
+                   help="with --soh: keep the cell file's OCV (no learned correction; docs/soh.md: on a fresh, "
+                        "well-fitted cell the correction costs SOC accuracy, on an aged cell it is what keeps it)")
     p.add_argument("--state-in", default=None, help="with --soh: continue from this saved state (JSON)")
     p.add_argument("--state-out", default=None, help="with --soh: save the state at the end of the log (JSON)")
     p.set_defaults(func=_estimate_main)
@@ -30,6 +33,7 @@ def _estimate_cli(sub) -> None:
 def _estimate_main(a) -> int:
     from .estimate import estimate, format_metrics
     from .estimator import EstimatorSettings, NoiseSettings
+    from .soh import SohSettings
 
     noise = NoiseSettings()
     if a.voltage_sigma_V is not None:
@@ -39,10 +43,10 @@ def _estimate_main(a) -> int:
     settings = EstimatorSettings()
     if a.max_dt_s is not None:
         settings.dt_max_s = a.max_dt_s
-    if (a.state_in or a.state_out) and not a.soh:
-        raise ValueError("--state-in / --state-out need --soh")
+    if (a.state_in or a.state_out or a.no_ocv_learning) and not a.soh:
+        raise ValueError("--state-in / --state-out / --no-ocv-learning need --soh")
     r = estimate(a.model, a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc, dtype=a.dtype,
-                 noise=noise, settings=settings, soh=True if a.soh else None, state_in=a.state_in,
+                 noise=noise, settings=settings, soh=(SohSettings(ocv_learning=False) if a.no_ocv_learning else True) if a.soh else None, state_in=a.state_in,
                  state_out=a.state_out)
     counts = r.result.counts()
     print(f"{a.data}: {len(r.log)} samples, {a.filter.upper()} {a.dtype}, cell {r.estimator.cell.name}; "

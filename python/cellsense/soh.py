@@ -44,10 +44,11 @@ class SohSettings:
     r0_scale_min: float = 0.2
     r0_scale_max: float = 5.0
     ocv_learning: bool = True               #: learn the aged cell's OCV correction (docs/soh.md)
-    ocv_sigma_V: float = 0.05               #: prior 1 sigma of each OCV correction node (V)
+    ocv_sigma_V: float = 0.03               #: prior 1 sigma of each OCV correction node (V)
     ocv_V_per_sqrt_s: float = 1e-5          #: random walk of the nodes (V/sqrt(s))
     ocv_soc_per_sqrt_s: float = 1e-4        #: random walk of the OCV filter's own SOC (1/sqrt(s))
     ocv_load_fraction: float = 0.5          #: under load the nodes learn with sigma + this x R0 |i|; 0: at rests only
+    ocv_max_V: float = 0.1                  #: bound of each OCV correction node (V)
 
     def core_dict(self, capacity_Ah: float, current_sigma_A: float) -> dict[str, float]:
         q0 = capacity_Ah if self.initial_capacity_Ah is None else float(self.initial_capacity_Ah)
@@ -74,6 +75,7 @@ class SohSettings:
             "ocv_V_per_sqrt_s": self.ocv_V_per_sqrt_s,
             "ocv_soc_per_sqrt_s": self.ocv_soc_per_sqrt_s,
             "ocv_load_fraction": self.ocv_load_fraction,
+            "ocv_max_V": self.ocv_max_V,
         }
 
 

@@ -150,6 +150,12 @@ def test_cli_estimate_soh_columns_and_state(tmp_path):
     r2 = subprocess.run(cmd + ["--data", str(paths[1]), "--out", str(tmp_path / "e1.csv"), "--state-in",
                                str(tmp_path / "s.json")], capture_output=True, text=True)
     assert r2.returncode == 0, r2.stderr
+    r4 = subprocess.run(cmd + ["--data", str(paths[0]), "--out", str(tmp_path / "n0.csv"), "--no-ocv-learning"],
+                        capture_output=True, text=True)
+    assert r4.returncode == 0, r4.stderr
+    n0 = np.genfromtxt(tmp_path / "n0.csv", delimiter=",", names=True)
+    e0 = np.genfromtxt(tmp_path / "e0.csv", delimiter=",", names=True)
+    assert np.all(n0["ocv_shift_V"] == 0.0) and np.any(e0["ocv_shift_V"] != 0.0)
     r3 = subprocess.run([sys.executable, "-m", "cellsense.cli", "estimate", "--model", model, "--data", str(paths[0]),
                          "--out", str(tmp_path / "x.csv"), "--state-out", str(tmp_path / "x.json")],
                         capture_output=True, text=True)

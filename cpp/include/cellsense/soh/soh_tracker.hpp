@@ -69,10 +69,11 @@ struct SohConfig {
   T r0_scale_min = T(0.2);             ///< bounds of the R0 factor (1)
   T r0_scale_max = T(5.0);
   bool ocv_learning = true;            ///< learn the OCV correction (OCV ageing)
-  T ocv_sigma_V = T(0.05);             ///< 1 sigma of each OCV node's prior (and cap of its variance) (V)
+  T ocv_sigma_V = T(0.03);             ///< 1 sigma of each OCV node's prior (and cap of its variance) (V)
   T ocv_V_per_sqrt_s = T(1e-5);        ///< random walk of the OCV nodes (V/sqrt(s))
   T ocv_soc_per_sqrt_s = T(1e-4);      ///< random walk of the OCV filter's SOC (1/sqrt(s))
   T ocv_load_fraction = T(0.5);        ///< under load, sigma += this x R0 |i|; 0: learn at rests only (1)
+  T ocv_max_V = T(0.1);                ///< bound of each OCV node (V), in (0, 1]
 };
 
 /// Correlation of neighbouring OCV nodes in their prior (1).
@@ -143,7 +144,7 @@ class SohTracker {
         (c.ocv_learning && (!positive(c.ocv_sigma_V) || !(c.ocv_sigma_V <= T(1)) || !(c.ocv_V_per_sqrt_s >= T(0)) ||
                             !finite(c.ocv_V_per_sqrt_s) || !(c.ocv_soc_per_sqrt_s >= T(0)) ||
                             !finite(c.ocv_soc_per_sqrt_s) || !(c.ocv_load_fraction >= T(0)) ||
-                            !finite(c.ocv_load_fraction)))) {
+                            !finite(c.ocv_load_fraction) || !(c.ocv_max_V > T(0) && c.ocv_max_V <= T(1))))) {
       return false;
     }
     CapacityAwtls<T> cap;
@@ -168,6 +169,7 @@ class SohTracker {
       }
     }
     restart_ocv_soc(est);
+    set_ocv_max_drop(est);
     initialised_ = est.set_model_health(q0, r0) && (!c.ocv_learning || est.set_model_ocv_correction(st_.ocv_x + 1));
     return initialised_;
   }
@@ -317,7 +319,8 @@ class SohTracker {
         !positive(in.r0_scale_var) || !finite(in.anchor_soc) || !(in.anchor_soc_var >= T(0)) ||
         !finite(in.anchor_soc_var) || !finite(in.charge_Ah) || !(in.charge_var_Ah2 >= T(0)) ||
         !finite(in.charge_var_Ah2) || !finite(in.prev_residual_V) || !finite(in.prev_g_V) ||
-        !finite(in.prev_current_A) || in.anchored > 1 || in.prev_valid > 1 || in.ocv_resync > 1 || !ocv_state_ok(in)) {
+        !finite(in.prev_current_A) || in.anchored > 1 || in.prev_valid > 1 || in.ocv_resync > 1 || !ocv_state_ok(in) ||
+        !ocv_nodes_in_bound(in)) {
       return false;
     }
     if (config_.ocv_learning) {
@@ -349,6 +352,55 @@ class SohTracker {
     T slope = model.ocv_table_slope_V(soc, temperature_degC);
     if (!(slope >= T(0.05))) { slope = T(0.05); }
     return soc + shift / slope;
+  }
+
+  /// Largest drop of the correction across each of its segments (kEcmOcvNodes + 1 of them, between
+  /// the knots j/6 and (j+1)/6) that keeps the corrected OCV increasing: half the smallest slope of
+  /// the OCV table in the segment (any temperature) times the segment's width. Derived from the cell's
+  /// parameters at init (not state). A correction that made the OCV non-monotonic would give the SOC
+  /// filter two SOCs for one voltage (found on a flat-topped OCV: the SOC stuck at 0.92).
+  void set_ocv_max_drop(const EstimatorT& est) {
+    const auto& model = est.model();
+    const auto& g = model.params().grid;
+    constexpr int kSeg = model::kEcmOcvNodes + 1;
+    constexpr int kSamples = 8;
+    for (int j = 0; j < kSeg; ++j) {
+      T smin = T(3.0e38);
+      for (int q = 0; q <= kSamples; ++q) {
+        const T z = (T(j) + T(q) / T(kSamples)) / T(kSeg);
+        for (int it = 0; it < g.n_temperature; ++it) {
+          const T slope = model.ocv_table_slope_V(z, g.temperature_degC[it]);
+          if (slope < smin) { smin = slope; }
+        }
+      }
+      const T drop = T(0.5) * smin / T(kSeg);
+      ocv_max_drop_V_[j] = drop > T(0) ? drop : T(0);
+    }
+  }
+
+  /// Project the nodes onto "corrected OCV increasing": c_j >= c_j-1 - drop_j from SOC 0 up (c_0 = 0
+  /// at SOC 0), then c_j <= c_j+1 + drop_j+1 from SOC 1 down (0 at SOC 1).
+  void keep_ocv_monotonic(T* c) const {
+    constexpr int k = model::kEcmOcvNodes;
+    T prev = T(0);
+    for (int j = 0; j < k; ++j) {
+      const T lo = prev - ocv_max_drop_V_[j];
+      if (c[j] < lo) { c[j] = lo; }
+      prev = c[j];
+    }
+    T next = T(0);
+    for (int j = k - 1; j >= 0; --j) {
+      const T hi = next + ocv_max_drop_V_[j + 1];
+      if (c[j] > hi) { c[j] = hi; }
+      next = c[j];
+    }
+  }
+
+  bool ocv_nodes_in_bound(const SohState<T>& in) const {
+    for (int j = 1; j < kOcvFilterStates; ++j) {
+      if (!(in.ocv_x[j] >= -config_.ocv_max_V && in.ocv_x[j] <= config_.ocv_max_V)) { return false; }
+    }
+    return true;
   }
 
   static bool ocv_state_ok(const SohState<T>& in) {
@@ -463,7 +515,11 @@ class SohTracker {
           }
           ok = ok && finite(xn[r]) && pn[r][r] > T(0);
         }
-        for (int j = 1; ok && j < n; ++j) { ok = xn[j] >= T(-1) && xn[j] <= T(1); }
+        // nodes within +-ocv_max_V: an ageing OCV shift is tens of mV; a larger value is the filter
+        // absorbing something else (found on a 0 degC cell learning at rests only: nodes of 0.5 V made
+        // the corrected OCV non-monotonic and the SOC filter stuck)
+        for (int j = 1; ok && j < n; ++j) { xn[j] = math::clamp(xn[j], -config_.ocv_max_V, config_.ocv_max_V); }
+        keep_ocv_monotonic(xn + 1);
         if (ok) {
           for (int r = 0; r < n; ++r) {
             x[r] = xn[r];
@@ -524,6 +580,7 @@ class SohTracker {
 
   SohConfig<T> config_{};
   T last_temperature_degC_ = T(25);  ///< temperature of the last accepted sample (close_pair's slope)
+  T ocv_max_drop_V_[model::kEcmOcvNodes + 1] = {};  ///< see set_ocv_max_drop()
   CapacityAwtls<T> cap_{};
   SohState<T> st_{};
   bool initialised_ = false;
