@@ -262,7 +262,7 @@ typedef struct cs_soh_config {
 /* Defaults: cellsense.soh.SohSettings for a cell of `capacity_Ah` (rest C/100, R0 step C/5). */
 void cs_soh_config_default(cs_soh_config* config, float capacity_Ah);
 
-#define CS_SOH_SIZE 384u
+#define CS_SOH_SIZE 416u
 typedef union cs_soh {
   uint64_t align_;
   unsigned char opaque[CS_SOH_SIZE];  /* zeroed storage reads as "not initialised" */
