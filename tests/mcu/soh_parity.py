@@ -3,6 +3,7 @@
 state as float32 bit patterns) with the host build's; print the "sum" lines (instructions per step)."""
 import subprocess
 import sys
+from pathlib import Path
 
 
 def lines(text, tag):
@@ -13,8 +14,10 @@ def main() -> int:
     i = sys.argv.index("--")
     ref = open(sys.argv[sys.argv.index("--reference") + 1]).read()
     out = subprocess.run(sys.argv[i + 1:], capture_output=True, text=True, timeout=300)
-    if "--save" in sys.argv:
-        open(sys.argv[sys.argv.index("--save") + 1], "w").write(out.stdout)
+    if "--save" in sys.argv:  # build/mcu/out may not exist yet: ctest -j runs this before the tests that make it
+        save = Path(sys.argv[sys.argv.index("--save") + 1])
+        save.parent.mkdir(parents=True, exist_ok=True)
+        save.write_text(out.stdout)
     for l in lines(out.stdout, "sum"):
         print(" ".join(l))
     a, b = lines(out.stdout, "final"), lines(ref, "final")
