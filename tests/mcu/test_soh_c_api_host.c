@@ -25,14 +25,20 @@ static cs_soh soh, soh2;
 static float current_at(int k) { return ((k / 30) % 3 == 0) ? 0.0f : (((k / 30) % 3 == 1) ? 5.0f : 1.5f); }
 static float voltage_at(int k) { return 4.0f - 0.00004f * (float)k - 0.02f * current_at(k); }
 
-static void run_filter(uint8_t filter) {
+/* *e (filter, SOC 0.9) and the default SOH configuration in *sc (ocv_learning set). */
+static void init_est(cs_estimator* e, uint8_t filter, cs_soh_config* sc, uint8_t ocv_learning) {
   cs_config c;
   cs_config_default(&c);
   c.filter = filter;
   c.initial_soc = 0.9f;
-  EXPECT(cs_init(&est, &cell_params, &c) == CS_INIT_OK);
+  EXPECT(cs_init(e, &cell_params, &c) == CS_INIT_OK);
+  cs_soh_config_default(sc, cell_params.ecm.capacity_Ah);
+  sc->ocv_learning = ocv_learning;
+}
+
+static void run_filter(uint8_t filter) {
   cs_soh_config sc;
-  cs_soh_config_default(&sc, cell_params.ecm.capacity_Ah);
+  init_est(&est, filter, &sc, 1u);
   EXPECT(cs_soh_init(&soh, &est, &sc) == CS_SOH_OK);
   cs_soh_config bad = sc;
   bad.capacity_forgetting = 0.0f;
@@ -87,7 +93,7 @@ static void run_filter(uint8_t filter) {
   cs_soh_state hs;
   EXPECT(cs_save_state(&est, &s) == CS_STATE_OK);
   EXPECT(cs_soh_save_state(&soh, &hs) == CS_SOH_OK);
-  EXPECT(cs_init(&est2, &cell_params, &c) == CS_INIT_OK);
+  init_est(&est2, filter, &sc, 1u);
   EXPECT(cs_soh_init(&soh2, &est2, &sc) == CS_SOH_OK);
   EXPECT(cs_restore_state(&est2, &s) == CS_STATE_OK);
   EXPECT(cs_soh_restore_state(&soh2, &est2, &hs) == CS_SOH_OK);
@@ -149,14 +155,8 @@ static void run_filter(uint8_t filter) {
 
 /* OCV learning off: no shift at any step, no update, the nodes stay 0; the rest of SOH still works. */
 static void run_without_ocv(uint8_t filter) {
-  cs_config c;
-  cs_config_default(&c);
-  c.filter = filter;
-  c.initial_soc = 0.9f;
-  EXPECT(cs_init(&est, &cell_params, &c) == CS_INIT_OK);
   cs_soh_config sc;
-  cs_soh_config_default(&sc, cell_params.ecm.capacity_Ah);
-  sc.ocv_learning = 0u;
+  init_est(&est, filter, &sc, 0u);
   EXPECT(cs_soh_init(&soh, &est, &sc) == CS_SOH_OK);
   int nonzero_shift = 0, ocv_updates = 0, r0_updates = 0;
   for (int k = 0; k < 3000; ++k) {
@@ -173,7 +173,8 @@ static void run_without_ocv(uint8_t filter) {
   /* its saved state restores too (same configuration) */
   cs_soh_state hs;
   EXPECT(cs_soh_save_state(&soh, &hs) == CS_SOH_OK && hs.tag == CS_SOH_STATE_TAG);
-  EXPECT(cs_init(&est2, &cell_params, &c) == CS_INIT_OK && cs_soh_init(&soh2, &est2, &sc) == CS_SOH_OK);
+  init_est(&est2, filter, &sc, 0u);
+  EXPECT(cs_soh_init(&soh2, &est2, &sc) == CS_SOH_OK);
   EXPECT(cs_soh_restore_state(&soh2, &est2, &hs) == CS_SOH_OK);
 }
 

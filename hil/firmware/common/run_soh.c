@@ -20,14 +20,20 @@ static cs_estimator g_est, g_est2;
 static cs_soh g_soh, g_soh2;
 static int g_failed;
 
-static void run_filter(uint8_t filter, const char* name) {
+/* An estimator + SOH tracker pair for `filter` at the log's initial SOC, default settings. */
+static int init_pair(cs_estimator* est, cs_soh* soh, uint8_t filter, uint8_t ocv_learning) {
   cs_config cfg;
   cs_config_default(&cfg);
   cfg.filter = filter;
   cfg.initial_soc = CS_LOG_INITIAL_SOC;
   cs_soh_config sc;
   cs_soh_config_default(&sc, cell_params.ecm.capacity_Ah);
-  if (cs_init(&g_est, &cell_params, &cfg) != CS_INIT_OK || cs_soh_init(&g_soh, &g_est, &sc) != CS_SOH_OK) {
+  sc.ocv_learning = ocv_learning;
+  return cs_init(est, &cell_params, &cfg) == CS_INIT_OK && cs_soh_init(soh, est, &sc) == CS_SOH_OK;
+}
+
+static void run_filter(uint8_t filter, const char* name) {
+  if (!init_pair(&g_est, &g_soh, filter, 1u)) {
     platform_write("soh init failed\n");
     g_failed = 1;
     return;
@@ -81,8 +87,7 @@ static void run_filter(uint8_t filter, const char* name) {
   put_dec(platform_insn_per_tick_den());
   platform_write("\n");
   /* save -> restore into fresh storage continues bit for bit */
-  int ok = cs_init(&g_est2, &cell_params, &cfg) == CS_INIT_OK && cs_soh_init(&g_soh2, &g_est2, &sc) == CS_SOH_OK &&
-           cs_restore_state(&g_est2, &st) == CS_STATE_OK && cs_soh_restore_state(&g_soh2, &g_est2, &hs) == CS_SOH_OK;
+  int ok = init_pair(&g_est2, &g_soh2, filter, 1u) && cs_restore_state(&g_est2, &st) == CS_STATE_OK && cs_soh_restore_state(&g_soh2, &g_est2, &hs) == CS_SOH_OK;
   const float* last = cs_log[CS_LOG_STEPS - 1];
   cs_report a, b;
   cs_soh_report sa, sb;
@@ -114,14 +119,7 @@ static void run_filter(uint8_t filter, const char* name) {
 
 /* OCV learning off (on the copies, after the measured runs): the OCV shift is 0 at every step. */
 static void run_without_ocv(uint8_t filter, const char* name) {
-  cs_config cfg;
-  cs_config_default(&cfg);
-  cfg.filter = filter;
-  cfg.initial_soc = CS_LOG_INITIAL_SOC;
-  cs_soh_config sc;
-  cs_soh_config_default(&sc, cell_params.ecm.capacity_Ah);
-  sc.ocv_learning = 0u;
-  int ok = cs_init(&g_est2, &cell_params, &cfg) == CS_INIT_OK && cs_soh_init(&g_soh2, &g_est2, &sc) == CS_SOH_OK;
+  int ok = init_pair(&g_est2, &g_soh2, filter, 0u);
   for (uint32_t k = 0; ok && k < CS_LOG_STEPS; ++k) {
     const float* row = cs_log[k];
     cs_soh_report sr;
