@@ -706,7 +706,7 @@ def _aging_soc_true(t, current_A, voltage_V, capacity_Ah, v_full=4.2):
 
 
 def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=None, sensor=None, cache_dir=None,
-                   use_cache=True, blocks=None, quiet=True) -> SimResult:
+                   use_cache=True, blocks=None, quiet=True, drive_cycle=None) -> SimResult:
     """Ageing truth: PyBaMM with SEI growth, lithium plating and loss of active material.
 
     Schedule: rest 10 min; reference performance test (RPT: C/20 discharge to 2.5 V = the capacity
@@ -721,8 +721,13 @@ def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=No
     cumulative charge throughput between RPTs, held after the last), ``r0_ref_Ohm`` (the RPT pulses'
     instantaneous resistance, dV/dI over the pulse's first 1 s sample, interpolated the same way).
     ``soc_true`` = 1 - (charge discharged since the end of the last CV hold) / capacity_true_Ah.
+    ``drive_cycle``: the blocks' cycle (default AGING_DRIVE_CYCLE, US06; any of DRIVE_CYCLES).
     """
     import pybamm
+
+    cycle = AGING_DRIVE_CYCLE if drive_cycle is None else str(drive_cycle).lower()
+    if cycle not in DRIVE_CYCLES:
+        raise ValueError(f"aging: drive_cycle must be one of {', '.join(DRIVE_CYCLES)}, got {drive_cycle!r}")
 
     if model == "DFN":
         model = "SPMe"  # the DFN is far too slow for an ageing campaign on 2 cores
@@ -734,7 +739,7 @@ def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=No
     T = float(temperature_degC)
     key_obj = {"aging format": AGING_FORMAT, "cache format": CACHE_FORMAT, "cell": cell, "model": model,
                "options": AGING_OPTIONS, "acceleration": AGING_ACCELERATION, "blocks": blocks,
-               "rpt every": AGING_RPT_EVERY, "cycle": AGING_DRIVE_CYCLE, "peak C": AGING_PEAK_C_RATE,
+               "rpt every": AGING_RPT_EVERY, "cycle": cycle, "peak C": AGING_PEAK_C_RATE,
                "repeats": AGING_DRIVE_REPEATS, "temperature [degC]": T, "pybamm": pybamm.__version__,
                "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}}
     cache = _TruthCache(key_obj, cache_dir, use_cache, prefix="aging-")
@@ -751,7 +756,7 @@ def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=No
         pv["Initial temperature [K]"] = T_K
         pv["Upper voltage cut-off [V]"] = 4.5  # regen near full charge must not stop a drive cycle
         q_nom = float(pv["Nominal cell capacity [A.h]"])
-        shape = drive_cycle_shape(AGING_DRIVE_CYCLE) * AGING_PEAK_C_RATE * q_nom
+        shape = drive_cycle_shape(cycle) * AGING_PEAK_C_RATE * q_nom
         cyc = np.r_[shape, np.zeros(60)]
         prof = np.tile(cyc, AGING_DRIVE_REPEATS)
         # piecewise constant on the 1 s grid: each value held over (k, k+1], with a 1 ms ramp
@@ -838,7 +843,7 @@ def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=No
             "acceleration note": "accelerated ageing: the degradation rates are scaled so that the campaign "
                                  "loses >10 % capacity in a few hours of solving; the mechanisms and the "
                                  "electrical behaviour are PyBaMM's, the rates are not the cell's",
-            "blocks": blocks, "drive cycle": AGING_DRIVE_CYCLE.upper(), "peak C-rate": AGING_PEAK_C_RATE,
+            "blocks": blocks, "drive cycle": cycle.upper(), "peak C-rate": AGING_PEAK_C_RATE,
             "temperature [degC]": T, "initial SOC": 1.0, "nominal capacity [A.h]": q_nom,
             "pybamm version": pybamm.__version__,
             "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL},

@@ -47,7 +47,7 @@ class SohSettings:
     ocv_sigma_V: float = 0.03               #: prior 1 sigma of each OCV correction node (V)
     ocv_V_per_sqrt_s: float = 1e-5          #: random walk of the nodes (V/sqrt(s))
     ocv_soc_per_sqrt_s: float = 1e-4        #: random walk of the OCV filter's own SOC (1/sqrt(s))
-    ocv_load_fraction: float = 0.5          #: under load the nodes learn with sigma + this x R0 |i|; 0: at rests only
+    ocv_load_fraction: float = 1.0          #: under load the nodes learn with sigma + this x R0 |i|; 0: at rests only
     ocv_max_V: float = 0.1                  #: bound of each OCV correction node (V)
 
     def core_dict(self, capacity_Ah: float, current_sigma_A: float) -> dict[str, float]:

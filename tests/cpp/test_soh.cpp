@@ -321,8 +321,9 @@ void test_ocv_learning(const char* name) {
               1e3 * static_cast<double>(c[2]), 1e3 * static_cast<double>(c[3]), 1e3 * static_cast<double>(c[4]),
               100 * rmse_on, 100 * rmse_off, ocv_updates);
   // the node at SOC 0.5 goes up, though not all the way to 30 mV: this test's capacity pairs span SOC
-  // 0.95 -> 0.48 and read part of the bump as SOC (the capacity drifts ~+6 %; docs/soh.md, limitation)
-  CHECK_CTX(c[2] > T(0.01) && c[2] < T(0.05), name);
+  // 0.95 -> 0.48 and read part of the bump as SOC (the capacity drifts ~+6 %; docs/soh.md, limitation),
+  // and its cell rests 1 min in 5, so most samples are load samples, weighted down by R0 |i|
+  CHECK_CTX(c[2] > T(0.005) && c[2] < T(0.05), name);
   CHECK_CTX(rmse_on < 0.8 * rmse_off, name);
   CHECK_CTX(ocv_updates > 1000, name);
   const T* off_nodes = off.soh.ocv_nodes_V();

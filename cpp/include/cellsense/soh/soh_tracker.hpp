@@ -72,7 +72,7 @@ struct SohConfig {
   T ocv_sigma_V = T(0.03);             ///< 1 sigma of each OCV node's prior (and cap of its variance) (V)
   T ocv_V_per_sqrt_s = T(1e-5);        ///< random walk of the OCV nodes (V/sqrt(s))
   T ocv_soc_per_sqrt_s = T(1e-4);      ///< random walk of the OCV filter's SOC (1/sqrt(s))
-  T ocv_load_fraction = T(0.5);        ///< under load, sigma += this x R0 |i|; 0: learn at rests only (1)
+  T ocv_load_fraction = T(1.0);        ///< under load, sigma += this x R0 |i|; 0: learn at rests only (1)
   T ocv_max_V = T(0.1);                ///< bound of each OCV node (V), in (0, 1]
 };
 
