@@ -286,30 +286,33 @@ class EcmModel {
     w = u - T(seg);
     return true;
   }
-  /// dOCV(soc) (V) and d dOCV / dz (V): linear interpolation between the two nodes around soc.
-  T ocv_correction_at(T soc, T& slope_V) const {
+  /// The correction with node values `node_V` at `soc` (V) and its slope d dOCV / dz (V): linear
+  /// interpolation between the two nodes around soc (the SOH tracker reports its own nodes with it).
+  static T ocv_correction_of(const T* node_V, T soc, T& slope_V) {
     int seg = 0;
     T w = T(0);
     slope_V = T(0);
     if (!ocv_correction_segment(soc, seg, w)) { return T(0); }
-    const T left = seg >= 1 ? ocv_correction_V_[seg - 1] : T(0);
-    const T right = seg < kOcvNodes ? ocv_correction_V_[seg] : T(0);
+    const T left = seg >= 1 ? node_V[seg - 1] : T(0);
+    const T right = seg < kOcvNodes ? node_V[seg] : T(0);
     slope_V = (right - left) * T(kOcvNodes + 1);
     return left + w * (right - left);
   }
+  /// dOCV(soc) of the correction in use (V) and its slope (V).
+  T ocv_correction_at(T soc, T& slope_V) const { return ocv_correction_of(ocv_correction_V_, soc, slope_V); }
 
   /// R0 in use at the sample's temperature and SOC `soc`: r0_scale * R0(soc, T) (Ohm).
   T r0_in_use_Ohm(const Step& s, T soc) const {
     const math::GridPoint<T> gp = math::locate(params_->grid, soc, s.temp, s.soc_segment);
     return math::lookup(params_->r0_Ohm, gp) * r0_scale_;
   }
-  /// The R0 table itself (without r0_scale) at `soc` and `temperature_degC` (Ohm).
   /// dOCV/dz of the OCV table itself (without the correction) at `soc` and `temperature_degC` (V).
   T ocv_table_slope_V(T soc, T temperature_degC) const {
     const math::TempPoint<T> tp = math::locate_temperature(params_->grid, temperature_degC);
     const math::GridPoint<T> gp = math::locate(params_->grid, soc, tp, -1);
     return math::slope_soc_extrapolated(params_->ocv_V, gp);
   }
+  /// The R0 table itself (without r0_scale) at `soc` and `temperature_degC` (Ohm).
   T r0_table_Ohm(T soc, T temperature_degC) const {
     const math::TempPoint<T> tp = math::locate_temperature(params_->grid, temperature_degC);
     const math::GridPoint<T> gp = math::locate(params_->grid, soc, tp, -1);

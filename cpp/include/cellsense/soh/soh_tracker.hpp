@@ -297,7 +297,6 @@ class SohTracker {
     st_.charge_var_Ah2 = T(0);
   }
 
-
   bool initialised() const { return initialised_; }
   const SohState<T>& state() const { return st_; }
   const SohConfig<T>& config() const { return config_; }
@@ -323,11 +322,8 @@ class SohTracker {
         !ocv_nodes_in_bound(in)) {
       return false;
     }
-    if (config_.ocv_learning) {
-      auto m = est.model();  // a trial copy: refuse before changing anything
-      if (!m.set_ocv_correction(in.ocv_x + 1)) { return false; }
-    }
     if (!est.set_model_health(cap.capacity_Ah(), in.r0_scale)) { return false; }
+    // cannot be refused: ocv_state_ok() checked the nodes finite and within +-1 V, as the model does
     if (config_.ocv_learning) { est.set_model_ocv_correction(in.ocv_x + 1); }
     cap_ = cap;
     st_ = in;
@@ -410,7 +406,7 @@ class SohTracker {
         if (!finite(in.ocv_P[r][c]) || in.ocv_P[r][c] < in.ocv_P[c][r] || in.ocv_P[r][c] > in.ocv_P[c][r]) { return false; }
       }
     }
-    for (int j = 1; j < kOcvFilterStates; ++j) {
+    for (int j = 1; j < kOcvFilterStates; ++j) {  // what EcmModel::set_ocv_correction accepts
       if (!(in.ocv_x[j] >= T(-1) && in.ocv_x[j] <= T(1))) { return false; }
     }
     math::Matrix<T, kOcvFilterStates, kOcvFilterStates> p, l;
@@ -565,16 +561,8 @@ class SohTracker {
     o.capacity_updated = cap_updated;
     o.r0_updated = r0_updated;
     o.ocv_updated = ocv_updated;
-    o.ocv_shift_V = T(0);
-    if (config_.ocv_learning) {
-      int seg = 0;
-      T w = T(0);
-      if (EstimatorT::Model::ocv_correction_segment(soc, seg, w)) {
-        const T left = seg >= 1 ? st_.ocv_x[seg] : T(0);
-        const T right = seg < kOcvFilterStates - 1 ? st_.ocv_x[seg + 1] : T(0);
-        o.ocv_shift_V = left + w * (right - left);
-      }
-    }
+    T unused;
+    o.ocv_shift_V = config_.ocv_learning ? EstimatorT::Model::ocv_correction_of(st_.ocv_x + 1, soc, unused) : T(0);
     return o;
   }
 
