@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import Any, Iterator, TextIO
 
 
 @contextlib.contextmanager
@@ -26,3 +27,110 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", newline: str | None =
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+class OutputOverwritesInputError(ValueError):
+    """An output path names the same file as an input (directly, through a relative path or a symlink):
+    writing it would destroy the input. Raised before anything is read or written."""
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when `a` and `b` name the same file: the same inode if both exist, else the same resolved path
+    (symlinks and `..` followed)."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def refuse_overwriting_inputs(outputs: dict[str, str | os.PathLike | None],
+                              inputs: dict[str, str | os.PathLike | None],
+                              allowed: tuple[tuple[str, str], ...] = ()) -> None:
+    """Raise OutputOverwritesInputError when an output names the same file as an input or as another output.
+    `outputs` / `inputs`: {option name: path or None}; `allowed`: (output, input) pairs that may coincide
+    (e.g. ("--state-out", "--state-in"): a state file advanced in place)."""
+    outs = [(k, v) for k, v in outputs.items() if v is not None]
+    for k, (on, op) in enumerate(outs):
+        for iname, ip in inputs.items():
+            if ip is not None and (on, iname) not in allowed and same_file(op, ip):
+                raise OutputOverwritesInputError(
+                    f"{on} {op} is the same file as {iname} {ip}: refusing to overwrite an input")
+        for on2, op2 in outs[k + 1:]:
+            if same_file(op, op2):
+                raise OutputOverwritesInputError(f"{on} {op} and {on2} {op2} are the same file")
+
+
+class StagedWrites:
+    """Several output files written all-or-nothing (as far as a file system allows): each is written to a
+    temporary file beside its destination (`open(path)`); `commit()` renames them all into place
+    (os.replace) only after every one was written; leaving the `with` block without `commit()` (an
+    exception) deletes the temporaries, so no destination is touched."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[str, Path]] = []
+
+    def __enter__(self) -> "StagedWrites":
+        return self
+
+    @contextlib.contextmanager
+    def open(self, path: str | os.PathLike, mode: str = "w", newline: str | None = "") -> Iterator[TextIO]:
+        path = Path(path)
+        directory = path.parent if str(path.parent) else Path(".")
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        self._staged.append((tmp, path))
+        with os.fdopen(fd, mode, newline=newline) if "b" not in mode else os.fdopen(fd, mode) as f:
+            yield f
+
+    def commit(self) -> None:
+        umask = os.umask(0)
+        os.umask(umask)
+        for tmp, _ in self._staged:
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
+        while self._staged:
+            tmp, path = self._staged[0]
+            os.replace(tmp, path)
+            self._staged.pop(0)
+
+    def __exit__(self, *exc) -> None:
+        for tmp, _ in self._staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        self._staged.clear()
+
+
+def load_json_file(path: str | os.PathLike, what: str = "JSON file", error: type = ValueError) -> Any:
+    """json.load with every failure as `error` naming the file: unreadable, not UTF-8, invalid JSON (line and
+    column), nested too deeply (RecursionError), integers too long to convert."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: byte {e.start}: not UTF-8 text ({e.reason})") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read {what}: {e.strerror or e}") from None
+    return parse_json_text(text, str(path), what, error)
+
+
+def parse_json_text(text: str, source: str, what: str = "JSON file", error: type = ValueError) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise error(f"{source}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
+    except RecursionError:
+        raise error(f"{source}: {what} nested too deeply") from None
+    except ValueError as e:  # e.g. an integer literal beyond Python's digit limit
+        raise error(f"{source}: invalid JSON: {e}") from None
+
+
+def as_float(v: Any) -> float:
+    """float(v) for a JSON number (bool refused); ValueError for anything else, including an integer too
+    large for a float (OverflowError)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"expected a number, got {type(v).__name__} {v!r:.60}")
+    try:
+        return float(v)
+    except OverflowError:
+        raise ValueError(f"number with {len(str(abs(v)))} digits is beyond float range") from None

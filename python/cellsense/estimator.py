@@ -262,6 +262,77 @@ class EstimatorBase:
     def covariance(self) -> np.ndarray:
         return self._impl.covariance()
 
+    # -- restore_state validation (shared by every estimator class) -----------------------------------
+    #: |RC voltage| a restored state may hold (V). The RC voltages are polarisation across the cell's
+    #: RC pairs, a fraction of the cell's voltage window; 5 V is beyond any single cell (lithium-ion
+    #: windows are < 2 V) and refuses corrupt states (1e6 V) while leaving room for other chemistries.
+    STATE_V_RC_MAX_V = 5.0
+
+    def state_bounds(self) -> dict[str, tuple[float, float]]:
+        """Per state entry: the [lo, hi] a restored state must lie in (the bounds the filter keeps while
+        running: SOC within the settings' SOC bounds, hysteresis in [-1, 1], |RC voltage| <= STATE_V_RC_MAX_V)."""
+        s = self.settings
+        b = {"soc": (float(s.soc_min), float(s.soc_max)), "hysteresis": (-1.0, 1.0)}
+        for j in range(1, self.cell.rc_pairs + 1):
+            b[f"v_rc{j}_V"] = (-self.STATE_V_RC_MAX_V, self.STATE_V_RC_MAX_V)
+        return b
+
+    def _checked_soc_state(self, saved: Any) -> tuple[np.ndarray, np.ndarray, float, float | None]:
+        """The SOC filter's part of a saved state, fully validated before anything is applied:
+        (x, P, hysteresis sign, last time). ValueError naming the field."""
+        from ._io import as_float
+
+        def fail(where: str, msg: str) -> ValueError:
+            return ValueError(f"restore_state: {where}: {msg}")
+
+        if not isinstance(saved, dict):
+            raise fail("top level", f"expected a dict (save_state() output), got {type(saved).__name__}")
+        missing = [k for k in ("state_names", "x", "P", "hysteresis_sign") if k not in saved]
+        if missing:
+            raise fail(missing[0], "missing")
+        names = self.state_names
+        if saved["state_names"] != names:
+            raise fail("state_names", f"state layout {saved['state_names']!r:.200} does not match {names}")
+        n = len(names)
+
+        def number(where: str, v: Any) -> float:
+            try:
+                f = as_float(v)
+            except ValueError as e:
+                raise fail(where, str(e)) from None
+            if not np.isfinite(f):
+                raise fail(where, f"must be finite, got {f!r}")
+            return f
+
+        def vector(where: str, v: Any, k: int) -> list[float]:
+            if not isinstance(v, (list, tuple)) or len(v) != k:
+                raise fail(where, f"expected a list of {k} numbers, got {type(v).__name__}"
+                           + (f" of length {len(v)}" if isinstance(v, (list, tuple)) else ""))
+            return [number(f"{where}[{i}]", e) for i, e in enumerate(v)]
+
+        x = np.array(vector("x", saved["x"], n))
+        if not isinstance(saved["P"], (list, tuple)) or len(saved["P"]) != n:
+            raise fail("P", f"expected {n} rows of {n} numbers")
+        p = np.array([vector(f"P[{r}]", row, n) for r, row in enumerate(saved["P"])])
+        for r in range(n):
+            if not p[r, r] > 0:
+                raise fail(f"P[{r}][{r}]", f"variance of {names[r]} must be positive, got {float(p[r, r])!r}")
+        asym = np.abs(p - p.T)
+        if np.any(asym > 1e-9 * np.sqrt(np.outer(np.diag(p), np.diag(p)))):
+            r, c = (int(i) for i in np.argwhere(np.tril(asym == asym.max()))[0])
+            raise fail(f"P[{r}][{c}]", f"covariance not symmetric ({float(p[r, c])!r} vs {float(p[c, r])!r})")
+        p = 0.5 * (p + p.T)
+        for k, (name, (lo, hi)) in enumerate(zip(names, (self.state_bounds().get(nm, (-np.inf, np.inf)) for nm in names))):
+            if not lo <= x[k] <= hi:
+                raise fail(f"x[{k}] ({name})", f"{float(x[k])!r} is outside [{lo}, {hi}]")
+        sign = number("hysteresis_sign", saved["hysteresis_sign"])
+        if sign not in (-1.0, 0.0, 1.0):
+            raise fail("hysteresis_sign", f"must be -1, 0 or 1, got {sign!r}")
+        last_time = saved.get("last_time_s")
+        if last_time is not None:
+            last_time = number("last_time_s", last_time)
+        return x, p, sign, last_time
+
     def state_bytes(self) -> bytes:
         """Raw bytes of the core's state and covariance (and SOH state, for SohEstimator): for
         bit-for-bit comparisons."""
@@ -329,13 +400,14 @@ class Estimator(EstimatorBase):
                 "noise": asdict(self.noise), "settings": asdict(self.settings)}
 
     def restore_state(self, saved: dict[str, Any]) -> None:
-        """Continue from `save_state()` output. Refused (ValueError, nothing changed) if inconsistent."""
-        if saved.get("state_names") != self.state_names:
-            raise ValueError(f"restore_state: state layout {saved.get('state_names')} does not match {self.state_names}")
-        if not self._impl.set_state(np.asarray(saved["x"], float), np.asarray(saved["P"], float),
-                                    float(saved["hysteresis_sign"])):
-            raise ValueError("restore_state: state not finite, SOC out of bounds, or covariance not positive definite")
-        self._impl.last_time_s = saved.get("last_time_s")
+        """Continue from `save_state()` output. Refused (ValueError naming the field, nothing changed) if it
+        is not a dict, a key is missing, a value has the wrong type or is not finite, or a field is outside
+        the bounds the estimator keeps while running (`state_bounds()`; hysteresis sign in {-1, 0, 1};
+        covariance symmetric positive definite)."""
+        x, p, sign, last_time = self._checked_soc_state(saved)
+        if not self._impl.set_state(x, p, sign):
+            raise ValueError("restore_state: P: covariance not positive definite (or the state was refused by the core)")
+        self._impl.last_time_s = last_time
         self._pending_ocv_init = False
 
     @staticmethod

@@ -198,18 +198,121 @@ class SohEstimator(EstimatorBase):
                 "soh_settings": asdict(self.soh_settings)}
 
     def restore_state(self, saved: dict[str, Any]) -> None:
-        """Continue from `save_state()` output. Refused (ValueError, nothing changed) if inconsistent."""
-        if saved.get("state_names") != self.state_names:
-            raise ValueError(f"restore_state: state layout {saved.get('state_names')} does not match {self.state_names}")
+        """Continue from `save_state()` output. Refused (ValueError naming the field, nothing changed) if any
+        part is missing, of the wrong type, not finite or outside the bounds the estimator keeps while running:
+        the whole saved dict (SOC part as `Estimator.restore_state`, SOH part by `soh_state_bounds()`) is
+        validated before anything is applied."""
+        x, p, sign, last_time = self._checked_soc_state(saved)
+        if "soh" not in saved:
+            raise ValueError("restore_state: soh: missing")
+        soh = self._checked_soh_state(saved["soh"])
         before = (self.state, self.covariance, self._impl.hysteresis_sign)
-        if not self._impl.set_state(np.asarray(saved["x"], float), np.asarray(saved["P"], float),
-                                    float(saved["hysteresis_sign"])):
-            raise ValueError("restore_state: SOC state not finite, out of bounds, or covariance not positive definite")
-        if not self._impl.set_soh_state(dict(saved["soh"])):
+        if not self._impl.set_state(x, p, sign):
+            raise ValueError("restore_state: P: SOC covariance not positive definite (or the state was refused by the core)")
+        try:
+            ok = self._impl.set_soh_state(soh)
+        except Exception as e:  # noqa: BLE001 - the binding's own type checks; validated above, so not expected
             self._impl.set_state(*before)
-            raise ValueError("restore_state: SOH state refused (not finite, out of bounds, or a variance <= 0)")
-        self._impl.last_time_s = saved.get("last_time_s")
+            raise ValueError(f"restore_state: soh: {e}") from None
+        if not ok:
+            self._impl.set_state(*before)
+            raise ValueError("restore_state: soh: refused by the core (ocv_P not positive definite, or capacity "
+                             "outside the tracker's bounds)")
+        self._impl.last_time_s = last_time
         self._pending_ocv_init = False
+
+    #: SOH state fields: scalars, 0/1 flags, and the OCV filter (optional: states saved before OCV learning)
+    SOH_SCALARS = ("capacity_Ah", "a_xx", "a_xy", "b_xx", "b_xy", "b_yy", "r0_scale", "r0_scale_var", "anchor_soc",
+                   "anchor_soc_var", "charge_Ah", "charge_var_Ah2", "prev_residual_V", "prev_g_V", "prev_current_A")
+    SOH_FLAGS = ("anchored", "prev_valid")
+    #: |residual| a restored R0 tracker may carry (V): far beyond any cell's voltage window
+    SOH_RESIDUAL_MAX_V = 100.0
+
+    def soh_state_bounds(self) -> dict[str, tuple[float, float]]:
+        """[lo, hi] of each scalar SOH field a restored state must respect (what the tracker keeps while
+        running): capacity 0.3 .. 1.5 x the initial capacity (the tracker's clamp), R0 factor within
+        [r0_scale_min, r0_scale_max], anchor SOC within the SOC bounds, its variance in [0, 1], the
+        previous current within the cell's current range, the previous R0 drop within max R0 x max |current|,
+        |charge since the anchor| <= 100 capacities; sums a_xx > 0, b_xx, b_yy, variances >= 0."""
+        st, s, c = self.soh_settings, self.settings, self.cell
+        q0 = c.capacity_Ah if st.initial_capacity_Ah is None else float(st.initial_capacity_Ah)
+        imax = max(abs(c.current_range_A[0]), abs(c.current_range_A[1]))
+        gmax = float(np.max(c.r0_Ohm)) * imax * (1.0 + 1e-6) + 1e-12
+        inf = np.inf
+        return {"capacity_Ah": (0.3 * q0 * (1 - 1e-6), 1.5 * q0 * (1 + 1e-6)), "a_xx": (np.nextafter(0.0, 1.0), inf),
+                "a_xy": (-inf, inf), "b_xx": (0.0, inf), "b_xy": (-inf, inf), "b_yy": (0.0, inf),
+                "r0_scale": (st.r0_scale_min, st.r0_scale_max), "r0_scale_var": (np.nextafter(0.0, 1.0), inf),
+                "anchor_soc": (s.soc_min, s.soc_max), "anchor_soc_var": (0.0, 1.0),
+                "charge_Ah": (-100.0 * q0, 100.0 * q0), "charge_var_Ah2": (0.0, inf),
+                "prev_residual_V": (-self.SOH_RESIDUAL_MAX_V, self.SOH_RESIDUAL_MAX_V), "prev_g_V": (-gmax, gmax),
+                "prev_current_A": (c.current_range_A[0], c.current_range_A[1])}
+
+    def _checked_soh_state(self, d: Any) -> dict[str, Any]:
+        """The SOH part of a saved state, validated field by field (ValueError naming it); returns a clean dict."""
+        from ._io import as_float
+
+        def fail(where: str, msg: str) -> ValueError:
+            return ValueError(f"restore_state: soh.{where}: {msg}")
+
+        if not isinstance(d, dict):
+            raise ValueError(f"restore_state: soh: expected a dict, got {type(d).__name__}")
+
+        def number(where: str, v: Any) -> float:
+            try:
+                f = as_float(v)
+            except ValueError as e:
+                raise fail(where, str(e)) from None
+            if not np.isfinite(f):
+                raise fail(where, f"must be finite, got {f!r}")
+            return f
+
+        bounds = self.soh_state_bounds()
+        out: dict[str, Any] = {}
+        for k in self.SOH_SCALARS + self.SOH_FLAGS:
+            if k not in d:
+                raise fail(k, "missing")
+            v = number(k, d[k])
+            lo, hi = bounds.get(k, (0.0, 1.0))
+            if k in self.SOH_FLAGS and v not in (0.0, 1.0):
+                raise fail(k, f"must be 0 or 1, got {v!r}")
+            if not lo <= v <= hi:
+                raise fail(k, f"{v!r} is outside [{lo:.6g}, {hi:.6g}]")
+            out[k] = v
+        if "ocv_x" in d or "ocv_P" in d or "ocv_resync" in d:
+            n = len(self.ocv_nodes_V) + 1
+            for k in ("ocv_x", "ocv_P", "ocv_resync"):
+                if k not in d:
+                    raise fail(k, "missing (ocv_x, ocv_P and ocv_resync go together)")
+            ox = d["ocv_x"]
+            if not isinstance(ox, (list, tuple)) or len(ox) != n:
+                raise fail("ocv_x", f"expected a list of {n} numbers")
+            ox = [number(f"ocv_x[{i}]", v) for i, v in enumerate(ox)]
+            s = self.settings
+            if not s.soc_min <= ox[0] <= s.soc_max:
+                raise fail("ocv_x[0]", f"the OCV filter's SOC {ox[0]!r} is outside [{s.soc_min}, {s.soc_max}]")
+            m = self.soh_settings.ocv_max_V
+            for i in range(1, n):
+                if not -m <= ox[i] <= m:
+                    raise fail(f"ocv_x[{i}]", f"OCV correction node {ox[i]!r} V is outside +-{m} V (ocv_max_V)")
+            op = d["ocv_P"]
+            if not isinstance(op, (list, tuple)) or len(op) != n:
+                raise fail("ocv_P", f"expected {n} rows of {n} numbers")
+            rows = []
+            for r, row in enumerate(op):
+                if not isinstance(row, (list, tuple)) or len(row) != n:
+                    raise fail(f"ocv_P[{r}]", f"expected a list of {n} numbers")
+                rows.append([number(f"ocv_P[{r}][{c}]", v) for c, v in enumerate(row)])
+            for r in range(n):
+                if not rows[r][r] > 0:
+                    raise fail(f"ocv_P[{r}][{r}]", f"variance must be positive, got {rows[r][r]!r}")
+                for c in range(r):
+                    if rows[r][c] != rows[c][r]:
+                        raise fail(f"ocv_P[{r}][{c}]", f"not symmetric ({rows[r][c]!r} vs {rows[c][r]!r})")
+            rs = number("ocv_resync", d["ocv_resync"])
+            if rs not in (0.0, 1.0):
+                raise fail("ocv_resync", f"must be 0 or 1, got {rs!r}")
+            out.update(ocv_x=ox, ocv_P=rows, ocv_resync=rs)
+        return out
 
 
 def estimate_soh(model: str | Cell, logs, filter: str = "ekf", dtype: str = "float64",
