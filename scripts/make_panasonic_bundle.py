@@ -18,6 +18,9 @@ drive/25degC_{US06,HWFET_a,LA92,NN}.csv.gz
     ends at it (charge preserved exactly; this rule reproduces the tester's Ah to < 0.05 %);
     Voltage and Battery_Temp_degC = the last measurement at or before t; Ah = the tester's counter
     linearly interpolated at t. Row t = 0 has Current 0 (no interval ends there).
+drive-cold/{10degC_NN,10degC_Cycle_2,0degC_NN,0degC_HWFET,n10degC_NN,n10degC_HWFET,n20degC_NN,n20degC_HWFET}.csv.gz
+    the cold development set (chamber 10 / 0 / -10 / -20 degC, the cell's own temperature in
+    Battery_Temp_degC), resampled exactly as the 25 degC drive cycles.
 characterisation/25degC_C20_OCV_discharge_charge.csv.gz
     every row (60 s logging) up to the end of the rest after the C/20 charge; the last row (logged
     13.6 h later, after the chamber was set to 10 degC) is dropped.
@@ -49,6 +52,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 COLS = ["Time", "Voltage", "Current", "Ah", "Battery_Temp_degC"]
 DRIVE = ["US06", "HWFET_a", "LA92", "NN"]
+COLD = ["10degC_NN", "10degC_Cycle_2", "0degC_NN", "0degC_HWFET", "n10degC_NN", "n10degC_HWFET",
+        "n20degC_NN", "n20degC_HWFET"]
 TEMPS = ["25degC", "10degC", "0degC", "n10degC", "n20degC"]
 
 
@@ -176,6 +181,10 @@ def main(argv):
     for name in DRIVE:
         f = f"25degC_{name}.csv.gz"
         report[f"drive/{f}"] = resample_drive(src / "drive" / f, out / "drive" / f)
+    for name in COLD:
+        f = f"{name}.csv.gz"
+        if (src / "drive-cold" / f).is_file():
+            report[f"drive-cold/{f}"] = resample_drive(src / "drive-cold" / f, out / "drive-cold" / f)
     f = "25degC_C20_OCV_discharge_charge.csv.gz"
     h, r = read_rows(src / "characterisation" / f)
     chamber = numeric(h, r, "Chamber_Temp_degC")

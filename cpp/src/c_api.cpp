@@ -294,6 +294,7 @@ int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config
   ec.soc_max = c->soc_max;
   ec.voltage_sigma_V = c->voltage_sigma_V;
   ec.gate_nis = c->gate_nis;
+  ec.model_error_current_A = c->model_error_current_A;
   ec.gate_policy = c->gate_policy == CS_GATE_PREDICT_ONLY ? cellsense::GatePolicy::kPredictOnly
                                                           : cellsense::GatePolicy::kRejectStep;
   ec.gate_timeout_steps = c->gate_timeout_steps;

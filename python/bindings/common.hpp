@@ -179,6 +179,12 @@ cellsense::EstimatorConfig<T> load_estimator_config(const py::dict& config) {
   c.soc_max = static_cast<T>(scalar(config, "soc_max"));
   c.voltage_sigma_V = static_cast<T>(scalar(config, "voltage_sigma_V"));
   c.gate_nis = static_cast<T>(scalar(config, "gate_nis"));
+  if (config.contains("model_error_current_A")) {
+    c.model_error_current_A = static_cast<T>(scalar(config, "model_error_current_A"));
+  }
+  if (config.contains("model_error_relative")) {
+    c.model_error_relative = static_cast<T>(scalar(config, "model_error_relative"));
+  }
   c.gate_policy = scalar(config, "gate_predict_only") != 0.0 ? cellsense::GatePolicy::kPredictOnly
                                                              : cellsense::GatePolicy::kRejectStep;
   const double timeout = scalar(config, "gate_timeout_steps");

@@ -9,6 +9,8 @@ Names (`list_real_logs()`):
 
 * `panasonic-18650pf/25degC_US06`, `..._HWFET_a`, `..._LA92`, `..._NN`: drive cycles at 25 degC,
   1 s (charge-preserving resample of the 0.1 s source).
+* `panasonic-18650pf/{10degC_NN,10degC_Cycle_2,0degC_NN,0degC_HWFET,n10degC_NN,n10degC_HWFET,n20degC_NN,
+  n20degC_HWFET}`: the cold development set (chamber temperature in the name), resampled the same way.
 * `panasonic-18650pf/25degC_C20_OCV`: the C/20 discharge + charge OCV test.
 * `panasonic-18650pf/<T>_HPPC` (T = 25degC, 10degC, 0degC, n10degC, n20degC): the 5-pulse HPPC file
   merged with its interpulse-discharge file into one continuous log.
@@ -39,6 +41,9 @@ C_REF_AH = 2.8170
 
 DATASET = "panasonic-18650pf"
 DRIVE_CYCLES = ("US06", "HWFET_a", "LA92", "NN")
+#: the cold development set (drive-cold/ of the source; chamber temperature in the name, n = minus)
+COLD_DRIVE_CYCLES = ("10degC_NN", "10degC_Cycle_2", "0degC_NN", "0degC_HWFET", "n10degC_NN", "n10degC_HWFET",
+                     "n20degC_NN", "n20degC_HWFET")
 HPPC_TEMPERATURES = ("25degC", "10degC", "0degC", "n10degC", "n20degC")
 
 
@@ -50,6 +55,7 @@ def data_dir() -> Path:
 def list_real_logs() -> list[str]:
     """Names accepted by `load_real_log`."""
     names = [f"{DATASET}/25degC_{c}" for c in DRIVE_CYCLES]
+    names += [f"{DATASET}/{c}" for c in COLD_DRIVE_CYCLES]
     names.append(f"{DATASET}/25degC_C20_OCV")
     names += [f"{DATASET}/{T}_HPPC" for T in HPPC_TEMPERATURES]
     return names
@@ -63,6 +69,8 @@ def real_log_files(name: str) -> list[Path]:
     d = data_dir()
     if item.startswith("25degC_") and item[len("25degC_"):] in DRIVE_CYCLES:
         return [d / "drive" / f"{item}.csv.gz"]
+    if item in COLD_DRIVE_CYCLES:
+        return [d / "drive-cold" / f"{item}.csv.gz"]
     if item == "25degC_C20_OCV":
         return [d / "characterisation" / "25degC_C20_OCV_discharge_charge.csv.gz"]
     if item.endswith("_HPPC") and item[:-len("_HPPC")] in HPPC_TEMPERATURES:

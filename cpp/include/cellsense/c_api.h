@@ -122,6 +122,10 @@ typedef struct cs_config {
   float initial_hysteresis;        /* (1), in [-1, 1] */
   float initial_hysteresis_sigma;  /* (1), > 0 */
   float initial_hysteresis_sign;   /* instantaneous hysteresis sign s: -1, 0 or +1 */
+  /* model error that follows the cell's resistance (A), [0, 1000]: the measurement variance is
+     voltage_sigma_V^2 + (model_error_current_A x (R0 + sum R_j))^2 at the prior SOC and the sample's
+     temperature; 0 (default): voltage_sigma_V^2 only */
+  float model_error_current_A;
 } cs_config;
 
 /* Defaults: the Python package's NoiseSettings / EstimatorSettings, EKF, initial SOC 0.5. */

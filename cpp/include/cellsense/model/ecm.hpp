@@ -306,6 +306,16 @@ class EcmModel {
     const math::GridPoint<T> gp = math::locate(params_->grid, soc, s.temp, s.soc_segment);
     return math::lookup(params_->r0_Ohm, gp) * r0_scale_;
   }
+  /// The cell's total resistance R0 + sum R_j (Ohm) at x's SOC and the sample's temperature, R0 with
+  /// the factor in use: the scale of the model's voltage error (Estimator's model_error_current_A).
+  T model_error_resistance_Ohm(const Step& s, const State& x) const {
+    const Params& p = *params_;
+    const math::GridPoint<T> gp = math::locate(p.grid, x(Idx::soc, 0), s.temp, s.soc_segment);
+    T r_Ohm = math::lookup(p.r0_Ohm, gp) * r0_scale_;
+    CELLSENSE_UNROLL
+    for (int j = 0; j < NRC; ++j) { r_Ohm = r_Ohm + math::lookup(p.rc_r_Ohm[j], gp); }
+    return r_Ohm;
+  }
   /// dOCV/dz of the OCV table itself (without the correction) at `soc` and `temperature_degC` (V).
   T ocv_table_slope_V(T soc, T temperature_degC) const {
     const math::TempPoint<T> tp = math::locate_temperature(params_->grid, temperature_degC);
