@@ -446,6 +446,8 @@ void cs_soh_config_default(cs_soh_config* c, float capacity_Ah) {
   c->ocv_soc_per_sqrt_s = d.ocv_soc_per_sqrt_s;
   c->ocv_load_fraction = d.ocv_load_fraction;
   c->ocv_max_V = d.ocv_max_V;
+  c->learn_min_temperature_degC = d.learn_min_temperature_degC;
+  c->learn_max_temperature_degC = d.learn_max_temperature_degC;
 }
 
 int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
@@ -473,6 +475,8 @@ int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
   sc.ocv_soc_per_sqrt_s = c->ocv_soc_per_sqrt_s;
   sc.ocv_load_fraction = c->ocv_load_fraction;
   sc.ocv_max_V = c->ocv_max_V;
+  sc.learn_min_temperature_degC = c->learn_min_temperature_degC;
+  sc.learn_max_temperature_degC = c->learn_max_temperature_degC;
   SohImpl* s = ::new (static_cast<void*>(soh->opaque)) SohImpl();
   s->magic = 0;
   s->filter = e->filter;

@@ -9,7 +9,7 @@ across drives); `start_log()` re-initialises only the SOC from a rested OCV, kee
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,34 @@ class SohSettings:
     ocv_soc_per_sqrt_s: float = 1e-4        #: random walk of the OCV filter's own SOC (1/sqrt(s))
     ocv_load_fraction: float = 1.0          #: under load the nodes learn with sigma + this x R0 |i|; 0: at rests only
     ocv_max_V: float = 0.1                  #: bound of each OCV correction node (V)
+    #: learning window (degC): capacity pairs, R0 and OCV updates only at samples within it; a cold cell's
+    #: model error is not ageing (docs/real-data.md)
+    learn_min_temperature_degC: float = 15.0
+    learn_max_temperature_degC: float = 50.0
+
+    #: (lo, hi[, lo_exclusive]) per field, checked at construction (`estimator.check_settings_fields`; fields
+    #: not listed: [0, 10] V for volts, [0, 1e6] otherwise). Capacities as the cell-file loader's (1 mAh .. 1 MAh).
+    BOUNDS = {"initial_capacity_Ah": (1e-3, 1e6), "capacity_sigma_Ah": (0.0, 1e6, True),
+              "capacity_forgetting": (0.0, 1.0, True), "pair_min_delta_soc": (0.0, 2.0, True),
+              "pair_max_soc_sigma": (0.0, 1.0, True), "initial_r0_scale": (0.0, 1e3, True),
+              "r0_scale_sigma": (0.0, 1e3, True), "r0_scale_per_sqrt_s": (0.0, 1.0),
+              "r0_max_dt_s": (0.0, 86400.0, True), "r0_voltage_sigma_V": (0.0, 10.0, True),
+              "r0_gate_nis": (0.0, 1e15, True), "r0_scale_min": (0.0, 1e3, True), "r0_scale_max": (0.0, 1e3, True),
+              "ocv_sigma_V": (0.0, 1.0, True), "ocv_V_per_sqrt_s": (0.0, 1.0), "ocv_soc_per_sqrt_s": (0.0, 1.0),
+              "ocv_load_fraction": (0.0, 1e3), "ocv_max_V": (0.0, 1.0, True),
+              "learn_min_temperature_degC": (-100.0, 200.0), "learn_max_temperature_degC": (-100.0, 200.0)}
+
+    def __post_init__(self) -> None:
+        """Refuse NaN, Inf and absurd values at construction, naming the field (ValueError): e.g.
+        initial_capacity_Ah = 1e-30 would make every capacity update fail silently."""
+        from .estimator import check_settings_fields
+
+        check_settings_fields(self, self.BOUNDS)
+        if not self.r0_scale_min < self.r0_scale_max:
+            raise ValueError(f"SohSettings.r0_scale_min: {self.r0_scale_min} must be below r0_scale_max {self.r0_scale_max}")
+        if not self.r0_scale_min <= self.initial_r0_scale <= self.r0_scale_max:
+            raise ValueError(f"SohSettings.initial_r0_scale: {self.initial_r0_scale} is outside "
+                             f"[r0_scale_min, r0_scale_max] = [{self.r0_scale_min}, {self.r0_scale_max}]")
 
     def core_dict(self, capacity_Ah: float, current_sigma_A: float) -> dict[str, float]:
         q0 = capacity_Ah if self.initial_capacity_Ah is None else float(self.initial_capacity_Ah)
@@ -76,6 +104,8 @@ class SohSettings:
             "ocv_soc_per_sqrt_s": self.ocv_soc_per_sqrt_s,
             "ocv_load_fraction": self.ocv_load_fraction,
             "ocv_max_V": self.ocv_max_V,
+            "learn_min_temperature_degC": self.learn_min_temperature_degC,
+            "learn_max_temperature_degC": self.learn_max_temperature_degC,
         }
 
 
@@ -100,7 +130,11 @@ class SohEstimator(EstimatorBase):
                  settings: EstimatorSettings | None = None, dtype: str = "float64",
                  initial_soc: float | None = None, soh: SohSettings | None = None) -> None:
         core = self._setup(filter, dtype, lambda: load_cell(cell), noise, settings, initial_soc)
-        self.soh_settings = soh or SohSettings()
+        self.soh_settings = replace(soh) if soh is not None else SohSettings()  # replace: validated again
+        q = self.soh_settings.initial_capacity_Ah
+        if q is not None and not 0.1 * self.cell.capacity_Ah <= q <= 10.0 * self.cell.capacity_Ah:
+            raise ValueError(f"SohSettings.initial_capacity_Ah: {q} A h is not within 0.1 .. 10 x the cell's "
+                             f"{self.cell.capacity_Ah} A h ({self.cell.source})")
         s, n = self.settings, self.noise
         cls = getattr(core, f"EcmSoh{filter.capitalize()}{self.cell.rc_pairs}_{'f64' if self.dtype == 'float64' else 'f32'}")
         x0, p0 = self.initial_gaussian(0.5 if initial_soc is None else float(initial_soc))

@@ -125,10 +125,7 @@ class Estimator {
     // voltage error is an error in its overpotential, which scales with the resistance: on the
     // Panasonic 18650PF HPPC the fit residual grows 19.5 -> 98 mV from 25 to -20 degC as the
     // resistance grows about 4x; docs/real-data.md). With model_error_current_A = 0, r = sigma^2.
-    const T abs_i_A = current_A < T(0) ? -current_A : current_A;
-    const T e_model_V = (config_.model_error_current_A + config_.model_error_relative * abs_i_A) *
-                        model_error_resistance(model_, s, prior.x);
-    const T r = config_.voltage_sigma_V * config_.voltage_sigma_V + e_model_V * e_model_V;
+    const T r = measurement_variance(s, prior.x, current_A);
     filter::Innovation<T, N> in;
     if (!filter_.innovate(model_, s, prior, voltage_V, r, in)) {
       return report(StepStatus::kRejectedNumerical);
@@ -186,6 +183,15 @@ class Estimator {
     gated_in_row_ = 0;
     aux_ = Model::next_aux(s);
     return report(status, &in);
+  }
+
+  /// The measurement noise variance R (V^2) of a sample with transition `s` and current `current_A` at
+  /// state x: voltage_sigma_V^2 + ((model_error_current_A + model_error_relative |i|) R_cell(x))^2.
+  T measurement_variance(const typename Model::Step& s, const State& x, T current_A) const {
+    const T abs_i_A = current_A < T(0) ? -current_A : current_A;
+    const T e_model_V = (config_.model_error_current_A + config_.model_error_relative * abs_i_A) *
+                        model_error_resistance(model_, s, x);
+    return config_.voltage_sigma_V * config_.voltage_sigma_V + e_model_V * e_model_V;
   }
 
   bool initialised() const { return initialised_; }

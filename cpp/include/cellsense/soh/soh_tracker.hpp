@@ -74,6 +74,13 @@ struct SohConfig {
   T ocv_soc_per_sqrt_s = T(1e-4);      ///< random walk of the OCV filter's SOC (1/sqrt(s))
   T ocv_load_fraction = T(1.0);        ///< under load, sigma += this x R0 |i|; 0: learn at rests only (1)
   T ocv_max_V = T(0.1);                ///< bound of each OCV node (V), in (0, 1]
+  /// Learning window (degC): capacity pairs open and close, R0 and the OCV nodes update only at samples
+  /// whose temperature lies in [learn_min_temperature_degC, learn_max_temperature_degC]. A cold cell's
+  /// model error (resistance, OCV, the charge a cold cell can deliver) is not ageing and must not be
+  /// learned as ageing (docs/real-data.md: on the Panasonic 18650PF at 10 .. -20 degC, learning made the
+  /// SOC 0.4-10 points worse). Outside the window the SOC filter runs on the health learned so far.
+  T learn_min_temperature_degC = T(15);
+  T learn_max_temperature_degC = T(50);
 };
 
 /// Correlation of neighbouring OCV nodes in their prior (1).
@@ -144,7 +151,9 @@ class SohTracker {
         (c.ocv_learning && (!positive(c.ocv_sigma_V) || !(c.ocv_sigma_V <= T(1)) || !(c.ocv_V_per_sqrt_s >= T(0)) ||
                             !finite(c.ocv_V_per_sqrt_s) || !(c.ocv_soc_per_sqrt_s >= T(0)) ||
                             !finite(c.ocv_soc_per_sqrt_s) || !(c.ocv_load_fraction >= T(0)) ||
-                            !finite(c.ocv_load_fraction) || !(c.ocv_max_V > T(0) && c.ocv_max_V <= T(1))))) {
+                            !finite(c.ocv_load_fraction) || !(c.ocv_max_V > T(0) && c.ocv_max_V <= T(1)))) ||
+        !finite(c.learn_min_temperature_degC) || !finite(c.learn_max_temperature_degC) ||
+        !(c.learn_min_temperature_degC <= c.learn_max_temperature_degC)) {
       return false;
     }
     CapacityAwtls<T> cap;
@@ -194,6 +203,9 @@ class SohTracker {
 
     const T soc = est.soc();
     const bool fused = r.status == StepStatus::kFused || r.status == StepStatus::kFusedAfterGateTimeout;
+    // Learn only inside the temperature window (SohConfig::learn_min/max_temperature_degC).
+    const bool learn = temperature_degC >= config_.learn_min_temperature_degC &&
+                       temperature_degC <= config_.learn_max_temperature_degC;
     T r0_table = T(0);
     if (fused) {
       r0_table = model.r0_table_Ohm(soc, temperature_degC);
@@ -202,7 +214,7 @@ class SohTracker {
       T rho = r.innovation_V * rv / r.innovation_variance_V2;  // residual after the update
       const T di = current_A - st_.prev_current_A;
       const T adi = di < T(0) ? -di : di;
-      if (st_.prev_valid != 0 && dt_s <= config_.r0_max_dt_s && adi >= config_.r0_min_step_A) {
+      if (learn && st_.prev_valid != 0 && dt_s <= config_.r0_max_dt_s && adi >= config_.r0_min_step_A) {
         const T d = r.innovation_V - st_.prev_residual_V;
         const T h = -(g - st_.prev_g_V);
         const T rd = T(2) * config_.r0_voltage_sigma_V * config_.r0_voltage_sigma_V;
@@ -229,14 +241,16 @@ class SohTracker {
     }
 
     bool ocv_updated = false;
-    if (config_.ocv_learning) { ocv_updated = ocv_step(est, dt_s, current_A, voltage_V, temperature_degC, fused); }
+    if (config_.ocv_learning) {
+      ocv_updated = ocv_step(est, dt_s, current_A, voltage_V, temperature_degC, fused && learn);
+    }
 
     // Capacity pair: open / close at rest samples with a well-known SOC away from the clamps.
     last_temperature_degC_ = temperature_degC;
     const T soc_var = est.covariance()(0, 0);
     const auto& ec = est.config();
-    const bool soc_ok = soc_var <= config_.pair_max_soc_sigma * config_.pair_max_soc_sigma && soc > ec.soc_min &&
-                        soc < ec.soc_max;
+    const bool soc_ok = learn && soc_var <= config_.pair_max_soc_sigma * config_.pair_max_soc_sigma &&
+                        soc > ec.soc_min && soc < ec.soc_max;
     const T abs_i = current_A < T(0) ? -current_A : current_A;
     if (soc_ok && abs_i <= config_.rest_current_A) {
       const T pz = pair_soc(est, soc, temperature_degC);
@@ -489,7 +503,7 @@ class SohTracker {
       // under load the dynamics' model error adds a sigma of ocv_load_fraction x the R0 drop
       const T di = rest ? T(0)
                         : config_.ocv_load_fraction * model.r0_table_Ohm(x[0], temperature_degC) * model.r0_scale() * abs_i;
-      T s = ec.voltage_sigma_V * ec.voltage_sigma_V + di * di;
+      T s = est.measurement_variance(step, xs, current_A) + di * di;  // the SOC filter's R at z_c, + load term
       for (int r = 0; r < n; ++r) {
         T acc = T(0);
         for (int q = 0; q < nh; ++q) { acc = acc + p[r][idx[q]] * hv[q]; }
