@@ -241,7 +241,7 @@ void cs_config_default(cs_config* c) {
   c->voltage_sigma_V = 0.04f;
   c->gate_nis = 100.0f;
   c->current_sigma_A = 0.05f;
-  c->soc_per_sqrt_s = 3e-4f;
+  c->soc_per_sqrt_s = 2e-4f;
   c->v_rc_V_per_sqrt_s = 5e-4f;
   c->hysteresis_per_sqrt_s = 1e-3f;
   c->ukf_alpha = 1.0f;
@@ -295,6 +295,7 @@ int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config
   ec.voltage_sigma_V = c->voltage_sigma_V;
   ec.gate_nis = c->gate_nis;
   ec.model_error_current_A = c->model_error_current_A;
+  ec.model_error_relative = c->model_error_relative;
   ec.gate_policy = c->gate_policy == CS_GATE_PREDICT_ONLY ? cellsense::GatePolicy::kPredictOnly
                                                           : cellsense::GatePolicy::kRejectStep;
   ec.gate_timeout_steps = c->gate_timeout_steps;

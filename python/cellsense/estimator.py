@@ -128,24 +128,27 @@ def reference_resistance_Ohm(cell: Cell, temperature_degC: float = 25.0) -> floa
     return float(np.median(r))
 
 
-def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float]:
-    """(voltage_sigma_V, model_error_current_A) the filter uses.
+def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float, float]:
+    """(voltage_sigma_V, model_error_current_A, model_error_relative) the filter uses.
 
-    With both unset and a cell file that states its model voltage error e (measured near 25 degC), the
-    model-error part of the voltage sigma follows the cell's resistance: sigma^2 = sensor^2 +
-    (inflation e R_cell(SOC, T) / R_ref)^2, R_ref = `reference_resistance_Ohm` (docs/real-data.md: the
-    fit residual grows with the resistance from 25 to -20 degC), i.e. model_error_current_A =
-    inflation e / R_ref and voltage_sigma_V = the sensor term. At the reference conditions this is the
-    constant sigma of `resolve_voltage_sigma`. An explicit value of either setting wins."""
+    With both `voltage_sigma_V` and `model_error_current_A` unset and a cell file that states its model
+    voltage error e (measured near 25 degC), the model-error part of the voltage sigma follows the cell's
+    resistance: sigma^2 = sensor^2 + ((k_A + k_rel |i|) R_cell(SOC, T))^2 with k_A = inflation e / R_ref,
+    R_ref = `reference_resistance_Ohm` (docs/real-data.md: the fit residual grows with the resistance from
+    25 to -20 degC) and k_rel = `model_error_relative`; voltage_sigma_V is then the sensor term. At rest and
+    at the reference temperature this is the constant sigma of `resolve_voltage_sigma`. An explicit
+    voltage_sigma_V (and no explicit model_error_current_A) gives the constant sigma, as before; an
+    explicit model_error_current_A is used as given, with model_error_relative."""
     e = getattr(cell, "model_voltage_error_V", None)
     if noise.model_error_current_A is not None:
-        return resolve_voltage_sigma(noise, cell), float(noise.model_error_current_A)
+        return resolve_voltage_sigma(noise, cell), float(noise.model_error_current_A), float(noise.model_error_relative)
     if noise.voltage_sigma_V is not None or e is None:
-        return resolve_voltage_sigma(noise, cell), 0.0
+        return resolve_voltage_sigma(noise, cell), 0.0, 0.0
     r_ref = reference_resistance_Ohm(cell)
     if not (r_ref > 0):
-        return resolve_voltage_sigma(noise, cell), 0.0
-    return float(noise.voltage_sensor_sigma_V), float(noise.model_error_inflation * e / r_ref)
+        return resolve_voltage_sigma(noise, cell), 0.0, 0.0
+    return (float(noise.voltage_sensor_sigma_V), float(noise.model_error_inflation * e / r_ref),
+            float(noise.model_error_relative))
 
 
 def resolve_voltage_sigma(noise: NoiseSettings, cell: Cell) -> float:
@@ -309,8 +312,8 @@ class EstimatorBase:
         self.cell = load()
         self.filter = filter
         noise = noise or NoiseSettings()
-        sigma_V, k_A = resolve_model_error(noise, self.cell)
-        self.noise = replace(noise, voltage_sigma_V=sigma_V, model_error_current_A=k_A)
+        sigma_V, k_A, k_rel = resolve_model_error(noise, self.cell)
+        self.noise = replace(noise, voltage_sigma_V=sigma_V, model_error_current_A=k_A, model_error_relative=k_rel)
         self.settings = s = settings or EstimatorSettings()
         if initial_soc is not None and not (s.soc_min <= initial_soc <= s.soc_max):
             raise ValueError(f"initial_soc: {initial_soc} is outside [{s.soc_min}, {s.soc_max}]")

@@ -60,9 +60,9 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", symbol):
         raise ValueError(f"symbol: {symbol!r} is not a C identifier")
     ns, nt = len(cell.soc), len(cell.temperature_degC)
-    from .estimator import NoiseSettings, resolve_voltage_sigma
+    from .estimator import NoiseSettings, resolve_model_error
 
-    voltage_sigma = resolve_voltage_sigma(NoiseSettings(), cell)
+    voltage_sigma, model_error_current, model_error_relative = resolve_model_error(NoiseSettings(), cell)
     guard = guard or _guard(None, symbol)
     tables = [("ocv_V", cell.ocv_V), ("r0_Ohm", cell.r0_Ohm)]
     rc_r = ",\n".join(_table(f"rc_r_Ohm[{j}]", t) for j, t in enumerate(cell.rc_r_Ohm))
@@ -87,10 +87,13 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
 #endif
 
 #define {symbol.upper()}_NAME "{cell.name}"
-/* The measurement sigma the Python estimator uses by default for this cell (sensor + the cell
- * file's identified model error, cellsense.estimator.resolve_voltage_sigma): set
- * cs_config.voltage_sigma_V to it so the firmware runs the same filter as the validation. */
+/* The measurement noise the Python estimator uses by default for this cell (the sensor and the cell
+ * file's identified model error, scaled by the cell's resistance; cellsense.estimator.resolve_model_error):
+ * set cs_config.voltage_sigma_V, .model_error_current_A and .model_error_relative to them so the
+ * firmware runs the same filter as the validation. */
 #define {symbol.upper()}_VOLTAGE_SIGMA_V {c_float(voltage_sigma)}
+#define {symbol.upper()}_MODEL_ERROR_CURRENT_A {c_float(model_error_current)}
+#define {symbol.upper()}_MODEL_ERROR_RELATIVE {c_float(model_error_relative)}
 
 static const cs_cell_params {symbol} = {{
   CS_PARAMS_LAYOUT,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cell import Cell
-from .estimator import EstimatorSettings, NoiseSettings, resolve_voltage_sigma
+from .estimator import EstimatorSettings, NoiseSettings, resolve_model_error
 
 
 class NumpyEcm:
@@ -104,6 +104,12 @@ class NumpyEcm:
              - self._lookup(c.hysteresis_instant_V, loc) * s["sign"] - self._lookup(c.r0_Ohm, loc) * s["i"])
         return v - float(np.sum(x[1:1 + self.n_rc]))
 
+    def r_cell_Ohm(self, soc: float, temperature_degC: float) -> float:
+        """R0 + sum R_j at `soc` and the temperature (the core's EcmModel::model_error_resistance_Ohm)."""
+        c = self.cell
+        loc = self._locate(float(soc), temperature_degC)
+        return self._lookup(c.r0_Ohm, loc) + sum(self._lookup(c.rc_r_Ohm[j], loc) for j in range(self.n_rc))
+
     def H(self, x, s) -> np.ndarray:
         c = self.cell
         x = np.asarray(x, float).reshape(-1)
@@ -133,7 +139,16 @@ def filterpy_run(cell: Cell, filter: str, time_s, current_A, voltage_V, temperat
     x0[-1] = noise.initial_hysteresis
     p0 = np.diag([noise.initial_soc_sigma ** 2] + [noise.initial_v_rc_sigma_V ** 2] * m.n_rc
                  + [noise.initial_hysteresis_sigma ** 2])
-    r = resolve_voltage_sigma(noise, cell) ** 2  # as the Estimator resolves it
+    sigma_V, k_A, k_rel = resolve_model_error(noise, cell)  # as the Estimator resolves it
+
+    def r_of(x_prior, s) -> float:
+        """R = sigma^2 + ((k_A + k_rel |i|) R_cell(prior SOC, T))^2 (estimator/estimator.hpp)."""
+        if k_A == 0.0 and k_rel == 0.0:
+            return sigma_V ** 2
+        e = (k_A + k_rel * abs(s["i"])) * m.r_cell_Ohm(float(np.asarray(x_prior).reshape(-1)[0]), s["T"])
+        return sigma_V ** 2 + e * e
+
+    r = sigma_V ** 2
     t, cur, vol, tem = (np.asarray(a, float) for a in (time_s, current_A, voltage_V, temperature_degC))
     N = len(t)
     soc = np.empty(N)
@@ -151,6 +166,7 @@ def filterpy_run(cell: Cell, filter: str, time_s, current_A, voltage_V, temperat
             kf.B = m.u(s).reshape(n, 1)
             kf.Q = m.Q(s)
             kf.predict(u=np.array([[1.0]]))
+            kf.R = np.array([[r_of(kf.x, s)]])
             kf.update(np.array([[vol[k]]]), lambda x, s=s: m.H(x, s), lambda x, s=s: np.array([[m.h(x, s)]]))
             sign = s["sign"]
             soc[k], sig[k] = kf.x[0, 0], np.sqrt(kf.P[0, 0])
@@ -166,6 +182,7 @@ def filterpy_run(cell: Cell, filter: str, time_s, current_A, voltage_V, temperat
             kf.Q = m.Q(s)
             kf.predict(s=s)
             kf.sigmas_f = kf.points_fn.sigma_points(kf.x, kf.P)  # redraw, as the core does
+            kf.R = np.array([[r_of(kf.x, s)]])
             kf.update(np.array([vol[k]]), s=s)
             sign = s["sign"]
             soc[k], sig[k] = kf.x[0], np.sqrt(kf.P[0, 0])

@@ -123,9 +123,11 @@ typedef struct cs_config {
   float initial_hysteresis_sigma;  /* (1), > 0 */
   float initial_hysteresis_sign;   /* instantaneous hysteresis sign s: -1, 0 or +1 */
   /* model error that follows the cell's resistance (A), [0, 1000]: the measurement variance is
-     voltage_sigma_V^2 + (model_error_current_A x (R0 + sum R_j))^2 at the prior SOC and the sample's
-     temperature; 0 (default): voltage_sigma_V^2 only */
+     voltage_sigma_V^2 + ((model_error_current_A + model_error_relative x |i|) x (R0 + sum R_j))^2 at
+     the prior SOC and the sample's temperature; both 0 (default): voltage_sigma_V^2 only. export-c
+     writes the values the Python estimator uses for the cell (<CELL>_MODEL_ERROR_CURRENT_A, ...). */
   float model_error_current_A;
+  float model_error_relative;      /* (1), [0, 100] */
 } cs_config;
 
 /* Defaults: the Python package's NoiseSettings / EstimatorSettings, EKF, initial SOC 0.5. */

@@ -48,6 +48,12 @@ static int run_filter(uint8_t filter, const char* name) {
   cs_config_default(&cfg);
   cfg.filter = filter;
   cfg.initial_soc = CS_LOG_INITIAL_SOC;
+#ifdef CELL_PARAMS_MODEL_ERROR_CURRENT_A
+  /* the measurement noise the Python estimator uses for this cell (export-c), model error included */
+  cfg.voltage_sigma_V = CELL_PARAMS_VOLTAGE_SIGMA_V;
+  cfg.model_error_current_A = CELL_PARAMS_MODEL_ERROR_CURRENT_A;
+  cfg.model_error_relative = CELL_PARAMS_MODEL_ERROR_RELATIVE;
+#endif
   const int rc = cs_init(&g_est, &cell_params, &cfg);
   platform_write("init ");
   platform_write(name);
