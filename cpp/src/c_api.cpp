@@ -296,6 +296,7 @@ int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config
   ec.gate_nis = c->gate_nis;
   ec.model_error_current_A = c->model_error_current_A;
   ec.model_error_relative = c->model_error_relative;
+  ec.model_error_correlation_s = c->model_error_correlation_s;
   ec.gate_policy = c->gate_policy == CS_GATE_PREDICT_ONLY ? cellsense::GatePolicy::kPredictOnly
                                                           : cellsense::GatePolicy::kRejectStep;
   ec.gate_timeout_steps = c->gate_timeout_steps;

@@ -182,6 +182,9 @@ cellsense::EstimatorConfig<T> load_estimator_config(const py::dict& config) {
   if (config.contains("model_error_current_A")) {
     c.model_error_current_A = static_cast<T>(scalar(config, "model_error_current_A"));
   }
+  if (config.contains("model_error_correlation_s")) {
+    c.model_error_correlation_s = static_cast<T>(scalar(config, "model_error_correlation_s"));
+  }
   if (config.contains("model_error_relative")) {
     c.model_error_relative = static_cast<T>(scalar(config, "model_error_relative"));
   }

@@ -84,14 +84,17 @@ class NoiseSettings:
 
     voltage_sigma_V: float | None = None    #: measurement noise + model error, 1 sigma (V); None: from the cell file
     voltage_sensor_sigma_V: float = 0.005   #: voltage sensor term of the resolved sigma (V)
-    model_error_inflation: float = 10.0     #: multiplies the cell file's model voltage error (1)
+    model_error_inflation: float = 5.0      #: constant-sigma path only: multiplies the cell file's model voltage error (1)
     #: model error that follows the cell's resistance (A): the filter's measurement variance is
     #: voltage_sigma_V**2 + (model_error_current_A * R_cell(SOC, T))**2; None: from the cell file
     #: (`resolve_model_error`); 0: off (a constant voltage sigma, as before)
     model_error_current_A: float | None = None
     #: model error proportional to the resistive drop (1): the model-error sigma is
     #: (model_error_current_A + model_error_relative |i|) R_cell; used with a resistance-scaled model error
-    model_error_relative: float = 1.0
+    model_error_relative: float = 0.1
+    #: correlation time of the model error (s): at a sample interval dt below it the model-error variance is
+    #: multiplied by this / dt (100 s: x10 in sigma at 1 Hz, x31.6 at 10 Hz; the same information per second)
+    model_error_correlation_s: float = 100.0
     current_sigma_A: float = 0.05           #: current sensor noise, 1 sigma (A)
     soc_per_sqrt_s: float = 2e-4            #: SOC random walk (1/sqrt(s)); covers offset and capacity error
     v_rc_V_per_sqrt_s: float = 5e-4         #: RC voltage random walk (V/sqrt(s))
@@ -133,10 +136,10 @@ def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float,
 
     With both `voltage_sigma_V` and `model_error_current_A` unset and a cell file that states its model
     voltage error e (measured near 25 degC), the model-error part of the voltage sigma follows the cell's
-    resistance: sigma^2 = sensor^2 + ((k_A + k_rel |i|) R_cell(SOC, T))^2 with k_A = inflation e / R_ref,
-    R_ref = `reference_resistance_Ohm` (docs/real-data.md: the fit residual grows with the resistance from
-    25 to -20 degC) and k_rel = `model_error_relative`; voltage_sigma_V is then the sensor term. At rest and
-    at the reference temperature this is the constant sigma of `resolve_voltage_sigma`. An explicit
+    resistance: sigma^2 = sensor^2 + ((k_A + k_rel |i|) R_cell(SOC, T))^2 max(1, tau / dt) with k_A =
+    e / R_ref, R_ref = `reference_resistance_Ohm` (docs/real-data.md: the fit residual grows with the
+    resistance from 25 to -20 degC), k_rel = `model_error_relative` and tau = `model_error_correlation_s`;
+    voltage_sigma_V is then the sensor term. An explicit
     voltage_sigma_V (and no explicit model_error_current_A) gives the constant sigma, as before; an
     explicit model_error_current_A is used as given, with model_error_relative."""
     e = getattr(cell, "model_voltage_error_V", None)
@@ -147,8 +150,7 @@ def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float,
     r_ref = reference_resistance_Ohm(cell)
     if not (r_ref > 0):
         return resolve_voltage_sigma(noise, cell), 0.0, 0.0
-    return (float(noise.voltage_sensor_sigma_V), float(noise.model_error_inflation * e / r_ref),
-            float(noise.model_error_relative))
+    return float(noise.voltage_sensor_sigma_V), float(e / r_ref), float(noise.model_error_relative)
 
 
 def resolve_voltage_sigma(noise: NoiseSettings, cell: Cell) -> float:
@@ -256,6 +258,7 @@ def core_config(settings: EstimatorSettings, noise: NoiseSettings) -> dict[str, 
             "voltage_sigma_V": noise.voltage_sigma_V, "gate_nis": s.gate_nis,
             "model_error_current_A": noise.model_error_current_A or 0.0,
             "model_error_relative": noise.model_error_relative,
+            "model_error_correlation_s": noise.model_error_correlation_s if noise.model_error_current_A else 0.0,
             "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
             "gate_timeout_steps": float(s.gate_timeout_steps)}
 

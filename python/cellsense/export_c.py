@@ -63,6 +63,7 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
     from .estimator import NoiseSettings, resolve_model_error
 
     voltage_sigma, model_error_current, model_error_relative = resolve_model_error(NoiseSettings(), cell)
+    model_error_correlation = NoiseSettings().model_error_correlation_s if model_error_current else 0.0
     guard = guard or _guard(None, symbol)
     tables = [("ocv_V", cell.ocv_V), ("r0_Ohm", cell.r0_Ohm)]
     rc_r = ",\n".join(_table(f"rc_r_Ohm[{j}]", t) for j, t in enumerate(cell.rc_r_Ohm))
@@ -94,6 +95,7 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
 #define {symbol.upper()}_VOLTAGE_SIGMA_V {c_float(voltage_sigma)}
 #define {symbol.upper()}_MODEL_ERROR_CURRENT_A {c_float(model_error_current)}
 #define {symbol.upper()}_MODEL_ERROR_RELATIVE {c_float(model_error_relative)}
+#define {symbol.upper()}_MODEL_ERROR_CORRELATION_S {c_float(model_error_correlation)}
 
 static const cs_cell_params {symbol} = {{
   CS_PARAMS_LAYOUT,

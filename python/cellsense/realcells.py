@@ -88,12 +88,21 @@ def metrics(time_s, soc, soc_sigma, soc_true, settle_s: float = SETTLE_S) -> dic
 
 
 def run_file(file: str, case: str = "B", filter: str = "ekf", soh: bool = False, cell: str = "panasonic_18650pf",
-             dtype: str = "float64", noise=None, soh_settings=None) -> RealCellResult:
-    """Estimate one bundled file in one case; returns its metrics."""
+             dtype: str = "float64", noise=None, soh_settings=None, source_dir=None) -> RealCellResult:
+    """Estimate one file in one case; returns its metrics. `source_dir`: the full-resolution source
+    (e.g. ../shared/data/panasonic-18650pf, ~0.1 s logging; its drive/ and drive-cold/ folders) instead
+    of the bundled 1 s resample."""
+    from pathlib import Path
+
     from .cell import load_cell
+    from .convert import convert_panasonic
     from .estimator import Estimator
     c = load_cell(cell)
-    log = load_real_log(f"{DATASET}/{file}", capacity_Ah=c.capacity_Ah)
+    if source_dir is None:
+        log = load_real_log(f"{DATASET}/{file}", capacity_Ah=c.capacity_Ah)
+    else:
+        sub = "drive" if file.startswith("25degC_") else "drive-cold"
+        log, _ = convert_panasonic(Path(source_dir) / sub / f"{file}.csv.gz", c.capacity_Ah)
     soc0, gain, offset = CASES[case]
     i_meas = gain * log.current_A + offset
     init = float(log.soc_true[0]) if soc0 is None else soc0
@@ -138,4 +147,5 @@ if __name__ == "__main__":  # python -m cellsense.realcells [case] [ekf,ukf] [so
     case = sys.argv[1] if len(sys.argv) > 1 else "B"
     filters = sys.argv[2].split(",") if len(sys.argv) > 2 else ["ekf", "ukf"]
     soh = len(sys.argv) > 3 and sys.argv[3] == "soh"
-    print(format_table(run_matrix(cases=(case,), filters=filters, soh=soh)))
+    src = sys.argv[4] if len(sys.argv) > 4 else None
+    print(format_table(run_matrix(cases=(case,), filters=filters, soh=soh, source_dir=src)))

@@ -146,7 +146,8 @@ def filterpy_run(cell: Cell, filter: str, time_s, current_A, voltage_V, temperat
         if k_A == 0.0 and k_rel == 0.0:
             return sigma_V ** 2
         e = (k_A + k_rel * abs(s["i"])) * m.r_cell_Ohm(float(np.asarray(x_prior).reshape(-1)[0]), s["T"])
-        return sigma_V ** 2 + e * e
+        tau = noise.model_error_correlation_s
+        return sigma_V ** 2 + e * e * (tau / s["dt_s"] if s["dt_s"] < tau else 1.0)
 
     r = sigma_V ** 2
     t, cur, vol, tem = (np.asarray(a, float) for a in (time_s, current_A, voltage_V, temperature_degC))

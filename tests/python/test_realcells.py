@@ -77,14 +77,15 @@ def test_model_error_term_is_the_documented_variance():
     """R = sigma^2 + ((k_A + k_rel |i|) R_cell(prior SOC, T))^2, checked on the innovation variance of one step."""
     cell = load_cell("panasonic_18650pf")
     base = NoiseSettings(voltage_sigma_V=0.01, model_error_current_A=0.0, model_error_relative=0.0)
-    on = NoiseSettings(voltage_sigma_V=0.01, model_error_current_A=0.4, model_error_relative=0.5)
+    on = NoiseSettings(voltage_sigma_V=0.01, model_error_current_A=0.4, model_error_relative=0.5,
+                       model_error_correlation_s=4.0)
     a = Estimator(cell, noise=base, initial_soc=0.6)
     b = Estimator(cell, noise=on, initial_soc=0.6)
     ra = a.step(1.0, 2.0, 3.70, -5.0)
     rb = b.step(1.0, 2.0, 3.70, -5.0)
     prior_soc = 0.6 - 2.0 / (3600 * cell.capacity_Ah)
     r_cell = NumpyEcm(cell, base).r_cell_Ohm(prior_soc, -5.0)
-    expected = (0.4 + 0.5 * 2.0) ** 2 * r_cell ** 2
+    expected = (0.4 + 0.5 * 2.0) ** 2 * r_cell ** 2 * 4.0  # x tau / dt
     assert rb.innovation_variance_V2 - ra.innovation_variance_V2 == pytest.approx(expected, rel=1e-6)
 
 
@@ -99,10 +100,10 @@ def test_model_error_settings_refused(bad):
 def test_resolution_follows_the_cell_file():
     cell = load_cell("panasonic_18650pf")
     sigma, k_A, k_rel = resolve_model_error(NoiseSettings(), cell)
-    assert sigma == pytest.approx(0.005) and k_A > 0 and k_rel == 1.0
-    # at the reference resistance the model-error term is the old constant inflation x e
+    assert sigma == pytest.approx(0.005) and k_A > 0 and k_rel == NoiseSettings().model_error_relative
+    # at the reference resistance the model-error term is the cell file's model error
     from cellsense.estimator import reference_resistance_Ohm
-    assert k_A * reference_resistance_Ohm(cell) == pytest.approx(10.0 * cell.model_voltage_error_V)
+    assert k_A * reference_resistance_Ohm(cell) == pytest.approx(cell.model_voltage_error_V)
     # an explicit constant sigma turns the resistance scaling off
     assert resolve_model_error(NoiseSettings(voltage_sigma_V=0.03), cell) == (0.03, 0.0, 0.0)
     assert np.isfinite(k_A)

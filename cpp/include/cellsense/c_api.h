@@ -128,6 +128,8 @@ typedef struct cs_config {
      writes the values the Python estimator uses for the cell (<CELL>_MODEL_ERROR_CURRENT_A, ...). */
   float model_error_current_A;
   float model_error_relative;      /* (1), [0, 100] */
+  float model_error_correlation_s; /* (s), [0, 86400]: the model-error variance is multiplied by this / dt
+                                      when dt is shorter (same information per second at any sample rate) */
 } cs_config;
 
 /* Defaults: the Python package's NoiseSettings / EstimatorSettings, EKF, initial SOC 0.5. */

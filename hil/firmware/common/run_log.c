@@ -53,6 +53,7 @@ static int run_filter(uint8_t filter, const char* name) {
   cfg.voltage_sigma_V = CELL_PARAMS_VOLTAGE_SIGMA_V;
   cfg.model_error_current_A = CELL_PARAMS_MODEL_ERROR_CURRENT_A;
   cfg.model_error_relative = CELL_PARAMS_MODEL_ERROR_RELATIVE;
+  cfg.model_error_correlation_s = CELL_PARAMS_MODEL_ERROR_CORRELATION_S;
 #endif
   const int rc = cs_init(&g_est, &cell_params, &cfg);
   platform_write("init ");

@@ -43,6 +43,11 @@ struct EstimatorConfig {
   /// Model error proportional to the model's resistive drop (1): adds this x |i| to
   /// model_error_current_A in the term above, (k_A + k_rel |i|) R_cell. 0 (default): off.
   T model_error_relative = T(0);
+  /// Correlation time of the model error (s): the model error is slow (correlated over minutes), so a
+  /// sample interval dt shorter than this carries only dt / tau of an independent measurement; its
+  /// variance is multiplied by tau / dt (dt < tau), which keeps the information per second the same at
+  /// any sample rate (a 10 Hz log is not 10x more certain than a 1 Hz one). 0 (default): no scaling.
+  T model_error_correlation_s = T(0);
   T gate_nis = T(100);            ///< chi-square gate on NIS (1 dof; 100 = 10 sigma)
   GatePolicy gate_policy = GatePolicy::kRejectStep;
   std::uint16_t gate_timeout_steps = 5;  ///< after this many gated steps in a row, fuse anyway (0 = never)
@@ -75,7 +80,8 @@ class Estimator {
         !math::is_finite(config.soc_max) || !(config.voltage_sigma_V >= kMinVoltageSigma_V<T>) ||
         !math::is_finite(config.voltage_sigma_V) || !(config.gate_nis > T(0)) ||
         !(config.model_error_current_A >= T(0)) || !(config.model_error_current_A <= kMaxModelErrorCurrent_A<T>) ||
-        !(config.model_error_relative >= T(0)) || !(config.model_error_relative <= T(100))) {
+        !(config.model_error_relative >= T(0)) || !(config.model_error_relative <= T(100)) ||
+        !(config.model_error_correlation_s >= T(0)) || !(config.model_error_correlation_s <= kMaxDt_s<T>)) {
       return InitStatus::kBadConfig;
     }
     const Filter f(fconfig);
@@ -125,7 +131,7 @@ class Estimator {
     // voltage error is an error in its overpotential, which scales with the resistance: on the
     // Panasonic 18650PF HPPC the fit residual grows 19.5 -> 98 mV from 25 to -20 degC as the
     // resistance grows about 4x; docs/real-data.md). With model_error_current_A = 0, r = sigma^2.
-    const T r = measurement_variance(s, prior.x, current_A);
+    const T r = measurement_variance(s, prior.x, current_A, dt_s);
     filter::Innovation<T, N> in;
     if (!filter_.innovate(model_, s, prior, voltage_V, r, in)) {
       return report(StepStatus::kRejectedNumerical);
@@ -185,13 +191,19 @@ class Estimator {
     return report(status, &in);
   }
 
-  /// The measurement noise variance R (V^2) of a sample with transition `s` and current `current_A` at
-  /// state x: voltage_sigma_V^2 + ((model_error_current_A + model_error_relative |i|) R_cell(x))^2.
-  T measurement_variance(const typename Model::Step& s, const State& x, T current_A) const {
+  /// The measurement noise variance R (V^2) of a sample with transition `s`, current `current_A` and
+  /// interval `dt_s` (> 0) at state x: voltage_sigma_V^2 + e^2 c, e = (model_error_current_A +
+  /// model_error_relative |i|) R_cell(x), c = model_error_correlation_s / dt_s when dt_s is shorter,
+  /// else 1 (a slow error's information per second does not grow with the sample rate).
+  T measurement_variance(const typename Model::Step& s, const State& x, T current_A, T dt_s) const {
     const T abs_i_A = current_A < T(0) ? -current_A : current_A;
     const T e_model_V = (config_.model_error_current_A + config_.model_error_relative * abs_i_A) *
                         model_error_resistance(model_, s, x);
-    return config_.voltage_sigma_V * config_.voltage_sigma_V + e_model_V * e_model_V;
+    T var_model = e_model_V * e_model_V;
+    if (dt_s > T(0) && dt_s < config_.model_error_correlation_s) {
+      var_model = var_model * (config_.model_error_correlation_s / dt_s);
+    }
+    return config_.voltage_sigma_V * config_.voltage_sigma_V + var_model;
   }
 
   bool initialised() const { return initialised_; }

@@ -503,7 +503,7 @@ class SohTracker {
       // under load the dynamics' model error adds a sigma of ocv_load_fraction x the R0 drop
       const T di = rest ? T(0)
                         : config_.ocv_load_fraction * model.r0_table_Ohm(x[0], temperature_degC) * model.r0_scale() * abs_i;
-      T s = est.measurement_variance(step, xs, current_A) + di * di;  // the SOC filter's R at z_c, + load term
+      T s = est.measurement_variance(step, xs, current_A, dt_s) + di * di;  // the SOC filter's R at z_c, + load term
       for (int r = 0; r < n; ++r) {
         T acc = T(0);
         for (int q = 0; q < nh; ++q) { acc = acc + p[r][idx[q]] * hv[q]; }
