@@ -29,6 +29,16 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", newline: str | None =
         raise
 
 
+class MissingExtraError(ImportError):
+    """An optional dependency is not installed (e.g. python-can for CAN replay). The message says what to
+    install; the CLI reports it as one line with exit status 2 (bad input / setup)."""
+
+
+#: modules of the optional extras and the extra that brings them (pyproject.toml)
+EXTRA_OF_MODULE = {"can": "replay", "cantools": "replay", "serial": "replay", "tqdm": "replay",
+                   "matplotlib": "replay", "pybamm": "sim", "scipy": "sim", "dask": "cluster", "filterpy": "bench"}
+
+
 class OutputOverwritesInputError(ValueError):
     """An output path names the same file as an input (directly, through a relative path or a symlink):
     writing it would destroy the input. Raised before anything is read or written."""

@@ -20,6 +20,12 @@ FORMAT_KEY = "cellsense cell file"
 FORMAT_VERSION = 1
 MAX_SOC_POINTS = 64
 MAX_TEMPERATURE_POINTS = 8
+#: physical bounds beyond which a parameter only makes every step fail (issue #12): refused by the loader
+MAX_CELL_VOLTAGE_V = 10.0      #: OCV, cut-offs (V): above any single cell's chemistry
+MAX_RESISTANCE_OHM = 1e3       #: R0 and RC resistances (Ohm)
+MAX_TAU_S = 1e7                #: RC time constants (s), ~116 days
+MAX_HYSTERESIS_RATE = 1e6      #: hysteresis rate constant (1)
+MAX_CURRENT_A = 1e7            #: current range and sign deadband (A)
 
 K_CAPACITY = "Nominal cell capacity [A.h]"
 K_EFFICIENCY = "Coulombic efficiency"
@@ -154,6 +160,12 @@ def load_cell(model: str | os.PathLike | Cell) -> Cell:
         raise CellFileError(f"{path}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
     except UnicodeDecodeError as e:
         raise CellFileError(f"{path}: byte {e.start}: not UTF-8 text ({e.reason})") from None
+    except RecursionError:
+        raise CellFileError(f"{path}: JSON nested too deeply") from None
+    except ValueError as e:  # an integer literal beyond Python's digit limit
+        raise CellFileError(f"{path}: invalid JSON: {e}") from None
+    except OSError as e:
+        raise CellFileError(f"{path}: cannot read: {e.strerror or e}") from None
     if isinstance(data, dict) and data.get("model") == "spme":  # reduced electrochemical model (spme.py)
         from .spme import load_spme_cell
 
@@ -168,7 +180,11 @@ def _err(source: str, where: str, msg: str) -> CellFileError:
 def _number(source: str, where: str, v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise _err(source, where, f"expected a number, got {type(v).__name__} {v!r}")
-    if not math.isfinite(v):
+    try:
+        finite = math.isfinite(v)
+    except OverflowError:  # an integer literal with hundreds of digits
+        raise _err(source, where, f"integer with {len(str(abs(v)))} digits is beyond float range") from None
+    if not finite:
         raise _err(source, where, f"must be finite, got {v!r}")
     if abs(v) > 3.0e38:  # the core's finiteness bound: every parameter must also fit a float32 MCU build
         raise _err(source, where, f"magnitude {v!r} is beyond float32 range (|value| <= 3e38)")
@@ -295,6 +311,30 @@ def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
     vmax = _number(source, f'parameters."{K_VMAX}"', need(K_VMAX))
     if not vmin < vmax:
         raise _err(source, f'parameters."{K_VMIN}"', f"lower cut-off {vmin} V must be below upper cut-off {vmax} V")
+    # physical bounds (issue #12): a value beyond these passes the core's checks but makes every step fail
+    for key, v in ((K_VMIN, vmin), (K_VMAX, vmax)):
+        if not 0.0 < v <= MAX_CELL_VOLTAGE_V:
+            raise _err(source, f'parameters."{key}"', f"must be in (0, {MAX_CELL_VOLTAGE_V}] V, got {v}")
+
+    def at_most(key: str, t: np.ndarray, hi: float, unit: str, why: str, lo: float | None = None) -> None:
+        bad = np.argwhere((t > hi) | ((t <= lo) if lo is not None else False))
+        if bad.size:
+            it, i = (int(x) for x in bad[0])
+            rng = f"({lo:g}, {hi:g}]" if lo is not None else f"<= {hi:g}"
+            raise _err(source, f'parameters."{key}"[{it}][{i}]', f"{t[it, i]:g} {unit} is not physical: must be {rng} {unit} ({why})")
+
+    at_most(K_OCV, ocv, MAX_CELL_VOLTAGE_V, "V", "a cell's open-circuit voltage", lo=0.0)
+    window = vmax - vmin
+    at_most(K_HYST, hyst, window, "V", f"the hysteresis cannot exceed the cut-off window {vmin:g} .. {vmax:g} V")
+    at_most(K_HYST0, hyst0, window, "V", f"the hysteresis cannot exceed the cut-off window {vmin:g} .. {vmax:g} V")
+    at_most(K_R0, r0, MAX_RESISTANCE_OHM, "Ohm", "cell resistance")
+    for j in range(n_rc):
+        at_most(rc_keys(j + 1)[0], rc_r[j], MAX_RESISTANCE_OHM, "Ohm", "cell resistance")
+        at_most(rc_keys(j + 1)[1], rc_tau[j], MAX_TAU_S, "s", "RC time constant")
+    if gamma > MAX_HYSTERESIS_RATE:
+        raise _err(source, f'parameters."{K_GAMMA}"', f"{gamma:g} is not physical (<= {MAX_HYSTERESIS_RATE:g})")
+    if deadband > MAX_CURRENT_A:
+        raise _err(source, f'parameters."{K_DEADBAND}"', f"{deadband:g} A is not physical (<= {MAX_CURRENT_A:g} A)")
     model_err = None
     if K_MODEL_ERROR in p:
         model_err = _number(source, f'parameters."{K_MODEL_ERROR}"', p[K_MODEL_ERROR])
@@ -306,6 +346,10 @@ def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
     vr = _range(source, f'limits."{L_VOLTAGE}"', limits.get(L_VOLTAGE), (0.0, vmax + 1.0))
     ir = _range(source, f'limits."{L_CURRENT}"', limits.get(L_CURRENT), (-20.0 * capacity, 20.0 * capacity))
     tr = _range(source, f'limits."{L_TEMPERATURE}"', limits.get(L_TEMPERATURE), (-40.0, 85.0))
+    if not (-MAX_CURRENT_A <= ir[0] and ir[1] <= MAX_CURRENT_A):
+        raise _err(source, f'limits."{L_CURRENT}"', f"{ir} A is not physical (|current| <= {MAX_CURRENT_A:g} A)")
+    if not (-10 * MAX_CELL_VOLTAGE_V <= vr[0] and vr[1] <= 10 * MAX_CELL_VOLTAGE_V):
+        raise _err(source, f'limits."{L_VOLTAGE}"', f"{vr} V is not physical (|voltage| <= {10 * MAX_CELL_VOLTAGE_V:g} V)")
     if not (-273.15 < tr[0] and tr[1] < 200.0):
         raise _err(source, f'limits."{L_TEMPERATURE}"', f"impossible temperature range {tr}")
     if not (vr[0] <= vmin and vmax <= vr[1]):

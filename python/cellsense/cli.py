@@ -35,14 +35,26 @@ def _estimate_main(a) -> int:
     from .estimator import EstimatorSettings, NoiseSettings
     from .soh import SohSettings
 
-    noise = NoiseSettings()
-    if a.voltage_sigma_V is not None:
-        noise.voltage_sigma_V = a.voltage_sigma_V
-    if a.current_sigma_A is not None:
-        noise.current_sigma_A = a.current_sigma_A
-    settings = EstimatorSettings()
-    if a.max_dt_s is not None:
-        settings.dt_max_s = a.max_dt_s
+    from dataclasses import replace
+
+    noise, settings = NoiseSettings(), EstimatorSettings()
+    # each option through the settings' own validation (dataclasses.replace runs __post_init__), so NaN,
+    # Inf and absurd values are refused here, naming the option
+    for opt, value, field, obj in (("--voltage-sigma-V", a.voltage_sigma_V, "voltage_sigma_V", "noise"),
+                                   ("--current-sigma-A", a.current_sigma_A, "current_sigma_A", "noise"),
+                                   ("--max-dt-s", a.max_dt_s, "dt_max_s", "settings")):
+        if value is None:
+            continue
+        try:
+            if obj == "noise":
+                noise = replace(noise, **{field: value})
+            else:
+                settings = replace(settings, **{field: value})
+        except ValueError as e:
+            raise ValueError(f"{opt} {value!r}: {e}") from None
+    if a.initial_soc is not None and a.state_in is not None:
+        raise ValueError("--initial-soc and --state-in both set the SOC: give one (with --state-in the SOC is "
+                         "re-initialised from the log's first rested voltage, capacity and R0 carried)")
     if (a.state_in or a.state_out or a.no_ocv_learning) and not a.soh:
         raise ValueError("--state-in / --state-out / --no-ocv-learning need --soh")
     r = estimate(a.model, a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc, dtype=a.dtype,
@@ -123,10 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from ._io import EXTRA_OF_MODULE, MissingExtraError
+
     try:
         return int(args.func(args) or 0)
-    except (ValueError, OSError) as e:  # bad input: one clear line, no traceback
+    except (ValueError, OSError, MissingExtraError) as e:  # bad input / setup: one clear line, no traceback
         print(f"cellsense {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:  # an optional extra that is not installed: say which
+        top = (e.name or "").split(".")[0]
+        if top not in EXTRA_OF_MODULE:
+            raise
+        print(f"cellsense {args.command}: error: needs {top}, which is not installed: "
+              f"pip install 'cellsense[{EXTRA_OF_MODULE[top]}]'", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -114,9 +114,22 @@ def _err(source: str, where: str, msg: str) -> PackFileError:
     return PackFileError(f"{source}: {where}: {msg}")
 
 
+#: |value| of any pack-file number (scales, offsets, periods; epoch offsets in us are ~1.7e15): beyond it
+#: a conversion of a 64-bit raw value can overflow float64
+MAX_PACK_NUMBER = 1e18
+
+
 def _num(source: str, where: str, v: Any, positive: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _err(source, where, f"expected a finite number, got {v!r:.60}")
+    try:
+        finite = math.isfinite(v)
+    except OverflowError:  # an integer literal with hundreds of digits
+        raise _err(source, where, f"integer with {len(str(abs(v)))} digits is beyond float range") from None
+    if not finite:
         raise _err(source, where, f"expected a finite number, got {v!r}")
+    if abs(v) > MAX_PACK_NUMBER:
+        raise _err(source, where, f"{v:g} is beyond the plausible range (|value| <= {MAX_PACK_NUMBER:g})")
     if positive and v <= 0:
         raise _err(source, where, f"must be positive, got {v}")
     return float(v)
@@ -142,12 +155,16 @@ def load_pack(path: str | os.PathLike) -> PackSpec:
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise PackFileError(f"{path}: byte {e.start}: not UTF-8 text ({e.reason})") from None
     except OSError as e:
         raise PackFileError(f"{path}: cannot read: {e.strerror}") from None
     except json.JSONDecodeError as e:
         raise PackFileError(f"{path}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
-    except UnicodeDecodeError as e:
-        raise PackFileError(f"{path}: byte {e.start}: not UTF-8 text ({e.reason})") from None
+    except RecursionError:
+        raise PackFileError(f"{path}: JSON nested too deeply") from None
+    except ValueError as e:  # an integer literal beyond Python's digit limit
+        raise PackFileError(f"{path}: invalid JSON: {e}") from None
     return pack_from_dict(data, source=str(path), base_dir=path.parent)
 
 
@@ -179,6 +196,9 @@ def pack_from_dict(data: dict[str, Any], source: str = "<pack>", base_dir: Path 
         cell = load_cell(str(cell_path) if cell_path.is_file() else cell_ref)
     except ValueError as e:
         raise _err(src, '"cell"', str(e)) from None
+    if not isinstance(cell, Cell):
+        raise _err(src, '"cell"', f"{cell_ref!r} is a {getattr(cell, 'model', type(cell).__name__)!r} cell; pack "
+                   "estimation runs equivalent-circuit cells (\"model\": \"ecm\")")
 
     temps_raw = data.get("temperature")
     if temps_raw is None:

@@ -317,9 +317,10 @@ def is_spme_cell(model) -> bool:
     try:
         path = resolve_cell_path(model)
         with open(path, encoding="utf-8") as f:
-            return json.load(f).get("model") == "spme"
-    except (OSError, ValueError):
+            data = json.load(f)
+    except (OSError, ValueError, RecursionError):  # the cell loader reports these, naming the file
         return False
+    return isinstance(data, dict) and data.get("model") == "spme"
 
 
 def load_spme_cell(data: dict[str, Any], source: str = "<cell>") -> SpmeCell:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import MissingExtraError
 from ..pack import PackLog, PackSpec
 
 
@@ -25,10 +26,35 @@ class LogReadError(ValueError):
     """A log cannot be read at all (missing file, no usable header, no data). Names the file."""
 
 
+def _require(module: str, what: str):
+    """import `module` or raise MissingExtraError naming the package and the extra that brings it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        pkg = {"can": "python-can", "cantools": "cantools", "serial": "pyserial"}.get(module, module)
+        raise MissingExtraError(f"{what} needs {pkg}, which is not installed: pip install 'cellsense[replay]'") from None
+
+
 def _open_text(path: Path):
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
     return open(path, encoding="utf-8", errors="replace", newline="")
+
+
+def _lines(f, path: Path):
+    """The lines of a text file from `_open_text`; a truncated or corrupt .gz (EOFError, BadGzipFile, zlib
+    error) becomes a LogReadError naming the file and the last line read."""
+    import zlib
+
+    n = 0
+    try:
+        for line in f:
+            n += 1
+            yield line
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise LogReadError(f"{path}: line {n + 1}: truncated or corrupt gzip data ({e or type(e).__name__})") from None
 
 
 def _strip_gz(path: Path) -> str:
@@ -57,11 +83,13 @@ def read_pack_csv(path: str | os.PathLike, spec: PackSpec) -> PackLog:
         raise LogReadError(f"{spec.source}: a CSV log needs \"time\" in the pack file")
     counts: Counter = Counter()
     with _open_text(path) as f:
-        reader = csv.reader(f)
+        reader = csv.reader(_lines(f, path))
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise LogReadError(f"{path}: empty file") from None
+        if header:
+            header[0] = header[0].lstrip("\ufeff")  # a UTF-8 byte-order mark (spreadsheet exports)
         need = spec.signals() + [spec.time.name]
         missing = [c for c in need if c not in header]
         if missing:
@@ -81,6 +109,9 @@ def read_pack_csv(path: str | os.PathLike, spec: PackSpec) -> PackLog:
                 if tok == "":
                     vals.append(math.nan)  # a dropped reading: reaches the estimator as NaN
                     continue
+                if "_" in tok:  # float() takes "1_0" as 10.0; a log does not
+                    bad = True
+                    break
                 try:
                     vals.append(float(tok))
                 except ValueError:
@@ -119,18 +150,20 @@ def read_can_frames(path: str | os.PathLike) -> tuple[list, Counter]:
     counts: Counter = Counter()
     if name.endswith(".csv"):
         return _read_gvret(path, counts), counts
-    import can
+    if not name.endswith((".log", ".asc", ".blf")):
+        raise LogReadError(f"{path}: unknown CAN log type (.log candump, .asc, .blf, .csv GVRET)")
+    can = _require("can", f"reading {path.name}")
 
     if name.endswith(".log"):
         # python-can's candump reader stops at the first malformed line: hand it only well-formed lines
         # (counting the rest), so one bad line costs one frame, not the log.
         good = []
         with _open_text(path) as f:
-            for line in f:
+            for line in _lines(f, path):
                 if not line.strip():
                     continue
                 m = _CANDUMP.match(line)
-                if m is None or (m.group(4) != "R" and len(m.group(4)) % 2):
+                if m is None or (m.group(4) != "R" and len(m.group(4)) % 2) or len(m.group(1)) > 40:
                     counts["malformed_lines"] += 1
                 else:
                     good.append(line if line.endswith("\n") else line + "\n")
@@ -151,25 +184,40 @@ def read_can_frames(path: str | os.PathLike) -> tuple[list, Counter]:
         if m.is_error_frame or m.is_remote_frame:
             counts["error_or_remote_frames"] += 1
             continue
-        ch = m.channel
-        try:
-            ch = int(ch) if ch is not None else None
-        except (TypeError, ValueError):
-            ch = None
-        frames.append((float(m.timestamp), int(m.arbitration_id), bytes(m.data), ch))
+        frames.append((float(m.timestamp), int(m.arbitration_id), bytes(m.data), channel_number(m.channel)))
     counts["frames"] = len(frames)
     return frames, counts
+
+
+_CHANNEL_NAME = re.compile(r"^[A-Za-z_]*?(\d+)$")
+
+
+def channel_number(ch) -> int | None:
+    """A frame's bus as an integer: python-can gives ints for .asc / .blf (Vector channels) and interface
+    names for candump ("can0", "vcan1", "slcan2"): the trailing number is the bus ("can": {"bus": 1}
+    selects can1). None when there is no number (then the frame cannot be attributed to a bus)."""
+    if ch is None or isinstance(ch, bool):
+        return None
+    if isinstance(ch, int):
+        return ch
+    m = _CHANNEL_NAME.match(str(ch).strip())
+    return int(m.group(1)) if m else None
 
 
 def _read_vector_log(path: Path, counts: Counter, blf: bool) -> list:
     """Vector .asc / .blf through python-can. A broken record is counted (`malformed_frames`) and ends the
     file; a file python-can cannot even open (a BLF shorter than its file header, or without the "LOGG"
     signature) is a LogReadError. BLF goes through _guarded_blf_reader (see there)."""
-    import can
+    can = _require("can", f"reading {path.name}")
 
     src = gzip.open(path, "rb") if blf and path.suffix.lower() == ".gz" else None  # .blf.gz, as can.LogReader
     try:
-        log_reader = _guarded_blf_reader()(src or str(path)) if blf else can.LogReader(str(path))
+        if blf:
+            log_reader = _guarded_blf_reader()(src or str(path))
+        elif path.suffix.lower() == ".gz":
+            log_reader = can.LogReader(str(path))  # .asc.gz: python-can's own reader
+        else:
+            log_reader = _guarded_asc_reader()(str(path))
     except Exception as e:  # noqa: BLE001 - struct.error, BLFParseError, OSError, UnicodeError...
         if src is not None:
             src.close()
@@ -188,7 +236,62 @@ def _read_vector_log(path: Path, counts: Counter, blf: bool) -> list:
                 break
     finally:
         log_reader.stop()
+    counts["malformed_lines"] += getattr(log_reader, "malformed_lines", 0)
+    if not counts["malformed_lines"]:
+        del counts["malformed_lines"]
     return msgs
+
+
+@functools.lru_cache(maxsize=None)
+def _guarded_asc_reader():
+    """python-can's ASCReader, except that a line it cannot parse (a CAN frame line with a bad id, length or
+    data byte: ValueError / IndexError inside python-can) is skipped and counted (`malformed_lines`) instead
+    of ending the read: one bad line used to cost the rest of the file (28 of 300 frames kept, issue #12).
+    The loop is python-can 4.x's ASCReader.__iter__ with each line's parse guarded."""
+    from can.io.asc import ASC_MESSAGE_REGEX, ASC_TRIGGER_REGEX, ASCReader
+
+    class GuardedASCReader(ASCReader):
+        malformed_lines = 0
+
+        def __iter__(self):
+            self._extract_header()
+            for _line in self.file:
+                line = _line.strip()
+                trigger_match = ASC_TRIGGER_REGEX.match(line)
+                if trigger_match:
+                    try:
+                        self.start_time = (0.0 if self.relative_timestamp
+                                           else self._datetime_to_timestamp(trigger_match.group("datetime_string")))
+                    except Exception:  # noqa: BLE001 - an unparsable date: counted, the old start kept
+                        self.malformed_lines += 1
+                    continue
+                if re.match(r"^\d+\.\d+\s+Start of measurement", line) or not ASC_MESSAGE_REGEX.match(line):
+                    continue
+                kw: dict = {}
+                try:
+                    _timestamp, channel, rest = line.split(None, 2)
+                    kw["timestamp"] = float(_timestamp) + self.start_time
+                    if channel == "CANFD":
+                        kw["is_fd"] = True
+                    elif channel.isdigit():
+                        kw["channel"] = int(channel) - 1
+                    else:
+                        continue
+                except ValueError:
+                    continue
+                try:
+                    if not math.isfinite(kw["timestamp"]):
+                        raise ValueError("timestamp")
+                    msg = (self._process_fd_can_frame(rest, kw) if kw.get("is_fd")
+                           else self._process_classic_can_frame(rest, kw))
+                except Exception:  # noqa: BLE001 - a malformed frame line: skipped and counted
+                    self.malformed_lines += 1
+                    continue
+                if msg is not None:
+                    yield msg
+            self.stop()
+
+    return GuardedASCReader
 
 
 def _zero_size_object(data: bytes) -> int | None:
@@ -237,11 +340,13 @@ def _read_gvret(path: Path, counts: Counter) -> list:
     """SavvyCAN GVRET CSV: Time Stamp [us], ID [hex], Extended, Bus, LEN, D1..D8 [hex]."""
     frames = []
     with _open_text(path) as f:
-        reader = csv.reader(f)
+        reader = csv.reader(_lines(f, path))
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise LogReadError(f"{path}: empty file") from None
+        if header:
+            header[0] = header[0].lstrip("\ufeff")
         try:
             it, iid, ibus, ilen, id1 = (header.index(h) for h in ("Time Stamp", "ID", "Bus", "LEN", "D1"))
         except ValueError:
@@ -252,8 +357,14 @@ def _read_gvret(path: Path, counts: Counter) -> list:
                 if not 0 <= n <= 8:
                     raise ValueError
                 data = bytes(int(row[id1 + j], 16) for j in range(n))
-                frames.append((int(row[it]) * 1e-6, int(row[iid], 16), data, int(row[ibus])))
-            except (ValueError, IndexError):
+                toks = (row[it], row[iid], row[ibus])
+                if any("_" in x or len(x.strip()) > 24 for x in toks):  # "1_0" is not 10; 24 digits > 1e18 us
+                    raise ValueError
+                ts = int(row[it]) * 1e-6
+                if not math.isfinite(ts):
+                    raise ValueError
+                frames.append((ts, int(row[iid], 16), data, int(row[ibus])))
+            except (ValueError, IndexError, OverflowError):
                 counts["malformed_lines"] += 1
     counts["frames"] = len(frames)
     return frames
@@ -262,7 +373,7 @@ def _read_gvret(path: Path, counts: Counter) -> list:
 def load_dbc(path: str | os.PathLike):
     """A DBC through cantools. Community DBCs without the BS_/BU_ sections that the grammar wants (e.g. the
     Kona EV P-CAN DBC) get them added in memory, never in the file; non-strict (overlapping signals allowed)."""
-    import cantools
+    cantools = _require("cantools", "decoding a CAN log with a DBC")
 
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
@@ -298,23 +409,72 @@ def _signal_index(db) -> dict:
     return out
 
 
+#: |scale| and |offset| of a DBC signal the pack uses: beyond it a 64-bit raw value overflows float64
+MAX_DBC_SCALE = 1e18
+#: resampling bound (issue #12): at most this many samples per frame carrying the pack's signals (a log
+#: sampled faster than its frames arrive is held, never invented), and never more than MAX_SAMPLES
+MAX_SAMPLES_PER_FRAME = 100
+MAX_SAMPLES = 10_000_000
+
+
+def _check_resample_size(frames: list, period: float, gap: float, source: str, spec: PackSpec) -> None:
+    """Refuse (LogReadError, before anything is allocated) a resampling whose size is set by the settings
+    rather than the log: the sample count the grid of `decode_frames` would produce (silences longer than
+    `gap` re-anchor it) above MAX_SAMPLES_PER_FRAME x the frames, or above MAX_SAMPLES."""
+    ts = np.fromiter((f[0] for f in frames), dtype=float, count=len(frames))
+    d = np.diff(ts)
+    # an upper bound of what the loop emits: per frame interval at most (min(d, gap) + period) / period + 1
+    n = float(np.sum(np.minimum(d, gap))) / period + 2.0 * d.size + 1.0
+    bound = min(MAX_SAMPLES_PER_FRAME * len(frames), MAX_SAMPLES)
+    if not n <= bound:
+        k = int(np.argmax(np.where(d <= gap, d, -1.0))) if d.size else 0
+        longest = f"; the longest step it would fill is {d[k]:.6g} s after t = {ts[k] - ts[0]:.6g} s" if d.size else ""
+        raise LogReadError(f"{source}: resampling would make {n:.4g} samples from {len(frames)} frames (bound "
+                           f"{bound:,}: {MAX_SAMPLES_PER_FRAME} per frame, at most {MAX_SAMPLES:,}) with "
+                           f"can.sample_period_s {period:g} and gaps.gap_s {spec.gaps.gap_s:g}{longest}: a clock "
+                           f"jump in the log, or a period / gap threshold that does not fit it (pack file {spec.source})")
+
+
 def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str = "<can>") -> PackLog:
     """Decode the pack's signals and resample them on spec.sample_period_s."""
     index = _signal_index(db)
     wanted = spec.signals()
     missing = [s for s in wanted if s not in index]
     if missing:
+        homes: dict[str, list[str]] = {}
+        for msg in db.messages:
+            for sig in msg.signals:
+                homes.setdefault(sig.name, []).append(msg.name)
+        ambiguous = [s for s in missing if len(homes.get(s, [])) > 1]
+        if ambiguous:
+            s = ambiguous[0]
+            raise LogReadError(f"{source}: signal {s} is ambiguous: the DBC defines it in {len(homes[s])} messages "
+                               f"({', '.join(homes[s])}); name it as Message.Signal, e.g. \"{homes[s][0]}.{s}\" "
+                               f"(pack file {spec.source})")
         raise LogReadError(f"{source}: signal(s) {', '.join(missing)} not in the DBC (pack file {spec.source})")
     by_id: dict[int, list] = {}
     for s in wanted:
         fid, msg, sname = index[s]
+        sig = msg.get_signal_by_name(sname)
+        for attr in ("scale", "offset"):
+            val = getattr(sig, attr, 0)
+            try:
+                ok = abs(float(val)) <= MAX_DBC_SCALE
+            except (OverflowError, TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise LogReadError(f"{source}: DBC signal {s}: {attr} {val!r:.40} is beyond the plausible range "
+                                   f"(|{attr}| <= {MAX_DBC_SCALE:g})")
         by_id.setdefault(fid, [msg, []])[1].append((s, sname))
+    # "can": {"bus": N}: only frames of bus N (channel_number: can0 -> 0); frames without a channel are kept
     frames = sorted((f for f in frames if f[1] in by_id and (spec.can_bus is None or f[3] in (None, spec.can_bus))),
                     key=lambda f: f[0])
     if not frames:
-        raise LogReadError(f"{source}: no frames carrying the pack's signals")
+        raise LogReadError(f"{source}: no frames carrying the pack's signals"
+                           + (f" on bus {spec.can_bus}" if spec.can_bus is not None else ""))
     period, stale = spec.sample_period_s, spec.stale_s
     gap = max(spec.gaps.gap_s, 2 * period)
+    _check_resample_size(frames, period, gap, source, spec)
     latest = {s: (math.nan, -math.inf) for s in wanted}
     times: list[float] = []
     rows: list[list[float]] = []
@@ -348,7 +508,10 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
         for full, sname in sigs:
             v = vals.get(sname)
             if isinstance(v, (int, float)):
-                latest[full] = (float(v), ts)
+                try:
+                    latest[full] = (float(v), ts)
+                except OverflowError:  # an integer beyond float range: a dropped reading
+                    latest[full] = (math.nan, ts)
         counts["decoded_frames"] += 1
         if not ready and all(math.isfinite(latest[s][0]) for s in wanted):
             ready = True
