@@ -6,7 +6,9 @@ rejects that sample and says so in its status.
 """
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -41,10 +43,20 @@ def read_cell_log(path: str | os.PathLike) -> CellLog:
     """Read a cell-log CSV. Extra columns are ignored; missing required columns are an error."""
     path = Path(path)
     try:
-        f = open(path, newline="", encoding="utf-8")
+        with open(path, "rb") as fb:
+            raw = fb.read()
     except OSError as e:
         raise LogFormatError(f"{path}: cannot open: {e.strerror}") from None
-    with f:
+    if raw.startswith(codecs.BOM_UTF8):  # a byte-order mark (spreadsheet exports): not part of the header
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:  # decoded whole, so the line of the bad byte is exact
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise LogFormatError(f"{path}: line {line}, column {col}: not UTF-8 text (byte 0x{raw[e.start]:02x})") from None
+    del raw
+    with io.StringIO(text, newline="") as f:
         reader = csv.reader(f)
         try:
             header = next(reader)
@@ -52,8 +64,6 @@ def read_cell_log(path: str | os.PathLike) -> CellLog:
             raise LogFormatError(f"{path}: line 1: empty file (expected header {','.join(REQUIRED)})") from None
         except csv.Error as e:
             raise LogFormatError(f"{path}: line 1: {e}") from None
-        except UnicodeDecodeError as e:
-            raise LogFormatError(f"{path}: line 1: not UTF-8 text (byte {e.start} of the block read)") from None
         header = [h.strip() for h in header]
         missing = [c for c in REQUIRED if c not in header]
         if missing:
@@ -78,15 +88,14 @@ def read_cell_log(path: str | os.PathLike) -> CellLog:
                         vals.append(math.nan)
                         continue
                     try:
+                        if "_" in tok:  # float() reads "1_0" as 10.0; a log does not
+                            raise ValueError(tok)
                         vals.append(float(tok))
                     except ValueError:
                         raise LogFormatError(f"{path}: line {line}: column {c}: not a number: {tok!r}") from None
                 rows.append(vals)
         except csv.Error as e:
             raise LogFormatError(f"{path}: line {reader.line_num}: {e}") from None
-        except UnicodeDecodeError:
-            # the decoder reads ahead in blocks: the bad byte is on the line after the last one parsed or later
-            raise LogFormatError(f"{path}: line {reader.line_num + 1} or later: not UTF-8 text") from None
     if not rows:
         raise LogFormatError(f"{path}: no data rows after the header")
     a = np.array(rows, dtype=float)
