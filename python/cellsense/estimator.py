@@ -304,7 +304,8 @@ def run_columns(time_s: np.ndarray, out: dict, status_names: dict[int, str]) -> 
 class EstimatorBase:
     """What every estimator class over the core shares (Estimator, soh.SohEstimator, spme.SpmeEstimator):
     the constructor's common part (`_setup`), the start from a rested voltage, read access to the core's
-    state, and the ECM's state layout and initial Gaussian (the SPMe overrides those two)."""
+    state, and the ECM's state layout and initial Gaussian (the SPMe overrides those two); the
+    one-thread-at-a-time guard and independent copies (see THREADS_DOC: use one estimator per thread)."""
 
     def _setup(self, filter: str, dtype: str, load: Callable[[], Any], noise: NoiseSettings | None,
                settings: EstimatorSettings | None, initial_soc: float | None):
@@ -452,6 +453,126 @@ class EstimatorBase:
         """Raw bytes of the core's state and covariance (and SOH state, for SohEstimator): for
         bit-for-bit comparisons."""
         return self._impl.state_bytes()
+
+    # -- one estimator, one thread at a time; copies are independent --------------------------------
+    #: the error concurrent use raises (docs/hardening.md)
+    CONCURRENT_USE = "estimator is in use by another thread; use one estimator per thread"
+    #: appended to every estimator class's docstring
+    THREADS_DOC = """    Threads: use one estimator per thread. Every public method and property (run, step, state,
+    covariance, save_state, restore_state, ...) takes the estimator for its duration; a second thread
+    calling into the same estimator meanwhile gets RuntimeError("estimator is in use by another thread;
+    use one estimator per thread") at once (it never waits, and never sees a half-updated state).
+    Separate estimators run in parallel (run() releases the GIL). copy.copy / copy.deepcopy give an
+    independent estimator (its own C++ core) in the same state."""
+    #: public members that do not touch the core (not guarded)
+    _UNGUARDED = frozenset({"state_names", "initial_gaussian", "state_bounds", "soh_state_bounds"})
+    _lock_init = __import__("threading").Lock()
+
+    def _use_lock(self):
+        """This estimator's lock (an RLock: a guarded method may call another on the same thread)."""
+        lock = self.__dict__.get("_lock")
+        if lock is None:
+            import threading
+
+            with EstimatorBase._lock_init:
+                lock = self.__dict__.setdefault("_lock", threading.RLock())
+        return lock
+
+    @staticmethod
+    def _exclusive(fn):
+        """Wrap a method: it runs only if no other thread is inside this estimator, else RuntimeError
+        (never waits: a second thread sharing an estimator is a bug to report, not to serialise)."""
+        import functools
+
+        @functools.wraps(fn)
+        def guarded(self, *args, **kwargs):
+            lock = self._use_lock()
+            if not lock.acquire(blocking=False):
+                raise RuntimeError(EstimatorBase.CONCURRENT_USE)
+            try:
+                return fn(self, *args, **kwargs)
+            finally:
+                lock.release()
+
+        guarded._exclusive = True
+        return guarded
+
+    def __init_subclass__(cls, **kwargs):
+        """Every estimator class: its public methods and properties (run, step, save_state, restore_state,
+        state, covariance, soc, ... and any added later) are guarded by `_exclusive`, and the constructor's
+        arguments are kept for `__copy__`."""
+        super().__init_subclass__(**kwargs)
+        import inspect
+
+        if cls.__dict__.get("__doc__") and "one estimator per thread" not in cls.__doc__:
+            cls.__doc__ = cls.__doc__.rstrip() + "\n\n" + EstimatorBase.THREADS_DOC
+
+        for name in dir(cls):
+            if name.startswith("_") or name in EstimatorBase._UNGUARDED:
+                continue
+            v = inspect.getattr_static(cls, name)
+            if isinstance(v, property) and v.fget is not None and not getattr(v.fget, "_exclusive", False):
+                setattr(cls, name, property(EstimatorBase._exclusive(v.fget),
+                                            v.fset and EstimatorBase._exclusive(v.fset), v.fdel, v.__doc__))
+            elif inspect.isfunction(v) and not getattr(v, "_exclusive", False):
+                setattr(cls, name, EstimatorBase._exclusive(v))
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_records_args", False):
+            import functools
+
+            @functools.wraps(init)
+            def recording_init(self, *args, __init=init, **kwargs):
+                self.__dict__.setdefault("_init_args", (args, kwargs))  # the outermost constructor's
+                __init(self, *args, **kwargs)
+
+            recording_init._records_args = True
+            cls.__init__ = recording_init
+
+    def _copy(self, memo: dict | None):
+        import copy as _copy_module
+
+        cls = type(self)
+        with self._exclusive_block():
+            args, kwargs = self.__dict__["_init_args"]
+            if memo is not None:
+                args, kwargs = _copy_module.deepcopy((args, kwargs), memo)
+            saved = self.save_state()
+            pending = self._pending_ocv_init
+        new = cls.__new__(cls)
+        new.__init__(*args, **kwargs)  # a new core with the same cell and settings ...
+        new.restore_state(saved)       # ... holding this one's state (exact: x, P, sign, clock, SOH)
+        new._pending_ocv_init = pending
+        return new
+
+    def _exclusive_block(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def block():
+            lock = self._use_lock()
+            if not lock.acquire(blocking=False):
+                raise RuntimeError(EstimatorBase.CONCURRENT_USE)
+            try:
+                yield
+            finally:
+                lock.release()
+
+        return block()
+
+    def __copy__(self):
+        """An independent estimator (its own core) in the same state: `copy.copy` used to share the C++
+        state with the original. Settings, noise and the cell are shared (they are not changed by running)."""
+        return self._copy(None)
+
+    def __deepcopy__(self, memo):
+        """As `__copy__`, with the constructor arguments (cell, settings) deep-copied too."""
+        new = self._copy(memo)
+        memo[id(self)] = new
+        return new
+
+    def __reduce__(self):
+        raise TypeError(f"{type(self).__name__} cannot be pickled (it holds a C++ estimator); "
+                        "pickle save_state() and restore_state() it into a new estimator")
 
 
 class Estimator(EstimatorBase):
