@@ -191,3 +191,19 @@ def test_initial_soc_with_state_in_refused(tmp_path, cell_path, log_csv, state_f
     err = capsys.readouterr().err
     assert rc == 2 and "--initial-soc" in err and "--state-in" in err
     assert not (tmp_path / "o.csv").exists()
+
+
+# ---- item 11: hostile cell files through --model and Estimator(path) --------------------------------------
+@pytest.mark.parametrize("text", ["[1, 2]", "3", "null", '"chen2020"', "[" * 100_000 + "]" * 100_000,
+                                  '{"cellsense cell file": ' + "9" * 401 + "}"])
+def test_hostile_cell_file_named(tmp_path, log_csv, text, capsys):
+    from cellsense import Estimator
+    from cellsense.cell import CellFileError
+
+    p = tmp_path / "cell.json"
+    p.write_text(text)
+    with pytest.raises(CellFileError, match="cell.json"):
+        Estimator(str(p), initial_soc=0.5)
+    rc = main(["estimate", "--model", str(p), "--data", str(log_csv), "--out", str(tmp_path / "o.csv")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cell.json" in err and "Traceback" not in err
