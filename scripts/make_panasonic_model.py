@@ -31,6 +31,8 @@ HYSTERESIS_RATE = 10.0
 #: extra temperature row this far above the warmest HPPC (25.8 degC), resistances by Arrhenius: the cell
 #: self-heats under load (docs/real-data.md)
 WARM_EXTRAPOLATION_K = 10.0
+#: correlation time of the model's voltage error (s), see below
+MODEL_ERROR_CORRELATION_S = 100.0
 
 
 def main(argv) -> int:
@@ -56,6 +58,18 @@ def main(argv) -> int:
                                 "discharge capacity (docs/real-data.md)."),
                    hysteresis_rate=HYSTERESIS_RATE, lower_cutoff_V=2.5, upper_cutoff_V=4.2,
                    ocv_current_offset_A="auto", ocv_rest_correction=True, verbose=True)
+    # The model error's correlation time (docs/real-data.md "Across temperature"): the integral time scale
+    # of the open-loop voltage residual on the 25 degC drive cycles is 65-161 s; 100 s is written.
+    import json
+    data = json.loads(Path(out).read_text())
+    data["parameters"]["Model error correlation [s]"] = MODEL_ERROR_CORRELATION_S
+    data.setdefault("provenance", {})["Model error correlation [s]"] = (
+        "correlation time of the model's voltage error: the integral time scale of the open-loop voltage residual "
+        "(model run from the true SOC with the tester's current) on the four 25 degC drive cycles is 65 / 112 / 161 / "
+        "138 s (US06 / HWFET_a / LA92 / NN), rounded to 100 s; with it the estimator scales the model error with the "
+        "cell's resistance and the sample interval (cellsense.estimator.resolve_model_error, docs/real-data.md "
+        "'Across temperature')")
+    Path(out).write_text(json.dumps(data, indent=1) + "\n")
     Q = cell["parameters"]["Nominal cell capacity [A.h]"]
     if abs(Q - C_REF_AH) > 5e-4:
         print(f"WARNING: fitted capacity {Q:.4f} Ah differs from cellsense.realdata.C_REF_AH = {C_REF_AH} Ah: "

@@ -241,7 +241,7 @@ void cs_config_default(cs_config* c) {
   c->voltage_sigma_V = 0.04f;
   c->gate_nis = 100.0f;
   c->current_sigma_A = 0.05f;
-  c->soc_per_sqrt_s = 2e-4f;
+  c->soc_per_sqrt_s = 2.5e-4f;
   c->v_rc_V_per_sqrt_s = 5e-4f;
   c->hysteresis_per_sqrt_s = 1e-3f;
   c->ukf_alpha = 1.0f;
@@ -450,6 +450,7 @@ void cs_soh_config_default(cs_soh_config* c, float capacity_Ah) {
   c->ocv_max_V = d.ocv_max_V;
   c->learn_min_temperature_degC = d.learn_min_temperature_degC;
   c->learn_max_temperature_degC = d.learn_max_temperature_degC;
+  c->current_offset_sigma_A = d.current_offset_sigma_A;
 }
 
 int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
@@ -479,6 +480,7 @@ int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
   sc.ocv_max_V = c->ocv_max_V;
   sc.learn_min_temperature_degC = c->learn_min_temperature_degC;
   sc.learn_max_temperature_degC = c->learn_max_temperature_degC;
+  sc.current_offset_sigma_A = c->current_offset_sigma_A;
   SohImpl* s = ::new (static_cast<void*>(soh->opaque)) SohImpl();
   s->magic = 0;
   s->filter = e->filter;

@@ -53,6 +53,7 @@ class PySoh {
     CS_SOH_FIELD(pair_max_soc_sigma)
     CS_SOH_FIELD(rest_current_A)
     CS_SOH_FIELD(current_sigma_A)
+    CS_SOH_FIELD(current_offset_sigma_A)
     CS_SOH_FIELD(r0_scale_sigma)
     CS_SOH_FIELD(r0_scale_per_sqrt_s)
     CS_SOH_FIELD(r0_min_step_A)

@@ -40,6 +40,9 @@ K_DEADBAND = "Hysteresis sign deadband [A]"
 K_VMIN = "Lower voltage cut-off [V]"
 K_VMAX = "Upper voltage cut-off [V]"
 K_MODEL_ERROR = "Model voltage error [V]"
+#: optional: correlation time of the model's voltage error; when present the estimator scales the model
+#: error with the cell's resistance and the sample interval (cellsense.estimator.resolve_model_error)
+K_MODEL_ERROR_TAU = "Model error correlation [s]"
 L_VOLTAGE = "Voltage range [V]"
 L_CURRENT = "Current range [A]"
 L_TEMPERATURE = "Temperature range [degC]"
@@ -80,6 +83,7 @@ class Cell:
     placeholder: bool = False
     #: the model's identified voltage error (RMS, V), from the fit; None if the file does not say
     model_voltage_error_V: float | None = None
+    model_error_correlation_s: float | None = None
     description: str = ""
     provenance: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -340,6 +344,11 @@ def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
         model_err = _number(source, f'parameters."{K_MODEL_ERROR}"', p[K_MODEL_ERROR])
         if not 0.0 <= model_err <= 1.0:
             raise _err(source, f'parameters."{K_MODEL_ERROR}"', f"must be in [0, 1] V, got {model_err}")
+    model_tau = None
+    if K_MODEL_ERROR_TAU in p:
+        model_tau = _number(source, f'parameters."{K_MODEL_ERROR_TAU}"', p[K_MODEL_ERROR_TAU])
+        if not 0.0 <= model_tau <= 86400.0:
+            raise _err(source, f'parameters."{K_MODEL_ERROR_TAU}"', f"must be in [0, 86400] s, got {model_tau}")
     limits = data.get("limits", {}) or {}
     if not isinstance(limits, dict):
         raise _err(source, '"limits"', "expected an object")
@@ -363,4 +372,5 @@ def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
         rc_tau_s=rc_tau, hysteresis_V=hyst, hysteresis_instant_V=hyst0, hysteresis_rate=gamma,
         sign_deadband_A=deadband, voltage_cutoff_V=(vmin, vmax), voltage_range_V=vr, current_range_A=ir,
         temperature_range_degC=tr, placeholder=bool(data.get("placeholder", False)), model_voltage_error_V=model_err,
+        model_error_correlation_s=model_tau,
         description=str(data.get("description", "")), provenance={str(k): str(v) for k, v in prov.items()}, raw=data)

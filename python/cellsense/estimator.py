@@ -91,12 +91,13 @@ class NoiseSettings:
     model_error_current_A: float | None = None
     #: model error proportional to the resistive drop (1): the model-error sigma is
     #: (model_error_current_A + model_error_relative |i|) R_cell; used with a resistance-scaled model error
-    model_error_relative: float = 0.1
+    model_error_relative: float = 0.15
     #: correlation time of the model error (s): at a sample interval dt below it the model-error variance is
-    #: multiplied by this / dt (100 s: x10 in sigma at 1 Hz, x31.6 at 10 Hz; the same information per second)
-    model_error_correlation_s: float = 100.0
+    #: multiplied by this / dt (100 s: x10 in sigma at 1 Hz, x31.6 at 10 Hz; the same information per second);
+    #: None: the cell file's "Model error correlation [s]" (absent: the constant-sigma path)
+    model_error_correlation_s: float | None = None
     current_sigma_A: float = 0.05           #: current sensor noise, 1 sigma (A)
-    soc_per_sqrt_s: float = 2e-4            #: SOC random walk (1/sqrt(s)); covers offset and capacity error
+    soc_per_sqrt_s: float = 2.5e-4          #: SOC random walk (1/sqrt(s)); covers offset and capacity error
     v_rc_V_per_sqrt_s: float = 5e-4         #: RC voltage random walk (V/sqrt(s))
     hysteresis_per_sqrt_s: float = 1e-3     #: hysteresis state random walk (1/sqrt(s))
     initial_soc_sigma: float = 0.25         #: 1 sigma of the initial SOC (1)
@@ -131,26 +132,30 @@ def reference_resistance_Ohm(cell: Cell, temperature_degC: float = 25.0) -> floa
     return float(np.median(r))
 
 
-def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float, float]:
-    """(voltage_sigma_V, model_error_current_A, model_error_relative) the filter uses.
+def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float, float, float]:
+    """(voltage_sigma_V, model_error_current_A, model_error_relative, model_error_correlation_s) the filter uses.
 
-    With both `voltage_sigma_V` and `model_error_current_A` unset and a cell file that states its model
-    voltage error e (measured near 25 degC), the model-error part of the voltage sigma follows the cell's
-    resistance: sigma^2 = sensor^2 + ((k_A + k_rel |i|) R_cell(SOC, T))^2 max(1, tau / dt) with k_A =
-    e / R_ref, R_ref = `reference_resistance_Ohm` (docs/real-data.md: the fit residual grows with the
-    resistance from 25 to -20 degC), k_rel = `model_error_relative` and tau = `model_error_correlation_s`;
-    voltage_sigma_V is then the sensor term. An explicit
-    voltage_sigma_V (and no explicit model_error_current_A) gives the constant sigma, as before; an
-    explicit model_error_current_A is used as given, with model_error_relative."""
+    Resistance-scaled model error, for a cell file that states its model voltage error e (measured near
+    25 degC) and its correlation time tau ("Model error correlation [s]"), with `voltage_sigma_V` and
+    `model_error_current_A` unset: R = sensor^2 + ((k_A + k_rel |i|) R_cell(SOC, T))^2 max(1, tau / dt),
+    k_A = e / R_ref, R_ref = `reference_resistance_Ohm`, k_rel = `model_error_relative` (docs/real-data.md:
+    the fit residual grows with the resistance from 25 to -20 degC; a slow error carries the same
+    information per second at any sample rate). An explicit `model_error_current_A` is used as given (with
+    `model_error_relative` and `model_error_correlation_s` or the cell's tau). Otherwise the constant sigma
+    of `resolve_voltage_sigma` (sensor and inflation x e), as for cells without a correlation time."""
     e = getattr(cell, "model_voltage_error_V", None)
+    tau = noise.model_error_correlation_s
+    if tau is None:
+        tau = getattr(cell, "model_error_correlation_s", None)
     if noise.model_error_current_A is not None:
-        return resolve_voltage_sigma(noise, cell), float(noise.model_error_current_A), float(noise.model_error_relative)
-    if noise.voltage_sigma_V is not None or e is None:
-        return resolve_voltage_sigma(noise, cell), 0.0, 0.0
+        return (resolve_voltage_sigma(noise, cell), float(noise.model_error_current_A),
+                float(noise.model_error_relative), float(tau or 0.0))
+    if noise.voltage_sigma_V is not None or e is None or tau is None:
+        return resolve_voltage_sigma(noise, cell), 0.0, 0.0, 0.0
     r_ref = reference_resistance_Ohm(cell)
     if not (r_ref > 0):
-        return resolve_voltage_sigma(noise, cell), 0.0, 0.0
-    return float(noise.voltage_sensor_sigma_V), float(e / r_ref), float(noise.model_error_relative)
+        return resolve_voltage_sigma(noise, cell), 0.0, 0.0, 0.0
+    return float(noise.voltage_sensor_sigma_V), float(e / r_ref), float(noise.model_error_relative), float(tau)
 
 
 def resolve_voltage_sigma(noise: NoiseSettings, cell: Cell) -> float:
@@ -258,7 +263,7 @@ def core_config(settings: EstimatorSettings, noise: NoiseSettings) -> dict[str, 
             "voltage_sigma_V": noise.voltage_sigma_V, "gate_nis": s.gate_nis,
             "model_error_current_A": noise.model_error_current_A or 0.0,
             "model_error_relative": noise.model_error_relative,
-            "model_error_correlation_s": noise.model_error_correlation_s if noise.model_error_current_A else 0.0,
+            "model_error_correlation_s": noise.model_error_correlation_s or 0.0,
             "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
             "gate_timeout_steps": float(s.gate_timeout_steps)}
 
@@ -316,8 +321,9 @@ class EstimatorBase:
         self.cell = load()
         self.filter = filter
         noise = noise or NoiseSettings()
-        sigma_V, k_A, k_rel = resolve_model_error(noise, self.cell)
-        self.noise = replace(noise, voltage_sigma_V=sigma_V, model_error_current_A=k_A, model_error_relative=k_rel)
+        sigma_V, k_A, k_rel, tau = resolve_model_error(noise, self.cell)
+        self.noise = replace(noise, voltage_sigma_V=sigma_V, model_error_current_A=k_A, model_error_relative=k_rel,
+                             model_error_correlation_s=tau)
         self.settings = s = settings or EstimatorSettings()
         if initial_soc is not None and not (s.soc_min <= initial_soc <= s.soc_max):
             raise ValueError(f"initial_soc: {initial_soc} is outside [{s.soc_min}, {s.soc_max}]")

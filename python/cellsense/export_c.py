@@ -87,8 +87,8 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
     ns, nt = len(cell.soc), len(cell.temperature_degC)
     from .estimator import NoiseSettings, resolve_model_error
 
-    voltage_sigma, model_error_current, model_error_relative = resolve_model_error(NoiseSettings(), cell)
-    model_error_correlation = NoiseSettings().model_error_correlation_s if model_error_current else 0.0
+    voltage_sigma, model_error_current, model_error_relative, model_error_correlation = \
+        resolve_model_error(NoiseSettings(), cell)
     guard = guard or _guard(None, symbol)
     tables = [("ocv_V", cell.ocv_V), ("r0_Ohm", cell.r0_Ohm)]
     rc_r = ",\n".join(_table(f"rc_r_Ohm[{j}]", t) for j, t in enumerate(cell.rc_r_Ohm))

@@ -265,9 +265,11 @@ typedef struct cs_soh_config {
   float ocv_soc_per_sqrt_s;        /* random walk of the OCV filter's own SOC (1/sqrt(s)) */
   float ocv_load_fraction;         /* under load, sigma += this x R0 |i|; 0: learn at rests only (1) */
   float ocv_max_V;                 /* bound of each OCV correction node (V), in (0, 1] */
-  /* learning window (degC): capacity pairs, R0 and OCV updates only at samples within it (default 15 .. 50) */
+  /* learning window (degC): capacity pairs, R0 and OCV updates only at samples within it (default 20 .. 50) */
   float learn_min_temperature_degC;
   float learn_max_temperature_degC;
+  /* current-sensor offset, 1 sigma (A): its charge error grows linearly over a capacity pair (0: off) */
+  float current_offset_sigma_A;
 } cs_soh_config;
 
 /* Defaults: cellsense.soh.SohSettings for a cell of `capacity_Ah` (rest C/100, R0 step C/5). */

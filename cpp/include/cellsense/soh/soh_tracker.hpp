@@ -60,6 +60,11 @@ struct SohConfig {
   T pair_max_soc_sigma = T(0.03);      ///< SOC sigma at which a pair may close or open (1)
   T rest_current_A = T(0.05);          ///< |i| at or below this is a rest sample (A)
   T current_sigma_A = T(0.05);         ///< current-sensor noise for the charge's variance (A)
+  /// Current-sensor offset, 1 sigma (A): constant over a capacity pair, so its charge error grows with
+  /// the pair's duration (sigma_b t), not with its square root: a pair's charge variance is
+  /// (sqrt(var) + sigma_b dt / 3600)^2 + (sigma_i dt / 3600)^2 per step. A pair spanning hours of a
+  /// biased sensor then weighs little against the capacity prior. 0: white noise only.
+  T current_offset_sigma_A = T(0);
   T r0_scale_sigma = T(0.3);           ///< 1 sigma of the initial R0 factor (1)
   T r0_scale_per_sqrt_s = T(2e-4);     ///< random walk of the R0 factor (1/sqrt(s))
   T r0_min_step_A = T(1.0);            ///< |i_k - i_{k-1}| needed for an R0 update (A)
@@ -78,8 +83,9 @@ struct SohConfig {
   /// whose temperature lies in [learn_min_temperature_degC, learn_max_temperature_degC]. A cold cell's
   /// model error (resistance, OCV, the charge a cold cell can deliver) is not ageing and must not be
   /// learned as ageing (docs/real-data.md: on the Panasonic 18650PF at 10 .. -20 degC, learning made the
-  /// SOC 0.4-10 points worse). Outside the window the SOC filter runs on the health learned so far.
-  T learn_min_temperature_degC = T(15);
+  /// SOC 0.4-10 points worse; a 10 degC chamber run self-heats to 17 degC, hence 20 degC: the OCV is
+  /// measured at 25 degC only). Outside the window the SOC filter runs on the health learned so far.
+  T learn_min_temperature_degC = T(20);
   T learn_max_temperature_degC = T(50);
 };
 
@@ -144,6 +150,7 @@ class SohTracker {
     cc.capacity_max_Ah = c.capacity_max_Ah > T(0) ? c.capacity_max_Ah : T(1.5) * q0;
     if (!positive(c.pair_min_delta_soc) || !positive(c.pair_max_soc_sigma) || !(c.rest_current_A >= T(0)) ||
         !finite(c.rest_current_A) || !(c.current_sigma_A >= T(0)) || !finite(c.current_sigma_A) ||
+        !(c.current_offset_sigma_A >= T(0)) || !(c.current_offset_sigma_A <= T(1e6)) ||
         !positive(c.r0_scale_sigma) || !(c.r0_scale_per_sqrt_s >= T(0)) || !finite(c.r0_scale_per_sqrt_s) ||
         !positive(c.r0_min_step_A) || !positive(c.r0_max_dt_s) || !positive(c.r0_voltage_sigma_V) ||
         !positive(c.r0_gate_nis) || !positive(c.r0_scale_min) || !(c.r0_scale_max > c.r0_scale_min) ||
@@ -195,7 +202,13 @@ class SohTracker {
     const T dq_Ah = eta * current_A * dt_s / T(3600);
     const T sq_Ah = eta * config_.current_sigma_A * dt_s / T(3600);
     st_.charge_Ah = st_.charge_Ah + dq_Ah;
-    st_.charge_var_Ah2 = st_.charge_var_Ah2 + sq_Ah * sq_Ah;
+    if (config_.current_offset_sigma_A > T(0)) {
+      // fully correlated offset: standard deviations add (see SohConfig::current_offset_sigma_A)
+      const T sd_Ah = std::sqrt(st_.charge_var_Ah2) + config_.current_offset_sigma_A * dt_s / T(3600);
+      st_.charge_var_Ah2 = sd_Ah * sd_Ah + sq_Ah * sq_Ah;
+    } else {
+      st_.charge_var_Ah2 = st_.charge_var_Ah2 + sq_Ah * sq_Ah;
+    }
     // R0 factor: random-walk prediction, capped at the initial variance (no growth without bound in rests).
     const T var_cap = config_.r0_scale_sigma * config_.r0_scale_sigma;
     T pv = st_.r0_scale_var + config_.r0_scale_per_sqrt_s * config_.r0_scale_per_sqrt_s * dt_s;
@@ -210,7 +223,10 @@ class SohTracker {
     if (fused) {
       r0_table = model.r0_table_Ohm(soc, temperature_degC);
       const T g = r0_table * current_A;
-      const T rv = est.config().voltage_sigma_V * est.config().voltage_sigma_V;
+      // the step's measurement variance (with a resistance-scaled model error it is not sigma^2; at the
+      // posterior SOC, which differs from the prior's by one update)
+      const T rv = est.measurement_variance(model.measurement_step(est.aux(), current_A, temperature_degC),
+                                            est.state(), current_A, dt_s);
       T rho = r.innovation_V * rv / r.innovation_variance_V2;  // residual after the update
       const T di = current_A - st_.prev_current_A;
       const T adi = di < T(0) ? -di : di;
