@@ -230,13 +230,22 @@ void init_estimator(E& est, const typename E::Model& model, const py::dict& conf
 
 /// First sample of a run(): establishes t0, no step.
 constexpr std::uint8_t kStatusInitial = 255;
+/// A sample on which the whole-log clock re-anchored (run_log): no step, state unchanged. Host-side
+/// only, like kStatusInitial: the core and the C API take dt and have no clock.
+constexpr std::uint8_t kStatusClockReanchored = 254;
+/// Backwards timestamps in a row after which the clock re-anchors on the latest one (issue #12 item 1).
+/// One or two out-of-order rows stay rejected (`rejected_dt_nonpositive`); a third in a row means the
+/// clock itself jumped (a forward glitch left it anchored in the future, or the logger's clock restarted).
+constexpr int kClockReanchorAfter = 3;
 
 /// The clock of a binding object across run() / step() calls (the Python attribute last_time_s).
 struct RunClock {
   double last_time_s = 0;
   bool started = false;
+  int backwards = 0;  ///< backwards timestamps in a row (reset by any later one and by set())
   py::object get() const { return started ? py::object(py::float_(last_time_s)) : py::none(); }
   void set(const py::object& t) {
+    backwards = 0;
     if (t.is_none()) {
       started = false;
     } else {
@@ -316,7 +325,10 @@ class RunColumns {
 /// the clock: `first(k)` (status kStatusInitial; a non-finite time cannot set it: kRejectedNonFinite).
 /// Every other sample is `step(k, dt_s)`, which returns the status; dt = time[k] - the clock. The
 /// clock advances on every sample with a finite, later time, accepted or not (a rejected sample's
-/// interval is not integrated; its status says so).
+/// interval is not integrated; its status says so). A time earlier than the clock is rejected
+/// (dt < 0), but the kClockReanchorAfter-th such sample in a row re-anchors the clock on its own time:
+/// no step, `first(k)` fills the columns with the estimate as it stands, status kStatusClockReanchored
+/// (a glitch far into the future, or a clock that restarted, would otherwise reject every later sample).
 template <class First, class Step>
 void run_log(const LogInputs& in, RunClock& clock, std::uint8_t* status, First first, Step step) {
   py::gil_scoped_release release;
@@ -327,13 +339,28 @@ void run_log(const LogInputs& in, RunClock& clock, std::uint8_t* status, First f
         status[k] = kStatusInitial;
         clock.last_time_s = t[k];
         clock.started = true;
+        clock.backwards = 0;
       } else {
         status[k] = static_cast<std::uint8_t>(cellsense::StepStatus::kRejectedNonFinite);
       }
       first(k);
       continue;
     }
-    status[k] = step(k, t[k] - clock.last_time_s);
+    const double dt = t[k] - clock.last_time_s;
+    if (std::isfinite(t[k])) {
+      if (dt < 0) {
+        if (++clock.backwards >= kClockReanchorAfter) {
+          status[k] = kStatusClockReanchored;
+          clock.last_time_s = t[k];
+          clock.backwards = 0;
+          first(k);
+          continue;
+        }
+      } else {
+        clock.backwards = 0;
+      }
+    }
+    status[k] = step(k, dt);
     if (std::isfinite(t[k]) && t[k] > clock.last_time_s) { clock.last_time_s = t[k]; }
   }
 }

@@ -140,8 +140,11 @@ PYBIND11_MODULE(_core, m) {
                             StepStatus::kRejectedNumerical, StepStatus::kNotInitialised};
   for (StepStatus s : all) { names[py::int_(static_cast<int>(s))] = status_name(s); }
   names[py::int_(kStatusInitial)] = "initial";
+  names[py::int_(cellsense_py::kStatusClockReanchored)] = "clock_reanchored";
   m.attr("STATUS_NAMES") = names;
   m.attr("STATUS_INITIAL") = kStatusInitial;
+  m.attr("STATUS_CLOCK_REANCHORED") = cellsense_py::kStatusClockReanchored;
+  m.attr("CLOCK_REANCHOR_AFTER") = cellsense_py::kClockReanchorAfter;
   bind_pack(m);
   bind_soh(m);
   bind_spme(m);

@@ -63,6 +63,10 @@ def _estimate_main(a) -> int:
     counts = r.result.counts()
     print(f"{a.data}: {len(r.log)} samples, {a.filter.upper()} {a.dtype}, cell {r.estimator.cell.name}; "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if counts.get("clock_reanchored"):
+        print(f"warning: {a.data}: the log's clock jumped; re-anchored {counts['clock_reanchored']} time(s) (after 3 "
+              f"backwards timestamps in a row the clock restarts from the latest; {counts.get('rejected_dt_nonpositive', 0)} "
+              f"backwards/repeated and {counts.get('rejected_dt_too_large', 0)} too-long steps rejected)", file=sys.stderr)
     if r.estimator.cell.placeholder:
         print(f"note: cell {r.estimator.cell.name} is marked as a placeholder (see its description)")
     if r.metrics is not None:

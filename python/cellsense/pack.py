@@ -35,7 +35,12 @@ STATUS_INITIAL = 255
 STATUS_REST = 20
 STATUS_REINIT = 21
 STATUS_REINIT_FAILED = 22
-EVENTS = {0: "step", 1: "rest", 2: "reinit", 255: "initial"}
+STATUS_CLOCK_REANCHORED = 254  #: the clock re-anchored on this sample (no step); the same code as a single estimator's
+EVENT_CLOCK_REANCHORED = 3
+EVENTS = {0: "step", 1: "rest", 2: "reinit", EVENT_CLOCK_REANCHORED: "clock_reanchored", 255: "initial"}
+#: Backwards timestamps in a row after which the clock re-anchors on the latest one (the whole-log loop of the
+#: single-cell estimators uses the same rule: python/bindings/common.hpp kClockReanchorAfter).
+CLOCK_REANCHOR_AFTER = 3
 
 
 class PackFileError(ValueError):
@@ -332,15 +337,66 @@ class PackLog:
         return len(self.time_s)
 
 
-def step_dt(time_s: np.ndarray) -> np.ndarray:
-    """dt per sample by the core's clock rule: the first sample sets the clock (NaN = "initial"); the
-    clock advances on every later timestamp, so a repeated or backwards one gives dt <= 0 (rejected)."""
+def clock_dt(time_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """dt per sample by the core's clock rule, and the samples on which the clock re-anchored.
+
+    The first sample sets the clock (dt NaN = "initial"); the clock advances on every later finite
+    timestamp, so a repeated or backwards one gives dt <= 0 (rejected). The CLOCK_REANCHOR_AFTER-th
+    backwards timestamp in a row re-anchors the clock on itself (dt NaN: no step; `reanchored` True):
+    a glitch far into the future, or a logger clock that restarted, would otherwise leave every later
+    sample rejected. One or two out-of-order samples stay rejected."""
     t = np.asarray(time_s, dtype=float)
-    dt = np.full(len(t), np.nan)
-    if len(t) > 1:
+    n = len(t)
+    dt = np.full(n, np.nan)
+    reanchored = np.zeros(n, bool)
+    if n > 1:
         last = np.maximum.accumulate(t)
         dt[1:] = t[1:] - last[:-1]
-    return dt
+        if not np.all(np.isfinite(t)) or np.any(dt[1:] < 0):
+            dt[:] = np.nan
+            started, clock, backwards = False, 0.0, 0
+            for k, tk in enumerate(t.tolist()):
+                if not started:
+                    if math.isfinite(tk):
+                        started, clock = True, tk
+                    continue  # NaN dt: "initial" (a non-finite time is rejected by the core as well)
+                if not math.isfinite(tk):
+                    dt[k] = np.inf  # stepped and rejected as non-finite (NaN would mean "initial")
+                    continue
+                d = tk - clock
+                if d < 0:
+                    backwards += 1
+                    if backwards >= CLOCK_REANCHOR_AFTER:
+                        clock, backwards = tk, 0
+                        reanchored[k] = True
+                        continue
+                else:
+                    backwards = 0
+                dt[k] = d
+                clock = max(clock, tk)
+    return dt, reanchored
+
+
+def step_dt(time_s: np.ndarray) -> np.ndarray:
+    """dt per sample by the core's clock rule (`clock_dt`): NaN where a sample only sets the clock."""
+    return clock_dt(time_s)[0]
+
+
+def mark_reanchored(status: np.ndarray, event: np.ndarray, reanchored: np.ndarray) -> None:
+    """Label the samples on which the clock re-anchored (run with dt NaN: no step) in place."""
+    m = np.asarray(reanchored, bool)[:len(event)]
+    status[:len(m)][m] = STATUS_CLOCK_REANCHORED
+    event[:len(m)][m] = EVENT_CLOCK_REANCHORED
+
+
+def status_names() -> dict[int, str]:
+    """Per-cell status code -> name: the core's step statuses, the pack's gap statuses, "clock_reanchored"."""
+    from .estimator import _core
+
+    names = {int(k): str(v) for k, v in _core().STATUS_NAMES.items()}
+    names.update({STATUS_REST: "rest", STATUS_REINIT: "reinit", STATUS_REINIT_FAILED: "reinit_failed",
+                  STATUS_CLOCK_REANCHORED: "clock_reanchored"})
+    return names
 
 
 @dataclass
@@ -355,10 +411,7 @@ class PackResult:
     reference_soc: np.ndarray | None = None
 
     def counts(self) -> dict[str, int]:
-        from .estimator import _core
-
-        names = {int(k): str(v) for k, v in _core().STATUS_NAMES.items()}
-        names.update({STATUS_REST: "rest", STATUS_REINIT: "reinit", STATUS_REINIT_FAILED: "reinit_failed"})
+        names = status_names()
         codes, n = np.unique(self.status, return_counts=True)
         return {names.get(int(c), str(c)): int(k) for c, k in zip(codes, n)}
 
@@ -425,9 +478,10 @@ class PackEstimator:
         """The whole log in C++ (GIL released)."""
         soc0 = self.initial_soc(log) if initial_soc is None else np.asarray(initial_soc, float)
         core = self.make_core(soc0)
-        dt = step_dt(log.time_s)
+        dt, reanchored = clock_dt(log.time_s)
         out = core.run(dt, np.ascontiguousarray(log.current_A, float), np.ascontiguousarray(log.voltage_V, float),
                        np.ascontiguousarray(log.temperature_degC, float), self.cell_sensor())
+        mark_reanchored(out["status"], out["event"], reanchored)
         summary = {k: out[k] for k in ("usable_soc", "soc_min", "soc_max", "soc_mean", "imbalance", "dischargeable_Ah",
                                        "chargeable_Ah", "index_min", "index_max", "n_rejected")}
         return PackResult(time_s=np.asarray(log.time_s, float), dt_s=dt, status=out["status"], soc=out["soc"],

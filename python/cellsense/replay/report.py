@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..pack import EVENTS, PackLog, PackSpec
+from ..pack import CLOCK_REANCHOR_AFTER, EVENTS, PackLog, PackSpec, status_names
 from .targets import INSN_PER_TICK, ReplayRun
 
 EXIT_OK = 0
@@ -28,6 +28,8 @@ def compare(spec: PackSpec, log: PackLog, host: ReplayRun, device: ReplayRun | N
                  "series": spec.series, "parallel": spec.parallel, "mean_cell": spec.mean_cell,
                  "reader_counts": log.counts, "tolerance_soc": tol_soc, "host_wall_s": host.wall_s,
                  "events": {EVENTS.get(int(e), str(e)): int(k) for e, k in zip(*np.unique(host.event, return_counts=True))}}
+    names = status_names()
+    rep["host_status"] = {names.get(int(c), str(c)): int(k) for c, k in zip(*np.unique(host.status, return_counts=True))}
     ok = np.ones(len(log), bool)
     if device is not None:
         m = device.completed
@@ -101,7 +103,12 @@ def markdown(rep: dict) -> str:
          f"- pack: `{rep['pack_file']}`: {rep['series']}s{rep['parallel']}p, {rep['cells']} estimator(s)"
          + (" (mean cell)" if rep["mean_cell"] else ""),
          f"- events: " + ", ".join(f"{k} {v}" for k, v in rep["events"].items()),
+         f"- host cell statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(rep.get("host_status", {}).items())),
          f"- host: {rep['host_wall_s']:.3f} s", ""]
+    if rep["events"].get("clock_reanchored"):
+        L[-1:-1] = [f"- **clock re-anchored {rep['events']['clock_reanchored']} time(s)**: the log's timestamps jumped "
+                    f"(after {CLOCK_REANCHOR_AFTER} backwards timestamps in a row the clock restarts from the latest; "
+                    f"those samples were not stepped)"]
     d = rep.get("device")
     if d is not None:
         verdict = {0: "PASS", 1: "FAIL (diverged)", 3: "FAIL (device error, reported)", 4: "FAIL (frames lost unreported)"}[exit_code(rep)]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..pack import PackEstimator, PackLog, step_dt
+from ..pack import PackEstimator, PackLog, clock_dt, mark_reanchored
 from . import framing as fr
 from .link import CanLink, FaultPlan, FaultyLink, Link, SerialLink
 from .session import DeviceError, Session
@@ -134,7 +134,7 @@ def run_device(est: PackEstimator, log: PackLog, initial_soc: np.ndarray, link: 
     spec = est.spec
     nc = spec.n_cells
     n = len(log)
-    dt = step_dt(log.time_s)
+    dt, reanchored = clock_dt(log.time_s)  # a re-anchoring sample is sent with dt NaN (no step), labelled below
     status = np.zeros((n, nc), np.uint8)
     soc = np.full((n, nc), np.nan, np.float32)
     sig = np.full((n, nc), np.nan, np.float32)
@@ -203,6 +203,7 @@ def run_device(est: PackEstimator, log: PackLog, initial_soc: np.ndarray, link: 
     finally:
         if bar is not None:
             bar.close()
+        mark_reanchored(status[:run.completed], event[:run.completed], reanchored[:run.completed])
         run.wall_s = time.perf_counter() - t_start
         run.link = sess.stats.as_dict()
         if isinstance(link, FaultyLink):
