@@ -68,6 +68,14 @@ static cs_estimator est;
 int main(int argc, char** argv) {
   (void)argc;
   cs_config c; cs_config_default(&c);
+#ifdef CELL_PARAMS_MODEL_ERROR_CURRENT_A
+  if (argc > 2) { /* the cell's own measurement noise, as the Python estimator resolves it */
+    c.voltage_sigma_V = CELL_PARAMS_VOLTAGE_SIGMA_V;
+    c.model_error_current_A = CELL_PARAMS_MODEL_ERROR_CURRENT_A;
+    c.model_error_relative = CELL_PARAMS_MODEL_ERROR_RELATIVE;
+    c.model_error_correlation_s = CELL_PARAMS_MODEL_ERROR_CORRELATION_S;
+  }
+#endif
   c.filter = (uint8_t)(argv[1][0] == 'u' ? CS_FILTER_UKF : CS_FILTER_EKF);
   c.initial_soc = 0.75f;
   if (cs_init(&est, &cell_params, &c) != CS_INIT_OK) return 1;
@@ -135,3 +143,47 @@ def test_mcu_report_m4f(tmp_path: Path):
     assert 1000 < core["footprint"]["both"]["core_flash_bytes"] < 64 * 1024
     assert (tmp_path / "report.json").is_file() and (tmp_path / "report.txt").is_file()
     assert "cortex-m4f" in format_mcu(r)
+
+
+@needs_host_cc
+@pytest.mark.parametrize("filt", ["ekf", "ukf"])
+def test_c_api_matches_python_with_resistance_scaled_model_error(tmp_path: Path, filt):
+    """The Panasonic cell's resistance-scaled, correlation-timed model error (issue #17): the export-c header's
+    noise macros in cs_config + the C API host build == Estimator(dtype="float32"), bit for bit, on a cold
+    drive cycle at 1 Hz and on the same rows at 0.2 s steps (the tau / dt branch)."""
+    from cellsense.cell import load_cell
+    from cellsense.estimator import Estimator
+    from cellsense.realdata import load_real_log
+
+    cell = load_cell("panasonic_18650pf")
+    export_c(cell, tmp_path / "cell_params.h")
+    header = (tmp_path / "cell_params.h").read_text()
+    assert "CELL_PARAMS_MODEL_ERROR_CORRELATION_S 100.0f" in header
+    (tmp_path / "main.c").write_text(PROGRAM)
+    inc = ["-I", str(ROOT / "cpp" / "include"), "-I", str(tmp_path)]
+    flags = ["-O2", "-ffp-contract=off", "-fno-math-errno"]
+    subprocess.run([HOST_CXX, "-std=c++17", "-fno-exceptions", "-fno-rtti", *flags, *inc, "-c",
+                    str(ROOT / "cpp" / "src" / "c_api.cpp"), "-o", str(tmp_path / "c_api.o")], check=True)
+    subprocess.run([HOST_CC, "-std=c99", *flags, *inc, str(tmp_path / "main.c"), str(tmp_path / "c_api.o"),
+                    "-o", str(tmp_path / "run"), "-lstdc++", "-lm"], check=True)
+    log = load_real_log("panasonic-18650pf/n10degC_HWFET")
+    n = 3000
+    t = log.time_s[: n + 1]
+    dt = np.diff(t)
+    dt[n // 2:] = 0.2  # second half: sample interval below the correlation time's 1 s scale
+    rows = np.stack([dt, 1.01 * log.current_A[1: n + 1] + 0.05, log.voltage_V[1: n + 1],
+                     log.temperature_degC[1: n + 1]], axis=1).astype(np.float32)
+    p = subprocess.run([str(tmp_path / "run"), filt, "cell-noise"], input=rows.tobytes(), capture_output=True,
+                       check=True)
+    c_out = np.frombuffer(p.stdout, dtype=np.float32).reshape(-1, 2)
+    est = Estimator(cell, filter=filt, dtype="float32", initial_soc=0.75)
+    assert est.noise.model_error_current_A > 0 and est.noise.model_error_correlation_s == 100.0
+    nz = est.noise
+    sig = np.float32([nz.initial_soc_sigma, nz.initial_v_rc_sigma_V, nz.initial_v_rc_sigma_V,
+                      nz.initial_hysteresis_sigma])
+    x0 = np.array([np.float32(0.75), 0, 0, np.float32(nz.initial_hysteresis)], dtype=float)
+    est._impl.set_state(x0, np.diag((sig * sig).astype(float)), 0.0)
+    py = [est.step(*map(float, r)) for r in rows]
+    py_out = np.array([[r.soc, r.soc_sigma] for r in py], dtype=np.float32)
+    assert np.array_equal(c_out.view(np.uint32), py_out.view(np.uint32)), \
+        f"max |diff| {np.max(np.abs(c_out - py_out))}"
