@@ -243,9 +243,11 @@ struct RunClock {
   double last_time_s = 0;
   bool started = false;
   int backwards = 0;  ///< backwards timestamps in a row (reset by any later one and by set())
+  double pending_gap_s = 0;  ///< a step rejected as too long, not yet followed by a stepped sample (run_log)
   py::object get() const { return started ? py::object(py::float_(last_time_s)) : py::none(); }
   void set(const py::object& t) {
     backwards = 0;
+    pending_gap_s = 0;
     if (t.is_none()) {
       started = false;
     } else {
@@ -329,8 +331,17 @@ class RunColumns {
 /// (dt < 0), but the kClockReanchorAfter-th such sample in a row re-anchors the clock on its own time:
 /// no step, `first(k)` fills the columns with the estimate as it stands, status kStatusClockReanchored
 /// (a glitch far into the future, or a clock that restarted, would otherwise reject every later sample).
-template <class First, class Step>
-void run_log(const LogInputs& in, RunClock& clock, std::uint8_t* status, First first, Step step) {
+/// run_log's default gap hook: nothing (the binding has no gap policy).
+struct NoGapHook {
+  void operator()(py::ssize_t, double) const {}
+};
+
+/// `gap(k, gap_s)`: called before step(k, dt) when the previous clock advance was a step rejected as
+/// too long (dt > the estimator's dt_max_s, a logger gap) and sample k is the first one stepped after it
+/// (finite, later time): the binding may widen its covariance for the unlogged interval. A re-anchor
+/// cancels it (the forward jump was a glitch, not elapsed time).
+template <class First, class Step, class Gap = NoGapHook>
+void run_log(const LogInputs& in, RunClock& clock, std::uint8_t* status, First first, Step step, Gap gap = Gap{}) {
   py::gil_scoped_release release;
   const double* t = in.time_s;
   for (py::ssize_t k = 0; k < in.n; ++k) {
@@ -353,14 +364,22 @@ void run_log(const LogInputs& in, RunClock& clock, std::uint8_t* status, First f
           status[k] = kStatusClockReanchored;
           clock.last_time_s = t[k];
           clock.backwards = 0;
+          clock.pending_gap_s = 0;
           first(k);
           continue;
         }
       } else {
         clock.backwards = 0;
+        if (dt > 0 && clock.pending_gap_s > 0) {
+          gap(k, clock.pending_gap_s);
+          clock.pending_gap_s = 0;
+        }
       }
     }
     status[k] = step(k, dt);
+    if (status[k] == static_cast<std::uint8_t>(cellsense::StepStatus::kRejectedDtTooLarge) && std::isfinite(dt)) {
+      clock.pending_gap_s = dt;
+    }
     if (std::isfinite(t[k]) && t[k] > clock.last_time_s) { clock.last_time_s = t[k]; }
   }
 }

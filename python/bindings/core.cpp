@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -61,10 +62,37 @@ class PyEstimator {
           const auto r = est_.step(static_cast<T>(dt), static_cast<T>(in.current_A[k]), static_cast<T>(in.voltage_V[k]),
                                    static_cast<T>(in.temperature_degC[k]));
           out.put_report(k, r);
+          if (!is_rejected(r.status)) { track_current(dt, in.current_A[k]); }
           return static_cast<std::uint8_t>(r.status);
-        });
+        },
+        [&](py::ssize_t, double gap_s) { widen_for_gap(gap_s); });
     return out.dict();
   }
+
+  /// Logger gap (run_log's gap hook): a step longer than dt_max_s was rejected, so the charge that moved
+  /// while nothing was logged is missing. The SOC variance grows by (mean |i| x gap / 3600 / Q)^2 (mean
+  /// |i|: the recent absolute current, time constant kGapCurrentTau_s), the SOC sigma capped at
+  /// kGapSocSigmaMax, so the voltage pulls the SOC back instead of the filter trusting a stale value.
+  static constexpr double kGapCurrentTau_s = 300.0;
+  static constexpr double kGapSocSigmaMax = 0.3;
+  void track_current(double dt, double current_A) {
+    if (!std::isfinite(current_A) || !(dt > 0)) { return; }
+    const double a = mean_abs_current_A_ < 0 ? 1.0 : dt / (kGapCurrentTau_s + dt);
+    mean_abs_current_A_ = (mean_abs_current_A_ < 0 ? 0.0 : mean_abs_current_A_) * (1 - a) + a * std::fabs(current_A);
+  }
+  void widen_for_gap(double gap_s) {
+    if (mean_abs_current_A_ <= 0 || !(gap_s > 0)) { return; }
+    const double q = static_cast<double>(params_->capacity_Ah);
+    const double s_add = mean_abs_current_A_ * gap_s / (3600.0 * q);
+    typename M::Cov p = est_.covariance();
+    const double v0 = static_cast<double>(p(0, 0));
+    const double v1 = std::min(v0 + s_add * s_add, kGapSocSigmaMax * kGapSocSigmaMax);
+    if (!(v1 > v0)) { return; }
+    p(0, 0) = static_cast<T>(v1);
+    est_.set_state(est_.state(), p, est_.aux());  // refused (kept as is) only if P would not be SPD
+    gaps_widened_ += 1;
+  }
+  int gaps_widened() const { return gaps_widened_; }
 
   py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }
   py::array_t<double> covariance() const { return cellsense_py::to_numpy_matrix(est_.covariance()); }
@@ -87,6 +115,8 @@ class PyEstimator {
   std::unique_ptr<P> params_;  // the core keeps a pointer to it: must outlive est_
   E est_{};
   cellsense_py::RunClock clock_{};
+  double mean_abs_current_A_ = -1;  ///< recent mean |current| over stepped samples (A); < 0 before the first
+  int gaps_widened_ = 0;
 };
 
 template <class E>
@@ -107,6 +137,7 @@ void bind(py::module_& m, const char* name) {
       .def_property("last_time_s", &PE::last_time, &PE::set_last_time)
       .def_property_readonly("soc", &PE::soc)
       .def_property_readonly("soc_sigma", &PE::soc_sigma)
+      .def_property_readonly("gaps_widened", &PE::gaps_widened)
       .def_property_readonly_static("n_states", [](py::object) { return PE::N; })
       .def_property_readonly_static("sizeof_estimator", [](py::object) { return sizeof(E); });
 }
