@@ -79,9 +79,17 @@ const Params* core_params(const cs_cell_params* p) { return reinterpret_cast<con
 constexpr std::uint32_t kMagic = 0x43534531u;  // "CSE1": written last by a successful cs_init()
 constexpr std::size_t kBodySize = sizeof(EkfEstimator) > sizeof(UkfEstimator) ? sizeof(EkfEstimator)
                                                                                : sizeof(UkfEstimator);
+// "Initialised" is the whole 8-byte header, not the marker alone (issue #12 item 13): the magic, the filter
+// byte and its complement, and a 16-bit seal (the implementation's size xor the complemented magic) are
+// written last by a successful init (cleared first) and all checked on every call. Storage that holds the
+// right 4-byte marker followed by stale bytes (a previous build, a half-written copy, another object) is
+// refused instead of read as an estimator (UBSan used to report a bool loaded with value 171); random bytes
+// after the marker pass with probability ~5e-10. Same size as the old header (marker + filter, padded).
 struct Impl {
   std::uint32_t magic;
   std::uint8_t filter;
+  std::uint8_t filter_inv;  // ~filter
+  std::uint16_t seal;       // seal_of<Impl>(magic)
   alignas(EkfEstimator) alignas(UkfEstimator) unsigned char body[kBodySize];
 };
 static_assert(sizeof(Impl) <= CS_ESTIMATOR_SIZE, "CS_ESTIMATOR_SIZE too small for the estimator");
@@ -91,12 +99,45 @@ static_assert(sizeof(cs_estimator) == CS_ESTIMATOR_SIZE && alignof(cs_estimator)
 
 // NULL, or the estimator object when the storage holds an initialised one. The magic word is read
 // with memcpy so zeroed (never initialised) storage is inspected without pretending it holds an Impl.
-Impl* impl_of(cs_estimator* s) {
-  if (s == nullptr) { return nullptr; }
+// Storage not aligned for the implementation (a cs_estimator / cs_soh cast from a byte buffer) is refused:
+// NULL here (every call then answers "not initialised"), CS_INIT_BAD_ARGUMENT from cs_init, and
+// CS_SOH_NOT_INITIALISED from cs_soh_init (its NULL answer); the storage is not written.
+template <class I>
+bool aligned_for(const void* p) {
+  // the documented storage alignment (CS_ESTIMATOR_ALIGN; cs_soh: 8), at least what the implementation needs
+  constexpr std::size_t a = alignof(I) > CS_ESTIMATOR_ALIGN ? alignof(I) : CS_ESTIMATOR_ALIGN;
+  return reinterpret_cast<std::uintptr_t>(p) % a == 0;
+}
+
+// The header check shared by the estimator and the SOH storage (read with memcpy: nothing is assumed about
+// the bytes until they pass).
+template <class I>
+constexpr std::uint16_t seal_of(std::uint32_t magic) {
+  return static_cast<std::uint16_t>((~magic ^ static_cast<std::uint32_t>(sizeof(I))) & 0xFFFFu);
+}
+template <class I>
+bool header_ok(const void* opaque, std::uint32_t want) {
+  const unsigned char* b = static_cast<const unsigned char*>(opaque);
   std::uint32_t magic = 0;
-  std::memcpy(&magic, s->opaque, sizeof magic);
-  if (magic != kMagic) { return nullptr; }
-  return std::launder(static_cast<Impl*>(static_cast<void*>(s->opaque)));  // aligned: union with uint64_t
+  std::uint16_t seal = 0;
+  std::memcpy(&magic, b + offsetof(I, magic), sizeof magic);
+  std::memcpy(&seal, b + offsetof(I, seal), sizeof seal);
+  const std::uint8_t filter = b[offsetof(I, filter)];
+  const std::uint8_t filter_inv = b[offsetof(I, filter_inv)];
+  return magic == want && seal == seal_of<I>(want) && static_cast<std::uint8_t>(~filter) == filter_inv &&
+         (filter == CS_FILTER_EKF || filter == CS_FILTER_UKF);
+}
+template <class I>
+void seal(I& i, std::uint32_t magic) {
+  i.filter_inv = static_cast<std::uint8_t>(~i.filter);
+  i.seal = seal_of<I>(magic);
+  i.magic = magic;
+}
+
+Impl* impl_of(cs_estimator* s) {
+  if (s == nullptr || !aligned_for<Impl>(s)) { return nullptr; }
+  if (!header_ok<Impl>(s->opaque, kMagic)) { return nullptr; }
+  return std::launder(static_cast<Impl*>(static_cast<void*>(s->opaque)));
 }
 const Impl* impl_of(const cs_estimator* s) { return impl_of(const_cast<cs_estimator*>(s)); }
 
@@ -169,9 +210,11 @@ using EkfTracker = cellsense::soh::SohTracker<EkfEstimator>;
 using UkfTracker = cellsense::soh::SohTracker<UkfEstimator>;
 constexpr std::uint32_t kSohMagic = 0x43534853u;  // "CSHS"
 constexpr std::size_t kSohBody = sizeof(EkfTracker) > sizeof(UkfTracker) ? sizeof(EkfTracker) : sizeof(UkfTracker);
-struct SohImpl {
+struct SohImpl {  // header as Impl's
   std::uint32_t magic;
   std::uint8_t filter;
+  std::uint8_t filter_inv;
+  std::uint16_t seal;
   alignas(EkfTracker) alignas(UkfTracker) unsigned char body[kSohBody];
 };
 static_assert(sizeof(SohImpl) <= CS_SOH_SIZE, "CS_SOH_SIZE too small for the SOH tracker");
@@ -184,10 +227,8 @@ static_assert(sizeof(cs_soh_state::ocv_x) == sizeof(cellsense::soh::SohState<flo
 static_assert(sizeof(cs_soh) == CS_SOH_SIZE && alignof(cs_soh) >= 8, "cs_soh storage size / alignment");
 
 SohImpl* soh_of(cs_soh* s) {
-  if (s == nullptr) { return nullptr; }
-  std::uint32_t magic = 0;
-  std::memcpy(&magic, s->opaque, sizeof magic);
-  if (magic != kSohMagic) { return nullptr; }
+  if (s == nullptr || !aligned_for<SohImpl>(s)) { return nullptr; }
+  if (!header_ok<SohImpl>(s->opaque, kSohMagic)) { return nullptr; }
   return std::launder(static_cast<SohImpl*>(static_cast<void*>(s->opaque)));
 }
 template <class Tr>
@@ -261,7 +302,7 @@ size_t cs_estimator_used_bytes(uint8_t filter) {
 }
 
 int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config* c) {
-  if (storage == nullptr) { return CS_INIT_BAD_ARGUMENT; }
+  if (storage == nullptr || !aligned_for<Impl>(storage)) { return CS_INIT_BAD_ARGUMENT; }
   std::memset(storage->opaque, 0, sizeof storage->opaque);  // "not initialised" until the end
   if (params == nullptr || c == nullptr) { return CS_INIT_BAD_ARGUMENT; }
   const bool filter_built = (c->filter == CS_FILTER_EKF && CS_ENABLE_EKF) || (c->filter == CS_FILTER_UKF && CS_ENABLE_UKF);
@@ -329,7 +370,7 @@ int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config
     std::memset(storage->opaque, 0, sizeof storage->opaque);
     return rc;
   }
-  impl->magic = kMagic;
+  seal(*impl, kMagic);
   return CS_INIT_OK;
 }
 
@@ -409,6 +450,11 @@ int cs_restore_state(cs_estimator* est, const cs_state* in) {
   if (in->tag != CS_STATE_TAG) { return CS_STATE_BAD_TAG; }
   const float h = in->x[CS_IDX_HYSTERESIS];
   if (!finite(h) || h < -1.0f || h > 1.0f || !valid_sign(in->hysteresis_sign)) { return CS_STATE_REFUSED; }
+  // RC voltages: |v| <= CS_STATE_V_RC_MAX_V (a polarisation beyond any single cell's window; the Python
+  // side's bound). SOC bounds, finiteness and P SPD: the core's set_state.
+  for (int j = CS_IDX_V_RC1; j < CS_IDX_HYSTERESIS; ++j) {
+    if (!finite(in->x[j]) || in->x[j] < -CS_STATE_V_RC_MAX_V || in->x[j] > CS_STATE_V_RC_MAX_V) { return CS_STATE_REFUSED; }
+  }
   Model::State x;
   Model::Cov p;
   for (int r = 0; r < CS_STATES; ++r) {
@@ -454,7 +500,7 @@ void cs_soh_config_default(cs_soh_config* c, float capacity_Ah) {
 }
 
 int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
-  if (soh == nullptr) { return CS_SOH_NOT_INITIALISED; }
+  if (soh == nullptr || !aligned_for<SohImpl>(soh)) { return CS_SOH_NOT_INITIALISED; }
   std::memset(soh->opaque, 0, sizeof soh->opaque);
   Impl* e = impl_of(est);
   if (e == nullptr || c == nullptr) { return CS_SOH_NOT_INITIALISED; }
@@ -503,7 +549,7 @@ int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
     std::memset(soh->opaque, 0, sizeof soh->opaque);
     return CS_SOH_BAD_CONFIG;
   }
-  s->magic = kSohMagic;
+  seal(*s, kSohMagic);
   return CS_SOH_OK;
 }
 
@@ -608,6 +654,13 @@ int cs_soh_restore_state(cs_soh* soh, cs_estimator* est, const cs_soh_state* in)
     for (int c = 0; c < CS_SOH_OCV_STATES; ++c) { st.ocv_P[r][c] = in->ocv_P[r][c]; }
   }
   st.ocv_resync = in->ocv_resync;
+  {  // SOCs the tracker keeps within the SOC filter's bounds while running (anchor, OCV filter's SOC)
+    const float lo = visit(*e, [](const auto& x) { return x.config().soc_min; });
+    const float hi = visit(*e, [](const auto& x) { return x.config().soc_max; });
+    if (!(in->anchor_soc >= lo && in->anchor_soc <= hi) || !(in->ocv_x[0] >= lo && in->ocv_x[0] <= hi)) {
+      return CS_SOH_REFUSED;
+    }
+  }
   bool ok = false;
   visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { ok = tr.set_state(est_ref, st); });
   return ok ? CS_SOH_OK : CS_SOH_REFUSED;

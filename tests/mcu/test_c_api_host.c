@@ -123,9 +123,70 @@ static void test_steps(uint8_t filter) {
   bad = before;
   bad.P[0][1] = bad.P[0][1] + 1.0f;  /* not symmetric */
   EXPECT(cs_restore_state(&est, &bad) == CS_STATE_REFUSED);
-  EXPECT(memcmp(&copy, &est, sizeof est) == 0);
+  /* issue #12 item 3: every field within the bounds the estimator keeps while running */
+  const float absurd[][2] = {{CS_IDX_V_RC1, 1e6f}, {CS_IDX_V_RC2, -5.5f}, {CS_IDX_V_RC1, NAN}, {CS_IDX_HYSTERESIS, 7.0f},
+                             {CS_IDX_SOC, 1.5f}, {CS_IDX_SOC, -0.5f}, {CS_IDX_SOC, NAN}};
+  for (unsigned k = 0; k < sizeof absurd / sizeof absurd[0]; ++k) {
+    bad = before;
+    bad.x[(int)absurd[k][0]] = absurd[k][1];
+    EXPECT(cs_restore_state(&est, &bad) == CS_STATE_REFUSED);
+  }
+  bad = before;
+  bad.hysteresis_sign = 42.0f;
+  EXPECT(cs_restore_state(&est, &bad) == CS_STATE_REFUSED);
+  bad = before;
+  bad.x[CS_IDX_V_RC1] = 4.9f; /* within the bound */
+  EXPECT(cs_restore_state(&est, &bad) == CS_STATE_OK);
+  EXPECT(memcmp(&copy, &est, sizeof est) != 0);
   EXPECT(cs_restore_state(&est, &before) == CS_STATE_OK);
   EXPECT(cs_estimator_used_bytes(filter) <= CS_ESTIMATOR_SIZE);
+}
+
+/* issue #12 item 13: storage not aligned for the implementation, and stale memory holding the marker */
+static void test_storage(uint8_t filter) {
+  static union {
+    cs_estimator e[2];
+    unsigned char bytes[2 * sizeof(cs_estimator)];
+  } buf;
+  cs_config c;
+  cs_config_default(&c);
+  c.filter = filter;
+  /* misaligned: refused, storage untouched, every call answers "not initialised" */
+  for (unsigned off = 1; off < CS_ESTIMATOR_ALIGN; ++off) {
+    memset(buf.bytes, 0x5a, sizeof buf.bytes);
+    cs_estimator* mis = (cs_estimator*)(void*)(buf.bytes + off);
+    EXPECT(cs_init(mis, &cell_params, &c) == CS_INIT_BAD_ARGUMENT);
+    EXPECT(buf.bytes[off] == 0x5a && buf.bytes[off + sizeof(cs_estimator) - 1] == 0x5a);
+    EXPECT(cs_step(mis, 1.0f, 0.0f, 3.7f, 25.0f, NULL) == CS_STATUS_NOT_INITIALISED);
+    EXPECT(isnan(cs_soc(mis)));
+  }
+  /* a valid estimator copied to a misaligned place is not used there either */
+  EXPECT(cs_init(&buf.e[0], &cell_params, &c) == CS_INIT_OK);
+  memmove(buf.bytes + 4, buf.bytes, sizeof(cs_estimator));
+  {
+    cs_state s;
+    EXPECT(cs_save_state((cs_estimator*)(void*)(buf.bytes + 4), &s) == CS_STATE_NOT_INITIALISED);
+  }
+  /* the right 4-byte marker followed by garbage: not initialised (was read as an estimator) */
+  EXPECT(cs_init(&buf.e[0], &cell_params, &c) == CS_INIT_OK);
+  cs_estimator stale = buf.e[0];
+  memset(stale.opaque + 4, 0xab, sizeof stale.opaque - 4);
+  EXPECT(cs_step(&stale, 1.0f, 0.0f, 3.7f, 25.0f, NULL) == CS_STATUS_NOT_INITIALISED);
+  {
+    cs_state s;
+    EXPECT(cs_save_state(&stale, &s) == CS_STATE_NOT_INITIALISED);
+    EXPECT(cs_restore_state(&stale, &s) == CS_STATE_NOT_INITIALISED);
+  }
+  /* every single header byte flipped: not initialised */
+  for (unsigned k = 0; k < 8; ++k) {
+    cs_estimator h = buf.e[0];
+    h.opaque[k] ^= 0x10;
+    EXPECT(cs_step(&h, 1.0f, 0.0f, 3.7f, 25.0f, NULL) == CS_STATUS_NOT_INITIALISED);
+  }
+  /* normal init and a copy of it still work */
+  cs_estimator good = buf.e[0];
+  EXPECT(cs_step(&good, 1.0f, 0.5f, 3.9f, 25.0f, NULL) == CS_STATUS_FUSED);
+  EXPECT(cs_step(&buf.e[0], 1.0f, 0.5f, 3.9f, 25.0f, NULL) == CS_STATUS_FUSED);
 }
 
 int main(void) {
@@ -138,6 +199,8 @@ int main(void) {
   test_config_errors();
   test_steps(CS_FILTER_EKF);
   test_steps(CS_FILTER_UKF);
+  test_storage(CS_FILTER_EKF);
+  test_storage(CS_FILTER_UKF);
   printf("c_api host test: %s (%d failures); used bytes EKF %u, UKF %u of %u\n", failures ? "FAIL" : "ok", failures,
          (unsigned)cs_estimator_used_bytes(CS_FILTER_EKF), (unsigned)cs_estimator_used_bytes(CS_FILTER_UKF),
          (unsigned)CS_ESTIMATOR_SIZE);

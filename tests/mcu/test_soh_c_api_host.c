@@ -133,6 +133,12 @@ static void run_filter(uint8_t filter) {
   bad_state.ocv_x[2] = NAN;
   EXPECT(cs_soh_restore_state(&soh2, &est2, &bad_state) == CS_SOH_REFUSED);
   bad_state = hs;
+  bad_state.anchor_soc = 5.0f; /* issue #12 item 3: SOCs outside the SOC filter's bounds */
+  EXPECT(cs_soh_restore_state(&soh2, &est2, &bad_state) == CS_SOH_REFUSED);
+  bad_state = hs;
+  bad_state.ocv_x[0] = 50.0f;
+  EXPECT(cs_soh_restore_state(&soh2, &est2, &bad_state) == CS_SOH_REFUSED);
+  bad_state = hs;
   bad_state.ocv_resync = 2u;
   EXPECT(cs_soh_restore_state(&soh2, &est2, &bad_state) == CS_SOH_REFUSED);
   bad_state = hs;

@@ -166,11 +166,16 @@ size_t cs_estimator_used_bytes(uint8_t filter);
 #define CS_INIT_BAD_FILTER_CONFIG 21  /* UKF alpha/beta/kappa give n + lambda <= 0 */
 #define CS_INIT_BAD_INITIAL_STATE 22  /* x0 not finite / SOC out of bounds / |h| > 1 / sign not -1,0,1 */
 #define CS_INIT_BAD_COVARIANCE 23     /* P0 not positive definite (a sigma <= 0) */
-#define CS_INIT_BAD_ARGUMENT 30       /* a NULL pointer, or a filter not built into this library */
+#define CS_INIT_BAD_ARGUMENT 30       /* a NULL pointer, storage not aligned to CS_ESTIMATOR_ALIGN, or a
+                                         filter not built into this library */
 #define CS_INIT_BAD_LAYOUT 31         /* params->layout != CS_PARAMS_LAYOUT of the library */
 
 /* Set up an estimator in `storage`. On any error the storage reads as "not initialised"
- * (cs_step() returns CS_STATUS_NOT_INITIALISED). `params` must outlive the estimator. */
+ * (cs_step() returns CS_STATUS_NOT_INITIALISED). `params` must outlive the estimator.
+ * Storage not aligned for the implementation is refused (CS_INIT_BAD_ARGUMENT, storage untouched), and
+ * every other call treats it as not initialised. "Initialised" is a sealed header (marker, its complement,
+ * the implementation size, the filter and its complement) written last: stale memory holding only the
+ * marker is not taken as an estimator. */
 int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config* config);
 
 /* Short stable name of a cs_init() result ("ok", "bad_covariance", "param_ocv_not_increasing"...). */
@@ -231,7 +236,9 @@ typedef struct cs_state {
 #define CS_STATE_OK 0
 #define CS_STATE_NOT_INITIALISED 1  /* NULL pointer or estimator not initialised */
 #define CS_STATE_BAD_TAG 2          /* record from another layout / version */
-#define CS_STATE_REFUSED 3          /* x not finite or out of bounds, |h| > 1, bad sign, P not SPD */
+#define CS_STATE_REFUSED 3          /* x not finite or out of bounds (SOC outside [soc_min, soc_max],
+                                       |RC voltage| > CS_STATE_V_RC_MAX_V), |h| > 1, bad sign, P not SPD */
+#define CS_STATE_V_RC_MAX_V 5.0f    /* bound of a restored RC voltage (V), as the Python side's */
 
 int cs_save_state(const cs_estimator* est, cs_state* out);
 /* Refused (estimator unchanged) unless the record is consistent; resets the gate counter. */
