@@ -29,14 +29,75 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", newline: str | None =
         raise
 
 
-class MissingExtraError(ImportError):
-    """An optional dependency is not installed (e.g. python-can for CAN replay). The message says what to
-    install; the CLI reports it as one line with exit status 2 (bad input / setup)."""
+class MissingExtraError(ModuleNotFoundError):
+    """An optional dependency is not installed (e.g. PyBaMM for `simulate`, python-can for CAN replay). The
+    message names the package and the extra to install (``pip install 'cellsense[sim]'``); ``.name`` is the
+    missing module. The CLI reports it as one line with exit status 2 (bad input / setup). A subclass of
+    ModuleNotFoundError (so of ImportError): existing ``except ImportError`` handlers still catch it."""
 
 
-#: modules of the optional extras and the extra that brings them (pyproject.toml)
+#: modules of the optional extras and the extra that brings them (pyproject.toml [project.optional-dependencies])
 EXTRA_OF_MODULE = {"can": "replay", "cantools": "replay", "serial": "replay", "tqdm": "replay",
-                   "matplotlib": "replay", "pybamm": "sim", "scipy": "sim", "dask": "cluster", "filterpy": "bench"}
+                   "matplotlib": "sim", "pybamm": "sim", "scipy": "fit", "dask": "cluster", "filterpy": "bench"}
+#: the import modules each runtime extra provides (checked against pyproject.toml by tests/python/test_newcomer.py)
+MODULES_OF_EXTRA = {"sim": ("pybamm", "scipy", "matplotlib"), "fit": ("scipy",), "cluster": ("dask",),
+                    "replay": ("can", "cantools", "serial", "tqdm", "matplotlib"), "bench": ("filterpy",)}
+#: the extra a command needs: a module it misses is reported with this extra when the extra provides it
+EXTRA_OF_COMMAND = {"simulate": "sim", "demo": "sim", "validate": "sim", "fit": "fit", "bench": "bench",
+                    "replay": "replay", "replay-bench": "replay"}
+#: how the missing package is called on PyPI (the import name differs for some)
+PACKAGE_OF_MODULE = {"pybamm": "PyBaMM", "scipy": "SciPy", "matplotlib": "matplotlib", "can": "python-can",
+                     "cantools": "cantools", "serial": "pyserial", "tqdm": "tqdm", "dask": "dask[distributed]",
+                     "filterpy": "filterpy"}
+
+
+def missing_extra_message(what: str, module: str, command: str | None = None) -> str | None:
+    """One line for `what` (e.g. "cellsense.simulate()") missing the import `module`:
+    "cellsense.simulate() needs PyBaMM (not installed): pip install 'cellsense[sim]'". The extra is the
+    command's own (EXTRA_OF_COMMAND) when it provides the module, else the module's. None when `module` is not
+    an optional dependency (a genuine bug or a broken install, not a missing extra)."""
+    top = (module or "").split(".")[0]
+    if top not in EXTRA_OF_MODULE:
+        return None
+    extra = EXTRA_OF_COMMAND.get(command or "")
+    if extra is None or top not in MODULES_OF_EXTRA[extra]:
+        extra = EXTRA_OF_MODULE[top]
+    return (f"{what} needs " if what else "needs ") + \
+        f"{PACKAGE_OF_MODULE.get(top, top)} (not installed): pip install 'cellsense[{extra}]'"
+
+
+#: optional modules a CLI verb cannot do without: checked before the verb runs (check_command_extras), so a
+#: verb that reports per-item errors (validate scores a scenario that cannot run as failed, exit 1 = "a bar
+#: missed") exits 2 with the install hint instead
+MODULES_OF_COMMAND = {"simulate": ("pybamm",), "demo": ("pybamm",), "validate": ("pybamm", "scipy")}
+
+
+def check_command_extras(command: str) -> None:
+    """Raise MissingExtraError ("needs PyBaMM (not installed): pip install 'cellsense[sim]'") when a module in
+    MODULES_OF_COMMAND[command] cannot be found. importlib.util.find_spec only: nothing is imported."""
+    import importlib.util
+
+    for module in MODULES_OF_COMMAND.get(command, ()):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise MissingExtraError(missing_extra_message("", module, command), name=module)
+
+
+def require(module: str, what: str, command: str | None = None):
+    """import_module(`module`), or raise MissingExtraError (one line naming the package and the extra, see
+    missing_extra_message) when it, or an optional package it imports, is not installed."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        msg = missing_extra_message(what, e.name or module, command)
+        if msg is None:  # a dependency of an installed package is missing: not ours to explain
+            raise
+        raise MissingExtraError(msg, name=(e.name or module).split(".")[0]) from None
 
 
 class OutputOverwritesInputError(ValueError):

@@ -51,8 +51,12 @@ def _best_rate(fn, steps: int, repeats: int) -> float:
 
 def bench(model: str | None = None, duration_s: float = 7200.0, peer_steps: int = 1500, repeats: int = 5,
           out: str | None = None) -> dict:
-    """Measure and return the figures (dict); optionally write them as JSON."""
+    """Measure and return the figures (dict); optionally write them as JSON. Needs filterpy (the peer):
+    MissingExtraError (an ImportError) naming ``pip install 'cellsense[bench]'`` when it is not installed."""
+    from ._io import require
     from .reference import filterpy_run
+
+    require("filterpy", "cellsense.bench()", "bench")
 
     cell = load_cell(model or "chen2020")
     if cell.rc_pairs != 2:

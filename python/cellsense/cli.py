@@ -139,19 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ._io import EXTRA_OF_MODULE, MissingExtraError
+    from ._io import MissingExtraError, check_command_extras, missing_extra_message
 
     try:
+        check_command_extras(args.command)  # e.g. validate without PyBaMM: exit 2 + install hint, not 1
         return int(args.func(args) or 0)
     except (ValueError, OSError, MissingExtraError) as e:  # bad input / setup: one clear line, no traceback
         print(f"cellsense {args.command}: error: {e}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as e:  # an optional extra that is not installed: say which
-        top = (e.name or "").split(".")[0]
-        if top not in EXTRA_OF_MODULE:
+        msg = missing_extra_message(f"cellsense {args.command}: error:", e.name or "", args.command)
+        if msg is None:
             raise
-        print(f"cellsense {args.command}: error: needs {top}, which is not installed: "
-              f"pip install 'cellsense[{EXTRA_OF_MODULE[top]}]'", file=sys.stderr)
+        print(msg, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

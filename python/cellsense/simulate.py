@@ -29,7 +29,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._io import atomic_write
+from ._io import atomic_write, require
 from .sensor import SensorModel
 
 CACHE_FORMAT = 4  # bump when the truth generation changes
@@ -564,6 +564,7 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
         other than ocv/ocv-charge, see the sidecar).
     out : if given, write the cell log CSV there and the sidecar ``<out>.json``.
     """
+    require("pybamm", "cellsense.simulate()", "simulate")  # MissingExtraError: pip install 'cellsense[sim]'
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     try:
@@ -723,7 +724,7 @@ def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=No
     ``soc_true`` = 1 - (charge discharged since the end of the last CV hold) / capacity_true_Ah.
     ``drive_cycle``: the blocks' cycle (default AGING_DRIVE_CYCLE, US06; any of DRIVE_CYCLES).
     """
-    import pybamm
+    pybamm = require("pybamm", "cellsense.simulate_aging()", "simulate")
 
     cycle = AGING_DRIVE_CYCLE if drive_cycle is None else str(drive_cycle).lower()
     if cycle not in DRIVE_CYCLES:

@@ -1,0 +1,151 @@
+"""Issue #14, what a newcomer hits first: a missing optional dependency is one line naming the extra (exit 2,
+no traceback; MissingExtraError from the Python API), `pip install 'cellsense[all]'` exists, every public
+module is an attribute of `cellsense` without importing PyBaMM, and a long `simulate` says what it is doing.
+No test here runs a real PyBaMM solve."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cellsense._io import EXTRA_OF_MODULE, MODULES_OF_EXTRA, MissingExtraError, missing_extra_message
+from cellsense.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _hide(monkeypatch, *names):
+    """Make `import name` fail as if the package were not installed (sys.modules[name] = None)."""
+    for n in names:
+        for m in [m for m in sys.modules if m == n or m.startswith(n + ".")]:
+            monkeypatch.delitem(sys.modules, m)
+        monkeypatch.setitem(sys.modules, n, None)
+
+
+def _one_line_no_traceback(err: str) -> str:
+    assert "Traceback" not in err, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. optional dependencies
+# ---------------------------------------------------------------------------------------------------------
+def test_extras_in_pyproject_match_the_module_table():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        tomllib = pytest.importorskip("tomli")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    runtime = set(MODULES_OF_EXTRA)
+    assert runtime <= set(extras), set(extras)
+    name = lambda req: req.split(">")[0].split("=")[0].split("[")[0].strip().lower()  # noqa: E731
+    union = {name(r) for e in runtime for r in extras[e]}
+    assert {name(r) for r in extras["all"]} == union  # all = every optional runtime extra, nothing more
+    assert union <= {name(r) for r in extras["test"]}  # scripts/setup.sh installs .[test]: it has everything
+    pypi = {"pybamm": "pybamm", "scipy": "scipy", "matplotlib": "matplotlib", "dask": "dask", "can": "python-can",
+            "cantools": "cantools", "serial": "pyserial", "tqdm": "tqdm", "filterpy": "filterpy"}
+    for extra, modules in MODULES_OF_EXTRA.items():  # the table the error messages use agrees with pyproject
+        assert {pypi[m] for m in modules} == {name(r) for r in extras[extra]}, extra
+    for module, extra in EXTRA_OF_MODULE.items():
+        assert module in MODULES_OF_EXTRA[extra]
+
+
+def test_message_names_the_commands_extra():
+    assert missing_extra_message("x", "scipy.optimize", "fit").endswith("pip install 'cellsense[fit]'")
+    assert missing_extra_message("x", "scipy", "validate").endswith("pip install 'cellsense[sim]'")
+    assert "PyBaMM" in missing_extra_message("x", "pybamm", "simulate")
+    assert "python-can" in missing_extra_message("x", "can", None)
+    assert missing_extra_message("x", "numpy", "fit") is None  # not optional: a real bug, not a setup problem
+
+
+def test_simulate_cli_without_pybamm(monkeypatch, capsys, tmp_path):
+    _hide(monkeypatch, "pybamm")
+    rc = main(["simulate", "--protocol", "cc", "--out", str(tmp_path / "x.csv")])
+    line = _one_line_no_traceback(capsys.readouterr().err)
+    assert rc == 2
+    assert line.startswith("cellsense simulate: error:") and "PyBaMM" in line and "pip install 'cellsense[sim]'" in line
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_demo_cli_without_pybamm(monkeypatch, capsys):
+    _hide(monkeypatch, "pybamm")
+    rc = main(["demo", "--protocol", "udds"])
+    line = _one_line_no_traceback(capsys.readouterr().err)
+    assert rc == 2 and "cellsense[sim]" in line
+
+
+def test_simulate_api_without_pybamm(monkeypatch):
+    _hide(monkeypatch, "pybamm")
+    from cellsense.simulate import simulate, simulate_aging
+
+    for fn in (simulate, simulate_aging):
+        with pytest.raises(MissingExtraError, match=r"needs PyBaMM .*pip install 'cellsense\[sim\]'") as ei:
+            fn()
+        assert isinstance(ei.value, ModuleNotFoundError) and isinstance(ei.value, ImportError)
+        assert ei.value.name == "pybamm"
+
+
+def test_bench_without_filterpy(monkeypatch, capsys):
+    _hide(monkeypatch, "filterpy")
+    rc = main(["bench", "--duration-s", "60", "--peer-steps", "10"])
+    line = _one_line_no_traceback(capsys.readouterr().err)
+    assert rc == 2 and "filterpy" in line and "pip install 'cellsense[bench]'" in line
+    from cellsense.bench import bench
+
+    with pytest.raises(MissingExtraError, match=r"cellsense\[bench\]"):
+        bench(duration_s=60, peer_steps=10)
+
+
+@pytest.mark.parametrize("command,module,func,extra", [("fit", "scipy", "cellsense.fit:_cli_fit", "fit"),
+                                                        ("validate", "dask", "cellsense.validate:_main", "cluster"),
+                                                        ("validate", "scipy", "cellsense.validate:_main", "sim")])
+def test_any_command_missing_an_optional_module(monkeypatch, capsys, command, module, func, extra):
+    """Whatever verb reaches an optional import (here simulated in its CLI function) reports one line, exit 2."""
+    import importlib
+
+    modname, attr = func.split(":")
+    mod = importlib.import_module(modname)
+    _hide(monkeypatch, module)
+
+    def needs_it(_args):
+        importlib.import_module(module)
+
+    monkeypatch.setattr(mod, attr, needs_it)
+    argv = {"fit": ["fit", "--ocv", "o.csv", "--out", "x.json"], "validate": ["validate"]}[command]
+    rc = main(argv)
+    line = _one_line_no_traceback(capsys.readouterr().err)
+    assert rc == 2 and f"pip install 'cellsense[{extra}]'" in line, line
+
+
+def test_console_script_without_pybamm_is_one_line(tmp_path):
+    """The real entry point in a fresh interpreter: one stderr line, exit 2, no traceback."""
+    code = ("import sys; sys.modules['pybamm'] = None; from cellsense.cli import main; "
+            f"sys.exit(main(['simulate', '--out', {str(tmp_path / 'x.csv')!r}]))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    line = _one_line_no_traceback(r.stderr)
+    assert "cellsense[sim]" in line
+
+
+def test_validate_without_pybamm_is_a_setup_error_not_a_missed_bar(monkeypatch, capsys, tmp_path):
+    """validate scores a scenario that cannot run as failed (exit 1 = "a bar missed"); a missing PyBaMM is
+    caught before it runs: exit 2 with the install hint, no report written."""
+    _hide(monkeypatch, "pybamm")
+    rc = main(["validate", "--quick", "--no-real-cells", "--no-plots", "--workers", "1", "--out", str(tmp_path / "r")])
+    line = _one_line_no_traceback(capsys.readouterr().err)
+    assert rc == 2 and line == "cellsense validate: error: needs PyBaMM (not installed): pip install 'cellsense[sim]'"
+    assert not (tmp_path / "r").exists()
+
+
+def test_bench_mcu_does_not_need_filterpy(monkeypatch, capsys):
+    _hide(monkeypatch, "filterpy")
+    import cellsense.mcu as mcu
+
+    monkeypatch.setattr(mcu, "bench_mcu", lambda out=None: {"fake": True})
+    monkeypatch.setattr(mcu, "format_mcu", lambda rep: "mcu report")
+    assert main(["bench", "--mcu"]) == 0
+    assert "mcu report" in capsys.readouterr().out
