@@ -45,7 +45,7 @@ if ! python3 -c "import atheris" 2>/dev/null; then
   python3 -m pip install -q atheris >/dev/null 2>&1 || true
 fi
 if python3 -c "import atheris" 2>/dev/null; then
-  for target in cell pack cell_log pack_csv candump gvret asc blf dbc; do
+  for target in cell pack cell_log pack_csv candump gvret asc blf dbc state; do
     echo "== fuzz python $target for ${SECONDS_PER} s =="
     if PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}" python3 "$ROOT/tests/fuzz/fuzz_python.py" "$target" \
          -seed="$SEED" -max_total_time="$SECONDS_PER" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \

@@ -1,9 +1,9 @@
 """Coverage-guided fuzzing (atheris / libFuzzer) of the Python input edge: the cell-file loader, the pack-file
 loader, the cell-log CSV reader and the replay log readers (pack CSV, candump .log, SavvyCAN GVRET CSV, Vector
-.asc and .blf, the DBC loader).
+.asc and .blf, the DBC loader) and saved estimator states (the JSON `--state-in` reads: SohEstimator.restore_state).
 
     python3 tests/fuzz/fuzz_python.py <target> [libFuzzer flags, e.g. -max_total_time=30]
-    targets: cell pack cell_log pack_csv candump gvret asc blf dbc
+    targets: cell pack cell_log pack_csv candump gvret asc blf dbc state
 
 Each input is written to one scratch file and read back through the public reader. Invariants: only the
 documented error escapes (CellFileError or SpmeCellError / PackFileError / LogFormatError / LogReadError), and it
@@ -64,6 +64,64 @@ def _decode(frames: list, counts: Counter, p: Path) -> None:
         return
     assert counts["decoded_frames"] + counts.get("malformed_frames", 0) - before == carrying, counts
     assert counts["samples"] == len(log)
+
+
+_STATE_EST = None
+
+
+def t_state(data: bytes) -> None:
+    """A saved SOC + SOH state (what `cellsense estimate --soh --state-in` restores): either refused with a
+    ValueError and the estimator unchanged, or accepted and then the estimator keeps a finite SOC within its
+    bounds and a symmetric covariance through a step (issue #12 item 3: no absurd state is accepted)."""
+    import json
+    import math
+
+    global _STATE_EST
+    if _STATE_EST is None:
+        from cellsense.soh import SohEstimator
+        _STATE_EST = (SohEstimator("chen2020", initial_soc=0.5), )
+        _STATE_EST = (_STATE_EST[0], _STATE_EST[0].save_state())
+    est, base = _STATE_EST
+    try:
+        saved = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # not JSON: use the bytes to overwrite fields of a valid state with fuzzed values (any float,
+        # NaN / Inf included, or another type), so every field's bounds are reached
+        fdp = atheris.FuzzedDataProvider(data)
+        saved = json.loads(json.dumps(base))
+        for _ in range(fdp.ConsumeIntInRange(1, 4)):
+            d = saved
+            keys = ["x", "P", "hysteresis_sign", "last_time_s", "soh"]
+            key = keys[fdp.ConsumeIntInRange(0, len(keys) - 1)]
+            if key == "soh":
+                d, key = d["soh"], sorted(d["soh"])[fdp.ConsumeIntInRange(0, len(d["soh"]) - 1)]
+            kind = fdp.ConsumeIntInRange(0, 3)
+            val = fdp.ConsumeRegularFloat() if kind < 2 else (fdp.ConsumeFloat() if kind == 2 else fdp.ConsumeUnicode(4))
+            cur = d[key]
+            if isinstance(cur, list) and cur and kind < 3:
+                flat = cur if not isinstance(cur[0], list) else cur[fdp.ConsumeIntInRange(0, len(cur) - 1)]
+                flat[fdp.ConsumeIntInRange(0, len(flat) - 1)] = val
+            else:
+                d[key] = val
+        saved = json.loads(json.dumps(saved).replace("NaN", "NaN"))
+    before = json.dumps(est.save_state(), sort_keys=True)
+    try:
+        est.restore_state(saved)
+    except ValueError:
+        assert json.dumps(est.save_state(), sort_keys=True) == before, "a refused state changed the estimator"
+        return
+    try:
+        s = est.settings
+        soc = est.soc
+        assert math.isfinite(soc) and s.soc_min <= soc <= s.soc_max, soc
+        P = np.asarray(est.covariance)
+        assert np.all(np.isfinite(P)) and np.array_equal(P, P.T)
+        est.run(np.array([0.0, 1.0]), np.array([1.0, 1.0]), np.array([3.7, 3.7]), np.array([25.0, 25.0]))
+        soc = est.soc
+        assert math.isfinite(soc) and s.soc_min <= soc <= s.soc_max, soc
+        assert math.isfinite(est.capacity_Ah) and est.capacity_Ah > 0
+    finally:
+        est.restore_state(base)
 
 
 def t_cell(data: bytes) -> None:
@@ -164,7 +222,7 @@ def t_dbc(data: bytes) -> None:
         _names(e, p)
 
 
-TARGETS = {"cell": t_cell, "pack": t_pack, "cell_log": t_cell_log, "pack_csv": t_pack_csv, "candump": t_candump, "gvret": t_gvret,
+TARGETS = {"state": t_state, "cell": t_cell, "pack": t_pack, "cell_log": t_cell_log, "pack_csv": t_pack_csv, "candump": t_candump, "gvret": t_gvret,
            "asc": t_asc, "blf": t_blf, "dbc": t_dbc}
 
 
@@ -214,8 +272,19 @@ def _seeds(target: str) -> list[bytes]:
                 b"time_s,current_A,voltage_V,temperature_degC\n0.0,0.0,3.7,25.0\n1.0,1.5e0,3.69,25.0\n"]
     if target == "pack_csv":
         return [head(FIX / "sim12s.csv.gz", 12)]
-    if target == "candump":
-        return [head(FIX / "sim12s.log.gz", 30)]
+    if target == "candump":  # one bus, and two buses (can0 + can1, issue #12 item 4)
+        one = head(FIX / "sim12s.log.gz", 30)
+        two = b"".join(line.replace(b" vcan0 ", b" can1 " if k % 2 else b" can0 ")
+                       for k, line in enumerate(one.splitlines(keepends=True)))
+        return [one, two]
+    if target == "state":
+        import json
+        from cellsense.soh import SohEstimator
+        e = SohEstimator("chen2020", initial_soc=0.7)
+        fresh = json.dumps(e.save_state()).encode()
+        k = np.arange(30.0)
+        e.run(k, np.where(k < 20, 2.0, 0.0), 3.9 - 0.001 * k, np.full(30, 25.0))
+        return [fresh, json.dumps(e.save_state()).encode()]
     if target == "gvret":
         kona = ROOT / "python" / "cellsense" / "data" / "kona_ev_can"
         gv = sorted(kona.glob("*.csv.gz"))
