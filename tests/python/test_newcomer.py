@@ -149,3 +149,41 @@ def test_bench_mcu_does_not_need_filterpy(monkeypatch, capsys):
     monkeypatch.setattr(mcu, "format_mcu", lambda rep: "mcu report")
     assert main(["bench", "--mcu"]) == 0
     assert "mcu report" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2. every public module is an attribute of `cellsense`; `import cellsense` imports no PyBaMM
+# ---------------------------------------------------------------------------------------------------------
+def test_public_submodules_are_attributes_and_import_cellsense_is_light():
+    code = r"""
+import sys, types
+import cellsense
+light = {m: m in sys.modules for m in ("pybamm", "scipy", "matplotlib", "filterpy", "can", "dask")}
+for name in ("simulate", "fit", "pack"):
+    assert isinstance(getattr(cellsense, name), types.ModuleType), name
+assert callable(cellsense.simulate.simulate) and callable(cellsense.fit.fit) and callable(cellsense.pack.load_pack)
+for name in cellsense.SUBMODULES:
+    assert isinstance(getattr(cellsense, name), types.ModuleType), name
+    assert name in dir(cellsense), name
+assert callable(cellsense.estimate) and cellsense.Estimator and cellsense.load_cell  # the existing top level
+try:
+    cellsense.no_such_thing
+except AttributeError as e:
+    assert "no_such_thing" in str(e)
+else:
+    raise AssertionError("AttributeError expected")
+print(light, "pybamm" in sys.modules)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    # nothing heavy after `import cellsense`, and none of the submodules imports PyBaMM at import time either
+    assert r.stdout.split() == ["{'pybamm':", "False,", "'scipy':", "False,", "'matplotlib':", "False,",
+                                "'filterpy':", "False,", "'can':", "False,", "'dask':", "False}", "False"], r.stdout
+
+
+def test_every_public_module_file_is_listed():
+    import cellsense
+
+    files = {p.stem for p in Path(cellsense.__file__).parent.glob("*.py") if not p.stem.startswith("_")}
+    files |= {p.name for p in Path(cellsense.__file__).parent.iterdir() if (p / "__init__.py").exists()}
+    assert files - {"estimate"} == set(cellsense.SUBMODULES)  # estimate: the function shadows its module
