@@ -187,3 +187,26 @@ def test_every_public_module_file_is_listed():
     files = {p.stem for p in Path(cellsense.__file__).parent.glob("*.py") if not p.stem.startswith("_")}
     files |= {p.name for p in Path(cellsense.__file__).parent.iterdir() if (p / "__init__.py").exists()}
     assert files - {"estimate"} == set(cellsense.SUBMODULES)  # estimate: the function shadows its module
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 4. docs/fitting.md figures that can drift from models/chen2020.json
+# ---------------------------------------------------------------------------------------------------------
+def test_fitting_md_residual_table_and_capacity_match_the_bundled_cell():
+    import json
+    import re
+
+    cell = json.loads((ROOT / "models" / "chen2020.json").read_text())
+    text = (ROOT / "docs" / "fitting.md").read_text()
+    names = {"HPPC 0 degC": "chen2020_hppc_0degC.csv", "HPPC 25 degC": "chen2020_hppc_25degC.csv",
+             "HPPC 40 degC": "chen2020_hppc_40degC.csv", "OCV C/20, 25 degC": "chen2020_ocv_25degC.csv"}
+    for label, file in names.items():
+        m = re.search(rf"^\| {re.escape(label)} \| ([\d.]+) \| (\d+) \|$", text, re.M)
+        assert m, label
+        r = cell["fit residuals"][file]
+        assert float(m.group(1)) == round(r["voltage RMSE [mV]"], 2), label
+        assert int(m.group(2)) == round(r["max abs error [mV]"]), label
+    q = float(cell["parameters"]["Nominal cell capacity [A.h]"])
+    assert f"{q:.4f} Ah" in text
+    assert "soc_true" in cell["provenance"]["Nominal cell capacity [A.h]"]  # case 2 of "Capacity"
+    assert "`soc_true` is never used" not in text
