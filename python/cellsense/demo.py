@@ -23,19 +23,29 @@ class DemoRow:
 
 def demo(cell: str = "Chen2020", model_file: str = "chen2020", protocols=("udds", "us06"),
          temperature_degC: float = 25.0, pybamm_model: str = "DFN", soc_error: float = 0.2,
-         filters=("ekf", "ukf"), progress=print) -> list[DemoRow]:
+         filters=("ekf", "ukf"), progress=None, quiet: bool = False) -> list[DemoRow]:
+    """Simulate each protocol (PyBaMM truth, cached), run the filters, return the table rows.
+
+    Progress lines (what is simulated, truth cache hit / miss, the typical solve time and the faster SPMe
+    option, the solve time) go to stderr; ``quiet=True`` silences them; ``progress`` (a callable taking
+    one str) sends them elsewhere."""
+    import sys
+
     from .estimator import Estimator
     from .metrics import soc_metrics
     from .sensor import SensorModel
     from .simulate import simulate
+
+    if progress is None:
+        progress = (lambda msg: None) if quiet else (lambda msg: print(f"cellsense {msg}", file=sys.stderr, flush=True))
 
     sensor = SensorModel(voltage_noise_V=0.002, current_noise_A=0.010, current_offset_A=0.020, seed=1)
     rows: list[DemoRow] = []
     for protocol in protocols:
         t0 = time.perf_counter()
         sim = simulate(cell=cell, protocol=protocol, temperature_degC=temperature_degC, model=pybamm_model,
-                       sensor=sensor)
-        progress(f"simulated {cell} {pybamm_model} {protocol} at {temperature_degC:g} degC: {len(sim.time_s)} samples, "
+                       sensor=sensor, progress=progress)
+        progress(f"demo: simulated {cell} {pybamm_model} {protocol} at {temperature_degC:g} degC: {len(sim.time_s)} samples, "
                  f"{(sim.time_s[-1] - sim.time_s[0]) / 3600:.2f} h ({time.perf_counter() - t0:.1f} s incl. cache)")
         soc0 = float(np.clip(sim.soc_true[0] - soc_error, 0.0, 1.0))
         for filt in filters:

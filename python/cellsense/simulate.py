@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -501,6 +502,43 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "cellsense" / "sim"
 
 
+#: measured PyBaMM solve times [s], Chen2020 at 25 degC, default settings, 2 shared cores (docs/truth.md,
+#: "Timings"); only used for the "typically ..." estimate printed before a solve, never for results
+TYPICAL_SOLVE_S = {"DFN": {"cc": 0.5, "ocv": 1.2, "hppc": 2.9, "udds": 261.0, "us06": 153.0, "hwfet": 80.0,
+                           "wltc": 112.0},
+                   "SPMe": {"cc": 0.3, "ocv": 0.7, "hppc": 1.1, "udds": 27.0, "us06": 17.0, "hwfet": 7.1,
+                            "wltc": 11.8}}
+
+
+def _progress_fn(quiet: bool, progress):
+    """Where progress lines go: `progress` if given (a callable taking one str), else stderr unless quiet."""
+    if progress is not None:
+        return progress
+    if quiet:
+        return lambda msg: None
+    return lambda msg: print(msg, file=sys.stderr, flush=True)
+
+
+def _fmt_duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def _solve_estimate(model: str, protocol: str, cell: str, T: float) -> str:
+    """'typically 4.4 min ...; SPMe is ~10x faster (--model SPMe)' from TYPICAL_SOLVE_S (Chen2020, 25 degC)."""
+    typ = TYPICAL_SOLVE_S.get(model, {}).get(protocol)
+    if typ is None:
+        return "no typical solve time measured for this protocol"
+    where = "" if (cell == "Chen2020" and T == 25.0) else " for Chen2020 at 25 degC"
+    txt = f"typically {_fmt_duration(typ)} on 2 cores{where}"
+    if T < 20.0:
+        txt += " (longer when cold: a 10 degC DFN UDDS took 11 min)"
+    if model == "DFN" and typ > 30.0:
+        fast = TYPICAL_SOLVE_S["SPMe"][protocol]
+        txt += (f"; SPMe is ~{typ / fast:.0f}x faster ({_fmt_duration(fast)}): --model SPMe (demo: --pybamm-model "
+                f"SPMe; Python: model='SPMe'), a simpler model than the DFN, so a different truth")
+    return txt
+
+
 class _TruthCache:
     """One content-addressed truth file: `<cache dir>/<prefix><sha256 of key_obj>.npz` holding the arrays and
     the sidecar meta (JSON). Shared by simulate() and simulate_aging()."""
@@ -541,7 +579,7 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
              rest_s: Optional[float] = None, pulse_c_rate: Optional[float] = None,
              sample_period_s: Optional[float] = None, upper_cutoff_V: Optional[float] = None,
              lower_cutoff_V: Optional[float] = None, use_cache: bool = True,
-             quiet: bool = True) -> SimResult:
+             quiet: bool = True, progress=None) -> SimResult:
     """Simulate a protocol with PyBaMM (lumped thermal, ambient = initial = temperature_degC).
 
     Parameters
@@ -563,6 +601,11 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
         the parameter set's, with the upper one raised by 0.3 V (0.5 V for hppc) for protocols
         other than ocv/ocv-charge, see the sidecar).
     out : if given, write the cell log CSV there and the sidecar ``<out>.json``.
+    quiet : True (default): no progress lines and PyBaMM logs errors only. False: progress lines on
+        stderr (what is simulated, truth cache hit / miss, the typical solve time and how to get a faster
+        SPMe truth, the solve time), PyBaMM's log level left as it is.
+    progress : a callable taking one line (str) to send the progress lines to instead (e.g. ``print``);
+        given, it is used whatever ``quiet`` says (the CLI: stderr with PyBaMM's logs quiet).
     """
     require("pybamm", "cellsense.simulate()", "simulate")  # MissingExtraError: pip install 'cellsense[sim]'
     if model not in MODELS:
@@ -578,7 +621,7 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
     if str(protocol).lower() == "aging":
         return simulate_aging(cell="OKane2022" if cell == "Chen2020" else cell, model="SPMe" if model == "DFN" else model,
                               temperature_degC=T, out=out, sensor=sensor, cache_dir=cache_dir,
-                              use_cache=use_cache, blocks=repeats, quiet=quiet)
+                              use_cache=use_cache, blocks=repeats, quiet=quiet, progress=progress)
     settings = _resolve_settings(protocol, c_rate, peak_c_rate, repeats, rest_s, sample_period_s,
                                  pulse_c_rate, initial_soc)
     soc0 = settings["initial SOC"]
@@ -590,8 +633,15 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
                "lower cut-off [V]": sched.lower_cutoff_V, "pybamm": pb_version,
                "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}, "thermal": "lumped"}
     cache = _TruthCache(key_obj, cache_dir, use_cache)
+    say = _progress_fn(quiet, progress)
+    what = f"{cell} {model} (lumped thermal), {settings['protocol']} at {T:g} degC"
     truth, meta = cache.load(("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true"))
-    if truth is None:
+    if truth is not None:
+        say(f"simulate: {what}: truth cache hit ({cache.file})")
+    else:
+        say(f"simulate: {what}: truth cache {'miss' if use_cache else 'off'}"
+            + (f" ({cache.file})" if use_cache else "") + f"; solving with PyBaMM: "
+            + _solve_estimate(model, settings["protocol"], cell, T))
         total_solve = 0.0
         if settings["protocol"] == "ocv":
             first = _pybamm_solve(cell, model, T, soc0, sched, quiet)
@@ -641,6 +691,8 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
             "temperature column": "PyBaMM volume-averaged cell temperature (lumped model) [degC]",
         }
         cache.store(truth, meta)
+        say(f"simulate: {what}: solved in {total_solve:.1f} s ({len(truth['time_s'])} rows, {r['termination']})"
+            + (f"; cached in {cache.file}" if use_cache else ""))
     truth = dict(truth)
     _rescale_soc_true(truth, meta, cell, soc0)
     meta["sensor"] = None
@@ -707,7 +759,7 @@ def _aging_soc_true(t, current_A, voltage_V, capacity_Ah, v_full=4.2):
 
 
 def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=None, sensor=None, cache_dir=None,
-                   use_cache=True, blocks=None, quiet=True, drive_cycle=None) -> SimResult:
+                   use_cache=True, blocks=None, quiet=True, drive_cycle=None, progress=None) -> SimResult:
     """Ageing truth: PyBaMM with SEI growth, lithium plating and loss of active material.
 
     Schedule: rest 10 min; reference performance test (RPT: C/20 discharge to 2.5 V = the capacity
@@ -746,7 +798,13 @@ def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=No
     cache = _TruthCache(key_obj, cache_dir, use_cache, prefix="aging-")
     names = ("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true", "capacity_true_Ah", "r0_ref_Ohm")
     truth, meta = cache.load(names)
-    if truth is None:
+    say = _progress_fn(quiet, progress)
+    what = f"{cell} {model} ageing campaign ({blocks} blocks of {cycle.upper()}) at {T:g} degC"
+    if truth is not None:
+        say(f"simulate: {what}: truth cache hit ({cache.file})")
+    else:
+        say(f"simulate: {what}: truth cache {'miss' if use_cache else 'off'}"
+            + (f" ({cache.file})" if use_cache else "") + "; solving with PyBaMM: a few hours on 2 cores")
         if quiet:
             pybamm.set_logging_level("ERROR")
         pv = pybamm.ParameterValues(cell)
@@ -863,6 +921,7 @@ def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=No
                                      "near half charge, linear in throughput between RPTs",
         }
         cache.store(truth, meta)
+        say(f"simulate: {what}: solved in {solve_s:.1f} s ({len(t)} rows)" + (f"; cached in {cache.file}" if use_cache else ""))
     meta["sensor"] = None
     # soc_true is (re)derived from the arrays: end of each CV hold = SOC 1 (see _aging_soc_true)
     truth["soc_true"] = _aging_soc_true(truth["time_s"], truth["current_A"], truth["voltage_V"],
@@ -937,7 +996,8 @@ def _cli_simulate(args) -> int:
                  cache_dir=args.cache_dir, repeats=args.repeats, c_rate=args.c_rate,
                  peak_c_rate=args.peak_c_rate, rest_s=args.rest_s, pulse_c_rate=args.pulse_c_rate,
                  sample_period_s=args.sample_period_s, upper_cutoff_V=args.upper_cutoff_V,
-                 lower_cutoff_V=args.lower_cutoff_V, use_cache=not args.no_cache)
+                 lower_cutoff_V=args.lower_cutoff_V, use_cache=not args.no_cache,
+                 progress=lambda msg: print(f"cellsense {msg}", file=sys.stderr, flush=True))
     m = r.meta
     src = "cache" if m["cache"]["hit"] else f"solved in {m['solve time [s]']:.1f} s"
     print(f"{args.out}: {len(r)} rows, {r.time_s[-1] / 3600:.3f} h, final soc_true {r.soc_true[-1]:.4f}, "

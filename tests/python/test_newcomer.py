@@ -210,3 +210,73 @@ def test_fitting_md_residual_table_and_capacity_match_the_bundled_cell():
     assert f"{q:.4f} Ah" in text
     assert "soc_true" in cell["provenance"]["Nominal cell capacity [A.h]"]  # case 2 of "Capacity"
     assert "`soc_true` is never used" not in text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 3. progress on long runs (the PyBaMM solve is replaced by a stub: no real solve in these tests)
+# ---------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def fake_pybamm(monkeypatch):
+    """cellsense.simulate without PyBaMM: the solver, the parameter-set look-up and Q_ref are stubs."""
+    import numpy as np
+
+    import cellsense.simulate as sim
+
+    calls = []
+
+    def fake_solve(cell, model_name, T_degC, soc0, sched, quiet=True):
+        calls.append((cell, model_name, T_degC))
+        n = 50
+        t = np.arange(n, dtype=float)
+        i = np.r_[0.0, np.full(n - 1, 5.0)]
+        q = np.r_[0.0, np.cumsum(i[1:]) / 3600.0]
+        return dict(time_s=t, current_A=i, voltage_V=4.1 - 0.01 * q, temperature_degC=np.full(n, T_degC),
+                    discharge_Ah=q, termination="final time", solve_s=0.25, q_nom=5.0, pybamm_version="stub")
+
+    monkeypatch.setattr(sim, "require", lambda *a, **k: None)
+    monkeypatch.setattr(sim, "_cell_info", lambda cell: (5.0, 2.5, 4.2, "stub"))
+    monkeypatch.setattr(sim, "reference_capacity", lambda cell: (5.153, "stub"))
+    monkeypatch.setattr(sim, "_pybamm_solve", fake_solve)
+    return calls
+
+
+def test_simulate_cli_prints_start_cache_and_solve_lines(fake_pybamm, capsys, tmp_path):
+    argv = ["simulate", "--protocol", "udds", "--out", str(tmp_path / "u.csv"), "--cache-dir", str(tmp_path / "c")]
+    assert main(argv) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(fake_pybamm) == 1 and len(err) == 2, err
+    assert err[0].startswith("cellsense simulate: Chen2020 DFN (lumped thermal), udds at 25 degC: truth cache miss")
+    assert "typically 4.3 min on 2 cores" in err[0] and "SPMe is ~10x faster" in err[0] and "--model SPMe" in err[0]
+    assert err[1].startswith("cellsense simulate: Chen2020 DFN (lumped thermal), udds at 25 degC: solved in 0.2 s")
+    assert main(argv) == 0  # the cached truth: a start line naming the run and the cache hit, no solve
+    out = capsys.readouterr()
+    err = out.err.splitlines()
+    assert len(fake_pybamm) == 1 and len(err) == 1, err
+    assert err[0].startswith("cellsense simulate: Chen2020 DFN (lumped thermal), udds at 25 degC: truth cache hit (")
+    assert "(cache)" in out.out  # the stdout summary is unchanged
+
+
+def test_simulate_api_quiet_by_default_progress_on_request(fake_pybamm, capsys, tmp_path):
+    from cellsense.simulate import simulate
+
+    simulate(protocol="cc", model="SPMe", temperature_degC=10, cache_dir=tmp_path)
+    assert capsys.readouterr().err == ""  # quiet=True (default): nothing
+    simulate(protocol="cc", model="SPMe", temperature_degC=10, cache_dir=tmp_path, quiet=False)
+    assert "SPMe (lumped thermal), cc at 10 degC: truth cache hit" in capsys.readouterr().err
+    lines = []
+    simulate(protocol="cc", model="DFN", temperature_degC=10, cache_dir=tmp_path, use_cache=False, progress=lines.append)
+    assert len(lines) == 2 and "truth cache off" in lines[0] and "for Chen2020 at 25 degC" in lines[0]
+    assert "longer when cold" in lines[0] and "SPMe is" not in lines[0]  # cc: no point advertising the SPMe
+    assert capsys.readouterr().err == ""
+
+
+def test_demo_progress_on_stderr_and_quiet(fake_pybamm, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("CELLSENSE_CACHE", str(tmp_path))
+    from cellsense.demo import demo
+
+    demo(protocols=("us06",), filters=("ekf",))
+    cap = capsys.readouterr()
+    assert "us06 at 25 degC: truth cache miss" in cap.err and "cellsense demo: simulated" in cap.err
+    assert cap.out == ""
+    demo(protocols=("us06",), filters=("ekf",), quiet=True)
+    assert capsys.readouterr().err == ""
