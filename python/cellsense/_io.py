@@ -205,3 +205,16 @@ def as_float(v: Any) -> float:
         return float(v)
     except OverflowError:
         raise ValueError(f"number with {len(str(abs(v)))} digits is beyond float range") from None
+
+
+def finite_state_number(fail, where: str, v) -> float:
+    """A saved-state entry as a finite float, else `fail(where, message)` raised (restore_state of every
+    estimator class validates with it)."""
+    import math
+    try:
+        f = as_float(v)
+    except ValueError as e:
+        raise fail(where, str(e)) from None
+    if not math.isfinite(f):
+        raise fail(where, f"must be finite, got {f!r}")
+    return f

@@ -402,7 +402,7 @@ class EstimatorBase:
     def _checked_soc_state(self, saved: Any) -> tuple[np.ndarray, np.ndarray, float, float | None]:
         """The SOC filter's part of a saved state, fully validated before anything is applied:
         (x, P, hysteresis sign, last time). ValueError naming the field."""
-        from ._io import as_float
+        from ._io import finite_state_number
 
         def fail(where: str, msg: str) -> ValueError:
             return ValueError(f"restore_state: {where}: {msg}")
@@ -418,13 +418,7 @@ class EstimatorBase:
         n = len(names)
 
         def number(where: str, v: Any) -> float:
-            try:
-                f = as_float(v)
-            except ValueError as e:
-                raise fail(where, str(e)) from None
-            if not np.isfinite(f):
-                raise fail(where, f"must be finite, got {f!r}")
-            return f
+            return finite_state_number(fail, where, v)
 
         def vector(where: str, v: Any, k: int) -> list[float]:
             if not isinstance(v, (list, tuple)) or len(v) != k:

@@ -287,7 +287,7 @@ class SohEstimator(EstimatorBase):
 
     def _checked_soh_state(self, d: Any) -> dict[str, Any]:
         """The SOH part of a saved state, validated field by field (ValueError naming it); returns a clean dict."""
-        from ._io import as_float
+        from ._io import finite_state_number
 
         def fail(where: str, msg: str) -> ValueError:
             return ValueError(f"restore_state: soh.{where}: {msg}")
@@ -296,13 +296,7 @@ class SohEstimator(EstimatorBase):
             raise ValueError(f"restore_state: soh: expected a dict, got {type(d).__name__}")
 
         def number(where: str, v: Any) -> float:
-            try:
-                f = as_float(v)
-            except ValueError as e:
-                raise fail(where, str(e)) from None
-            if not np.isfinite(f):
-                raise fail(where, f"must be finite, got {f!r}")
-            return f
+            return finite_state_number(fail, where, v)
 
         bounds = self.soh_state_bounds()
         out: dict[str, Any] = {}

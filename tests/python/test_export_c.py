@@ -91,13 +91,8 @@ int main(int argc, char** argv) {
 """
 
 
-@needs_host_cc
-@pytest.mark.parametrize("filt", ["ekf", "ukf"])
-def test_c_api_matches_python_float32_bit_for_bit(tmp_path: Path, synthetic_log, filt):
-    """export-c header + C API host build (-ffp-contract=off) == Estimator(dtype="float32")."""
-    from cellsense.estimator import Estimator
-
-    cell = synthetic_log["cell"]
+def _build_c_runner(tmp_path: Path, cell) -> Path:
+    """export-c header for `cell` + PROGRAM + the C API, host build with the MCU's float flags."""
     export_c(cell, tmp_path / "cell_params.h")
     (tmp_path / "main.c").write_text(PROGRAM)
     inc = ["-I", str(ROOT / "cpp" / "include"), "-I", str(tmp_path)]
@@ -106,23 +101,37 @@ def test_c_api_matches_python_float32_bit_for_bit(tmp_path: Path, synthetic_log,
                     str(ROOT / "cpp" / "src" / "c_api.cpp"), "-o", str(tmp_path / "c_api.o")], check=True)
     subprocess.run([HOST_CC, "-std=c99", *flags, *inc, str(tmp_path / "main.c"), str(tmp_path / "c_api.o"),
                     "-o", str(tmp_path / "run"), "-lstdc++", "-lm"], check=True)
+    return tmp_path / "run"
 
-    n = 1500
-    t = synthetic_log["time_s"][: n + 1]
-    rows = np.stack([np.diff(t), synthetic_log["current_A"][1: n + 1], synthetic_log["voltage_V"][1: n + 1],
-                     synthetic_log["temperature_degC"][1: n + 1]], axis=1).astype(np.float32)
-    p = subprocess.run([str(tmp_path / "run"), filt], input=rows.tobytes(), capture_output=True, check=True)
-    c_out = np.frombuffer(p.stdout, dtype=np.float32).reshape(-1, 2)
 
-    est = Estimator(cell, filter=filt, dtype="float32", initial_soc=0.75)
-    # The C API squares the sigmas in float32; give Python the same initial covariance.
+def _python_float32_rows(est, rows: np.ndarray) -> np.ndarray:
+    """Estimator(dtype="float32") over rows (dt, i, v, T), started from the C API's float32 initial
+    covariance (the C API squares the sigmas in float32); (soc, soc_sigma) per row as float32."""
     nz = est.noise
     sig = np.float32([nz.initial_soc_sigma, nz.initial_v_rc_sigma_V, nz.initial_v_rc_sigma_V,
                       nz.initial_hysteresis_sigma])
     x0 = np.array([np.float32(0.75), 0, 0, np.float32(nz.initial_hysteresis)], dtype=float)
     est._impl.set_state(x0, np.diag((sig * sig).astype(float)), 0.0)
     py = [est.step(*map(float, r)) for r in rows]
-    py_out = np.array([[r.soc, r.soc_sigma] for r in py], dtype=np.float32)
+    return np.array([[r.soc, r.soc_sigma] for r in py], dtype=np.float32)
+
+
+@needs_host_cc
+@pytest.mark.parametrize("filt", ["ekf", "ukf"])
+def test_c_api_matches_python_float32_bit_for_bit(tmp_path: Path, synthetic_log, filt):
+    """export-c header + C API host build (-ffp-contract=off) == Estimator(dtype="float32")."""
+    from cellsense.estimator import Estimator
+
+    cell = synthetic_log["cell"]
+    run = _build_c_runner(tmp_path, cell)
+
+    n = 1500
+    t = synthetic_log["time_s"][: n + 1]
+    rows = np.stack([np.diff(t), synthetic_log["current_A"][1: n + 1], synthetic_log["voltage_V"][1: n + 1],
+                     synthetic_log["temperature_degC"][1: n + 1]], axis=1).astype(np.float32)
+    p = subprocess.run([str(run), filt], input=rows.tobytes(), capture_output=True, check=True)
+    c_out = np.frombuffer(p.stdout, dtype=np.float32).reshape(-1, 2)
+    py_out = _python_float32_rows(Estimator(cell, filter=filt, dtype="float32", initial_soc=0.75), rows)
     assert c_out.shape == py_out.shape
     assert np.array_equal(c_out.view(np.uint32), py_out.view(np.uint32)), \
         f"max |diff| {np.max(np.abs(c_out - py_out))}"
@@ -156,16 +165,8 @@ def test_c_api_matches_python_with_resistance_scaled_model_error(tmp_path: Path,
     from cellsense.realdata import load_real_log
 
     cell = load_cell("panasonic_18650pf")
-    export_c(cell, tmp_path / "cell_params.h")
-    header = (tmp_path / "cell_params.h").read_text()
-    assert "CELL_PARAMS_MODEL_ERROR_CORRELATION_S 100.0f" in header
-    (tmp_path / "main.c").write_text(PROGRAM)
-    inc = ["-I", str(ROOT / "cpp" / "include"), "-I", str(tmp_path)]
-    flags = ["-O2", "-ffp-contract=off", "-fno-math-errno"]
-    subprocess.run([HOST_CXX, "-std=c++17", "-fno-exceptions", "-fno-rtti", *flags, *inc, "-c",
-                    str(ROOT / "cpp" / "src" / "c_api.cpp"), "-o", str(tmp_path / "c_api.o")], check=True)
-    subprocess.run([HOST_CC, "-std=c99", *flags, *inc, str(tmp_path / "main.c"), str(tmp_path / "c_api.o"),
-                    "-o", str(tmp_path / "run"), "-lstdc++", "-lm"], check=True)
+    run = _build_c_runner(tmp_path, cell)
+    assert "CELL_PARAMS_MODEL_ERROR_CORRELATION_S 100.0f" in (tmp_path / "cell_params.h").read_text()
     log = load_real_log("panasonic-18650pf/n10degC_HWFET")
     n = 3000
     t = log.time_s[: n + 1]
@@ -173,17 +174,10 @@ def test_c_api_matches_python_with_resistance_scaled_model_error(tmp_path: Path,
     dt[n // 2:] = 0.2  # second half: sample interval below the correlation time's 1 s scale
     rows = np.stack([dt, 1.01 * log.current_A[1: n + 1] + 0.05, log.voltage_V[1: n + 1],
                      log.temperature_degC[1: n + 1]], axis=1).astype(np.float32)
-    p = subprocess.run([str(tmp_path / "run"), filt, "cell-noise"], input=rows.tobytes(), capture_output=True,
-                       check=True)
+    p = subprocess.run([str(run), filt, "cell-noise"], input=rows.tobytes(), capture_output=True, check=True)
     c_out = np.frombuffer(p.stdout, dtype=np.float32).reshape(-1, 2)
     est = Estimator(cell, filter=filt, dtype="float32", initial_soc=0.75)
     assert est.noise.model_error_current_A > 0 and est.noise.model_error_correlation_s == 100.0
-    nz = est.noise
-    sig = np.float32([nz.initial_soc_sigma, nz.initial_v_rc_sigma_V, nz.initial_v_rc_sigma_V,
-                      nz.initial_hysteresis_sigma])
-    x0 = np.array([np.float32(0.75), 0, 0, np.float32(nz.initial_hysteresis)], dtype=float)
-    est._impl.set_state(x0, np.diag((sig * sig).astype(float)), 0.0)
-    py = [est.step(*map(float, r)) for r in rows]
-    py_out = np.array([[r.soc, r.soc_sigma] for r in py], dtype=np.float32)
+    py_out = _python_float32_rows(est, rows)
     assert np.array_equal(c_out.view(np.uint32), py_out.view(np.uint32)), \
         f"max |diff| {np.max(np.abs(c_out - py_out))}"
