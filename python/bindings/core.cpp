@@ -40,6 +40,14 @@ class PyEstimator {
     cellsense_py::load_ecm_params(*params_, params);
     cellsense_py::init_estimator(est_, M(params_.get(), cellsense_py::load_ecm_noise<typename M::Noise>(noise)),
                                  config, filter_config, x0, p0, typename M::Aux{static_cast<T>(hysteresis_sign)});
+    cellsense_py::load_filter_config(fc_, filter_config);
+    // Stuck-voltage threshold: the current step that moves the terminal voltage by kStuckMinStep_V
+    // through the cell's smallest ohmic resistance (common.hpp kStuckMinSamples).
+    double r0_min = std::numeric_limits<double>::infinity();
+    for (int it = 0; it < params_->grid.n_temperature; ++it)
+      for (int is = 0; is < params_->grid.n_soc; ++is) r0_min = std::min(r0_min, static_cast<double>(params_->r0_Ohm.value[it][is]));
+    stuck_step_A_ = r0_min > 0 && std::isfinite(r0_min) ? cellsense_py::kStuckMinStep_V / r0_min
+                                                         : std::numeric_limits<double>::infinity();
   }
 
   py::tuple step(double dt_s, double current_A, double voltage_V, double temperature_degC) {
@@ -65,9 +73,51 @@ class PyEstimator {
           if (!is_rejected(r.status)) { track_current(dt, in.current_A[k]); }
           return static_cast<std::uint8_t>(r.status);
         },
-        [&](py::ssize_t, double gap_s) { widen_for_gap(gap_s); });
+        [&](py::ssize_t, double gap_s) { widen_for_gap(gap_s); }, StuckHook{this, &in, &out});
     return out.dict();
   }
+
+  /// run_log's stuck-voltage hook: the sample is stepped without its voltage (predict only: the charge is
+  /// counted, the covariance grows, the stuck reading is not fused). The core has no public predict-only
+  /// call, so a scratch copy of the estimator is initialised from the live one's model, state and
+  /// covariance with GatePolicy::kPredictOnly, the smallest positive gate and no gate timeout (every
+  /// innovation is gated: kPredictedOnly), stepped, and its state copied back (set_state; this also
+  /// clears the live estimator's gated-in-a-row count). A guard's rejection (dt, ranges) is returned as is.
+  struct StuckHook {
+    PyEstimator* self;
+    const cellsense_py::LogInputs* in;
+    const cellsense_py::RunColumns* out;
+    double current_step_A() const { return self->stuck_step_A_; }
+    std::uint8_t operator()(py::ssize_t k, double dt) const { return self->predict_only(*in, *out, k, dt); }
+  };
+  std::uint8_t predict_only(const cellsense_py::LogInputs& in, const cellsense_py::RunColumns& out, py::ssize_t k,
+                            double dt) {
+    auto c = est_.config();
+    c.gate_policy = GatePolicy::kPredictOnly;
+    c.gate_nis = std::numeric_limits<T>::min();
+    c.gate_timeout_steps = 0;
+    if (pred_.init(est_.model(), c, fc_, est_.state(), est_.covariance(), est_.aux()) != InitStatus::kOk) {
+      out.put_initial(k, est_.soc(), est_.soc_sigma());
+      return static_cast<std::uint8_t>(StepStatus::kRejectedNumerical);
+    }
+    const auto r = pred_.step(static_cast<T>(dt), static_cast<T>(in.current_A[k]), static_cast<T>(in.voltage_V[k]),
+                              static_cast<T>(in.temperature_degC[k]));
+    if (is_rejected(r.status)) {
+      out.put_report(k, r);
+      return static_cast<std::uint8_t>(r.status);
+    }
+    // kPredictedOnly (or kFused on an innovation of exactly zero: the reading agreed to the last bit)
+    if (!est_.set_state(pred_.state(), pred_.covariance(), pred_.aux())) {
+      out.put_initial(k, est_.soc(), est_.soc_sigma());
+      return static_cast<std::uint8_t>(StepStatus::kRejectedNumerical);
+    }
+    out.put_report(k, r);
+    track_current(dt, in.current_A[k]);
+    stuck_samples_ += 1;
+    return cellsense_py::kStatusVoltageStuck;
+  }
+  int stuck_samples() const { return stuck_samples_; }
+  double stuck_step_A() const { return stuck_step_A_; }
 
   /// Logger gap (run_log's gap hook): a step longer than dt_max_s was rejected, so the charge that moved
   /// while nothing was logged is missing. The SOC variance grows by (mean |i| x gap / 3600 / Q)^2 (mean
@@ -117,6 +167,10 @@ class PyEstimator {
   cellsense_py::RunClock clock_{};
   double mean_abs_current_A_ = -1;  ///< recent mean |current| over stepped samples (A); < 0 before the first
   int gaps_widened_ = 0;
+  typename E::FilterConfig fc_{};
+  E pred_{};                     ///< scratch estimator for predict-only steps (stuck voltage)
+  double stuck_step_A_ = 0;      ///< current step that must move the voltage (A); infinite: no detection
+  int stuck_samples_ = 0;
 };
 
 template <class E>
@@ -138,6 +192,8 @@ void bind(py::module_& m, const char* name) {
       .def_property_readonly("soc", &PE::soc)
       .def_property_readonly("soc_sigma", &PE::soc_sigma)
       .def_property_readonly("gaps_widened", &PE::gaps_widened)
+      .def_property_readonly("stuck_samples", &PE::stuck_samples)
+      .def_property_readonly("stuck_step_A", &PE::stuck_step_A)
       .def_property_readonly_static("n_states", [](py::object) { return PE::N; })
       .def_property_readonly_static("sizeof_estimator", [](py::object) { return sizeof(E); });
 }
@@ -172,10 +228,14 @@ PYBIND11_MODULE(_core, m) {
   for (StepStatus s : all) { names[py::int_(static_cast<int>(s))] = status_name(s); }
   names[py::int_(kStatusInitial)] = "initial";
   names[py::int_(cellsense_py::kStatusClockReanchored)] = "clock_reanchored";
+  names[py::int_(cellsense_py::kStatusVoltageStuck)] = "voltage_stuck";
   m.attr("STATUS_NAMES") = names;
   m.attr("STATUS_INITIAL") = kStatusInitial;
   m.attr("STATUS_CLOCK_REANCHORED") = cellsense_py::kStatusClockReanchored;
   m.attr("CLOCK_REANCHOR_AFTER") = cellsense_py::kClockReanchorAfter;
+  m.attr("STATUS_VOLTAGE_STUCK") = cellsense_py::kStatusVoltageStuck;
+  m.attr("STUCK_MIN_SAMPLES") = cellsense_py::kStuckMinSamples;
+  m.attr("STUCK_MIN_STEP_V") = cellsense_py::kStuckMinStep_V;
   bind_pack(m);
   bind_soh(m);
   bind_spme(m);

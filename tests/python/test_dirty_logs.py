@@ -9,6 +9,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "dirty_logs.py"
@@ -35,8 +36,8 @@ def test_every_fault_within_bounds(dirty):
 def test_faults_are_reported(dirty):
     mod, rows = dirty
     for r in rows:
-        if r["fault"] in ("(clean)", "dropped rows 1 %", "stuck voltage 60 s"):
-            continue  # nothing to flag / a plausible stuck value is indistinguishable from data (documented)
+        if r["fault"] in ("(clean)", "dropped rows 1 %"):
+            continue  # nothing to flag
         assert r["flagged"] == r["faulty"] > 0, r
         assert abs(r["d_final"]) < mod.BOUND_SOC and r["tail_fused"] == mod.TAIL
 
@@ -65,3 +66,86 @@ def test_gap_widens_the_soc_covariance(dirty):
     k = int(np.nonzero(mask)[0][0])
     assert r.status[k] == "rejected_dt_too_large" and r.soc_sigma[k + 1] > 5 * r.soc_sigma[k - 1]
     assert e._impl.gaps_widened == 1
+
+
+def test_stuck_voltage_flagged_and_not_fused(dirty):
+    """A voltage reading repeated for 60 s while the current moves: every repeated row is `voltage_stuck`
+    (stepped predict-only: the charge is counted, the SOC sigma grows), the final SOC stays within 2 %."""
+    import cellsense
+
+    mod, rows = dirty
+    for r in rows:
+        if r["fault"] == "stuck voltage 60 s":
+            assert r["flagged"] == r["faulty"] == 59 and r["statuses"]["voltage_stuck"] >= 59, r
+            assert abs(r["d_final"]) < mod.BOUND_SOC and r["tail_fused"] == mod.TAIL
+        else:
+            assert "voltage_stuck" not in r["statuses"], r  # no false alarm on the clean logs or other faults
+    log = mod.clean_logs()[1]
+    f, mask = mod.stuck_voltage(log, None)
+    e = cellsense.Estimator(log.cell, initial_soc=log.initial_soc)
+    res = e.run(*f.arrays())
+    k = np.nonzero(mask)[0]
+    assert (res.status[k] == "voltage_stuck").all() and e._impl.stuck_samples == len(k)
+    assert np.isnan(res.innovation_V[k]).sum() == 0  # the innovation is reported, just not fused
+    # predict-only: the SOC moves by the counted charge alone, the SOC sigma only grows
+    q = cellsense.load_cell(log.cell).capacity_Ah
+    d_soc = res.soc[k[-1]] - res.soc[k[0] - 1]
+    charge = np.sum(f.current_A[k] * np.diff(f.time_s)[k - 1]) / 3600.0
+    assert abs(d_soc + charge / q) < 2e-4
+    assert np.all(np.diff(res.soc_sigma[k]) >= 0)
+
+
+def _flat(n, current, v=3.7):
+    t = np.arange(float(n))
+    return t, np.asarray(current, float), np.full(n, v), np.full(n, 25.0)
+
+
+@pytest.mark.parametrize("cell", ["chen2020", "panasonic_18650pf"])
+def test_rested_flat_voltage_not_flagged(cell):
+    """A real rest: current 0 (and a constant small load) with the voltage bit-identical for an hour."""
+    import cellsense
+
+    for i in (0.0, 0.05):
+        e = cellsense.Estimator(cell, initial_soc=0.5)
+        r = e.run(*_flat(3600, np.full(3600, i)))
+        assert "voltage_stuck" not in r.counts() and r.counts()["fused"] == 3599
+
+
+def test_voltage_regulated_phase_not_flagged():
+    """A charger's CV (or a tester's voltage clamp under regen) holds the voltage flat while the charging
+    current varies both ways: one current direction only, not flagged (Panasonic 10 degC NN, 4.20007 V)."""
+    import cellsense
+
+    rng = np.random.default_rng(3)
+    i = -2.5 + 0.5 * rng.standard_normal(600)  # charging, jumping by ~0.5 A both ways
+    e = cellsense.Estimator("panasonic_18650pf", initial_soc=0.95)
+    r = e.run(*_flat(600, np.minimum(i, -0.3), v=4.2))
+    assert "voltage_stuck" not in r.counts()
+
+
+def test_stuck_voltage_threshold_and_pieces():
+    """The current step threshold is 5 mV / R0_min; a short repeat (4 samples) is not a stuck sensor; a log
+    fed in two pieces cut inside a stuck run flags the rest of the run after the cut."""
+    import cellsense
+    from cellsense.estimator import _core
+
+    core = _core()
+    assert core.STATUS_VOLTAGE_STUCK == 253 and core.STATUS_NAMES[253] == "voltage_stuck"
+    assert core.STUCK_MIN_SAMPLES == 5 and core.STUCK_MIN_STEP_V == 5e-3
+    e = cellsense.Estimator("chen2020", initial_soc=0.5)
+    r0_min = float(np.min(cellsense.load_cell("chen2020").core_params()["r0_Ohm"]))
+    assert e._impl.stuck_step_A == pytest.approx(5e-3 / r0_min)
+    n = 200
+    i = np.where(np.arange(n) % 2, 2.0, -2.0)  # +-2 A square wave: each step 4 A
+    t, _, v, temp = _flat(n, i)
+    v = v + 1e-3 * np.arange(n)  # a moving voltage ...
+    v[100:104] = v[100]          # ... with 4 repeats: too short
+    assert "voltage_stuck" not in cellsense.Estimator("chen2020", initial_soc=0.5).run(t, i, v, temp).counts()
+    v[100:140] = v[100]          # 40 repeats: stuck (39 flagged: the first is a genuine reading)
+    whole = cellsense.Estimator("chen2020", initial_soc=0.5).run(t, i, v, temp)
+    assert whole.counts()["voltage_stuck"] == 39
+    e = cellsense.Estimator("chen2020", initial_soc=0.5)
+    a = e.run(t[:120], i[:120], v[:120], temp[:120])
+    b = e.run(t[120:], i[120:], v[120:], temp[120:])
+    assert (b.status[:20] == "voltage_stuck").all() and (a.status[101:120] == "voltage_stuck").all()
+    assert abs(b.soc[-1] - whole.soc[-1]) < 1e-9
