@@ -62,6 +62,9 @@ def main(argv) -> int:
     # of the open-loop voltage residual on the 25 degC drive cycles is 65-161 s; 100 s is written.
     import json
     data = json.loads(Path(out).read_text())
+    # Arrhenius rows in the coldest gaps (the format's 8 rows: -14.8 and -4.55 degC), docs/real-data.md
+    from cellsense.fit import insert_arrhenius_rows
+    print("Arrhenius rows added at", insert_arrhenius_rows(data), "degC")
     data["parameters"]["Model error correlation [s]"] = MODEL_ERROR_CORRELATION_S
     data.setdefault("provenance", {})["Model error correlation [s]"] = (
         "correlation time of the model's voltage error: the integral time scale of the open-loop voltage residual "
