@@ -22,6 +22,7 @@ and a charge); those samples are stepped predict-only, status `voltage_stuck`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -179,6 +180,102 @@ def suite() -> list[dict]:
     return rows
 
 
+# ---- CAN capture faults (pack replay on the host) -------------------------------------------------------
+# The committed 12-cell candump fixture (tests/fixtures/pack/sim12s.log.gz, 1 Hz: PackStatus 0x100 with a rolling
+# Counter, three cell-voltage frames) decoded with sim12s.dbc and sim12s_can.pack.json, run through
+# PackEstimator (what `cellsense replay --target host` runs). Bounds per cell: final SOC within 2 % of the clean
+# replay, the fault visible in the reader counts, the last 100 samples fused for every cell.
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "pack"
+#: reader counts that report a CAN fault
+CAN_FAULT_COUNTS = ("malformed_frames", "counter_errors", "duplicate_frames", "bus_silences")
+
+
+def _can_time(line: str) -> float:
+    return float(line[line.index("(") + 1:line.index(")")])
+
+
+def can_bus_off(lines: list[str], rng):
+    """2 s without any frame, half-way through the frames (a bus-off and its recovery)."""
+    t0 = _can_time(lines[len(lines) // 2])
+    kept = [ln for ln in lines if not t0 <= _can_time(ln) < t0 + 2.0]
+    return kept, 1  # one silence
+
+
+def can_corrupted(lines: list[str], rng):
+    """1 % of frames corrupted: half with random payload bytes (right length), half with a wrong DLC."""
+    out, n = [], 0
+    for ln in lines:
+        if rng.random() < 0.01:
+            head, data = ln.rsplit("#", 1)
+            nb = len(data) // 2
+            if rng.random() < 0.5:
+                size = nb
+            else:
+                size = int(rng.choice([k for k in range(9) if k != nb]))
+            ln = head + "#" + "".join(f"{b:02X}" for b in rng.integers(0, 256, size))
+            n += 1
+        out.append(ln)
+    return out, n
+
+
+def can_duplicated(lines: list[str], rng):
+    """1 % of frames captured twice (same time stamp, same payload)."""
+    out, n = [], 0
+    for ln in lines:
+        out.append(ln)
+        if rng.random() < 0.01:
+            out.append(ln)
+            n += 1
+    return out, n
+
+
+CAN_FAULTS = {"CAN bus-off 2 s": can_bus_off, "CAN corrupted frames 1 %": can_corrupted,
+              "CAN duplicated frames 1 %": can_duplicated}
+
+
+def run_can(lines: list[str]):
+    """(reader log, PackResult) of a candump capture given as lines."""
+    import tempfile
+
+    from cellsense.pack import PackEstimator, load_pack
+    from cellsense.replay.readers import read_log
+
+    spec = load_pack(FIXTURE / "sim12s_can.pack.json")
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "capture.log"
+        p.write_text("\n".join(lines) + "\n")
+        log = read_log(p, spec, dbc=FIXTURE / "sim12s.dbc")
+    return log, PackEstimator(spec).run(log)
+
+
+def can_suite() -> list[dict]:
+    import gzip
+
+    lines = gzip.open(FIXTURE / "sim12s.log.gz", "rt").read().splitlines()
+    name = "sim12s-can (12 cells)"
+    clog, clean = run_can(lines)
+    c_final = clean.soc[-1].astype(float)
+
+    def tail(r):
+        return int((r.status[-TAIL:] == 0).all(axis=1).sum())
+
+    rows = [{"log": name, "fault": "(clean)", "final_soc": float(c_final.mean()), "d_final": 0.0, "faulty": 0,
+             "flagged": sum(clog.counts.get(k, 0) for k in CAN_FAULT_COUNTS), "tail_fused": tail(clean),
+             "statuses": {**{k: v for k, v in clog.counts.items() if k in CAN_FAULT_COUNTS + ("logger_gaps",)},
+                          **{k: v for k, v in clean.counts().items() if k != "fused"}}}]
+    for j, (fault, inject) in enumerate(CAN_FAULTS.items()):
+        bad, n = inject(lines, np.random.default_rng(SEED + j))
+        log, r = run_can(bad)
+        d = r.soc[-1].astype(float) - c_final
+        worst = int(np.argmax(np.abs(d)))
+        rows.append({"log": name, "fault": fault, "final_soc": float(r.soc[-1].astype(float).mean()),
+                     "d_final": float(d[worst]), "faulty": n,
+                     "flagged": sum(log.counts.get(k, 0) for k in CAN_FAULT_COUNTS), "tail_fused": tail(r),
+                     "statuses": {**{k: v for k, v in log.counts.items() if k in CAN_FAULT_COUNTS},
+                                  **{k: v for k, v in r.counts().items() if k not in ("fused", "rest", "initial")}}})
+    return rows
+
+
 def verdict(row: dict) -> list[str]:
     """The bounds a row misses (empty: it passes)."""
     bad = []
@@ -203,6 +300,6 @@ def table(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-    rows = suite()
+    rows = suite() + can_suite()
     print(table(rows))
     raise SystemExit(1 if any(verdict(r) for r in rows) else 0)

@@ -26,6 +26,16 @@ def dirty():
     return mod, rows
 
 
+@pytest.fixture(scope="module")
+def can_rows(dirty):
+    pytest.importorskip("can")
+    pytest.importorskip("cantools")
+    mod, _ = dirty
+    rows = mod.can_suite()
+    print("\n" + mod.table(rows))
+    return mod, rows
+
+
 def test_every_fault_within_bounds(dirty):
     mod, rows = dirty
     assert len(rows) == 2 * (1 + len(mod.FAULTS))
@@ -149,3 +159,51 @@ def test_stuck_voltage_threshold_and_pieces():
     b = e.run(t[120:], i[120:], v[120:], temp[120:])
     assert (b.status[:20] == "voltage_stuck").all() and (a.status[101:120] == "voltage_stuck").all()
     assert abs(b.soc[-1] - whole.soc[-1]) < 1e-9
+
+
+# ---- CAN capture faults (pack replay on the host) ------------------------------------------------------------
+def test_can_faults_within_bounds_and_counted(can_rows):
+    """Bus-off 2 s, 1 % corrupted frames (random payload or wrong DLC), 1 % duplicated frames in the 12-cell
+    candump fixture: every cell within 2 % of the clean replay, the last 100 samples fused for every cell, the
+    fault in the reader counts."""
+    mod, rows = can_rows
+    assert [r["fault"] for r in rows] == ["(clean)", *mod.CAN_FAULTS]
+    failures = {r["fault"]: mod.verdict(r) for r in rows if mod.verdict(r)}
+    assert not failures
+    by = {r["fault"]: r for r in rows}
+    assert by["(clean)"]["flagged"] == 0 and by["(clean)"]["statuses"]["logger_gaps"] == 1
+    assert by["CAN bus-off 2 s"]["statuses"]["bus_silences"] == 1
+    bad = by["CAN corrupted frames 1 %"]
+    st = bad["statuses"]
+    assert st["malformed_frames"] > 0 and st["counter_errors"] > 0  # wrong DLC; random PackStatus payload
+    assert st["rejected_voltage_range"] + st["rejected_innovation_gate"] > 0  # random cell-voltage payloads
+    dup = by["CAN duplicated frames 1 %"]
+    assert dup["statuses"]["duplicate_frames"] == dup["faulty"] > 0
+
+
+def _pack_lines():
+    import gzip
+
+    return gzip.open(Path(__file__).resolve().parents[1] / "fixtures" / "pack" / "sim12s.log.gz", "rt").read().splitlines()
+
+
+def test_rolling_counter_refuses_a_corrupted_frame_and_resyncs(dirty):
+    """A PackStatus frame with a wrong counter is not used (the current is held from the frame before); after a
+    25 s bus-off (counter jumps by 26 > 16) the first frame is refused and the second re-synchronises."""
+    pytest.importorskip("can")
+    mod, _ = dirty
+    lines = _pack_lines()
+    clog, _ = mod.run_can(lines)
+    k = next(j for j in range(400, 500) if " 100#" in lines[j])
+    head, data = lines[k].rsplit("#", 1)
+    bad = list(lines)
+    bad[k] = head + "#" + "10" + data[2:14] + f"{(int(data[14:], 16) + 100) % 256:02X}"  # 0x10 A -> 40.96 A, counter +100
+    log, res = mod.run_can(bad)
+    assert log.counts["counter_errors"] == 1 and not log.counts.get("counter_resyncs")
+    diff = np.nonzero(log.current_A != clog.current_A)[0]
+    assert len(diff) == 1 and log.current_A[diff[0]] == clog.current_A[diff[0] - 1]  # held, never 40.96 A
+    t0 = mod._can_time(lines[300])
+    cut = [ln for ln in lines if not t0 <= mod._can_time(ln) < t0 + 25.0]
+    log, res = mod.run_can(cut)
+    assert log.counts["counter_errors"] == 1 and log.counts["counter_resyncs"] == 1
+    assert log.counts["bus_silences"] == 1 and (res.status[-100:] == 0).all()

@@ -410,6 +410,16 @@ def _signal_index(db) -> dict:
 
 
 #: |scale| and |offset| of a DBC signal the pack uses: beyond it a 64-bit raw value overflows float64
+#: A DBC signal whose name matches this, in a message carrying pack signals, is that message's rolling
+#: counter (E2E alive counter: +1 mod 2^bits per frame). A decoded frame whose counter did not advance by
+#: 1..max(2, 2^bits / 16) (0: a repeated frame, more: a corrupted payload) is not used (`counter_errors`);
+#: two frames in a row that agree with each other re-synchronise it (`counter_resyncs`, e.g. after a long
+#: bus-off); after a silence longer than the gap threshold the next counter is taken as it comes.
+COUNTER_SIGNAL = re.compile(r"(?i)(counter|cntr|alive)")
+#: A frame with the same id and payload as that id's previous frame within this time is a duplicate capture
+#: (`duplicate_frames`, not used): loggers and gateways that see one frame twice stamp both copies alike.
+DUPLICATE_WINDOW_S = 1e-3
+
 MAX_DBC_SCALE = 1e18
 #: resampling bound (issue #12): at most this many samples per frame carrying the pack's signals (a log
 #: sampled faster than its frames arrive is held, never invented), and never more than MAX_SAMPLES
@@ -466,6 +476,12 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
                 raise LogReadError(f"{source}: DBC signal {s}: {attr} {val!r:.40} is beyond the plausible range "
                                    f"(|{attr}| <= {MAX_DBC_SCALE:g})")
         by_id.setdefault(fid, [msg, []])[1].append((s, sname))
+    counters: dict[int, tuple[str, int]] = {}
+    for fid, (msg, _sigs) in by_id.items():
+        for sig in msg.signals:
+            if COUNTER_SIGNAL.search(sig.name) and 1 <= int(getattr(sig, "length", 0) or 0) <= 16:
+                counters[fid] = (sig.name, 1 << int(sig.length))
+                break
     # "can": {"bus": N}: only frames of bus N (channel_number: can0 -> 0); frames without a channel are kept
     frames = sorted((f for f in frames if f[1] in by_id and (spec.can_bus is None or f[3] in (None, spec.can_bus))),
                     key=lambda f: f[0])
@@ -490,7 +506,15 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
     # frames sent together lands in one sample; after a silence longer than the gap threshold the grid
     # re-anchors on the first frame after it (the time gap stays in the log).
     last_ts = frames[0][0]
+    last_frame: dict[int, tuple[float, bytes]] = {}      # per id: the last used frame (time, payload)
+    last_counter: dict[int, tuple[int, float]] = {}      # per id: the last accepted counter, its time
+    candidate: dict[int, int] = {}                       # per id: the counter of the last refused frame
     for ts, fid, data, _ch in frames:
+        silence = ts - last_ts
+        if silence > gap:
+            counts["logger_gaps"] += 1      # logger or vehicle off: a time gap in the log
+        elif silence > 2 * period:
+            counts["bus_silences"] += 1     # no pack frame for > 2 periods (bus-off, frames lost): values held
         if ready and ts - tick > gap:
             if tick - last_ts <= period:  # the sample of the last burst before the silence
                 emit(tick)
@@ -505,6 +529,30 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
         except Exception:  # noqa: BLE001 - wrong length, bad multiplexer...: counted
             counts["malformed_frames"] += 1
             continue
+        counts["decoded_frames"] += 1
+        prev = last_frame.get(fid)
+        if prev is not None and prev[1] == data and abs(ts - prev[0]) <= DUPLICATE_WINDOW_S:
+            counts["duplicate_frames"] += 1
+            continue
+        if fid in counters:
+            cname, mod = counters[fid]
+            c = vals.get(cname)
+            if isinstance(c, (int, float)) and math.isfinite(c):
+                c = int(c) % mod
+                pc = last_counter.get(fid)
+                if pc is not None and ts - pc[1] <= gap:
+                    delta = (c - pc[0]) % mod
+                    if not 1 <= delta <= max(2, mod // 16):
+                        cand = candidate.get(fid)
+                        if cand is not None and (c - cand) % mod == 1:
+                            counts["counter_resyncs"] += 1
+                        else:
+                            candidate[fid] = c
+                            counts["counter_errors"] += 1
+                            continue
+                candidate.pop(fid, None)
+                last_counter[fid] = (c, ts)
+        last_frame[fid] = (ts, data)
         for full, sname in sigs:
             v = vals.get(sname)
             if isinstance(v, (int, float)):
@@ -512,7 +560,6 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
                     latest[full] = (float(v), ts)
                 except OverflowError:  # an integer beyond float range: a dropped reading
                     latest[full] = (math.nan, ts)
-        counts["decoded_frames"] += 1
         if not ready and all(math.isfinite(latest[s][0]) for s in wanted):
             ready = True
             tick = ts + 0.5 * period
