@@ -17,6 +17,10 @@ A stuck voltage sensor is found by the whole-log loop (python/bindings/common.hp
 bit-identical readings while the current steps by more than 5 mV / R0_min both ways and is both a discharge
 and a charge); those samples are stepped predict-only, status `voltage_stuck`.
 
+The CAN part (`can_suite`): the 12-cell candump fixture tests/fixtures/pack/sim12s.log.gz through the CAN reader
+and PackEstimator (the host replay) with a 2 s bus-off, 1 % corrupted frames (random payload or wrong DLC) and
+1 % duplicated frames; bounds per cell, the fault in the reader counts (or the cells' statuses).
+
     python scripts/dirty_logs.py          # prints the table (also: pytest -s tests/python/test_dirty_logs.py)
 """
 from __future__ import annotations
@@ -271,7 +275,7 @@ def can_suite() -> list[dict]:
         rows.append({"log": name, "fault": fault, "final_soc": float(r.soc[-1].astype(float).mean()),
                      "d_final": float(d[worst]), "faulty": n,
                      "flagged": sum(log.counts.get(k, 0) for k in CAN_FAULT_COUNTS), "tail_fused": tail(r),
-                     "statuses": {**{k: v for k, v in log.counts.items() if k in CAN_FAULT_COUNTS},
+                     "statuses": {**{k: v for k, v in log.counts.items() if k in CAN_FAULT_COUNTS + ("counter_resyncs",)},
                                   **{k: v for k, v in r.counts().items() if k not in ("fused", "rest", "initial")}}})
     return rows
 

@@ -1,6 +1,7 @@
 """Dirty-log suite (issue #12): the bundled Panasonic 25 degC US06 log and a simulated Chen2020 ECM log with
 injected field faults (clock glitch / jump / restart, duplicated, dropped and NaN rows, a stuck voltage sensor,
-a 10-minute logger gap) through the default EKF. Each case ends within 2 % SOC of its clean-log result,
+a 10-minute logger gap) through the default EKF, and the 12-cell candump fixture with a bus-off, 1 % corrupted
+and 1 % duplicated frames through the CAN reader and PackEstimator. Each case ends within 2 % SOC of its clean-log result,
 reports the fault in its status, and never freezes (the last 100 samples fused). `pytest -s` prints the
 table; the logic is scripts/dirty_logs.py."""
 from __future__ import annotations
