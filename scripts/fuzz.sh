@@ -47,7 +47,10 @@ fi
 if python3 -c "import atheris" 2>/dev/null; then
   for target in cell pack cell_log pack_csv candump gvret asc blf dbc state; do
     echo "== fuzz python $target for ${SECONDS_PER} s =="
-    if PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}" python3 "$ROOT/tests/fuzz/fuzz_python.py" "$target" \
+    # the source tree for the pure-Python readers; 'state' needs the compiled core: the installed package
+    pypath="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
+    [ "$target" = state ] && pypath="${PYTHONPATH:-}"
+    if PYTHONPATH="$pypath" python3 "$ROOT/tests/fuzz/fuzz_python.py" "$target" \
          -seed="$SEED" -max_total_time="$SECONDS_PER" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
          -artifact_prefix="$OUT/crash_py_${target}_" > "$OUT/fuzz_py_$target.log" 2>&1; then
       grep -E "stat::number_of_executed_units|stat::new_units_added" "$OUT/fuzz_py_$target.log" | tail -2
