@@ -5,6 +5,8 @@
 // denormal all reachable); the rest is a stream of steps, 16 bytes each (dt, current, voltage,
 // temperature as raw float32). Half of the steps are nudged into the plausible range so that the
 // filter is also exercised deep into fused operation, not only at the guards.
+// Steps whose first byte ends in binary 110 instead restore the current state with one field (x, P,
+// hysteresis sign or tag) overwritten by raw bits: refused and unchanged, or accepted within bounds.
 // Invariants (abort on violation): no crash or sanitizer report; init either fails with a code or
 // yields a usable estimator; after every step the state and covariance are finite, P is symmetric
 // and positive definite (Cholesky in double), SOC is within its bounds; a rejected step leaves the
@@ -77,6 +79,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 4: cfg.ukf_kappa = cfg_value; break;
     case 5: cfg.gate_nis = cfg_value; break;
     case 6: cfg.soc_per_sqrt_s = cfg_value; break;
+    case 7:  // the resistance-scaled model error (issue #17), its scale by raw bits
+      cfg.model_error_current_A = cfg_value;
+      cfg.model_error_relative = 0.15f;
+      cfg.model_error_correlation_s = 100.0f;
+      break;
     default: break;
   }
   g_params = cell_params;
@@ -102,6 +109,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(cs_save_state(&est, &before) == CS_STATE_OK);
   check(spd(before));
   for (size_t off = 9; off + 16 <= size; off += 16) {
+    if ((data[off] & 7u) == 6u) {  // a saved state with one field overwritten by raw bits, restored
+      cs_state mutated = before;
+      const float value = f32(data + off + 4);
+      const unsigned field = data[off + 1] % (1u + CS_STATES + CS_STATES * CS_STATES + 1u);
+      if (field == 0) {
+        mutated.hysteresis_sign = value;
+      } else if (field <= CS_STATES) {
+        mutated.x[field - 1] = value;
+      } else if (field <= CS_STATES + CS_STATES * CS_STATES) {
+        const unsigned k = field - 1 - CS_STATES;
+        mutated.P[k / CS_STATES][k % CS_STATES] = value;
+      } else {
+        std::memcpy(&mutated.tag, data + off + 4, sizeof mutated.tag);
+      }
+      const int rs = cs_restore_state(&est, &mutated);
+      check(cs_save_state(&est, &after) == CS_STATE_OK);
+      if (rs != CS_STATE_OK) {  // refused: nothing changed
+        check(std::memcmp(&before, &after, sizeof before) == 0);
+      } else {  // accepted: what the estimator enforces while running holds
+        for (int k = 0; k < CS_STATES; ++k) check(std::isfinite(after.x[k]));
+        check(spd(after));
+        check(after.x[CS_IDX_SOC] >= cfg.soc_min && after.x[CS_IDX_SOC] <= cfg.soc_max);
+        check(std::fabs(after.x[CS_IDX_V_RC1]) <= CS_STATE_V_RC_MAX_V);
+        check(std::fabs(after.x[CS_IDX_V_RC2]) <= CS_STATE_V_RC_MAX_V);
+        check(std::fabs(after.x[CS_IDX_HYSTERESIS]) <= 1.0f);
+        check(after.hysteresis_sign == -1.0f || after.hysteresis_sign == 0.0f || after.hysteresis_sign == 1.0f);
+      }
+      before = after;
+      continue;
+    }
     float dt = f32(data + off), i = f32(data + off + 4), v = f32(data + off + 8), t = f32(data + off + 12);
     if (data[off] & 1u) {  // nudge into the plausible range, keeping the fuzzer's entropy
       dt = 0.1f + std::fmod(std::fabs(std::isfinite(dt) ? dt : 1.0f), 30.0f);
