@@ -79,12 +79,18 @@ def t_state(data: bytes) -> None:
     global _STATE_EST
     if _STATE_EST is None:
         from cellsense.soh import SohEstimator
-        _STATE_EST = (SohEstimator("chen2020", initial_soc=0.5), )
-        _STATE_EST = (_STATE_EST[0], _STATE_EST[0].save_state())
+        e = SohEstimator("chen2020", initial_soc=0.5)
+        _STATE_EST = (e, e.save_state())
     est, base = _STATE_EST
-    try:
-        saved = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    from cellsense._io import load_json_file
+    from cellsense.estimate import StateFileError
+    p = _write(".state.json", data)
+    try:  # the reader `cellsense estimate --state-in` uses: a value, or StateFileError naming the file
+        saved = load_json_file(p, "state file", StateFileError)
+    except StateFileError as e:
+        _names(e, p)
+        saved = None
+    if saved is None:
         # not JSON: use the bytes to overwrite fields of a valid state with fuzzed values (any float,
         # NaN / Inf included, or another type), so every field's bounds are reached
         fdp = atheris.FuzzedDataProvider(data)
@@ -103,7 +109,6 @@ def t_state(data: bytes) -> None:
                 flat[fdp.ConsumeIntInRange(0, len(flat) - 1)] = val
             else:
                 d[key] = val
-        saved = json.loads(json.dumps(saved).replace("NaN", "NaN"))
     before = json.dumps(est.save_state(), sort_keys=True)
     try:
         est.restore_state(saved)
