@@ -196,6 +196,10 @@ class Estimator {
   /// model_error_relative |i|) R_cell(x), c = model_error_correlation_s / dt_s when dt_s is shorter,
   /// else 1 (a slow error's information per second does not grow with the sample rate).
   T measurement_variance(const typename Model::Step& s, const State& x, T current_A, T dt_s) const {
+    const T r_sensor = config_.voltage_sigma_V * config_.voltage_sigma_V;
+    if (!(config_.model_error_current_A > T(0)) && !(config_.model_error_relative > T(0))) {
+      return r_sensor;  // constant sigma: nothing else to compute (the same value as r_sensor + 0)
+    }
     const T abs_i_A = current_A < T(0) ? -current_A : current_A;
     const T e_model_V = (config_.model_error_current_A + config_.model_error_relative * abs_i_A) *
                         model_error_resistance(model_, s, x);
@@ -203,7 +207,7 @@ class Estimator {
     if (dt_s > T(0) && dt_s < config_.model_error_correlation_s) {
       var_model = var_model * (config_.model_error_correlation_s / dt_s);
     }
-    return config_.voltage_sigma_V * config_.voltage_sigma_V + var_model;
+    return r_sensor + var_model;
   }
 
   bool initialised() const { return initialised_; }
@@ -261,7 +265,6 @@ class Estimator {
   template <class M>
   static T model_error_resistance(const M&, const typename M::Step&, const State&, long) { return T(0); }
   T model_error_resistance(const Model& m, const typename Model::Step& s, const State& x) const {
-    if (!(config_.model_error_current_A > T(0)) && !(config_.model_error_relative > T(0))) { return T(0); }
     return model_error_resistance(m, s, x, 0);
   }
 
