@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 import shutil
 import sys
 from collections import Counter
@@ -330,8 +331,10 @@ def main() -> None:
     global SCRATCH
     # one reused scratch file per target, in RAM when there is /dev/shm (about 20x the executions of build/)
     shm = Path("/dev/shm")
-    SCRATCH = (shm if shm.is_dir() else ROOT / "build" / "fuzz") / f"cellsense_fuzz_py_{target}"
+    SCRATCH = (shm if shm.is_dir() else ROOT / "build" / "fuzz") / f"cellsense_fuzz_py_{target}_{os.getpid()}"  # per process: parallel runs share /dev/shm
     SCRATCH.mkdir(parents=True, exist_ok=True)
+    import atexit
+    atexit.register(shutil.rmtree, SCRATCH, True)
     fn = TARGETS[target]
     atheris.Setup(sys.argv + [str(corpus)], fn)
     atheris.Fuzz()
