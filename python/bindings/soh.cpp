@@ -67,13 +67,9 @@ class PySoh {
     CS_SOH_FIELD(ocv_soc_per_sqrt_s)
     CS_SOH_FIELD(ocv_load_fraction)
     CS_SOH_FIELD(ocv_max_V)
+    CS_SOH_FIELD(learn_min_temperature_degC)
+    CS_SOH_FIELD(learn_max_temperature_degC)
 #undef CS_SOH_FIELD
-    if (soh_config.contains("learn_min_temperature_degC")) {
-      sc.learn_min_temperature_degC = static_cast<T>(soh_config["learn_min_temperature_degC"].cast<double>());
-    }
-    if (soh_config.contains("learn_max_temperature_degC")) {
-      sc.learn_max_temperature_degC = static_cast<T>(soh_config["learn_max_temperature_degC"].cast<double>());
-    }
     if (soh_config.contains("ocv_learning")) { sc.ocv_learning = soh_config["ocv_learning"].cast<bool>(); }
     double q0 = soh_config.contains("initial_capacity_Ah") ? soh_config["initial_capacity_Ah"].cast<double>() : 0.0;
     double r0s = soh_config.contains("initial_r0_scale") ? soh_config["initial_r0_scale"].cast<double>() : 1.0;
