@@ -404,7 +404,7 @@ uint8_t cs_step(cs_estimator* est, float dt_s, float current_A, float voltage_V,
   cellsense::StepReport<float> r{};
   if (impl == nullptr) {
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    r = cellsense::StepReport<float>{StepStatus::kNotInitialised, nan, nan, nan, nan, nan, nan};
+    r = cellsense::StepReport<float>{StepStatus::kNotInitialised, nan, nan, nan, nan, nan, nan, nan};
   } else {
     r = visit(*impl, [&](auto& e) { return e.step(dt_s, current_A, voltage_V, temperature_degC); });
   }
@@ -559,7 +559,7 @@ uint8_t cs_step_soh(cs_estimator* est, cs_soh* soh, float dt_s, float current_A,
   SohImpl* s = soh_of(soh);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   cellsense::soh::SohStepReport<float> r{};
-  r.soc = cellsense::StepReport<float>{StepStatus::kNotInitialised, nan, nan, nan, nan, nan, nan};
+  r.soc = cellsense::StepReport<float>{StepStatus::kNotInitialised, nan, nan, nan, nan, nan, nan, nan};
   r.capacity_Ah = r.capacity_sigma_Ah = r.r0_Ohm = r.r0_sigma_Ohm = r.r0_scale = r.ocv_shift_V = nan;
   if (e != nullptr && s != nullptr) {
     visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { r = tr.step(est_ref, dt_s, current_A, voltage_V, temperature_degC); });

@@ -142,15 +142,15 @@ class Estimator {
       if (!timed_out) {
         if (gated_in_row_ < 0xFFFFu) { ++gated_in_row_; }
         if (config_.gate_policy == GatePolicy::kRejectStep) {
-          return report(StepStatus::kRejectedInnovationGate, &in);
+          return report(StepStatus::kRejectedInnovationGate, &in, r);
         }
         // kPredictOnly: the prediction stands, the voltage is skipped. The time update only
         // checked P-'s diagonal; a committed P must be positive definite (fuzzing found extreme
         // dt making F P F^T + Q numerically singular in float32).
         Cov l_check;
-        if (!math::cholesky(prior.P, l_check)) { return report(StepStatus::kRejectedNumerical, &in); }
+        if (!math::cholesky(prior.P, l_check)) { return report(StepStatus::kRejectedNumerical, &in, r); }
         commit(prior, s);
-        return report(StepStatus::kPredictedOnly, &in);
+        return report(StepStatus::kPredictedOnly, &in, r);
       }
       // Gate timeout: the filter has disagreed with the cell for too long, so its covariance is
       // too small. Inflate the prior covariance by the factor that brings this innovation to the
@@ -184,11 +184,11 @@ class Estimator {
       status = StepStatus::kFusedAfterGateTimeout;
     }
     // Filter::update writes its output only on success: straight into the estimate, no copy.
-    if (!filter_.update(prior, in, r, est_)) { return report(StepStatus::kRejectedNumerical, &in); }
+    if (!filter_.update(prior, in, r, est_)) { return report(StepStatus::kRejectedNumerical, &in, r); }
     Model::constrain(est_.x, config_.soc_min, config_.soc_max);
     gated_in_row_ = 0;
     aux_ = Model::next_aux(s);
-    return report(status, &in);
+    return report(status, &in, r);
   }
 
   /// The measurement noise variance R (V^2) of a sample with transition `s`, current `current_A` and
@@ -286,7 +286,8 @@ class Estimator {
     aux_ = Model::next_aux(s);
   }
 
-  StepReport<T> report(StepStatus status, const filter::Innovation<T, N>* in = nullptr) const {
+  StepReport<T> report(StepStatus status, const filter::Innovation<T, N>* in = nullptr,
+                       T measurement_variance_V2 = std::numeric_limits<T>::quiet_NaN()) const {
     const T nan = std::numeric_limits<T>::quiet_NaN();
     StepReport<T> r{};
     r.status = status;
@@ -296,6 +297,7 @@ class Estimator {
     r.innovation_V = in ? in->innovation : nan;
     r.innovation_variance_V2 = in ? in->variance : nan;
     r.nis = in ? in->nis : nan;
+    r.measurement_variance_V2 = in ? measurement_variance_V2 : nan;
     return r;
   }
 

@@ -83,6 +83,7 @@ struct StepReport {
   T innovation_V;            ///< measured - predicted voltage (V); NaN if not computed
   T innovation_variance_V2;  ///< S (V^2); NaN if not computed
   T nis;                     ///< normalised innovation squared (1); NaN if not computed
+  T measurement_variance_V2; ///< R of the step (V^2): sensor + model error (Estimator::measurement_variance); NaN if not computed
 };
 
 }  // namespace cellsense

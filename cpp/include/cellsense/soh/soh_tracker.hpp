@@ -223,10 +223,8 @@ class SohTracker {
     if (fused) {
       r0_table = model.r0_table_Ohm(soc, temperature_degC);
       const T g = r0_table * current_A;
-      // the step's measurement variance (with a resistance-scaled model error it is not sigma^2; at the
-      // posterior SOC, which differs from the prior's by one update)
-      const T rv = est.measurement_variance(model.measurement_step(est.aux(), current_A, temperature_degC),
-                                            est.state(), current_A, dt_s);
+      // the step's own measurement variance (with a resistance-scaled model error it is not sigma^2)
+      const T rv = r.measurement_variance_V2;
       T rho = r.innovation_V * rv / r.innovation_variance_V2;  // residual after the update
       const T di = current_A - st_.prev_current_A;
       const T adi = di < T(0) ? -di : di;
