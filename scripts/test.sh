@@ -9,6 +9,8 @@ export CELLSENSE_REPRODUCIBLE=1
 cd "$ROOT"
 echo "== Cortex-M toolchain (Debian packages) =="
 bash scripts/install_mcu_toolchain.sh
+echo "== Static analysis: clang-tidy + cppcheck over the core and the firmware (docs/safety.md) =="
+bash scripts/static_analysis.sh
 echo "== C++ core: build and ctest (float and double) =="
 cmake -S . -B build/host -DCMAKE_BUILD_TYPE=Release
 cmake --build build/host -j 2

@@ -39,11 +39,14 @@ static_assert(CS_MAX_SOC_POINTS >= 2 && CS_MAX_SOC_POINTS <= 255, "CS_MAX_SOC_PO
 static_assert(CS_MAX_TEMPERATURE_POINTS >= 1 && CS_MAX_TEMPERATURE_POINTS <= 15,
               "CS_MAX_TEMPERATURE_POINTS must be in [1, 15]");
 static_assert(Model::kStates == CS_STATES, "state count");
+// Both sides are equal constants by design (the C and the C++ layouts).
+// NOLINTBEGIN(misc-redundant-expression)
 static_assert(Idx::soc == CS_IDX_SOC && Idx::v_rc1 == CS_IDX_V_RC1 && Idx::v_rc(1) == CS_IDX_V_RC2 &&
                   Idx::hysteresis == CS_IDX_HYSTERESIS,
               "state layout");
 static_assert(sizeof(cs_ecm_params) == sizeof(Params) && alignof(cs_ecm_params) == alignof(Params),
               "cs_ecm_params must mirror EcmParams");
+// NOLINTEND(misc-redundant-expression)
 #define CS_SAME_OFFSET(field) \
   static_assert(offsetof(cs_ecm_params, field) == offsetof(Params, field), "offset of " #field)
 CS_SAME_OFFSET(capacity_Ah);
@@ -73,6 +76,7 @@ static_assert(offsetof(cs_grid, soc) == offsetof(decltype(Params::grid), soc) &&
 // The core reads the caller's const parameters in place (they usually live in flash, and a copy
 // would cost RAM per estimator). The two types are layout-identical standard-layout aggregates
 // (checked above) and the parameters are never written through either type.
+// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): layout identity static_assert-ed above
 const Params* core_params(const cs_cell_params* p) { return reinterpret_cast<const Params*>(&p->ecm); }
 
 // ---- What lives in the caller's storage ------------------------------------------------------
@@ -106,6 +110,7 @@ template <class I>
 bool aligned_for(const void* p) {
   // the documented storage alignment (CS_ESTIMATOR_ALIGN; cs_soh: 8), at least what the implementation needs
   constexpr std::size_t a = alignof(I) > CS_ESTIMATOR_ALIGN ? alignof(I) : CS_ESTIMATOR_ALIGN;
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): an address's alignment is read, never dereferenced
   return reinterpret_cast<std::uintptr_t>(p) % a == 0;
 }
 
@@ -117,7 +122,7 @@ constexpr std::uint16_t seal_of(std::uint32_t magic) {
 }
 template <class I>
 bool header_ok(const void* opaque, std::uint32_t want) {
-  const unsigned char* b = static_cast<const unsigned char*>(opaque);
+  const auto* b = static_cast<const unsigned char*>(opaque);
   std::uint32_t magic = 0;
   std::uint16_t seal = 0;
   std::memcpy(&magic, b + offsetof(I, magic), sizeof magic);
@@ -139,6 +144,7 @@ Impl* impl_of(cs_estimator* s) {
   if (!header_ok<Impl>(s->opaque, kMagic)) { return nullptr; }
   return std::launder(static_cast<Impl*>(static_cast<void*>(s->opaque)));
 }
+// NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): the mutable overload only reads (header check)
 const Impl* impl_of(const cs_estimator* s) { return impl_of(const_cast<cs_estimator*>(s)); }
 
 template <class E>
@@ -182,7 +188,7 @@ template <class E>
 int init_as(Impl& impl, const Model& model, const cellsense::EstimatorConfig<float>& ec,
             const typename E::FilterConfig& fc, const Model::State& x0, const Model::Cov& p0,
             const Model::Aux& aux0) {
-  E* e = ::new (static_cast<void*>(impl.body)) E();
+  E* e = ::new (static_cast<void*>(impl.body)) E();  // NOLINT(cppcoreguidelines-owning-memory): placement new in caller storage
   return map_init(e->init(model, ec, fc, x0, p0, aux0));
 }
 
@@ -348,7 +354,7 @@ int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config
                  c->initial_hysteresis_sigma, x0, p0);
   const Model::Aux aux0{c->initial_hysteresis_sign};
 
-  Impl* impl = ::new (static_cast<void*>(storage->opaque)) Impl();
+  auto* impl = ::new (static_cast<void*>(storage->opaque)) Impl();  // NOLINT(cppcoreguidelines-owning-memory): placement new in caller storage
   impl->magic = 0;
   impl->filter = c->filter;
   int rc = CS_INIT_BAD_ARGUMENT;
@@ -414,17 +420,19 @@ uint8_t cs_step(cs_estimator* est, float dt_s, float current_A, float voltage_V,
 
 int cs_is_rejected(uint8_t status) { return cellsense::is_rejected(static_cast<StepStatus>(status)) ? 1 : 0; }
 
-const char* cs_status_name(uint8_t status) { return cellsense::status_name(static_cast<StepStatus>(status)); }
+const char* cs_status_name(uint8_t status) { return cellsense::status_name(status); }
 
 float cs_soc(const cs_estimator* est) {
   const Impl* impl = impl_of(est);
   if (impl == nullptr) { return std::numeric_limits<float>::quiet_NaN(); }
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
   return visit(*const_cast<Impl*>(impl), [](const auto& e) { return e.soc(); });
 }
 
 float cs_soc_sigma(const cs_estimator* est) {
   const Impl* impl = impl_of(est);
   if (impl == nullptr) { return std::numeric_limits<float>::quiet_NaN(); }
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
   return visit(*const_cast<Impl*>(impl), [](const auto& e) { return e.soc_sigma(); });
 }
 
@@ -433,6 +441,7 @@ int cs_save_state(const cs_estimator* est, cs_state* out) {
   if (impl == nullptr || out == nullptr) { return CS_STATE_NOT_INITIALISED; }
   std::memset(out, 0, sizeof *out);
   out->tag = CS_STATE_TAG;
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
   visit(*const_cast<Impl*>(impl), [&](const auto& e) {
     for (int r = 0; r < CS_STATES; ++r) {
       out->x[r] = e.state()(r, 0);
@@ -527,14 +536,14 @@ int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
   sc.learn_min_temperature_degC = c->learn_min_temperature_degC;
   sc.learn_max_temperature_degC = c->learn_max_temperature_degC;
   sc.current_offset_sigma_A = c->current_offset_sigma_A;
-  SohImpl* s = ::new (static_cast<void*>(soh->opaque)) SohImpl();
+  auto* s = ::new (static_cast<void*>(soh->opaque)) SohImpl();  // NOLINT(cppcoreguidelines-owning-memory): placement new in caller storage
   s->magic = 0;
   s->filter = e->filter;
   bool ok = false;
   visit(*e, [&](auto& est_ref) {
     using E = std::remove_reference_t<decltype(est_ref)>;
     using Tr = cellsense::soh::SohTracker<E>;
-    Tr* tr = ::new (static_cast<void*>(s->body)) Tr();
+    Tr* tr = ::new (static_cast<void*>(s->body)) Tr();  // NOLINT(cppcoreguidelines-owning-memory): placement new in caller storage
     const float q_model = est_ref.model().capacity_Ah();
     const float q0 = c->initial_capacity_Ah > 0.0f ? c->initial_capacity_Ah : q_model;
     const float r0 = est_ref.model().r0_scale();
@@ -600,6 +609,7 @@ void cs_soh_restart_pairing(cs_soh* soh) {
 }
 
 int cs_soh_save_state(const cs_soh* soh, cs_soh_state* out) {
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only use of the mutable accessor
   SohImpl* s = soh_of(const_cast<cs_soh*>(soh));
   if (s == nullptr || out == nullptr) { return CS_SOH_NOT_INITIALISED; }
   const cellsense::soh::SohState<float>& st =
@@ -667,6 +677,7 @@ int cs_soh_restore_state(cs_soh* soh, cs_estimator* est, const cs_soh_state* in)
 }
 
 int cs_soh_ocv_nodes(const cs_soh* soh, float out_V[CS_SOH_OCV_NODES]) {
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only use of the mutable accessor
   SohImpl* s = soh_of(const_cast<cs_soh*>(soh));
   if (s == nullptr || out_V == nullptr) { return CS_SOH_NOT_INITIALISED; }
   const float* nodes =

@@ -18,8 +18,8 @@
 #ifndef CELLSENSE_C_API_H
 #define CELLSENSE_C_API_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include <stddef.h>  /* NOLINT(hicpp-deprecated-headers): a C header */
+#include <stdint.h>  /* NOLINT(hicpp-deprecated-headers): a C header */
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,8 +44,8 @@ extern "C" {
 
 /* Layout tag of cs_cell_params: API version and table capacities. */
 #define CS_PARAMS_LAYOUT                                                                     \
-  ((uint32_t)(0x43530000u | ((uint32_t)CS_C_API_VERSION << 12) |                             \
-              ((uint32_t)CS_MAX_SOC_POINTS << 4) | (uint32_t)CS_MAX_TEMPERATURE_POINTS))
+  ((uint32_t)(0x43530000u | ((uint32_t)CS_C_API_VERSION << 12u) |                            \
+              ((uint32_t)CS_MAX_SOC_POINTS << 4u) | (uint32_t)CS_MAX_TEMPERATURE_POINTS))
 
 /* ---- Cell parameters (const data; `cellsense export-c` writes a filled one) --------------- */
 

@@ -52,7 +52,7 @@ uint32_t platform_insn_per_tick_den(void) { return CS_BOARD_INSN_PER_TICK_DEN; }
 
 void platform_stack_paint(uintptr_t sp) {
   volatile uint32_t* p = &__stack_limit;
-  volatile uint32_t* const end = (volatile uint32_t*)(sp - 64u);  /* keep clear of the caller's frame */
+  const volatile uint32_t* const end = (const volatile uint32_t*)(sp - 64u);  /* keep clear of the caller's frame */
   while (p < end) { *p++ = STACK_PAINT; }
 }
 

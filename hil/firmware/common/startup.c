@@ -14,7 +14,10 @@ void Default_Handler(void) __attribute__((noreturn));
 
 void Reset_Handler(void) {
   const uint32_t* src = &__data_load;
+  /* The linker-script symbols bound one section each: comparing them is how the section is walked. */
+  /* cppcheck-suppress comparePointers */
   for (uint32_t* dst = &__data_start; dst < &__data_end;) { *dst++ = *src++; }
+  /* cppcheck-suppress comparePointers */
   for (uint32_t* dst = &__bss_start; dst < &__bss_end;) { *dst++ = 0u; }
 #if defined(__ARM_FP)
   /* CPACR: full access to CP10 and CP11 before the first floating-point instruction. */

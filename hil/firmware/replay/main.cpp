@@ -47,6 +47,8 @@ using UkfPack = cellsense::pack::PackEstimator<Base, cellsense::filter::Ukf, kMa
 
 // ---- CMSDK APB UART0 (mps2 boards) ------------------------------------------------------------
 struct Uart {
+  // Register map: every field is a register at its offset, also the ones this firmware never reads.
+  // cppcheck-suppress unusedStructMember
   volatile uint32_t data, state, ctrl, intstatus, bauddiv;
 };
 Uart* const uart0 = reinterpret_cast<Uart*>(0x40004000u);
@@ -153,11 +155,14 @@ void send_ready(uint16_t seq) {
 
 // Word i of the PARAMS stream (docs/hil-protocol.md) -> its place in the parameter struct.
 float* param_word(uint32_t i) {
-  float* scalars[10] = {&params.capacity_Ah, &params.coulombic_efficiency, &params.hysteresis_rate,
-                        &params.sign_deadband_A, &params.voltage_min_V, &params.voltage_max_V,
-                        &params.current_min_A, &params.current_max_A, &params.temperature_min_degC,
-                        &params.temperature_max_degC};
-  if (i < 10u) { return scalars[i]; }
+  if (i < 10u) {
+    // cppcheck-suppress constVariable ; the pointers are returned for writing, the array is const
+    float* const scalars[10] = {&params.capacity_Ah, &params.coulombic_efficiency, &params.hysteresis_rate,
+                                &params.sign_deadband_A, &params.voltage_min_V, &params.voltage_max_V,
+                                &params.current_min_A, &params.current_max_A, &params.temperature_min_degC,
+                                &params.temperature_max_degC};
+    return scalars[i];
+  }
   i -= 10u;
   if (i < n_soc) { return &params.grid.soc[i]; }
   i -= n_soc;
@@ -211,11 +216,12 @@ void result_of(P& pack, const uint8_t* pl, uint16_t seq) {
   }
   cellsense::pack::PackSummary<float> s{};
   uint32_t ticks = 0;
-  uint8_t event = 255;
+  uint8_t event = cellsense::pack::kEventInitial;
+  // cppcheck-suppress [incorrectLogicOperator, oppositeExpression] ; false only for NaN
   if (!(dt <= 0.0f || dt > 0.0f)) {  // NaN: the first sample only sets the clock
     pack.summarise(s);
     for (int k = 0; k < n_cells; ++k) {
-      reports[k] = cellsense::pack::CellReport<float>{255u, pack.cell(k).soc(), pack.cell(k).soc_sigma()};
+      reports[k] = cellsense::pack::CellReport<float>{cellsense::kStatusInitial, pack.cell(k).soc(), pack.cell(k).soc_sigma()};
     }
   } else {
     const uint32_t t0 = platform_ticks();

@@ -249,21 +249,24 @@ class Estimator {
   static bool filter_config_ok(const Filter& f) { return filter_ok(f, 0); }
   // UKF: reject weights that make n + lambda <= 0 (sigma points undefined).
   template <class F>
-  static auto filter_ok(const F& f, int) -> decltype(f.weight_i(), bool()) {
+  static auto filter_ok(const F& f, int /*tag*/) -> decltype(f.weight_i(), bool()) {
     return f.weight_i() > T(0) && math::is_finite(f.weight_i()) && math::is_finite(f.weight_mean0()) &&
            math::is_finite(f.weight_cov0());
   }
   template <class F>
-  static bool filter_ok(const F&, long) { return true; }
+  static bool filter_ok(const F& /*filter*/, long /*tag*/) { return true; }
 
   // The model's resistance for the model-error term (0 for a model without one, e.g. the SPMe).
   template <class M>
-  static auto model_error_resistance(const M& m, const typename M::Step& s, const State& x, int)
+  static auto model_error_resistance(const M& m, const typename M::Step& s, const State& x, int /*tag*/)
       -> decltype(m.model_error_resistance_Ohm(s, x)) {
     return m.model_error_resistance_Ohm(s, x);
   }
   template <class M>
-  static T model_error_resistance(const M&, const typename M::Step&, const State&, long) { return T(0); }
+  static T model_error_resistance(const M& /*model*/, const typename M::Step& /*step*/, const State& /*x*/,
+                                  long /*tag*/) {
+    return T(0);
+  }
   T model_error_resistance(const Model& m, const typename Model::Step& s, const State& x) const {
     return model_error_resistance(m, s, x, 0);
   }

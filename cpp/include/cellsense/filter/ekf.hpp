@@ -27,7 +27,7 @@ class Ekf {
   struct Config {};  ///< the EKF has no tuning of its own
 
   Ekf() = default;
-  explicit Ekf(const Config&) {}
+  explicit Ekf(const Config& /*config*/) {}
 
   /// Time update: x- = f(x+), P- = F P+ F^T + Q (Simon eq. 13.47), P- computed as one triangle
   /// and mirrored; with a diagonal F (Model::kDiagonalF) as f_i p_ij f_j + q_ij, the same products

@@ -68,12 +68,12 @@ struct LogConstants<float> {
   static constexpr int kSubnormalBits = 24;
   /// x = 2^k m, m in [1, 2), for finite normal x > 0.
   static float split(float x, int& k) {
-    std::uint32_t bits;
-    std::memcpy(&bits, &x, sizeof bits);
-    k = static_cast<int>((bits >> 23) & 0xFFu) - 127;
-    bits = (bits & 0x007FFFFFu) | 0x3F800000u;
-    float m;
-    std::memcpy(&m, &bits, sizeof m);
+    std::uint32_t word = 0u;
+    std::memcpy(&word, &x, sizeof word);
+    k = static_cast<int>((word >> 23u) & 0xFFu) - 127;
+    word = (word & 0x007FFFFFu) | 0x3F800000u;
+    float m = 0.0f;
+    std::memcpy(&m, &word, sizeof m);
     return m;
   }
 };
@@ -89,12 +89,12 @@ struct LogConstants<double> {
   static constexpr double kSubnormalScale = 18014398509481984.0;  // 2^54: lifts every subnormal
   static constexpr int kSubnormalBits = 54;
   static double split(double x, int& k) {
-    std::uint64_t bits;
-    std::memcpy(&bits, &x, sizeof bits);
-    k = static_cast<int>((bits >> 52) & 0x7FFu) - 1023;
-    bits = (bits & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
-    double m;
-    std::memcpy(&m, &bits, sizeof m);
+    std::uint64_t word = 0u;
+    std::memcpy(&word, &x, sizeof word);
+    k = static_cast<int>((word >> 52u) & 0x7FFu) - 1023;
+    word = (word & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
+    double m = 0.0;
+    std::memcpy(&m, &word, sizeof m);
     return m;
   }
 };

@@ -374,7 +374,7 @@ class SpmeModel {
     return s;
   }
 
-  static Aux next_aux(const Step&) { return Aux{}; }
+  static Aux next_aux(const Step& /*step*/) { return Aux{}; }
 
   /// x_k = F x_{k-1} + b i (F diagonal).
   State predict(const Step& s, const State& x) const {
