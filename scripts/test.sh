@@ -11,6 +11,8 @@ echo "== Cortex-M toolchain (Debian packages) =="
 bash scripts/install_mcu_toolchain.sh
 echo "== Static analysis: clang-tidy + cppcheck over the core and the firmware (docs/safety.md) =="
 bash scripts/static_analysis.sh
+echo "== Requirements traced to tests (docs/requirements/) =="
+python3 scripts/trace_requirements.py --markdown build/requirements-matrix.md
 echo "== C++ core: build and ctest (float and double) =="
 cmake -S . -B build/host -DCMAKE_BUILD_TYPE=Release
 cmake --build build/host -j 2

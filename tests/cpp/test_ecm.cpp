@@ -6,6 +6,7 @@
 
 using namespace cellsense;
 
+// verifies: CS-ECM-001
 template <typename T, int NRC>
 void test_validate() {
   using P = model::EcmParams<T, NRC>;
@@ -47,6 +48,7 @@ void test_validate() {
   CHECK_T(model::validate(q) == E::kOk);
 }
 
+// verifies: CS-ECM-002
 template <typename T, int NRC>
 void test_transition() {
   using M = model::EcmModel<T, NRC>;
@@ -94,6 +96,7 @@ void test_transition() {
   CHECK_T(ok);
 }
 
+// verifies: CS-ECM-003
 template <typename T, int NRC>
 void test_measurement() {
   using M = model::EcmModel<T, NRC>;

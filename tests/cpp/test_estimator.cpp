@@ -45,6 +45,7 @@ bool spd(const E& e) {
 
 /// Simulate the true cell (same model) over a varied profile, run the estimator from SOC 20
 /// points off, and check convergence and consistency.
+// verifies: CS-EST-011
 template <class E>
 void test_tracking(const char* name) {
   using T = typename E::T;
@@ -85,6 +86,7 @@ void test_tracking(const char* name) {
   CHECK_CTX(spd(est), name);
 }
 
+// verifies: CS-EST-001, CS-EST-002, CS-EST-003, CS-EST-004, CS-EST-005, CS-EST-006, CS-EST-007
 template <class E>
 void test_guards(const char* name) {
   using T = typename E::T;
@@ -145,6 +147,7 @@ void test_guards(const char* name) {
   CHECK_CTX(fresh.step(T(1), T(1), T(3.6), T(25)).status == StepStatus::kNotInitialised, name);
 }
 
+// verifies: CS-EST-008, CS-EST-009, CS-EST-010
 template <class E>
 void test_init_and_bounds(const char* name) {
   using T = typename E::T;
@@ -187,6 +190,7 @@ void test_init_and_bounds(const char* name) {
 }
 
 /// Long float run with rests, charge and pulses: the covariance stays SPD, nothing goes NaN.
+// verifies: CS-FLT-004, CS-EST-009
 template <class E>
 void test_long_run(const char* name) {
   using T = typename E::T;
@@ -212,6 +216,7 @@ void test_long_run(const char* name) {
 
 /// An overconfident filter far from the truth is gated, times out, inflates its covariance (within
 /// the ceiling) and recovers instead of staying locked out or diverging.
+// verifies: CS-EST-005
 template <class E>
 void test_gate_timeout_recovers(const char* name) {
   using T = typename E::T;
@@ -247,6 +252,7 @@ void test_gate_timeout_recovers(const char* name) {
 }
 
 /// Linear model (affine OCV, constant R, no hysteresis): EKF and UKF must agree with each other.
+// verifies: CS-FLT-002
 template <typename T>
 void test_linear_agreement() {
   using M = model::EcmModel<T, 1>;
@@ -285,6 +291,7 @@ void test_linear_agreement() {
   CHECK_T(worst < (sizeof(T) == 4 ? 1e-4 : 1e-10));
 }
 
+// verifies: CS-FLT-003
 template <typename T>
 void test_ukf_config() {
   using M = model::EcmModel<T, 2>;
@@ -345,6 +352,7 @@ void dense_joseph(const math::Matrix<T, N, N>& P, const math::Matrix<T, 1, N>& H
 
 /// The structured fast paths (diagonal-F time update, structured H, the UKF's closed-form linear
 /// time update and shared table reads) against the general paths and a dense Joseph update.
+// verifies: CS-FLT-001
 template <typename T>
 void test_fast_paths_match_general() {
   using M = model::EcmModel<T, 2>;

@@ -12,6 +12,7 @@
 
 using namespace cellsense::math;
 
+// verifies: CS-MATH-001
 template <typename T>
 void test_exp() {
   const T eps = std::numeric_limits<T>::epsilon();
@@ -39,6 +40,7 @@ void test_exp() {
   CHECK_T(std::fabs(cellsense::math::exp(-tiny) - std::exp(-tiny)) <= eps);
 }
 
+// verifies: CS-MATH-003
 template <typename T>
 void test_cholesky() {
   Matrix<T, 3, 3> a{};
@@ -70,6 +72,7 @@ void test_cholesky() {
   CHECK_T(!cholesky(nan, l2));
 }
 
+// verifies: CS-MATH-004
 template <typename T>
 void test_positive_definite_packed() {
   // agrees with cholesky() on SPD, indefinite, singular and non-finite matrices
@@ -122,6 +125,7 @@ void test_positive_definite_packed() {
   CHECK_T(agree == 2000);
 }
 
+// verifies: CS-MATH-005
 template <typename T>
 void test_matrix() {
   auto i3 = Matrix<T, 3, 3>::identity();
@@ -145,6 +149,7 @@ void test_matrix() {
           !is_finite(std::numeric_limits<T>::quiet_NaN()));
 }
 
+// verifies: CS-MATH-006
 template <typename T>
 void test_table() {
   Grid<T, 8, 4> g{};
@@ -176,6 +181,7 @@ void test_table() {
 /// The segment searches that start from a hint or a guess find the bisection's segment, and the
 /// locate() with a known temperature point and a hint is the plain locate(), to the bit; the
 /// combined value-and-slope reads equal the separate ones, to the bit.
+// verifies: CS-MATH-007
 template <typename T>
 void test_segment_search() {
   Grid<T, 16, 4> g{};

@@ -47,6 +47,7 @@ struct TrueCell {
 };
 
 // Unscaled cells of a pack are bit for bit the plain Estimator.
+// verifies: CS-PACK-001
 template <typename T, template <class> class F>
 void test_unscaled_is_plain() {
   static typename Base<T>::Params p;
@@ -83,6 +84,7 @@ void test_unscaled_is_plain() {
 }
 
 // A scaled cell (c, r) equals a plain estimator on parameters with Q c and every R r (up to rounding).
+// verifies: CS-PACK-002
 template <typename T, template <class> class F>
 void test_scaled_matches_scaled_params(double tol) {
   static typename Base<T>::Params p, q;
@@ -130,6 +132,7 @@ void test_scaled_matches_scaled_params(double tol) {
 }
 
 // Pack SOC: D = min (z - lo) Q_k, C = min (hi - z) Q_k, usable = D / (D + C).
+// verifies: CS-PACK-003
 template <typename T>
 void test_usable_soc() {
   static typename Base<T>::Params p;
@@ -159,6 +162,7 @@ void test_usable_soc() {
 }
 
 // Gaps: rest keeps SOC and hysteresis, decays RC voltages, grows sigma (capped); reinit from OCV.
+// verifies: CS-PACK-004
 template <typename T>
 void test_gaps() {
   static typename Base<T>::Params p;
@@ -212,6 +216,7 @@ void test_gaps() {
 }
 
 // Rejections are per cell; init failures.
+// verifies: CS-PACK-005
 template <typename T>
 void test_rejections_and_init() {
   static typename Base<T>::Params p;

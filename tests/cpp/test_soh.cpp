@@ -11,6 +11,7 @@ using namespace cellsense;
 
 namespace {
 
+// verifies: CS-SOH-001
 template <typename T>
 void test_awtls_exact_and_refusals() {
   soh::CapacityAwtls<T> c;
@@ -41,6 +42,7 @@ void test_awtls_exact_and_refusals() {
 }
 
 /// Errors in x only (SOC noise): weighted least squares of y on x is biased low; the AWTLS is not.
+// verifies: CS-SOH-002
 template <typename T>
 void test_awtls_errors_in_x() {
   soh::CapacityAwtls<T> c;
@@ -102,6 +104,7 @@ bool same_soh_bits(const Setup<E>& a, const soh::SohState<typename E::T>& s, con
 
 /// The true cell has 80 % of the model's capacity and 1.4 x its R0. Discharge / rest / charge cycles
 /// with current pulses: the tracker finds both; rejected steps change nothing along the way.
+// verifies: CS-SOH-003
 template <class E>
 void test_tracking(const char* name) {
   using T = typename E::T;
@@ -173,6 +176,7 @@ void test_tracking(const char* name) {
 }
 
 /// Rests and constant-current plateaus: no update, no drift of the estimates.
+// verifies: CS-SOH-004
 template <class E>
 void test_no_wander(const char* name) {
   using T = typename E::T;
@@ -198,6 +202,7 @@ void test_no_wander(const char* name) {
 }
 
 /// Save -> restore into a fresh tracker continues bit for bit; bad states are refused unchanged.
+// verifies: CS-SOH-005
 template <class E>
 void test_save_restore(const char* name) {
   using T = typename E::T;
@@ -246,6 +251,7 @@ void test_save_restore(const char* name) {
 }
 
 /// With the health never changed, the model computes exactly what it did before (scale 1).
+// verifies: CS-ECM-004
 template <typename T>
 void test_unit_health_is_identity() {
   using M = model::EcmModel<T, 2>;
@@ -268,6 +274,7 @@ void test_unit_health_is_identity() {
 
 /// The true cell's OCV is the model's plus a bump of +30 mV at SOC 0.5 (same capacity and R0): the
 /// OCV filter raises the node at SOC 0.5, and the SOC error falls against the same run without it.
+// verifies: CS-SOH-006
 template <class E>
 void test_ocv_learning(const char* name) {
   using T = typename E::T;
@@ -334,6 +341,7 @@ void test_ocv_learning(const char* name) {
 
 /// The correction: refused unless finite and within +-1 V (nothing changed); all-zero nodes give the
 /// uncorrected model's bits; a node moves the voltage by its hat-function weight and the slope by its jump.
+// verifies: CS-ECM-005
 template <typename T>
 void test_ocv_correction_model() {
   using M = model::EcmModel<T, 2>;

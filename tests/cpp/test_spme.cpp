@@ -51,6 +51,7 @@ std::int64_t max_ulp(F ours, G ref, double lo, double hi, int n, bool log_spaced
   return worst;
 }
 
+// verifies: CS-MATH-002
 template <typename T>
 void test_math() {
   const auto log_ours = [](T x) { return math::log(x); };
@@ -169,6 +170,7 @@ typename Model<T>::Noise noise() {
   return n;
 }
 
+// verifies: CS-SPME-001
 template <typename T>
 void test_validate() {
   using PT = model::SpmeParams<T, 2, 96>;
@@ -207,6 +209,7 @@ void test_validate() {
 
 /// Lithium in the solid phase is conserved through any sequence of steps, and the charge moved
 /// from the negative equals the integrated current.
+// verifies: CS-SPME-002
 template <typename T>
 void test_conservation() {
   using M = Model<T>;
@@ -259,6 +262,7 @@ void test_conservation() {
 /// Under a constant current the surface-minus-bulk stoichiometry settles at the exact sphere's
 /// -(R / (D c_max F)) j / 5 (the Pade approximant keeps G(0) = 1/5); the electrolyte read-outs at
 /// sum_k g_ko + d_o per A.
+// verifies: CS-SPME-003
 template <typename T>
 void test_steady_state() {
   using M = Model<T>;
@@ -294,6 +298,7 @@ void test_steady_state() {
 
 /// Analytic H against central differences (double), at states that exercise every branch
 /// except the clamps.
+// verifies: CS-SPME-004
 void test_jacobian() {
   using M = Model<double>;
   static P2 p;
@@ -340,6 +345,7 @@ void test_jacobian() {
 
 /// Estimator on the SPMe: guards reject without touching the state (bit for bit), both filters
 /// pull a wrong initial SOC towards the truth on a synthetic drive, the gate works.
+// verifies: CS-SPME-005, CS-EST-001, CS-EST-002, CS-EST-003, CS-EST-004
 template <typename T, template <class> class Filter>
 void test_estimator(const char* name) {
   using M = Model<T>;

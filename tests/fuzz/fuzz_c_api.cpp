@@ -1,4 +1,5 @@
 // libFuzzer harness over the C API's init and step (clang -fsanitize=fuzzer,address,undefined).
+// verifies: CS-CAPI-007
 //
 // Input layout: byte 0 selects filter / gate policy / which parameter to corrupt; bytes 1..8 give
 // a config field override and a parameter corruption (raw float bit patterns: NaN, Inf, negative,

@@ -2,6 +2,8 @@
 """Fail if a firmware image links anything from the heap, C++ exception or RTTI machinery.
 
     check_symbols.py --nm arm-none-eabi-nm image.elf [image.elf ...]
+
+verifies: CS-PLAT-002
 """
 import argparse
 import re

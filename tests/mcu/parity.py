@@ -8,6 +8,8 @@ the final state and covariance, the init results, the self-checks and the output
 compared: instruction ticks and stack bytes (the host has neither) and used_bytes (pointer size).
 Passes only when everything is identical and the image exited 0. On any difference it prints how
 many values differ and the maximum absolute and ulp difference per field.
+
+verifies: CS-PLAT-001 (firmware images bit-identical to the host build), CS-EST-012 (device soak)
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@
 // for the host (hil/firmware/host/platform_host.c); tests/mcu/parity.py compares the two outputs:
 // final float32 state and covariance, the double truth state and error sums ("x" lines), the
 // checks, and a hash over every counter ("sum" lines), bit for bit.
+// verifies: CS-EST-012
 // Output: "init" / "t" (counters, SOC error in ppm, ticks) / "x" / "check" / "sum" lines, "done rc=".
 // Exit code: 0 all checks passed, 1 an init failed, 2 a check failed.
 #include <stdint.h>

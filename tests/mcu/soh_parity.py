@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Run the SOH firmware (run_soh.c) under the emulator and compare its "final" lines (SOC and SOH
-state as float32 bit patterns) with the host build's; print the "sum" lines (instructions per step)."""
+state as float32 bit patterns) with the host build's; print the "sum" lines (instructions per step).
+
+verifies: CS-PLAT-001"""
 import subprocess
 import sys
 from pathlib import Path

@@ -32,6 +32,7 @@ static int init_default(uint8_t filter) {
   return init_with(&cell_params, &c);
 }
 
+/* verifies: CS-CAPI-001, CS-ECM-001, CS-EST-007 */
 static void test_param_errors(void) {
   cs_config c;
   cs_config_default(&c);
@@ -61,6 +62,7 @@ static void test_param_errors(void) {
   EXPECT(strcmp(cs_init_result_name(CS_INIT_PARAM_OCV_NOT_INCREASING), "param_ocv_not_increasing") == 0);
 }
 
+/* verifies: CS-CAPI-001, CS-FLT-003 */
 static void test_config_errors(void) {
   cs_config c;
   cs_config_default(&c);
@@ -94,6 +96,7 @@ static void test_config_errors(void) {
   EXPECT(isnan(cs_soc(&est)));
 }
 
+/* verifies: CS-CAPI-002, CS-CAPI-003, CS-CAPI-005, CS-EST-004 */
 static void test_steps(uint8_t filter) {
   EXPECT(init_default(filter) == CS_INIT_OK);
   EXPECT(cs_soc(&est) > 0.79f && cs_soc(&est) < 0.81f);
@@ -143,6 +146,7 @@ static void test_steps(uint8_t filter) {
 }
 
 /* issue #12 item 13: storage not aligned for the implementation, and stale memory holding the marker */
+/* verifies: CS-CAPI-004 */
 static void test_storage(uint8_t filter) {
   static union {
     cs_estimator e[2];

@@ -36,6 +36,7 @@ static void init_est(cs_estimator* e, uint8_t filter, cs_soh_config* sc, uint8_t
   sc->ocv_learning = ocv_learning;
 }
 
+/* verifies: CS-SOH-007 */
 static void run_filter(uint8_t filter) {
   cs_soh_config sc;
   init_est(&est, filter, &sc, 1u);
@@ -160,6 +161,7 @@ static void run_filter(uint8_t filter) {
 }
 
 /* OCV learning off: no shift at any step, no update, the nodes stay 0; the rest of SOH still works. */
+/* verifies: CS-SOH-007 */
 static void run_without_ocv(uint8_t filter) {
   cs_soh_config sc;
   init_est(&est, filter, &sc, 0u);

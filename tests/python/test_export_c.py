@@ -116,6 +116,7 @@ def _python_float32_rows(est, rows: np.ndarray) -> np.ndarray:
     return np.array([[r.soc, r.soc_sigma] for r in py], dtype=np.float32)
 
 
+# verifies: CS-CAPI-006
 @needs_host_cc
 @pytest.mark.parametrize("filt", ["ekf", "ukf"])
 def test_c_api_matches_python_float32_bit_for_bit(tmp_path: Path, synthetic_log, filt):
@@ -154,6 +155,7 @@ def test_mcu_report_m4f(tmp_path: Path):
     assert "cortex-m4f" in format_mcu(r)
 
 
+# verifies: CS-CAPI-006
 @needs_host_cc
 @pytest.mark.parametrize("filt", ["ekf", "ukf"])
 def test_c_api_matches_python_with_resistance_scaled_model_error(tmp_path: Path, filt):

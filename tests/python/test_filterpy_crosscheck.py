@@ -12,6 +12,7 @@ from cellsense import Estimator, EstimatorSettings  # noqa: E402
 from cellsense.reference import filterpy_run  # noqa: E402
 
 
+# verifies: CS-FLT-005
 @pytest.mark.parametrize("filt", ["ekf", "ukf"])
 def test_matches_filterpy(filt, synthetic_log):
     L = synthetic_log

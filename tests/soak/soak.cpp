@@ -3,6 +3,7 @@
 // The truth is the same ECM in double precision. Checked: the float32 covariance stays symmetric
 // positive definite (Cholesky every 1,000 steps), no NaN/Inf appears, SOC stays in its bounds and
 // its error stays bounded; every injected fault is rejected with the right status.
+// verifies: CS-EST-012, CS-FLT-004, CS-EST-004
 // The scenario lives in soak_scenario.hpp, shared with the Cortex-M soak (tests/mcu/soak_mcu.cpp).
 //   soak [steps] [ekf|ukf]
 #include <cstdio>
