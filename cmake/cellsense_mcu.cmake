@@ -6,17 +6,36 @@ include_guard(GLOBAL)
 set(CELLSENSE_MCU_ALL_CORES cortex-m4f cortex-m7 cortex-m3 cortex-m0plus)
 
 # Flags that select the core, its FPU and its ABI (compile AND link: they pick the multilib).
+# The four cores above are the ones tests/mcu runs under QEMU; the others are GCC's Cortex-M cores with
+# their usual FPU (hard float where the core has one; "-soft" / "-nofp" names force soft float).
 function(cellsense_mcu_core_flags core out)
   if(core STREQUAL "cortex-m4f")
     set(f -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16)
   elseif(core STREQUAL "cortex-m7")
     set(f -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16)
+  elseif(core STREQUAL "cortex-m7-sp")
+    set(f -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-sp-d16)
   elseif(core STREQUAL "cortex-m3")
     set(f -mcpu=cortex-m3 -mthumb -mfloat-abi=soft)
   elseif(core STREQUAL "cortex-m0plus")
     set(f -mcpu=cortex-m0plus -mthumb -mfloat-abi=soft)
+  elseif(core MATCHES "^cortex-m(0|1|23)$")
+    set(f -mcpu=${core} -mthumb -mfloat-abi=soft)
+  elseif(core MATCHES "^(cortex-m(4|33|35p|55|85))-(soft|nofp)$")
+    set(f -mcpu=${CMAKE_MATCH_1}+nofp -mthumb -mfloat-abi=soft)
+    if(CMAKE_MATCH_2 STREQUAL "4")
+      set(f -mcpu=cortex-m4 -mthumb -mfloat-abi=soft)
+    endif()
+  elseif(core MATCHES "^cortex-m(33|35p)f?$")
+    string(REGEX REPLACE "f$" "" c "${core}")
+    set(f -mcpu=${c} -mthumb -mfloat-abi=hard -mfpu=fpv5-sp-d16)
+  elseif(core MATCHES "^cortex-m(55|85)$")
+    set(f -mcpu=${core} -mthumb -mfloat-abi=hard)  # -mcpu implies the FPU / MVE (-mfpu=auto)
   else()
-    message(FATAL_ERROR "unknown core '${core}' (known: ${CELLSENSE_MCU_ALL_CORES})")
+    message(FATAL_ERROR "unknown core '${core}' (known: ${CELLSENSE_MCU_ALL_CORES}, cortex-m0, cortex-m1, "
+            "cortex-m23, cortex-m4-soft, cortex-m7-sp, cortex-m33[f], cortex-m35p, cortex-m55, cortex-m85, "
+            "<core>-nofp; or pass your own flags: cellsense_add_c_api(<target> FLAGS <flags>...), or TOOLCHAIN "
+            "for the flags of your toolchain file)")
   endif()
   set(${out} ${f} PARENT_SCOPE)
 endfunction()
@@ -67,18 +86,53 @@ set(CELLSENSE_MCU_C_FLAGS
 # Bare-metal link: newlib-nano, no syscalls, our own startup, unused sections dropped.
 set(CELLSENSE_MCU_LINK_FLAGS --specs=nano.specs --specs=nosys.specs -nostartfiles -Wl,--gc-sections)
 
-# cellsense_add_c_api(<target> <core> [OPT <-O2>] [DEFINITIONS ...]): the C API as a static
-# library for one core. <source dir> is found relative to this file.
-function(cellsense_add_c_api target core)
-  cmake_parse_arguments(A "" "OPT" "DEFINITIONS" ${ARGN})
-  if(NOT A_OPT)
-    set(A_OPT -O2)
+# cellsense_add_c_api(<target> <core> | TOOLCHAIN | FLAGS <flag>... [OPT <-O2>] [DEFINITIONS ...]):
+# the C API (cpp/src/c_api.cpp) as a static library.
+#   <core>     a core name of cellsense_mcu_core_flags() (cortex-m4f, cortex-m33, cortex-m55, ...): its
+#              -mcpu/-mfpu/-mfloat-abi flags, -O2 by default, warnings as errors (what tests/mcu measures);
+#   TOOLCHAIN  no core flags: those of your toolchain file / CMAKE_CXX_FLAGS (the host, or the Cortex-M
+#              your toolchain file names); optimisation from the build type unless OPT is given;
+#   FLAGS ...  your own core flags, e.g. FLAGS -mcpu=cortex-m33 -mthumb -mfloat-abi=hard -mfpu=fpv5-sp-d16.
+# Link the firmware with the same core flags, and set LINKER_LANGUAGE C on it (docs/mcu.md).
+function(cellsense_add_c_api target)
+  cmake_parse_arguments(A "TOOLCHAIN" "OPT" "DEFINITIONS;FLAGS" ${ARGN})
+  set(strict "")
+  if(A_TOOLCHAIN OR DEFINED A_FLAGS)
+    set(cflags ${A_FLAGS})
+    if(A_UNPARSED_ARGUMENTS)
+      message(FATAL_ERROR "cellsense_add_c_api(${target}): unexpected '${A_UNPARSED_ARGUMENTS}' with TOOLCHAIN / FLAGS")
+    endif()
+  else()
+    list(LENGTH A_UNPARSED_ARGUMENTS n)
+    if(NOT n EQUAL 1)
+      message(FATAL_ERROR "cellsense_add_c_api(${target} <core> | TOOLCHAIN | FLAGS <flags>...): give one of them")
+    endif()
+    cellsense_mcu_core_flags(${A_UNPARSED_ARGUMENTS} cflags)
+    if(NOT A_OPT)
+      set(A_OPT -O2)
+    endif()
+    set(strict -Werror)
   endif()
-  get_filename_component(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/.." ABSOLUTE)
-  cellsense_mcu_core_flags(${core} cflags)
-  add_library(${target} STATIC ${root}/cpp/src/c_api.cpp)
-  target_include_directories(${target} PUBLIC ${root}/cpp/include)
-  target_compile_options(${target} PRIVATE ${cflags} ${A_OPT} ${CELLSENSE_MCU_CXX_FLAGS} -fstack-usage)
+  # The C API's source: registered by the top-level CMakeLists.txt or the installed package's
+  # config file; else this file sits in <checkout>/cmake (include()d straight from a checkout).
+  get_property(src GLOBAL PROPERTY CELLSENSE_C_API_SOURCE)
+  if(NOT src)
+    get_filename_component(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/.." ABSOLUTE)
+    set(src ${root}/cpp/src/c_api.cpp)
+  endif()
+  add_library(${target} STATIC ${src})
+  if(TARGET cellsense::core)
+    target_link_libraries(${target} PUBLIC cellsense::core)
+  else()
+    get_filename_component(inc "${src}/../../include" ABSOLUTE)
+    target_include_directories(${target} PUBLIC ${inc})
+  endif()
+  list(REMOVE_ITEM CELLSENSE_MCU_CXX_FLAGS -Werror)
+  target_compile_options(${target} PRIVATE ${cflags} ${A_OPT} ${CELLSENSE_MCU_CXX_FLAGS} ${strict}
+                         $<$<CXX_COMPILER_ID:GNU>:-fstack-usage>)
   target_compile_definitions(${target} PRIVATE ${A_DEFINITIONS})
+  if(NOT WIN32)
+    target_link_libraries(${target} PUBLIC m)  # sqrtf on soft-float cores
+  endif()
   set_target_properties(${target} PROPERTIES CXX_STANDARD 17 CXX_EXTENSIONS OFF)
 endfunction()

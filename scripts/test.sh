@@ -9,6 +9,8 @@ export CELLSENSE_REPRODUCIBLE=1
 cd "$ROOT"
 echo "== Cortex-M toolchain (Debian packages) =="
 bash scripts/install_mcu_toolchain.sh
+echo "== Firmware consumers (tests/consumer, docs/mcu.md snippets): find_package / add_subdirectory / FetchContent, host + M4F (~30 s) =="
+bash tests/consumer/build.sh
 echo "== Static analysis: clang-tidy + cppcheck over the core and the firmware (docs/safety.md) =="
 bash scripts/static_analysis.sh
 echo "== Requirements traced to tests (docs/requirements/) =="
