@@ -420,7 +420,7 @@ uint8_t cs_step(cs_estimator* est, float dt_s, float current_A, float voltage_V,
 
 int cs_is_rejected(uint8_t status) { return cellsense::is_rejected(static_cast<StepStatus>(status)) ? 1 : 0; }
 
-const char* cs_status_name(uint8_t status) { return cellsense::status_name(static_cast<StepStatus>(status)); }
+const char* cs_status_name(uint8_t status) { return cellsense::status_name(status); }
 
 float cs_soc(const cs_estimator* est) {
   const Impl* impl = impl_of(est);

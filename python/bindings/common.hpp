@@ -228,19 +228,20 @@ void init_estimator(E& est, const typename E::Model& model, const py::dict& conf
   }
 }
 
-/// First sample of a run(): establishes t0, no step.
-constexpr std::uint8_t kStatusInitial = 255;
-/// A sample on which the whole-log clock re-anchored (run_log): no step, state unchanged. Host-side
-/// only, like kStatusInitial: the core and the C API take dt and have no clock.
-constexpr std::uint8_t kStatusClockReanchored = 254;
+/// The whole-log loop's status codes: the core's (estimator/status.hpp, the one status code space).
+/// kStatusInitial: first sample of a run(), establishes t0, no step. kStatusClockReanchored: the clock
+/// re-anchored on this sample (run_log), no step, state unchanged.
+using cellsense::kStatusClockReanchored;
+using cellsense::kStatusInitial;
 /// Backwards timestamps in a row after which the clock re-anchors on the latest one (issue #12 item 1).
 /// One or two out-of-order rows stay rejected (`rejected_dt_nonpositive`); a third in a row means the
 /// clock itself jumped (a forward glitch left it anchored in the future, or the logger's clock restarted).
 constexpr int kClockReanchorAfter = 3;
 
-/// A sample inside a stuck voltage reading (run_log): the step ran without the measurement (predict
-/// only, the charge counted), or, if the binding has no predict-only path, not at all. Host-side only.
-constexpr std::uint8_t kStatusVoltageStuck = 253;
+/// kStatusVoltageStuck (the core's code): a sample inside a stuck voltage reading (run_log): the step ran
+/// without the measurement (predict only, the charge counted), or, if the binding has no predict-only path,
+/// not at all.
+using cellsense::kStatusVoltageStuck;
 /// Stuck voltage sensor (issue #12 dirty logs): a run of at least kStuckMinSamples bit-identical voltage
 /// readings during which the current (1) stepped up AND down between consecutive samples by more than
 /// dI = kStuckMinStep_V / R0_min (R0_min: the cell's smallest ohmic resistance over its SOC x temperature

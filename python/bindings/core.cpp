@@ -16,6 +16,7 @@
 #include <string>
 
 #include "cellsense/cellsense.hpp"
+#include "cellsense/pack/pack.hpp"
 
 namespace py = pybind11;
 using namespace cellsense;
@@ -23,7 +24,6 @@ using namespace cellsense;
 namespace {
 
 using cellsense_py::Arr;
-using cellsense_py::kStatusInitial;
 
 template <class E>
 class PyEstimator {
@@ -60,7 +60,7 @@ class PyEstimator {
 
   /// Whole log: the loop runs in C++ with the GIL released (cellsense_py::run_log). dt[k] =
   /// time[k] - time[k-1]; the very first sample of the estimator's life only sets the clock
-  /// (status 255, "initial").
+  /// (status kStatusInitial, "initial").
   py::dict run(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC) {
     const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
     const cellsense_py::RunColumns out(in.n, {CELLSENSE_PY_REPORT_COLUMNS});
@@ -219,21 +219,25 @@ PYBIND11_MODULE(_core, m) {
   bind_rc<float, 1>(m, "_f32");
   bind_rc<float, 2>(m, "_f32");
   bind_rc<float, 3>(m, "_f32");
-  py::dict names;
-  const StepStatus all[] = {StepStatus::kFused, StepStatus::kFusedAfterGateTimeout, StepStatus::kPredictedOnly,
-                            StepStatus::kRejectedNonFinite, StepStatus::kRejectedDt, StepStatus::kRejectedDtTooLarge,
-                            StepStatus::kRejectedCurrent, StepStatus::kRejectedVoltage,
-                            StepStatus::kRejectedTemperature, StepStatus::kRejectedInnovationGate,
-                            StepStatus::kRejectedNumerical, StepStatus::kNotInitialised};
-  for (StepStatus s : all) { names[py::int_(static_cast<int>(s))] = status_name(s); }
-  names[py::int_(kStatusInitial)] = "initial";
-  names[py::int_(cellsense_py::kStatusClockReanchored)] = "clock_reanchored";
-  names[py::int_(cellsense_py::kStatusVoltageStuck)] = "voltage_stuck";
-  m.attr("STATUS_NAMES") = names;
+  // The one status code space (estimator/status.hpp): code -> name, from the core's table.
+  m.def("status_names", [] {
+    py::dict names;
+    for (std::uint8_t code : kStatusCodes) { names[py::int_(code)] = status_name(code); }
+    return names;
+  }, "Status code -> name for every code of the core's status code space (estimator/status.hpp).");
+  m.def("pack_event_names", [] {
+    py::dict names;
+    for (std::uint8_t code : pack::kEventCodes) { names[py::int_(code)] = pack::event_name(code); }
+    return names;
+  }, "Pack event code -> name (pack/pack.hpp).");
+  m.def("status_name", [](int code) { return code < 0 || code > 255 ? "unknown" : status_name(static_cast<std::uint8_t>(code)); },
+        py::arg("code"),
+        "The core's name of one status code ('unknown' outside the space).");
+  m.attr("STATUS_NAMES") = m.attr("status_names")();
   m.attr("STATUS_INITIAL") = kStatusInitial;
-  m.attr("STATUS_CLOCK_REANCHORED") = cellsense_py::kStatusClockReanchored;
+  m.attr("STATUS_CLOCK_REANCHORED") = kStatusClockReanchored;
   m.attr("CLOCK_REANCHOR_AFTER") = cellsense_py::kClockReanchorAfter;
-  m.attr("STATUS_VOLTAGE_STUCK") = cellsense_py::kStatusVoltageStuck;
+  m.attr("STATUS_VOLTAGE_STUCK") = kStatusVoltageStuck;
   m.attr("STUCK_MIN_SAMPLES") = cellsense_py::kStuckMinSamples;
   m.attr("STUCK_MIN_STEP_V") = cellsense_py::kStuckMinStep_V;
   bind_pack(m);

@@ -23,8 +23,8 @@ using namespace cellsense;
 namespace {
 
 constexpr int kMaxCells = 512;
-using cellsense_py::kStatusInitial;  // first sample: sets the clock, no step
-constexpr std::uint8_t kEventInitial = 255;
+using cellsense::kStatusInitial;      // first sample: sets the clock, no step (estimator/status.hpp)
+using cellsense::pack::kEventInitial;  // its pack event (pack/pack.hpp)
 
 using cellsense_py::Arr;
 
@@ -75,7 +75,7 @@ class PyPack {
     }
   }
 
-  /// A whole log. dt_s[k] NaN marks a sample that only sets the clock (status 255). voltage_V is
+  /// A whole log. dt_s[k] NaN marks a sample that only sets the clock (status kStatusInitial). voltage_V is
   /// (n, cells); temperature_degC is (n, sensors) with cell_sensor[k] the sensor of cell k.
   py::dict run(const Arr& dt_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC,
                const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& cell_sensor) {
@@ -222,4 +222,6 @@ void bind_pack(py::module_& m) {
   m.attr("PACK_STATUS_REST") = pack::kCellStatusRest;
   m.attr("PACK_STATUS_REINIT") = pack::kCellStatusReinit;
   m.attr("PACK_STATUS_REINIT_FAILED") = pack::kCellStatusReinitFailed;
+  m.attr("PACK_EVENT_CLOCK_REANCHORED") = pack::kEventClockReanchored;
+  m.attr("PACK_EVENT_INITIAL") = pack::kEventInitial;
 }

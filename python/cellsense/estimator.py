@@ -10,6 +10,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from . import status as _status
 from .cell import Cell, load_cell
 
 FILTERS = ("ekf", "ukf")
@@ -234,7 +235,7 @@ class RunResult:
     @property
     def rejected(self) -> np.ndarray:
         """True where the step was rejected (state unchanged)."""
-        return (self.status_code >= 10) & (self.status_code != 255)
+        return (self.status_code >= _status.REJECTED_NONFINITE) & (self.status_code != _status.INITIAL)
 
     def counts(self) -> dict[str, int]:
         codes, n = np.unique(self.status_code, return_counts=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from . import status as _status
 from .cell import Cell, load_cell
 
 FORMAT_KEY = "cellsense pack file"
@@ -31,13 +32,14 @@ FORMAT_VERSION = 1
 MAX_CELLS = 512          #: the Python build's capacity (python/bindings/pack.cpp kMaxCells)
 MAX_TEMPERATURE_SENSORS = 16
 
-STATUS_INITIAL = 255
-STATUS_REST = 20
-STATUS_REINIT = 21
-STATUS_REINIT_FAILED = 22
-STATUS_CLOCK_REANCHORED = 254  #: the clock re-anchored on this sample (no step); the same code as a single estimator's
-EVENT_CLOCK_REANCHORED = 3
-EVENTS = {0: "step", 1: "rest", 2: "reinit", EVENT_CLOCK_REANCHORED: "clock_reanchored", 255: "initial"}
+# Per-cell status and pack event codes: the core's (cellsense.status, held to the core's tables by a test).
+STATUS_INITIAL = _status.INITIAL
+STATUS_REST = _status.REST
+STATUS_REINIT = _status.REINIT
+STATUS_REINIT_FAILED = _status.REINIT_FAILED
+STATUS_CLOCK_REANCHORED = _status.CLOCK_REANCHORED  #: the clock re-anchored on this sample (no step); as a single estimator's
+EVENT_CLOCK_REANCHORED = _status.EVENT_CLOCK_REANCHORED
+EVENTS = dict(_status.EVENT_NAMES)
 #: Backwards timestamps in a row after which the clock re-anchors on the latest one (the whole-log loop of the
 #: single-cell estimators uses the same rule: python/bindings/common.hpp kClockReanchorAfter).
 CLOCK_REANCHOR_AFTER = 3
@@ -390,13 +392,10 @@ def mark_reanchored(status: np.ndarray, event: np.ndarray, reanchored: np.ndarra
 
 
 def status_names() -> dict[int, str]:
-    """Per-cell status code -> name: the core's step statuses, the pack's gap statuses, "clock_reanchored"."""
+    """Per-cell status code -> name: the core's one status code space (step, pack gap and log-clock codes)."""
     from .estimator import _core
 
-    names = {int(k): str(v) for k, v in _core().STATUS_NAMES.items()}
-    names.update({STATUS_REST: "rest", STATUS_REINIT: "reinit", STATUS_REINIT_FAILED: "reinit_failed",
-                  STATUS_CLOCK_REANCHORED: "clock_reanchored"})
-    return names
+    return {int(k): str(v) for k, v in _core().status_names().items()}
 
 
 @dataclass

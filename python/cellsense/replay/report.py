@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..pack import CLOCK_REANCHOR_AFTER, EVENTS, PackLog, PackSpec, status_names
+from ..status import EVENT_INITIAL, EVENT_STEP
 from .targets import INSN_PER_TICK, ReplayRun
 
 EXIT_OK = 0
@@ -60,7 +61,7 @@ def compare(spec: PackSpec, log: PackLog, host: ReplayRun, device: ReplayRun | N
         rep["device"]["latency_ms"] = {"p50": 1e3 * _pct(lat, 50), "p90": 1e3 * _pct(lat, 90),
                                        "p99": 1e3 * _pct(lat, 99), "max": 1e3 * float(lat.max(initial=0.0)) if lat.size else math.nan}
         if device.ticks is not None and m > 1:
-            stepped = device.ticks[:m][(device.event[:m] == 0)]
+            stepped = device.ticks[:m][(device.event[:m] == EVENT_STEP)]
             if stepped.size and stepped.max() > 0:
                 insn = stepped.astype(float) * INSN_PER_TICK
                 rep["device"]["insn_per_pack_step"] = {"mean": float(insn.mean()), "max": float(insn.max()),
@@ -74,7 +75,7 @@ def compare(spec: PackSpec, log: PackLog, host: ReplayRun, device: ReplayRun | N
             if run is None:
                 continue
             u = run.usable_soc.astype(float)
-            sel = ok & np.isfinite(ref) & np.isfinite(u) & (run.event != 255)
+            sel = ok & np.isfinite(ref) & np.isfinite(u) & (run.event != EVENT_INITIAL)
             if sel.any():
                 e = u[sel] - ref[sel]
                 rep.setdefault("reference", {})[name] = {"rmse": float(np.sqrt(np.mean(e ** 2))),

@@ -21,6 +21,9 @@ from .session import DeviceError, Session
 DEFAULT_MACHINE = "mps2-an386"
 CORE_OF_MACHINE = {"mps2-an386": "cortex-m4f", "mps2-an500": "cortex-m7", "mps2-an385": "cortex-m3"}
 INSN_PER_TICK = 40  #: mps2 SysTick at 25 MHz with qemu -icount shift=0 (docs/mcu.md)
+#: event of a frame the device gave no result for (host-side placeholder, outside the core's pack event codes,
+#: cellsense.status.EVENT_NAMES; a report names it by number)
+EVENT_NO_RESULT = 254
 
 
 @dataclass
@@ -138,7 +141,7 @@ def run_device(est: PackEstimator, log: PackLog, initial_soc: np.ndarray, link: 
     status = np.zeros((n, nc), np.uint8)
     soc = np.full((n, nc), np.nan, np.float32)
     sig = np.full((n, nc), np.nan, np.float32)
-    event = np.full(n, 254, np.uint8)
+    event = np.full(n, EVENT_NO_RESULT, np.uint8)
     usable = np.full(n, np.nan, np.float32)
     ticks = np.zeros(n, np.uint32)
     lat = np.full(n, np.nan)

@@ -118,10 +118,32 @@ enum class PackEvent : std::uint8_t {
   kReinit = 2,  ///< gap: every cell restarted from OCV^-1(voltage)
 };
 
-/// Per-cell status codes beyond StepStatus (same byte; docs/conventions.md lists StepStatus).
-constexpr std::uint8_t kCellStatusRest = 20;    ///< rest propagation over a gap
-constexpr std::uint8_t kCellStatusReinit = 21;  ///< restarted from OCV after a gap
-constexpr std::uint8_t kCellStatusReinitFailed = 22;  ///< restart refused (voltage not finite): state kept
+/// The pack's event byte (the event column of a pack run and of the replay link): a PackEvent, or one
+/// of the whole-log loop's samples without a pack step (estimator/log_clock.hpp). Never renumber.
+constexpr std::uint8_t kEventClockReanchored = 3;  ///< the log clock re-anchored on this sample: no step
+constexpr std::uint8_t kEventInitial = 255;        ///< the first sample of a log: sets the clock, no step
+
+/// Every pack event code, ascending.
+constexpr std::uint8_t kEventCodes[] = {0, 1, 2, kEventClockReanchored, kEventInitial};
+constexpr int kEventCodeCount = static_cast<int>(sizeof(kEventCodes) / sizeof(kEventCodes[0]));
+
+/// Short, stable identifier of a pack event code; "unknown" for a byte outside the space.
+constexpr const char* event_name(std::uint8_t code) {
+  switch (code) {
+    case static_cast<std::uint8_t>(PackEvent::kStep): return "step";
+    case static_cast<std::uint8_t>(PackEvent::kRest): return "rest";
+    case static_cast<std::uint8_t>(PackEvent::kReinit): return "reinit";
+    case kEventClockReanchored: return "clock_reanchored";
+    case kEventInitial: return "initial";
+    default: return "unknown";
+  }
+}
+
+/// Per-cell status codes beyond StepStatus: the pack's codes of the one status code space
+/// (estimator/status.hpp, which names them).
+constexpr std::uint8_t kCellStatusRest = kStatusRest;                  ///< rest propagation over a gap
+constexpr std::uint8_t kCellStatusReinit = kStatusReinit;              ///< restarted from OCV after a gap
+constexpr std::uint8_t kCellStatusReinitFailed = kStatusReinitFailed;  ///< restart refused (voltage not finite): state kept
 
 enum class GapPolicy : std::uint8_t { kRest = 0, kReinit = 1 };
 
