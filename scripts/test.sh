@@ -15,6 +15,8 @@ echo "== Static analysis: clang-tidy + cppcheck over the core and the firmware (
 bash scripts/static_analysis.sh
 echo "== Requirements traced to tests (docs/requirements/) =="
 python3 scripts/trace_requirements.py --markdown build/requirements-matrix.md
+echo "== Coverage: gcov + gcovr over cpp/ (C++ unit tests without the soak, C API host tests; build/coverage/) =="
+bash scripts/coverage.sh
 echo "== C++ core: build and ctest (float and double) =="
 cmake -S . -B build/host -DCMAKE_BUILD_TYPE=Release
 cmake --build build/host -j 2

@@ -164,6 +164,19 @@ void test_measurement() {
       q_ok = q_ok && Q(r, c) == Q(c, r) && std::fabs(Q(r, c) - want) <= T(1e-6) * std::fabs(want) + T(1e-30);
     }
   CHECK_T(q_ok);
+  // With an OCV correction in use, measurement_jacobian() still equals measure_with_jacobian()'s row
+  // to the bit, and the SOC column changes by the correction's slope.
+  M mc = m;
+  T nodes[M::kOcvNodes];
+  for (int j = 0; j < M::kOcvNodes; ++j) { nodes[j] = T(0.004) * T(j + 1); }
+  CHECK_T(mc.set_ocv_correction(nodes));
+  const auto Hc = mc.measurement_jacobian(s, x);
+  typename M::Row hc2;
+  const T vc = mc.measure_with_jacobian(s, x, hc2);
+  bool same_c = vc == mc.measure(s, x);
+  for (int k = 0; k < M::kStates; ++k) same_c = same_c && hc2(0, k) == Hc(0, k);
+  CHECK_T(same_c);
+  CHECK_T(!(Hc(0, 0) == H(0, 0)) && vc > m.measure(s, x));
   // Constrain keeps SOC and h within bounds.
   typename M::State y = x;
   y(0, 0) = T(1.3);

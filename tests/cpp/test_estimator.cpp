@@ -251,6 +251,121 @@ void test_gate_timeout_recovers(const char* name) {
   CHECK_CTX(spd(est), name);
 }
 
+/// Every configuration bound init checks: each violation alone is refused with kBadConfig and leaves
+/// the estimator uninitialised.
+// verifies: CS-EST-008
+template <class E>
+void test_config_refusals(const char* name) {
+  using T = typename E::T;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  using C = EstimatorConfig<T>;
+  void (*const edits[])(C&) = {
+      [](C& c) { c.dt_max_s = T(0); },
+      [](C& c) { c.dt_max_s = T(1e6); },  // above one day
+      [](C& c) { c.soc_min = T(0.6); c.soc_max = T(0.4); },
+      [](C& c) { c.soc_min = -std::numeric_limits<T>::infinity(); },
+      [](C& c) { c.soc_max = std::numeric_limits<T>::infinity(); },
+      [](C& c) { c.voltage_sigma_V = T(1e-5); },  // below 0.1 mV
+      [](C& c) { c.voltage_sigma_V = std::numeric_limits<T>::infinity(); },
+      [](C& c) { c.gate_nis = T(0); },
+      [](C& c) { c.model_error_current_A = T(-1); },
+      [](C& c) { c.model_error_current_A = T(2000); },
+      [](C& c) { c.model_error_relative = T(-0.1); },
+      [](C& c) { c.model_error_relative = T(200); },
+      [](C& c) { c.model_error_correlation_s = T(-1); },
+      [](C& c) { c.model_error_correlation_s = T(1e6); },
+  };
+  for (auto edit : edits) {
+    C c;
+    edit(c);
+    E est;
+    CHECK_CTX(init(est, &p, T(0.5), c) == InitStatus::kBadConfig, name);
+    CHECK_CTX(!est.initialised(), name);
+  }
+  C c;
+  c.gate_nis = nan;
+  E est;
+  CHECK_CTX(init(est, &p, T(0.5), c) == InitStatus::kBadConfig, name);
+}
+
+/// The measurement variance R: voltage_sigma_V^2 exactly with both model-error terms off; with them
+/// on, sigma^2 + ((k_A + k_rel |i|) R_cell)^2 with R_cell the model's total resistance at the state,
+/// multiplied by tau / dt when dt < tau.
+// verifies: CS-EST-013
+template <class E>
+void test_measurement_variance(const char* name) {
+  using T = typename E::T;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  EstimatorConfig<T> c0;
+  c0.voltage_sigma_V = T(0.005);
+  E plain;
+  CHECK_CTX(init(plain, &p, T(0.6), c0) == InitStatus::kOk, name);
+  const auto s = plain.model().prepare(plain.state(), plain.aux(), T(1), T(2), T(25));
+  const T sigma2 = c0.voltage_sigma_V * c0.voltage_sigma_V;
+  CHECK_CTX(plain.measurement_variance(s, plain.state(), T(2), T(1)) == sigma2, name);
+  CHECK_CTX(plain.measurement_variance(s, plain.state(), T(-40), T(0.1)) == sigma2, name);
+
+  EstimatorConfig<T> c1 = c0;
+  c1.model_error_current_A = T(0.5);
+  c1.model_error_relative = T(0.1);
+  c1.model_error_correlation_s = T(10);
+  E est;
+  CHECK_CTX(init(est, &p, T(0.6), c1) == InitStatus::kOk, name);
+  const T r_cell = est.model().model_error_resistance_Ohm(s, est.state());
+  CHECK_CTX(r_cell > T(0) && math::is_finite(r_cell), name);
+  const double e = (0.5 + 0.1 * 2.0) * static_cast<double>(r_cell);
+  const double want_fast = static_cast<double>(sigma2) + e * e * 10.0;  // dt 1 s < tau 10 s
+  const double want_slow = static_cast<double>(sigma2) + e * e;         // dt 20 s > tau
+  const double tol = sizeof(T) == 4 ? 1e-6 : 1e-14;
+  const double got_fast = static_cast<double>(est.measurement_variance(s, est.state(), T(2), T(1)));
+  const double got_slow = static_cast<double>(est.measurement_variance(s, est.state(), T(2), T(20)));
+  const double got_neg = static_cast<double>(est.measurement_variance(s, est.state(), T(-2), T(1)));
+  CHECK_CTX(std::fabs(got_fast - want_fast) <= tol * want_fast, name);
+  CHECK_CTX(std::fabs(got_slow - want_slow) <= tol * want_slow, name);
+  CHECK_CTX(got_neg == got_fast, name);  // |i|
+  // The fused step reports a finite R at least the sensor's.
+  const auto r = est.step(T(1), T(2), plain.model().measure(s, plain.state()), T(25));
+  CHECK_CTX(!is_rejected(r.status) && r.measurement_variance_V2 >= sigma2 &&
+                math::is_finite(r.measurement_variance_V2), name);
+}
+
+/// set_state refuses a non-finite state or a SOC outside [soc_min, soc_max] (besides a bad P) and
+/// changes nothing; a step whose innovation variance overflows is rejected as kRejectedNumerical and
+/// changes nothing either.
+// verifies: CS-EST-010, CS-EST-014, CS-EST-004
+template <class E>
+void test_set_state_and_numerical(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  E est;
+  CHECK_CTX(init(est, &p, T(0.5)) == InitStatus::kOk, name);
+  for (int k = 0; k < 20; ++k) est.step(T(1), T(1), T(3.6), T(25));
+  const auto x0 = est.state();
+  const auto P0 = est.covariance();
+  const typename M::Aux aux{T(0)};
+  auto xb = x0;
+  xb(M::Idx::v_rc1, 0) = std::numeric_limits<T>::quiet_NaN();
+  CHECK_CTX(!est.set_state(xb, P0, aux), name);
+  xb = x0;
+  xb(M::Idx::soc, 0) = T(-0.1);
+  CHECK_CTX(!est.set_state(xb, P0, aux), name);
+  xb(M::Idx::soc, 0) = T(1.1);
+  CHECK_CTX(!est.set_state(xb, P0, aux), name);
+  CHECK_CTX(same_bits(est, x0, P0), name);
+  // A covariance that is SPD but so large that H P H^T + R overflows the float range.
+  typename M::Cov huge = M::Cov::zero();
+  for (int i = 0; i < M::kStates; ++i) { huge(i, i) = T(2e38); }
+  CHECK_CTX(est.set_state(x0, huge, aux), name);
+  const auto r = est.step(T(1), T(1), T(3.6), T(25));
+  CHECK_CTX(r.status == StepStatus::kRejectedNumerical, name);
+  CHECK_CTX(same_bits(est, x0, huge), name);
+}
+
 /// Linear model (affine OCV, constant R, no hysteresis): EKF and UKF must agree with each other.
 // verifies: CS-FLT-002
 template <typename T>
@@ -491,5 +606,13 @@ int main() {
   test_ukf_config<double>();
   test_fast_paths_match_general<float>();
   test_fast_paths_match_general<double>();
+  test_config_refusals<EcmEkf<float, 2>>("ekf f32");
+  test_config_refusals<EcmUkf<double, 2>>("ukf f64");
+  test_measurement_variance<EcmEkf<float, 2>>("ekf f32");
+  test_measurement_variance<EcmUkf<double, 2>>("ukf f64");
+  test_set_state_and_numerical<EcmEkf<float, 2>>("ekf f32");
+  test_set_state_and_numerical<EcmEkf<double, 2>>("ekf f64");
+  test_set_state_and_numerical<EcmUkf<float, 2>>("ukf f32");
+  test_set_state_and_numerical<EcmUkf<double, 2>>("ukf f64");
   return cstest::finish("test_estimator");
 }

@@ -139,6 +139,7 @@ void test_matrix() {
   CHECK_T(same);
   const auto bt = transpose(b);
   CHECK_T(bt(1, 2) == b(2, 1));
+  CHECK_T(bt.rows() == 2 && bt.cols() == 3);
   Matrix<T, 2, 2> asym{};
   asym(0, 1) = T(1);
   asym(1, 0) = T(3);

@@ -250,6 +250,35 @@ void test_rejections_and_init() {
   CHECK_T(!is_rejected(static_cast<StepStatus>(out[0].status)));
 }
 
+// A step without the voltage or temperature array: every cell reported not initialised, none changed.
+// verifies: CS-PACK-006
+template <typename T>
+void test_missing_inputs() {
+  static typename Base<T>::Params p;
+  cstest::make_cell(p);
+  using P = Pack<T, filter::Ekf, 3>;
+  static P pk;
+  const auto cfg = make_config<P>();
+  const T soc0[3] = {T(0.4), T(0.5), T(0.6)};
+  CHECK_T(pk.init(&p, 3, nullptr, soc0, cfg) == InitStatus::kOk);
+  CHECK_T(pk.n_cells() == 3 && pk.config().gap.gap_s == cfg.gap.gap_s);
+  const T volts[3] = {T(3.7), T(3.7), T(3.7)};
+  const T temps[3] = {T(25), T(25), T(25)};
+  typename Base<T>::State before[3];
+  for (int k = 0; k < 3; ++k) { before[k] = pk.cell(k).state(); }
+  pack::CellReport<T> out[3];
+  for (int which = 0; which < 2; ++which) {
+    const auto s = pk.step(T(1), T(1), which == 0 ? nullptr : volts, which == 1 ? nullptr : temps, out);
+    CHECK_T(s.n_rejected == 3);
+    bool all = true;
+    for (int k = 0; k < 3; ++k) {
+      all = all && out[k].status == static_cast<std::uint8_t>(StepStatus::kNotInitialised) &&
+            std::memcmp(&before[k], &pk.cell(k).state(), sizeof before[k]) == 0;
+    }
+    CHECK_T(all);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -266,5 +295,7 @@ int main() {
   test_gaps<double>();
   test_rejections_and_init<float>();
   test_rejections_and_init<double>();
+  test_missing_inputs<float>();
+  test_missing_inputs<double>();
   return cstest::finish("test_pack");
 }

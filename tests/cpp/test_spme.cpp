@@ -205,6 +205,19 @@ void test_validate() {
   q = p;
   q.current_min_A = q.current_max_A;
   CHECK_T(model::validate(q) == model::SpmeParamError::kLimits);
+  q = p;
+  q.positive.ocp_V[3] = std::numeric_limits<T>::infinity();  // a table entry, not a scalar
+  CHECK_T(model::validate(q) == model::SpmeParamError::kNonFinite);
+  q = p;
+  q.capacity_Ah = T(0);
+  CHECK_T(model::validate(q) == model::SpmeParamError::kNonPositive);
+  q = p;
+  q.negative.n_ocp = 0;  // the negative electrode's own error is returned
+  CHECK_T(model::validate(q) == model::SpmeParamError::kOcpTable);
+  // The model's accessors hand back what it was built from.
+  const typename model::SpmeModel<T, 3, 2, 96>::Noise n{};
+  const model::SpmeModel<T, 3, 2, 96> m(&p, n);
+  CHECK_T(&m.params() == &p && std::memcmp(&m.noise(), &n, sizeof n) == 0);
 }
 
 /// Lithium in the solid phase is conserved through any sequence of steps, and the charge moved

@@ -193,6 +193,30 @@ static void test_storage(uint8_t filter) {
   EXPECT(cs_step(&buf.e[0], 1.0f, 0.5f, 3.9f, 25.0f, NULL) == CS_STATUS_FUSED);
 }
 
+/* Every cs_init() result has its own name, anything else is "unknown"; cs_soc / cs_soc_sigma are NaN
+ * when not initialised and finite after init. */
+/* verifies: CS-CAPI-005 */
+static void test_names_and_reads(void) {
+  const int codes[] = {CS_INIT_OK, CS_INIT_PARAM_GRID_SIZE, CS_INIT_PARAM_SOC_BREAKPOINTS,
+                       CS_INIT_PARAM_TEMPERATURE_BREAKPOINTS, CS_INIT_PARAM_NON_FINITE, CS_INIT_PARAM_CAPACITY,
+                       CS_INIT_PARAM_COULOMBIC_EFFICIENCY, CS_INIT_PARAM_OCV_NOT_INCREASING,
+                       CS_INIT_PARAM_NEGATIVE_RESISTANCE, CS_INIT_PARAM_NON_POSITIVE_TAU,
+                       CS_INIT_PARAM_NEGATIVE_HYSTERESIS, CS_INIT_PARAM_LIMITS, CS_INIT_BAD_CONFIG,
+                       CS_INIT_BAD_FILTER_CONFIG, CS_INIT_BAD_INITIAL_STATE, CS_INIT_BAD_COVARIANCE,
+                       CS_INIT_BAD_ARGUMENT, CS_INIT_BAD_LAYOUT};
+  const unsigned n = (unsigned)(sizeof codes / sizeof codes[0]);
+  for (unsigned i = 0; i < n; ++i) {
+    EXPECT(strcmp(cs_init_result_name(codes[i]), "unknown") != 0);
+    for (unsigned j = 0; j < i; ++j) { EXPECT(strcmp(cs_init_result_name(codes[i]), cs_init_result_name(codes[j])) != 0); }
+  }
+  EXPECT(strcmp(cs_init_result_name(999), "unknown") == 0);
+  cs_estimator none;
+  memset(&none, 0, sizeof none);
+  EXPECT(isnan(cs_soc(&none)) && isnan(cs_soc_sigma(&none)));
+  EXPECT(init_default(CS_FILTER_UKF) == CS_INIT_OK);
+  EXPECT(isfinite(cs_soc_sigma(&est)) && cs_soc_sigma(&est) > 0.0f);
+}
+
 int main(void) {
   cs_estimator zero;
   memset(&zero, 0, sizeof zero);
@@ -205,6 +229,7 @@ int main(void) {
   test_steps(CS_FILTER_UKF);
   test_storage(CS_FILTER_EKF);
   test_storage(CS_FILTER_UKF);
+  test_names_and_reads();
   printf("c_api host test: %s (%d failures); used bytes EKF %u, UKF %u of %u\n", failures ? "FAIL" : "ok", failures,
          (unsigned)cs_estimator_used_bytes(CS_FILTER_EKF), (unsigned)cs_estimator_used_bytes(CS_FILTER_UKF),
          (unsigned)CS_ESTIMATOR_SIZE);

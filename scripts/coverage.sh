@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Line and branch coverage of the core (issue #16, docs/safety.md "Coverage"): the C++ unit tests
+# (tests/cpp, without the 10 M-step soak) and the C API host tests (tests/mcu/test_c_api_host.c,
+# test_soh_c_api_host.c over cpp/src/c_api.cpp) built with gcov instrumentation, run, and measured
+# with gcovr over cpp/ (core headers and c_api.cpp). HTML report: build/coverage/index.html; the
+# summary and the per-file table are printed. Installs gcovr (pip) into the active Python when missing.
+#   scripts/coverage.sh [build-dir]        (default build/coverage)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${1:-$ROOT/build/coverage}"
+PYTHON="${PYTHON:-python3}"
+cd "$ROOT"
+if ! "$PYTHON" -m gcovr --version >/dev/null 2>&1; then
+  "$PYTHON" -m pip install -q "gcovr>=7"
+fi
+GEN=()
+if [ ! -f "$BUILD/ctest/CMakeCache.txt" ] && command -v ninja >/dev/null; then GEN=(-G Ninja); fi
+# -O0 and no inlining: every source line and branch of the headers maps to its own counters.
+COV_FLAGS=(--coverage -O0 -fno-inline)
+find "$BUILD" -name '*.gcda' -delete 2>/dev/null || true
+
+echo "== coverage: C++ unit tests (CELLSENSE_SOAK=OFF) =="
+cmake -S . -B "$BUILD/ctest" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Debug -DCELLSENSE_SOAK=OFF \
+      -DCMAKE_CXX_FLAGS="${COV_FLAGS[*]}" -DCMAKE_EXE_LINKER_FLAGS="--coverage" >/dev/null
+cmake --build "$BUILD/ctest" -j 2
+ctest --test-dir "$BUILD/ctest" --output-on-failure -j 2
+
+echo "== coverage: C API host tests =="
+CAPI="$BUILD/capi"
+mkdir -p "$CAPI"
+PYTHONPATH="$ROOT/python" "$PYTHON" -m cellsense.export_c --model models/chen2020.json --out "$CAPI/cell_params.h" >/dev/null
+COMMON=(-ffp-contract=off -fno-math-errno -Wall -Wextra -Werror -Icpp/include -I"$CAPI" "${COV_FLAGS[@]}")
+g++ -std=c++17 -fno-exceptions -fno-rtti "${COMMON[@]}" -c cpp/src/c_api.cpp -o "$CAPI/c_api.o"
+for t in test_c_api_host test_soh_c_api_host; do
+  gcc -std=c99 "${COMMON[@]}" -c "tests/mcu/$t.c" -o "$CAPI/$t.o"
+  g++ --coverage "$CAPI/$t.o" "$CAPI/c_api.o" -o "$CAPI/$t" -lm
+  (cd "$CAPI" && "./$t")
+done
+
+echo "== coverage: gcovr over cpp/ =="
+mkdir -p "$ROOT/build/coverage"
+"$PYTHON" -m gcovr --root "$ROOT" --filter 'cpp/' --object-directory "$BUILD" "$BUILD" \
+  --exclude-unreachable-branches --exclude-throw-branches --gcov-ignore-parse-errors=negative_hits.warn \
+  --merge-mode-functions=separate --gcov-exclude-directories '.*/CMakeFiles/[0-9][^/]*/.*' \
+  --html-details "$ROOT/build/coverage/index.html" --txt "$ROOT/build/coverage/summary.txt" \
+  --txt-metric branch --json-summary "$ROOT/build/coverage/summary.json" --print-summary
+cat "$ROOT/build/coverage/summary.txt"
+echo "report: build/coverage/index.html"
