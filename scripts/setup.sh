@@ -1,14 +1,39 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install cellsense with its test/simulation extras into it.
-# Sourced by scripts/demo.sh and scripts/test.sh; safe to run again (pip is idempotent).
+# Create .venv (if missing) and install cellsense with its extras into it (default: test, everything;
+# scripts/demo.sh asks for sim). Sourced by scripts/demo.sh and scripts/test.sh; safe to run again.
+# Nothing is reinstalled when nothing changed: .venv/.cellsense-installed records a hash of what goes into
+# the package (pyproject.toml, CMakeLists.txt, cmake/, cpp/, python/, models/), the Python version and the
+# extras; when the hash matches and the installed extras cover the ones asked for, pip is not run at all.
+# CELLSENSE_REINSTALL=1 forces the install.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python3}"
+EXTRAS="${CELLSENSE_EXTRAS:-test}"
 if [ ! -x "$ROOT/.venv/bin/python" ]; then
   "$PY" -m venv "$ROOT/.venv"
 fi
 # shellcheck disable=SC1091
 source "$ROOT/.venv/bin/activate"
-python -m pip install -q --upgrade pip
-python -m pip install -q cmake ninja
-python -m pip install -q "$ROOT[test]"
+STAMP="$ROOT/.venv/.cellsense-installed"
+_cs_hash=$(cd "$ROOT" && {
+  python -c 'import sys; print(sys.version)'
+  find pyproject.toml CMakeLists.txt cmake cpp python models -type f ! -name '*.pyc' ! -path '*/__pycache__/*' \
+       -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+} | sha256sum | cut -d' ' -f1)
+# extras cover each other: test > all > sim (pyproject.toml; tests/python/test_newcomer.py checks it)
+_cs_rank() { case "$1" in test) echo 3;; all) echo 2;; sim) echo 1;; *) echo 0;; esac; }
+_cs_installed_hash=""; _cs_installed_extras=""
+if [ -f "$STAMP" ]; then read -r _cs_installed_hash _cs_installed_extras < "$STAMP" || true; fi
+if [ -z "${CELLSENSE_REINSTALL:-}" ] && [ "$_cs_installed_hash" = "$_cs_hash" ] \
+   && { [ "$_cs_installed_extras" = "$EXTRAS" ] || [ "$(_cs_rank "$_cs_installed_extras")" -ge "$(_cs_rank "$EXTRAS")" ]; } \
+   && python -c 'import cellsense._core' 2>/dev/null; then
+  echo "setup: cellsense[$_cs_installed_extras] already installed in .venv, sources unchanged (CELLSENSE_REINSTALL=1 forces it)" >&2
+else
+  echo "setup: installing cellsense[$EXTRAS] into .venv (builds the C++ extension; a few minutes on a fresh machine)" >&2
+  rm -f "$STAMP"
+  python -m pip install -q --upgrade pip
+  python -m pip install -q cmake ninja
+  python -m pip install -q "$ROOT[$EXTRAS]"
+  echo "$_cs_hash $EXTRAS" > "$STAMP"
+fi
+unset _cs_hash _cs_installed_hash _cs_installed_extras

@@ -69,7 +69,8 @@ def missing_extra_message(what: str, module: str, command: str | None = None) ->
 #: optional modules a CLI verb cannot do without: checked before the verb runs (check_command_extras), so a
 #: verb that reports per-item errors (validate scores a scenario that cannot run as failed, exit 1 = "a bar
 #: missed") exits 2 with the install hint instead
-MODULES_OF_COMMAND = {"simulate": ("pybamm",), "demo": ("pybamm",), "validate": ("pybamm", "scipy")}
+#: (demo is not here: its default truths ship with the package; a run that must solve raises MissingExtraError)
+MODULES_OF_COMMAND = {"simulate": ("pybamm",), "validate": ("pybamm", "scipy")}
 
 
 def check_command_extras(command: str) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import math
 import os
@@ -81,10 +82,11 @@ def reference_capacity(cell: str) -> tuple[float, str]:
     return q_nom, "nominal capacity (electrode SOH gave no positive capacity)"
 
 
-def _rescale_soc_true(truth: dict, meta: dict, cell: str, soc0: float) -> None:
-    """Cached truths store soc_true on the nominal scale (CACHE_FORMAT 4); put it on Q_ref (in place)."""
+def _rescale_soc_true(truth: dict, meta: dict, cell: str, soc0: float, q_ref_how=None) -> None:
+    """Cached truths store soc_true on the nominal scale (CACHE_FORMAT 4); put it on Q_ref (in place).
+    ``q_ref_how``: (Q_ref, how) already known (a shipped truth's provenance: no PyBaMM needed)."""
     q_nom = float(meta["nominal capacity [A.h]"])
-    q_ref, how = reference_capacity(cell)
+    q_ref, how = q_ref_how if q_ref_how is not None else reference_capacity(cell)
     truth["soc_true"] = soc0 - (soc0 - np.asarray(truth["soc_true"], float)) * (q_nom / q_ref)
     t, i = truth["time_s"], truth["current_A"]
     cc = soc0 - np.r_[0.0, np.cumsum(i[1:] * np.diff(t))] / 3600.0 / q_ref
@@ -539,6 +541,108 @@ def _solve_estimate(model: str, protocol: str, cell: str, T: float) -> str:
     return txt
 
 
+#: the demo's DFN truths shipped with the package (python/cellsense/data/truth; regenerate with
+#: `python scripts/make_demo_truths.py --fresh`): the cell log as .csv.gz (soc_true on the nominal scale, as
+#: cached) and its provenance .json (PyBaMM version, parameter set, solver settings, the cache key)
+TRUTH_DIR = Path(__file__).resolve().parent / "data" / "truth"
+TRUTH_COLUMNS = ("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true")
+
+
+def _truth_key_obj(cell, model, settings, T, sched, pb_version) -> dict:
+    """What identifies a truth: the cache key object (without it, two runs of different settings could share a file)."""
+    return {"cache format": CACHE_FORMAT, "cell": cell, "model": model, "settings": settings,
+            "temperature [degC]": T, "upper cut-off [V]": sched.upper_cutoff_V,
+            "lower cut-off [V]": sched.lower_cutoff_V, "pybamm": pb_version,
+            "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}, "thermal": "lumped"}
+
+
+def _key_without_version(key_obj: dict) -> str:
+    k = {a: b for a, b in key_obj.items() if a != "pybamm"}
+    return hashlib.sha256(json.dumps(_jsonable(k), sort_keys=True).encode()).hexdigest()
+
+
+def shipped_truths() -> list[dict]:
+    """Provenance records of the truths shipped with the package (one per .json in TRUTH_DIR)."""
+    out = []
+    for f in sorted(TRUTH_DIR.glob("*.json")) if TRUTH_DIR.is_dir() else []:
+        rec = json.loads(f.read_text(encoding="utf-8"))
+        rec["_json"] = f
+        rec["_data"] = f.with_name(rec["data file"])
+        out.append(rec)
+    return out
+
+
+def _find_shipped(cell, model, settings, T, upper_cutoff_V, lower_cutoff_V):
+    """The shipped truth for exactly this request, or None. Matched on the cache key (all settings and
+    cut-offs, the cell's nominal capacity and cut-offs from the record), whatever PyBaMM is installed:
+    nothing here imports PyBaMM."""
+    for rec in shipped_truths():
+        if rec["key"]["cell"] != cell or rec["key"]["model"] != model:
+            continue
+        info = rec["cell info"]
+        sched = _build_schedule(settings, info["nominal capacity [A.h]"], info["lower cut-off [V]"],
+                                info["upper cut-off [V]"], upper_cutoff_V, lower_cutoff_V)
+        key_obj = _truth_key_obj(cell, model, settings, T, sched, rec["key"]["pybamm"])
+        if _key_without_version(key_obj) == rec["key sha256 (without pybamm)"] and rec["_data"].exists():
+            return rec
+    return None
+
+
+def _load_shipped(rec) -> tuple[dict, dict]:
+    """(truth arrays as cached, meta) of a shipped truth record; checks the data file's sha256."""
+    import gzip
+
+    raw = rec["_data"].read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != rec["data sha256"]:
+        raise ValueError(f"{rec['_data']}: sha256 {digest} differs from its provenance {rec['_json'].name} "
+                         f"({rec['data sha256']}): the shipped truth is damaged; --fresh re-solves it")
+    text = gzip.decompress(raw).decode("utf-8")
+    header, _, body = text.partition("\n")
+    if tuple(header.strip().split(",")) != TRUTH_COLUMNS:
+        raise ValueError(f"{rec['_data']}: header {header!r}, expected {','.join(TRUTH_COLUMNS)}")
+    a = np.loadtxt(body.splitlines(), delimiter=",", dtype=float, ndmin=2)
+    truth = {c: np.ascontiguousarray(a[:, j]) for j, c in enumerate(TRUTH_COLUMNS)}
+    meta = json.loads(json.dumps(rec["meta"]))
+    return truth, meta
+
+
+def write_shipped_truth(res_truth: dict, meta: dict, key_obj: dict, cell_info: dict, q_ref_how, stem: str,
+                        command: str, out_dir=None) -> Path:
+    """Write <stem>.csv.gz (reproducible gzip: mtime 0) and <stem>.json (provenance). Used by
+    scripts/make_demo_truths.py."""
+    import gzip
+
+    out_dir = Path(out_dir) if out_dir else TRUTH_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(TRUTH_COLUMNS)]
+    cols = [np.asarray(res_truth[c], float) for c in TRUTH_COLUMNS]
+    for row in zip(*cols):
+        lines.append(",".join(repr(float(v)) for v in row))  # shortest repr: reads back bit for bit
+    data = out_dir / f"{stem}.csv.gz"
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
+        gz.write(("\n".join(lines) + "\n").encode("utf-8"))
+    data.write_bytes(buf.getvalue())
+    rec = {"format": "cellsense shipped truth", "format version": 1,
+           "what": f"{key_obj['cell']} {key_obj['model']} (lumped thermal), {key_obj['settings']['protocol']} at "
+                   f"{key_obj['temperature [degC]']:g} degC: the PyBaMM truth `cellsense demo` compares against",
+           "data file": data.name, "data sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
+           "columns": list(TRUTH_COLUMNS),
+           "soc_true scale": "nominal (initial_soc - Q_dis / nominal capacity), as cached; simulate() puts it on "
+                             "the reference capacity below",
+           "pybamm version": meta.get("pybamm version"), "parameter set": key_obj["cell"],
+           "model": key_obj["model"], "solver": meta.get("solver"), "solve time [s]": meta.get("solve time [s]"),
+           "regenerate": command,
+           "cell info": cell_info,
+           "reference capacity [A.h]": q_ref_how[0], "reference capacity source": q_ref_how[1],
+           "key": key_obj, "key sha256 (without pybamm)": _key_without_version(key_obj),
+           "meta": _jsonable({k: v for k, v in meta.items() if k not in ("cache", "sensor")})}
+    j = out_dir / f"{stem}.json"
+    j.write_text(json.dumps(_jsonable(rec), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return j
+
+
 class _TruthCache:
     """One content-addressed truth file: `<cache dir>/<prefix><sha256 of key_obj>.npz` holding the arrays and
     the sidecar meta (JSON). Shared by simulate() and simulate_aging()."""
@@ -579,7 +683,7 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
              rest_s: Optional[float] = None, pulse_c_rate: Optional[float] = None,
              sample_period_s: Optional[float] = None, upper_cutoff_V: Optional[float] = None,
              lower_cutoff_V: Optional[float] = None, use_cache: bool = True,
-             quiet: bool = True, progress=None) -> SimResult:
+             quiet: bool = True, progress=None, fresh: bool = False) -> SimResult:
     """Simulate a protocol with PyBaMM (lumped thermal, ambient = initial = temperature_degC).
 
     Parameters
@@ -606,8 +710,11 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
         SPMe truth, the solve time), PyBaMM's log level left as it is.
     progress : a callable taking one line (str) to send the progress lines to instead (e.g. ``print``);
         given, it is used whatever ``quiet`` says (the CLI: stderr with PyBaMM's logs quiet).
+    fresh : False (default): a truth shipped with the package for exactly this request (the demo's: Chen2020
+        DFN UDDS and US06 at 25 degC, default settings; ``shipped_truths()``, provenance in
+        ``cellsense/data/truth/*.json``) is used without PyBaMM, else the cache, else PyBaMM solves it.
+        True: solve with the installed PyBaMM whatever is shipped or cached (the result is cached).
     """
-    require("pybamm", "cellsense.simulate()", "simulate")  # MissingExtraError: pip install 'cellsense[sim]'
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     try:
@@ -625,21 +732,33 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
     settings = _resolve_settings(protocol, c_rate, peak_c_rate, repeats, rest_s, sample_period_s,
                                  pulse_c_rate, initial_soc)
     soc0 = settings["initial SOC"]
-    q_nom, v_low, v_high, pb_version = _cell_info(cell)
-    sched = _build_schedule(settings, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V)
-
-    key_obj = {"cache format": CACHE_FORMAT, "cell": cell, "model": model, "settings": settings,
-               "temperature [degC]": T, "upper cut-off [V]": sched.upper_cutoff_V,
-               "lower cut-off [V]": sched.lower_cutoff_V, "pybamm": pb_version,
-               "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}, "thermal": "lumped"}
-    cache = _TruthCache(key_obj, cache_dir, use_cache)
     say = _progress_fn(quiet, progress)
     what = f"{cell} {model} (lumped thermal), {settings['protocol']} at {T:g} degC"
-    truth, meta = cache.load(("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true"))
-    if truth is not None:
+    shipped = None if fresh else _find_shipped(cell, model, settings, T, upper_cutoff_V, lower_cutoff_V)
+    q_ref_how = None
+    if shipped is not None:  # the demo's truths: no PyBaMM import, no solve
+        truth, meta = _load_shipped(shipped)
+        q_ref_how = (shipped["reference capacity [A.h]"], shipped["reference capacity source"])
+        meta["cache"] = {"key": None, "hit": False, "file": None, "shipped": str(shipped["_data"])}
+        say(f"simulate: {what}: shipped PyBaMM truth ({shipped['_data'].name}: PyBaMM {shipped['pybamm version']}, "
+            f"IDAKLU rtol {RTOL:g} atol {ATOL:g}, solved in {_fmt_duration(shipped['solve time [s]'])}; "
+            f"provenance {shipped['_json'].name}); --fresh re-solves it with your PyBaMM"
+            + (f" (typically {_fmt_duration(TYPICAL_SOLVE_S[model][settings['protocol']])} on 2 cores)"
+               if settings["protocol"] in TYPICAL_SOLVE_S.get(model, {}) else ""))
+    else:
+        require("pybamm", "cellsense.simulate()", "simulate")  # MissingExtraError: pip install 'cellsense[sim]'
+        q_nom, v_low, v_high, pb_version = _cell_info(cell)
+        sched = _build_schedule(settings, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V)
+        key_obj = _truth_key_obj(cell, model, settings, T, sched, pb_version)
+        cache = _TruthCache(key_obj, cache_dir, use_cache)
+        truth, meta = (None, None) if fresh else cache.load(TRUTH_COLUMNS)
+    if shipped is not None:
+        pass
+    elif truth is not None:
         say(f"simulate: {what}: truth cache hit ({cache.file})")
     else:
-        say(f"simulate: {what}: truth cache {'miss' if use_cache else 'off'}"
+        state = "fresh solve requested (--fresh)" if fresh else f"truth cache {'miss' if use_cache else 'off'}"
+        say(f"simulate: {what}: {state}"
             + (f" ({cache.file})" if use_cache else "") + f"; solving with PyBaMM: "
             + _solve_estimate(model, settings["protocol"], cell, T))
         total_solve = 0.0
@@ -694,7 +813,7 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
         say(f"simulate: {what}: solved in {total_solve:.1f} s ({len(truth['time_s'])} rows, {r['termination']})"
             + (f"; cached in {cache.file}" if use_cache else ""))
     truth = dict(truth)
-    _rescale_soc_true(truth, meta, cell, soc0)
+    _rescale_soc_true(truth, meta, cell, soc0, q_ref_how)
     meta["sensor"] = None
     res = SimResult(truth["time_s"], truth["current_A"], truth["voltage_V"], truth["temperature_degC"],
                     truth["soc_true"], meta)
@@ -965,6 +1084,9 @@ def add_cli(subparsers):
     p.add_argument("--lower-cutoff-V", type=float, default=None, dest="lower_cutoff_V")
     p.add_argument("--cache-dir", default=None, dest="cache_dir")
     p.add_argument("--no-cache", action="store_true", dest="no_cache")
+    p.add_argument("--fresh", "--resolve", action="store_true", dest="fresh",
+                   help="solve with the installed PyBaMM even when the truth ships with the package (the demo's "
+                        "Chen2020 DFN UDDS/US06 at 25 degC) or is cached")
     g = p.add_argument_group("sensor model (applied after the truth)")
     g.add_argument("--voltage-noise-V", type=float, default=0.0, dest="voltage_noise_V")
     g.add_argument("--current-noise-A", type=float, default=0.0, dest="current_noise_A")
@@ -996,10 +1118,11 @@ def _cli_simulate(args) -> int:
                  cache_dir=args.cache_dir, repeats=args.repeats, c_rate=args.c_rate,
                  peak_c_rate=args.peak_c_rate, rest_s=args.rest_s, pulse_c_rate=args.pulse_c_rate,
                  sample_period_s=args.sample_period_s, upper_cutoff_V=args.upper_cutoff_V,
-                 lower_cutoff_V=args.lower_cutoff_V, use_cache=not args.no_cache,
+                 lower_cutoff_V=args.lower_cutoff_V, use_cache=not args.no_cache, fresh=args.fresh,
                  progress=lambda msg: print(f"cellsense {msg}", file=sys.stderr, flush=True))
     m = r.meta
-    src = "cache" if m["cache"]["hit"] else f"solved in {m['solve time [s]']:.1f} s"
+    src = ("cache" if m["cache"]["hit"] else "shipped truth" if m["cache"].get("shipped")
+           else f"solved in {m['solve time [s]']:.1f} s")
     print(f"{args.out}: {len(r)} rows, {r.time_s[-1] / 3600:.3f} h, final soc_true {r.soc_true[-1]:.4f}, "
           f"{m['termination']} ({src}); sidecar {sidecar_path(args.out)}")
     return 0

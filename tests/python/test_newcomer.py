@@ -71,18 +71,28 @@ def test_simulate_cli_without_pybamm(monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_demo_cli_without_pybamm(monkeypatch, capsys):
+def test_demo_cli_without_pybamm(monkeypatch, capsys, tmp_path):
+    """The default demo runs on the truths shipped with the package (no PyBaMM needed); a run that has to
+    solve (--fresh, or a request nothing ships for) without PyBaMM is one line and exit 2."""
     _hide(monkeypatch, "pybamm")
-    rc = main(["demo", "--protocol", "udds"])
-    line = _one_line_no_traceback(capsys.readouterr().err)
-    assert rc == 2 and "cellsense[sim]" in line
+    monkeypatch.setenv("CELLSENSE_CACHE", str(tmp_path))
+    for argv in (["demo", "--protocol", "udds", "--fresh"], ["demo", "--protocol", "hwfet"],
+                 ["demo", "--protocol", "udds", "--resolve"]):
+        rc = main(argv)
+        line = _one_line_no_traceback(capsys.readouterr().err)
+        assert rc == 2 and "cellsense[sim]" in line and "PyBaMM" in line, argv
+    assert main(["demo", "--protocol", "udds"]) == 0
+    cap = capsys.readouterr()
+    assert "shipped PyBaMM truth (chen2020_dfn_udds_25degC.csv.gz: PyBaMM " in cap.err
+    assert "udds     EKF       17256" in cap.out and "udds     UKF       17256" in cap.out
+    assert "pybamm" not in {m.split(".")[0] for m in sys.modules if sys.modules[m] is not None}
 
 
 def test_simulate_api_without_pybamm(monkeypatch):
     _hide(monkeypatch, "pybamm")
     from cellsense.simulate import simulate, simulate_aging
 
-    for fn in (simulate, simulate_aging):
+    for fn in (lambda: simulate(protocol="cc"), simulate_aging):  # simulate() alone: the shipped UDDS truth
         with pytest.raises(MissingExtraError, match=r"needs PyBaMM .*pip install 'cellsense\[sim\]'") as ei:
             fn()
         assert isinstance(ei.value, ModuleNotFoundError) and isinstance(ei.value, ImportError)
@@ -241,7 +251,8 @@ def fake_pybamm(monkeypatch):
 
 
 def test_simulate_cli_prints_start_cache_and_solve_lines(fake_pybamm, capsys, tmp_path):
-    argv = ["simulate", "--protocol", "udds", "--out", str(tmp_path / "u.csv"), "--cache-dir", str(tmp_path / "c")]
+    argv = ["simulate", "--protocol", "udds", "--repeats", "2", "--out", str(tmp_path / "u.csv"),  # not shipped
+            "--cache-dir", str(tmp_path / "c")]
     assert main(argv) == 0
     err = capsys.readouterr().err.splitlines()
     assert len(fake_pybamm) == 1 and len(err) == 2, err
@@ -274,9 +285,79 @@ def test_demo_progress_on_stderr_and_quiet(fake_pybamm, capsys, tmp_path, monkey
     monkeypatch.setenv("CELLSENSE_CACHE", str(tmp_path))
     from cellsense.demo import demo
 
-    demo(protocols=("us06",), filters=("ekf",))
+    demo(protocols=("us06",), filters=("ekf",), fresh=True)
     cap = capsys.readouterr()
-    assert "us06 at 25 degC: truth cache miss" in cap.err and "cellsense demo: simulated" in cap.err
-    assert cap.out == ""
+    assert "us06 at 25 degC: fresh solve requested (--fresh)" in cap.err and "cellsense demo: simulated" in cap.err
+    assert len(fake_pybamm) == 1 and cap.out == ""
     demo(protocols=("us06",), filters=("ekf",), quiet=True)
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr().err == "" and len(fake_pybamm) == 1  # the shipped truth: no solve
+    demo(protocols=("hwfet",), filters=("ekf",))
+    assert "hwfet at 25 degC: truth cache miss" in capsys.readouterr().err and len(fake_pybamm) == 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 4. the main job in seconds: the demo's DFN truths ship with the package, with their provenance
+# ---------------------------------------------------------------------------------------------------------
+def test_shipped_truths_have_their_provenance():
+    import gzip
+    import hashlib
+
+    from cellsense.simulate import TRUTH_COLUMNS, shipped_truths
+
+    recs = shipped_truths()
+    assert {(r["parameter set"], r["model"], r["key"]["settings"]["protocol"], r["key"]["temperature [degC]"])
+            for r in recs} == {("Chen2020", "DFN", "udds", 25.0), ("Chen2020", "DFN", "us06", 25.0)}
+    total = 0
+    for r in recs:
+        raw = r["_data"].read_bytes()
+        total += len(raw)
+        assert hashlib.sha256(raw).hexdigest() == r["data sha256"]
+        assert r["pybamm version"] and r["pybamm version"] == r["key"]["pybamm"] == r["meta"]["pybamm version"]
+        assert r["solver"]["name"] == "IDAKLUSolver" and r["solver"]["rtol"] == 1e-5 and r["solver"]["atol"] == 1e-7
+        assert r["regenerate"] == "python scripts/make_demo_truths.py --fresh"
+        assert (ROOT / "scripts" / "make_demo_truths.py").exists()
+        assert r["meta"]["termination"].startswith("event: Minimum voltage") or "Minimum voltage" in r["meta"]["termination"]
+        lines = gzip.decompress(raw).decode().splitlines()
+        assert lines[0] == ",".join(TRUTH_COLUMNS) and len(lines) - 1 > 10000
+    assert total < 3_000_000  # a few MB at most in the package
+
+
+def test_simulate_uses_the_shipped_truth_without_pybamm(monkeypatch, tmp_path):
+    import numpy as np
+
+    _hide(monkeypatch, "pybamm")
+    from cellsense.simulate import simulate
+
+    lines = []
+    r = simulate(protocol="us06", cache_dir=tmp_path, progress=lines.append)
+    assert r.meta["cache"]["shipped"].endswith("chen2020_dfn_us06_25degC.csv.gz") and not r.meta["cache"]["hit"]
+    assert len(lines) == 1 and "shipped PyBaMM truth" in lines[0] and "--fresh re-solves it" in lines[0]
+    assert len(r) == 11856 and r.soc_true[0] == 1.0 and np.all(np.diff(r.time_s) > 0)
+    # soc_true on Q_ref (the stored reference capacity): coulomb counting reproduces it
+    q = r.meta["reference capacity [A.h]"]
+    cc = 1.0 - np.r_[0.0, np.cumsum(r.current_A[1:] * np.diff(r.time_s))] / 3600.0 / q
+    assert np.max(np.abs(cc - r.soc_true)) < 1e-3
+    assert list(tmp_path.iterdir()) == []  # nothing written to the cache
+    with pytest.raises(MissingExtraError):  # any other setting is not shipped: it must be solved
+        simulate(protocol="us06", peak_c_rate=2.0, cache_dir=tmp_path)
+    with pytest.raises(MissingExtraError):
+        simulate(protocol="us06", cache_dir=tmp_path, fresh=True)
+
+
+def test_simulate_cli_fresh_and_shipped(fake_pybamm, capsys, tmp_path):
+    argv = ["simulate", "--protocol", "udds", "--out", str(tmp_path / "u.csv"), "--cache-dir", str(tmp_path / "c")]
+    assert main(argv) == 0 and fake_pybamm == []
+    out = capsys.readouterr().out
+    assert "(shipped truth)" in out and "17256 rows" in out
+    assert main(argv + ["--fresh"]) == 0 and len(fake_pybamm) == 1
+    assert "fresh solve requested" in capsys.readouterr().err
+
+
+def test_demo_and_setup_scripts():
+    """scripts/demo.sh installs only what the demo needs and scripts/setup.sh skips pip when nothing changed."""
+    demo = (ROOT / "scripts" / "demo.sh").read_text()
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    assert 'CELLSENSE_EXTRAS="${CELLSENSE_EXTRAS:-sim}"' in demo and "source \"$ROOT/scripts/setup.sh\"" in demo
+    assert ".cellsense-installed" in setup and "CELLSENSE_REINSTALL" in setup
+    for d in ("pyproject.toml", "CMakeLists.txt", "cmake", "cpp", "python", "models"):
+        assert d in setup.split("find ", 1)[1].split("\n", 1)[0]
