@@ -444,6 +444,11 @@ def bench_mcu(build_dir: str | os.PathLike | None = None, out: str | os.PathLike
         run = parse_run(text)
         report["cores"][core] = {"machine": MACHINES[core], "run": run, "footprint": footprint(bdir, core),
                                  "static_stack": static_stack(bdir, core), "parity": _parity(src, bdir, text)}
+        try:  # worst-case stack per C API entry point: call graph + frames (cellsense.stackbound)
+            from . import stackbound
+            report["cores"][core]["stack_bound"] = stackbound.c_api_bound(bdir, core, cache.get("CMAKE_OBJDUMP") or None)
+        except Exception as e:  # noqa: BLE001 - reported, not fatal: the test stack_bound_<core> checks it
+            report["cores"][core]["stack_bound_error"] = str(e)
         soh = bench_soh(src, bdir, core, cache.get("CMAKE_NM") or None)  # the SOH-enabled estimator
         if soh is not None:
             report["cores"][core]["soh"] = soh
@@ -500,6 +505,14 @@ def format_mcu(report: dict[str, Any]) -> str:
               "flash core: the core + C API (text+rodata) as linked when the whole API is used; +runtime:",
               "  compiler/libc/libm helpers it pulls in (soft-float on M3/M0, memcpy/memset, sqrtf).",
               "state B: per-cell estimator bytes (of the 224-byte cs_estimator); stack B: painted maximum per step."]
+    for core, c in report["cores"].items():
+        sb = c.get("stack_bound")
+        if sb:
+            top = sorted(sb.items(), key=lambda kv: -kv[1]["stack_bytes"])
+            lines.append(f"worst-case stack per call on {core} (call graph + frames): "
+                         + ", ".join(f"{k} {v['stack_bytes']:,} B" for k, v in top if v["stack_bytes"] > 0))
+        elif c.get("stack_bound_error"):
+            lines.append(f"worst-case stack on {core}: not bounded ({c['stack_bound_error']})")
     if "targets_met" in report:
         t = report["targets_met"]
         lines.append("targets on Cortex-M4F: " + ", ".join(f"{k} {'met' if v else 'MISSED'} (<= {TARGETS[k]:,})"
