@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cellsense/estimator/estimator.hpp"
+#include "cellsense/estimator/log_clock.hpp"
 #include "cellsense/estimator/status.hpp"
 #include "cellsense/math/table.hpp"
 #include "cellsense/model/ecm.hpp"
@@ -233,10 +234,9 @@ void init_estimator(E& est, const typename E::Model& model, const py::dict& conf
 /// re-anchored on this sample (run_log), no step, state unchanged.
 using cellsense::kStatusClockReanchored;
 using cellsense::kStatusInitial;
-/// Backwards timestamps in a row after which the clock re-anchors on the latest one (issue #12 item 1).
-/// One or two out-of-order rows stay rejected (`rejected_dt_nonpositive`); a third in a row means the
-/// clock itself jumped (a forward glitch left it anchored in the future, or the logger's clock restarted).
-constexpr int kClockReanchorAfter = 3;
+/// The log clock's rule (timestamps -> dt, NaN, backwards time, re-anchor, gaps) is the core's:
+/// cellsense::LogClock (estimator/log_clock.hpp). Backwards timestamps in a row after which it re-anchors:
+constexpr int kClockReanchorAfter = cellsense::LogClock<double>::kReanchorAfter;
 
 /// kStatusVoltageStuck (the core's code): a sample inside a stuck voltage reading (run_log): the step ran
 /// without the measurement (predict only, the charge counted), or, if the binding has no predict-only path,
@@ -255,12 +255,10 @@ using cellsense::kStatusVoltageStuck;
 constexpr int kStuckMinSamples = 5;
 constexpr double kStuckMinStep_V = 5e-3;
 
-/// The clock of a binding object across run() / step() calls (the Python attribute last_time_s).
+/// The clock of a binding object across run() / step() calls (the Python attribute last_time_s): the
+/// core's log clock, plus the stuck-voltage run the previous call ended in.
 struct RunClock {
-  double last_time_s = 0;
-  bool started = false;
-  int backwards = 0;  ///< backwards timestamps in a row (reset by any later one and by set())
-  double pending_gap_s = 0;  ///< a step rejected as too long, not yet followed by a stepped sample (run_log)
+  cellsense::LogClock<double> log{};
   // The run of identical voltage readings the previous run() call ended in (a log fed in pieces).
   double run_v = std::numeric_limits<double>::quiet_NaN();  ///< its reading (NaN: none)
   py::ssize_t run_len = 0;                                  ///< its length so far (samples)
@@ -268,21 +266,18 @@ struct RunClock {
   bool run_pos = false, run_neg = false;                    ///< discharge / charge above the step inside it
   bool run_stuck = false;                                   ///< already identified as stuck
   double run_prev_i = std::numeric_limits<double>::quiet_NaN();  ///< last finite current inside it
-  py::object get() const { return started ? py::object(py::float_(last_time_s)) : py::none(); }
+  py::object get() const { return log.started() ? py::object(py::float_(log.last_time_s())) : py::none(); }
   void reset_run() {
     run_v = run_prev_i = std::numeric_limits<double>::quiet_NaN();
     run_len = 0;
     run_up = run_down = run_pos = run_neg = run_stuck = false;
   }
   void set(const py::object& t) {
-    backwards = 0;
-    pending_gap_s = 0;
     reset_run();
     if (t.is_none()) {
-      started = false;
+      log.reset();
     } else {
-      last_time_s = t.cast<double>();
-      started = std::isfinite(last_time_s);
+      log.set(t.cast<double>());
     }
   }
 };
@@ -353,14 +348,11 @@ class RunColumns {
 /// The first six columns of every estimator run(), in put_report's order.
 #define CELLSENSE_PY_REPORT_COLUMNS "soc", "soc_sigma", "voltage_pred_V", "innovation_V", "innovation_variance_V2", "nis"
 
-/// The whole-log loop, with the GIL released. The very first sample of the object's life only sets
-/// the clock: `first(k)` (status kStatusInitial; a non-finite time cannot set it: kRejectedNonFinite).
-/// Every other sample is `step(k, dt_s)`, which returns the status; dt = time[k] - the clock. The
-/// clock advances on every sample with a finite, later time, accepted or not (a rejected sample's
-/// interval is not integrated; its status says so). A time earlier than the clock is rejected
-/// (dt < 0), but the kClockReanchorAfter-th such sample in a row re-anchors the clock on its own time:
-/// no step, `first(k)` fills the columns with the estimate as it stands, status kStatusClockReanchored
-/// (a glitch far into the future, or a clock that restarted, would otherwise reject every later sample).
+/// The whole-log loop, with the GIL released. The clock is the core's (cellsense::LogClock, which states
+/// the rule): a sample it does not step - the very first of the object's life (kStatusInitial), a
+/// non-finite time before that (kRejectedNonFinite), a re-anchoring one (kStatusClockReanchored) - gets
+/// `first(k)`, which fills the columns with the estimate as it stands; every other sample is
+/// `step(k, dt_s)`, which returns the status.
 /// run_log's default gap hook: nothing (the binding has no gap policy).
 struct NoGapHook {
   void operator()(py::ssize_t, double) const {}
@@ -443,44 +435,16 @@ void run_log(const LogInputs& in, RunClock& clock, std::uint8_t* status, First f
              Stuck stuck = Stuck{}) {
   py::gil_scoped_release release;
   const std::vector<char> is_stuck = find_stuck_voltage(in, clock, stuck.current_step_A());
-  const double* t = in.time_s;
   for (py::ssize_t k = 0; k < in.n; ++k) {
-    if (!clock.started) {
-      if (std::isfinite(t[k])) {
-        status[k] = kStatusInitial;
-        clock.last_time_s = t[k];
-        clock.started = true;
-        clock.backwards = 0;
-      } else {
-        status[k] = static_cast<std::uint8_t>(cellsense::StepStatus::kRejectedNonFinite);
-      }
+    const cellsense::ClockTick<double> tick = clock.log.tick(in.time_s[k]);
+    if (!tick.steps()) {
+      status[k] = tick.no_step_status();
       first(k);
       continue;
     }
-    const double dt = t[k] - clock.last_time_s;
-    if (std::isfinite(t[k])) {
-      if (dt < 0) {
-        if (++clock.backwards >= kClockReanchorAfter) {
-          status[k] = kStatusClockReanchored;
-          clock.last_time_s = t[k];
-          clock.backwards = 0;
-          clock.pending_gap_s = 0;
-          first(k);
-          continue;
-        }
-      } else {
-        clock.backwards = 0;
-        if (dt > 0 && clock.pending_gap_s > 0) {
-          gap(k, clock.pending_gap_s);
-          clock.pending_gap_s = 0;
-        }
-      }
-    }
-    status[k] = !is_stuck.empty() && is_stuck[static_cast<std::size_t>(k)] ? stuck(k, dt) : step(k, dt);
-    if (status[k] == static_cast<std::uint8_t>(cellsense::StepStatus::kRejectedDtTooLarge) && std::isfinite(dt)) {
-      clock.pending_gap_s = dt;
-    }
-    if (std::isfinite(t[k]) && t[k] > clock.last_time_s) { clock.last_time_s = t[k]; }
+    if (tick.gap_s > 0) { gap(k, tick.gap_s); }
+    status[k] = !is_stuck.empty() && is_stuck[static_cast<std::size_t>(k)] ? stuck(k, tick.dt_s) : step(k, tick.dt_s);
+    clock.log.stepped(tick, status[k]);
   }
 }
 

@@ -236,7 +236,41 @@ PYBIND11_MODULE(_core, m) {
   m.attr("STATUS_NAMES") = m.attr("status_names")();
   m.attr("STATUS_INITIAL") = kStatusInitial;
   m.attr("STATUS_CLOCK_REANCHORED") = kStatusClockReanchored;
-  m.attr("CLOCK_REANCHOR_AFTER") = cellsense_py::kClockReanchorAfter;
+  m.attr("CLOCK_REANCHOR_AFTER") = LogClock<double>::kReanchorAfter;
+  // The log clock over a whole time column (estimator/log_clock.hpp), for the pack path and the replay link.
+  m.def("log_clock", [](const cellsense_py::Arr& time_s) {
+    if (time_s.ndim() != 1) { throw py::value_error("log_clock(): time_s must be 1-D"); }
+    const py::ssize_t n = time_s.shape(0);
+    py::array_t<double> dt(n);
+    py::array_t<std::uint8_t> action(n), status(n);
+    const double* t = time_s.data();
+    double* o_dt = dt.mutable_data();
+    std::uint8_t* o_act = action.mutable_data();
+    std::uint8_t* o_st = status.mutable_data();
+    {
+      py::gil_scoped_release release;
+      LogClock<double> clock;
+      for (py::ssize_t k = 0; k < n; ++k) {
+        const ClockTick<double> tick = clock.tick(t[k]);
+        o_dt[k] = tick.encoded_dt_s();
+        o_act[k] = static_cast<std::uint8_t>(tick.action);
+        o_st[k] = tick.steps() ? std::uint8_t{0} : tick.no_step_status();
+      }
+    }
+    py::dict out;
+    out["dt_s"] = dt;
+    out["action"] = action;
+    out["status"] = status;
+    return out;
+  }, py::arg("time_s"),
+        "The core's log clock over a time column: dt_s (NaN: no step; +inf: a step on a non-finite time), "
+        "action (ClockAction: 0 start, 1 step, 2 re-anchor, 3 non-finite before the start) and, where no step, "
+        "its status (0 where stepped). The gap hand-over of LogClock::stepped() is not applied (a pack handles "
+        "gaps itself).");
+  m.attr("CLOCK_ACTION_START") = static_cast<int>(ClockAction::kStart);
+  m.attr("CLOCK_ACTION_STEP") = static_cast<int>(ClockAction::kStep);
+  m.attr("CLOCK_ACTION_REANCHOR") = static_cast<int>(ClockAction::kReanchor);
+  m.attr("CLOCK_ACTION_NONFINITE_BEFORE_START") = static_cast<int>(ClockAction::kNonFiniteBeforeStart);
   m.attr("STATUS_VOLTAGE_STUCK") = kStatusVoltageStuck;
   m.attr("STUCK_MIN_SAMPLES") = cellsense_py::kStuckMinSamples;
   m.attr("STUCK_MIN_STEP_V") = cellsense_py::kStuckMinStep_V;

@@ -40,8 +40,8 @@ STATUS_REINIT_FAILED = _status.REINIT_FAILED
 STATUS_CLOCK_REANCHORED = _status.CLOCK_REANCHORED  #: the clock re-anchored on this sample (no step); as a single estimator's
 EVENT_CLOCK_REANCHORED = _status.EVENT_CLOCK_REANCHORED
 EVENTS = dict(_status.EVENT_NAMES)
-#: Backwards timestamps in a row after which the clock re-anchors on the latest one (the whole-log loop of the
-#: single-cell estimators uses the same rule: python/bindings/common.hpp kClockReanchorAfter).
+#: Backwards timestamps in a row after which the log clock re-anchors on the latest one (the core's
+#: cellsense::LogClock::kReanchorAfter, exposed as _core.CLOCK_REANCHOR_AFTER; tests hold them equal).
 CLOCK_REANCHOR_AFTER = 3
 
 
@@ -340,43 +340,19 @@ class PackLog:
 
 
 def clock_dt(time_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """dt per sample by the core's clock rule, and the samples on which the clock re-anchored.
+    """dt per sample by the core's log clock, and the samples on which the clock re-anchored.
 
-    The first sample sets the clock (dt NaN = "initial"); the clock advances on every later finite
-    timestamp, so a repeated or backwards one gives dt <= 0 (rejected). The CLOCK_REANCHOR_AFTER-th
-    backwards timestamp in a row re-anchors the clock on itself (dt NaN: no step; `reanchored` True):
-    a glitch far into the future, or a logger clock that restarted, would otherwise leave every later
-    sample rejected. One or two out-of-order samples stay rejected."""
-    t = np.asarray(time_s, dtype=float)
-    n = len(t)
-    dt = np.full(n, np.nan)
-    reanchored = np.zeros(n, bool)
-    if n > 1:
-        last = np.maximum.accumulate(t)
-        dt[1:] = t[1:] - last[:-1]
-        if not np.all(np.isfinite(t)) or np.any(dt[1:] < 0):
-            dt[:] = np.nan
-            started, clock, backwards = False, 0.0, 0
-            for k, tk in enumerate(t.tolist()):
-                if not started:
-                    if math.isfinite(tk):
-                        started, clock = True, tk
-                    continue  # NaN dt: "initial" (a non-finite time is rejected by the core as well)
-                if not math.isfinite(tk):
-                    dt[k] = np.inf  # stepped and rejected as non-finite (NaN would mean "initial")
-                    continue
-                d = tk - clock
-                if d < 0:
-                    backwards += 1
-                    if backwards >= CLOCK_REANCHOR_AFTER:
-                        clock, backwards = tk, 0
-                        reanchored[k] = True
-                        continue
-                else:
-                    backwards = 0
-                dt[k] = d
-                clock = max(clock, tk)
-    return dt, reanchored
+    The rule is `cellsense::LogClock` (cpp/include/cellsense/estimator/log_clock.hpp), the one the single-cell
+    estimators' whole-log loop runs, so a cell and a pack see the same clock. dt is what the pack binding and
+    the replay link take: NaN = no step (the first finite sample sets the clock: "initial"; the
+    CLOCK_REANCHOR_AFTER-th backwards timestamp in a row re-anchors it: `reanchored` True), +inf = a step on a
+    non-finite time (every cell rejects it as non-finite, state unchanged), otherwise time - clock (<= 0 for a
+    repeated or backwards timestamp: rejected)."""
+    from .estimator import _core
+
+    core = _core()
+    out = core.log_clock(np.ascontiguousarray(time_s, dtype=float))
+    return out["dt_s"], out["action"] == core.CLOCK_ACTION_REANCHOR
 
 
 def step_dt(time_s: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cellsense/estimator/estimator.hpp"
+#include "cellsense/estimator/log_clock.hpp"
 #include "cellsense/estimator/status.hpp"
 #include "cellsense/filter/ekf.hpp"
 #include "cellsense/filter/ukf.hpp"
