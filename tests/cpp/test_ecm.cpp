@@ -1,5 +1,6 @@
 // Unit tests: model/ecm.hpp (validation, transition, measurement and Jacobians).
 #include <cmath>
+#include <limits>
 
 #include "cells.hpp"
 #include "check.hpp"
@@ -46,6 +47,59 @@ void test_validate() {
   // Unused table cells beyond n_soc are ignored.
   q = p; q.r0_Ohm.value[0][40] = T(-5);
   CHECK_T(model::validate(q) == E::kOk);
+}
+
+/// Every field validate() checks, corrupted alone, gives that field's error (one case per operand of
+/// each condition, so every short-circuit branch is exercised).
+// verifies: CS-ECM-001
+template <typename T, int NRC>
+void test_validate_every_field() {
+  using P = model::EcmParams<T, NRC>;
+  using E = model::ParamError;
+  static P p;
+  cstest::make_cell(p);
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  const T last = T(p.grid.n_temperature - 1);
+  struct Case {
+    void (*edit)(P&, T, T);
+    E want;
+  };
+  const Case cases[] = {
+      {[](P& q, T, T) { q.grid.n_soc = 1; }, E::kGridSize},
+      {[](P& q, T, T) { q.grid.n_temperature = 9; }, E::kGridSize},
+      {[](P& q, T n, T) { q.grid.soc[2] = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.grid.temperature_degC[1] = n; }, E::kNonFinite},
+      {[](P& q, T, T) { q.grid.soc[0] = T(0.01); }, E::kSocBreakpoints},
+      {[](P& q, T n, T) { q.capacity_Ah = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.coulombic_efficiency = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.hysteresis_rate = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.sign_deadband_A = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.voltage_min_V = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.voltage_max_V = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.current_min_A = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.current_max_A = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.temperature_min_degC = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.temperature_max_degC = n; }, E::kNonFinite},
+      {[](P& q, T n, T l) { q.ocv_V.value[static_cast<int>(l)][3] = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.hysteresis_V.value[0][1] = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.hysteresis_instant_V.value[0][1] = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.rc_r_Ohm[NRC - 1].value[0][1] = n; }, E::kNonFinite},
+      {[](P& q, T n, T) { q.rc_tau_s[NRC - 1].value[0][1] = n; }, E::kNonFinite},
+      {[](P& q, T, T) { q.capacity_Ah = T(2e6); }, E::kCapacity},
+      {[](P& q, T, T) { q.coulombic_efficiency = T(0); }, E::kCoulombicEfficiency},
+      {[](P& q, T, T l) { q.ocv_V.value[static_cast<int>(l)][7] = T(0); }, E::kOcvNotIncreasing},
+      {[](P& q, T, T) { q.hysteresis_instant_V.value[0][2] = T(-1e-3); }, E::kNegativeHysteresis},
+      {[](P& q, T, T) { q.hysteresis_rate = T(-1); }, E::kNegativeHysteresis},
+      {[](P& q, T, T) { q.sign_deadband_A = T(-0.1); }, E::kNegativeHysteresis},
+      {[](P& q, T, T) { q.current_max_A = q.current_min_A; }, E::kLimits},
+      {[](P& q, T, T) { q.temperature_max_degC = q.temperature_min_degC; }, E::kLimits},
+  };
+  static P q;
+  for (const Case& c : cases) {
+    q = p;
+    c.edit(q, nan, last);
+    CHECK_T(model::validate(q) == c.want);
+  }
 }
 
 // verifies: CS-ECM-002
@@ -188,6 +242,8 @@ void test_measurement() {
 int main() {
   test_validate<float, 1>();
   test_validate<double, 3>();
+  test_validate_every_field<float, 2>();
+  test_validate_every_field<double, 1>();
   test_transition<float, 1>();
   test_transition<double, 2>();
   test_transition<float, 3>();

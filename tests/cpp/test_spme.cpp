@@ -220,6 +220,93 @@ void test_validate() {
   CHECK_T(&m.params() == &p && std::memcmp(&m.noise(), &n, sizeof n) == 0);
 }
 
+/// Every field validate() checks, corrupted alone, gives that field's error (both electrodes; one case
+/// per operand of each condition).
+// verifies: CS-SPME-001
+template <typename T>
+void test_validate_every_field() {
+  using PT = model::SpmeParams<T, 2, 96>;
+  using E = model::SpmeParamError;
+  using El = typename PT::Electrode;
+  static PT p;
+  make_spme(p);
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  static PT q;
+  int n_cases = 0;
+  // Electrode fields, on the negative and on the positive electrode.
+  void (*const electrode_edits[])(El&, T) = {
+      [](El& e, T n) { e.thickness_m = n; }, [](El& e, T n) { e.particle_radius_m = n; },
+      [](El& e, T n) { e.active_fraction = n; }, [](El& e, T n) { e.max_concentration_mol_m3 = n; },
+      [](El& e, T n) { e.diffusivity_m2_s = n; }, [](El& e, T n) { e.diffusivity_activation_J_mol = n; },
+      [](El& e, T n) { e.exchange_current_A_m2 = n; }, [](El& e, T n) { e.exchange_current_activation_J_mol = n; },
+      [](El& e, T n) { e.stoichiometry_full = n; }, [](El& e, T n) { e.stoichiometry_per_soc = n; },
+      [](El& e, T n) { e.ocp_stoichiometry[1] = n; }, [](El& e, T n) { e.ocp_V[2] = n; },
+  };
+  struct ElCase {
+    void (*edit)(El&);
+    E want;
+  };
+  const ElCase electrode_cases[] = {
+      {[](El& e) { e.n_ocp = 97; }, E::kOcpTable},
+      {[](El& e) { e.thickness_m = T(0); }, E::kNonPositive},
+      {[](El& e) { e.particle_radius_m = T(0); }, E::kNonPositive},
+      {[](El& e) { e.active_fraction = T(0); }, E::kNonPositive},
+      {[](El& e) { e.active_fraction = T(1); }, E::kNonPositive},
+      {[](El& e) { e.max_concentration_mol_m3 = T(0); }, E::kNonPositive},
+      {[](El& e) { e.diffusivity_m2_s = T(0); }, E::kNonPositive},
+      {[](El& e) { e.stoichiometry_full = T(0); }, E::kStoichiometry},
+      {[](El& e) { e.stoichiometry_full = T(1); }, E::kStoichiometry},
+      {[](El& e) { e.stoichiometry_per_soc = e.stoichiometry_full - T(1.5); }, E::kStoichiometry},
+      {[](El& e) { e.stoichiometry_per_soc = T(0); }, E::kStoichiometry},
+  };
+  for (int side = 0; side < 2; ++side) {
+    for (auto edit : electrode_edits) {
+      q = p;
+      edit(side == 0 ? q.negative : q.positive, nan);
+      CHECK_T(model::validate(q) == E::kNonFinite);
+      ++n_cases;
+    }
+    for (const ElCase& c : electrode_cases) {
+      q = p;
+      c.edit(side == 0 ? q.negative : q.positive);
+      CHECK_T(model::validate(q) == c.want);
+      ++n_cases;
+    }
+  }
+  // Cell-level fields.
+  struct Case {
+    void (*edit)(PT&, T);
+    E want;
+  };
+  const Case cases[] = {
+      {[](PT& r, T n) { r.area_m2 = n; }, E::kNonFinite},
+      {[](PT& r, T n) { r.contact_resistance_Ohm = n; }, E::kNonFinite},
+      {[](PT& r, T n) { r.temperature_max_degC = n; }, E::kNonFinite},
+      {[](PT& r, T n) { r.electrolyte_tau_s[1] = n; }, E::kNonFinite},
+      {[](PT& r, T n) { r.electrolyte_gain_mol_m3_per_A[1][0] = n; }, E::kNonFinite},
+      {[](PT& r, T n) { r.electrolyte_feedthrough_mol_m3_per_A[0] = n; }, E::kNonFinite},
+      {[](PT& r, T) { r.area_m2 = T(0); }, E::kNonPositive},
+      {[](PT& r, T) { r.reference_temperature_K = T(0); }, E::kNonPositive},
+      {[](PT& r, T) { r.electrolyte_concentration_mol_m3 = T(0); }, E::kNonPositive},
+      {[](PT& r, T) { r.thermodynamic_factor = T(0); }, E::kNonPositive},
+      {[](PT& r, T) { r.transference_number = T(-0.1); }, E::kElectrolyte},
+      {[](PT& r, T) { r.electrolyte_tau_s[0] = T(0); }, E::kElectrolyte},
+      {[](PT& r, T) { r.electrolyte_resistance_Ohm = T(-1e-3); }, E::kNegativeResistance},
+      {[](PT& r, T) { r.negative_electrolyte_resistance_Ohm = T(-1e-3); }, E::kNegativeResistance},
+      {[](PT& r, T) { r.negative_solid_resistance_Ohm = T(-1e-3); }, E::kNegativeResistance},
+      {[](PT& r, T) { r.contact_resistance_Ohm = T(-1e-3); }, E::kNegativeResistance},
+      {[](PT& r, T) { r.voltage_max_V = r.voltage_min_V; }, E::kLimits},
+      {[](PT& r, T) { r.temperature_max_degC = r.temperature_min_degC; }, E::kLimits},
+  };
+  for (const Case& c : cases) {
+    q = p;
+    c.edit(q, nan);
+    CHECK_T(model::validate(q) == c.want);
+    ++n_cases;
+  }
+  CHECK_T(n_cases == 2 * (12 + 11) + 18);
+}
+
 /// Lithium in the solid phase is conserved through any sequence of steps, and the charge moved
 /// from the negative equals the integrated current.
 // verifies: CS-SPME-002
@@ -421,6 +508,8 @@ int main() {
   test_math<double>();
   test_validate<float>();
   test_validate<double>();
+  test_validate_every_field<float>();
+  test_validate_every_field<double>();
   test_conservation<float>();
   test_conservation<double>();
   test_steady_state<float>();
