@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._cliopts import add_cell, require_cell
+
 
 def _estimate_cli(sub) -> None:
     p = sub.add_parser("estimate", help="estimate SOC over a cell-log CSV",
                        description="Run the EKF or UKF over a cell log (time_s,current_A,voltage_V,temperature_degC"
                                    "[,soc_true]; current + = discharge) and write the estimate CSV.")
-    p.add_argument("--model", required=True, help="cell file path, or the name of a bundled cell (models/)")
+    add_cell(p, required=True)
     p.add_argument("--filter", choices=["ekf", "ukf"], default="ekf")
     p.add_argument("--data", required=True, help="cell-log CSV")
     p.add_argument("--out", required=True, help="estimate CSV to write")
@@ -57,7 +59,7 @@ def _estimate_main(a) -> int:
                          "re-initialised from the log's first rested voltage, capacity and R0 carried)")
     if (a.state_in or a.state_out or a.no_ocv_learning) and not a.soh:
         raise ValueError("--state-in / --state-out / --no-ocv-learning need --soh")
-    r = estimate(a.model, a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc, dtype=a.dtype,
+    r = estimate(require_cell(a, "estimate"), a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc, dtype=a.dtype,
                  noise=noise, settings=settings, soh=(SohSettings(ocv_learning=False) if a.no_ocv_learning else True) if a.soh else None, state_in=a.state_in,
                  state_out=a.state_out)
     counts = r.result.counts()
@@ -85,7 +87,7 @@ def _estimate_main(a) -> int:
 
 def _bench_cli(sub) -> None:
     p = sub.add_parser("bench", help="throughput against filterpy; per-step cost from Python")
-    p.add_argument("--model", default=None, help="cell file or bundled name (default: first bundled 2-RC cell)")
+    add_cell(p, help="cell file or bundled name (default: first bundled 2-RC cell)")
     p.add_argument("--duration-s", type=float, default=7200.0, help="log length for the batch path (s at 1 Hz)")
     p.add_argument("--peer-steps", type=int, default=1500, help="steps given to filterpy (it is slow)")
     p.add_argument("--out", default=None, help="also write the figures as JSON here")
@@ -106,7 +108,7 @@ def _bench_main(a) -> int:
             return 2
         print(format_mcu(rep))
         return 0
-    r = bench(model=a.model, duration_s=a.duration_s, peer_steps=a.peer_steps, out=a.out)
+    r = bench(model=a.cell, duration_s=a.duration_s, peer_steps=a.peer_steps, out=a.out)
     print(format_bench(r))
     return 0
 

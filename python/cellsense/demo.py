@@ -78,12 +78,15 @@ def format_table(rows: list[DemoRow]) -> str:
 
 def add_cli(sub) -> None:
     p = sub.add_parser("demo", help="simulate a cell in PyBaMM, estimate it, print the accuracy table")
-    p.add_argument("--cell", default="Chen2020", help="PyBaMM parameter set (default Chen2020)")
-    p.add_argument("--model", default="chen2020", help="cellsense cell file or bundled name")
+    from ._cliopts import add_physics, add_pybamm_set, alias
+
+    p.add_argument("--cell", default=None, help="cell file or bundled name the filters run (default chen2020)")
+    alias(p, "--model", "--cell", "old_model")
+    add_pybamm_set(p, old=None)
     p.add_argument("--protocol", action="append", default=None,
                    help="drive cycle(s): udds, us06, hwfet, wltc (repeatable; default udds and us06)")
     p.add_argument("--temperature-degC", type=float, default=25.0)
-    p.add_argument("--pybamm-model", choices=["DFN", "SPMe", "SPM"], default="DFN")
+    add_physics(p, old="--pybamm-model")
     p.add_argument("--soc-error", type=float, default=0.2, help="initial SOC error of the filters (default 0.2)")
     p.add_argument("--fresh", "--resolve", action="store_true", dest="fresh",
                    help="solve the truths again with the installed PyBaMM (about 10 min on 2 cores) instead of the "
@@ -91,12 +94,37 @@ def add_cli(sub) -> None:
     p.set_defaults(func=_main)
 
 
+def _resolve_cell_options(a) -> tuple[str, str]:
+    """(cell file, PyBaMM set) from --cell / --pybamm-set and the old spellings: before 0.2, demo's --cell was
+    the PyBaMM set and --model the cell file (both still work, with a deprecation line)."""
+    from ._cliopts import deprecation
+    from .cell import resolve_cell_path
+
+    cell, pybamm_set = a.cell, a.pybamm_set
+    old_model = getattr(a, "old_model", None)
+    if old_model is not None:  # old spelling: --model CELLFILE [--cell PYBAMMSET]
+        if cell is not None:
+            deprecation(f"demo --cell {cell} (a PyBaMM parameter set, with --model)", f"--pybamm-set {cell}")
+            pybamm_set = cell
+        return old_model, pybamm_set
+    if cell is not None:
+        try:
+            resolve_cell_path(cell)
+        except ValueError:
+            if "/" not in cell and not cell.endswith(".json") and cell[:1].isupper():  # e.g. Chen2020: a PyBaMM set
+                deprecation(f"demo --cell {cell} (a PyBaMM parameter set)", f"--pybamm-set {cell}")
+                return "chen2020", cell
+            raise
+    return cell or "chen2020", pybamm_set
+
+
 def _main(a) -> int:
-    rows = demo(cell=a.cell, model_file=a.model, protocols=tuple(a.protocol or ("udds", "us06")),
-                temperature_degC=a.temperature_degC, pybamm_model=a.pybamm_model, soc_error=a.soc_error,
+    cell, pybamm_set = _resolve_cell_options(a)
+    rows = demo(cell=pybamm_set, model_file=cell, protocols=tuple(a.protocol or ("udds", "us06")),
+                temperature_degC=a.temperature_degC, pybamm_model=a.physics, soc_error=a.soc_error,
                 fresh=a.fresh)
     print()
-    print(f"SOC estimation, {a.cell} ({a.pybamm_model}) at {a.temperature_degC:g} degC; sensor: 2 mV voltage noise, "
+    print(f"SOC estimation, PyBaMM {pybamm_set} ({a.physics}) at {a.temperature_degC:g} degC, cell {cell}; sensor: 2 mV voltage noise, "
           f"10 mA current noise + 20 mA offset; filters started {100 * a.soc_error:.0f} SOC points off")
     print(format_table(rows))
     return 0

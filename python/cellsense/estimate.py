@@ -46,7 +46,7 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
     data_path = None if isinstance(data, CellLog) else data
     model_path = model if isinstance(model, (str, os.PathLike)) and os.path.isfile(model) else None
     refuse_overwriting_inputs({"--out": out, "--state-out": state_out},
-                              {"--data": data_path, "--model": model_path, "--state-in": state_in},
+                              {"--data": data_path, "--cell": model_path, "--state-in": state_in},
                               allowed=(("--state-out", "--state-in"),))
     with_soh = soh is not None and soh is not False
     if not with_soh and (state_in is not None or state_out is not None):

@@ -5,7 +5,7 @@ file the Python package reads. Every float is numpy's float32 cast of the file's
 9 significant digits (`%.9g`), which is enough for the C compiler to read back exactly that float32:
 the firmware runs on bit-for-bit the parameters `Estimator(dtype="float32")` uses.
 
-    cellsense export-c --model chen2020 --out cell_params.h
+    cellsense export-c --cell chen2020 --out cell_params.h
 """
 from __future__ import annotations
 
@@ -173,14 +173,18 @@ def add_cli(subparsers) -> None:
         "export-c", help="write a cell's parameters as a C header for the C API (firmware)",
         description="Emit the cell's parameter tables as const C data: one filled cs_cell_params "
                     "(cpp/include/cellsense/c_api.h) with float32-exact literals.")
-    p.add_argument("--model", required=True, help="cell file path, or the name of a bundled cell (models/)")
+    from ._cliopts import add_cell
+
+    add_cell(p, required=True)
     p.add_argument("--out", required=True, help="header to write, e.g. cell_params.h")
     p.add_argument("--symbol", default=DEFAULT_SYMBOL, help=f"C name of the object (default {DEFAULT_SYMBOL})")
     p.set_defaults(func=_cli_main)
 
 
 def _cli_main(args) -> int:
-    cell = load_cell(args.model)
+    from ._cliopts import require_cell
+
+    cell = load_cell(require_cell(args, "export-c"))
     export_c(cell, args.out, symbol=args.symbol)
     print(f"wrote {args.out}: cell {cell.name}, {len(cell.soc)} SOC x {len(cell.temperature_degC)} "
           f"temperature breakpoints, symbol {args.symbol}")

@@ -891,13 +891,18 @@ def add_cli(subparsers):
                                           "temperature from a C/20 OCV log and one HPPC log per temperature.")
     p.add_argument("--ocv", default=None, help="C/20 discharge + charge cell log (starts full); required for an ECM")
     p.add_argument("--hppc", default=None, action="append", help="HPPC cell log (repeat per temperature); required for an ECM")
-    p.add_argument("--from-pybamm", default=None, dest="from_pybamm", metavar="PARAMSET",
-                   help="derive the cell file from this PyBaMM parameter set instead (with --model spme)")
-    p.add_argument("--model", default="ecm", choices=["ecm", "spme"],
-                   help="ecm (fit from --ocv/--hppc logs, default) or spme (reduced electrochemical model, "
-                        "--from-pybamm; python/cellsense/spme.py)")
+    from ._cliopts import add_pybamm_set, alias, physics_value
+
+    add_pybamm_set(p, default=None, old="--from-pybamm")
+    p.add_argument("--physics", dest="physics", default=None, type=physics_value, metavar="spme",
+                   help="spme: derive a reduced electrochemical (SPMe) cell file from --pybamm-set instead of fitting "
+                        "an ECM (python/cellsense/spme.py)")
+    alias(p, "--model", "--physics spme (or --ecm-rc N for an ECM)", "physics",
+          convert=lambda v: {"ecm": None, "spme": "SPMe"}[str(v).lower()])
     p.add_argument("--out", required=True, help="output cell file (JSON)")
-    p.add_argument("--rc-pairs", type=int, default=2, dest="rc_pairs")
+    p.add_argument("--ecm-rc", type=int, default=2, dest="rc_pairs", metavar="N",
+                   help="fit an equivalent-circuit model with N RC pairs (1..3, default 2) from --ocv/--hppc")
+    alias(p, "--rc-pairs", "--ecm-rc", "rc_pairs", convert=int)
     p.add_argument("--name", default=None, help="cell name (default: the output file stem)")
     p.add_argument("--description", default=None)
     p.add_argument("--hysteresis-rate", type=float, default=10.0, dest="hysteresis_rate")
@@ -921,11 +926,12 @@ def add_cli(subparsers):
 
 
 def _cli_fit(args) -> int:
-    if args.model == "spme" or args.from_pybamm:
-        if args.model != "spme" or not args.from_pybamm:
-            raise ValueError("an SPMe cell is derived from a PyBaMM parameter set: use --from-pybamm SET --model spme")
+    if args.physics is not None or args.pybamm_set:
+        if args.physics != "SPMe" or not args.pybamm_set:
+            raise ValueError("an SPMe cell is derived from a PyBaMM parameter set: use --pybamm-set SET --physics spme")
         from .spme import cli_fit_from_pybamm
 
+        args.from_pybamm = args.pybamm_set
         return cli_fit_from_pybamm(args)
     if not args.ocv or not args.hppc:
         raise ValueError("--ocv and --hppc are required to fit an ECM")

@@ -536,8 +536,8 @@ def _solve_estimate(model: str, protocol: str, cell: str, T: float) -> str:
         txt += " (longer when cold: a 10 degC DFN UDDS took 11 min)"
     if model == "DFN" and typ > 30.0:
         fast = TYPICAL_SOLVE_S["SPMe"][protocol]
-        txt += (f"; SPMe is ~{typ / fast:.0f}x faster ({_fmt_duration(fast)}): --model SPMe (demo: --pybamm-model "
-                f"SPMe; Python: model='SPMe'), a simpler model than the DFN, so a different truth")
+        txt += (f"; SPMe is ~{typ / fast:.0f}x faster ({_fmt_duration(fast)}): --physics spme (Python: "
+                f"model='SPMe'), a simpler model than the DFN, so a different truth")
     return txt
 
 
@@ -1067,11 +1067,13 @@ def add_cli(subparsers):
     p = subparsers.add_parser("simulate", help="generate a ground-truth cell log with PyBaMM",
                               description="Simulate a protocol with PyBaMM (lumped thermal) and write a "
                                           "cell-log CSV with soc_true plus a sidecar LOG.csv.json.")
-    p.add_argument("--cell", default="Chen2020", help="PyBaMM parameter set (default Chen2020)")
+    from ._cliopts import add_physics, add_pybamm_set
+
+    add_pybamm_set(p, old="--cell")
     p.add_argument("--protocol", default="udds", choices=PROTOCOLS)
     p.add_argument("--temperature-degC", type=float, default=25.0, dest="temperature_degC")
     p.add_argument("--out", required=True, help="output cell-log CSV (sidecar: OUT.json next to it)")
-    p.add_argument("--model", default="DFN", choices=MODELS)
+    add_physics(p, old="--model")
     p.add_argument("--initial-soc", type=float, default=None, dest="initial_soc")
     p.add_argument("--c-rate", type=float, default=None, dest="c_rate")
     p.add_argument("--peak-c-rate", type=float, default=None, dest="peak_c_rate")
@@ -1113,8 +1115,8 @@ def _cli_simulate(args) -> int:
                          seed=args.seed)
     if sensor.is_identity():
         sensor = None
-    r = simulate(cell=args.cell, protocol=args.protocol, temperature_degC=args.temperature_degC,
-                 model=args.model, out=args.out, initial_soc=args.initial_soc, sensor=sensor,
+    r = simulate(cell=args.pybamm_set, protocol=args.protocol, temperature_degC=args.temperature_degC,
+                 model=args.physics, out=args.out, initial_soc=args.initial_soc, sensor=sensor,
                  cache_dir=args.cache_dir, repeats=args.repeats, c_rate=args.c_rate,
                  peak_c_rate=args.peak_c_rate, rest_s=args.rest_s, pulse_c_rate=args.pulse_c_rate,
                  sample_period_s=args.sample_period_s, upper_cutoff_V=args.upper_cutoff_V,

@@ -389,8 +389,10 @@ def add_cli(sub) -> None:
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-real-cells", action="store_true",
                    help="skip the real-cell matrix (Panasonic 18650PF, 25 to -20 degC; about 10 s)")
-    p.add_argument("--model", default="chen2020",
-                   help="cell file (path or bundled name) run in every scenario, e.g. chen2020_spme (default chen2020)")
+    from ._cliopts import add_cell
+
+    add_cell(p, default="chen2020",
+             help="cell file (path or bundled name) run in every scenario, e.g. chen2020_spme (default chen2020)")
     p.set_defaults(func=_main, preset="quick")
 
 
@@ -401,11 +403,11 @@ def _main(a) -> int:
               f"outside 3 sigma {100 * r.outside_3sigma_after:.1f} % -> {status} ({r.wall_s:.1f} s)"
               + (f" {r.error}" if r.error else ""), flush=True)
 
-    scns = matrix(a.preset, a.model) if a.model != "chen2020" else None
+    scns = matrix(a.preset, a.cell) if a.cell != "chen2020" else None
     results = validate(a.preset, a.out, a.workers, a.scheduler, not a.no_plots, scenarios=scns, progress=progress)
     n_fail = sum(not r.passed for r in results)
     print(f"{len(results) - n_fail} of {len(results)} scenarios pass; report: {Path(a.out) / 'validation.md'}")
-    if a.model == "chen2020" and not a.no_real_cells:
+    if a.cell == "chen2020" and not a.no_real_cells:
         from .realcells import format_table
         real = real_cell_matrix(a.out)
         print("\nReal cells across temperature (Panasonic 18650PF; reported, not in the exit code):")

@@ -257,7 +257,7 @@ def test_simulate_cli_prints_start_cache_and_solve_lines(fake_pybamm, capsys, tm
     err = capsys.readouterr().err.splitlines()
     assert len(fake_pybamm) == 1 and len(err) == 2, err
     assert err[0].startswith("cellsense simulate: Chen2020 DFN (lumped thermal), udds at 25 degC: truth cache miss")
-    assert "typically 4.3 min on 2 cores" in err[0] and "SPMe is ~10x faster" in err[0] and "--model SPMe" in err[0]
+    assert "typically 4.3 min on 2 cores" in err[0] and "SPMe is ~10x faster" in err[0] and "--physics spme" in err[0]
     assert err[1].startswith("cellsense simulate: Chen2020 DFN (lumped thermal), udds at 25 degC: solved in 0.2 s")
     assert main(argv) == 0  # the cached truth: a start line naming the run and the cache hit, no solve
     out = capsys.readouterr()
@@ -361,3 +361,91 @@ def test_demo_and_setup_scripts():
     assert ".cellsense-installed" in setup and "CELLSENSE_REINSTALL" in setup
     for d in ("pyproject.toml", "CMakeLists.txt", "cmake", "cpp", "python", "models"):
         assert d in setup.split("find ", 1)[1].split("\n", 1)[0]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 5. one vocabulary: --cell (cell file / bundled name), --pybamm-set, --physics, --ecm-rc; old spellings
+#    still work for one release, with one deprecation line on stderr
+# ---------------------------------------------------------------------------------------------------------
+def _parse(argv, capsys):
+    from cellsense.cli import build_parser
+
+    a = build_parser().parse_args(argv)
+    return a, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("new,old,attr,value", [
+    (["estimate", "--cell", "chen2020", "--data", "x.csv", "--out", "y.csv"],
+     ["estimate", "--model", "chen2020", "--data", "x.csv", "--out", "y.csv"], "cell", "chen2020"),
+    (["export-c", "--cell", "chen2020", "--out", "p.h"], ["export-c", "--model", "chen2020", "--out", "p.h"],
+     "cell", "chen2020"),
+    (["bench", "--cell", "nasa_b0005"], ["bench", "--model", "nasa_b0005"], "cell", "nasa_b0005"),
+    (["validate", "--cell", "chen2020_spme"], ["validate", "--model", "chen2020_spme"], "cell", "chen2020_spme"),
+    (["simulate", "--pybamm-set", "OKane2022", "--out", "s.csv"], ["simulate", "--cell", "OKane2022", "--out", "s.csv"],
+     "pybamm_set", "OKane2022"),
+    (["simulate", "--physics", "spme", "--out", "s.csv"], ["simulate", "--model", "SPMe", "--out", "s.csv"],
+     "physics", "SPMe"),
+    (["demo", "--physics", "spm"], ["demo", "--pybamm-model", "SPM"], "physics", "SPM"),
+    (["fit", "--pybamm-set", "Chen2020", "--physics", "spme", "--out", "c.json"],
+     ["fit", "--from-pybamm", "Chen2020", "--model", "spme", "--out", "c.json"], "pybamm_set", "Chen2020"),
+    (["fit", "--ecm-rc", "3", "--out", "c.json"], ["fit", "--rc-pairs", "3", "--out", "c.json"], "rc_pairs", 3),
+])
+def test_new_and_old_spellings_mean_the_same(capsys, new, old, attr, value):
+    a, err = _parse(new, capsys)
+    assert getattr(a, attr) == value and err == ""
+    b, err = _parse(old, capsys)
+    assert getattr(b, attr) == value
+    assert "Traceback" not in err
+    lines = err.splitlines()  # one line per old option used
+    assert len(lines) == sum(o.startswith("--") and o not in new for o in old), err
+    for line in lines:
+        assert line.startswith("cellsense: warning: ") and "is deprecated, use" in line and "next release" in line
+    assert {k: v for k, v in vars(a).items() if k != "func"} == {k: v for k, v in vars(b).items() if k != "func"}
+
+
+def test_fit_old_model_spme_and_ecm(capsys):
+    a, _ = _parse(["fit", "--from-pybamm", "Chen2020", "--model", "spme", "--out", "c.json"], capsys)
+    assert a.physics == "SPMe" and a.pybamm_set == "Chen2020"
+    a, err = _parse(["fit", "--model", "ecm", "--ocv", "o.csv", "--hppc", "h.csv", "--out", "c.json"], capsys)
+    assert a.physics is None and a.rc_pairs == 2 and "--model is deprecated" in err
+    assert main(["fit", "--physics", "spme", "--out", "c.json"]) == 2  # SPMe needs --pybamm-set
+    assert "--pybamm-set SET --physics spme" in capsys.readouterr().err
+
+
+def test_demo_cell_options_old_and_new(capsys):
+    from cellsense.demo import _resolve_cell_options
+
+    cases = [(["demo"], ("chen2020", "Chen2020"), False),
+             (["demo", "--cell", "chen2020_spme", "--pybamm-set", "Chen2020"], ("chen2020_spme", "Chen2020"), False),
+             (["demo", "--cell", "OKane2022", "--model", "okane2022_spme"], ("okane2022_spme", "OKane2022"), True),
+             (["demo", "--cell", "Chen2020"], ("chen2020", "Chen2020"), True),  # the old meaning of --cell
+             (["demo", "--model", "chen2020_spme"], ("chen2020_spme", "Chen2020"), True)]
+    for argv, expected, warns in cases:
+        a, err = _parse(argv, capsys)
+        assert _resolve_cell_options(a) == expected, argv
+        err += capsys.readouterr().err
+        assert ("is deprecated" in err) == warns, (argv, err)
+    a, _ = _parse(["demo", "--cell", "no_such_cell"], capsys)
+    with pytest.raises(ValueError, match="no such cell file"):
+        _resolve_cell_options(a)
+
+
+def test_estimate_requires_a_cell(capsys, tmp_path):
+    assert main(["estimate", "--data", "x.csv", "--out", str(tmp_path / "y.csv")]) == 2
+    line = _one_line_no_traceback(capsys.readouterr().err)
+    assert "--cell is required" in line
+
+
+def test_docs_use_the_new_spellings():
+    """README and docs show the current option names (the old ones only where a doc says they are deprecated)."""
+    import re
+
+    bad = re.compile(r"cellsense (estimate|export-c|bench|validate)[^\n`]*--model\b|cellsense simulate[^\n`]*--(cell|model)\b"
+                     r"|--pybamm-model|--from-pybamm|--rc-pairs|cellsense fit[^\n`]*--model\b")
+    skip = {"soh.md", "real-data.md"}  # maintained with the SOH / real-data work (issue #14 report names them)
+    for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        if p.name in skip:
+            continue
+        for n, line in enumerate(p.read_text().splitlines(), 1):
+            if bad.search(line) and "deprecated" not in line:
+                raise AssertionError(f"{p.name}:{n}: old option spelling: {line.strip()}")
