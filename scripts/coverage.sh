@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Line and branch coverage of the core (issue #16, docs/safety.md "Coverage"): the C++ unit tests
-# (tests/cpp, without the 10 M-step soak) and the C API host tests (tests/mcu/test_c_api_host.c,
-# test_soh_c_api_host.c over cpp/src/c_api.cpp) built with gcov instrumentation, run, and measured
+# (tests/cpp, without the 10 M-step soak), the C API host tests (tests/mcu/test_c_api_host.c,
+# test_soh_c_api_host.c over cpp/src/c_api.cpp) and the C API fuzz target replayed (tests/fuzz/replay_c_api.cpp) built with gcov instrumentation, run, and measured
 # with gcovr over cpp/ (core headers and c_api.cpp). HTML report: build/coverage/index.html; the
 # summary and the per-file table are printed. Installs gcovr (pip) into the active Python when missing.
 #   scripts/coverage.sh [build-dir]        (default build/coverage)
@@ -36,6 +36,10 @@ for t in test_c_api_host test_soh_c_api_host; do
   g++ --coverage "$CAPI/$t.o" "$CAPI/c_api.o" -o "$CAPI/$t" -lm
   (cd "$CAPI" && "./$t")
 done
+
+echo "== coverage: C API fuzz target replayed (seed corpus + 100,000 seeded random inputs) =="
+g++ -std=c++17 "${COMMON[@]}" tests/fuzz/replay_c_api.cpp tests/fuzz/fuzz_c_api.cpp "$CAPI/c_api.o" -o "$CAPI/replay_c_api"
+(cd "$CAPI" && ./replay_c_api "$ROOT"/tests/fuzz/corpus/c_api/*)
 
 echo "== coverage: gcovr over cpp/ =="
 mkdir -p "$ROOT/build/coverage"

@@ -250,6 +250,72 @@ void test_rejections_and_init() {
   CHECK_T(!is_rejected(static_cast<StepStatus>(out[0].status)));
 }
 
+// Every init refusal alone (null pointers, cell count, each configuration bound, each variation
+// field), the kReinit gap policy, a gap without cell reports, a non-finite temperature at re-init
+// (25 degC used), set_capacity_scale's refusals, and a discharging / charging cell's scaled model.
+// verifies: CS-PACK-005, CS-PACK-004, CS-PACK-003
+template <typename T>
+void test_init_refusals_and_policies() {
+  static typename Base<T>::Params p;
+  cstest::make_cell(p);
+  using P = Pack<T, filter::Ekf, 2>;
+  static P pk;
+  const auto cfg = make_config<P>();
+  const T soc0[2] = {T(0.5), T(0.6)};
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  CHECK_T(pk.init(nullptr, 2, nullptr, soc0, cfg) == InitStatus::kBadConfig);
+  CHECK_T(pk.init(&p, 2, nullptr, nullptr, cfg) == InitStatus::kBadConfig);
+  CHECK_T(pk.init(&p, 3, nullptr, soc0, cfg) == InitStatus::kBadConfig);  // above MaxCells
+  using C = typename P::Config;
+  void (*const edits[])(C&, T) = {
+      [](C& c, T) { c.usable_soc_low = T(0.9); c.usable_soc_high = T(0.1); },
+      [](C& c, T) { c.usable_soc_low = -std::numeric_limits<T>::infinity(); },
+      [](C& c, T) { c.usable_soc_high = std::numeric_limits<T>::infinity(); },
+      [](C& c, T) { c.gap.gap_s = T(0); },
+      [](C& c, T n) { c.gap.gap_s = n; },
+      [](C& c, T) { c.gap.reinit_after_s = T(1); },
+  };
+  for (auto edit : edits) {
+    C c = cfg;
+    edit(c, nan);
+    CHECK_T(pk.init(&p, 2, nullptr, soc0, c) == InitStatus::kBadConfig && !pk.initialised());
+  }
+  const pack::CellVariation<T> bad_vars[][2] = {
+      {{T(1), T(1)}, {T(0), T(1)}},
+      {{T(1), T(1)}, {nan, T(1)}},
+      {{T(1), T(1)}, {T(1), std::numeric_limits<T>::infinity()}},
+  };
+  for (const auto& v : bad_vars) {
+    CHECK_T(pk.init(&p, 2, v, soc0, cfg) == InitStatus::kBadConfig);  // no bad_cell pointer: still refused
+  }
+  const T bad_soc[2] = {T(0.5), T(3)};
+  CHECK_T(pk.init(&p, 2, nullptr, bad_soc, cfg) == InitStatus::kBadInitialState);
+
+  // kReinit policy: every gap re-initialises; no report array; NaN temperature read as 25 degC.
+  C rc = cfg;
+  rc.gap.policy = pack::GapPolicy::kReinit;
+  const pack::CellVariation<T> var[2] = {{T(0.8), T(1.2)}, {T(1), T(1)}};
+  CHECK_T(pk.init(&p, 2, var, soc0, rc) == InitStatus::kOk);
+  const T volts[2] = {T(3.7), T(3.8)};
+  const T temps[2] = {nan, T(25)};
+  auto s = pk.step(T(45), T(0), volts, temps, nullptr);
+  CHECK_T(s.event == pack::PackEvent::kReinit);
+  CHECK_T(math::is_finite(pk.cell(0).soc()) && pk.cell(1).soc() > pk.cell(0).soc());
+  // Discharge, charge and rest steps through the scaled cell (its current sign logic).
+  const T temps_ok[2] = {T(25), T(25)};
+  pack::CellReport<T> out[2];
+  const T currents[3] = {T(3), T(-3), T(0)};
+  for (const T i : currents) {
+    s = pk.step(T(1), i, volts, temps_ok, out);
+    CHECK_T(s.event == pack::PackEvent::kStep && !is_rejected(static_cast<StepStatus>(out[0].status)));
+  }
+  // set_capacity_scale refusals: negative index, non-finite scale; nothing changed.
+  const T q0 = pk.capacity_Ah(0);
+  CHECK_T(!pk.set_capacity_scale(-1, T(1)) && !pk.set_capacity_scale(0, nan) &&
+          !pk.set_capacity_scale(0, std::numeric_limits<T>::infinity()));
+  CHECK_T(pk.capacity_Ah(0) == q0);
+}
+
 // A step without the voltage or temperature array: every cell reported not initialised, none changed.
 // verifies: CS-PACK-006
 template <typename T>
@@ -297,5 +363,7 @@ int main() {
   test_rejections_and_init<double>();
   test_missing_inputs<float>();
   test_missing_inputs<double>();
+  test_init_refusals_and_policies<float>();
+  test_init_refusals_and_policies<double>();
   return cstest::finish("test_pack");
 }
