@@ -88,6 +88,13 @@ class Cell:
     provenance: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # one line; the tables are in the attributes (print(cell.ocv_V) etc.)
+        t = self.temperature_degC
+        return (f"Cell({self.name!r}, {self.rc_pairs} RC pair{'s' if self.rc_pairs != 1 else ''}, "
+                f"{self.capacity_Ah:.4g} Ah, {len(self.soc)} SOC x {len(t)} temperature breakpoints "
+                f"({float(t[0]):g}..{float(t[-1]):g} degC), source={self.source!r}"
+                + (", placeholder" if self.placeholder else "") + ")")
+
     def core_params(self) -> dict[str, Any]:
         """The parameter dict the compiled core takes."""
         return {

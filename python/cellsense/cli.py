@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: exit status of an unexpected exception (sysexits EX_SOFTWARE): distinct from every verb's result codes (docs/cli.md)
+EXIT_INTERNAL_ERROR = 70
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -157,6 +161,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a bug, not a result: the traceback, and an exit code no verb uses for a measured result
+        import traceback
+
+        traceback.print_exc()
+        print(f"cellsense {args.command}: internal error (exit {EXIT_INTERNAL_ERROR}); please report it with the "
+              "traceback above", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -24,6 +24,12 @@ class EstimateResult:
     metrics: SocMetrics | None
     estimator: Estimator
 
+    def __repr__(self) -> str:  # one line; .log, .result, .metrics, .estimator hold the data
+        m = self.metrics
+        acc = (f", RMSE {100 * m.rmse:.3f} % (SOC points), outside 3 sigma {100 * m.outside_3sigma_after:.1f} %"
+               if m is not None else "")
+        return f"EstimateResult({len(self.log)} samples, cell {self.estimator.cell.name!r}{acc})"
+
 
 def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf", out: str | os.PathLike | None = None,
              initial_soc: float | None = None, dtype: str = "float64", noise: NoiseSettings | None = None,

@@ -117,6 +117,15 @@ class SimResult:
     def __len__(self):
         return len(self.time_s)
 
+    def __repr__(self) -> str:  # one line; the sidecar is in .meta
+        m = self.meta or {}
+        what = " ".join(str(m[k]) for k in ("parameter set", "model", "protocol") if m.get(k) is not None)
+        span = (float(self.time_s[-1] - self.time_s[0]) / 3600.0) if len(self.time_s) else 0.0
+        return (f"SimResult({what or 'log'}, {len(self)} rows, {span:.2f} h"
+                + (f", {m['temperature [degC]']:g} degC" if isinstance(m.get("temperature [degC]"), (int, float)) else "")
+                + (", soc_true" if self.soc_true is not None else "") + (f", +{', '.join(self.extra)}" if self.extra else "")
+                + (", sensor applied" if m.get("sensor") else "") + ")")
+
     def to_csv(self, path, sidecar: bool = True) -> Path:
         """Write the cell log (and ``<path>.json`` sidecar with ``meta``) atomically."""
         path = Path(path)

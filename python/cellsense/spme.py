@@ -203,6 +203,10 @@ class SpmeCell:
     model: str = "spme"
     rc_pairs: int = 0  # not an ECM: lets ECM-only code paths tell
 
+    def __repr__(self) -> str:  # one line; parameters are in the attributes
+        return (f"SpmeCell({self.name!r}, SPMe, {self.capacity_Ah:.4g} Ah, source={self.source!r}"
+                + (", placeholder" if self.placeholder else "") + ")")
+
     # -- derived ----------------------------------------------------------------------------
     def stoichiometry_per_soc(self, e: dict[str, Any], sign: float) -> float:
         """d x_bulk / d SOC = sign 3600 Q / (F eps_s L A c_max): lithium conservation."""

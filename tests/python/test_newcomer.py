@@ -442,10 +442,100 @@ def test_docs_use_the_new_spellings():
 
     bad = re.compile(r"cellsense (estimate|export-c|bench|validate)[^\n`]*--model\b|cellsense simulate[^\n`]*--(cell|model)\b"
                      r"|--pybamm-model|--from-pybamm|--rc-pairs|cellsense fit[^\n`]*--model\b")
-    skip = {"soh.md", "real-data.md"}  # maintained with the SOH / real-data work (issue #14 report names them)
+    skip = {"soh.md", "real-data.md",  # maintained with the SOH / real-data work (issue #14 report names them)
+            "cli.md"}  # the table of deprecated spellings
     for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         if p.name in skip:
             continue
         for n, line in enumerate(p.read_text().splitlines(), 1):
             if bad.search(line) and "deprecated" not in line:
                 raise AssertionError(f"{p.name}:{n}: old option spelling: {line.strip()}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 6. short reprs, documented units and exit codes, figures checked against the code
+# ---------------------------------------------------------------------------------------------------------
+def test_reprs_are_one_short_line(tmp_path):
+    import numpy as np
+
+    import cellsense
+    from cellsense.cell import load_cell
+    from cellsense.simulate import SimResult
+
+    cell, spme = load_cell("chen2020"), load_cell("chen2020_spme")
+    t = np.arange(0.0, 1200.0)
+    i = np.full_like(t, 2.0)
+    v = cell.ocv(0.9 - np.cumsum(i) / 3600 / cell.capacity_Ah) - 0.02 * i
+    soc = 0.9 - np.r_[0.0, np.cumsum(i[1:])] / 3600 / cell.capacity_Ah
+    sim = SimResult(t, i, v, np.full_like(t, 25.0), soc, {"parameter set": "x", "model": "DFN", "protocol": "cc",
+                                                           "temperature [degC]": 25.0, "big": list(range(10000))})
+    sim.to_csv(tmp_path / "log.csv")
+    er = cellsense.estimate("chen2020", tmp_path / "log.csv")
+    for obj, start in ((cell, "Cell('chen2020', 2 RC pairs, "), (spme, "SpmeCell('chen2020_spme', SPMe, "),
+                       (sim, "SimResult(x DFN cc, 1200 rows, "), (er, "EstimateResult(1200 samples, cell 'chen2020'")):
+        r = repr(obj)
+        assert r.startswith(start) and "\n" not in r and len(r) < 200, r
+
+
+def test_soc_metrics_are_fractions_as_documented():
+    import numpy as np
+
+    from cellsense.metrics import soc_metrics
+
+    t = np.arange(0.0, 3600.0)
+    m = soc_metrics(t, np.full_like(t, 0.51), np.full_like(t, 0.002), np.full_like(t, 0.50))
+    assert abs(m.rmse - 0.01) < 1e-12 and abs(m.max_abs_after - 0.01) < 1e-12 and m.outside_3sigma_after == 1.0
+    text = (ROOT / "docs" / "metrics.md").read_text()
+    assert "are **fractions**" in text and "**`counts()` is a method**" in text
+
+
+def test_internal_error_is_not_a_result_code(monkeypatch, capsys):
+    import cellsense.export_c as ec
+    from cellsense.cli import EXIT_INTERNAL_ERROR
+
+    def boom(*a, **k):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ec, "load_cell", boom)
+    assert main(["export-c", "--cell", "chen2020", "--out", "x.h"]) == EXIT_INTERNAL_ERROR == 70
+    err = capsys.readouterr().err
+    assert "RuntimeError: a bug" in err and "internal error (exit 70)" in err
+
+
+def test_cli_md_exit_codes_match_the_code():
+    from cellsense.replay import report
+
+    text = (ROOT / "docs" / "cli.md").read_text()
+    rows = {int(m.group(1)) for m in __import__("re").finditer(r"^\| (\d+) \|", text, __import__("re").M)}
+    assert rows == {0, 1, 2, 3, 4, 70, 130}
+    assert {report.EXIT_OK, report.EXIT_DIVERGED, report.EXIT_DEVICE, report.EXIT_UNREPORTED} <= rows
+    assert "docs/cli.md" in (ROOT / "README.md").read_text()
+
+
+def test_documented_per_cell_bytes_match_the_headers(tmp_path):
+    """docs/replay.md (pack CellEstimator) and docs/c-api.md (cs_estimator_used_bytes) give the Cortex-M sizes:
+    compiled for M4F and M0+ with static_asserts on the documented numbers."""
+    import re
+    import shutil
+
+    gxx = shutil.which("arm-none-eabi-g++")
+    if gxx is None:
+        pytest.skip("arm-none-eabi-g++ not installed (scripts/install_mcu_toolchain.sh)")
+    pack = re.search(r"per-cell RAM on Cortex-M \| (\d+) B \(EKF\) / (\d+) B \(UKF\)", (ROOT / "docs" / "replay.md").read_text())
+    capi = re.search(r"a filter uses \(on Cortex-M: EKF (\d+) B,\s+UKF (\d+) B", (ROOT / "docs" / "c-api.md").read_text())
+    assert pack and capi
+    src = tmp_path / "sizes.cpp"
+    src.write_text(f'''#include "{ROOT}/cpp/src/c_api.cpp"
+#include "cellsense/pack/pack.hpp"
+using PackBase = cellsense::model::EcmModel<float, 2, 64, 8>;
+using EkfPack = cellsense::pack::PackEstimator<PackBase, cellsense::filter::Ekf, 12>;
+using UkfPack = cellsense::pack::PackEstimator<PackBase, cellsense::filter::Ukf, 12>;
+static_assert(sizeof(EkfPack::CellEstimator) == {pack.group(1)}, "docs/replay.md EKF bytes per cell");
+static_assert(sizeof(UkfPack::CellEstimator) == {pack.group(2)}, "docs/replay.md UKF bytes per cell");
+static_assert(offsetof(Impl, body) + sizeof(EkfEstimator) == {capi.group(1)}, "docs/c-api.md EKF used bytes");
+static_assert(offsetof(Impl, body) + sizeof(UkfEstimator) == {capi.group(2)}, "docs/c-api.md UKF used bytes");
+''')
+    for flags in (["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"], ["-mcpu=cortex-m0plus", "-mthumb"]):
+        p = subprocess.run([gxx, "-std=c++17", *flags, "-fno-exceptions", "-fno-rtti", f"-I{ROOT}/cpp/include",
+                            "-fsyntax-only", str(src)], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr[-2000:]
