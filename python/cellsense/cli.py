@@ -29,11 +29,14 @@ def _estimate_cli(sub) -> None:
                         "well-fitted cell the correction costs SOC accuracy, on an aged cell it is what keeps it)")
     p.add_argument("--state-in", default=None, help="with --soh: continue from this saved state (JSON)")
     p.add_argument("--state-out", default=None, help="with --soh: save the state at the end of the log (JSON)")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="also draw SOC (with the truth if the log has soc_true), its error with the 3-sigma band, "
+                        "and the voltage innovation with its 3-sigma band (needs matplotlib: cellsense[sim])")
     p.set_defaults(func=_estimate_main)
 
 
 def _estimate_main(a) -> int:
-    from .estimate import estimate, format_metrics
+    from .estimate import estimate, format_metrics, plot_estimate, self_check
     from .estimator import EstimatorSettings, NoiseSettings
     from .soh import SohSettings
 
@@ -54,6 +57,10 @@ def _estimate_main(a) -> int:
                 settings = replace(settings, **{field: value})
         except ValueError as e:
             raise ValueError(f"{opt} {value!r}: {e}") from None
+    if a.plot is not None:  # before the run: a missing matplotlib is one line, exit 2, nothing written
+        from ._io import require
+
+        require("matplotlib", "cellsense estimate --plot", "estimate")
     if a.initial_soc is not None and a.state_in is not None:
         raise ValueError("--initial-soc and --state-in both set the SOC: give one (with --state-in the SOC is "
                          "re-initialised from the log's first rested voltage, capacity and R0 carried)")
@@ -81,6 +88,10 @@ def _estimate_main(a) -> int:
               " ".join(f"{1000 * c:+.1f}" for c in e.ocv_nodes_V) + " mV")
         if a.state_out:
             print(f"wrote {a.state_out}")
+    for w in self_check(r):
+        print(f"warning: {a.data}: {w}", file=sys.stderr)
+    if a.plot is not None:
+        print(f"wrote {plot_estimate(r, a.plot, title=f'{a.data}: {a.filter.upper()}, cell {r.estimator.cell.name}')}")
     print(f"wrote {a.out}")
     return 0
 

@@ -137,3 +137,100 @@ def _write_estimate_rows(f, res: RunResult, log: CellLog | None = None) -> None:
 def format_metrics(m: SocMetrics) -> str:
     return (f"SOC RMSE {100 * m.rmse:.3f} %  |  max |error| after {m.settle_s / 60:.0f} min {100 * m.max_abs_after:.3f} %  |  "
             f"|error| > 3 sigma after {m.settle_s / 60:.0f} min: {100 * m.outside_3sigma_after:.2f} % of samples")
+
+
+#: self-check thresholds of `cellsense estimate` (docs/cli.md): truth outside 3 sigma on more than this share
+#: of the samples after the settle time, or a mean NIS above this over the fused samples after it (1 for a
+#: consistent filter; the bundled cells give ~0.1 on the demo's drive cycles)
+SELF_CHECK_OUTSIDE_3SIGMA = 0.05
+SELF_CHECK_MEAN_NIS = 3.0
+
+
+def self_check(r: EstimateResult, settle_s: float = 600.0) -> list[str]:
+    """Warnings a user should see about an estimate: with truth, the truth outside the 3-sigma band more than
+    5 % of the time (the filter is overconfident); without truth, a mean normalised innovation squared above
+    3 (the model error is larger than the filter assumes). Empty when neither applies."""
+    out = []
+    m = r.metrics
+    if m is not None and m.outside_3sigma_after > SELF_CHECK_OUTSIDE_3SIGMA:
+        out.append(f"the truth is outside the 3-sigma band on {100 * m.outside_3sigma_after:.1f} % of the samples after "
+                   f"{settle_s / 60:.0f} min (> {100 * SELF_CHECK_OUTSIDE_3SIGMA:.0f} %): the reported sigma is too small for "
+                   "this log (cell model or sensor worse than assumed; raise --voltage-sigma-V or --current-sigma-A, or "
+                   "fit the cell to this data)")
+    res = r.result
+    t = np.asarray(res.time_s, float)
+    ok = np.isfinite(res.nis) & (t >= t[0] + settle_s) & ~np.asarray(res.rejected, bool)
+    if m is None and ok.sum() >= 30:
+        mean_nis = float(np.mean(np.asarray(res.nis, float)[ok]))
+        if mean_nis > SELF_CHECK_MEAN_NIS:
+            out.append(f"mean normalised innovation squared {mean_nis:.1f} after {settle_s / 60:.0f} min (1 for a consistent "
+                       f"filter, > {SELF_CHECK_MEAN_NIS:g} here): the voltage model error is larger than the filter assumes, "
+                       "so its sigma is likely too small (raise --voltage-sigma-V, or fit the cell to this data)")
+    return out
+
+
+def plot_estimate(r: EstimateResult, path, title: str | None = None) -> str:
+    """Write a PNG (or any matplotlib format by the suffix): SOC estimate with its 3-sigma band and the truth,
+    the error with the 3-sigma band (when the log has soc_true), and the voltage innovation with its
+    3-sigma band (3 sqrt(S)). Needs matplotlib (pip install 'cellsense[sim]')."""
+    from ._io import require
+
+    require("matplotlib", "cellsense estimate --plot", "estimate")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res, log = r.result, r.log
+    t_h = (np.asarray(res.time_s, float) - float(res.time_s[0])) / 3600.0
+    soc, sig = 100 * np.asarray(res.soc, float), 100 * np.asarray(res.soc_sigma, float)
+    truth = None if log.soc_true is None else 100 * np.asarray(log.soc_true, float)
+    n = 3 if truth is not None else 2
+    fig, axes = plt.subplots(n, 1, figsize=(10, 2.6 * n + 0.6), sharex=True)
+    ax = axes[0]
+    ax.fill_between(t_h, soc - 3 * sig, soc + 3 * sig, color="C0", alpha=0.25, lw=0, label="estimate +- 3 sigma")
+    ax.plot(t_h, soc, color="C0", lw=1.0, label="SOC estimate")
+    if truth is not None:
+        ax.plot(t_h, truth, color="k", lw=0.9, ls="--", label="SOC truth")
+    ax.set_ylabel("SOC (%)")
+    ax.set_ylim(-5, 105)  # the start-up sigma would otherwise set the scale
+    ax.legend(loc="upper right", fontsize=8)
+    late = t_h >= t_h[0] + 600.0 / 3600.0
+    if not late.any():
+        late = np.ones_like(t_h, bool)
+
+    def _lim(*arrays):
+        v = np.concatenate([np.abs(a[np.isfinite(a)]) for a in arrays] or [np.zeros(1)])
+        return 1.15 * float(v.max()) if v.size and v.max() > 0 else 1.0
+    k = 1
+    if truth is not None:
+        ax = axes[k]
+        ax.fill_between(t_h, -3 * sig, 3 * sig, color="C1", alpha=0.25, lw=0, label="+- 3 sigma")
+        ax.plot(t_h, soc - truth, color="C1", lw=0.9, label="error (estimate - truth)")
+        ax.axhline(0.0, color="k", lw=0.5)
+        ax.set_ylim(-_lim(soc - truth, 3 * sig[late]), _lim(soc - truth, 3 * sig[late]))
+        ax.set_ylabel("SOC error (points)")
+        ax.legend(loc="upper right", fontsize=8)
+        k += 1
+    ax = axes[k]
+    innov = 1000 * np.asarray(res.innovation_V, float)
+    band = 3000 * np.sqrt(np.asarray(res.innovation_variance_V2, float))
+    ax.fill_between(t_h, -band, band, color="C2", alpha=0.25, lw=0, label="+- 3 sqrt(S)")
+    ax.plot(t_h, innov, color="C2", lw=0.6, label="voltage innovation (measured - predicted)")
+    ax.axhline(0.0, color="k", lw=0.5)
+    lim = _lim(np.array([np.nanpercentile(np.abs(innov), 99.9) if np.isfinite(innov).any() else 0.0]),
+               np.array([np.nanmax(band[late]) if np.isfinite(band[late]).any() else 0.0]))
+    ax.set_ylim(-lim, lim)
+    ax.set_ylabel("innovation (mV)")
+    ax.set_xlabel("time (h)")
+    ax.legend(loc="upper right", fontsize=8)
+    m = r.metrics
+    head = title or f"{r.estimator.cell.name}: {len(log)} samples"
+    if m is not None:
+        head += (f" | RMSE {100 * m.rmse:.3f} %, truth outside 3 sigma {100 * m.outside_3sigma_after:.1f} % "
+                 f"after {m.settle_s / 60:.0f} min")
+    fig.suptitle(head, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return str(path)

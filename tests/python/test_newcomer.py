@@ -539,3 +539,56 @@ static_assert(offsetof(Impl, body) + sizeof(UkfEstimator) == {capi.group(2)}, "d
         p = subprocess.run([gxx, "-std=c++17", *flags, "-fno-exceptions", "-fno-rtti", f"-I{ROOT}/cpp/include",
                             "-fsyntax-only", str(src)], capture_output=True, text=True)
         assert p.returncode == 0, p.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 7. estimate --plot and the estimate self-checks
+# ---------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def us06_log(tmp_path):
+    """The first 40 minutes of the shipped US06 truth through the demo's sensor, as a cell log (with and
+    without soc_true)."""
+    from cellsense.sensor import SensorModel
+    from cellsense.simulate import SimResult, simulate
+
+    r = simulate(protocol="us06", sensor=SensorModel(voltage_noise_V=0.002, current_noise_A=0.010,
+                                                     current_offset_A=0.020, seed=1))
+    n = 2400
+    with_truth = SimResult(r.time_s[:n], r.current_A[:n], r.voltage_V[:n], r.temperature_degC[:n], r.soc_true[:n], {})
+    no_truth = SimResult(r.time_s[:n], r.current_A[:n], r.voltage_V[:n], r.temperature_degC[:n], None, {})
+    return with_truth.to_csv(tmp_path / "truth.csv"), no_truth.to_csv(tmp_path / "plain.csv")
+
+
+def test_estimate_plot(us06_log, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    truth, plain = us06_log
+    for log in (truth, plain):
+        png = tmp_path / f"{log.stem}.png"
+        assert main(["estimate", "--cell", "chen2020", "--data", str(log), "--out", str(tmp_path / "e.csv"),
+                     "--initial-soc", "0.8", "--plot", str(png)]) == 0
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+        out = capsys.readouterr()
+        assert f"wrote {png}" in out.out and "warning" not in out.err  # a consistent run: no self-check warning
+
+
+def test_estimate_plot_without_matplotlib(us06_log, tmp_path, monkeypatch, capsys):
+    _hide(monkeypatch, "matplotlib")
+    truth, _ = us06_log
+    rc = main(["estimate", "--cell", "chen2020", "--data", str(truth), "--out", str(tmp_path / "e.csv"),
+               "--plot", str(tmp_path / "p.png")])
+    line = _one_line_no_traceback(capsys.readouterr().err)
+    assert rc == 2 and "matplotlib" in line and "cellsense[sim]" in line
+    assert not (tmp_path / "e.csv").exists() and not (tmp_path / "p.png").exists()
+
+
+def test_estimate_self_checks(us06_log, tmp_path, capsys):
+    truth, plain = us06_log
+    # a filter told the voltage is 20x better than it is: overconfident
+    argv = ["--cell", "chen2020", "--out", str(tmp_path / "e.csv"), "--voltage-sigma-V", "0.0002",
+            "--current-sigma-A", "0.0001"]
+    assert main(["estimate", "--data", str(truth), *argv]) == 0
+    err = capsys.readouterr().err
+    assert "the truth is outside the 3-sigma band on" in err and "(> 5 %)" in err
+    assert main(["estimate", "--data", str(plain), *argv]) == 0
+    err = capsys.readouterr().err
+    assert "mean normalised innovation squared" in err and "larger than the filter assumes" in err
