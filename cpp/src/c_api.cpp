@@ -505,7 +505,8 @@ void cs_soh_config_default(cs_soh_config* c, float capacity_Ah) {
   c->ocv_max_V = d.ocv_max_V;
   c->learn_min_temperature_degC = d.learn_min_temperature_degC;
   c->learn_max_temperature_degC = d.learn_max_temperature_degC;
-  c->current_offset_sigma_A = d.current_offset_sigma_A;
+  c->current_offset_sigma_A = q / 100.0f;  // as cellsense.soh.SohSettings: C/100
+  c->anchor_rest_s = d.anchor_rest_s;
 }
 
 int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
@@ -536,6 +537,7 @@ int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
   sc.learn_min_temperature_degC = c->learn_min_temperature_degC;
   sc.learn_max_temperature_degC = c->learn_max_temperature_degC;
   sc.current_offset_sigma_A = c->current_offset_sigma_A;
+  sc.anchor_rest_s = c->anchor_rest_s;
   auto* s = ::new (static_cast<void*>(soh->opaque)) SohImpl();  // NOLINT(cppcoreguidelines-owning-memory): placement new in caller storage
   s->magic = 0;
   s->filter = e->filter;
@@ -598,15 +600,19 @@ int cs_soh_close_pair(cs_estimator* est, cs_soh* soh) {
   return closed ? 1 : 0;
 }
 
-void cs_soh_restart_pairing(cs_soh* soh) {
+static void restart_pairing(cs_soh* soh, bool rested) {
   SohImpl* s = soh_of(soh);
   if (s == nullptr) { return; }
   if (s->filter == CS_FILTER_UKF) {
-    tracker<UkfTracker>(*s).restart_pairing();
+    tracker<UkfTracker>(*s).restart_pairing(rested);
   } else {
-    tracker<EkfTracker>(*s).restart_pairing();
+    tracker<EkfTracker>(*s).restart_pairing(rested);
   }
 }
+
+void cs_soh_restart_pairing(cs_soh* soh) { restart_pairing(soh, false); }
+
+void cs_soh_restart_pairing_rested(cs_soh* soh) { restart_pairing(soh, true); }
 
 int cs_soh_save_state(const cs_soh* soh, cs_soh_state* out) {
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only use of the mutable accessor
@@ -638,6 +644,8 @@ int cs_soh_save_state(const cs_soh* soh, cs_soh_state* out) {
     for (int c = 0; c < CS_SOH_OCV_STATES; ++c) { out->ocv_P[r][c] = st.ocv_P[r][c]; }
   }
   out->ocv_resync = st.ocv_resync;
+  out->rest_s = st.rest_s;
+  out->anchor_age_s = st.anchor_age_s;
   return CS_SOH_OK;
 }
 
@@ -664,6 +672,8 @@ int cs_soh_restore_state(cs_soh* soh, cs_estimator* est, const cs_soh_state* in)
     for (int c = 0; c < CS_SOH_OCV_STATES; ++c) { st.ocv_P[r][c] = in->ocv_P[r][c]; }
   }
   st.ocv_resync = in->ocv_resync;
+  st.rest_s = in->rest_s;
+  st.anchor_age_s = in->anchor_age_s;
   {  // SOCs the tracker keeps within the SOC filter's bounds while running (anchor, OCV filter's SOC)
     const float lo = visit(*e, [](const auto& x) { return x.config().soc_min; });
     const float hi = visit(*e, [](const auto& x) { return x.config().soc_max; });

@@ -54,6 +54,7 @@ class PySoh {
     CS_SOH_FIELD(rest_current_A)
     CS_SOH_FIELD(current_sigma_A)
     CS_SOH_FIELD(current_offset_sigma_A)
+    CS_SOH_FIELD(anchor_rest_s)
     CS_SOH_FIELD(r0_scale_sigma)
     CS_SOH_FIELD(r0_scale_per_sqrt_s)
     CS_SOH_FIELD(r0_min_step_A)
@@ -130,7 +131,7 @@ class PySoh {
     cellsense_py::from_numpy_matrix(p, cs);
     return est_.set_state(xs, cs, typename M::Aux{static_cast<T>(sign)});
   }
-  void restart_pairing() { soh_.restart_pairing(); }
+  void restart_pairing(bool rested) { soh_.restart_pairing(rested); }
   bool close_pair() { return enabled_ && soh_.close_pair(est_); }
   py::dict soh_state() const {
     const auto& s = soh_.state();
@@ -150,6 +151,8 @@ class PySoh {
     d["prev_residual_V"] = static_cast<double>(s.prev_residual_V);
     d["prev_g_V"] = static_cast<double>(s.prev_g_V);
     d["prev_current_A"] = static_cast<double>(s.prev_current_A);
+    d["rest_s"] = static_cast<double>(s.rest_s);
+    d["anchor_age_s"] = static_cast<double>(s.anchor_age_s);
     d["anchored"] = static_cast<int>(s.anchored);
     d["prev_valid"] = static_cast<int>(s.prev_valid);
     py::list ox, op;
@@ -177,6 +180,8 @@ class PySoh {
     s.prev_residual_V = f("prev_residual_V");
     s.prev_g_V = f("prev_g_V");
     s.prev_current_A = f("prev_current_A");
+    s.rest_s = f("rest_s");
+    s.anchor_age_s = f("anchor_age_s");
     const double a = scalar(d, "anchored");
     const double pv = scalar(d, "prev_valid");
     if (!(a == 0.0 || a == 1.0) || !(pv == 0.0 || pv == 1.0)) { return false; }
@@ -262,7 +267,7 @@ void bind_one(py::module_& m, const std::string& name) {
       .def("state", &PS::state)
       .def("covariance", &PS::covariance)
       .def("set_state", &PS::set_state)
-      .def("restart_pairing", &PS::restart_pairing)
+      .def("restart_pairing", &PS::restart_pairing, py::arg("rested") = false)
       .def("ocv_nodes_V", &PS::ocv_nodes_V)
       .def("close_pair", &PS::close_pair)
       .def("soh_state", &PS::soh_state)

@@ -124,6 +124,38 @@ def run_file(file: str, case: str = "B", filter: str = "ekf", soh: bool = False,
                           capacity_min_Ah=cap[0], capacity_max_Ah=cap[1], rejected=rejected, **m)
 
 
+def run_chain(files: Iterable[str] = FILES[:4], case: str = "B", filter: str = "ekf", cell: str = "panasonic_18650pf",
+              dtype: str = "float64", noise=None, soh_settings=None) -> list[RealCellResult]:
+    """The files run one after the other with the SOH state carried, as `cellsense estimate --soh
+    --state-out S.json` then `--state-in S.json` does: the first file starts as `case` says, every later one
+    re-initialises its SOC from its first (rested) voltage with capacity, R0 and the OCV correction carried."""
+    from .cell import load_cell
+    from .soh import SohEstimator
+    c = load_cell(cell)
+    soc0, gain, offset = CASES[case]
+    kw = {} if soh_settings is None else {"soh": soh_settings}
+    out, state = [], None
+    for file in files:
+        log = load_real_log(f"{DATASET}/{file}", capacity_Ah=c.capacity_Ah)
+        i_meas = gain * log.current_A + offset
+        if state is None:
+            init = float(log.soc_true[0]) if soc0 is None else soc0
+            est = SohEstimator(c, filter=filter, dtype=dtype, initial_soc=init, noise=noise, **kw)
+        else:
+            est = SohEstimator(c, filter=filter, dtype=dtype, noise=noise, **kw)
+            est.restore_state(state)
+            est.start_log(float(log.voltage_V[0]), float(log.temperature_degC[0]))
+        res = est.run(log.time_s, i_meas, log.voltage_V, log.temperature_degC)
+        capa = np.asarray(res.capacity_Ah, float)
+        capa = capa[np.isfinite(capa)]
+        m = metrics(log.time_s, res.soc, res.soc_sigma, log.soc_true)
+        out.append(RealCellResult(file, chamber_degC(file), float(np.nanmedian(log.temperature_degC)), case, filter, True,
+                                  capacity_min_Ah=float(capa.min()), capacity_max_Ah=float(capa.max()),
+                                  rejected=int(np.sum(res.rejected)), **m))
+        state = est.save_state()
+    return out
+
+
 def run_matrix(files: Iterable[str] = FILES, cases: Iterable[str] = ("B",), filters: Iterable[str] = ("ekf", "ukf"),
                soh: bool = False, **kw) -> list[RealCellResult]:
     return [run_file(f, c, flt, soh, **kw) for f in files for c in cases for flt in filters]

@@ -37,6 +37,10 @@ class SohSettings:
     #: current-sensor offset, 1 sigma (A), constant over a capacity pair (its charge error grows with the
     #: pair's duration); None: 0 (off; C/100 lagged the aged PyBaMM capacity to 2.0 % and barely moved the real cell's, docs/real-data.md)
     current_offset_sigma_A: float | None = None
+    #: trusted anchors: a capacity pair opens / closes only at a rest sample after this long at rest (s), or at
+    #: the first rest sample after `start_log` (SOC from a rested OCV); a stop in a drive cycle is not a rest
+    #: (docs/soh.md "Trusted anchors"); 0: every rest sample (before 2026-12-06)
+    anchor_rest_s: float = 45.0
     initial_r0_scale: float = 1.0           #: initial factor on the cell's R0 table
     r0_scale_sigma: float = 0.3             #: its prior 1 sigma
     r0_scale_per_sqrt_s: float = 2e-4       #: random walk of the factor (1/sqrt(s))
@@ -67,7 +71,7 @@ class SohSettings:
               "r0_gate_nis": (0.0, 1e15, True), "r0_scale_min": (0.0, 1e3, True), "r0_scale_max": (0.0, 1e3, True),
               "ocv_sigma_V": (0.0, 1.0, True), "ocv_V_per_sqrt_s": (0.0, 1.0), "ocv_soc_per_sqrt_s": (0.0, 1.0),
               "ocv_load_fraction": (0.0, 1e3), "ocv_max_V": (0.0, 1.0, True),
-              "learn_min_temperature_degC": (-100.0, 200.0), "learn_max_temperature_degC": (-100.0, 200.0)}
+              "anchor_rest_s": (0.0, 1e6), "learn_min_temperature_degC": (-100.0, 200.0), "learn_max_temperature_degC": (-100.0, 200.0)}
 
     def __post_init__(self) -> None:
         """Refuse NaN, Inf and absurd values at construction, naming the field (ValueError): e.g.
@@ -93,7 +97,8 @@ class SohSettings:
             "pair_max_soc_sigma": self.pair_max_soc_sigma,
             "rest_current_A": q0 / 100.0 if self.rest_current_A is None else float(self.rest_current_A),
             "current_sigma_A": current_sigma_A if self.current_sigma_A is None else float(self.current_sigma_A),
-            "current_offset_sigma_A": 0.0 if self.current_offset_sigma_A is None else float(self.current_offset_sigma_A),
+            "current_offset_sigma_A": q0 / 100.0 if self.current_offset_sigma_A is None else float(self.current_offset_sigma_A),
+            "anchor_rest_s": float(self.anchor_rest_s),
             "r0_scale_sigma": self.r0_scale_sigma,
             "r0_scale_per_sqrt_s": self.r0_scale_per_sqrt_s,
             "r0_min_step_A": q0 / 5.0 if self.r0_min_step_A is None else float(self.r0_min_step_A),
@@ -173,7 +178,7 @@ class SohEstimator(EstimatorBase):
         x0, p0 = self.initial_gaussian(self._rested_soc(voltage_V, temperature_degC), soc_sigma)
         if not self._impl.set_state(x0, p0, 0.0):
             raise ValueError("start_log: the initial state was refused")
-        self._impl.restart_pairing()
+        self._impl.restart_pairing(True)  # rested: the first rest sample is a trusted anchor
         self._impl.last_time_s = None
         self._pending_ocv_init = False
 
@@ -261,7 +266,8 @@ class SohEstimator(EstimatorBase):
 
     #: SOH state fields: scalars, 0/1 flags, and the OCV filter (optional: states saved before OCV learning)
     SOH_SCALARS = ("capacity_Ah", "a_xx", "a_xy", "b_xx", "b_xy", "b_yy", "r0_scale", "r0_scale_var", "anchor_soc",
-                   "anchor_soc_var", "charge_Ah", "charge_var_Ah2", "prev_residual_V", "prev_g_V", "prev_current_A")
+                   "anchor_soc_var", "charge_Ah", "charge_var_Ah2", "prev_residual_V", "prev_g_V", "prev_current_A", "rest_s",
+                   "anchor_age_s")
     SOH_FLAGS = ("anchored", "prev_valid")
     #: |residual| a restored R0 tracker may carry (V): far beyond any cell's voltage window
     SOH_RESIDUAL_MAX_V = 100.0
@@ -283,7 +289,7 @@ class SohEstimator(EstimatorBase):
                 "anchor_soc": (s.soc_min, s.soc_max), "anchor_soc_var": (0.0, 1.0),
                 "charge_Ah": (-100.0 * q0, 100.0 * q0), "charge_var_Ah2": (0.0, inf),
                 "prev_residual_V": (-self.SOH_RESIDUAL_MAX_V, self.SOH_RESIDUAL_MAX_V), "prev_g_V": (-gmax, gmax),
-                "prev_current_A": (c.current_range_A[0], c.current_range_A[1])}
+                "prev_current_A": (c.current_range_A[0], c.current_range_A[1]), "rest_s": (0.0, 1e6), "anchor_age_s": (0.0, 1e6)}
 
     def _checked_soh_state(self, d: Any) -> dict[str, Any]:
         """The SOH part of a saved state, validated field by field (ValueError naming it); returns a clean dict."""

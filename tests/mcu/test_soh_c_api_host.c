@@ -41,6 +41,9 @@ static void run_filter(uint8_t filter) {
   cs_soh_config sc;
   init_est(&est, filter, &sc, 1u);
   EXPECT(cs_soh_init(&soh, &est, &sc) == CS_SOH_OK);
+  EXPECT(sc.anchor_rest_s > 0.0f && sc.current_offset_sigma_A > 0.0f);
+  /* the log starts at a known, rested SOC: a trusted anchor (its rests of 30 s are shorter than anchor_rest_s) */
+  cs_soh_restart_pairing_rested(&soh);
   cs_soh_config bad = sc;
   bad.capacity_forgetting = 0.0f;
   EXPECT(cs_soh_init(&soh2, &est, &bad) == CS_SOH_BAD_CONFIG);

@@ -256,7 +256,12 @@ def test_aged_cell_bars(aging_truth):
 @pytest.mark.parametrize("filt,dtype", [("ukf", "float64"), ("ekf", "float32"), ("ukf", "float32")])
 def test_aged_cell_soc_bar_other_filters(aging_truth, filt, dtype):
     k0, _, _, res = _run_aged(aging_truth, True, filter=filt, dtype=dtype)
-    assert _rmse(res.soc, aging_truth.soc_true[k0:]) <= 0.015
+    # UKF: 1.6 % since 2026-12-06 (was 1.5 %, measured 1.46 %): capacity pairs now open only at trusted anchors
+    # (rests of 45 s) and the OCV learner models a C/100 current-sensor offset, which the real Panasonic
+    # cell needs (issue #17: SOH must not hurt SOC on a real cell with a biased sensor); on this PyBaMM
+    # campaign it costs the UKF 0.09 points (1.55 %), the EKF 0.06 (1.40 %, its 1.5 % bar kept above).
+    bar = 0.016 if filt == "ukf" else 0.015
+    assert _rmse(res.soc, aging_truth.soc_true[k0:]) <= bar
 
 
 def test_ocv_learning_off_leaves_model_as_before():
@@ -300,8 +305,13 @@ def test_ocv_learning_learns_a_shifted_ocv():
     v = sim["voltage_V"] + rng.normal(0, 0.002, len(t))
     soc_true = sim["soc"]
     assert soc_true.min() > 0.1 and soc_true.max() < 1.0
-    on = SohEstimator("chen2020", initial_soc=0.95)
-    off = SohEstimator("chen2020", initial_soc=0.95, soh=SohSettings(ocv_learning=False))
+    # the mechanism with the pairing and count rules of before trusted anchors (the log's current is exact, every
+    # rest sample an anchor). With the defaults (45 s anchors, C/100 offset) the same log gives 0.98 x the error
+    # without learning instead of < 0.8 x: the defaults trade learning speed for not learning a biased
+    # sensor's drift (docs/soh.md "Trusted anchors")
+    exact = dict(current_offset_sigma_A=0.0, anchor_rest_s=0.0)
+    on = SohEstimator("chen2020", initial_soc=0.95, soh=SohSettings(**exact))
+    off = SohEstimator("chen2020", initial_soc=0.95, soh=SohSettings(ocv_learning=False, **exact))
     r_on = on.run(t, i, v, np.full(len(t), 25.0))
     r_off = off.run(t, i, v, np.full(len(t), 25.0))
     e_on = _rmse(r_on.soc, soc_true)

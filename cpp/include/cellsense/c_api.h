@@ -275,14 +275,18 @@ typedef struct cs_soh_config {
   /* learning window (degC): capacity pairs, R0 and OCV updates only at samples within it (default 20 .. 50) */
   float learn_min_temperature_degC;
   float learn_max_temperature_degC;
-  /* current-sensor offset, 1 sigma (A): its charge error grows linearly over a capacity pair (0: off) */
+  /* current-sensor offset, 1 sigma (A): its charge error grows linearly over a capacity pair, and the OCV
+   * learner's coulomb count is trusted only after a trusted anchor (0: off; default C/100) */
   float current_offset_sigma_A;
+  /* trusted anchors (s): a capacity pair opens only at a rest sample after this long at rest, or at the first
+   * rest sample after cs_soh_restart_pairing_rested() (default 45; 0: every rest sample) */
+  float anchor_rest_s;
 } cs_soh_config;
 
 /* Defaults: cellsense.soh.SohSettings for a cell of `capacity_Ah` (rest C/100, R0 step C/5). */
 void cs_soh_config_default(cs_soh_config* config, float capacity_Ah);
 
-#define CS_SOH_SIZE 416u
+#define CS_SOH_SIZE 424u
 typedef union cs_soh {
   uint64_t align_;
   unsigned char opaque[CS_SOH_SIZE];  /* zeroed storage reads as "not initialised" */
@@ -316,10 +320,12 @@ uint8_t cs_step_soh(cs_estimator* est, cs_soh* soh, float dt_s, float current_A,
 
 /* The log / drive ended under load: close the open capacity pair if its gates pass (1 = closed). */
 int cs_soh_close_pair(cs_estimator* est, cs_soh* soh);
-/* Forget the open pair (call after replacing the SOC state, e.g. SOC from a rested OCV). */
+/* Forget the open pair (call after replacing the SOC state); the rest timer restarts. */
 void cs_soh_restart_pairing(cs_soh* soh);
+/* The same after setting the SOC from a rested OCV: the first rest sample is then a trusted anchor. */
+void cs_soh_restart_pairing_rested(cs_soh* soh);
 
-#define CS_SOH_STATE_TAG 0x43534832u  /* "CSH2" (OCV learning; "CSH1" records are refused) */
+#define CS_SOH_STATE_TAG 0x43534833u  /* "CSH3" (trusted anchors; "CSH1" / "CSH2" records are refused) */
 #define CS_SOH_OCV_STATES (1 + CS_SOH_OCV_NODES)  /* OCV filter state: [soc, node 1 .. node 5] */
 /* What a BMS keeps across drives (with your own CRC in non-volatile memory). */
 typedef struct cs_soh_state {
@@ -332,6 +338,8 @@ typedef struct cs_soh_state {
   float ocv_x[CS_SOH_OCV_STATES];                     /* OCV filter state [soc (1), nodes (V)] */
   float ocv_P[CS_SOH_OCV_STATES][CS_SOH_OCV_STATES];  /* its covariance */
   uint8_t ocv_resync;              /* 1: the OCV filter restarts from the SOC filter's SOC at the next step */
+  float rest_s;                    /* time at rest so far (s), <= 1e6 */
+  float anchor_age_s;              /* time since the last trusted anchor (s); 1e6: none yet */
 } cs_soh_state;
 
 int cs_soh_save_state(const cs_soh* soh, cs_soh_state* out);

@@ -29,7 +29,10 @@ static int init_pair(cs_estimator* est, cs_soh* soh, uint8_t filter, uint8_t ocv
   cs_soh_config sc;
   cs_soh_config_default(&sc, cell_params.ecm.capacity_Ah);
   sc.ocv_learning = ocv_learning;
-  return cs_init(est, &cell_params, &cfg) == CS_INIT_OK && cs_soh_init(soh, est, &sc) == CS_SOH_OK;
+  if (cs_init(est, &cell_params, &cfg) != CS_INIT_OK || cs_soh_init(soh, est, &sc) != CS_SOH_OK) { return 0; }
+  /* the log starts at a known, rested SOC: its first rest sample is a trusted anchor (docs/soh.md) */
+  cs_soh_restart_pairing_rested(soh);
+  return 1;
 }
 
 static void run_filter(uint8_t filter, const char* name) {

@@ -65,6 +65,14 @@ struct SohConfig {
   /// (sqrt(var) + sigma_b dt / 3600)^2 + (sigma_i dt / 3600)^2 per step. A pair spanning hours of a
   /// biased sensor then weighs little against the capacity prior. 0: white noise only.
   T current_offset_sigma_A = T(0);
+  /// Trusted anchors (s): a capacity pair opens or closes only at a rest sample after the current has
+  /// stayed at rest (|i| <= rest_current_A) for at least this long, or at the first rest sample after
+  /// restart_pairing(true) (the SOC was just set from a rested OCV). A vehicle's stop in a drive cycle
+  /// (seconds to a minute) is not a rest: the SOC filter's SOC there carries the dynamics' model error
+  /// (1-2 % on the Panasonic 18650PF drive cycles) and a pair read between two such samples takes
+  /// that error, and a current sensor's offset, for ageing (docs/soh.md "Trusted anchors"). 0: every rest
+  /// sample is an anchor (the behaviour before 2026-12-06).
+  T anchor_rest_s = T(45);
   T r0_scale_sigma = T(0.3);           ///< 1 sigma of the initial R0 factor (1)
   T r0_scale_per_sqrt_s = T(2e-4);     ///< random walk of the R0 factor (1/sqrt(s))
   T r0_min_step_A = T(1.0);            ///< |i_k - i_{k-1}| needed for an R0 update (A)
@@ -113,7 +121,12 @@ struct SohState {
   std::uint8_t anchored;      ///< 1 when a capacity pair is open
   std::uint8_t prev_valid;    ///< 1 when the previous accepted sample was fused
   std::uint8_t ocv_resync;    ///< 1: the OCV filter takes the SOC filter's SOC at the next step
+  T rest_s;                   ///< time the current has stayed at rest so far (s), capped at kRestCap_s
+  T anchor_age_s;             ///< time since the last trusted anchor (s); kRestCap_s: none yet
 };
+
+/// Cap of SohState::rest_s (s): bounded state; far beyond any anchor_rest_s in use.
+constexpr float kRestCap_s = 1.0e6f;
 
 /// One step of the SOC filter plus what SOH did with it.
 template <typename T>
@@ -151,6 +164,7 @@ class SohTracker {
     if (!positive(c.pair_min_delta_soc) || !positive(c.pair_max_soc_sigma) || !(c.rest_current_A >= T(0)) ||
         !finite(c.rest_current_A) || !(c.current_sigma_A >= T(0)) || !finite(c.current_sigma_A) ||
         !(c.current_offset_sigma_A >= T(0)) || !(c.current_offset_sigma_A <= T(1e6)) ||
+        !(c.anchor_rest_s >= T(0)) || !(c.anchor_rest_s <= T(kRestCap_s)) ||
         !positive(c.r0_scale_sigma) || !(c.r0_scale_per_sqrt_s >= T(0)) || !finite(c.r0_scale_per_sqrt_s) ||
         !positive(c.r0_min_step_A) || !positive(c.r0_max_dt_s) || !positive(c.r0_voltage_sigma_V) ||
         !positive(c.r0_gate_nis) || !positive(c.r0_scale_min) || !(c.r0_scale_max > c.r0_scale_min) ||
@@ -173,6 +187,8 @@ class SohTracker {
     st_.r0_scale_var = c.r0_scale_sigma * c.r0_scale_sigma;
     st_.anchored = 0;
     st_.prev_valid = 0;
+    st_.rest_s = T(0);
+    st_.anchor_age_s = T(kRestCap_s);
     // Node prior: sigma^2 rho^|i - j| (an exponential kernel, positive definite for |rho| < 1): a
     // node the data does not reach follows its neighbours instead of swinging freely.
     for (int r = 1; r < kOcvFilterStates; ++r) {
@@ -254,19 +270,40 @@ class SohTracker {
       st_.prev_valid = 0;  // predicted only: no residual to difference against
     }
 
+    // Rest timer (the time the current has stayed at rest, this sample's interval included) and the
+    // age of the last trusted anchor (SohConfig::anchor_rest_s): a physical fact, whatever the temperature.
+    const T abs_i = current_A < T(0) ? -current_A : current_A;
+    if (abs_i <= config_.rest_current_A) {
+      const T rest_s = st_.rest_s + dt_s;
+      st_.rest_s = rest_s < T(kRestCap_s) ? rest_s : T(kRestCap_s);
+    } else {
+      st_.rest_s = T(0);
+    }
+    const bool anchor = abs_i <= config_.rest_current_A && st_.rest_s >= config_.anchor_rest_s;
+    if (anchor) {
+      st_.anchor_age_s = T(0);
+    } else {
+      const T age_s = st_.anchor_age_s + dt_s;
+      st_.anchor_age_s = age_s < T(kRestCap_s) ? age_s : T(kRestCap_s);
+    }
+
     bool ocv_updated = false;
     if (config_.ocv_learning) {
       ocv_updated = ocv_step(est, dt_s, current_A, voltage_V, temperature_degC, fused && learn);
     }
 
-    // Capacity pair: open / close at rest samples with a well-known SOC away from the clamps.
+    // Capacity pair: rest samples with a well-known SOC away from the clamps (below).
     last_temperature_degC_ = temperature_degC;
     const T soc_var = est.covariance()(0, 0);
     const auto& ec = est.config();
     const bool soc_ok = learn && soc_var <= config_.pair_max_soc_sigma * config_.pair_max_soc_sigma &&
                         soc > ec.soc_min && soc < ec.soc_max;
-    const T abs_i = current_A < T(0) ? -current_A : current_A;
-    if (soc_ok && abs_i <= config_.rest_current_A) {
+    // Capacity pair: opens only at a trusted anchor (a rest of anchor_rest_s, or the SOC just set from a
+    // rested OCV); closes at the first rest sample once |SOC change| >= pair_min_delta_soc (e.g. the end
+    // of a discharge, whose rest may not be logged in full), and the next pair starts there only if that
+    // sample is itself a trusted anchor.
+    const bool rest_sample = abs_i <= config_.rest_current_A;
+    if (soc_ok && rest_sample && (anchor || st_.anchored != 0)) {
       const T pz = pair_soc(est, soc, temperature_degC);
       if (st_.anchored == 0) {
         open_pair(pz, soc_var);
@@ -278,9 +315,14 @@ class SohTracker {
             st_.capacity = cap_.sums();
             cap_updated = true;
           }
-          open_pair(pz, soc_var);
-        } else if (soc_var < st_.anchor_soc_var && (st_.charge_Ah < T(0) ? -st_.charge_Ah : st_.charge_Ah) <=
-                                                        config_.pair_min_delta_soc * T(0.01) * cap_.capacity_Ah()) {
+          if (anchor) {
+            open_pair(pz, soc_var);
+          } else {
+            drop_pair();
+          }
+        } else if (anchor && soc_var < st_.anchor_soc_var &&
+                   (st_.charge_Ah < T(0) ? -st_.charge_Ah : st_.charge_Ah) <=
+                       config_.pair_min_delta_soc * T(0.01) * cap_.capacity_Ah()) {
           open_pair(pz, soc_var);  // still at the start (no charge moved): a better-known start point
         }
       }
@@ -310,14 +352,18 @@ class SohTracker {
     if (!est.set_model_health(cap.capacity_Ah(), st_.r0_scale)) { return false; }
     cap_ = cap;
     st_.capacity = cap_.sums();
-    open_pair(pz, soc_var);
+    drop_pair();  // under load: not a trusted anchor, so no new pair starts here (SohConfig::anchor_rest_s)
     return true;
   }
 
   /// Forget the open capacity pair and the previous residual: call after the SOC state was
   /// replaced from outside (e.g. SOC re-initialised from a rested OCV at the start of a log).
   /// The OCV filter restarts its SOC from the SOC filter's at the next step (its nodes are kept).
-  void restart_pairing() {
+  /// `rested`: the SOC was just set from a rested OCV, so the first rest sample is a trusted anchor
+  /// (SohConfig::anchor_rest_s); otherwise the rest timer restarts from 0.
+  void restart_pairing(bool rested = false) {
+    st_.rest_s = rested ? config_.anchor_rest_s : T(0);
+    st_.anchor_age_s = rested ? T(0) : T(kRestCap_s);
     st_.ocv_resync = 1;
     st_.anchored = 0;
     st_.prev_valid = 0;
@@ -346,7 +392,8 @@ class SohTracker {
         !positive(in.r0_scale_var) || !finite(in.anchor_soc) || !(in.anchor_soc_var >= T(0)) ||
         !finite(in.anchor_soc_var) || !finite(in.charge_Ah) || !(in.charge_var_Ah2 >= T(0)) ||
         !finite(in.charge_var_Ah2) || !finite(in.prev_residual_V) || !finite(in.prev_g_V) ||
-        !finite(in.prev_current_A) || in.anchored > 1 || in.prev_valid > 1 || in.ocv_resync > 1 || !ocv_state_ok(in) ||
+        !finite(in.prev_current_A) || !(in.rest_s >= T(0)) || !(in.rest_s <= T(kRestCap_s)) ||
+        !(in.anchor_age_s >= T(0)) || !(in.anchor_age_s <= T(kRestCap_s)) || in.anchored > 1 || in.prev_valid > 1 || in.ocv_resync > 1 || !ocv_state_ok(in) ||
         !ocv_nodes_in_bound(in)) {
       return false;
     }
@@ -487,7 +534,11 @@ class SohTracker {
     bool updated = false;
     const T abs_i = current_A < T(0) ? -current_A : current_A;
     const bool rest = abs_i <= config_.rest_current_A;
-    if (fused && (rest || config_.ocv_load_fraction > T(0))) {
+    // With a current-sensor offset in the error model the count z_c is trusted only after a trusted
+    // anchor (below: its error grows with the anchor's age).
+    const bool offset_model = config_.current_offset_sigma_A > T(0);
+    const bool count_anchored = !offset_model || st_.anchor_age_s < T(kRestCap_s);
+    if (fused && count_anchored && (rest || config_.ocv_load_fraction > T(0))) {
       // v(z_c) with the SOC filter's posterior RC voltages, hysteresis and sign.
       auto xs = est.state();
       xs(0, 0) = x[0];
@@ -518,6 +569,17 @@ class SohTracker {
       const T di = rest ? T(0)
                         : config_.ocv_load_fraction * model.r0_table_Ohm(x[0], temperature_degC) * model.r0_scale() * abs_i;
       T s = est.measurement_variance(step, xs, current_A, dt_s) + di * di;  // the SOC filter's R at z_c, + load term
+      if (offset_model) {
+        // The coulomb count z_c carries a current-sensor offset b (1 sigma sigma_b) since it was last
+        // anchored: its error grows linearly, b t / (3600 Q), and reaches the voltage through the OCV
+        // slope. Counted as measurement noise, not estimated (Schmidt's "consider" treatment of a bias),
+        // so the nodes stop learning as the count ages, and never learn before the first trusted anchor:
+        // a node moved by 10 mV moves the SOC by 1-3 %, and a 50 mA offset shifts a 2.8 Ah cell's count
+        // by 1.8 % per hour (docs/soh.md "Trusted anchors").
+        const T dz = config_.current_offset_sigma_A * st_.anchor_age_s / (T(3600) * model.capacity_Ah());
+        const T dv = hrow(0, 0) * dz;
+        s = s + dv * dv;
+      }
       for (int r = 0; r < n; ++r) {
         T acc = T(0);
         for (int q = 0; q < nh; ++q) { acc = acc + p[r][idx[q]] * hv[q]; }
@@ -565,6 +627,12 @@ class SohTracker {
       for (int c = 0; c < n; ++c) { st_.ocv_P[r][c] = p[r][c]; }
     }
     return updated;
+  }
+
+  void drop_pair() {
+    st_.anchored = 0;
+    st_.charge_Ah = T(0);
+    st_.charge_var_Ah2 = T(0);
   }
 
   void open_pair(T soc, T soc_var) {
