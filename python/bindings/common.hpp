@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <initializer_list>
 #include <limits>
@@ -77,23 +78,39 @@ inline double scalar(const py::dict& d, const std::string& key) {
   return d[key.c_str()].cast<double>();
 }
 
-inline const char* param_error_name(cellsense::model::ParamError e) {
-  using cellsense::model::ParamError;
-  switch (e) {
-    case ParamError::kOk: return "ok";
-    case ParamError::kGridSize: return "grid size out of range";
-    case ParamError::kSocBreakpoints: return "SOC breakpoints must increase strictly and cover 0..1";
-    case ParamError::kTemperatureBreakpoints: return "temperature breakpoints must increase strictly";
-    case ParamError::kNonFinite: return "a parameter is NaN or infinite";
-    case ParamError::kCapacity: return "capacity must be positive";
-    case ParamError::kCoulombicEfficiency: return "Coulombic efficiency must be in (0, 1]";
-    case ParamError::kOcvNotIncreasing: return "OCV must increase strictly with SOC";
-    case ParamError::kNegativeResistance: return "a resistance is negative";
-    case ParamError::kNonPositiveTau: return "a time constant is not positive";
-    case ParamError::kNegativeHysteresis: return "a hysteresis parameter is negative";
-    case ParamError::kLimits: return "a reading range has min >= max";
+/// A refused parameter set, in words: the core's field name (model::param_field_name), where in the
+/// field, the value for a scalar, and the core's rule (model::param_error_message, the bounds it checks).
+template <class P>
+std::string param_issue_text(const cellsense::model::ParamIssue& pi, const P& p) {
+  using cellsense::model::ParamField;
+  std::string s = cellsense::model::param_field_name(pi.field);
+  if (pi.rc_pair >= 0) { s += "[" + std::to_string(pi.rc_pair) + "]"; }
+  if (pi.field == ParamField::kSocBreakpoints && pi.soc_index >= 0) {
+    s += "[" + std::to_string(pi.soc_index) + "]";
+  } else if (pi.field == ParamField::kTemperatureBreakpoints && pi.temperature_index >= 0) {
+    s += "[" + std::to_string(pi.temperature_index) + "]";
+  } else if (pi.temperature_index >= 0 && pi.soc_index >= 0) {
+    s += " at temperature row " + std::to_string(pi.temperature_index) + ", SOC column " + std::to_string(pi.soc_index);
   }
-  return "unknown";
+  double value = std::numeric_limits<double>::quiet_NaN();
+  switch (pi.field) {
+    case ParamField::kCapacity: value = static_cast<double>(p.capacity_Ah); break;
+    case ParamField::kCoulombicEfficiency: value = static_cast<double>(p.coulombic_efficiency); break;
+    case ParamField::kHysteresisRate: value = static_cast<double>(p.hysteresis_rate); break;
+    case ParamField::kSignDeadband: value = static_cast<double>(p.sign_deadband_A); break;
+    default: break;
+  }
+  if (!std::isnan(value)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", value);
+    s += std::string(" = ") + buf;
+  }
+  std::string rule = cellsense::model::param_error_message(pi.error);
+  for (const auto& cap : {std::make_pair(std::string("kMaxSoc"), P::kMaxSoc), std::make_pair(std::string("kMaxTemp"), P::kMaxTemp)}) {
+    const std::size_t at = rule.find(cap.first);
+    if (at != std::string::npos) { rule.replace(at, cap.first.size(), std::to_string(cap.second)); }
+  }
+  return s + ": " + rule;
 }
 
 /// A (temperature x SOC) table; ValueError naming the table and the expected shape.
@@ -153,9 +170,9 @@ void load_ecm_params(P& p, const py::dict& params) {
   p.current_max_A = static_cast<T>(scalar(params, "current_max_A"));
   p.temperature_min_degC = static_cast<T>(scalar(params, "temperature_min_degC"));
   p.temperature_max_degC = static_cast<T>(scalar(params, "temperature_max_degC"));
-  const cellsense::model::ParamError pe = cellsense::model::validate(p);
-  if (pe != cellsense::model::ParamError::kOk) {
-    throw py::value_error(std::string("cell parameters rejected by the core: ") + param_error_name(pe));
+  const cellsense::model::ParamIssue pi = cellsense::model::validate_detail(p);
+  if (pi.error != cellsense::model::ParamError::kOk) {
+    throw py::value_error(std::string("cell parameters rejected by the core: ") + param_issue_text(pi, p));
   }
 }
 

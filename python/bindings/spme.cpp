@@ -33,18 +33,14 @@ using cellsense_py::Arr;
 template <typename T>
 using SpmeM = model::SpmeModel<T, kPade, kModes, kMaxOcp>;
 
-const char* spme_error_name(model::SpmeParamError e) {
-  switch (e) {
-    case model::SpmeParamError::kOk: return "ok";
-    case model::SpmeParamError::kNonFinite: return "a parameter is NaN or infinite";
-    case model::SpmeParamError::kNonPositive: return "a quantity that must be positive is not";
-    case model::SpmeParamError::kOcpTable: return "OCP table: 2..96 strictly increasing stoichiometry breakpoints needed";
-    case model::SpmeParamError::kStoichiometry: return "bulk stoichiometry leaves (0, 1) for SOC in [0, 1]";
-    case model::SpmeParamError::kElectrolyte: return "transference number outside [0, 1) or a mode time constant <= 0";
-    case model::SpmeParamError::kNegativeResistance: return "a resistance is negative";
-    case model::SpmeParamError::kLimits: return "a reading range has min >= max";
-  }
-  return "unknown";
+/// The core's message for a refused SPMe parameter set (model::spme_param_error_message), with this
+/// build's OCP table capacity.
+std::string spme_error_name(model::SpmeParamError e) {
+  std::string m = model::spme_param_error_message(e);
+  const std::string cap = "MaxOcp";
+  const std::size_t at = m.find(cap);
+  if (at != std::string::npos) { m.replace(at, cap.size(), std::to_string(kMaxOcp)); }
+  return m;
 }
 
 using cellsense_py::scalar;

@@ -50,6 +50,85 @@ enum class ParamError : std::uint8_t {
   kLimits,                 ///< a reading range with min >= max
 };
 
+/// The capacity range validate() accepts (A h): outside it the value is a unit or data error, and the
+/// filter's arithmetic (dz = i dt / (3600 Q)) would overflow or lose all precision in float32.
+constexpr double kCapacityMin_Ah = 1e-3;
+constexpr double kCapacityMax_Ah = 1e6;
+
+/// The rule a ParamError stands for, as a message (the bounds are the ones validate() checks). No heap.
+constexpr const char* param_error_message(ParamError e) {
+  switch (e) {
+    case ParamError::kOk: return "ok";
+    case ParamError::kGridSize: return "needs 2..kMaxSoc SOC and 1..kMaxTemp temperature breakpoints (EcmParams capacities)";
+    case ParamError::kSocBreakpoints: return "SOC breakpoints must increase strictly and cover 0..1";
+    case ParamError::kTemperatureBreakpoints: return "temperature breakpoints must increase strictly";
+    case ParamError::kNonFinite: return "is NaN or infinite";
+    case ParamError::kCapacity: return "capacity must be in [1e-3, 1e6] A h";
+    case ParamError::kCoulombicEfficiency: return "Coulombic efficiency must be in (0, 1]";
+    case ParamError::kOcvNotIncreasing: return "OCV must increase strictly with SOC at every temperature";
+    case ParamError::kNegativeResistance: return "resistance is negative (must be >= 0 Ohm)";
+    case ParamError::kNonPositiveTau: return "time constant is not positive (must be > 0 s)";
+    case ParamError::kNegativeHysteresis: return "hysteresis parameter is negative (must be >= 0)";
+    case ParamError::kLimits: return "reading range has min >= max (needs min < max)";
+  }
+  return "unknown";
+}
+
+/// Which parameter a refusal is about: the EcmParams field (its name is the key of the parameter dict
+/// the Python package builds, cellsense.cell.Cell.core_params()).
+enum class ParamField : std::uint8_t {
+  kNone = 0,
+  kGrid,                    ///< grid.n_soc / grid.n_temperature
+  kSocBreakpoints,          ///< grid.soc
+  kTemperatureBreakpoints,  ///< grid.temperature_degC
+  kCapacity,                ///< capacity_Ah
+  kCoulombicEfficiency,     ///< coulombic_efficiency
+  kHysteresisRate,          ///< hysteresis_rate
+  kSignDeadband,            ///< sign_deadband_A
+  kOcv,                     ///< ocv_V
+  kR0,                      ///< r0_Ohm
+  kRcR,                     ///< rc_r_Ohm[rc_pair]
+  kRcTau,                   ///< rc_tau_s[rc_pair]
+  kHysteresis,              ///< hysteresis_V
+  kHysteresisInstant,       ///< hysteresis_instant_V
+  kVoltageRange,            ///< voltage_min_V / voltage_max_V
+  kCurrentRange,            ///< current_min_A / current_max_A
+  kTemperatureRange,        ///< temperature_min_degC / temperature_max_degC
+};
+
+/// The field's name (EcmParams member, parameter-dict key). No heap.
+constexpr const char* param_field_name(ParamField f) {
+  switch (f) {
+    case ParamField::kNone: return "";
+    case ParamField::kGrid: return "grid";
+    case ParamField::kSocBreakpoints: return "soc";
+    case ParamField::kTemperatureBreakpoints: return "temperature_degC";
+    case ParamField::kCapacity: return "capacity_Ah";
+    case ParamField::kCoulombicEfficiency: return "coulombic_efficiency";
+    case ParamField::kHysteresisRate: return "hysteresis_rate";
+    case ParamField::kSignDeadband: return "sign_deadband_A";
+    case ParamField::kOcv: return "ocv_V";
+    case ParamField::kR0: return "r0_Ohm";
+    case ParamField::kRcR: return "rc_r_Ohm";
+    case ParamField::kRcTau: return "rc_tau_s";
+    case ParamField::kHysteresis: return "hysteresis_V";
+    case ParamField::kHysteresisInstant: return "hysteresis_instant_V";
+    case ParamField::kVoltageRange: return "voltage_min_V/voltage_max_V";
+    case ParamField::kCurrentRange: return "current_min_A/current_max_A";
+    case ParamField::kTemperatureRange: return "temperature_min_degC/temperature_max_degC";
+  }
+  return "unknown";
+}
+
+/// validate_detail()'s answer: the rule broken, the field, and where in it (-1: not applicable).
+struct ParamIssue {
+  ParamError error = ParamError::kOk;
+  ParamField field = ParamField::kNone;
+  int rc_pair = -1;            ///< kRcR / kRcTau: which pair
+  int temperature_index = -1;  ///< table row / temperature breakpoint
+  int soc_index = -1;          ///< table column / SOC breakpoint
+};
+
 /// Parameters of the ECM for one cell. Every table is indexed [temperature][soc] on `grid`.
 /// On an MCU this lives in flash (const); the estimator only keeps a pointer to it.
 template <typename T, int NRC, int MaxSoc = 64, int MaxTemp = 8>
@@ -81,96 +160,143 @@ struct EcmParams {
 };
 
 namespace detail {
-template <typename T, int MaxSoc, int MaxTemp>
-bool table_finite(const math::Table<T, MaxSoc, MaxTemp>& t, int n_soc, int n_temp) {
-  for (int it = 0; it < n_temp; ++it) {
-    for (int is = 0; is < n_soc; ++is) {
-      if (!math::is_finite(t.value[it][is])) { return false; }
+/// The first entry of table `t` (rows < n_temp, columns < n_soc) for which `bad(value)` holds: true and
+/// its row / column in `it` / `is`; false when there is none.
+template <typename T, int MaxSoc, int MaxTemp, class Bad>
+bool find_in_table(const math::Table<T, MaxSoc, MaxTemp>& t, int n_soc, int n_temp, Bad bad, int& it, int& is) {
+  for (int r = 0; r < n_temp; ++r) {
+    for (int c = 0; c < n_soc; ++c) {
+      if (bad(t.value[r][c])) {
+        it = r;
+        is = c;
+        return true;
+      }
     }
   }
-  return true;
-}
-template <typename T, int MaxSoc, int MaxTemp>
-bool table_at_least(const math::Table<T, MaxSoc, MaxTemp>& t, int n_soc, int n_temp, T floor,
-                    bool strict) {
-  for (int it = 0; it < n_temp; ++it) {
-    for (int is = 0; is < n_soc; ++is) {
-      const T v = t.value[it][is];
-      if (strict ? !(v > floor) : !(v >= floor)) { return false; }
-    }
-  }
-  return true;
+  return false;
 }
 }  // namespace detail
 
-/// Check a parameter set before use. Returns the first problem found.
+/// Check a parameter set before use: the first problem found, with the field and position it is at.
+/// The checks run in validate()'s order (validate() is this function's error code).
 template <typename T, int NRC, int MaxSoc, int MaxTemp>
-ParamError validate(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
+ParamIssue validate_detail(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
   const auto& g = p.grid;
+  auto issue = [](ParamError e, ParamField f, int it = -1, int is = -1, int j = -1) {
+    ParamIssue r;
+    r.error = e;
+    r.field = f;
+    r.rc_pair = j;
+    r.temperature_index = it;
+    r.soc_index = is;
+    return r;
+  };
   if (g.n_soc < 2 || g.n_soc > MaxSoc || g.n_temperature < 1 || g.n_temperature > MaxTemp) {
-    return ParamError::kGridSize;
+    return issue(ParamError::kGridSize, ParamField::kGrid);
   }
   const int ns = g.n_soc;
   const int nt = g.n_temperature;
   for (int i = 0; i < ns; ++i) {
-    if (!math::is_finite(g.soc[i])) { return ParamError::kNonFinite; }
+    if (!math::is_finite(g.soc[i])) { return issue(ParamError::kNonFinite, ParamField::kSocBreakpoints, -1, i); }
   }
   for (int i = 0; i < nt; ++i) {
-    if (!math::is_finite(g.temperature_degC[i])) { return ParamError::kNonFinite; }
+    if (!math::is_finite(g.temperature_degC[i])) {
+      return issue(ParamError::kNonFinite, ParamField::kTemperatureBreakpoints, i);
+    }
   }
   // The grid must cover SOC 0..1 (it may extend beyond, e.g. where a cell's charge between its
   // cut-offs exceeds the nominal capacity that defines SOC).
-  if (g.soc[0] > T(0) || g.soc[ns - 1] < T(1)) { return ParamError::kSocBreakpoints; }
+  if (g.soc[0] > T(0)) { return issue(ParamError::kSocBreakpoints, ParamField::kSocBreakpoints, -1, 0); }
+  if (g.soc[ns - 1] < T(1)) { return issue(ParamError::kSocBreakpoints, ParamField::kSocBreakpoints, -1, ns - 1); }
   for (int i = 1; i < ns; ++i) {
-    if (!(g.soc[i] > g.soc[i - 1])) { return ParamError::kSocBreakpoints; }
+    if (!(g.soc[i] > g.soc[i - 1])) { return issue(ParamError::kSocBreakpoints, ParamField::kSocBreakpoints, -1, i); }
   }
   for (int i = 1; i < nt; ++i) {
     if (!(g.temperature_degC[i] > g.temperature_degC[i - 1])) {
-      return ParamError::kTemperatureBreakpoints;
+      return issue(ParamError::kTemperatureBreakpoints, ParamField::kTemperatureBreakpoints, i);
     }
   }
   const T scalars[] = {p.capacity_Ah, p.coulombic_efficiency, p.hysteresis_rate, p.sign_deadband_A,
                        p.voltage_min_V, p.voltage_max_V, p.current_min_A, p.current_max_A,
                        p.temperature_min_degC, p.temperature_max_degC};
-  for (T v : scalars) {
-    if (!math::is_finite(v)) { return ParamError::kNonFinite; }
+  const ParamField scalar_fields[] = {ParamField::kCapacity, ParamField::kCoulombicEfficiency,
+                                      ParamField::kHysteresisRate, ParamField::kSignDeadband,
+                                      ParamField::kVoltageRange, ParamField::kVoltageRange,
+                                      ParamField::kCurrentRange, ParamField::kCurrentRange,
+                                      ParamField::kTemperatureRange, ParamField::kTemperatureRange};
+  for (int i = 0; i < 10; ++i) {
+    if (!math::is_finite(scalars[i])) { return issue(ParamError::kNonFinite, scalar_fields[i]); }
   }
-  bool finite = detail::table_finite(p.ocv_V, ns, nt) && detail::table_finite(p.r0_Ohm, ns, nt) &&
-                detail::table_finite(p.hysteresis_V, ns, nt) &&
-                detail::table_finite(p.hysteresis_instant_V, ns, nt);
+  int it = -1;
+  int is = -1;
+  auto not_finite = [](T v) { return !math::is_finite(v); };
+  if (detail::find_in_table(p.ocv_V, ns, nt, not_finite, it, is)) {
+    return issue(ParamError::kNonFinite, ParamField::kOcv, it, is);
+  }
+  if (detail::find_in_table(p.r0_Ohm, ns, nt, not_finite, it, is)) {
+    return issue(ParamError::kNonFinite, ParamField::kR0, it, is);
+  }
+  if (detail::find_in_table(p.hysteresis_V, ns, nt, not_finite, it, is)) {
+    return issue(ParamError::kNonFinite, ParamField::kHysteresis, it, is);
+  }
+  if (detail::find_in_table(p.hysteresis_instant_V, ns, nt, not_finite, it, is)) {
+    return issue(ParamError::kNonFinite, ParamField::kHysteresisInstant, it, is);
+  }
   for (int j = 0; j < NRC; ++j) {
-    finite = finite && detail::table_finite(p.rc_r_Ohm[j], ns, nt) &&
-             detail::table_finite(p.rc_tau_s[j], ns, nt);
+    if (detail::find_in_table(p.rc_r_Ohm[j], ns, nt, not_finite, it, is)) {
+      return issue(ParamError::kNonFinite, ParamField::kRcR, it, is, j);
+    }
+    if (detail::find_in_table(p.rc_tau_s[j], ns, nt, not_finite, it, is)) {
+      return issue(ParamError::kNonFinite, ParamField::kRcTau, it, is, j);
+    }
   }
-  if (!finite) { return ParamError::kNonFinite; }
-  // 1 mAh .. 1 MAh: outside this the value is a unit or data error, and the filter's arithmetic
-  // (dz = i dt / (3600 Q)) would overflow or lose all precision in float32.
-  if (!(p.capacity_Ah >= T(1e-3) && p.capacity_Ah <= T(1e6))) { return ParamError::kCapacity; }
+  if (!(p.capacity_Ah >= T(kCapacityMin_Ah) && p.capacity_Ah <= T(kCapacityMax_Ah))) {
+    return issue(ParamError::kCapacity, ParamField::kCapacity);
+  }
   if (!(p.coulombic_efficiency > T(0) && p.coulombic_efficiency <= T(1))) {
-    return ParamError::kCoulombicEfficiency;
+    return issue(ParamError::kCoulombicEfficiency, ParamField::kCoulombicEfficiency);
   }
-  for (int it = 0; it < nt; ++it) {
-    for (int is = 1; is < ns; ++is) {
-      if (!(p.ocv_V.value[it][is] > p.ocv_V.value[it][is - 1])) { return ParamError::kOcvNotIncreasing; }
+  for (int r = 0; r < nt; ++r) {
+    for (int c = 1; c < ns; ++c) {
+      if (!(p.ocv_V.value[r][c] > p.ocv_V.value[r][c - 1])) {
+        return issue(ParamError::kOcvNotIncreasing, ParamField::kOcv, r, c);
+      }
     }
   }
-  if (!detail::table_at_least(p.r0_Ohm, ns, nt, T(0), false)) { return ParamError::kNegativeResistance; }
+  auto negative = [](T v) { return !(v >= T(0)); };
+  auto not_positive = [](T v) { return !(v > T(0)); };
+  if (detail::find_in_table(p.r0_Ohm, ns, nt, negative, it, is)) {
+    return issue(ParamError::kNegativeResistance, ParamField::kR0, it, is);
+  }
   for (int j = 0; j < NRC; ++j) {
-    if (!detail::table_at_least(p.rc_r_Ohm[j], ns, nt, T(0), false)) {
-      return ParamError::kNegativeResistance;
+    if (detail::find_in_table(p.rc_r_Ohm[j], ns, nt, negative, it, is)) {
+      return issue(ParamError::kNegativeResistance, ParamField::kRcR, it, is, j);
     }
-    if (!detail::table_at_least(p.rc_tau_s[j], ns, nt, T(0), true)) { return ParamError::kNonPositiveTau; }
+    if (detail::find_in_table(p.rc_tau_s[j], ns, nt, not_positive, it, is)) {
+      return issue(ParamError::kNonPositiveTau, ParamField::kRcTau, it, is, j);
+    }
   }
-  if (!detail::table_at_least(p.hysteresis_V, ns, nt, T(0), false) ||
-      !detail::table_at_least(p.hysteresis_instant_V, ns, nt, T(0), false) ||
-      !(p.hysteresis_rate >= T(0)) || !(p.sign_deadband_A >= T(0))) {
-    return ParamError::kNegativeHysteresis;
+  if (detail::find_in_table(p.hysteresis_V, ns, nt, negative, it, is)) {
+    return issue(ParamError::kNegativeHysteresis, ParamField::kHysteresis, it, is);
   }
-  if (!(p.voltage_min_V < p.voltage_max_V) || !(p.current_min_A < p.current_max_A) ||
-      !(p.temperature_min_degC < p.temperature_max_degC)) {
-    return ParamError::kLimits;
+  if (detail::find_in_table(p.hysteresis_instant_V, ns, nt, negative, it, is)) {
+    return issue(ParamError::kNegativeHysteresis, ParamField::kHysteresisInstant, it, is);
   }
-  return ParamError::kOk;
+  if (!(p.hysteresis_rate >= T(0))) { return issue(ParamError::kNegativeHysteresis, ParamField::kHysteresisRate); }
+  if (!(p.sign_deadband_A >= T(0))) { return issue(ParamError::kNegativeHysteresis, ParamField::kSignDeadband); }
+  if (!(p.voltage_min_V < p.voltage_max_V)) { return issue(ParamError::kLimits, ParamField::kVoltageRange); }
+  if (!(p.current_min_A < p.current_max_A)) { return issue(ParamError::kLimits, ParamField::kCurrentRange); }
+  if (!(p.temperature_min_degC < p.temperature_max_degC)) {
+    return issue(ParamError::kLimits, ParamField::kTemperatureRange);
+  }
+  return ParamIssue{};
+}
+
+/// Check a parameter set before use. Returns the first problem found (validate_detail() also says
+/// where; param_error_message() says what the rule is).
+template <typename T, int NRC, int MaxSoc, int MaxTemp>
+ParamError validate(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
+  return validate_detail(p).error;
 }
 
 /// Process noise of the ECM, as continuous-time random-walk densities plus current-sensor noise.

@@ -80,6 +80,21 @@ enum class SpmeParamError : std::uint8_t {
   kLimits,             ///< a reading range with min >= max
 };
 
+/// The rule a SpmeParamError stands for, as a message. No heap.
+constexpr const char* spme_param_error_message(SpmeParamError e) {
+  switch (e) {
+    case SpmeParamError::kOk: return "ok";
+    case SpmeParamError::kNonFinite: return "a parameter is NaN or infinite";
+    case SpmeParamError::kNonPositive: return "a quantity that must be > 0 is not (capacity, area, lengths, D, j0, ...)";
+    case SpmeParamError::kOcpTable: return "OCP table: 2..MaxOcp strictly increasing stoichiometry breakpoints needed";
+    case SpmeParamError::kStoichiometry: return "bulk stoichiometry leaves (0, 1) for SOC in [0, 1]";
+    case SpmeParamError::kElectrolyte: return "transference number outside [0, 1) or a mode time constant <= 0";
+    case SpmeParamError::kNegativeResistance: return "a resistance is negative";
+    case SpmeParamError::kLimits: return "a reading range has min >= max";
+  }
+  return "unknown";
+}
+
 namespace spme_constants {
 constexpr double kFaraday_C_per_mol = 96485.33212;  ///< F (C/mol), CODATA 2018 (exact)
 constexpr double kGas_J_per_mol_K = 8.314462618;    ///< R_g (J/(mol K)), CODATA 2018 (exact)
