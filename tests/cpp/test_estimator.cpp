@@ -366,6 +366,50 @@ void test_set_state_and_numerical(const char* name) {
   CHECK_CTX(same_bits(est, x0, huge), name);
 }
 
+/// With gate_timeout_steps = 0 the gate never times out: every outlier is rejected, and the count of
+/// gated steps in a row saturates at 65535 instead of wrapping. Also: an initial SOC variance above
+/// the uniform one is kept as the inflation ceiling, and the relative model-error term alone.
+// verifies: CS-EST-005, CS-EST-013
+template <class E>
+void test_gate_without_timeout(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  EstimatorConfig<T> cfg;
+  cfg.gate_timeout_steps = 0;
+  E est;
+  const M m(&p, typename M::Noise{T(2e-6), T(2e-4), T(1e-3), T(0.02)});
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.5), T(0.5), T(0.02), T(0), T(0.5), x, P);  // SOC sigma 0.5: above "SOC unknown"
+  CHECK_CTX(est.init(m, cfg, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk, name);
+  for (int k = 0; k < 30; ++k) est.step(T(1), T(1), T(3.6), T(25));
+  const auto x0 = est.state();
+  const auto P0 = est.covariance();
+  bool all_gated = true;
+  for (long k = 0; k < 65540; ++k) {
+    all_gated = all_gated && est.step(T(1), T(0), T(4.95), T(25)).status == StepStatus::kRejectedInnovationGate;
+  }
+  CHECK_CTX(all_gated, name);
+  CHECK_CTX(est.gated_in_row() == 0xFFFFu, name);
+  CHECK_CTX(same_bits(est, x0, P0), name);
+  // A fused step clears the count.
+  const auto s = est.model().prepare(est.state(), est.aux(), T(1), T(0), T(25));
+  CHECK_CTX(!is_rejected(est.step(T(1), T(0), est.model().measure(s, est.state()), T(25)).status), name);
+  CHECK_CTX(est.gated_in_row() == 0, name);
+  // Relative model error alone: R = sigma^2 + (k_rel |i| R_cell)^2 (no correlation time: no scaling).
+  EstimatorConfig<T> rel;
+  rel.model_error_relative = T(0.2);
+  E er;
+  CHECK_CTX(er.init(m, rel, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk, name);
+  const T rc = er.model().model_error_resistance_Ohm(s, er.state());
+  const double e = 0.2 * 3.0 * static_cast<double>(rc);
+  const double want = static_cast<double>(rel.voltage_sigma_V * rel.voltage_sigma_V) + e * e;
+  const double got = static_cast<double>(er.measurement_variance(s, er.state(), T(-3), T(1)));
+  CHECK_CTX(std::fabs(got - want) <= (sizeof(T) == 4 ? 1e-6 : 1e-14) * want, name);
+}
+
 /// Linear model (affine OCV, constant R, no hysteresis): EKF and UKF must agree with each other.
 // verifies: CS-FLT-002
 template <typename T>
@@ -614,5 +658,7 @@ int main() {
   test_set_state_and_numerical<EcmEkf<double, 2>>("ekf f64");
   test_set_state_and_numerical<EcmUkf<float, 2>>("ukf f32");
   test_set_state_and_numerical<EcmUkf<double, 2>>("ukf f64");
+  test_gate_without_timeout<EcmEkf<float, 2>>("ekf f32");
+  test_gate_without_timeout<EcmUkf<double, 2>>("ukf f64");
   return cstest::finish("test_estimator");
 }
