@@ -33,7 +33,30 @@ else
   rm -f "$STAMP"
   python -m pip install -q --upgrade pip
   python -m pip install -q cmake ninja
-  python -m pip install -q "$ROOT[$EXTRAS]"
+  # The dependencies download and install while the C++ extension compiles (two pip processes, disjoint
+  # packages: the package itself goes in with --no-deps); without a readable requirement list, one pip.
+  _cs_deps=$(python - "$ROOT/pyproject.toml" "$EXTRAS" <<'PYEOF' 2>/dev/null || true
+import sys
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib
+proj = tomllib.load(open(sys.argv[1], "rb"))["project"]
+reqs = list(proj.get("dependencies", []))
+for extra in sys.argv[2].split(","):
+    reqs += proj.get("optional-dependencies", {}).get(extra.strip(), [])
+print("\n".join(dict.fromkeys(reqs)))
+PYEOF
+)
+  if [ -n "$_cs_deps" ]; then
+    printf '%s\n' "$_cs_deps" > "$ROOT/.venv/.cellsense-requirements.txt"
+    python -m pip install -q -r "$ROOT/.venv/.cellsense-requirements.txt" &
+    _cs_deps_pid=$!
+    python -m pip install -q --no-deps "$ROOT"
+    wait "$_cs_deps_pid"
+  else
+    python -m pip install -q "$ROOT[$EXTRAS]"
+  fi
   echo "$_cs_hash $EXTRAS" > "$STAMP"
 fi
-unset _cs_hash _cs_installed_hash _cs_installed_extras
+unset _cs_hash _cs_installed_hash _cs_installed_extras _cs_deps _cs_deps_pid
