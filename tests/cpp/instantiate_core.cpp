@@ -6,6 +6,7 @@
 // tests/cpp/CMakeLists.txt with the core's strict flags; it defines no test and no entry point.
 #include "cellsense/cellsense.hpp"
 #include "cellsense/estimator/estimator.hpp"
+#include "cellsense/estimator/log_clock.hpp"
 #include "cellsense/estimator/status.hpp"
 #include "cellsense/filter/ekf.hpp"
 #include "cellsense/filter/innovation.hpp"
@@ -91,6 +92,12 @@ template StepReport<double> Estimator<model::SpmeModel<double>, filter::Ukf>::st
 template bool Estimator<model::SpmeModel<double>, filter::Ukf>::set_state(const model::SpmeModel<double>::State&,
                                                                   const model::SpmeModel<double>::Cov&,
                                                                   const model::SpmeModel<double>::Aux&);
+
+// ---- log clock ---------------------------------------------------------------------------
+template class LogClock<float>;
+template class LogClock<double>;
+template struct ClockTick<float>;
+template struct ClockTick<double>;
 
 // ---- pack ----------------------------------------------------------------------------------
 template class pack::ScaledCellModel<model::EcmModel<float, 2>>;
