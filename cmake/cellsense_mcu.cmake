@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# Per-core facts for the Cortex-M builds of the cellsense core (shared/notes/embedded.md):
+# Per-core facts for the Cortex-M builds of the cellsense core (docs/mcu.md):
 # compiler flags, QEMU machine, test board. Include it from a toolchain or a project.
 include_guard(GLOBAL)
 

@@ -1,4 +1,4 @@
-// pybind11 bindings: the ONLY place that sees both numpy and the core (style.md).
+// pybind11 bindings: the ONLY place that sees both numpy and the core (docs/architecture.md).
 // Exposes one class per (scalar, RC pairs, filter): Ecm{Ekf,Ukf}{1,2,3}_{f32,f64}.
 // The Python package (cellsense.estimator) picks the class; users never touch this module.
 #include "common.hpp"

@@ -28,7 +28,7 @@ constexpr T pivot_floor() {
 /// pivot_floor<T>() times its diagonal entry, i.e. when A is not numerically positive definite;
 /// never takes sqrt of a negative.
 /// sqrt is IEEE correctly rounded on x86-64 SSE and on Cortex-M (VSQRT or newlib), so it is
-/// safe for bit-exact host/MCU parity (shared/notes/embedded.md).
+/// safe for bit-exact host/MCU parity (docs/mcu.md, "Parity").
 template <typename T, int N>
 bool cholesky(const Matrix<T, N, N>& a, Matrix<T, N, N>& l) {
   CELLSENSE_UNROLL

@@ -2,7 +2,7 @@
 // Exponential written in the library, so host and Cortex-M run the same arithmetic.
 //
 // libm's exp/expf differ between glibc and newlib in the last bit; a filter step that calls them
-// cannot be bit-identical across targets (shared/notes/embedded.md). This implementation uses
+// cannot be bit-identical across targets (docs/mcu.md, "Parity"). This implementation uses
 // only +, -, *, comparisons, an integer conversion and a bit-pattern scale, all exactly
 // specified by IEEE 754, so every conforming target with -ffp-contract=off gets the same bits.
 //
