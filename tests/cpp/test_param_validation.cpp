@@ -110,6 +110,7 @@ bool corrupt(model::EcmParams<T, NRC>& p, int m) {
   }
 }
 
+// verifies: CS-ECM-006, CS-ECM-001
 template <typename T, int NRC>
 void test_same_codes_as_before() {
   model::EcmParams<T, NRC> base;
@@ -132,6 +133,7 @@ void test_same_codes_as_before() {
   CHECK_T(n > 300);
 }
 
+// verifies: CS-ECM-006
 template <typename T>
 void test_detail_names_field_and_place() {
   model::EcmParams<T, 2> p;
@@ -168,6 +170,7 @@ void test_detail_names_field_and_place() {
   CHECK_T(model::validate(q) == ParamError::kOk);
 }
 
+// verifies: CS-ECM-007
 void test_every_code_has_a_message() {
   for (int e = 0; e <= static_cast<int>(ParamError::kLimits); ++e) {
     const char* m = model::param_error_message(static_cast<ParamError>(e));
