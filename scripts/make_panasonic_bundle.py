@@ -13,8 +13,10 @@ What it writes (all gzip CSV with the source's column names, a subset of its col
 Time,Voltage,Current,Ah,Battery_Temp_degC; Current keeps the source's sign, NEGATIVE = discharge):
 
 drive/25degC_{US06,HWFET_a,LA92,NN}.csv.gz
-    resampled from ~0.1 s to a 1 s grid t = 0, 1, 2, ... s (from the file start): Current = mean over
-    the interval (t-1, t] of the measured current, each source sample held over the interval that
+    resampled from ~0.1 s to a 1 s grid t = 0, 1, 2, ... s (from the file start), keeping only the
+    seconds t with a source sample in (t-1, t] (where the logger was sparse, e.g. 60 s in rests, the
+    bundle is as sparse as the source): Current = mean over the interval since the previous kept row
+    of the measured current, each source sample held over the interval that
     ends at it (charge preserved exactly; this rule reproduces the tester's Ah to < 0.05 %);
     Voltage and Battery_Temp_degC = the last measurement at or before t; Ah = the tester's counter
     linearly interpolated at t. Row t = 0 has Current 0 (no interval ends there).
@@ -96,6 +98,14 @@ def resample_drive(src: Path, dst: Path) -> dict:
     t, i, v, ah, T = t[keep], i[keep], v[keep], ah[keep], T[keep]
     q = np.r_[0.0, np.cumsum(i[1:] * np.diff(t))]  # As; sample k held over (t[k-1], t[k]]
     grid = np.arange(0.0, np.floor(t[-1]) + 1.0)
+    # Only the seconds that end on a source sample: where the logger was sparse (rests at 60 s) the grid is
+    # as sparse as the source, so a per-sample metric weighs rest and drive as the source file does (a
+    # uniform 1 s grid turned n20degC_NN's 7,143 s opening rest into 7,143 rows and diluted its RMSE from
+    # 4.2 % to 2.2 %).
+    has = np.zeros(len(grid), bool)
+    has[np.minimum(np.ceil(t).astype(int), len(grid) - 1)] = True
+    has[0] = has[-1] = True
+    grid = grid[has]
     qg = np.interp(grid, t, q)                   # exact for the piecewise-constant current
     ig = np.r_[0.0, np.diff(qg) / np.diff(grid)]
     last = np.searchsorted(t, grid, side="right") - 1

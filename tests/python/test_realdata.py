@@ -43,8 +43,10 @@ def test_drive_cycle_sign_soc_and_sampling(cycle):
     # soc_true = 1 + (Ah - Ah0) / C_REF, starting full
     np.testing.assert_allclose(log.soc_true, 1.0 + (raw["Ah"] - raw["Ah"][0]) / C_REF_AH, atol=1e-12)
     assert log.soc_true[0] == 1.0 and 0.0 < log.soc_true[-1] < 0.2
-    # 1 s grid; the mean current reproduces the tester's own Ah counter (charge preserved)
-    np.testing.assert_allclose(np.diff(log.time_s), 1.0)
+    # whole seconds, 1 s where the source logs faster (it logs ~0.1 s while driving; where it left a
+    # longer gap the bundle keeps it); the mean current reproduces the tester's own Ah counter
+    d = np.diff(log.time_s)
+    assert np.all(d >= 1.0) and np.all(d == np.round(d)) and np.mean(d == 1.0) > 0.99
     q = np.cumsum(np.r_[0.0, log.current_A[1:] * np.diff(log.time_s)]) / 3600.0
     assert np.max(np.abs((1.0 - log.soc_true) * C_REF_AH - q)) < 0.005  # A.h
     assert 2.4 < log.voltage_V.min() and log.voltage_V.max() < 4.21
