@@ -9,19 +9,26 @@
 /// Full unrolling of the core's short fixed-trip loops (state dimension, RC pairs, polynomial
 /// degree). GCC at -O2 keeps them as loops, and for 4 x 4 work the loop control costs as many
 /// instructions as the arithmetic. Only the instruction order changes, never the arithmetic.
+/// (A build may define it itself: the coverage build, scripts/coverage.sh, defines it empty.)
+#if !defined(CELLSENSE_UNROLL)
 #if defined(__GNUC__) && !defined(__clang__)
 #define CELLSENSE_UNROLL _Pragma("GCC unroll 16")
 #else
 #define CELLSENSE_UNROLL
 #endif
+#endif
 
 /// Inline small per-step helpers (table reads) that GCC at -O2 would otherwise call out of line
 /// once per table: their call overhead and the reloading of the grid point are as large as the
 /// interpolation itself, and inlined, the index arithmetic is shared between the tables.
+/// (The coverage build defines it as plain `inline`, so that a helper's branches are counted once,
+/// not once per call site it was forced into.)
+#if !defined(CELLSENSE_ALWAYS_INLINE)
 #if defined(__GNUC__)
 #define CELLSENSE_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define CELLSENSE_ALWAYS_INLINE inline
+#endif
 #endif
 
 namespace cellsense {
