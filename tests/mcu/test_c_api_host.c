@@ -217,6 +217,44 @@ static void test_names_and_reads(void) {
   EXPECT(isfinite(cs_soc_sigma(&est)) && cs_soc_sigma(&est) > 0.0f);
 }
 
+/* The remaining cs_init configuration checks one by one, NULL outputs, NULL configs. */
+/* verifies: CS-CAPI-001, CS-CAPI-003 */
+static void test_config_fields_and_nulls(void) {
+  cs_config c;
+  cs_config_default(&c);
+  c.soc_per_sqrt_s = -1.0f;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG);
+  cs_config_default(&c);
+  c.v_rc_V_per_sqrt_s = NAN;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG);
+  cs_config_default(&c);
+  c.hysteresis_per_sqrt_s = INFINITY;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG);
+  cs_config_default(&c);
+  c.gate_nis = NAN;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG);
+  cs_config_default(&c);
+  c.initial_hysteresis = NAN;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_INITIAL_STATE);
+  cs_config_default(&c);
+  c.initial_hysteresis = -1.5f;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_INITIAL_STATE);
+  cs_config_default(&c);
+  c.initial_hysteresis = 1.5f;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_INITIAL_STATE);
+  cs_config_default(NULL);                                /* no effect, no crash */
+  cs_soh_config sc;
+  cs_soh_config_default(&sc, 0.0f);                       /* capacity unknown: still a usable default */
+  cs_soh_config_default(NULL, 5.0f);
+  EXPECT(cs_estimator_used_bytes(7) == 0 || cs_estimator_used_bytes(7) <= CS_ESTIMATOR_SIZE);
+  EXPECT(init_default(CS_FILTER_EKF) == CS_INIT_OK);
+  cs_state st;
+  EXPECT(cs_save_state(&est, NULL) == CS_STATE_NOT_INITIALISED);
+  EXPECT(cs_restore_state(&est, NULL) == CS_STATE_NOT_INITIALISED);
+  EXPECT(cs_save_state(NULL, &st) == CS_STATE_NOT_INITIALISED);
+  EXPECT(isnan(cs_soc(NULL)));
+}
+
 int main(void) {
   cs_estimator zero;
   memset(&zero, 0, sizeof zero);
@@ -230,6 +268,7 @@ int main(void) {
   test_storage(CS_FILTER_EKF);
   test_storage(CS_FILTER_UKF);
   test_names_and_reads();
+  test_config_fields_and_nulls();
   printf("c_api host test: %s (%d failures); used bytes EKF %u, UKF %u of %u\n", failures ? "FAIL" : "ok", failures,
          (unsigned)cs_estimator_used_bytes(CS_FILTER_EKF), (unsigned)cs_estimator_used_bytes(CS_FILTER_UKF),
          (unsigned)CS_ESTIMATOR_SIZE);
