@@ -34,6 +34,7 @@ SOURCES = [
     ("tests/cpp/test_*.cpp", re.compile(r"^(?:static\s+)?void\s+(test_\w+)\s*\("), True),
     ("tests/mcu/test_*.c", re.compile(r"^(?:static\s+)?void\s+((?:test|run)_\w+)\s*\("), True),
     ("tests/mcu/*.cpp", re.compile(r"^(?:static\s+)?(?:void|int)\s+(\w+)\s*\("), False),
+    ("tests/mcu/[!t]*.c", re.compile(r"^(?:static\s+)?(?:void|int)\s+(\w+)\s*\("), False),
     ("tests/mcu/*.py", re.compile(r"^def\s+(\w+)\s*\("), False),
     ("tests/soak/*.cpp", re.compile(r"^(?:static\s+)?(?:void|int)\s+(\w+)\s*\("), False),
     ("tests/fuzz/*.cpp", re.compile(r"^(?:extern\s+\"C\"\s+)?(?:static\s+)?(?:void|int)\s+(\w+)\s*\("), False),
