@@ -160,13 +160,21 @@ struct EcmParams {
 };
 
 namespace detail {
-/// The first entry of table `t` (rows < n_temp, columns < n_soc) for which `bad(value)` holds: true and
-/// its row / column in `it` / `is`; false when there is none.
-template <typename T, int MaxSoc, int MaxTemp, class Bad>
-bool find_in_table(const math::Table<T, MaxSoc, MaxTemp>& t, int n_soc, int n_temp, Bad bad, int& it, int& is) {
+/// What find_in_table() looks for.
+enum class TableCheck : std::uint8_t { kNonFinite, kNegative, kNonPositive };
+
+/// The first entry of table `t` (rows < n_temp, columns < n_soc) that fails `check`: true and its row /
+/// column in `it` / `is`; false when there is none. (One function for the three checks: one copy in flash.)
+template <typename T, int MaxSoc, int MaxTemp>
+bool find_in_table(const math::Table<T, MaxSoc, MaxTemp>& t, int n_soc, int n_temp, TableCheck check, int& it,
+                   int& is) {
   for (int r = 0; r < n_temp; ++r) {
     for (int c = 0; c < n_soc; ++c) {
-      if (bad(t.value[r][c])) {
+      const T v = t.value[r][c];
+      const bool bad = check == TableCheck::kNonFinite ? !math::is_finite(v)
+                       : check == TableCheck::kNegative ? !(v >= T(0))
+                                                        : !(v > T(0));
+      if (bad) {
         it = r;
         is = c;
         return true;
@@ -227,27 +235,34 @@ ParamIssue validate_detail(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
   for (int i = 0; i < 10; ++i) {
     if (!math::is_finite(scalars[i])) { return issue(ParamError::kNonFinite, scalar_fields[i]); }
   }
+  // The tables, in the order they are checked (one loop: one copy of the code in flash).
+  using TableT = typename EcmParams<T, NRC, MaxSoc, MaxTemp>::TableT;
+  struct TableRule {
+    const TableT* table;
+    ParamField field;
+    int rc_pair;
+    detail::TableCheck check;  ///< the sign rule (the finiteness pass checks every table)
+    ParamError error;          ///< the sign rule's error
+  };
+  constexpr int kRules = 4 + 2 * NRC;
+  TableRule rules[kRules] = {
+      {&p.ocv_V, ParamField::kOcv, -1, detail::TableCheck::kNonFinite, ParamError::kOk},
+      {&p.r0_Ohm, ParamField::kR0, -1, detail::TableCheck::kNegative, ParamError::kNegativeResistance},
+      {&p.hysteresis_V, ParamField::kHysteresis, -1, detail::TableCheck::kNegative, ParamError::kNegativeHysteresis},
+      {&p.hysteresis_instant_V, ParamField::kHysteresisInstant, -1, detail::TableCheck::kNegative,
+       ParamError::kNegativeHysteresis},
+  };
+  for (int j = 0; j < NRC; ++j) {
+    rules[4 + 2 * j] = {&p.rc_r_Ohm[j], ParamField::kRcR, j, detail::TableCheck::kNegative,
+                        ParamError::kNegativeResistance};
+    rules[5 + 2 * j] = {&p.rc_tau_s[j], ParamField::kRcTau, j, detail::TableCheck::kNonPositive,
+                        ParamError::kNonPositiveTau};
+  }
   int it = -1;
   int is = -1;
-  auto not_finite = [](T v) { return !math::is_finite(v); };
-  if (detail::find_in_table(p.ocv_V, ns, nt, not_finite, it, is)) {
-    return issue(ParamError::kNonFinite, ParamField::kOcv, it, is);
-  }
-  if (detail::find_in_table(p.r0_Ohm, ns, nt, not_finite, it, is)) {
-    return issue(ParamError::kNonFinite, ParamField::kR0, it, is);
-  }
-  if (detail::find_in_table(p.hysteresis_V, ns, nt, not_finite, it, is)) {
-    return issue(ParamError::kNonFinite, ParamField::kHysteresis, it, is);
-  }
-  if (detail::find_in_table(p.hysteresis_instant_V, ns, nt, not_finite, it, is)) {
-    return issue(ParamError::kNonFinite, ParamField::kHysteresisInstant, it, is);
-  }
-  for (int j = 0; j < NRC; ++j) {
-    if (detail::find_in_table(p.rc_r_Ohm[j], ns, nt, not_finite, it, is)) {
-      return issue(ParamError::kNonFinite, ParamField::kRcR, it, is, j);
-    }
-    if (detail::find_in_table(p.rc_tau_s[j], ns, nt, not_finite, it, is)) {
-      return issue(ParamError::kNonFinite, ParamField::kRcTau, it, is, j);
+  for (const TableRule& r : rules) {  // ocv, r0, M, M0, then R_j, tau_j per pair
+    if (detail::find_in_table(*r.table, ns, nt, detail::TableCheck::kNonFinite, it, is)) {
+      return issue(ParamError::kNonFinite, r.field, it, is, r.rc_pair);
     }
   }
   if (!(p.capacity_Ah >= T(kCapacityMin_Ah) && p.capacity_Ah <= T(kCapacityMax_Ah))) {
@@ -263,24 +278,10 @@ ParamIssue validate_detail(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
       }
     }
   }
-  auto negative = [](T v) { return !(v >= T(0)); };
-  auto not_positive = [](T v) { return !(v > T(0)); };
-  if (detail::find_in_table(p.r0_Ohm, ns, nt, negative, it, is)) {
-    return issue(ParamError::kNegativeResistance, ParamField::kR0, it, is);
-  }
-  for (int j = 0; j < NRC; ++j) {
-    if (detail::find_in_table(p.rc_r_Ohm[j], ns, nt, negative, it, is)) {
-      return issue(ParamError::kNegativeResistance, ParamField::kRcR, it, is, j);
-    }
-    if (detail::find_in_table(p.rc_tau_s[j], ns, nt, not_positive, it, is)) {
-      return issue(ParamError::kNonPositiveTau, ParamField::kRcTau, it, is, j);
-    }
-  }
-  if (detail::find_in_table(p.hysteresis_V, ns, nt, negative, it, is)) {
-    return issue(ParamError::kNegativeHysteresis, ParamField::kHysteresis, it, is);
-  }
-  if (detail::find_in_table(p.hysteresis_instant_V, ns, nt, negative, it, is)) {
-    return issue(ParamError::kNegativeHysteresis, ParamField::kHysteresisInstant, it, is);
+  // Signs: R0, then R_j and tau_j per pair, then M and M0 (the order of the codes' precedence).
+  for (int k = 0; k < kRules - 1; ++k) {  // rules[1], rules[4 .. 3 + 2 NRC], rules[2], rules[3]
+    const TableRule& r = rules[k == 0 ? 1 : (k <= 2 * NRC ? 3 + k : k - 2 * NRC + 1)];
+    if (detail::find_in_table(*r.table, ns, nt, r.check, it, is)) { return issue(r.error, r.field, it, is, r.rc_pair); }
   }
   if (!(p.hysteresis_rate >= T(0))) { return issue(ParamError::kNegativeHysteresis, ParamField::kHysteresisRate); }
   if (!(p.sign_deadband_A >= T(0))) { return issue(ParamError::kNegativeHysteresis, ParamField::kSignDeadband); }
