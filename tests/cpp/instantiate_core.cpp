@@ -5,6 +5,7 @@
 // scalar types, not only the paths a test happens to call. Built as an object library by
 // tests/cpp/CMakeLists.txt with the core's strict flags; it defines no test and no entry point.
 #include "cellsense/cellsense.hpp"
+#include "cellsense/power/power_limits.hpp"
 #include "cellsense/estimator/estimator.hpp"
 #include "cellsense/estimator/log_clock.hpp"
 #include "cellsense/estimator/status.hpp"
@@ -114,5 +115,15 @@ template class soh::SohTracker<Estimator<model::EcmModel<float, 2>, filter::Ekf>
 template class soh::SohTracker<Estimator<model::EcmModel<float, 2>, filter::Ukf>>;
 template class soh::SohTracker<Estimator<model::EcmModel<double, 2>, filter::Ekf>>;
 template class soh::SohTracker<Estimator<model::EcmModel<double, 2>, filter::Ukf>>;
+
+// ---- state of power and energy -------------------------------------------------------------
+template power::PowerStatus power::power_limits(const Estimator<model::EcmModel<float, 2>, filter::Ekf>&, float,
+                                                const power::PowerConfig<float>&, power::PowerLimits<float>&);
+template power::PowerStatus power::power_limits(const Estimator<model::EcmModel<double, 2>, filter::Ukf>&, double,
+                                                const power::PowerConfig<double>&, power::PowerLimits<double>&);
+template power::PowerStatus power::remaining_energy(const Estimator<model::EcmModel<float, 2>, filter::Ekf>&, float,
+                                                    float, float, float, float, power::EnergyEstimate<float>&);
+template power::PowerStatus power::time_to_full(const Estimator<model::EcmModel<float, 2>, filter::Ukf>&, float, float,
+                                                float&, float&);
 
 }  // namespace cellsense

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: Apache-2.0
+// State of power and energy (docs/power.md): from the estimator's current state, the largest constant
+// discharge and charge current the cell can carry for the next `horizon_s` seconds without leaving its
+// voltage window, its SOC window or its current rating; the matching power; the energy left to the
+// discharge cut-off at a constant power, time to empty and time to full, each with its uncertainty.
+//
+// Method: Plett, "High-performance battery-pack power estimation using a dynamic cell model", IEEE Trans.
+// Veh. Technol. 53(5), 2004, sec. III (the "dynamic" method): the cell model is run forward over the horizon
+// with a constant current i, and the largest |i| whose predicted terminal voltage stays within the cut-offs
+// is found. Here the model's own exact discretisation over one step of length horizon_s is used
+// (model.prepare(x, aux, horizon_s, i, T) then predict and measure: RC voltages a v + R (1 - a) i with
+// a = exp(-horizon / tau), SOC z - eta i horizon / (3600 Q), the hysteresis state likewise), and the limit is
+// found by bisection, since v(horizon) decreases monotonically with i for the ECM (every term is linear or,
+// for the hysteresis, monotone in i). The voltage is checked at both ends of the horizon: at its start (RC
+// voltages as now, the R0 drop applied) and at its end.
+// Conservative option (Plett 2004, sec. III-C): the SOC is taken k_soc sigma towards the limit (lower for
+// discharge, higher for charge), and the cut-offs are tightened by k_v times the voltage model's one-sample
+// error sigma at that current (Estimator::measurement_variance with no correlation scaling), so the limit is
+// one the cell can deliver when the model is as wrong as its own error budget says.
+// Energy: quasi-static discharge at constant power P (RC voltages at their steady state R_j i, hysteresis at
+// its discharge branch h = -1), integrated in SOC from the (conservative) SOC down to soc_min or to the
+// voltage cut-off, E = Q sum v dz (midpoint rule over kEnergySteps steps), i solving i v(z, i) = P by a
+// fixed-point iteration; time to empty E / P. Time to full at a constant charge current I: (soc_max - z) 3600
+// Q / (eta I) (constant-current phase only: the constant-voltage tail is not modelled). Uncertainties from the
+// SOC sigma: half the difference of the result at z + sigma and z - sigma.
+// No heap, no exceptions, no I/O; failures are a status. Conventions: current + = discharge; every limit
+// is reported as a positive magnitude.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "cellsense/math/matrix.hpp"
+
+namespace cellsense {
+namespace power {
+
+/// What a power calculation returns.
+enum class PowerStatus : std::uint8_t {
+  kOk = 0,
+  kNotInitialised = 1,   ///< the estimator is not initialised
+  kBadConfig = 2,        ///< a setting is out of range (PowerConfig::valid)
+  kBadInput = 3,         ///< temperature or power not finite / out of range
+};
+
+/// Which constraint set a limit.
+enum class LimitedBy : std::uint8_t {
+  kVoltage = 0,   ///< the predicted terminal voltage reaches the cut-off
+  kSoc = 1,       ///< the SOC would leave [soc_min, soc_max] within the horizon
+  kCurrent = 2,   ///< the cell's current rating
+  kNone = 3,      ///< no current is possible (the cell is already at or beyond a limit): the limit is 0
+};
+
+constexpr const char* limited_by_name(LimitedBy l) {
+  return l == LimitedBy::kVoltage ? "voltage" : l == LimitedBy::kSoc ? "soc" : l == LimitedBy::kCurrent ? "current" : "none";
+}
+
+/// Settings of one power-limit calculation.
+template <typename T>
+struct PowerConfig {
+  T horizon_s = T(10);              ///< how long the constant current must be sustained (s), (0, 86400]
+  T voltage_min_V = T(2.5);         ///< discharge cut-off (V)
+  T voltage_max_V = T(4.2);         ///< charge cut-off (V)
+  T soc_min = T(0);                 ///< SOC the discharge may not go below within the horizon (1)
+  T soc_max = T(1);                 ///< SOC the charge may not go above within the horizon (1)
+  T discharge_current_max_A = T(0); ///< discharge current rating, positive (A); > 0
+  T charge_current_max_A = T(0);    ///< charge current rating, positive magnitude (A); > 0
+  T soc_sigma_k = T(0);             ///< conservative: SOC taken this many sigma towards the limit (0: nominal)
+  T voltage_sigma_k = T(0);         ///< conservative: cut-offs tightened by this many model-error sigma (0: nominal)
+
+  bool valid() const {
+    const T big = T(3.0e38);
+    auto fin = [big](T v) { return v >= -big && v <= big; };
+    return horizon_s > T(0) && horizon_s <= T(86400) && fin(voltage_min_V) && fin(voltage_max_V) &&
+           voltage_min_V < voltage_max_V && fin(soc_min) && fin(soc_max) && soc_min < soc_max &&
+           discharge_current_max_A > T(0) && discharge_current_max_A <= T(1.0e6) && charge_current_max_A > T(0) &&
+           charge_current_max_A <= T(1.0e6) && soc_sigma_k >= T(0) && soc_sigma_k <= T(10) &&
+           voltage_sigma_k >= T(0) && voltage_sigma_k <= T(10);
+  }
+};
+
+/// The limits for one horizon. Currents and powers are positive magnitudes.
+template <typename T>
+struct PowerLimits {
+  T discharge_current_A;   ///< largest constant discharge current over the horizon (A)
+  T charge_current_A;      ///< largest constant charge current over the horizon (A, magnitude)
+  T discharge_power_W;     ///< discharge_current_A x the predicted voltage at the horizon's end (W)
+  T charge_power_W;        ///< charge_current_A x the predicted voltage at the horizon's end (W)
+  T discharge_voltage_V;   ///< predicted terminal voltage at the horizon's end at the discharge limit (V)
+  T charge_voltage_V;      ///< the same at the charge limit (V)
+  LimitedBy discharge_limited_by;
+  LimitedBy charge_limited_by;
+};
+
+/// Remaining energy at a constant discharge power, and the times.
+template <typename T>
+struct EnergyEstimate {
+  T energy_Wh;             ///< energy to the discharge cut-off (or soc_min) at the power asked (W h)
+  T energy_sigma_Wh;       ///< its 1 sigma from the SOC sigma (W h)
+  T time_to_empty_s;       ///< energy_Wh x 3600 / power (s)
+  T time_to_empty_sigma_s; ///< its 1 sigma (s)
+};
+
+/// Steps of the energy integral in SOC.
+constexpr int kEnergySteps = 64;
+/// Bisection steps of the current limit: 2^-32 of the rating, below float32's resolution.
+constexpr int kBisectionSteps = 32;
+
+namespace detail {
+
+template <class EstimatorT>
+struct Predictor {
+  using T = typename EstimatorT::T;
+  using Model = typename EstimatorT::Model;
+  using State = typename Model::State;
+  using Idx = typename Model::Idx;
+  const EstimatorT& est;
+  State x;           ///< the state the horizon starts from (SOC possibly moved by the conservative option)
+  T temperature_degC;
+  T horizon_s;
+  T voltage_sigma_k;
+
+  /// Terminal voltage at the end of the horizon under constant current i, and its model-error sigma
+  /// margin applied (towards the cut-off: subtracted for discharge, added for charge); also the SOC at the end.
+  void end(T current_A, T& v_end_V, T& v_start_V, T& soc_end) const {
+    const Model& m = est.model();
+    const auto s = m.prepare(x, est.aux(), horizon_s, current_A, temperature_degC);
+    const State xe = m.predict(s, x);
+    soc_end = xe(Idx::soc, 0);
+    v_end_V = m.measure(s, xe);
+    const auto s0 = m.prepare(x, est.aux(), T(0), current_A, temperature_degC);
+    v_start_V = m.measure(s0, x);
+    if (voltage_sigma_k > T(0)) {
+      const T sd_end = sqrt_nonneg(est.measurement_variance(s, xe, current_A, T(0)));
+      const T sd_start = sqrt_nonneg(est.measurement_variance(s0, x, current_A, T(0)));
+      const T sign = current_A < T(0) ? T(-1) : T(1);  // towards the cut-off the current drives to
+      v_end_V = v_end_V - sign * voltage_sigma_k * sd_end;
+      v_start_V = v_start_V - sign * voltage_sigma_k * sd_start;
+    }
+  }
+  static T sqrt_nonneg(T v) { return v > T(0) ? std::sqrt(v) : T(0); }
+};
+
+/// One direction. dir = +1: discharge (current > 0, voltage >= vmin, SOC >= soc_min); -1: charge.
+template <class EstimatorT>
+void limit_one(const Predictor<EstimatorT>& p, typename EstimatorT::T dir, typename EstimatorT::T i_max,
+               const PowerConfig<typename EstimatorT::T>& c, typename EstimatorT::T& i_lim,
+               typename EstimatorT::T& v_lim, LimitedBy& by) {
+  using T = typename EstimatorT::T;
+  auto ok = [&](T mag, T& v_end) {
+    T v_start, soc_end;
+    p.end(dir * mag, v_end, v_start, soc_end);
+    if (dir > T(0)) { return v_end >= c.voltage_min_V && v_start >= c.voltage_min_V && soc_end >= c.soc_min; }
+    return v_end <= c.voltage_max_V && v_start <= c.voltage_max_V && soc_end <= c.soc_max;
+  };
+  T v_hi;
+  if (ok(i_max, v_hi)) {
+    i_lim = i_max;
+    v_lim = v_hi;
+    by = LimitedBy::kCurrent;
+    return;
+  }
+  T v_lo;
+  if (!ok(T(0), v_lo)) {  // already at a limit: nothing may flow this way
+    i_lim = T(0);
+    v_lim = v_lo;
+    by = LimitedBy::kNone;
+    return;
+  }
+  T lo = T(0);
+  T hi = i_max;
+  for (int k = 0; k < kBisectionSteps; ++k) {
+    const T mid = T(0.5) * (lo + hi);
+    T v_mid;
+    if (ok(mid, v_mid)) {
+      lo = mid;
+      v_lo = v_mid;
+    } else {
+      hi = mid;
+    }
+  }
+  i_lim = lo;
+  v_lim = v_lo;
+  // which constraint bound it: the SOC one if the SOC at the end is (within a step) at its bound
+  T ve, vs, se;
+  p.end(dir * hi, ve, vs, se);
+  const bool soc_bound = dir > T(0) ? se < c.soc_min : se > c.soc_max;
+  const bool volt_bound = dir > T(0) ? (ve < c.voltage_min_V || vs < c.voltage_min_V)
+                                     : (ve > c.voltage_max_V || vs > c.voltage_max_V);
+  by = soc_bound && !volt_bound ? LimitedBy::kSoc : LimitedBy::kVoltage;
+}
+
+}  // namespace detail
+
+/// The discharge and charge limits of the estimator's present state over cfg.horizon_s at the cell
+/// temperature `temperature_degC` (the estimator is not changed). kOk fills `out`; otherwise `out` is untouched.
+template <class EstimatorT>
+PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                         const PowerConfig<typename EstimatorT::T>& cfg, PowerLimits<typename EstimatorT::T>& out) {
+  using T = typename EstimatorT::T;
+  using Idx = typename EstimatorT::Model::Idx;
+  if (!est.initialised()) { return PowerStatus::kNotInitialised; }
+  if (!cfg.valid()) { return PowerStatus::kBadConfig; }
+  if (!(temperature_degC >= T(-100) && temperature_degC <= T(200))) { return PowerStatus::kBadInput; }
+  const T sigma = est.soc_sigma();
+  detail::Predictor<EstimatorT> dis{est, est.state(), temperature_degC, cfg.horizon_s, cfg.voltage_sigma_k};
+  detail::Predictor<EstimatorT> chg{est, est.state(), temperature_degC, cfg.horizon_s, cfg.voltage_sigma_k};
+  dis.x(Idx::soc, 0) = dis.x(Idx::soc, 0) - cfg.soc_sigma_k * sigma;
+  chg.x(Idx::soc, 0) = chg.x(Idx::soc, 0) + cfg.soc_sigma_k * sigma;
+  PowerLimits<T> r{};
+  detail::limit_one(dis, T(1), cfg.discharge_current_max_A, cfg, r.discharge_current_A, r.discharge_voltage_V,
+                    r.discharge_limited_by);
+  detail::limit_one(chg, T(-1), cfg.charge_current_max_A, cfg, r.charge_current_A, r.charge_voltage_V,
+                    r.charge_limited_by);
+  // P = |i| v at the horizon's end (Plett 2004, eq. 14: the power the cell delivers / accepts at the limit)
+  r.discharge_power_W = r.discharge_current_A * r.discharge_voltage_V;
+  r.charge_power_W = r.charge_current_A * r.charge_voltage_V;
+  out = r;
+  return PowerStatus::kOk;
+}
+
+namespace detail {
+
+/// Energy to the cut-off from SOC z0 at constant power P (header comment). Returns W h (>= 0).
+template <class EstimatorT>
+typename EstimatorT::T energy_from(const EstimatorT& est, typename EstimatorT::T z0, typename EstimatorT::T power_W,
+                                   typename EstimatorT::T temperature_degC, typename EstimatorT::T voltage_min_V,
+                                   typename EstimatorT::T soc_min) {
+  using T = typename EstimatorT::T;
+  using Model = typename EstimatorT::Model;
+  using State = typename Model::State;
+  using Idx = typename Model::Idx;
+  const Model& m = est.model();
+  if (!(z0 > soc_min)) { return T(0); }
+  const T dz = (z0 - soc_min) / T(kEnergySteps);
+  const T q_Ah = m.capacity_Ah();
+  T e_Wh = T(0);
+  T i_A = T(0);
+  for (int k = 0; k < kEnergySteps; ++k) {
+    const T z = z0 - (T(k) + T(0.5)) * dz;  // midpoint of the step
+    State x = est.state();
+    x(Idx::soc, 0) = z;
+    x(Idx::hysteresis, 0) = T(-1);          // sustained discharge: the discharge branch
+    T v = T(0);
+    for (int it = 0; it < 4; ++it) {        // i v(z, i) = P, fixed point from the previous step's i
+      // steady state of every RC pair under i: prepare over a long step (a -> 0) and predict from x
+      const auto s = m.prepare(x, est.aux(), T(1.0e5), i_A, temperature_degC);
+      State xs = m.predict(s, x);
+      xs(Idx::soc, 0) = z;
+      xs(Idx::hysteresis, 0) = T(-1);
+      v = m.measure(s, xs);
+      if (!(v > T(0))) { return e_Wh; }
+      i_A = power_W / v;
+    }
+    if (!(v >= voltage_min_V)) { break; }   // the cut-off is reached within this step
+    e_Wh = e_Wh + v * dz * q_Ah;            // E = sum v dq, dq = Q dz (A h)
+  }
+  return e_Wh;
+}
+
+}  // namespace detail
+
+/// Energy left to the discharge cut-off at a constant power `power_W` (> 0) and the time to empty, with
+/// their 1 sigma from the SOC sigma. The SOC is taken `soc_sigma_k` sigma lower (conservative option; 0: the
+/// estimate). kOk fills `out`; otherwise `out` is untouched.
+template <class EstimatorT>
+PowerStatus remaining_energy(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                             typename EstimatorT::T power_W, typename EstimatorT::T voltage_min_V,
+                             typename EstimatorT::T soc_min, typename EstimatorT::T soc_sigma_k,
+                             EnergyEstimate<typename EstimatorT::T>& out) {
+  using T = typename EstimatorT::T;
+  if (!est.initialised()) { return PowerStatus::kNotInitialised; }
+  if (!(power_W > T(0) && power_W <= T(1.0e9)) || !(temperature_degC >= T(-100) && temperature_degC <= T(200))) {
+    return PowerStatus::kBadInput;
+  }
+  if (!(voltage_min_V > T(0) && voltage_min_V < T(100)) || !(soc_min >= T(-1) && soc_min < T(1)) ||
+      !(soc_sigma_k >= T(0) && soc_sigma_k <= T(10))) {
+    return PowerStatus::kBadConfig;
+  }
+  const T sigma = est.soc_sigma();
+  const T z = est.soc() - soc_sigma_k * sigma;
+  EnergyEstimate<T> r{};
+  r.energy_Wh = detail::energy_from(est, z, power_W, temperature_degC, voltage_min_V, soc_min);
+  const T e_hi = detail::energy_from(est, z + sigma, power_W, temperature_degC, voltage_min_V, soc_min);
+  const T e_lo = detail::energy_from(est, z - sigma, power_W, temperature_degC, voltage_min_V, soc_min);
+  r.energy_sigma_Wh = T(0.5) * (e_hi - e_lo);
+  r.time_to_empty_s = r.energy_Wh * T(3600) / power_W;
+  r.time_to_empty_sigma_s = r.energy_sigma_Wh * T(3600) / power_W;
+  out = r;
+  return PowerStatus::kOk;
+}
+
+/// Time to full (constant-current phase) at charge current `charge_current_A` (a positive magnitude) up to
+/// `soc_max`, and its 1 sigma: (soc_max - z) 3600 Q / (eta I). kOk fills the outputs; otherwise untouched.
+template <class EstimatorT>
+PowerStatus time_to_full(const EstimatorT& est, typename EstimatorT::T charge_current_A, typename EstimatorT::T soc_max,
+                         typename EstimatorT::T& time_s, typename EstimatorT::T& time_sigma_s) {
+  using T = typename EstimatorT::T;
+  if (!est.initialised()) { return PowerStatus::kNotInitialised; }
+  if (!(charge_current_A > T(0) && charge_current_A <= T(1.0e6)) || !(soc_max > T(0) && soc_max <= T(2))) {
+    return PowerStatus::kBadInput;
+  }
+  const auto& m = est.model();
+  const T eta = m.params().coulombic_efficiency;
+  const T per_soc_s = T(3600) * m.capacity_Ah() / (eta * charge_current_A);  // seconds per unit SOC
+  const T left = soc_max - est.soc();
+  time_s = left > T(0) ? left * per_soc_s : T(0);
+  time_sigma_s = est.soc_sigma() * per_soc_s;
+  return PowerStatus::kOk;
+}
+
+}  // namespace power
+}  // namespace cellsense

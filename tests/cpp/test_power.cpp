@@ -1,0 +1,293 @@
+// Unit tests of the state of power and energy (power/power_limits.hpp, docs/power.md), float and double,
+// EKF and UKF: the limits against the closed form of a linear cell, horizons, the conservative option,
+// each constraint binding, refusals that leave the output untouched, energy and times.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <limits>
+
+#include "cellsense/cellsense.hpp"
+#include "cellsense/power/power_limits.hpp"
+#include "cells.hpp"
+#include "check.hpp"
+
+using namespace cellsense;
+
+namespace {
+
+constexpr double kQ = 2.0;      // A h
+constexpr double kR0 = 0.05;    // Ohm
+constexpr double kR1 = 0.03;    // Ohm
+constexpr double kTau = 20.0;   // s
+constexpr double kV0 = 3.2;     // OCV(0) (V)
+constexpr double kSlope = 0.9;  // dOCV/dz (V)
+
+/// A cell with a linear OCV, constant resistances and no hysteresis: v(H) has a closed form.
+template <typename T>
+void make_linear_cell(model::EcmParams<T, 1>& p) {
+  p = model::EcmParams<T, 1>{};
+  p.capacity_Ah = T(kQ);
+  p.coulombic_efficiency = T(1);
+  p.hysteresis_rate = T(0);
+  p.sign_deadband_A = T(0.01);
+  p.grid.n_soc = 2;
+  p.grid.n_temperature = 1;
+  p.grid.temperature_degC[0] = T(25);
+  p.grid.soc[0] = T(0);
+  p.grid.soc[1] = T(1);
+  for (int i = 0; i < 2; ++i) {
+    p.ocv_V.value[0][i] = T(kV0 + kSlope * i);
+    p.r0_Ohm.value[0][i] = T(kR0);
+    p.rc_r_Ohm[0].value[0][i] = T(kR1);
+    p.rc_tau_s[0].value[0][i] = T(kTau);
+    p.hysteresis_V.value[0][i] = T(0);
+    p.hysteresis_instant_V.value[0][i] = T(0);
+  }
+  p.voltage_min_V = T(0);
+  p.voltage_max_V = T(5);
+  p.current_min_A = T(-100);
+  p.current_max_A = T(100);
+  p.temperature_min_degC = T(-40);
+  p.temperature_max_degC = T(85);
+}
+
+template <class E>
+struct Cell {
+  using T = typename E::T;
+  using M = typename E::Model;
+  typename M::Params p;
+  E est;
+  bool ok = false;
+  explicit Cell(T soc0, T soc_sigma = T(0.01)) {
+    make_linear_cell(p);
+    const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
+    typename M::State x;
+    typename M::Cov P;
+    M::initial(soc0, soc_sigma, T(1e-3), T(0), T(0.1), x, P);
+    EstimatorConfig<T> cfg;
+    cfg.voltage_sigma_V = T(0.005);
+    cfg.model_error_current_A = T(0.2);  // model-error sigma 0.2 A x (R0 + R1) = 16 mV, for the conservative option
+    ok = est.init(m, cfg, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk;
+  }
+};
+
+template <typename T>
+power::PowerConfig<T> config(T horizon_s) {
+  power::PowerConfig<T> c;
+  c.horizon_s = horizon_s;
+  c.voltage_min_V = T(3.0);
+  c.voltage_max_V = T(4.2);
+  c.discharge_current_max_A = T(1000);
+  c.charge_current_max_A = T(1000);
+  return c;
+}
+
+/// Closed form from rest: v(H) = V0 + k (z - dir i H / 3600 Q) - dir i (R0 + R1 (1 - e^-H/tau)); the limit
+/// is where it meets the cut-off (a linear equation in i), unless the start (R0 only) is stricter (never here).
+double closed_form_discharge(double z, double H, double vmin) {
+  const double r = kR0 + kR1 * (1.0 - std::exp(-H / kTau));
+  return (kV0 + kSlope * z - vmin) / (kSlope * H / (3600.0 * kQ) + r);
+}
+double closed_form_charge(double z, double H, double vmax) {
+  const double r = kR0 + kR1 * (1.0 - std::exp(-H / kTau));
+  return (vmax - kV0 - kSlope * z) / (kSlope * H / (3600.0 * kQ) + r);
+}
+
+// verifies: CS-PWR-001
+template <class E>
+void test_closed_form(const char* name) {
+  using T = typename E::T;
+  const double tol = sizeof(T) == 4 ? 2e-3 : 1e-6;
+  for (double z : {0.3, 0.6, 0.9}) {
+    Cell<E> c(static_cast<T>(z));
+    CHECK_CTX(c.ok, name);
+    for (double H : {2.0, 10.0, 30.0}) {
+      power::PowerLimits<T> r{};
+      CHECK_CTX(power::power_limits(c.est, T(25), config<T>(static_cast<T>(H)), r) == power::PowerStatus::kOk, name);
+      const double want_d = closed_form_discharge(z, H, 3.0);
+      const double want_c = closed_form_charge(z, H, 4.2);
+      CHECK_CTX(std::fabs(static_cast<double>(r.discharge_current_A) / want_d - 1.0) < tol, name);
+      CHECK_CTX(std::fabs(static_cast<double>(r.charge_current_A) / want_c - 1.0) < tol, name);
+      CHECK_CTX(r.discharge_limited_by == power::LimitedBy::kVoltage, name);
+      CHECK_CTX(r.charge_limited_by == power::LimitedBy::kVoltage, name);
+      // P = |i| v(H), v(H) at the cut-off
+      CHECK_CTX(std::fabs(static_cast<double>(r.discharge_voltage_V) - 3.0) < 1e-3, name);
+      CHECK_CTX(std::fabs(static_cast<double>(r.charge_voltage_V) - 4.2) < 1e-3, name);
+      CHECK_CTX(std::fabs(static_cast<double>(r.discharge_power_W - r.discharge_current_A * r.discharge_voltage_V)) <
+                    1e-9 + 1e-6 * static_cast<double>(r.discharge_power_W), name);
+    }
+  }
+}
+
+// verifies: CS-PWR-002
+template <class E>
+void test_horizon_and_conservative(const char* name) {
+  using T = typename E::T;
+  Cell<E> c(T(0.5), T(0.03));
+  CHECK_CTX(c.ok, name);
+  power::PowerLimits<T> r2{}, r10{}, r30{}, rc{};
+  CHECK_CTX(power::power_limits(c.est, T(25), config<T>(T(2)), r2) == power::PowerStatus::kOk, name);
+  CHECK_CTX(power::power_limits(c.est, T(25), config<T>(T(10)), r10) == power::PowerStatus::kOk, name);
+  CHECK_CTX(power::power_limits(c.est, T(25), config<T>(T(30)), r30) == power::PowerStatus::kOk, name);
+  CHECK_CTX(r2.discharge_current_A > r10.discharge_current_A && r10.discharge_current_A > r30.discharge_current_A, name);
+  CHECK_CTX(r2.charge_current_A > r10.charge_current_A && r10.charge_current_A > r30.charge_current_A, name);
+  auto cons = config<T>(T(10));
+  cons.soc_sigma_k = T(3);
+  cons.voltage_sigma_k = T(3);
+  CHECK_CTX(power::power_limits(c.est, T(25), cons, rc) == power::PowerStatus::kOk, name);
+  CHECK_CTX(rc.discharge_current_A < r10.discharge_current_A && rc.charge_current_A < r10.charge_current_A, name);
+  // the conservative discharge limit is the nominal one at SOC - 3 sigma with the cut-off 3 model sigma higher
+  const double sd = std::sqrt(0.005 * 0.005 + (0.2 * (kR0 + kR1)) * (0.2 * (kR0 + kR1)));
+  const double want = closed_form_discharge(0.5 - 3 * 0.03, 10.0, 3.0 + 3 * sd);
+  CHECK_CTX(std::fabs(static_cast<double>(rc.discharge_current_A) / want - 1.0) < (sizeof(T) == 4 ? 3e-3 : 1e-5), name);
+  // the estimator is not changed
+  CHECK_CTX(c.est.soc() == T(0.5), name);
+}
+
+// verifies: CS-PWR-003
+template <class E>
+void test_other_constraints(const char* name) {
+  using T = typename E::T;
+  {  // current rating binds
+    Cell<E> c(T(0.5));
+    auto cfg = config<T>(T(10));
+    cfg.discharge_current_max_A = T(2);
+    cfg.charge_current_max_A = T(1);
+    power::PowerLimits<T> r{};
+    CHECK_CTX(power::power_limits(c.est, T(25), cfg, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(r.discharge_current_A == T(2) && r.discharge_limited_by == power::LimitedBy::kCurrent, name);
+    CHECK_CTX(r.charge_current_A == T(1) && r.charge_limited_by == power::LimitedBy::kCurrent, name);
+  }
+  {  // SOC window binds over a long horizon near empty: i = (z - soc_min) 3600 Q / H
+    Cell<E> c(T(0.1));
+    auto cfg = config<T>(T(3600));
+    cfg.voltage_min_V = T(1.0);
+    cfg.soc_min = T(0.05);
+    power::PowerLimits<T> r{};
+    CHECK_CTX(power::power_limits(c.est, T(25), cfg, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(r.discharge_limited_by == power::LimitedBy::kSoc, name);
+    CHECK_CTX(std::fabs(static_cast<double>(r.discharge_current_A) - 0.05 * kQ) < 1e-3, name);
+  }
+  {  // already beyond the cut-off: nothing may flow that way
+    Cell<E> c(T(0.1));
+    auto cfg = config<T>(T(10));
+    cfg.voltage_min_V = T(3.5);  // OCV(0.1) = 3.29 V
+    power::PowerLimits<T> r{};
+    CHECK_CTX(power::power_limits(c.est, T(25), cfg, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(r.discharge_current_A == T(0) && r.discharge_power_W == T(0), name);
+    CHECK_CTX(r.discharge_limited_by == power::LimitedBy::kNone, name);
+    CHECK_CTX(r.charge_current_A > T(0), name);
+  }
+}
+
+// verifies: CS-PWR-004
+template <class E>
+void test_refusals(const char* name) {
+  using T = typename E::T;
+  Cell<E> c(T(0.5));
+  power::PowerLimits<T> r{};
+  std::memset(&r, 0x5A, sizeof r);
+  power::PowerLimits<T> before = r;
+  auto bad = config<T>(T(10));
+  bad.horizon_s = T(0);
+  CHECK_CTX(power::power_limits(c.est, T(25), bad, r) == power::PowerStatus::kBadConfig, name);
+  bad = config<T>(T(10));
+  bad.voltage_min_V = T(4.3);
+  CHECK_CTX(power::power_limits(c.est, T(25), bad, r) == power::PowerStatus::kBadConfig, name);
+  bad = config<T>(T(10));
+  bad.charge_current_max_A = T(-1);
+  CHECK_CTX(power::power_limits(c.est, T(25), bad, r) == power::PowerStatus::kBadConfig, name);
+  bad = config<T>(T(10));
+  bad.soc_sigma_k = std::numeric_limits<T>::quiet_NaN();
+  CHECK_CTX(power::power_limits(c.est, T(25), bad, r) == power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::power_limits(c.est, std::numeric_limits<T>::quiet_NaN(), config<T>(T(10)), r) ==
+                power::PowerStatus::kBadInput, name);
+  E fresh{};
+  CHECK_CTX(power::power_limits(fresh, T(25), config<T>(T(10)), r) == power::PowerStatus::kNotInitialised, name);
+  CHECK_CTX(std::memcmp(&r, &before, sizeof r) == 0, name);
+  power::EnergyEstimate<T> e{};
+  std::memset(&e, 0x5A, sizeof e);
+  const power::EnergyEstimate<T> e_before = e;
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(0), T(3), T(0), T(0), e) == power::PowerStatus::kBadInput, name);
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(5), T(3), T(0), T(-1), e) == power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::remaining_energy(fresh, T(25), T(5), T(3), T(0), T(0), e) == power::PowerStatus::kNotInitialised, name);
+  CHECK_CTX(std::memcmp(&e, &e_before, sizeof e) == 0, name);
+  T t = T(-7), ts = T(-7);
+  CHECK_CTX(power::time_to_full(c.est, T(0), T(1), t, ts) == power::PowerStatus::kBadInput, name);
+  CHECK_CTX(t == T(-7) && ts == T(-7), name);
+}
+
+// verifies: CS-PWR-005
+template <class E>
+void test_energy_and_times(const char* name) {
+  using T = typename E::T;
+  Cell<E> c(T(0.8), T(0.02));
+  CHECK_CTX(c.ok, name);
+  // at a small power the voltage is the OCV: E = Q int_0^0.8 (V0 + k z) dz (cut-off 3.0 V below OCV(0))
+  power::EnergyEstimate<T> e{};
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(0.01), T(3.0), T(0), T(0), e) == power::PowerStatus::kOk, name);
+  const double want = kQ * (kV0 * 0.8 + 0.5 * kSlope * 0.64);
+  CHECK_CTX(std::fabs(static_cast<double>(e.energy_Wh) / want - 1.0) < 1e-3, name);
+  CHECK_CTX(std::fabs(static_cast<double>(e.time_to_empty_s) - static_cast<double>(e.energy_Wh) * 3600.0 / 0.01) <
+                1e-3 * static_cast<double>(e.time_to_empty_s), name);
+  // sigma: dE/dz sigma = Q OCV(0.8) 0.02
+  CHECK_CTX(std::fabs(static_cast<double>(e.energy_sigma_Wh) / (kQ * (kV0 + kSlope * 0.8) * 0.02) - 1.0) < 2e-2, name);
+  // a larger power delivers less energy (resistive loss, and the cut-off is met earlier)
+  power::EnergyEstimate<T> e_hi{};
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(20), T(3.0), T(0), T(0), e_hi) == power::PowerStatus::kOk, name);
+  CHECK_CTX(e_hi.energy_Wh < e.energy_Wh && e_hi.energy_Wh > T(0), name);
+  // conservative SOC: less
+  power::EnergyEstimate<T> e_c{};
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(0.01), T(3.0), T(0), T(3), e_c) == power::PowerStatus::kOk, name);
+  CHECK_CTX(e_c.energy_Wh < e.energy_Wh, name);
+  // time to full at 1 A from 0.8: 0.2 x 3600 x Q / 1 s, sigma 0.02 x 3600 x Q
+  T t = T(0), ts = T(0);
+  CHECK_CTX(power::time_to_full(c.est, T(1), T(1), t, ts) == power::PowerStatus::kOk, name);
+  CHECK_CTX(std::fabs(static_cast<double>(t) - 0.2 * 3600.0 * kQ) < 0.5, name);
+  CHECK_CTX(std::fabs(static_cast<double>(ts) - 0.02 * 3600.0 * kQ) < 0.5, name);
+}
+
+// verifies: CS-PWR-001
+template <class E>
+void test_nonlinear_cell_invariant(const char* name) {
+  // the synthetic 2-RC cell with hysteresis (cells.hpp): at the reported limit the predicted voltage is at the
+  // cut-off, and 1 % more current crosses it
+  using T = typename E::T;
+  using M = typename E::Model;
+  typename M::Params p;
+  cstest::make_cell(p);
+  const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.6), T(0.02), T(0.01), T(0.3), T(0.1), x, P);
+  E est;
+  CHECK_CTX(est.init(m, EstimatorConfig<T>{}, typename E::FilterConfig{}, x, P, typename M::Aux{T(1)}) ==
+                InitStatus::kOk, name);
+  auto cfg = config<T>(T(10));
+  power::PowerLimits<T> r{};
+  CHECK_CTX(power::power_limits(est, T(20), cfg, r) == power::PowerStatus::kOk, name);
+  CHECK_CTX(r.discharge_limited_by == power::LimitedBy::kVoltage, name);
+  const auto s = m.prepare(est.state(), est.aux(), T(10), r.discharge_current_A * T(1.01), T(20));
+  CHECK_CTX(m.measure(s, m.predict(s, est.state())) < T(3.0), name);
+  CHECK_CTX(std::fabs(static_cast<double>(r.discharge_voltage_V) - 3.0) < 1e-3, name);
+}
+
+}  // namespace
+
+int main() {
+  test_closed_form<EcmEkf<double, 1>>("ekf double");
+  test_closed_form<EcmEkf<float, 1>>("ekf float");
+  test_closed_form<EcmUkf<double, 1>>("ukf double");
+  test_horizon_and_conservative<EcmEkf<double, 1>>("ekf double");
+  test_horizon_and_conservative<EcmUkf<float, 1>>("ukf float");
+  test_other_constraints<EcmEkf<double, 1>>("ekf double");
+  test_other_constraints<EcmEkf<float, 1>>("ekf float");
+  test_refusals<EcmEkf<double, 1>>("ekf double");
+  test_refusals<EcmUkf<float, 1>>("ukf float");
+  test_energy_and_times<EcmEkf<double, 1>>("ekf double");
+  test_energy_and_times<EcmEkf<float, 1>>("ekf float");
+  test_nonlinear_cell_invariant<EcmEkf<double, 2>>("ekf double 2rc");
+  test_nonlinear_cell_invariant<EcmUkf<float, 2>>("ukf float 2rc");
+  return cstest::finish("test_power");
+}
