@@ -14,9 +14,11 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cellsense/cellsense.hpp"
 #include "cellsense/pack/pack.hpp"
+#include "cellsense/power/power_limits.hpp"
 
 namespace py = pybind11;
 using namespace cellsense;
@@ -65,12 +67,17 @@ class PyEstimator {
     const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
     const cellsense_py::RunColumns out(in.n, {CELLSENSE_PY_REPORT_COLUMNS});
     cellsense_py::run_log(
-        in, clock_, out.status(), [&](py::ssize_t k) { out.put_initial(k, est_.soc(), est_.soc_sigma()); },
+        in, clock_, out.status(),
+        [&](py::ssize_t k) {
+          out.put_initial(k, est_.soc(), est_.soc_sigma());
+          record(k);
+        },
         [&](py::ssize_t k, double dt) {
           const auto r = est_.step(static_cast<T>(dt), static_cast<T>(in.current_A[k]), static_cast<T>(in.voltage_V[k]),
                                    static_cast<T>(in.temperature_degC[k]));
           out.put_report(k, r);
           if (!is_rejected(r.status)) { track_current(dt, in.current_A[k]); }
+          record(k);
           return static_cast<std::uint8_t>(r.status);
         },
         [&](py::ssize_t, double gap_s) { widen_for_gap(gap_s); }, StuckHook{this, &in, &out});
@@ -98,25 +105,174 @@ class PyEstimator {
     c.gate_timeout_steps = 0;
     if (pred_.init(est_.model(), c, fc_, est_.state(), est_.covariance(), est_.aux()) != InitStatus::kOk) {
       out.put_initial(k, est_.soc(), est_.soc_sigma());
+      record(k);
       return static_cast<std::uint8_t>(StepStatus::kRejectedNumerical);
     }
     const auto r = pred_.step(static_cast<T>(dt), static_cast<T>(in.current_A[k]), static_cast<T>(in.voltage_V[k]),
                               static_cast<T>(in.temperature_degC[k]));
     if (is_rejected(r.status)) {
       out.put_report(k, r);
+      record(k);
       return static_cast<std::uint8_t>(r.status);
     }
     // kPredictedOnly (or kFused on an innovation of exactly zero: the reading agreed to the last bit)
     if (!est_.set_state(pred_.state(), pred_.covariance(), pred_.aux())) {
       out.put_initial(k, est_.soc(), est_.soc_sigma());
+      record(k);
       return static_cast<std::uint8_t>(StepStatus::kRejectedNumerical);
     }
     out.put_report(k, r);
+    record(k);
     track_current(dt, in.current_A[k]);
     stuck_samples_ += 1;
     return cellsense_py::kStatusVoltageStuck;
   }
   int stuck_samples() const { return stuck_samples_; }
+
+  // ---- state of power and energy (power/power_limits.hpp, docs/power.md) ---------------------------
+  /// The state after sample k, kept while run_power() runs (x, P, hysteresis sign).
+  void record(py::ssize_t k) {
+    if (rec_x_ == nullptr) { return; }
+    const auto& x = est_.state();
+    const auto& P = est_.covariance();
+    for (int r = 0; r < N; ++r) {
+      rec_x_[k * N + r] = x(r, 0);
+      for (int c = 0; c < N; ++c) { rec_P_[(k * N + r) * N + c] = P(r, c); }
+    }
+    rec_sign_[k] = est_.aux().current_sign;
+  }
+  static power::PowerConfig<T> power_config(const py::dict& d) {
+    power::PowerConfig<T> c;
+    auto f = [&](const char* key, T& v) {
+      if (d.contains(key)) { v = static_cast<T>(d[key].cast<double>()); }
+    };
+    f("horizon_s", c.horizon_s);
+    f("voltage_min_V", c.voltage_min_V);
+    f("voltage_max_V", c.voltage_max_V);
+    f("soc_min", c.soc_min);
+    f("soc_max", c.soc_max);
+    f("discharge_current_max_A", c.discharge_current_max_A);
+    f("charge_current_max_A", c.charge_current_max_A);
+    f("soc_sigma_k", c.soc_sigma_k);
+    f("voltage_sigma_k", c.voltage_sigma_k);
+    return c;
+  }
+  static py::dict limits_dict(const power::PowerLimits<T>& r) {
+    py::dict d;
+    d["discharge_current_A"] = static_cast<double>(r.discharge_current_A);
+    d["charge_current_A"] = static_cast<double>(r.charge_current_A);
+    d["discharge_power_W"] = static_cast<double>(r.discharge_power_W);
+    d["charge_power_W"] = static_cast<double>(r.charge_power_W);
+    d["discharge_voltage_V"] = static_cast<double>(r.discharge_voltage_V);
+    d["charge_voltage_V"] = static_cast<double>(r.charge_voltage_V);
+    d["discharge_limited_by"] = power::limited_by_name(r.discharge_limited_by);
+    d["charge_limited_by"] = power::limited_by_name(r.charge_limited_by);
+    return d;
+  }
+  /// Limits of the present state (ValueError naming the status when refused).
+  py::dict power_limits(double temperature_degC, const py::dict& cfg) const {
+    power::PowerLimits<T> r{};
+    const auto st = power::power_limits(est_, static_cast<T>(temperature_degC), power_config(cfg), r);
+    if (st != power::PowerStatus::kOk) { throw py::value_error(power_status_message(st)); }
+    return limits_dict(r);
+  }
+  static const char* power_status_message(power::PowerStatus st) {
+    switch (st) {
+      case power::PowerStatus::kNotInitialised: return "power: the estimator is not initialised";
+      case power::PowerStatus::kBadConfig: return "power: a setting is out of range (PowerConfig.valid: horizon (0, 86400] s, "
+                                                  "voltage_min_V < voltage_max_V, soc_min < soc_max, current ratings in "
+                                                  "(0, 1e6] A, sigma factors in [0, 10])";
+      case power::PowerStatus::kBadInput: return "power: temperature / power / current not finite or out of range";
+      default: return "power: ok";
+    }
+  }
+  py::dict energy(double temperature_degC, double power_W, double voltage_min_V, double soc_min, double soc_sigma_k) const {
+    power::EnergyEstimate<T> e{};
+    const auto st = power::remaining_energy(est_, static_cast<T>(temperature_degC), static_cast<T>(power_W),
+                                            static_cast<T>(voltage_min_V), static_cast<T>(soc_min),
+                                            static_cast<T>(soc_sigma_k), e);
+    if (st != power::PowerStatus::kOk) { throw py::value_error(power_status_message(st)); }
+    py::dict d;
+    d["energy_Wh"] = static_cast<double>(e.energy_Wh);
+    d["energy_sigma_Wh"] = static_cast<double>(e.energy_sigma_Wh);
+    d["time_to_empty_s"] = static_cast<double>(e.time_to_empty_s);
+    d["time_to_empty_sigma_s"] = static_cast<double>(e.time_to_empty_sigma_s);
+    return d;
+  }
+  py::tuple time_to_full(double charge_current_A, double soc_max) const {
+    T t = T(0), ts = T(0);
+    const auto st = power::time_to_full(est_, static_cast<T>(charge_current_A), static_cast<T>(soc_max), t, ts);
+    if (st != power::PowerStatus::kOk) { throw py::value_error(power_status_message(st)); }
+    return py::make_tuple(static_cast<double>(t), static_cast<double>(ts));
+  }
+  /// run() plus, after every sample, the limits of the state for each horizon (cfg: PowerConfig fields;
+  /// its horizon_s is replaced by each of `horizons_s`). Extra columns: <name>[k, j] for sample k, horizon j;
+  /// NaN where the sample's temperature is not finite (or the calculation was refused).
+  py::dict run_power(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC,
+                     const Arr& horizons_s, const py::dict& cfg) {
+    const auto hz = horizons_s.template unchecked<1>();
+    const py::ssize_t nh = hz.shape(0);
+    power::PowerConfig<T> base = power_config(cfg);
+    for (py::ssize_t j = 0; j < nh; ++j) {
+      base.horizon_s = static_cast<T>(hz(j));
+      if (!base.valid()) { throw py::value_error(power_status_message(power::PowerStatus::kBadConfig)); }
+    }
+    const py::ssize_t n = time_s.shape(0);
+    std::vector<T> xs(static_cast<std::size_t>(n * N)), ps(static_cast<std::size_t>(n * N * N));
+    std::vector<T> signs(static_cast<std::size_t>(n));
+    rec_x_ = xs.data();
+    rec_P_ = ps.data();
+    rec_sign_ = signs.data();
+    py::dict out;
+    try {
+      out = run(time_s, current_A, voltage_V, temperature_degC);
+    } catch (...) {
+      rec_x_ = rec_P_ = rec_sign_ = nullptr;
+      throw;
+    }
+    rec_x_ = rec_P_ = rec_sign_ = nullptr;
+    const auto temp = temperature_degC.template unchecked<1>();
+    const char* names[6] = {"discharge_current_A", "charge_current_A", "discharge_power_W", "charge_power_W",
+                            "discharge_limited_by", "charge_limited_by"};
+    py::array_t<double> cols[4];
+    for (auto& c : cols) { c = py::array_t<double>({n, nh}); }
+    py::array_t<std::uint8_t> by[2] = {py::array_t<std::uint8_t>({n, nh}), py::array_t<std::uint8_t>({n, nh})};
+    double* col[4];
+    for (int c = 0; c < 4; ++c) { col[c] = cols[c].mutable_data(); }
+    std::uint8_t* byp[2] = {by[0].mutable_data(), by[1].mutable_data()};
+    auto c = est_.config();
+    {
+      py::gil_scoped_release release;
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      bool scratch = pred_.init(est_.model(), c, fc_, est_.state(), est_.covariance(), est_.aux()) == InitStatus::kOk;
+      for (py::ssize_t k = 0; k < n; ++k) {
+        typename M::State x;
+        typename M::Cov P;
+        for (int r = 0; r < N; ++r) {
+          x(r, 0) = xs[static_cast<std::size_t>(k * N + r)];
+          for (int q = 0; q < N; ++q) { P(r, q) = ps[static_cast<std::size_t>((k * N + r) * N + q)]; }
+        }
+        const bool ok = scratch && pred_.set_state(x, P, typename M::Aux{signs[static_cast<std::size_t>(k)]});
+        for (py::ssize_t j = 0; j < nh; ++j) {
+          const py::ssize_t at = k * nh + j;
+          power::PowerLimits<T> r{};
+          power::PowerConfig<T> cj = base;
+          cj.horizon_s = static_cast<T>(hz(j));
+          const bool done = ok && power::power_limits(pred_, static_cast<T>(temp(k)), cj, r) == power::PowerStatus::kOk;
+          col[0][at] = done ? static_cast<double>(r.discharge_current_A) : nan;
+          col[1][at] = done ? static_cast<double>(r.charge_current_A) : nan;
+          col[2][at] = done ? static_cast<double>(r.discharge_power_W) : nan;
+          col[3][at] = done ? static_cast<double>(r.charge_power_W) : nan;
+          byp[0][at] = done ? static_cast<std::uint8_t>(r.discharge_limited_by) : std::uint8_t(255);
+          byp[1][at] = done ? static_cast<std::uint8_t>(r.charge_limited_by) : std::uint8_t(255);
+        }
+      }
+    }
+    for (int q = 0; q < 4; ++q) { out[names[q]] = cols[q]; }
+    out[names[4]] = by[0];
+    out[names[5]] = by[1];
+    return out;
+  }
   double stuck_step_A() const { return stuck_step_A_; }
 
   /// Logger gap (run_log's gap hook): a step longer than dt_max_s was rejected, so the charge that moved
@@ -170,6 +326,9 @@ class PyEstimator {
   typename E::FilterConfig fc_{};
   E pred_{};                     ///< scratch estimator for predict-only steps (stuck voltage)
   double stuck_step_A_ = 0;      ///< current step that must move the voltage (A); infinite: no detection
+  T* rec_x_ = nullptr;           ///< run_power(): where record() writes the state after each sample
+  T* rec_P_ = nullptr;
+  T* rec_sign_ = nullptr;
   int stuck_samples_ = 0;
 };
 
@@ -194,6 +353,12 @@ void bind(py::module_& m, const char* name) {
       .def_property_readonly("gaps_widened", &PE::gaps_widened)
       .def_property_readonly("stuck_samples", &PE::stuck_samples)
       .def_property_readonly("stuck_step_A", &PE::stuck_step_A)
+      .def("power_limits", &PE::power_limits, py::arg("temperature_degC"), py::arg("config"))
+      .def("energy", &PE::energy, py::arg("temperature_degC"), py::arg("power_W"), py::arg("voltage_min_V"),
+           py::arg("soc_min"), py::arg("soc_sigma_k"))
+      .def("time_to_full", &PE::time_to_full, py::arg("charge_current_A"), py::arg("soc_max"))
+      .def("run_power", &PE::run_power, py::arg("time_s"), py::arg("current_A"), py::arg("voltage_V"),
+           py::arg("temperature_degC"), py::arg("horizons_s"), py::arg("config"))
       .def_property_readonly_static("n_states", [](py::object) { return PE::N; })
       .def_property_readonly_static("sizeof_estimator", [](py::object) { return sizeof(E); });
 }

@@ -32,7 +32,7 @@ __all__ = [
 
 #: public submodules reachable as `cellsense.<name>` without importing them first (PEP 562 __getattr__)
 SUBMODULES = ("bench", "cell", "cli", "convert", "demo", "estimator", "export_c", "fit", "logs", "mcu", "metrics",
-              "pack", "realcells", "realdata", "reference", "replay", "sensor", "simulate", "soh", "spme", "stackbound",
+              "pack", "power", "realcells", "realdata", "reference", "replay", "sensor", "simulate", "soh", "spme", "stackbound",
               "status", "validate")
 
 

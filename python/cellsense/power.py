@@ -1,0 +1,158 @@
+"""State of power and energy (issue #15, docs/power.md): how much current and power the cell can take for the
+next 2, 10 and 30 s, how much energy is left, time to empty and to full - from the estimator's state, with
+the core's heap-free implementation (cpp/include/cellsense/power/power_limits.hpp, also in the C API).
+
+Conventions: current + = discharge; every limit is a positive magnitude. Method: Plett, IEEE Trans. Veh.
+Technol. 53(5), 2004 (the model run forward over the horizon at a constant current; the largest current whose
+predicted voltage stays within the cut-offs, the SOC window and the current rating).
+
+    from cellsense import Estimator
+    from cellsense.power import PowerSettings, estimate_power, power_limits_now
+    est = Estimator("panasonic_18650pf", initial_soc=0.8)
+    res = estimate_power(est, log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
+    res.discharge_current_A[:, 1]     # 10 s discharge limit per sample (A)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+#: limited_by codes (power::LimitedBy) -> name; 255: not computed (non-finite temperature or refused)
+LIMITED_BY = {0: "voltage", 1: "soc", 2: "current", 3: "none", 255: "not computed"}
+
+
+@dataclass
+class PowerSettings:
+    """What the limits respect. None: from the cell file (cut-offs; current ratings = the file's plausible
+    current range, which is wider than any datasheet rating: give the cell's rating when you know it)."""
+
+    horizons_s: Sequence[float] = (2.0, 10.0, 30.0)   #: how long each constant current must be sustained (s)
+    voltage_min_V: float | None = None                #: discharge cut-off (V); None: the cell file's
+    voltage_max_V: float | None = None                #: charge cut-off (V); None: the cell file's
+    soc_min: float = 0.0                              #: SOC window the horizon may not leave
+    soc_max: float = 1.0
+    discharge_current_max_A: float | None = None      #: discharge rating (A, positive); None: the cell file's range
+    charge_current_max_A: float | None = None         #: charge rating (A, positive); None: the cell file's range
+    #: conservative option: the SOC taken this many sigma towards the limit and the cut-offs tightened by this
+    #: many model-error sigma (docs/power.md); 0: the nominal limit
+    soc_sigma_k: float = 0.0
+    voltage_sigma_k: float = 0.0
+
+    @classmethod
+    def conservative(cls, k: float = 3.0, **kw) -> "PowerSettings":
+        """The limit the cell can deliver when the SOC and the voltage model are k sigma wrong."""
+        return cls(soc_sigma_k=k, voltage_sigma_k=k, **kw)
+
+    def core_dict(self, cell) -> dict[str, float]:
+        hz = [float(h) for h in self.horizons_s]
+        if not hz or not all(0.0 < h <= 86400.0 and math.isfinite(h) for h in hz):
+            raise ValueError(f"PowerSettings.horizons_s: {list(self.horizons_s)!r}: each horizon must be in (0, 86400] s")
+        vmin, vmax = cell.voltage_cutoff_V
+        imin, imax = cell.current_range_A
+        d = {"voltage_min_V": vmin if self.voltage_min_V is None else float(self.voltage_min_V),
+             "voltage_max_V": vmax if self.voltage_max_V is None else float(self.voltage_max_V),
+             "soc_min": float(self.soc_min), "soc_max": float(self.soc_max),
+             "discharge_current_max_A": imax if self.discharge_current_max_A is None else float(self.discharge_current_max_A),
+             "charge_current_max_A": -imin if self.charge_current_max_A is None else float(self.charge_current_max_A),
+             "soc_sigma_k": float(self.soc_sigma_k), "voltage_sigma_k": float(self.voltage_sigma_k)}
+        for k, v in d.items():
+            if not math.isfinite(v):
+                raise ValueError(f"PowerSettings.{k}: {v!r} is not finite")
+        if not d["voltage_min_V"] < d["voltage_max_V"]:
+            raise ValueError(f"PowerSettings: voltage_min_V {d['voltage_min_V']} must be below voltage_max_V {d['voltage_max_V']}")
+        if not d["soc_min"] < d["soc_max"]:
+            raise ValueError(f"PowerSettings: soc_min {d['soc_min']} must be below soc_max {d['soc_max']}")
+        for k in ("discharge_current_max_A", "charge_current_max_A"):
+            if not 0.0 < d[k] <= 1e6:
+                raise ValueError(f"PowerSettings.{k}: {d[k]!r} must be in (0, 1e6] A (a positive magnitude)")
+        for k in ("soc_sigma_k", "voltage_sigma_k"):
+            if not 0.0 <= d[k] <= 10.0:
+                raise ValueError(f"PowerSettings.{k}: {d[k]!r} must be in [0, 10]")
+        return d
+
+
+@dataclass
+class PowerResult:
+    """A whole log with the limits after every sample: arrays [sample, horizon] (positive magnitudes, NaN where
+    not computed); `run` is the estimator's RunResult for the same samples."""
+
+    horizons_s: tuple
+    discharge_current_A: np.ndarray
+    charge_current_A: np.ndarray
+    discharge_power_W: np.ndarray
+    charge_power_W: np.ndarray
+    discharge_limited_by: np.ndarray    #: codes, LIMITED_BY
+    charge_limited_by: np.ndarray
+    run: Any = field(repr=False, default=None)
+
+    def __repr__(self) -> str:
+        n = self.discharge_current_A.shape[0]
+        return f"PowerResult({n} samples, horizons {list(self.horizons_s)} s)"
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Flat columns for a CSV: i_dis_max_<h>s_A, i_chg_max_<h>s_A, p_dis_max_<h>s_W, p_chg_max_<h>s_W."""
+        out = {}
+        for j, h in enumerate(self.horizons_s):
+            tag = f"{h:g}s"
+            out[f"i_dis_max_{tag}_A"] = self.discharge_current_A[:, j]
+            out[f"i_chg_max_{tag}_A"] = self.charge_current_A[:, j]
+            out[f"p_dis_max_{tag}_W"] = self.discharge_power_W[:, j]
+            out[f"p_chg_max_{tag}_W"] = self.charge_power_W[:, j]
+        return out
+
+
+def _impl(est):
+    impl = getattr(est, "_impl", None)
+    if impl is None or not hasattr(impl, "run_power"):
+        raise TypeError(f"power: needs a cellsense.Estimator over an ECM cell, got {type(est).__name__}")
+    return impl
+
+
+def estimate_power(est, time_s, current_A, voltage_V, temperature_degC,
+                   settings: PowerSettings | None = None) -> PowerResult:
+    """Run the estimator over a log (as `Estimator.run`, same rules for clock, gaps, bad samples) and compute the
+    limits of the state after every sample for every horizon."""
+    from .estimator import RunResult, log_arrays, run_columns
+
+    s = settings or PowerSettings()
+    cfg = s.core_dict(est.cell)
+    impl = _impl(est)
+    arrays = log_arrays(time_s, current_A, voltage_V, temperature_degC)
+    est._ocv_init_from_log(arrays)
+    hz = np.asarray([float(h) for h in s.horizons_s], float)
+    out = impl.run_power(*arrays, hz, cfg)
+    power_cols = {k: out.pop(k) for k in ("discharge_current_A", "charge_current_A", "discharge_power_W",
+                                            "charge_power_W", "discharge_limited_by", "charge_limited_by")}
+    run = RunResult(**run_columns(arrays[0], out, est._status_names))
+    return PowerResult(tuple(float(h) for h in hz), run=run, **power_cols)
+
+
+def power_limits_now(est, temperature_degC: float, settings: PowerSettings | None = None) -> list[dict[str, Any]]:
+    """The limits of the estimator's present state, one dict per horizon (currents and powers positive; which
+    constraint bound each: 'voltage', 'soc', 'current' or 'none')."""
+    s = settings or PowerSettings()
+    cfg = s.core_dict(est.cell)
+    impl = _impl(est)
+    out = []
+    for h in s.horizons_s:
+        d = impl.power_limits(float(temperature_degC), {**cfg, "horizon_s": float(h)})
+        d["horizon_s"] = float(h)
+        out.append(d)
+    return out
+
+
+def remaining_energy(est, temperature_degC: float, power_W: float, settings: PowerSettings | None = None) -> dict:
+    """Energy left to the discharge cut-off at a constant power (W h), time to empty (s), their 1 sigma from the
+    SOC sigma. `settings.soc_sigma_k` > 0 takes the SOC that many sigma lower (conservative)."""
+    s = settings or PowerSettings()
+    cfg = s.core_dict(est.cell)
+    return _impl(est).energy(float(temperature_degC), float(power_W), cfg["voltage_min_V"], cfg["soc_min"],
+                             cfg["soc_sigma_k"])
+
+
+def time_to_full(est, charge_current_A: float, soc_max: float = 1.0) -> tuple[float, float]:
+    """Time to full (constant-current phase, s) at a charge current (a positive magnitude) and its 1 sigma."""
+    return _impl(est).time_to_full(float(charge_current_A), float(soc_max))
