@@ -29,6 +29,14 @@ def _estimate_cli(sub) -> None:
                         "well-fitted cell the correction costs SOC accuracy, on an aged cell it is what keeps it)")
     p.add_argument("--state-in", default=None, help="with --soh: continue from this saved state (JSON)")
     p.add_argument("--state-out", default=None, help="with --soh: save the state at the end of the log (JSON)")
+    p.add_argument("--power", default=None, metavar="H[,H..]",
+                   help="also the largest discharge / charge current and power the cell can sustain for each horizon "
+                        "(s), after every sample: adds i_dis_max_<H>s_A, i_chg_max_<H>s_A, p_dis_max_<H>s_W, "
+                        "p_chg_max_<H>s_W (docs/power.md); e.g. --power 2,10,30")
+    p.add_argument("--power-conservative", type=float, default=None, metavar="K",
+                   help="with --power: the limit at SOC - K sigma with the cut-offs tightened by K model-error sigma")
+    p.add_argument("--current-max-A", type=float, default=None,
+                   help="with --power: the cell's current rating, both directions (A; default: the cell file's current range)")
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="also draw SOC (with the truth if the log has soc_true), its error with the 3-sigma band, "
                         "and the voltage innovation with its 3-sigma band (needs matplotlib: cellsense[sim])")
@@ -66,9 +74,22 @@ def _estimate_main(a) -> int:
                          "re-initialised from the log's first rested voltage, capacity and R0 carried)")
     if (a.state_in or a.state_out or a.no_ocv_learning) and not a.soh:
         raise ValueError("--state-in / --state-out / --no-ocv-learning need --soh")
+    power = None
+    if a.power is not None:
+        from .power import PowerSettings
+
+        try:
+            hz = tuple(float(h) for h in str(a.power).split(",") if h.strip())
+        except ValueError:
+            raise ValueError(f"--power {a.power!r}: expected horizons in seconds, e.g. 2,10,30") from None
+        k = 0.0 if a.power_conservative is None else float(a.power_conservative)
+        power = PowerSettings(horizons_s=hz, soc_sigma_k=k, voltage_sigma_k=k, discharge_current_max_A=a.current_max_A,
+                              charge_current_max_A=a.current_max_A)
+    elif a.power_conservative is not None or a.current_max_A is not None:
+        raise ValueError("--power-conservative / --current-max-A need --power")
     r = estimate(require_cell(a, "estimate"), a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc, dtype=a.dtype,
                  noise=noise, settings=settings, soh=(SohSettings(ocv_learning=False) if a.no_ocv_learning else True) if a.soh else None, state_in=a.state_in,
-                 state_out=a.state_out)
+                 state_out=a.state_out, power=power)
     counts = r.result.counts()
     print(f"{a.data}: {len(r.log)} samples, {a.filter.upper()} {a.dtype}, cell {r.estimator.cell.name}; "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

@@ -1,6 +1,8 @@
 """`cellsense estimate`: run the estimator over a cell log and write the estimate CSV."""
 from __future__ import annotations
 
+from typing import Any
+
 import os
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ class EstimateResult:
     result: RunResult
     metrics: SocMetrics | None
     estimator: Estimator
+    power: Any = None   #: cellsense.power.PowerResult when estimate(power=...) was asked
 
     def __repr__(self) -> str:  # one line; .log, .result, .metrics, .estimator hold the data
         m = self.metrics
@@ -34,7 +37,7 @@ class EstimateResult:
 def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf", out: str | os.PathLike | None = None,
              initial_soc: float | None = None, dtype: str = "float64", noise: NoiseSettings | None = None,
              settings: EstimatorSettings | None = None, soh=None, state_in: str | os.PathLike | None = None,
-             state_out: str | os.PathLike | None = None) -> EstimateResult:
+             state_out: str | os.PathLike | None = None, power=None) -> EstimateResult:
     """Estimate SOC over a cell log; write EST.csv if `out` is given; metrics when the log has soc_true.
 
     soh: None / False (SOC only), True or a `cellsense.soh.SohSettings`: also track capacity and R0
@@ -43,6 +46,9 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
     state_in / state_out (with soh): JSON state (SOC + SOH) to continue from / to save at the end.
     With state_in the SOC is re-initialised from the log's first (rested) voltage and SOH carried; state_in
     and initial_soc together are refused (both would set the SOC).
+    power: a `cellsense.power.PowerSettings`: also the discharge / charge current and power limits after every
+    sample for each of its horizons (docs/power.md); the CSV gains i_dis_max_<h>s_A, i_chg_max_<h>s_A,
+    p_dis_max_<h>s_W, p_chg_max_<h>s_W. Not with soh (refused).
 
     Nothing is written unless everything succeeded: `out` and `state_out` are written to temporary files
     beside their destinations and renamed into place together at the end (a failure leaves both files as
@@ -57,6 +63,8 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
     with_soh = soh is not None and soh is not False
     if not with_soh and (state_in is not None or state_out is not None):
         raise ValueError("state_in / state_out need soh (--soh)")
+    if power is not None and with_soh:
+        raise ValueError("power limits (--power) are not available with --soh yet: run them without --soh")
     if state_in is not None and initial_soc is not None:
         raise ValueError("--initial-soc and --state-in both set the SOC: give one (with --state-in the SOC is "
                          "re-initialised from the log's first rested voltage, capacity and R0 carried)")
@@ -79,21 +87,28 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
                 est.start_log(log.voltage_V[ok[0]], log.temperature_degC[ok[0]])
     else:
         est = Estimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, initial_soc=initial_soc)
-    res = est.run(log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
+    power_res = None
+    if power is not None:
+        from .power import estimate_power
+
+        power_res = estimate_power(est, log.time_s, log.current_A, log.voltage_V, log.temperature_degC, power)
+        res = power_res.run
+    else:
+        res = est.run(log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
     metrics = None
     if log.soc_true is not None and np.isfinite(log.soc_true).any():
         metrics = soc_metrics(log.time_s, res.soc, res.soc_sigma, log.soc_true)
     with StagedWrites() as stage:
         if out is not None:
             with stage.open(out) as f:
-                _write_estimate_rows(f, res, log)
+                _write_estimate_rows(f, res, log, power_res)
         if state_out is not None:
             import json
 
             with stage.open(state_out) as f:
                 f.write(json.dumps(est.save_state(), indent=1) + "\n")
         stage.commit()
-    return EstimateResult(log, res, metrics, est)
+    return EstimateResult(log, res, metrics, est, power_res)
 
 
 def write_estimate_csv(path: str | os.PathLike, res: RunResult, log: CellLog | None = None) -> None:
@@ -104,7 +119,7 @@ def write_estimate_csv(path: str | os.PathLike, res: RunResult, log: CellLog | N
         stage.commit()
 
 
-def _write_estimate_rows(f, res: RunResult, log: CellLog | None = None) -> None:
+def _write_estimate_rows(f, res: RunResult, log: CellLog | None = None, power=None) -> None:
     cols = ["time_s", "soc", "soc_sigma", "voltage_pred_V", "innovation_V", "nis", "status"]
     with_truth = log is not None and log.soc_true is not None
     with_soh = getattr(res, "capacity_Ah", None) is not None  # SOH results (soh.py)
@@ -116,6 +131,8 @@ def _write_estimate_rows(f, res: RunResult, log: CellLog | None = None) -> None:
     spme_cols = [c for c in ("anode_surface_potential_V", "negative_surface_stoichiometry",
                              "positive_surface_stoichiometry") if getattr(res, c, None) is not None]
     cols += spme_cols
+    power_cols = power.columns() if power is not None else {}
+    cols += list(power_cols)
     names = res.status
 
     def fmt(v: float) -> str:
@@ -131,6 +148,7 @@ def _write_estimate_rows(f, res: RunResult, log: CellLog | None = None) -> None:
         if with_truth:
             row.append(fmt(log.soc_true[k]))
         row += [fmt(getattr(res, c)[k]) for c in spme_cols]
+        row += [fmt(v[k]) for v in power_cols.values()]
         f.write(",".join(row) + "\n")
 
 

@@ -164,3 +164,34 @@ def test_hppc_10s_discharge_limit():
         assert r["conservative_A"] <= 1.05 * r["measured_A"], r
     met = sum(abs(r["model_A"] / r["measured_A"] - 1.0) <= HPPC_BAR[r["T"]] for r in rows)
     assert met >= len(rows) - len(KNOWN)
+
+
+def test_cli_estimate_power_columns(tmp_path, us06):
+    import csv
+    import subprocess
+    import sys
+
+    from cellsense.logs import write_cell_log
+
+    data = tmp_path / "us06.csv"
+    write_cell_log(data, us06)
+    out = tmp_path / "est.csv"
+    cmd = [sys.executable, "-m", "cellsense.cli", "estimate", "--cell", "panasonic_18650pf", "--data", str(data),
+           "--out", str(out), "--initial-soc", "0.8", "--power", "2,10,30", "--current-max-A", "20"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == len(us06.time_s)
+    for h in ("2", "10", "30"):
+        for c in (f"i_dis_max_{h}s_A", f"i_chg_max_{h}s_A", f"p_dis_max_{h}s_W", f"p_chg_max_{h}s_W"):
+            assert c in rows[0]
+    est = Estimator("panasonic_18650pf", initial_soc=0.8)
+    ref = estimate_power(est, us06.time_s, us06.current_A, us06.voltage_V, us06.temperature_degC,
+                         PowerSettings(discharge_current_max_A=20.0, charge_current_max_A=20.0))
+    k = len(rows) // 2
+    assert float(rows[k]["i_chg_max_10s_A"]) == ref.charge_current_A[k, 1]
+    assert max(float(x["i_dis_max_2s_A"]) for x in rows if x["i_dis_max_2s_A"]) <= 20.0
+    for extra, msg in ((["--power", "10", "--soh"], "--soh"), (["--power-conservative", "3"], "need --power"),
+                       (["--power", "ten"], "horizons")):
+        r = subprocess.run(cmd[:10] + extra, capture_output=True, text=True)
+        assert r.returncode == 2 and msg in r.stderr, (extra, r.stderr)
