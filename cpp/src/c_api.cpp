@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "cellsense/cellsense.hpp"
+#include "cellsense/power/power_limits.hpp"
 #include "cellsense/soh/soh_tracker.hpp"
 
 #ifndef CS_ENABLE_EKF
@@ -434,6 +435,93 @@ float cs_soc_sigma(const cs_estimator* est) {
   if (impl == nullptr) { return std::numeric_limits<float>::quiet_NaN(); }
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
   return visit(*const_cast<Impl*>(impl), [](const auto& e) { return e.soc_sigma(); });
+}
+
+static_assert(static_cast<int>(cellsense::power::LimitedBy::kVoltage) == CS_LIMITED_BY_VOLTAGE &&
+                  static_cast<int>(cellsense::power::LimitedBy::kSoc) == CS_LIMITED_BY_SOC &&
+                  static_cast<int>(cellsense::power::LimitedBy::kCurrent) == CS_LIMITED_BY_CURRENT &&
+                  static_cast<int>(cellsense::power::LimitedBy::kNone) == CS_LIMITED_BY_NONE &&
+                  static_cast<int>(cellsense::power::PowerStatus::kOk) == CS_POWER_OK &&
+                  static_cast<int>(cellsense::power::PowerStatus::kNotInitialised) == CS_POWER_NOT_INITIALISED &&
+                  static_cast<int>(cellsense::power::PowerStatus::kBadConfig) == CS_POWER_BAD_CONFIG &&
+                  static_cast<int>(cellsense::power::PowerStatus::kBadInput) == CS_POWER_BAD_INPUT,
+              "the C API's power codes mirror cellsense::power");
+
+void cs_power_config_default(cs_power_config* c, float voltage_min_V, float voltage_max_V, float current_max_A) {
+  if (c == nullptr) { return; }
+  const cellsense::power::PowerConfig<float> d{};
+  c->horizon_s = d.horizon_s;
+  c->voltage_min_V = voltage_min_V;
+  c->voltage_max_V = voltage_max_V;
+  c->soc_min = d.soc_min;
+  c->soc_max = d.soc_max;
+  c->discharge_current_max_A = current_max_A;
+  c->charge_current_max_A = current_max_A;
+  c->soc_sigma_k = d.soc_sigma_k;
+  c->voltage_sigma_k = d.voltage_sigma_k;
+}
+
+int cs_power_limits(const cs_estimator* est, float temperature_degC, const cs_power_config* config,
+                    cs_power_result* out) {
+  const Impl* impl = impl_of(est);
+  if (impl == nullptr || config == nullptr || out == nullptr) { return CS_POWER_NOT_INITIALISED; }
+  cellsense::power::PowerConfig<float> c;
+  c.horizon_s = config->horizon_s;
+  c.voltage_min_V = config->voltage_min_V;
+  c.voltage_max_V = config->voltage_max_V;
+  c.soc_min = config->soc_min;
+  c.soc_max = config->soc_max;
+  c.discharge_current_max_A = config->discharge_current_max_A;
+  c.charge_current_max_A = config->charge_current_max_A;
+  c.soc_sigma_k = config->soc_sigma_k;
+  c.voltage_sigma_k = config->voltage_sigma_k;
+  cellsense::power::PowerLimits<float> r{};
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
+  const auto st = visit(*const_cast<Impl*>(impl),
+                        [&](const auto& e) { return cellsense::power::power_limits(e, temperature_degC, c, r); });
+  if (st != cellsense::power::PowerStatus::kOk) { return static_cast<int>(st); }
+  out->discharge_current_A = r.discharge_current_A;
+  out->charge_current_A = r.charge_current_A;
+  out->discharge_power_W = r.discharge_power_W;
+  out->charge_power_W = r.charge_power_W;
+  out->discharge_voltage_V = r.discharge_voltage_V;
+  out->charge_voltage_V = r.charge_voltage_V;
+  out->discharge_limited_by = static_cast<uint8_t>(r.discharge_limited_by);
+  out->charge_limited_by = static_cast<uint8_t>(r.charge_limited_by);
+  return CS_POWER_OK;
+}
+
+int cs_energy(const cs_estimator* est, float temperature_degC, float power_W, float voltage_min_V, float soc_min,
+              float soc_sigma_k, cs_energy_result* out) {
+  const Impl* impl = impl_of(est);
+  if (impl == nullptr || out == nullptr) { return CS_POWER_NOT_INITIALISED; }
+  cellsense::power::EnergyEstimate<float> r{};
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
+  const auto st = visit(*const_cast<Impl*>(impl), [&](const auto& e) {
+    return cellsense::power::remaining_energy(e, temperature_degC, power_W, voltage_min_V, soc_min, soc_sigma_k, r);
+  });
+  if (st != cellsense::power::PowerStatus::kOk) { return static_cast<int>(st); }
+  out->energy_Wh = r.energy_Wh;
+  out->energy_sigma_Wh = r.energy_sigma_Wh;
+  out->time_to_empty_s = r.time_to_empty_s;
+  out->time_to_empty_sigma_s = r.time_to_empty_sigma_s;
+  return CS_POWER_OK;
+}
+
+int cs_time_to_full(const cs_estimator* est, float charge_current_A, float soc_max, float* time_s,
+                    float* time_sigma_s) {
+  const Impl* impl = impl_of(est);
+  if (impl == nullptr || time_s == nullptr || time_sigma_s == nullptr) { return CS_POWER_NOT_INITIALISED; }
+  float t = 0.0f;
+  float ts = 0.0f;
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
+  const auto st = visit(*const_cast<Impl*>(impl), [&](const auto& e) {
+    return cellsense::power::time_to_full(e, charge_current_A, soc_max, t, ts);
+  });
+  if (st != cellsense::power::PowerStatus::kOk) { return static_cast<int>(st); }
+  *time_s = t;
+  *time_sigma_s = ts;
+  return CS_POWER_OK;
 }
 
 int cs_save_state(const cs_estimator* est, cs_state* out) {

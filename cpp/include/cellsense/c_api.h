@@ -244,6 +244,57 @@ int cs_save_state(const cs_estimator* est, cs_state* out);
 /* Refused (estimator unchanged) unless the record is consistent; resets the gate counter. */
 int cs_restore_state(cs_estimator* est, const cs_state* in);
 
+/* ---- State of power and energy (docs/power.md; cellsense::power, power/power_limits.hpp) -------------
+ * From the estimator's present state (not changed): the largest constant discharge and charge current the
+ * cell can sustain for horizon_s without leaving its voltage window, its SOC window or its current rating
+ * (Plett 2004's dynamic method), the matching power, the energy left at a constant power, the times to empty
+ * and to full. Current + = discharge; every limit is a positive magnitude. Additions of API version 1. */
+typedef struct cs_power_config {
+  float horizon_s;                 /* how long the current must be sustained (s), (0, 86400] */
+  float voltage_min_V;             /* discharge cut-off (V) */
+  float voltage_max_V;             /* charge cut-off (V), > voltage_min_V */
+  float soc_min, soc_max;          /* SOC window the horizon may not leave, soc_min < soc_max */
+  float discharge_current_max_A;   /* discharge rating (A), (0, 1e6] */
+  float charge_current_max_A;      /* charge rating, a positive magnitude (A), (0, 1e6] */
+  float soc_sigma_k;               /* conservative: SOC this many sigma towards the limit, [0, 10] (0: nominal) */
+  float voltage_sigma_k;           /* conservative: cut-offs tightened by this many model-error sigma, [0, 10] */
+} cs_power_config;
+
+#define CS_LIMITED_BY_VOLTAGE 0    /* the predicted terminal voltage reaches the cut-off */
+#define CS_LIMITED_BY_SOC 1        /* the SOC would leave its window within the horizon */
+#define CS_LIMITED_BY_CURRENT 2    /* the current rating */
+#define CS_LIMITED_BY_NONE 3       /* already at a limit: nothing may flow that way (limit 0) */
+
+typedef struct cs_power_result {
+  float discharge_current_A, charge_current_A;  /* limits (A, positive) */
+  float discharge_power_W, charge_power_W;      /* |i| x the predicted voltage at the horizon's end (W) */
+  float discharge_voltage_V, charge_voltage_V;  /* that voltage (V) */
+  uint8_t discharge_limited_by, charge_limited_by;  /* CS_LIMITED_BY_* */
+} cs_power_result;
+
+#define CS_POWER_OK 0
+#define CS_POWER_NOT_INITIALISED 1  /* NULL, or the estimator not initialised */
+#define CS_POWER_BAD_CONFIG 2       /* a setting out of range */
+#define CS_POWER_BAD_INPUT 3        /* temperature / power / current not finite or out of range */
+
+/* Defaults for a cell: horizon 10 s, cut-offs as given, SOC window 0..1, ratings as given, nominal (k = 0). */
+void cs_power_config_default(cs_power_config* config, float voltage_min_V, float voltage_max_V, float current_max_A);
+/* The limits at the cell temperature `temperature_degC`. CS_POWER_OK fills `out`; otherwise it is untouched. */
+int cs_power_limits(const cs_estimator* est, float temperature_degC, const cs_power_config* config,
+                    cs_power_result* out);
+
+typedef struct cs_energy_result {
+  float energy_Wh, energy_sigma_Wh;              /* energy to the cut-off at the power asked, 1 sigma (W h) */
+  float time_to_empty_s, time_to_empty_sigma_s;  /* energy x 3600 / power, 1 sigma (s) */
+} cs_energy_result;
+/* Energy left at a constant discharge power `power_W` (> 0) down to `voltage_min_V` or `soc_min`, the SOC taken
+ * `soc_sigma_k` sigma lower (0: the estimate). CS_POWER_OK fills `out`; otherwise it is untouched. */
+int cs_energy(const cs_estimator* est, float temperature_degC, float power_W, float voltage_min_V, float soc_min,
+              float soc_sigma_k, cs_energy_result* out);
+/* Time to full (constant-current phase, s) at `charge_current_A` (> 0) up to `soc_max`, and its 1 sigma. */
+int cs_time_to_full(const cs_estimator* est, float charge_current_A, float soc_max, float* time_s,
+                    float* time_sigma_s);
+
 /* ---- State of health (docs/soh.md): capacity, R0 and the OCV correction beside the SOC filter */
 /* A cs_soh lives next to its cs_estimator (one per cell) and is stepped with cs_step_soh()
  * instead of cs_step(). The SOC filter then uses the current capacity, R0 and OCV correction.

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Host test of the C API's state of power and energy (docs/power.md): limits for three horizons, the
+ * conservative option, refusals that leave the output untouched, energy and time to full, the
+ * not-initialised paths. The core's own arithmetic is tested in tests/cpp/test_power.cpp. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cell_params.h"
+#include "cellsense/c_api.h"
+
+static int failures;
+#define EXPECT(cond)                                                     \
+  do {                                                                   \
+    if (!(cond)) {                                                       \
+      fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                        \
+    }                                                                    \
+  } while (0)
+
+static cs_estimator est;
+
+/* verifies: CS-PWR-002, CS-PWR-004 */
+static void run_filter(uint8_t filter) {
+  cs_config c;
+  cs_config_default(&c);
+  c.filter = filter;
+  c.initial_soc = 0.6f;
+  EXPECT(cs_init(&est, &cell_params, &c) == CS_INIT_OK);
+  cs_power_config pc;
+  cs_power_config_default(&pc, 2.5f, 4.2f, 50.0f);
+  EXPECT(pc.horizon_s == 10.0f && pc.soc_min == 0.0f && pc.soc_max == 1.0f && pc.soc_sigma_k == 0.0f);
+  cs_power_result r2, r10, r30, rc;
+  pc.horizon_s = 2.0f;
+  EXPECT(cs_power_limits(&est, 25.0f, &pc, &r2) == CS_POWER_OK);
+  pc.horizon_s = 10.0f;
+  EXPECT(cs_power_limits(&est, 25.0f, &pc, &r10) == CS_POWER_OK);
+  pc.horizon_s = 30.0f;
+  EXPECT(cs_power_limits(&est, 25.0f, &pc, &r30) == CS_POWER_OK);
+  EXPECT(r2.discharge_current_A >= r10.discharge_current_A && r10.discharge_current_A >= r30.discharge_current_A);
+  EXPECT(r2.charge_current_A >= r10.charge_current_A && r10.charge_current_A >= r30.charge_current_A);
+  EXPECT(r30.discharge_current_A > 0.0f && r30.charge_current_A > 0.0f);
+  EXPECT(r10.discharge_power_W > 0.0f && r10.charge_power_W > 0.0f);
+  EXPECT(r10.discharge_limited_by <= CS_LIMITED_BY_NONE && r10.charge_limited_by <= CS_LIMITED_BY_NONE);
+  if (r10.discharge_limited_by == CS_LIMITED_BY_VOLTAGE) { EXPECT(fabsf(r10.discharge_voltage_V - 2.5f) < 0.01f); }
+  pc.horizon_s = 10.0f;
+  pc.soc_sigma_k = 3.0f;
+  pc.voltage_sigma_k = 3.0f;
+  EXPECT(cs_power_limits(&est, 25.0f, &pc, &rc) == CS_POWER_OK);
+  EXPECT(rc.discharge_current_A <= r10.discharge_current_A && rc.charge_current_A <= r10.charge_current_A);
+  /* refusals: the output untouched */
+  cs_power_result keep;
+  memset(&keep, 0xA5, sizeof keep);
+  cs_power_result out = keep;
+  cs_power_config bad = pc;
+  bad.horizon_s = 0.0f;
+  EXPECT(cs_power_limits(&est, 25.0f, &bad, &out) == CS_POWER_BAD_CONFIG);
+  bad = pc;
+  bad.voltage_min_V = 5.0f;
+  EXPECT(cs_power_limits(&est, 25.0f, &bad, &out) == CS_POWER_BAD_CONFIG);
+  bad = pc;
+  bad.discharge_current_max_A = NAN;
+  EXPECT(cs_power_limits(&est, 25.0f, &bad, &out) == CS_POWER_BAD_CONFIG);
+  EXPECT(cs_power_limits(&est, NAN, &pc, &out) == CS_POWER_BAD_INPUT);
+  EXPECT(cs_power_limits(NULL, 25.0f, &pc, &out) == CS_POWER_NOT_INITIALISED);
+  EXPECT(cs_power_limits(&est, 25.0f, NULL, &out) == CS_POWER_NOT_INITIALISED);
+  EXPECT(memcmp(&out, &keep, sizeof out) == 0);
+  /* energy and times */
+  cs_energy_result e, e_hi;
+  EXPECT(cs_energy(&est, 25.0f, 1.0f, 2.5f, 0.0f, 0.0f, &e) == CS_POWER_OK);
+  EXPECT(cs_energy(&est, 25.0f, 50.0f, 2.5f, 0.0f, 0.0f, &e_hi) == CS_POWER_OK);
+  EXPECT(e.energy_Wh > 0.0f && e_hi.energy_Wh < e.energy_Wh && e.energy_sigma_Wh > 0.0f);
+  EXPECT(fabsf(e.time_to_empty_s - e.energy_Wh * 3600.0f / 1.0f) <= 1e-3f * e.time_to_empty_s);
+  cs_energy_result ekeep;
+  memset(&ekeep, 0x5A, sizeof ekeep);
+  cs_energy_result eout = ekeep;
+  EXPECT(cs_energy(&est, 25.0f, -1.0f, 2.5f, 0.0f, 0.0f, &eout) == CS_POWER_BAD_INPUT);
+  EXPECT(cs_energy(&est, 25.0f, 1.0f, 2.5f, 0.0f, -1.0f, &eout) == CS_POWER_BAD_CONFIG);
+  EXPECT(memcmp(&eout, &ekeep, sizeof eout) == 0);
+  float t = -1.0f, ts = -1.0f;
+  EXPECT(cs_time_to_full(&est, 1.0f, 1.0f, &t, &ts) == CS_POWER_OK);
+  EXPECT(fabsf(t - (1.0f - cs_soc(&est)) * 3600.0f * cell_params.ecm.capacity_Ah / 1.0f) <= 1e-3f * t + 1.0f);
+  EXPECT(ts > 0.0f);
+  t = -1.0f;
+  EXPECT(cs_time_to_full(&est, 0.0f, 1.0f, &t, &ts) == CS_POWER_BAD_INPUT && t == -1.0f);
+  /* the estimator was not changed by any of it */
+  EXPECT(cs_soc(&est) == 0.6f);
+}
+
+int main(void) {
+  run_filter(CS_FILTER_EKF);
+  run_filter(CS_FILTER_UKF);
+  cs_estimator zero;
+  memset(&zero, 0, sizeof zero);
+  cs_power_config pc;
+  cs_power_config_default(&pc, 2.5f, 4.2f, 10.0f);
+  cs_power_result r;
+  EXPECT(cs_power_limits(&zero, 25.0f, &pc, &r) == CS_POWER_NOT_INITIALISED);
+  cs_energy_result e;
+  EXPECT(cs_energy(&zero, 25.0f, 1.0f, 2.5f, 0.0f, 0.0f, &e) == CS_POWER_NOT_INITIALISED);
+  float t, ts;
+  EXPECT(cs_time_to_full(&zero, 1.0f, 1.0f, &t, &ts) == CS_POWER_NOT_INITIALISED);
+  printf("test_power_c_api_host: %s (%d failure(s))\n", failures ? "FAIL" : "ok", failures);
+  return failures ? 1 : 0;
+}
