@@ -183,14 +183,14 @@ bool find_in_table(const math::Table<T, MaxSoc, MaxTemp>& t, int n_soc, int n_te
   }
   return false;
 }
-}  // namespace detail
 
-/// Check a parameter set before use: the first problem found, with the field and position it is at.
-/// The checks run in validate()'s order (validate() is this function's error code).
-template <typename T, int NRC, int MaxSoc, int MaxTemp>
-ParamIssue validate_detail(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
-  const auto& g = p.grid;
-  auto issue = [](ParamError e, ParamField f, int it = -1, int is = -1, int j = -1) {
+/// What check_params() makes of its verdict: ParamError only (validate(), the firmware path: the
+/// compiler drops the field and position bookkeeping) or the whole ParamIssue (validate_detail()).
+struct ReportError {
+  ParamError operator()(ParamError e, ParamField, int = -1, int = -1, int = -1) const { return e; }
+};
+struct ReportIssue {
+  ParamIssue operator()(ParamError e, ParamField f, int it = -1, int is = -1, int j = -1) const {
     ParamIssue r;
     r.error = e;
     r.field = f;
@@ -198,7 +198,15 @@ ParamIssue validate_detail(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
     r.temperature_index = it;
     r.soc_index = is;
     return r;
-  };
+  }
+};
+
+/// THE parameter rules, once: the first problem found, handed to `issue` with its field and position.
+/// validate() and validate_detail() are this function with the two reports above.
+template <class Report, typename T, int NRC, int MaxSoc, int MaxTemp>
+auto check_params(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p, Report issue)
+    -> decltype(issue(ParamError::kOk, ParamField::kNone)) {
+  const auto& g = p.grid;
   if (g.n_soc < 2 || g.n_soc > MaxSoc || g.n_temperature < 1 || g.n_temperature > MaxTemp) {
     return issue(ParamError::kGridSize, ParamField::kGrid);
   }
@@ -290,14 +298,22 @@ ParamIssue validate_detail(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
   if (!(p.temperature_min_degC < p.temperature_max_degC)) {
     return issue(ParamError::kLimits, ParamField::kTemperatureRange);
   }
-  return ParamIssue{};
+  return issue(ParamError::kOk, ParamField::kNone);
+}
+}  // namespace detail
+
+/// Check a parameter set before use: the first problem found, with the field and position it is at
+/// (param_field_name(), param_error_message() put it in words).
+template <typename T, int NRC, int MaxSoc, int MaxTemp>
+ParamIssue validate_detail(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
+  return detail::check_params(p, detail::ReportIssue{});
 }
 
-/// Check a parameter set before use. Returns the first problem found (validate_detail() also says
-/// where; param_error_message() says what the rule is).
+/// Check a parameter set before use. Returns the first problem found: validate_detail().error,
+/// without the bookkeeping of where (the same rules: detail::check_params).
 template <typename T, int NRC, int MaxSoc, int MaxTemp>
 ParamError validate(const EcmParams<T, NRC, MaxSoc, MaxTemp>& p) {
-  return validate_detail(p).error;
+  return detail::check_params(p, detail::ReportError{});
 }
 
 /// Process noise of the ECM, as continuous-time random-walk densities plus current-sensor noise.
