@@ -754,6 +754,9 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
                                   f"{o['temperature_degC']:.1f} degC, clipped at 0; the same at all temperatures",
         "Instantaneous hysteresis [V]": "set to 0 (not separable from R0 with these tests)",
         "Hysteresis rate constant": f"assumed {hysteresis_rate:g} (not identified)",
+        "Identified current range [A]": f"the smallest (charge) and largest (discharge) current of the HPPC files "
+                                        f"{hp_names} (0 where a direction was not exercised): the model is a fit to "
+                                        f"these currents; cellsense.power limits default to them (docs/power.md)",
         "Lower voltage cut-off [V]": f"minimum voltage of {ocv_name}" if lower_cutoff_V is None else "given by the caller of fit()",
         "Upper voltage cut-off [V]": f"maximum voltage of {ocv_name}" if upper_cutoff_V is None else "given by the caller of fit()",
     }
@@ -775,7 +778,11 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         "parameters": params,
         "limits": {"Voltage range [V]": [0.0, 5.0],
                    "Current range [A]": [-_fmt(10 * Q, 3), _fmt(10 * Q, 3)],
-                   "Temperature range [degC]": [-40.0, 80.0]},
+                   "Temperature range [degC]": [-40.0, 80.0],
+                   # the currents the model was identified on (power limits default to them, docs/power.md)
+                   "Identified current range [A]": [
+                       _fmt(max(-10 * Q, min(0.0, min(float(np.min(lg["current_A"])) for _, _, lg in hppc))), 4),
+                       _fmt(min(10 * Q, max(0.0, max(float(np.max(lg["current_A"])) for _, _, lg in hppc))), 4)]},
         "provenance": prov,
         "fit residuals": {},
     }

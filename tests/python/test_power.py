@@ -195,3 +195,21 @@ def test_cli_estimate_power_columns(tmp_path, us06):
                        (["--power", "ten"], "horizons")):
         r = subprocess.run(cmd[:10] + extra, capture_output=True, text=True)
         assert r.returncode == 2 and msg in r.stderr, (extra, r.stderr)
+
+
+def test_default_ratings_are_the_identified_currents():
+    """An ECM extrapolates poorly beyond the currents it was fitted on: the limits default to the cell file's
+    identified range (chen2020: +-5 A, its 1C HPPC pulses); a direction the fit never exercised (the Panasonic
+    HPPC has no charge pulse) falls back to the plausible current range."""
+    from cellsense.cell import load_cell
+    from cellsense.power import identified_current_range
+
+    assert identified_current_range(load_cell("chen2020")) == (-5.0, 5.0)
+    pana = load_cell("panasonic_18650pf")
+    assert identified_current_range(pana) == (pana.current_range_A[0], 17.4)
+    est = Estimator("chen2020", initial_soc=0.6)
+    lim = power_limits_now(est, 25.0)
+    assert all(d["discharge_current_A"] <= 5.0 and d["charge_current_A"] <= 5.0 for d in lim)
+    assert lim[0]["discharge_limited_by"] == "current"
+    wider = power_limits_now(est, 25.0, PowerSettings(discharge_current_max_A=50.0, charge_current_max_A=50.0))
+    assert wider[0]["discharge_current_A"] > 5.0
