@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "cellsense/cellsense.hpp"
+#include "cellsense/pack/pack.hpp"
 #include "cellsense/power/power_limits.hpp"
 #include "cells.hpp"
 #include "check.hpp"
@@ -273,9 +274,57 @@ void test_nonlinear_cell_invariant(const char* name) {
   CHECK_CTX(std::fabs(static_cast<double>(r.discharge_voltage_V) - 3.0) < 1e-3, name);
 }
 
+// verifies: CS-PWR-006
+template <template <class> class F, typename T>
+void test_pack_weakest_cell(const char* name) {
+  using Base = model::EcmModel<T, 1>;
+  using Pack = pack::PackEstimator<Base, F, 4>;
+  typename Base::Params p;
+  make_linear_cell(p);
+  typename Pack::Config cfg;
+  cfg.noise = typename Base::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)};
+  // cell 2 has 1.5x the resistance: it limits both directions; cell 0 has 0.8x the capacity
+  pack::CellVariation<T> v[3];
+  v[0].capacity_scale = T(0.8);
+  v[2].resistance_scale = T(1.5);
+  const T soc0[3] = {T(0.5), T(0.5), T(0.5)};
+  Pack pk;
+  CHECK_CTX(pk.init(&p, 3, v, soc0, cfg) == InitStatus::kOk, name);
+  const T temps[3] = {T(25), T(25), T(25)};
+  power::PackPowerLimits<T> r{};
+  CHECK_CTX(power::pack_power_limits(pk, temps, config<T>(T(10)), r) == power::PowerStatus::kOk, name);
+  CHECK_CTX(r.discharge_cell == 2 && r.charge_cell == 2, name);
+  for (int k = 0; k < 3; ++k) {
+    power::PowerLimits<T> c{};
+    CHECK_CTX(power::power_limits(pk.cell(k), temps[k], config<T>(T(10)), c) == power::PowerStatus::kOk, name);
+    CHECK_CTX(r.discharge_current_A <= c.discharge_current_A && r.charge_current_A <= c.charge_current_A, name);
+    if (k == 2) {
+      CHECK_CTX(r.discharge_current_A == c.discharge_current_A && r.discharge_limited_by == c.discharge_limited_by, name);
+    }
+  }
+  // the weakest cell's limit is the closed form with its resistance scaled by 1.5
+  const double r15 = 1.5 * (kR0 + kR1 * (1.0 - std::exp(-10.0 / kTau)));
+  const double want = (kV0 + kSlope * 0.5 - 3.0) / (kSlope * 10.0 / (3600.0 * kQ) + r15);
+  CHECK_CTX(std::fabs(static_cast<double>(r.discharge_current_A) / want - 1.0) < (sizeof(T) == 4 ? 2e-3 : 1e-6), name);
+  // string power: I x the sum of the three cells' voltages at that current (the weak cell at its cut-off)
+  CHECK_CTX(r.discharge_power_W > r.discharge_current_A * T(3 * 3.0) && r.discharge_power_W < r.discharge_current_A * T(3 * 3.7), name);
+  power::PackPowerLimits<T> keep{};
+  std::memset(&keep, 0x33, sizeof keep);
+  power::PackPowerLimits<T> o = keep;
+  Pack empty;
+  CHECK_CTX(power::pack_power_limits(empty, temps, config<T>(T(10)), o) == power::PowerStatus::kNotInitialised, name);
+  CHECK_CTX(power::pack_power_limits(pk, static_cast<const T*>(nullptr), config<T>(T(10)), o) ==
+                power::PowerStatus::kBadInput, name);
+  const T bad_t[3] = {T(25), std::numeric_limits<T>::quiet_NaN(), T(25)};
+  CHECK_CTX(power::pack_power_limits(pk, bad_t, config<T>(T(10)), o) == power::PowerStatus::kBadInput, name);
+  CHECK_CTX(std::memcmp(&o, &keep, sizeof o) == 0, name);
+}
+
 }  // namespace
 
 int main() {
+  test_pack_weakest_cell<filter::Ekf, double>("pack ekf double");
+  test_pack_weakest_cell<filter::Ukf, float>("pack ukf float");
   test_closed_form<EcmEkf<double, 1>>("ekf double");
   test_closed_form<EcmEkf<float, 1>>("ekf float");
   test_closed_form<EcmUkf<double, 1>>("ukf double");

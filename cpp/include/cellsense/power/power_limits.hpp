@@ -309,5 +309,71 @@ PowerStatus time_to_full(const EstimatorT& est, typename EstimatorT::T charge_cu
   return PowerStatus::kOk;
 }
 
+/// The limits of a series string: every cell carries the same current, so the string's limit in each direction
+/// is its weakest cell's (the smallest over cells), reported with that cell's index and constraint; the power is
+/// that current times the sum of every cell's predicted voltage at the horizon's end at that current.
+template <typename T>
+struct PackPowerLimits {
+  T discharge_current_A;      ///< smallest discharge limit over the cells (A)
+  T charge_current_A;         ///< smallest charge limit over the cells (A, magnitude)
+  T discharge_power_W;        ///< discharge_current_A x sum of the cells' voltages at the horizon's end (W)
+  T charge_power_W;           ///< the same for charge (W)
+  int discharge_cell;         ///< which cell limits the discharge (0-based)
+  int charge_cell;            ///< which cell limits the charge
+  LimitedBy discharge_limited_by;  ///< that cell's constraint
+  LimitedBy charge_limited_by;
+};
+
+/// Series-string limits of a pack (pack/pack.hpp's PackEstimator, or anything with n_cells() and cell(k)), each
+/// cell at its own temperature `temperature_degC[k]`. kOk fills `out`; otherwise `out` is untouched.
+template <class PackT, typename T>
+PowerStatus pack_power_limits(const PackT& pack, const T* temperature_degC, const PowerConfig<T>& cfg,
+                              PackPowerLimits<T>& out) {
+  using Idx = typename PackT::CellEstimator::Model::Idx;
+  if (!pack.initialised() || pack.n_cells() < 1) { return PowerStatus::kNotInitialised; }
+  if (!cfg.valid()) { return PowerStatus::kBadConfig; }
+  if (temperature_degC == nullptr) { return PowerStatus::kBadInput; }
+  PackPowerLimits<T> r{};
+  r.discharge_current_A = T(3.0e38);
+  r.charge_current_A = T(3.0e38);
+  for (int k = 0; k < pack.n_cells(); ++k) {
+    PowerLimits<T> c{};
+    const PowerStatus st = power_limits(pack.cell(k), temperature_degC[k], cfg, c);
+    if (st != PowerStatus::kOk) { return st; }
+    if (c.discharge_current_A < r.discharge_current_A) {
+      r.discharge_current_A = c.discharge_current_A;
+      r.discharge_cell = k;
+      r.discharge_limited_by = c.discharge_limited_by;
+    }
+    if (c.charge_current_A < r.charge_current_A) {
+      r.charge_current_A = c.charge_current_A;
+      r.charge_cell = k;
+      r.charge_limited_by = c.charge_limited_by;
+    }
+  }
+  // the string's power: every cell's voltage at the horizon's end under the string's current
+  T v_dis = T(0);
+  T v_chg = T(0);
+  for (int k = 0; k < pack.n_cells(); ++k) {
+    const auto& e = pack.cell(k);
+    const T sigma = e.soc_sigma();
+    detail::Predictor<typename PackT::CellEstimator> pd{e, e.state(), temperature_degC[k], cfg.horizon_s,
+                                                        cfg.voltage_sigma_k};
+    detail::Predictor<typename PackT::CellEstimator> pc{e, e.state(), temperature_degC[k], cfg.horizon_s,
+                                                        cfg.voltage_sigma_k};
+    pd.x(Idx::soc, 0) = pd.x(Idx::soc, 0) - cfg.soc_sigma_k * sigma;
+    pc.x(Idx::soc, 0) = pc.x(Idx::soc, 0) + cfg.soc_sigma_k * sigma;
+    T ve, vs, se;
+    pd.end(r.discharge_current_A, ve, vs, se);
+    v_dis = v_dis + ve;
+    pc.end(-r.charge_current_A, ve, vs, se);
+    v_chg = v_chg + ve;
+  }
+  r.discharge_power_W = r.discharge_current_A * v_dis;
+  r.charge_power_W = r.charge_current_A * v_chg;
+  out = r;
+  return PowerStatus::kOk;
+}
+
 }  // namespace power
 }  // namespace cellsense
