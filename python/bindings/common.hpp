@@ -22,6 +22,7 @@
 #include "cellsense/estimator/status.hpp"
 #include "cellsense/math/table.hpp"
 #include "cellsense/model/ecm.hpp"
+#include "cellsense/power/power_limits.hpp"
 
 namespace cellsense_py {
 
@@ -462,6 +463,37 @@ void run_log(const LogInputs& in, RunClock& clock, std::uint8_t* status, First f
     if (tick.gap_s > 0) { gap(k, tick.gap_s); }
     status[k] = !is_stuck.empty() && is_stuck[static_cast<std::size_t>(k)] ? stuck(k, tick.dt_s) : step(k, tick.dt_s);
     clock.log.stepped(tick, status[k]);
+  }
+}
+
+/// cellsense.power.PowerSettings.core_dict() -> power::PowerConfig (keys not given keep the core's defaults).
+template <typename T>
+cellsense::power::PowerConfig<T> load_power_config(const py::dict& d) {
+  cellsense::power::PowerConfig<T> c;
+  auto f = [&](const char* key, T& v) {
+    if (d.contains(key)) { v = static_cast<T>(d[key].cast<double>()); }
+  };
+  f("horizon_s", c.horizon_s);
+  f("voltage_min_V", c.voltage_min_V);
+  f("voltage_max_V", c.voltage_max_V);
+  f("soc_min", c.soc_min);
+  f("soc_max", c.soc_max);
+  f("discharge_current_max_A", c.discharge_current_max_A);
+  f("charge_current_max_A", c.charge_current_max_A);
+  f("soc_sigma_k", c.soc_sigma_k);
+  f("voltage_sigma_k", c.voltage_sigma_k);
+  return c;
+}
+
+/// The ValueError text of a refused power calculation.
+inline const char* power_status_message(cellsense::power::PowerStatus st) {
+  switch (st) {
+    case cellsense::power::PowerStatus::kNotInitialised: return "power: the estimator is not initialised";
+    case cellsense::power::PowerStatus::kBadConfig:
+      return "power: a setting is out of range (PowerConfig.valid: horizon (0, 86400] s, voltage_min_V < voltage_max_V, "
+             "soc_min < soc_max, current ratings in (0, 1e6] A, sigma factors in [0, 10])";
+    case cellsense::power::PowerStatus::kBadInput: return "power: temperature / power / current not finite or out of range";
+    default: return "power: ok";
   }
 }
 

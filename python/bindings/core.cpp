@@ -141,22 +141,7 @@ class PyEstimator {
     }
     rec_sign_[k] = est_.aux().current_sign;
   }
-  static power::PowerConfig<T> power_config(const py::dict& d) {
-    power::PowerConfig<T> c;
-    auto f = [&](const char* key, T& v) {
-      if (d.contains(key)) { v = static_cast<T>(d[key].cast<double>()); }
-    };
-    f("horizon_s", c.horizon_s);
-    f("voltage_min_V", c.voltage_min_V);
-    f("voltage_max_V", c.voltage_max_V);
-    f("soc_min", c.soc_min);
-    f("soc_max", c.soc_max);
-    f("discharge_current_max_A", c.discharge_current_max_A);
-    f("charge_current_max_A", c.charge_current_max_A);
-    f("soc_sigma_k", c.soc_sigma_k);
-    f("voltage_sigma_k", c.voltage_sigma_k);
-    return c;
-  }
+  static power::PowerConfig<T> power_config(const py::dict& d) { return cellsense_py::load_power_config<T>(d); }
   static py::dict limits_dict(const power::PowerLimits<T>& r) {
     py::dict d;
     d["discharge_current_A"] = static_cast<double>(r.discharge_current_A);
@@ -176,16 +161,7 @@ class PyEstimator {
     if (st != power::PowerStatus::kOk) { throw py::value_error(power_status_message(st)); }
     return limits_dict(r);
   }
-  static const char* power_status_message(power::PowerStatus st) {
-    switch (st) {
-      case power::PowerStatus::kNotInitialised: return "power: the estimator is not initialised";
-      case power::PowerStatus::kBadConfig: return "power: a setting is out of range (PowerConfig.valid: horizon (0, 86400] s, "
-                                                  "voltage_min_V < voltage_max_V, soc_min < soc_max, current ratings in "
-                                                  "(0, 1e6] A, sigma factors in [0, 10])";
-      case power::PowerStatus::kBadInput: return "power: temperature / power / current not finite or out of range";
-      default: return "power: ok";
-    }
-  }
+  static const char* power_status_message(power::PowerStatus st) { return cellsense_py::power_status_message(st); }
   py::dict energy(double temperature_degC, double power_W, double voltage_min_V, double soc_min, double soc_sigma_k) const {
     power::EnergyEstimate<T> e{};
     const auto st = power::remaining_energy(est_, static_cast<T>(temperature_degC), static_cast<T>(power_W),

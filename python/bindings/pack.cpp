@@ -170,6 +170,28 @@ class PyPack {
   double capacity_Ah(int k) const { check(k); return static_cast<double>(pack_->capacity_Ah(k)); }
   bool set_capacity_scale(int k, double c) { check(k); return pack_->set_capacity_scale(k, static_cast<T>(c)); }
   double soc_from_ocv(double v, double t) const { return static_cast<double>(pack_->soc_from_ocv(static_cast<T>(v), static_cast<T>(t))); }
+  /// Series-string limits (power::pack_power_limits) at each cell's temperature; ValueError when refused.
+  py::dict power_limits(const Arr& temperature_degC, const py::dict& cfg) const {
+    const auto t = temperature_degC.template unchecked<1>();
+    if (t.shape(0) != pack_->n_cells()) {
+      throw py::value_error("power_limits: temperature_degC needs one value per cell (" + std::to_string(pack_->n_cells()) + ")");
+    }
+    std::vector<T> temps(static_cast<std::size_t>(pack_->n_cells()));
+    for (int k = 0; k < pack_->n_cells(); ++k) { temps[static_cast<std::size_t>(k)] = static_cast<T>(t(k)); }
+    power::PackPowerLimits<T> r{};
+    const auto st = power::pack_power_limits(*pack_, temps.data(), cellsense_py::load_power_config<T>(cfg), r);
+    if (st != power::PowerStatus::kOk) { throw py::value_error(cellsense_py::power_status_message(st)); }
+    py::dict d;
+    d["discharge_current_A"] = static_cast<double>(r.discharge_current_A);
+    d["charge_current_A"] = static_cast<double>(r.charge_current_A);
+    d["discharge_power_W"] = static_cast<double>(r.discharge_power_W);
+    d["charge_power_W"] = static_cast<double>(r.charge_power_W);
+    d["discharge_cell"] = r.discharge_cell;
+    d["charge_cell"] = r.charge_cell;
+    d["discharge_limited_by"] = power::limited_by_name(r.discharge_limited_by);
+    d["charge_limited_by"] = power::limited_by_name(r.charge_limited_by);
+    return d;
+  }
   py::array_t<double> soc() const {
     py::array_t<double> a(pack_->n_cells());
     for (int k = 0; k < pack_->n_cells(); ++k) a.mutable_at(k) = static_cast<double>(pack_->cell(k).soc());
@@ -197,6 +219,7 @@ void bind_one(py::module_& m, const std::string& name) {
       .def("set_capacity_scale", &PP::set_capacity_scale)
       .def("soc_from_ocv", &PP::soc_from_ocv)
       .def("soc", &PP::soc)
+      .def("power_limits", &PP::power_limits, py::arg("temperature_degC"), py::arg("config"))
       .def_property_readonly("n_cells", &PP::n_cells)
       .def_property_readonly_static("max_cells", [](py::object) { return kMaxCells; })
       .def_property_readonly_static("sizeof_cell", [](py::object) { return sizeof(typename PackT::CellEstimator); })

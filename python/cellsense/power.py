@@ -181,3 +181,22 @@ def remaining_energy(est, temperature_degC: float, power_W: float, settings: Pow
 def time_to_full(est, charge_current_A: float, soc_max: float = 1.0) -> tuple[float, float]:
     """Time to full (constant-current phase, s) at a charge current (a positive magnitude) and its 1 sigma."""
     return _impl(est).time_to_full(float(charge_current_A), float(soc_max))
+
+
+def pack_power_limits_now(pack_est, temperature_degC, settings: PowerSettings | None = None) -> list[dict[str, Any]]:
+    """A series string's limits after `PackEstimator.run` (its state at the log's end), one dict per horizon: the
+    smallest limit over the cells in each direction, which cell sets it (``discharge_cell`` / ``charge_cell``,
+    0-based) and why, the string's power (that current times the sum of the cells' predicted voltages).
+    `temperature_degC`: one value per cell, or one for all."""
+    core = getattr(pack_est, "last_core", None)
+    if core is None:
+        raise ValueError("pack_power_limits_now: run the PackEstimator over a log first (PackEstimator.run)")
+    s = settings or PowerSettings()
+    cfg = s.core_dict(pack_est.spec.cell)
+    t = np.broadcast_to(np.asarray(temperature_degC, float), (core.n_cells,)).copy()
+    out = []
+    for h in s.horizons_s:
+        d = core.power_limits(t, {**cfg, "horizon_s": float(h)})
+        d["horizon_s"] = float(h)
+        out.append(d)
+    return out

@@ -213,3 +213,33 @@ def test_default_ratings_are_the_identified_currents():
     assert lim[0]["discharge_limited_by"] == "current"
     wider = power_limits_now(est, 25.0, PowerSettings(discharge_current_max_A=50.0, charge_current_max_A=50.0))
     assert wider[0]["discharge_current_A"] > 5.0
+
+
+def test_pack_limit_is_the_weakest_cell():
+    """A 12-cell pack (the replay fixture, cells of different capacity and resistance) after its log: the string's
+    limit in each direction is its weakest cell's, named, and no cell alone allows less."""
+    import json
+    from pathlib import Path
+
+    from cellsense.pack import PackEstimator, load_pack
+    from cellsense.power import pack_power_limits_now
+    from cellsense.replay.readers import read_log
+
+    fix = Path(__file__).resolve().parents[1] / "fixtures" / "pack"
+    spec = load_pack(fix / "sim12s.pack.json")
+    log = read_log(fix / "sim12s.csv.gz", spec)
+    pe = PackEstimator(spec)
+    with pytest.raises(ValueError, match="run the PackEstimator"):
+        pack_power_limits_now(pe, 25.0)
+    pe.run(log)
+    settings = PowerSettings(horizons_s=(10.0,), discharge_current_max_A=200.0, charge_current_max_A=200.0)
+    temps = log.temperature_degC[-1] if np.ndim(log.temperature_degC) == 2 else np.full(12, 25.0)
+    lim = pack_power_limits_now(pe, temps, settings)[0]
+    assert 0 <= lim["discharge_cell"] < 12 and 0 <= lim["charge_cell"] < 12
+    assert lim["discharge_current_A"] > 0 and lim["charge_current_A"] > 0
+    assert lim["discharge_limited_by"] in ("voltage", "soc", "current", "none")
+    # the string's power is its current times about 12 cell voltages
+    assert 12 * 2.5 * lim["discharge_current_A"] <= lim["discharge_power_W"] <= 12 * 4.3 * lim["discharge_current_A"]
+    with pytest.raises(ValueError, match="one value per cell"):
+        pe.last_core.power_limits(np.full(3, 25.0), settings.core_dict(spec.cell))
+    json.dumps(lim)  # plain values
