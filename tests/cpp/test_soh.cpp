@@ -201,6 +201,75 @@ void test_no_wander(const char* name) {
   CHECK_CTX(s.soh.r0_scale() == r0_plateau, name);
 }
 
+/// Trusted anchors (SohConfig::anchor_rest_s): stops shorter than the anchor rest never open a capacity pair;
+/// a long rest does, after anchor_rest_s; restart_pairing(true) makes the first rest sample an anchor; with an
+/// offset model the OCV learner does not update before the first anchor and does after it.
+// verifies: CS-SOH-008
+template <class E>
+void test_trusted_anchors(const char* name) {
+  using T = typename E::T;
+  {  // 20 s stops between 60 s of load: rest_s never reaches 45 s, so no pair opens
+    Setup<E> s(T(0.8));
+    CHECK_CTX(s.ok, name);
+    for (int k = 0; k < 2400; ++k) {
+      const bool stop = (k % 80) >= 60;
+      s.soh.step(s.est, T(1), stop ? T(0) : T(2.0), T(3.85) - T(1e-5) * T(k) - (stop ? T(0) : T(0.04)), T(25));
+      CHECK_CTX(s.soh.state().rest_s <= T(20), name);
+    }
+    CHECK_CTX(s.soh.state().anchored == 0, name);
+    CHECK_CTX(!(s.soh.state().anchor_age_s < T(soh::kRestCap_s)), name);  // never anchored
+  }
+  {  // a 60 s rest: the pair opens at 45 s of rest, not before; the age restarts at the anchor
+    Setup<E> s(T(0.8));
+    int opened_at = -1;
+    for (int k = 0; k < 60; ++k) {
+      s.soh.step(s.est, T(1), T(0), T(3.85), T(25));
+      if (opened_at < 0 && s.soh.state().anchored != 0) { opened_at = k; }
+    }
+    CHECK_CTX(opened_at == 44, name);  // rest_s counts this sample's interval: 45 s after 45 samples
+    CHECK_CTX(s.soh.state().anchor_age_s == T(0), name);
+    s.soh.step(s.est, T(1), T(2), T(3.8), T(25));
+    CHECK_CTX(s.soh.state().rest_s == T(0) && s.soh.state().anchor_age_s == T(1), name);
+  }
+  {  // restart_pairing(true): the first rest sample after it is an anchor; false: it is not
+    Setup<E> s(T(0.8));
+    s.soh.restart_pairing(true);
+    s.soh.step(s.est, T(1), T(0), T(3.85), T(25));
+    CHECK_CTX(s.soh.state().anchored == 1, name);
+    Setup<E> u(T(0.8));
+    u.soh.restart_pairing(false);
+    u.soh.step(u.est, T(1), T(0), T(3.85), T(25));
+    CHECK_CTX(u.soh.state().anchored == 0, name);
+  }
+  {  // offset model: no OCV update before the first trusted anchor, updates after it
+    typename E::Model::Params p;
+    cstest::make_cell(p);
+    using M = typename E::Model;
+    const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
+    typename M::State x;
+    typename M::Cov P;
+    M::initial(T(0.8), T(0.05), T(0.02), T(0), T(0.5), x, P);
+    E est;
+    EstimatorConfig<T> cfg;
+    cfg.voltage_sigma_V = T(0.01);
+    CHECK_CTX(est.init(m, cfg, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk, name);
+    soh::SohTracker<E> tr;
+    soh::SohConfig<T> sc;
+    sc.current_offset_sigma_A = T(0.025);
+    CHECK_CTX(tr.init(est, sc), name);
+    int before = 0, after = 0;
+    for (int k = 0; k < 600; ++k) {  // load only: no anchor
+      before += tr.step(est, T(1), T(1.0), T(3.8) - T(1e-4) * T(k), T(25)).ocv_updated ? 1 : 0;
+    }
+    for (int k = 0; k < 60; ++k) { tr.step(est, T(1), T(0), T(3.78), T(25)); }  // a minute at rest: anchor
+    for (int k = 0; k < 600; ++k) {
+      after += tr.step(est, T(1), T(1.0), T(3.77) - T(1e-4) * T(k), T(25)).ocv_updated ? 1 : 0;
+    }
+    CHECK_CTX(before == 0, name);
+    CHECK_CTX(after > 100, name);
+  }
+}
+
 /// Save -> restore into a fresh tracker continues bit for bit; bad states are refused unchanged.
 // verifies: CS-SOH-005
 template <class E>
@@ -396,6 +465,8 @@ int main() {
   test_tracking<EcmUkf<float, 2>>("ukf float");
   test_tracking<EcmUkf<double, 2>>("ukf double");
   test_tracking<EcmEkf<double, 1>>("ekf double 1rc");
+  test_trusted_anchors<EcmEkf<float, 2>>("ekf float");
+  test_trusted_anchors<EcmUkf<double, 2>>("ukf double");
   test_no_wander<EcmEkf<float, 2>>("ekf float");
   test_no_wander<EcmUkf<double, 2>>("ukf double");
   test_save_restore<EcmEkf<float, 2>>("ekf float");
