@@ -77,6 +77,33 @@ static void run_filter(uint8_t filter, const char* name) {
   if (cs_soh_ocv_nodes(&g_soh, nodes) != CS_SOH_OK) { g_failed = 1; }
   for (int j = 0; j < CS_SOH_OCV_NODES; ++j) { put_hex(bits(nodes[j])); }
   platform_write("\n");
+  /* state of power and energy at the end of the log (docs/power.md): the same bits on every core */
+  {
+    const float last_T = cs_log[CS_LOG_STEPS - 1][3];
+    cs_power_config pc;
+    cs_power_config_default(&pc, 2.5f, 4.2f, 4.0f * cell_params.ecm.capacity_Ah);
+    cs_power_result pr, pk;
+    cs_energy_result er;
+    float ttf = 0.0f, ttf_sd = 0.0f;
+    if (cs_power_limits(&g_est, last_T, &pc, &pr) != CS_POWER_OK) { g_failed = 1; }
+    pc.soc_sigma_k = 3.0f;
+    pc.voltage_sigma_k = 3.0f;
+    if (cs_power_limits(&g_est, last_T, &pc, &pk) != CS_POWER_OK) { g_failed = 1; }
+    if (cs_energy(&g_est, last_T, 3.7f * cell_params.ecm.capacity_Ah, 2.5f, 0.0f, 0.0f, &er) != CS_POWER_OK) { g_failed = 1; }
+    if (cs_time_to_full(&g_est, cell_params.ecm.capacity_Ah, 1.0f, &ttf, &ttf_sd) != CS_POWER_OK) { g_failed = 1; }
+    platform_write("final power ");
+    platform_write(name);
+    put_hex(bits(pr.discharge_current_A));
+    put_hex(bits(pr.charge_current_A));
+    put_hex(bits(pr.discharge_power_W));
+    put_hex(bits(pr.charge_power_W));
+    put_hex(bits(pk.discharge_current_A));
+    put_hex(bits(pk.charge_current_A));
+    put_hex(bits(er.energy_Wh));
+    put_hex(bits(er.time_to_empty_s));
+    put_hex(bits(ttf));
+    platform_write("\n");
+  }
   put_sum_head(name, CS_LOG_STEPS, &stats);
   platform_write(" r0_updates=");
   put_dec(n_r0);
