@@ -241,6 +241,12 @@ class RunResult:
         codes, n = np.unique(self.status_code, return_counts=True)
         return {self.status_names.get(int(c), str(c)): int(k) for c, k in zip(codes, n)}
 
+    def __repr__(self) -> str:  # one line (the arrays are its fields; a dataclass repr printed all of them)
+        n = len(self.time_s)
+        end = f", SOC at the end {float(self.soc[-1]):.4f} +- {float(self.soc_sigma[-1]):.4f}" if n else ""
+        return (f"{type(self).__name__}({n} samples{end}, "
+                + ", ".join(f"{k} {v}" for k, v in sorted(self.counts().items())) + ")")
+
 
 def _core():
     from . import _core  # the compiled module; imported lazily so `import cellsense` stays light

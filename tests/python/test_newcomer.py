@@ -442,7 +442,7 @@ def test_docs_use_the_new_spellings():
 
     bad = re.compile(r"cellsense (estimate|export-c|bench|validate)[^\n`]*--model\b|cellsense simulate[^\n`]*--(cell|model)\b"
                      r"|--pybamm-model|--from-pybamm|--rc-pairs|cellsense fit[^\n`]*--model\b")
-    skip = {"soh.md", "real-data.md",  # maintained with the SOH / real-data work (issue #14 report names them)
+    skip = {"real-data.md",  # maintained with the real-data work
             "cli.md"}  # the table of deprecated spellings
     for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         if p.name in skip:
@@ -472,7 +472,8 @@ def test_reprs_are_one_short_line(tmp_path):
     sim.to_csv(tmp_path / "log.csv")
     er = cellsense.estimate("chen2020", tmp_path / "log.csv")
     for obj, start in ((cell, "Cell('chen2020', 2 RC pairs, "), (spme, "SpmeCell('chen2020_spme', SPMe, "),
-                       (sim, "SimResult(x DFN cc, 1200 rows, "), (er, "EstimateResult(1200 samples, cell 'chen2020'")):
+                       (sim, "SimResult(x DFN cc, 1200 rows, "), (er, "EstimateResult(1200 samples, cell 'chen2020'"),
+                       (er.result, "RunResult(1200 samples, SOC at the end ")):
         r = repr(obj)
         assert r.startswith(start) and "\n" not in r and len(r) < 200, r
 
