@@ -149,6 +149,7 @@ class SohEstimator(EstimatorBase):
         x0, p0 = self.initial_gaussian(0.5 if initial_soc is None else float(initial_soc))
         params = self.cell.core_params()
         soh_cfg = self.soh_settings.core_dict(float(params["capacity_Ah"]), n.current_sigma_A)
+        self.soh_core_config = dict(soh_cfg)  #: the tracker's settings as the core got them (rest current, ...)
         try:
             self._impl = cls(params, core_config(s, n), ecm_core_noise(n), core_filter_config(s), x0, p0, 0.0, soh_cfg)
         except (ValueError, KeyError) as e:
@@ -171,14 +172,17 @@ class SohEstimator(EstimatorBase):
         if pending and not self._pending_ocv_init:
             self._impl.restart_pairing()  # the OCV filter takes the new SOC
 
-    def start_log(self, voltage_V: float, temperature_degC: float, soc_sigma: float = 0.02) -> None:
+    def start_log(self, voltage_V: float, temperature_degC: float, soc_sigma: float = 0.02, rested: bool = True) -> None:
         """A new log after an unlogged gap (rest / charge): SOC re-initialised from the rested OCV
         at `voltage_V` with sigma `soc_sigma`, RC voltages zero; capacity, R0 and their
-        uncertainties carried; the clock restarts at the next sample; the open capacity pair is dropped."""
+        uncertainties carried; the clock restarts at the next sample; the open capacity pair is dropped.
+        `rested`: the caller knows the cell had rested (at least `anchor_rest_s`) before `voltage_V`, so the
+        log's first rest sample is a trusted anchor (docs/soh.md "Trusted anchors"); False: the SOC is set all
+        the same, but anchors wait for a rest the log itself shows (`rest_at_start_s`)."""
         x0, p0 = self.initial_gaussian(self._rested_soc(voltage_V, temperature_degC), soc_sigma)
         if not self._impl.set_state(x0, p0, 0.0):
             raise ValueError("start_log: the initial state was refused")
-        self._impl.restart_pairing(True)  # rested: the first rest sample is a trusted anchor
+        self._impl.restart_pairing(bool(rested))  # rested: the first rest sample is a trusted anchor
         self._impl.last_time_s = None
         self._pending_ocv_init = False
 
@@ -351,6 +355,18 @@ class SohEstimator(EstimatorBase):
                 raise fail("ocv_resync", f"must be 0 or 1, got {rs!r}")
             out.update(ocv_x=ox, ocv_P=rows, ocv_resync=rs)
         return out
+
+
+def rest_at_start_s(time_s, current_A, rest_current_A: float) -> float:
+    """How long a log shows the cell at rest from its first sample (s): the time up to the first sample whose
+    |current| exceeds `rest_current_A` (the whole log if none does)."""
+    t = np.asarray(time_s, float)
+    i = np.asarray(current_A, float)
+    if t.size == 0:
+        return 0.0
+    busy = np.flatnonzero(~(np.abs(i) <= rest_current_A))
+    end = t[busy[0]] if busy.size else t[-1]
+    return float(end - t[0]) if np.isfinite(end - t[0]) else 0.0
 
 
 def estimate_soh(model: str | Cell, logs, filter: str = "ekf", dtype: str = "float64",
