@@ -130,16 +130,33 @@ class PyEstimator {
   int stuck_samples() const { return stuck_samples_; }
 
   // ---- state of power and energy (power/power_limits.hpp, docs/power.md) ---------------------------
-  /// The state after sample k, kept while run_power() runs (x, P, hysteresis sign).
+  /// run_power()'s per-sample output: the limits of the state after sample k for every horizon, computed
+  /// from the live estimator as the whole-log loop leaves each sample (no-op outside run_power()).
+  struct PowerSink {
+    const double* temperature_degC;   ///< the log's temperature column
+    std::vector<T> horizons_s;
+    power::PowerConfig<T> config;     ///< horizon_s replaced by each of horizons_s
+    double* col[4];                   ///< discharge / charge current (A), discharge / charge power (W), [k][j]
+    std::uint8_t* by[2];              ///< limited_by codes, 255 where not computed
+  };
   void record(py::ssize_t k) {
-    if (rec_x_ == nullptr) { return; }
-    const auto& x = est_.state();
-    const auto& P = est_.covariance();
-    for (int r = 0; r < N; ++r) {
-      rec_x_[k * N + r] = x(r, 0);
-      for (int c = 0; c < N; ++c) { rec_P_[(k * N + r) * N + c] = P(r, c); }
+    if (power_ == nullptr) { return; }
+    const py::ssize_t nh = static_cast<py::ssize_t>(power_->horizons_s.size());
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (py::ssize_t j = 0; j < nh; ++j) {
+      const py::ssize_t at = k * nh + j;
+      power::PowerConfig<T> cj = power_->config;
+      cj.horizon_s = power_->horizons_s[static_cast<std::size_t>(j)];
+      power::PowerLimits<T> r{};
+      const bool done =
+          power::power_limits(est_, static_cast<T>(power_->temperature_degC[k]), cj, r) == power::PowerStatus::kOk;
+      power_->col[0][at] = done ? static_cast<double>(r.discharge_current_A) : nan;
+      power_->col[1][at] = done ? static_cast<double>(r.charge_current_A) : nan;
+      power_->col[2][at] = done ? static_cast<double>(r.discharge_power_W) : nan;
+      power_->col[3][at] = done ? static_cast<double>(r.charge_power_W) : nan;
+      power_->by[0][at] = done ? static_cast<std::uint8_t>(r.discharge_limited_by) : std::uint8_t(255);
+      power_->by[1][at] = done ? static_cast<std::uint8_t>(r.charge_limited_by) : std::uint8_t(255);
     }
-    rec_sign_[k] = est_.aux().current_sign;
   }
   static power::PowerConfig<T> power_config(const py::dict& d) { return cellsense_py::load_power_config<T>(d); }
   static py::dict limits_dict(const power::PowerLimits<T>& r) {
@@ -194,56 +211,24 @@ class PyEstimator {
       if (!base.valid()) { throw py::value_error(power_status_message(power::PowerStatus::kBadConfig)); }
     }
     const py::ssize_t n = time_s.shape(0);
-    std::vector<T> xs(static_cast<std::size_t>(n * N)), ps(static_cast<std::size_t>(n * N * N));
-    std::vector<T> signs(static_cast<std::size_t>(n));
-    rec_x_ = xs.data();
-    rec_P_ = ps.data();
-    rec_sign_ = signs.data();
-    py::dict out;
-    try {
-      out = run(time_s, current_A, voltage_V, temperature_degC);
-    } catch (...) {
-      rec_x_ = rec_P_ = rec_sign_ = nullptr;
-      throw;
-    }
-    rec_x_ = rec_P_ = rec_sign_ = nullptr;
-    const auto temp = temperature_degC.template unchecked<1>();
+    const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
     const char* names[6] = {"discharge_current_A", "charge_current_A", "discharge_power_W", "charge_power_W",
                             "discharge_limited_by", "charge_limited_by"};
     py::array_t<double> cols[4];
     for (auto& c : cols) { c = py::array_t<double>({n, nh}); }
     py::array_t<std::uint8_t> by[2] = {py::array_t<std::uint8_t>({n, nh}), py::array_t<std::uint8_t>({n, nh})};
-    double* col[4];
-    for (int c = 0; c < 4; ++c) { col[c] = cols[c].mutable_data(); }
-    std::uint8_t* byp[2] = {by[0].mutable_data(), by[1].mutable_data()};
-    auto c = est_.config();
-    {
-      py::gil_scoped_release release;
-      const double nan = std::numeric_limits<double>::quiet_NaN();
-      bool scratch = pred_.init(est_.model(), c, fc_, est_.state(), est_.covariance(), est_.aux()) == InitStatus::kOk;
-      for (py::ssize_t k = 0; k < n; ++k) {
-        typename M::State x;
-        typename M::Cov P;
-        for (int r = 0; r < N; ++r) {
-          x(r, 0) = xs[static_cast<std::size_t>(k * N + r)];
-          for (int q = 0; q < N; ++q) { P(r, q) = ps[static_cast<std::size_t>((k * N + r) * N + q)]; }
-        }
-        const bool ok = scratch && pred_.set_state(x, P, typename M::Aux{signs[static_cast<std::size_t>(k)]});
-        for (py::ssize_t j = 0; j < nh; ++j) {
-          const py::ssize_t at = k * nh + j;
-          power::PowerLimits<T> r{};
-          power::PowerConfig<T> cj = base;
-          cj.horizon_s = static_cast<T>(hz(j));
-          const bool done = ok && power::power_limits(pred_, static_cast<T>(temp(k)), cj, r) == power::PowerStatus::kOk;
-          col[0][at] = done ? static_cast<double>(r.discharge_current_A) : nan;
-          col[1][at] = done ? static_cast<double>(r.charge_current_A) : nan;
-          col[2][at] = done ? static_cast<double>(r.discharge_power_W) : nan;
-          col[3][at] = done ? static_cast<double>(r.charge_power_W) : nan;
-          byp[0][at] = done ? static_cast<std::uint8_t>(r.discharge_limited_by) : std::uint8_t(255);
-          byp[1][at] = done ? static_cast<std::uint8_t>(r.charge_limited_by) : std::uint8_t(255);
-        }
-      }
+    PowerSink sink{in.temperature_degC, {}, base, {}, {by[0].mutable_data(), by[1].mutable_data()}};
+    for (py::ssize_t j = 0; j < nh; ++j) { sink.horizons_s.push_back(static_cast<T>(hz(j))); }
+    for (int c = 0; c < 4; ++c) { sink.col[c] = cols[c].mutable_data(); }
+    power_ = &sink;
+    py::dict out;
+    try {
+      out = run(time_s, current_A, voltage_V, temperature_degC);
+    } catch (...) {
+      power_ = nullptr;
+      throw;
     }
+    power_ = nullptr;
     for (int q = 0; q < 4; ++q) { out[names[q]] = cols[q]; }
     out[names[4]] = by[0];
     out[names[5]] = by[1];
@@ -302,9 +287,7 @@ class PyEstimator {
   typename E::FilterConfig fc_{};
   E pred_{};                     ///< scratch estimator for predict-only steps (stuck voltage)
   double stuck_step_A_ = 0;      ///< current step that must move the voltage (A); infinite: no detection
-  T* rec_x_ = nullptr;           ///< run_power(): where record() writes the state after each sample
-  T* rec_P_ = nullptr;
-  T* rec_sign_ = nullptr;
+  PowerSink* power_ = nullptr;   ///< set while run_power() runs
   int stuck_samples_ = 0;
 };
 
