@@ -82,14 +82,8 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
                 est.restore_state(saved)
             except ValueError as e:
                 raise StateFileError(f"{state_in}: {e}") from None
-            ok = np.flatnonzero(np.isfinite(log.voltage_V) & np.isfinite(log.temperature_degC))
-            if ok.size:
-                # a trusted anchor only if the log itself shows the rest (docs/soh.md "Trusted anchors")
-                from .soh import rest_at_start_s
-
-                rest_A = est.soh_core_config["rest_current_A"]
-                rested = rest_at_start_s(log.time_s, log.current_A, rest_A) >= est.soh_settings.anchor_rest_s
-                est.start_log(log.voltage_V[ok[0]], log.temperature_degC[ok[0]], rested=rested)
+            # SOC from the first rested voltage; a trusted anchor only if the log shows the rest (docs/soh.md)
+            est.start_log_from(log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
     else:
         est = Estimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, initial_soc=initial_soc)
     power_res = None

@@ -144,10 +144,7 @@ def run_chain(files: Iterable[str] = FILES[:4], case: str = "B", filter: str = "
         else:
             est = SohEstimator(c, filter=filter, dtype=dtype, noise=noise, **kw)
             est.restore_state(state)
-            from .soh import rest_at_start_s  # as `cellsense estimate --state-in` does
-
-            rested = rest_at_start_s(log.time_s, i_meas, est.soh_core_config["rest_current_A"]) >= est.soh_settings.anchor_rest_s
-            est.start_log(float(log.voltage_V[0]), float(log.temperature_degC[0]), rested=rested)
+            est.start_log_from(log.time_s, i_meas, log.voltage_V, log.temperature_degC)  # as `estimate --state-in`
         res = est.run(log.time_s, i_meas, log.voltage_V, log.temperature_degC)
         capa = np.asarray(res.capacity_Ah, float)
         capa = capa[np.isfinite(capa)]

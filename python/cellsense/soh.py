@@ -186,6 +186,21 @@ class SohEstimator(EstimatorBase):
         self._impl.last_time_s = None
         self._pending_ocv_init = False
 
+    def start_log_from(self, time_s, current_A, voltage_V, temperature_degC) -> bool:
+        """`start_log` at a new log's first sample with a finite voltage and temperature (the state carried from
+        the previous log, e.g. `cellsense estimate --state-in`). The start is taken as rested - a trusted anchor
+        - only if the log itself opens with at least `anchor_rest_s` at rest (`rest_at_start_s`); True when it
+        was. Nothing happens (False) when no sample has a finite voltage and temperature."""
+        v = np.asarray(voltage_V, float)
+        th = np.asarray(temperature_degC, float)
+        ok = np.flatnonzero(np.isfinite(v) & np.isfinite(th))
+        if not ok.size:
+            return False
+        rested = (rest_at_start_s(time_s, current_A, self.soh_core_config["rest_current_A"])
+                  >= self.soh_settings.anchor_rest_s)
+        self.start_log(float(v[ok[0]]), float(th[ok[0]]), rested=rested)
+        return rested
+
     def end_log(self) -> bool:
         """The log ended (e.g. under load at a cut-off, the rest not logged): close the open capacity
         pair now if its gates pass (|SOC change|, SOC sigma). True when the capacity was updated."""
