@@ -141,6 +141,17 @@ struct Predictor {
   static T sqrt_nonneg(T v) { return v > T(0) ? std::sqrt(v) : T(0); }
 };
 
+/// The predictor for one direction (dir = +1: discharge, -1: charge) from the estimator's present state, the
+/// SOC moved cfg.soc_sigma_k sigma towards that direction's limit (the conservative option; 0: as estimated).
+template <class EstimatorT>
+Predictor<EstimatorT> predictor(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                                const PowerConfig<typename EstimatorT::T>& cfg, typename EstimatorT::T dir) {
+  using Idx = typename EstimatorT::Model::Idx;
+  Predictor<EstimatorT> p{est, est.state(), temperature_degC, cfg.horizon_s, cfg.voltage_sigma_k};
+  p.x(Idx::soc, 0) = p.x(Idx::soc, 0) - dir * cfg.soc_sigma_k * est.soc_sigma();
+  return p;
+}
+
 /// One direction. dir = +1: discharge (current > 0, voltage >= vmin, SOC >= soc_min); -1: charge.
 template <class EstimatorT>
 void limit_one(const Predictor<EstimatorT>& p, typename EstimatorT::T dir, typename EstimatorT::T i_max,
@@ -198,15 +209,11 @@ template <class EstimatorT>
 PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperature_degC,
                          const PowerConfig<typename EstimatorT::T>& cfg, PowerLimits<typename EstimatorT::T>& out) {
   using T = typename EstimatorT::T;
-  using Idx = typename EstimatorT::Model::Idx;
   if (!est.initialised()) { return PowerStatus::kNotInitialised; }
   if (!cfg.valid()) { return PowerStatus::kBadConfig; }
   if (!(temperature_degC >= T(-100) && temperature_degC <= T(200))) { return PowerStatus::kBadInput; }
-  const T sigma = est.soc_sigma();
-  detail::Predictor<EstimatorT> dis{est, est.state(), temperature_degC, cfg.horizon_s, cfg.voltage_sigma_k};
-  detail::Predictor<EstimatorT> chg{est, est.state(), temperature_degC, cfg.horizon_s, cfg.voltage_sigma_k};
-  dis.x(Idx::soc, 0) = dis.x(Idx::soc, 0) - cfg.soc_sigma_k * sigma;
-  chg.x(Idx::soc, 0) = chg.x(Idx::soc, 0) + cfg.soc_sigma_k * sigma;
+  const detail::Predictor<EstimatorT> dis = detail::predictor(est, temperature_degC, cfg, T(1));
+  const detail::Predictor<EstimatorT> chg = detail::predictor(est, temperature_degC, cfg, T(-1));
   PowerLimits<T> r{};
   detail::limit_one(dis, T(1), cfg.discharge_current_max_A, cfg, r.discharge_current_A, r.discharge_voltage_V,
                     r.discharge_limited_by);
@@ -329,7 +336,6 @@ struct PackPowerLimits {
 template <class PackT, typename T>
 PowerStatus pack_power_limits(const PackT& pack, const T* temperature_degC, const PowerConfig<T>& cfg,
                               PackPowerLimits<T>& out) {
-  using Idx = typename PackT::CellEstimator::Model::Idx;
   if (!pack.initialised() || pack.n_cells() < 1) { return PowerStatus::kNotInitialised; }
   if (!cfg.valid()) { return PowerStatus::kBadConfig; }
   if (temperature_degC == nullptr) { return PowerStatus::kBadInput; }
@@ -355,18 +361,10 @@ PowerStatus pack_power_limits(const PackT& pack, const T* temperature_degC, cons
   T v_dis = T(0);
   T v_chg = T(0);
   for (int k = 0; k < pack.n_cells(); ++k) {
-    const auto& e = pack.cell(k);
-    const T sigma = e.soc_sigma();
-    detail::Predictor<typename PackT::CellEstimator> pd{e, e.state(), temperature_degC[k], cfg.horizon_s,
-                                                        cfg.voltage_sigma_k};
-    detail::Predictor<typename PackT::CellEstimator> pc{e, e.state(), temperature_degC[k], cfg.horizon_s,
-                                                        cfg.voltage_sigma_k};
-    pd.x(Idx::soc, 0) = pd.x(Idx::soc, 0) - cfg.soc_sigma_k * sigma;
-    pc.x(Idx::soc, 0) = pc.x(Idx::soc, 0) + cfg.soc_sigma_k * sigma;
     T ve, vs, se;
-    pd.end(r.discharge_current_A, ve, vs, se);
+    detail::predictor(pack.cell(k), temperature_degC[k], cfg, T(1)).end(r.discharge_current_A, ve, vs, se);
     v_dis = v_dis + ve;
-    pc.end(-r.charge_current_A, ve, vs, se);
+    detail::predictor(pack.cell(k), temperature_degC[k], cfg, T(-1)).end(-r.charge_current_A, ve, vs, se);
     v_chg = v_chg + ve;
   }
   r.discharge_power_W = r.discharge_current_A * v_dis;

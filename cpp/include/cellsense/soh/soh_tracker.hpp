@@ -365,10 +365,8 @@ class SohTracker {
     st_.rest_s = rested ? config_.anchor_rest_s : T(0);
     st_.anchor_age_s = rested ? T(0) : T(kRestCap_s);
     st_.ocv_resync = 1;
-    st_.anchored = 0;
     st_.prev_valid = 0;
-    st_.charge_Ah = T(0);
-    st_.charge_var_Ah2 = T(0);
+    drop_pair();
   }
 
   bool initialised() const { return initialised_; }
