@@ -9,15 +9,7 @@
 #include "cell_params.h"
 #include "cellsense/c_api.h"
 
-static int failures;
-
-#define EXPECT(cond)                                                  \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                     \
-    }                                                                 \
-  } while (0)
+#include "expect.h"
 
 static cs_cell_params p;  /* writable copy */
 static cs_estimator est;

@@ -10,14 +10,7 @@
 #include "cell_params.h"
 #include "cellsense/c_api.h"
 
-static int failures;
-#define EXPECT(cond)                                                     \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
-      fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                        \
-    }                                                                    \
-  } while (0)
+#include "expect.h"
 
 static cs_estimator est, est2;
 static cs_soh soh, soh2;
