@@ -106,22 +106,26 @@ def run_file(file: str, case: str = "B", filter: str = "ekf", soh: bool = False,
     soc0, gain, offset = CASES[case]
     i_meas = gain * log.current_A + offset
     init = float(log.soc_true[0]) if soc0 is None else soc0
-    cap = (float("nan"), float("nan"))
     if soh:
         from .soh import SohEstimator
         kw = {} if soh_settings is None else {"soh": soh_settings}
         est = SohEstimator(c, filter=filter, dtype=dtype, initial_soc=init, noise=noise, **kw)
-        res = est.run(log.time_s, i_meas, log.voltage_V, log.temperature_degC)
+    else:
+        est = Estimator(c, filter=filter, dtype=dtype, initial_soc=init, noise=noise)
+    res = est.run(log.time_s, i_meas, log.voltage_V, log.temperature_degC)
+    return _result(file, case, filter, soh, log, res)
+
+
+def _result(file: str, case: str, filter: str, soh: bool, log, res) -> RealCellResult:
+    """One file's metrics from its run (capacity range for SOH runs)."""
+    cap = (float("nan"), float("nan"))
+    if soh:
         capa = np.asarray(res.capacity_Ah, float)
         capa = capa[np.isfinite(capa)]
         cap = (float(capa.min()), float(capa.max())) if capa.size else cap
-    else:
-        est = Estimator(c, filter=filter, dtype=dtype, initial_soc=init, noise=noise)
-        res = est.run(log.time_s, i_meas, log.voltage_V, log.temperature_degC)
     m = metrics(log.time_s, res.soc, res.soc_sigma, log.soc_true)
-    rejected = int(np.sum(res.rejected))
     return RealCellResult(file, chamber_degC(file), float(np.nanmedian(log.temperature_degC)), case, filter, soh,
-                          capacity_min_Ah=cap[0], capacity_max_Ah=cap[1], rejected=rejected, **m)
+                          capacity_min_Ah=cap[0], capacity_max_Ah=cap[1], rejected=int(np.sum(res.rejected)), **m)
 
 
 def run_chain(files: Iterable[str] = FILES[:4], case: str = "B", filter: str = "ekf", cell: str = "panasonic_18650pf",
@@ -146,12 +150,7 @@ def run_chain(files: Iterable[str] = FILES[:4], case: str = "B", filter: str = "
             est.restore_state(state)
             est.start_log_from(log.time_s, i_meas, log.voltage_V, log.temperature_degC)  # as `estimate --state-in`
         res = est.run(log.time_s, i_meas, log.voltage_V, log.temperature_degC)
-        capa = np.asarray(res.capacity_Ah, float)
-        capa = capa[np.isfinite(capa)]
-        m = metrics(log.time_s, res.soc, res.soc_sigma, log.soc_true)
-        out.append(RealCellResult(file, chamber_degC(file), float(np.nanmedian(log.temperature_degC)), case, filter, True,
-                                  capacity_min_Ah=float(capa.min()), capacity_max_Ah=float(capa.max()),
-                                  rejected=int(np.sum(res.rejected)), **m))
+        out.append(_result(file, case, filter, True, log, res))
         state = est.save_state()
     return out
 
