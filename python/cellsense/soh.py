@@ -34,8 +34,8 @@ class SohSettings:
     pair_max_soc_sigma: float = 0.03        #: SOC sigma at which a pair may open or close
     rest_current_A: float | None = None     #: |i| below this is rest (A); None: C/100
     current_sigma_A: float | None = None    #: current noise for the charge's variance; None: the noise setting's
-    #: current-sensor offset, 1 sigma (A), constant over a capacity pair (its charge error grows with the
-    #: pair's duration); None: 0 (off; C/100 lagged the aged PyBaMM capacity to 2.0 % and barely moved the real cell's, docs/real-data.md)
+    #: current-sensor offset, 1 sigma (A), constant over a capacity pair and the OCV learner's count since its
+    #: last trusted anchor (their charge error grows with the duration); None: C/100 (docs/soh.md "Trusted anchors")
     current_offset_sigma_A: float | None = None
     #: trusted anchors: a capacity pair opens / closes only at a rest sample after this long at rest (s), or at
     #: the first rest sample after `start_log` (SOC from a rested OCV); a stop in a drive cycle is not a rest
@@ -51,7 +51,7 @@ class SohSettings:
     r0_scale_min: float = 0.2
     r0_scale_max: float = 5.0
     ocv_learning: bool = True               #: learn the aged cell's OCV correction (docs/soh.md)
-    ocv_sigma_V: float = 0.03               #: prior 1 sigma of each OCV correction node (V)
+    ocv_sigma_V: float = 0.05               #: prior 1 sigma of each OCV correction node (V)
     ocv_V_per_sqrt_s: float = 1e-5          #: random walk of the nodes (V/sqrt(s))
     ocv_soc_per_sqrt_s: float = 1e-4        #: random walk of the OCV filter's own SOC (1/sqrt(s))
     ocv_load_fraction: float = 1.0          #: under load the nodes learn with sigma + this x R0 |i|; 0: at rests only
