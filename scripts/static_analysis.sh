@@ -52,7 +52,6 @@ rm -f "$out"
 #   useStlAlgorithm        raw loops over fixed-size arrays are the core's style (no <algorithm> needed)
 #   useInitializationList  the UKF weights are computed in order from one intermediate (lambda)
 #   memsetClassFloat       c_api.cpp zeroes C structs holding floats: all-zero bits are +0.0f (IEEE 754)
-#   shadowFunction (soh_tracker.hpp) a local `step` beside the member step(); owned by the SOH work
 #   missingInclude(System) generated firmware headers (cell_params.h) and libc are not analysed
 echo "== cppcheck over cpp/, tests/cpp/instantiate_core.cpp, hil/firmware =="
 if ! cppcheck --enable=warning,style,performance,portability --inline-suppr -q --error-exitcode=1 \
@@ -60,7 +59,6 @@ if ! cppcheck --enable=warning,style,performance,portability --inline-suppr -q -
     --suppress=missingIncludeSystem --suppress=missingInclude --suppress=legacyUninitvar \
     --suppress=constParameter --suppress=useStlAlgorithm --suppress=useInitializationList \
     --suppress=memsetClassFloat:cpp/src/c_api.cpp \
-    --suppress=shadowFunction:cpp/include/cellsense/soh/soh_tracker.hpp \
     --template='{file}:{line}: {severity}: {message} [{id}]' \
     cpp tests/cpp/instantiate_core.cpp hil/firmware; then
   echo "cppcheck: findings above"; status=1

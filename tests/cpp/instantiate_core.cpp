@@ -21,6 +21,8 @@
 #include "cellsense/model/spme.hpp"
 #include "cellsense/pack/pack.hpp"
 #include "cellsense/soh/capacity_awtls.hpp"
+#include "cellsense/soh/ocv_filter.hpp"
+#include "cellsense/soh/r0_filter.hpp"
 #include "cellsense/soh/soh_tracker.hpp"
 
 namespace cellsense {
@@ -115,6 +117,10 @@ template class soh::SohTracker<Estimator<model::EcmModel<float, 2>, filter::Ekf>
 template class soh::SohTracker<Estimator<model::EcmModel<float, 2>, filter::Ukf>>;
 template class soh::SohTracker<Estimator<model::EcmModel<double, 2>, filter::Ekf>>;
 template class soh::SohTracker<Estimator<model::EcmModel<double, 2>, filter::Ukf>>;
+template class soh::OcvFilter<Estimator<model::EcmModel<float, 2>, filter::Ekf>>;
+template class soh::OcvFilter<Estimator<model::EcmModel<float, 2>, filter::Ukf>>;
+template class soh::OcvFilter<Estimator<model::EcmModel<double, 2>, filter::Ekf>>;
+template class soh::OcvFilter<Estimator<model::EcmModel<double, 2>, filter::Ukf>>;
 
 // ---- state of power and energy -------------------------------------------------------------
 template power::PowerStatus power::power_limits(const Estimator<model::EcmModel<float, 2>, filter::Ekf>&, float,
