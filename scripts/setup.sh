@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install cellsense with its extras into it (default: test, everything;
-# scripts/demo.sh asks for sim). Sourced by scripts/demo.sh and scripts/test.sh; safe to run again.
+# Create .venv (if missing) and install cellsense with its extras into it (CELLSENSE_EXTRAS, default: test,
+# everything; scripts/demo.sh asks for none, or sim when a run solves with PyBaMM). Sourced by
+# scripts/demo.sh and scripts/test.sh; safe to run again.
 # Nothing is reinstalled when nothing changed: .venv/.cellsense-installed records a hash of what goes into
 # the package (pyproject.toml, CMakeLists.txt, cmake/, cpp/, python/, models/), the Python version and the
-# extras; when the hash matches and the installed extras cover the ones asked for, pip is not run at all.
-# CELLSENSE_REINSTALL=1 forces the install.
+# extras; when the hash matches and the installed extras cover the ones asked for, pip is not run at all;
+# when the hash matches but more extras are asked for, only their dependencies are installed (the package
+# is not rebuilt). CELLSENSE_REINSTALL=1 forces the install.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python3}"
-EXTRAS="${CELLSENSE_EXTRAS:-test}"
+EXTRAS="${CELLSENSE_EXTRAS-test}"  # set but empty: no extras
 if [ ! -x "$ROOT/.venv/bin/python" ]; then
   "$PY" -m venv "$ROOT/.venv"
 fi
@@ -20,22 +22,10 @@ _cs_hash=$(cd "$ROOT" && {
   find pyproject.toml CMakeLists.txt cmake cpp python models -type f ! -name '*.pyc' ! -path '*/__pycache__/*' \
        -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
 } | sha256sum | cut -d' ' -f1)
-# extras cover each other: test > all > sim (pyproject.toml; tests/python/test_newcomer.py checks it)
-_cs_rank() { case "$1" in test) echo 3;; all) echo 2;; sim) echo 1;; *) echo 0;; esac; }
-_cs_installed_hash=""; _cs_installed_extras=""
-if [ -f "$STAMP" ]; then read -r _cs_installed_hash _cs_installed_extras < "$STAMP" || true; fi
-if [ -z "${CELLSENSE_REINSTALL:-}" ] && [ "$_cs_installed_hash" = "$_cs_hash" ] \
-   && { [ "$_cs_installed_extras" = "$EXTRAS" ] || [ "$(_cs_rank "$_cs_installed_extras")" -ge "$(_cs_rank "$EXTRAS")" ]; } \
-   && python -c 'import cellsense._core' 2>/dev/null; then
-  echo "setup: cellsense[$_cs_installed_extras] already installed in .venv, sources unchanged (CELLSENSE_REINSTALL=1 forces it)" >&2
-else
-  echo "setup: installing cellsense[$EXTRAS] into .venv (builds the C++ extension; a few minutes on a fresh machine)" >&2
-  rm -f "$STAMP"
-  python -m pip install -q --upgrade pip
-  python -m pip install -q cmake ninja
-  # The dependencies download and install while the C++ extension compiles (two pip processes, disjoint
-  # packages: the package itself goes in with --no-deps); without a readable requirement list, one pip.
-  _cs_deps=$(python - "$ROOT/pyproject.toml" "$EXTRAS" <<'PYEOF' 2>/dev/null || true
+# extras cover each other: test > all > sim > none (pyproject.toml; tests/python/test_newcomer.py checks it)
+_cs_rank() { case "$1" in test) echo 3;; all) echo 2;; sim) echo 1;; ""|-) echo 0;; *) echo 99;; esac; }  # 99: only itself covers it
+_cs_requirements() {  # the requirement list of the package's dependencies and the extras in $1 (empty if unreadable)
+  python - "$ROOT/pyproject.toml" "$1" <<'PYEOF' 2>/dev/null || true
 import sys
 try:
     import tomllib
@@ -44,10 +34,33 @@ except ModuleNotFoundError:  # Python < 3.11
 proj = tomllib.load(open(sys.argv[1], "rb"))["project"]
 reqs = list(proj.get("dependencies", []))
 for extra in sys.argv[2].split(","):
-    reqs += proj.get("optional-dependencies", {}).get(extra.strip(), [])
+    if extra.strip() and extra.strip() != "-":
+        reqs += proj.get("optional-dependencies", {}).get(extra.strip(), [])
 print("\n".join(dict.fromkeys(reqs)))
 PYEOF
-)
+}
+_cs_installed_hash=""; _cs_installed_extras=""
+if [ -f "$STAMP" ]; then read -r _cs_installed_hash _cs_installed_extras < "$STAMP" || true; fi
+[ "$_cs_installed_extras" = "-" ] && _cs_installed_extras=""
+if [ -z "${CELLSENSE_REINSTALL:-}" ] && [ "$_cs_installed_hash" = "$_cs_hash" ] \
+   && { [ "$_cs_installed_extras" = "$EXTRAS" ] || [ "$(_cs_rank "$_cs_installed_extras")" -ge "$(_cs_rank "$EXTRAS")" ]; } \
+   && python -c 'import cellsense._core' 2>/dev/null; then
+  echo "setup: cellsense${_cs_installed_extras:+[$_cs_installed_extras]} already installed in .venv, sources unchanged (CELLSENSE_REINSTALL=1 forces it)" >&2
+elif [ -z "${CELLSENSE_REINSTALL:-}" ] && [ "$_cs_installed_hash" = "$_cs_hash" ] \
+     && python -c 'import cellsense._core' 2>/dev/null && _cs_deps=$(_cs_requirements "$EXTRAS") && [ -n "$_cs_deps" ]; then
+  # the package is current; only the extras' dependencies are missing
+  echo "setup: cellsense is current in .venv; installing the dependencies of cellsense[$EXTRAS]" >&2
+  printf '%s\n' "$_cs_deps" > "$ROOT/.venv/.cellsense-requirements.txt"
+  python -m pip install -q -r "$ROOT/.venv/.cellsense-requirements.txt"
+  echo "$_cs_hash ${EXTRAS:--}" > "$STAMP"
+else
+  echo "setup: installing cellsense${EXTRAS:+[$EXTRAS]} into .venv (builds the C++ extension; a few minutes on a fresh machine)" >&2
+  rm -f "$STAMP"
+  python -m pip install -q --upgrade pip
+  python -m pip install -q cmake ninja
+  # The dependencies download and install while the C++ extension compiles (two pip processes, disjoint
+  # packages: the package itself goes in with --no-deps); without a readable requirement list, one pip.
+  _cs_deps=$(_cs_requirements "$EXTRAS")
   if [ -n "$_cs_deps" ]; then
     printf '%s\n' "$_cs_deps" > "$ROOT/.venv/.cellsense-requirements.txt"
     python -m pip install -q -r "$ROOT/.venv/.cellsense-requirements.txt" &
@@ -55,8 +68,9 @@ PYEOF
     python -m pip install -q --no-deps "$ROOT"
     wait "$_cs_deps_pid"
   else
-    python -m pip install -q "$ROOT[$EXTRAS]"
+    python -m pip install -q "$ROOT${EXTRAS:+[$EXTRAS]}"
   fi
-  echo "$_cs_hash $EXTRAS" > "$STAMP"
+  echo "$_cs_hash ${EXTRAS:--}" > "$STAMP"
 fi
 unset _cs_hash _cs_installed_hash _cs_installed_extras _cs_deps _cs_deps_pid
+unset -f _cs_rank _cs_requirements

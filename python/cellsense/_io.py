@@ -37,18 +37,20 @@ class MissingExtraError(ModuleNotFoundError):
 
 
 #: modules of the optional extras and the extra that brings them (pyproject.toml [project.optional-dependencies])
-EXTRA_OF_MODULE = {"can": "replay", "cantools": "replay", "serial": "replay", "tqdm": "replay",
-                   "matplotlib": "sim", "pybamm": "sim", "scipy": "fit", "dask": "cluster", "filterpy": "bench"}
+EXTRA_OF_MODULE = {"can": "replay", "cantools": "replay", "serial": "replay",
+                   "matplotlib": "sim", "pybamm": "sim", "scipy": "fit", "dask": "cluster", "filterpy": "bench",
+                   "sphinx": "docs"}
 #: the import modules each runtime extra provides (checked against pyproject.toml by tests/python/test_newcomer.py)
-MODULES_OF_EXTRA = {"sim": ("pybamm", "scipy", "matplotlib"), "fit": ("scipy",), "cluster": ("dask",),
-                    "replay": ("can", "cantools", "serial", "tqdm", "matplotlib"), "bench": ("filterpy",)}
+MODULES_OF_EXTRA = {"sim": ("pybamm", "scipy", "matplotlib"), "fit": ("scipy", "matplotlib"), "cluster": ("dask",),
+                    "replay": ("can", "cantools", "serial", "matplotlib"), "bench": ("filterpy",),
+                    "docs": ("sphinx",)}
 #: the extra a command needs: a module it misses is reported with this extra when the extra provides it
 EXTRA_OF_COMMAND = {"simulate": "sim", "demo": "sim", "validate": "sim", "fit": "fit", "bench": "bench",
                     "replay": "replay", "replay-bench": "replay"}
 #: how the missing package is called on PyPI (the import name differs for some)
 PACKAGE_OF_MODULE = {"pybamm": "PyBaMM", "scipy": "SciPy", "matplotlib": "matplotlib", "can": "python-can",
-                     "cantools": "cantools", "serial": "pyserial", "tqdm": "tqdm", "dask": "dask[distributed]",
-                     "filterpy": "filterpy"}
+                     "cantools": "cantools", "serial": "pyserial", "dask": "dask[distributed]",
+                     "filterpy": "filterpy", "sphinx": "Sphinx"}
 
 
 def missing_extra_message(what: str, module: str, command: str | None = None) -> str | None:
@@ -219,3 +221,151 @@ def finite_state_number(fail, where: str, v) -> float:
     if not math.isfinite(f):
         raise fail(where, f"must be finite, got {f!r}")
     return f
+
+
+class Progress:
+    """A progress line with an ETA for a run longer than a few seconds: ``what: 40 % (400/1000 frames),
+    12 s elapsed, ETA 18 s``.
+
+    Nothing is shown for the first `delay_s` seconds (a short run stays silent). Then, on a terminal the line is
+    rewritten in place (``\\r``) at most every 0.5 s; elsewhere (a log file, CI) one line at most every
+    `interval_s` seconds. `close()` ends it with ``what: done in 31 s`` when anything was shown.
+
+    `emit` (a callable taking one line) sends the lines there instead of `stream` (stderr), always as whole
+    lines; ``enabled=False`` (the quiet options) shows nothing. The ETA assumes the remaining work goes at
+    the average rate so far. With `expected_s` (an opaque step such as a PyBaMM solve, where nothing reports
+    how far it got) ``total`` is that expected duration and `tick()` (or the `ticking()` context manager's
+    thread) advances it by the elapsed time: the ETA is then the expected time left, and once the step runs
+    longer than expected the line says so instead of an ETA."""
+
+    def __init__(self, what: str, total: float | None = None, unit: str = "", *, enabled: bool = True,
+                 emit=None, stream=None, delay_s: float = 2.0, interval_s: float = 10.0,
+                 expected_s: float | None = None, done_line: bool = True, clock=None) -> None:
+        import sys
+        import time
+
+        self.what, self.unit, self.enabled, self.emit = what, unit, enabled, emit
+        self.stream = stream if stream is not None else sys.stderr
+        self.delay_s, self.interval_s = delay_s, interval_s
+        self.expected_s = expected_s
+        self.done_line = done_line
+        self.total = float(expected_s) if expected_s is not None else total
+        self.done = 0.0
+        self._clock = clock or time.monotonic
+        self.t0 = self._clock()
+        self._last = None  # when the last line was shown
+        self._shown = False
+        self._width = 0
+        try:
+            self._tty = emit is None and bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            self._tty = False
+
+    @staticmethod
+    def fmt_s(seconds: float) -> str:
+        """12 s, 3 min 05 s, 1 h 02 min."""
+        s = max(0, int(round(seconds)))
+        if s < 60:
+            return f"{s} s"
+        if s < 3600:
+            return f"{s // 60} min {s % 60:02d} s"
+        return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+
+    def line(self) -> str:
+        """The current progress line (without the carriage return)."""
+        el = self._clock() - self.t0
+        if self.expected_s is not None:
+            left = self.expected_s - el
+            tail = (f"{self.fmt_s(el)} elapsed, typically {self.fmt_s(self.expected_s)}: ETA {self.fmt_s(left)}"
+                    if left > 0 else f"{self.fmt_s(el)} elapsed, longer than the typical {self.fmt_s(self.expected_s)}")
+            return f"{self.what}: {tail}"
+        if self.total:
+            frac = min(1.0, self.done / self.total)
+            count = f"{self.done:,.0f}/{self.total:,.0f}" + (f" {self.unit}" if self.unit else "")
+            eta = f", ETA {self.fmt_s(el * (1.0 - frac) / frac)}" if frac > 0 else ""
+            return f"{self.what}: {100 * frac:.0f} % ({count}), {self.fmt_s(el)} elapsed{eta}"
+        return f"{self.what}: {self.done:,.0f}" + (f" {self.unit}" if self.unit else "") + f", {self.fmt_s(el)} elapsed"
+
+    def _show(self, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = self._clock()
+        if not force:
+            if now - self.t0 < self.delay_s:
+                return
+            if self._last is not None and now - self._last < (0.5 if self._tty else self.interval_s):
+                return
+        self._last = now
+        self._shown = True
+        text = self.line()
+        if self.emit is not None:
+            self.emit(text)
+        elif self._tty:
+            self.stream.write("\r" + text.ljust(self._width))
+            self._width = len(text)
+            self.stream.flush()
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def update(self, n: float = 1) -> None:
+        """`n` more units done."""
+        self.done += n
+        self._show()
+
+    def set(self, done: float) -> None:
+        """`done` units done so far."""
+        self.done = done
+        self._show()
+
+    def tick(self) -> None:
+        """Show the line if it is due (expected_s mode: the elapsed time is the progress)."""
+        self._show()
+
+    @contextlib.contextmanager
+    def ticking(self, period_s: float = 0.5):
+        """Run the block with a daemon thread calling `tick()` every `period_s`: progress for an opaque step
+        (a PyBaMM solve, a build). The line is closed when the block ends, even on an exception."""
+        import threading
+
+        stop = threading.Event()
+
+        def loop():
+            while not stop.wait(period_s):
+                self.tick()
+
+        th = threading.Thread(target=loop, name=f"cellsense progress: {self.what}", daemon=True)
+        th.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            th.join()
+            self.close()
+
+    def close(self, message: str | None = None) -> None:
+        """End the line: ``what: done in 31 s`` (or `message`) if anything was shown, else nothing. With
+        ``done_line=False`` no closing line (the caller prints its own): a terminal's line is only ended."""
+        if not (self.enabled and self._shown):
+            return
+        text = message or f"{self.what}: done in {self.fmt_s(self._clock() - self.t0)}"
+        self._shown = False
+        if not self.done_line and message is None:
+            if self._tty:
+                self.stream.write("\n")
+                self.stream.flush()
+            return
+        if self.emit is not None:
+            self.emit(text)
+        elif self._tty:
+            self.stream.write("\r" + text.ljust(self._width) + "\n")
+            self.stream.flush()
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -64,6 +64,22 @@ def demo(cell: str = "Chen2020", model_file: str = "chen2020", protocols=("udds"
     return rows
 
 
+def needs_pybamm(cell: str = "Chen2020", protocols=("udds", "us06"), temperature_degC: float = 25.0,
+                 pybamm_model: str = "DFN", fresh: bool = False) -> bool:
+    """True when `demo` with these arguments has to solve a truth with PyBaMM (``fresh``, or a protocol whose
+    truth is not shipped with the package), False when the shipped truths cover it. Imports no PyBaMM
+    (scripts/demo.sh asks it to install PyBaMM only when a run needs it)."""
+    from .simulate import _find_shipped, _resolve_settings
+
+    if fresh:
+        return True
+    for protocol in protocols:
+        settings = _resolve_settings(protocol, None, None, None, None, None, None, None)
+        if _find_shipped(cell, pybamm_model, settings, float(temperature_degC), None, None) is None:
+            return True
+    return False
+
+
 def format_table(rows: list[DemoRow]) -> str:
     head = (f"{'protocol':<9}{'filter':<7}{'samples':>8}{'RMSE %':>9}{'max|e| %':>10}{'>3sigma %':>11}"
             f"{'t(2%) s':>9}{'sigma end %':>12}{'steps/s':>12}")
@@ -91,6 +107,10 @@ def add_cli(sub) -> None:
     p.add_argument("--fresh", "--resolve", action="store_true", dest="fresh",
                    help="solve the truths again with the installed PyBaMM (about 10 min on 2 cores) instead of the "
                         "ones shipped with the package (Chen2020 DFN UDDS/US06 at 25 degC) or cached")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr, the table only")
+    p.add_argument("--needs-pybamm", action="store_true", dest="needs_pybamm",
+                   help="run nothing: exit 0 if this run has to solve a truth with PyBaMM (--fresh, or a truth not "
+                        "shipped), 1 if the shipped truths cover it (scripts/demo.sh installs PyBaMM only then)")
     p.set_defaults(func=_main)
 
 
@@ -120,9 +140,12 @@ def _resolve_cell_options(a) -> tuple[str, str]:
 
 def _main(a) -> int:
     cell, pybamm_set = _resolve_cell_options(a)
+    if a.needs_pybamm:
+        return 0 if needs_pybamm(pybamm_set, tuple(a.protocol or ("udds", "us06")), a.temperature_degC, a.physics,
+                                 a.fresh) else 1
     rows = demo(cell=pybamm_set, model_file=cell, protocols=tuple(a.protocol or ("udds", "us06")),
                 temperature_degC=a.temperature_degC, pybamm_model=a.physics, soc_error=a.soc_error,
-                fresh=a.fresh)
+                fresh=a.fresh, quiet=a.quiet)
     print()
     print(f"SOC estimation, PyBaMM {pybamm_set} ({a.physics}) at {a.temperature_degC:g} degC, cell {cell}; sensor: 2 mV voltage noise, "
           f"10 mA current noise + 20 mA offset; filters started {100 * a.soc_error:.0f} SOC points off")

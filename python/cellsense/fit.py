@@ -152,9 +152,89 @@ def ecm_simulate(cell: dict, time_s, current_A, temperature_degC, initial_soc: f
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-def _load(path) -> dict:
-    d = read_log(path)
-    d["path"] = str(path)
+#: the columns of a cell log, in the order a plain 2-D array gives them (docs/fitting.md, "Inputs")
+LOG_COLUMNS = ("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true")
+
+
+def _log_arrays(src, what: str) -> tuple[dict, str]:
+    """The columns of a cell log given as a log object, a mapping or an array, and a name for it (the
+    file stem of its source if it has one, else `what`). Raises TypeError / ValueError naming `what`."""
+    cols: dict = {}
+    name = what
+    if isinstance(src, np.ndarray) and src.dtype.names:  # a structured array: the fields by name
+        missing = [c for c in LOG_COLUMNS[:4] if c not in src.dtype.names]
+        if missing:
+            raise ValueError(f"{what}: structured array lacks field(s) {missing} (has {list(src.dtype.names)})")
+        cols = {c: src[c] for c in LOG_COLUMNS if c in src.dtype.names}
+    elif isinstance(src, np.ndarray) or (isinstance(src, (list, tuple)) and src and isinstance(src[0], (list, tuple, np.ndarray))):
+        a = np.asarray(src)
+        if a.ndim != 2 or a.shape[1] not in (4, 5):
+            raise ValueError(f"{what}: an array must be n x 4 or n x 5, columns {', '.join(LOG_COLUMNS[:4])}"
+                             f"[, soc_true] (current + = discharge); got shape {a.shape}")
+        cols = {c: a[:, j] for j, c in enumerate(LOG_COLUMNS[:a.shape[1]])}
+    elif all(hasattr(src, c) for c in LOG_COLUMNS[:4]):  # cellsense.logs.CellLog, SimResult, realdata logs
+        cols = {c: getattr(src, c) for c in LOG_COLUMNS if getattr(src, c, None) is not None}
+        source = getattr(src, "source", None)
+        meta = getattr(src, "meta", None) or {}
+        if isinstance(source, str) and source and not source.startswith("<"):
+            name = Path(source).name
+        elif isinstance(meta, dict) and meta.get("log file"):
+            name = str(meta["log file"])
+        elif isinstance(meta, dict) and meta.get("protocol"):
+            name = " ".join(str(meta[k]) for k in ("parameter set", "model", "protocol") if meta.get(k)) + \
+                (f" {meta['temperature [degC]']:g} degC" if isinstance(meta.get("temperature [degC]"), (int, float)) else "")
+    elif hasattr(src, "keys") and hasattr(src, "__getitem__"):  # a dict of columns (read_log's), a DataFrame
+        keys = set(src.keys())
+        missing = [c for c in LOG_COLUMNS[:4] if c not in keys]
+        if missing:
+            raise ValueError(f"{what}: mapping lacks column(s) {missing} (has {sorted(map(str, keys))})")
+        cols = {c: src[c] for c in LOG_COLUMNS if c in keys and src[c] is not None}
+    else:
+        raise TypeError(f"{what}: expected a cell-log CSV path, a cell log (cellsense.logs.read_cell_log, "
+                        f"cellsense.simulate), a dict of columns or an n x 4/5 array ({', '.join(LOG_COLUMNS)}); "
+                        f"got {type(src).__name__}")
+    out = {}
+    n = None
+    for c, v in cols.items():
+        try:
+            arr = np.asarray(v, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what}: column {c} is not numeric") from None
+        if arr.ndim == 0:
+            arr = np.full(n if n is not None else 1, float(arr)) if c == "temperature_degC" else arr.reshape(1)
+        if arr.ndim != 1:
+            raise ValueError(f"{what}: column {c} must be one-dimensional, got shape {arr.shape}")
+        if n is None:
+            n = len(arr)
+        elif len(arr) != n:
+            raise ValueError(f"{what}: column {c} has {len(arr)} values, time_s has {n}")
+        out[c] = arr
+    if n is None or n < 2:
+        raise ValueError(f"{what}: needs at least 2 samples, has {n or 0}")
+    for c, arr in out.items():
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise ValueError(f"{what}: row {bad[0]}: non-finite {c} ({arr[bad[0]]!r}); a fit needs every sample "
+                             f"(drop or fill the gaps first)")
+    bad = np.flatnonzero(np.diff(out["time_s"]) <= 0)
+    if bad.size:
+        raise ValueError(f"{what}: row {bad[0] + 1}: time_s not strictly increasing")
+    return out, name
+
+
+def _load(path, what: str | None = None) -> dict:
+    """A cell log for the fit as a dict of columns with "path" (its name in messages and provenance), "dt"
+    and "Ah". `path`: a cell-log CSV path, or a log object / mapping / array (`_log_arrays`); `what` names the
+    argument in errors (e.g. "hppc_csvs[1]")."""
+    if isinstance(path, (str, os.PathLike)):
+        try:
+            d = read_log(path)
+        except ValueError as e:
+            raise ValueError(f"{what}: {e}" if what else str(e)) from None
+        d["path"] = str(path)
+    else:
+        d, name = _log_arrays(path, what or "log")
+        d["path"] = name
     t = d["time_s"]
     d["dt"] = np.r_[0.0, np.diff(t)]
     d["Ah"] = np.cumsum(d["current_A"] * d["dt"]) / 3600.0  # piecewise-constant rule, row 0 excluded
@@ -513,8 +593,9 @@ def _hysteresis_state(log, Q, gamma, ce=1.0, h0=0.0):
 
 
 def fit_hppc(log: dict, n_rc: int, Q: float, ocv_fn, M_fn, gamma: float, initial_soc: float = 1.0,
-             min_window_s: float = 600.0) -> list:
-    """Per pulse-set fits of R0, R_j, tau_j. Returns a list of dicts (one per SOC level)."""
+             min_window_s: float = 600.0, on_window=None) -> list:
+    """Per pulse-set fits of R0, R_j, tau_j. Returns a list of dicts (one per SOC level). `on_window`, if
+    given, is called after each pulse set (progress)."""
     wins = _pulse_windows(log)
     soc = initial_soc - log["Ah"] / Q
     h = _hysteresis_state(log, Q, gamma)
@@ -532,6 +613,8 @@ def fit_hppc(log: dict, n_rc: int, Q: float, ocv_fn, M_fn, gamma: float, initial
         out.append(r)
         v_rc = r["v_end"]
         prev = r
+        if on_window is not None:
+            on_window()
     return out
 
 
@@ -578,11 +661,27 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         hysteresis_rate: float = 10.0, hppc_initial_soc: float = 1.0,
         lower_cutoff_V: Optional[float] = None, upper_cutoff_V: Optional[float] = None,
         capacity_Ah: Optional[float] = None, verbose: bool = False, ocv_current_offset_A=None,
-        ocv_rest_correction: bool = False, temperature_extrapolation_K: float = 0.0) -> dict:
+        ocv_rest_correction: bool = False, temperature_extrapolation_K: float = 0.0, progress=None,
+        plot=None) -> dict:
     """Fit an ECM cell file from an OCV test log and one HPPC log per temperature.
+
+    ``ocv_csv`` and each of ``hppc_csvs`` is a cell log in any of these forms: a cell-log CSV path; a log
+    object with ``time_s``, ``current_A``, ``voltage_V``, ``temperature_degC`` (and optionally ``soc_true``)
+    attributes, such as `cellsense.logs.read_cell_log`'s `CellLog` or `cellsense.simulate.simulate`'s
+    `SimResult`; a mapping of those columns (e.g. `cellsense.simulate.read_log`'s dict); a structured
+    array with those fields; or an n x 4 / n x 5 array whose columns are in that order (current + =
+    discharge). ``hppc_csvs`` may also be a single log. Logs are named in messages, residuals and provenance by
+    their file name (a log object's ``source`` or sidecar file name, a simulated log's parameter set, model
+    and protocol), else by the argument (``ocv_csv``, ``hppc_csvs[1]``); a bad log raises ValueError (or
+    TypeError for an unusable type) naming the argument.
 
     Assumes the OCV test and each HPPC test start fully charged (SOC 1; ``hppc_initial_soc``
     overrides that for the HPPC files).  Returns the cell-file dict and writes it to ``out``.
+    ``progress``: None / False (default) shows nothing; True a progress line with an ETA on stderr while
+    the pulse sets are fitted (`cellsense._io.Progress`); a callable taking one str gets the lines instead.
+    ``plot``: a PNG path (any matplotlib format by its suffix): the fitted model's open-loop voltage against the
+    measured one for each HPPC file (one per temperature) and the OCV test, with the residuals (`plot_fit`;
+    needs matplotlib, checked before any fitting).
     ``ocv_current_offset_A``: see `fit_ocv` (``current_offset_A``); None uses the OCV log's current as logged.
     ``temperature_extrapolation_K``: if > 0, append a temperature row that many K above the warmest HPPC
     file, resistances continued by the Arrhenius law fitted between the two warmest files (`_extrapolate_warm`).
@@ -590,9 +689,15 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     end of every rest >= 15 min in the HPPC file at the OCV test's temperature (within 5 degC); the
     shift is linear in SOC between those levels and constant beyond them (docs/real-data.md).
     """
-    if isinstance(hppc_csvs, (str, os.PathLike)):
-        hppc_csvs = [hppc_csvs]
-    hppc_csvs = list(hppc_csvs)
+    if (isinstance(hppc_csvs, (str, os.PathLike)) or hasattr(hppc_csvs, "time_s")
+            or (isinstance(hppc_csvs, np.ndarray) and (hppc_csvs.ndim == 2 or hppc_csvs.dtype.names))
+            or (hasattr(hppc_csvs, "keys") and "time_s" in hppc_csvs.keys())):
+        hppc_csvs = [hppc_csvs]  # one HPPC log
+    try:
+        hppc_csvs = list(hppc_csvs)
+    except TypeError:
+        raise TypeError(f"hppc_csvs: expected HPPC logs (paths, log objects or arrays), one per temperature; "
+                        f"got {type(hppc_csvs).__name__}") from None
     if not hppc_csvs:
         raise ValueError("fit: at least one HPPC file is required")
     if not (isinstance(rc_pairs, int) and 1 <= rc_pairs <= MAX_RC_PAIRS):
@@ -604,8 +709,12 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
             or soc_bp[0] > 0 or soc_bp[-1] < 1):
         raise ValueError("soc_breakpoints must be 2..64 strictly increasing values covering 0..1")
     say = print if verbose else (lambda *a, **k: None)
+    if plot is not None:  # before the work: a missing matplotlib is one line naming the extra
+        from ._io import require
 
-    ocv_log = _load(ocv_csv)
+        require("matplotlib", "cellsense fit --plot", "fit")
+
+    ocv_log = _load(ocv_csv, "ocv_csv")
     o = fit_ocv(ocv_log, soc_bp, capacity_Ah=capacity_Ah, current_offset_A=ocv_current_offset_A)
     if soc_breakpoints is None and o["soc_data_min"] < soc_bp[0] - 0.005 and len(soc_bp) < 64:
         # The cell delivered more than the SOC scale's capacity before its lower cut-off: extend the
@@ -613,17 +722,21 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         soc_bp = np.r_[math.floor(o["soc_data_min"] * 200.0) / 200.0, soc_bp]
         o = fit_ocv(ocv_log, soc_bp, capacity_Ah=capacity_Ah, current_offset_A=ocv_current_offset_A)
     Q = o["capacity_Ah"]
-    say(f"OCV: capacity {Q:.4f} Ah from {ocv_csv}")
+    say(f"OCV: capacity {Q:.4f} Ah from {ocv_log['path']}")
     ocv_tab = o["ocv_V"]
 
     def ocv_fn(z):
         return np.interp(z, soc_bp, ocv_tab)
 
     hppc = []
-    for path in hppc_csvs:
-        lg = _load(path)
+    seen = {Path(ocv_log["path"]).name}
+    for k, path in enumerate(hppc_csvs):
+        lg = _load(path, f"hppc_csvs[{k}]")
+        if Path(lg["path"]).name in seen:  # names key the residuals and the provenance: keep them apart
+            lg["path"] = f"{lg['path']} (hppc_csvs[{k}])"
+        seen.add(Path(lg["path"]).name)
         T = round(float(np.median(lg["temperature_degC"])), 1)
-        hppc.append((T, path, lg))
+        hppc.append((T, lg["path"], lg))
     hppc.sort(key=lambda x: x[0])
     T_bp = np.array([h[0] for h in hppc])
     if np.any(np.diff(T_bp) <= 0):
@@ -632,6 +745,14 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         raise ValueError("at most 8 HPPC temperatures are supported")
 
     names = ["R0 [Ohm]"] + [f"{p}{j + 1} {u}" for j in range(rc_pairs) for p, u in (("R", "[Ohm]"), ("tau", "[s]"))]
+    from ._io import Progress
+
+    # every pulse set is fitted once without hysteresis and, when the OCV branches show some, once more with
+    # it: the progress line counts the fits (the second pass is expected when the branch gap is not zero)
+    n_windows = sum(len(_pulse_windows(lg)) for _, _, lg in hppc)
+    two_passes = bool((hysteresis_rate > 0 and np.any(o["half_gap_V"] > 0)) or ocv_rest_correction)
+    bar = Progress("fit: HPPC pulse sets", total=(2 if two_passes else 1) * n_windows, unit="fitted",
+                   enabled=bool(progress), emit=progress if callable(progress) else None)
 
     def build_tables(M_tab):
         def M_fn(z):
@@ -639,7 +760,8 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         tabs = {k: np.zeros((len(T_bp), len(soc_bp))) for k in names}
         details = []
         for it, (T, path, lg) in enumerate(hppc):
-            levels = fit_hppc(lg, rc_pairs, Q, ocv_fn, M_fn, hysteresis_rate, hppc_initial_soc)
+            levels = fit_hppc(lg, rc_pairs, Q, ocv_fn, M_fn, hysteresis_rate, hppc_initial_soc,
+                              on_window=bar.update)
             lv_soc = [L["soc"] for L in levels]
             tabs["R0 [Ohm]"][it] = _to_grid(lv_soc, [L["R0"] for L in levels], soc_bp)
             for j in range(rc_pairs):
@@ -676,8 +798,12 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
                      f"shift {1e3 * ds.min():+.1f}..{1e3 * ds.max():+.1f} mV), linear in SOC between levels and "
                      f"constant beyond them")
         say(f"OCV rest correction from {path_r}: {len(zs)} levels, shift {1e3 * ds.min():+.1f}..{1e3 * ds.max():+.1f} mV")
-    if np.any(M_tab > 0) or ocv_rest_correction:
+    second = bool(np.any(M_tab > 0) or ocv_rest_correction)
+    bar.total = bar.done + (n_windows if second else 0)  # now known: one pass or two
+    bar.set(bar.done)
+    if second:
         tabs, details = build_tables(M_tab)
+    bar.close()
     T_fit = T_bp.copy()  # the measured temperatures (T_bp may gain an extrapolated warm row below)
     arrhenius = {}
     if temperature_extrapolation_K:
@@ -709,7 +835,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     params["Lower voltage cut-off [V]"] = v_lo
     params["Upper voltage cut-off [V]"] = v_hi
 
-    ocv_name = Path(ocv_csv).name
+    ocv_name = Path(ocv_log["path"]).name
     hp_names = ", ".join(f"{Path(p).name} ({T:g} degC)" for T, p, _ in hppc)
     lv_txt = ", ".join(f"{L['soc']:.3f}" for L in details[len(details) // 2])
     prov = {
@@ -787,14 +913,18 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         "fit residuals": {},
     }
     # open-loop residuals
+    curves = []  # (label, time_s, measured V, model V) for the plot
     for T, path, lg in hppc:
         r = ecm_simulate(cell, lg["time_s"], lg["current_A"], lg["temperature_degC"], initial_soc=hppc_initial_soc)
         e = r["voltage_V"] - lg["voltage_V"]
+        curves.append((f"HPPC {T:g} degC ({Path(path).name})", lg["time_s"], lg["voltage_V"], r["voltage_V"]))
         cell["fit residuals"][Path(path).name] = {"voltage RMSE [mV]": round(1e3 * float(np.sqrt(np.mean(e ** 2))), 3),
                                                   "max abs error [mV]": round(1e3 * float(np.max(np.abs(e))), 3),
                                                   "test": f"HPPC at {T:g} degC, open loop from SOC {hppc_initial_soc:g}"}
     r = ecm_simulate(cell, ocv_log["time_s"], o["current_A"], ocv_log["temperature_degC"], initial_soc=1.0)
     e = r["voltage_V"] - ocv_log["voltage_V"]
+    curves.append((f"OCV C/20 {o['temperature_degC']:.0f} degC ({ocv_name})", ocv_log["time_s"], ocv_log["voltage_V"],
+                   r["voltage_V"]))
     cell["fit residuals"][ocv_name] = {"voltage RMSE [mV]": round(1e3 * float(np.sqrt(np.mean(e ** 2))), 3),
                                        "max abs error [mV]": round(1e3 * float(np.max(np.abs(e))), 3),
                                        "test": "C/20 OCV test, open loop from SOC 1"
@@ -817,7 +947,52 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     if out is not None:
         text = json.dumps(cell, indent=1) + "\n"
         _atomic_write(Path(out), lambda fh: fh.write(text))
+    if plot is not None:
+        plot_fit(curves, plot, title=f"{name}: ECM ({rc_pairs} RC pairs) fitted vs measured, open loop")
     return cell
+
+
+def plot_fit(curves, path, title: str | None = None) -> str:
+    """Write the fit's plot (PNG, or any matplotlib format by the suffix of `path`); returns the path.
+
+    `curves`: (label, time_s, measured voltage, model voltage) per log, as `fit(plot=...)` collects them.
+    Per log one row: left, the measured voltage and the fitted model's open-loop voltage against time;
+    right, the residual (model - measured) in mV with its RMSE. Needs matplotlib (``cellsense[fit]``)."""
+    from ._io import require
+
+    require("matplotlib", "cellsense fit --plot", "fit")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(curves)
+    fig, axes = plt.subplots(n, 2, figsize=(12, 2.3 * n + 0.8), squeeze=False,
+                             gridspec_kw={"width_ratios": [3, 2]})
+    for k, (label, t, v_meas, v_model) in enumerate(curves):
+        t_h = (np.asarray(t, float) - float(t[0])) / 3600.0
+        res_mV = 1e3 * (np.asarray(v_model, float) - np.asarray(v_meas, float))
+        ax = axes[k][0]
+        ax.plot(t_h, v_meas, color="k", lw=1.0, label="measured")
+        ax.plot(t_h, v_model, color="C1", lw=0.8, ls="--", label="fitted model (open loop)")
+        ax.set_ylabel("voltage (V)")
+        ax.set_title(label, fontsize=9, loc="left")
+        ax.legend(loc="lower left", fontsize=7)
+        ax = axes[k][1]
+        ax.plot(t_h, res_mV, color="C3", lw=0.6)
+        ax.axhline(0.0, color="k", lw=0.5)
+        rmse = float(np.sqrt(np.mean(res_mV ** 2)))
+        ax.set_title(f"residual: RMSE {rmse:.2f} mV, max |e| {float(np.max(np.abs(res_mV))):.1f} mV",
+                     fontsize=9, loc="left")
+        ax.set_ylabel("model - measured (mV)")
+    axes[-1][0].set_xlabel("time (h)")
+    axes[-1][1].set_xlabel("time (h)")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(str(path), dpi=100)
+    plt.close(fig)
+    return str(path)
 
 
 def insert_arrhenius_rows(cell: dict, max_rows: int = 8, min_gap_K: float = 5.0) -> list[float]:
@@ -928,6 +1103,10 @@ def add_cli(subparsers):
                    help="default: minimum voltage of the OCV log")
     p.add_argument("--upper-cutoff-V", type=float, default=None, dest="upper_cutoff_V",
                    help="default: maximum voltage of the OCV log")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="also draw the fitted model's open-loop voltage against the measured one per temperature "
+                        "(each HPPC file, and the OCV test) with the residuals (needs matplotlib: cellsense[fit])")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     p.set_defaults(func=_cli_fit)
     return p
 
@@ -936,12 +1115,19 @@ def _cli_fit(args) -> int:
     if args.physics is not None or args.pybamm_set:
         if args.physics != "SPMe" or not args.pybamm_set:
             raise ValueError("an SPMe cell is derived from a PyBaMM parameter set: use --pybamm-set SET --physics spme")
+        if args.plot is not None:
+            raise ValueError("--plot draws an ECM fit against its --ocv / --hppc logs; an SPMe cell derived from "
+                             "--pybamm-set has none")
         from .spme import cli_fit_from_pybamm
 
         args.from_pybamm = args.pybamm_set
         return cli_fit_from_pybamm(args)
     if not args.ocv or not args.hppc:
         raise ValueError("--ocv and --hppc are required to fit an ECM")
+    if args.plot is not None:  # before the work: a missing matplotlib is one line, exit 2, nothing written
+        from ._io import require
+
+        require("matplotlib", "cellsense fit --plot", "fit")
     name = args.name or Path(args.out).stem
     cell = fit(args.ocv, args.hppc, out=args.out, rc_pairs=args.rc_pairs, name=name,
                description=args.description, hysteresis_rate=args.hysteresis_rate,
@@ -950,10 +1136,13 @@ def _cli_fit(args) -> int:
                ocv_current_offset_A=(None if args.ocv_current_offset_A is None else args.ocv_current_offset_A
                                      if args.ocv_current_offset_A == "auto" else float(args.ocv_current_offset_A)),
                ocv_rest_correction=args.ocv_rest_correction,
-               temperature_extrapolation_K=args.temperature_extrapolation_K)
+               temperature_extrapolation_K=args.temperature_extrapolation_K,
+               progress=not args.quiet, plot=args.plot)
     p = cell["parameters"]
     print(f"{args.out}: capacity {p['Nominal cell capacity [A.h]']:.4g} Ah, {cell['RC pairs']} RC pairs, "
           f"temperatures {p['Temperature breakpoints [degC]']} degC")
     for fname, res in cell["fit residuals"].items():
         print(f"  {fname}: voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")
+    if args.plot is not None:
+        print(f"wrote {args.plot}")
     return 0

@@ -79,8 +79,9 @@ def _run(cmd: list[str], cwd: Path | None = None, timeout: float = 600) -> subpr
     return p
 
 
-def build(build_dir: Path, src: Path, cores: list[str] | None = None) -> None:
-    """Configure (once) and build tests/mcu in build_dir (incremental: a no-op when up to date)."""
+def build(build_dir: Path, src: Path, cores: list[str] | None = None, quiet: bool = False) -> None:
+    """Configure (once) and build tests/mcu in build_dir (incremental: a no-op when up to date). A build longer
+    than 2 s shows its steps with an ETA on stderr unless `quiet`."""
     _require("arm-none-eabi-gcc")
     cmake = _require("cmake")
     if not (build_dir / "CMakeCache.txt").is_file():
@@ -91,7 +92,31 @@ def build(build_dir: Path, src: Path, cores: list[str] | None = None) -> None:
         if cores:
             cmd.append(f"-DCELLSENSE_MCU_CORES={';'.join(cores)}")
         _run(cmd)
-    _run([cmake, "--build", str(build_dir), "-j", str(max(2, os.cpu_count() or 2))])
+    cmd = [cmake, "--build", str(build_dir), "-j", str(max(2, os.cpu_count() or 2))]
+    # the build's own progress ("[12/40]" from Ninja, "[ 30%]" from Make) as a line with an ETA on stderr once
+    # it takes more than 2 s (an up-to-date build prints nothing); the output is kept for the error message
+    from ._io import Progress
+
+    bar = Progress(f"firmware build ({build_dir.name})", total=None, unit="steps",
+                   enabled=not quiet)
+    lines: list[str] = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            m = re.match(r"^\[\s*(\d+)/(\d+)\]", line) or re.match(r"^\[\s*(\d+)%\]", line)
+            if m is not None:
+                if m.lastindex == 2:
+                    bar.total = float(m.group(2))
+                    bar.set(float(m.group(1)))
+                else:
+                    bar.total = 100.0
+                    bar.set(float(m.group(1)))
+        rc = proc.wait(timeout=600)
+    bar.close()
+    if rc != 0:
+        tail = "".join(lines).strip().splitlines()[-30:]
+        raise McuBenchError(f"{' '.join(cmd[:4])} ... failed ({rc}):\n" + "\n".join(tail))
 
 
 def _cache(build_dir: Path) -> dict[str, str]:

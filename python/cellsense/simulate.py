@@ -31,7 +31,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._io import atomic_write, require
+from ._io import Progress, atomic_write, require
 from .sensor import SensorModel
 
 CACHE_FORMAT = 4  # bump when the truth generation changes
@@ -771,8 +771,14 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
             + (f" ({cache.file})" if use_cache else "") + f"; solving with PyBaMM: "
             + _solve_estimate(model, settings["protocol"], cell, T))
         total_solve = 0.0
+        # a line with the elapsed time and the ETA from the typical solve time every 15 s while PyBaMM
+        # solves (the IDAKLU solve reports nothing until it is done); quiet: nothing
+        typ = TYPICAL_SOLVE_S.get(model, {}).get(settings["protocol"])
+        solving = Progress(f"simulate: {what}: solving", expected_s=typ if (cell == "Chen2020" and T >= 20.0) else None,
+                           enabled=not (quiet and progress is None), emit=say, delay_s=5.0, interval_s=15.0, done_line=False)
         if settings["protocol"] == "ocv":
-            first = _pybamm_solve(cell, model, T, soc0, sched, quiet)
+            with solving.ticking():
+                first = _pybamm_solve(cell, model, T, soc0, sched, quiet)
             total_solve += first["solve_s"]
             if "Minimum voltage" not in first["termination"]:
                 raise RuntimeError(f"ocv: the C/20 discharge did not reach the lower cut-off ({first['termination']})")
@@ -781,7 +787,8 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
             discharge_s = (math.floor(t_dis / dt - 1e-9) - 1) * dt
             sched = _build_schedule(settings, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V,
                                     discharge_s=discharge_s)
-        r = _pybamm_solve(cell, model, T, soc0, sched, quiet)
+        with solving.ticking():
+            r = _pybamm_solve(cell, model, T, soc0, sched, quiet)
         total_solve += r["solve_s"]
         soc_true = soc0 - r["discharge_Ah"] / r["q_nom"]
         t = r["time_s"]
@@ -972,8 +979,20 @@ def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=No
         mdl = {"SPMe": pybamm.lithium_ion.SPMe, "SPM": pybamm.lithium_ion.SPM}[model](dict(AGING_OPTIONS))
         sim = pybamm.Simulation(mdl, parameter_values=pv, experiment=pybamm.Experiment(steps),
                                 solver=pybamm.IDAKLUSolver(rtol=RTOL, atol=ATOL))
+        # progress: a line with the steps done and the ETA every 30 s (PyBaMM's experiment callbacks)
+        bar = Progress(f"simulate: {what}: solving", total=len(steps), unit="experiment steps",
+                       enabled=not (quiet and progress is None), emit=say, delay_s=5.0, interval_s=30.0,
+                       done_line=False)
+
+        class _StepProgress(pybamm.callbacks.Callback):
+            def on_step_end(self, logs):
+                bar.update(1)
+
         t0 = _time.perf_counter()
-        sol = sim.solve(initial_soc=1.0)
+        try:
+            sol = sim.solve(initial_soc=1.0, callbacks=[_StepProgress()])
+        finally:
+            bar.close()
         solve_s = _time.perf_counter() - t0
         subs = sol.sub_solutions
         if len(subs) != len(steps):
@@ -1098,6 +1117,8 @@ def add_cli(subparsers):
     p.add_argument("--fresh", "--resolve", action="store_true", dest="fresh",
                    help="solve with the installed PyBaMM even when the truth ships with the package (the demo's "
                         "Chen2020 DFN UDDS/US06 at 25 degC) or is cached")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress lines on stderr (what is solved, the cache, the solve's elapsed time and ETA)")
     g = p.add_argument_group("sensor model (applied after the truth)")
     g.add_argument("--voltage-noise-V", type=float, default=0.0, dest="voltage_noise_V")
     g.add_argument("--current-noise-A", type=float, default=0.0, dest="current_noise_A")
@@ -1130,7 +1151,8 @@ def _cli_simulate(args) -> int:
                  peak_c_rate=args.peak_c_rate, rest_s=args.rest_s, pulse_c_rate=args.pulse_c_rate,
                  sample_period_s=args.sample_period_s, upper_cutoff_V=args.upper_cutoff_V,
                  lower_cutoff_V=args.lower_cutoff_V, use_cache=not args.no_cache, fresh=args.fresh,
-                 progress=lambda msg: print(f"cellsense {msg}", file=sys.stderr, flush=True))
+                 quiet=True, progress=None if args.quiet else (lambda msg: print(f"cellsense {msg}", file=sys.stderr,
+                                                                                   flush=True)))
     m = r.meta
     src = ("cache" if m["cache"]["hit"] else "shipped truth" if m["cache"].get("shipped")
            else f"solved in {m['solve time [s]']:.1f} s")

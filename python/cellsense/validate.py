@@ -288,16 +288,24 @@ def _run_one(args) -> ScenarioResult:
 
 
 def run_matrix(scenarios: Iterable[Scenario], workers: int | None = None, scheduler: str | None = None,
-               plot_dir: str | None = None, progress: Callable[[int, int, ScenarioResult], None] | None = None
-               ) -> list[ScenarioResult]:
-    """Run scenarios in parallel; results come back in input order."""
+               plot_dir: str | None = None, progress: Callable[[int, int, ScenarioResult], None] | None = None,
+               truth_progress: Callable[[int, int, str], None] | None = None) -> list[ScenarioResult]:
+    """Run scenarios in parallel; results come back in input order. `progress(k, n, result)` is called as each
+    scenario finishes, `truth_progress(k, n, truth_key)` as each distinct truth is ready (solved or cached)."""
     scenarios = list(scenarios)
     n = len(scenarios)
     # Each distinct truth is simulated once (in parallel), then every scenario reads it from the cache.
     firsts = {}
     for s_ in scenarios:
         firsts.setdefault(truth_key(s_), s_)
-    _map(warm_truth, list(firsts.values()), workers, scheduler)
+    warmed = [0]
+
+    def on_truth(key):
+        warmed[0] += 1
+        if truth_progress:
+            truth_progress(warmed[0], len(firsts), key)
+
+    _map(warm_truth, list(firsts.values()), workers, scheduler, on_truth)
     done = [0]
 
     def on_done(r):
@@ -344,11 +352,14 @@ def write_report(results: list[ScenarioResult], out_dir: str | os.PathLike, titl
 
 def validate(preset: str = "quick", out: str | os.PathLike = "validation-report", workers: int | None = None,
              scheduler: str | None = None, plots: bool = True, scenarios: list[Scenario] | None = None,
-             progress: Callable[[int, int, ScenarioResult], None] | None = None) -> list[ScenarioResult]:
-    """Run a scenario matrix and write the report; returns the per-scenario results."""
+             progress: Callable[[int, int, ScenarioResult], None] | None = None,
+             truth_progress: Callable[[int, int, str], None] | None = None) -> list[ScenarioResult]:
+    """Run a scenario matrix and write the report; returns the per-scenario results (`run_matrix` for the
+    progress callbacks)."""
     scns = scenarios if scenarios is not None else matrix(preset)
     plot_dir = str(Path(out) / "plots") if plots else None
-    results = run_matrix(scns, workers=workers, scheduler=scheduler, plot_dir=plot_dir, progress=progress)
+    results = run_matrix(scns, workers=workers, scheduler=scheduler, plot_dir=plot_dir, progress=progress,
+                         truth_progress=truth_progress)
     write_report(results, out)
     return results
 
@@ -387,6 +398,8 @@ def add_cli(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="local processes (default: CPU count)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://HOST:PORT) to run the sweep on")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress lines (each truth and scenario as it finishes, "
+                                                         "with the ETA); the summary only")
     p.add_argument("--no-real-cells", action="store_true",
                    help="skip the real-cell matrix (Panasonic 18650PF, 25 to -20 degC; about 10 s)")
     from ._cliopts import add_cell
@@ -397,14 +410,41 @@ def add_cli(sub) -> None:
 
 
 def _main(a) -> int:
+    from ._io import Progress
+
+    t_start = time.monotonic()
+    # the truths first (PyBaMM solves, or the cache), then the scenarios: each line with the elapsed time and
+    # the ETA of its phase (the average time per item so far, times the items left); --quiet: the summary only
+    phase_start = {"truths": t_start}
+
+    def eta(kind, k, n):
+        now = time.monotonic()
+        t0 = phase_start.setdefault(kind, now)
+        left = (now - t0) / k * (n - k) if k else 0.0
+        return f"{Progress.fmt_s(now - t_start)} elapsed" + (f", ETA {Progress.fmt_s(left)}" if k < n else "")
+
+    def truth_progress(k, n, key):
+        line = f"[truth {k}/{n}] {key.replace('|', ' ')} ready ({eta('truths', k, n)})"
+        if k == n:
+            phase_start["scenarios"] = time.monotonic()
+        if not a.quiet:
+            print(line, file=sys.stderr, flush=True)
+
     def progress(k, n, r):
         status = "pass" if r.passed else ("ERROR" if r.error else "FAIL")
+        if a.quiet:
+            return
         print(f"[{k}/{n}] {r.scenario.name}: RMSE {100 * r.rmse:.3f} %, max {100 * r.max_abs_after:.3f} %, "
-              f"outside 3 sigma {100 * r.outside_3sigma_after:.1f} % -> {status} ({r.wall_s:.1f} s)"
-              + (f" {r.error}" if r.error else ""), flush=True)
+              f"outside 3 sigma {100 * r.outside_3sigma_after:.1f} % -> {status} ({r.wall_s:.1f} s; "
+              f"{eta('scenarios', k, n)})" + (f" {r.error}" if r.error else ""), flush=True)
 
     scns = matrix(a.preset, a.cell) if a.cell != "chen2020" else None
-    results = validate(a.preset, a.out, a.workers, a.scheduler, not a.no_plots, scenarios=scns, progress=progress)
+    if not a.quiet:
+        n_s = len(scns if scns is not None else matrix(a.preset))
+        print(f"cellsense validate: {n_s} scenarios ({a.preset}); their PyBaMM truths first (cached after the first "
+              f"run; a DFN drive cycle takes minutes to solve, see docs/truth.md)", file=sys.stderr, flush=True)
+    results = validate(a.preset, a.out, a.workers, a.scheduler, not a.no_plots, scenarios=scns, progress=progress,
+                       truth_progress=truth_progress)
     n_fail = sum(not r.passed for r in results)
     print(f"{len(results) - n_fail} of {len(results)} scenarios pass; report: {Path(a.out) / 'validation.md'}")
     if a.cell == "chen2020" and not a.no_real_cells:

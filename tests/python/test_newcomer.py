@@ -47,7 +47,7 @@ def test_extras_in_pyproject_match_the_module_table():
     assert {name(r) for r in extras["all"]} == union  # all = every optional runtime extra, nothing more
     assert union <= {name(r) for r in extras["test"]}  # scripts/setup.sh installs .[test]: it has everything
     pypi = {"pybamm": "pybamm", "scipy": "scipy", "matplotlib": "matplotlib", "dask": "dask", "can": "python-can",
-            "cantools": "cantools", "serial": "pyserial", "tqdm": "tqdm", "filterpy": "filterpy"}
+            "cantools": "cantools", "serial": "pyserial", "filterpy": "filterpy", "sphinx": "sphinx"}
     for extra, modules in MODULES_OF_EXTRA.items():  # the table the error messages use agrees with pyproject
         assert {pypi[m] for m in modules} == {name(r) for r in extras[extra]}, extra
     for module, extra in EXTRA_OF_MODULE.items():
@@ -353,12 +353,21 @@ def test_simulate_cli_fresh_and_shipped(fake_pybamm, capsys, tmp_path):
     assert "fresh solve requested" in capsys.readouterr().err
 
 
-def test_demo_and_setup_scripts():
-    """scripts/demo.sh installs only what the demo needs and scripts/setup.sh skips pip when nothing changed."""
+def test_demo_and_setup_scripts(monkeypatch, capsys):
+    """scripts/demo.sh installs only what the demo needs (cellsense alone for the shipped truths, cellsense[sim]
+    when `cellsense demo --needs-pybamm` says the run solves) and scripts/setup.sh skips pip when nothing changed."""
     demo = (ROOT / "scripts" / "demo.sh").read_text()
     setup = (ROOT / "scripts" / "setup.sh").read_text()
-    assert 'CELLSENSE_EXTRAS="${CELLSENSE_EXTRAS:-sim}"' in demo and "source \"$ROOT/scripts/setup.sh\"" in demo
+    assert 'CELLSENSE_EXTRAS="" source "$ROOT/scripts/setup.sh"' in demo
+    assert 'cellsense demo --needs-pybamm "$@"; then' in demo and 'CELLSENSE_EXTRAS=sim source "$ROOT/scripts/setup.sh"' in demo
     assert ".cellsense-installed" in setup and "CELLSENSE_REINSTALL" in setup
+    assert 'EXTRAS="${CELLSENSE_EXTRAS-test}"' in setup  # set but empty = no extras (the demo's default)
+    _hide(monkeypatch, "pybamm")  # the question is answered without PyBaMM
+    for argv, needs in ((["demo"], False), (["demo", "--protocol", "us06"], False), (["demo", "--fresh"], True),
+                        (["demo", "--protocol", "hwfet"], True), (["demo", "--temperature-degC", "10"], True),
+                        (["demo", "--physics", "spme"], True), (["demo", "--pybamm-set", "OKane2022"], True)):
+        assert main(argv + ["--needs-pybamm"]) == (0 if needs else 1), argv
+    assert capsys.readouterr().out == ""
     for d in ("pyproject.toml", "CMakeLists.txt", "cmake", "cpp", "python", "models"):
         assert d in setup.split("find ", 1)[1].split("\n", 1)[0]
 

@@ -1,7 +1,6 @@
 """`cellsense replay` and `cellsense replay-bench` (registered by cli.py through `add_cli(subparsers)`)."""
 from __future__ import annotations
 
-import sys
 import time
 
 
@@ -27,6 +26,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--corrupt", type=float, default=0.0, help="fault injection: fraction of STEP frames to corrupt")
     p.add_argument("--drop", type=float, default=0.0, help="fault injection: fraction of STEP frames to drop")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress lines on stderr (frames replayed with an ETA, a firmware build)")
     p.set_defaults(func=_main)
     b = subparsers.add_parser("replay-bench", help="the replay bars: 96s x 24 h host replay time, QEMU parity and cost")
     b.add_argument("--cells", type=int, default=96)
@@ -50,14 +51,14 @@ def _main(a) -> int:
     device = None
     faults = FaultPlan.random(len(log), a.corrupt, a.drop) if (a.corrupt or a.drop) else None
     kw = dict(timeout_s=a.timeout_s, retries=a.retries, realtime=a.realtime, speed=a.speed, faults=faults,
-              progress=sys.stderr.isatty())
+              progress=not a.quiet)
     if a.target.startswith("qemu"):
         machine = a.target.split(":", 1)[1] if ":" in a.target else targets.DEFAULT_MACHINE
         device = targets.run_qemu(est, log, soc0, machine=machine, image=a.image, **kw)
     elif a.target != "host":
         device = targets.run_device(est, log, soc0, targets.open_link(a.target), a.target, **kw)
     rep = report.compare(spec, log, host, device, tol_soc=a.tolerance)
-    files = report.write(a.out, rep, log, host, device, plots=not a.no_plots)
+    files = report.write(a.out, rep, log, host, device, plots=not a.no_plots, spec=spec)
     print(report.markdown(rep).split("\n| cell |")[0].rstrip())
     print("wrote " + ", ".join(str(f) for f in files))
     return report.exit_code(rep)

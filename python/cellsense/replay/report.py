@@ -152,7 +152,10 @@ def markdown(rep: dict) -> str:
     return "\n".join(L) + "\n"
 
 
-def write(out: str | Path, rep: dict, log: PackLog, host: ReplayRun, device: ReplayRun | None, plots: bool = True) -> list[Path]:
+def write(out: str | Path, rep: dict, log: PackLog, host: ReplayRun, device: ReplayRun | None, plots: bool = True,
+          spec: PackSpec | None = None) -> list[Path]:
+    """report.md, report.json, results.csv and (with matplotlib, `plots`) soc.png in `out`; returns the paths.
+    `spec` (the pack file) gives the plot its cell labels and gap threshold."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "report.md", out / "report.json", out / "results.csv"]
@@ -176,31 +179,86 @@ def write(out: str | Path, rep: dict, log: PackLog, host: ReplayRun, device: Rep
             f.write(",".join(row) + "\n")
     if plots:
         try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            import matplotlib  # noqa: F401
         except ImportError:
             return files
-        fig, ax = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
-        t = log.time_s
-        ax[0].plot(t, host.soc, lw=0.6)
-        ax[0].plot(t, host.usable_soc, "k", lw=1.5, label="pack usable SOC (host)")
-        if log.reference_soc is not None:
-            ax[0].plot(t, log.reference_soc, "r--", lw=1.2, label="reference SOC (log)")
-        ax[0].set_ylabel("SOC")
-        ax[0].legend(loc="best", fontsize=8)
-        if device is not None:
-            with np.errstate(invalid="ignore"):
-                ax[1].plot(t, np.abs(device.soc.astype(float) - host.soc.astype(float)), lw=0.6)
-            ax[1].set_ylabel("|SOC device - host|")
-        else:
-            ax[1].plot(t, host.summary_imbalance if hasattr(host, "summary_imbalance") else host.soc.max(1) - host.soc.min(1))
-            ax[1].set_ylabel("imbalance (SOC)")
-        ax[1].set_xlabel("time (s)")
-        fig.tight_layout()
-        p = out / "soc.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        files.append(p)
+        files.append(plot(out / "soc.png", log, host, device, spec=spec))
     return files
+
+
+def log_gaps(time_s: np.ndarray, gap_s: float) -> list[tuple[float, float]]:
+    """(start, end) of every step of the log longer than `gap_s` (the pack file's gaps.gap_s: logger or vehicle
+    off), in the log's time."""
+    t = np.asarray(time_s, float)
+    if t.size < 2:
+        return []
+    d = np.diff(t)
+    k = np.flatnonzero(np.isfinite(d) & (d > gap_s))
+    return [(float(t[j]), float(t[j + 1])) for j in k]
+
+
+def plot(path: str | Path, log: PackLog, host: ReplayRun, device: ReplayRun | None, spec: PackSpec | None = None,
+         title: str | None = None) -> Path:
+    """The replay plot: every cell's SOC (labelled with its pack-file voltage signal, or "cell k"; above 12 cells
+    only the lowest and highest at the end are labelled), the pack's usable SOC and the log's reference SOC
+    on top; below, |device - host| per cell (or the cell imbalance for a host-only replay). Time gaps in the
+    log (steps longer than the pack file's gaps.gap_s, 30 s by default) are shaded on both axes. Titled with
+    the log, the pack and the target. Needs matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    nc = host.soc.shape[1]
+    labels = ([c.voltage.name for c in spec.cells] if spec is not None and not spec.mean_cell and len(spec.cells) == nc
+              else ["mean cell"] if spec is not None and spec.mean_cell else [f"cell {k + 1}" for k in range(nc)])
+    gap_s = spec.gaps.gap_s if spec is not None else 30.0
+    gaps = log_gaps(log.time_s, gap_s)
+    t0 = float(log.time_s[0])
+    hours = float(log.time_s[-1] - t0) > 3 * 3600.0
+    scale, unit = (3600.0, "h") if hours else (1.0, "s")
+    t = (np.asarray(log.time_s, float) - t0) / scale
+    fig, ax = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+    soc = 100 * host.soc.astype(float)
+    few = nc <= 12
+    for k in range(nc):
+        ax[0].plot(t, soc[:, k], lw=0.7, label=labels[k] if few else None)
+    if not few:  # too many for a legend: name the extremes at the end of the log
+        last = np.where(np.isfinite(soc), soc, np.nan)[-1]
+        if np.isfinite(last).any():
+            for k, what in ((int(np.nanargmin(last)), "lowest"), (int(np.nanargmax(last)), "highest")):
+                ax[0].annotate(f"{labels[k]} ({what})", (t[-1], last[k]), fontsize=7, ha="right",
+                               va="top" if what == "lowest" else "bottom")
+    ax[0].plot(t, 100 * host.usable_soc.astype(float), "k", lw=1.5, label="pack usable SOC (host)")
+    if log.reference_soc is not None:
+        ax[0].plot(t, 100 * np.asarray(log.reference_soc, float), "r--", lw=1.2, label="reference SOC (log)")
+    ax[0].set_ylabel("SOC (%)")
+    ax[0].legend(loc="best", fontsize=7, ncol=2 if few and nc > 4 else 1)
+    if device is not None:
+        with np.errstate(invalid="ignore"):
+            diff = np.abs(device.soc.astype(float) - host.soc.astype(float))
+        for k in range(nc):
+            ax[1].plot(t, 100 * diff[:, k], lw=0.6, label=labels[k] if few else None)
+        ax[1].set_ylabel("|SOC device - host| (points)")
+        if few:
+            ax[1].legend(loc="best", fontsize=7, ncol=2 if nc > 4 else 1)
+    else:
+        ax[1].plot(t, 100 * (host.soc.max(1) - host.soc.min(1)).astype(float), "k", lw=0.8)
+        ax[1].set_ylabel("imbalance max - min (points)")
+    for a in ax:
+        for k, (g0, g1) in enumerate(gaps):
+            a.axvspan((g0 - t0) / scale, (g1 - t0) / scale, color="0.6", alpha=0.3, lw=0,
+                      label=(f"gap in the log (> {gap_s:g} s)" if k == 0 and a is ax[1] else None))
+    if gaps:
+        ax[1].legend(loc="best", fontsize=7)
+    ax[1].set_xlabel(f"time since the log's start ({unit})")
+    target = device.target if device is not None else "host only"
+    head = title or (f"{Path(str(log.source)).name}: " + (f"pack {spec.name}, " if spec is not None and spec.name else "")
+                     + f"{nc} cell{'s' if nc != 1 else ''}, {len(log):,} samples, target {target}"
+                     + (f", {len(gaps)} gap{'s' if len(gaps) != 1 else ''} shaded" if gaps else ""))
+    fig.suptitle(head, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -63,8 +63,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def find_image(machine: str = DEFAULT_MACHINE, image: str | os.PathLike | None = None) -> Path:
-    """The replay firmware: `image`, $CELLSENSE_REPLAY_IMAGE, or build/mcu/replay_<core>.elf in the checkout."""
+def find_image(machine: str = DEFAULT_MACHINE, image: str | os.PathLike | None = None, quiet: bool = True) -> Path:
+    """The replay firmware: `image`, $CELLSENSE_REPLAY_IMAGE, or build/mcu/replay_<core>.elf in the checkout (built
+    first if missing; the build's progress with an ETA on stderr unless `quiet`)."""
     if image:
         p = Path(image)
     elif os.environ.get("CELLSENSE_REPLAY_IMAGE"):
@@ -80,7 +81,7 @@ def find_image(machine: str = DEFAULT_MACHINE, image: str | os.PathLike | None =
         if not p.is_file():
             from ..mcu import build
 
-            build(src / "build" / "mcu", src)
+            build(src / "build" / "mcu", src, quiet=quiet)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: replay firmware image not found (scripts/mcu_test.sh builds it)")
     return p
@@ -163,13 +164,10 @@ def run_device(est: PackEstimator, log: PackLog, initial_soc: np.ndarray, link: 
         temps = np.ascontiguousarray(log.temperature_degC, dtype=np.float32)
         cur = log.current_A.astype(np.float32)
         dt32 = dt.astype(np.float32)
-        if progress and n > 2000:
-            try:
-                from tqdm import tqdm
+        if progress:  # frames done and the ETA on stderr once the run takes more than 2 s (quiet: none)
+            from .._io import Progress
 
-                bar = tqdm(total=n, unit="frame", desc=f"replay -> {target}", leave=False)
-            except ImportError:
-                bar = None
+            bar = Progress(f"replay -> {target}", total=n, unit="frames")
         t0_log = float(log.time_s[0])
         wall0 = time.perf_counter()
         for k in range(n):
@@ -217,7 +215,7 @@ def run_device(est: PackEstimator, log: PackLog, initial_soc: np.ndarray, link: 
 
 def run_qemu(est: PackEstimator, log: PackLog, initial_soc: np.ndarray, machine: str = DEFAULT_MACHINE,
              image: str | os.PathLike | None = None, qemu: str | None = None, **kw) -> ReplayRun:
-    img = find_image(machine, image)
+    img = find_image(machine, image, quiet=not kw.get("progress", False))
     with Qemu(img, machine, qemu) as q:
         link = SerialLink(q.url)
         run = run_device(est, log, initial_soc, link, f"qemu:{machine}", **kw)
