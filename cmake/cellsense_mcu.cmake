@@ -86,8 +86,13 @@ set(CELLSENSE_MCU_C_FLAGS
 # Bare-metal link: newlib-nano, no syscalls, our own startup, unused sections dropped.
 set(CELLSENSE_MCU_LINK_FLAGS --specs=nano.specs --specs=nosys.specs -nostartfiles -Wl,--gc-sections)
 
+# The C API's sources under cpp/src: the estimator, state of power and saved state (c_api.cpp) and the
+# SOH part (c_api_soh.cpp); both include cpp/src/c_api_internal.hpp (installed beside them). A global
+# property (this file is include_guard(GLOBAL)ed: a variable would exist only in its first includer's scope).
+set_property(GLOBAL PROPERTY CELLSENSE_C_API_FILES c_api.cpp c_api_soh.cpp)
+
 # cellsense_add_c_api(<target> <core> | TOOLCHAIN | FLAGS <flag>... [OPT <-O2>] [DEFINITIONS ...]):
-# the C API (cpp/src/c_api.cpp) as a static library.
+# the C API (cpp/src/c_api.cpp, cpp/src/c_api_soh.cpp) as a static library.
 #   <core>     a core name of cellsense_mcu_core_flags() (cortex-m4f, cortex-m33, cortex-m55, ...): its
 #              -mcpu/-mfpu/-mfloat-abi flags, -O2 by default, warnings as errors (what tests/mcu measures);
 #   TOOLCHAIN  no core flags: those of your toolchain file / CMAKE_CXX_FLAGS (the host, or the Cortex-M
@@ -113,18 +118,19 @@ function(cellsense_add_c_api target)
     endif()
     set(strict -Werror)
   endif()
-  # The C API's source: registered by the top-level CMakeLists.txt or the installed package's
-  # config file; else this file sits in <checkout>/cmake (include()d straight from a checkout).
-  get_property(src GLOBAL PROPERTY CELLSENSE_C_API_SOURCE)
-  if(NOT src)
-    get_filename_component(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/.." ABSOLUTE)
-    set(src ${root}/cpp/src/c_api.cpp)
+  # The directory of the C API's sources: registered by the top-level CMakeLists.txt or the installed
+  # package's config file; else this file sits in <checkout>/cmake (include()d straight from a checkout).
+  get_property(dir GLOBAL PROPERTY CELLSENSE_C_API_SOURCE_DIR)
+  if(NOT dir)
+    get_filename_component(dir "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../cpp/src" ABSOLUTE)
   endif()
+  get_property(files GLOBAL PROPERTY CELLSENSE_C_API_FILES)
+  list(TRANSFORM files PREPEND "${dir}/" OUTPUT_VARIABLE src)
   add_library(${target} STATIC ${src})
   if(TARGET cellsense::core)
     target_link_libraries(${target} PUBLIC cellsense::core)
   else()
-    get_filename_component(inc "${src}/../../include" ABSOLUTE)
+    get_filename_component(inc "${dir}/../include" ABSOLUTE)
     target_include_directories(${target} PUBLIC ${inc})
   endif()
   list(REMOVE_ITEM CELLSENSE_MCU_CXX_FLAGS -Werror)

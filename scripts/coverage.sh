@@ -33,9 +33,10 @@ mkdir -p "$CAPI"
 PYTHONPATH="$ROOT/python" "$PYTHON" -m cellsense.export_c --model models/chen2020.json --out "$CAPI/cell_params.h" >/dev/null
 COMMON=(-ffp-contract=off -fno-math-errno -Wall -Wextra -Werror -Icpp/include -I"$CAPI" "${COV_FLAGS[@]}")
 g++ -std=c++17 -fno-exceptions -fno-rtti "${COMMON[@]}" -c cpp/src/c_api.cpp -o "$CAPI/c_api.o"
+g++ -std=c++17 -fno-exceptions -fno-rtti "${COMMON[@]}" -c cpp/src/c_api_soh.cpp -o "$CAPI/c_api_soh.o"
 for t in test_c_api_host test_soh_c_api_host; do
   gcc -std=c99 "${COMMON[@]}" -c "tests/mcu/$t.c" -o "$CAPI/$t.o"
-  g++ --coverage "$CAPI/$t.o" "$CAPI/c_api.o" -o "$CAPI/$t" -lm
+  g++ --coverage "$CAPI/$t.o" "$CAPI/c_api.o" "$CAPI/c_api_soh.o" -o "$CAPI/$t" -lm
   (cd "$CAPI" && "./$t")
 done
 
