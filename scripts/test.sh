@@ -15,6 +15,7 @@ echo "== Static analysis: clang-tidy + cppcheck over the core and the firmware (
 bash scripts/static_analysis.sh
 echo "== Requirements traced to tests (docs/requirements/) =="
 python3 scripts/trace_requirements.py --markdown build/requirements-matrix.md
+echo "== API reference: Sphinx autodoc from the docstrings, warnings as errors (build/api-docs; ~20 s) ==" && bash scripts/build_api_docs.sh
 echo "== Coverage: gcov + gcovr over cpp/ (C++ unit tests without the soak, C API host tests; build/coverage/) =="
 bash scripts/coverage.sh
 echo "== C++ core: build and ctest (float and double) =="

@@ -143,7 +143,7 @@ def models_dir() -> Path:
 
 
 def bundled_cells() -> list[str]:
-    """Names of the bundled cells (models/*.json)."""
+    """Names of the bundled cells (``models/*.json``)."""
     return sorted(p.stem for p in models_dir().glob("*.json"))
 
 

@@ -1,6 +1,7 @@
 """`cellsense convert`: importers at the edge for measured data, to the cell-log CSV.
 
 Formats:
+
 - `panasonic`: P. Kollmeyer, "Panasonic 18650PF Li-ion Battery Data", Mendeley Data V1, 2018,
   doi:10.17632/wykht8y7tg.1 (CC BY 4.0). Columns Time [s], Voltage [V], Current [A, NEGATIVE =
   discharge], Ah [tester coulomb counter], ..., Battery_Temp_degC. CSV, optionally gzip.

@@ -602,3 +602,21 @@ def test_estimate_self_checks(us06_log, tmp_path, capsys):
     assert main(["estimate", "--data", str(plain), *argv]) == 0
     err = capsys.readouterr().err
     assert "mean normalised innovation squared" in err and "larger than the filter assumes" in err
+
+
+def test_api_reference_is_built_in_ci():
+    """scripts/test.sh builds the API reference (scripts/build_api_docs.sh: Sphinx, warnings as errors) with the
+    docs extra, which `all` and `test` include."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        tomllib = pytest.importorskip("tomli")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(r.startswith("sphinx") for r in extras["docs"])
+    assert set(extras["docs"]) <= set(extras["all"]) and set(extras["docs"]) <= set(extras["test"])
+    test_sh = (ROOT / "scripts" / "test.sh").read_text()
+    assert test_sh.count("bash scripts/build_api_docs.sh") == 1
+    build = (ROOT / "scripts" / "build_api_docs.sh").read_text()
+    assert "-m sphinx -W --keep-going" in build
+    conf = (ROOT / "docs" / "api" / "conf.py").read_text()
+    assert '"sphinx.ext.autodoc"' in conf and '"sphinx.ext.napoleon"' in conf

@@ -1,8 +1,10 @@
 """The HIL byte-link protocol, version 1 (docs/hil-protocol.md): COBS-delimited frames with a
 CRC-32, a frame type and a sequence number, plus the payload layouts of every message.
 
-Wire format: COBS(body) followed by one 0x00 delimiter, where
+Wire format: COBS(body) followed by one 0x00 delimiter, where::
+
     body = version:u8  type:u8  seq:u16  payload  crc:u32      (little endian)
+
 and crc = CRC-32/ISO-HDLC (zlib.crc32) of version..payload. The firmware side is
 hil/firmware/replay/frame.hpp (used by main.cpp); both follow docs/hil-protocol.md.
 """

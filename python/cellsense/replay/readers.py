@@ -371,7 +371,7 @@ def _read_gvret(path: Path, counts: Counter) -> list:
 
 
 def load_dbc(path: str | os.PathLike):
-    """A DBC through cantools. Community DBCs without the BS_/BU_ sections that the grammar wants (e.g. the
+    """A DBC through cantools. Community DBCs without the ``BS_`` / ``BU_`` sections that the grammar wants (e.g. the
     Kona EV P-CAN DBC) get them added in memory, never in the file; non-strict (overlapping signals allowed)."""
     cantools = _require("cantools", "decoding a CAN log with a DBC")
 
