@@ -54,23 +54,26 @@ elif [ -z "${CELLSENSE_REINSTALL:-}" ] && [ "$_cs_installed_hash" = "$_cs_hash" 
   python -m pip install -q -r "$ROOT/.venv/.cellsense-requirements.txt"
   echo "$_cs_hash ${EXTRAS:--}" > "$STAMP"
 else
-  echo "setup: installing cellsense${EXTRAS:+[$EXTRAS]} into .venv (builds the C++ extension; a few minutes on a fresh machine)" >&2
+  _cs_t0=$SECONDS
+  echo "setup: installing cellsense${EXTRAS:+[$EXTRAS]} into .venv: 1/2 build tools (cmake, ninja)" >&2
   rm -f "$STAMP"
-  python -m pip install -q --upgrade pip
   python -m pip install -q cmake ninja
   # The dependencies download and install while the C++ extension compiles (two pip processes, disjoint
   # packages: the package itself goes in with --no-deps); without a readable requirement list, one pip.
+  echo "setup: 2/2 compiling the C++ extension$( [ -n "$EXTRAS" ] && echo " while the dependencies of [$EXTRAS] install" ) (typically 2-4 min on 2 shared cores; $((SECONDS - _cs_t0)) s so far)" >&2
   _cs_deps=$(_cs_requirements "$EXTRAS")
   if [ -n "$_cs_deps" ]; then
     printf '%s\n' "$_cs_deps" > "$ROOT/.venv/.cellsense-requirements.txt"
     python -m pip install -q -r "$ROOT/.venv/.cellsense-requirements.txt" &
     _cs_deps_pid=$!
     python -m pip install -q --no-deps "$ROOT"
+    echo "setup: C++ extension built and installed ($((SECONDS - _cs_t0)) s)" >&2
     wait "$_cs_deps_pid"
   else
     python -m pip install -q "$ROOT${EXTRAS:+[$EXTRAS]}"
   fi
   echo "$_cs_hash ${EXTRAS:--}" > "$STAMP"
+  echo "setup: done in $((SECONDS - _cs_t0)) s" >&2
 fi
-unset _cs_hash _cs_installed_hash _cs_installed_extras _cs_deps _cs_deps_pid
+unset _cs_hash _cs_installed_hash _cs_installed_extras _cs_deps _cs_deps_pid _cs_t0
 unset -f _cs_rank _cs_requirements

@@ -418,3 +418,23 @@ def test_firmware_build_progress(monkeypatch, tmp_path, fast_progress, capsys):
     monkeypatch.setenv("FAIL", "1")
     with pytest.raises(mcu.McuBenchError, match="error: boom"):
         mcu.build(bdir, tmp_path, quiet=True)
+
+
+def test_can_log_decoding_progress(fast_progress, capsys):
+    """Decoding a CAN log shows the frames decoded with an ETA (progress=True, the CLI unless --quiet); the same
+    log; nothing by default (the API)."""
+    pytest.importorskip("cantools")
+    from pathlib import Path
+
+    from cellsense.pack import load_pack
+    from cellsense.replay.readers import read_log
+
+    fix = Path(__file__).resolve().parents[1] / "fixtures" / "pack"
+    spec = load_pack(fix / "sim12s_can.pack.json")
+    quiet = read_log(fix / "sim12s.log.gz", spec, dbc=fix / "sim12s.dbc")
+    assert capsys.readouterr().err == ""
+    shown = read_log(fix / "sim12s.log.gz", spec, dbc=fix / "sim12s.dbc", progress=True)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("decoding sim12s.log.gz: 0 % (1/") and "frames), " in err[0] and "ETA" in err[0]
+    assert err[-2].startswith("decoding sim12s.log.gz: 100 % (") and err[-1].startswith("decoding sim12s.log.gz: done in")
+    assert np.array_equal(quiet.voltage_V, shown.voltage_V, equal_nan=True)

@@ -44,7 +44,7 @@ def _main(a) -> int:
     from .readers import read_log
 
     spec = load_pack(a.pack)
-    log = read_log(a.log, spec, dbc=a.dbc)
+    log = read_log(a.log, spec, dbc=a.dbc, progress=not a.quiet)
     est = PackEstimator(spec, filter=a.filter, dtype="float32")
     soc0 = est.initial_soc(log)
     host = targets.run_host(est, log, soc0)

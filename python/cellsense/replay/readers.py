@@ -62,8 +62,10 @@ def _strip_gz(path: Path) -> str:
     return name[:-3] if name.endswith(".gz") else name
 
 
-def read_log(path: str | os.PathLike, spec: PackSpec, dbc: str | os.PathLike | None = None) -> PackLog:
-    """Read a log for `spec`: CSV (pack columns) unless a DBC is given or the file is a CAN log."""
+def read_log(path: str | os.PathLike, spec: PackSpec, dbc: str | os.PathLike | None = None,
+             progress: bool = False) -> PackLog:
+    """Read a log for `spec`: CSV (pack columns) unless a DBC is given or the file is a CAN log. `progress`: a
+    CAN log whose decoding takes more than 2 s shows the frames decoded with an ETA on stderr."""
     path = Path(path)
     if not path.is_file():
         raise LogReadError(f"{path}: no such file")
@@ -72,7 +74,7 @@ def read_log(path: str | os.PathLike, spec: PackSpec, dbc: str | os.PathLike | N
         if dbc is None:
             raise LogReadError(f"{path}: a CAN log needs --dbc")
         frames, counts = read_can_frames(path)
-        return decode_frames(frames, counts, spec, load_dbc(dbc), source=str(path))
+        return decode_frames(frames, counts, spec, load_dbc(dbc), source=str(path), progress=progress)
     return read_pack_csv(path, spec)
 
 
@@ -445,8 +447,10 @@ def _check_resample_size(frames: list, period: float, gap: float, source: str, s
                            f"jump in the log, or a period / gap threshold that does not fit it (pack file {spec.source})")
 
 
-def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str = "<can>") -> PackLog:
-    """Decode the pack's signals and resample them on spec.sample_period_s."""
+def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str = "<can>",
+                  progress: bool = False) -> PackLog:
+    """Decode the pack's signals and resample them on spec.sample_period_s (`progress`: frames decoded with an
+    ETA on stderr once it takes more than 2 s)."""
     index = _signal_index(db)
     wanted = spec.signals()
     missing = [s for s in wanted if s not in index]
@@ -509,7 +513,11 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
     last_frame: dict[int, tuple[float, bytes]] = {}      # per id: the last used frame (time, payload)
     last_counter: dict[int, tuple[int, float]] = {}      # per id: the last accepted counter, its time
     candidate: dict[int, int] = {}                       # per id: the counter of the last refused frame
+    from .._io import Progress
+
+    bar = Progress(f"decoding {Path(source).name}", total=len(frames), unit="frames", enabled=progress)
     for ts, fid, data, _ch in frames:
+        bar.update(1)
         silence = ts - last_ts
         if silence > gap:
             counts["logger_gaps"] += 1      # logger or vehicle off: a time gap in the log
@@ -563,6 +571,7 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
         if not ready and all(math.isfinite(latest[s][0]) for s in wanted):
             ready = True
             tick = ts + 0.5 * period
+    bar.close()
     if ready and tick - last_ts <= period:
         emit(tick)
     if not rows:
