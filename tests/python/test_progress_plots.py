@@ -438,3 +438,28 @@ def test_can_log_decoding_progress(fast_progress, capsys):
     assert err[0].startswith("decoding sim12s.log.gz: 0 % (1/") and "frames), " in err[0] and "ETA" in err[0]
     assert err[-2].startswith("decoding sim12s.log.gz: 100 % (") and err[-1].startswith("decoding sim12s.log.gz: done in")
     assert np.array_equal(quiet.voltage_V, shown.voltage_V, equal_nan=True)
+
+
+def test_validate_progress_lines_and_quiet(monkeypatch, capsys, tmp_path):
+    """validate says what it runs, then each truth and each scenario as it is done with the elapsed time and the
+    phase's ETA; --quiet prints the summary only. (Scenarios and truths stubbed: no solve, no filter run.)"""
+    import cellsense.validate as val
+
+    monkeypatch.setattr(val, "warm_truth", lambda s: val.truth_key(s))
+    monkeypatch.setattr(val, "run_scenario", lambda s, plot_dir=None, settle_s=600.0: val.ScenarioResult(
+        s, samples=10, duration_h=1.0, rmse=0.005, max_abs_after=0.01, outside_3sigma_after=0.0, passed=True))
+    n = len(val.matrix("quick"))
+    n_truths = len({val.truth_key(s) for s in val.matrix("quick")})
+    argv = ["validate", "--quick", "--no-real-cells", "--no-plots", "--workers", "1", "--out", str(tmp_path / "r")]
+    assert main(argv) == 0
+    cap = capsys.readouterr()
+    err = cap.err.splitlines()
+    assert err[0].startswith(f"cellsense validate: {n} scenarios (quick); their PyBaMM truths first")
+    truths = [ln for ln in err if ln.startswith("[truth ")]
+    assert len(truths) == n_truths and truths[0].startswith(f"[truth 1/{n_truths}] ") and "elapsed, ETA" in truths[0]
+    assert "ETA" not in truths[-1]  # the last one: nothing left
+    rows = [ln for ln in cap.out.splitlines() if ln.startswith("[")]
+    assert len(rows) == n and rows[0].startswith(f"[1/{n}] ") and "elapsed, ETA" in rows[0] and "-> pass" in rows[0]
+    assert main(argv + ["--quiet"]) == 0
+    cap = capsys.readouterr()
+    assert cap.err == "" and cap.out.splitlines() == [f"{n} of {n} scenarios pass; report: {tmp_path / 'r' / 'validation.md'}"]
