@@ -449,6 +449,9 @@ def _main(a) -> int:
     print(f"{len(results) - n_fail} of {len(results)} scenarios pass; report: {Path(a.out) / 'validation.md'}")
     if a.cell == "chen2020" and not a.no_real_cells:
         from .realcells import format_table
+        if not a.quiet:
+            print(f"cellsense validate: the real-cell matrix (Panasonic 18650PF, 25 to -20 degC; typically 10-30 s; "
+                  f"{Progress.fmt_s(time.monotonic() - t_start)} elapsed)", file=sys.stderr, flush=True)
         real = real_cell_matrix(a.out)
         print("\nReal cells across temperature (Panasonic 18650PF; reported, not in the exit code):")
         print(format_table(real))
