@@ -13,6 +13,7 @@
 #include "c_api_internal.hpp"
 #include "cellsense/cellsense.hpp"
 #include "cellsense/model/ecm_params_table.hpp"
+#include "cellsense/model/ecm_state_check.hpp"
 #include "cellsense/power/power_limits.hpp"
 
 namespace {
@@ -72,6 +73,9 @@ CS_SAME_FIELD(15, current_max_A);
 CS_SAME_FIELD(16, temperature_min_degC);
 CS_SAME_FIELD(17, temperature_max_degC);
 static_assert(cellsense::model::kEcmParamCount == 18, "model::kEcmParams has a row the C struct lacks");
+static_assert(static_cast<double>(CS_STATE_V_RC_MAX_V) >= cellsense::model::kRestoredVRcMax_V &&
+                  static_cast<double>(CS_STATE_V_RC_MAX_V) <= cellsense::model::kRestoredVRcMax_V,
+              "CS_STATE_V_RC_MAX_V must equal model::kRestoredVRcMax_V");
 #undef CS_SAME_FIELD
 static_assert(offsetof(cs_grid, soc) == offsetof(decltype(Params::grid), soc) &&
                   offsetof(cs_grid, temperature_degC) == offsetof(decltype(Params::grid), temperature_degC) &&
@@ -86,10 +90,6 @@ static_assert(offsetof(cs_grid, soc) == offsetof(decltype(Params::grid), soc) &&
 const Params* core_params(const cs_cell_params* p) { return reinterpret_cast<const Params*>(&p->ecm); }
 
 bool finite_nonnegative(float v) { return finite(v) && v >= 0.0f; }
-// s in {-1, 0, +1}, written without float == (-Wfloat-equal).
-bool valid_sign(float s) {
-  return finite(s) && s >= -1.0f && s <= 1.0f && (s <= -1.0f || s >= 1.0f || !(s < 0.0f || s > 0.0f));
-}
 
 int map_init(InitStatus s) {
   switch (s) {
@@ -185,7 +185,7 @@ int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config
     return CS_INIT_BAD_CONFIG;
   }
   if (!finite(c->initial_hysteresis) || c->initial_hysteresis < -1.0f || c->initial_hysteresis > 1.0f ||
-      !valid_sign(c->initial_hysteresis_sign)) {
+      !cellsense::model::valid_hysteresis_sign(c->initial_hysteresis_sign)) {
     return CS_INIT_BAD_INITIAL_STATE;
   }
   Model::Noise noise{};
@@ -404,18 +404,18 @@ int cs_restore_state(cs_estimator* est, const cs_state* in) {
   Impl* impl = impl_of(est);
   if (impl == nullptr || in == nullptr) { return CS_STATE_NOT_INITIALISED; }
   if (in->tag != CS_STATE_TAG) { return CS_STATE_BAD_TAG; }
-  const float h = in->x[CS_IDX_HYSTERESIS];
-  if (!finite(h) || h < -1.0f || h > 1.0f || !valid_sign(in->hysteresis_sign)) { return CS_STATE_REFUSED; }
-  // RC voltages: |v| <= CS_STATE_V_RC_MAX_V (a polarisation beyond any single cell's window; the Python
-  // side's bound). SOC bounds, finiteness and P SPD: the core's set_state.
-  for (int j = CS_IDX_V_RC1; j < CS_IDX_HYSTERESIS; ++j) {
-    if (!finite(in->x[j]) || in->x[j] < -CS_STATE_V_RC_MAX_V || in->x[j] > CS_STATE_V_RC_MAX_V) { return CS_STATE_REFUSED; }
-  }
   Model::State x;
   Model::Cov p;
   for (int r = 0; r < CS_STATES; ++r) {
     x(r, 0) = in->x[r];
     for (int c = 0; c < CS_STATES; ++c) { p(r, c) = in->P[r][c]; }
+  }
+  // RC voltages within +-CS_STATE_V_RC_MAX_V, |h| <= 1, sign in {-1, 0, 1}: the core's rule for a restored
+  // state (model/ecm_state_check.hpp); SOC bounds, finiteness and P SPD: the core's set_state.
+  int where = -1;
+  if (cellsense::model::check_restored_state<Model>(x, in->hysteresis_sign, where) !=
+      cellsense::model::RestoredStateIssue::kOk) {
+    return CS_STATE_REFUSED;
   }
   const Model::Aux aux{in->hysteresis_sign};
   const bool ok = visit(*impl, [&](auto& e) { return e.set_state(x, p, aux); });

@@ -22,6 +22,7 @@
 #include "cellsense/estimator/status.hpp"
 #include "cellsense/math/table.hpp"
 #include "cellsense/model/ecm.hpp"
+#include "cellsense/model/ecm_params_table.hpp"
 #include "cellsense/power/power_limits.hpp"
 
 namespace cellsense_py {
@@ -128,10 +129,14 @@ void fill_table(cellsense::math::Table<T, MaxSoc, MaxTemp>& tab, const Arr& a, i
   }
 }
 
-/// ECM parameters (model::EcmParams) from the dict cellsense.cell builds, validated by the core.
+/// ECM parameters (model::EcmParams) from the dict cellsense.cell builds, validated by the core. The dict
+/// must hold every parameter of the core's table (model::kEcmParams); KeyError naming the first missing.
 template <class P>
 void load_ecm_params(P& p, const py::dict& params) {
   using T = typename std::decay<decltype(p.capacity_Ah)>::type;
+  for (const cellsense::model::EcmParamInfo& f : cellsense::model::kEcmParams) {
+    if (!params.contains(f.name)) { throw py::key_error(std::string("missing parameter '") + f.name + "'"); }
+  }
   p = P{};
   const Arr soc = params["soc"].cast<Arr>();
   const Arr temp = params["temperature_degC"].cast<Arr>();
@@ -485,16 +490,25 @@ cellsense::power::PowerConfig<T> load_power_config(const py::dict& d) {
   return c;
 }
 
-/// The ValueError text of a refused power calculation.
+/// The ValueError text of a refused power calculation (a refused PowerConfig: power_refusal names the rule).
 inline const char* power_status_message(cellsense::power::PowerStatus st) {
   switch (st) {
     case cellsense::power::PowerStatus::kNotInitialised: return "power: the estimator is not initialised";
-    case cellsense::power::PowerStatus::kBadConfig:
-      return "power: a setting is out of range (PowerConfig.valid: horizon (0, 86400] s, voltage_min_V < voltage_max_V, "
-             "soc_min < soc_max, current ratings in (0, 1e6] A, sigma factors in [0, 10])";
+    case cellsense::power::PowerStatus::kBadConfig: return "power: a setting is out of range";
     case cellsense::power::PowerStatus::kBadInput: return "power: temperature / power / current not finite or out of range";
     default: return "power: ok";
   }
+}
+
+/// The ValueError text of a refused power calculation with its configuration: a refused configuration
+/// names the field and the rule of the core's check (power::PowerConfig::check, power_config_message).
+template <typename T>
+std::string power_refusal(cellsense::power::PowerStatus st, const cellsense::power::PowerConfig<T>& cfg) {
+  const cellsense::power::PowerConfigIssue issue = cfg.check();
+  if (st == cellsense::power::PowerStatus::kBadConfig && issue != cellsense::power::PowerConfigIssue::kOk) {
+    return std::string("power: ") + cellsense::power::power_config_message(issue);
+  }
+  return power_status_message(st);
 }
 
 }  // namespace cellsense_py

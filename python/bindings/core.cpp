@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "cellsense/cellsense.hpp"
+#include "cellsense/model/ecm_params_table.hpp"
+#include "cellsense/model/ecm_state_check.hpp"
 #include "cellsense/pack/pack.hpp"
 #include "cellsense/power/power_limits.hpp"
 
@@ -174,8 +176,9 @@ class PyEstimator {
   /// Limits of the present state (ValueError naming the status when refused).
   py::dict power_limits(double temperature_degC, const py::dict& cfg) const {
     power::PowerLimits<T> r{};
-    const auto st = power::power_limits(est_, static_cast<T>(temperature_degC), power_config(cfg), r);
-    if (st != power::PowerStatus::kOk) { throw py::value_error(power_status_message(st)); }
+    const power::PowerConfig<T> c = power_config(cfg);
+    const auto st = power::power_limits(est_, static_cast<T>(temperature_degC), c, r);
+    if (st != power::PowerStatus::kOk) { throw py::value_error(cellsense_py::power_refusal(st, c)); }
     return limits_dict(r);
   }
   static const char* power_status_message(power::PowerStatus st) { return cellsense_py::power_status_message(st); }
@@ -208,7 +211,7 @@ class PyEstimator {
     power::PowerConfig<T> base = power_config(cfg);
     for (py::ssize_t j = 0; j < nh; ++j) {
       base.horizon_s = static_cast<T>(hz(j));
-      if (!base.valid()) { throw py::value_error(power_status_message(power::PowerStatus::kBadConfig)); }
+      if (!base.valid()) { throw py::value_error(cellsense_py::power_refusal(power::PowerStatus::kBadConfig, base)); }
     }
     const py::ssize_t n = time_s.shape(0);
     const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
@@ -318,6 +321,17 @@ void bind(py::module_& m, const char* name) {
       .def("time_to_full", &PE::time_to_full, py::arg("charge_current_A"), py::arg("soc_max"))
       .def("run_power", &PE::run_power, py::arg("time_s"), py::arg("current_A"), py::arg("voltage_V"),
            py::arg("temperature_degC"), py::arg("horizons_s"), py::arg("config"))
+      .def_static("restored_state_issue", [](const typename PE::Arr& x, double hysteresis_sign) -> py::object {
+        // The core's rule for a restored state's values (model/ecm_state_check.hpp), in double.
+        math::Matrix<double, PE::N, 1> v{};
+        cellsense_py::from_numpy_vector(x, v);
+        int where = -1;
+        const auto issue = model::check_restored_state<typename E::Model>(v, hysteresis_sign, where);
+        if (issue == model::RestoredStateIssue::kOk) { return py::none(); }
+        return py::make_tuple(where, model::restored_state_message(issue));
+      }, py::arg("x"), py::arg("hysteresis_sign"),
+         "None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else "
+         "(state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).")
       .def_property_readonly_static("n_states", [](py::object) { return PE::N; })
       .def_property_readonly_static("sizeof_estimator", [](py::object) { return sizeof(E); });
 }
@@ -358,6 +372,24 @@ PYBIND11_MODULE(_core, m) {
         py::arg("code"),
         "The core's name of one status code ('unknown' outside the space).");
   m.attr("STATUS_NAMES") = m.attr("status_names")();
+  m.attr("STATE_V_RC_MAX_V") = model::kRestoredVRcMax_V;  // bound of a restored RC voltage (V)
+  // The state-of-power settings rule (power::PowerConfig::check), for cellsense.power.PowerSettings.
+  m.def("power_config_issue", [](const py::dict& cfg) -> py::object {
+    const power::PowerConfigIssue i = cellsense_py::load_power_config<double>(cfg).check();
+    if (i == power::PowerConfigIssue::kOk) { return py::none(); }
+    return py::make_tuple(static_cast<int>(i), power::power_config_field(i), power::power_config_message(i));
+  }, py::arg("config"),
+        "None if the power settings (PowerConfig fields; missing ones take the core's defaults) pass the core's "
+        "check, else (code, field, message) of the first one out of range (power/power_limits.hpp).");
+  // The ECM's parameters by name (model/ecm_params_table.hpp): (name, unit, kind) per EcmParams member in
+  // member order; the parameter dict's keys, the C struct's fields (tests/python/test_ecm_params_table.py).
+  {
+    py::list rows;
+    for (const model::EcmParamInfo& f : model::kEcmParams) {
+      rows.append(py::make_tuple(f.name, f.unit, model::ecm_param_kind_name(f.kind)));
+    }
+    m.attr("ECM_PARAMETERS") = py::tuple(rows);
+  }
   m.attr("STATUS_INITIAL") = kStatusInitial;
   m.attr("STATUS_CLOCK_REANCHORED") = kStatusClockReanchored;
   m.attr("CLOCK_REANCHOR_AFTER") = LogClock<double>::kReanchorAfter;

@@ -179,8 +179,9 @@ class PyPack {
     std::vector<T> temps(static_cast<std::size_t>(pack_->n_cells()));
     for (int k = 0; k < pack_->n_cells(); ++k) { temps[static_cast<std::size_t>(k)] = static_cast<T>(t(k)); }
     power::PackPowerLimits<T> r{};
-    const auto st = power::pack_power_limits(*pack_, temps.data(), cellsense_py::load_power_config<T>(cfg), r);
-    if (st != power::PowerStatus::kOk) { throw py::value_error(cellsense_py::power_status_message(st)); }
+    const power::PowerConfig<T> c = cellsense_py::load_power_config<T>(cfg);
+    const auto st = power::pack_power_limits(*pack_, temps.data(), c, r);
+    if (st != power::PowerStatus::kOk) { throw py::value_error(cellsense_py::power_refusal(st, c)); }
     py::dict d;
     d["discharge_current_A"] = static_cast<double>(r.discharge_current_A);
     d["charge_current_A"] = static_cast<double>(r.charge_current_A);

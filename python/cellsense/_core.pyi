@@ -6,11 +6,16 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CLOCK_ACTION_NONFINITE_BEFORE_START', 'CLOCK_ACTION_REANCHOR', 'CLOCK_ACTION_START', 'CLOCK_ACTION_STEP', 'CLOCK_REANCHOR_AFTER', 'EcmEkf1_f32', 'EcmEkf1_f64', 'EcmEkf2_f32', 'EcmEkf2_f64', 'EcmEkf3_f32', 'EcmEkf3_f64', 'EcmSohEkf1_f32', 'EcmSohEkf1_f64', 'EcmSohEkf2_f32', 'EcmSohEkf2_f64', 'EcmSohEkf3_f32', 'EcmSohEkf3_f64', 'EcmSohUkf1_f32', 'EcmSohUkf1_f64', 'EcmSohUkf2_f32', 'EcmSohUkf2_f64', 'EcmSohUkf3_f32', 'EcmSohUkf3_f64', 'EcmUkf1_f32', 'EcmUkf1_f64', 'EcmUkf2_f32', 'EcmUkf2_f64', 'EcmUkf3_f32', 'EcmUkf3_f64', 'PACK_EVENT_CLOCK_REANCHORED', 'PACK_EVENT_INITIAL', 'PACK_STATUS_REINIT', 'PACK_STATUS_REINIT_FAILED', 'PACK_STATUS_REST', 'PackEkf1_f32', 'PackEkf1_f64', 'PackEkf2_f32', 'PackEkf2_f64', 'PackEkf3_f32', 'PackEkf3_f64', 'PackUkf1_f32', 'PackUkf1_f64', 'PackUkf2_f32', 'PackUkf2_f64', 'PackUkf3_f32', 'PackUkf3_f64', 'SPME_ELECTROLYTE_MODES', 'SPME_MAX_OCP_POINTS', 'SPME_PADE_ORDER', 'STATUS_CLOCK_REANCHORED', 'STATUS_INITIAL', 'STATUS_NAMES', 'STATUS_VOLTAGE_STUCK', 'STUCK_MIN_SAMPLES', 'STUCK_MIN_STEP_V', 'SpmeEkf_f32', 'SpmeEkf_f64', 'SpmeUkf_f32', 'SpmeUkf_f64', 'asinh_f32', 'asinh_f64', 'exp_f32', 'exp_f64', 'log_clock', 'log_f32', 'log_f64', 'pack_event_names', 'spme_open_loop_f32', 'spme_open_loop_f64', 'spme_pade_constants', 'status_name', 'status_names']
+__all__: list[str] = ['CLOCK_ACTION_NONFINITE_BEFORE_START', 'CLOCK_ACTION_REANCHOR', 'CLOCK_ACTION_START', 'CLOCK_ACTION_STEP', 'CLOCK_REANCHOR_AFTER', 'ECM_PARAMETERS', 'EcmEkf1_f32', 'EcmEkf1_f64', 'EcmEkf2_f32', 'EcmEkf2_f64', 'EcmEkf3_f32', 'EcmEkf3_f64', 'EcmSohEkf1_f32', 'EcmSohEkf1_f64', 'EcmSohEkf2_f32', 'EcmSohEkf2_f64', 'EcmSohEkf3_f32', 'EcmSohEkf3_f64', 'EcmSohUkf1_f32', 'EcmSohUkf1_f64', 'EcmSohUkf2_f32', 'EcmSohUkf2_f64', 'EcmSohUkf3_f32', 'EcmSohUkf3_f64', 'EcmUkf1_f32', 'EcmUkf1_f64', 'EcmUkf2_f32', 'EcmUkf2_f64', 'EcmUkf3_f32', 'EcmUkf3_f64', 'PACK_EVENT_CLOCK_REANCHORED', 'PACK_EVENT_INITIAL', 'PACK_STATUS_REINIT', 'PACK_STATUS_REINIT_FAILED', 'PACK_STATUS_REST', 'PackEkf1_f32', 'PackEkf1_f64', 'PackEkf2_f32', 'PackEkf2_f64', 'PackEkf3_f32', 'PackEkf3_f64', 'PackUkf1_f32', 'PackUkf1_f64', 'PackUkf2_f32', 'PackUkf2_f64', 'PackUkf3_f32', 'PackUkf3_f64', 'SPME_ELECTROLYTE_MODES', 'SPME_MAX_OCP_POINTS', 'SPME_PADE_ORDER', 'STATE_V_RC_MAX_V', 'STATUS_CLOCK_REANCHORED', 'STATUS_INITIAL', 'STATUS_NAMES', 'STATUS_VOLTAGE_STUCK', 'STUCK_MIN_SAMPLES', 'STUCK_MIN_STEP_V', 'SpmeEkf_f32', 'SpmeEkf_f64', 'SpmeUkf_f32', 'SpmeUkf_f64', 'asinh_f32', 'asinh_f64', 'exp_f32', 'exp_f64', 'log_clock', 'log_f32', 'log_f64', 'pack_event_names', 'power_config_issue', 'spme_open_loop_f32', 'spme_open_loop_f64', 'spme_pade_constants', 'status_name', 'status_names']
 class EcmEkf1_f64:
     n_states: typing.ClassVar[int] = 3
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -55,6 +60,11 @@ class EcmUkf1_f64:
     n_states: typing.ClassVar[int] = 3
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -99,6 +109,11 @@ class EcmEkf2_f64:
     n_states: typing.ClassVar[int] = 4
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -143,6 +158,11 @@ class EcmUkf2_f64:
     n_states: typing.ClassVar[int] = 4
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -187,6 +207,11 @@ class EcmEkf3_f64:
     n_states: typing.ClassVar[int] = 5
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -231,6 +256,11 @@ class EcmUkf3_f64:
     n_states: typing.ClassVar[int] = 5
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -275,6 +305,11 @@ class EcmEkf1_f32:
     n_states: typing.ClassVar[int] = 3
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -319,6 +354,11 @@ class EcmUkf1_f32:
     n_states: typing.ClassVar[int] = 3
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -363,6 +403,11 @@ class EcmEkf2_f32:
     n_states: typing.ClassVar[int] = 4
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -407,6 +452,11 @@ class EcmUkf2_f32:
     n_states: typing.ClassVar[int] = 4
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -451,6 +501,11 @@ class EcmEkf3_f32:
     n_states: typing.ClassVar[int] = 5
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -495,6 +550,11 @@ class EcmUkf3_f32:
     n_states: typing.ClassVar[int] = 5
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+        """
+        None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def covariance(self) -> numpy.typing.NDArray[numpy.float64]:
@@ -1519,6 +1579,10 @@ def pack_event_names() -> dict:
     """
     Pack event code -> name (pack/pack.hpp).
     """
+def power_config_issue(config: dict) -> typing.Any:
+    """
+    None if the power settings (PowerConfig fields; missing ones take the core's defaults) pass the core's check, else (code, field, message) of the first one out of range (power/power_limits.hpp).
+    """
 def spme_open_loop_f32(params: dict, time_s: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], current_A: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], temperature_degC: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], soc0: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     ...
 def spme_open_loop_f64(params: dict, time_s: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], current_A: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], temperature_degC: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], soc0: typing.SupportsFloat | typing.SupportsIndex) -> dict:
@@ -1540,6 +1604,7 @@ CLOCK_ACTION_REANCHOR: int = 2
 CLOCK_ACTION_START: int = 0
 CLOCK_ACTION_STEP: int = 1
 CLOCK_REANCHOR_AFTER: int = 3
+ECM_PARAMETERS: tuple = (('capacity_Ah', 'A h', 'scalar'), ('coulombic_efficiency', '1', 'scalar'), ('hysteresis_rate', '1', 'scalar'), ('sign_deadband_A', 'A', 'scalar'), ('soc', '1', 'breakpoints'), ('temperature_degC', 'degC', 'breakpoints'), ('ocv_V', 'V', 'table'), ('r0_Ohm', 'Ohm', 'table'), ('rc_r_Ohm', 'Ohm', 'rc_tables'), ('rc_tau_s', 's', 'rc_tables'), ('hysteresis_V', 'V', 'table'), ('hysteresis_instant_V', 'V', 'table'), ('voltage_min_V', 'V', 'scalar'), ('voltage_max_V', 'V', 'scalar'), ('current_min_A', 'A', 'scalar'), ('current_max_A', 'A', 'scalar'), ('temperature_min_degC', 'degC', 'scalar'), ('temperature_max_degC', 'degC', 'scalar'))
 PACK_EVENT_CLOCK_REANCHORED: int = 3
 PACK_EVENT_INITIAL: int = 255
 PACK_STATUS_REINIT: int = 21
@@ -1548,6 +1613,7 @@ PACK_STATUS_REST: int = 20
 SPME_ELECTROLYTE_MODES: int = 2
 SPME_MAX_OCP_POINTS: int = 96
 SPME_PADE_ORDER: int = 3
+STATE_V_RC_MAX_V: float = 5.0
 STATUS_CLOCK_REANCHORED: int = 254
 STATUS_INITIAL: int = 255
 STATUS_NAMES: dict = {0: 'fused', 1: 'fused_gate_timeout', 2: 'predicted_only', 10: 'rejected_nonfinite', 11: 'rejected_dt_nonpositive', 12: 'rejected_dt_too_large', 13: 'rejected_current_range', 14: 'rejected_voltage_range', 15: 'rejected_temperature_range', 16: 'rejected_innovation_gate', 17: 'rejected_numerical', 18: 'not_initialised', 20: 'rest', 21: 'reinit', 22: 'reinit_failed', 253: 'voltage_stuck', 254: 'clock_reanchored', 255: 'initial'}

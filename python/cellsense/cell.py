@@ -96,14 +96,15 @@ class Cell:
                 + (", placeholder" if self.placeholder else "") + ")")
 
     def core_params(self) -> dict[str, Any]:
-        """The parameter dict the compiled core takes."""
+        """The parameter dict the compiled core takes: the keys of the core's parameter table, in its order
+        (model/ecm_params_table.hpp, cellsense._core.ECM_PARAMETERS; tests/python/test_ecm_params_table.py)."""
         return {
+            "capacity_Ah": self.capacity_Ah, "coulombic_efficiency": self.coulombic_efficiency,
+            "hysteresis_rate": self.hysteresis_rate, "sign_deadband_A": self.sign_deadband_A,
             "soc": self.soc, "temperature_degC": self.temperature_degC,
             "ocv_V": self.ocv_V, "r0_Ohm": self.r0_Ohm,
             "rc_r_Ohm": list(self.rc_r_Ohm), "rc_tau_s": list(self.rc_tau_s),
             "hysteresis_V": self.hysteresis_V, "hysteresis_instant_V": self.hysteresis_instant_V,
-            "capacity_Ah": self.capacity_Ah, "coulombic_efficiency": self.coulombic_efficiency,
-            "hysteresis_rate": self.hysteresis_rate, "sign_deadband_A": self.sign_deadband_A,
             "voltage_min_V": self.voltage_range_V[0], "voltage_max_V": self.voltage_range_V[1],
             "current_min_A": self.current_range_A[0], "current_max_A": self.current_range_A[1],
             "temperature_min_degC": self.temperature_range_degC[0],

@@ -24,6 +24,19 @@ from .cell import Cell, load_cell
 C_API_RC_PAIRS = 2
 DEFAULT_SYMBOL = "cell_params"
 
+#: The ECM parameters in cs_ecm_params order (name, kind): the header is written in this order from
+#: Cell.core_params(). It is the core's table (cpp/include/cellsense/model/ecm_params_table.hpp,
+#: cellsense._core.ECM_PARAMETERS) written out because export-c runs without the compiled module (the
+#: firmware build); tests/python/test_ecm_params_table.py holds the two equal.
+ECM_FIELDS: tuple[tuple[str, str], ...] = (
+    ("capacity_Ah", "scalar"), ("coulombic_efficiency", "scalar"), ("hysteresis_rate", "scalar"),
+    ("sign_deadband_A", "scalar"), ("soc", "breakpoints"), ("temperature_degC", "breakpoints"),
+    ("ocv_V", "table"), ("r0_Ohm", "table"), ("rc_r_Ohm", "rc_tables"), ("rc_tau_s", "rc_tables"),
+    ("hysteresis_V", "table"), ("hysteresis_instant_V", "table"),
+    ("voltage_min_V", "scalar"), ("voltage_max_V", "scalar"), ("current_min_A", "scalar"),
+    ("current_max_A", "scalar"), ("temperature_min_degC", "scalar"), ("temperature_max_degC", "scalar"),
+)
+
 
 def c_float(value: float) -> str:
     """A C float literal that reads back as exactly np.float32(value)."""
@@ -45,6 +58,39 @@ def _floats(values, per_line: int = 6, indent: str = "      ") -> str:
 def _table(name: str, table: np.ndarray) -> str:
     rows = ",\n".join(f"      {{{_floats(row, indent='       ')}}}" for row in np.asarray(table, dtype=float))
     return f"    {{{{ /* {name} [temperature][soc] */\n{rows}}}}}"
+
+
+def _ecm_initializer(params: dict) -> str:
+    """The cs_ecm_params initializer: one entry per ECM_FIELDS row in order (the two breakpoint rows as
+    the grid, a scalar range's min and max on one line), each field named in a comment."""
+    entries: list[tuple[str, str]] = []  # (C initializer, comment after its comma)
+    k = 0
+    while k < len(ECM_FIELDS):
+        name, kind = ECM_FIELDS[k]
+        nxt = ECM_FIELDS[k + 1][0] if k + 1 < len(ECM_FIELDS) else ""
+        if kind == "breakpoints":  # soc, then temperature_degC: the grid struct
+            soc, temp = params[name], params[nxt]
+            entries.append((f"    {{ /* grid */\n      {len(soc)}, {len(temp)},\n      {{{_floats(soc)}}},\n"
+                            f"      {{{_floats(temp)}}}}}", ""))
+            k += 2
+        elif kind == "table":
+            entries.append((_table(name, params[name]), ""))
+            k += 1
+        elif kind == "rc_tables":
+            body = ",\n".join(_table(f"{name}[{j}]", t) for j, t in enumerate(params[name]))
+            entries.append((f"    {{\n{body}}}", ""))
+            k += 1
+        elif "_min_" in name and nxt == name.replace("_min_", "_max_"):
+            entries.append((f"    {c_float(params[name])}, {c_float(params[nxt])}", f"/* {name}, {nxt} */"))
+            k += 2
+        else:
+            entries.append((f"    {c_float(params[name])}", f"/* {name} */"))
+            k += 1
+    lines = []
+    for i, (code, comment) in enumerate(entries):
+        sep = " " if i == len(entries) - 1 else ","
+        lines.append(code + (sep + " " + comment if comment else sep.strip()))
+    return "\n".join(lines)
 
 
 def c_string(text: str) -> str:
@@ -90,10 +136,6 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
     voltage_sigma, model_error_current, model_error_relative, model_error_correlation = \
         resolve_model_error(NoiseSettings(), cell)
     guard = guard or _guard(None, symbol)
-    tables = [("ocv_V", cell.ocv_V), ("r0_Ohm", cell.r0_Ohm)]
-    rc_r = ",\n".join(_table(f"rc_r_Ohm[{j}]", t) for j, t in enumerate(cell.rc_r_Ohm))
-    rc_tau = ",\n".join(_table(f"rc_tau_s[{j}]", t) for j, t in enumerate(cell.rc_tau_s))
-    vr, cr, tr = cell.voltage_range_V, cell.current_range_A, cell.temperature_range_degC
     src = Path(cell.source).name if cell.source else "?"
     # the cell's name and file name come from outside: escaped for C string literals and comments
     # (a name holding "*/", a newline and "#define ..." must not reach the preprocessor; issue #12)
@@ -128,25 +170,7 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
 static const cs_cell_params {symbol} = {{
   CS_PARAMS_LAYOUT,
   {{
-    {c_float(cell.capacity_Ah)}, /* capacity_Ah */
-    {c_float(cell.coulombic_efficiency)}, /* coulombic_efficiency */
-    {c_float(cell.hysteresis_rate)}, /* hysteresis_rate */
-    {c_float(cell.sign_deadband_A)}, /* sign_deadband_A */
-    {{ /* grid */
-      {ns}, {nt},
-      {{{_floats(cell.soc)}}},
-      {{{_floats(cell.temperature_degC)}}}}},
-{_table(tables[0][0], tables[0][1])},
-{_table(tables[1][0], tables[1][1])},
-    {{
-{rc_r}}},
-    {{
-{rc_tau}}},
-{_table("hysteresis_V", cell.hysteresis_V)},
-{_table("hysteresis_instant_V", cell.hysteresis_instant_V)},
-    {c_float(vr[0])}, {c_float(vr[1])}, /* voltage_min_V, voltage_max_V */
-    {c_float(cr[0])}, {c_float(cr[1])}, /* current_min_A, current_max_A */
-    {c_float(tr[0])}, {c_float(tr[1])}  /* temperature_min_degC, temperature_max_degC */
+{_ecm_initializer(cell.core_params())}
   }}
 }};
 

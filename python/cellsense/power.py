@@ -48,9 +48,13 @@ class PowerSettings:
         return cls(soc_sigma_k=k, voltage_sigma_k=k, **kw)
 
     def core_dict(self, cell) -> dict[str, float]:
+        """The core's PowerConfig fields (horizon_s excepted) for `cell`, checked by the core's rule
+        (power::PowerConfig::check, through cellsense._core.power_config_issue): ValueError naming the setting."""
+        from . import _core  # the compiled module (the power functions need it anyway)
+
         hz = [float(h) for h in self.horizons_s]
-        if not hz or not all(0.0 < h <= 86400.0 and math.isfinite(h) for h in hz):
-            raise ValueError(f"PowerSettings.horizons_s: {list(self.horizons_s)!r}: each horizon must be in (0, 86400] s")
+        if not hz:
+            raise ValueError("PowerSettings.horizons_s: empty: give at least one horizon (s)")
         vmin, vmax = cell.voltage_cutoff_V
         imin, imax = identified_current_range(cell)
         d = {"voltage_min_V": vmin if self.voltage_min_V is None else float(self.voltage_min_V),
@@ -59,19 +63,14 @@ class PowerSettings:
              "discharge_current_max_A": imax if self.discharge_current_max_A is None else float(self.discharge_current_max_A),
              "charge_current_max_A": -imin if self.charge_current_max_A is None else float(self.charge_current_max_A),
              "soc_sigma_k": float(self.soc_sigma_k), "voltage_sigma_k": float(self.voltage_sigma_k)}
-        for k, v in d.items():
-            if not math.isfinite(v):
-                raise ValueError(f"PowerSettings.{k}: {v!r} is not finite")
-        if not d["voltage_min_V"] < d["voltage_max_V"]:
-            raise ValueError(f"PowerSettings: voltage_min_V {d['voltage_min_V']} must be below voltage_max_V {d['voltage_max_V']}")
-        if not d["soc_min"] < d["soc_max"]:
-            raise ValueError(f"PowerSettings: soc_min {d['soc_min']} must be below soc_max {d['soc_max']}")
-        for k in ("discharge_current_max_A", "charge_current_max_A"):
-            if not 0.0 < d[k] <= 1e6:
-                raise ValueError(f"PowerSettings.{k}: {d[k]!r} must be in (0, 1e6] A (a positive magnitude)")
-        for k in ("soc_sigma_k", "voltage_sigma_k"):
-            if not 0.0 <= d[k] <= 10.0:
-                raise ValueError(f"PowerSettings.{k}: {d[k]!r} must be in [0, 10]")
+        for h in hz:
+            issue = _core.power_config_issue({**d, "horizon_s": h})
+            if issue is not None:
+                _code, fld, rule = issue
+                if fld == "horizon_s":
+                    raise ValueError(f"PowerSettings.horizons_s: {list(self.horizons_s)!r}: {rule}")
+                given = ", ".join(f"{k} = {d[k]!r}" for k in fld.split("/"))
+                raise ValueError(f"PowerSettings.{fld}: {given}: {rule}")
         return d
 
 

@@ -55,6 +55,50 @@ constexpr const char* limited_by_name(LimitedBy l) {
   return l == LimitedBy::kVoltage ? "voltage" : l == LimitedBy::kSoc ? "soc" : l == LimitedBy::kCurrent ? "current" : "none";
 }
 
+/// Which PowerConfig setting is out of range (PowerConfig::check): the one rule, named, that the C API
+/// (CS_POWER_BAD_CONFIG), the bindings and cellsense.power.PowerSettings report.
+enum class PowerConfigIssue : std::uint8_t {
+  kOk = 0,
+  kHorizon = 1,          ///< horizon_s outside (0, 86400] s
+  kVoltageWindow = 2,    ///< voltage_min_V / voltage_max_V not finite, or min not below max
+  kSocWindow = 3,        ///< soc_min / soc_max not finite, or min not below max
+  kDischargeRating = 4,  ///< discharge_current_max_A outside (0, 1e6] A
+  kChargeRating = 5,     ///< charge_current_max_A outside (0, 1e6] A
+  kSocSigmaK = 6,        ///< soc_sigma_k outside [0, 10]
+  kVoltageSigmaK = 7,    ///< voltage_sigma_k outside [0, 10]
+};
+
+/// The PowerConfig field(s) an issue is about (their names: the C struct's and the settings dict's keys).
+constexpr const char* power_config_field(PowerConfigIssue i) {
+  switch (i) {
+    case PowerConfigIssue::kOk: return "";
+    case PowerConfigIssue::kHorizon: return "horizon_s";
+    case PowerConfigIssue::kVoltageWindow: return "voltage_min_V/voltage_max_V";
+    case PowerConfigIssue::kSocWindow: return "soc_min/soc_max";
+    case PowerConfigIssue::kDischargeRating: return "discharge_current_max_A";
+    case PowerConfigIssue::kChargeRating: return "charge_current_max_A";
+    case PowerConfigIssue::kSocSigmaK: return "soc_sigma_k";
+    case PowerConfigIssue::kVoltageSigmaK: return "voltage_sigma_k";
+  }
+  return "unknown";
+}
+
+/// The rule an issue breaks, in words (the bounds PowerConfig::check applies).
+constexpr const char* power_config_message(PowerConfigIssue i) {
+  switch (i) {
+    case PowerConfigIssue::kOk: return "ok";
+    case PowerConfigIssue::kHorizon: return "horizon_s must be in (0, 86400] s";
+    case PowerConfigIssue::kVoltageWindow: return "voltage_min_V must be below voltage_max_V, both finite";
+    case PowerConfigIssue::kSocWindow: return "soc_min must be below soc_max, both finite";
+    case PowerConfigIssue::kDischargeRating:
+      return "discharge_current_max_A must be in (0, 1e6] A (a positive magnitude)";
+    case PowerConfigIssue::kChargeRating: return "charge_current_max_A must be in (0, 1e6] A (a positive magnitude)";
+    case PowerConfigIssue::kSocSigmaK: return "soc_sigma_k must be in [0, 10]";
+    case PowerConfigIssue::kVoltageSigmaK: return "voltage_sigma_k must be in [0, 10]";
+  }
+  return "unknown";
+}
+
 /// Settings of one power-limit calculation.
 template <typename T>
 struct PowerConfig {
@@ -68,15 +112,24 @@ struct PowerConfig {
   T soc_sigma_k = T(0);             ///< conservative: SOC taken this many sigma towards the limit (0: nominal)
   T voltage_sigma_k = T(0);         ///< conservative: cut-offs tightened by this many model-error sigma (0: nominal)
 
-  bool valid() const {
+  /// The first setting out of range, kOk if none (NaN fails every bound).
+  PowerConfigIssue check() const {
     const T big = T(3.0e38);
     auto fin = [big](T v) { return v >= -big && v <= big; };
-    return horizon_s > T(0) && horizon_s <= T(86400) && fin(voltage_min_V) && fin(voltage_max_V) &&
-           voltage_min_V < voltage_max_V && fin(soc_min) && fin(soc_max) && soc_min < soc_max &&
-           discharge_current_max_A > T(0) && discharge_current_max_A <= T(1.0e6) && charge_current_max_A > T(0) &&
-           charge_current_max_A <= T(1.0e6) && soc_sigma_k >= T(0) && soc_sigma_k <= T(10) &&
-           voltage_sigma_k >= T(0) && voltage_sigma_k <= T(10);
+    if (!(horizon_s > T(0) && horizon_s <= T(86400))) { return PowerConfigIssue::kHorizon; }
+    if (!(fin(voltage_min_V) && fin(voltage_max_V) && voltage_min_V < voltage_max_V)) {
+      return PowerConfigIssue::kVoltageWindow;
+    }
+    if (!(fin(soc_min) && fin(soc_max) && soc_min < soc_max)) { return PowerConfigIssue::kSocWindow; }
+    if (!(discharge_current_max_A > T(0) && discharge_current_max_A <= T(1.0e6))) {
+      return PowerConfigIssue::kDischargeRating;
+    }
+    if (!(charge_current_max_A > T(0) && charge_current_max_A <= T(1.0e6))) { return PowerConfigIssue::kChargeRating; }
+    if (!(soc_sigma_k >= T(0) && soc_sigma_k <= T(10))) { return PowerConfigIssue::kSocSigmaK; }
+    if (!(voltage_sigma_k >= T(0) && voltage_sigma_k <= T(10))) { return PowerConfigIssue::kVoltageSigmaK; }
+    return PowerConfigIssue::kOk;
   }
+  bool valid() const { return check() == PowerConfigIssue::kOk; }
 };
 
 /// The limits for one horizon. Currents and powers are positive magnitudes.
