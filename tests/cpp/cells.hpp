@@ -41,6 +41,17 @@ void make_cell(cellsense::model::EcmParams<T, NRC>& p) {
   p.temperature_max_degC = T(85);
 }
 
+/// The same cell with a flat OCV plateau between SOC 0.4 and 0.6 (every temperature), as on an LFP cell:
+/// OCV(0.4) = OCV(0.5) = OCV(0.6) on the table.
+template <typename T, int NRC>
+void make_flat_cell(cellsense::model::EcmParams<T, NRC>& p) {
+  make_cell(p);
+  for (int t = 0; t < p.grid.n_temperature; ++t) {
+    p.ocv_V.value[t][4] = p.ocv_V.value[t][5];
+    p.ocv_V.value[t][6] = p.ocv_V.value[t][5];
+  }
+}
+
 /// Deterministic pseudo-random numbers (xorshift32) for test drive profiles.
 struct Rng {
   unsigned state = 2463534242u;

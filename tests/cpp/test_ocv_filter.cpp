@@ -22,8 +22,12 @@ struct Bench {
   soh::SohState<T> st{};
   soh::OcvFilter<E> f;
   bool ok = false;
-  explicit Bench(T soc0) {
-    cstest::make_cell(p);
+  explicit Bench(T soc0, bool flat = false) {
+    if (flat) {
+      cstest::make_flat_cell(p);
+    } else {
+      cstest::make_cell(p);
+    }
     const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
     typename M::State x;
     typename M::Cov P;
@@ -75,6 +79,9 @@ void test_init_and_monotonic(const char* name) {
   for (int j = 0; j <= model::kEcmOcvNodes; ++j) {
     CHECK_CTX(b.f.max_drop_V(j) > T(0.35 / 6) && b.f.max_drop_V(j) < T(0.5 / 6), name);
   }
+  // a flat OCV (plateau 0.4 .. 0.6, segments 2 and 3): no drop allowed there
+  Bench<E> flat(T(0.5), true);
+  CHECK_CTX(flat.f.max_drop_V(2) == T(0) && flat.f.max_drop_V(3) == T(0) && flat.f.max_drop_V(1) > T(0), name);
   // nodes that keep the OCV increasing: untouched, bit for bit
   T good[model::kEcmOcvNodes] = {T(0.01), T(0.02), T(-0.01), T(0), T(0.03)};
   T copy[model::kEcmOcvNodes];
@@ -192,11 +199,27 @@ void test_step(const char* name) {
     CHECK_CTX(b.st.ocv_resync == 0 && b.st.ocv_x[0] == b.est.soc() && b.st.ocv_P[0][1] == T(0), name);
     CHECK_CTX(b.nodes_same(before) && b.st.ocv_P[0][0] == b.est.covariance()(0, 0), name);
   }
-  {  // a non-finite prediction (infinite interval) changes nothing
+  {  // a non-finite prediction changes nothing: an infinite interval (SOC NaN), a 1e38 s one (covariance overflows)
     Bench<E> b(T(0.5));
     const auto before = b.st;
     CHECK_CTX(!b.f.step(b.est, b.c, b.st, std::numeric_limits<T>::infinity(), T(0), T(3.6), T(25), true), name);
     CHECK_CTX(std::memcmp(&before, &b.st, sizeof before) == 0, name);
+    CHECK_CTX(!b.f.step(b.est, b.c, b.st, T(1e38), T(0), T(3.6), T(25), true), name);
+    CHECK_CTX(std::memcmp(&before, &b.st, sizeof before) == 0, name);
+  }
+  {  // a non-finite voltage is not learned from (the prediction stands)
+    Bench<E> b(T(0.5));
+    const auto before = b.st;
+    CHECK_CTX(!b.f.step(b.est, b.c, b.st, T(1), T(0), std::numeric_limits<T>::quiet_NaN(), T(25), true), name);
+    CHECK_CTX(b.nodes_same(before), name);
+  }
+  {  // an update whose posterior SOC variance rounds to <= 0 (restored P_zz huge against R) is not stored
+    Bench<E> b(T(0.5));
+    b.st.ocv_P[0][0] = sizeof(T) == 4 ? T(1e10) : T(1e20);
+    const T v = b.voltage(T(0), T(0.02));
+    const auto before = b.st;
+    CHECK_CTX(!b.f.step(b.est, b.c, b.st, T(1), T(0), v, T(25), true), name);
+    CHECK_CTX(b.nodes_same(before), name);
   }
 }
 
@@ -227,6 +250,9 @@ void test_state_checks(const char* name) {
   s = b.st;
   s.ocv_x[2] = T(1.5);
   CHECK_CTX(!F::state_ok(s) && !F::nodes_in_bound(b.c, s), name);
+  s = b.st;
+  s.ocv_x[2] = T(-1.5);
+  CHECK_CTX(!F::state_ok(s), name);
   s = b.st;
   s.ocv_x[4] = T(-0.2);
   CHECK_CTX(F::state_ok(s) && !F::nodes_in_bound(b.c, s), name);

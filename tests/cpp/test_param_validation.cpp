@@ -184,6 +184,11 @@ void test_every_code_has_a_message() {
     CHECK(std::strcmp(model::spme_param_error_message(static_cast<model::SpmeParamError>(e)), "unknown") != 0);
   }
   static_assert(model::param_error_message(ParamError::kCapacity)[0] == 'c', "constexpr message");
+  // no field: the empty name; a byte outside the enums (from a C caller or a saved code): "unknown"
+  CHECK(model::param_field_name(ParamField::kNone)[0] == '\0');
+  CHECK(std::strcmp(model::param_error_message(static_cast<ParamError>(200)), "unknown") == 0);
+  CHECK(std::strcmp(model::param_field_name(static_cast<ParamField>(200)), "unknown") == 0);
+  CHECK(std::strcmp(model::spme_param_error_message(static_cast<model::SpmeParamError>(200)), "unknown") == 0);
 }
 
 }  // namespace

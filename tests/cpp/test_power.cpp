@@ -320,6 +320,155 @@ void test_pack_weakest_cell(const char* name) {
   CHECK_CTX(std::memcmp(&o, &keep, sizeof o) == 0, name);
 }
 
+/// Every out-of-range setting on its own, with the issue check() names: the horizon (0, above a day, NaN),
+/// the voltage and SOC windows (a bound not finite, min not below max), each rating (0, above 1e6 A), each
+/// sigma factor (negative, above 10); power_limits() refuses each with kBadConfig, a temperature outside
+/// [-100, 200] degC with kBadInput; remaining_energy() and time_to_full() refuse each input out of range; the
+/// outputs stay untouched.
+// verifies: CS-PWR-004
+template <class E>
+void test_each_refusal(const char* name) {
+  using T = typename E::T;
+  using C = power::PowerConfig<T>;
+  using I = power::PowerConfigIssue;
+  const T inf = std::numeric_limits<T>::infinity();
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  Cell<E> c(T(0.5));
+  CHECK_CTX(c.ok, name);
+  struct Case {
+    I issue;
+    void (*apply)(C&);
+  };
+  static const Case cases[] = {
+      {I::kHorizon, [](C& k) { k.horizon_s = T(0); }},
+      {I::kHorizon, [](C& k) { k.horizon_s = T(86401); }},
+      {I::kVoltageWindow, [](C& k) { k.voltage_min_V = -std::numeric_limits<T>::infinity(); }},
+      {I::kVoltageWindow, [](C& k) { k.voltage_max_V = std::numeric_limits<T>::infinity(); }},
+      {I::kVoltageWindow, [](C& k) { k.voltage_min_V = k.voltage_max_V; }},
+      {I::kSocWindow, [](C& k) { k.soc_min = std::numeric_limits<T>::quiet_NaN(); }},
+      {I::kSocWindow, [](C& k) { k.soc_max = std::numeric_limits<T>::infinity(); }},
+      {I::kSocWindow, [](C& k) { k.soc_min = T(0.6); k.soc_max = T(0.6); }},
+      {I::kDischargeRating, [](C& k) { k.discharge_current_max_A = T(0); }},
+      {I::kDischargeRating, [](C& k) { k.discharge_current_max_A = T(2e6); }},
+      {I::kChargeRating, [](C& k) { k.charge_current_max_A = T(2e6); }},
+      {I::kSocSigmaK, [](C& k) { k.soc_sigma_k = T(-1); }},
+      {I::kSocSigmaK, [](C& k) { k.soc_sigma_k = T(11); }},
+      {I::kVoltageSigmaK, [](C& k) { k.voltage_sigma_k = T(-1); }},
+      {I::kVoltageSigmaK, [](C& k) { k.voltage_sigma_k = T(11); }},
+  };
+  power::PowerLimits<T> r{};
+  std::memset(&r, 0x5A, sizeof r);
+  const power::PowerLimits<T> before = r;
+  int refused = 0;
+  for (const Case& k : cases) {
+    C cfg = config<T>(T(10));
+    k.apply(cfg);
+    // the issue names its field(s), and the message states the rule for the (first) field
+    const char* field = power::power_config_field(k.issue);
+    char first[32] = {0};
+    for (int j = 0; j < 31 && field[j] != '\0' && field[j] != '/'; ++j) { first[j] = field[j]; }
+    const bool ok = cfg.check() == k.issue && !cfg.valid() && first[0] != '\0' &&
+                    std::strstr(power::power_config_message(k.issue), first) != nullptr &&
+                    power::power_limits(c.est, T(25), cfg, r) == power::PowerStatus::kBadConfig;
+    if (!ok) { std::printf("%s: not refused as expected: %s\n", name, power::power_config_field(k.issue)); }
+    refused += ok ? 1 : 0;
+  }
+  CHECK_CTX(refused == static_cast<int>(sizeof cases / sizeof cases[0]), name);
+  CHECK_CTX(config<T>(T(10)).check() == I::kOk, name);
+  CHECK_CTX(power::power_config_field(I::kOk)[0] == '\0' && std::strcmp(power::power_config_message(I::kOk), "ok") == 0, name);
+  CHECK_CTX(std::strcmp(power::power_config_field(static_cast<I>(200)), "unknown") == 0, name);  // a byte outside the enum
+  CHECK_CTX(std::strcmp(power::power_config_message(static_cast<I>(200)), "unknown") == 0, name);
+  CHECK_CTX(power::power_limits(c.est, T(-101), config<T>(T(10)), r) == power::PowerStatus::kBadInput, name);
+  CHECK_CTX(power::power_limits(c.est, T(201), config<T>(T(10)), r) == power::PowerStatus::kBadInput, name);
+  CHECK_CTX(std::memcmp(&r, &before, sizeof r) == 0, name);
+  // remaining_energy: power, temperature, cut-off, SOC floor, sigma factor
+  power::EnergyEstimate<T> e{};
+  std::memset(&e, 0x5A, sizeof e);
+  const power::EnergyEstimate<T> e_before = e;
+  using S = power::PowerStatus;
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(2e9), T(3), T(0), T(0), e) == S::kBadInput, name);
+  CHECK_CTX(power::remaining_energy(c.est, nan, T(5), T(3), T(0), T(0), e) == S::kBadInput, name);
+  CHECK_CTX(power::remaining_energy(c.est, T(201), T(5), T(3), T(0), T(0), e) == S::kBadInput, name);
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(5), T(0), T(0), T(0), e) == S::kBadConfig, name);
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(5), T(100), T(0), T(0), e) == S::kBadConfig, name);
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(5), T(3), T(-2), T(0), e) == S::kBadConfig, name);
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(5), T(3), T(1), T(0), e) == S::kBadConfig, name);
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(5), T(3), T(0), T(11), e) == S::kBadConfig, name);
+  CHECK_CTX(std::memcmp(&e, &e_before, sizeof e) == 0, name);
+  // time_to_full: current and SOC target
+  T t = T(-7), ts = T(-7);
+  CHECK_CTX(power::time_to_full(c.est, inf, T(1), t, ts) == S::kBadInput, name);
+  CHECK_CTX(power::time_to_full(c.est, T(1), T(0), t, ts) == S::kBadInput, name);
+  CHECK_CTX(power::time_to_full(c.est, T(1), T(3), t, ts) == S::kBadInput, name);
+  E fresh{};
+  CHECK_CTX(power::time_to_full(fresh, T(1), T(1), t, ts) == S::kNotInitialised, name);
+  CHECK_CTX(t == T(-7) && ts == T(-7), name);
+}
+
+/// The edges of the energy and time functions: from a SOC at or below the floor the energy is 0; a power the
+/// cell cannot deliver at any voltage (the fixed point's voltage <= 0) ends the integral with what was
+/// summed; a target SOC below the present one means 0 s to full (its sigma still from the SOC sigma). The
+/// charge limit's constraint: the SOC window near full, the voltage where the cut-off binds first.
+// verifies: CS-PWR-005, CS-PWR-003
+template <class E>
+void test_energy_and_limit_edges(const char* name) {
+  using T = typename E::T;
+  {
+    Cell<E> c(T(0.3));
+    CHECK_CTX(c.ok, name);
+    power::EnergyEstimate<T> e{};
+    CHECK_CTX(power::remaining_energy(c.est, T(25), T(1), T(3.0), T(0.3), T(0), e) == power::PowerStatus::kOk, name);
+    CHECK_CTX(e.energy_Wh == T(0) && e.time_to_empty_s == T(0), name);  // z = soc_min: nothing above the floor
+    // 1e9 W: i v = P has no solution above 0 V (v = OCV - R i); the integral stops at once
+    CHECK_CTX(power::remaining_energy(c.est, T(25), T(1e9), T(0.5), T(0), T(0), e) == power::PowerStatus::kOk, name);
+    CHECK_CTX(e.energy_Wh == T(0), name);
+    T t = T(-1), ts = T(-1);
+    CHECK_CTX(power::time_to_full(c.est, T(1), T(0.2), t, ts) == power::PowerStatus::kOk, name);
+    CHECK_CTX(t == T(0) && ts > T(0), name);
+  }
+  {  // near full, a long horizon: the SOC window binds the charge (the voltage window is wide)
+    Cell<E> c(T(0.9));
+    auto cfg = config<T>(T(3600));
+    cfg.voltage_max_V = T(10);
+    cfg.soc_max = T(0.95);
+    power::PowerLimits<T> r{};
+    CHECK_CTX(power::power_limits(c.est, T(25), cfg, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(r.charge_limited_by == power::LimitedBy::kSoc, name);
+    CHECK_CTX(std::fabs(static_cast<double>(r.charge_current_A) - 0.05 * kQ) < 1e-3, name);
+    cfg.voltage_max_V = T(4.0);  // OCV(0.9) = 4.01 V: already above it: nothing may flow
+    CHECK_CTX(power::power_limits(c.est, T(25), cfg, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(r.charge_limited_by == power::LimitedBy::kNone && r.charge_current_A == T(0), name);
+    cfg.voltage_max_V = T(4.1);  // the voltage binds before the SOC over 10 s
+    cfg.horizon_s = T(10);
+    CHECK_CTX(power::power_limits(c.est, T(25), cfg, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(r.charge_limited_by == power::LimitedBy::kVoltage, name);
+  }
+  {  // a relaxing polarisation (v_rc = +-0.3 V, tau 20 s) over 60 s: the start of the horizon binds, at
+     // i = (OCV -+ 0.3 V - cut-off) / R0, and the constraint is the voltage
+    for (const T vrc : {T(0.3), T(-0.3)}) {
+      Cell<E> c(T(0.5));
+      auto x = c.est.state();
+      x(E::Model::Idx::v_rc1, 0) = vrc;
+      CHECK_CTX(c.est.set_state(x, c.est.covariance(), c.est.aux()), name);
+      auto cfg = config<T>(T(60));
+      cfg.voltage_min_V = T(3.3);
+      cfg.voltage_max_V = T(4.0);
+      power::PowerLimits<T> r{};
+      CHECK_CTX(power::power_limits(c.est, T(25), cfg, r) == power::PowerStatus::kOk, name);
+      const double ocv = kV0 + kSlope * 0.5;
+      if (vrc > T(0)) {
+        CHECK_CTX(std::fabs(static_cast<double>(r.discharge_current_A) - (ocv - 0.3 - 3.3) / kR0) < 1e-3, name);
+        CHECK_CTX(r.discharge_limited_by == power::LimitedBy::kVoltage, name);
+        CHECK_CTX(r.discharge_voltage_V > T(3.3), name);  // the end of the horizon is above the cut-off
+      } else {
+        CHECK_CTX(std::fabs(static_cast<double>(r.charge_current_A) - (4.0 - ocv - 0.3) / kR0) < 1e-3, name);
+        CHECK_CTX(r.charge_limited_by == power::LimitedBy::kVoltage, name);
+        CHECK_CTX(r.charge_voltage_V < T(4.0), name);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -338,5 +487,9 @@ int main() {
   test_energy_and_times<EcmEkf<float, 1>>("ekf float");
   test_nonlinear_cell_invariant<EcmEkf<double, 2>>("ekf double 2rc");
   test_nonlinear_cell_invariant<EcmUkf<float, 2>>("ukf float 2rc");
+  test_each_refusal<EcmEkf<double, 1>>("ekf double");
+  test_each_refusal<EcmUkf<float, 1>>("ukf float");
+  test_energy_and_limit_edges<EcmEkf<double, 1>>("ekf double");
+  test_energy_and_limit_edges<EcmEkf<float, 1>>("ekf float");
   return cstest::finish("test_power");
 }

@@ -127,6 +127,9 @@ void test_gates() {
   CHECK_T(!soh::r0_fused_sample(c, st, fused(T(1), T(1e-4), T(1e-4)), T(0.15), T(1), T(3), true) &&
           unchanged(st));  // NIS beyond the gate
   st = base;
+  CHECK_T(!soh::r0_fused_sample(c, st, r, std::numeric_limits<T>::quiet_NaN(), T(1), T(3), true) &&
+          unchanged(st));  // a non-finite g (S is NaN)
+  st = base;
   soh::r0_unfused_sample(st);
   CHECK_T(st.prev_valid == 0);
   CHECK_T(!soh::r0_fused_sample(c, st, r, T(0.15), T(1), T(3), true) && unchanged(st));  // no reference

@@ -2,6 +2,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
+#include <limits>
 
 #include "cellsense/soh/soh_tracker.hpp"
 #include "cells.hpp"
@@ -75,8 +77,12 @@ struct Setup {
   E est;
   soh::SohTracker<E> soh;
   bool ok = false;
-  explicit Setup(T soc0, bool ocv_learning = true) {
-    cstest::make_cell(p);
+  explicit Setup(T soc0, bool ocv_learning = true, bool flat = false) {
+    if (flat) {
+      cstest::make_flat_cell(p);
+    } else {
+      cstest::make_cell(p);
+    }
     const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
     typename M::State x;
     typename M::Cov P;
@@ -447,6 +453,447 @@ void test_ocv_correction_model() {
   CHECK_T(b.ocv_correction_at(T(1.02), slope) == T(0) && slope == T(0));
 }
 
+/// Every refusal of the capacity estimator, each on its own: init (forgetting outside (0, 1], bounds
+/// not 0 < min < max <= 1e30, prior outside the bounds, prior sigma outside (0, 1e15]), update (inputs
+/// not finite, variances negative or infinite, sums that overflow) and set_sums (any sum not finite,
+/// a_xx <= 0, b_xx or b_yy < 0, capacity outside the bounds): false, and the sums keep their bits.
+// verifies: CS-SOH-001
+template <typename T>
+void test_awtls_each_refusal() {
+  using A = soh::CapacityAwtls<T>;
+  typename A::Config good;
+  good.forgetting = T(0.9);
+  good.capacity_min_Ah = T(1);
+  good.capacity_max_Ah = T(10);
+  const T inf = std::numeric_limits<T>::infinity();
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  A fresh;
+  CHECK_T(fresh.sigma_Ah() == T(1));  // the default sums: a_xx = 1
+  const auto refused_init = [&](typename A::Config c, T q0, T s0) {
+    A a;
+    const soh::CapacitySums<T> before = a.sums();
+    return !a.init(q0, s0, c) && std::memcmp(&before, &a.sums(), sizeof before) == 0;
+  };
+  typename A::Config c = good;
+  CHECK_T(A().init(T(5), T(0.5), c));
+  c.forgetting = T(0);
+  CHECK_T(refused_init(c, T(5), T(0.5)));
+  c.forgetting = T(1.5);
+  CHECK_T(refused_init(c, T(5), T(0.5)));
+  c = good;
+  c.capacity_min_Ah = T(0);
+  CHECK_T(refused_init(c, T(5), T(0.5)));
+  c = good;
+  c.capacity_max_Ah = T(1);  // not above min
+  CHECK_T(refused_init(c, T(1), T(0.5)));
+  c.capacity_max_Ah = T(1e31);
+  CHECK_T(refused_init(c, T(5), T(0.5)));
+  CHECK_T(refused_init(good, T(0.5), T(0.5)));  // prior below min
+  CHECK_T(refused_init(good, T(11), T(0.5)));   // above max
+  CHECK_T(refused_init(good, T(5), T(0)));
+  CHECK_T(refused_init(good, T(5), T(1e16)));
+  A a;
+  CHECK_T(a.init(T(5), T(0.5), good));
+  CHECK_T(a.config().forgetting == good.forgetting && a.config().capacity_max_Ah == good.capacity_max_Ah);
+  const soh::CapacitySums<T> before = a.sums();
+  CHECK_T(!a.update(T(0.5), T(1e-4), inf, T(1e-6)));
+  CHECK_T(!a.update(T(0.5), inf, T(1), T(1e-6)));
+  CHECK_T(!a.update(T(0.5), T(1e-4), T(1), -T(1)));
+  CHECK_T(!a.update(T(0.5), T(1e-4), T(1), inf));
+  // a pair that overflows the sums (|x|, |y| finite but w x^2 beyond the range): refused
+  CHECK_T(!a.update(T(1e30), T(0), T(1e30), std::numeric_limits<T>::min()));
+  CHECK_T(std::memcmp(&before, &a.sums(), sizeof before) == 0);
+  {  // on a small capacity (0.1 A h: w var_x ~ 1 / Q^2 = 100) the second-order sums overflow before a_xx
+    A small;
+    typename A::Config sc;
+    sc.forgetting = T(1);
+    sc.capacity_min_Ah = T(0.01);
+    sc.capacity_max_Ah = T(1);
+    CHECK_T(small.init(T(0.1), T(0.05), sc));
+    const soh::CapacitySums<T> s0 = small.sums();
+    CHECK_T(!small.update(T(1), T(1e-36), T(0.1), T(0)));   // b_xx = 1e40
+    CHECK_T(!small.update(T(1), T(1e-33), T(100), T(0)));   // b_xy = 1e39
+    CHECK_T(!small.update(T(1), T(1e-33), T(10), T(0)));    // b_yy = 1e39
+    CHECK_T(std::memcmp(&s0, &small.sums(), sizeof s0) == 0);
+  }
+  soh::CapacitySums<T> bad = before;
+  const auto refused_sums = [&](const soh::CapacitySums<T>& in) {
+    return !a.set_sums(in) && std::memcmp(&before, &a.sums(), sizeof before) == 0;
+  };
+  bad.capacity_Ah = nan;
+  CHECK_T(refused_sums(bad));
+  bad = before;
+  bad.a_xx = inf;
+  CHECK_T(refused_sums(bad));
+  bad = before;
+  bad.a_xy = inf;
+  CHECK_T(refused_sums(bad));
+  bad = before;
+  bad.b_xx = inf;
+  CHECK_T(refused_sums(bad));
+  bad = before;
+  bad.b_xy = -inf;
+  CHECK_T(refused_sums(bad));
+  bad = before;
+  bad.b_yy = nan;
+  CHECK_T(refused_sums(bad));
+  bad = before;
+  bad.a_xx = T(0);
+  CHECK_T(refused_sums(bad));
+  bad = before;
+  bad.b_xx = -T(1);
+  CHECK_T(refused_sums(bad));
+  bad = before;
+  bad.b_yy = -T(1);
+  CHECK_T(refused_sums(bad));
+  bad = before;
+  bad.capacity_Ah = T(0.5);
+  CHECK_T(refused_sums(bad));
+  bad.capacity_Ah = T(12);
+  CHECK_T(refused_sums(bad));
+  bad.capacity_Ah = T(7);
+  CHECK_T(a.set_sums(bad) && a.capacity_Ah() == T(7));
+}
+
+/// A fresh estimator on the synthetic cell (no tracker): what the configuration tests start from.
+template <class E>
+bool fresh_estimator(E& est, typename E::Model::Params& p, typename E::T soc0) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  cstest::make_cell(p);
+  const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(soc0, T(0.05), T(0.02), T(0), T(0.5), x, P);
+  EstimatorConfig<T> cfg;
+  cfg.voltage_sigma_V = T(0.01);
+  cfg.soc_min = T(-0.05);
+  cfg.soc_max = T(1.05);
+  return est.init(m, cfg, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk;
+}
+
+/// Every out-of-range field of SohConfig is refused on its own: init() returns false, the tracker stays
+/// uninitialised (step() then only runs the estimator, close_pair() and set_state() refuse) and the
+/// estimator's model keeps its capacity and R0 factor. The OCV fields are checked only with OCV learning
+/// on; explicit capacity bounds replace the 0.3 x / 1.5 x defaults.
+// verifies: CS-SOH-005
+template <class E>
+void test_config_refusals(const char* name) {
+  using T = typename E::T;
+  using C = soh::SohConfig<T>;
+  typename E::Model::Params p;
+  E est;
+  CHECK_CTX(fresh_estimator(est, p, T(0.8)), name);
+  const T q0 = est.model().capacity_Ah();
+  struct Case {
+    const char* what;
+    void (*apply)(C&);
+  };
+  static const Case cases[] = {
+      {"pair_min_delta_soc 0", [](C& c) { c.pair_min_delta_soc = T(0); }},
+      {"pair_min_delta_soc inf", [](C& c) { c.pair_min_delta_soc = std::numeric_limits<T>::infinity(); }},
+      {"pair_max_soc_sigma 0", [](C& c) { c.pair_max_soc_sigma = T(0); }},
+      {"rest_current_A -1", [](C& c) { c.rest_current_A = -T(1); }},
+      {"rest_current_A inf", [](C& c) { c.rest_current_A = std::numeric_limits<T>::infinity(); }},
+      {"current_sigma_A -1", [](C& c) { c.current_sigma_A = -T(1); }},
+      {"current_sigma_A inf", [](C& c) { c.current_sigma_A = std::numeric_limits<T>::infinity(); }},
+      {"current_offset_sigma_A -1", [](C& c) { c.current_offset_sigma_A = -T(1); }},
+      {"current_offset_sigma_A 2e6", [](C& c) { c.current_offset_sigma_A = T(2e6); }},
+      {"anchor_rest_s -1", [](C& c) { c.anchor_rest_s = -T(1); }},
+      {"anchor_rest_s 2e6", [](C& c) { c.anchor_rest_s = T(2e6); }},
+      {"r0_scale_sigma 0", [](C& c) { c.r0_scale_sigma = T(0); }},
+      {"r0_scale_per_sqrt_s -1", [](C& c) { c.r0_scale_per_sqrt_s = -T(1); }},
+      {"r0_scale_per_sqrt_s inf", [](C& c) { c.r0_scale_per_sqrt_s = std::numeric_limits<T>::infinity(); }},
+      {"r0_min_step_A 0", [](C& c) { c.r0_min_step_A = T(0); }},
+      {"r0_max_dt_s 0", [](C& c) { c.r0_max_dt_s = T(0); }},
+      {"r0_voltage_sigma_V 0", [](C& c) { c.r0_voltage_sigma_V = T(0); }},
+      {"r0_gate_nis 0", [](C& c) { c.r0_gate_nis = T(0); }},
+      {"r0_scale_min 0", [](C& c) { c.r0_scale_min = T(0); }},
+      {"r0_scale_max = min", [](C& c) { c.r0_scale_max = c.r0_scale_min; }},
+      {"r0_scale_max inf", [](C& c) { c.r0_scale_max = std::numeric_limits<T>::infinity(); }},
+      {"model's R0 factor below min", [](C& c) { c.r0_scale_min = T(1.5); }},
+      {"model's R0 factor above max", [](C& c) { c.r0_scale_min = T(0.1); c.r0_scale_max = T(0.5); }},
+      {"ocv_sigma_V 0", [](C& c) { c.ocv_sigma_V = T(0); }},
+      {"ocv_sigma_V 2", [](C& c) { c.ocv_sigma_V = T(2); }},
+      {"ocv_V_per_sqrt_s -1", [](C& c) { c.ocv_V_per_sqrt_s = -T(1); }},
+      {"ocv_V_per_sqrt_s inf", [](C& c) { c.ocv_V_per_sqrt_s = std::numeric_limits<T>::infinity(); }},
+      {"ocv_soc_per_sqrt_s -1", [](C& c) { c.ocv_soc_per_sqrt_s = -T(1); }},
+      {"ocv_soc_per_sqrt_s inf", [](C& c) { c.ocv_soc_per_sqrt_s = std::numeric_limits<T>::infinity(); }},
+      {"ocv_load_fraction -1", [](C& c) { c.ocv_load_fraction = -T(1); }},
+      {"ocv_load_fraction inf", [](C& c) { c.ocv_load_fraction = std::numeric_limits<T>::infinity(); }},
+      {"ocv_max_V 0", [](C& c) { c.ocv_max_V = T(0); }},
+      {"ocv_max_V 2", [](C& c) { c.ocv_max_V = T(2); }},
+      {"learn_min_temperature_degC NaN", [](C& c) { c.learn_min_temperature_degC = std::numeric_limits<T>::quiet_NaN(); }},
+      {"learn_max_temperature_degC inf", [](C& c) { c.learn_max_temperature_degC = std::numeric_limits<T>::infinity(); }},
+      {"learn window reversed", [](C& c) { c.learn_min_temperature_degC = T(30); c.learn_max_temperature_degC = T(20); }},
+      {"capacity_sigma_Ah 0", [](C& c) { c.capacity_sigma_Ah = T(0); }},
+      {"capacity bounds exclude the model's", [](C& c) { c.capacity_min_Ah = T(3); c.capacity_max_Ah = T(4); }},
+  };
+  int refused = 0;
+  for (const Case& k : cases) {
+    C c;
+    k.apply(c);
+    soh::SohTracker<E> tr;
+    const bool ok = tr.init(est, c);
+    const bool same = est.model().capacity_Ah() == q0 && est.model().r0_scale() == T(1);
+    if (ok || tr.initialised() || !same) { std::printf("%s: not refused or not unchanged: %s\n", name, k.what); }
+    refused += (!ok && !tr.initialised() && same) ? 1 : 0;
+  }
+  CHECK_CTX(refused == static_cast<int>(sizeof cases / sizeof cases[0]), name);
+  // an uninitialised tracker: step() runs the estimator only; close_pair() and set_state() refuse
+  soh::SohTracker<E> un;
+  C bad;
+  bad.r0_gate_nis = T(0);
+  CHECK_CTX(!un.init(est, bad), name);
+  const auto r = un.step(est, T(1), T(0), T(3.85), T(25));
+  CHECK_CTX(!is_rejected(r.soc.status) && !r.capacity_updated && !r.r0_updated && !r.ocv_updated, name);
+  CHECK_CTX(!un.close_pair(est), name);
+  CHECK_CTX(!un.set_state(est, un.state()), name);
+  // with OCV learning off the OCV fields are not checked; explicit capacity bounds are used
+  C off;
+  off.ocv_learning = false;
+  off.ocv_sigma_V = T(2);
+  off.ocv_max_V = T(2);
+  off.capacity_min_Ah = T(1);
+  off.capacity_max_Ah = T(3);
+  soh::SohTracker<E> tr;
+  CHECK_CTX(tr.init(est, off), name);
+  soh::SohState<T> s = tr.state();
+  s.capacity.capacity_Ah = T(3.5);  // above the explicit bound
+  CHECK_CTX(!tr.set_state(est, s), name);
+  s.capacity.capacity_Ah = T(2.9);
+  CHECK_CTX(tr.set_state(est, s) && est.model().capacity_Ah() == T(2.9), name);
+  CHECK_CTX(!est.model().ocv_corrected(), name);  // learning off: the model's OCV is not touched
+}
+
+/// Every field of a saved SOH state is checked on restore, each on its own: a non-finite or
+/// out-of-bounds R0 factor, a non-positive or infinite R0 variance, a non-finite anchor or charge or
+/// residual, a negative or infinite variance, rest and anchor ages outside [0, kRestCap_s], flags
+/// other than 0 / 1, an OCV filter state that fails OcvFilter::state_ok() or nodes beyond ocv_max_V,
+/// bad capacity sums: refused, tracker and estimator unchanged bit for bit.
+// verifies: CS-SOH-005
+template <class E>
+void test_restore_each_field(const char* name) {
+  using T = typename E::T;
+  using S = soh::SohState<T>;
+  Setup<E> a(T(0.9));
+  CHECK_CTX(a.ok, name);
+  for (int k = 0; k < 300; ++k) {
+    const T i = static_cast<T>((k / 20) % 2 == 0 ? 2.0 : 0.0);
+    a.soh.step(a.est, T(1), i, static_cast<T>(3.9 - 0.0001 * k - 0.03 * static_cast<double>(i)), T(25));
+  }
+  const S keep = a.soh.state();
+  const auto x = a.est.state();
+  const auto P = a.est.covariance();
+  struct Case {
+    const char* what;
+    void (*apply)(S&);
+  };
+  static const Case cases[] = {
+      {"r0_scale NaN", [](S& s) { s.r0_scale = std::numeric_limits<T>::quiet_NaN(); }},
+      {"r0_scale below min", [](S& s) { s.r0_scale = T(0.1); }},
+      {"r0_scale above max", [](S& s) { s.r0_scale = T(6); }},
+      {"r0_scale_var 0", [](S& s) { s.r0_scale_var = T(0); }},
+      {"r0_scale_var inf", [](S& s) { s.r0_scale_var = std::numeric_limits<T>::infinity(); }},
+      {"anchor_soc inf", [](S& s) { s.anchor_soc = std::numeric_limits<T>::infinity(); }},
+      {"anchor_soc_var -1", [](S& s) { s.anchor_soc_var = -T(1); }},
+      {"anchor_soc_var inf", [](S& s) { s.anchor_soc_var = std::numeric_limits<T>::infinity(); }},
+      {"charge_Ah NaN", [](S& s) { s.charge_Ah = std::numeric_limits<T>::quiet_NaN(); }},
+      {"charge_var_Ah2 -1", [](S& s) { s.charge_var_Ah2 = -T(1); }},
+      {"charge_var_Ah2 inf", [](S& s) { s.charge_var_Ah2 = std::numeric_limits<T>::infinity(); }},
+      {"prev_residual_V inf", [](S& s) { s.prev_residual_V = std::numeric_limits<T>::infinity(); }},
+      {"prev_g_V NaN", [](S& s) { s.prev_g_V = std::numeric_limits<T>::quiet_NaN(); }},
+      {"prev_current_A inf", [](S& s) { s.prev_current_A = -std::numeric_limits<T>::infinity(); }},
+      {"rest_s -1", [](S& s) { s.rest_s = -T(1); }},
+      {"rest_s beyond the cap", [](S& s) { s.rest_s = T(2e6); }},
+      {"anchor_age_s -1", [](S& s) { s.anchor_age_s = -T(1); }},
+      {"anchor_age_s beyond the cap", [](S& s) { s.anchor_age_s = T(2e6); }},
+      {"anchored 2", [](S& s) { s.anchored = 2; }},
+      {"prev_valid 2", [](S& s) { s.prev_valid = 2; }},
+      {"ocv_resync 2", [](S& s) { s.ocv_resync = 2; }},
+      {"OCV covariance not symmetric", [](S& s) { s.ocv_P[1][2] = s.ocv_P[1][2] * T(2); }},
+      {"OCV node beyond ocv_max_V", [](S& s) { s.ocv_x[3] = T(0.5); }},
+      {"capacity sums a_xx 0", [](S& s) { s.capacity.a_xx = T(0); }},
+  };
+  int refused = 0;
+  for (const Case& k : cases) {
+    S bad = keep;
+    k.apply(bad);
+    const bool ok = a.soh.set_state(a.est, bad);
+    const bool same = same_soh_bits(a, keep, x, P);
+    if (ok || !same) { std::printf("%s: not refused or not unchanged: %s\n", name, k.what); }
+    refused += (!ok && same) ? 1 : 0;
+  }
+  CHECK_CTX(refused == static_cast<int>(sizeof cases / sizeof cases[0]), name);
+  CHECK_CTX(a.soh.set_state(a.est, keep) && same_soh_bits(a, keep, x, P), name);  // the state itself: accepted
+}
+
+/// close_pair() (a log that ends under load): refused without an initialised tracker or an open pair,
+/// with the SOC sigma above pair_max_soc_sigma, with the SOC on a clamp, or with |SOC change| below
+/// pair_min_delta_soc (nothing changes); after a rest anchor and a discharge of 0.4 SOC on a cell with
+/// 80 % of the model's capacity it closes the pair: the capacity moves towards the truth, the
+/// estimator uses it, and no new pair opens. The same on a cell with a flat OCV plateau where the pair
+/// ends (the pair's SOC then uses the 0.05 V per unit SOC slope floor).
+// verifies: CS-SOH-003
+template <class E>
+void test_close_pair(const char* name, bool flat = false) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  Setup<E> s(T(0.95), true, flat);
+  CHECK_CTX(s.ok, name);
+  CHECK_CTX(!s.soh.close_pair(s.est), name);  // no open pair
+  typename M::Params pt = s.p;
+  M truth(&pt, typename M::Noise{});
+  CHECK_CTX(truth.set_health(T(2.0), T(1)), name);
+  typename M::State xt;
+  typename M::Cov unused;
+  M::initial(T(0.95), T(0), T(0), T(0), T(0), xt, unused);
+  typename M::Aux aux{T(0)};
+  const auto run = [&](int n, T current_A) {
+    for (int k = 0; k < n; ++k) {
+      const auto st = truth.prepare(xt, aux, T(1), current_A, T(25));
+      xt = truth.predict(st, xt);
+      aux = M::next_aux(st);
+      s.soh.step(s.est, T(1), current_A, truth.measure(st, xt), T(25));
+    }
+  };
+  run(120, T(0));  // a rest: a trusted anchor opens the pair
+  CHECK_CTX(s.soh.state().anchored == 1, name);
+  run(600, T(2));  // 0.17 of the true capacity: too small a change
+  const soh::SohState<T> open = s.soh.state();
+  CHECK_CTX(!s.soh.close_pair(s.est), name);
+  CHECK_CTX(std::memcmp(&open, &s.soh.state(), sizeof open) == 0, name);
+  run(1000, T(2));  // 0.44 in all
+  const T q_before = s.soh.capacity_Ah();
+  {  // the SOC sigma gate: a tracker whose pair_max_soc_sigma is tiny refuses (same state restored)
+    Setup<E> t(T(0.95));
+    soh::SohConfig<T> strict = t.soh.config();
+    strict.pair_max_soc_sigma = T(1e-6);
+    soh::SohTracker<E> tr;
+    CHECK_CTX(tr.init(t.est, strict) && t.est.set_state(s.est.state(), s.est.covariance(), s.est.aux()), name);
+    CHECK_CTX(tr.set_state(t.est, s.soh.state()) && !tr.close_pair(t.est), name);
+    // the SOC on a clamp: refused
+    auto xc = s.est.state();
+    xc(0, 0) = t.est.config().soc_max;
+    soh::SohTracker<E> tr2;
+    CHECK_CTX(tr2.init(t.est, s.soh.config()) && t.est.set_state(xc, s.est.covariance(), s.est.aux()), name);
+    CHECK_CTX(tr2.set_state(t.est, s.soh.state()) && !tr2.close_pair(t.est), name);
+    xc(0, 0) = t.est.config().soc_min;
+    CHECK_CTX(t.est.set_state(xc, s.est.covariance(), s.est.aux()) && !tr2.close_pair(t.est), name);
+  }
+  CHECK_CTX(s.soh.close_pair(s.est), name);
+  std::printf("%s%s: close_pair under load: capacity %.4f -> %.4f (truth 2.0)\n", name, flat ? " flat OCV" : "",
+              static_cast<double>(q_before), static_cast<double>(s.soh.capacity_Ah()));
+  CHECK_CTX(std::fabs(s.soh.capacity_Ah() - T(2)) < T(0.1), name);
+  CHECK_CTX(s.soh.capacity_Ah() < q_before - T(0.1), name);
+  CHECK_CTX(s.est.model().capacity_Ah() == s.soh.capacity_Ah(), name);
+  CHECK_CTX(s.soh.state().anchored == 0 && !s.soh.close_pair(s.est), name);
+}
+
+/// Steps the SOC filter does not fuse, or fuses outside the learning window, teach nothing: a
+/// predict-only step (gate policy kPredictOnly) reports no R0 (NaN) and breaks the R0 difference; a
+/// fused step after a gate timeout is used; steps at 10 and 60 degC (window [20, 50]) update neither R0
+/// nor the OCV nodes nor a capacity pair. The rest timer stops at kRestCap_s.
+// verifies: CS-SOH-004
+template <class E>
+void test_unfused_and_window(const char* name) {
+  using T = typename E::T;
+  {
+    Setup<E> s(T(0.8));
+    EstimatorConfig<T> cfg = s.est.config();
+    cfg.gate_policy = GatePolicy::kPredictOnly;
+    cfg.gate_timeout_steps = 3;
+    typename E::Model m = s.est.model();
+    E e2;
+    CHECK_CTX(e2.init(m, cfg, typename E::FilterConfig{}, s.est.state(), s.est.covariance(), s.est.aux()) ==
+                  InitStatus::kOk, name);
+    soh::SohTracker<E> tr;
+    CHECK_CTX(tr.init(e2, s.soh.config()), name);
+    tr.step(e2, T(1), T(0), T(3.85), T(25));
+    const auto r = tr.step(e2, T(1), T(2), T(2.0), T(25));  // 1.8 V off: gated, predict only
+    CHECK_CTX(r.soc.status == StepStatus::kPredictedOnly, name);
+    CHECK_CTX(std::isnan(r.r0_Ohm) && std::isnan(r.r0_sigma_Ohm) && !r.r0_updated, name);
+    CHECK_CTX(tr.state().prev_valid == 0, name);
+    int timed_out_at = -1;
+    for (int k = 0; k < 6 && timed_out_at < 0; ++k) {
+      const auto q = tr.step(e2, T(1), T(2), T(2.0), T(25));
+      if (q.soc.status == StepStatus::kFusedAfterGateTimeout) { timed_out_at = k; }
+    }
+    CHECK_CTX(timed_out_at >= 0 && tr.state().prev_valid == 1, name);
+  }
+  for (const T temp : {T(10), T(60)}) {
+    Setup<E> s(T(0.8));
+    const soh::SohState<T> before = s.soh.state();
+    int updates = 0;
+    for (int k = 0; k < 600; ++k) {
+      const T i = (k / 30) % 2 == 0 ? T(0) : T(2);
+      const auto r = s.soh.step(s.est, T(1), i, T(3.85) - T(0.04) * i - T(1e-5) * T(k), temp);
+      updates += (r.r0_updated || r.ocv_updated || r.capacity_updated) ? 1 : 0;
+    }
+    CHECK_CTX(updates == 0 && s.soh.state().anchored == 0, name);
+    CHECK_CTX(s.soh.r0_scale() == before.r0_scale, name);
+    CHECK_CTX(std::memcmp(s.soh.ocv_nodes_V(), before.ocv_x + 1, sizeof(T) * model::kEcmOcvNodes) == 0, name);
+  }
+  {
+    Setup<E> s(T(0.8));
+    soh::SohState<T> st = s.soh.state();
+    st.rest_s = T(soh::kRestCap_s) - T(1);
+    CHECK_CTX(s.soh.set_state(s.est, st), name);
+    s.soh.step(s.est, T(2), T(0), T(3.85), T(25));
+    CHECK_CTX(s.soh.state().rest_s == T(soh::kRestCap_s), name);
+  }
+}
+
+/// anchor_rest_s = 0: every rest sample is a trusted anchor, so a pair that closes at a rest sample opens
+/// the next one there; a short charge at a rest keeps the better-known start; a charge pair closes through
+/// close_pair() too (SOC change negative); at the SOC bound (soc_max) no pair opens.
+// verifies: CS-SOH-008, CS-SOH-003
+template <class E>
+void test_anchor_every_rest(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  Setup<E> s(T(0.9));
+  CHECK_CTX(s.ok, name);
+  soh::SohConfig<T> c = s.soh.config();
+  c.anchor_rest_s = T(0);
+  soh::SohTracker<E> tr;
+  CHECK_CTX(tr.init(s.est, c), name);
+  typename M::Params pt = s.p;
+  M truth(&pt, typename M::Noise{});
+  CHECK_CTX(truth.set_health(T(2.0), T(1)), name);
+  typename M::State xt;
+  typename M::Cov unused;
+  M::initial(T(0.9), T(0), T(0), T(0), T(0), xt, unused);
+  typename M::Aux aux{T(0)};
+  int closed = 0;
+  const auto run = [&](int n, T current_A) {
+    for (int k = 0; k < n; ++k) {
+      const auto st = truth.prepare(xt, aux, T(1), current_A, T(25));
+      xt = truth.predict(st, xt);
+      aux = M::next_aux(st);
+      closed += tr.step(s.est, T(1), current_A, truth.measure(st, xt), T(25)).capacity_updated ? 1 : 0;
+    }
+  };
+  run(60, T(0));
+  CHECK_CTX(tr.state().anchored == 1, name);
+  run(10, T(-0.5));  // a short charge, then rest: the start may move to a better-known rest sample
+  run(120, T(0));
+  CHECK_CTX(tr.state().anchored == 1 && closed == 0, name);
+  run(1500, T(2));   // 0.42 of the true capacity, then rest: closes at a rest sample that is an anchor
+  run(5, T(0));
+  CHECK_CTX(closed == 1 && tr.state().anchored == 1, name);  // and the next pair opened there
+  run(120, T(0));
+  run(1500, T(-2));  // charge back, ending under load: close_pair closes the charge pair
+  CHECK_CTX(tr.close_pair(s.est) && tr.state().anchored == 0, name);
+  std::printf("%s: anchor at every rest: capacity %.4f after 2 pairs (truth 2.0)\n", name,
+              static_cast<double>(tr.capacity_Ah()));
+  CHECK_CTX(std::fabs(tr.capacity_Ah() - T(2)) < T(0.1), name);
+  // at the SOC bound no pair opens (a clamped SOC says nothing about the charge)
+  Setup<E> top(T(1.05));
+  for (int k = 0; k < 60; ++k) { top.soh.step(top.est, T(1), T(0), T(4.4), T(25)); }
+  CHECK_CTX(top.est.soc() == top.est.config().soc_max && top.soh.state().anchored == 0, name);
+}
+
 }  // namespace
 
 int main() {
@@ -472,5 +919,18 @@ int main() {
   test_save_restore<EcmEkf<float, 2>>("ekf float");
   test_save_restore<EcmUkf<float, 2>>("ukf float");
   test_save_restore<EcmEkf<double, 2>>("ekf double");
+  test_awtls_each_refusal<float>();
+  test_awtls_each_refusal<double>();
+  test_config_refusals<EcmEkf<float, 2>>("ekf float");
+  test_config_refusals<EcmUkf<double, 2>>("ukf double");
+  test_restore_each_field<EcmEkf<float, 2>>("ekf float");
+  test_restore_each_field<EcmUkf<double, 2>>("ukf double");
+  test_close_pair<EcmEkf<float, 2>>("ekf float");
+  test_close_pair<EcmUkf<double, 2>>("ukf double");
+  test_close_pair<EcmEkf<float, 2>>("ekf float", true);
+  test_unfused_and_window<EcmEkf<float, 2>>("ekf float");
+  test_unfused_and_window<EcmUkf<double, 2>>("ukf double");
+  test_anchor_every_rest<EcmEkf<float, 2>>("ekf float");
+  test_anchor_every_rest<EcmUkf<double, 2>>("ukf double");
   return cstest::finish("test_soh");
 }

@@ -501,6 +501,29 @@ void test_estimator(const char* name) {
   CHECK_CTX(math::cholesky(est.covariance(), l), name);
 }
 
+/// The model-error term follows the model's resistance; the SPMe has none, so with model_error_current_A
+/// and model_error_relative on, its R stays voltage_sigma_V^2 exactly.
+// verifies: CS-EST-013
+template <typename T>
+void test_model_error_without_resistance() {
+  using M = Model<T>;
+  using E = Estimator<M, filter::Ekf>;
+  static model::SpmeParams<T, 2, 96> p;
+  make_spme(p);
+  const M m(&p, noise<T>());
+  typename M::State x0;
+  typename M::Cov p0;
+  M::initial(T(0.6), T(0.3), T(0.005), T(1), x0, p0);
+  static E est;
+  EstimatorConfig<T> cfg;
+  cfg.voltage_sigma_V = T(0.01);
+  cfg.model_error_current_A = T(0.5);
+  cfg.model_error_relative = T(0.1);
+  CHECK_T(est.init(m, cfg, typename E::FilterConfig{}, x0, p0, {}) == InitStatus::kOk);
+  const auto s = m.prepare(x0, {}, T(1), T(3), T(25));
+  CHECK_T(est.measurement_variance(s, x0, T(3), T(1)) == cfg.voltage_sigma_V * cfg.voltage_sigma_V);
+}
+
 }  // namespace
 
 int main() {
@@ -519,5 +542,7 @@ int main() {
   test_estimator<double, filter::Ekf>("double EKF");
   test_estimator<float, filter::Ukf>("float UKF");
   test_estimator<double, filter::Ukf>("double UKF");
+  test_model_error_without_resistance<float>();
+  test_model_error_without_resistance<double>();
   return cstest::finish("test_spme");
 }

@@ -269,11 +269,12 @@ class PackEstimator {
     const Cov p = e.covariance();
     const typename Model::Aux aux = e.aux();
     CellEstimator fresh;
-    if (fresh.init(Model(params_, config_.noise, v), config_.estimator, config_.filter, x, p, aux) != InitStatus::kOk) {
-      return false;
-    }
-    e = fresh;
-    return true;
+    // Accepted whenever the cell was: the same configuration, and the state and covariance the cell holds
+    // (in bounds and SPD after every step); Estimator::init does not look at the model. Checked all the same.
+    const bool ok =
+        fresh.init(Model(params_, config_.noise, v), config_.estimator, config_.filter, x, p, aux) == InitStatus::kOk;
+    if (ok) { e = fresh; }
+    return ok;
   }
 
   /// One sample for the whole pack: dt since the previous sample (s), the pack current held over it

@@ -104,8 +104,9 @@ class CapacityAwtls {
   }
 
   T capacity_Ah() const { return s_.capacity_Ah; }
-  /// 1 sigma of the estimate, 1 / sqrt(a_xx) (A h).
-  T sigma_Ah() const { return s_.a_xx > T(0) ? T(1) / std::sqrt(s_.a_xx) : T(0); }
+  /// 1 sigma of the estimate, 1 / sqrt(a_xx) (A h). a_xx > 0 always: the default sums have 1, and init(),
+  /// update() and set_sums() store only a_xx > 0.
+  T sigma_Ah() const { return T(1) / std::sqrt(s_.a_xx); }
   const CapacitySums<T>& sums() const { return s_; }
   const Config& config() const { return config_; }
 

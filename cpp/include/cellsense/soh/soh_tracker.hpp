@@ -236,7 +236,9 @@ class SohTracker {
   T capacity_Ah() const { return cap_.capacity_Ah(); }
   T capacity_sigma_Ah() const { return cap_.sigma_Ah(); }
   T r0_scale() const { return st_.r0_scale; }
-  T r0_scale_sigma() const { return st_.r0_scale_var > T(0) ? std::sqrt(st_.r0_scale_var) : T(0); }
+  /// 1 sigma of the R0 factor. Its variance is never negative (init: sigma^2; r0_predict: the minimum of
+  /// a sum of squares; r0_fused_sample and set_state: only positive values), so no guard is needed.
+  T r0_scale_sigma() const { return std::sqrt(st_.r0_scale_var); }
   /// OCV correction node values (V), kOcvFilterStates - 1 of them.
   const T* ocv_nodes_V() const { return st_.ocv_x + 1; }
 
