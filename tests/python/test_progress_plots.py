@@ -270,6 +270,7 @@ def _pack(tmp_path, cells=3):
                            "temperature": "T", "time": "t"})
     t = np.r_[np.arange(0.0, 600.0), np.arange(4200.0, 4800.0)]  # a 1 h gap (logger off)
     i = np.where((t // 60) % 2 == 0, 5.0, 0.0)
+    i[600] = 0.0  # the first sample after the gap: the cell rested while the logger was off
     sim = simulate_ecm(spec.cell, t, i, 25.0, initial_soc=0.9)
     V = sim["voltage_V"][:, None] + 0.001 * np.arange(cells)[None, :]
     return spec, PackLog(t, i, V, np.full((len(t), 1), 25.0), None, str(tmp_path / "pack_log.csv"))
@@ -293,6 +294,8 @@ def test_replay_plot_labels_title_and_gaps(tmp_path):
         saved["title"] = fig._suptitle.get_text()
         saved["labels"] = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
         saved["spans"] = sum(1 for ax in fig.axes for p in ax.patches if p.get_alpha() == 0.3)
+        saved["breaks"] = [int(np.isnan(np.asarray(ln.get_xdata(), float)).sum()) for ax in fig.axes for ln in ax.lines
+                           if len(ln.get_xdata()) > 2]
         return real_savefig(fig, path, *a, **k)
 
     plt.Figure.savefig = spy
@@ -305,6 +308,7 @@ def test_replay_plot_labels_title_and_gaps(tmp_path):
     assert saved["title"] == "pack_log.csv: pack test pack, 3 cells, 1,200 samples, target host only, 1 gap shaded"
     assert {"V_cell1", "V_cell2", "V_cell3", "pack usable SOC (host)", "gap in the log (> 30 s)"} <= set(saved["labels"])
     assert saved["spans"] == 2  # the gap, shaded on both axes
+    assert saved["breaks"] and set(saved["breaks"]) == {1}  # every line broken at the gap, none drawn across it
 
 
 def test_replay_device_progress_and_quiet(tmp_path, monkeypatch):

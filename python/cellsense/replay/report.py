@@ -218,33 +218,40 @@ def plot(path: str | Path, log: PackLog, host: ReplayRun, device: ReplayRun | No
     t0 = float(log.time_s[0])
     hours = float(log.time_s[-1] - t0) > 3 * 3600.0
     scale, unit = (3600.0, "h") if hours else (1.0, "s")
-    t = (np.asarray(log.time_s, float) - t0) / scale
+    # a NaN row after each gap, so no line is drawn across a time the log does not cover
+    cut = np.flatnonzero(np.diff(np.asarray(log.time_s, float)) > gap_s) + 1
+
+    def broken(a):
+        a = np.asarray(a, float)
+        return np.insert(a, cut, np.nan, axis=0) if cut.size else a
+
+    t = broken((np.asarray(log.time_s, float) - t0) / scale)
     fig, ax = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
-    soc = 100 * host.soc.astype(float)
+    soc = broken(100 * host.soc.astype(float))
     few = nc <= 12
     for k in range(nc):
         ax[0].plot(t, soc[:, k], lw=0.7, label=labels[k] if few else None)
     if not few:  # too many for a legend: name the extremes at the end of the log
-        last = np.where(np.isfinite(soc), soc, np.nan)[-1]
+        last = soc[-1]
         if np.isfinite(last).any():
             for k, what in ((int(np.nanargmin(last)), "lowest"), (int(np.nanargmax(last)), "highest")):
                 ax[0].annotate(f"{labels[k]} ({what})", (t[-1], last[k]), fontsize=7, ha="right",
                                va="top" if what == "lowest" else "bottom")
-    ax[0].plot(t, 100 * host.usable_soc.astype(float), "k", lw=1.5, label="pack usable SOC (host)")
+    ax[0].plot(t, broken(100 * host.usable_soc.astype(float)), "k", lw=1.5, label="pack usable SOC (host)")
     if log.reference_soc is not None:
-        ax[0].plot(t, 100 * np.asarray(log.reference_soc, float), "r--", lw=1.2, label="reference SOC (log)")
+        ax[0].plot(t, broken(100 * np.asarray(log.reference_soc, float)), "r--", lw=1.2, label="reference SOC (log)")
     ax[0].set_ylabel("SOC (%)")
     ax[0].legend(loc="best", fontsize=7, ncol=2 if few and nc > 4 else 1)
     if device is not None:
         with np.errstate(invalid="ignore"):
-            diff = np.abs(device.soc.astype(float) - host.soc.astype(float))
+            diff = broken(np.abs(device.soc.astype(float) - host.soc.astype(float)))
         for k in range(nc):
             ax[1].plot(t, 100 * diff[:, k], lw=0.6, label=labels[k] if few else None)
         ax[1].set_ylabel("|SOC device - host| (points)")
         if few:
             ax[1].legend(loc="best", fontsize=7, ncol=2 if nc > 4 else 1)
     else:
-        ax[1].plot(t, 100 * (host.soc.max(1) - host.soc.min(1)).astype(float), "k", lw=0.8)
+        ax[1].plot(t, broken(100 * (host.soc.max(1) - host.soc.min(1)).astype(float)), "k", lw=0.8)
         ax[1].set_ylabel("imbalance max - min (points)")
     for a in ax:
         for k, (g0, g1) in enumerate(gaps):
