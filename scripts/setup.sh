@@ -66,7 +66,27 @@ else
     printf '%s\n' "$_cs_deps" > "$ROOT/.venv/.cellsense-requirements.txt"
     python -m pip install -q -r "$ROOT/.venv/.cellsense-requirements.txt" &
     _cs_deps_pid=$!
-    python -m pip install -q --no-deps "$ROOT"
+    # the build's output goes to a log; each of its [k/N] steps is shown as it completes, with an ETA from the
+    # steps so far (the output's last 40 lines if it fails)
+    _cs_log="$ROOT/.venv/.cellsense-build.log"
+    python -m pip install -v --no-deps "$ROOT" > "$_cs_log" 2>&1 &
+    _cs_build_pid=$!
+    _cs_b0=$SECONDS; _cs_shown=""
+    while kill -0 "$_cs_build_pid" 2>/dev/null; do
+      sleep 2
+      _cs_step=$(grep -ao '^ *\[[0-9]*/[0-9]*\]' "$_cs_log" 2>/dev/null | tail -n 1 | tr -d '[] ' || true)
+      if [ -n "$_cs_step" ] && [ "$_cs_step" != "$_cs_shown" ]; then
+        _cs_k=${_cs_step%/*}; _cs_n=${_cs_step#*/}; _cs_el=$((SECONDS - _cs_b0))
+        echo "setup: compiling: ${_cs_k}/${_cs_n} build steps done, ${_cs_el} s elapsed$( [ "$_cs_k" -gt 0 ] && [ "$_cs_k" -lt "$_cs_n" ] && echo ", ETA ~$(( _cs_el * (_cs_n - _cs_k) / _cs_k )) s")" >&2
+        _cs_shown=$_cs_step
+      fi
+    done
+    if ! wait "$_cs_build_pid"; then
+      tail -n 40 "$_cs_log" >&2
+      echo "setup: building cellsense failed (the whole output: $_cs_log)" >&2
+      kill "$_cs_deps_pid" 2>/dev/null || true
+      return 1 2>/dev/null || exit 1
+    fi
     echo "setup: C++ extension built and installed ($((SECONDS - _cs_t0)) s)" >&2
     wait "$_cs_deps_pid"
   else
@@ -75,5 +95,5 @@ else
   echo "$_cs_hash ${EXTRAS:--}" > "$STAMP"
   echo "setup: done in $((SECONDS - _cs_t0)) s" >&2
 fi
-unset _cs_hash _cs_installed_hash _cs_installed_extras _cs_deps _cs_deps_pid _cs_t0
+unset _cs_hash _cs_installed_hash _cs_installed_extras _cs_deps _cs_deps_pid _cs_t0 _cs_log _cs_build_pid _cs_b0 _cs_shown _cs_step _cs_k _cs_n _cs_el
 unset -f _cs_rank _cs_requirements
