@@ -60,7 +60,7 @@ else
   python -m pip install -q cmake ninja
   # The dependencies download and install while the C++ extension compiles (two pip processes, disjoint
   # packages: the package itself goes in with --no-deps); without a readable requirement list, one pip.
-  echo "setup: 2/2 compiling the C++ extension$( [ -n "$EXTRAS" ] && echo " while the dependencies of [$EXTRAS] install" ) (typically 2-4 min on 2 shared cores; $((SECONDS - _cs_t0)) s so far)" >&2
+  echo "setup: 2/2 compiling the C++ extension$( [ -n "$EXTRAS" ] && echo " while the dependencies of [$EXTRAS] install" ) (about 170 CPU-seconds: ~1.5 min on 2 idle cores, 6-7 min measured on 2 busy shared ones; $((SECONDS - _cs_t0)) s so far)" >&2
   _cs_deps=$(_cs_requirements "$EXTRAS")
   if [ -n "$_cs_deps" ]; then
     printf '%s\n' "$_cs_deps" > "$ROOT/.venv/.cellsense-requirements.txt"
