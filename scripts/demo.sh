@@ -12,7 +12,7 @@ if [ -n "${CELLSENSE_EXTRAS+x}" ]; then
 else
   CELLSENSE_EXTRAS="" source "$ROOT/scripts/setup.sh"
   cd "$ROOT"
-  if ! python -c 'import pybamm' 2>/dev/null && cellsense demo --needs-pybamm "$@"; then
+  if ! python -c 'import pybamm' 2>/dev/null && [ "$(cellsense demo "$@" --needs-pybamm 2>/dev/null)" = "yes" ]; then
     echo "demo: this run solves a truth with PyBaMM: installing cellsense[sim]" >&2
     CELLSENSE_EXTRAS=sim source "$ROOT/scripts/setup.sh"
   fi

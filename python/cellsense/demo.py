@@ -109,8 +109,8 @@ def add_cli(sub) -> None:
                         "ones shipped with the package (Chen2020 DFN UDDS/US06 at 25 degC) or cached")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr, the table only")
     p.add_argument("--needs-pybamm", action="store_true", dest="needs_pybamm",
-                   help="run nothing: exit 0 if this run has to solve a truth with PyBaMM (--fresh, or a truth not "
-                        "shipped), 1 if the shipped truths cover it (scripts/demo.sh installs PyBaMM only then)")
+                   help="run nothing: print yes if this run has to solve a truth with PyBaMM (--fresh, or a truth "
+                        "not shipped), no if the shipped truths cover it (scripts/demo.sh installs PyBaMM only then)")
     p.set_defaults(func=_main)
 
 
@@ -141,8 +141,9 @@ def _resolve_cell_options(a) -> tuple[str, str]:
 def _main(a) -> int:
     cell, pybamm_set = _resolve_cell_options(a)
     if a.needs_pybamm:
-        return 0 if needs_pybamm(pybamm_set, tuple(a.protocol or ("udds", "us06")), a.temperature_degC, a.physics,
-                                 a.fresh) else 1
+        print("yes" if needs_pybamm(pybamm_set, tuple(a.protocol or ("udds", "us06")), a.temperature_degC, a.physics,
+                                    a.fresh) else "no")
+        return 0
     rows = demo(cell=pybamm_set, model_file=cell, protocols=tuple(a.protocol or ("udds", "us06")),
                 temperature_degC=a.temperature_degC, pybamm_model=a.physics, soc_error=a.soc_error,
                 fresh=a.fresh, quiet=a.quiet)
