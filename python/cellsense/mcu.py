@@ -460,9 +460,15 @@ def bench_mcu(build_dir: str | os.PathLike | None = None, out: str | os.PathLike
     report: dict[str, Any] = {"build_dir": str(bdir), "opt": cache.get("CELLSENSE_MCU_OPT", "-O2"),
                               "model": Path(cache.get("CELLSENSE_MCU_MODEL", "?")).name,
                               "targets": TARGETS, "cores": {}}
-    for core in (cores or built):
+    # each core's images run under QEMU (seconds to a minute each): cores done with an ETA on stderr
+    from ._io import Progress
+
+    todo = list(cores or built)
+    bar = Progress("bench --mcu: cores measured under QEMU", total=len(todo), unit="cores")
+    for core in todo:
         if core not in built:
             raise McuBenchError(f"{core} is not built in {bdir} (built: {', '.join(built)})")
+        bar.set(bar.done)  # shows the line once the run is past 2 s, before the next core starts
         text = run_image(core, bdir / f"fw_{core}.elf")
         (bdir / "out").mkdir(exist_ok=True)
         (bdir / "out" / f"fw_{core}.txt").write_text(text)
@@ -480,6 +486,8 @@ def bench_mcu(build_dir: str | os.PathLike | None = None, out: str | os.PathLike
         spme = bench_spme(src, bdir, core)  # the SPMe firmware (issue #6), when built
         if spme is not None:
             report["cores"][core]["spme"] = spme
+        bar.update(1)
+    bar.close()
     m4 = report["cores"].get("cortex-m4f")
     if m4:
         f = m4["run"]["filters"]
