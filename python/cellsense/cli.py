@@ -14,7 +14,7 @@ def _estimate_cli(sub) -> None:
     add_cell(p, required=True)
     p.add_argument("--filter", choices=["ekf", "ukf"], default="ekf")
     p.add_argument("--data", required=True, help="cell-log CSV")
-    p.add_argument("--out", required=True, help="estimate CSV to write")
+    p.add_argument("--out", default=None, help="estimate CSV to write (without it: the summary and metrics only)")
     p.add_argument("--initial-soc", type=float, default=None,
                    help="initial SOC (0..1); default: from OCV at the first sample (rested cell)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
@@ -113,7 +113,8 @@ def _estimate_main(a) -> int:
         print(f"warning: {a.data}: {w}", file=sys.stderr)
     if a.plot is not None:
         print(f"wrote {plot_estimate(r, a.plot, title=f'{a.data}: {a.filter.upper()}, cell {r.estimator.cell.name}')}")
-    print(f"wrote {a.out}")
+    if a.out is not None:
+        print(f"wrote {a.out}")
     return 0
 
 

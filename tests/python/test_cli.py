@@ -43,6 +43,15 @@ def test_estimate_cli(tmp_path, cell_path, log_csv, filt):
     assert 0.0 < rmse < 2.0
 
 
+def test_estimate_without_out_prints_the_metrics_and_writes_nothing(tmp_path, cell_path, log_csv):
+    """--out is optional: a user who wants the accuracy figures gets them without naming a CSV."""
+    before = set(tmp_path.iterdir())
+    r = run_cli("estimate", "--cell", str(cell_path), "--data", str(log_csv), "--initial-soc", "0.75")
+    assert r.returncode == 0, r.stderr
+    assert "SOC RMSE" in r.stdout and "wrote" not in r.stdout
+    assert set(tmp_path.iterdir()) == before
+
+
 def test_estimate_bad_log_names_line_and_leaves_nothing(tmp_path, cell_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("time_s,current_A,voltage_V,temperature_degC\n0,1,3.7,25\n1,1,abc,25\n")
