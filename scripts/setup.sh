@@ -66,20 +66,30 @@ else
     printf '%s\n' "$_cs_deps" > "$ROOT/.venv/.cellsense-requirements.txt"
     python -m pip install -q -r "$ROOT/.venv/.cellsense-requirements.txt" &
     _cs_deps_pid=$!
-    # the build's output goes to a log; each of its [k/N] steps is shown as it completes, with an ETA from the
-    # steps so far (the output's last 40 lines if it fails)
+    # the build's output goes to a log; every 15 s a line with its [k/N] steps, the elapsed time and an ETA (the
+    # output's last 40 lines if it fails). The ETA is from CPU time: the compilers of this checkout (the
+    # cc1plus processes with $ROOT/cpp/include) have used so many CPU-seconds of the build's total, measured
+    # at 172 s (2026-12-06, user + sys, the four binding units); completed steps say little when the four units
+    # compile at once and finish together. (_CS_BUILD_CPU_S overrides the 172 s, for a test.)
     _cs_log="$ROOT/.venv/.cellsense-build.log"
     python -m pip install -v --no-deps "$ROOT" > "$_cs_log" 2>&1 &
     _cs_build_pid=$!
-    _cs_b0=$SECONDS; _cs_shown=""
+    _cs_b0=$SECONDS; _cs_next=$((SECONDS + 15)); _cs_cpu_total=${_CS_BUILD_CPU_S:-172}
+    declare -A _cs_cpu=()
     while kill -0 "$_cs_build_pid" 2>/dev/null; do
       sleep 2
+      while read -r _cs_p _cs_t; do _cs_cpu[$_cs_p]=$_cs_t; done < <(ps -eo pid=,times=,args= 2>/dev/null \
+        | grep -F "cc1plus" | grep -F -- "$ROOT/cpp/include" | awk '{print $1, $2}' || true)
+      [ "$SECONDS" -lt "$_cs_next" ] && continue
+      _cs_next=$((SECONDS + 15))
+      _cs_used=0; for _cs_p in "${!_cs_cpu[@]}"; do _cs_used=$((_cs_used + _cs_cpu[$_cs_p])); done
       _cs_step=$(grep -ao '^ *\[[0-9]*/[0-9]*\]' "$_cs_log" 2>/dev/null | tail -n 1 | tr -d '[] ' || true)
-      if [ -n "$_cs_step" ] && [ "$_cs_step" != "$_cs_shown" ]; then
-        _cs_k=${_cs_step%/*}; _cs_n=${_cs_step#*/}; _cs_el=$((SECONDS - _cs_b0))
-        echo "setup: compiling: ${_cs_k}/${_cs_n} build steps done, ${_cs_el} s elapsed$( [ "$_cs_k" -gt 0 ] && [ "$_cs_k" -lt "$_cs_n" ] && echo ", ETA ~$(( _cs_el * (_cs_n - _cs_k) / _cs_k )) s")" >&2
-        _cs_shown=$_cs_step
+      _cs_el=$((SECONDS - _cs_b0))
+      _cs_eta=""
+      if [ "$_cs_used" -ge 10 ] && [ "$_cs_used" -lt "$_cs_cpu_total" ]; then
+        _cs_eta=", ETA ~$(( _cs_el * (_cs_cpu_total - _cs_used) / _cs_used )) s"
       fi
+      echo "setup: compiling: ${_cs_step:-0/5} steps done, ${_cs_used} of ~${_cs_cpu_total} CPU-s used, ${_cs_el} s elapsed${_cs_eta}" >&2
     done
     if ! wait "$_cs_build_pid"; then
       tail -n 40 "$_cs_log" >&2
@@ -95,5 +105,5 @@ else
   echo "$_cs_hash ${EXTRAS:--}" > "$STAMP"
   echo "setup: done in $((SECONDS - _cs_t0)) s" >&2
 fi
-unset _cs_hash _cs_installed_hash _cs_installed_extras _cs_deps _cs_deps_pid _cs_t0 _cs_log _cs_build_pid _cs_b0 _cs_shown _cs_step _cs_k _cs_n _cs_el
+unset _cs_hash _cs_installed_hash _cs_installed_extras _cs_deps _cs_deps_pid _cs_t0 _cs_log _cs_build_pid _cs_b0 _cs_next _cs_cpu_total _cs_cpu _cs_p _cs_t _cs_used _cs_step _cs_el _cs_eta
 unset -f _cs_rank _cs_requirements
