@@ -22,8 +22,15 @@ _cs_hash=$(cd "$ROOT" && {
   find pyproject.toml CMakeLists.txt cmake cpp python models -type f ! -name '*.pyc' ! -path '*/__pycache__/*' \
        -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
 } | sha256sum | cut -d' ' -f1)
-# extras cover each other: test > all > sim > none (pyproject.toml; tests/python/test_newcomer.py checks it)
-_cs_rank() { case "$1" in test) echo 3;; all) echo 2;; sim) echo 1;; ""|-) echo 0;; *) echo 99;; esac; }  # 99: only itself covers it
+# _cs_covers INSTALLED ASKED: whether the extras installed (comma-separated) include every extra asked for: test
+# includes all, all includes every other extra (pyproject.toml; tests/python/test_newcomer.py checks it)
+_cs_covers() {
+  local have=",$1," want
+  for want in ${2//,/ }; do
+    [ "$want" = "-" ] && continue
+    case "$have" in *",$want,"*|*",test,"*) ;; *",all,"*) [ "$want" != test ] || return 1;; *) return 1;; esac
+  done
+}
 _cs_requirements() {  # the requirement list of the package's dependencies and the extras in $1 (empty if unreadable)
   python - "$ROOT/pyproject.toml" "$1" <<'PYEOF' 2>/dev/null || true
 import sys
@@ -43,7 +50,7 @@ _cs_installed_hash=""; _cs_installed_extras=""
 if [ -f "$STAMP" ]; then read -r _cs_installed_hash _cs_installed_extras < "$STAMP" || true; fi
 [ "$_cs_installed_extras" = "-" ] && _cs_installed_extras=""
 if [ -z "${CELLSENSE_REINSTALL:-}" ] && [ "$_cs_installed_hash" = "$_cs_hash" ] \
-   && { [ "$_cs_installed_extras" = "$EXTRAS" ] || [ "$(_cs_rank "$_cs_installed_extras")" -ge "$(_cs_rank "$EXTRAS")" ]; } \
+   && _cs_covers "$_cs_installed_extras" "$EXTRAS" \
    && python -c 'import cellsense._core' 2>/dev/null; then
   echo "setup: cellsense${_cs_installed_extras:+[$_cs_installed_extras]} already installed in .venv, sources unchanged (CELLSENSE_REINSTALL=1 forces it)" >&2
 elif [ -z "${CELLSENSE_REINSTALL:-}" ] && [ "$_cs_installed_hash" = "$_cs_hash" ] \
@@ -52,7 +59,8 @@ elif [ -z "${CELLSENSE_REINSTALL:-}" ] && [ "$_cs_installed_hash" = "$_cs_hash" 
   echo "setup: cellsense is current in .venv; installing the dependencies of cellsense[$EXTRAS]" >&2
   printf '%s\n' "$_cs_deps" > "$ROOT/.venv/.cellsense-requirements.txt"
   python -m pip install -q -r "$ROOT/.venv/.cellsense-requirements.txt"
-  echo "$_cs_hash ${EXTRAS:--}" > "$STAMP"
+  _cs_installed_extras="${_cs_installed_extras:+$_cs_installed_extras,}$EXTRAS"
+  echo "$_cs_hash ${_cs_installed_extras:--}" > "$STAMP"
 else
   _cs_t0=$SECONDS
   echo "setup: installing cellsense${EXTRAS:+[$EXTRAS]} into .venv: 1/2 build tools (cmake, ninja)" >&2
@@ -106,4 +114,4 @@ else
   echo "setup: done in $((SECONDS - _cs_t0)) s" >&2
 fi
 unset _cs_hash _cs_installed_hash _cs_installed_extras _cs_deps _cs_deps_pid _cs_t0 _cs_log _cs_build_pid _cs_b0 _cs_next _cs_cpu_total _cs_cpu _cs_p _cs_t _cs_used _cs_step _cs_el _cs_eta
-unset -f _cs_rank _cs_requirements
+unset -f _cs_covers _cs_requirements
