@@ -159,6 +159,15 @@ void test_usable_soc() {
   CHECK_T(std::fabs(static_cast<double>(pk.capacity_Ah(1)) - 1.25) < 1e-5);
   CHECK_T(!pk.set_capacity_scale(1, T(0)));
   CHECK_T(!pk.set_capacity_scale(7, T(1)));
+  // A usable window [0.3, 0.8] inside the cells' SOCs: a cell below it has no headroom to discharge
+  // (not a negative one), a cell above it none to charge; with both, the string's usable SOC is 0.
+  static P narrow;
+  auto cfg2 = make_config<P>();
+  cfg2.usable_soc_low = T(0.3);
+  cfg2.usable_soc_high = T(0.8);
+  CHECK_T(narrow.init(&p, 3, var, soc0, cfg2) == InitStatus::kOk);
+  narrow.summarise(s);
+  CHECK_T(s.dischargeable_Ah == T(0) && s.chargeable_Ah == T(0) && s.usable_soc == T(0));
 }
 
 // Gaps: rest keeps SOC and hysteresis, decays RC voltages, grows sigma (capped); reinit from OCV.
