@@ -20,6 +20,7 @@
 #include "cellsense/estimator/estimator.hpp"
 #include "cellsense/estimator/log_clock.hpp"
 #include "cellsense/estimator/status.hpp"
+#include "cellsense/estimator/stuck_voltage.hpp"
 #include "cellsense/math/table.hpp"
 #include "cellsense/model/ecm.hpp"
 #include "cellsense/model/ecm_params_table.hpp"
@@ -265,38 +266,18 @@ constexpr int kClockReanchorAfter = cellsense::LogClock<double>::kReanchorAfter;
 /// without the measurement (predict only, the charge counted), or, if the binding has no predict-only path,
 /// not at all.
 using cellsense::kStatusVoltageStuck;
-/// Stuck voltage sensor (issue #12 dirty logs): a run of at least kStuckMinSamples bit-identical voltage
-/// readings during which the current (1) stepped up AND down between consecutive samples by more than
-/// dI = kStuckMinStep_V / R0_min (R0_min: the cell's smallest ohmic resistance over its SOC x temperature
-/// table, the smallest instantaneous voltage response per ampere), and (2) was both a discharge above dI
-/// and a charge above dI. A real cell's terminal voltage moves by at least R0 |delta i| the moment the
-/// current steps; 5 mV is 5 LSB of a 1 mV logger (10 LSB of a 0.5 mV one), far above the 1-LSB
-/// coincidences of a quantised reading. (2) exempts a voltage-regulated phase: a charger's or cycler's CV
-/// holds the terminal voltage flat on purpose while the current varies, but in one direction only (the
-/// Panasonic 10 degC NN log clamps at 4.20007 V for 6 s while the regen current moves -2.24..-2.67 A;
-/// (1) alone flagged it). A rest (current constant) never has a step at all.
-constexpr int kStuckMinSamples = 5;
-constexpr double kStuckMinStep_V = 5e-3;
+/// Stuck voltage sensor (issue #12 dirty logs): the core's rule and constants (estimator/stuck_voltage.hpp).
+using cellsense::kStuckMinSamples;
+using cellsense::kStuckMinStep_V;
 
 /// The clock of a binding object across run() / step() calls (the Python attribute last_time_s): the
 /// core's log clock, plus the stuck-voltage run the previous call ended in.
 struct RunClock {
   cellsense::LogClock<double> log{};
-  // The run of identical voltage readings the previous run() call ended in (a log fed in pieces).
-  double run_v = std::numeric_limits<double>::quiet_NaN();  ///< its reading (NaN: none)
-  py::ssize_t run_len = 0;                                  ///< its length so far (samples)
-  bool run_up = false, run_down = false;                    ///< current stepped up / down inside it
-  bool run_pos = false, run_neg = false;                    ///< discharge / charge above the step inside it
-  bool run_stuck = false;                                   ///< already identified as stuck
-  double run_prev_i = std::numeric_limits<double>::quiet_NaN();  ///< last finite current inside it
+  cellsense::StuckRun<double> stuck{};  ///< the run of identical voltage readings the previous run() ended in
   py::object get() const { return log.started() ? py::object(py::float_(log.last_time_s())) : py::none(); }
-  void reset_run() {
-    run_v = run_prev_i = std::numeric_limits<double>::quiet_NaN();
-    run_len = 0;
-    run_up = run_down = run_pos = run_neg = run_stuck = false;
-  }
   void set(const py::object& t) {
-    reset_run();
+    stuck.reset();
     if (t.is_none()) {
       log.reset();
     } else {
@@ -387,61 +368,16 @@ struct NoStuckHook {
   std::uint8_t operator()(py::ssize_t, double) const { return kStatusVoltageStuck; }
 };
 
-/// Marks the samples of `in` that lie in a stuck voltage reading (kStuckMinSamples ...): a maximal run of
-/// bit-identical finite voltages in which the current stepped by more than `step_A` both up and down
-/// between consecutive samples and exceeded `step_A` both as a discharge and as a charge. Every sample of such a run is marked except its first (a genuine reading).
-/// The whole run is looked at (also ahead of a sample), so all of it is marked, not just its tail. A run
-/// continuing from the previous run() call (clock.run_*) keeps its length and steps; its samples before
-/// this call cannot be re-labelled.
-inline std::vector<char> find_stuck_voltage(const LogInputs& in, RunClock& clock, double step_A) {
-  std::vector<char> stuck;
+/// The samples of `in` in a stuck voltage reading (the core's cellsense::mark_stuck_voltage, with the run the
+/// previous call ended in); empty when there is no detection (step_A infinite) or no sample.
+inline std::vector<unsigned char> find_stuck_voltage(const LogInputs& in, RunClock& clock, double step_A) {
+  std::vector<unsigned char> stuck;
   if (!(step_A < std::numeric_limits<double>::infinity()) || in.n == 0) {
-    clock.reset_run();
+    clock.stuck.reset();
     return stuck;
   }
-  stuck.assign(static_cast<std::size_t>(in.n), 0);
-  const double* v = in.voltage_V;
-  const double* i = in.current_A;
-  auto same = [](double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; };
-  py::ssize_t k = 0;
-  while (k < in.n) {
-    const double vk = v[k];
-    if (!std::isfinite(vk)) {
-      clock.reset_run();
-      ++k;
-      continue;
-    }
-    const bool carried = k == 0 && clock.run_len > 0 && same(vk, clock.run_v);
-    py::ssize_t len = carried ? clock.run_len : 0;
-    bool up = carried && clock.run_up, down = carried && clock.run_down;
-    bool pos = carried && clock.run_pos, neg = carried && clock.run_neg;
-    double prev_i = carried ? clock.run_prev_i : std::numeric_limits<double>::quiet_NaN();
-    py::ssize_t j = k;
-    for (; j < in.n && same(v[j], vk); ++j) {
-      if (std::isfinite(i[j])) {
-        const double di = i[j] - prev_i;  // NaN on the run's first sample: no step into the run counts
-        if (di > step_A) { up = true; }
-        if (di < -step_A) { down = true; }
-        if (i[j] > step_A) { pos = true; }
-        if (i[j] < -step_A) { neg = true; }
-        prev_i = i[j];
-      }
-      ++len;
-    }
-    const bool is_stuck = (carried && clock.run_stuck) || (len >= kStuckMinSamples && up && down && pos && neg);
-    if (is_stuck) {
-      for (py::ssize_t m = carried ? k : k + 1; m < j; ++m) { stuck[static_cast<std::size_t>(m)] = 1; }
-    }
-    clock.run_v = vk;
-    clock.run_len = len;
-    clock.run_up = up;
-    clock.run_down = down;
-    clock.run_pos = pos;
-    clock.run_neg = neg;
-    clock.run_stuck = is_stuck;
-    clock.run_prev_i = prev_i;
-    k = j;
-  }
+  stuck.resize(static_cast<std::size_t>(in.n));
+  cellsense::mark_stuck_voltage(in.voltage_V, in.current_A, in.n, step_A, clock.stuck, stuck.data());
   return stuck;
 }
 
@@ -457,7 +393,7 @@ template <class First, class Step, class Gap = NoGapHook, class Stuck = NoStuckH
 void run_log(const LogInputs& in, RunClock& clock, std::uint8_t* status, First first, Step step, Gap gap = Gap{},
              Stuck stuck = Stuck{}) {
   py::gil_scoped_release release;
-  const std::vector<char> is_stuck = find_stuck_voltage(in, clock, stuck.current_step_A());
+  const std::vector<unsigned char> is_stuck = find_stuck_voltage(in, clock, stuck.current_step_A());
   for (py::ssize_t k = 0; k < in.n; ++k) {
     const cellsense::ClockTick<double> tick = clock.log.tick(in.time_s[k]);
     if (!tick.steps()) {

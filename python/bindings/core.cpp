@@ -45,13 +45,8 @@ class PyEstimator {
     cellsense_py::init_estimator(est_, M(params_.get(), cellsense_py::load_ecm_noise<typename M::Noise>(noise)),
                                  config, filter_config, x0, p0, typename M::Aux{static_cast<T>(hysteresis_sign)});
     cellsense_py::load_filter_config(fc_, filter_config);
-    // Stuck-voltage threshold: the current step that moves the terminal voltage by kStuckMinStep_V
-    // through the cell's smallest ohmic resistance (common.hpp kStuckMinSamples).
-    double r0_min = std::numeric_limits<double>::infinity();
-    for (int it = 0; it < params_->grid.n_temperature; ++it)
-      for (int is = 0; is < params_->grid.n_soc; ++is) r0_min = std::min(r0_min, static_cast<double>(params_->r0_Ohm.value[it][is]));
-    stuck_step_A_ = r0_min > 0 && std::isfinite(r0_min) ? cellsense_py::kStuckMinStep_V / r0_min
-                                                         : std::numeric_limits<double>::infinity();
+    // Stuck-voltage threshold: the core's rule (estimator/stuck_voltage.hpp).
+    stuck_step_A_ = stuck_current_step_A(*params_);
   }
 
   py::tuple step(double dt_s, double current_A, double voltage_V, double temperature_degC) {
