@@ -32,7 +32,9 @@ echo "== Fuzzing: libFuzzer (C API, frame decoder) and atheris (cell/pack files,
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 echo "== Cortex-M: cross-compile, QEMU, parity, footprint =="
 bash scripts/mcu_test.sh
-echo "== Python: pytest (after the MCU build, so the QEMU replay tests find their firmware) =="
-python -m pytest -q tests/python
+echo "== Python: pytest (after the MCU build, so the QEMU replay tests find their firmware), with coverage of python/cellsense (pytest-cov, scripts/python-coverage.rc; HTML / XML in build/python-coverage/) =="
+python -c 'import pytest_cov' 2>/dev/null || python -m pip install -q "pytest-cov>=7"
+mkdir -p build/python-coverage
+python -m pytest -q tests/python --cov --cov-config=scripts/python-coverage.rc --cov-report=term --cov-report=html --cov-report=xml
 echo "== Validation: cellsense validate --quick (PyBaMM DFN truth, bars asserted) =="
 cellsense validate --quick --out build/validation-quick

@@ -207,6 +207,16 @@ void test_gaps() {
   CHECK_T(static_cast<double>(pk.cell(0).soc_sigma()) <= 1.1 / std::sqrt(12.0) + 1e-6);
   typename Base<T>::Cov l;
   CHECK_T(math::cholesky(pk.cell(0).covariance(), l));
+  {  // the cap: with a hysteresis prior of sigma 0.01 the gap's process noise (1e-6 per s) would pass it
+    static P tight;
+    auto cfg_t = cfg;
+    cfg_t.initial_hysteresis_sigma = T(0.01);
+    CHECK_T(tight.init(&p, 2, nullptr, soc0, cfg_t) == InitStatus::kOk);
+    const T p_hh = tight.cell(0).covariance()(3, 3);
+    const T ceiling = cfg_t.initial_hysteresis_sigma * cfg_t.initial_hysteresis_sigma;
+    tight.step(T(600), T(0), volts, temps, nullptr);
+    CHECK_T(tight.cell(0).covariance()(3, 3) == (ceiling > p_hh ? ceiling : p_hh));
+  }
   // A very long gap re-initialises from OCV: OCV(soc_from_ocv(v)) == v.
   const T v_rest = T(3.75);
   const T volts2[2] = {v_rest, std::numeric_limits<T>::quiet_NaN()};
