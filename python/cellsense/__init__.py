@@ -18,11 +18,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .cell import Cell, CellFileError, bundled_cells, load_cell
-from .estimate import EstimateResult, estimate
-from .estimator import Estimator, EstimatorSettings, NoiseSettings, RunResult, StepResult
-from .logs import CellLog, LogFormatError, read_cell_log, write_cell_log
-from .metrics import SocMetrics, soc_metrics
+from .cells.ecm import Cell, CellFileError, bundled_cells, load_cell
+from .evaluate.estimate import EstimateResult, estimate
+from .estimators.ecm import Estimator, EstimatorSettings, NoiseSettings, RunResult, StepResult
+from .io.logs import CellLog, LogFormatError, read_cell_log, write_cell_log
+from .evaluate.metrics import SocMetrics, soc_metrics
 
 __all__ = [
     "Cell", "CellFileError", "CellLog", "EstimateResult", "Estimator", "EstimatorSettings", "LogFormatError",
@@ -30,17 +30,29 @@ __all__ = [
     "read_cell_log", "soc_metrics", "write_cell_log",
 ]
 
-#: public submodules reachable as `cellsense.<name>` without importing them first (PEP 562 __getattr__)
-SUBMODULES = ("bench", "cell", "cli", "convert", "demo", "estimator", "export_c", "fit", "logs", "mcu", "metrics",
-              "pack", "power", "realcells", "realdata", "reference", "replay", "sensor", "simulate", "soh", "spme", "stackbound",
-              "status", "validate")
+#: the subpackages, along the data flow (docs/architecture.md)
+SUBPACKAGES = ("cells", "io", "truth", "estimators", "pack", "fit", "evaluate", "replay", "mcu", "cli")
+
+#: the modules of the flat package before issue #13, each still reachable as `cellsense.<name>` (PEP 562
+#: __getattr__, imported on first use) and naming the module that holds it now
+MOVED = {"bench": "evaluate.bench", "cell": "cells.ecm", "cli": "cli", "convert": "io.convert", "demo": "cli.demo",
+         "estimator": "estimators.ecm", "export_c": "mcu.export_c", "fit": "fit", "logs": "io.logs", "mcu": "mcu",
+         "metrics": "evaluate.metrics", "pack": "pack", "power": "estimators.power", "realcells": "evaluate.realcells",
+         "realdata": "io.realdata", "reference": "cells.ecm_reference", "replay": "replay", "sensor": "truth.sensor",
+         "simulate": "truth.simulate", "soh": "estimators.soh", "spme": "cells.spme", "stackbound": "mcu.stackbound",
+         "status": "status", "validate": "evaluate.validate"}
+
+#: public submodules reachable as `cellsense.<name>` without importing them first
+SUBMODULES = tuple(sorted(set(SUBPACKAGES) | set(MOVED)))
 
 
 def __getattr__(name: str):
     if name in SUBMODULES:
         import importlib
 
-        return importlib.import_module(f"{__name__}.{name}")  # the import system also binds it as an attribute
+        module = importlib.import_module(f"{__name__}.{MOVED.get(name, name)}")
+        globals()[name] = module  # a moved module is bound under its former name too (the import system binds the new)
+        return module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cell import Cell
-from .estimator import EstimatorSettings, NoiseSettings, resolve_model_error
+from .ecm import Cell
+from ..estimators.ecm import EstimatorSettings, NoiseSettings, resolve_model_error
 
 
 class NumpyEcm:

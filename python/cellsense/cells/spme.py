@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .cell import CellFileError
+from .ecm import CellFileError
 
 F_C_PER_MOL = 96485.33212   # CODATA 2018, as spme.hpp
 RG_J_PER_MOL_K = 8.314462618
@@ -316,7 +316,7 @@ def is_spme_cell(model) -> bool:
         return model.get("model") == "spme"
     if not isinstance(model, (str, os.PathLike)):
         return False
-    from .cell import resolve_cell_path
+    from .ecm import resolve_cell_path
 
     try:
         path = resolve_cell_path(model)
@@ -491,7 +491,7 @@ def derive_from_pybamm(parameter_set: str = "Chen2020", name: str | None = None,
     n_par = float(pv["Number of electrodes connected in parallel to make a cell"]) \
         if "Number of electrodes connected in parallel to make a cell" in pv.keys() else 1.0
     area = float(pv["Electrode height [m]"]) * float(pv["Electrode width [m]"]) * n_par
-    from .simulate import reference_capacity
+    from ..truth.simulate import reference_capacity
 
     # the SOC scale: capacity between the cut-offs from the stoichiometry windows, as simulate's
     # soc_true (docs/truth.md), so SOC 0 / 1 sit exactly at the windows' ends x0 / x100
@@ -589,7 +589,7 @@ def derive_from_pybamm(parameter_set: str = "Chen2020", name: str | None = None,
         "provenance": prov,
     }
     if check_model_error:
-        from .simulate import simulate
+        from ..truth.simulate import simulate
 
         sim = simulate(cell=parameter_set, protocol="cc", model="DFN", temperature_degC=25.0)
         c = load_spme_cell(cell, "<derived>")
@@ -600,7 +600,7 @@ def derive_from_pybamm(parameter_set: str = "Chen2020", name: str | None = None,
                                                               "max abs error [mV]": float(1e3 * np.max(np.abs(ol["voltage_V"] - sim.voltage_V)))}}
     load_spme_cell(cell, "<derived>")  # self-check
     if out is not None:
-        from ._io import atomic_write
+        from .._io import atomic_write
 
         with atomic_write(out) as f:
             json.dump(cell, f, indent=1)
@@ -612,7 +612,7 @@ def derive_from_pybamm(parameter_set: str = "Chen2020", name: str | None = None,
 # Running the core
 # ----------------------------------------------------------------------------------------------
 def _core():
-    from . import _core
+    from .. import _core
 
     return _core
 
@@ -620,7 +620,7 @@ def _core():
 def as_spme_cell(cell) -> SpmeCell:
     if isinstance(cell, SpmeCell):
         return cell
-    from .cell import load_cell
+    from .ecm import load_cell
 
     c = load_cell(cell)
     if not isinstance(c, SpmeCell):
@@ -648,7 +648,7 @@ class SpmeNoise:
 
 
 def _make_estimator_class():
-    from .estimator import Estimator, RunResult, StepResult, core_config, core_filter_config, log_arrays, run_columns
+    from ..estimators.ecm import Estimator, RunResult, StepResult, core_config, core_filter_config, log_arrays, run_columns
 
     @dataclass
     class SpmeRunResult(RunResult):
@@ -743,7 +743,7 @@ def dfn_charge_truth(cell: str = "Chen2020", c_rate: float = 1.5, temperature_de
     by content like cellsense.simulate."""
     import pybamm
 
-    from .simulate import ATOL, RTOL, default_cache_dir, reference_capacity
+    from ..truth.simulate import ATOL, RTOL, default_cache_dir, reference_capacity
 
     key_obj = {"kind": "spme plating truth v2", "cell": cell, "c_rate": c_rate, "T": temperature_degC,
                "soc0": initial_soc, "rest": rest_s, "pybamm": pybamm.__version__, "rtol": RTOL, "atol": ATOL,

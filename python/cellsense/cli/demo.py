@@ -35,10 +35,10 @@ def demo(cell: str = "Chen2020", model_file: str = "chen2020", protocols=("udds"
     one str) sends them elsewhere."""
     import sys
 
-    from .estimator import Estimator
-    from .metrics import soc_metrics
-    from .sensor import SensorModel
-    from .simulate import simulate
+    from ..estimators.ecm import Estimator
+    from ..evaluate.metrics import soc_metrics
+    from ..truth.sensor import SensorModel
+    from ..truth.simulate import simulate
 
     if progress is None:
         progress = (lambda msg: None) if quiet else (lambda msg: print(f"cellsense {msg}", file=sys.stderr, flush=True))
@@ -69,7 +69,7 @@ def needs_pybamm(cell: str = "Chen2020", protocols=("udds", "us06"), temperature
     """True when `demo` with these arguments has to solve a truth with PyBaMM (``fresh``, or a protocol whose
     truth is not shipped with the package), False when the shipped truths cover it. Imports no PyBaMM
     (scripts/demo.sh asks it to install PyBaMM only when a run needs it)."""
-    from .simulate import _find_shipped, _resolve_settings
+    from ..truth.simulate import _find_shipped, _resolve_settings
 
     if fresh:
         return True
@@ -94,7 +94,7 @@ def format_table(rows: list[DemoRow]) -> str:
 
 def add_cli(sub) -> None:
     p = sub.add_parser("demo", help="simulate a cell in PyBaMM, estimate it, print the accuracy table")
-    from ._cliopts import add_physics, add_pybamm_set, alias
+    from .._cliopts import add_physics, add_pybamm_set, alias
 
     p.add_argument("--cell", default=None, help="cell file or bundled name the filters run (default chen2020)")
     alias(p, "--model", "--cell", "old_model")
@@ -117,8 +117,8 @@ def add_cli(sub) -> None:
 def _resolve_cell_options(a) -> tuple[str, str]:
     """(cell file, PyBaMM set) from --cell / --pybamm-set and the old spellings: before 0.2, demo's --cell was
     the PyBaMM set and --model the cell file (both still work, with a deprecation line)."""
-    from ._cliopts import deprecation
-    from .cell import resolve_cell_path
+    from .._cliopts import deprecation
+    from ..cells.ecm import resolve_cell_path
 
     cell, pybamm_set = a.cell, a.pybamm_set
     old_model = getattr(a, "old_model", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._cliopts import add_cell, require_cell
+from .._cliopts import add_cell, require_cell
 
 
 def _estimate_cli(sub) -> None:
@@ -44,9 +44,9 @@ def _estimate_cli(sub) -> None:
 
 
 def _estimate_main(a) -> int:
-    from .estimate import estimate, format_metrics, plot_estimate, self_check
-    from .estimator import EstimatorSettings, NoiseSettings
-    from .soh import SohSettings
+    from ..evaluate.estimate import estimate, format_metrics, plot_estimate, self_check
+    from ..estimators.ecm import EstimatorSettings, NoiseSettings
+    from ..estimators.soh import SohSettings
 
     from dataclasses import replace
 
@@ -66,7 +66,7 @@ def _estimate_main(a) -> int:
         except ValueError as e:
             raise ValueError(f"{opt} {value!r}: {e}") from None
     if a.plot is not None:  # before the run: a missing matplotlib is one line, exit 2, nothing written
-        from ._io import require
+        from .._io import require
 
         require("matplotlib", "cellsense estimate --plot", "estimate")
     if a.initial_soc is not None and a.state_in is not None:
@@ -76,7 +76,7 @@ def _estimate_main(a) -> int:
         raise ValueError("--state-in / --state-out / --no-ocv-learning need --soh")
     power = None
     if a.power is not None:
-        from .power import PowerSettings
+        from ..estimators.power import PowerSettings
 
         try:
             hz = tuple(float(h) for h in str(a.power).split(",") if h.strip())
@@ -129,10 +129,10 @@ def _bench_cli(sub) -> None:
 
 
 def _bench_main(a) -> int:
-    from .bench import bench, format_bench
+    from ..evaluate.bench import bench, format_bench
 
     if a.mcu:
-        from .mcu import McuBenchError, bench_mcu, format_mcu
+        from ..mcu.firmware import McuBenchError, bench_mcu, format_mcu
 
         try:
             rep = bench_mcu(out=a.out)
@@ -158,13 +158,13 @@ def _optional(module: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cellsense", description="Battery SOC/SOH estimation: EKF/UKF over "
                                      "equivalent-circuit cell models, with a heap-free C++17 core.")
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"cellsense {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _estimate_cli(sub)
     _bench_cli(sub)
-    for name in ("simulate", "fit", "convert", "validate", "demo", "export_c", "replay.cli"):
+    for name in ("truth.simulate", "fit", "io.convert", "evaluate.validate", "cli.demo", "mcu.export_c", "replay.cli"):
         mod = _optional(name)
         if mod is not None and hasattr(mod, "add_cli"):
             mod.add_cli(sub)
@@ -178,7 +178,7 @@ EXIT_INTERNAL_ERROR = 70
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ._io import MissingExtraError, check_command_extras, missing_extra_message
+    from .._io import MissingExtraError, check_command_extras, missing_extra_message
 
     try:
         check_command_extras(args.command)  # e.g. validate without PyBaMM: exit 2 + install hint, not 1

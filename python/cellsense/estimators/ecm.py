@@ -10,8 +10,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from . import status as _status
-from .cell import Cell, load_cell
+from .. import status as _status
+from ..cells.ecm import Cell, load_cell
 
 FILTERS = ("ekf", "ukf")
 DTYPES = ("float64", "float32")
@@ -249,7 +249,7 @@ class RunResult:
 
 
 def _core():
-    from . import _core  # the compiled module; imported lazily so `import cellsense` stays light
+    from .. import _core  # the compiled module; imported lazily so `import cellsense` stays light
 
     return _core
 
@@ -409,7 +409,7 @@ class EstimatorBase:
     def _checked_soc_state(self, saved: Any) -> tuple[np.ndarray, np.ndarray, float, float | None]:
         """The SOC filter's part of a saved state, fully validated before anything is applied:
         (x, P, hysteresis sign, last time). ValueError naming the field."""
-        from ._io import finite_state_number
+        from .._io import finite_state_number
 
         def fail(where: str, msg: str) -> ValueError:
             return ValueError(f"restore_state: {where}: {msg}")
@@ -598,7 +598,7 @@ class Estimator(EstimatorBase):
     def __new__(cls, cell=None, *args, **kwargs):
         # An SPMe cell file ("model": "spme") runs the reduced electrochemical model (spme.py).
         if cls is Estimator and cell is not None:
-            from .spme import is_spme_cell, spme_estimator_class
+            from ..cells.spme import is_spme_cell, spme_estimator_class
 
             if is_spme_cell(cell):
                 return super().__new__(spme_estimator_class())

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .cell import Cell, load_cell
-from .estimator import (EstimatorBase, EstimatorSettings, NoiseSettings, RunResult, core_config, core_filter_config,
+from ..cells.ecm import Cell, load_cell
+from .ecm import (EstimatorBase, EstimatorSettings, NoiseSettings, RunResult, core_config, core_filter_config,
                         ecm_core_noise, log_arrays, run_columns)
 
 
@@ -76,7 +76,7 @@ class SohSettings:
     def __post_init__(self) -> None:
         """Refuse NaN, Inf and absurd values at construction, naming the field (ValueError): e.g.
         initial_capacity_Ah = 1e-30 would make every capacity update fail silently."""
-        from .estimator import check_settings_fields
+        from .ecm import check_settings_fields
 
         check_settings_fields(self, self.BOUNDS)
         if not self.r0_scale_min < self.r0_scale_max:
@@ -312,7 +312,7 @@ class SohEstimator(EstimatorBase):
 
     def _checked_soh_state(self, d: Any) -> dict[str, Any]:
         """The SOH part of a saved state, validated field by field (ValueError naming it); returns a clean dict."""
-        from ._io import finite_state_number
+        from .._io import finite_state_number
 
         def fail(where: str, msg: str) -> ValueError:
             return ValueError(f"restore_state: soh.{where}: {msg}")

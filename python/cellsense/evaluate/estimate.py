@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._io import StagedWrites, load_json_file, refuse_overwriting_inputs
-from .estimator import Estimator, EstimatorSettings, NoiseSettings, RunResult
-from .logs import CellLog, read_cell_log
+from .._io import StagedWrites, load_json_file, refuse_overwriting_inputs
+from ..estimators.ecm import Estimator, EstimatorSettings, NoiseSettings, RunResult
+from ..io.logs import CellLog, read_cell_log
 from .metrics import SocMetrics, soc_metrics
 
 
@@ -73,7 +73,7 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
         saved = load_json_file(state_in, "state file", StateFileError)
     log = data if isinstance(data, CellLog) else read_cell_log(data)
     if with_soh:
-        from .soh import SohEstimator, SohSettings
+        from ..estimators.soh import SohEstimator, SohSettings
 
         est = SohEstimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, initial_soc=initial_soc,
                            soh=soh if isinstance(soh, SohSettings) else None)
@@ -88,7 +88,7 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
         est = Estimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, initial_soc=initial_soc)
     power_res = None
     if power is not None:
-        from .power import estimate_power
+        from ..estimators.power import estimate_power
 
         power_res = estimate_power(est, log.time_s, log.current_A, log.voltage_V, log.temperature_degC, power)
         res = power_res.run
@@ -190,7 +190,7 @@ def plot_estimate(r: EstimateResult, path, title: str | None = None) -> str:
     """Write a PNG (or any matplotlib format by the suffix): SOC estimate with its 3-sigma band and the truth,
     the error with the 3-sigma band (when the log has soc_true), and the voltage innovation with its
     3-sigma band (3 sqrt(S)). Needs matplotlib (pip install 'cellsense[sim]')."""
-    from ._io import require
+    from .._io import require
 
     require("matplotlib", "cellsense estimate --plot", "estimate")
     import matplotlib

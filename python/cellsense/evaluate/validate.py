@@ -104,14 +104,14 @@ def chi2_mean_bounds(n: int, dof: int = 1, p: float = 0.95) -> tuple[float, floa
 
 def load_truth(s: Scenario):
     """The log for a scenario: PyBaMM truth through the sensor model, or a bundled real log."""
-    from .sensor import SensorModel
+    from ..truth.sensor import SensorModel
 
     if s.source.startswith("real:"):
-        from .realdata import load_real_log
+        from ..io.realdata import load_real_log
 
         log = load_real_log(s.source[len("real:"):])
         return log.time_s, log.current_A, log.voltage_V, log.temperature_degC, log.soc_true
-    from .simulate import simulate
+    from ..truth.simulate import simulate
 
     sensor = SensorModel(**SENSORS[s.sensor], seed=s.seed) if SENSORS[s.sensor] else None
     sim = simulate(cell=s.source, protocol=s.protocol, temperature_degC=s.temperature_degC, model=s.pybamm_model,
@@ -121,7 +121,7 @@ def load_truth(s: Scenario):
 
 def run_scenario(s: Scenario, plot_dir: str | None = None, settle_s: float = 600.0) -> ScenarioResult:
     """Run one scenario end to end (picklable: used by the process pool and by Dask workers)."""
-    from .estimator import Estimator
+    from ..estimators.ecm import Estimator
     from .metrics import soc_metrics
 
     t0 = time.perf_counter()
@@ -319,7 +319,7 @@ def run_matrix(scenarios: Iterable[Scenario], workers: int | None = None, schedu
 
 def write_report(results: list[ScenarioResult], out_dir: str | os.PathLike, title: str = "cellsense validation") -> Path:
     """Markdown report + CSV in out_dir (atomic writes)."""
-    from ._io import atomic_write
+    from .._io import atomic_write
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -402,7 +402,7 @@ def add_cli(sub) -> None:
                                                          "with the ETA); the summary only")
     p.add_argument("--no-real-cells", action="store_true",
                    help="skip the real-cell matrix (Panasonic 18650PF, 25 to -20 degC; about 10 s)")
-    from ._cliopts import add_cell
+    from .._cliopts import add_cell
 
     add_cell(p, default="chen2020",
              help="cell file (path or bundled name) run in every scenario, e.g. chen2020_spme (default chen2020)")
@@ -410,7 +410,7 @@ def add_cli(sub) -> None:
 
 
 def _main(a) -> int:
-    from ._io import Progress
+    from .._io import Progress
 
     t_start = time.monotonic()
     # the truths first (PyBaMM solves, or the cache), then the scenarios: each line with the elapsed time and

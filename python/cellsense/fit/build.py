@@ -33,7 +33,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .simulate import _atomic_write, read_log
+from ..truth.simulate import _atomic_write, read_log
 
 DEFAULT_SOC_BREAKPOINTS = [0.0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.12, 0.14,
                            0.16, 0.18, 0.2, 0.225, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65,
@@ -710,7 +710,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         raise ValueError("soc_breakpoints must be 2..64 strictly increasing values covering 0..1")
     say = print if verbose else (lambda *a, **k: None)
     if plot is not None:  # before the work: a missing matplotlib is one line naming the extra
-        from ._io import require
+        from .._io import require
 
         require("matplotlib", "cellsense fit --plot", "fit")
 
@@ -745,7 +745,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         raise ValueError("at most 8 HPPC temperatures are supported")
 
     names = ["R0 [Ohm]"] + [f"{p}{j + 1} {u}" for j in range(rc_pairs) for p, u in (("R", "[Ohm]"), ("tau", "[s]"))]
-    from ._io import Progress
+    from .._io import Progress
 
     # every pulse set is fitted once without hysteresis and, when the OCV branches show some, once more with
     # it: the progress line counts the fits (the second pass is expected when the branch gap is not zero)
@@ -958,7 +958,7 @@ def plot_fit(curves, path, title: str | None = None) -> str:
     `curves`: (label, time_s, measured voltage, model voltage) per log, as `fit(plot=...)` collects them.
     Per log one row: left, the measured voltage and the fitted model's open-loop voltage against time;
     right, the residual (model - measured) in mV with its RMSE. Needs matplotlib (``cellsense[fit]``)."""
-    from ._io import require
+    from .._io import require
 
     require("matplotlib", "cellsense fit --plot", "fit")
     import matplotlib
@@ -1073,7 +1073,7 @@ def add_cli(subparsers):
                                           "temperature from a C/20 OCV log and one HPPC log per temperature.")
     p.add_argument("--ocv", default=None, help="C/20 discharge + charge cell log (starts full); required for an ECM")
     p.add_argument("--hppc", default=None, action="append", help="HPPC cell log (repeat per temperature); required for an ECM")
-    from ._cliopts import add_pybamm_set, alias, physics_value
+    from .._cliopts import add_pybamm_set, alias, physics_value
 
     add_pybamm_set(p, default=None, old="--from-pybamm")
     p.add_argument("--physics", dest="physics", default=None, type=physics_value, metavar="spme",
@@ -1118,14 +1118,14 @@ def _cli_fit(args) -> int:
         if args.plot is not None:
             raise ValueError("--plot draws an ECM fit against its --ocv / --hppc logs; an SPMe cell derived from "
                              "--pybamm-set has none")
-        from .spme import cli_fit_from_pybamm
+        from ..cells.spme import cli_fit_from_pybamm
 
         args.from_pybamm = args.pybamm_set
         return cli_fit_from_pybamm(args)
     if not args.ocv or not args.hppc:
         raise ValueError("--ocv and --hppc are required to fit an ECM")
     if args.plot is not None:  # before the work: a missing matplotlib is one line, exit 2, nothing written
-        from ._io import require
+        from .._io import require
 
         require("matplotlib", "cellsense fit --plot", "fit")
     name = args.name or Path(args.out).stem

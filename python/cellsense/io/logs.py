@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_write
+from .._io import atomic_write
 
 REQUIRED = ("time_s", "current_A", "voltage_V", "temperature_degC")
 OPTIONAL = ("soc_true",)

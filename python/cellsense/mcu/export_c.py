@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_write
-from .cell import Cell, load_cell
+from .._io import atomic_write
+from ..cells.ecm import Cell, load_cell
 
 #: What the C API is built for (c_api.h); the generated header re-checks them with #error.
 C_API_RC_PAIRS = 2
@@ -131,7 +131,7 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", symbol):
         raise ValueError(f"symbol: {symbol!r} is not a C identifier")
     ns, nt = len(cell.soc), len(cell.temperature_degC)
-    from .estimator import NoiseSettings, resolve_model_error
+    from ..estimators.ecm import NoiseSettings, resolve_model_error
 
     voltage_sigma, model_error_current, model_error_relative, model_error_correlation = \
         resolve_model_error(NoiseSettings(), cell)
@@ -197,7 +197,7 @@ def add_cli(subparsers) -> None:
         "export-c", help="write a cell's parameters as a C header for the C API (firmware)",
         description="Emit the cell's parameter tables as const C data: one filled cs_cell_params "
                     "(cpp/include/cellsense/c_api.h) with float32-exact literals.")
-    from ._cliopts import add_cell
+    from .._cliopts import add_cell
 
     add_cell(p, required=True)
     p.add_argument("--out", required=True, help="header to write, e.g. cell_params.h")
@@ -206,7 +206,7 @@ def add_cli(subparsers) -> None:
 
 
 def _cli_main(args) -> int:
-    from ._cliopts import require_cell
+    from .._cliopts import require_cell
 
     cell = load_cell(require_cell(args, "export-c"))
     export_c(cell, args.out, symbol=args.symbol)

@@ -95,7 +95,7 @@ def build(build_dir: Path, src: Path, cores: list[str] | None = None, quiet: boo
     cmd = [cmake, "--build", str(build_dir), "-j", str(max(2, os.cpu_count() or 2))]
     # the build's own progress ("[12/40]" from Ninja, "[ 30%]" from Make) as a line with an ETA on stderr once
     # it takes more than 2 s (an up-to-date build prints nothing); the output is kept for the error message
-    from ._io import Progress
+    from .._io import Progress
 
     bar = Progress(f"firmware build ({build_dir.name})", total=None, unit="steps",
                    enabled=not quiet)

@@ -99,7 +99,7 @@ class SimDevice:
                 self.cfg["sensor"][first + i] = ts
             self._ack(f.seq)
         elif f.type == fr.T_START and self.cfg:
-            from ..estimator import _core
+            from ..estimators.ecm import _core
 
             c = self.cfg
             w = c["words"].astype(float)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import MissingExtraError
-from ..pack import PackLog, PackSpec
+from ..pack.estimator import PackLog, PackSpec
 
 
 class LogReadError(ValueError):

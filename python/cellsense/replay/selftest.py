@@ -22,13 +22,13 @@ def main(argv=None) -> int:
     try:
         import numpy as np
 
-        from ..estimator import _core
+        from ..estimators.ecm import _core
 
         _core()
     except ImportError as e:
         print(f"skip: cellsense compiled module not importable ({e})")
         return 77
-    from ..pack import PackEstimator, PackLog
+    from ..pack.estimator import PackEstimator, PackLog
     from . import framing as fr
     from .cli import synthetic_pack_log
     from .link import FaultPlan

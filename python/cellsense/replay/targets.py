@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..pack import PackEstimator, PackLog, clock_dt, mark_reanchored
+from ..pack.estimator import PackEstimator, PackLog, clock_dt, mark_reanchored
 from . import framing as fr
 from .link import CanLink, FaultPlan, FaultyLink, Link, SerialLink
 from .session import DeviceError, Session
@@ -71,7 +71,7 @@ def find_image(machine: str = DEFAULT_MACHINE, image: str | os.PathLike | None =
     elif os.environ.get("CELLSENSE_REPLAY_IMAGE"):
         p = Path(os.environ["CELLSENSE_REPLAY_IMAGE"])
     else:
-        from ..mcu import McuBenchError, source_dir
+        from ..mcu.firmware import McuBenchError, source_dir
 
         try:
             src = source_dir()
@@ -79,7 +79,7 @@ def find_image(machine: str = DEFAULT_MACHINE, image: str | os.PathLike | None =
             raise FileNotFoundError(f"replay firmware not found ({e}); pass --image") from None
         p = src / "build" / "mcu" / f"replay_{CORE_OF_MACHINE.get(machine, 'cortex-m4f')}.elf"
         if not p.is_file():
-            from ..mcu import build
+            from ..mcu.firmware import build
 
             build(src / "build" / "mcu", src, quiet=quiet)
     if not p.is_file():

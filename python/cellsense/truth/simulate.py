@@ -31,7 +31,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._io import Progress, atomic_write, require
+from .._io import Progress, atomic_write, require
 from .sensor import SensorModel
 
 CACHE_FORMAT = 4  # bump when the truth generation changes
@@ -1095,7 +1095,7 @@ def add_cli(subparsers):
     p = subparsers.add_parser("simulate", help="generate a ground-truth cell log with PyBaMM",
                               description="Simulate a protocol with PyBaMM (lumped thermal) and write a "
                                           "cell-log CSV with soc_true plus a sidecar LOG.csv.json.")
-    from ._cliopts import add_physics, add_pybamm_set
+    from .._cliopts import add_physics, add_pybamm_set
 
     add_pybamm_set(p, old="--cell")
     p.add_argument("--protocol", default="udds", choices=PROTOCOLS)
