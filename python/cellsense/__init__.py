@@ -18,9 +18,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .cells.ecm import Cell, CellFileError, bundled_cells, load_cell
+from .cells.ecm import Cell
+from .cells.files import CellFileError, bundled_cells
+from .cells.load import load_cell
 from .evaluate.estimate import EstimateResult, estimate
-from .estimators.ecm import Estimator, EstimatorSettings, NoiseSettings, RunResult, StepResult
+from .estimators import Estimator, EstimatorSettings, NoiseSettings, RunResult, StepResult
 from .io.logs import CellLog, LogFormatError, read_cell_log, write_cell_log
 from .evaluate.metrics import SocMetrics, soc_metrics
 

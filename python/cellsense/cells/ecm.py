@@ -1,4 +1,5 @@
-"""Cell parameter files: load, validate, and convert to the core's parameter set.
+"""ECM cell files: validate, and convert to the core's parameter set (loading by name or path, and the
+dispatch to SPMe files, is cells.load.load_cell).
 
 One JSON file per cell (docs/cell-file.md). Keys follow PyBaMM's "Name [unit]" style so a cell
 file reads like a `pybamm.ParameterValues`. Every table is indexed [temperature][soc] and may be
@@ -7,14 +8,15 @@ the file and the field (and the table cell) at fault.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .ecm_reference import interpolate
+from .files import CellFileError
 
 FORMAT_KEY = "cellsense cell file"
 FORMAT_VERSION = 1
@@ -51,10 +53,6 @@ L_TEMPERATURE = "Temperature range [degC]"
 def rc_keys(j: int) -> tuple[str, str]:
     """Keys of RC pair j (1-based): resistance and time constant."""
     return f"R{j} [Ohm]", f"tau{j} [s]"
-
-
-class CellFileError(ValueError):
-    """A cell file is malformed or physically inconsistent. The message names file and field."""
 
 
 @dataclass
@@ -112,77 +110,14 @@ class Cell:
         }
 
     def ocv(self, soc: np.ndarray | float, temperature_degC: float = 25.0) -> np.ndarray:
-        """OCV(SOC, T) by the same bilinear rule as the core (clamped at the grid ends)."""
-        return bilinear(self.ocv_V, self.soc, self.temperature_degC, soc, temperature_degC)
+        """OCV(SOC, T) by the core's bilinear rule, clamped at the grid ends (cells.ecm_reference.interpolate)."""
+        return interpolate(self.ocv_V, self.soc, self.temperature_degC, soc, temperature_degC)
 
     def soc_from_ocv(self, voltage_V: float, temperature_degC: float = 25.0) -> float:
         """Invert OCV(SOC, T) at one temperature (the rested-cell start-up estimate)."""
         t = float(np.clip(temperature_degC, self.temperature_degC[0], self.temperature_degC[-1]))
-        curve = np.array([bilinear(self.ocv_V, self.soc, self.temperature_degC, s, t) for s in self.soc])
+        curve = interpolate(self.ocv_V, self.soc, self.temperature_degC, self.soc, t)
         return float(np.clip(np.interp(voltage_V, curve, self.soc), 0.0, 1.0))
-
-
-def bilinear(table: np.ndarray, soc_bp: np.ndarray, temp_bp: np.ndarray, soc, temperature_degC) -> np.ndarray:
-    """Bilinear interpolation on [temperature][soc], clamped at the grid ends (as in the core)."""
-    soc = np.clip(np.asarray(soc, dtype=float), soc_bp[0], soc_bp[-1])
-    per_t = np.array([np.interp(soc, soc_bp, row) for row in table])
-    if len(temp_bp) == 1:
-        return per_t[0]
-    t = float(np.clip(temperature_degC, temp_bp[0], temp_bp[-1]))
-    i = min(int(np.searchsorted(temp_bp, t, side="right")) - 1, len(temp_bp) - 2)
-    w = (t - temp_bp[i]) / (temp_bp[i + 1] - temp_bp[i])
-    return per_t[i] + (per_t[i + 1] - per_t[i]) * w
-
-
-def models_dir() -> Path:
-    """Where the bundled cell files live (installed package data, or the source tree)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "models", here.parent.parent / "models"):
-        if candidate.is_dir():
-            return candidate
-    return here / "models"
-
-
-def bundled_cells() -> list[str]:
-    """Names of the bundled cells (``models/*.json``)."""
-    return sorted(p.stem for p in models_dir().glob("*.json"))
-
-
-def resolve_cell_path(model: str | os.PathLike) -> Path:
-    """A path to a cell file, or the name of a bundled cell in models/."""
-    p = Path(model)
-    if p.is_file():
-        return p
-    candidate = models_dir() / (p.name if p.suffix == ".json" else f"{p.name}.json")
-    if candidate.is_file():
-        return candidate
-    raise CellFileError(
-        f"{model}: no such cell file, and no bundled cell of that name (bundled: {', '.join(bundled_cells()) or 'none'})")
-
-
-def load_cell(model: str | os.PathLike | Cell) -> Cell:
-    """Load and validate a cell file (path or bundled name)."""
-    if isinstance(model, Cell) or getattr(model, "model", None) == "spme":
-        return model
-    path = resolve_cell_path(model)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise CellFileError(f"{path}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
-    except UnicodeDecodeError as e:
-        raise CellFileError(f"{path}: byte {e.start}: not UTF-8 text ({e.reason})") from None
-    except RecursionError:
-        raise CellFileError(f"{path}: JSON nested too deeply") from None
-    except ValueError as e:  # an integer literal beyond Python's digit limit
-        raise CellFileError(f"{path}: invalid JSON: {e}") from None
-    except OSError as e:
-        raise CellFileError(f"{path}: cannot read: {e.strerror or e}") from None
-    if isinstance(data, dict) and data.get("model") == "spme":  # reduced electrochemical model (spme.py)
-        from .spme import load_spme_cell
-
-        return load_spme_cell(data, source=str(path))
-    return cell_from_dict(data, source=str(path))
 
 
 def _err(source: str, where: str, msg: str) -> CellFileError:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .ecm import CellFileError
+from .files import CellFileError
 
 F_C_PER_MOL = 96485.33212   # CODATA 2018, as spme.hpp
 RG_J_PER_MOL_K = 8.314462618
@@ -137,7 +137,7 @@ def electrolyte_modes(thickness_m: tuple[float, float, float], porosity: tuple[f
 ELECTRODES = ("Negative", "Positive")
 
 
-def _ekey(e: str, what: str) -> str:
+def electrode_key(e: str, what: str) -> str:
     return what.replace("{E}", e).replace("{e}", e.lower())
 
 
@@ -308,25 +308,6 @@ class SpmeCell:
         }
 
 
-def is_spme_cell(model) -> bool:
-    """True when `model` (path, bundled name, dict or cell) is an SPMe cell."""
-    if isinstance(model, SpmeCell):
-        return True
-    if isinstance(model, dict):
-        return model.get("model") == "spme"
-    if not isinstance(model, (str, os.PathLike)):
-        return False
-    from .ecm import resolve_cell_path
-
-    try:
-        path = resolve_cell_path(model)
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError, RecursionError):  # the cell loader reports these, naming the file
-        return False
-    return isinstance(data, dict) and data.get("model") == "spme"
-
-
 def load_spme_cell(data: dict[str, Any], source: str = "<cell>") -> SpmeCell:
     """Validate an SPMe cell dict (docs/cell-file.md, "model": "spme"). Errors name file and key."""
     def err(where: str, msg: str) -> SpmeCellError:
@@ -365,7 +346,7 @@ def load_spme_cell(data: dict[str, Any], source: str = "<cell>") -> SpmeCell:
     for E in ELECTRODES:
         d: dict[str, Any] = {}
         for k, tmpl in ELECTRODE_KEYS.items():
-            key = _ekey(E, tmpl)
+            key = electrode_key(E, tmpl)
             if k in ("ocp_stoichiometry", "ocp_V"):
                 arr = p.get(key)
                 if not isinstance(arr, list) or not all(isinstance(a, (int, float)) and not isinstance(a, bool)
@@ -376,17 +357,17 @@ def load_spme_cell(data: dict[str, Any], source: str = "<cell>") -> SpmeCell:
                 d[k] = number(key)
         xs = d["ocp_stoichiometry"]
         if not 2 <= len(xs) <= MAX_OCP_POINTS or len(d["ocp_V"]) != len(xs):
-            raise err(f'parameters."{_ekey(E, ELECTRODE_KEYS["ocp_V"])}"',
+            raise err(f'parameters."{electrode_key(E, ELECTRODE_KEYS["ocp_V"])}"',
                       f"OCP table needs 2..{MAX_OCP_POINTS} points, as many as its stoichiometry breakpoints")
         bad = np.flatnonzero(np.diff(xs) <= 0)
         if bad.size:
-            raise err(f'parameters."{_ekey(E, ELECTRODE_KEYS["ocp_stoichiometry"])}"[{bad[0] + 1}]',
+            raise err(f'parameters."{electrode_key(E, ELECTRODE_KEYS["ocp_stoichiometry"])}"[{bad[0] + 1}]',
                       "breakpoints must increase strictly")
         for k in ("active_fraction", "porosity"):
             if not 0 < d[k] < 1:
-                raise err(f'parameters."{_ekey(E, ELECTRODE_KEYS[k])}"', f"must be in (0, 1), got {d[k]}")
+                raise err(f'parameters."{electrode_key(E, ELECTRODE_KEYS[k])}"', f"must be in (0, 1), got {d[k]}")
         if not 0 < d["stoichiometry_full"] < 1:
-            raise err(f'parameters."{_ekey(E, ELECTRODE_KEYS["stoichiometry_full"])}"', "must be in (0, 1)")
+            raise err(f'parameters."{electrode_key(E, ELECTRODE_KEYS["stoichiometry_full"])}"', "must be in (0, 1)")
         electrodes[E.lower()] = d
     lim = data.get("limits", {}) or {}
 
@@ -417,477 +398,8 @@ def load_spme_cell(data: dict[str, Any], source: str = "<cell>") -> SpmeCell:
         x_full = e["stoichiometry_full"]
         x_zero = x_full - cell.stoichiometry_per_soc(e, sign)
         if not 0 < x_zero < 1:
-            raise err(f'parameters."{_ekey(E, ELECTRODE_KEYS["stoichiometry_full"])}"',
+            raise err(f'parameters."{electrode_key(E, ELECTRODE_KEYS["stoichiometry_full"])}"',
                       f"the bulk stoichiometry at SOC 0 would be {x_zero:.4f}, outside (0, 1): capacity, "
                       "geometry and stoichiometry disagree")
     return cell
 
-
-# ----------------------------------------------------------------------------------------------
-# Derivation from PyBaMM
-# ----------------------------------------------------------------------------------------------
-def _evaluate(pv, key: str, *args):
-    """A PyBaMM parameter (number or function) evaluated at numeric arguments."""
-    import pybamm
-
-    f = pv[key]
-    if not callable(f):
-        return float(f)
-    vector = any(np.ndim(a) for a in args)
-    syms = [pybamm.Vector(np.atleast_1d(np.asarray(a, float))) if np.ndim(a) else pybamm.Scalar(float(a))
-            for a in args]
-    r = f(*syms)
-    if isinstance(r, pybamm.Symbol):
-        r = pv.process_symbol(r).evaluate()
-    r = np.asarray(r, float).reshape(-1)
-    return r if vector else float(r[0])
-
-
-def _activation(pv, key: str, args_at, t_ref: float) -> float:
-    """Arrhenius activation energy E = R ln(f(T2)/f(T1)) / (1/T1 - 1/T2), T1 = T_ref, T2 = T_ref + 10 K
-    (0 when the parameter does not depend on temperature)."""
-    f1 = _evaluate(pv, key, *args_at(t_ref))
-    f2 = _evaluate(pv, key, *args_at(t_ref + 10.0))
-    if f1 <= 0 or f2 <= 0 or abs(f2 / f1 - 1) < 1e-12:
-        return 0.0
-    return float(RG_J_PER_MOL_K * math.log(f2 / f1) / (1 / t_ref - 1 / (t_ref + 10.0)))
-
-
-def _ocp_breakpoints(fn, lo: float, hi: float, n: int) -> np.ndarray:
-    """Breakpoints in [lo, hi] for linear interpolation of fn: dense where it curves (points placed at
-    equal steps of the integral of sqrt(|U''|), the optimal density for piecewise-linear
-    interpolation; de Boor, "A Practical Guide to Splines", 2001, ch. III), n points."""
-    x = np.linspace(lo, hi, 4001)
-    u = fn(x)
-    d2 = np.abs(np.gradient(np.gradient(u, x), x))
-    w = np.sqrt(d2)
-    w = w + 0.05 * np.mean(w)  # sqrt(|U''|), floored so flat stretches still get points
-    cum = np.r_[0.0, np.cumsum(0.5 * (w[1:] + w[:-1]) * np.diff(x))]
-    bp = np.interp(np.linspace(0, cum[-1], n), cum, x)
-    bp[0], bp[-1] = lo, hi
-    return np.unique(bp)
-
-
-def derive_from_pybamm(parameter_set: str = "Chen2020", name: str | None = None, out=None,
-                       ocp_points: int = MAX_OCP_POINTS, check_model_error: bool = True) -> dict[str, Any]:
-    """An SPMe cell file from a PyBaMM parameter set (every number traced in "provenance").
-
-    * geometry, volume fractions, Bruggeman exponents, c_max, t+, c_e0: copied;
-    * D_s, j0, D_e, kappa: PyBaMM's functions evaluated at the reference (D_s at x = 1/2; j0 at
-      c_e0, x_s = 1/2; D_e and kappa at c_e0), each with the Arrhenius activation energy that
-      reproduces the function between T_ref and T_ref + 10 K (0 when it has none);
-    * j0's dependence on c_e and x_s is checked to be the usual sqrt(c_e x (1 - x)) form;
-    * OCPs: tables over each electrode's reachable stoichiometry (SOC -0.1 .. 1.1), breakpoints
-      placed by curvature;
-    * stoichiometries at 100 % SOC: PyBaMM's at its upper cut-off (get_min_max_stoichiometries);
-    * "Model voltage error [V]": open-loop RMSE of this cell against PyBaMM's DFN on a 1C discharge
-      at 25 degC (cellsense.simulate; the estimator's default voltage sigma uses it).
-    """
-    import pybamm
-
-    pv = pybamm.ParameterValues(parameter_set)
-    t_ref = float(pv["Reference temperature [K]"]) if "Reference temperature [K]" in pv.keys() else 298.15
-    ce0 = float(pv["Initial concentration in electrolyte [mol.m-3]"])
-    n_par = float(pv["Number of electrodes connected in parallel to make a cell"]) \
-        if "Number of electrodes connected in parallel to make a cell" in pv.keys() else 1.0
-    area = float(pv["Electrode height [m]"]) * float(pv["Electrode width [m]"]) * n_par
-    from ..truth.simulate import reference_capacity
-
-    # the SOC scale: capacity between the cut-offs from the stoichiometry windows, as simulate's
-    # soc_true (docs/truth.md), so SOC 0 / 1 sit exactly at the windows' ends x0 / x100
-    q, q_how = reference_capacity(parameter_set)
-    x0, x100, y100, y0 = pybamm.lithium_ion.get_min_max_stoichiometries(pv)
-    prov: dict[str, str] = {}
-    params: dict[str, Any] = {}
-    src = f"PyBaMM {pybamm.__version__} parameter set {parameter_set!r}"
-
-    def put(key, value, how):
-        params[key] = value
-        prov[key] = f"{src}: {how}"
-
-    put("Nominal cell capacity [A.h]", q, f"reference capacity: {q_how} (the parameter set's nominal "
-        f"{float(pv['Nominal cell capacity [A.h]']):.6g} A.h sets only the C-rates)")
-    put("Electrode area [m2]", area, "Electrode height x width x electrodes in parallel")
-    put("Reference temperature [K]", t_ref, "copied (Arrhenius reference)")
-    for E in ELECTRODES:
-        e = E.lower()
-        for what in ("{E} electrode thickness [m]", "{E} particle radius [m]",
-                     "{E} electrode active material volume fraction", "{E} electrode porosity",
-                     "{E} electrode Bruggeman coefficient (electrolyte)", "Maximum concentration in {e} electrode [mol.m-3]",
-                     "{E} electrode conductivity [S.m-1]"):
-            key = _ekey(E, what)
-            put(key, float(pv[key]), "copied")
-        cmax = float(pv[_ekey(E, "Maximum concentration in {e} electrode [mol.m-3]")])
-        kd = _ekey(E, "{E} particle diffusivity [m2.s-1]")
-        put(kd, _evaluate(pv, kd, 0.5, t_ref), "evaluated at stoichiometry 0.5 and T_ref")
-        put(_ekey(E, ELECTRODE_KEYS["diffusivity_activation_J_mol"]),
-            _activation(pv, kd, lambda T: (0.5, T), t_ref), "Arrhenius fit of the diffusivity between T_ref and T_ref + 10 K")
-        kj = _ekey(E, "{E} electrode exchange-current density [A.m-2]")
-        j_ref = _evaluate(pv, kj, ce0, 0.5 * cmax, cmax, t_ref)
-        # form check: sqrt(c_e x (1 - x)) scaling
-        for ce, x in ((0.5 * ce0, 0.2), (1.5 * ce0, 0.8)):
-            got = _evaluate(pv, kj, ce, x * cmax, cmax, t_ref)
-            want = j_ref * math.sqrt(ce / ce0) * math.sqrt(x * (1 - x) / 0.25)
-            if abs(got / want - 1) > 0.02:
-                raise ValueError(f"{parameter_set}: {kj} is not of the form j0 ~ sqrt(c_e x (1 - x)) "
-                                 f"({got:.4g} vs {want:.4g} at c_e {ce:g}, x {x:g}); the SPMe cannot represent it")
-        put(kj, j_ref, "evaluated at c_e0, x_s = 0.5, T_ref")
-        put(_ekey(E, ELECTRODE_KEYS["exchange_current_activation_J_mol"]),
-            _activation(pv, kj, lambda T: (ce0, 0.5 * cmax, cmax, T), t_ref),
-            "Arrhenius fit of j0 between T_ref and T_ref + 10 K")
-        x_full = x100 if e == "negative" else y100
-        put(_ekey(E, ELECTRODE_KEYS["stoichiometry_full"]), float(x_full),
-            "pybamm.lithium_ion.get_min_max_stoichiometries (upper cut-off)")
-    # OCP tables over the reachable window (SOC -0.1 .. 1.1)
-    for E, sign in (("Negative", 1.0), ("Positive", -1.0)):
-        e = E.lower()
-        eps = params[_ekey(E, "{E} electrode active material volume fraction")]
-        L = params[_ekey(E, "{E} electrode thickness [m]")]
-        cmax = params[_ekey(E, "Maximum concentration in {e} electrode [mol.m-3]")]
-        dx = sign * 3600.0 * q / (F_C_PER_MOL * eps * L * area * cmax)
-        xf = params[_ekey(E, ELECTRODE_KEYS["stoichiometry_full"])]
-        a, b = sorted((xf + 0.1 * dx, xf - 1.1 * dx))
-        a, b = max(a - 0.05, 1e-4), min(b + 0.05, 1 - 1e-4)
-        fn = lambda x, k=_ekey(E, "{E} electrode OCP [V]"): _evaluate(pv, k, np.asarray(x, float))  # noqa: E731
-        bp = _ocp_breakpoints(fn, a, b, ocp_points)
-        put(_ekey(E, ELECTRODE_KEYS["ocp_stoichiometry"]), [float(v) for v in bp],
-            f"{ocp_points} breakpoints over x in [{a:.4f}, {b:.4f}] (SOC -0.1 .. 1.1 +- 0.05), placed by curvature")
-        put(_ekey(E, ELECTRODE_KEYS["ocp_V"]), [float(v) for v in fn(bp)], "PyBaMM OCP function at the breakpoints")
-    for key in ("Separator thickness [m]", "Separator porosity", "Separator Bruggeman coefficient (electrolyte)",
-                "Initial concentration in electrolyte [mol.m-3]", "Cation transference number"):
-        put(key, float(pv[key]), "copied")
-    put("Thermodynamic factor", float(pv["Thermodynamic factor"]) if "Thermodynamic factor" in pv.keys() else 1.0,
-        "copied (1 if absent)")
-    # D_e: the mean of D_e(c) over c_e0 (1 +- 1/2), the Kirchhoff-transform equivalent of a concentration-
-    # dependent diffusivity for a +-50 % swing (steady 1-D flux = (1/L) int D(c) dc; Crank, "The
-    # Mathematics of Diffusion", 2nd ed., 1975, sec. 9.3): at 1-2C the electrolyte swings that far.
-    kd = "Electrolyte diffusivity [m2.s-1]"
-    cs = ce0 * np.linspace(0.5, 1.5, 101)
-    put(kd, float(np.mean(_evaluate(pv, kd, cs, t_ref))),
-        "mean of the function over c_e0 x [0.5, 1.5] at T_ref (Kirchhoff-transform equivalent, docs/spme.md)")
-    put("Electrolyte diffusivity activation energy [J.mol-1]", _activation(pv, kd, lambda T: (ce0, T), t_ref),
-        "Arrhenius fit between T_ref and T_ref + 10 K")
-    kk = "Electrolyte conductivity [S.m-1]"
-    put(kk, _evaluate(pv, kk, ce0, t_ref), "evaluated at c_e0 and T_ref (the SPMe's leading order, Marquis 2019)")
-    put("Electrolyte conductivity activation energy [J.mol-1]", _activation(pv, kk, lambda T: (ce0, T), t_ref),
-        "Arrhenius fit between T_ref and T_ref + 10 K")
-    put("Contact resistance [Ohm]", float(pv["Contact resistance [Ohm]"]) if "Contact resistance [Ohm]" in pv.keys() else 0.0,
-        "copied (0 if absent)")
-    put("Lower voltage cut-off [V]", float(pv["Lower voltage cut-off [V]"]), "copied")
-    put("Upper voltage cut-off [V]", float(pv["Upper voltage cut-off [V]"]), "copied")
-    cell = {
-        "cellsense cell file": 1,
-        "name": name or parameter_set.lower() + "_spme",
-        "description": f"SPMe (Pade [3/3] particles, {ELECTROLYTE_MODES} electrolyte modes) derived from "
-                       f"{src} by cellsense fit --from-pybamm",
-        "placeholder": False,
-        "model": "spme",
-        "SPMe reduction": {"particle": f"Pade [{PADE_ORDER}/{PADE_ORDER}]", "electrolyte modes": ELECTROLYTE_MODES},
-        "parameters": params,
-        "limits": {"Voltage range [V]": [0.0, params["Upper voltage cut-off [V]"] + 1.0],
-                   "Current range [A]": [-20.0 * q, 20.0 * q], "Temperature range [degC]": [-40.0, 85.0]},
-        "provenance": prov,
-    }
-    if check_model_error:
-        from ..truth.simulate import simulate
-
-        sim = simulate(cell=parameter_set, protocol="cc", model="DFN", temperature_degC=25.0)
-        c = load_spme_cell(cell, "<derived>")
-        ol = open_loop(c, sim.time_s, sim.current_A, sim.temperature_degC, soc0=1.0)
-        rmse = float(np.sqrt(np.mean((ol["voltage_V"] - sim.voltage_V) ** 2)))
-        put("Model voltage error [V]", rmse, "open-loop RMSE against PyBaMM DFN, 1C discharge at 25 degC (cellsense simulate)")
-        cell["fit residuals"] = {"DFN 1C discharge 25 degC": {"voltage RMSE [mV]": 1e3 * rmse,
-                                                              "max abs error [mV]": float(1e3 * np.max(np.abs(ol["voltage_V"] - sim.voltage_V)))}}
-    load_spme_cell(cell, "<derived>")  # self-check
-    if out is not None:
-        from .._io import atomic_write
-
-        with atomic_write(out) as f:
-            json.dump(cell, f, indent=1)
-            f.write("\n")
-    return cell
-
-
-# ----------------------------------------------------------------------------------------------
-# Running the core
-# ----------------------------------------------------------------------------------------------
-def _core():
-    from .. import _core
-
-    return _core
-
-
-def as_spme_cell(cell) -> SpmeCell:
-    if isinstance(cell, SpmeCell):
-        return cell
-    from .ecm import load_cell
-
-    c = load_cell(cell)
-    if not isinstance(c, SpmeCell):
-        raise ValueError(f"{cell}: not an SPMe cell file")
-    return c
-
-
-def open_loop(cell, time_s, current_A, temperature_degC, soc0: float = 1.0, dtype: str = "float64") -> dict[str, np.ndarray]:
-    """The SPMe without a filter from a rested cell at soc0 (nominal-capacity SOC): voltage, SOC, surface
-    stoichiometries, anode surface potential, electrolyte read-outs per sample."""
-    c = as_spme_cell(cell)
-    fn = getattr(_core(), "spme_open_loop_f64" if str(np.dtype(dtype)) == "float64" else "spme_open_loop_f32")
-    arr = [np.ascontiguousarray(a, dtype=np.float64) for a in (time_s, current_A, temperature_degC)]
-    return dict(fn(c.core_params(), *arr, float(soc0)))
-
-
-@dataclass
-class SpmeNoise:
-    """SPMe-specific filter tuning (the shared fields come from estimator.NoiseSettings)."""
-
-    particle_per_sqrt_s: float = 2e-5        #: particle mode random walk (stoichiometry/sqrt(s))
-    electrolyte_A_per_sqrt_s: float = 0.02   #: electrolyte mode random walk (A/sqrt(s))
-    initial_particle_sigma: float = 0.005    #: 1 sigma of the initial particle modes (stoichiometry)
-    initial_electrolyte_sigma_A: float = 1.0 #: 1 sigma of the initial electrolyte modes (A)
-
-
-def _make_estimator_class():
-    from ..estimators.ecm import Estimator, RunResult, StepResult, core_config, core_filter_config, log_arrays, run_columns
-
-    @dataclass
-    class SpmeRunResult(RunResult):
-        """RunResult plus the SPMe's outputs (evaluated at each step's estimate and current)."""
-
-        anode_surface_potential_V: np.ndarray | None = None
-        negative_surface_stoichiometry: np.ndarray | None = None
-        positive_surface_stoichiometry: np.ndarray | None = None
-
-    class SpmeEstimator(Estimator):
-        """`cellsense.Estimator` for an SPMe cell (same constructor, run, step, save/restore)."""
-
-        def __init__(self, cell, filter: str = "ekf", noise=None, settings=None, dtype: str = "float64",
-                     initial_soc: float | None = None, spme_noise: SpmeNoise | None = None) -> None:
-            core = self._setup(filter, dtype, lambda: as_spme_cell(cell), noise, settings, initial_soc)
-            self.spme_noise = spme_noise or SpmeNoise()
-            self._cls = getattr(core, f"Spme{filter.capitalize()}_{'f64' if self.dtype == 'float64' else 'f32'}")
-            x0, p0 = self.initial_gaussian(0.5 if initial_soc is None else float(initial_soc))
-            s, n, sn = self.settings, self.noise, self.spme_noise
-            try:
-                self._impl = self._cls(
-                    self.cell.core_params(), core_config(s, n),
-                    {"soc_per_sqrt_s": n.soc_per_sqrt_s, "particle_per_sqrt_s": sn.particle_per_sqrt_s,
-                     "electrolyte_A_per_sqrt_s": sn.electrolyte_A_per_sqrt_s, "current_sigma_A": n.current_sigma_A},
-                    core_filter_config(s), x0, p0)
-            except ValueError as e:
-                raise ValueError(f"{self.cell.source}: {e}") from None
-
-        @property
-        def state_names(self) -> list[str]:
-            return (["soc"] + [f"negative_particle{k}" for k in range(1, PADE_ORDER + 1)]
-                    + [f"positive_particle{k}" for k in range(1, PADE_ORDER + 1)]
-                    + [f"electrolyte{k}_A" for k in range(1, ELECTROLYTE_MODES + 1)])
-
-        def initial_gaussian(self, soc: float) -> tuple[np.ndarray, np.ndarray]:
-            nx = 1 + 2 * PADE_ORDER + ELECTROLYTE_MODES
-            x0 = np.zeros(nx)
-            x0[0] = soc
-            sn = self.spme_noise
-            p0 = np.diag([self.noise.initial_soc_sigma ** 2] + [sn.initial_particle_sigma ** 2] * (2 * PADE_ORDER)
-                         + [sn.initial_electrolyte_sigma_A ** 2] * ELECTROLYTE_MODES)
-            return x0, p0
-
-        def step(self, dt_s, current_A, voltage_V, temperature_degC):
-            self._ocv_init(voltage_V, temperature_degC)
-            code, *vals = self._impl.step(float(dt_s), float(current_A), float(voltage_V), float(temperature_degC))
-            return StepResult(self._status_names.get(code, str(code)), *vals[:6])
-
-        def run(self, time_s, current_A, voltage_V, temperature_degC):
-            arrays = log_arrays(time_s, current_A, voltage_V, temperature_degC)
-            self._ocv_init_from_log(arrays)
-            out = self._impl.run(*arrays)
-            return SpmeRunResult(**run_columns(arrays[0], out, self._status_names),
-                                 anode_surface_potential_V=out["anode_surface_potential_V"],
-                                 negative_surface_stoichiometry=out["negative_surface_stoichiometry"],
-                                 positive_surface_stoichiometry=out["positive_surface_stoichiometry"])
-
-    return SpmeEstimator, SpmeRunResult
-
-
-_CLASSES: tuple | None = None
-
-
-def spme_estimator_class():
-    """The SpmeEstimator class (built on first use: cellsense.estimator imports this module lazily)."""
-    global _CLASSES
-    if _CLASSES is None:
-        _CLASSES = _make_estimator_class()
-    return _CLASSES[0]
-
-
-def __getattr__(name):  # SpmeEstimator / SpmeRunResult as module attributes, built lazily
-    if name in ("SpmeEstimator", "SpmeRunResult"):
-        spme_estimator_class()
-        return _CLASSES[0] if name == "SpmeEstimator" else _CLASSES[1]
-    raise AttributeError(name)
-
-
-# ----------------------------------------------------------------------------------------------
-# Plating-margin truth: constant-current charge with PyBaMM's DFN
-# ----------------------------------------------------------------------------------------------
-PLATING_VARIABLE = "Negative electrode surface potential difference at separator interface [V]"
-
-
-def dfn_charge_truth(cell: str = "Chen2020", c_rate: float = 1.5, temperature_degC: float = 5.0,
-                     initial_soc: float = 0.1, rest_s: float = 60.0, cache_dir=None, use_cache: bool = True) -> dict:
-    """A constant-current charge (rest, then -c_rate C until the upper cut-off) with PyBaMM's DFN and a
-    lumped thermal model, ambient = initial = temperature_degC, solver tolerances as cellsense.simulate.
-    Returns time_s, current_A (+ = discharge; row k's current held over (t_{k-1}, t_k]), voltage_V,
-    temperature_degC, soc_true (initial_soc - Q_dis / Q_ref, simulate.reference_capacity) and anode_surface_potential_V =
-    PyBaMM's PLATING_VARIABLE (phi_s - phi_e of the negative at the separator interface). Cached
-    by content like cellsense.simulate."""
-    import pybamm
-
-    from ..truth.simulate import ATOL, RTOL, default_cache_dir, reference_capacity
-
-    key_obj = {"kind": "spme plating truth v2", "cell": cell, "c_rate": c_rate, "T": temperature_degC,
-               "soc0": initial_soc, "rest": rest_s, "pybamm": pybamm.__version__, "rtol": RTOL, "atol": ATOL,
-               "variable": PLATING_VARIABLE}
-    key = hashlib.sha256(json.dumps(key_obj, sort_keys=True).encode()).hexdigest()[:32]
-    cdir = Path(cache_dir) if cache_dir else default_cache_dir()
-    cfile = cdir / f"{key}.npz"
-    if use_cache and cfile.exists():
-        with np.load(cfile) as z:
-            return {k: z[k] for k in z.files}
-    pybamm.set_logging_level("ERROR")
-    model = pybamm.lithium_ion.DFN({"thermal": "lumped"})
-    pv = pybamm.ParameterValues(cell)
-    pv.set_initial_state(initial_soc, options=model.options)
-    tk = temperature_degC + 273.15
-    pv["Ambient temperature [K]"] = tk
-    pv["Initial temperature [K]"] = tk
-    pv["Lower voltage cut-off [V]"] = float(pv["Lower voltage cut-off [V]"]) - 0.3
-    q = float(pv["Nominal cell capacity [A.h]"])
-    i = -c_rate * q
-    ramp = 1e-3
-    t_end = rest_s + 3600.0 / c_rate * (1.0 - initial_soc) * 1.2
-    pv["Current function [A]"] = pybamm.Interpolant(np.array([0.0, rest_s, rest_s + ramp, t_end + 10.0]),
-                                                    np.array([0.0, 0.0, i, i]), pybamm.t, interpolator="linear")
-    grid = np.arange(0.0, math.floor(t_end) + 1.0)
-    sim = pybamm.Simulation(model, parameter_values=pv, solver=pybamm.IDAKLUSolver(rtol=RTOL, atol=ATOL))
-    sol = sim.solve(t_eval=np.array([0.0, rest_s, rest_s + ramp, grid[-1]]), t_interp=grid)
-    t = np.asarray(sol.t, float)
-    on = np.abs(t - np.round(t)) < 1e-7
-    on[-1] = True
-    t = t[on]
-
-    def g(k):
-        return np.asarray(sol[k].entries, float)[on]
-
-    out = {"time_s": t, "current_A": np.where(t > rest_s, i, 0.0), "voltage_V": g("Voltage [V]"),
-           "temperature_degC": g("Volume-averaged cell temperature [C]"),
-           "soc_true": initial_soc - g("Discharge capacity [A.h]") / reference_capacity(cell)[0],
-           "anode_surface_potential_V": g(PLATING_VARIABLE),
-           "anode_surface_potential_xavg_V": g("X-averaged negative electrode surface potential difference [V]")}
-    if use_cache:
-        cdir.mkdir(parents=True, exist_ok=True)
-        tmp = cfile.with_suffix(".tmp.npz")
-        np.savez(tmp, **out)
-        os.replace(tmp, cfile)
-    return out
-
-
-def pybamm_initial_soc(cell: SpmeCell, parameter_set: str, pybamm_soc: float) -> float:
-    """The SPMe cell's SOC for PyBaMM's set_initial_state(pybamm_soc) (PyBaMM interpolates the
-    stoichiometry between its cut-off windows; a cell converted by this module has its capacity on the
-    same windows, so this is pybamm_soc up to rounding; cells with another capacity map through it)."""
-    import pybamm
-
-    pv = pybamm.ParameterValues(parameter_set)
-    x0, x100, _, _ = pybamm.lithium_ion.get_min_max_stoichiometries(pv)
-    return cell.soc_from_stoichiometry(x0 + pybamm_soc * (x100 - x0))
-
-
-# ----------------------------------------------------------------------------------------------
-# CLI (cellsense fit --from-pybamm SET --model spme --out CELL)
-# ----------------------------------------------------------------------------------------------
-def cli_fit_from_pybamm(args) -> int:
-    name = args.name or Path(args.out).stem
-    cell = derive_from_pybamm(args.from_pybamm, name=name, out=args.out)
-    p = cell["parameters"]
-    print(f"{args.out}: SPMe from PyBaMM {args.from_pybamm}: capacity {p['Nominal cell capacity [A.h]']:.4g} Ah, "
-          f"Pade [{PADE_ORDER}/{PADE_ORDER}] particles, {ELECTROLYTE_MODES} electrolyte modes")
-    for fname, res in cell.get("fit residuals", {}).items():
-        print(f"  {fname}: open-loop voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")
-    return 0
-
-
-# ----------------------------------------------------------------------------------------------
-# Reference implementation in numpy (an independent transcription of docs/spme.md for tests and
-# for the firmware's generated log; the core is cpp/include/cellsense/model/spme.hpp)
-# ----------------------------------------------------------------------------------------------
-def reference_open_loop(cell, time_s, current_A, temperature_degC, soc0: float = 1.0) -> dict[str, np.ndarray]:
-    """The SPMe open loop in numpy (float64), same conventions as :func:`open_loop`."""
-    c = as_spme_cell(cell)
-    cp = c.core_params()
-    poles, residues, d = pade_particle(PADE_ORDER)
-    t = np.asarray(time_s, float)
-    cur = np.asarray(current_A, float)
-    temp = np.asarray(temperature_degC, float)
-    n = len(t)
-    t_ref = cp["reference_temperature_K"]
-    ce0 = cp["electrolyte_concentration_mol_m3"]
-    tau_e = np.asarray(cp["electrolyte_tau_s"], float)
-    gain_e = np.asarray(cp["electrolyte_gain_mol_m3_per_A"], float)
-    feed_e = np.asarray(cp["electrolyte_feedthrough_mol_m3_per_A"], float)
-
-    def arr(e_act, tk):
-        return math.exp(e_act / RG_J_PER_MOL_K * (1 / t_ref - 1 / tk))
-
-    def ocp(e, x):
-        xs, us = e["ocp_stoichiometry"], e["ocp_V"]
-        lo = int(np.clip(np.searchsorted(xs, x, side="right") - 1, 0, len(xs) - 2))
-        return us[lo] + (us[lo + 1] - us[lo]) / (xs[lo + 1] - xs[lo]) * (x - xs[lo])
-
-    soc = float(soc0)
-    w = {"negative": np.zeros(PADE_ORDER), "positive": np.zeros(PADE_ORDER)}
-    q = np.zeros(ELECTROLYTE_MODES)
-    out = {k: np.empty(n) for k in ("voltage_V", "soc", "negative_surface_stoichiometry",
-                                    "positive_surface_stoichiometry", "anode_surface_potential_V")}
-    area = cp["area_m2"]
-    for k in range(n):
-        dt = 1.0 if k == 0 else t[k] - t[k - 1]
-        i, tk = cur[k], temp[k] + 273.15
-        geo = {}
-        for name, sign in (("negative", 1.0), ("positive", -1.0)):
-            e = cp[name]
-            a_s = 3 * e["active_fraction"] / e["particle_radius_m"]
-            j = sign * i / (area * a_s * e["thickness_m"])
-            D = e["diffusivity_m2_s"] * arr(e["diffusivity_activation_J_mol"], tk)
-            g = e["particle_radius_m"] / (D * e["max_concentration_mol_m3"] * F_C_PER_MOL)
-            if k > 0 and dt > 0:
-                a = np.exp(-poles * D * dt / e["particle_radius_m"] ** 2)
-                w[name] = a * w[name] + (1 - a) * (-g * residues / poles) * j
-            geo[name] = (j, g, e)
-        if k > 0 and dt > 0:
-            a = np.exp(-dt * arr(cp["electrolyte_diffusivity_activation_J_mol"], tk) / tau_e)
-            q = a * q + (1 - a) * i
-            soc = soc - i * dt / (3600.0 * cp["capacity_Ah"])
-        conc = np.maximum(ce0 + q @ gain_e + feed_e * i, 0.01 * ce0)
-        vals = {}
-        for name, idx in (("negative", 0), ("positive", 1)):
-            j, g, e = geo[name]
-            x = e["stoichiometry_full"] + (soc - 1) * e["stoichiometry_per_soc"] + w[name].sum() - g * d * j
-            xc = min(max(x, 1e-4), 1 - 1e-4)
-            j0 = (e["exchange_current_A_m2"] * arr(e["exchange_current_activation_J_mol"], tk)
-                  * math.sqrt(conc[idx] / ce0) * math.sqrt(xc * (1 - xc) / 0.25))
-            eta = 2 * RG_J_PER_MOL_K * tk / F_C_PER_MOL * math.asinh(j / (2 * j0))
-            vals[name] = (ocp(e, x), eta, x)
-        kc = 2 * (1 - cp["transference_number"]) * cp["thermodynamic_factor"] * RG_J_PER_MOL_K * tk / F_C_PER_MOL
-        inv_arr_k = 1.0 / arr(cp["electrolyte_conductivity_activation_J_mol"], tk)
-        ohm = i * (cp["electrolyte_resistance_Ohm"] * inv_arr_k + cp["solid_resistance_Ohm"] + cp["contact_resistance_Ohm"])
-        out["voltage_V"][k] = (vals["positive"][0] - vals["negative"][0] + vals["positive"][1] - vals["negative"][1]
-                               + kc * (math.log(conc[1]) - math.log(conc[0])) - ohm)
-        out["soc"][k] = soc
-        out["negative_surface_stoichiometry"][k] = vals["negative"][2]
-        out["positive_surface_stoichiometry"][k] = vals["positive"][2]
-        out["anode_surface_potential_V"][k] = (
-            vals["negative"][0] + vals["negative"][1]
-            + i * (cp["negative_electrolyte_resistance_Ohm"] * inv_arr_k - cp["negative_solid_resistance_Ohm"])
-            - kc * (math.log(conc[2]) - math.log(conc[0])))
-    return out

@@ -118,7 +118,7 @@ def _resolve_cell_options(a) -> tuple[str, str]:
     """(cell file, PyBaMM set) from --cell / --pybamm-set and the old spellings: before 0.2, demo's --cell was
     the PyBaMM set and --model the cell file (both still work, with a deprecation line)."""
     from .._cliopts import deprecation
-    from ..cells.ecm import resolve_cell_path
+    from ..cells.files import resolve_cell_path
 
     cell, pybamm_set = a.cell, a.pybamm_set
     old_model = getattr(a, "old_model", None)

@@ -45,7 +45,7 @@ def _estimate_cli(sub) -> None:
 
 def _estimate_main(a) -> int:
     from ..evaluate.estimate import estimate, format_metrics, plot_estimate, self_check
-    from ..estimators.ecm import EstimatorSettings, NoiseSettings
+    from ..estimators.settings import EstimatorSettings, NoiseSettings
     from ..estimators.soh import SohSettings
 
     from dataclasses import replace

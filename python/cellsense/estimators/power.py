@@ -139,7 +139,7 @@ def estimate_power(est, time_s, current_A, voltage_V, temperature_degC,
                    settings: PowerSettings | None = None) -> PowerResult:
     """Run the estimator over a log (as `Estimator.run`, same rules for clock, gaps, bad samples) and compute the
     limits of the state after every sample for every horizon."""
-    from .ecm import RunResult, log_arrays, run_columns
+    from .base import RunResult, log_arrays, run_columns
 
     s = settings or PowerSettings()
     cfg = s.core_dict(est.cell)

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..cells.ecm import Cell, load_cell
-from .ecm import (EstimatorBase, EstimatorSettings, NoiseSettings, RunResult, core_config, core_filter_config,
-                        ecm_core_noise, log_arrays, run_columns)
+from ..cells.ecm import Cell
+from ..cells.load import load_cell
+from .base import EstimatorBase, RunResult, core_config, core_filter_config, ecm_core_noise, log_arrays, run_columns
+from .settings import EstimatorSettings, NoiseSettings, check_settings_fields
 
 
 @dataclass
@@ -76,8 +77,6 @@ class SohSettings:
     def __post_init__(self) -> None:
         """Refuse NaN, Inf and absurd values at construction, naming the field (ValueError): e.g.
         initial_capacity_Ah = 1e-30 would make every capacity update fail silently."""
-        from .ecm import check_settings_fields
-
         check_settings_fields(self, self.BOUNDS)
         if not self.r0_scale_min < self.r0_scale_max:
             raise ValueError(f"SohSettings.r0_scale_min: {self.r0_scale_min} must be below r0_scale_max {self.r0_scale_max}")

@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
-from ..cells.ecm import load_cell
-from ..estimators.ecm import Estimator, EstimatorSettings
+from ..cells.load import load_cell
+from ..estimators.ecm import Estimator
+from ..estimators.settings import EstimatorSettings
 
 
 def bench_log(cell, duration_s: float, seed: int = 3) -> dict:
@@ -54,7 +55,7 @@ def bench(model: str | None = None, duration_s: float = 7200.0, peer_steps: int 
     """Measure and return the figures (dict); optionally write them as JSON. Needs filterpy (the peer):
     MissingExtraError (an ImportError) naming ``pip install 'cellsense[bench]'`` when it is not installed."""
     from .._io import require
-    from ..cells.ecm_reference import filterpy_run
+    from .filterpy_peer import filterpy_run
 
     require("filterpy", "cellsense.bench()", "bench")
 

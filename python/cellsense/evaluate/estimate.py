@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._io import StagedWrites, load_json_file, refuse_overwriting_inputs
-from ..estimators.ecm import Estimator, EstimatorSettings, NoiseSettings, RunResult
+from ..estimators.base import RunResult
+from ..estimators.ecm import Estimator
+from ..estimators.settings import EstimatorSettings, NoiseSettings
 from ..io.logs import CellLog, read_cell_log
 from .metrics import SocMetrics, soc_metrics
 

@@ -94,7 +94,7 @@ def run_file(file: str, case: str = "B", filter: str = "ekf", soh: bool = False,
     of the bundled 1 s resample."""
     from pathlib import Path
 
-    from ..cells.ecm import load_cell
+    from ..cells.load import load_cell
     from ..io.convert import convert_panasonic
     from ..estimators.ecm import Estimator
     c = load_cell(cell)
@@ -133,7 +133,7 @@ def run_chain(files: Iterable[str] = FILES[:4], case: str = "B", filter: str = "
     """The files run one after the other with the SOH state carried, as `cellsense estimate --soh
     --state-out S.json` then `--state-in S.json` does: the first file starts as `case` says, every later one
     re-initialises its SOC from its first (rested) voltage with capacity, R0 and the OCV correction carried."""
-    from ..cells.ecm import load_cell
+    from ..cells.load import load_cell
     from ..estimators.soh import SohEstimator
     c = load_cell(cell)
     soc0, gain, offset = CASES[case]

@@ -17,11 +17,12 @@ discharge::
 
     z_k   = z_{k-1} - eta i dt / (3600 Q)                    (eta = 1 discharge, Coulombic eff. charge)
     v_j,k = a_j v_j,k-1 + R_j (1 - a_j) i,  a_j = exp(-dt / tau_j)  (R_j, tau_j at z_{k-1}, T_k)
-    h_k   = A_h h_{k-1} - (1 - A_h) sgn(i), A_h = exp(-|eta i gamma dt / (3600 Q)|)
+    h_k   = A_h h_{k-1} - (1 - A_h) sgn(i), A_h = exp(-|i| gamma eta dt / (3600 Q))
     s_k   = sgn(i) if |i| > deadband else s_{k-1}   (deadband default Q/100 A)
     v_k   = OCV(z_k, T) + M(z_k, T) h_k - M0(z_k, T) s_k - sum_j v_j,k - R0(z_k, T) i
 
-Tables are bilinear in (SOC, T), clamped at the grid ends.
+Tables are bilinear in (SOC, T), clamped at the grid ends. The equations are cellsense.cells.ecm_reference
+(`simulate`, the one NumPy ECM, held to the core by tests/python/cells/test_ecm_reference.py).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..cells.ecm_reference import ecm_simulate, table
 from ..truth.simulate import _atomic_write, read_log
 
 DEFAULT_SOC_BREAKPOINTS = [0.0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.12, 0.14,
@@ -42,111 +44,6 @@ DEFAULT_SOC_BREAKPOINTS = [0.0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.065, 0.08
 MAX_RC_PAIRS = 3  # the core supports 1..3 (docs/cell-file.md)
 TAU_MIN_S = 0.5
 TAU_MAX_S = 20000.0
-
-
-# ----------------------------------------------------------------------------------------------
-# ECM simulator (pure numpy)
-# ----------------------------------------------------------------------------------------------
-def _table(params: dict, key: str, n_T: int, n_soc: int) -> np.ndarray:
-    v = np.asarray(params[key], dtype=float)
-    if v.ndim == 0:
-        return np.full((n_T, n_soc), float(v))
-    if v.ndim == 1:
-        if v.shape[0] != n_soc:
-            raise ValueError(f"table {key!r}: 1-D table has {v.shape[0]} values, expected {n_soc} (SOC breakpoints)")
-        return np.tile(v, (n_T, 1))
-    if v.shape != (n_T, n_soc):
-        raise ValueError(f"table {key!r}: shape {v.shape}, expected ({n_T}, {n_soc})")
-    return v
-
-
-def _bilinear(tab: np.ndarray, soc_bp: np.ndarray, T_bp: np.ndarray, z, T, extrapolate_soc: bool = False) -> np.ndarray:
-    """Bilinear interpolation of tab[nT][nSOC] at points (z, T), clamped at the grid ends; with
-    extrapolate_soc, continued linearly in SOC beyond the grid (the core's rule for the OCV)."""
-    z = np.asarray(z, dtype=float)
-    if not extrapolate_soc:
-        z = np.clip(z, soc_bp[0], soc_bp[-1])
-    T = np.clip(np.asarray(T, dtype=float), T_bp[0], T_bp[-1])
-    ns, nt = len(soc_bp), len(T_bp)
-    if ns > 1:
-        js = np.clip(np.searchsorted(soc_bp, z, side="right") - 1, 0, ns - 2)
-        ws = (z - soc_bp[js]) / (soc_bp[js + 1] - soc_bp[js])
-    else:
-        js = np.zeros(np.shape(z), dtype=int)
-        ws = np.zeros(np.shape(z))
-    if nt > 1:
-        jt = np.clip(np.searchsorted(T_bp, T, side="right") - 1, 0, nt - 2)
-        wt = (T - T_bp[jt]) / (T_bp[jt + 1] - T_bp[jt])
-    else:
-        jt = np.zeros(np.shape(T), dtype=int)
-        wt = np.zeros(np.shape(T))
-    js1 = np.minimum(js + 1, ns - 1)
-    jt1 = np.minimum(jt + 1, nt - 1)
-    return ((1 - wt) * ((1 - ws) * tab[jt, js] + ws * tab[jt, js1])
-            + wt * ((1 - ws) * tab[jt1, js] + ws * tab[jt1, js1]))
-
-
-def ecm_simulate(cell: dict, time_s, current_A, temperature_degC, initial_soc: float = 1.0,
-                 initial_h: float = 0.0, initial_s: float = 0.0, initial_rc_V=None) -> dict:
-    """Run the ECM of a cell-file dict open-loop over a current log.
-
-    Returns a dict with ``voltage_V``, ``soc``, ``h``, ``s`` and ``rc_V`` (n x pairs).  Row 0 is the
-    initial state (its current is not integrated: there is no interval ending at row 0).
-    """
-    p = cell["parameters"]
-    n_rc = int(cell.get("RC pairs", 0))
-    soc_bp = np.asarray(p["SOC breakpoints"], dtype=float)
-    T_bp = np.atleast_1d(np.asarray(p.get("Temperature breakpoints [degC]", [25.0]), dtype=float))
-    nT, nS = len(T_bp), len(soc_bp)
-    t = np.asarray(time_s, dtype=float)
-    i = np.asarray(current_A, dtype=float)
-    T = np.broadcast_to(np.asarray(temperature_degC, dtype=float), t.shape)
-    n = len(t)
-    Q = float(p["Nominal cell capacity [A.h]"])
-    ce = float(p.get("Coulombic efficiency", 1.0))
-    gamma = float(p.get("Hysteresis rate constant", 0.0))
-    dt = np.r_[0.0, np.diff(t)]
-    eta = np.where(i < 0, ce, 1.0)
-    dz = eta * i * dt / (3600.0 * Q)
-    dz[0] = 0.0
-    z = initial_soc - np.cumsum(dz)
-    z_prev = np.r_[initial_soc, z[:-1]]
-    # hysteresis states
-    A_h = np.exp(-np.abs(dz * gamma))
-    sg = np.sign(i)
-    h = np.empty(n)
-    s = np.empty(n)
-    hk, sk = float(initial_h), float(initial_s)
-    deadband = float(p.get("Hysteresis sign deadband [A]", Q / 100.0))  # docs/cell-file.md default
-    A_l, sg_l, big = A_h.tolist(), sg.tolist(), (np.abs(i) > deadband).tolist()
-    h[0], s[0] = hk, sk
-    for k in range(1, n):
-        hk = A_l[k] * hk - (1.0 - A_l[k]) * sg_l[k]
-        if big[k]:
-            sk = sg_l[k]
-        h[k] = hk
-        s[k] = sk
-    ocv = _bilinear(_table(p, "Open-circuit voltage [V]", nT, nS), soc_bp, T_bp, z, T, extrapolate_soc=True)
-    M = _bilinear(_table(p, "Hysteresis maximum [V]", nT, nS), soc_bp, T_bp, z, T) if "Hysteresis maximum [V]" in p else 0.0
-    M0 = _bilinear(_table(p, "Instantaneous hysteresis [V]", nT, nS), soc_bp, T_bp, z, T) if "Instantaneous hysteresis [V]" in p else 0.0
-    R0 = _bilinear(_table(p, "R0 [Ohm]", nT, nS), soc_bp, T_bp, z, T)
-    v = ocv + M * h - M0 * s - R0 * i
-    rc = np.zeros((n, n_rc))
-    init_rc = np.zeros(n_rc) if initial_rc_V is None else np.asarray(initial_rc_V, dtype=float)
-    for j in range(n_rc):
-        Rj = _bilinear(_table(p, f"R{j + 1} [Ohm]", nT, nS), soc_bp, T_bp, z_prev, T)
-        tj = _bilinear(_table(p, f"tau{j + 1} [s]", nT, nS), soc_bp, T_bp, z_prev, T)
-        a = np.exp(-dt / tj)
-        b = (Rj * (1.0 - a) * i).tolist()
-        a = a.tolist()
-        x = float(init_rc[j])
-        out = [x]
-        for k in range(1, n):
-            x = a[k] * x + b[k]
-            out.append(x)
-        rc[:, j] = out
-        v = v - rc[:, j]
-    return {"voltage_V": v, "soc": z, "h": h, "s": s, "rc_V": rc}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1051,16 +948,16 @@ def check_cell(cell: dict) -> None:
         raise ValueError("parameters.SOC breakpoints: must be <= 64 strictly increasing values covering [0, 1]")
     if len(T) > 8 or np.any(np.diff(T) <= 0):
         raise ValueError("parameters.Temperature breakpoints [degC]: must be <= 8 strictly increasing values")
-    ocv = _table(p, "Open-circuit voltage [V]", len(T), len(soc))
+    ocv = table(p, "Open-circuit voltage [V]", len(T), len(soc))
     if np.any(np.diff(ocv, axis=1) <= 0):
         raise ValueError("parameters.Open-circuit voltage [V]: must be strictly increasing in SOC")
     keys = ["R0 [Ohm]"] + [f"{a}{j + 1} {u}" for j in range(int(cell["RC pairs"])) for a, u in (("R", "[Ohm]"), ("tau", "[s]"))]
     for k in keys:
-        tab = _table(p, k, len(T), len(soc))
+        tab = table(p, k, len(T), len(soc))
         if not np.all(np.isfinite(tab)) or np.any(tab <= 0):
             raise ValueError(f"parameters.{k}: must be finite and > 0")
     for k in ("Hysteresis maximum [V]", "Instantaneous hysteresis [V]"):
-        if k in p and np.any(_table(p, k, len(T), len(soc)) < 0):
+        if k in p and np.any(table(p, k, len(T), len(soc)) < 0):
             raise ValueError(f"parameters.{k}: must be >= 0")
 
 
@@ -1118,7 +1015,7 @@ def _cli_fit(args) -> int:
         if args.plot is not None:
             raise ValueError("--plot draws an ECM fit against its --ocv / --hppc logs; an SPMe cell derived from "
                              "--pybamm-set has none")
-        from ..cells.spme import cli_fit_from_pybamm
+        from .from_pybamm import cli_fit_from_pybamm
 
         args.from_pybamm = args.pybamm_set
         return cli_fit_from_pybamm(args)

@@ -49,7 +49,7 @@ HPPC_TEMPERATURES = ("25degC", "10degC", "0degC", "n10degC", "n20degC")
 
 def data_dir() -> Path:
     """Directory of the bundled Panasonic 18650PF files (inside the installed package)."""
-    return Path(__file__).resolve().parent / "data" / "panasonic_18650pf"
+    return Path(__file__).resolve().parents[1] / "data" / "panasonic_18650pf"
 
 
 def list_real_logs() -> list[str]:

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write
-from ..cells.ecm import Cell, load_cell
+from ..cells.ecm import Cell
+from ..cells.load import load_cell
 
 #: What the C API is built for (c_api.h); the generated header re-checks them with #error.
 C_API_RC_PAIRS = 2
@@ -131,7 +132,7 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", symbol):
         raise ValueError(f"symbol: {symbol!r} is not a C identifier")
     ns, nt = len(cell.soc), len(cell.temperature_degC)
-    from ..estimators.ecm import NoiseSettings, resolve_model_error
+    from ..estimators.settings import NoiseSettings, resolve_model_error
 
     voltage_sigma, model_error_current, model_error_relative, model_error_correlation = \
         resolve_model_error(NoiseSettings(), cell)

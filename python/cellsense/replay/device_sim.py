@@ -99,7 +99,7 @@ class SimDevice:
                 self.cfg["sensor"][first + i] = ts
             self._ack(f.seq)
         elif f.type == fr.T_START and self.cfg:
-            from ..estimators.ecm import _core
+            from ..estimators.base import _core
 
             c = self.cfg
             w = c["words"].astype(float)

@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     try:
         import numpy as np
 
-        from ..estimators.ecm import _core
+        from ..estimators.base import _core
 
         _core()
     except ImportError as e:

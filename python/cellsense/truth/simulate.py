@@ -97,7 +97,7 @@ def _rescale_soc_true(truth: dict, meta: dict, cell: str, soc0: float, q_ref_how
 
 
 def _data_dir() -> Path:
-    return Path(__file__).resolve().parent / "data" / "drive_cycles"
+    return Path(__file__).resolve().parents[1] / "data" / "drive_cycles"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -553,7 +553,7 @@ def _solve_estimate(model: str, protocol: str, cell: str, T: float) -> str:
 #: the demo's DFN truths shipped with the package (python/cellsense/data/truth; regenerate with
 #: `python scripts/make_demo_truths.py --fresh`): the cell log as .csv.gz (soc_true on the nominal scale, as
 #: cached) and its provenance .json (PyBaMM version, parameter set, solver settings, the cache key)
-TRUTH_DIR = Path(__file__).resolve().parent / "data" / "truth"
+TRUTH_DIR = Path(__file__).resolve().parents[1] / "data" / "truth"
 TRUTH_COLUMNS = ("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true")
 
 

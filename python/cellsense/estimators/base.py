@@ -1,0 +1,422 @@
+"""What every estimator over the core shares: the per-step and whole-log results, the core's configuration
+dicts, the log-array checks, EstimatorBase (set-up, the rested start, state access, persistence checks, the
+one-thread guard, copies) and the one rule that picks the estimator class for a cell (`estimator_class`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from .. import status as _status
+from ..cells.load import is_spme_cell
+from .settings import DTYPES, FILTERS, EstimatorSettings, NoiseSettings, resolve_model_error
+
+
+class StepResult(NamedTuple):
+    status: str
+    soc: float
+    soc_sigma: float
+    voltage_pred_V: float
+    innovation_V: float
+    innovation_variance_V2: float
+    nis: float
+
+    @property
+    def rejected(self) -> bool:
+        return self.status.startswith("rejected") or self.status == "not_initialised"
+
+
+@dataclass
+class RunResult:
+    """Per-sample outputs of `Estimator.run()` (numpy arrays, one entry per input sample)."""
+
+    time_s: np.ndarray
+    soc: np.ndarray
+    soc_sigma: np.ndarray
+    voltage_pred_V: np.ndarray
+    innovation_V: np.ndarray
+    innovation_variance_V2: np.ndarray
+    nis: np.ndarray
+    status_code: np.ndarray
+    status_names: dict[int, str] = field(repr=False, default_factory=dict)
+
+    @property
+    def status(self) -> np.ndarray:
+        """Status names per sample (array of str)."""
+        lut = np.array([self.status_names.get(i, "unknown") for i in range(256)], dtype=object)
+        return lut[self.status_code]
+
+    @property
+    def rejected(self) -> np.ndarray:
+        """True where the step was rejected (state unchanged)."""
+        return (self.status_code >= _status.REJECTED_NONFINITE) & (self.status_code != _status.INITIAL)
+
+    def counts(self) -> dict[str, int]:
+        codes, n = np.unique(self.status_code, return_counts=True)
+        return {self.status_names.get(int(c), str(c)): int(k) for c, k in zip(codes, n)}
+
+    def __repr__(self) -> str:  # one line (the arrays are its fields; a dataclass repr printed all of them)
+        n = len(self.time_s)
+        end = f", SOC at the end {float(self.soc[-1]):.4f} +- {float(self.soc_sigma[-1]):.4f}" if n else ""
+        return (f"{type(self).__name__}({n} samples{end}, "
+                + ", ".join(f"{k} {v}" for k, v in sorted(self.counts().items())) + ")")
+
+
+def _core():
+    from .. import _core  # the compiled module; imported lazily so `import cellsense` stays light
+
+    return _core
+
+
+def check_filter_dtype(filter: str, dtype: str) -> str:
+    """Validate the filter and dtype arguments every estimator class takes; returns the dtype name."""
+    if filter not in FILTERS:
+        raise ValueError(f"filter: expected one of {FILTERS}, got {filter!r}")
+    if str(np.dtype(dtype)) not in DTYPES:
+        raise ValueError(f"dtype: expected float64 or float32, got {dtype!r}")
+    return str(np.dtype(dtype))
+
+
+def core_config(settings: EstimatorSettings, noise: NoiseSettings) -> dict[str, float]:
+    """The estimator configuration dict every core binding class takes (guards, gate, voltage sigma)."""
+    s = settings
+    return {"dt_max_s": s.dt_max_s, "soc_min": s.soc_min, "soc_max": s.soc_max,
+            "voltage_sigma_V": noise.voltage_sigma_V, "gate_nis": s.gate_nis,
+            "model_error_current_A": noise.model_error_current_A or 0.0,
+            "model_error_relative": noise.model_error_relative,
+            "model_error_correlation_s": noise.model_error_correlation_s or 0.0,
+            "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
+            "gate_timeout_steps": float(s.gate_timeout_steps)}
+
+
+def core_filter_config(settings: EstimatorSettings) -> dict[str, float]:
+    """The UKF's sigma-point parameters (ignored by the EKF)."""
+    return {"alpha": settings.ukf_alpha, "beta": settings.ukf_beta, "kappa": settings.ukf_kappa}
+
+
+def ecm_core_noise(noise: NoiseSettings) -> dict[str, float]:
+    """The ECM's process-noise dict."""
+    return {"soc_per_sqrt_s": noise.soc_per_sqrt_s, "v_rc_V_per_sqrt_s": noise.v_rc_V_per_sqrt_s,
+            "hysteresis_per_sqrt_s": noise.hysteresis_per_sqrt_s, "current_sigma_A": noise.current_sigma_A}
+
+
+def log_arrays(time_s, current_A, voltage_V, temperature_degC) -> list[np.ndarray]:
+    """A log's four columns as contiguous float64 arrays; ValueError naming a column that is not 1-D
+    or not as long as time_s."""
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (time_s, current_A, voltage_V, temperature_degC)]
+    n = arrays[0].shape
+    for name, a in zip(("time_s", "current_A", "voltage_V", "temperature_degC"), arrays):
+        if a.ndim != 1:
+            raise ValueError(f"{name}: expected a 1-D array, got shape {a.shape}")
+        if a.shape != n:
+            raise ValueError(f"{name}: length {a.shape[0]} differs from time_s length {n[0]}")
+    return arrays
+
+
+def first_finite_reading(arrays: list[np.ndarray]) -> tuple[float, float] | None:
+    """(voltage, temperature) of the log's first sample where both are finite (the rested start an
+    estimator without an initial SOC initialises from), or None."""
+    ok = np.nonzero(np.isfinite(arrays[2]) & np.isfinite(arrays[3]))[0]
+    return (float(arrays[2][ok[0]]), float(arrays[3][ok[0]])) if ok.size else None
+
+
+def run_columns(time_s: np.ndarray, out: dict, status_names: dict[int, str]) -> dict[str, Any]:
+    """The RunResult fields from a core run() dict."""
+    return {"time_s": time_s, "soc": out["soc"], "soc_sigma": out["soc_sigma"], "voltage_pred_V": out["voltage_pred_V"],
+            "innovation_V": out["innovation_V"], "innovation_variance_V2": out["innovation_variance_V2"],
+            "nis": out["nis"], "status_code": out["status"], "status_names": status_names}
+
+
+class EstimatorBase:
+    """What every estimator class over the core shares (Estimator, soh.SohEstimator, spme.SpmeEstimator):
+    the constructor's common part (`_setup`), the start from a rested voltage, read access to the core's
+    state, and the ECM's state layout and initial Gaussian (the SPMe overrides those two); the
+    one-thread-at-a-time guard and independent copies (see THREADS_DOC: use one estimator per thread)."""
+
+    def _setup(self, filter: str, dtype: str, load: Callable[[], Any], noise: NoiseSettings | None,
+               settings: EstimatorSettings | None, initial_soc: float | None):
+        """Check filter and dtype, load the cell (`load()`), resolve the voltage sigma against it (the
+        noise actually used), check initial_soc against the SOC bounds (None: start from the first
+        rested voltage); returns the compiled core module."""
+        self.dtype = check_filter_dtype(filter, dtype)
+        self.cell = load()
+        self.filter = filter
+        noise = noise or NoiseSettings()
+        sigma_V, k_A, k_rel, tau = resolve_model_error(noise, self.cell)
+        self.noise = replace(noise, voltage_sigma_V=sigma_V, model_error_current_A=k_A, model_error_relative=k_rel,
+                             model_error_correlation_s=tau)
+        self.settings = s = settings or EstimatorSettings()
+        if initial_soc is not None and not (s.soc_min <= initial_soc <= s.soc_max):
+            raise ValueError(f"initial_soc: {initial_soc} is outside [{s.soc_min}, {s.soc_max}]")
+        self._initial_soc = initial_soc
+        self._pending_ocv_init = initial_soc is None
+        core = _core()
+        self._status_names = {int(k): str(v) for k, v in core.STATUS_NAMES.items()}
+        return core
+
+    @property
+    def state_names(self) -> list[str]:
+        """Names of the state vector entries, in order."""
+        return ["soc"] + [f"v_rc{j}_V" for j in range(1, self.cell.rc_pairs + 1)] + ["hysteresis"]
+
+    def initial_gaussian(self, soc: float, soc_sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Initial state (SOC `soc`, RC voltages 0, the configured hysteresis) and its diagonal covariance;
+        `soc_sigma` overrides the noise settings' initial SOC sigma."""
+        n = self.noise
+        x0 = np.zeros(self.cell.rc_pairs + 2)
+        x0[0] = soc
+        x0[-1] = n.initial_hysteresis
+        ss = n.initial_soc_sigma if soc_sigma is None else soc_sigma
+        p0 = np.diag([ss ** 2] + [n.initial_v_rc_sigma_V ** 2] * self.cell.rc_pairs + [n.initial_hysteresis_sigma ** 2])
+        return x0, p0
+
+    def _rested_soc(self, voltage_V: float, temperature_degC: float) -> float:
+        """SOC from a rested terminal voltage (the cell's OCV inverse), within the configured SOC bounds."""
+        s = self.settings
+        return min(max(self.cell.soc_from_ocv(float(voltage_V), float(temperature_degC)), s.soc_min), s.soc_max)
+
+    def _ocv_init(self, voltage_V: float, temperature_degC: float) -> None:
+        if not self._pending_ocv_init:
+            return
+        if np.isfinite(voltage_V) and np.isfinite(temperature_degC):
+            x0, p0 = self.initial_gaussian(self._rested_soc(voltage_V, temperature_degC))
+            self._impl.set_state(x0, p0, 0.0)
+            self._pending_ocv_init = False
+
+    def _ocv_init_from_log(self, arrays: list[np.ndarray]) -> None:
+        if self._pending_ocv_init and arrays[0].shape[0]:
+            first = first_finite_reading(arrays)
+            if first is not None:
+                self._ocv_init(*first)
+
+    @property
+    def soc(self) -> float:
+        return self._impl.soc
+
+    @property
+    def soc_sigma(self) -> float:
+        return self._impl.soc_sigma
+
+    @property
+    def state(self) -> np.ndarray:
+        return self._impl.state()
+
+    @property
+    def covariance(self) -> np.ndarray:
+        return self._impl.covariance()
+
+    # -- restore_state validation (shared by every estimator class) -----------------------------------
+    #: |RC voltage| a restored state may hold (V). The RC voltages are polarisation across the cell's
+    #: RC pairs, a fraction of the cell's voltage window; 5 V is beyond any single cell (lithium-ion
+    #: windows are < 2 V) and refuses corrupt states (1e6 V) while leaving room for other chemistries.
+    STATE_V_RC_MAX_V = 5.0
+
+    def state_bounds(self) -> dict[str, tuple[float, float]]:
+        """Per state entry: the [lo, hi] a restored state must lie in (the bounds the filter keeps while
+        running: SOC within the settings' SOC bounds, hysteresis in [-1, 1], |RC voltage| <= STATE_V_RC_MAX_V)."""
+        s = self.settings
+        b = {"soc": (float(s.soc_min), float(s.soc_max)), "hysteresis": (-1.0, 1.0)}
+        for j in range(1, self.cell.rc_pairs + 1):
+            b[f"v_rc{j}_V"] = (-self.STATE_V_RC_MAX_V, self.STATE_V_RC_MAX_V)
+        return b
+
+    def _checked_soc_state(self, saved: Any) -> tuple[np.ndarray, np.ndarray, float, float | None]:
+        """The SOC filter's part of a saved state, fully validated before anything is applied:
+        (x, P, hysteresis sign, last time). ValueError naming the field."""
+        from .._io import finite_state_number
+
+        def fail(where: str, msg: str) -> ValueError:
+            return ValueError(f"restore_state: {where}: {msg}")
+
+        if not isinstance(saved, dict):
+            raise fail("top level", f"expected a dict (save_state() output), got {type(saved).__name__}")
+        missing = [k for k in ("state_names", "x", "P", "hysteresis_sign") if k not in saved]
+        if missing:
+            raise fail(missing[0], "missing")
+        names = self.state_names
+        if saved["state_names"] != names:
+            raise fail("state_names", f"state layout {saved['state_names']!r:.200} does not match {names}")
+        n = len(names)
+
+        def number(where: str, v: Any) -> float:
+            return finite_state_number(fail, where, v)
+
+        def vector(where: str, v: Any, k: int) -> list[float]:
+            if not isinstance(v, (list, tuple)) or len(v) != k:
+                raise fail(where, f"expected a list of {k} numbers, got {type(v).__name__}"
+                           + (f" of length {len(v)}" if isinstance(v, (list, tuple)) else ""))
+            return [number(f"{where}[{i}]", e) for i, e in enumerate(v)]
+
+        x = np.array(vector("x", saved["x"], n))
+        if not isinstance(saved["P"], (list, tuple)) or len(saved["P"]) != n:
+            raise fail("P", f"expected {n} rows of {n} numbers")
+        p = np.array([vector(f"P[{r}]", row, n) for r, row in enumerate(saved["P"])])
+        for r in range(n):
+            if not p[r, r] > 0:
+                raise fail(f"P[{r}][{r}]", f"variance of {names[r]} must be positive, got {float(p[r, r])!r}")
+        asym = np.abs(p - p.T)
+        if np.any(asym > 1e-9 * np.sqrt(np.outer(np.diag(p), np.diag(p)))):
+            r, c = (int(i) for i in np.argwhere(np.tril(asym == asym.max()))[0])
+            raise fail(f"P[{r}][{c}]", f"covariance not symmetric ({float(p[r, c])!r} vs {float(p[c, r])!r})")
+        p = 0.5 * (p + p.T)
+        for k, (name, (lo, hi)) in enumerate(zip(names, (self.state_bounds().get(nm, (-np.inf, np.inf)) for nm in names))):
+            if not lo <= x[k] <= hi:
+                raise fail(f"x[{k}] ({name})", f"{float(x[k])!r} is outside [{lo}, {hi}]")
+        sign = number("hysteresis_sign", saved["hysteresis_sign"])
+        if sign not in (-1.0, 0.0, 1.0):
+            raise fail("hysteresis_sign", f"must be -1, 0 or 1, got {sign!r}")
+        last_time = saved.get("last_time_s")
+        if last_time is not None:
+            last_time = number("last_time_s", last_time)
+        return x, p, sign, last_time
+
+    def state_bytes(self) -> bytes:
+        """Raw bytes of the core's state and covariance (and SOH state, for SohEstimator): for
+        bit-for-bit comparisons."""
+        return self._impl.state_bytes()
+
+    # -- one estimator, one thread at a time; copies are independent --------------------------------
+    #: the error concurrent use raises (docs/hardening.md)
+    CONCURRENT_USE = "estimator is in use by another thread; use one estimator per thread"
+    #: appended to every estimator class's docstring
+    THREADS_DOC = """    Threads: use one estimator per thread. Every public method and property (run, step, state,
+    covariance, save_state, restore_state, ...) takes the estimator for its duration; a second thread
+    calling into the same estimator meanwhile gets RuntimeError("estimator is in use by another thread;
+    use one estimator per thread") at once (it never waits, and never sees a half-updated state).
+    Separate estimators run in parallel (run() releases the GIL). copy.copy / copy.deepcopy give an
+    independent estimator (its own C++ core) in the same state."""
+    #: public members that do not touch the core (not guarded)
+    _UNGUARDED = frozenset({"state_names", "initial_gaussian", "state_bounds", "soh_state_bounds"})
+    _lock_init = __import__("threading").Lock()
+
+    def _use_lock(self):
+        """This estimator's lock (an RLock: a guarded method may call another on the same thread)."""
+        lock = self.__dict__.get("_lock")
+        if lock is None:
+            import threading
+
+            with EstimatorBase._lock_init:
+                lock = self.__dict__.setdefault("_lock", threading.RLock())
+        return lock
+
+    @staticmethod
+    def _exclusive(fn):
+        """Wrap a method: it runs only if no other thread is inside this estimator, else RuntimeError
+        (never waits: a second thread sharing an estimator is a bug to report, not to serialise)."""
+        import functools
+
+        @functools.wraps(fn)
+        def guarded(self, *args, **kwargs):
+            lock = self._use_lock()
+            if not lock.acquire(blocking=False):
+                raise RuntimeError(EstimatorBase.CONCURRENT_USE)
+            try:
+                return fn(self, *args, **kwargs)
+            finally:
+                lock.release()
+
+        guarded._exclusive = True
+        return guarded
+
+    def __init_subclass__(cls, **kwargs):
+        """Every estimator class: its public methods and properties (run, step, save_state, restore_state,
+        state, covariance, soc, ... and any added later) are guarded by `_exclusive`, and the constructor's
+        arguments are kept for `__copy__`."""
+        super().__init_subclass__(**kwargs)
+        import inspect
+
+        if cls.__dict__.get("__doc__") and "one estimator per thread" not in cls.__doc__:
+            cls.__doc__ = cls.__doc__.rstrip() + "\n\n" + EstimatorBase.THREADS_DOC
+
+        for name in dir(cls):
+            if name.startswith("_") or name in EstimatorBase._UNGUARDED:
+                continue
+            v = inspect.getattr_static(cls, name)
+            if isinstance(v, property) and v.fget is not None and not getattr(v.fget, "_exclusive", False):
+                setattr(cls, name, property(EstimatorBase._exclusive(v.fget),
+                                            v.fset and EstimatorBase._exclusive(v.fset), v.fdel, v.__doc__))
+            elif inspect.isfunction(v) and not getattr(v, "_exclusive", False):
+                setattr(cls, name, EstimatorBase._exclusive(v))
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_records_args", False):
+            import functools
+
+            @functools.wraps(init)
+            def recording_init(self, *args, __init=init, **kwargs):
+                self.__dict__.setdefault("_init_args", (args, kwargs))  # the outermost constructor's
+                __init(self, *args, **kwargs)
+
+            recording_init._records_args = True
+            cls.__init__ = recording_init
+
+    def _copy(self, memo: dict | None):
+        import copy as _copy_module
+
+        cls = type(self)
+        with self._exclusive_block():
+            args, kwargs = self.__dict__["_init_args"]
+            if memo is not None:
+                args, kwargs = _copy_module.deepcopy((args, kwargs), memo)
+            saved = self.save_state()
+            pending = self._pending_ocv_init
+        new = cls.__new__(cls)
+        new.__init__(*args, **kwargs)  # a new core with the same cell and settings ...
+        new.restore_state(saved)       # ... holding this one's state (exact: x, P, sign, clock, SOH)
+        new._pending_ocv_init = pending
+        return new
+
+    def _exclusive_block(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def block():
+            lock = self._use_lock()
+            if not lock.acquire(blocking=False):
+                raise RuntimeError(EstimatorBase.CONCURRENT_USE)
+            try:
+                yield
+            finally:
+                lock.release()
+
+        return block()
+
+    def __copy__(self):
+        """An independent estimator (its own core) in the same state: `copy.copy` used to share the C++
+        state with the original. Settings, noise and the cell are shared (they are not changed by running)."""
+        return self._copy(None)
+
+    def __deepcopy__(self, memo):
+        """As `__copy__`, with the constructor arguments (cell, settings) deep-copied too."""
+        new = self._copy(memo)
+        memo[id(self)] = new
+        return new
+
+    def __reduce__(self):
+        raise TypeError(f"{type(self).__name__} cannot be pickled (it holds a C++ estimator); "
+                        "pickle save_state() and restore_state() it into a new estimator")
+
+
+# ----------------------------------------------------------------------------------------------
+# Which estimator class runs a cell: the one rule (make_estimator and Estimator(cell) both use it)
+# ----------------------------------------------------------------------------------------------
+#: cell kind ("ecm", "spme": a cell file's "model") -> the estimator class for it, registered by the module
+#: that defines the class (estimators.ecm, estimators.spme; the package's __init__ imports both)
+_ESTIMATOR_CLASSES: dict[str, type] = {}
+
+
+def register_estimator(kind: str, cls: type) -> None:
+    """Make `cls` the estimator class for cells of `kind` (their file's "model")."""
+    _ESTIMATOR_CLASSES[kind] = cls
+
+
+def estimator_class(cell: Any) -> type:
+    """The estimator class for `cell` (a path, bundled name, dict or loaded cell): the SPMe estimator for
+    an SPMe cell file ("model": "spme"), else the ECM estimator."""
+    return _ESTIMATOR_CLASSES["spme" if is_spme_cell(cell) else "ecm"]
+
+
+def make_estimator(cell: Any, *args: Any, **kwargs: Any) -> EstimatorBase:
+    """The estimator for `cell` (see estimator_class), built with the Estimator constructor's arguments
+    (filter, noise, settings, dtype, initial_soc; spme_noise for an SPMe cell)."""
+    return estimator_class(cell)(cell, *args, **kwargs)

@@ -1,0 +1,196 @@
+"""Estimator settings: the filter tuning (NoiseSettings), the guards and gate (EstimatorSettings), their
+checks, and the model-error terms resolved against a cell."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..cells.ecm import Cell
+
+
+FILTERS = ("ekf", "ukf")
+DTYPES = ("float64", "float32")
+
+
+#: Bound of a numeric setting without an entry of its own (`check_settings_fields`): settings in volts
+#: (name ending "_V" or holding "_V_") within [0, 10] V, any other within [0, 1e6]: beyond those no cell
+#: or sensor is physical, and such a value only makes every step fail (issue #12).
+SETTING_MAX_V = 10.0
+SETTING_MAX = 1e6
+
+
+def check_settings_fields(obj: Any, bounds: dict[str, tuple] | None = None) -> None:
+    """Validate every numeric field of the dataclass `obj` (iterating dataclasses.fields, so a field added
+    later is checked too): a real number (None only where the annotation allows it), finite, an integer
+    where annotated int, within `bounds[name]` = (lo, hi) or (lo, hi, lo_exclusive), else within
+    [0, SETTING_MAX_V] for volts and [0, SETTING_MAX] otherwise; bool fields must be bools. ValueError
+    naming "Class.field"."""
+    import dataclasses
+    import math
+    import numbers
+
+    cls = type(obj).__name__
+    for f in dataclasses.fields(obj):
+        v, t, name = getattr(obj, f.name), str(f.type), f"{cls}.{f.name}"
+        if t == "bool" or t.startswith("bool"):
+            if not isinstance(v, (bool, np.bool_)):
+                raise ValueError(f"{name}: expected True or False, got {v!r}")
+            continue
+        if "float" not in t and "int" not in t:
+            continue
+        if v is None:
+            if "None" in t:
+                continue
+            raise ValueError(f"{name}: expected a number, got None")
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise ValueError(f"{name}: expected a number, got {type(v).__name__} {v!r:.40}")
+        try:
+            x = float(v)
+        except OverflowError:
+            raise ValueError(f"{name}: {v!r:.40}... is beyond float range") from None
+        if not math.isfinite(x):
+            raise ValueError(f"{name}: must be finite, got {v!r}")
+        if "float" not in t and x != int(x):
+            raise ValueError(f"{name}: expected an integer, got {v!r}")
+        volts = f.name.endswith("_V") or "_V_" in f.name
+        b = (bounds or {}).get(f.name, (0.0, SETTING_MAX_V if volts else SETTING_MAX))
+        lo, hi, lo_open = b[0], b[1], (b[2] if len(b) > 2 else False)
+        if not ((x > lo) if lo_open else (x >= lo)) or not x <= hi:
+            raise ValueError(f"{name}: {v!r} is outside {'(' if lo_open else '['}{lo:g}, {hi:g}]")
+
+
+@dataclass
+class NoiseSettings:
+    """Filter tuning.
+
+    The defaults were chosen for a 2-RC ECM identified from OCV and HPPC tests (cellsense fit) and
+    1 Hz logs: on PyBaMM Chen2020 DFN truth (UDDS and US06, 25 degC, 2 mV / 10 mA + 20 mA offset
+    sensor, 20 SOC points initial error) they give SOC RMSE 0.4-0.7 % with the truth inside +-3 sigma
+    for 97-98 % of the samples (docs/tuning.md).
+
+    The voltage sigma is dominated by model error, not by the voltage sensor, so by default it comes
+    from the cell file (`resolve_voltage_sigma`): with ``voltage_sigma_V=None`` it is
+    ``sqrt(voltage_sensor_sigma_V**2 + (model_error_inflation * e)**2)``, e = the cell file's
+    "Model voltage error [V]" (the fitted model's open-loop RMS voltage error, written by cellsense fit);
+    a cell file without that key gets DEFAULT_VOLTAGE_SIGMA_V (40 mV). An explicit value always wins.
+    The inflation accounts for the model error being slow (correlated over tens of samples) while the
+    filter treats every 1 Hz sample as an independent measurement: sqrt(25) = 5 for an error correlated
+    over ~25 samples; it is the one constant calibrated, on Chen2020, where it reproduces the 40 mV that
+    had been tuned there (Chen2020 e = 7.8 mV -> 39 mV).
+    """
+
+    voltage_sigma_V: float | None = None    #: measurement noise + model error, 1 sigma (V); None: from the cell file
+    voltage_sensor_sigma_V: float = 0.005   #: voltage sensor term of the resolved sigma (V)
+    model_error_inflation: float = 5.0      #: constant-sigma path only: multiplies the cell file's model voltage error (1)
+    #: model error that follows the cell's resistance (A): the filter's measurement variance is
+    #: voltage_sigma_V**2 + (model_error_current_A * R_cell(SOC, T))**2; None: from the cell file
+    #: (`resolve_model_error`); 0: off (a constant voltage sigma, as before)
+    model_error_current_A: float | None = None
+    #: model error proportional to the resistive drop (1): the model-error sigma is
+    #: (model_error_current_A + model_error_relative |i|) R_cell; used with a resistance-scaled model error
+    model_error_relative: float = 0.15
+    #: correlation time of the model error (s): at a sample interval dt below it the model-error variance is
+    #: multiplied by this / dt (100 s: x10 in sigma at 1 Hz, x31.6 at 10 Hz; the same information per second);
+    #: None: the cell file's "Model error correlation [s]" (absent: the constant-sigma path)
+    model_error_correlation_s: float | None = None
+    current_sigma_A: float = 0.05           #: current sensor noise, 1 sigma (A)
+    soc_per_sqrt_s: float = 2.5e-4          #: SOC random walk (1/sqrt(s)); covers offset and capacity error
+    v_rc_V_per_sqrt_s: float = 5e-4         #: RC voltage random walk (V/sqrt(s))
+    hysteresis_per_sqrt_s: float = 1e-3     #: hysteresis state random walk (1/sqrt(s))
+    initial_soc_sigma: float = 0.25         #: 1 sigma of the initial SOC (1)
+    initial_v_rc_sigma_V: float = 0.02      #: 1 sigma of the initial RC voltages (V)
+    initial_hysteresis: float = 0.0         #: initial h (1)
+    initial_hysteresis_sigma: float = 0.5   #: 1 sigma of the initial h (1)
+
+    #: bounds of the fields that have their own (lo, hi[, lo_exclusive]); every other numeric field is
+    #: checked against the default bounds of `check_settings_fields` (volts [0, 10], others [0, 1e6])
+    BOUNDS = {"voltage_sigma_V": (1e-4, SETTING_MAX_V), "soc_per_sqrt_s": (0.0, 1.0),
+              "initial_soc_sigma": (1e-6, 10.0), "initial_v_rc_sigma_V": (1e-6, SETTING_MAX_V),
+              "initial_hysteresis": (-1.0, 1.0), "initial_hysteresis_sigma": (1e-6, 10.0),
+              "hysteresis_per_sqrt_s": (0.0, 10.0), "model_error_inflation": (0.0, 1e3)}
+
+    def __post_init__(self) -> None:
+        """Refuse settings that would make every step fail (NaN, Inf, absurd magnitudes), naming the field;
+        see check_settings_fields and BOUNDS. Runs again on dataclasses.replace (so in every estimator's
+        constructor: a field assigned after construction is checked there)."""
+        check_settings_fields(self, self.BOUNDS)
+
+
+#: voltage sigma for a cell file that does not state its model error (V); tuned on Chen2020
+DEFAULT_VOLTAGE_SIGMA_V = 0.04
+
+
+def reference_resistance_Ohm(cell: Cell, temperature_degC: float = 25.0) -> float:
+    """The cell's total resistance R0 + sum R_j (median over SOC) at the temperature breakpoint nearest
+    `temperature_degC`: the resistance at which the cell file's model voltage error was measured."""
+    T = np.atleast_1d(np.asarray(cell.temperature_degC, float))
+    it = int(np.argmin(np.abs(T - temperature_degC)))
+    r = np.atleast_2d(cell.r0_Ohm)[it] + sum(np.atleast_2d(rj)[it] for rj in cell.rc_r_Ohm)
+    return float(np.median(r))
+
+
+def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float, float, float]:
+    """(voltage_sigma_V, model_error_current_A, model_error_relative, model_error_correlation_s) the filter uses.
+
+    Resistance-scaled model error, for a cell file that states its model voltage error e (measured near
+    25 degC) and its correlation time tau ("Model error correlation [s]"), with `voltage_sigma_V` and
+    `model_error_current_A` unset: R = sensor^2 + ((k_A + k_rel |i|) R_cell(SOC, T))^2 max(1, tau / dt),
+    k_A = e / R_ref, R_ref = `reference_resistance_Ohm`, k_rel = `model_error_relative` (docs/real-data.md:
+    the fit residual grows with the resistance from 25 to -20 degC; a slow error carries the same
+    information per second at any sample rate). An explicit `model_error_current_A` is used as given (with
+    `model_error_relative` and `model_error_correlation_s` or the cell's tau). Otherwise the constant sigma
+    of `resolve_voltage_sigma` (sensor and inflation x e), as for cells without a correlation time."""
+    e = getattr(cell, "model_voltage_error_V", None)
+    tau = noise.model_error_correlation_s
+    if tau is None:
+        tau = getattr(cell, "model_error_correlation_s", None)
+    if noise.model_error_current_A is not None:
+        return (resolve_voltage_sigma(noise, cell), float(noise.model_error_current_A),
+                float(noise.model_error_relative), float(tau or 0.0))
+    if noise.voltage_sigma_V is not None or e is None or tau is None:
+        return resolve_voltage_sigma(noise, cell), 0.0, 0.0, 0.0
+    r_ref = reference_resistance_Ohm(cell)
+    if not (r_ref > 0):
+        return resolve_voltage_sigma(noise, cell), 0.0, 0.0, 0.0
+    return float(noise.voltage_sensor_sigma_V), float(e / r_ref), float(noise.model_error_relative), float(tau)
+
+
+def resolve_voltage_sigma(noise: NoiseSettings, cell: Cell) -> float:
+    """The voltage sigma the filter uses: `noise.voltage_sigma_V` if set; else the root-sum-square of
+    the sensor term and the inflated model error of the cell file; else DEFAULT_VOLTAGE_SIGMA_V."""
+    if noise.voltage_sigma_V is not None:
+        return float(noise.voltage_sigma_V)
+    e = getattr(cell, "model_voltage_error_V", None)
+    if e is None:
+        return DEFAULT_VOLTAGE_SIGMA_V
+    return float(np.hypot(noise.voltage_sensor_sigma_V, noise.model_error_inflation * e))
+
+
+@dataclass
+class EstimatorSettings:
+    """Guards and gate (see docs/estimator.md)."""
+
+    dt_max_s: float = 60.0                  #: longer steps are rejected
+    #: SOC bounds. A little beyond [0, 1]: a cell's usable charge between its cut-offs rarely equals
+    #: the nominal capacity that defines SOC, and clamping at exactly 0 or 1 would bias the ends.
+    soc_min: float = -0.05
+    soc_max: float = 1.05
+    gate_nis: float = 100.0                 #: chi-square gate on NIS (1 dof); 100 = 10 sigma
+    gate_predict_only: bool = False         #: gated step keeps its prediction instead of being rejected
+    gate_timeout_steps: int = 5             #: fuse anyway after this many gated steps in a row (0 = never)
+    ukf_alpha: float = 1.0
+    ukf_beta: float = 2.0
+    ukf_kappa: float = 0.0
+
+    #: (lo, hi[, lo_exclusive]) per field (see check_settings_fields); the core's own limits where it has them
+    BOUNDS = {"dt_max_s": (0.0, 86400.0, True), "soc_min": (-1.0, 1.0), "soc_max": (0.0, 2.0),
+              "gate_nis": (0.0, 1e15, True), "gate_timeout_steps": (0.0, 1e9), "ukf_alpha": (0.0, 10.0, True),
+              "ukf_beta": (-10.0, 10.0), "ukf_kappa": (-1e3, 1e3)}
+
+    def __post_init__(self) -> None:
+        """Refuse NaN, Inf and absurd guards at construction, naming the field (ValueError)."""
+        check_settings_fields(self, self.BOUNDS)
+        if not self.soc_min < self.soc_max:
+            raise ValueError(f"EstimatorSettings.soc_min: {self.soc_min} must be below soc_max {self.soc_max}")
