@@ -29,6 +29,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", newline: str | None =
         raise
 
 
+def write_atomically(path, writer, mode: str = "w") -> None:
+    """writer(fh) into a temporary file renamed over `path` only on success (atomic_write)."""
+    with atomic_write(path, mode) as fh:
+        writer(fh)
+
+
 class MissingExtraError(ModuleNotFoundError):
     """An optional dependency is not installed (e.g. PyBaMM for `simulate`, python-can for CAN replay). The
     message names the package and the extra to install (``pip install 'cellsense[sim]'``); ``.name`` is the

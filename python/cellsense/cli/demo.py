@@ -7,6 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._cliopts import add_physics, add_pybamm_set, alias, deprecation
+from ..cells.files import resolve_cell_path
+from ..estimators.ecm import Estimator
+from ..evaluate.metrics import soc_metrics
+from ..truth.sensor import SensorModel
+from ..truth.simulate import _find_shipped, _resolve_settings, simulate
+
 
 @dataclass
 class DemoRow:
@@ -35,10 +42,6 @@ def demo(cell: str = "Chen2020", model_file: str = "chen2020", protocols=("udds"
     one str) sends them elsewhere."""
     import sys
 
-    from ..estimators.ecm import Estimator
-    from ..evaluate.metrics import soc_metrics
-    from ..truth.sensor import SensorModel
-    from ..truth.simulate import simulate
 
     if progress is None:
         progress = (lambda msg: None) if quiet else (lambda msg: print(f"cellsense {msg}", file=sys.stderr, flush=True))
@@ -69,8 +72,6 @@ def needs_pybamm(cell: str = "Chen2020", protocols=("udds", "us06"), temperature
     """True when `demo` with these arguments has to solve a truth with PyBaMM (``fresh``, or a protocol whose
     truth is not shipped with the package), False when the shipped truths cover it. Imports no PyBaMM
     (scripts/demo.sh asks it to install PyBaMM only when a run needs it)."""
-    from ..truth.simulate import _find_shipped, _resolve_settings
-
     if fresh:
         return True
     for protocol in protocols:
@@ -94,7 +95,6 @@ def format_table(rows: list[DemoRow]) -> str:
 
 def add_cli(sub) -> None:
     p = sub.add_parser("demo", help="simulate a cell in PyBaMM, estimate it, print the accuracy table")
-    from .._cliopts import add_physics, add_pybamm_set, alias
 
     p.add_argument("--cell", default=None, help="cell file or bundled name the filters run (default chen2020)")
     alias(p, "--model", "--cell", "old_model")
@@ -117,9 +117,6 @@ def add_cli(sub) -> None:
 def _resolve_cell_options(a) -> tuple[str, str]:
     """(cell file, PyBaMM set) from --cell / --pybamm-set and the old spellings: before 0.2, demo's --cell was
     the PyBaMM set and --model the cell file (both still work, with a deprecation line)."""
-    from .._cliopts import deprecation
-    from ..cells.files import resolve_cell_path
-
     cell, pybamm_set = a.cell, a.pybamm_set
     old_model = getattr(a, "old_model", None)
     if old_model is not None:  # old spelling: --model CELLFILE [--cell PYBAMMSET]

@@ -4,7 +4,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import __version__
 from .._cliopts import add_cell, require_cell
+from .._io import MissingExtraError, check_command_extras, missing_extra_message, require
+from ..estimators.power import PowerSettings
+from ..estimators.settings import EstimatorSettings, NoiseSettings
+from ..estimators.soh import SohSettings
+from ..evaluate.bench import bench, format_bench
+from ..evaluate.estimate import estimate, format_metrics, plot_estimate, self_check
+from ..mcu.firmware import McuBenchError, bench_mcu, format_mcu
 
 
 def _estimate_cli(sub) -> None:
@@ -44,10 +52,6 @@ def _estimate_cli(sub) -> None:
 
 
 def _estimate_main(a) -> int:
-    from ..evaluate.estimate import estimate, format_metrics, plot_estimate, self_check
-    from ..estimators.settings import EstimatorSettings, NoiseSettings
-    from ..estimators.soh import SohSettings
-
     from dataclasses import replace
 
     noise, settings = NoiseSettings(), EstimatorSettings()
@@ -66,8 +70,6 @@ def _estimate_main(a) -> int:
         except ValueError as e:
             raise ValueError(f"{opt} {value!r}: {e}") from None
     if a.plot is not None:  # before the run: a missing matplotlib is one line, exit 2, nothing written
-        from .._io import require
-
         require("matplotlib", "cellsense estimate --plot", "estimate")
     if a.initial_soc is not None and a.state_in is not None:
         raise ValueError("--initial-soc and --state-in both set the SOC: give one (with --state-in the SOC is "
@@ -76,8 +78,6 @@ def _estimate_main(a) -> int:
         raise ValueError("--state-in / --state-out / --no-ocv-learning need --soh")
     power = None
     if a.power is not None:
-        from ..estimators.power import PowerSettings
-
         try:
             hz = tuple(float(h) for h in str(a.power).split(",") if h.strip())
         except ValueError:
@@ -129,11 +129,7 @@ def _bench_cli(sub) -> None:
 
 
 def _bench_main(a) -> int:
-    from ..evaluate.bench import bench, format_bench
-
     if a.mcu:
-        from ..mcu.firmware import McuBenchError, bench_mcu, format_mcu
-
         try:
             rep = bench_mcu(out=a.out)
         except McuBenchError as e:
@@ -158,7 +154,6 @@ def _optional(module: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cellsense", description="Battery SOC/SOH estimation: EKF/UKF over "
                                      "equivalent-circuit cell models, with a heap-free C++17 core.")
-    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"cellsense {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -178,7 +173,6 @@ EXIT_INTERNAL_ERROR = 70
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .._io import MissingExtraError, check_command_extras, missing_extra_message
 
     try:
         check_command_extras(args.command)  # e.g. validate without PyBaMM: exit 2 + install hint, not 1

@@ -9,6 +9,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from .. import status as _status
+from .._io import finite_state_number
 from ..cells.load import is_spme_cell
 from .settings import DTYPES, FILTERS, EstimatorSettings, NoiseSettings, resolve_model_error
 
@@ -224,8 +225,6 @@ class EstimatorBase:
     def _checked_soc_state(self, saved: Any) -> tuple[np.ndarray, np.ndarray, float, float | None]:
         """The SOC filter's part of a saved state, fully validated before anything is applied:
         (x, P, hysteresis sign, last time). ValueError naming the field."""
-        from .._io import finite_state_number
-
         def fail(where: str, msg: str) -> ValueError:
             return ValueError(f"restore_state: {where}: {msg}")
 

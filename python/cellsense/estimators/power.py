@@ -20,6 +20,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .base import RunResult, log_arrays, run_columns
+
 #: limited_by codes (power::LimitedBy) -> name; 255: not computed (non-finite temperature or refused)
 LIMITED_BY = {0: "voltage", 1: "soc", 2: "current", 3: "none", 255: "not computed"}
 
@@ -139,8 +141,6 @@ def estimate_power(est, time_s, current_A, voltage_V, temperature_degC,
                    settings: PowerSettings | None = None) -> PowerResult:
     """Run the estimator over a log (as `Estimator.run`, same rules for clock, gaps, bad samples) and compute the
     limits of the state after every sample for every horizon."""
-    from .base import RunResult, log_arrays, run_columns
-
     s = settings or PowerSettings()
     cfg = s.core_dict(est.cell)
     impl = _impl(est)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._io import finite_state_number
 from ..cells.ecm import Cell
 from ..cells.load import load_cell
 from .base import EstimatorBase, RunResult, core_config, core_filter_config, ecm_core_noise, log_arrays, run_columns
@@ -311,8 +312,6 @@ class SohEstimator(EstimatorBase):
 
     def _checked_soh_state(self, d: Any) -> dict[str, Any]:
         """The SOH part of a saved state, validated field by field (ValueError naming it); returns a clean dict."""
-        from .._io import finite_state_number
-
         def fail(where: str, msg: str) -> ValueError:
             return ValueError(f"restore_state: soh.{where}: {msg}")
 

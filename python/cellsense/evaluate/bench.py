@@ -13,17 +13,18 @@ import time
 
 import numpy as np
 
+from .._io import atomic_write, require
+from ..cells.ecm_reference import simulate_ecm
 from ..cells.load import load_cell
 from ..estimators.ecm import Estimator
 from ..estimators.settings import EstimatorSettings
+from ..truth.schedules import drive_cycle_shape
+from .filterpy_peer import filterpy_run
 
 
 def bench_log(cell, duration_s: float, seed: int = 3) -> dict:
     """UDDS current shape scaled to a 2C peak (+ a 0.2C offset so the log discharges), repeated to
     `duration_s` at 1 Hz from SOC 0.95; voltage from the numpy ECM with 2 mV noise."""
-    from ..cells.ecm_reference import simulate_ecm
-    from ..truth.simulate import drive_cycle_shape
-
     shape = drive_cycle_shape("udds")
     n = int(duration_s)
     reps = int(np.ceil(n / len(shape)))
@@ -54,9 +55,6 @@ def bench(model: str | None = None, duration_s: float = 7200.0, peer_steps: int 
           out: str | None = None) -> dict:
     """Measure and return the figures (dict); optionally write them as JSON. Needs filterpy (the peer):
     MissingExtraError (an ImportError) naming ``pip install 'cellsense[bench]'`` when it is not installed."""
-    from .._io import require
-    from .filterpy_peer import filterpy_run
-
     require("filterpy", "cellsense.bench()", "bench")
 
     cell = load_cell(model or "chen2020")
@@ -87,8 +85,6 @@ def bench(model: str | None = None, duration_s: float = 7200.0, peer_steps: int 
             est.step(1.0, i[j], v[j], th[j])
         res[f"{filt}_python_step_us"] = (time.perf_counter() - t0) / k * 1e6
     if out:
-        from .._io import atomic_write
-
         with atomic_write(out) as f:
             json.dump(res, f, indent=2)
     return res

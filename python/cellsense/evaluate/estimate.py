@@ -1,17 +1,18 @@
 """`cellsense estimate`: run the estimator over a cell log and write the estimate CSV."""
 from __future__ import annotations
 
-from typing import Any
-
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .._io import StagedWrites, load_json_file, refuse_overwriting_inputs
+from .._io import StagedWrites, load_json_file, refuse_overwriting_inputs, require
 from ..estimators.base import RunResult
 from ..estimators.ecm import Estimator
+from ..estimators.power import estimate_power
 from ..estimators.settings import EstimatorSettings, NoiseSettings
+from ..estimators.soh import SohEstimator, SohSettings
 from ..io.logs import CellLog, read_cell_log
 from .metrics import SocMetrics, soc_metrics
 
@@ -75,8 +76,6 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
         saved = load_json_file(state_in, "state file", StateFileError)
     log = data if isinstance(data, CellLog) else read_cell_log(data)
     if with_soh:
-        from ..estimators.soh import SohEstimator, SohSettings
-
         est = SohEstimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, initial_soc=initial_soc,
                            soh=soh if isinstance(soh, SohSettings) else None)
         if state_in is not None:
@@ -90,8 +89,6 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
         est = Estimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, initial_soc=initial_soc)
     power_res = None
     if power is not None:
-        from ..estimators.power import estimate_power
-
         power_res = estimate_power(est, log.time_s, log.current_A, log.voltage_V, log.temperature_degC, power)
         res = power_res.run
     else:
@@ -192,8 +189,6 @@ def plot_estimate(r: EstimateResult, path, title: str | None = None) -> str:
     """Write a PNG (or any matplotlib format by the suffix): SOC estimate with its 3-sigma band and the truth,
     the error with the 3-sigma band (when the log has soc_true), and the voltage innovation with its
     3-sigma band (3 sqrt(S)). Needs matplotlib (pip install 'cellsense[sim]')."""
-    from .._io import require
-
     require("matplotlib", "cellsense estimate --plot", "estimate")
     import matplotlib
 

@@ -23,6 +23,10 @@ from typing import Iterable
 
 import numpy as np
 
+from ..cells.load import load_cell
+from ..estimators.ecm import Estimator
+from ..estimators.soh import SohEstimator
+from ..io.convert import convert_panasonic
 from ..io.realdata import COLD_DRIVE_CYCLES, DATASET, DRIVE_CYCLES, load_real_log
 
 #: the files of the matrix, warm first
@@ -94,9 +98,6 @@ def run_file(file: str, case: str = "B", filter: str = "ekf", soh: bool = False,
     of the bundled 1 s resample."""
     from pathlib import Path
 
-    from ..cells.load import load_cell
-    from ..io.convert import convert_panasonic
-    from ..estimators.ecm import Estimator
     c = load_cell(cell)
     if source_dir is None:
         log = load_real_log(f"{DATASET}/{file}", capacity_Ah=c.capacity_Ah)
@@ -107,7 +108,6 @@ def run_file(file: str, case: str = "B", filter: str = "ekf", soh: bool = False,
     i_meas = gain * log.current_A + offset
     init = float(log.soc_true[0]) if soc0 is None else soc0
     if soh:
-        from ..estimators.soh import SohEstimator
         kw = {} if soh_settings is None else {"soh": soh_settings}
         est = SohEstimator(c, filter=filter, dtype=dtype, initial_soc=init, noise=noise, **kw)
     else:
@@ -133,8 +133,6 @@ def run_chain(files: Iterable[str] = FILES[:4], case: str = "B", filter: str = "
     """The files run one after the other with the SOH state carried, as `cellsense estimate --soh
     --state-out S.json` then `--state-in S.json` does: the first file starts as `case` says, every later one
     re-initialises its SOC from its first (rested) voltage with capacity, R0 and the OCV correction carried."""
-    from ..cells.load import load_cell
-    from ..estimators.soh import SohEstimator
     c = load_cell(cell)
     soc0, gain, offset = CASES[case]
     kw = {} if soh_settings is None else {"soh": soh_settings}

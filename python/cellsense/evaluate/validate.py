@@ -24,6 +24,16 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .._cliopts import add_cell
+from .._io import Progress, atomic_write
+from ..estimators.ecm import Estimator
+from ..io.realdata import load_real_log
+from ..truth.sensor import SensorModel
+from ..truth.simulate import simulate
+from . import realcells
+from .metrics import soc_metrics
+from .realcells import format_table
+
 SENSORS = {
     "ideal": {},
     "typical": {"voltage_noise_V": 0.002, "current_noise_A": 0.010, "current_offset_A": 0.020},
@@ -104,14 +114,9 @@ def chi2_mean_bounds(n: int, dof: int = 1, p: float = 0.95) -> tuple[float, floa
 
 def load_truth(s: Scenario):
     """The log for a scenario: PyBaMM truth through the sensor model, or a bundled real log."""
-    from ..truth.sensor import SensorModel
-
     if s.source.startswith("real:"):
-        from ..io.realdata import load_real_log
-
         log = load_real_log(s.source[len("real:"):])
         return log.time_s, log.current_A, log.voltage_V, log.temperature_degC, log.soc_true
-    from ..truth.simulate import simulate
 
     sensor = SensorModel(**SENSORS[s.sensor], seed=s.seed) if SENSORS[s.sensor] else None
     sim = simulate(cell=s.source, protocol=s.protocol, temperature_degC=s.temperature_degC, model=s.pybamm_model,
@@ -121,9 +126,6 @@ def load_truth(s: Scenario):
 
 def run_scenario(s: Scenario, plot_dir: str | None = None, settle_s: float = 600.0) -> ScenarioResult:
     """Run one scenario end to end (picklable: used by the process pool and by Dask workers)."""
-    from ..estimators.ecm import Estimator
-    from .metrics import soc_metrics
-
     t0 = time.perf_counter()
     r = ScenarioResult(s)
     try:
@@ -270,7 +272,8 @@ def _map(fn, items: list, workers: int | None, scheduler: str | None, on_done=No
             if on_done:
                 on_done(out[k])
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed as cf_completed
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import as_completed as cf_completed
 
         with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             futs = {pool.submit(fn, it): k for k, it in enumerate(items)}
@@ -319,8 +322,6 @@ def run_matrix(scenarios: Iterable[Scenario], workers: int | None = None, schedu
 
 def write_report(results: list[ScenarioResult], out_dir: str | os.PathLike, title: str = "cellsense validation") -> Path:
     """Markdown report + CSV in out_dir (atomic writes)."""
-    from .._io import atomic_write
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = [r.row() for r in results]
@@ -370,7 +371,6 @@ def real_cell_matrix(out: str | os.PathLike | None = None, cases=("B", "true")) 
     `out`/real-cells.md and .csv when `out` is given. Reported, not part of the pass/fail exit code."""
     import csv
 
-    from . import realcells
 
     results = realcells.run_matrix(cases=cases)
     if out is not None:
@@ -402,7 +402,6 @@ def add_cli(sub) -> None:
                                                          "with the ETA); the summary only")
     p.add_argument("--no-real-cells", action="store_true",
                    help="skip the real-cell matrix (Panasonic 18650PF, 25 to -20 degC; about 10 s)")
-    from .._cliopts import add_cell
 
     add_cell(p, default="chen2020",
              help="cell file (path or bundled name) run in every scenario, e.g. chen2020_spme (default chen2020)")
@@ -410,8 +409,6 @@ def add_cli(sub) -> None:
 
 
 def _main(a) -> int:
-    from .._io import Progress
-
     t_start = time.monotonic()
     # the truths first (PyBaMM solves, or the cache), then the scenarios: each line with the elapsed time and
     # the ETA of its phase (the average time per item so far, times the items left); --quiet: the summary only
@@ -448,7 +445,6 @@ def _main(a) -> int:
     n_fail = sum(not r.passed for r in results)
     print(f"{len(results) - n_fail} of {len(results)} scenarios pass; report: {Path(a.out) / 'validation.md'}")
     if a.cell == "chen2020" and not a.no_real_cells:
-        from .realcells import format_table
         if not a.quiet:
             print(f"cellsense validate: the real-cell matrix (Panasonic 18650PF, 25 to -20 degC; typically 10-30 s; "
                   f"{Progress.fmt_s(time.monotonic() - t_start)} elapsed)", file=sys.stderr, flush=True)

@@ -14,7 +14,6 @@ Method (details in docs/fitting.md):
 
 The ECM (same equations as the C++ core), sample k covers (t_{k-1}, t_k], i = current_A[k] > 0
 discharge::
-
     z_k   = z_{k-1} - eta i dt / (3600 Q)                    (eta = 1 discharge, Coulombic eff. charge)
     v_j,k = a_j v_j,k-1 + R_j (1 - a_j) i,  a_j = exp(-dt / tau_j)  (R_j, tau_j at z_{k-1}, T_k)
     h_k   = A_h h_{k-1} - (1 - A_h) sgn(i), A_h = exp(-|i| gamma eta dt / (3600 Q))
@@ -34,8 +33,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .._cliopts import add_pybamm_set, alias, physics_value
+from .._io import Progress, require, write_atomically
 from ..cells.ecm_reference import ecm_simulate, table
-from ..truth.simulate import _atomic_write, read_log
+from ..io.logs import read_log
+from .from_pybamm import cli_fit_from_pybamm
 
 DEFAULT_SOC_BREAKPOINTS = [0.0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.12, 0.14,
                            0.16, 0.18, 0.2, 0.225, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65,
@@ -607,8 +609,6 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         raise ValueError("soc_breakpoints must be 2..64 strictly increasing values covering 0..1")
     say = print if verbose else (lambda *a, **k: None)
     if plot is not None:  # before the work: a missing matplotlib is one line naming the extra
-        from .._io import require
-
         require("matplotlib", "cellsense fit --plot", "fit")
 
     ocv_log = _load(ocv_csv, "ocv_csv")
@@ -642,7 +642,6 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         raise ValueError("at most 8 HPPC temperatures are supported")
 
     names = ["R0 [Ohm]"] + [f"{p}{j + 1} {u}" for j in range(rc_pairs) for p, u in (("R", "[Ohm]"), ("tau", "[s]"))]
-    from .._io import Progress
 
     # every pulse set is fitted once without hysteresis and, when the OCV branches show some, once more with
     # it: the progress line counts the fits (the second pass is expected when the branch gap is not zero)
@@ -843,7 +842,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     check_cell(cell)
     if out is not None:
         text = json.dumps(cell, indent=1) + "\n"
-        _atomic_write(Path(out), lambda fh: fh.write(text))
+        write_atomically(Path(out), lambda fh: fh.write(text))
     if plot is not None:
         plot_fit(curves, plot, title=f"{name}: ECM ({rc_pairs} RC pairs) fitted vs measured, open loop")
     return cell
@@ -855,8 +854,6 @@ def plot_fit(curves, path, title: str | None = None) -> str:
     `curves`: (label, time_s, measured voltage, model voltage) per log, as `fit(plot=...)` collects them.
     Per log one row: left, the measured voltage and the fitted model's open-loop voltage against time;
     right, the residual (model - measured) in mV with its RMSE. Needs matplotlib (``cellsense[fit]``)."""
-    from .._io import require
-
     require("matplotlib", "cellsense fit --plot", "fit")
     import matplotlib
 
@@ -970,7 +967,6 @@ def add_cli(subparsers):
                                           "temperature from a C/20 OCV log and one HPPC log per temperature.")
     p.add_argument("--ocv", default=None, help="C/20 discharge + charge cell log (starts full); required for an ECM")
     p.add_argument("--hppc", default=None, action="append", help="HPPC cell log (repeat per temperature); required for an ECM")
-    from .._cliopts import add_pybamm_set, alias, physics_value
 
     add_pybamm_set(p, default=None, old="--from-pybamm")
     p.add_argument("--physics", dest="physics", default=None, type=physics_value, metavar="spme",
@@ -1015,15 +1011,12 @@ def _cli_fit(args) -> int:
         if args.plot is not None:
             raise ValueError("--plot draws an ECM fit against its --ocv / --hppc logs; an SPMe cell derived from "
                              "--pybamm-set has none")
-        from .from_pybamm import cli_fit_from_pybamm
 
         args.from_pybamm = args.pybamm_set
         return cli_fit_from_pybamm(args)
     if not args.ocv or not args.hppc:
         raise ValueError("--ocv and --hppc are required to fit an ECM")
     if args.plot is not None:  # before the work: a missing matplotlib is one line, exit 2, nothing written
-        from .._io import require
-
         require("matplotlib", "cellsense fit --plot", "fit")
     name = args.name or Path(args.out).stem
     cell = fit(args.ocv, args.hppc, out=args.out, rc_pairs=args.rc_pairs, name=name,

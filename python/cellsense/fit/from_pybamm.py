@@ -13,7 +13,8 @@ from .._io import atomic_write
 from ..cells.spme import (ELECTRODE_KEYS, ELECTRODES, ELECTROLYTE_MODES, F_C_PER_MOL, MAX_OCP_POINTS, PADE_ORDER,
                           RG_J_PER_MOL_K, SpmeCell, electrode_key, load_spme_cell)
 from ..estimators.spme import open_loop
-from ..truth.simulate import reference_capacity, simulate
+from ..truth.simulate import simulate
+from ..truth.solver import reference_capacity
 
 
 # ----------------------------------------------------------------------------------------------

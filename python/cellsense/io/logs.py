@@ -1,8 +1,14 @@
 """Cell-log CSV: `time_s,current_A,voltage_V,temperature_degC[,soc_true]`, current + = discharge.
 
-The reader is strict about structure (header, column count, numbers) and names the file and line
-of any problem. An empty field is read as NaN (a dropped reading): it reaches the estimator, which
-rejects that sample and says so in its status.
+One reader (`_parse`) for every cell log, strict about structure (header, column count, numbers) and
+naming the file and line of any problem, used at two strictness levels:
+
+* `read_cell_log` (estimation): an empty field is read as NaN (a dropped reading): it reaches the
+  estimator, which rejects that sample and says so in its status; columns other than the four and
+  soc_true are ignored.
+* `read_log` (fitting, PyBaMM truths): every column is kept, '#' comment lines are skipped, and a
+  non-finite value, fewer than 2 rows or a time that does not strictly increase is an error (a model
+  fitted or a truth scored on a log with holes would be silently wrong).
 """
 from __future__ import annotations
 
@@ -39,9 +45,10 @@ class CellLog:
         return len(self.time_s)
 
 
-def read_cell_log(path: str | os.PathLike) -> CellLog:
-    """Read a cell-log CSV. Extra columns are ignored; missing required columns are an error."""
-    path = Path(path)
+def _parse(path: Path, all_columns: bool, comments: bool) -> tuple[list[str], np.ndarray]:
+    """The one cell-log parser: (column names, float rows). The four required columns must be in the
+    header; with all_columns every header column is read, else the required ones and soc_true. An empty
+    field is NaN. With comments, lines starting with '#' are skipped."""
     try:
         with open(path, "rb") as fb:
             raw = fb.read()
@@ -57,7 +64,7 @@ def read_cell_log(path: str | os.PathLike) -> CellLog:
         raise LogFormatError(f"{path}: line {line}, column {col}: not UTF-8 text (byte 0x{raw[e.start]:02x})") from None
     del raw
     with io.StringIO(text, newline="") as f:
-        reader = csv.reader(f)
+        reader = csv.reader((ln for ln in f if not ln.startswith("#")) if comments else f)
         try:
             header = next(reader)
         except StopIteration:
@@ -71,7 +78,7 @@ def read_cell_log(path: str | os.PathLike) -> CellLog:
         dup = {h for h in header if header.count(h) > 1}
         if dup:
             raise LogFormatError(f"{path}: line 1: duplicate column(s) {', '.join(sorted(dup))}")
-        cols = [c for c in REQUIRED + OPTIONAL if c in header]
+        cols = list(header) if all_columns else [c for c in REQUIRED + OPTIONAL if c in header]
         idx = [header.index(c) for c in cols]
         rows: list[list[float]] = []
         try:
@@ -98,7 +105,14 @@ def read_cell_log(path: str | os.PathLike) -> CellLog:
             raise LogFormatError(f"{path}: line {reader.line_num}: {e}") from None
     if not rows:
         raise LogFormatError(f"{path}: no data rows after the header")
-    a = np.array(rows, dtype=float)
+    return cols, np.array(rows, dtype=float)
+
+
+def read_cell_log(path: str | os.PathLike) -> CellLog:
+    """Read a cell-log CSV for estimation. Extra columns are ignored; missing required columns are an
+    error; an empty field is NaN (a dropped reading)."""
+    path = Path(path)
+    cols, a = _parse(path, all_columns=False, comments=False)
     get = {c: a[:, k] for k, c in enumerate(cols)}
     soc_true = get.get("soc_true")
     if soc_true is not None:
@@ -107,6 +121,29 @@ def read_cell_log(path: str | os.PathLike) -> CellLog:
             raise LogFormatError(f"{path}: data row {int(bad[0]) + 1} (line {int(bad[0]) + 2}): soc_true {soc_true[bad[0]]} "
                                  "is outside 0..1 (soc_true is a fraction, not a percentage)")
     return CellLog(get["time_s"], get["current_A"], get["voltage_V"], get["temperature_degC"], soc_true, str(path))
+
+
+def read_log(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a complete cell log (fitting, PyBaMM truths): a dict of every column (float arrays, header
+    order). Refused (LogFormatError, a ValueError naming file and line) unless every value is finite,
+    there are at least 2 rows and time_s strictly increases."""
+    path = Path(path)
+    if not path.exists():
+        raise LogFormatError(f"{path}: file not found")
+    cols, a = _parse(path, all_columns=True, comments=True)
+    if a.shape[0] < 2:
+        raise LogFormatError(f"{path}: needs at least 2 data rows, has {a.shape[0]}")
+    out = {}
+    for j, n in enumerate(cols):
+        col = a[:, j]
+        bad = np.flatnonzero(~np.isfinite(col))
+        if bad.size:
+            raise LogFormatError(f"{path}: data row {bad[0] + 1}: non-finite value in column {n!r}")
+        out[n] = col
+    bad = np.flatnonzero(np.diff(out["time_s"]) <= 0)
+    if bad.size:
+        raise LogFormatError(f"{path}: line {bad[0] + 3}: time_s not strictly increasing")
+    return out
 
 
 def write_cell_log(path: str | os.PathLike, log: CellLog) -> None:

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .._cliopts import add_cell, require_cell
 from .._io import atomic_write
 from ..cells.ecm import Cell
 from ..cells.load import load_cell
+from ..estimators.settings import NoiseSettings, resolve_model_error
 
 #: What the C API is built for (c_api.h); the generated header re-checks them with #error.
 C_API_RC_PAIRS = 2
@@ -132,7 +134,6 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", symbol):
         raise ValueError(f"symbol: {symbol!r} is not a C identifier")
     ns, nt = len(cell.soc), len(cell.temperature_degC)
-    from ..estimators.settings import NoiseSettings, resolve_model_error
 
     voltage_sigma, model_error_current, model_error_relative, model_error_correlation = \
         resolve_model_error(NoiseSettings(), cell)
@@ -198,7 +199,6 @@ def add_cli(subparsers) -> None:
         "export-c", help="write a cell's parameters as a C header for the C API (firmware)",
         description="Emit the cell's parameter tables as const C data: one filled cs_cell_params "
                     "(cpp/include/cellsense/c_api.h) with float32-exact literals.")
-    from .._cliopts import add_cell
 
     add_cell(p, required=True)
     p.add_argument("--out", required=True, help="header to write, e.g. cell_params.h")
@@ -207,8 +207,6 @@ def add_cli(subparsers) -> None:
 
 
 def _cli_main(args) -> int:
-    from .._cliopts import require_cell
-
     cell = load_cell(require_cell(args, "export-c"))
     export_c(cell, args.out, symbol=args.symbol)
     print(f"wrote {args.out}: cell {cell.name}, {len(cell.soc)} SOC x {len(cell.temperature_degC)} "

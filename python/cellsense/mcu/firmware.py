@@ -33,6 +33,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from .._io import Progress
+from . import stackbound
+
 CORES = ("cortex-m4f", "cortex-m7", "cortex-m3", "cortex-m0plus")
 MACHINES = {"cortex-m4f": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m3": "mps2-an385",
             "cortex-m0plus": "microbit"}
@@ -95,7 +98,6 @@ def build(build_dir: Path, src: Path, cores: list[str] | None = None, quiet: boo
     cmd = [cmake, "--build", str(build_dir), "-j", str(max(2, os.cpu_count() or 2))]
     # the build's own progress ("[12/40]" from Ninja, "[ 30%]" from Make) as a line with an ETA on stderr once
     # it takes more than 2 s (an up-to-date build prints nothing); the output is kept for the error message
-    from .._io import Progress
 
     bar = Progress(f"firmware build ({build_dir.name})", total=None, unit="steps",
                    enabled=not quiet)
@@ -476,7 +478,6 @@ def bench_mcu(build_dir: str | os.PathLike | None = None, out: str | os.PathLike
         report["cores"][core] = {"machine": MACHINES[core], "run": run, "footprint": footprint(bdir, core),
                                  "static_stack": static_stack(bdir, core), "parity": _parity(src, bdir, text)}
         try:  # worst-case stack per C API entry point: call graph + frames (cellsense.stackbound)
-            from . import stackbound
             report["cores"][core]["stack_bound"] = stackbound.c_api_bound(bdir, core, cache.get("CMAKE_OBJDUMP") or None)
         except Exception as e:  # noqa: BLE001 - reported, not fatal: the test stack_bound_<core> checks it
             report["cores"][core]["stack_bound_error"] = str(e)

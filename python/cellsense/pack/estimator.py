@@ -27,6 +27,8 @@ import numpy as np
 from .. import status as _status
 from ..cells.ecm import Cell
 from ..cells.load import load_cell
+from ..estimators.base import _core
+from ..estimators.settings import EstimatorSettings, NoiseSettings, resolve_voltage_sigma
 
 FORMAT_KEY = "cellsense pack file"
 FORMAT_VERSION = 1
@@ -349,8 +351,6 @@ def clock_dt(time_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     CLOCK_REANCHOR_AFTER-th backwards timestamp in a row re-anchors it: `reanchored` True), +inf = a step on a
     non-finite time (every cell rejects it as non-finite, state unchanged), otherwise time - clock (<= 0 for a
     repeated or backwards timestamp: rejected)."""
-    from ..estimators.base import _core
-
     core = _core()
     out = core.log_clock(np.ascontiguousarray(time_s, dtype=float))
     return out["dt_s"], out["action"] == core.CLOCK_ACTION_REANCHOR
@@ -370,8 +370,6 @@ def mark_reanchored(status: np.ndarray, event: np.ndarray, reanchored: np.ndarra
 
 def status_names() -> dict[int, str]:
     """Per-cell status code -> name: the core's one status code space (step, pack gap and log-clock codes)."""
-    from ..estimators.base import _core
-
     return {int(k): str(v) for k, v in _core().status_names().items()}
 
 
@@ -397,9 +395,6 @@ class PackEstimator:
 
     def __init__(self, spec: PackSpec, filter: str | None = None, dtype: str | None = None,
                  noise=None, settings=None) -> None:
-        from ..estimators.base import _core
-        from ..estimators.settings import EstimatorSettings, NoiseSettings, resolve_voltage_sigma
-
         self.spec = spec
         self.filter = filter or spec.filter
         self.dtype = dtype or spec.dtype
@@ -469,6 +464,4 @@ class PackEstimator:
     @staticmethod
     def sizeof_cell(filter: str = "ekf", rc_pairs: int = 2, dtype: str = "float32") -> int:
         """Host bytes of one cell's estimator inside a pack (the MCU figure comes from the firmware)."""
-        from ..estimators.base import _core
-
         return getattr(_core(), f"Pack{filter.capitalize()}{rc_pairs}_{'f32' if dtype == 'float32' else 'f64'}").sizeof_cell

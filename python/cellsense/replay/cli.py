@@ -3,6 +3,12 @@ from __future__ import annotations
 
 import time
 
+from ..cells.ecm_reference import simulate_ecm
+from ..pack.estimator import PackEstimator, PackLog, load_pack, pack_from_dict
+from . import report, targets
+from .link import FaultPlan
+from .readers import read_log
+
 
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser(
@@ -38,11 +44,6 @@ def add_cli(subparsers) -> None:
 
 
 def _main(a) -> int:
-    from ..pack.estimator import PackEstimator, load_pack
-    from . import report, targets
-    from .link import FaultPlan
-    from .readers import read_log
-
     spec = load_pack(a.pack)
     log = read_log(a.log, spec, dbc=a.dbc, progress=not a.quiet)
     est = PackEstimator(spec, filter=a.filter, dtype="float32")
@@ -69,8 +70,6 @@ def synthetic_pack_log(cells: int, hours: float, seed: int = 3):
     numpy reference ECM of the bundled chen2020 cell (one trace, offset per cell)."""
     import numpy as np
 
-    from ..pack.estimator import PackLog, pack_from_dict
-    from ..cells.ecm_reference import simulate_ecm
 
     spec = pack_from_dict({"cellsense pack file": 1, "topology": {"series": cells}, "cell": "chen2020",
                            "voltage": {"pattern": "cell{index}"}, "current": "i", "temperature": "T", "time": "t"})
@@ -97,8 +96,6 @@ def synthetic_pack_log(cells: int, hours: float, seed: int = 3):
 def _bench(a) -> int:
     import numpy as np
 
-    from ..pack.estimator import PackEstimator
-    from . import targets
 
     spec, log = synthetic_pack_log(a.cells, a.hours)
     est = PackEstimator(spec, dtype="float32")
@@ -111,8 +108,6 @@ def _bench(a) -> int:
           f"in {wall:.2f} s ({1e9 * wall / steps:.0f} ns/cell-step); bar <= 30 s: {'met' if wall <= 30 else 'MISSED'}")
     print(f"host: per-cell estimator {est.sizeof_cell('ekf')} B (EKF, x86-64)")
     if a.qemu:
-        from ..pack.estimator import PackLog
-
         m = a.qemu_frames
         short = PackLog(log.time_s[:m], log.current_A[:m], log.voltage_V[:m], log.temperature_degC[:m], None, log.source)
         h = targets.run_host(est, short, soc0)

@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 
+from ..estimators.base import _core
 from . import framing as fr
 from .link import Link
 
@@ -99,8 +100,6 @@ class SimDevice:
                 self.cfg["sensor"][first + i] = ts
             self._ack(f.seq)
         elif f.type == fr.T_START and self.cfg:
-            from ..estimators.base import _core
-
             c = self.cfg
             w = c["words"].astype(float)
             ns, nt, nrc = c["ns"], c["nt"], c["rc"]

@@ -10,6 +10,13 @@ import argparse
 import sys
 import time
 
+from ..estimators.base import _core
+from ..pack.estimator import PackEstimator, PackLog
+from . import framing as fr
+from .cli import synthetic_pack_log
+from .link import FaultPlan
+from .targets import run_host, run_qemu
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
@@ -22,17 +29,10 @@ def main(argv=None) -> int:
     try:
         import numpy as np
 
-        from ..estimators.base import _core
-
         _core()
     except ImportError as e:
         print(f"skip: cellsense compiled module not importable ({e})")
         return 77
-    from ..pack.estimator import PackEstimator, PackLog
-    from . import framing as fr
-    from .cli import synthetic_pack_log
-    from .link import FaultPlan
-    from .targets import run_host, run_qemu
 
     spec, log = synthetic_pack_log(a.cells, a.frames / 3600.0)
     est = PackEstimator(spec, dtype="float32")

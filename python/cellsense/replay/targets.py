@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import Progress
+from ..mcu.firmware import McuBenchError, build, source_dir
 from ..pack.estimator import PackEstimator, PackLog, clock_dt, mark_reanchored
 from . import framing as fr
 from .link import CanLink, FaultPlan, FaultyLink, Link, SerialLink
@@ -71,16 +73,12 @@ def find_image(machine: str = DEFAULT_MACHINE, image: str | os.PathLike | None =
     elif os.environ.get("CELLSENSE_REPLAY_IMAGE"):
         p = Path(os.environ["CELLSENSE_REPLAY_IMAGE"])
     else:
-        from ..mcu.firmware import McuBenchError, source_dir
-
         try:
             src = source_dir()
         except McuBenchError as e:
             raise FileNotFoundError(f"replay firmware not found ({e}); pass --image") from None
         p = src / "build" / "mcu" / f"replay_{CORE_OF_MACHINE.get(machine, 'cortex-m4f')}.elf"
         if not p.is_file():
-            from ..mcu.firmware import build
-
             build(src / "build" / "mcu", src, quiet=quiet)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: replay firmware image not found (scripts/mcu_test.sh builds it)")
@@ -165,8 +163,6 @@ def run_device(est: PackEstimator, log: PackLog, initial_soc: np.ndarray, link: 
         cur = log.current_A.astype(np.float32)
         dt32 = dt.astype(np.float32)
         if progress:  # frames done and the ETA on stderr once the run takes more than 2 s (quiet: none)
-            from .._io import Progress
-
             bar = Progress(f"replay -> {target}", total=n, unit="frames")
         t0_log = float(log.time_s[0])
         wall0 = time.perf_counter()

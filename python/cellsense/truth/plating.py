@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .simulate import ATOL, RTOL, default_cache_dir, reference_capacity
+from .cache import default_cache_dir
+from .solver import ATOL, RTOL, reference_capacity
 
 
 # ----------------------------------------------------------------------------------------------
