@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from cellsense.cell import cell_from_dict
 from cellsense.export_c import c_comment, c_string, export_c, render
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HOST_CC = shutil.which("gcc")
 needs_cc = pytest.mark.skipif(not HOST_CC, reason="host gcc not found")
 HOSTILE = ['evil */\n#define INJECTED 42\n/* ', 'a"b\\c', "tab\there", "trigraph ??/ ??=", "é ü 中文",

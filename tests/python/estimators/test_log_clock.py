@@ -17,7 +17,7 @@ import cellsense
 from cellsense import status
 from cellsense.pack import CLOCK_REANCHOR_AFTER, PackEstimator, clock_dt, load_pack
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "pack"
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pack"
 N = 40
 
 

@@ -16,7 +16,7 @@ from cellsense.pack import PackEstimator, load_pack
 from cellsense.replay import framing as fr
 from cellsense.replay.readers import LogReadError, load_dbc, read_can_frames, read_log
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIX = ROOT / "tests" / "fixtures" / "pack"
 KONA = ROOT / "python" / "cellsense" / "data" / "kona_ev_can"
 IMAGE = ROOT / "build" / "mcu" / "replay_cortex-m4f.elf"

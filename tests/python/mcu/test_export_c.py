@@ -15,7 +15,7 @@ from cellsense.export_c import add_cli, c_float, export_c
 
 from conftest import synthetic_cell_dict
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HOST_CC, HOST_CXX = shutil.which("gcc"), shutil.which("g++")
 needs_host_cc = pytest.mark.skipif(not (HOST_CC and HOST_CXX), reason="host gcc/g++ not found")
 MCU_TOOLS = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm", "cmake") if not shutil.which(t)]

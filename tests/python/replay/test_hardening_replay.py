@@ -19,7 +19,7 @@ from cellsense._io import MissingExtraError
 from cellsense.replay.readers import (LogReadError, MAX_SAMPLES_PER_FRAME, channel_number,
                                       read_can_frames, read_log)
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "pack"
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pack"
 
 
 def _can_spec(**extra):

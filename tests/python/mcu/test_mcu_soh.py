@@ -14,7 +14,7 @@ from cellsense import cli
 from cellsense import mcu
 from cellsense.mcu import format_mcu, map_members_for_core, parse_run
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MCU_TOOLS = [t for t in ("arm-none-eabi-gcc", "arm-none-eabi-nm", "qemu-system-arm", "cmake") if not shutil.which(t)]
 needs_mcu = pytest.mark.skipif(bool(MCU_TOOLS), reason=f"MCU toolchain missing: {', '.join(MCU_TOOLS)} "
                                                        "(scripts/install_mcu_toolchain.sh)")

@@ -225,7 +225,7 @@ def test_pack_limit_is_the_weakest_cell():
     from cellsense.power import pack_power_limits_now
     from cellsense.replay.readers import read_log
 
-    fix = Path(__file__).resolve().parents[1] / "fixtures" / "pack"
+    fix = Path(__file__).resolve().parents[2] / "fixtures" / "pack"
     spec = load_pack(fix / "sim12s.pack.json")
     log = read_log(fix / "sim12s.csv.gz", spec)
     pe = PackEstimator(spec)

@@ -13,7 +13,7 @@ import pytest
 from cellsense.estimator import NoiseSettings
 from cellsense.soh import SohEstimator, SohSettings, estimate_soh
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NASA = ROOT / "python" / "cellsense" / "data" / "nasa_pcoe"
 RATED_AH = 2.0
 

@@ -15,7 +15,7 @@ from cellsense import fit as fitmod  # noqa: E402
 from cellsense.fit import check_cell, ecm_simulate, fit  # noqa: E402
 from cellsense.simulate import SimResult, _build_schedule, _resolve_settings  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 Q_TRUE = 4.0
 TEMPS = (5.0, 30.0)
 R0_TRUE = {5.0: 0.040, 30.0: 0.020}

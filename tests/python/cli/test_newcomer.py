@@ -13,7 +13,7 @@ import pytest
 from cellsense._io import EXTRA_OF_MODULE, MODULES_OF_EXTRA, MissingExtraError, missing_extra_message
 from cellsense.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _hide(monkeypatch, *names):

@@ -19,7 +19,7 @@ from cellsense.logs import CellLog, write_cell_log
 from cellsense.pack import (CLOCK_REANCHOR_AFTER, EVENT_CLOCK_REANCHORED, STATUS_CLOCK_REANCHORED, PackEstimator,
                             clock_dt, load_pack)
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "pack"
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pack"
 N = 600
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from cellsense.pack import PackEstimator, PackFileError, load_pack, pack_from_dict, step_dt
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "pack"
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pack"
 
 
 def base(**kw):

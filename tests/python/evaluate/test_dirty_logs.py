@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "dirty_logs.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "dirty_logs.py"
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +185,7 @@ def test_can_faults_within_bounds_and_counted(can_rows):
 def _pack_lines():
     import gzip
 
-    return gzip.open(Path(__file__).resolve().parents[1] / "fixtures" / "pack" / "sim12s.log.gz", "rt").read().splitlines()
+    return gzip.open(Path(__file__).resolve().parents[2] / "fixtures" / "pack" / "sim12s.log.gz", "rt").read().splitlines()
 
 
 def test_rolling_counter_refuses_a_corrupted_frame_and_resyncs(dirty):

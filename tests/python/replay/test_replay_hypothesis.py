@@ -23,7 +23,7 @@ from cellsense.pack import PackFileError, load_pack, pack_from_dict
 from cellsense.replay import framing as fr
 from cellsense.replay.readers import LogReadError, decode_frames, load_dbc, read_can_frames, read_pack_csv
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIX = ROOT / "tests" / "fixtures" / "pack"
 SPEC = load_pack(FIX / "sim12s.pack.json")
 CSPEC = load_pack(FIX / "sim12s_can.pack.json")
