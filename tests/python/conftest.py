@@ -64,8 +64,8 @@ def drive_profile(duration_s: int, capacity_Ah: float, seed: int = 1, dt_s: floa
 @pytest.fixture(scope="session")
 def synthetic_log():
     """One hour+ of drive-like data from the synthetic 2-RC cell (numpy ECM), noisy, with truth."""
-    from cellsense.cell import cell_from_dict
-    from cellsense.reference import simulate_ecm
+    from cellsense.cells.ecm import cell_from_dict
+    from cellsense.cells.ecm_reference import simulate_ecm
 
     cell = cell_from_dict(synthetic_cell_dict(2))
     t, i = drive_profile(4000, cell.capacity_Ah)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from cellsense import status
-from cellsense.estimator import _core
+from cellsense.estimators.base import _core
 
 core = _core()
 

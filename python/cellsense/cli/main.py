@@ -12,7 +12,8 @@ from ..estimators.settings import EstimatorSettings, NoiseSettings
 from ..estimators.soh import SohSettings
 from ..evaluate.bench import bench, format_bench
 from ..evaluate.estimate import estimate, format_metrics, plot_estimate, self_check
-from ..mcu.firmware import McuBenchError, bench_mcu, format_mcu
+from ..mcu import firmware
+from ..mcu.firmware import McuBenchError
 
 
 def _estimate_cli(sub) -> None:
@@ -131,11 +132,11 @@ def _bench_cli(sub) -> None:
 def _bench_main(a) -> int:
     if a.mcu:
         try:
-            rep = bench_mcu(out=a.out)
+            rep = firmware.bench_mcu(out=a.out)
         except McuBenchError as e:
             print(f"cellsense bench --mcu: error: {e}", file=sys.stderr)
             return 2
-        print(format_mcu(rep))
+        print(firmware.format_mcu(rep))
         return 0
     r = bench(model=a.cell, duration_s=a.duration_s, peer_steps=a.peer_steps, out=a.out)
     print(format_bench(r))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cellsense import CellFileError, bundled_cells, load_cell
-from cellsense.cell import cell_from_dict
+from cellsense.cells.ecm import cell_from_dict
 
 from conftest import synthetic_cell_dict
 

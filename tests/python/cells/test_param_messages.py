@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cellsense
-from cellsense.estimator import _core
+from cellsense.estimators.base import _core
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,8 @@ def test_bounds_are_the_checked_ones(cell):
 
 def _core_params_error(cell, edit):
     """The message for a parameter dict edited by `edit`, straight through the binding."""
-    from cellsense.estimator import EstimatorSettings, NoiseSettings, core_config
+    from cellsense.estimators.base import core_config
+    from cellsense.estimators.settings import EstimatorSettings, NoiseSettings
 
     p = cell.core_params()
     edit(p)

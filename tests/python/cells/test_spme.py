@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 
 from cellsense import Estimator, load_cell
-from cellsense.spme import (PLATING_VARIABLE, SpmeCell, SpmeCellError, electrolyte_modes, load_spme_cell,
-                            open_loop, pade_particle, reference_open_loop)
+from cellsense.cells.spme import SpmeCell, SpmeCellError, electrolyte_modes, load_spme_cell, pade_particle
+from cellsense.cells.spme_reference import reference_open_loop
+from cellsense.estimators.spme import open_loop
+from cellsense.truth.plating import PLATING_VARIABLE
 
 CELL = "chen2020_spme"
 
@@ -35,7 +37,7 @@ def cell() -> SpmeCell:
 
 @pytest.fixture(scope="module")
 def raw_cell() -> dict:
-    from cellsense.cell import resolve_cell_path
+    from cellsense.cells.files import resolve_cell_path
 
     return json.loads(resolve_cell_path(CELL).read_text())
 
@@ -199,7 +201,7 @@ def _rmse(a, b):
 @pytest.mark.parametrize("protocol, temperature", [("cc", 25.0), ("udds", 25.0), ("cc", 0.0)])
 def test_bar_open_loop_voltage(cell, protocol, temperature):
     pytest.importorskip("pybamm")
-    from cellsense.simulate import simulate
+    from cellsense.truth.simulate import simulate
 
     sim = simulate(cell="Chen2020", protocol=protocol, model="DFN", temperature_degC=temperature)
     ol = open_loop(cell, sim.time_s, sim.current_A, sim.temperature_degC, soc0=1.0)
@@ -210,7 +212,7 @@ def test_bar_open_loop_voltage(cell, protocol, temperature):
 @pytest.mark.parametrize("filt", ["ekf", "ukf"])
 def test_bar_soc(protocol, filt, tmp_path):
     pytest.importorskip("pybamm")
-    from cellsense.validate import Scenario, run_scenario
+    from cellsense.evaluate.validate import Scenario, run_scenario
 
     s = Scenario("Chen2020", CELL, protocol, 25.0, "typical", 0.2, filt)
     r = run_scenario(s, plot_dir=str(tmp_path) if (protocol, filt) == ("udds", "ekf") else None)
@@ -223,9 +225,10 @@ def test_bar_soc(protocol, filt, tmp_path):
 @pytest.mark.parametrize("filt", ["ekf", "ukf"])
 def test_bar_plating_margin(cell, filt):
     pytest.importorskip("pybamm")
-    from cellsense.sensor import SensorModel
-    from cellsense.spme import dfn_charge_truth, pybamm_initial_soc
-    from cellsense.validate import SENSORS
+    from cellsense.truth.sensor import SensorModel
+    from cellsense.fit.from_pybamm import pybamm_initial_soc
+    from cellsense.truth.plating import dfn_charge_truth
+    from cellsense.evaluate.validate import SENSORS
 
     d = dfn_charge_truth("Chen2020", c_rate=1.5, temperature_degC=5.0, initial_soc=0.1)
     assert d["voltage_V"][-1] > 4.19  # charged to the upper cut-off

@@ -12,7 +12,7 @@ import pytest
 
 from cellsense import read_cell_log, write_cell_log
 from cellsense.cli import main
-from cellsense.logs import CellLog
+from cellsense.io.logs import CellLog
 
 
 def run_cli(*args):

@@ -11,8 +11,8 @@ import pytest
 
 from cellsense._io import OutputOverwritesInputError
 from cellsense.cli import main
-from cellsense.estimate import StateFileError, estimate
-from cellsense.logs import CellLog, write_cell_log
+from cellsense.evaluate.estimate import StateFileError, estimate
+from cellsense.io.logs import CellLog, write_cell_log
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_failed_run_writes_nothing(tmp_path, cell_path, log_csv, state_file, mon
     """An exception after the run (here: while writing the CSV rows) leaves both files untouched."""
     import sys
 
-    est_mod = sys.modules["cellsense.estimate"]  # the package exports a function of the same name
+    est_mod = sys.modules["cellsense.evaluate.estimate"]  # the package exports a function of the same name
 
     def boom(*a, **k):
         raise OSError("disk full")
@@ -198,7 +198,7 @@ def test_initial_soc_with_state_in_refused(tmp_path, cell_path, log_csv, state_f
                                   '{"cellsense cell file": ' + "9" * 401 + "}"])
 def test_hostile_cell_file_named(tmp_path, log_csv, text, capsys):
     from cellsense import Estimator
-    from cellsense.cell import CellFileError
+    from cellsense.cells.files import CellFileError
 
     p = tmp_path / "cell.json"
     p.write_text(text)

@@ -90,7 +90,8 @@ def test_demo_cli_without_pybamm(monkeypatch, capsys, tmp_path):
 
 def test_simulate_api_without_pybamm(monkeypatch):
     _hide(monkeypatch, "pybamm")
-    from cellsense.simulate import simulate, simulate_aging
+    from cellsense.truth.aging import simulate_aging
+    from cellsense.truth.simulate import simulate
 
     for fn in (lambda: simulate(protocol="cc"), simulate_aging):  # simulate() alone: the shipped UDDS truth
         with pytest.raises(MissingExtraError, match=r"needs PyBaMM .*pip install 'cellsense\[sim\]'") as ei:
@@ -104,15 +105,15 @@ def test_bench_without_filterpy(monkeypatch, capsys):
     rc = main(["bench", "--duration-s", "60", "--peer-steps", "10"])
     line = _one_line_no_traceback(capsys.readouterr().err)
     assert rc == 2 and "filterpy" in line and "pip install 'cellsense[bench]'" in line
-    from cellsense.bench import bench
+    from cellsense.evaluate.bench import bench
 
     with pytest.raises(MissingExtraError, match=r"cellsense\[bench\]"):
         bench(duration_s=60, peer_steps=10)
 
 
-@pytest.mark.parametrize("command,module,func,extra", [("fit", "scipy", "cellsense.fit:_cli_fit", "fit"),
-                                                        ("validate", "dask", "cellsense.validate:_main", "cluster"),
-                                                        ("validate", "scipy", "cellsense.validate:_main", "sim")])
+@pytest.mark.parametrize("command,module,func,extra", [("fit", "scipy", "cellsense.fit.build:_cli_fit", "fit"),
+                                                        ("validate", "dask", "cellsense.evaluate.validate:_main", "cluster"),
+                                                        ("validate", "scipy", "cellsense.evaluate.validate:_main", "sim")])
 def test_any_command_missing_an_optional_module(monkeypatch, capsys, command, module, func, extra):
     """Whatever verb reaches an optional import (here simulated in its CLI function) reports one line, exit 2."""
     import importlib
@@ -153,7 +154,7 @@ def test_validate_without_pybamm_is_a_setup_error_not_a_missed_bar(monkeypatch, 
 
 def test_bench_mcu_does_not_need_filterpy(monkeypatch, capsys):
     _hide(monkeypatch, "filterpy")
-    import cellsense.mcu as mcu
+    import cellsense.mcu.firmware as mcu
 
     monkeypatch.setattr(mcu, "bench_mcu", lambda out=None: {"fake": True})
     monkeypatch.setattr(mcu, "format_mcu", lambda rep: "mcu report")
@@ -194,9 +195,14 @@ print(light, "pybamm" in sys.modules)
 def test_every_public_module_file_is_listed():
     import cellsense
 
+    import importlib
+
     files = {p.stem for p in Path(cellsense.__file__).parent.glob("*.py") if not p.stem.startswith("_")}
     files |= {p.name for p in Path(cellsense.__file__).parent.iterdir() if (p / "__init__.py").exists()}
-    assert files - {"estimate"} == set(cellsense.SUBMODULES)  # estimate: the function shadows its module
+    assert files == set(cellsense.SUBPACKAGES) | {"status"}  # issue #13: the subpackages and the status codes
+    assert set(cellsense.SUBMODULES) == files | set(cellsense.MOVED)
+    for old, new in cellsense.MOVED.items():  # every module of the flat package still resolves, to where it went
+        assert getattr(cellsense, old) is importlib.import_module(f"cellsense.{new}"), old
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -230,7 +236,8 @@ def fake_pybamm(monkeypatch):
     """cellsense.simulate without PyBaMM: the solver, the parameter-set look-up and Q_ref are stubs."""
     import numpy as np
 
-    import cellsense.simulate as sim
+    import cellsense.truth.simulate as sim
+    import cellsense.truth.solver as solver
 
     calls = []
 
@@ -245,7 +252,7 @@ def fake_pybamm(monkeypatch):
 
     monkeypatch.setattr(sim, "require", lambda *a, **k: None)
     monkeypatch.setattr(sim, "_cell_info", lambda cell: (5.0, 2.5, 4.2, "stub"))
-    monkeypatch.setattr(sim, "reference_capacity", lambda cell: (5.153, "stub"))
+    monkeypatch.setattr(solver, "reference_capacity", lambda cell: (5.153, "stub"))  # Q_ref of soc_true
     monkeypatch.setattr(sim, "_pybamm_solve", fake_solve)
     return calls
 
@@ -268,7 +275,7 @@ def test_simulate_cli_prints_start_cache_and_solve_lines(fake_pybamm, capsys, tm
 
 
 def test_simulate_api_quiet_by_default_progress_on_request(fake_pybamm, capsys, tmp_path):
-    from cellsense.simulate import simulate
+    from cellsense.truth.simulate import simulate
 
     simulate(protocol="cc", model="SPMe", temperature_degC=10, cache_dir=tmp_path)
     assert capsys.readouterr().err == ""  # quiet=True (default): nothing
@@ -283,7 +290,7 @@ def test_simulate_api_quiet_by_default_progress_on_request(fake_pybamm, capsys, 
 
 def test_demo_progress_on_stderr_and_quiet(fake_pybamm, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("CELLSENSE_CACHE", str(tmp_path))
-    from cellsense.demo import demo
+    from cellsense.cli.demo import demo
 
     demo(protocols=("us06",), filters=("ekf",), fresh=True)
     cap = capsys.readouterr()
@@ -302,7 +309,7 @@ def test_shipped_truths_have_their_provenance():
     import gzip
     import hashlib
 
-    from cellsense.simulate import TRUTH_COLUMNS, shipped_truths
+    from cellsense.truth.cache import TRUTH_COLUMNS, shipped_truths
 
     recs = shipped_truths()
     assert {(r["parameter set"], r["model"], r["key"]["settings"]["protocol"], r["key"]["temperature [degC]"])
@@ -326,7 +333,7 @@ def test_simulate_uses_the_shipped_truth_without_pybamm(monkeypatch, tmp_path):
     import numpy as np
 
     _hide(monkeypatch, "pybamm")
-    from cellsense.simulate import simulate
+    from cellsense.truth.simulate import simulate
 
     lines = []
     r = simulate(protocol="us06", cache_dir=tmp_path, progress=lines.append)
@@ -423,7 +430,7 @@ def test_fit_old_model_spme_and_ecm(capsys):
 
 
 def test_demo_cell_options_old_and_new(capsys):
-    from cellsense.demo import _resolve_cell_options
+    from cellsense.cli.demo import _resolve_cell_options
 
     cases = [(["demo"], ("chen2020", "Chen2020"), False),
              (["demo", "--cell", "chen2020_spme", "--pybamm-set", "Chen2020"], ("chen2020_spme", "Chen2020"), False),
@@ -469,8 +476,8 @@ def test_reprs_are_one_short_line(tmp_path):
     import numpy as np
 
     import cellsense
-    from cellsense.cell import load_cell
-    from cellsense.simulate import SimResult
+    from cellsense.cells.load import load_cell
+    from cellsense.truth.result import SimResult
 
     cell, spme = load_cell("chen2020"), load_cell("chen2020_spme")
     t = np.arange(0.0, 1200.0)
@@ -491,7 +498,7 @@ def test_reprs_are_one_short_line(tmp_path):
 def test_soc_metrics_are_fractions_as_documented():
     import numpy as np
 
-    from cellsense.metrics import soc_metrics
+    from cellsense.evaluate.metrics import soc_metrics
 
     t = np.arange(0.0, 3600.0)
     m = soc_metrics(t, np.full_like(t, 0.51), np.full_like(t, 0.002), np.full_like(t, 0.50))
@@ -501,7 +508,7 @@ def test_soc_metrics_are_fractions_as_documented():
 
 
 def test_internal_error_is_not_a_result_code(monkeypatch, capsys):
-    import cellsense.export_c as ec
+    import cellsense.mcu.export_c as ec
     from cellsense.cli import EXIT_INTERNAL_ERROR
 
     def boom(*a, **k):
@@ -559,8 +566,9 @@ static_assert(offsetof(Impl, body) + sizeof(UkfEstimator) == {capi.group(2)}, "d
 def us06_log(tmp_path):
     """The first 40 minutes of the shipped US06 truth through the demo's sensor, as a cell log (with and
     without soc_true)."""
-    from cellsense.sensor import SensorModel
-    from cellsense.simulate import SimResult, simulate
+    from cellsense.truth.sensor import SensorModel
+    from cellsense.truth.result import SimResult
+    from cellsense.truth.simulate import simulate
 
     r = simulate(protocol="us06", sensor=SensorModel(voltage_noise_V=0.002, current_noise_A=0.010,
                                                      current_offset_A=0.020, seed=1))

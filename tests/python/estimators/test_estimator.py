@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cellsense import Estimator, EstimatorSettings, NoiseSettings
-from cellsense.cell import cell_from_dict
+from cellsense.cells.ecm import cell_from_dict
 
 from conftest import synthetic_cell_dict
 
@@ -132,8 +132,8 @@ def test_float32_tracks_float64(synthetic_log):
 @pytest.mark.parametrize("cell", [CELL1, CELL, CELL3], ids=["1rc", "2rc", "3rc"])
 @pytest.mark.parametrize("filt", ["ekf", "ukf"])
 def test_converges_from_20_points_off(cell, filt, synthetic_log):
-    from cellsense.reference import simulate_ecm
-    from cellsense.metrics import soc_metrics
+    from cellsense.cells.ecm_reference import simulate_ecm
+    from cellsense.evaluate.metrics import soc_metrics
 
     L = synthetic_log
     sim = simulate_ecm(cell, L["time_s"], L["current_A"], 25.0, initial_soc=0.95)

@@ -15,9 +15,8 @@ import pytest
 
 import cellsense
 from cellsense.cli import main
-from cellsense.logs import CellLog, write_cell_log
-from cellsense.pack import (CLOCK_REANCHOR_AFTER, EVENT_CLOCK_REANCHORED, STATUS_CLOCK_REANCHORED, PackEstimator,
-                            clock_dt, load_pack)
+from cellsense.io.logs import CellLog, write_cell_log
+from cellsense.pack import (CLOCK_REANCHOR_AFTER, EVENT_CLOCK_REANCHORED, STATUS_CLOCK_REANCHORED, PackEstimator, clock_dt, load_pack)
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pack"
 N = 600
@@ -51,7 +50,7 @@ def _restart(t, after=300):
 
 
 def test_core_exposes_the_rule():
-    from cellsense.estimator import _core
+    from cellsense.estimators.base import _core
 
     core = _core()
     assert core.CLOCK_REANCHOR_AFTER == CLOCK_REANCHOR_AFTER == 3
@@ -117,7 +116,7 @@ def test_glitch_across_run_pieces(cell, log600):
 
 
 def test_soh_estimator_recovers_too(log600):
-    from cellsense.soh import SohEstimator
+    from cellsense.estimators.soh import SohEstimator
 
     L = log600
     e = SohEstimator("panasonic_18650pf", initial_soc=0.9)

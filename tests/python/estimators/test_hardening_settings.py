@@ -10,10 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cellsense.cell import CellFileError, cell_from_dict, load_cell
+from cellsense.cells.ecm import cell_from_dict
+from cellsense.cells.files import CellFileError
+from cellsense.cells.load import load_cell
 from cellsense.cli import main
-from cellsense.estimator import Estimator, EstimatorSettings, NoiseSettings
-from cellsense.soh import SohEstimator, SohSettings
+from cellsense.estimators.ecm import Estimator
+from cellsense.estimators.settings import EstimatorSettings, NoiseSettings
+from cellsense.estimators.soh import SohEstimator, SohSettings
 
 ABSURD = [math.nan, math.inf, -math.inf, 1e30, 1e300, -1e30, 10 ** 401, "0.1", [0.1]]
 
@@ -110,7 +113,7 @@ def test_soh_initial_capacity_against_the_cell():
                                        ("--voltage-sigma-V", "nan"), ("--voltage-sigma-V", "1e30"),
                                        ("--max-dt-s", "inf"), ("--max-dt-s", "0")])
 def test_cli_refuses_absurd_options(tmp_path, cell_path, synthetic_log, opt, value, capsys):
-    from cellsense.logs import CellLog, write_cell_log
+    from cellsense.io.logs import CellLog, write_cell_log
 
     L = synthetic_log
     log = tmp_path / "log.csv"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cellsense.estimator import Estimator
-from cellsense.soh import SohEstimator, SohSettings
+from cellsense.estimators.ecm import Estimator
+from cellsense.estimators.soh import SohEstimator, SohSettings
 
 
 def _small_log(n: int = 1200):

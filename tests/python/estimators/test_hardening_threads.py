@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cellsense import Estimator
-from cellsense.soh import SohEstimator
+from cellsense.estimators.soh import SohEstimator
 
 MSG = "estimator is in use by another thread; use one estimator per thread"
 

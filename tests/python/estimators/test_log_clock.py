@@ -49,7 +49,7 @@ def _names(codes):
 
 
 def test_core_rule_is_the_pack_rule():
-    from cellsense.estimator import _core
+    from cellsense.estimators.base import _core
 
     core = _core()
     assert core.CLOCK_REANCHOR_AFTER == CLOCK_REANCHOR_AFTER

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from cellsense import Estimator
-from cellsense.power import (LIMITED_BY, PowerSettings, estimate_power, power_limits_now, remaining_energy,
-                             time_to_full)
-from cellsense.realdata import DATASET, HPPC_TEMPERATURES, load_real_log
+from cellsense.estimators.power import (LIMITED_BY, PowerSettings, estimate_power, power_limits_now, remaining_energy, time_to_full)
+from cellsense.io.realdata import DATASET, HPPC_TEMPERATURES, load_real_log
 
 CAPACITY_AH = 2.817048
 
@@ -171,7 +170,7 @@ def test_cli_estimate_power_columns(tmp_path, us06):
     import subprocess
     import sys
 
-    from cellsense.logs import write_cell_log
+    from cellsense.io.logs import write_cell_log
 
     data = tmp_path / "us06.csv"
     write_cell_log(data, us06)
@@ -201,8 +200,8 @@ def test_default_ratings_are_the_identified_currents():
     """An ECM extrapolates poorly beyond the currents it was fitted on: the limits default to the cell file's
     identified range (chen2020: +-5 A, its 1C HPPC pulses); a direction the fit never exercised (the Panasonic
     HPPC has no charge pulse) falls back to the plausible current range."""
-    from cellsense.cell import load_cell
-    from cellsense.power import identified_current_range
+    from cellsense.cells.load import load_cell
+    from cellsense.estimators.power import identified_current_range
 
     assert identified_current_range(load_cell("chen2020")) == (-5.0, 5.0)
     pana = load_cell("panasonic_18650pf")
@@ -222,7 +221,7 @@ def test_pack_limit_is_the_weakest_cell():
     from pathlib import Path
 
     from cellsense.pack import PackEstimator, load_pack
-    from cellsense.power import pack_power_limits_now
+    from cellsense.estimators.power import pack_power_limits_now
     from cellsense.replay.readers import read_log
 
     fix = Path(__file__).resolve().parents[2] / "fixtures" / "pack"

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cellsense.estimator import NoiseSettings
-from cellsense.soh import SohEstimator, SohSettings, estimate_soh
+from cellsense.estimators.settings import NoiseSettings
+from cellsense.estimators.soh import SohEstimator, SohSettings, estimate_soh
 
 ROOT = Path(__file__).resolve().parents[3]
 NASA = ROOT / "python" / "cellsense" / "data" / "nasa_pcoe"
@@ -184,7 +184,7 @@ def aging_truth():
 @pytest.mark.skipif(not __import__("os").environ.get("CELLSENSE_SLOW_TESTS"), reason="~30 min simulation; set CELLSENSE_SLOW_TESTS=1")
 def test_aging_fixture_matches_simulation(aging_truth):
     pytest.importorskip("pybamm")
-    from cellsense.simulate import simulate
+    from cellsense.truth.simulate import simulate
 
     r = simulate(protocol="aging")
     k0 = aging_truth.meta["fixture"]["rows from"]
@@ -278,7 +278,7 @@ def test_ocv_learning_off_leaves_model_as_before():
 def test_ocv_learning_learns_a_shifted_ocv():
     """A cell whose OCV is the model's plus a bump in mid SOC (same capacity, same resistances): the
     learned correction finds the bump's sign and the SOC error shrinks against the same run without it."""
-    from cellsense.cell import load_cell
+    from cellsense.cells.load import load_cell
     from cellsense.fit import ecm_simulate
 
     cell = load_cell("chen2020")

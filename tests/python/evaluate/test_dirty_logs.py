@@ -138,7 +138,7 @@ def test_stuck_voltage_threshold_and_pieces():
     """The current step threshold is 5 mV / R0_min; a short repeat (4 samples) is not a stuck sensor; a log
     fed in two pieces cut inside a stuck run flags the rest of the run after the cut."""
     import cellsense
-    from cellsense.estimator import _core
+    from cellsense.estimators.base import _core
 
     core = _core()
     assert core.STATUS_VOLTAGE_STUCK == 253 and core.STATUS_NAMES[253] == "voltage_stuck"

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("filterpy")
 
 from cellsense import Estimator, EstimatorSettings  # noqa: E402
-from cellsense.reference import filterpy_run  # noqa: E402
+from cellsense.evaluate.filterpy_peer import filterpy_run  # noqa: E402
 
 
 # verifies: CS-FLT-005
@@ -31,8 +31,9 @@ def test_matches_filterpy(filt, synthetic_log):
 
 def test_bundled_cell_matches_filterpy_on_drive_cycle():
     """The same on a bundled (fitted) cell over UDDS-shaped current."""
-    from cellsense.bench import bench_log
-    from cellsense.cell import bundled_cells, load_cell
+    from cellsense.evaluate.bench import bench_log
+    from cellsense.cells.files import bundled_cells
+    from cellsense.cells.load import load_cell
 
     names = [n for n in bundled_cells() if load_cell(n).rc_pairs == 2]
     if not names:

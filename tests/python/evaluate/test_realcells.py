@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from cellsense import realcells
-from cellsense.cell import load_cell
-from cellsense.estimator import Estimator, NoiseSettings, resolve_model_error
-from cellsense.reference import NumpyEcm
-from cellsense.soh import SohSettings
+from cellsense.cells.load import load_cell
+from cellsense.estimators.ecm import Estimator
+from cellsense.estimators.settings import NoiseSettings, resolve_model_error
+from cellsense.cells.ecm_reference import NumpyEcm
+from cellsense.estimators.soh import SohSettings
 
 
 
@@ -22,7 +23,7 @@ def case_b():
 
 
 def test_every_file_is_bundled_and_listed():
-    from cellsense.realdata import list_real_logs
+    from cellsense.io.realdata import list_real_logs
     names = set(list_real_logs())
     for f in realcells.FILES:
         assert f"panasonic-18650pf/{f}" in names
@@ -38,7 +39,7 @@ KNOWN_MISSES = {("n20degC_NN", "ekf"): {"rmse": 0.0360, "nees": 4.0}, ("n20degC_
 
 
 def _long_intervals(file: str, dt_max_s: float = 60.0) -> int:
-    from cellsense.realdata import DATASET, load_real_log
+    from cellsense.io.realdata import DATASET, load_real_log
     log = load_real_log(f"{DATASET}/{file}", capacity_Ah=CAPACITY_AH)
     return int(np.sum(np.diff(log.time_s) > dt_max_s))
 
@@ -109,7 +110,7 @@ def test_soh_chain_keeps_capacity(filt):
 
 
 def test_rest_at_start():
-    from cellsense.soh import rest_at_start_s
+    from cellsense.estimators.soh import rest_at_start_s
 
     t = np.arange(0.0, 100.0)
     i = np.r_[np.zeros(50), np.ones(50)]
@@ -173,7 +174,7 @@ def test_resolution_follows_the_cell_file():
     assert sigma == pytest.approx(0.005) and k_A > 0 and k_rel == NoiseSettings().model_error_relative
     assert tau == cell.model_error_correlation_s == 100.0
     # at the reference resistance the model-error term is the cell file's model error
-    from cellsense.estimator import reference_resistance_Ohm
+    from cellsense.estimators.settings import reference_resistance_Ohm
     assert k_A * reference_resistance_Ohm(cell) == pytest.approx(cell.model_voltage_error_V)
     # an explicit constant sigma turns the resistance scaling off
     assert resolve_model_error(NoiseSettings(voltage_sigma_V=0.03), cell) == (0.03, 0.0, 0.0, 0.0)
@@ -189,7 +190,7 @@ def test_a_faster_log_is_not_more_certain():
     the same drive cycle at 5 Hz (each 1 s sample split into five 0.2 s samples, same current, voltage
     interpolated) keeps its truth inside the 3-sigma band and a NEES near the 1 Hz one. Without the
     correction (model_error_correlation_s=0 with the same 1 Hz sigma) the band collapses."""
-    from cellsense.realdata import load_real_log
+    from cellsense.io.realdata import load_real_log
     log = load_real_log("panasonic-18650pf/25degC_US06")
     t = log.time_s
     k = 5

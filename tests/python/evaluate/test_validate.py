@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("pybamm")
 
-from cellsense.validate import BARS, Scenario, chi2_mean_bounds, run_matrix, run_scenario, write_report  # noqa: E402
+from cellsense.evaluate.validate import (BARS, Scenario, chi2_mean_bounds, run_matrix, run_scenario, write_report)  # noqa: E402
 
 
 def scenarios():

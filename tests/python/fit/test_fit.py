@@ -12,8 +12,10 @@ import pytest
 pytest.importorskip("scipy")
 
 from cellsense import fit as fitmod  # noqa: E402
+from cellsense.cells.ecm_reference import interpolate  # noqa: E402
 from cellsense.fit import check_cell, ecm_simulate, fit  # noqa: E402
-from cellsense.simulate import SimResult, _build_schedule, _resolve_settings  # noqa: E402
+from cellsense.truth.result import SimResult  # noqa: E402
+from cellsense.truth.schedules import _build_schedule, _resolve_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 Q_TRUE = 4.0
@@ -77,8 +79,8 @@ def synthetic(tmp_path_factory):
 
 def _at(cell, key, soc, T):
     p = cell["parameters"]
-    return float(fitmod._bilinear(np.asarray(p[key], float), np.asarray(p["SOC breakpoints"]),
-                                  np.asarray(p["Temperature breakpoints [degC]"]), soc, T))
+    return float(interpolate(np.asarray(p[key], float), np.asarray(p["SOC breakpoints"]),
+                             np.asarray(p["Temperature breakpoints [degC]"]), soc, T))
 
 
 def test_synthetic_capacity_and_ocv(synthetic):
@@ -196,7 +198,7 @@ def test_bundled_chen2020_model():
 @pytest.fixture(scope="module")
 def chen_spme(tmp_path_factory):
     pytest.importorskip("pybamm")
-    from cellsense.simulate import simulate
+    from cellsense.truth.simulate import simulate
     d = tmp_path_factory.mktemp("chen")
     cache = tmp_path_factory.mktemp("chen_cache")
     simulate(protocol="ocv", model="SPMe", out=d / "ocv.csv", cache_dir=cache)
@@ -206,7 +208,7 @@ def chen_spme(tmp_path_factory):
 
 def test_bundled_model_on_spme_hppc(chen_spme):
     """The DFN-fitted bundled model, run open loop over an SPMe HPPC (another truth model)."""
-    from cellsense.fit import _load
+    from cellsense.fit.build import _load
     c = json.loads((ROOT / "models" / "chen2020.json").read_text())
     lg = _load(chen_spme / "hppc25.csv")
     sim = ecm_simulate(c, lg["time_s"], lg["current_A"], lg["temperature_degC"], initial_soc=1.0)
@@ -235,8 +237,8 @@ def test_model_voltage_error_recorded(synthetic):
     near = min(synthetic["hppc"], key=lambda p: abs(float(p.stem.split("_")[1]) - T_ocv))
     assert e == pytest.approx(c["fit residuals"][near.name]["voltage RMSE [mV]"] * 1e-3, abs=1e-6)
     assert near.name in c["provenance"]["Model voltage error [V]"]
-    from cellsense.cell import cell_from_dict
-    from cellsense.estimator import Estimator
+    from cellsense.cells.ecm import cell_from_dict
+    from cellsense.estimators.ecm import Estimator
     est = Estimator(cell_from_dict(json.loads(json.dumps(c))))
     assert est.noise.voltage_sigma_V == pytest.approx(np.hypot(0.005, 5.0 * e))
 

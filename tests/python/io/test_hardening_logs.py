@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cellsense.logs import LogFormatError, read_cell_log
+from cellsense.io.logs import LogFormatError, read_cell_log
 
 HEAD = "time_s,current_A,voltage_V,temperature_degC\n"
 ROWS = [f"{k},{0.5 * (k % 3)},{3.7 - 0.001 * k},25\n" for k in range(50)]

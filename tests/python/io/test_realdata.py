@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from cellsense.cell import load_cell
-from cellsense.realdata import C_REF_AH, data_dir, list_real_logs, load_real_log, real_log_files
+from cellsense.cells.load import load_cell
+from cellsense.io.realdata import C_REF_AH, data_dir, list_real_logs, load_real_log, real_log_files
 
 DRIVE = ["US06", "HWFET_a", "LA92", "NN"]
 
@@ -90,8 +90,8 @@ def test_bundled_model_loads_validates_and_shares_the_soc_scale():
 @pytest.mark.parametrize("cycle", ["HWFET_a", "LA92", "NN"])
 @pytest.mark.parametrize("filt", ["ekf", "ukf"])
 def test_real_drive_cycle_meets_issue_bar(cycle, filt):
-    from cellsense.estimator import Estimator
-    from cellsense.metrics import soc_metrics
+    from cellsense.estimators.ecm import Estimator
+    from cellsense.evaluate.metrics import soc_metrics
 
     log = load_real_log(f"panasonic-18650pf/25degC_{cycle}")
     # start 20 points off the truth: the bar applies after the first 10 minutes
@@ -107,8 +107,8 @@ def test_real_drive_cycle_meets_issue_bar(cycle, filt):
 def test_real_drive_cycle_bar_from_rested_start(cycle, filt):
     """The issue's real-data bar as a BMS runs: the estimator's default start, SOC from the rested
     terminal voltage (OCV inverse at the first sample; every log starts rested and full)."""
-    from cellsense.estimator import Estimator
-    from cellsense.metrics import soc_metrics
+    from cellsense.estimators.ecm import Estimator
+    from cellsense.evaluate.metrics import soc_metrics
 
     log = load_real_log(f"panasonic-18650pf/25degC_{cycle}")
     est = Estimator("panasonic_18650pf", filter=filt)  # initial_soc=None: from OCV(first voltage)
@@ -124,8 +124,8 @@ def test_real_us06_max_error_meets_issue_bar(filt):
     """Started 20 points off, US06 meets the max-error part of the bar; its RMSE is 1.47 % (EKF) /
     1.51 % (UKF) against the 1.5 % bar (docs/real-data.md), so only a regression guard is asserted
     for that start (from the rested start both filters pass: test above)."""
-    from cellsense.estimator import Estimator
-    from cellsense.metrics import soc_metrics
+    from cellsense.estimators.ecm import Estimator
+    from cellsense.evaluate.metrics import soc_metrics
 
     log = load_real_log("panasonic-18650pf/25degC_US06")
     est = Estimator("panasonic_18650pf", filter=filt, initial_soc=0.8)
@@ -136,7 +136,8 @@ def test_real_us06_max_error_meets_issue_bar(filt):
 
 
 def test_model_voltage_error_written_by_fit_and_used_by_estimator():
-    from cellsense.estimator import DEFAULT_VOLTAGE_SIGMA_V, Estimator, NoiseSettings, reference_resistance_Ohm
+    from cellsense.estimators.ecm import Estimator
+    from cellsense.estimators.settings import DEFAULT_VOLTAGE_SIGMA_V, NoiseSettings, reference_resistance_Ohm
 
     cell = load_cell("panasonic_18650pf")
     with open(cell.source) as f:
@@ -158,7 +159,7 @@ def test_model_voltage_error_written_by_fit_and_used_by_estimator():
     assert est.noise.model_error_correlation_s == 100.0
     # without the correlation time: the constant sigma, sensor + inflated model error
     del raw["parameters"]["Model error correlation [s]"]
-    from cellsense.cell import cell_from_dict
+    from cellsense.cells.ecm import cell_from_dict
     est = Estimator(cell_from_dict(raw))
     assert est.noise.voltage_sigma_V == pytest.approx(np.hypot(n.voltage_sensor_sigma_V, n.model_error_inflation * e))
     assert est.noise.voltage_sigma_V > DEFAULT_VOLTAGE_SIGMA_V and est.noise.model_error_current_A == 0.0
@@ -176,7 +177,7 @@ def test_model_voltage_error_written_by_fit_and_used_by_estimator():
 
 def test_convert_cli_on_bundled_files(tmp_path):
     from cellsense.cli import main
-    from cellsense.logs import read_cell_log
+    from cellsense.io.logs import read_cell_log
 
     src = real_log_files("panasonic-18650pf/25degC_US06")[0]
     out = tmp_path / "us06.csv"

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cellsense.cell import cell_from_dict
-from cellsense.export_c import add_cli, c_float, export_c
+from cellsense.cells.ecm import cell_from_dict
+from cellsense.mcu.export_c import add_cli, c_float, export_c
 
 from conftest import synthetic_cell_dict
 
@@ -121,7 +121,7 @@ def _python_float32_rows(est, rows: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("filt", ["ekf", "ukf"])
 def test_c_api_matches_python_float32_bit_for_bit(tmp_path: Path, synthetic_log, filt):
     """export-c header + C API host build (-ffp-contract=off) == Estimator(dtype="float32")."""
-    from cellsense.estimator import Estimator
+    from cellsense.estimators.ecm import Estimator
 
     cell = synthetic_log["cell"]
     run = _build_c_runner(tmp_path, cell)
@@ -162,9 +162,9 @@ def test_c_api_matches_python_with_resistance_scaled_model_error(tmp_path: Path,
     """The Panasonic cell's resistance-scaled, correlation-timed model error (issue #17): the export-c header's
     noise macros in cs_config + the C API host build == Estimator(dtype="float32"), bit for bit, on a cold
     drive cycle at 1 Hz and on the same rows at 0.2 s steps (the tau / dt branch)."""
-    from cellsense.cell import load_cell
-    from cellsense.estimator import Estimator
-    from cellsense.realdata import load_real_log
+    from cellsense.cells.load import load_cell
+    from cellsense.estimators.ecm import Estimator
+    from cellsense.io.realdata import load_real_log
 
     cell = load_cell("panasonic_18650pf")
     run = _build_c_runner(tmp_path, cell)

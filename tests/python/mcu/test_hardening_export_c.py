@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cellsense.cell import cell_from_dict
-from cellsense.export_c import c_comment, c_string, export_c, render
+from cellsense.cells.ecm import cell_from_dict
+from cellsense.mcu.export_c import c_comment, c_string, export_c, render
 
 ROOT = Path(__file__).resolve().parents[3]
 HOST_CC = shutil.which("gcc")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cellsense import cli
-from cellsense import mcu
+from cellsense.mcu import firmware as mcu
 from cellsense.mcu import format_mcu, map_members_for_core, parse_run
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cellsense.stackbound import StackBoundError, bound
+from cellsense.mcu.stackbound import StackBoundError, bound
 
 
 def _ci(tmp_path: Path, nodes: dict[str, str], edges: list[tuple[str, str]]) -> Path:

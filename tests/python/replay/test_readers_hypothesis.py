@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cellsense import CellFileError, LogFormatError, load_cell, read_cell_log, write_cell_log
-from cellsense.logs import CellLog
+from cellsense.io.logs import CellLog
 
 from conftest import synthetic_cell_dict
 

@@ -11,9 +11,13 @@ import time
 import numpy as np
 import pytest
 
-from cellsense import simulate as simmod
-from cellsense.sensor import SensorModel
-from cellsense.simulate import SimResult, drive_cycle_shape, read_log, sidecar_path, simulate
+from cellsense.io.logs import read_log
+from cellsense.truth import cache as truth_cache
+from cellsense.truth import simulate as simmod
+from cellsense.truth.sensor import SensorModel
+from cellsense.truth.result import SimResult, sidecar_path
+from cellsense.truth.schedules import drive_cycle_shape
+from cellsense.truth.simulate import simulate
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +126,7 @@ def test_cache_hit_is_fast_and_identical(hwfet_log, cache_dir, tmp_path):
 
 def test_env_cache_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("CELLSENSE_CACHE", str(tmp_path / "c"))
-    assert simmod.default_cache_dir() == tmp_path / "c"
+    assert truth_cache.default_cache_dir() == tmp_path / "c"
 
 
 def test_cc_and_ocv_protocols(cache_dir):
@@ -299,7 +303,7 @@ def test_soc_true_spans_the_usable_capacity_when_the_nominal_disagrees(cache_dir
     """Marquis2019's nominal capacity (0.681 Ah) is 22 % below what its electrodes hold between the
     cut-offs (0.873 Ah): soc_true is on the latter, so a discharge to the cut-off ends near 0, not at
     -0.28 (docs/truth.md)."""
-    from cellsense.simulate import reference_capacity
+    from cellsense.truth.solver import reference_capacity
 
     q_ref, how = reference_capacity("Marquis2019")
     assert 0.85 < q_ref < 0.90 and "ElectrodeSOH" in how
