@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cellsense.simulate import simulate_aging
-from cellsense.soh import SohEstimator, SohSettings
+from cellsense.truth.aging import simulate_aging
+from cellsense.estimators.soh import SohEstimator, SohSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cellsense.estimator import Estimator  # the installed package (pip install . / scripts/setup.sh)
+from cellsense.estimators.ecm import Estimator  # the installed package (pip install . / scripts/setup.sh)
 from cellsense.fit import fit
-from cellsense.metrics import soc_metrics
-from cellsense.sensor import SensorModel
-from cellsense.simulate import simulate
+from cellsense.evaluate.metrics import soc_metrics
+from cellsense.truth.sensor import SensorModel
+from cellsense.truth.simulate import simulate
 
 CASES = (("hwfet", 15.0), ("udds", 32.0), ("us06", 25.0))
 

@@ -37,7 +37,7 @@ I_MAX = 60.0  # A: search ceiling (12C for the 5 Ah cell)
 
 
 def history_current(q_Ah: float) -> np.ndarray:
-    from cellsense.simulate import drive_cycle_shape
+    from cellsense.truth.schedules import drive_cycle_shape
 
     shape = drive_cycle_shape("us06")[:600]
     return np.r_[np.zeros(60), 2.0 * q_Ah * shape]  # 1 s intervals
@@ -120,7 +120,7 @@ def main(argv) -> int:
     import pybamm
 
     from cellsense import Estimator
-    from cellsense.power import PowerSettings, power_limits_now
+    from cellsense.estimators.power import PowerSettings, power_limits_now
 
     q = float(pybamm.ParameterValues("Chen2020")["Nominal cell capacity [A.h]"])
     cur = history_current(q)

@@ -36,7 +36,7 @@ ctest --test-dir "$BUILD/ctest" --output-on-failure -j 2
 echo "== coverage: C API host tests =="
 CAPI="$BUILD/capi"
 mkdir -p "$CAPI"
-PYTHONPATH="$ROOT/python" "$PYTHON" -m cellsense.export_c --model models/chen2020.json --out "$CAPI/cell_params.h" >/dev/null
+PYTHONPATH="$ROOT/python" "$PYTHON" -m cellsense.mcu.export_c --model models/chen2020.json --out "$CAPI/cell_params.h" >/dev/null
 COMMON=(-ffp-contract=off -fno-math-errno -Wall -Wextra -Werror -Icpp/include -I"$CAPI" "${COV_FLAGS[@]}")
 # every source of the C API (c_api.cpp, c_api_soh.cpp, ...) and every host test of it
 CAPI_OBJS=()

@@ -50,9 +50,9 @@ class Log:
 
 
 def clean_logs() -> list[Log]:
-    from cellsense.cell import load_cell
-    from cellsense.realdata import load_real_log
-    from cellsense.reference import simulate_ecm
+    from cellsense.cells.load import load_cell
+    from cellsense.io.realdata import load_real_log
+    from cellsense.cells.ecm_reference import simulate_ecm
 
     real = load_real_log("panasonic-18650pf/25degC_US06")
     pan = Log("panasonic-25degC_US06", "panasonic_18650pf", np.asarray(real.time_s, float),

@@ -18,7 +18,7 @@ if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux
 fi
 OUT="$ROOT/build/fuzz"
 mkdir -p "$OUT/gen"
-PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}" python3 -m cellsense.export_c --model "$ROOT/models/chen2020.json" \
+PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}" python3 -m cellsense.mcu.export_c --model "$ROOT/models/chen2020.json" \
   --out "$OUT/gen/cell_params.h" >/dev/null
 FLAGS=(-std=c++17 -g -O1 -ffp-contract=off -fno-math-errno -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -I "$ROOT/cpp/include" -I "$OUT/gen")

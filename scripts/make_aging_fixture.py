@@ -19,7 +19,7 @@ FROM_BLOCK = 7
 
 
 def main() -> int:
-    from cellsense.simulate import simulate
+    from cellsense.truth.simulate import simulate
 
     r = simulate(protocol="aging")
     blocks = r.meta["drive blocks"]

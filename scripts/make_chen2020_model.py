@@ -2,7 +2,7 @@
 """Regenerate models/chen2020.json: a 2-RC ECM fitted to PyBaMM Chen2020 (DFN, lumped thermal).
 
 Simulates (or loads from the truth cache) a C/20 OCV test at 25 degC and HPPC tests at 0, 25 and
-40 degC with ``cellsense.simulate``, then fits them with ``cellsense.fit``.  Needs pybamm + scipy.
+40 degC with ``cellsense.truth.simulate``, then fits them with ``cellsense.fit``.  Needs pybamm + scipy.
 
     PYTHONPATH=python python3 scripts/make_chen2020_model.py [--out models/chen2020.json] [--workdir DIR]
 """
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 
 from cellsense.fit import fit  # noqa: E402
-from cellsense.simulate import simulate  # noqa: E402
+from cellsense.truth.simulate import simulate  # noqa: E402
 
 TEMPERATURES_DEGC = (0.0, 25.0, 40.0)
 MODEL = "DFN"

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
 
 from cellsense.fit import fit  # noqa: E402
-from cellsense.logs import write_cell_log  # noqa: E402
-from cellsense.realdata import C_REF_AH, HPPC_TEMPERATURES, load_real_log  # noqa: E402
+from cellsense.io.logs import write_cell_log  # noqa: E402
+from cellsense.io.realdata import C_REF_AH, HPPC_TEMPERATURES, load_real_log  # noqa: E402
 
 RC_PAIRS = 2
 HYSTERESIS_RATE = 10.0
@@ -70,12 +70,12 @@ def main(argv) -> int:
         "correlation time of the model's voltage error: the integral time scale of the open-loop voltage residual "
         "(model run from the true SOC with the tester's current) on the four 25 degC drive cycles is 65 / 112 / 161 / "
         "138 s (US06 / HWFET_a / LA92 / NN), rounded to 100 s; with it the estimator scales the model error with the "
-        "cell's resistance and the sample interval (cellsense.estimator.resolve_model_error, docs/real-data.md "
+        "cell's resistance and the sample interval (cellsense.estimators.settings.resolve_model_error, docs/real-data.md "
         "'Across temperature')")
     Path(out).write_text(json.dumps(data, indent=1) + "\n")
     Q = cell["parameters"]["Nominal cell capacity [A.h]"]
     if abs(Q - C_REF_AH) > 5e-4:
-        print(f"WARNING: fitted capacity {Q:.4f} Ah differs from cellsense.realdata.C_REF_AH = {C_REF_AH} Ah: "
+        print(f"WARNING: fitted capacity {Q:.4f} Ah differs from cellsense.io.realdata.C_REF_AH = {C_REF_AH} Ah: "
               "update C_REF_AH so that soc_true and the model share one SOC scale")
     print(f"wrote {out} in {time.time() - t0:.0f} s")
     for k, v in cell["fit residuals"].items():

@@ -22,7 +22,7 @@ ctest --test-dir "$BUILD" --output-on-failure -j 2
 echo "== MCU: footprint and speed =="
 PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}" CELLSENSE_SOURCE_DIR="$ROOT" python3 -c "
 import sys
-from cellsense.mcu import bench_mcu, format_mcu
+from cellsense.mcu.firmware import bench_mcu, format_mcu
 r = bench_mcu(build_dir=sys.argv[1])
 print(format_mcu(r))
 print('report:', r['written'])

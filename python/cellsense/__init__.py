@@ -9,7 +9,7 @@ Heavy optional dependencies (pybamm, filterpy, matplotlib) are imported only whe
 Every public submodule is an attribute of the package, imported on first use (PEP 562), so
 ``import cellsense`` stays fast and imports no PyBaMM:
 
-    >>> cellsense.simulate.simulate(protocol="udds")     # PyBaMM truth (pip install 'cellsense[sim]')
+    >>> cellsense.truth.simulate.simulate(protocol="udds")     # PyBaMM truth (pip install 'cellsense[sim]')
     >>> cellsense.fit.fit("ocv.csv", ["hppc_25C.csv"]); cellsense.pack.load_pack("pack.json")
 
 (``cellsense.estimate`` is the function, as before; its module is ``cellsense.estimate`` in sys.modules.)

@@ -43,7 +43,7 @@ K_VMIN = "Lower voltage cut-off [V]"
 K_VMAX = "Upper voltage cut-off [V]"
 K_MODEL_ERROR = "Model voltage error [V]"
 #: optional: correlation time of the model's voltage error; when present the estimator scales the model
-#: error with the cell's resistance and the sample interval (cellsense.estimator.resolve_model_error)
+#: error with the cell's resistance and the sample interval (cellsense.estimators.settings.resolve_model_error)
 K_MODEL_ERROR_TAU = "Model error correlation [s]"
 L_VOLTAGE = "Voltage range [V]"
 L_CURRENT = "Current range [A]"

@@ -55,6 +55,6 @@ def load_cell(model: str | os.PathLike | Cell | SpmeCell) -> Cell | SpmeCell:
         raise CellFileError(f"{path}: invalid JSON: {e}") from None
     except OSError as e:
         raise CellFileError(f"{path}: cannot read: {e.strerror or e}") from None
-    if isinstance(data, dict) and data.get("model") == "spme":  # reduced electrochemical model (spme.py)
+    if isinstance(data, dict) and data.get("model") == "spme":  # reduced electrochemical model (cells/spme.py)
         return load_spme_cell(data, source=str(path))
     return cell_from_dict(data, source=str(path))

@@ -34,7 +34,7 @@ def demo(cell: str = "Chen2020", model_file: str = "chen2020", protocols=("udds"
     """Simulate each protocol (PyBaMM truth, cached), run the filters, return the table rows.
 
     The default run's truths (Chen2020 DFN, UDDS and US06 at 25 degC) ship with the package with their
-    provenance (``cellsense.simulate.shipped_truths()``), so it needs no PyBaMM solve and no PyBaMM;
+    provenance (``cellsense.truth.cache.shipped_truths()``), so it needs no PyBaMM solve and no PyBaMM;
     ``fresh=True`` (CLI ``--fresh``) solves them again with the installed PyBaMM (about 10 min on 2 cores).
 
     Progress lines (what is simulated, truth cache hit / miss, the typical solve time and the faster SPMe

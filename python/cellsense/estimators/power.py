@@ -7,7 +7,7 @@ Technol. 53(5), 2004 (the model run forward over the horizon at a constant curre
 predicted voltage stays within the cut-offs, the SOC window and the current rating).
 
     from cellsense import Estimator
-    from cellsense.power import PowerSettings, estimate_power, power_limits_now
+    from cellsense.estimators.power import PowerSettings, estimate_power, power_limits_now
     est = Estimator("panasonic_18650pf", initial_soc=0.8)
     res = estimate_power(est, log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
     res.discharge_current_A[:, 1]     # 10 s discharge limit per sample (A)

@@ -1,6 +1,6 @@
 """State of health: online total capacity and R0 beside the SOC filter (docs/soh.md).
 
-`SohEstimator` is the SOC estimator (`cellsense.estimator.Estimator`'s cell, filter, noise and
+`SohEstimator` is the SOC estimator (`cellsense.estimators.ecm.Estimator`'s cell, filter, noise and
 settings) with the core's SOH tracker (cpp/include/cellsense/soh/): a recursive approximate
 weighted total-least-squares capacity estimate and a scalar Kalman filter on a factor of the
 cell's R0 table. The SOC filter uses the current estimates from the step after each update.

@@ -2,7 +2,7 @@
 
 Batch path: `Estimator.run()` over a drive-cycle log (steps per second, best of several runs) for
 the EKF and the UKF on a 2-RC cell, and filterpy's ExtendedKalmanFilter / UnscentedKalmanFilter
-on the same model (cellsense.reference), data and noise settings, measured in the same run; the
+on the same model (cellsense.cells.ecm_reference), data and noise settings, measured in the same run; the
 ratio is core / filterpy. Also the per-call cost of `Estimator.step()` from Python.
 """
 from __future__ import annotations

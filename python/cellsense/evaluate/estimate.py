@@ -28,7 +28,7 @@ class EstimateResult:
     result: RunResult
     metrics: SocMetrics | None
     estimator: Estimator
-    power: Any = None   #: cellsense.power.PowerResult when estimate(power=...) was asked
+    power: Any = None   #: cellsense.estimators.power.PowerResult when estimate(power=...) was asked
 
     def __repr__(self) -> str:  # one line; .log, .result, .metrics, .estimator hold the data
         m = self.metrics
@@ -43,13 +43,13 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
              state_out: str | os.PathLike | None = None, power=None) -> EstimateResult:
     """Estimate SOC over a cell log; write EST.csv if `out` is given; metrics when the log has soc_true.
 
-    soh: None / False (SOC only), True or a `cellsense.soh.SohSettings`: also track capacity and R0
+    soh: None / False (SOC only), True or a `cellsense.estimators.soh.SohSettings`: also track capacity and R0
     (docs/soh.md); the CSV then has capacity_Ah,capacity_sigma_Ah,r0_Ohm,r0_sigma_Ohm,ocv_shift_V (the learned
     OCV correction at the estimated SOC).
     state_in / state_out (with soh): JSON state (SOC + SOH) to continue from / to save at the end.
     With state_in the SOC is re-initialised from the log's first (rested) voltage and SOH carried; state_in
     and initial_soc together are refused (both would set the SOC).
-    power: a `cellsense.power.PowerSettings`: also the discharge / charge current and power limits after every
+    power: a `cellsense.estimators.power.PowerSettings`: also the discharge / charge current and power limits after every
     sample for each of its horizons (docs/power.md); the CSV gains i_dis_max_<h>s_A, i_chg_max_<h>s_A,
     p_dis_max_<h>s_W, p_chg_max_<h>s_W. Not with soh (refused).
 
@@ -120,12 +120,12 @@ def write_estimate_csv(path: str | os.PathLike, res: RunResult, log: CellLog | N
 def _write_estimate_rows(f, res: RunResult, log: CellLog | None = None, power=None) -> None:
     cols = ["time_s", "soc", "soc_sigma", "voltage_pred_V", "innovation_V", "nis", "status"]
     with_truth = log is not None and log.soc_true is not None
-    with_soh = getattr(res, "capacity_Ah", None) is not None  # SOH results (soh.py)
+    with_soh = getattr(res, "capacity_Ah", None) is not None  # SOH results (estimators/soh.py)
     if with_soh:
         cols += ["capacity_Ah", "capacity_sigma_Ah", "r0_Ohm", "r0_sigma_Ohm", "ocv_shift_V"]
     if with_truth:
         cols.append("soc_true")
-    # SPMe results (spme.py) also carry the plating margin and the surface stoichiometries
+    # SPMe results (estimators/spme.py) also carry the plating margin and the surface stoichiometries
     spme_cols = [c for c in ("anode_surface_potential_V", "negative_surface_stoichiometry",
                              "positive_surface_stoichiometry") if getattr(res, c, None) is not None]
     cols += spme_cols

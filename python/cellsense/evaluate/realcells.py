@@ -171,7 +171,7 @@ def format_table(results: list[RealCellResult]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m cellsense.realcells [case] [ekf,ukf] [soh]
+if __name__ == "__main__":  # python -m cellsense.evaluate.realcells [case] [ekf,ukf] [soh]
     import sys
     case = sys.argv[1] if len(sys.argv) > 1 else "B"
     filters = sys.argv[2].split(",") if len(sys.argv) > 2 else ["ekf", "ukf"]

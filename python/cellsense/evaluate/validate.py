@@ -174,7 +174,7 @@ def _plot(s: Scenario, t, soc, sigma, truth, plot_dir: str, anode_V=None) -> str
     import matplotlib.pyplot as plt
 
     h = (t - t[0]) / 3600.0
-    # a third panel when the estimator reports the plating margin (SPMe cells, spme.py)
+    # a third panel when the estimator reports the plating margin (SPMe cells, estimators/spme.py)
     fig, ax = plt.subplots(2 if anode_V is None else 3, 1, figsize=(8, 5.5 if anode_V is None else 7.5), sharex=True)
     ax[0].fill_between(h, 100 * (soc - 3 * sigma), 100 * (soc + 3 * sigma), color="C0", alpha=0.25, lw=0,
                        label="estimate +- 3 sigma")
@@ -366,7 +366,7 @@ def validate(preset: str = "quick", out: str | os.PathLike = "validation-report"
 
 
 def real_cell_matrix(out: str | os.PathLike | None = None, cases=("B", "true")) -> list:
-    """The measured Panasonic 18650PF drive cycles from 25 to -20 degC (cellsense.realcells, issue #17),
+    """The measured Panasonic 18650PF drive cycles from 25 to -20 degC (cellsense.evaluate.realcells, issue #17),
     EKF and UKF, case B (SOC 0.8 start, BMS-grade current sensor) and started at the true SOC; written to
     `out`/real-cells.md and .csv when `out` is given. Reported, not part of the pass/fail exit code."""
     import csv
@@ -376,7 +376,7 @@ def real_cell_matrix(out: str | os.PathLike | None = None, cases=("B", "true")) 
     if out is not None:
         d = Path(out)
         d.mkdir(parents=True, exist_ok=True)
-        text = ("# Real cells across temperature (Panasonic 18650PF, cellsense.realcells)\n\n"
+        text = ("# Real cells across temperature (Panasonic 18650PF, cellsense.evaluate.realcells)\n\n"
                 "Bars (issue #17): RMSE <= 1.2 % at 25 degC chamber, 1.5 % at 10 and 0, 2.5 % at -10, 3.5 % at -20; "
                 "truth inside 3 sigma >= 95 %; NEES in [0.2, 3]. Metrics after the first 600 s.\n\n"
                 + realcells.format_table(results) + "\n")

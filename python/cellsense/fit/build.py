@@ -778,7 +778,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         "Hysteresis rate constant": f"assumed {hysteresis_rate:g} (not identified)",
         "Identified current range [A]": f"the smallest (charge) and largest (discharge) current of the HPPC files "
                                         f"{hp_names} (0 where a direction was not exercised): the model is a fit to "
-                                        f"these currents; cellsense.power limits default to them (docs/power.md)",
+                                        f"these currents; cellsense.estimators.power limits default to them (docs/power.md)",
         "Lower voltage cut-off [V]": f"minimum voltage of {ocv_name}" if lower_cutoff_V is None else "given by the caller of fit()",
         "Upper voltage cut-off [V]": f"maximum voltage of {ocv_name}" if upper_cutoff_V is None else "given by the caller of fit()",
     }
@@ -836,7 +836,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
                                        f"(HPPC at {T_ref:g} degC, the file nearest the OCV test's "
                                        f"{o['temperature_degC']:.1f} degC; whole file from SOC {hppc_initial_soc:g}, "
                                        f"h = 0, RC voltages 0): the model error the estimator's default voltage "
-                                       f"sigma accounts for (cellsense.estimator.NoiseSettings)")
+                                       f"sigma accounts for (cellsense.estimators.settings.NoiseSettings)")
     for fname, res in cell["fit residuals"].items():
         say(f"{fname}: voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")
     check_cell(cell)
@@ -971,7 +971,7 @@ def add_cli(subparsers):
     add_pybamm_set(p, default=None, old="--from-pybamm")
     p.add_argument("--physics", dest="physics", default=None, type=physics_value, metavar="spme",
                    help="spme: derive a reduced electrochemical (SPMe) cell file from --pybamm-set instead of fitting "
-                        "an ECM (python/cellsense/spme.py)")
+                        "an ECM (python/cellsense/fit/from_pybamm.py)")
     alias(p, "--model", "--physics spme (or --ecm-rc N for an ECM)", "physics",
           convert=lambda v: {"ecm": None, "spme": "SPMe"}[str(v).lower()])
     p.add_argument("--out", required=True, help="output cell file (JSON)")

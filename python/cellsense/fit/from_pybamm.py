@@ -75,7 +75,7 @@ def derive_from_pybamm(parameter_set: str = "Chen2020", name: str | None = None,
       placed by curvature;
     * stoichiometries at 100 % SOC: PyBaMM's at its upper cut-off (get_min_max_stoichiometries);
     * "Model voltage error [V]": open-loop RMSE of this cell against PyBaMM's DFN on a 1C discharge
-      at 25 degC (cellsense.simulate; the estimator's default voltage sigma uses it).
+      at 25 degC (cellsense.truth.simulate; the estimator's default voltage sigma uses it).
     """
     import pybamm
 

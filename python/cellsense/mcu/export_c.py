@@ -161,7 +161,7 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
 
 #define {symbol.upper()}_NAME "{name_s}"
 /* The measurement noise the Python estimator uses by default for this cell (the sensor and the cell
- * file's identified model error, scaled by the cell's resistance; cellsense.estimator.resolve_model_error):
+ * file's identified model error, scaled by the cell's resistance; cellsense.estimators.settings.resolve_model_error):
  * set cs_config.voltage_sigma_V, .model_error_current_A and .model_error_relative to them so the
  * firmware runs the same filter as the validation. */
 #define {symbol.upper()}_VOLTAGE_SIGMA_V {c_float(voltage_sigma)}
@@ -215,7 +215,7 @@ def _cli_main(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m cellsense.export_c ...` (used by the firmware build before the CLI is installed)."""
+    """`python -m cellsense.mcu.export_c ...` (used by the firmware build before the CLI is installed)."""
     parser = argparse.ArgumentParser(prog="cellsense export-c")
     sub = parser.add_subparsers(dest="command", required=True)
     add_cli(sub)

@@ -477,7 +477,7 @@ def bench_mcu(build_dir: str | os.PathLike | None = None, out: str | os.PathLike
         run = parse_run(text)
         report["cores"][core] = {"machine": MACHINES[core], "run": run, "footprint": footprint(bdir, core),
                                  "static_stack": static_stack(bdir, core), "parity": _parity(src, bdir, text)}
-        try:  # worst-case stack per C API entry point: call graph + frames (cellsense.stackbound)
+        try:  # worst-case stack per C API entry point: call graph + frames (cellsense.mcu.stackbound)
             report["cores"][core]["stack_bound"] = stackbound.c_api_bound(bdir, core, cache.get("CMAKE_OBJDUMP") or None)
         except Exception as e:  # noqa: BLE001 - reported, not fatal: the test stack_bound_<core> checks it
             report["cores"][core]["stack_bound_error"] = str(e)

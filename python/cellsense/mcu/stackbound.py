@@ -10,7 +10,7 @@ their own calls followed the same way.
 The bound is exact for this code: no recursion (a cycle is an error), no indirect calls (an
 indirect-call node is an error), no variable-length frames (a ``dynamic`` frame is an error).
 
-    python -m cellsense.stackbound --build-dir build/mcu --core cortex-m4f [--budget 512]
+    python -m cellsense.mcu.stackbound --build-dir build/mcu --core cortex-m4f [--budget 512]
 """
 from __future__ import annotations
 

@@ -454,7 +454,7 @@ class PackEstimator:
         out = core.run(dt, np.ascontiguousarray(log.current_A, float), np.ascontiguousarray(log.voltage_V, float),
                        np.ascontiguousarray(log.temperature_degC, float), self.cell_sensor())
         mark_reanchored(out["status"], out["event"], reanchored)
-        self.last_core = core  # the pack's state at the log's end (cellsense.power.pack_power_limits_now)
+        self.last_core = core  # the pack's state at the log's end (cellsense.estimators.power.pack_power_limits_now)
         summary = {k: out[k] for k in ("usable_soc", "soc_min", "soc_max", "soc_mean", "imbalance", "dischargeable_Ah",
                                        "chargeable_Ah", "index_min", "index_max", "n_rejected")}
         return PackResult(time_s=np.asarray(log.time_s, float), dt_s=dt, status=out["status"], soc=out["soc"],
