@@ -6,7 +6,7 @@ cell's model (capacity 5.0 Ah, R0 factor 1, no OCV correction) and runs to the c
 
     python3 scripts/check_aging_cycles.py            # cached campaigns: seconds; else ~15-30 min each
 
-Not part of CI (the UDDS campaign is not bundled); the US06 bars are asserted in tests/python/test_soh.py.
+Not part of CI (the UDDS campaign is not bundled); the US06 bars are asserted in tests/python/estimators/test_soh.py.
 """
 import sys
 from pathlib import Path

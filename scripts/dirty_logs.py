@@ -21,7 +21,7 @@ The CAN part (`can_suite`): the 12-cell candump fixture tests/fixtures/pack/sim1
 and PackEstimator (the host replay) with a 2 s bus-off, 1 % corrupted frames (random payload or wrong DLC) and
 1 % duplicated frames; bounds per cell, the fault in the reader counts (or the cells' statuses).
 
-    python scripts/dirty_logs.py          # prints the table (also: pytest -s tests/python/test_dirty_logs.py)
+    python scripts/dirty_logs.py          # prints the table (also: pytest -s tests/python/evaluate/test_dirty_logs.py)
 """
 from __future__ import annotations
 

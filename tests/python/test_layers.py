@@ -25,11 +25,7 @@ LAZY_OK = {"cellsense._core", "cellsense.cells.ecm"}  # the latter: TYPE_CHECKIN
 #: lines; a module above it says why here
 MAX_LINES = 450
 LONG_OK = {
-    "cellsense.fit.build": "fit(): one identification recipe (OCV branch, HPPC windows, tables, residuals) read top to bottom",
-    "cellsense.mcu.firmware": "one QEMU build-run-parse-report pipeline per core; the map/ELF parsing is its own half",
-    "cellsense.replay.targets": "the four replay targets (host, QEMU, serial, CAN) share one session loop",
     "cellsense.replay.readers": "one reader per log format (pack CSV, candump, Vector ASC/BLF, GVRET) behind read_log",
-    "cellsense.replay.report": "the comparison report (tables, plots, verdict) of one replay run",
 }
 
 

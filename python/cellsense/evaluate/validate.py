@@ -12,20 +12,17 @@ Parallelism: a local process pool (default), or a Dask distributed cluster with
 """
 from __future__ import annotations
 
-import csv
-import json
-import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
 from .._cliopts import add_cell
-from .._io import Progress, atomic_write
+from .._io import Progress
 from ..estimators.ecm import Estimator
 from ..io.realdata import load_real_log
 from ..truth.sensor import SensorModel
@@ -33,75 +30,8 @@ from ..truth.simulate import simulate
 from . import realcells
 from .metrics import soc_metrics
 from .realcells import format_table
-
-SENSORS = {
-    "ideal": {},
-    "typical": {"voltage_noise_V": 0.002, "current_noise_A": 0.010, "current_offset_A": 0.020},
-    "coarse": {"voltage_noise_V": 0.005, "current_noise_A": 0.050, "current_offset_A": 0.050,
-               "voltage_lsb_V": 0.001, "current_lsb_A": 0.01, "temperature_noise_degC": 0.5},
-}
-
-# Bars, by scenario class (docs/metrics.md). None = not a bar for that class.
-BARS = {
-    "reference": {"rmse": 0.010, "max_abs_after": 0.025, "inside_3sigma": 0.95},
-    "temperature": {"rmse": 0.020, "max_abs_after": None, "inside_3sigma": None},
-    "real": {"rmse": 0.015, "max_abs_after": 0.040, "inside_3sigma": None},
-    "info": {"rmse": None, "max_abs_after": None, "inside_3sigma": None},
-}
-
-
-@dataclass(frozen=True)
-class Scenario:
-    source: str               #: PyBaMM parameter set (simulated truth) or "real:<dataset>/<file>"
-    model: str                #: cellsense cell file or bundled name
-    protocol: str
-    temperature_degC: float
-    sensor: str               #: key of SENSORS
-    soc_error: float | None   #: initial SOC error given to the filter (truth - this); None: the
-    #: estimator's own start, SOC from the first (rested) voltage, as a BMS initialises
-    filter: str               #: ekf / ukf
-    pybamm_model: str = "DFN"
-    bar: str = "reference"    #: key of BARS
-    seed: int = 1
-
-    @property
-    def name(self) -> str:
-        src = self.source.replace("real:", "").replace("/", "-")
-        err = "ocv" if self.soc_error is None else f"{self.soc_error:g}"
-        return (f"{src}_{self.protocol}_{self.temperature_degC:g}C_{self.sensor}_e{err}_{self.filter}"
-                + ("" if self.source.startswith("real:") else f"_{self.pybamm_model}"))
-
-
-@dataclass
-class ScenarioResult:
-    scenario: Scenario
-    samples: int = 0
-    duration_h: float = float("nan")
-    rmse: float = float("nan")
-    max_abs_after: float = float("nan")
-    time_to_2pct_s: float = float("nan")
-    outside_3sigma_after: float = float("nan")
-    mean_nees: float = float("nan")
-    nees_bounds: tuple[float, float] = (float("nan"), float("nan"))
-    mean_nis: float = float("nan")
-    nis_bounds: tuple[float, float] = (float("nan"), float("nan"))
-    rejected: int = 0
-    passed: bool = False
-    failures: list[str] = field(default_factory=list)
-    error: str | None = None
-    plot: str | None = None
-    wall_s: float = 0.0
-
-    def row(self) -> dict:
-        d = {"scenario": self.scenario.name, **asdict(self.scenario)}
-        d.update({k: getattr(self, k) for k in ("samples", "duration_h", "rmse", "max_abs_after", "time_to_2pct_s",
-                                                 "outside_3sigma_after", "mean_nees", "mean_nis", "rejected",
-                                                 "passed", "wall_s")})
-        d["nees_bounds"] = "%.3g..%.3g" % self.nees_bounds
-        d["nis_bounds"] = "%.3g..%.3g" % self.nis_bounds
-        d["failures"] = "; ".join(self.failures)
-        d["error"] = self.error or ""
-        return d
+from .report import _plot, write_report
+from .scenarios import BARS, SENSORS, Scenario, ScenarioResult  # noqa: F401  (cellsense.validate.BARS etc., as before the split)
 
 
 def chi2_mean_bounds(n: int, dof: int = 1, p: float = 0.95) -> tuple[float, float]:
@@ -165,47 +95,6 @@ def run_scenario(s: Scenario, plot_dir: str | None = None, settle_s: float = 600
         r.failures.append("error")
     r.wall_s = time.perf_counter() - t0
     return r
-
-
-def _plot(s: Scenario, t, soc, sigma, truth, plot_dir: str, anode_V=None) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    h = (t - t[0]) / 3600.0
-    # a third panel when the estimator reports the plating margin (SPMe cells, estimators/spme.py)
-    fig, ax = plt.subplots(2 if anode_V is None else 3, 1, figsize=(8, 5.5 if anode_V is None else 7.5), sharex=True)
-    ax[0].fill_between(h, 100 * (soc - 3 * sigma), 100 * (soc + 3 * sigma), color="C0", alpha=0.25, lw=0,
-                       label="estimate +- 3 sigma")
-    ax[0].plot(h, 100 * truth, "k", lw=1.2, label="truth")
-    ax[0].plot(h, 100 * soc, "C0", lw=1.0, label=f"{s.filter.upper()} estimate")
-    ax[0].set_ylabel("SOC [%]")
-    ax[0].set_ylim(-8, 108)
-    ax[0].legend(loc="best", fontsize=8)
-    ax[0].set_title(s.name, fontsize=9)
-    err = 100 * (soc - truth)
-    ax[1].fill_between(h, -300 * sigma, 300 * sigma, color="C1", alpha=0.25, lw=0, label="+- 3 sigma")
-    ax[1].plot(h, err, "C3", lw=0.8, label="error")
-    ax[1].axhline(0, color="k", lw=0.5)
-    lim = max(3.0, float(np.nanpercentile(np.abs(err), 99.5)) * 1.3)
-    ax[1].set_ylim(-lim, lim)
-    ax[1].set_ylabel("error [SOC %]")
-    ax[-1].set_xlabel("time [h]")
-    ax[1].legend(loc="best", fontsize=8)
-    if anode_V is not None:
-        ax[2].plot(h, 1e3 * np.asarray(anode_V), "C2", lw=0.8, label="estimated anode surface potential (separator side)")
-        ax[2].axhline(0, color="C3", lw=0.8, ls="--", label="0 V vs Li/Li+ (plating)")
-        ax[2].set_ylabel("anode vs Li [mV]")
-        ax[2].legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    Path(plot_dir).mkdir(parents=True, exist_ok=True)
-    path = Path(plot_dir) / f"{s.name}.png"
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return str(path)
 
 
 def matrix(preset: str = "quick", model: str = "chen2020") -> list[Scenario]:
@@ -318,37 +207,6 @@ def run_matrix(scenarios: Iterable[Scenario], workers: int | None = None, schedu
 
     results = _map(_run_one, [(s_, plot_dir) for s_ in scenarios], workers, scheduler, on_done)
     return [r for r in results if r is not None]
-
-
-def write_report(results: list[ScenarioResult], out_dir: str | os.PathLike, title: str = "cellsense validation") -> Path:
-    """Markdown report + CSV in out_dir (atomic writes)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = [r.row() for r in results]
-    with atomic_write(out / "validation.csv") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    n_pass = sum(r.passed for r in results)
-    lines = [f"# {title}", "", f"{n_pass} of {len(results)} scenarios pass their bars.", "",
-             "| scenario | bar | h | RMSE % | max abs err % (after 10 min) | t to 2 % [s] | outside 3 sigma % | "
-             "mean NEES (95 % bounds) | mean NIS (95 % bounds) | rejected | result |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        res = "pass" if r.passed else ("ERROR " + (r.error or "") if r.error else "FAIL: " + "; ".join(r.failures))
-        lines.append(f"| {r.scenario.name} | {r.scenario.bar} | {r.duration_h:.2f} | {100 * r.rmse:.3f} | "
-                     f"{100 * r.max_abs_after:.3f} | {r.time_to_2pct_s:.0f} | {100 * r.outside_3sigma_after:.2f} | "
-                     f"{r.mean_nees:.2f} ({r.nees_bounds[0]:.2f}-{r.nees_bounds[1]:.2f}) | "
-                     f"{r.mean_nis:.2f} ({r.nis_bounds[0]:.2f}-{r.nis_bounds[1]:.2f}) | {r.rejected} | {res} |")
-    lines += ["", "Bars: " + "; ".join(f"{k}: " + ", ".join(f"{m} {v}" for m, v in b.items() if v is not None)
-                                        for k, b in BARS.items() if any(v is not None for v in b.values())), ""]
-    for r in results:
-        if r.plot:
-            rel = os.path.relpath(r.plot, out)
-            lines += [f"## {r.scenario.name}", "", f"![{r.scenario.name}]({rel})", ""]
-    with atomic_write(out / "validation.md") as f:
-        f.write("\n".join(lines) + "\n")
-    return out / "validation.md"
 
 
 def validate(preset: str = "quick", out: str | os.PathLike = "validation-report", workers: int | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 from ..cells.ecm_reference import simulate_ecm
-from ..pack.estimator import PackEstimator, PackLog, load_pack, pack_from_dict
+from ..pack import PackEstimator, PackLog, load_pack, pack_from_dict
 from . import report, targets
 from .link import FaultPlan
 from .readers import read_log

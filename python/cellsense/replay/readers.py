@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import MissingExtraError
-from ..pack.estimator import PackLog, PackSpec
+from .._io import MissingExtraError, Progress
+from ..pack import PackLog, PackSpec
 
 
 class LogReadError(ValueError):
@@ -513,7 +513,6 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
     last_frame: dict[int, tuple[float, bytes]] = {}      # per id: the last used frame (time, payload)
     last_counter: dict[int, tuple[int, float]] = {}      # per id: the last accepted counter, its time
     candidate: dict[int, int] = {}                       # per id: the counter of the last refused frame
-    from .._io import Progress
 
     bar = Progress(f"decoding {Path(source).name}", total=len(frames), unit="frames", enabled=progress)
     for ts, fid, data, _ch in frames:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..pack.estimator import CLOCK_REANCHOR_AFTER, EVENTS, PackLog, PackSpec, status_names
+from ..pack import CLOCK_REANCHOR_AFTER, EVENTS, PackLog, PackSpec, status_names
 from ..status import EVENT_INITIAL, EVENT_STEP
 from .targets import INSN_PER_TICK, ReplayRun
 

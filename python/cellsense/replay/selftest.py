@@ -11,7 +11,7 @@ import sys
 import time
 
 from ..estimators.base import _core
-from ..pack.estimator import PackEstimator, PackLog
+from ..pack import PackEstimator, PackLog
 from . import framing as fr
 from .cli import synthetic_pack_log
 from .link import FaultPlan

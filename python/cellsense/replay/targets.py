@@ -15,7 +15,7 @@ import numpy as np
 
 from .._io import Progress
 from ..mcu.firmware import McuBenchError, build, source_dir
-from ..pack.estimator import PackEstimator, PackLog, clock_dt, mark_reanchored
+from ..pack import PackEstimator, PackLog, clock_dt, mark_reanchored
 from . import framing as fr
 from .link import CanLink, FaultPlan, FaultyLink, Link, SerialLink
 from .session import DeviceError, Session

@@ -111,7 +111,7 @@ def test_bench_without_filterpy(monkeypatch, capsys):
         bench(duration_s=60, peer_steps=10)
 
 
-@pytest.mark.parametrize("command,module,func,extra", [("fit", "scipy", "cellsense.fit.build:_cli_fit", "fit"),
+@pytest.mark.parametrize("command,module,func,extra", [("fit", "scipy", "cellsense.fit.cli:_cli_fit", "fit"),
                                                         ("validate", "dask", "cellsense.evaluate.validate:_main", "cluster"),
                                                         ("validate", "scipy", "cellsense.evaluate.validate:_main", "sim")])
 def test_any_command_missing_an_optional_module(monkeypatch, capsys, command, module, func, extra):

@@ -208,7 +208,7 @@ def chen_spme(tmp_path_factory):
 
 def test_bundled_model_on_spme_hppc(chen_spme):
     """The DFN-fitted bundled model, run open loop over an SPMe HPPC (another truth model)."""
-    from cellsense.fit.build import _load
+    from cellsense.fit.inputs import _load
     c = json.loads((ROOT / "models" / "chen2020.json").read_text())
     lg = _load(chen_spme / "hppc25.csv")
     sim = ecm_simulate(c, lg["time_s"], lg["current_A"], lg["temperature_degC"], initial_soc=1.0)

@@ -109,7 +109,7 @@ def logs():
     """An OCV test and HPPC tests at 5 and 30 degC from a known ECM, as (time, current, voltage, T, soc) arrays."""
     pytest.importorskip("scipy")
     from cellsense.fit import ecm_simulate
-    from cellsense.simulate import _build_schedule, _resolve_settings
+    from cellsense.truth.schedules import _build_schedule, _resolve_settings
 
     cell = _cell()
 
@@ -136,8 +136,8 @@ def _same_fit(a, b):
 
 def test_fit_takes_arrays_log_objects_and_paths_alike(logs, tmp_path):
     from cellsense.fit import fit
-    from cellsense.logs import CellLog, read_cell_log
-    from cellsense.simulate import SimResult
+    from cellsense.io.logs import CellLog, read_cell_log
+    from cellsense.truth.result import SimResult
 
     paths = []
     for name, a in [("ocv.csv", logs["ocv"]), ("hppc_5.csv", logs["hppc"][0]), ("hppc_30.csv", logs["hppc"][1])]:
@@ -228,7 +228,7 @@ def test_fit_progress_lines(logs):
 
 def test_fit_cli_plot(logs, tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    from cellsense.simulate import SimResult
+    from cellsense.truth.result import SimResult
 
     names = []
     for name, a in [("ocv.csv", logs["ocv"]), ("hppc_5.csv", logs["hppc"][0]), ("hppc_30.csv", logs["hppc"][1])]:
@@ -247,7 +247,7 @@ def test_fit_cli_plot_without_matplotlib(tmp_path, monkeypatch, capsys):
     for m in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, m)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    import cellsense.fit as fitmod
+    import cellsense.fit.cli as fitmod  # the fit the command calls
 
     monkeypatch.setattr(fitmod, "fit", lambda *a, **k: pytest.fail("fit ran without matplotlib"))
     rc = main(["fit", "--ocv", "o.csv", "--hppc", "h.csv", "--out", str(tmp_path / "c.json"), "--plot",
@@ -263,7 +263,7 @@ def test_fit_cli_plot_without_matplotlib(tmp_path, monkeypatch, capsys):
 # ---------------------------------------------------------------------------------------------------------
 def _pack(tmp_path, cells=3):
     from cellsense.pack import PackLog, pack_from_dict
-    from cellsense.reference import simulate_ecm
+    from cellsense.cells.ecm_reference import simulate_ecm
 
     spec = pack_from_dict({"cellsense pack file": 1, "name": "test pack", "topology": {"series": cells},
                            "cell": "chen2020", "voltage": {"pattern": "V_cell{index}"}, "current": "i",
@@ -374,7 +374,8 @@ def fast_progress(monkeypatch):
 def test_simulate_solve_shows_elapsed_and_eta(monkeypatch, tmp_path, fast_progress):
     import time
 
-    import cellsense.simulate as sim
+    import cellsense.truth.simulate as sim
+    import cellsense.truth.solver as solver
 
     def slow_solve(cell, model_name, T_degC, soc0, sched, quiet=True):
         time.sleep(1.2)  # the ticking thread looks every 0.5 s
@@ -387,7 +388,7 @@ def test_simulate_solve_shows_elapsed_and_eta(monkeypatch, tmp_path, fast_progre
 
     monkeypatch.setattr(sim, "require", lambda *a, **k: None)
     monkeypatch.setattr(sim, "_cell_info", lambda cell: (5.0, 2.5, 4.2, "stub"))
-    monkeypatch.setattr(sim, "reference_capacity", lambda cell: (5.153, "stub"))
+    monkeypatch.setattr(solver, "reference_capacity", lambda cell: (5.153, "stub"))  # Q_ref of soc_true
     monkeypatch.setattr(sim, "_pybamm_solve", slow_solve)
     lines = []
     sim.simulate(protocol="us06", repeats=2, cache_dir=tmp_path, progress=lines.append)
@@ -403,7 +404,7 @@ def test_simulate_solve_shows_elapsed_and_eta(monkeypatch, tmp_path, fast_progre
 def test_firmware_build_progress(monkeypatch, tmp_path, fast_progress, capsys):
     """mcu.build reads the build's own [k/N] lines into a progress line with an ETA; quiet=True: none; a failed
     build is an McuBenchError with the output's tail."""
-    import cellsense.mcu as mcu
+    import cellsense.mcu.firmware as mcu
 
     fake = tmp_path / "cmake"
     fake.write_text("#!/bin/sh\nfor k in 1 2 3 4; do echo \"[$k/4] Building C object step$k.o\"; sleep 0.05; done\n"
@@ -433,7 +434,7 @@ def test_can_log_decoding_progress(fast_progress, capsys):
     from cellsense.pack import load_pack
     from cellsense.replay.readers import read_log
 
-    fix = Path(__file__).resolve().parents[1] / "fixtures" / "pack"
+    fix = Path(__file__).resolve().parents[2] / "fixtures" / "pack"
     spec = load_pack(fix / "sim12s_can.pack.json")
     quiet = read_log(fix / "sim12s.log.gz", spec, dbc=fix / "sim12s.dbc")
     assert capsys.readouterr().err == ""

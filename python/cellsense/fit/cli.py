@@ -1,0 +1,89 @@
+"""``cellsense fit``: the command line (the fit itself is fit.build.fit)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._cliopts import add_pybamm_set, alias, physics_value
+from .._io import require
+from .build import fit
+from .from_pybamm import cli_fit_from_pybamm
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------
+def add_cli(subparsers):
+    p = subparsers.add_parser("fit", help="fit an ECM cell file from OCV + HPPC cell logs",
+                              description="Identify OCV(SOC), hysteresis, R0 and RC pairs over SOC x "
+                                          "temperature from a C/20 OCV log and one HPPC log per temperature.")
+    p.add_argument("--ocv", default=None, help="C/20 discharge + charge cell log (starts full); required for an ECM")
+    p.add_argument("--hppc", default=None, action="append", help="HPPC cell log (repeat per temperature); required for an ECM")
+
+    add_pybamm_set(p, default=None, old="--from-pybamm")
+    p.add_argument("--physics", dest="physics", default=None, type=physics_value, metavar="spme",
+                   help="spme: derive a reduced electrochemical (SPMe) cell file from --pybamm-set instead of fitting "
+                        "an ECM (python/cellsense/fit/from_pybamm.py)")
+    alias(p, "--model", "--physics spme (or --ecm-rc N for an ECM)", "physics",
+          convert=lambda v: {"ecm": None, "spme": "SPMe"}[str(v).lower()])
+    p.add_argument("--out", required=True, help="output cell file (JSON)")
+    p.add_argument("--ecm-rc", type=int, default=2, dest="rc_pairs", metavar="N",
+                   help="fit an equivalent-circuit model with N RC pairs (1..3, default 2) from --ocv/--hppc")
+    alias(p, "--rc-pairs", "--ecm-rc", "rc_pairs", convert=int)
+    p.add_argument("--name", default=None, help="cell name (default: the output file stem)")
+    p.add_argument("--description", default=None)
+    p.add_argument("--hysteresis-rate", type=float, default=10.0, dest="hysteresis_rate")
+    p.add_argument("--hppc-initial-soc", type=float, default=1.0, dest="hppc_initial_soc")
+    p.add_argument("--capacity-Ah", type=float, default=None, dest="capacity_Ah",
+                   help="SOC scale of the model (default: the OCV log's soc_true scale if present, else the C/20 charge)")
+    p.add_argument("--ocv-current-offset-A", default=None, dest="ocv_current_offset_A",
+                   help="offset of the OCV test's current reading while current flows (A, subtracted; + = discharge "
+                        "reads high), or 'auto': the offset that makes the charge-discharge gap flattest")
+    p.add_argument("--ocv-rest-correction", action="store_true", dest="ocv_rest_correction",
+                   help="shift the OCV to the rested voltages of the HPPC file at the OCV test's temperature")
+    p.add_argument("--temperature-extrapolation-K", type=float, default=0.0, dest="temperature_extrapolation_K",
+                   help="add a temperature row this many K above the warmest HPPC, resistances continued by the "
+                        "Arrhenius law from the two warmest files (default 0: none)")
+    p.add_argument("--lower-cutoff-V", type=float, default=None, dest="lower_cutoff_V",
+                   help="default: minimum voltage of the OCV log")
+    p.add_argument("--upper-cutoff-V", type=float, default=None, dest="upper_cutoff_V",
+                   help="default: maximum voltage of the OCV log")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="also draw the fitted model's open-loop voltage against the measured one per temperature "
+                        "(each HPPC file, and the OCV test) with the residuals (needs matplotlib: cellsense[fit])")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    p.set_defaults(func=_cli_fit)
+    return p
+
+
+def _cli_fit(args) -> int:
+    if args.physics is not None or args.pybamm_set:
+        if args.physics != "SPMe" or not args.pybamm_set:
+            raise ValueError("an SPMe cell is derived from a PyBaMM parameter set: use --pybamm-set SET --physics spme")
+        if args.plot is not None:
+            raise ValueError("--plot draws an ECM fit against its --ocv / --hppc logs; an SPMe cell derived from "
+                             "--pybamm-set has none")
+
+        args.from_pybamm = args.pybamm_set
+        return cli_fit_from_pybamm(args)
+    if not args.ocv or not args.hppc:
+        raise ValueError("--ocv and --hppc are required to fit an ECM")
+    if args.plot is not None:  # before the work: a missing matplotlib is one line, exit 2, nothing written
+        require("matplotlib", "cellsense fit --plot", "fit")
+    name = args.name or Path(args.out).stem
+    cell = fit(args.ocv, args.hppc, out=args.out, rc_pairs=args.rc_pairs, name=name,
+               description=args.description, hysteresis_rate=args.hysteresis_rate,
+               hppc_initial_soc=args.hppc_initial_soc, lower_cutoff_V=args.lower_cutoff_V,
+               upper_cutoff_V=args.upper_cutoff_V, capacity_Ah=args.capacity_Ah,
+               ocv_current_offset_A=(None if args.ocv_current_offset_A is None else args.ocv_current_offset_A
+                                     if args.ocv_current_offset_A == "auto" else float(args.ocv_current_offset_A)),
+               ocv_rest_correction=args.ocv_rest_correction,
+               temperature_extrapolation_K=args.temperature_extrapolation_K,
+               progress=not args.quiet, plot=args.plot)
+    p = cell["parameters"]
+    print(f"{args.out}: capacity {p['Nominal cell capacity [A.h]']:.4g} Ah, {cell['RC pairs']} RC pairs, "
+          f"temperatures {p['Temperature breakpoints [degC]']} degC")
+    for fname, res in cell["fit residuals"].items():
+        print(f"  {fname}: voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")
+    if args.plot is not None:
+        print(f"wrote {args.plot}")
+    return 0
