@@ -23,7 +23,7 @@ _cs_hash=$(cd "$ROOT" && {
        -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
 } | sha256sum | cut -d' ' -f1)
 # _cs_covers INSTALLED ASKED: whether the extras installed (comma-separated) include every extra asked for: test
-# includes all, all includes every other extra (pyproject.toml; tests/python/test_newcomer.py checks it)
+# includes all, all includes every other extra (pyproject.toml; tests/python/cli/test_newcomer.py checks it)
 _cs_covers() {
   local have=",$1," want
   for want in ${2//,/ }; do

@@ -46,7 +46,7 @@ class MissingExtraError(ModuleNotFoundError):
 EXTRA_OF_MODULE = {"can": "replay", "cantools": "replay", "serial": "replay",
                    "matplotlib": "sim", "pybamm": "sim", "scipy": "fit", "dask": "cluster", "filterpy": "bench",
                    "sphinx": "docs"}
-#: the import modules each runtime extra provides (checked against pyproject.toml by tests/python/test_newcomer.py)
+#: the import modules each runtime extra provides (checked against pyproject.toml by tests/python/cli/test_newcomer.py)
 MODULES_OF_EXTRA = {"sim": ("pybamm", "scipy", "matplotlib"), "fit": ("scipy", "matplotlib"), "cluster": ("dask",),
                     "replay": ("can", "cantools", "serial", "matplotlib"), "bench": ("filterpy",),
                     "docs": ("sphinx",)}

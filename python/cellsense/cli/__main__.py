@@ -1,6 +1,7 @@
 """python -m cellsense.cli ... (the same as the ``cellsense`` command)."""
 import sys
 
-from .main import main
+from .commands import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

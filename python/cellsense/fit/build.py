@@ -14,6 +14,7 @@ Method (details in docs/fitting.md):
 
 The ECM (same equations as the C++ core), sample k covers (t_{k-1}, t_k], i = current_A[k] > 0
 discharge::
+
     z_k   = z_{k-1} - eta i dt / (3600 Q)                    (eta = 1 discharge, Coulombic eff. charge)
     v_j,k = a_j v_j,k-1 + R_j (1 - a_j) i,  a_j = exp(-dt / tau_j)  (R_j, tau_j at z_{k-1}, T_k)
     h_k   = A_h h_{k-1} - (1 - A_h) sgn(i), A_h = exp(-|i| gamma eta dt / (3600 Q))

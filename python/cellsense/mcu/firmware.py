@@ -35,7 +35,7 @@ from typing import Any
 
 from .._io import Progress
 from . import stackbound
-from .footprint import footprint, soh_footprint, spme_footprint, static_stack
+from .memory import footprint, soh_footprint, spme_footprint, static_stack
 from .tools import McuBenchError, _require, _run
 
 CORES = ("cortex-m4f", "cortex-m7", "cortex-m3", "cortex-m0plus")

@@ -5,6 +5,7 @@ row k is the current held over (t_{k-1}, t_k] (row 0 is at rest, current 0).  Py
 exact current (an interpolant whose only kinks are at grid points, all passed to the solver as
 breakpoints), so coulomb counting of the logged current reproduces PyBaMM's own
 "Discharge capacity [A.h]" and therefore ``soc_true``:
+
     soc_true(t) = initial_soc - Q_dis(t) / Q_ref
 
 with Q_dis PyBaMM's "Discharge capacity [A.h]" (integral of the current, 0 at t = 0) and Q_ref the
