@@ -448,7 +448,7 @@ def test_can_log_decoding_progress(fast_progress, capsys):
 def test_validate_progress_lines_and_quiet(monkeypatch, capsys, tmp_path):
     """validate says what it runs, then each truth and each scenario as it is done with the elapsed time and the
     phase's ETA; --quiet prints the summary only. (Scenarios and truths stubbed: no solve, no filter run.)"""
-    import cellsense.validate as val
+    import cellsense.evaluate.validate as val
 
     monkeypatch.setattr(val, "warm_truth", lambda s: val.truth_key(s))
     monkeypatch.setattr(val, "run_scenario", lambda s, plot_dir=None, settle_s=600.0: val.ScenarioResult(
