@@ -317,7 +317,6 @@ def test_replay_device_progress_and_quiet(tmp_path, monkeypatch):
     can = pytest.importorskip("can")
     import time
 
-    import cellsense._io as io_mod
     from cellsense.pack import PackEstimator, PackLog
     from cellsense.replay import targets
     from cellsense.replay.device_sim import SimDevice
@@ -333,7 +332,7 @@ def test_replay_device_progress_and_quiet(tmp_path, monkeypatch):
         def __init__(self, what, total=None, unit="", **k):
             super().__init__(what, total=total, unit=unit, emit=shown.append, delay_s=0.0, interval_s=0.0)
 
-    monkeypatch.setattr(io_mod, "Progress", FastProgress)
+    monkeypatch.setattr(targets, "Progress", FastProgress)  # the name run_device uses (imported at module level)
     for progress in (True, False):
         shown.clear()
         chan = f"cellsense-progress-{time.monotonic_ns()}"
