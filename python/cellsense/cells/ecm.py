@@ -95,7 +95,7 @@ class Cell:
 
     def core_params(self) -> dict[str, Any]:
         """The parameter dict the compiled core takes: the keys of the core's parameter table, in its order
-        (model/ecm_params_table.hpp, cellsense._core.ECM_PARAMETERS; tests/python/test_ecm_params_table.py)."""
+        (model/ecm_params_table.hpp, cellsense._core.ECM_PARAMETERS; tests/python/cells/test_ecm_params_table.py)."""
         return {
             "capacity_Ah": self.capacity_Ah, "coulombic_efficiency": self.coulombic_efficiency,
             "hysteresis_rate": self.hysteresis_rate, "sign_deadband_A": self.sign_deadband_A,

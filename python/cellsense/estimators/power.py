@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import RunResult, log_arrays, run_columns
+from .base import RunResult, _core, log_arrays, run_columns
 
 #: limited_by codes (power::LimitedBy) -> name; 255: not computed (non-finite temperature or refused)
 LIMITED_BY = {0: "voltage", 1: "soc", 2: "current", 3: "none", 255: "not computed"}
@@ -52,8 +52,6 @@ class PowerSettings:
     def core_dict(self, cell) -> dict[str, float]:
         """The core's PowerConfig fields (horizon_s excepted) for `cell`, checked by the core's rule
         (power::PowerConfig::check, through cellsense._core.power_config_issue): ValueError naming the setting."""
-        from . import _core  # the compiled module (the power functions need it anyway)
-
         hz = [float(h) for h in self.horizons_s]
         if not hz:
             raise ValueError("PowerSettings.horizons_s: empty: give at least one horizon (s)")
@@ -66,7 +64,7 @@ class PowerSettings:
              "charge_current_max_A": -imin if self.charge_current_max_A is None else float(self.charge_current_max_A),
              "soc_sigma_k": float(self.soc_sigma_k), "voltage_sigma_k": float(self.voltage_sigma_k)}
         for h in hz:
-            issue = _core.power_config_issue({**d, "horizon_s": h})
+            issue = _core().power_config_issue({**d, "horizon_s": h})
             if issue is not None:
                 _code, fld, rule = issue
                 if fld == "horizon_s":

@@ -30,7 +30,7 @@ DEFAULT_SYMBOL = "cell_params"
 #: The ECM parameters in cs_ecm_params order (name, kind): the header is written in this order from
 #: Cell.core_params(). It is the core's table (cpp/include/cellsense/model/ecm_params_table.hpp,
 #: cellsense._core.ECM_PARAMETERS) written out because export-c runs without the compiled module (the
-#: firmware build); tests/python/test_ecm_params_table.py holds the two equal.
+#: firmware build); tests/python/cells/test_ecm_params_table.py holds the two equal.
 ECM_FIELDS: tuple[tuple[str, str], ...] = (
     ("capacity_Ah", "scalar"), ("coulombic_efficiency", "scalar"), ("hysteresis_rate", "scalar"),
     ("sign_deadband_A", "scalar"), ("soc", "breakpoints"), ("temperature_degC", "breakpoints"),

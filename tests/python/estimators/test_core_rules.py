@@ -1,6 +1,6 @@
 """#13: rules a result depends on live in the core, the Python package calls them.
 
-- State-of-power settings: cellsense.power.PowerSettings is checked by the core's PowerConfig::check
+- State-of-power settings: cellsense.estimators.power.PowerSettings is checked by the core's PowerConfig::check
   (cpp/include/cellsense/power/power_limits.hpp) through _core.power_config_issue; the Python copy of the bounds
   is gone, the message is the core's and names the setting.
 - Restored states: the bounds on RC voltages, the hysteresis state and its sign are the core's
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import cellsense
-from cellsense.estimator import _core
-from cellsense.power import PowerSettings, power_limits_now
+from cellsense.estimators.base import _core
+from cellsense.estimators.power import PowerSettings, power_limits_now
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import cellsense
-from cellsense.estimator import _core
-from cellsense.export_c import ECM_FIELDS, export_c
+from cellsense.estimators.base import _core
+from cellsense.mcu.export_c import ECM_FIELDS, export_c
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,8 @@ def test_units_are_the_names_suffixes(table):
 @pytest.mark.parametrize("missing", ["hysteresis_instant_V", "temperature_max_degC", "soc", "rc_tau_s"])
 def test_binding_asks_for_every_table_key(missing):
     """A parameter dict without one of the table's keys: KeyError naming it, before anything is read."""
-    from cellsense.estimator import EstimatorSettings, NoiseSettings, core_config
+    from cellsense.estimators.base import core_config
+    from cellsense.estimators.settings import EstimatorSettings, NoiseSettings
 
     p = cellsense.load_cell("chen2020").core_params()
     del p[missing]
