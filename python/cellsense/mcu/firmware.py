@@ -253,8 +253,6 @@ def bench_mcu(build_dir: str | os.PathLike | None = None, out: str | os.PathLike
                               "model": Path(cache.get("CELLSENSE_MCU_MODEL", "?")).name,
                               "targets": TARGETS, "cores": {}}
     # each core's images run under QEMU (seconds to a minute each): cores done with an ETA on stderr
-    from ._io import Progress
-
     todo = list(cores or built)
     bar = Progress("bench --mcu: cores measured under QEMU", total=len(todo), unit="cores")
     for core in todo:
