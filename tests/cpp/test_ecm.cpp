@@ -239,6 +239,32 @@ void test_measurement() {
   CHECK_T(y(0, 0) == T(1) && y(M::Idx::hysteresis, 0) == T(-1));
 }
 
+/// set_health(): a capacity or R0 factor that is not positive and at most 3e38 (zero, negative, NaN,
+/// +Inf, 1e39 in double) is refused and changes nothing; accepted values are what the model then uses. A
+/// model built without parameters reports 1 A h (its arithmetic stays defined).
+// verifies: CS-ECM-008
+template <typename T>
+void test_set_health() {
+  using M = model::EcmModel<T, 2>;
+  static typename M::Params p;
+  cstest::make_cell(p);
+  M m(&p, typename M::Noise{});
+  const T q0 = m.capacity_Ah();
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  const T inf = std::numeric_limits<T>::infinity();
+  const T big = sizeof(T) == 8 ? static_cast<T>(1e39) : inf;
+  const T bad[] = {T(0), T(-1), nan, inf, big};
+  int refused = 0;
+  for (const T b : bad) {
+    refused += (!m.set_health(b, T(1)) && m.capacity_Ah() == q0 && m.r0_scale() == T(1)) ? 1 : 0;
+    refused += (!m.set_health(T(2), b) && m.capacity_Ah() == q0 && m.r0_scale() == T(1)) ? 1 : 0;
+  }
+  CHECK_T(refused == 10);
+  CHECK_T(m.set_health(T(2), T(1.5)) && m.capacity_Ah() == T(2) && m.r0_scale() == T(1.5));
+  const M none(nullptr, typename M::Noise{});
+  CHECK_T(none.capacity_Ah() == T(1) && none.r0_scale() == T(1));
+}
+
 int main() {
   test_validate<float, 1>();
   test_validate<double, 3>();
@@ -250,5 +276,7 @@ int main() {
   test_measurement<float, 2>();
   test_measurement<double, 1>();
   test_measurement<double, 3>();
+  test_set_health<float>();
+  test_set_health<double>();
   return cstest::finish("test_ecm");
 }
