@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cellsense/cellsense.hpp"
+#include "cellsense/estimator/gap_widening.hpp"
 #include "cellsense/model/ecm_params_table.hpp"
 #include "cellsense/model/ecm_state_check.hpp"
 #include "cellsense/pack/pack.hpp"
@@ -234,28 +235,11 @@ class PyEstimator {
   }
   double stuck_step_A() const { return stuck_step_A_; }
 
-  /// Logger gap (run_log's gap hook): a step longer than dt_max_s was rejected, so the charge that moved
-  /// while nothing was logged is missing. The SOC variance grows by (mean |i| x gap / 3600 / Q)^2 (mean
-  /// |i|: the recent absolute current, time constant kGapCurrentTau_s), the SOC sigma capped at
-  /// kGapSocSigmaMax, so the voltage pulls the SOC back instead of the filter trusting a stale value.
-  static constexpr double kGapCurrentTau_s = 300.0;
-  static constexpr double kGapSocSigmaMax = 0.3;
-  void track_current(double dt, double current_A) {
-    if (!std::isfinite(current_A) || !(dt > 0)) { return; }
-    const double a = mean_abs_current_A_ < 0 ? 1.0 : dt / (kGapCurrentTau_s + dt);
-    mean_abs_current_A_ = (mean_abs_current_A_ < 0 ? 0.0 : mean_abs_current_A_) * (1 - a) + a * std::fabs(current_A);
-  }
+  /// Logger gap (run_log's gap hook): the core's rule (estimator/gap_widening.hpp) widens the SOC variance
+  /// for the unlogged interval from the recent mean |current| it tracks over the stepped samples.
+  void track_current(double dt, double current_A) { gap_.track(dt, current_A); }
   void widen_for_gap(double gap_s) {
-    if (mean_abs_current_A_ <= 0 || !(gap_s > 0)) { return; }
-    const double q = static_cast<double>(params_->capacity_Ah);
-    const double s_add = mean_abs_current_A_ * gap_s / (3600.0 * q);
-    typename M::Cov p = est_.covariance();
-    const double v0 = static_cast<double>(p(0, 0));
-    const double v1 = std::min(v0 + s_add * s_add, kGapSocSigmaMax * kGapSocSigmaMax);
-    if (!(v1 > v0)) { return; }
-    p(0, 0) = static_cast<T>(v1);
-    est_.set_state(est_.state(), p, est_.aux());  // refused (kept as is) only if P would not be SPD
-    gaps_widened_ += 1;
+    if (cellsense::widen_for_gap(est_, gap_, gap_s, static_cast<double>(params_->capacity_Ah))) { gaps_widened_ += 1; }
   }
   int gaps_widened() const { return gaps_widened_; }
 
@@ -280,7 +264,7 @@ class PyEstimator {
   std::unique_ptr<P> params_;  // the core keeps a pointer to it: must outlive est_
   E est_{};
   cellsense_py::RunClock clock_{};
-  double mean_abs_current_A_ = -1;  ///< recent mean |current| over stepped samples (A); < 0 before the first
+  cellsense::GapWidening gap_{};  ///< recent mean |current| for a logger gap's SOC variance (the core's rule)
   int gaps_widened_ = 0;
   typename E::FilterConfig fc_{};
   E pred_{};                     ///< scratch estimator for predict-only steps (stuck voltage)
