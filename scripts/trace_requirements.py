@@ -38,7 +38,7 @@ SOURCES = [
     ("tests/mcu/*.py", re.compile(r"^def\s+(\w+)\s*\("), False),
     ("tests/soak/*.cpp", re.compile(r"^(?:static\s+)?(?:void|int)\s+(\w+)\s*\("), False),
     ("tests/fuzz/*.cpp", re.compile(r"^(?:extern\s+\"C\"\s+)?(?:static\s+)?(?:void|int)\s+(\w+)\s*\("), False),
-    ("tests/python/test_*.py", re.compile(r"^(?:async\s+)?def\s+(test_\w+)\s*\("), False),
+    ("tests/python/**/test_*.py", re.compile(r"^(?:async\s+)?def\s+(test_\w+)\s*\("), False),
 ]
 COMMENT_RE = re.compile(r"^\s*(//|/\*|\*|#|template\b|@|\"\"\"|''')")
 
