@@ -1,0 +1,146 @@
+// Unit tests: the whole-log rules the core owns beside the log clock: the logger-gap widening
+// (estimator/gap_widening.hpp) and the stuck-voltage marking (estimator/stuck_voltage.hpp), float and double.
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "cellsense/estimator/gap_widening.hpp"
+#include "cellsense/estimator/stuck_voltage.hpp"
+#include "cells.hpp"
+#include "check.hpp"
+
+using namespace cellsense;
+
+namespace {
+
+/// The mean |current| starts at the first usable sample's |i| and then follows an exponential average
+/// with a 300 s time constant (unusable samples ignored); a gap adds (mean |i| gap / 3600 Q)^2 to the SOC
+/// variance, at most up to 0.3^2, and nothing before the first sample or for a gap <= 0.
+// verifies: CS-CLK-006
+void test_gap_widening_rule() {
+  GapWidening g;
+  CHECK(g.soc_variance_after(1e-4, 600.0, 2.5) == 1e-4);  // no current seen yet
+  g.track(1.0, std::numeric_limits<double>::quiet_NaN());  // ignored
+  g.track(0.0, 3.0);                                       // ignored (dt <= 0)
+  CHECK(g.mean_abs_current_A < 0.0);
+  g.track(1.0, -2.0);  // the first usable sample sets the mean
+  CHECK(g.mean_abs_current_A == 2.0);
+  g.track(300.0, 4.0);  // a = 300 / 600
+  CHECK(std::fabs(g.mean_abs_current_A - 3.0) < 1e-12);
+  const double s_add = 3.0 * 600.0 / (3600.0 * 2.5);
+  CHECK(std::fabs(g.soc_variance_after(1e-4, 600.0, 2.5) - (1e-4 + s_add * s_add)) < 1e-15);
+  CHECK(g.soc_variance_after(1e-4, 0.0, 2.5) == 1e-4);
+  CHECK(g.soc_variance_after(1e-4, 36000.0, 2.5) == 0.3 * 0.3);  // capped
+  GapWidening rest;
+  rest.track(1.0, 0.0);  // a rest: mean 0, nothing to add
+  CHECK(rest.soc_variance_after(1e-4, 600.0, 2.5) == 1e-4);
+}
+
+/// widen_for_gap: the estimator's SOC variance becomes the widened one (the rest of the state and
+/// covariance unchanged); false and nothing changed when nothing is to be added.
+// verifies: CS-CLK-006
+template <class E>
+void test_widen_for_gap(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  static typename M::Params p;
+  cstest::make_cell(p);
+  const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.5), T(0.01), T(0.02), T(0), T(0.5), x, P);
+  E est;
+  CHECK_CTX(est.init(m, EstimatorConfig<T>{}, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) ==
+                InitStatus::kOk, name);
+  GapWidening g;
+  CHECK_CTX(!widen_for_gap(est, g, 600.0, 2.5), name);  // no current seen: nothing to add
+  CHECK_CTX(std::memcmp(&est.covariance(), &P, sizeof P) == 0, name);
+  g.track(1.0, 2.5);
+  CHECK_CTX(widen_for_gap(est, g, 720.0, 2.5), name);  // 2.5 A x 720 s / 3600 / 2.5 A h = 0.2
+  const double want = 1e-4 + 0.2 * 0.2;
+  CHECK_CTX(std::fabs(static_cast<double>(est.covariance()(0, 0)) - want) < 1e-6, name);
+  CHECK_CTX(est.covariance()(1, 1) == P(1, 1) && std::memcmp(&est.state(), &x, sizeof x) == 0, name);
+}
+
+/// A log whose voltage sticks at one reading while the current steps up and down through discharge and
+/// charge (steps above 5 mV / R0_min) is marked from the run's second sample on; a run that is too short,
+/// a flat current (a rest), one-direction steps (a CV phase), a NaN reading or an unusable step size
+/// marks nothing; a run carried across two calls is marked on both sides of the cut.
+// verifies: CS-CLK-007
+template <typename T>
+void test_stuck_voltage() {
+  static model::EcmParams<T, 2> p;
+  cstest::make_cell(p);
+  const double step = stuck_current_step_A(p);  // 5 mV / 20 mOhm (R0 at SOC 1, 40 degC) = 0.25 A
+  CHECK_T(std::fabs(step - 0.25) < 1e-4);
+  static model::EcmParams<T, 2> q;
+  q = p;
+  q.r0_Ohm.value[0][0] = T(0);
+  CHECK_T(std::isinf(stuck_current_step_A(q)));  // a zero R0: no detection
+  for (int it = 0; it < q.grid.n_temperature; ++it) {
+    for (int is = 0; is < q.grid.n_soc; ++is) { q.r0_Ohm.value[it][is] = std::numeric_limits<T>::infinity(); }
+  }
+  CHECK_T(std::isinf(stuck_current_step_A(q)));  // no finite R0: no detection
+  const T s = static_cast<T>(step);
+  const T v_stuck = T(3.7);
+  // 0: a genuine reading, 1..7 stuck at 3.7 V with the current +1, -1, +1, -1 A ..., 8: moves again
+  T v[10] = {T(3.75), v_stuck, v_stuck, v_stuck, v_stuck, v_stuck, v_stuck, v_stuck, T(3.69), T(3.68)};
+  T i[10] = {T(1), T(1), T(-1), T(1), T(-1), T(1), T(-1), T(1), T(1), T(1)};
+  unsigned char m[10];
+  StuckRun<T> run;
+  mark_stuck_voltage(v, i, 10, s, run, m);
+  const unsigned char want[10] = {0, 0, 1, 1, 1, 1, 1, 1, 0, 0};  // the run's first sample is genuine
+  CHECK_T(std::memcmp(m, want, sizeof m) == 0);
+  // the same run cut after sample 4 and fed in two calls: marked on both sides once identified
+  run.reset();
+  unsigned char m1[5], m2[5];
+  mark_stuck_voltage(v, i, 5, s, run, m1);
+  CHECK_T(run.len == 4 && run.up && run.down && run.pos && run.neg);
+  mark_stuck_voltage(v + 5, i + 5, 5, s, run, m2);
+  CHECK_T(m2[0] == 1 && m2[1] == 1 && m2[2] == 1 && m2[3] == 0 && m2[4] == 0);
+  // too short: 4 identical readings
+  T v4[6] = {T(3.75), v_stuck, v_stuck, v_stuck, v_stuck, T(3.69)};
+  run.reset();
+  mark_stuck_voltage(v4, i, 6, s, run, m);
+  CHECK_T(m[0] == 0 && m[1] == 0 && m[2] == 0 && m[3] == 0 && m[4] == 0 && m[5] == 0);
+  // a rest (constant current) and a CV phase (charge only, steps both ways): nothing
+  T rest_i[10] = {T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0)};
+  T cv_i[10] = {T(-1), T(-2), T(-1), T(-2), T(-1), T(-2), T(-1), T(-2), T(-1), T(-2)};
+  run.reset();
+  mark_stuck_voltage(v, rest_i, 10, s, run, m);
+  int marked = 0;
+  for (unsigned char b : m) { marked += b; }
+  run.reset();
+  mark_stuck_voltage(v, cv_i, 10, s, run, m);
+  for (unsigned char b : m) { marked += b; }
+  CHECK_T(marked == 0);
+  // a NaN reading ends the run; a NaN current is skipped inside it
+  T vn[10] = {T(3.75), v_stuck, v_stuck, std::numeric_limits<T>::quiet_NaN(), v_stuck, v_stuck, v_stuck, v_stuck,
+              T(3.69), T(3.68)};
+  T in[10] = {T(1), T(1), T(-1), T(1), T(-1), std::numeric_limits<T>::quiet_NaN(), T(1), T(-1), T(1), T(1)};
+  run.reset();
+  mark_stuck_voltage(vn, in, 10, s, run, m);
+  marked = 0;
+  for (unsigned char b : m) { marked += b; }
+  CHECK_T(marked == 0);  // 2 + 4 identical readings around the NaN: neither run reaches 5 with both steps
+  // an empty log or no detection: nothing marked, no run carried
+  run.len = 3;
+  mark_stuck_voltage(v, i, 0, s, run, m);
+  CHECK_T(run.len == 0);
+  run.len = 3;
+  mark_stuck_voltage(v, i, 10, std::numeric_limits<T>::infinity(), run, m);
+  marked = 0;
+  for (unsigned char b : m) { marked += b; }
+  CHECK_T(marked == 0 && run.len == 0);
+}
+
+}  // namespace
+
+int main() {
+  test_gap_widening_rule();
+  test_widen_for_gap<EcmEkf<float, 2>>("ekf float");
+  test_widen_for_gap<EcmUkf<double, 2>>("ukf double");
+  test_stuck_voltage<float>();
+  test_stuck_voltage<double>();
+  return cstest::finish("test_log_rules");
+}
