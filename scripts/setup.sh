@@ -76,14 +76,15 @@ else
     _cs_deps_pid=$!
     # the build's output goes to a log; every 15 s a line with its [k/N] steps, the elapsed time and an ETA (the
     # output's last 40 lines if it fails). The ETA is from CPU time: the compilers of this checkout (the
-    # cc1plus processes with $ROOT/cpp/include) have used so many CPU-seconds of their total, 135 s (measured
-    # 2026-12-06: 132 s seen by this poll in a fresh run, which misses up to 2 s of each unit; the whole build
-    # with assembler and link is 172 s user + sys); completed steps say little when the four units compile at
-    # once and finish together. (_CS_BUILD_CPU_S overrides the 135 s, for a test.)
+    # cc1plus processes with $ROOT/cpp/include) have used so many CPU-seconds of their total, 170 s (measured
+    # 2026-12-06 in fresh runs: 132 s seen by this poll at 5460d56, which misses up to 2 s of each unit, 158 s
+    # seen 15 s before the end at 9bc34ba, whose bindings are larger; past it the line says so instead of an
+    # ETA); completed steps say little when the four units compile at once and finish together.
+    # (_CS_BUILD_CPU_S overrides the 170 s, for a test.)
     _cs_log="$ROOT/.venv/.cellsense-build.log"
     python -m pip install -v --no-deps "$ROOT" > "$_cs_log" 2>&1 &
     _cs_build_pid=$!
-    _cs_b0=$SECONDS; _cs_next=$((SECONDS + 15)); _cs_cpu_total=${_CS_BUILD_CPU_S:-135}
+    _cs_b0=$SECONDS; _cs_next=$((SECONDS + 15)); _cs_cpu_total=${_CS_BUILD_CPU_S:-170}
     declare -A _cs_cpu=()
     while kill -0 "$_cs_build_pid" 2>/dev/null; do
       sleep 2
@@ -97,6 +98,8 @@ else
       _cs_eta=""
       if [ "$_cs_used" -ge 10 ] && [ "$_cs_used" -lt "$_cs_cpu_total" ]; then
         _cs_eta=", ETA ~$(( _cs_el * (_cs_cpu_total - _cs_used) / _cs_used )) s"
+      elif [ "$_cs_used" -ge "$_cs_cpu_total" ]; then
+        _cs_eta=", past the CPU time measured for it (the sources grew?): nearly done"
       fi
       echo "setup: compiling: ${_cs_step:-0/5} steps done, ${_cs_used} of ~${_cs_cpu_total} CPU-s used, ${_cs_el} s elapsed${_cs_eta}" >&2
     done
