@@ -58,22 +58,23 @@ template <class Tr>
 Tr& tracker(SohImpl& i) { return *std::launder(static_cast<Tr*>(static_cast<void*>(i.body))); }
 
 // Calls fn(estimator, tracker) for the filter both were set up with (they must agree).
+// The estimator's filter byte names a filter this build has (cs_init refuses the others), as visit() relies
+// on: no fall-through for a filter left out of the build.
 template <class Fn>
 bool visit_soh(Impl& e, SohImpl& s, Fn&& fn) {
   if (e.filter != s.filter) { return false; }
-#if CS_ENABLE_UKF
+#if CS_ENABLE_EKF && CS_ENABLE_UKF
   if (e.filter == CS_FILTER_UKF) {
     fn(as<UkfEstimator>(e), tracker<UkfTracker>(s));
-    return true;
-  }
-#endif
-#if CS_ENABLE_EKF
-  if (e.filter == CS_FILTER_EKF) {
+  } else {
     fn(as<EkfEstimator>(e), tracker<EkfTracker>(s));
-    return true;
   }
+#elif CS_ENABLE_UKF
+  fn(as<UkfEstimator>(e), tracker<UkfTracker>(s));
+#else
+  fn(as<EkfEstimator>(e), tracker<EkfTracker>(s));
 #endif
-  return false;
+  return true;
 }
 
 }  // namespace
