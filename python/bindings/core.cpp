@@ -361,7 +361,7 @@ PYBIND11_MODULE(_core, m) {
         "None if the power settings (PowerConfig fields; missing ones take the core's defaults) pass the core's "
         "check, else (code, field, message) of the first one out of range (power/power_limits.hpp).");
   // The ECM's parameters by name (model/ecm_params_table.hpp): (name, unit, kind) per EcmParams member in
-  // member order; the parameter dict's keys, the C struct's fields (tests/python/test_ecm_params_table.py).
+  // member order; the parameter dict's keys, the C struct's fields (tests/python/cells/test_ecm_params_table.py).
   {
     py::list rows;
     for (const model::EcmParamInfo& f : model::kEcmParams) {

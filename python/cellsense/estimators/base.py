@@ -70,6 +70,14 @@ def _core():
     return _core
 
 
+def core_class(kind: str, filter: str, dtype: str, rc_pairs: int | None = None):
+    """The compiled core class of an estimator `kind` ("Ecm", "EcmSoh", "Pack", "Spme") for a filter ("ekf" /
+    "ukf"), a dtype (float64 / float32) and, for the ECM kinds, the cell's RC pairs: the one place the
+    binding's class names (e.g. EcmUkf2_f32) are built."""
+    suffix = "f64" if str(np.dtype(dtype)) == "float64" else "f32"
+    return getattr(_core(), f"{kind}{filter.capitalize()}{'' if rc_pairs is None else int(rc_pairs)}_{suffix}")
+
+
 def check_filter_dtype(filter: str, dtype: str) -> str:
     """Validate the filter and dtype arguments every estimator class takes; returns the dtype name."""
     if filter not in FILTERS:
@@ -259,11 +267,21 @@ class EstimatorBase:
             r, c = (int(i) for i in np.argwhere(np.tril(asym == asym.max()))[0])
             raise fail(f"P[{r}][{c}]", f"covariance not symmetric ({float(p[r, c])!r} vs {float(p[c, r])!r})")
         p = 0.5 * (p + p.T)
-        for k, (name, (lo, hi)) in enumerate(zip(names, (self.state_bounds().get(nm, (-np.inf, np.inf)) for nm in names))):
-            if not lo <= x[k] <= hi:
-                raise fail(f"x[{k}] ({name})", f"{float(x[k])!r} is outside [{lo}, {hi}]")
         sign = number("hysteresis_sign", saved["hysteresis_sign"])
-        if sign not in (-1.0, 0.0, 1.0):
+        ecm = names[-1] == "hysteresis"  # the ECM's layout: soc, v_rc1_V .. v_rcN_V, hysteresis
+        for k, (name, (lo, hi)) in enumerate(zip(names, (self.state_bounds().get(nm, (-np.inf, np.inf)) for nm in names))):
+            if (k == 0 or not ecm) and not lo <= x[k] <= hi:  # the SOC window is the settings'
+                raise fail(f"x[{k}] ({name})", f"{float(x[k])!r} is outside [{lo}, {hi}]")
+        if ecm:
+            # the RC voltages, hysteresis state and sign: the core's restore rule (model/ecm_state_check.hpp), the
+            # one cs_restore_state applies
+            issue = core_class("Ecm", "ekf", "float64", self.cell.rc_pairs).restored_state_issue(x, sign)
+            if issue is not None:
+                k, msg = issue
+                if k < 0:
+                    raise fail("hysteresis_sign", f"{msg}, got {sign!r}")
+                raise fail(f"x[{k}] ({names[k]})", f"{msg}, got {float(x[k])!r}")
+        elif sign not in (-1.0, 0.0, 1.0):
             raise fail("hysteresis_sign", f"must be -1, 0 or 1, got {sign!r}")
         last_time = saved.get("last_time_s")
         if last_time is not None:

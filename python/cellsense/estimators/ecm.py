@@ -10,7 +10,7 @@ from typing import Any
 
 from ..cells.ecm import Cell
 from ..cells.load import load_cell
-from .base import (EstimatorBase, RunResult, StepResult, _core, core_config, core_filter_config, ecm_core_noise,
+from .base import (EstimatorBase, RunResult, StepResult, core_class, core_config, core_filter_config, ecm_core_noise,
                    estimator_class, log_arrays, register_estimator, run_columns)
 from .settings import EstimatorSettings, NoiseSettings
 
@@ -38,8 +38,8 @@ class Estimator(EstimatorBase):
     def __init__(self, cell: str | Cell, filter: str = "ekf", noise: NoiseSettings | None = None,
                  settings: EstimatorSettings | None = None, dtype: str = "float64",
                  initial_soc: float | None = None) -> None:
-        core = self._setup(filter, dtype, lambda: load_cell(cell), noise, settings, initial_soc)
-        self._cls = getattr(core, f"Ecm{filter.capitalize()}{self.cell.rc_pairs}_{'f64' if self.dtype == 'float64' else 'f32'}")
+        self._setup(filter, dtype, lambda: load_cell(cell), noise, settings, initial_soc)
+        self._cls = core_class("Ecm", filter, self.dtype, self.cell.rc_pairs)
         soc0 = 0.5 if initial_soc is None else float(initial_soc)
         x0, p0 = self.initial_gaussian(soc0)
         try:
@@ -87,8 +87,7 @@ class Estimator(EstimatorBase):
     @staticmethod
     def sizeof_core(filter: str = "ekf", rc_pairs: int = 2, dtype: str = "float32") -> int:
         """Bytes of one core estimator object (state, covariance, config; parameters excluded)."""
-        core = _core()
-        return getattr(core, f"Ecm{filter.capitalize()}{rc_pairs}_{'f64' if dtype == 'float64' else 'f32'}").sizeof_estimator
+        return core_class("Ecm", filter, dtype, rc_pairs).sizeof_estimator
 
 
 register_estimator("ecm", Estimator)

@@ -17,7 +17,8 @@ import numpy as np
 from .._io import finite_state_number
 from ..cells.ecm import Cell
 from ..cells.load import load_cell
-from .base import EstimatorBase, RunResult, core_config, core_filter_config, ecm_core_noise, log_arrays, run_columns
+from .base import (EstimatorBase, RunResult, core_class, core_config, core_filter_config, ecm_core_noise, log_arrays,
+                   run_columns)
 from .settings import EstimatorSettings, NoiseSettings, check_settings_fields
 
 
@@ -138,14 +139,14 @@ class SohEstimator(EstimatorBase):
     def __init__(self, cell: str | Cell, filter: str = "ekf", noise: NoiseSettings | None = None,
                  settings: EstimatorSettings | None = None, dtype: str = "float64",
                  initial_soc: float | None = None, soh: SohSettings | None = None) -> None:
-        core = self._setup(filter, dtype, lambda: load_cell(cell), noise, settings, initial_soc)
+        self._setup(filter, dtype, lambda: load_cell(cell), noise, settings, initial_soc)
         self.soh_settings = replace(soh) if soh is not None else SohSettings()  # replace: validated again
         q = self.soh_settings.initial_capacity_Ah
         if q is not None and not 0.1 * self.cell.capacity_Ah <= q <= 10.0 * self.cell.capacity_Ah:
             raise ValueError(f"SohSettings.initial_capacity_Ah: {q} A h is not within 0.1 .. 10 x the cell's "
                              f"{self.cell.capacity_Ah} A h ({self.cell.source})")
         s, n = self.settings, self.noise
-        cls = getattr(core, f"EcmSoh{filter.capitalize()}{self.cell.rc_pairs}_{'f64' if self.dtype == 'float64' else 'f32'}")
+        cls = core_class("EcmSoh", filter, self.dtype, self.cell.rc_pairs)
         x0, p0 = self.initial_gaussian(0.5 if initial_soc is None else float(initial_soc))
         params = self.cell.core_params()
         soh_cfg = self.soh_settings.core_dict(float(params["capacity_Ah"]), n.current_sigma_A)

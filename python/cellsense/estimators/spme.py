@@ -8,7 +8,7 @@ import numpy as np
 
 from ..cells.load import as_spme_cell
 from ..cells.spme import ELECTROLYTE_MODES, PADE_ORDER
-from .base import (RunResult, StepResult, _core, core_config, core_filter_config, log_arrays, register_estimator,
+from .base import (RunResult, StepResult, _core, core_class, core_config, core_filter_config, log_arrays, register_estimator,
                    run_columns)
 from .ecm import Estimator
 
@@ -46,9 +46,9 @@ class SpmeEstimator(Estimator):
 
     def __init__(self, cell, filter: str = "ekf", noise=None, settings=None, dtype: str = "float64",
                  initial_soc: float | None = None, spme_noise: SpmeNoise | None = None) -> None:
-        core = self._setup(filter, dtype, lambda: as_spme_cell(cell), noise, settings, initial_soc)
+        self._setup(filter, dtype, lambda: as_spme_cell(cell), noise, settings, initial_soc)
         self.spme_noise = spme_noise or SpmeNoise()
-        self._cls = getattr(core, f"Spme{filter.capitalize()}_{'f64' if self.dtype == 'float64' else 'f32'}")
+        self._cls = core_class("Spme", filter, self.dtype)
         x0, p0 = self.initial_gaussian(0.5 if initial_soc is None else float(initial_soc))
         s, n, sn = self.settings, self.noise, self.spme_noise
         try:

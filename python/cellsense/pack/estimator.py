@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import status as _status
-from ..estimators.base import _core
+from ..estimators.base import _core, core_class
 from ..estimators.settings import EstimatorSettings, NoiseSettings, resolve_voltage_sigma
 from .spec import PackSpec
 
@@ -114,8 +114,7 @@ class PackEstimator:
         self.settings = settings or EstimatorSettings()
         gap_s = min(spec.gaps.gap_s, self.settings.dt_max_s)
         self.gap_s = gap_s
-        self._cls = getattr(_core(), f"Pack{self.filter.capitalize()}{spec.cell.rc_pairs}_"
-                                     f"{'f32' if self.dtype == 'float32' else 'f64'}")
+        self._cls = core_class("Pack", self.filter, self.dtype, spec.cell.rc_pairs)
 
     def settings_dict(self) -> dict[str, float]:
         """Every scalar setting, as the core and the HIL configuration frame take them."""
@@ -173,4 +172,4 @@ class PackEstimator:
     @staticmethod
     def sizeof_cell(filter: str = "ekf", rc_pairs: int = 2, dtype: str = "float32") -> int:
         """Host bytes of one cell's estimator inside a pack (the MCU figure comes from the firmware)."""
-        return getattr(_core(), f"Pack{filter.capitalize()}{rc_pairs}_{'f32' if dtype == 'float32' else 'f64'}").sizeof_cell
+        return core_class("Pack", filter, dtype, rc_pairs).sizeof_cell

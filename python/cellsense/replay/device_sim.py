@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 
-from ..estimators.base import _core
+from ..estimators.base import core_class
 from . import framing as fr
 from .link import Link
 
@@ -111,7 +111,7 @@ class SimDevice:
                           rc_tau_s=list(tabs[2 + nrc:2 + 2 * nrc]), hysteresis_V=tabs[2 + 2 * nrc],
                           hysteresis_instant_V=tabs[3 + 2 * nrc])
             s = c["settings"]
-            cls = getattr(_core(), f"Pack{c['filter'].capitalize()}{nrc}_f32")
+            cls = core_class("Pack", c["filter"], "float32", nrc)
             try:
                 self.core = cls(params, c["cells"][:, 0], c["cells"][:, 1], c["cells"][:, 2], s,
                                 {"alpha": s["ukf_alpha"], "beta": s["ukf_beta"], "kappa": s["ukf_kappa"]})
