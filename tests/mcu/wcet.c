@@ -10,7 +10,15 @@
  *   wcet <filter> <call> status=<name> n=<calls> max_insn=<instructions>
  *   wcet <filter> worst cs_step <instructions> budget <instructions>
  * Exit 0 when every call stayed within its budget and every accepted step left a finite SOC in
- * [soc_min, soc_max] with a finite, positive sigma. Built for the Cortex-M4F only (tests/mcu/CMakeLists.txt). */
+ * [soc_min, soc_max] with a finite, positive sigma. Built for the Cortex-M4F only (tests/mcu/CMakeLists.txt).
+ *
+ * Every other C API entry point is timed in the same runs, with inputs from the same generator: cs_init
+ * (each re-init), cs_save_state, cs_soc / cs_soc_sigma, the state of power (cs_power_limits at 2 / 10 / 30 s
+ * or a raw horizon, nominal or conservative, raw or plausible temperatures; cs_energy; cs_time_to_full) after
+ * every 7th step, and the SOH tracker's calls on a second estimator stepped with cs_step_soh over the same
+ * kind of inputs (cs_soh_init, cs_step_soh, cs_soh_save_state / cs_soh_restore_state, cs_soh_close_pair,
+ * cs_soh_restart_pairing(_rested), cs_soh_ocv_nodes):
+ *   wcet <filter> <call> max_insn=<instructions> budget <instructions> ok|OVER */
 #include <stdint.h>
 #include <string.h>
 
@@ -33,7 +41,39 @@
 #endif
 #define WCET_BUDGET_RESTORE 1000u
 
+/* The other entry points: the largest count per call in each filter's run, against its budget (instructions,
+ * M4F -O2, about 1.5x the worst measured on 2026-12-06: cs_init 26,720 (parameter validation over every
+ * table), cs_save_state 200, cs_soc 40, cs_soc_sigma 80, cs_power_limits 115,120 (a 32-step bisection per
+ * direction), cs_energy 511,240 (three integrations to the cut-off), cs_time_to_full 120, cs_soh_init 38,960,
+ * cs_step_soh 5,360 / 7,720 (EKF / UKF), cs_soh_save_state 440, cs_soh_restore_state 1,680,
+ * cs_soh_close_pair 360, cs_soh_restart_pairing 80, cs_soh_ocv_nodes 80; a floor of 200 where a SysTick tick
+ * (40 instructions) is a large share). */
+enum {
+  E_INIT, E_SAVE, E_SOC, E_SOC_SIGMA, E_POWER, E_ENERGY, E_TTF, E_SOH_INIT, E_STEP_SOH, E_SOH_SAVE, E_SOH_RESTORE,
+  E_SOH_CLOSE, E_SOH_RESTART, E_SOH_OCV, E_COUNT
+};
+static const char* const k_entry_name[E_COUNT] = {
+    "cs_init", "cs_save_state", "cs_soc", "cs_soc_sigma", "cs_power_limits", "cs_energy", "cs_time_to_full",
+    "cs_soh_init", "cs_step_soh", "cs_soh_save_state", "cs_soh_restore_state", "cs_soh_close_pair",
+    "cs_soh_restart_pairing", "cs_soh_ocv_nodes"};
+#ifndef WCET_BUDGETS
+#define WCET_BUDGETS {40000u, 400u, 200u, 200u, 175000u, 770000u, 400u, 60000u, 12000u, 700u, 2500u, 600u, 200u, 200u}
+#endif
+static const uint32_t k_entry_budget[E_COUNT] = WCET_BUDGETS;
+static uint32_t g_entry_max[2][E_COUNT]; /* [filter run][entry point], instructions */
+static uint32_t g_run;                    /* 0: EKF, 1: UKF */
+static uint32_t g_power_ok, g_energy_ok;  /* calls that computed a result (not refused) */
+static uint32_t g_t0;
+static void tic(void) { g_t0 = platform_ticks(); }
+static uint32_t insn_of(uint32_t ticks);
+static void toc(uint32_t entry) {
+  const uint32_t n = insn_of((platform_ticks() - g_t0) & 0x00FFFFFFu);
+  if (n > g_entry_max[g_run][entry]) { g_entry_max[g_run][entry] = n; }
+}
+
 static cs_estimator g_est; /* static storage, no heap */
+static cs_estimator g_est_soh;
+static cs_soh g_soh;
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
 static int g_failed;
 static float g_soc_min, g_soc_max; /* the configuration's SOC bounds */
@@ -89,7 +129,148 @@ static int init_filter(uint8_t filter) {
 #endif
   g_soc_min = cfg.soc_min;
   g_soc_max = cfg.soc_max;
-  return cs_init(&g_est, &cell_params, &cfg);
+  tic();
+  const int rc = cs_init(&g_est, &cell_params, &cfg);
+  toc(E_INIT);
+  return rc;
+}
+
+/* A sample from the generator: a quarter raw bit patterns, the rest plausible with spikes, steps and bad
+ * timestamps (the inputs of run() below, shared with the SOH run). */
+typedef struct {
+  float dt, current, voltage, t;
+} sample;
+static void next_sample(sample* x) {
+  const float v_lo = cell_params.ecm.voltage_min_V, v_hi = cell_params.ecm.voltage_max_V;
+  x->dt = 1.0f;
+  x->t = 25.0f;
+  const uint32_t mode = next_u32() & 15u;
+  if (mode < 4u) {
+    x->dt = raw_float();
+    x->current = raw_float();
+    x->voltage = raw_float();
+    x->t = raw_float();
+  } else {
+    if ((next_u32() & 7u) == 0u) {
+      x->current = uniform(cell_params.ecm.current_min_A * 1.2f, cell_params.ecm.current_max_A * 1.2f);
+    }
+    x->voltage = x->voltage + uniform(-0.02f, 0.02f);
+    if (!(x->voltage >= v_lo && x->voltage <= v_hi)) { x->voltage = uniform(v_lo, v_hi); }
+    const uint32_t r = next_u32() & 63u;
+    x->dt = r == 0u ? 0.0f : (r == 1u ? -1.0f : (r == 2u ? uniform(30.0f, 100.0f) : uniform(0.05f, 10.0f)));
+    x->t = (next_u32() & 31u) == 0u ? uniform(-60.0f, 90.0f) : uniform(-20.0f, 50.0f);
+  }
+}
+static void reset_nonfinite(sample* x) {
+  if (!(x->voltage >= -1e6f && x->voltage <= 1e6f)) { x->voltage = 0.5f * (cell_params.ecm.voltage_min_V + cell_params.ecm.voltage_max_V); }
+  if (!(x->current >= -1e6f && x->current <= 1e6f)) { x->current = 0.0f; }
+}
+
+/* The state of power of g_est's present state: every output finite when the call succeeds. */
+static void time_power(uint32_t k) {
+  static const float horizons_s[3] = {2.0f, 10.0f, 30.0f};
+  cs_power_config pc;
+  /* the cell's cut-offs and a 4C rating, as the SOH firmware's parity check uses (run_soh.c) */
+  cs_power_config_default(&pc, 2.5f, 4.2f, 4.0f * cell_params.ecm.capacity_Ah);
+  const uint32_t r = next_u32();
+  pc.horizon_s = (r & 7u) == 0u ? raw_float() : horizons_s[r % 3u];
+  if (r & 8u) {
+    pc.soc_sigma_k = 3.0f;
+    pc.voltage_sigma_k = 3.0f;
+  }
+  const float temp = (r & 0x30u) == 0u ? raw_float() : uniform(-20.0f, 50.0f);
+  cs_power_result pr;
+  tic();
+  const int rc = cs_power_limits(&g_est, temp, &pc, &pr);
+  toc(E_POWER);
+  if (rc == CS_POWER_OK && !(pr.discharge_current_A >= 0.0f && pr.charge_current_A >= 0.0f &&
+                             pr.discharge_power_W < 1e30f && pr.charge_power_W < 1e30f)) {
+    fail("cs_power_limits result not finite / negative", k);
+  }
+  cs_energy_result er;
+  const float power_W = (r & 0x40u) ? raw_float() : uniform(0.1f, 4.0f * 3.7f * cell_params.ecm.capacity_Ah);
+  tic();
+  const int re = cs_energy(&g_est, temp, power_W, 2.5f, 0.0f, (r & 0x80u) ? 3.0f : 0.0f, &er);
+  toc(E_ENERGY);
+  if (re == CS_POWER_OK) {
+    ++g_energy_ok;
+    if (!(er.energy_Wh >= 0.0f && er.energy_Wh < 1e30f)) { fail("cs_energy result not finite / negative", k); }
+  }
+  if (rc == CS_POWER_OK) { ++g_power_ok; }
+  float ttf = 0.0f, ttf_sigma = 0.0f;
+  tic();
+  (void)cs_time_to_full(&g_est, (r & 0x100u) ? raw_float() : uniform(0.1f, 10.0f), 1.0f, &ttf, &ttf_sigma);
+  toc(E_TTF);
+  volatile float sink;
+  tic();
+  sink = cs_soc(&g_est);
+  toc(E_SOC);
+  tic();
+  sink = cs_soc_sigma(&g_est);
+  toc(E_SOC_SIGMA);
+  (void)sink;
+}
+
+/* The SOH tracker's calls: a second estimator stepped with cs_step_soh over the same kind of inputs. */
+static void run_soh(uint8_t filter, uint32_t steps) {
+  cs_config cfg;
+  cs_config_default(&cfg);
+  cfg.filter = filter;
+  cfg.initial_soc = uniform(0.3f, 0.95f);
+  if (cs_init(&g_est_soh, &cell_params, &cfg) != CS_INIT_OK) {
+    fail("SOH run: cs_init", 0u);
+    return;
+  }
+  cs_soh_config sc;
+  cs_soh_config_default(&sc, cell_params.ecm.capacity_Ah);
+  tic();
+  const int rc = cs_soh_init(&g_soh, &g_est_soh, &sc);
+  toc(E_SOH_INIT);
+  if (rc != CS_SOH_OK) {
+    fail("cs_soh_init", 0u);
+    return;
+  }
+  sample x = {1.0f, 0.0f, 0.5f * (cell_params.ecm.voltage_min_V + cell_params.ecm.voltage_max_V), 25.0f};
+  for (uint32_t k = 0; k < steps; ++k) {
+    next_sample(&x);
+    if ((next_u32() & 3u) != 0u) { x.t = uniform(20.0f, 45.0f); } /* mostly inside the learning window */
+    if ((next_u32() & 63u) == 0u) { x.current = 0.0f; }           /* rests: anchors and pairs */
+    cs_report rep;
+    cs_soh_report srep;
+    tic();
+    const uint8_t s = cs_step_soh(&g_est_soh, &g_soh, x.dt, x.current, x.voltage, x.t, &rep, &srep);
+    toc(E_STEP_SOH);
+    if (!cs_is_rejected(s) && !(srep.capacity_Ah > 0.0f && srep.capacity_Ah < 1e30f)) {
+      fail("cs_step_soh left a capacity not finite / positive", k);
+    }
+    reset_nonfinite(&x);
+    if (k % 997u == 996u) {
+      cs_soh_state st;
+      tic();
+      const int sv = cs_soh_save_state(&g_soh, &st);
+      toc(E_SOH_SAVE);
+      tic();
+      const int rs = cs_soh_restore_state(&g_soh, &g_est_soh, &st);
+      toc(E_SOH_RESTORE);
+      if (sv != CS_SOH_OK || rs != CS_SOH_OK) { fail("cs_soh_save_state / cs_soh_restore_state", k); }
+    }
+    if (k % 1999u == 1998u) {
+      tic();
+      (void)cs_soh_close_pair(&g_est_soh, &g_soh);
+      toc(E_SOH_CLOSE);
+      tic();
+      if (k & 1u) {
+        cs_soh_restart_pairing(&g_soh);
+      } else {
+        cs_soh_restart_pairing_rested(&g_soh);
+      }
+      toc(E_SOH_RESTART);
+      float nodes[CS_SOH_OCV_NODES];
+      tic();
+      (void)cs_soh_ocv_nodes(&g_soh, nodes);
+      toc(E_SOH_OCV);
+    }
+  }
 }
 
 /* verifies: CS-PLAT-004 */
@@ -143,9 +324,13 @@ static void run(uint8_t filter, const char* name, uint32_t budget) {
     }
     if (!(voltage == voltage) || voltage < -1e6f || voltage > 1e6f) { voltage = 0.5f * (v_lo + v_hi); }
     if (!(current == current) || current < -1e6f || current > 1e6f) { current = 0.0f; }
+    if (k % 7u == 6u) { time_power(k); }
     if (k % 997u == 996u) {
       cs_state saved;
-      if (cs_save_state(&g_est, &saved) != CS_STATE_OK) { fail("cs_save_state", k); }
+      tic();
+      const int sv = cs_save_state(&g_est, &saved);
+      toc(E_SAVE);
+      if (sv != CS_STATE_OK) { fail("cs_save_state", k); }
       const uint32_t r0 = platform_ticks();
       const int rc = cs_restore_state(&g_est, &saved);
       const uint32_t r1 = platform_ticks();
@@ -183,10 +368,39 @@ static void run(uint8_t filter, const char* name, uint32_t budget) {
   if (worst > budget || insn_of(restore_max) > WCET_BUDGET_RESTORE) { fail("budget", WCET_STEPS); }
 }
 
+/* verifies: CS-PLAT-005 */
+static void report_entries(const char* name) {
+  for (uint32_t e = 0; e < E_COUNT; ++e) {
+    const uint32_t m = g_entry_max[g_run][e];
+    platform_write("wcet ");
+    platform_write(name);
+    platform_write(" ");
+    platform_write(k_entry_name[e]);
+    platform_write(" max_insn=");
+    put_dec(m);
+    platform_write(" budget ");
+    put_dec(k_entry_budget[e]);
+    platform_write(m <= k_entry_budget[e] ? " ok\n" : " OVER\n");
+    if (m > k_entry_budget[e]) { fail(k_entry_name[e], 0u); }
+  }
+}
+
 int main(void) {
   platform_ticks_start();
+  g_run = 0u;
   run(CS_FILTER_EKF, "ekf", WCET_BUDGET_EKF);
+  run_soh(CS_FILTER_EKF, WCET_STEPS / 2u);
+  report_entries("ekf");
+  g_run = 1u;
   run(CS_FILTER_UKF, "ukf", WCET_BUDGET_UKF);
+  run_soh(CS_FILTER_UKF, WCET_STEPS / 2u);
+  report_entries("ukf");
+  platform_write("wcet power calls computed ");
+  put_dec(g_power_ok);
+  platform_write(", energy calls computed ");
+  put_dec(g_energy_ok);
+  platform_write("\n");
+  if (g_power_ok == 0u || g_energy_ok == 0u) { fail("no power / energy call computed a result", 0u); }
   platform_write(g_failed ? "done rc=1\n" : "done rc=0\n");
   platform_exit(g_failed ? 1 : 0);
 }
