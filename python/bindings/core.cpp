@@ -82,12 +82,9 @@ class PyEstimator {
     return out.dict();
   }
 
-  /// run_log's stuck-voltage hook: the sample is stepped without its voltage (predict only: the charge is
-  /// counted, the covariance grows, the stuck reading is not fused). The core has no public predict-only
-  /// call, so a scratch copy of the estimator is initialised from the live one's model, state and
-  /// covariance with GatePolicy::kPredictOnly, the smallest positive gate and no gate timeout (every
-  /// innovation is gated: kPredictedOnly), stepped, and its state copied back (set_state; this also
-  /// clears the live estimator's gated-in-a-row count). A guard's rejection (dt, ranges) is returned as is.
+  /// run_log's stuck-voltage hook: the sample is stepped without its voltage (the core's
+  /// Estimator::predict_only: the charge is counted, the covariance grows, the stuck reading is not fused;
+  /// a guard's rejection (dt, ranges) is returned as is).
   struct StuckHook {
     PyEstimator* self;
     const cellsense_py::LogInputs* in;
@@ -97,30 +94,11 @@ class PyEstimator {
   };
   std::uint8_t predict_only(const cellsense_py::LogInputs& in, const cellsense_py::RunColumns& out, py::ssize_t k,
                             double dt) {
-    auto c = est_.config();
-    c.gate_policy = GatePolicy::kPredictOnly;
-    c.gate_nis = std::numeric_limits<T>::min();
-    c.gate_timeout_steps = 0;
-    if (pred_.init(est_.model(), c, fc_, est_.state(), est_.covariance(), est_.aux()) != InitStatus::kOk) {
-      out.put_initial(k, est_.soc(), est_.soc_sigma());
-      record(k);
-      return static_cast<std::uint8_t>(StepStatus::kRejectedNumerical);
-    }
-    const auto r = pred_.step(static_cast<T>(dt), static_cast<T>(in.current_A[k]), static_cast<T>(in.voltage_V[k]),
-                              static_cast<T>(in.temperature_degC[k]));
-    if (is_rejected(r.status)) {
-      out.put_report(k, r);
-      record(k);
-      return static_cast<std::uint8_t>(r.status);
-    }
-    // kPredictedOnly (or kFused on an innovation of exactly zero: the reading agreed to the last bit)
-    if (!est_.set_state(pred_.state(), pred_.covariance(), pred_.aux())) {
-      out.put_initial(k, est_.soc(), est_.soc_sigma());
-      record(k);
-      return static_cast<std::uint8_t>(StepStatus::kRejectedNumerical);
-    }
+    const auto r = est_.predict_only(static_cast<T>(dt), static_cast<T>(in.current_A[k]),
+                                     static_cast<T>(in.voltage_V[k]), static_cast<T>(in.temperature_degC[k]));
     out.put_report(k, r);
     record(k);
+    if (is_rejected(r.status)) { return static_cast<std::uint8_t>(r.status); }
     track_current(dt, in.current_A[k]);
     stuck_samples_ += 1;
     return cellsense_py::kStatusVoltageStuck;
@@ -267,7 +245,6 @@ class PyEstimator {
   cellsense::GapWidening gap_{};  ///< recent mean |current| for a logger gap's SOC variance (the core's rule)
   int gaps_widened_ = 0;
   typename E::FilterConfig fc_{};
-  E pred_{};                     ///< scratch estimator for predict-only steps (stuck voltage)
   double stuck_step_A_ = 0;      ///< current step that must move the voltage (A); infinite: no detection
   PowerSink* power_ = nullptr;   ///< set while run_power() runs
   int stuck_samples_ = 0;

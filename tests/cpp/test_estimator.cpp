@@ -410,6 +410,51 @@ void test_gate_without_timeout(const char* name) {
   CHECK_CTX(std::fabs(got - want) <= (sizeof(T) == 4 ? 1e-6 : 1e-14) * want, name);
 }
 
+/// predict_only: the time update of step() without the voltage (a stuck sensor), bit for bit what a copy
+/// configured with GatePolicy::kPredictOnly and the smallest gate commits; the guards are step()'s; the
+/// gated-in-a-row count is cleared.
+// verifies: CS-EST-015
+template <class E>
+void test_predict_only(const char* name) {
+  using T = typename E::T;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  E est;
+  CHECK_CTX(init(est, &p, T(0.6)) == InitStatus::kOk, name);
+  for (int k = 0; k < 20; ++k) est.step(T(1), T(2), T(3.6), T(25));
+  // the reference: a copy whose every reading is gated under kPredictOnly, without timeout
+  EstimatorConfig<T> c = est.config();
+  c.gate_policy = GatePolicy::kPredictOnly;
+  c.gate_nis = std::numeric_limits<T>::min();
+  c.gate_timeout_steps = 0;
+  E ref;
+  CHECK_CTX(ref.init(est.model(), c, typename E::FilterConfig{}, est.state(), est.covariance(), est.aux()) ==
+                InitStatus::kOk, name);
+  // a reading far off: gated by step() (reject policy) so the count is non-zero before predict_only
+  CHECK_CTX(est.step(T(1), T(2), T(4.9), T(25)).status == StepStatus::kRejectedInnovationGate, name);
+  CHECK_CTX(est.gated_in_row() == 1, name);
+  const T soc0 = est.soc();
+  const T var0 = est.covariance()(0, 0);
+  const auto a = est.predict_only(T(1), T(2), T(4.9), T(25));
+  const auto b = ref.step(T(1), T(2), T(4.9), T(25));
+  CHECK_CTX(a.status == StepStatus::kPredictedOnly && b.status == StepStatus::kPredictedOnly, name);
+  CHECK_CTX(same_bits(est, ref.state(), ref.covariance()), name);
+  // discharge counted; the variance not reduced (in float32 one second of process noise may round away)
+  CHECK_CTX(est.soc() < soc0 && est.covariance()(0, 0) >= var0, name);
+  CHECK_CTX(std::memcmp(&a.innovation_V, &b.innovation_V, sizeof a.innovation_V) == 0, name);
+  CHECK_CTX(est.gated_in_row() == 0, name);
+  // step()'s guards: a rejected sample changes nothing
+  const auto x1 = est.state();
+  const auto P1 = est.covariance();
+  CHECK_CTX(est.predict_only(T(-1), T(2), T(3.6), T(25)).status == StepStatus::kRejectedDt, name);
+  CHECK_CTX(est.predict_only(T(1), std::numeric_limits<T>::quiet_NaN(), T(3.6), T(25)).status ==
+                StepStatus::kRejectedNonFinite, name);
+  CHECK_CTX(est.predict_only(T(1), T(2), T(99), T(25)).status == StepStatus::kRejectedVoltage, name);
+  CHECK_CTX(same_bits(est, x1, P1), name);
+  E none;
+  CHECK_CTX(none.predict_only(T(1), T(2), T(3.6), T(25)).status == StepStatus::kNotInitialised, name);
+}
+
 /// Linear model (affine OCV, constant R, no hysteresis): EKF and UKF must agree with each other.
 // verifies: CS-FLT-002
 template <typename T>
@@ -660,5 +705,9 @@ int main() {
   test_set_state_and_numerical<EcmUkf<double, 2>>("ukf f64");
   test_gate_without_timeout<EcmEkf<float, 2>>("ekf f32");
   test_gate_without_timeout<EcmUkf<double, 2>>("ukf f64");
+  test_predict_only<EcmEkf<float, 2>>("ekf f32");
+  test_predict_only<EcmEkf<double, 2>>("ekf f64");
+  test_predict_only<EcmUkf<float, 2>>("ukf f32");
+  test_predict_only<EcmUkf<double, 2>>("ukf f64");
   return cstest::finish("test_estimator");
 }

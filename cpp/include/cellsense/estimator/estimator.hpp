@@ -111,6 +111,20 @@ class Estimator {
   /// at its end). Guards first; then predict, innovate, gate, update. State changes only if
   /// the returned status is not a kRejected* one.
   StepReport<T> step(T dt_s, T current_A, T voltage_V, T temperature_degC) {
+    return step_impl(dt_s, current_A, voltage_V, temperature_degC, true);
+  }
+
+  /// One sample whose voltage is not fused (a stuck or distrusted voltage sensor): the same guards (the
+  /// voltage still has to be a plausible reading) and time update as step(), the innovation computed and
+  /// reported, then the prediction committed as a gated step under GatePolicy::kPredictOnly would be
+  /// (kPredictedOnly: the charge is counted, the covariance grows). Clears the gated-in-a-row count.
+  StepReport<T> predict_only(T dt_s, T current_A, T voltage_V, T temperature_degC) {
+    return step_impl(dt_s, current_A, voltage_V, temperature_degC, false);
+  }
+
+ private:
+  /// step() (fuse) and predict_only() (!fuse): one path, so their guards and time update cannot drift apart.
+  StepReport<T> step_impl(T dt_s, T current_A, T voltage_V, T temperature_degC, bool fuse) {
     if (!initialised_) { return report(StepStatus::kNotInitialised); }
     if (!math::is_finite(dt_s) || !math::is_finite(current_A) || !math::is_finite(voltage_V) ||
         !math::is_finite(temperature_degC)) {
@@ -137,11 +151,12 @@ class Estimator {
       return report(StepStatus::kRejectedNumerical);
     }
     StepStatus status = StepStatus::kFused;
-    if (in.nis > config_.gate_nis) {
-      const bool timed_out = config_.gate_timeout_steps > 0 && gated_in_row_ >= config_.gate_timeout_steps;
+    if (!fuse || in.nis > config_.gate_nis) {
+      const bool timed_out =
+          fuse && config_.gate_timeout_steps > 0 && gated_in_row_ >= config_.gate_timeout_steps;
       if (!timed_out) {
-        if (gated_in_row_ < 0xFFFFu) { ++gated_in_row_; }
-        if (config_.gate_policy == GatePolicy::kRejectStep) {
+        if (fuse && gated_in_row_ < 0xFFFFu) { ++gated_in_row_; }
+        if (fuse && config_.gate_policy == GatePolicy::kRejectStep) {
           return report(StepStatus::kRejectedInnovationGate, &in, r);
         }
         // kPredictOnly: the prediction stands, the voltage is skipped. The time update only
@@ -150,6 +165,7 @@ class Estimator {
         Cov l_check;
         if (!math::cholesky(prior.P, l_check)) { return report(StepStatus::kRejectedNumerical, &in, r); }
         commit(prior, s);
+        if (!fuse) { gated_in_row_ = 0; }  // predict_only: no reading was offered, so none was gated
         return report(StepStatus::kPredictedOnly, &in, r);
       }
       // Gate timeout: the filter has disagreed with the cell for too long, so its covariance is
@@ -191,6 +207,8 @@ class Estimator {
     return report(status, &in, r);
   }
 
+
+ public:
   /// The measurement noise variance R (V^2) of a sample with transition `s`, current `current_A` and
   /// interval `dt_s` (> 0) at state x: voltage_sigma_V^2 + e^2 c, e = (model_error_current_A +
   /// model_error_relative |i|) R_cell(x), c = model_error_correlation_s / dt_s when dt_s is shorter,
