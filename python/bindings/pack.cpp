@@ -248,4 +248,16 @@ void bind_pack(py::module_& m) {
   m.attr("PACK_STATUS_REINIT_FAILED") = pack::kCellStatusReinitFailed;
   m.attr("PACK_EVENT_CLOCK_REANCHORED") = pack::kEventClockReanchored;
   m.attr("PACK_EVENT_INITIAL") = pack::kEventInitial;
+  m.def(
+      "pack_gap_within",
+      [](double gap_s, double reinit_after_s, double dt_max_s) {
+        pack::GapConfig<double> g{};
+        g.gap_s = gap_s;
+        g.reinit_after_s = reinit_after_s;
+        const pack::GapConfig<double> r = pack::gap_within(g, dt_max_s);
+        return py::make_tuple(r.gap_s, r.reinit_after_s);
+      },
+      py::arg("gap_s"), py::arg("reinit_after_s"), py::arg("dt_max_s"),
+      "(gap_s, reinit_after_s) a pack uses with the estimators' dt_max_s: the core's rule (pack::gap_within): "
+      "gap_s at most dt_max_s, reinit_after_s at least that gap_s.");
 }

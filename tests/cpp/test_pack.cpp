@@ -369,6 +369,33 @@ void test_missing_inputs() {
 
 }  // namespace
 
+/// gap_within: the gap settings init accepts, from any: gap_s at most dt_max_s, reinit_after_s at least gap_s.
+// verifies: CS-PACK-007
+template <typename T>
+void test_gap_within() {
+  pack::GapConfig<T> g{};
+  g.policy = pack::GapPolicy::kReinit;
+  g.gap_s = T(100);
+  g.reinit_after_s = T(50);
+  const auto a = pack::gap_within(g, T(60));
+  CHECK_T(a.gap_s == T(60) && a.reinit_after_s == T(60) && a.policy == pack::GapPolicy::kReinit);
+  g.gap_s = T(30);
+  g.reinit_after_s = T(3600);
+  const auto b = pack::gap_within(g, T(60));  // already within: unchanged
+  CHECK_T(b.gap_s == T(30) && b.reinit_after_s == T(3600));
+  // what init refused (gap_s above dt_max) it accepts once passed through gap_within
+  static typename Base<T>::Params p;
+  cstest::make_cell(p);
+  using P = Pack<T, filter::Ekf, 3>;
+  static P pk;
+  auto cfg = make_config<P>();
+  cfg.gap.gap_s = T(100);
+  const T soc0[3] = {T(0.5), T(0.6), T(0.7)};
+  CHECK_T(pk.init(&p, 3, nullptr, soc0, cfg) == InitStatus::kBadConfig);
+  cfg.gap = pack::gap_within(cfg.gap, cfg.estimator.dt_max_s);
+  CHECK_T(pk.init(&p, 3, nullptr, soc0, cfg) == InitStatus::kOk && pk.config().gap.gap_s == cfg.estimator.dt_max_s);
+}
+
 int main() {
   test_unscaled_is_plain<float, filter::Ekf>();
   test_unscaled_is_plain<double, filter::Ekf>();
@@ -387,5 +414,7 @@ int main() {
   test_missing_inputs<double>();
   test_init_refusals_and_policies<float>();
   test_init_refusals_and_policies<double>();
+  test_gap_within<float>();
+  test_gap_within<double>();
   return cstest::finish("test_pack");
 }

@@ -112,8 +112,9 @@ class PackEstimator:
         noise = noise or NoiseSettings()
         self.noise = replace(noise, voltage_sigma_V=resolve_voltage_sigma(noise, spec.cell))
         self.settings = settings or EstimatorSettings()
-        gap_s = min(spec.gaps.gap_s, self.settings.dt_max_s)
-        self.gap_s = gap_s
+        # the core's rule (pack::gap_within): a step the estimators refuse as too long is a gap
+        self.gap_s, self._reinit_after_s = _core().pack_gap_within(spec.gaps.gap_s, spec.gaps.reinit_after_s,
+                                                                   self.settings.dt_max_s)
         self._cls = core_class("Pack", self.filter, self.dtype, spec.cell.rc_pairs)
 
     def settings_dict(self) -> dict[str, float]:
@@ -128,7 +129,7 @@ class PackEstimator:
                 "initial_soc_sigma": n.initial_soc_sigma, "initial_v_rc_sigma_V": n.initial_v_rc_sigma_V,
                 "initial_hysteresis": n.initial_hysteresis, "initial_hysteresis_sigma": n.initial_hysteresis_sigma,
                 "usable_soc_low": 0.0, "usable_soc_high": 1.0, "gap_reinit": 1.0 if g.policy == "reinit" else 0.0,
-                "gap_s": self.gap_s, "reinit_after_s": max(g.reinit_after_s, self.gap_s),
+                "gap_s": self.gap_s, "reinit_after_s": self._reinit_after_s,
                 "ukf_alpha": s.ukf_alpha, "ukf_beta": s.ukf_beta, "ukf_kappa": s.ukf_kappa}
 
     def initial_soc(self, log: PackLog) -> np.ndarray:

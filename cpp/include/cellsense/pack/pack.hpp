@@ -155,6 +155,17 @@ struct GapConfig {
   T reinit_after_s = T(3600);   ///< kRest: gaps longer than this re-initialise from OCV (s)
 };
 
+/// The gap settings a pack uses with an estimator whose dt_max_s is `dt_max_s` (the rule every caller applies
+/// before init, which refuses the others): gap_s at most dt_max_s, since a step the estimator would refuse as
+/// too long is a gap, and reinit_after_s at least that gap_s. The policy is kept.
+template <typename T>
+GapConfig<T> gap_within(const GapConfig<T>& g, T dt_max_s) {
+  GapConfig<T> out = g;
+  if (dt_max_s < out.gap_s) { out.gap_s = dt_max_s; }
+  if (out.reinit_after_s < out.gap_s) { out.reinit_after_s = out.gap_s; }
+  return out;
+}
+
 /// One cell's outcome of a pack step (what the HIL link carries per cell).
 template <typename T>
 struct CellReport {
