@@ -28,11 +28,12 @@ import atheris
 import numpy as np
 
 with atheris.instrument_imports():
-    from cellsense.cell import CellFileError, load_cell
-    from cellsense.logs import LogFormatError, read_cell_log
+    from cellsense.cells.files import CellFileError
+    from cellsense.cells.load import load_cell
+    from cellsense.io.logs import LogFormatError, read_cell_log
     from cellsense.pack import PackFileError, load_pack
     from cellsense.replay.readers import LogReadError, decode_frames, load_dbc, read_can_frames, read_pack_csv
-    from cellsense.spme import SpmeCellError
+    from cellsense.cells.spme import SpmeCellError
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "pack"
@@ -79,12 +80,12 @@ def t_state(data: bytes) -> None:
 
     global _STATE_EST
     if _STATE_EST is None:
-        from cellsense.soh import SohEstimator
+        from cellsense.estimators.soh import SohEstimator
         e = SohEstimator("chen2020", initial_soc=0.5)
         _STATE_EST = (e, e.save_state())
     est, base = _STATE_EST
     from cellsense._io import load_json_file
-    from cellsense.estimate import StateFileError
+    from cellsense.evaluate.estimate import StateFileError
     p = _write(".state.json", data)
     try:  # the reader `cellsense estimate --state-in` uses: a value, or StateFileError naming the file
         saved = load_json_file(p, "state file", StateFileError)
@@ -285,7 +286,7 @@ def _seeds(target: str) -> list[bytes]:
         return [one, two]
     if target == "state":
         import json
-        from cellsense.soh import SohEstimator
+        from cellsense.estimators.soh import SohEstimator
         e = SohEstimator("chen2020", initial_soc=0.7)
         fresh = json.dumps(e.save_state()).encode()
         k = np.arange(30.0)
