@@ -45,8 +45,8 @@
  * M4F -O2, about 1.5x the worst measured on 2026-12-06: cs_init 26,720 (parameter validation over every
  * table), cs_save_state 200, cs_soc 40, cs_soc_sigma 80, cs_power_limits 115,120 (a 32-step bisection per
  * direction), cs_energy 511,240 (three integrations to the cut-off), cs_time_to_full 120, cs_soh_init 38,960,
- * cs_step_soh 5,360 / 7,720 (EKF / UKF), cs_soh_save_state 440, cs_soh_restore_state 1,680,
- * cs_soh_close_pair 360, cs_soh_restart_pairing 80, cs_soh_ocv_nodes 80; a floor of 200 where a SysTick tick
+ * cs_step_soh 5,400 / 8,200 (EKF / UKF), cs_soh_save_state 440, cs_soh_restore_state 1,680,
+ * cs_soh_close_pair 400, cs_soh_restart_pairing 80, cs_soh_ocv_nodes 80; a floor of 200 where a SysTick tick
  * (40 instructions) is a large share). */
 enum {
   E_INIT, E_SAVE, E_SOC, E_SOC_SIGMA, E_POWER, E_ENERGY, E_TTF, E_SOH_INIT, E_STEP_SOH, E_SOH_SAVE, E_SOH_RESTORE,
@@ -135,8 +135,9 @@ static int init_filter(uint8_t filter) {
   return rc;
 }
 
-/* A sample from the generator: a quarter raw bit patterns, the rest plausible with spikes, steps and bad
- * timestamps (the inputs of run() below, shared with the SOH run). */
+/* A sample from the generator (run() and run_soh()): a quarter raw bit patterns in one or all inputs, the rest
+ * plausible samples near the last one with current steps (some out of range), bad timestamps, gaps, cold and hot
+ * temperatures and voltage spikes. */
 typedef struct {
   float dt, current, voltage, t;
 } sample;
@@ -145,13 +146,16 @@ static void next_sample(sample* x) {
   x->dt = 1.0f;
   x->t = 25.0f;
   const uint32_t mode = next_u32() & 15u;
-  if (mode < 4u) {
-    x->dt = raw_float();
-    x->current = raw_float();
-    x->voltage = raw_float();
-    x->t = raw_float();
+  if (mode < 4u) { /* raw bits in one or all inputs */
+    const float f = raw_float();
+    switch (mode) {
+      case 0: x->dt = f; break;
+      case 1: x->current = f; break;
+      case 2: x->voltage = f; break;
+      default: x->dt = raw_float(); x->current = raw_float(); x->voltage = raw_float(); x->t = raw_float(); break;
+    }
   } else {
-    if ((next_u32() & 7u) == 0u) {
+    if ((next_u32() & 7u) == 0u) { /* steps, some out of range */
       x->current = uniform(cell_params.ecm.current_min_A * 1.2f, cell_params.ecm.current_max_A * 1.2f);
     }
     x->voltage = x->voltage + uniform(-0.02f, 0.02f);
@@ -159,6 +163,7 @@ static void next_sample(sample* x) {
     const uint32_t r = next_u32() & 63u;
     x->dt = r == 0u ? 0.0f : (r == 1u ? -1.0f : (r == 2u ? uniform(30.0f, 100.0f) : uniform(0.05f, 10.0f)));
     x->t = (next_u32() & 31u) == 0u ? uniform(-60.0f, 90.0f) : uniform(-20.0f, 50.0f);
+    if ((next_u32() & 31u) == 0u) { x->voltage = x->voltage + uniform(-1.5f, 1.5f); } /* spike */
   }
 }
 static void reset_nonfinite(sample* x) {
@@ -282,35 +287,12 @@ static void run(uint8_t filter, const char* name, uint32_t budget) {
     fail("init", 0u);
     return;
   }
-  const float v_lo = cell_params.ecm.voltage_min_V;
-  const float v_hi = cell_params.ecm.voltage_max_V;
-  const float i_lo = cell_params.ecm.current_min_A;
-  const float i_hi = cell_params.ecm.current_max_A;
-  float current = 0.0f;
-  float voltage = 0.5f * (v_lo + v_hi);
+  sample x = {1.0f, 0.0f, 0.5f * (cell_params.ecm.voltage_min_V + cell_params.ecm.voltage_max_V), 25.0f};
   for (uint32_t k = 0; k < WCET_STEPS; ++k) {
-    float dt = 1.0f, t = 25.0f;
-    const uint32_t mode = next_u32() & 15u;
-    if (mode < 4u) { /* raw bits in one or all inputs */
-      const float f = raw_float();
-      switch (mode) {
-        case 0: dt = f; break;
-        case 1: current = f; break;
-        case 2: voltage = f; break;
-        default: dt = raw_float(); current = raw_float(); voltage = raw_float(); t = raw_float(); break;
-      }
-    } else {
-      if ((next_u32() & 7u) == 0u) { current = uniform(i_lo * 1.2f, i_hi * 1.2f); } /* steps, some out of range */
-      voltage = voltage + uniform(-0.02f, 0.02f);
-      if (voltage < v_lo || voltage > v_hi || !(voltage == voltage)) { voltage = uniform(v_lo, v_hi); }
-      const uint32_t r = next_u32() & 63u;
-      dt = r == 0u ? 0.0f : (r == 1u ? -1.0f : (r == 2u ? uniform(30.0f, 100.0f) : uniform(0.05f, 10.0f)));
-      t = (next_u32() & 31u) == 0u ? uniform(-60.0f, 90.0f) : uniform(-20.0f, 50.0f);
-      if ((next_u32() & 31u) == 0u) { voltage = voltage + uniform(-1.5f, 1.5f); } /* spike */
-    }
+    next_sample(&x);
     cs_report rep;
     const uint32_t t0 = platform_ticks();
-    const uint8_t s = cs_step(&g_est, dt, current, voltage, t, &rep);
+    const uint8_t s = cs_step(&g_est, x.dt, x.current, x.voltage, x.t, &rep);
     const uint32_t t1 = platform_ticks();
     const uint32_t ticks = (t1 - t0) & 0x00FFFFFFu;
     const uint32_t si = s < N_STATUS ? s : N_STATUS - 1u;
@@ -322,8 +304,7 @@ static void run(uint8_t filter, const char* name, uint32_t budget) {
         fail("accepted step left SOC / sigma out of range", k);
       }
     }
-    if (!(voltage == voltage) || voltage < -1e6f || voltage > 1e6f) { voltage = 0.5f * (v_lo + v_hi); }
-    if (!(current == current) || current < -1e6f || current > 1e6f) { current = 0.0f; }
+    reset_nonfinite(&x);
     if (k % 7u == 6u) { time_power(k); }
     if (k % 997u == 996u) {
       cs_state saved;
