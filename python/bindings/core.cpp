@@ -45,7 +45,6 @@ class PyEstimator {
     cellsense_py::load_ecm_params(*params_, params);
     cellsense_py::init_estimator(est_, M(params_.get(), cellsense_py::load_ecm_noise<typename M::Noise>(noise)),
                                  config, filter_config, x0, p0, typename M::Aux{static_cast<T>(hysteresis_sign)});
-    cellsense_py::load_filter_config(fc_, filter_config);
     // Stuck-voltage threshold: the core's rule (estimator/stuck_voltage.hpp).
     stuck_step_A_ = stuck_current_step_A(*params_);
   }
@@ -244,7 +243,6 @@ class PyEstimator {
   cellsense_py::RunClock clock_{};
   cellsense::GapWidening gap_{};  ///< recent mean |current| for a logger gap's SOC variance (the core's rule)
   int gaps_widened_ = 0;
-  typename E::FilterConfig fc_{};
   double stuck_step_A_ = 0;      ///< current step that must move the voltage (A); infinite: no detection
   PowerSink* power_ = nullptr;   ///< set while run_power() runs
   int stuck_samples_ = 0;
