@@ -19,6 +19,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -146,12 +147,42 @@ def read_log(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return out
 
 
-def write_cell_log(path: str | os.PathLike, log: CellLog) -> None:
-    """Write a cell log atomically."""
-    cols = list(REQUIRED) + (["soc_true"] if log.soc_true is not None else [])
-    arrays = [log.time_s, log.current_A, log.voltage_V, log.temperature_degC] + (
-        [log.soc_true] if log.soc_true is not None else [])
+def write_log(path: str | os.PathLike, columns: Mapping[str, Any], formats: Mapping[str, str] | None = None) -> Path:
+    """The one cell-log writer (`write_cell_log`, `SimResult.to_csv`), atomically: the header (the column names
+    in order; the four REQUIRED columns must be among them), then one line per row, ',' between fields and
+    '\\n' after each line. A column named in `formats` is written with that printf format (e.g. '%.10g'); any
+    other column exactly (Python's shortest repr: read back bit for bit). A non-finite value is an empty field
+    (a dropped reading, which `read_cell_log` reads back as NaN). Columns of different lengths are refused
+    (ValueError naming the file and the columns)."""
+    path = Path(path)
+    names = list(columns)
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise ValueError(f"{path}: cannot write a cell log without column(s) {', '.join(missing)}")
+    data = [np.asarray(columns[c], dtype=float).reshape(-1) for c in names]
+    lengths = {len(a) for a in data}
+    if len(lengths) > 1:
+        raise ValueError(f"{path}: columns of different lengths: "
+                         + ", ".join(f"{c} {len(a)}" for c, a in zip(names, data)))
+    formats = formats or {}
+    fmts = [formats.get(c) for c in names]
+
+    def field(fmt: str | None, v: float) -> str:
+        if not math.isfinite(v):
+            return ""
+        return repr(v) if fmt is None else fmt % v
+
     with atomic_write(path) as f:
-        f.write(",".join(cols) + "\n")
-        for row in zip(*arrays):
-            f.write(",".join("" if not math.isfinite(v) else repr(float(v)) for v in row) + "\n")
+        f.write(",".join(names) + "\n")
+        for row in zip(*(a.tolist() for a in data)):
+            f.write(",".join(field(fmt, v) for fmt, v in zip(fmts, row)) + "\n")
+    return path
+
+
+def write_cell_log(path: str | os.PathLike, log: CellLog) -> None:
+    """Write a cell log atomically, every value exactly (write_log)."""
+    cols = {"time_s": log.time_s, "current_A": log.current_A, "voltage_V": log.voltage_V,
+            "temperature_degC": log.temperature_degC}
+    if log.soc_true is not None:
+        cols["soc_true"] = log.soc_true
+    write_log(path, cols)
