@@ -9,7 +9,7 @@ import numpy as np
 
 from .._cliopts import add_physics, add_pybamm_set, alias, deprecation
 from ..cells.files import resolve_cell_path
-from ..estimators.ecm import Estimator
+from ..estimators import make_estimator
 from ..evaluate.metrics import soc_metrics
 from ..truth.sensor import SensorModel
 from ..truth.simulate import _find_shipped, _resolve_settings, simulate
@@ -56,7 +56,7 @@ def demo(cell: str = "Chen2020", model_file: str = "chen2020", protocols=("udds"
                  f"{(sim.time_s[-1] - sim.time_s[0]) / 3600:.2f} h ({time.perf_counter() - t0:.1f} s incl. loading or solving the truth)")
         soc0 = float(np.clip(sim.soc_true[0] - soc_error, 0.0, 1.0))
         for filt in filters:
-            est = Estimator(model_file, filter=filt, initial_soc=soc0)
+            est = make_estimator(model_file, filter=filt, initial_soc=soc0)
             t1 = time.perf_counter()
             r = est.run(sim.time_s, sim.current_A, sim.voltage_V, sim.temperature_degC)
             el = time.perf_counter() - t1

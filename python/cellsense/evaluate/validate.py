@@ -23,7 +23,7 @@ import numpy as np
 
 from .._cliopts import add_cell
 from .._io import Progress
-from ..estimators.ecm import Estimator
+from ..estimators import make_estimator
 from ..io.realdata import load_real_log
 from ..truth.sensor import SensorModel
 from ..truth.simulate import simulate
@@ -61,7 +61,7 @@ def run_scenario(s: Scenario, plot_dir: str | None = None, settle_s: float = 600
     try:
         t, i, v, th, truth = load_truth(s)
         soc0 = None if s.soc_error is None else float(np.clip(truth[0] - s.soc_error, 0.0, 1.0))
-        est = Estimator(s.model, filter=s.filter, initial_soc=soc0)
+        est = make_estimator(s.model, filter=s.filter, initial_soc=soc0)
         res = est.run(t, i, v, th)
         m = soc_metrics(t, res.soc, res.soc_sigma, truth, settle_s=settle_s)
         after = (t >= t[0] + settle_s) & np.isfinite(truth) & np.isfinite(res.soc)
