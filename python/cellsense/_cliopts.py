@@ -88,7 +88,7 @@ def add_physics(p, default="DFN", old: str | None = "--model", choices=("dfn", "
 
 
 def add_quiet(p, help: str) -> None:
-    """--quiet: no progress lines on stderr (`help`: what the verb then leaves out)."""
+    """--quiet: no progress lines (`help`: which the verb then leaves out)."""
     p.add_argument("--quiet", action="store_true", dest="quiet", help=help)
 
 

@@ -191,27 +191,28 @@ def write_log(path: str | os.PathLike, columns: Mapping[str, Any], formats: Mapp
 def log_lines(columns: Mapping[str, Any], formats: Mapping[str, str] | None = None,
               path: str | os.PathLike = "<memory>") -> Iterator[str]:
     """The lines of a cell log as `write_log` writes them (each ending in '\\n'; the shipped truths' .csv.gz are
-    these lines gzipped). The columns are checked now (ValueError naming `path`), the lines made as iterated."""
+    these lines gzipped). The columns are checked now (ValueError naming `path`); the lines are made as iterated,
+    row by row from the columns (no copy of a long log)."""
     names = list(columns)
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise ValueError(f"{path}: cannot write a cell log without column(s) {', '.join(missing)}")
-    data = [np.asarray(columns[c], dtype=float).reshape(-1) for c in names]
-    lengths = {len(a) for a in data}
-    if len(lengths) > 1:
+    data = [columns[c] for c in names]
+    if len({len(a) for a in data}) > 1:
         raise ValueError(f"{path}: columns of different lengths: "
                          + ", ".join(f"{c} {len(a)}" for c, a in zip(names, data)))
     formats = formats or {}
     fmts = [formats.get(c) for c in names]
 
-    def field(fmt: str | None, v: float) -> str:
+    def field(fmt: str | None, v) -> str:
+        v = float(v)
         if not math.isfinite(v):
             return ""
         return repr(v) if fmt is None else fmt % v
 
     def lines() -> Iterator[str]:
         yield ",".join(names) + "\n"
-        for row in zip(*(a.tolist() for a in data)):
+        for row in zip(*data):
             yield ",".join(field(fmt, v) for fmt, v in zip(fmts, row)) + "\n"
 
     return lines()
