@@ -1,7 +1,7 @@
 """cellsense: battery state estimation (SOC with honest uncertainty) over a heap-free C++17 core.
 
     >>> import cellsense
-    >>> est = cellsense.Estimator("chen2020", filter="ukf")
+    >>> est = cellsense.make_estimator("chen2020", filter="ukf")   # the estimator for the cell file (ECM or SPMe)
     >>> res = est.run(time_s, current_A, voltage_V, temperature_degC)   # numpy arrays in and out
 
 Heavy optional dependencies (pybamm, filterpy, matplotlib) are imported only where used.
@@ -25,14 +25,14 @@ from .cells.ecm import Cell
 from .cells.files import CellFileError, bundled_cells
 from .cells.load import load_cell
 from .evaluate.estimate import EstimateResult, estimate
-from .estimators import Estimator, EstimatorSettings, NoiseSettings, RunResult, StepResult
+from .estimators import Estimator, EstimatorSettings, NoiseSettings, RunResult, StepResult, make_estimator
 from .io.logs import CellLog, LogFormatError, read_cell_log, write_cell_log
 from .evaluate.metrics import SocMetrics, soc_metrics
 
 __all__ = [
     "Cell", "CellFileError", "CellLog", "EstimateResult", "Estimator", "EstimatorSettings", "LogFormatError",
     "NoiseSettings", "RunResult", "SocMetrics", "StepResult", "bundled_cells", "estimate", "load_cell",
-    "read_cell_log", "soc_metrics", "write_cell_log",
+    "make_estimator", "read_cell_log", "soc_metrics", "write_cell_log",
 ]
 
 #: the subpackages, along the data flow (docs/architecture.md)

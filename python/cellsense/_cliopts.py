@@ -1,5 +1,9 @@
 """One vocabulary for the CLI (issue #14): the option names every verb shares, and the old spellings kept as
-deprecated aliases for one release (each use prints one warning line on stderr).
+deprecated aliases for one release (each use prints one warning line on stderr). Each option more than one verb
+has is declared here once (issue #13): its flag, dest, type and default; the verbs pass the help text that says
+what the option means for them (what --quiet silences, which truths --fresh solves again). The verbs' parsers
+stay beside their functions (add_cli in each layer, registered by cli.commands), so these helpers live in the
+foundations, which every layer may import.
 
 | option | means | old spellings (deprecated) |
 |---|---|---|
@@ -53,12 +57,13 @@ def physics_value(v: str) -> str:
     return PHYSICS[key]
 
 
-def add_cell(p, required: bool = False, default=None, help: str | None = None) -> None:
-    """--cell CELL (cell file or bundled name) + the deprecated --model. `required` is checked by
-    require_cell() after parsing (argparse cannot require one of two spellings)."""
+def add_cell(p, required: bool = False, default=None, help: str | None = None, old_dest: str = "cell") -> None:
+    """--cell CELL (cell file or bundled name) + the deprecated --model (into `old_dest`: demo tells the old
+    spelling apart, its old --cell was a PyBaMM set). `required` is checked by require_cell() after parsing
+    (argparse cannot require one of two spellings)."""
     p.add_argument("--cell", dest="cell", default=default,
                    help=help or ("cell file path, or the name of a bundled cell (models/)" + (" (required)" if required else "")))
-    alias(p, "--model", "--cell", "cell")
+    alias(p, "--model", "--cell", old_dest)
 
 
 def require_cell(a, verb: str) -> str:
@@ -74,8 +79,29 @@ def add_pybamm_set(p, default="Chen2020", old: str | None = "--cell") -> None:
         alias(p, old, "--pybamm-set", "pybamm_set")
 
 
-def add_physics(p, default="DFN", old: str | None = "--model", choices=("dfn", "spme", "spm")) -> None:
+def add_physics(p, default="DFN", old: str | None = "--model", choices=("dfn", "spme", "spm"),
+                help: str | None = None) -> None:
     p.add_argument("--physics", dest="physics", default=default, type=physics_value, metavar="|".join(choices),
-                   help=f"physics model PyBaMM solves: {', '.join(choices)} (default {default.lower()})")
+                   help=help or f"physics model PyBaMM solves: {', '.join(choices)} (default {default.lower()})")
     if old:
         alias(p, old, "--physics", "physics", convert=lambda v: physics_value(v))
+
+
+def add_quiet(p, help: str) -> None:
+    """--quiet: no progress lines (`help`: which the verb then leaves out)."""
+    p.add_argument("--quiet", action="store_true", dest="quiet", help=help)
+
+
+def add_fresh(p, help: str) -> None:
+    """--fresh (old name --resolve, still accepted): solve a PyBaMM truth again although one is shipped or cached."""
+    p.add_argument("--fresh", "--resolve", action="store_true", dest="fresh", help=help)
+
+
+def add_temperature(p, default: float = 25.0) -> None:
+    """--temperature-degC: the temperature a PyBaMM truth is simulated at (degC)."""
+    p.add_argument("--temperature-degC", type=float, default=default, dest="temperature_degC")
+
+
+def add_no_plots(p) -> None:
+    """--no-plots: write the report without its figures."""
+    p.add_argument("--no-plots", action="store_true", dest="no_plots")

@@ -213,7 +213,7 @@ def as_float(v: Any) -> float:
     try:
         return float(v)
     except OverflowError:
-        raise ValueError(f"number with {len(str(abs(v)))} digits is beyond float range") from None
+        raise ValueError(f"integer with {len(str(abs(v)))} digits is beyond float range") from None
 
 
 def finite_state_number(fail, where: str, v) -> float:
@@ -226,6 +226,19 @@ def finite_state_number(fail, where: str, v) -> float:
         raise fail(where, str(e)) from None
     if not math.isfinite(f):
         raise fail(where, f"must be finite, got {f!r}")
+    return f
+
+
+def file_number(fail, where: str, v: Any, limit: float, beyond: str, positive: bool = False) -> float:
+    """A number of a JSON input file (cell file, pack file) as a float: a JSON number (not a bool), finite,
+    |v| <= `limit` (`beyond` names that bound in the message: "float32 range", "the plausible range") and,
+    with `positive`, > 0. Else `fail(where, message)` is raised: the caller's error naming its file and the
+    field (cells.ecm, pack.spec)."""
+    f = finite_state_number(fail, where, v)
+    if abs(f) > limit:
+        raise fail(where, f"{f!r} is beyond {beyond} (|value| <= {limit:g})")
+    if positive and f <= 0:
+        raise fail(where, f"must be positive, got {v}")
     return f
 
 

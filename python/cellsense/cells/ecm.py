@@ -8,15 +8,15 @@ the file and the field (and the table cell) at fault.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._io import file_number
 from .ecm_reference import interpolate
-from .files import CellFileError
+from .files import MAX_CELL_NUMBER, CellFileError
 
 FORMAT_KEY = "cellsense cell file"
 FORMAT_VERSION = 1
@@ -125,17 +125,8 @@ def _err(source: str, where: str, msg: str) -> CellFileError:
 
 
 def _number(source: str, where: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _err(source, where, f"expected a number, got {type(v).__name__} {v!r}")
-    try:
-        finite = math.isfinite(v)
-    except OverflowError:  # an integer literal with hundreds of digits
-        raise _err(source, where, f"integer with {len(str(abs(v)))} digits is beyond float range") from None
-    if not finite:
-        raise _err(source, where, f"must be finite, got {v!r}")
-    if abs(v) > 3.0e38:  # the core's finiteness bound: every parameter must also fit a float32 MCU build
-        raise _err(source, where, f"magnitude {v!r} is beyond float32 range (|value| <= 3e38)")
-    return float(v)
+    """A cell-file number (the one check, _io.file_number), errors naming the file and the field."""
+    return file_number(lambda w, msg: _err(source, w, msg), where, v, MAX_CELL_NUMBER, "float32 range")
 
 
 def _vector(source: str, where: str, v: Any) -> np.ndarray:

@@ -10,6 +10,11 @@ class CellFileError(ValueError):
     """A cell file is malformed or physically inconsistent. The message names file and field."""
 
 
+#: |value| of any number in a cell file (ECM or SPMe; _io.file_number checks it): the core's finiteness bound,
+#: every parameter must also fit a float32 MCU build
+MAX_CELL_NUMBER = 3.0e38
+
+
 def models_dir() -> Path:
     """Where the bundled cell files live (installed package data, or the source tree)."""
     package = Path(__file__).resolve().parents[1]  # cellsense/

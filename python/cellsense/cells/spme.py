@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .files import CellFileError
+from .._io import file_number
+from .files import MAX_CELL_NUMBER, CellFileError
 
 F_C_PER_MOL = 96485.33212   # CODATA 2018, as spme.hpp
 RG_J_PER_MOL_K = 8.314462618
@@ -326,10 +326,7 @@ def load_spme_cell(data: dict[str, Any], source: str = "<cell>") -> SpmeCell:
             if key in OPTIONAL_DEFAULTS:
                 return OPTIONAL_DEFAULTS[key]
             raise err(f'parameters."{key}"', "missing")
-        v = p[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
-            raise err(f'parameters."{key}"', f"must be a finite number, got {v!r}")
-        v = float(v)
+        v = file_number(err, f'parameters."{key}"', p[key], MAX_CELL_NUMBER, "float32 range")
         zero_ok = any(z in key for z in ZERO_OK)
         if "activation" not in key and (v < 0 or (v == 0 and not zero_ok)):
             raise err(f'parameters."{key}"', f"must be {'>= 0' if zero_ok else '> 0'}, got {v}")
@@ -349,10 +346,10 @@ def load_spme_cell(data: dict[str, Any], source: str = "<cell>") -> SpmeCell:
             key = electrode_key(E, tmpl)
             if k in ("ocp_stoichiometry", "ocp_V"):
                 arr = p.get(key)
-                if not isinstance(arr, list) or not all(isinstance(a, (int, float)) and not isinstance(a, bool)
-                                                        and math.isfinite(a) for a in arr):
+                if not isinstance(arr, list):
                     raise err(f'parameters."{key}"', "must be a list of finite numbers")
-                d[k] = np.asarray(arr, float)
+                d[k] = np.asarray([file_number(err, f'parameters."{key}"[{i}]', a, MAX_CELL_NUMBER, "float32 range")
+                                   for i, a in enumerate(arr)], float)
             else:
                 d[k] = number(key)
         xs = d["ocp_stoichiometry"]
@@ -373,10 +370,12 @@ def load_spme_cell(data: dict[str, Any], source: str = "<cell>") -> SpmeCell:
 
     def rng(key: str, default: tuple[float, float]) -> tuple[float, float]:
         v = lim.get(key, default)
-        if not (isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(a, (int, float)) for a in v)
-                and float(v[0]) < float(v[1])):
+        if not (isinstance(v, (list, tuple)) and len(v) == 2):
+            raise err(f'limits."{key}"', f"must be [min, max] with min < max, got {v!r:.60}")
+        lo, hi = (file_number(err, f'limits."{key}"[{i}]', a, MAX_CELL_NUMBER, "float32 range") for i, a in enumerate(v))
+        if not lo < hi:
             raise err(f'limits."{key}"', f"must be [min, max] with min < max, got {v!r}")
-        return float(v[0]), float(v[1])
+        return lo, hi
 
     q = values["capacity_Ah"]
     cell = SpmeCell(

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._cliopts import add_physics, add_pybamm_set, alias, deprecation
+from .._cliopts import add_cell, add_fresh, add_physics, add_pybamm_set, add_quiet, add_temperature, deprecation
 from ..cells.files import resolve_cell_path
-from ..estimators.ecm import Estimator
+from ..estimators import make_estimator
 from ..evaluate.metrics import soc_metrics
 from ..truth.sensor import SensorModel
 from ..truth.simulate import _find_shipped, _resolve_settings, simulate
@@ -56,7 +56,7 @@ def demo(cell: str = "Chen2020", model_file: str = "chen2020", protocols=("udds"
                  f"{(sim.time_s[-1] - sim.time_s[0]) / 3600:.2f} h ({time.perf_counter() - t0:.1f} s incl. loading or solving the truth)")
         soc0 = float(np.clip(sim.soc_true[0] - soc_error, 0.0, 1.0))
         for filt in filters:
-            est = Estimator(model_file, filter=filt, initial_soc=soc0)
+            est = make_estimator(model_file, filter=filt, initial_soc=soc0)
             t1 = time.perf_counter()
             r = est.run(sim.time_s, sim.current_A, sim.voltage_V, sim.temperature_degC)
             el = time.perf_counter() - t1
@@ -96,18 +96,16 @@ def format_table(rows: list[DemoRow]) -> str:
 def add_cli(sub) -> None:
     p = sub.add_parser("demo", help="simulate a cell in PyBaMM, estimate it, print the accuracy table")
 
-    p.add_argument("--cell", default=None, help="cell file or bundled name the filters run (default chen2020)")
-    alias(p, "--model", "--cell", "old_model")
+    add_cell(p, help="cell file or bundled name the filters run (default chen2020)", old_dest="old_model")
     add_pybamm_set(p, old=None)
     p.add_argument("--protocol", action="append", default=None,
                    help="drive cycle(s): udds, us06, hwfet, wltc (repeatable; default udds and us06)")
-    p.add_argument("--temperature-degC", type=float, default=25.0)
+    add_temperature(p)
     add_physics(p, old="--pybamm-model")
     p.add_argument("--soc-error", type=float, default=0.2, help="initial SOC error of the filters (default 0.2)")
-    p.add_argument("--fresh", "--resolve", action="store_true", dest="fresh",
-                   help="solve the truths again with the installed PyBaMM (about 10 min on 2 cores) instead of the "
-                        "ones shipped with the package (Chen2020 DFN UDDS/US06 at 25 degC) or cached")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr, the table only")
+    add_fresh(p, help="solve the truths again with the installed PyBaMM (about 10 min on 2 cores) instead of the "
+                      "ones shipped with the package (Chen2020 DFN UDDS/US06 at 25 degC) or cached")
+    add_quiet(p, help="no progress lines on stderr, the table only")
     p.add_argument("--needs-pybamm", action="store_true", dest="needs_pybamm",
                    help="run nothing: print yes if this run has to solve a truth with PyBaMM (--fresh, or a truth "
                         "not shipped), no if the shipped truths cover it (scripts/demo.sh installs PyBaMM only then)")

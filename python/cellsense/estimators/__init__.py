@@ -1,5 +1,7 @@
-"""Estimators: the Python face of the core's estimators (ECM, SPMe, SOH, power). One rule picks the class
-for a cell (``estimators.base.estimator_class``; ``make_estimator`` and ``Estimator(cell)`` both use it)."""
+"""Estimators: the Python face of the core's estimators (ECM, SPMe, SOH, power). ``make_estimator(cell, ...)`` is
+the one factory: it builds the class the one rule picks for a cell (``estimators.base.estimator_class``;
+``Estimator`` for an ECM cell, ``SpmeEstimator`` for an SPMe cell). ``Estimator(spme_cell)`` still gives an
+SpmeEstimator, deprecated."""
 from __future__ import annotations
 
 from .base import EstimatorBase, RunResult, StepResult, estimator_class, make_estimator

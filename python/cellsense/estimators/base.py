@@ -415,7 +415,7 @@ class EstimatorBase:
 
 
 # ----------------------------------------------------------------------------------------------
-# Which estimator class runs a cell: the one rule (make_estimator and Estimator(cell) both use it)
+# Which estimator class runs a cell: the one rule (make_estimator, the factory; Estimator's deprecated SPMe door)
 # ----------------------------------------------------------------------------------------------
 #: cell kind ("ecm", "spme": a cell file's "model") -> the estimator class for it, registered by the module
 #: that defines the class (estimators.ecm, estimators.spme; the package's __init__ imports both)
@@ -434,6 +434,8 @@ def estimator_class(cell: Any) -> type:
 
 
 def make_estimator(cell: Any, *args: Any, **kwargs: Any) -> EstimatorBase:
-    """The estimator for `cell` (see estimator_class), built with the Estimator constructor's arguments
-    (filter, noise, settings, dtype, initial_soc; spme_noise for an SPMe cell)."""
+    """The one factory (``cellsense.make_estimator``): the estimator for `cell` (a path, bundled name or loaded
+    cell; the class estimator_class picks: ``Estimator`` for an ECM cell, ``SpmeEstimator`` for an SPMe
+    cell), built with the estimator constructor's arguments (filter, noise, settings, dtype, initial_soc;
+    spme_noise for an SPMe cell)."""
     return estimator_class(cell)(cell, *args, **kwargs)

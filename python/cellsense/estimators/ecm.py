@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict
 from typing import Any
 
@@ -15,8 +16,16 @@ from .base import (EstimatorBase, RunResult, StepResult, core_class, core_config
 from .settings import EstimatorSettings, NoiseSettings
 
 
+#: the warning of the deprecated door Estimator(spme_cell) (Estimator is the ECM estimator; make_estimator picks)
+SPME_DOOR_DEPRECATED = ("cellsense.Estimator(cell) with an SPMe cell file is deprecated and goes in the next release: "
+                        "use cellsense.make_estimator(cell, ...) (the estimator for any cell file) or "
+                        "cellsense.estimators.SpmeEstimator(cell, ...)")
+
+
 class Estimator(EstimatorBase):
-    """SOC estimator for one cell.
+    """The SOC estimator for an equivalent-circuit (ECM) cell. ``cellsense.make_estimator(cell, ...)`` builds the
+    estimator for any cell file (this class for an ECM cell, ``SpmeEstimator`` for an SPMe cell) and is the way
+    to build one; ``Estimator(spme_cell)`` still returns an SpmeEstimator, deprecated (DeprecationWarning).
 
     Parameters
     ----------
@@ -29,10 +38,13 @@ class Estimator(EstimatorBase):
     """
 
     def __new__(cls, cell=None, *args, **kwargs):
-        # Estimator(cell) is the class estimator_class(cell) picks (an SPMe cell file runs estimators.spme),
-        # as make_estimator(cell) is; a subclass named explicitly is built as itself.
+        # Deprecated door (issue #13: one factory): Estimator(spme_cell) is built as the class make_estimator's rule
+        # (estimator_class) picks, with a DeprecationWarning. A subclass named explicitly is built as itself.
         if cls is Estimator and cell is not None:
-            cls = estimator_class(cell)
+            picked = estimator_class(cell)
+            if picked is not Estimator:
+                warnings.warn(SPME_DOOR_DEPRECATED, DeprecationWarning, stacklevel=2)
+                cls = picked
         return super().__new__(cls)
 
     def __init__(self, cell: str | Cell, filter: str = "ekf", noise: NoiseSettings | None = None,

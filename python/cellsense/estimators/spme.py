@@ -42,7 +42,8 @@ class SpmeRunResult(RunResult):
 
 
 class SpmeEstimator(Estimator):
-    """`cellsense.Estimator` for an SPMe cell (same constructor, run, step, save/restore)."""
+    """The estimator for an SPMe cell (``cellsense.make_estimator`` builds it for an SPMe cell file): the ECM
+    Estimator's constructor, run, step, save/restore, plus `spme_noise`."""
 
     def __init__(self, cell, filter: str = "ekf", noise=None, settings=None, dtype: str = "float64",
                  initial_soc: float | None = None, spme_noise: SpmeNoise | None = None) -> None:

@@ -21,9 +21,9 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .._cliopts import add_cell
+from .._cliopts import add_cell, add_no_plots, add_quiet
 from .._io import Progress
-from ..estimators.ecm import Estimator
+from ..estimators import make_estimator
 from ..io.realdata import load_real_log
 from ..truth.sensor import SensorModel
 from ..truth.simulate import simulate
@@ -61,7 +61,7 @@ def run_scenario(s: Scenario, plot_dir: str | None = None, settle_s: float = 600
     try:
         t, i, v, th, truth = load_truth(s)
         soc0 = None if s.soc_error is None else float(np.clip(truth[0] - s.soc_error, 0.0, 1.0))
-        est = Estimator(s.model, filter=s.filter, initial_soc=soc0)
+        est = make_estimator(s.model, filter=s.filter, initial_soc=soc0)
         res = est.run(t, i, v, th)
         m = soc_metrics(t, res.soc, res.soc_sigma, truth, settle_s=settle_s)
         after = (t >= t[0] + settle_s) & np.isfinite(truth) & np.isfinite(res.soc)
@@ -255,9 +255,8 @@ def add_cli(sub) -> None:
     p.add_argument("--out", default="validation-report", help="report directory (validation.md, validation.csv, plots/)")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: CPU count)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://HOST:PORT) to run the sweep on")
-    p.add_argument("--no-plots", action="store_true")
-    p.add_argument("--quiet", action="store_true", help="no progress lines (each truth and scenario as it finishes, "
-                                                         "with the ETA); the summary only")
+    add_no_plots(p)
+    add_quiet(p, help="no progress lines (each truth and scenario as it finishes, with the ETA); the summary only")
     p.add_argument("--no-real-cells", action="store_true",
                    help="skip the real-cell matrix (Panasonic 18650PF, 25 to -20 degC; about 10 s)")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._cliopts import add_pybamm_set, alias, physics_value
+from .._cliopts import add_physics, add_pybamm_set, add_quiet, alias
 from .._io import require
 from .build import fit
 from .from_pybamm import cli_fit_from_pybamm
@@ -20,9 +20,9 @@ def add_cli(subparsers):
     p.add_argument("--hppc", default=None, action="append", help="HPPC cell log (repeat per temperature); required for an ECM")
 
     add_pybamm_set(p, default=None, old="--from-pybamm")
-    p.add_argument("--physics", dest="physics", default=None, type=physics_value, metavar="spme",
-                   help="spme: derive a reduced electrochemical (SPMe) cell file from --pybamm-set instead of fitting "
-                        "an ECM (python/cellsense/fit/from_pybamm.py)")
+    add_physics(p, default=None, old=None, choices=("spme",),
+                help="spme: derive a reduced electrochemical (SPMe) cell file from --pybamm-set instead of fitting "
+                     "an ECM (python/cellsense/fit/from_pybamm.py)")
     alias(p, "--model", "--physics spme (or --ecm-rc N for an ECM)", "physics",
           convert=lambda v: {"ecm": None, "spme": "SPMe"}[str(v).lower()])
     p.add_argument("--out", required=True, help="output cell file (JSON)")
@@ -50,7 +50,7 @@ def add_cli(subparsers):
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="also draw the fitted model's open-loop voltage against the measured one per temperature "
                         "(each HPPC file, and the OCV test) with the residuals (needs matplotlib: cellsense[fit])")
-    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    add_quiet(p, help="no progress line on stderr")
     p.set_defaults(func=_cli_fit)
     return p
 

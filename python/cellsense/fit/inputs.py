@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.logs import read_log
+from ..io.logs import COLUMNS, incomplete, read_log
 
 
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-#: the columns of a cell log, in the order a plain 2-D array gives them (docs/fitting.md, "Inputs")
-LOG_COLUMNS = ("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true")
+#: the columns of a cell log, in the order a plain 2-D array gives them (docs/fitting.md, "Inputs"): io.logs.COLUMNS
+LOG_COLUMNS = COLUMNS
 
 
 def _log_arrays(src, what: str) -> tuple[dict, str]:
@@ -70,16 +70,15 @@ def _log_arrays(src, what: str) -> tuple[dict, str]:
         elif len(arr) != n:
             raise ValueError(f"{what}: column {c} has {len(arr)} values, time_s has {n}")
         out[c] = arr
-    if n is None or n < 2:
-        raise ValueError(f"{what}: needs at least 2 samples, has {n or 0}")
-    for c, arr in out.items():
-        bad = np.flatnonzero(~np.isfinite(arr))
-        if bad.size:
-            raise ValueError(f"{what}: row {bad[0]}: non-finite {c} ({arr[bad[0]]!r}); a fit needs every sample "
+    issue = incomplete(out)  # the complete-log rule read_log applies to a file
+    if issue is not None:
+        kind, row, c = issue
+        if kind == "rows":
+            raise ValueError(f"{what}: needs at least 2 samples, has {row}")
+        if kind == "nonfinite":
+            raise ValueError(f"{what}: row {row}: non-finite {c} ({out[c][row]!r}); a fit needs every sample "
                              f"(drop or fill the gaps first)")
-    bad = np.flatnonzero(np.diff(out["time_s"]) <= 0)
-    if bad.size:
-        raise ValueError(f"{what}: row {bad[0] + 1}: time_s not strictly increasing")
+        raise ValueError(f"{what}: row {row}: time_s not strictly increasing")
     return out, name
 
 

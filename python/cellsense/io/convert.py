@@ -94,6 +94,23 @@ def _read_columns(path: Path, wanted: list[str], row_filter=None) -> tuple[dict[
     return {w: a[:, k] for k, w in enumerate(wanted)}, n_in
 
 
+#: a time step longer than this (s) in a Panasonic `*_HPPC_5pulse` file is where an interpulse discharge happened
+INTERPULSE_GAP_S = 100.0
+
+
+def _soc_capacity(path, capacity_Ah: float | None, own_Ah: float) -> float:
+    """The capacity soc_true is counted against, in every converter: `capacity_Ah` if given (positive, finite),
+    else `own_Ah`, the file's own discharged charge. ValueError otherwise."""
+    if capacity_Ah is None:
+        if not (own_Ah > 0 and math.isfinite(own_Ah)):
+            raise ValueError(f"{path}: no discharged charge to take as the soc_true reference ({own_Ah!r} Ah); "
+                             "give the capacity (--capacity-Ah)")
+        return float(own_Ah)
+    if not (capacity_Ah > 0 and math.isfinite(capacity_Ah)):
+        raise ValueError(f"capacity_Ah must be positive, got {capacity_Ah}")
+    return float(capacity_Ah)
+
+
 def _drop_repeated_times(cols: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int]:
     t = cols["t"]
     keep = np.r_[True, np.diff(t) != 0.0]
@@ -110,14 +127,10 @@ def convert_panasonic(path: str | os.PathLike, capacity_Ah: float | None = 2.9) 
     cols = {"t": cols["Time"], "v": cols["Voltage"], "i": -cols["Current"], "ah": cols["Ah"], "T": cols["Battery_Temp_degC"]}
     cols, dups = _drop_repeated_times(cols)
     ah = cols["ah"] - cols["ah"][0]
-    notes = []
-    if capacity_Ah is None:
-        capacity_Ah = float(-ah.min())
-        notes.append(f"soc_true reference: the file's own discharged charge, {capacity_Ah:.4f} Ah")
-    elif capacity_Ah <= 0 or not math.isfinite(capacity_Ah):
-        raise ValueError(f"capacity_Ah must be positive, got {capacity_Ah}")
-    else:
-        notes.append(f"soc_true reference: {capacity_Ah:.4f} Ah")
+    own = capacity_Ah is None
+    capacity_Ah = _soc_capacity(path, capacity_Ah, float(-ah.min()))
+    notes = [f"soc_true reference: the file's own discharged charge, {capacity_Ah:.4f} Ah" if own
+             else f"soc_true reference: {capacity_Ah:.4f} Ah"]
     soc = 1.0 + ah / capacity_Ah
     log = CellLog(cols["t"], cols["i"], cols["v"], cols["T"], soc, str(path))
     return log, ConvertReport(n_in, len(log), dups, notes)
@@ -129,7 +142,7 @@ def interpulse_clock_offset(pulse_cols: dict, ip_cols: dict, path="") -> float:
     10 % SOC discharge happened; the interpulse file logs those discharges (60 s logging) and its first
     row lies |Ah jump into the first discharge| / |current| after the start of the first gap."""
     t, ah = pulse_cols["t"], pulse_cols["ah"]
-    gaps = np.flatnonzero(np.diff(t) > 100.0)
+    gaps = np.flatnonzero(np.diff(t) > INTERPULSE_GAP_S)
     if not len(gaps):
         raise ValueError(f"{path}: the 5-pulse file has no time gaps (interpulse discharges) to merge into")
     k = int(gaps[0])
@@ -160,7 +173,7 @@ def convert_panasonic_hppc(pulse_path: str | os.PathLike, interpulse_path: str |
     tm = B["t"] + off
     keep = np.zeros(len(tm), bool)
     t = A["t"]
-    for k in np.flatnonzero(np.diff(t) > 100.0):
+    for k in np.flatnonzero(np.diff(t) > INTERPULSE_GAP_S):
         keep |= (tm > t[k]) & (tm < t[k + 1])
     j = int(np.searchsorted(tm, t[-1], side="right"))
     prev_ah, prev_t = A["ah"][-1], t[-1]
@@ -172,10 +185,7 @@ def convert_panasonic_hppc(pulse_path: str | os.PathLike, interpulse_path: str |
     order = np.argsort(merged["t"], kind="stable")
     merged = {k: v[order] for k, v in merged.items()}
     merged, d2 = _drop_repeated_times(merged)
-    if capacity_Ah is None:
-        capacity_Ah = float(-(merged["ah"] - merged["ah"][0]).min())
-    elif capacity_Ah <= 0 or not math.isfinite(capacity_Ah):
-        raise ValueError(f"capacity_Ah must be positive, got {capacity_Ah}")
+    capacity_Ah = _soc_capacity(pulse_path, capacity_Ah, float(-(merged["ah"] - merged["ah"][0]).min()))
     soc = 1.0 + (merged["ah"] - merged["ah"][0]) / capacity_Ah
     log = CellLog(merged["t"], merged["i"], merged["v"], merged["T"], soc, f"{pulse_path}+{interpulse_path.name}")
     notes = [f"merged {int(keep.sum())} interpulse rows (clock offset {off:.3f} s)",
@@ -195,8 +205,7 @@ def convert_nasa(path: str | os.PathLike, discharge_index: int, capacity_Ah: flo
     cols, dups = _drop_repeated_times(cols)
     dt = np.diff(cols["t"], prepend=cols["t"][0])
     q = np.cumsum(cols["i"] * dt) / 3600.0   # row k's current held over (t[k-1], t[k]]
-    if capacity_Ah is None:
-        capacity_Ah = float(q[-1])
+    capacity_Ah = _soc_capacity(path, capacity_Ah, float(q[-1]))
     soc = 1.0 - q / capacity_Ah
     log = CellLog(cols["t"], cols["i"], cols["v"], cols["T"], soc, str(path))
     return log, ConvertReport(n_in, len(log), dups, [f"discharge {key}; soc_true reference {capacity_Ah:.4f} Ah"])

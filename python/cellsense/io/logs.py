@@ -19,6 +19,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -26,6 +27,8 @@ from .._io import atomic_write
 
 REQUIRED = ("time_s", "current_A", "voltage_V", "temperature_degC")
 OPTIONAL = ("soc_true",)
+#: every column a cell log defines, in file order (a plain n x 4/5 array's columns, a shipped truth's header)
+COLUMNS = REQUIRED + OPTIONAL
 
 
 class LogFormatError(ValueError):
@@ -46,14 +49,20 @@ class CellLog:
 
 
 def _parse(path: Path, all_columns: bool, comments: bool) -> tuple[list[str], np.ndarray]:
-    """The one cell-log parser: (column names, float rows). The four required columns must be in the
-    header; with all_columns every header column is read, else the required ones and soc_true. An empty
-    field is NaN. With comments, lines starting with '#' are skipped."""
+    """parse_log_bytes of the file at `path`."""
     try:
         with open(path, "rb") as fb:
             raw = fb.read()
     except OSError as e:
         raise LogFormatError(f"{path}: cannot open: {e.strerror}") from None
+    return parse_log_bytes(raw, path, all_columns, comments)
+
+
+def parse_log_bytes(raw: bytes, path: str | os.PathLike, all_columns: bool, comments: bool) -> tuple[list[str], np.ndarray]:
+    """The one cell-log parser (files through read_cell_log / read_log, the shipped truths' .csv.gz through
+    truth.cache): (column names, float rows) of the log's bytes; `path` names it in errors. The four required
+    columns must be in the header; with all_columns every header column is read, else the required ones and
+    soc_true. An empty field is NaN. With comments, lines starting with '#' are skipped."""
     if raw.startswith(codecs.BOM_UTF8):  # a byte-order mark (spreadsheet exports): not part of the header
         raw = raw[len(codecs.BOM_UTF8):]
     try:
@@ -131,27 +140,88 @@ def read_log(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if not path.exists():
         raise LogFormatError(f"{path}: file not found")
     cols, a = _parse(path, all_columns=True, comments=True)
-    if a.shape[0] < 2:
-        raise LogFormatError(f"{path}: needs at least 2 data rows, has {a.shape[0]}")
-    out = {}
-    for j, n in enumerate(cols):
-        col = a[:, j]
-        bad = np.flatnonzero(~np.isfinite(col))
-        if bad.size:
-            raise LogFormatError(f"{path}: data row {bad[0] + 1}: non-finite value in column {n!r}")
-        out[n] = col
-    bad = np.flatnonzero(np.diff(out["time_s"]) <= 0)
-    if bad.size:
-        raise LogFormatError(f"{path}: line {bad[0] + 3}: time_s not strictly increasing")
+    out = {n: a[:, j] for j, n in enumerate(cols)}
+    check_complete(out, path)
     return out
 
 
-def write_cell_log(path: str | os.PathLike, log: CellLog) -> None:
-    """Write a cell log atomically."""
-    cols = list(REQUIRED) + (["soc_true"] if log.soc_true is not None else [])
-    arrays = [log.time_s, log.current_A, log.voltage_V, log.temperature_degC] + (
-        [log.soc_true] if log.soc_true is not None else [])
+def check_complete(columns: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
+    """LogFormatError naming the file `path` (and the data row, or the line of a file without comment lines)
+    unless the columns read from it are a complete log (`incomplete`)."""
+    issue = incomplete(columns)
+    if issue is not None:
+        what, row, col = issue
+        raise LogFormatError(f"{path}: needs at least 2 data rows, has {row}" if what == "rows" else
+                             f"{path}: data row {row + 1}: non-finite value in column {col!r}" if what == "nonfinite" else
+                             f"{path}: line {row + 2}: time_s not strictly increasing")
+
+
+def incomplete(columns: Mapping[str, np.ndarray]) -> tuple[str, int, str] | None:
+    """The rule for a complete cell log, which fits and PyBaMM truths need (read_log; fit's logs given as
+    arrays): at least 2 rows, every value finite, time_s strictly increasing. None if complete, else the first
+    problem (columns in order, then rows): ("rows", number of rows, ""), ("nonfinite", row, column) or
+    ("time", row, "time_s"), with the 0-based row; the callers say it in their terms (file line, array row)."""
+    n = len(columns["time_s"]) if "time_s" in columns else 0
+    if n < 2:
+        return "rows", n, ""
+    for c, col in columns.items():
+        bad = np.flatnonzero(~np.isfinite(col))
+        if bad.size:
+            return "nonfinite", int(bad[0]), c
+    bad = np.flatnonzero(np.diff(columns["time_s"]) <= 0)
+    if bad.size:
+        return "time", int(bad[0]) + 1, "time_s"
+    return None
+
+
+def write_log(path: str | os.PathLike, columns: Mapping[str, Any], formats: Mapping[str, str] | None = None) -> Path:
+    """The one cell-log writer (`write_cell_log`, `SimResult.to_csv`), atomically: the header (the column names
+    in order; the four REQUIRED columns must be among them), then one line per row, ',' between fields and
+    '\\n' after each line. A column named in `formats` is written with that printf format (e.g. '%.10g'); any
+    other column exactly (Python's shortest repr: read back bit for bit). A non-finite value is an empty field
+    (a dropped reading, which `read_cell_log` reads back as NaN). Columns of different lengths are refused
+    (ValueError naming the file and the columns)."""
+    path = Path(path)
+    lines = log_lines(columns, formats, path)  # checked before the file is opened
     with atomic_write(path) as f:
-        f.write(",".join(cols) + "\n")
-        for row in zip(*arrays):
-            f.write(",".join("" if not math.isfinite(v) else repr(float(v)) for v in row) + "\n")
+        f.writelines(lines)
+    return path
+
+
+def log_lines(columns: Mapping[str, Any], formats: Mapping[str, str] | None = None,
+              path: str | os.PathLike = "<memory>") -> Iterator[str]:
+    """The lines of a cell log as `write_log` writes them (each ending in '\\n'; the shipped truths' .csv.gz are
+    these lines gzipped). The columns are checked now (ValueError naming `path`); the lines are made as iterated,
+    row by row from the columns (no copy of a long log)."""
+    names = list(columns)
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise ValueError(f"{path}: cannot write a cell log without column(s) {', '.join(missing)}")
+    data = [columns[c] for c in names]
+    if len({len(a) for a in data}) > 1:
+        raise ValueError(f"{path}: columns of different lengths: "
+                         + ", ".join(f"{c} {len(a)}" for c, a in zip(names, data)))
+    formats = formats or {}
+    fmts = [formats.get(c) for c in names]
+
+    def field(fmt: str | None, v) -> str:
+        v = float(v)
+        if not math.isfinite(v):
+            return ""
+        return repr(v) if fmt is None else fmt % v
+
+    def lines() -> Iterator[str]:
+        yield ",".join(names) + "\n"
+        for row in zip(*data):
+            yield ",".join(field(fmt, v) for fmt, v in zip(fmts, row)) + "\n"
+
+    return lines()
+
+
+def write_cell_log(path: str | os.PathLike, log: CellLog) -> None:
+    """Write a cell log atomically, every value exactly (write_log)."""
+    cols = {"time_s": log.time_s, "current_A": log.current_A, "voltage_V": log.voltage_V,
+            "temperature_degC": log.temperature_degC}
+    if log.soc_true is not None:
+        cols["soc_true"] = log.soc_true
+    write_log(path, cols)

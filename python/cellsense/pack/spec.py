@@ -5,7 +5,6 @@ temperature sensors with their scaling and sign, an optional reference SOC, and 
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._io import file_number
 from ..cells.ecm import Cell
 from ..cells.load import load_cell
 
@@ -105,19 +105,8 @@ MAX_PACK_NUMBER = 1e18
 
 
 def _num(source: str, where: str, v: Any, positive: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _err(source, where, f"expected a finite number, got {v!r:.60}")
-    try:
-        finite = math.isfinite(v)
-    except OverflowError:  # an integer literal with hundreds of digits
-        raise _err(source, where, f"integer with {len(str(abs(v)))} digits is beyond float range") from None
-    if not finite:
-        raise _err(source, where, f"expected a finite number, got {v!r}")
-    if abs(v) > MAX_PACK_NUMBER:
-        raise _err(source, where, f"{v:g} is beyond the plausible range (|value| <= {MAX_PACK_NUMBER:g})")
-    if positive and v <= 0:
-        raise _err(source, where, f"must be positive, got {v}")
-    return float(v)
+    """A pack-file number (the one check, _io.file_number), errors naming the file and the field."""
+    return file_number(lambda w, msg: _err(source, w, msg), where, v, MAX_PACK_NUMBER, "the plausible range", positive)
 
 
 def _signal(source: str, where: str, v: Any) -> Signal:

@@ -7,7 +7,7 @@ import time as _time
 import numpy as np
 
 from .._io import Progress, require
-from .cache import _TruthCache
+from .cache import TRUTH_COLUMNS, _TruthCache
 from .result import SimResult
 from .schedules import DRIVE_CYCLES, drive_cycle_shape
 from .solver import ATOL, CACHE_FORMAT, RAMP_S, RTOL, _progress_fn
@@ -100,7 +100,7 @@ def simulate_aging(cell="OKane2022", model="SPMe", temperature_degC=25.0, out=No
                "repeats": AGING_DRIVE_REPEATS, "temperature [degC]": T, "pybamm": pybamm.__version__,
                "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}}
     cache = _TruthCache(key_obj, cache_dir, use_cache, prefix="aging-")
-    names = ("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true", "capacity_true_Ah", "r0_ref_Ohm")
+    names = TRUTH_COLUMNS + ("capacity_true_Ah", "r0_ref_Ohm")
     truth, meta = cache.load(names)
     say = _progress_fn(quiet, progress)
     what = f"{cell} {model} ageing campaign ({blocks} blocks of {cycle.upper()}) at {T:g} degC"

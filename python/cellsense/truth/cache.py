@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import write_atomically
+from ..io.logs import COLUMNS, check_complete, log_lines, parse_log_bytes
 from .result import jsonable
 from .schedules import _build_schedule
 from .solver import ATOL, CACHE_FORMAT, RTOL
@@ -26,7 +27,7 @@ def default_cache_dir() -> Path:
 #: `python scripts/make_demo_truths.py --fresh`): the cell log as .csv.gz (soc_true on the nominal scale, as
 #: cached) and its provenance .json (PyBaMM version, parameter set, solver settings, the cache key)
 TRUTH_DIR = Path(__file__).resolve().parents[1] / "data" / "truth"
-TRUTH_COLUMNS = ("time_s", "current_A", "voltage_V", "temperature_degC", "soc_true")
+TRUTH_COLUMNS = COLUMNS  #: a shipped truth's columns: the cell log's (io.logs.COLUMNS)
 
 
 def _truth_key_obj(cell, model, settings, T, sched, pb_version) -> dict:
@@ -78,12 +79,11 @@ def _load_shipped(rec) -> tuple[dict, dict]:
     if digest != rec["data sha256"]:
         raise ValueError(f"{rec['_data']}: sha256 {digest} differs from its provenance {rec['_json'].name} "
                          f"({rec['data sha256']}): the shipped truth is damaged; --fresh re-solves it")
-    text = gzip.decompress(raw).decode("utf-8")
-    header, _, body = text.partition("\n")
-    if tuple(header.strip().split(",")) != TRUTH_COLUMNS:
-        raise ValueError(f"{rec['_data']}: header {header!r}, expected {','.join(TRUTH_COLUMNS)}")
-    a = np.loadtxt(body.splitlines(), delimiter=",", dtype=float, ndmin=2)
+    cols, a = parse_log_bytes(gzip.decompress(raw), rec["_data"], all_columns=True, comments=False)  # the one reader
+    if tuple(cols) != TRUTH_COLUMNS:
+        raise ValueError(f"{rec['_data']}: header {','.join(cols)!r}, expected {','.join(TRUTH_COLUMNS)}")
     truth = {c: np.ascontiguousarray(a[:, j]) for j, c in enumerate(TRUTH_COLUMNS)}
+    check_complete(truth, rec["_data"])  # a truth is a complete log, as read_log requires
     meta = json.loads(json.dumps(rec["meta"]))
     return truth, meta
 
@@ -96,14 +96,12 @@ def write_shipped_truth(res_truth: dict, meta: dict, key_obj: dict, cell_info: d
 
     out_dir = Path(out_dir) if out_dir else TRUTH_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    lines = [",".join(TRUTH_COLUMNS)]
-    cols = [np.asarray(res_truth[c], float) for c in TRUTH_COLUMNS]
-    for row in zip(*cols):
-        lines.append(",".join(repr(float(v)) for v in row))  # shortest repr: reads back bit for bit
     data = out_dir / f"{stem}.csv.gz"
+    # the one writer's lines, every value exact (shortest repr: reads back bit for bit)
+    text = "".join(log_lines({c: res_truth[c] for c in TRUTH_COLUMNS}, path=data))
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
-        gz.write(("\n".join(lines) + "\n").encode("utf-8"))
+        gz.write(text.encode("utf-8"))
     data.write_bytes(buf.getvalue())
     rec = {"format": "cellsense shipped truth", "format version": 1,
            "what": f"{key_obj['cell']} {key_obj['model']} (lumped thermal), {key_obj['settings']['protocol']} at "

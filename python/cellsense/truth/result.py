@@ -12,7 +12,12 @@ import numpy as np
 
 from .._io import write_atomically
 from ..io.logs import REQUIRED as CSV_COLUMNS
-from ..io.logs import read_log
+from ..io.logs import read_log, write_log
+
+#: the printf format of each column of a truth's CSV; EXTRA_FORMAT: each of SimResult.extra's columns
+TRUTH_FORMATS = {"time_s": "%.12g", "current_A": "%.10g", "voltage_V": "%.10g", "temperature_degC": "%.8g",
+                 "soc_true": "%.12g"}
+EXTRA_FORMAT = "%.10g"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -41,23 +46,23 @@ class SimResult:
                 + (", soc_true" if self.soc_true is not None else "") + (f", +{', '.join(self.extra)}" if self.extra else "")
                 + (", sensor applied" if m.get("sensor") else "") + ")")
 
-    def to_csv(self, path, sidecar: bool = True) -> Path:
-        """Write the cell log (and ``<path>.json`` sidecar with ``meta``) atomically."""
-        path = Path(path)
-        cols = [self.time_s, self.current_A, self.voltage_V, self.temperature_degC]
-        header = list(CSV_COLUMNS)
-        fmts = ["%.12g", "%.10g", "%.10g", "%.8g"]
+    def columns(self) -> dict[str, np.ndarray]:
+        """The log's columns in file order: the four cell-log columns, soc_true (if any), then `extra`."""
+        cols = {"time_s": self.time_s, "current_A": self.current_A, "voltage_V": self.voltage_V,
+                "temperature_degC": self.temperature_degC}
         if self.soc_true is not None:
-            cols.append(self.soc_true)
-            header.append("soc_true")
-            fmts.append("%.12g")
-        for name, col in self.extra.items():
-            cols.append(col)
-            header.append(name)
-            fmts.append("%.10g")
-        data = np.column_stack([np.asarray(c, dtype=float) for c in cols])
-        write_atomically(path, lambda fh: np.savetxt(fh, data, fmt=fmts, delimiter=",",
-                                                   header=",".join(header), comments=""))
+            cols["soc_true"] = self.soc_true
+        clash = [k for k in self.extra if k in cols or k == "soc_true"]
+        if clash:
+            raise ValueError(f"SimResult.extra: column(s) {', '.join(clash)} would repeat a cell-log column")
+        cols.update(self.extra)
+        return cols
+
+    def to_csv(self, path, sidecar: bool = True) -> Path:
+        """Write the cell log (io.logs.write_log: TRUTH_FORMATS, EXTRA_FORMAT) and ``<path>.json`` sidecar with ``meta``,
+        each atomically."""
+        path = Path(path)
+        write_log(path, self.columns(), {**{k: EXTRA_FORMAT for k in self.extra}, **TRUTH_FORMATS})
         if sidecar:
             meta = dict(self.meta)
             meta["log file"] = path.name

@@ -23,7 +23,7 @@ from typing import Optional
 
 import numpy as np
 
-from .._cliopts import add_physics, add_pybamm_set
+from .._cliopts import add_fresh, add_physics, add_pybamm_set, add_quiet, add_temperature
 from .._io import Progress, require
 from .aging import simulate_aging
 from .cache import shipped_truths  # noqa: F401  (cellsense.simulate.shipped_truths, as before the split)
@@ -228,7 +228,7 @@ def add_cli(subparsers):
 
     add_pybamm_set(p, old="--cell")
     p.add_argument("--protocol", default="udds", choices=PROTOCOLS)
-    p.add_argument("--temperature-degC", type=float, default=25.0, dest="temperature_degC")
+    add_temperature(p)
     p.add_argument("--out", required=True, help="output cell-log CSV (sidecar: OUT.json next to it)")
     add_physics(p, old="--model")
     p.add_argument("--initial-soc", type=float, default=None, dest="initial_soc")
@@ -243,11 +243,9 @@ def add_cli(subparsers):
     p.add_argument("--lower-cutoff-V", type=float, default=None, dest="lower_cutoff_V")
     p.add_argument("--cache-dir", default=None, dest="cache_dir")
     p.add_argument("--no-cache", action="store_true", dest="no_cache")
-    p.add_argument("--fresh", "--resolve", action="store_true", dest="fresh",
-                   help="solve with the installed PyBaMM even when the truth ships with the package (the demo's "
-                        "Chen2020 DFN UDDS/US06 at 25 degC) or is cached")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress lines on stderr (what is solved, the cache, the solve's elapsed time and ETA)")
+    add_fresh(p, help="solve with the installed PyBaMM even when the truth ships with the package (the demo's "
+                      "Chen2020 DFN UDDS/US06 at 25 degC) or is cached")
+    add_quiet(p, help="no progress lines on stderr (what is solved, the cache, the solve's elapsed time and ETA)")
     g = p.add_argument_group("sensor model (applied after the truth)")
     g.add_argument("--voltage-noise-V", type=float, default=0.0, dest="voltage_noise_V")
     g.add_argument("--current-noise-A", type=float, default=0.0, dest="current_noise_A")

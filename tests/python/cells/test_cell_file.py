@@ -83,12 +83,12 @@ def test_wrong_format_and_unknown_name(tmp_path, cell_dict):
 def test_bundled_cells_load_and_run():
     names = bundled_cells()
     assert names, "models/ must ship at least one cell"
-    from cellsense import Estimator
+    from cellsense import make_estimator
 
     for n in names:
         c = load_cell(n)
         assert c.provenance, f"{n}: provenance is required"
-        est = Estimator(n, filter="ekf")
+        est = make_estimator(n, filter="ekf")
         v = float(c.ocv(0.5, 25.0))
         r = est.step(1.0, 0.0, v, 25.0)
         assert r.status == "fused"

@@ -19,7 +19,10 @@ import json
 import numpy as np
 import pytest
 
-from cellsense import Estimator, load_cell
+import warnings
+
+from cellsense import Estimator, load_cell, make_estimator
+from cellsense.estimators import SpmeEstimator
 from cellsense.cells.spme import SpmeCell, SpmeCellError, electrolyte_modes, load_spme_cell, pade_particle
 from cellsense.cells.spme_reference import reference_open_loop
 from cellsense.estimators.spme import open_loop
@@ -86,11 +89,18 @@ def test_bundled_cell_and_dispatch(cell):
     # capacity on simulate's soc_true scale: Chen2020's electrodes between the cut-offs (docs/truth.md)
     assert cell.model == "spme" and 5.1 < cell.capacity_Ah < 5.2 and cell.provenance
     assert cell.model_voltage_error_V is not None and 0 < cell.model_voltage_error_V < 0.015
-    est = Estimator(CELL, filter="ukf")
-    assert type(est).__name__ == "SpmeEstimator" and isinstance(est, Estimator)
+    est = make_estimator(CELL, filter="ukf")  # the one factory picks the class from the cell file
+    assert type(est) is SpmeEstimator and isinstance(est, Estimator)
     assert est.state_names[0] == "soc" and len(est.state_names) == 9
     # the ECM path is untouched
-    assert type(Estimator("chen2020")).__name__ == "Estimator"
+    assert type(make_estimator("chen2020")) is Estimator
+    # the deprecated door: Estimator(spme cell) is still an SpmeEstimator, with a DeprecationWarning naming the factory
+    with pytest.warns(DeprecationWarning, match=r"use cellsense\.make_estimator\(cell, \.\.\.\)"):
+        old = Estimator(CELL, filter="ukf")
+    assert type(old) is SpmeEstimator and old.filter == "ukf"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning on the ECM class's own cells or on the SPMe class named
+        assert type(Estimator("chen2020")) is Estimator and type(SpmeEstimator(CELL)) is SpmeEstimator
     # rest voltage -> SOC -> rest voltage
     for z in (0.1, 0.5, 0.9):
         assert abs(cell.soc_from_ocv(float(cell.ocv(z))) - z) < 1e-6
@@ -142,7 +152,7 @@ def test_core_math_against_numpy():
 def test_estimator_guards_and_restore(cell, filt, dtype):
     t, i, temp = profile(1200)
     v = reference_open_loop(cell, t, i, temp, soc0=0.9)["voltage_V"]
-    est = Estimator(CELL, filter=filt, dtype=dtype, initial_soc=0.6)
+    est = make_estimator(CELL, filter=filt, dtype=dtype, initial_soc=0.6)
     r = est.run(t[:600], i[:600], v[:600], temp[:600])
     assert r.counts().get("fused", 0) >= 598
     assert np.all(np.isfinite(r.anode_surface_potential_V))
@@ -152,7 +162,7 @@ def test_estimator_guards_and_restore(cell, filt, dtype):
         assert est.step(*args).rejected
         assert est.state_bytes() == before
     saved = est.save_state()
-    other = Estimator(CELL, filter=filt, dtype=dtype, initial_soc=0.5)
+    other = make_estimator(CELL, filter=filt, dtype=dtype, initial_soc=0.5)
     other.restore_state(json.loads(json.dumps(saved)))
     a = est.run(t[600:], i[600:], v[600:], temp[600:])
     b = other.run(t[600:], i[600:], v[600:], temp[600:])
@@ -235,7 +245,7 @@ def test_bar_plating_margin(cell, filt):
     m = SensorModel(**SENSORS["typical"], seed=1).apply(d["time_s"], d["current_A"], d["voltage_V"],
                                                           d["temperature_degC"], d["soc_true"])
     soc0 = pybamm_initial_soc(cell, "Chen2020", 0.1)
-    est = Estimator(cell, filter=filt, initial_soc=soc0 + 0.2)
+    est = make_estimator(cell, filter=filt, initial_soc=soc0 + 0.2)
     r = est.run(m["time_s"], m["current_A"], m["voltage_V"], m["temperature_degC"])
     truth = np.interp(m["time_s"], d["time_s"], d["anode_surface_potential_V"])
     after = m["time_s"] >= 600.0

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from cellsense import Estimator
+from cellsense import Estimator, make_estimator
 from cellsense.estimators.soh import SohEstimator
 
 MSG = "estimator is in use by another thread; use one estimator per thread"
@@ -31,7 +31,7 @@ def _make(kind: str, **kw):
     if kind == "soh":
         return SohEstimator("chen2020", initial_soc=0.9, **kw)
     if kind == "spme":
-        return Estimator("chen2020_spme", initial_soc=0.9, **kw)
+        return make_estimator("chen2020_spme", initial_soc=0.9, **kw)
     return Estimator("chen2020", initial_soc=0.9, **kw)
 
 
