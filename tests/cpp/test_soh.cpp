@@ -87,7 +87,7 @@ struct Setup {
     typename M::State x;
     typename M::Cov P;
     M::initial(soc0, T(0.05), T(0.02), T(0), T(0.5), x, P);
-    EstimatorConfig<T> cfg;
+    EstimatorConfig<T> cfg = cstest::config_2025<T>();
     cfg.voltage_sigma_V = T(0.01);
     cfg.soc_min = T(-0.05);
     cfg.soc_max = T(1.05);
@@ -256,7 +256,7 @@ void test_trusted_anchors(const char* name) {
     typename M::Cov P;
     M::initial(T(0.8), T(0.05), T(0.02), T(0), T(0.5), x, P);
     E est;
-    EstimatorConfig<T> cfg;
+    EstimatorConfig<T> cfg = cstest::config_2025<T>();
     cfg.voltage_sigma_V = T(0.01);
     CHECK_CTX(est.init(m, cfg, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk, name);
     soh::SohTracker<E> tr;
@@ -565,7 +565,7 @@ bool fresh_estimator(E& est, typename E::Model::Params& p, typename E::T soc0) {
   typename M::State x;
   typename M::Cov P;
   M::initial(soc0, T(0.05), T(0.02), T(0), T(0.5), x, P);
-  EstimatorConfig<T> cfg;
+  EstimatorConfig<T> cfg = cstest::config_2025<T>();
   cfg.voltage_sigma_V = T(0.01);
   cfg.soc_min = T(-0.05);
   cfg.soc_max = T(1.05);
