@@ -5,7 +5,10 @@
   is gone, the message is the core's and names the setting.
 - Restored states: the bounds on RC voltages, the hysteresis state and its sign are the core's
   (cpp/include/cellsense/model/ecm_state_check.hpp, also cs_restore_state's); Estimator.restore_state's own checks
-  are held to them here (the same refusals, the same RC-voltage bound)."""
+  are held to them here (the same refusals, the same RC-voltage bound).
+- Estimator settings: NoiseSettings / EstimatorSettings are checked by the core's EstimatorConfig::check
+  (cpp/include/cellsense/estimator/estimator.hpp) through _core.estimator_config_issue, with the core's message;
+  their defaults, where they are the same setting, are the core's (_core.estimator_config_defaults())."""
 from __future__ import annotations
 
 import math
@@ -16,6 +19,7 @@ import pytest
 import cellsense
 from cellsense.estimators.base import _core
 from cellsense.estimators.power import PowerSettings, power_limits_now
+from cellsense.estimators.settings import DEFAULT_VOLTAGE_SIGMA_V, EstimatorSettings, NoiseSettings
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +102,74 @@ def test_restore_bounds_are_the_core_rule(dtype):
     idx, msg = cls.restored_state_issue(np.where(np.arange(n) == 1, 6.0, x0), 0.0)
     assert idx == 1 and "+-5 V" in msg
     assert cls.restored_state_issue(x0, 0.25)[0] == -1
+
+
+# ---- estimator settings: the core's EstimatorConfig::check and defaults ------------------------------------------
+#: one setting out of the core's range per rule (EstimatorConfigIssue 1..7), as the Python settings give it
+ESTIMATOR_CASES = [
+    (EstimatorSettings, {"dt_max_s": 86400.5}, "dt_max_s"),
+    (EstimatorSettings, {"soc_min": 0.6, "soc_max": 0.4}, "soc_min/soc_max"),
+    (NoiseSettings, {"voltage_sigma_V": 5e-5}, "voltage_sigma_V"),
+    (EstimatorSettings, {"gate_nis": 0.0}, "gate_nis"),
+    (NoiseSettings, {"model_error_current_A": 1000.5}, "model_error_current_A"),
+    (NoiseSettings, {"model_error_relative": 100.5}, "model_error_relative"),
+    (NoiseSettings, {"model_error_correlation_s": 86400.5}, "model_error_correlation_s"),
+]
+
+
+def test_estimator_config_issue_is_the_core_check():
+    """Every rule of the core answers with its own code, field and message; missing keys take the core's defaults."""
+    core = _core()
+    assert core.estimator_config_issue({}) is None
+    assert core.estimator_config_issue(core.estimator_config_defaults()) is None
+    seen = set()
+    for _cls, values, field in ESTIMATOR_CASES:
+        code, fld, msg = core.estimator_config_issue(values)
+        assert fld == field and msg.startswith(field.split("/")[0]) and code not in seen, (values, code, fld, msg)
+        seen.add(code)
+    assert seen == set(range(1, len(ESTIMATOR_CASES) + 1))
+
+
+@pytest.mark.parametrize("cls, values, field", ESTIMATOR_CASES)
+def test_estimator_settings_refused_with_the_core_message(cls, values, field):
+    rule = _core().estimator_config_issue(values)[2]
+    with pytest.raises(ValueError) as e:
+        cls(**values)
+    msg = str(e.value)
+    assert msg.startswith(f"{cls.__name__}.{field.split('/')[0]} = ") and msg.endswith(rule), msg
+
+
+@pytest.mark.parametrize("cls, values, field", [c for c in ESTIMATOR_CASES if c[2] != "soc_min/soc_max"])
+def test_estimator_init_refuses_with_the_core_message(cls, values, field):
+    """A setting changed after construction reaches the core's init, which refuses it with the same rule (the
+    reversed SOC range is left out: the estimator refuses the initial SOC against it first)."""
+    s = cls()
+    if cls is NoiseSettings:
+        s.model_error_current_A = 0.1  # the resistance-scaled path, which hands every model-error term to the core
+    for k, v in values.items():
+        setattr(s, k, v)  # after construction: __post_init__ does not run
+    kw = {"noise": s} if cls is NoiseSettings else {"settings": s}
+    rule = _core().estimator_config_issue(values)[2]
+    try:
+        cellsense.Estimator("chen2020", initial_soc=0.5, **kw)
+    except ValueError as e:
+        assert rule in str(e), str(e)
+    else:
+        pytest.fail(f"{values} accepted")
+
+
+def test_estimator_settings_edges_accepted():
+    """The edges the core accepts: dt_max_s 86400 s, sigma 0.1 mV, model-error bounds inclusive."""
+    EstimatorSettings(dt_max_s=86400.0)
+    NoiseSettings(voltage_sigma_V=1e-4, model_error_current_A=1000.0, model_error_relative=100.0,
+                  model_error_correlation_s=86400.0)
+
+
+def test_settings_defaults_are_the_cores():
+    """The defaults the package writes out (settings are built without the compiled module in export-c) are
+    the core's EstimatorConfig defaults; the C API's cs_config_default() copies the same ones in C++."""
+    d = _core().estimator_config_defaults()
+    s = EstimatorSettings()
+    for k in ("dt_max_s", "soc_min", "soc_max", "gate_nis", "gate_predict_only", "gate_timeout_steps"):
+        assert getattr(s, k) == d[k] and type(getattr(s, k)) is type(d[k]), k
+    assert DEFAULT_VOLTAGE_SIGMA_V == d["voltage_sigma_V"]
