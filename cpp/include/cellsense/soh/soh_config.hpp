@@ -126,8 +126,7 @@ constexpr const char* soh_config_message(SohConfigIssue i) {
       return "learn_min_temperature_degC must be at most learn_max_temperature_degC, both finite";
     case SohConfigIssue::kCapacityForgetting: return "capacity_forgetting must be in (0, 1]";
     case SohConfigIssue::kCapacityBounds:
-      return "capacity_min_Ah must be above 0 and below capacity_max_Ah, which is at most 1e30 A h "
-             "(0: 0.3 x / 1.5 x the initial capacity)";
+      return "capacity_min_Ah must be above 0 and below capacity_max_Ah <= 1e30 A h (0: 0.3 x / 1.5 x the capacity)";
     case SohConfigIssue::kCapacityOutside:
       return "initial_capacity_Ah (the model's capacity) must be in [capacity_min_Ah, capacity_max_Ah]";
     case SohConfigIssue::kCapacitySigma: return "capacity_sigma_Ah must be in (0, 1e15] A h";
@@ -196,54 +195,70 @@ struct SohConfig {
   /// tracker's prior), kOk if none; NaN fails every bound. SohTracker::init refuses exactly these. The bounds
   /// keep every variance, gate and step of the three filters positive and finite (docs/soh.md); the capacity
   /// rules are CapacityAwtls::check's.
-  SohConfigIssue check(T capacity_Ah, T r0_scale) const {
-    using detail::finite;
-    using detail::positive;
-    if (!positive(pair_min_delta_soc)) { return SohConfigIssue::kPairMinDeltaSoc; }
-    if (!positive(pair_max_soc_sigma)) { return SohConfigIssue::kPairMaxSocSigma; }
-    if (!(rest_current_A >= T(0)) || !finite(rest_current_A)) { return SohConfigIssue::kRestCurrent; }
-    if (!(current_sigma_A >= T(0)) || !finite(current_sigma_A)) { return SohConfigIssue::kCurrentSigma; }
-    if (!(current_offset_sigma_A >= T(0)) || !(current_offset_sigma_A <= T(1e6))) {
-      return SohConfigIssue::kCurrentOffsetSigma;
-    }
-    if (!(anchor_rest_s >= T(0)) || !(anchor_rest_s <= T(kRestCap_s))) { return SohConfigIssue::kAnchorRest; }
-    if (!positive(r0_scale_sigma)) { return SohConfigIssue::kR0ScaleSigma; }
-    if (!(r0_scale_per_sqrt_s >= T(0)) || !finite(r0_scale_per_sqrt_s)) { return SohConfigIssue::kR0ScalePerSqrtS; }
-    if (!positive(r0_min_step_A)) { return SohConfigIssue::kR0MinStep; }
-    if (!positive(r0_max_dt_s)) { return SohConfigIssue::kR0MaxDt; }
-    if (!positive(r0_voltage_sigma_V)) { return SohConfigIssue::kR0VoltageSigma; }
-    if (!positive(r0_gate_nis)) { return SohConfigIssue::kR0GateNis; }
-    if (!positive(r0_scale_min) || !(r0_scale_max > r0_scale_min) || !finite(r0_scale_max)) {
-      return SohConfigIssue::kR0ScaleBounds;
-    }
-    if (!(r0_scale >= r0_scale_min && r0_scale <= r0_scale_max)) { return SohConfigIssue::kR0ScaleOutside; }
-    if (ocv_learning) {
-      if (!positive(ocv_sigma_V) || !(ocv_sigma_V <= T(1))) { return SohConfigIssue::kOcvSigma; }
-      if (!(ocv_V_per_sqrt_s >= T(0)) || !finite(ocv_V_per_sqrt_s)) { return SohConfigIssue::kOcvVPerSqrtS; }
-      if (!(ocv_soc_per_sqrt_s >= T(0)) || !finite(ocv_soc_per_sqrt_s)) { return SohConfigIssue::kOcvSocPerSqrtS; }
-      if (!(ocv_load_fraction >= T(0)) || !finite(ocv_load_fraction)) { return SohConfigIssue::kOcvLoadFraction; }
-      if (!(ocv_max_V > T(0) && ocv_max_V <= T(1))) { return SohConfigIssue::kOcvMax; }
-    }
-    if (!finite(learn_min_temperature_degC) || !finite(learn_max_temperature_degC) ||
-        !(learn_min_temperature_degC <= learn_max_temperature_degC)) {
-      return SohConfigIssue::kLearnTemperatures;
-    }
-    // CapacityAwtls' issues 1..4 are kCapacityForgetting .. kCapacitySigma, in order (asserted below the struct).
-    const auto cap = CapacityAwtls<T>::check(capacity_Ah, capacity_sigma_Ah, capacity_config(capacity_Ah));
-    return cap == CapacityAwtls<T>::Issue::kOk
-               ? SohConfigIssue::kOk
-               : static_cast<SohConfigIssue>(static_cast<int>(SohConfigIssue::kLearnTemperatures) + static_cast<int>(cap));
-  }
+  SohConfigIssue check(T capacity_Ah, T r0_scale) const;
 };
+
+/// SohConfig::check's body: the rules, in the order they are checked (a free function: gcovr attributes the
+/// lines of this body, written as a member of SohConfig, to soh_config_message and loses their branches).
+template <typename T>
+SohConfigIssue soh_config_issue(const SohConfig<T>& c, T capacity_Ah, T r0_scale) {
+  if (!detail::positive(c.pair_min_delta_soc)) { return SohConfigIssue::kPairMinDeltaSoc; }
+  if (!detail::positive(c.pair_max_soc_sigma)) { return SohConfigIssue::kPairMaxSocSigma; }
+  if (!(c.rest_current_A >= T(0)) || !detail::finite(c.rest_current_A)) { return SohConfigIssue::kRestCurrent; }
+  if (!(c.current_sigma_A >= T(0)) || !detail::finite(c.current_sigma_A)) { return SohConfigIssue::kCurrentSigma; }
+  if (!(c.current_offset_sigma_A >= T(0)) || !(c.current_offset_sigma_A <= T(1e6))) {
+    return SohConfigIssue::kCurrentOffsetSigma;
+  }
+  if (!(c.anchor_rest_s >= T(0)) || !(c.anchor_rest_s <= T(kRestCap_s))) { return SohConfigIssue::kAnchorRest; }
+  if (!detail::positive(c.r0_scale_sigma)) { return SohConfigIssue::kR0ScaleSigma; }
+  if (!(c.r0_scale_per_sqrt_s >= T(0)) || !detail::finite(c.r0_scale_per_sqrt_s)) {
+    return SohConfigIssue::kR0ScalePerSqrtS;
+  }
+  if (!detail::positive(c.r0_min_step_A)) { return SohConfigIssue::kR0MinStep; }
+  if (!detail::positive(c.r0_max_dt_s)) { return SohConfigIssue::kR0MaxDt; }
+  if (!detail::positive(c.r0_voltage_sigma_V)) { return SohConfigIssue::kR0VoltageSigma; }
+  if (!detail::positive(c.r0_gate_nis)) { return SohConfigIssue::kR0GateNis; }
+  if (!detail::positive(c.r0_scale_min) || !(c.r0_scale_max > c.r0_scale_min) || !detail::finite(c.r0_scale_max)) {
+    return SohConfigIssue::kR0ScaleBounds;
+  }
+  if (!(r0_scale >= c.r0_scale_min && r0_scale <= c.r0_scale_max)) { return SohConfigIssue::kR0ScaleOutside; }
+  if (c.ocv_learning) {
+    if (!detail::positive(c.ocv_sigma_V) || !(c.ocv_sigma_V <= T(1))) { return SohConfigIssue::kOcvSigma; }
+    if (!(c.ocv_V_per_sqrt_s >= T(0)) || !detail::finite(c.ocv_V_per_sqrt_s)) { return SohConfigIssue::kOcvVPerSqrtS; }
+    if (!(c.ocv_soc_per_sqrt_s >= T(0)) || !detail::finite(c.ocv_soc_per_sqrt_s)) {
+      return SohConfigIssue::kOcvSocPerSqrtS;
+    }
+    if (!(c.ocv_load_fraction >= T(0)) || !detail::finite(c.ocv_load_fraction)) {
+      return SohConfigIssue::kOcvLoadFraction;
+    }
+    if (!(c.ocv_max_V > T(0) && c.ocv_max_V <= T(1))) { return SohConfigIssue::kOcvMax; }
+  }
+  if (!detail::finite(c.learn_min_temperature_degC) || !detail::finite(c.learn_max_temperature_degC) ||
+      !(c.learn_min_temperature_degC <= c.learn_max_temperature_degC)) {
+    return SohConfigIssue::kLearnTemperatures;
+  }
+  // CapacityAwtls' issues 1..4 are kCapacityForgetting .. kCapacitySigma, in order (asserted below).
+  const auto cap = CapacityAwtls<T>::check(capacity_Ah, c.capacity_sigma_Ah, c.capacity_config(capacity_Ah));
+  return cap == CapacityAwtls<T>::Issue::kOk
+             ? SohConfigIssue::kOk
+             : static_cast<SohConfigIssue>(static_cast<int>(SohConfigIssue::kLearnTemperatures) +
+                                           static_cast<int>(cap));
+}
+
+template <typename T>
+SohConfigIssue SohConfig<T>::check(T capacity_Ah, T r0_scale) const {
+  return soh_config_issue(*this, capacity_Ah, r0_scale);
+}
 
 static_assert(static_cast<int>(CapacityAwtls<float>::Issue::kForgetting) == 1 &&
                   static_cast<int>(CapacityAwtls<float>::Issue::kBounds) == 2 &&
                   static_cast<int>(CapacityAwtls<float>::Issue::kPriorOutside) == 3 &&
                   static_cast<int>(CapacityAwtls<float>::Issue::kSigma) == 4 &&
-                  static_cast<int>(SohConfigIssue::kCapacityForgetting) == static_cast<int>(SohConfigIssue::kLearnTemperatures) + 1 &&
-                  static_cast<int>(SohConfigIssue::kCapacityBounds) == static_cast<int>(SohConfigIssue::kLearnTemperatures) + 2 &&
-                  static_cast<int>(SohConfigIssue::kCapacityOutside) == static_cast<int>(SohConfigIssue::kLearnTemperatures) + 3 &&
-                  static_cast<int>(SohConfigIssue::kCapacitySigma) == static_cast<int>(SohConfigIssue::kLearnTemperatures) + 4,
+                  static_cast<int>(SohConfigIssue::kCapacityForgetting) == 21 &&
+                  static_cast<int>(SohConfigIssue::kCapacityBounds) == 22 &&
+                  static_cast<int>(SohConfigIssue::kCapacityOutside) == 23 &&
+                  static_cast<int>(SohConfigIssue::kCapacitySigma) == 24 &&
+                  static_cast<int>(SohConfigIssue::kLearnTemperatures) == 20,
               "SohConfig::check maps CapacityAwtls' issues onto kCapacityForgetting .. kCapacitySigma");
 
 /// Correlation of neighbouring OCV nodes in their prior (1).
