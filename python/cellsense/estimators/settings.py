@@ -78,20 +78,22 @@ def _core():
 
 
 def check_core_config(obj: Any, values: dict[str, float]) -> None:
-    """The core's rule for estimator settings (EstimatorConfig::check, cpp/include/cellsense/estimator/
-    estimator.hpp, through _core.estimator_config_issue; settings not in `values` take the core's defaults):
-    ValueError "Class.field = value: <the core's message>" (each field of a pair, e.g. soc_min / soc_max). Nothing is checked here when the compiled
-    module is not built (export-c in a firmware build writes headers without it); every estimator needs the
-    module and its init applies the same rule, with the same message."""
+    """The core's rule for a settings object's core-held fields (`values`; settings not in it take the core's
+    defaults), asked through `obj.core_issue(core, values)`: EstimatorConfig::check for NoiseSettings and
+    EstimatorSettings (cpp/include/cellsense/estimator/estimator.hpp, _core.estimator_config_issue),
+    SohConfig::check for SohSettings. ValueError "Class.field = value: <the core's message>" (each field of a
+    pair, e.g. soc_min and soc_max). Nothing is checked here when the compiled module is not built (export-c
+    in a firmware build writes headers without it); every estimator needs the module and its init applies the
+    same rule, with the same message."""
     try:
         core = _core()
     except ImportError:
         return
-    issue = core.estimator_config_issue(values)
+    issue = obj.core_issue(core, values)
     if issue is not None:
         _code, fld, rule = issue
-        given = ", ".join(f"{type(obj).__name__}.{k} = {values[k]!r}" for k in fld.split("/"))
-        raise ValueError(f"{given}: {rule}")
+        given = ", ".join(f"{type(obj).__name__}.{k} = {values[k]!r}" for k in fld.split("/") if k in values)
+        raise ValueError(f"{given or type(obj).__name__ + '.' + fld}: {rule}")
 
 
 @dataclass
@@ -156,6 +158,10 @@ class NoiseSettings:
     #: fields whose range is the core's rule (EstimatorConfig::check), None ones left to the core's default
     CORE_RULED = frozenset({"voltage_sigma_V", "model_error_current_A", "model_error_relative",
                             "model_error_correlation_s"})
+
+    def core_issue(self, core, values: dict[str, float]):
+        """The core's rule on these settings (EstimatorConfig::check): None or (code, field, message)."""
+        return core.estimator_config_issue(values)
 
 
 #: voltage sigma for a cell file that does not state its model error (V); tuned on Chen2020. It is the core's
@@ -243,3 +249,7 @@ class EstimatorSettings:
         """Refuse NaN, Inf and absurd guards at construction, naming the field (ValueError); the core's rule
         for the guards and the gate (`check_core_config`)."""
         check_settings_fields(self, self.BOUNDS, self.CORE_RULED)
+
+    def core_issue(self, core, values: dict[str, float]):
+        """The core's rule on these settings (EstimatorConfig::check): None or (code, field, message)."""
+        return core.estimator_config_issue(values)

@@ -8,7 +8,10 @@
   are held to them here (the same refusals, the same RC-voltage bound).
 - Estimator settings: NoiseSettings / EstimatorSettings are checked by the core's EstimatorConfig::check
   (cpp/include/cellsense/estimator/estimator.hpp) through _core.estimator_config_issue, with the core's message;
-  their defaults, where they are the same setting, are the core's (_core.estimator_config_defaults())."""
+  their defaults, where they are the same setting, are the core's (_core.estimator_config_defaults()).
+- SOH settings: SohSettings is checked by the core's SohConfig::check (cpp/include/cellsense/soh/soh_config.hpp)
+  through _core.soh_config_issue, with the core's message; its defaults are the core's where the core has one that
+  does not scale with the cell."""
 from __future__ import annotations
 
 import math
@@ -20,6 +23,7 @@ import cellsense
 from cellsense.estimators.base import _core
 from cellsense.estimators.power import PowerSettings, power_limits_now
 from cellsense.estimators.settings import DEFAULT_VOLTAGE_SIGMA_V, EstimatorSettings, NoiseSettings
+from cellsense.estimators.soh import SohEstimator, SohSettings
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +177,79 @@ def test_settings_defaults_are_the_cores():
     for k in ("dt_max_s", "soc_min", "soc_max", "gate_nis", "gate_predict_only", "gate_timeout_steps"):
         assert getattr(s, k) == d[k] and type(getattr(s, k)) is type(d[k]), k
     assert DEFAULT_VOLTAGE_SIGMA_V == d["voltage_sigma_V"]
+
+
+# ---- SOH settings: the core's SohConfig::check and defaults --------------------------------------------------------
+#: one setting out of the core's range per rule the Python settings can reach (the capacity bounds are the core's
+#: 0.3 x / 1.5 x the capacity: SohSettings has no field for them)
+SOH_CASES = [
+    ({"pair_min_delta_soc": 0.0}, "pair_min_delta_soc"),
+    ({"pair_max_soc_sigma": 0.0}, "pair_max_soc_sigma"),
+    ({"rest_current_A": -1.0}, "rest_current_A"),
+    ({"current_sigma_A": -1.0}, "current_sigma_A"),
+    ({"current_offset_sigma_A": -1.0}, "current_offset_sigma_A"),
+    ({"anchor_rest_s": -1.0}, "anchor_rest_s"),
+    ({"r0_scale_sigma": 0.0}, "r0_scale_sigma"),
+    ({"r0_scale_per_sqrt_s": -1.0}, "r0_scale_per_sqrt_s"),
+    ({"r0_min_step_A": 0.0}, "r0_min_step_A"),
+    ({"r0_max_dt_s": 0.0}, "r0_max_dt_s"),
+    ({"r0_voltage_sigma_V": 0.0}, "r0_voltage_sigma_V"),
+    ({"r0_gate_nis": 0.0}, "r0_gate_nis"),
+    ({"r0_scale_min": 2.0, "r0_scale_max": 1.5}, "r0_scale_min/r0_scale_max"),
+    ({"initial_r0_scale": 6.0}, "initial_r0_scale"),
+    ({"ocv_sigma_V": 0.0}, "ocv_sigma_V"),
+    ({"ocv_V_per_sqrt_s": -1.0}, "ocv_V_per_sqrt_s"),
+    ({"ocv_soc_per_sqrt_s": -1.0}, "ocv_soc_per_sqrt_s"),
+    ({"ocv_load_fraction": -1.0}, "ocv_load_fraction"),
+    ({"ocv_max_V": 0.0}, "ocv_max_V"),
+    ({"learn_min_temperature_degC": 40.0, "learn_max_temperature_degC": 30.0},
+     "learn_min_temperature_degC/learn_max_temperature_degC"),
+    ({"capacity_forgetting": 0.0}, "capacity_forgetting"),
+    ({"capacity_sigma_Ah": 0.0}, "capacity_sigma_Ah"),
+]
+
+
+@pytest.mark.parametrize("values, field", SOH_CASES)
+def test_soh_settings_refused_with_the_core_message(values, field):
+    issue = _core().soh_config_issue(values, 5.0, values.get("initial_r0_scale", 1.0))
+    assert issue is not None and issue[1] == field, issue
+    with pytest.raises(ValueError) as e:
+        SohSettings(**values)
+    msg = str(e.value)
+    assert msg.startswith(f"SohSettings.{field.split('/')[0]} = ") and msg.endswith(issue[2]), msg
+
+
+def test_soh_config_issue_is_the_core_check():
+    """Distinct codes per rule; the capacity rules against the model's capacity; OCV rules only with learning;
+    missing keys take the core's defaults."""
+    core = _core()
+    assert core.soh_config_issue({}, 5.0, 1.0) is None
+    assert core.soh_config_issue(core.soh_config_defaults(), 5.0, 1.0) is None
+    codes = [core.soh_config_issue(v, 5.0, v.get("initial_r0_scale", 1.0))[0] for v, _f in SOH_CASES]
+    assert len(set(codes)) == len(codes)
+    assert core.soh_config_issue({"capacity_min_Ah": 6.0, "capacity_max_Ah": 7.0}, 5.0, 1.0)[1] == "initial_capacity_Ah"
+    assert core.soh_config_issue({"capacity_min_Ah": 7.0, "capacity_max_Ah": 6.0}, 5.0, 1.0)[1] == \
+        "capacity_min_Ah/capacity_max_Ah"
+    assert core.soh_config_issue({"ocv_sigma_V": 0.0, "ocv_learning": False}, 5.0, 1.0) is None
+    assert core.soh_config_issue({"ocv_sigma_V": 0.0, "enabled": False}, 5.0, 1.0) is None
+
+
+def test_soh_init_refuses_with_the_core_message():
+    """A setting changed after construction reaches the core's tracker init, which names the rule."""
+    s = SohSettings()
+    s.r0_min_step_A = 0.0  # after construction: __post_init__ does not run; SohEstimator copies with replace()
+    rule = _core().soh_config_issue({"r0_min_step_A": 0.0}, 5.0, 1.0)[2]
+    with pytest.raises(ValueError, match="r0_min_step_A") as e:
+        SohEstimator("chen2020", initial_soc=0.5, soh=s)
+    assert rule in str(e.value)
+
+
+def test_soh_settings_defaults_are_the_cores():
+    """SohSettings' written-out defaults are the core's SohConfig defaults where the core's do not scale with the
+    cell (the capacity sigma, rest current, current offset and R0 step are cell-relative in the package: None)."""
+    d = _core().soh_config_defaults()
+    s = SohSettings()
+    shared = [f for f in d if hasattr(s, f) and getattr(s, f) is not None]
+    assert len(shared) >= 18
+    for k in shared:
+        assert getattr(s, k) == d[k], k
