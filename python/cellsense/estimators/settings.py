@@ -139,10 +139,13 @@ class NoiseSettings:
     initial_hysteresis: float = 0.0         #: initial h (1)
     initial_hysteresis_sigma: float = 0.5   #: 1 sigma of the initial h (1)
 
-    #: bounds of the fields that have their own (lo, hi[, lo_exclusive]); every other numeric field is
-    #: checked against the default bounds of `check_settings_fields` (volts [0, 10], others [0, 1e6])
-    #: (Python-only: the core's rule, EstimatorConfig::check, gives the ranges of CORE_RULED; voltage_sigma_V's
-    #: upper bound of 10 V is the package's own, beyond the core's "finite, >= 0.1 mV")
+    #: fields whose range is the core's rule (EstimatorConfig::check), checked through `check_core_config`; None
+    #: ones are left to the core's default
+    CORE_RULED = frozenset({"voltage_sigma_V", "model_error_current_A", "model_error_relative",
+                            "model_error_correlation_s"})
+    #: bounds of the fields that have their own (lo, hi[, lo_exclusive]); every other numeric field not in
+    #: CORE_RULED is checked against the default bounds of `check_settings_fields` (volts [0, 10], others
+    #: [0, 1e6]). voltage_sigma_V's upper bound of 10 V is the package's own, beyond the core's rule.
     BOUNDS = {"voltage_sigma_V": (0.0, SETTING_MAX_V), "soc_per_sqrt_s": (0.0, 1.0),
               "initial_soc_sigma": (1e-6, 10.0), "initial_v_rc_sigma_V": (1e-6, SETTING_MAX_V),
               "initial_hysteresis": (-1.0, 1.0), "initial_hysteresis_sigma": (1e-6, 10.0),
@@ -152,12 +155,8 @@ class NoiseSettings:
         """Refuse settings that would make every step fail (NaN, Inf, absurd magnitudes), naming the field;
         see check_settings_fields and BOUNDS. Runs again on dataclasses.replace (so in every estimator's
         constructor: a field assigned after construction is checked there). The measurement-noise fields the
-        core's EstimatorConfig holds (CORE_RULED) are checked by the core's rule (`check_core_config`)."""
+        core's EstimatorConfig holds (CORE_RULED) are checked by the core's rule first (`check_core_config`)."""
         check_settings_fields(self, self.BOUNDS, self.CORE_RULED)
-
-    #: fields whose range is the core's rule (EstimatorConfig::check), None ones left to the core's default
-    CORE_RULED = frozenset({"voltage_sigma_V", "model_error_current_A", "model_error_relative",
-                            "model_error_correlation_s"})
 
     def core_issue(self, core, values: dict[str, float]):
         """The core's rule on these settings (EstimatorConfig::check): None or (code, field, message)."""
