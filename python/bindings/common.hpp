@@ -225,11 +225,12 @@ cellsense::EstimatorConfig<T> load_estimator_config(const py::dict& config, bool
 }
 
 /// The "estimator init failed" ValueError text: the init status's name, and for a refused configuration the
-/// core's rule (EstimatorConfig::check, estimator_config_message).
+/// core's rule (EstimatorConfig::check, estimator_config_message; the filter's: kFilterConfigRule).
 template <typename T>
 std::string init_refusal(cellsense::InitStatus st, const cellsense::EstimatorConfig<T>& c) {
   std::string s = std::string("estimator init failed: ") + cellsense::init_status_name(st);
   if (st == cellsense::InitStatus::kBadConfig) { s += std::string(": ") + cellsense::estimator_config_message(c.check()); }
+  if (st == cellsense::InitStatus::kBadFilterConfig) { s += std::string(": ") + cellsense::kFilterConfigRule; }
   return s;
 }
 

@@ -253,3 +253,13 @@ def test_soh_settings_defaults_are_the_cores():
     assert len(shared) >= 18
     for k in shared:
         assert getattr(s, k) == d[k], k
+
+
+def test_ukf_settings_refused_with_the_core_rule():
+    """The UKF's sigma-point settings are the core's rule (Estimator::init, kBadFilterConfig): a kappa that makes
+    n + lambda negative is refused at init with the core's words; the EKF ignores them."""
+    bad = EstimatorSettings(ukf_kappa=-10.0)  # n + kappa < 0 for every cell (n <= 5 states)
+    with pytest.raises(ValueError, match="bad_filter_config") as e:
+        cellsense.Estimator("chen2020", filter="ukf", settings=bad, initial_soc=0.5)
+    assert "n + lambda > 0" in str(e.value)
+    cellsense.Estimator("chen2020", filter="ekf", settings=bad, initial_soc=0.5)

@@ -86,6 +86,13 @@ constexpr const char* estimator_config_message(EstimatorConfigIssue i) {
   return "unknown";
 }
 
+/// The filter-configuration rule Estimator::init applies (InitStatus::kBadFilterConfig), in words: the UKF's
+/// scaled sigma points need 1 / (2 (n + lambda)) positive and finite, and finite mean and covariance weights
+/// (lambda = alpha^2 (n + kappa) - n, filter/ukf.hpp); the EKF has no settings and passes always.
+constexpr const char* kFilterConfigRule =
+    "the UKF's alpha, beta, kappa must give n + lambda > 0 (lambda = alpha^2 (n + kappa) - n, n the state count) "
+    "and finite weights";
+
 /// Estimator-level settings (the filter's own tuning is in Filter::Config). The defaults here are the one home
 /// of these numbers: the C API's cs_config_default() and the Python package (cellsense.estimators.settings,
 /// through _core.estimator_config_defaults()) take them from this struct.
