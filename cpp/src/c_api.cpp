@@ -112,6 +112,9 @@ int init_as(Impl& impl, const Model& model, const cellsense::EstimatorConfig<flo
   return map_init(e->init(model, ec, fc, x0, p0, aux0));
 }
 
+static_assert(static_cast<int>(cellsense::GatePolicy::kRejectStep) == CS_GATE_REJECT_STEP &&
+                  static_cast<int>(cellsense::GatePolicy::kPredictOnly) == CS_GATE_PREDICT_ONLY,
+              "CS_GATE_* must equal cellsense::GatePolicy (cs_config_default copies the core's default)");
 static_assert(static_cast<int>(cellsense::model::ParamError::kLimits) == CS_INIT_PARAM_LIMITS &&
                   static_cast<int>(cellsense::model::ParamError::kGridSize) == CS_INIT_PARAM_GRID_SIZE &&
                   static_cast<int>(cellsense::model::ParamError::kOcvNotIncreasing) ==
@@ -139,22 +142,30 @@ void cs_config_default(cs_config* c) {
   if (c == nullptr) { return; }
   std::memset(c, 0, sizeof *c);
   c->filter = CS_FILTER_EKF;
-  c->gate_policy = CS_GATE_REJECT_STEP;
-  c->gate_timeout_steps = 5;
-  c->dt_max_s = 60.0f;
-  // Same defaults as the Python package (cellsense.estimator.NoiseSettings / EstimatorSettings;
-  // tests/python/test_export_c.py checks that they agree).
-  c->soc_min = -0.05f;
-  c->soc_max = 1.05f;
-  c->voltage_sigma_V = 0.04f;
-  c->gate_nis = 100.0f;
+  // The estimator's guards, gate and measurement noise: the core's defaults (EstimatorConfig,
+  // estimator/estimator.hpp: the one home of these numbers; the Python package reads the same ones through
+  // _core.estimator_config_defaults()), and the UKF's sigma-point defaults (filter::Ukf::Config).
+  constexpr cellsense::EstimatorConfig<float> ec{};
+  c->gate_policy = static_cast<uint8_t>(ec.gate_policy);
+  c->gate_timeout_steps = ec.gate_timeout_steps;
+  c->dt_max_s = ec.dt_max_s;
+  c->soc_min = ec.soc_min;
+  c->soc_max = ec.soc_max;
+  c->voltage_sigma_V = ec.voltage_sigma_V;
+  c->model_error_current_A = ec.model_error_current_A;
+  c->model_error_relative = ec.model_error_relative;
+  c->model_error_correlation_s = ec.model_error_correlation_s;
+  c->gate_nis = ec.gate_nis;
+  constexpr cellsense::filter::Ukf<Model>::Config uc{};
+  c->ukf_alpha = uc.alpha;
+  c->ukf_beta = uc.beta;
+  c->ukf_kappa = uc.kappa;
+  // The filter's tuning and the initial state: the Python package's NoiseSettings defaults (the core has
+  // no default process noise or initial state; tests/python/mcu/test_export_c.py checks that they agree).
   c->current_sigma_A = 0.05f;
   c->soc_per_sqrt_s = 2.5e-4f;
   c->v_rc_V_per_sqrt_s = 5e-4f;
   c->hysteresis_per_sqrt_s = 1e-3f;
-  c->ukf_alpha = 1.0f;
-  c->ukf_beta = 2.0f;
-  c->ukf_kappa = 0.0f;
   c->initial_soc = 0.5f;
   c->initial_soc_sigma = 0.25f;
   c->initial_v_rc_sigma_V = 0.02f;

@@ -195,30 +195,43 @@ Noise load_ecm_noise(const py::dict& noise) {
   return n;
 }
 
-/// Estimator guards, measurement noise and gate (EstimatorConfig) from their dict.
+/// Estimator guards, measurement noise and gate (EstimatorConfig) from their dict. The model-error keys may be
+/// missing (the core's defaults); with `partial` every key may (the core's defaults: _core.estimator_config_issue).
 template <typename T>
-cellsense::EstimatorConfig<T> load_estimator_config(const py::dict& config) {
+cellsense::EstimatorConfig<T> load_estimator_config(const py::dict& config, bool partial = false) {
   cellsense::EstimatorConfig<T> c{};
-  c.dt_max_s = static_cast<T>(scalar(config, "dt_max_s"));
-  c.soc_min = static_cast<T>(scalar(config, "soc_min"));
-  c.soc_max = static_cast<T>(scalar(config, "soc_max"));
-  c.voltage_sigma_V = static_cast<T>(scalar(config, "voltage_sigma_V"));
-  c.gate_nis = static_cast<T>(scalar(config, "gate_nis"));
-  if (config.contains("model_error_current_A")) {
-    c.model_error_current_A = static_cast<T>(scalar(config, "model_error_current_A"));
+  auto f = [&](const char* key, T& v, bool optional) {
+    if ((optional || partial) && !config.contains(key)) { return; }
+    v = static_cast<T>(scalar(config, key));
+  };
+  f("dt_max_s", c.dt_max_s, false);
+  f("soc_min", c.soc_min, false);
+  f("soc_max", c.soc_max, false);
+  f("voltage_sigma_V", c.voltage_sigma_V, false);
+  f("gate_nis", c.gate_nis, false);
+  f("model_error_current_A", c.model_error_current_A, true);
+  f("model_error_correlation_s", c.model_error_correlation_s, true);
+  f("model_error_relative", c.model_error_relative, true);
+  if (!partial || config.contains("gate_predict_only")) {
+    c.gate_policy = scalar(config, "gate_predict_only") != 0.0 ? cellsense::GatePolicy::kPredictOnly
+                                                               : cellsense::GatePolicy::kRejectStep;
   }
-  if (config.contains("model_error_correlation_s")) {
-    c.model_error_correlation_s = static_cast<T>(scalar(config, "model_error_correlation_s"));
+  if (!partial || config.contains("gate_timeout_steps")) {
+    const double timeout = scalar(config, "gate_timeout_steps");
+    if (!(timeout >= 0 && timeout <= 65535)) { throw py::value_error("gate_timeout_steps must be in 0..65535"); }
+    c.gate_timeout_steps = static_cast<std::uint16_t>(timeout);
   }
-  if (config.contains("model_error_relative")) {
-    c.model_error_relative = static_cast<T>(scalar(config, "model_error_relative"));
-  }
-  c.gate_policy = scalar(config, "gate_predict_only") != 0.0 ? cellsense::GatePolicy::kPredictOnly
-                                                             : cellsense::GatePolicy::kRejectStep;
-  const double timeout = scalar(config, "gate_timeout_steps");
-  if (!(timeout >= 0 && timeout <= 65535)) { throw py::value_error("gate_timeout_steps must be in 0..65535"); }
-  c.gate_timeout_steps = static_cast<std::uint16_t>(timeout);
   return c;
+}
+
+/// The "estimator init failed" ValueError text: the init status's name, and for a refused configuration the
+/// core's rule (EstimatorConfig::check, estimator_config_message; the filter's: kFilterConfigRule).
+template <typename T>
+std::string init_refusal(cellsense::InitStatus st, const cellsense::EstimatorConfig<T>& c) {
+  std::string s = std::string("estimator init failed: ") + cellsense::init_status_name(st);
+  if (st == cellsense::InitStatus::kBadConfig) { s += std::string(": ") + cellsense::estimator_config_message(c.check()); }
+  if (st == cellsense::InitStatus::kBadFilterConfig) { s += std::string(": ") + cellsense::kFilterConfigRule; }
+  return s;
 }
 
 /// Filter configuration: the UKF's sigma-point parameters; the EKF has none.
@@ -248,9 +261,7 @@ void init_estimator(E& est, const typename E::Model& model, const py::dict& conf
   from_numpy_vector(x0, x);
   from_numpy_matrix(p0, cov);
   const cellsense::InitStatus st = est.init(model, c, fc, x, cov, aux);
-  if (st != cellsense::InitStatus::kOk) {
-    throw py::value_error(std::string("estimator init failed: ") + cellsense::init_status_name(st));
-  }
+  if (st != cellsense::InitStatus::kOk) { throw py::value_error(init_refusal(st, c)); }
 }
 
 /// The whole-log loop's status codes: the core's (estimator/status.hpp, the one status code space).

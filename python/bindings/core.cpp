@@ -335,6 +335,30 @@ PYBIND11_MODULE(_core, m) {
   }, py::arg("config"),
         "None if the power settings (PowerConfig fields; missing ones take the core's defaults) pass the core's "
         "check, else (code, field, message) of the first one out of range (power/power_limits.hpp).");
+  // The estimator settings rule (EstimatorConfig::check) and defaults, for cellsense.estimators.settings.
+  m.def("estimator_config_issue", [](const py::dict& cfg) -> py::object {
+    const EstimatorConfigIssue i = cellsense_py::load_estimator_config<double>(cfg, true).check();
+    if (i == EstimatorConfigIssue::kOk) { return py::none(); }
+    return py::make_tuple(static_cast<int>(i), estimator_config_field(i), estimator_config_message(i));
+  }, py::arg("config"),
+        "None if the estimator settings (EstimatorConfig fields; missing ones take the core's defaults) pass the "
+        "core's check, else (code, field, message) of the first one out of range (estimator/estimator.hpp).");
+  m.def("estimator_config_defaults", [] {
+    const EstimatorConfig<double> c{};
+    py::dict d;
+    d["dt_max_s"] = c.dt_max_s;
+    d["soc_min"] = c.soc_min;
+    d["soc_max"] = c.soc_max;
+    d["voltage_sigma_V"] = c.voltage_sigma_V;
+    d["gate_nis"] = c.gate_nis;
+    d["model_error_current_A"] = c.model_error_current_A;
+    d["model_error_relative"] = c.model_error_relative;
+    d["model_error_correlation_s"] = c.model_error_correlation_s;
+    d["gate_predict_only"] = c.gate_policy == GatePolicy::kPredictOnly;
+    d["gate_timeout_steps"] = static_cast<int>(c.gate_timeout_steps);
+    return d;
+  }, "The core's default EstimatorConfig (estimator/estimator.hpp), keyed as estimator_config_issue's dict: "
+     "the one home of these defaults (the C API's cs_config_default() copies them too).");
   // The ECM's parameters by name (model/ecm_params_table.hpp): (name, unit, kind) per EcmParams member in
   // member order; the parameter dict's keys, the C struct's fields (tests/python/cells/test_ecm_params_table.py).
   {

@@ -70,8 +70,12 @@ class PyPack {
     int bad = -1;
     const InitStatus s = pack_->init(params_.get(), static_cast<int>(n), var.data(), soc0.data(), c, &bad);
     if (s != InitStatus::kOk) {
+      const EstimatorConfigIssue issue = c.estimator.check();  // the core's rule, when it is the refusal
       throw py::value_error(std::string("pack init failed: ") + init_status_name(s) +
-                            (bad >= 0 ? " (cell " + std::to_string(bad + 1) + ")" : std::string()));
+                            (bad >= 0 ? " (cell " + std::to_string(bad + 1) + ")" : std::string()) +
+                            (s == InitStatus::kBadConfig && issue != EstimatorConfigIssue::kOk
+                                 ? std::string(": ") + estimator_config_message(issue)
+                                 : std::string()));
     }
   }
 

@@ -26,6 +26,44 @@ namespace {
 using cellsense_py::Arr;
 using cellsense_py::scalar;
 
+/// SohSettings.core_dict() -> soh::SohConfig (keys not given keep the core's defaults; other keys ignored).
+template <typename T>
+soh::SohConfig<T> load_soh_config(const py::dict& soh_config) {
+  soh::SohConfig<T> sc{};
+#define CS_SOH_FIELD(f) \
+  if (soh_config.contains(#f)) { sc.f = static_cast<T>(soh_config[#f].cast<double>()); }
+  CS_SOH_FIELD(capacity_sigma_Ah)
+  CS_SOH_FIELD(capacity_forgetting)
+  CS_SOH_FIELD(capacity_min_Ah)
+  CS_SOH_FIELD(capacity_max_Ah)
+  CS_SOH_FIELD(pair_min_delta_soc)
+  CS_SOH_FIELD(pair_max_soc_sigma)
+  CS_SOH_FIELD(rest_current_A)
+  CS_SOH_FIELD(current_sigma_A)
+  CS_SOH_FIELD(current_offset_sigma_A)
+  CS_SOH_FIELD(anchor_rest_s)
+  CS_SOH_FIELD(r0_scale_sigma)
+  CS_SOH_FIELD(r0_scale_per_sqrt_s)
+  CS_SOH_FIELD(r0_min_step_A)
+  CS_SOH_FIELD(r0_max_dt_s)
+  CS_SOH_FIELD(r0_voltage_sigma_V)
+  CS_SOH_FIELD(r0_gate_nis)
+  CS_SOH_FIELD(r0_scale_min)
+  CS_SOH_FIELD(r0_scale_max)
+  CS_SOH_FIELD(ocv_sigma_V)
+  CS_SOH_FIELD(ocv_V_per_sqrt_s)
+  CS_SOH_FIELD(ocv_soc_per_sqrt_s)
+  CS_SOH_FIELD(ocv_load_fraction)
+  CS_SOH_FIELD(ocv_max_V)
+  CS_SOH_FIELD(learn_min_temperature_degC)
+  CS_SOH_FIELD(learn_max_temperature_degC)
+#undef CS_SOH_FIELD
+  if (soh_config.contains("ocv_learning")) { sc.ocv_learning = soh_config["ocv_learning"].cast<bool>(); }
+  // SOC filter only (enabled False): OCV learning is off, as PySoh sets it
+  if (soh_config.contains("enabled") && !soh_config["enabled"].cast<bool>()) { sc.ocv_learning = false; }
+  return sc;
+}
+
 template <class E>
 class PySoh {
  public:
@@ -42,36 +80,7 @@ class PySoh {
     cellsense_py::load_ecm_params(p, params);
     cellsense_py::init_estimator(est_, M(params_.get(), cellsense_py::load_ecm_noise<typename M::Noise>(noise)),
                                  config, filter_config, x0, p0, typename M::Aux{static_cast<T>(hysteresis_sign)});
-    soh::SohConfig<T> sc{};
-#define CS_SOH_FIELD(f) \
-  if (soh_config.contains(#f)) { sc.f = static_cast<T>(soh_config[#f].cast<double>()); }
-    CS_SOH_FIELD(capacity_sigma_Ah)
-    CS_SOH_FIELD(capacity_forgetting)
-    CS_SOH_FIELD(capacity_min_Ah)
-    CS_SOH_FIELD(capacity_max_Ah)
-    CS_SOH_FIELD(pair_min_delta_soc)
-    CS_SOH_FIELD(pair_max_soc_sigma)
-    CS_SOH_FIELD(rest_current_A)
-    CS_SOH_FIELD(current_sigma_A)
-    CS_SOH_FIELD(current_offset_sigma_A)
-    CS_SOH_FIELD(anchor_rest_s)
-    CS_SOH_FIELD(r0_scale_sigma)
-    CS_SOH_FIELD(r0_scale_per_sqrt_s)
-    CS_SOH_FIELD(r0_min_step_A)
-    CS_SOH_FIELD(r0_max_dt_s)
-    CS_SOH_FIELD(r0_voltage_sigma_V)
-    CS_SOH_FIELD(r0_gate_nis)
-    CS_SOH_FIELD(r0_scale_min)
-    CS_SOH_FIELD(r0_scale_max)
-    CS_SOH_FIELD(ocv_sigma_V)
-    CS_SOH_FIELD(ocv_V_per_sqrt_s)
-    CS_SOH_FIELD(ocv_soc_per_sqrt_s)
-    CS_SOH_FIELD(ocv_load_fraction)
-    CS_SOH_FIELD(ocv_max_V)
-    CS_SOH_FIELD(learn_min_temperature_degC)
-    CS_SOH_FIELD(learn_max_temperature_degC)
-#undef CS_SOH_FIELD
-    if (soh_config.contains("ocv_learning")) { sc.ocv_learning = soh_config["ocv_learning"].cast<bool>(); }
+    soh::SohConfig<T> sc = load_soh_config<T>(soh_config);
     double q0 = soh_config.contains("initial_capacity_Ah") ? soh_config["initial_capacity_Ah"].cast<double>() : 0.0;
     double r0s = soh_config.contains("initial_r0_scale") ? soh_config["initial_r0_scale"].cast<double>() : 1.0;
     if (q0 > 0.0 || r0s != 1.0) {
@@ -81,7 +90,10 @@ class PySoh {
     }
     enabled_ = soh_config.contains("enabled") ? soh_config["enabled"].cast<bool>() : true;
     if (!enabled_) { sc.ocv_learning = false; }  // SOC filter only: the model stays exactly the cell's
-    if (!soh_.init(est_, sc)) { throw py::value_error("SOH configuration rejected by the core"); }
+    if (!soh_.init(est_, sc)) {  // the core's rule names the setting (SohConfig::check)
+      throw py::value_error(std::string("SOH configuration rejected by the core: ") +
+                            soh::soh_config_message(sc.check(est_.model().capacity_Ah(), est_.model().r0_scale())));
+    }
   }
 
   /// Whole log, GIL released (cellsense_py::run_log): the estimator's columns, then capacity_Ah,
@@ -294,6 +306,49 @@ void bind_rc(py::module_& m, const std::string& suffix) {
 }  // namespace
 
 void bind_soh(py::module_& m) {
+  // The SOH settings rule (soh::SohConfig::check) and defaults, for cellsense.estimators.soh.SohSettings.
+  m.def("soh_config_issue", [](const py::dict& cfg, double capacity_Ah, double r0_scale) -> py::object {
+    const soh::SohConfigIssue i = load_soh_config<double>(cfg).check(capacity_Ah, r0_scale);
+    if (i == soh::SohConfigIssue::kOk) { return py::none(); }
+    return py::make_tuple(static_cast<int>(i), soh::soh_config_field(i), soh::soh_config_message(i));
+  }, py::arg("config"), py::arg("capacity_Ah"), py::arg("r0_scale"),
+        "None if the SOH settings (SohConfig fields; missing ones take the core's defaults) pass the core's check "
+        "for a model of that capacity and R0 factor, else (code, field, message) of the first rule broken "
+        "(soh/soh_config.hpp).");
+  m.def("soh_config_defaults", [] {
+    const soh::SohConfig<double> c{};
+    py::dict d;
+#define CS_SOH_DEFAULT(f) d[#f] = c.f;
+    CS_SOH_DEFAULT(capacity_sigma_Ah)
+    CS_SOH_DEFAULT(capacity_forgetting)
+    CS_SOH_DEFAULT(capacity_min_Ah)
+    CS_SOH_DEFAULT(capacity_max_Ah)
+    CS_SOH_DEFAULT(pair_min_delta_soc)
+    CS_SOH_DEFAULT(pair_max_soc_sigma)
+    CS_SOH_DEFAULT(rest_current_A)
+    CS_SOH_DEFAULT(current_sigma_A)
+    CS_SOH_DEFAULT(current_offset_sigma_A)
+    CS_SOH_DEFAULT(anchor_rest_s)
+    CS_SOH_DEFAULT(r0_scale_sigma)
+    CS_SOH_DEFAULT(r0_scale_per_sqrt_s)
+    CS_SOH_DEFAULT(r0_min_step_A)
+    CS_SOH_DEFAULT(r0_max_dt_s)
+    CS_SOH_DEFAULT(r0_voltage_sigma_V)
+    CS_SOH_DEFAULT(r0_gate_nis)
+    CS_SOH_DEFAULT(r0_scale_min)
+    CS_SOH_DEFAULT(r0_scale_max)
+    CS_SOH_DEFAULT(ocv_learning)
+    CS_SOH_DEFAULT(ocv_sigma_V)
+    CS_SOH_DEFAULT(ocv_V_per_sqrt_s)
+    CS_SOH_DEFAULT(ocv_soc_per_sqrt_s)
+    CS_SOH_DEFAULT(ocv_load_fraction)
+    CS_SOH_DEFAULT(ocv_max_V)
+    CS_SOH_DEFAULT(learn_min_temperature_degC)
+    CS_SOH_DEFAULT(learn_max_temperature_degC)
+#undef CS_SOH_DEFAULT
+    return d;
+  }, "The core's default SohConfig (soh/soh_config.hpp), keyed as soh_config_issue's dict (the C API's "
+     "cs_soh_config_default() copies them too; the cell-relative ones it scales with the capacity).");
   bind_rc<double, 1>(m, "_f64");
   bind_rc<double, 2>(m, "_f64");
   bind_rc<double, 3>(m, "_f64");

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CLOCK_ACTION_NONFINITE_BEFORE_START', 'CLOCK_ACTION_REANCHOR', 'CLOCK_ACTION_START', 'CLOCK_ACTION_STEP', 'CLOCK_REANCHOR_AFTER', 'ECM_PARAMETERS', 'EcmEkf1_f32', 'EcmEkf1_f64', 'EcmEkf2_f32', 'EcmEkf2_f64', 'EcmEkf3_f32', 'EcmEkf3_f64', 'EcmSohEkf1_f32', 'EcmSohEkf1_f64', 'EcmSohEkf2_f32', 'EcmSohEkf2_f64', 'EcmSohEkf3_f32', 'EcmSohEkf3_f64', 'EcmSohUkf1_f32', 'EcmSohUkf1_f64', 'EcmSohUkf2_f32', 'EcmSohUkf2_f64', 'EcmSohUkf3_f32', 'EcmSohUkf3_f64', 'EcmUkf1_f32', 'EcmUkf1_f64', 'EcmUkf2_f32', 'EcmUkf2_f64', 'EcmUkf3_f32', 'EcmUkf3_f64', 'PACK_EVENT_CLOCK_REANCHORED', 'PACK_EVENT_INITIAL', 'PACK_STATUS_REINIT', 'PACK_STATUS_REINIT_FAILED', 'PACK_STATUS_REST', 'PackEkf1_f32', 'PackEkf1_f64', 'PackEkf2_f32', 'PackEkf2_f64', 'PackEkf3_f32', 'PackEkf3_f64', 'PackUkf1_f32', 'PackUkf1_f64', 'PackUkf2_f32', 'PackUkf2_f64', 'PackUkf3_f32', 'PackUkf3_f64', 'SPME_ELECTROLYTE_MODES', 'SPME_MAX_OCP_POINTS', 'SPME_PADE_ORDER', 'STATE_V_RC_MAX_V', 'STATUS_CLOCK_REANCHORED', 'STATUS_INITIAL', 'STATUS_NAMES', 'STATUS_VOLTAGE_STUCK', 'STUCK_MIN_SAMPLES', 'STUCK_MIN_STEP_V', 'SpmeEkf_f32', 'SpmeEkf_f64', 'SpmeUkf_f32', 'SpmeUkf_f64', 'asinh_f32', 'asinh_f64', 'exp_f32', 'exp_f64', 'log_clock', 'log_f32', 'log_f64', 'pack_event_names', 'pack_gap_within', 'power_config_issue', 'spme_open_loop_f32', 'spme_open_loop_f64', 'spme_pade_constants', 'status_name', 'status_names']
+__all__: list[str] = ['CLOCK_ACTION_NONFINITE_BEFORE_START', 'CLOCK_ACTION_REANCHOR', 'CLOCK_ACTION_START', 'CLOCK_ACTION_STEP', 'CLOCK_REANCHOR_AFTER', 'ECM_PARAMETERS', 'EcmEkf1_f32', 'EcmEkf1_f64', 'EcmEkf2_f32', 'EcmEkf2_f64', 'EcmEkf3_f32', 'EcmEkf3_f64', 'EcmSohEkf1_f32', 'EcmSohEkf1_f64', 'EcmSohEkf2_f32', 'EcmSohEkf2_f64', 'EcmSohEkf3_f32', 'EcmSohEkf3_f64', 'EcmSohUkf1_f32', 'EcmSohUkf1_f64', 'EcmSohUkf2_f32', 'EcmSohUkf2_f64', 'EcmSohUkf3_f32', 'EcmSohUkf3_f64', 'EcmUkf1_f32', 'EcmUkf1_f64', 'EcmUkf2_f32', 'EcmUkf2_f64', 'EcmUkf3_f32', 'EcmUkf3_f64', 'PACK_EVENT_CLOCK_REANCHORED', 'PACK_EVENT_INITIAL', 'PACK_STATUS_REINIT', 'PACK_STATUS_REINIT_FAILED', 'PACK_STATUS_REST', 'PackEkf1_f32', 'PackEkf1_f64', 'PackEkf2_f32', 'PackEkf2_f64', 'PackEkf3_f32', 'PackEkf3_f64', 'PackUkf1_f32', 'PackUkf1_f64', 'PackUkf2_f32', 'PackUkf2_f64', 'PackUkf3_f32', 'PackUkf3_f64', 'SPME_ELECTROLYTE_MODES', 'SPME_MAX_OCP_POINTS', 'SPME_PADE_ORDER', 'STATE_V_RC_MAX_V', 'STATUS_CLOCK_REANCHORED', 'STATUS_INITIAL', 'STATUS_NAMES', 'STATUS_VOLTAGE_STUCK', 'STUCK_MIN_SAMPLES', 'STUCK_MIN_STEP_V', 'SpmeEkf_f32', 'SpmeEkf_f64', 'SpmeUkf_f32', 'SpmeUkf_f64', 'asinh_f32', 'asinh_f64', 'estimator_config_defaults', 'estimator_config_issue', 'exp_f32', 'exp_f64', 'log_clock', 'log_f32', 'log_f64', 'pack_event_names', 'pack_gap_within', 'power_config_issue', 'soh_config_defaults', 'soh_config_issue', 'spme_open_loop_f32', 'spme_open_loop_f64', 'spme_pade_constants', 'status_name', 'status_names']
 class EcmEkf1_f64:
     n_states: typing.ClassVar[int] = 3
     sizeof_estimator: typing.ClassVar[int]
@@ -1559,6 +1559,14 @@ def asinh_f32(arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> 
     ...
 def asinh_f64(arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.float64]:
     ...
+def estimator_config_defaults() -> dict:
+    """
+    The core's default EstimatorConfig (estimator/estimator.hpp), keyed as estimator_config_issue's dict: the one home of these defaults (the C API's cs_config_default() copies them too).
+    """
+def estimator_config_issue(config: dict) -> typing.Any:
+    """
+    None if the estimator settings (EstimatorConfig fields; missing ones take the core's defaults) pass the core's check, else (code, field, message) of the first one out of range (estimator/estimator.hpp).
+    """
 def exp_f32(arg0: typing.SupportsFloat | typing.SupportsIndex) -> float:
     """
     The core's float exp (for tests).
@@ -1586,6 +1594,14 @@ def pack_gap_within(gap_s: typing.SupportsFloat | typing.SupportsIndex, reinit_a
 def power_config_issue(config: dict) -> typing.Any:
     """
     None if the power settings (PowerConfig fields; missing ones take the core's defaults) pass the core's check, else (code, field, message) of the first one out of range (power/power_limits.hpp).
+    """
+def soh_config_defaults() -> dict:
+    """
+    The core's default SohConfig (soh/soh_config.hpp), keyed as soh_config_issue's dict (the C API's cs_soh_config_default() copies them too; the cell-relative ones it scales with the capacity).
+    """
+def soh_config_issue(config: dict, capacity_Ah: typing.SupportsFloat | typing.SupportsIndex, r0_scale: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
+    """
+    None if the SOH settings (SohConfig fields; missing ones take the core's defaults) pass the core's check for a model of that capacity and R0 factor, else (code, field, message) of the first rule broken (soh/soh_config.hpp).
     """
 def spme_open_loop_f32(params: dict, time_s: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], current_A: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], temperature_degC: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], soc0: typing.SupportsFloat | typing.SupportsIndex) -> dict:
     ...

@@ -22,7 +22,7 @@ struct Fixture {
 
 template <class E>
 InitStatus init(E& est, const typename E::Model::Params* p, typename E::T soc0,
-                const EstimatorConfig<typename E::T>& cfg = EstimatorConfig<typename E::T>{}) {
+                const EstimatorConfig<typename E::T>& cfg = cstest::config_2025<typename E::T>()) {
   using T = typename E::T;
   using M = typename E::Model;
   const M m(p, typename M::Noise{T(2e-6), T(2e-4), T(1e-3), T(0.02)});
@@ -93,7 +93,7 @@ void test_guards(const char* name) {
   auto& p = Fixture<E>::params();
   cstest::make_cell(p);
   E est;
-  EstimatorConfig<T> cfg;
+  EstimatorConfig<T> cfg = cstest::config_2025<T>();
   cfg.dt_max_s = T(10);
   CHECK_CTX(init(est, &p, T(0.5), cfg) == InitStatus::kOk, name);
   for (int k = 0; k < 50; ++k) est.step(T(1), T(1), T(3.6), T(25));
@@ -124,7 +124,7 @@ void test_guards(const char* name) {
     CHECK_CTX(same_bits(est, x, P), name);
   }
   // After gate_timeout_steps gated steps in a row the next one is fused, flagged.
-  EstimatorConfig<T> cfg2;
+  EstimatorConfig<T> cfg2 = cstest::config_2025<T>();
   cfg2.gate_timeout_steps = 3;
   E est2;
   init(est2, &p, T(0.5), cfg2);
@@ -133,7 +133,7 @@ void test_guards(const char* name) {
   for (int k = 0; k < 4; ++k) last = est2.step(T(1), T(1), T(4.9), T(25)).status;
   CHECK_CTX(last == StepStatus::kFusedAfterGateTimeout, name);
   // Predict-only policy: charge still counted, voltage skipped.
-  EstimatorConfig<T> cfg3;
+  EstimatorConfig<T> cfg3 = cstest::config_2025<T>();
   cfg3.gate_policy = GatePolicy::kPredictOnly;
   E est3;
   init(est3, &p, T(0.5), cfg3);
@@ -159,7 +159,7 @@ void test_init_and_bounds(const char* name) {
   typename M::Cov P;
   M::initial(T(0.5), T(0.1), T(0.01), T(0), T(0.5), x, P);
   E est;
-  EstimatorConfig<T> cfg;
+  EstimatorConfig<T> cfg = cstest::config_2025<T>();
   typename M::Cov bad = P;
   bad(0, 0) = T(-1);
   CHECK_CTX(est.init(m, cfg, {}, x, bad, {T(0)}) == InitStatus::kBadCovariance, name);
@@ -233,7 +233,7 @@ void test_gate_timeout_recovers(const char* name) {
   typename M::Cov P;
   M::initial(T(0.3), T(0.005), T(0.002), T(0), T(0.05), x, P);  // 50 points off, sigma 0.5 %
   E est;
-  CHECK_CTX(est.init(m, EstimatorConfig<T>{}, {}, x, P, {T(0)}) == InitStatus::kOk, name);
+  CHECK_CTX(est.init(m, cstest::config_2025<T>(), {}, x, P, {T(0)}) == InitStatus::kOk, name);
   int timeouts = 0;
   double max_var = 0;
   for (int k = 0; k < 1200; ++k) {
@@ -290,6 +290,98 @@ void test_config_refusals(const char* name) {
   CHECK_CTX(init(est, &p, T(0.5), c) == InitStatus::kBadConfig, name);
 }
 
+/// EstimatorConfig::check: each rule alone gives its own issue (one per EstimatorConfigIssue value, NaN
+/// included), init refuses exactly what check refuses, and every issue has a distinct field and message.
+// verifies: CS-EST-016
+template <class E>
+void test_config_issues(const char* name) {
+  using T = typename E::T;
+  using I = EstimatorConfigIssue;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  const T inf = std::numeric_limits<T>::infinity();
+  using C = EstimatorConfig<T>;
+  struct Case {
+    I want;
+    void (*edit)(C&, T, T);
+  };
+  const Case cases[] = {
+      {I::kDtMax, [](C& c, T, T) { c.dt_max_s = T(0); }},
+      {I::kDtMax, [](C& c, T, T) { c.dt_max_s = kMaxDt_s<T> * T(2); }},
+      {I::kDtMax, [](C& c, T n, T) { c.dt_max_s = n; }},
+      {I::kSocBounds, [](C& c, T, T) { c.soc_min = T(0.6); c.soc_max = T(0.4); }},
+      {I::kSocBounds, [](C& c, T, T) { c.soc_max = c.soc_min; }},
+      {I::kSocBounds, [](C& c, T, T i) { c.soc_min = -i; }},
+      {I::kSocBounds, [](C& c, T, T i) { c.soc_max = i; }},
+      {I::kSocBounds, [](C& c, T n, T) { c.soc_min = n; }},
+      {I::kVoltageSigma, [](C& c, T, T) { c.voltage_sigma_V = kMinVoltageSigma_V<T> / T(2); }},
+      {I::kVoltageSigma, [](C& c, T, T i) { c.voltage_sigma_V = i; }},
+      {I::kVoltageSigma, [](C& c, T n, T) { c.voltage_sigma_V = n; }},
+      {I::kGateNis, [](C& c, T, T) { c.gate_nis = T(0); }},
+      {I::kGateNis, [](C& c, T n, T) { c.gate_nis = n; }},
+      {I::kModelErrorCurrent, [](C& c, T, T) { c.model_error_current_A = T(-1); }},
+      {I::kModelErrorCurrent, [](C& c, T, T) { c.model_error_current_A = kMaxModelErrorCurrent_A<T> * T(2); }},
+      {I::kModelErrorCurrent, [](C& c, T n, T) { c.model_error_current_A = n; }},
+      {I::kModelErrorRelative, [](C& c, T, T) { c.model_error_relative = T(-0.1); }},
+      {I::kModelErrorRelative, [](C& c, T, T) { c.model_error_relative = T(200); }},
+      {I::kModelErrorRelative, [](C& c, T n, T) { c.model_error_relative = n; }},
+      {I::kModelErrorCorrelation, [](C& c, T, T) { c.model_error_correlation_s = T(-1); }},
+      {I::kModelErrorCorrelation, [](C& c, T, T) { c.model_error_correlation_s = kMaxDt_s<T> * T(2); }},
+      {I::kModelErrorCorrelation, [](C& c, T n, T) { c.model_error_correlation_s = n; }},
+  };
+  bool seen[static_cast<int>(kLastEstimatorConfigIssue) + 1] = {};
+  for (const Case& k : cases) {
+    C c;
+    k.edit(c, nan, inf);
+    CHECK_CTX(c.check() == k.want && !c.valid(), name);
+    E est;
+    CHECK_CTX(init(est, &p, T(0.5), c) == InitStatus::kBadConfig && !est.initialised(), name);
+    seen[static_cast<int>(k.want)] = true;
+  }
+  for (int i = 1; i <= static_cast<int>(kLastEstimatorConfigIssue); ++i) { CHECK_CTX(seen[i], name); }
+  // The core's defaults pass, and init takes them; the edge values of each bound pass too.
+  CHECK_CTX(C{}.check() == I::kOk && C{}.valid(), name);
+  {
+    E est;
+    CHECK_CTX(init(est, &p, T(0.5), C{}) == InitStatus::kOk, name);
+  }
+  C edge;
+  edge.dt_max_s = kMaxDt_s<T>;
+  edge.voltage_sigma_V = kMinVoltageSigma_V<T>;
+  edge.model_error_current_A = kMaxModelErrorCurrent_A<T>;
+  edge.model_error_relative = T(100);
+  edge.model_error_correlation_s = kMaxDt_s<T>;
+  CHECK_CTX(edge.check() == I::kOk, name);
+  E est;
+  CHECK_CTX(init(est, &p, T(0.5), edge) == InitStatus::kOk, name);
+}
+
+// verifies: CS-EST-016
+void test_config_issue_messages() {
+  using I = EstimatorConfigIssue;
+  const int last = static_cast<int>(kLastEstimatorConfigIssue);
+  for (int i = 1; i <= last; ++i) {
+    const char* field = estimator_config_field(static_cast<I>(i));
+    const char* msg = estimator_config_message(static_cast<I>(i));
+    CHECK(field[0] != '\0' && std::strcmp(field, "unknown") != 0);
+    CHECK(msg[0] != '\0' && std::strcmp(msg, "unknown") != 0 && std::strcmp(msg, "ok") != 0);
+    // the message names its field (the first one of a pair)
+    const char* slash = std::strchr(field, '/');
+    const std::size_t n = slash != nullptr ? static_cast<std::size_t>(slash - field) : std::strlen(field);
+    CHECK(std::strncmp(msg, field, n) == 0);
+    for (int j = 1; j < i; ++j) {
+      CHECK(std::strcmp(msg, estimator_config_message(static_cast<I>(j))) != 0);
+      CHECK(std::strcmp(field, estimator_config_field(static_cast<I>(j))) != 0);
+    }
+  }
+  CHECK(std::strcmp(estimator_config_message(I::kOk), "ok") == 0 && estimator_config_field(I::kOk)[0] == '\0');
+  // a byte outside the enum (from a C caller or a saved code): "unknown"
+  CHECK(std::strcmp(estimator_config_message(static_cast<I>(200)), "unknown") == 0);
+  CHECK(std::strcmp(estimator_config_field(static_cast<I>(200)), "unknown") == 0);
+  static_assert(estimator_config_message(I::kDtMax)[0] == 'd', "constexpr message");
+}
+
 /// The measurement variance R: voltage_sigma_V^2 exactly with both model-error terms off; with them
 /// on, sigma^2 + ((k_A + k_rel |i|) R_cell)^2 with R_cell the model's total resistance at the state,
 /// multiplied by tau / dt when dt < tau.
@@ -299,7 +391,7 @@ void test_measurement_variance(const char* name) {
   using T = typename E::T;
   auto& p = Fixture<E>::params();
   cstest::make_cell(p);
-  EstimatorConfig<T> c0;
+  EstimatorConfig<T> c0 = cstest::config_2025<T>();
   c0.voltage_sigma_V = T(0.005);
   E plain;
   CHECK_CTX(init(plain, &p, T(0.6), c0) == InitStatus::kOk, name);
@@ -376,7 +468,7 @@ void test_gate_without_timeout(const char* name) {
   using M = typename E::Model;
   auto& p = Fixture<E>::params();
   cstest::make_cell(p);
-  EstimatorConfig<T> cfg;
+  EstimatorConfig<T> cfg = cstest::config_2025<T>();
   cfg.gate_timeout_steps = 0;
   E est;
   const M m(&p, typename M::Noise{T(2e-6), T(2e-4), T(1e-3), T(0.02)});
@@ -399,7 +491,7 @@ void test_gate_without_timeout(const char* name) {
   CHECK_CTX(!is_rejected(est.step(T(1), T(0), est.model().measure(s, est.state()), T(25)).status), name);
   CHECK_CTX(est.gated_in_row() == 0, name);
   // Relative model error alone: R = sigma^2 + (k_rel |i| R_cell)^2 (no correlation time: no scaling).
-  EstimatorConfig<T> rel;
+  EstimatorConfig<T> rel = cstest::config_2025<T>();
   rel.model_error_relative = T(0.2);
   E er;
   CHECK_CTX(er.init(m, rel, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk, name);
@@ -480,8 +572,8 @@ void test_linear_agreement() {
   typename M::State x;
   typename M::Cov P;
   M::initial(T(0.6), T(0.05), T(0.01), T(0), T(0.1), x, P);
-  ekf.init(m, EstimatorConfig<T>{}, {}, x, P, {T(0)});
-  ukf.init(m, EstimatorConfig<T>{}, {}, x, P, {T(0)});
+  ekf.init(m, cstest::config_2025<T>(), {}, x, P, {T(0)});
+  ukf.init(m, cstest::config_2025<T>(), {}, x, P, {T(0)});
   cstest::Rng rng;
   double worst = 0;
   for (int k = 0; k < 3000; ++k) {
@@ -509,7 +601,7 @@ void test_ukf_config() {
   typename filter::Ukf<M>::Config c;
   c.alpha = T(0.5);
   c.kappa = T(-5);  // n + lambda = alpha^2 (n + kappa) = -0.25 < 0
-  CHECK_T(est.init(m, EstimatorConfig<T>{}, c, x, P, {T(0)}) == InitStatus::kBadFilterConfig);
+  CHECK_T(est.init(m, cstest::config_2025<T>(), c, x, P, {T(0)}) == InitStatus::kBadFilterConfig);
   // Weights of the default config sum to one.
   const filter::Ukf<M> u{typename filter::Ukf<M>::Config{}};
   const T sum = u.weight_mean0() + T(2 * M::kStates) * u.weight_i();
@@ -636,10 +728,10 @@ void test_fast_paths_match_general() {
   typename M::State x0;
   typename M::Cov P0;
   M::initial(T(0.7), T(0.25), T(0.02), T(0), T(0.5), x0, P0);
-  CHECK_T(ea.init(m, EstimatorConfig<T>{}, {}, x0, P0, {T(0)}) == InitStatus::kOk);
-  CHECK_T(eb.init(mg, EstimatorConfig<T>{}, {}, x0, P0, {T(0)}) == InitStatus::kOk);
-  CHECK_T(ua.init(m, EstimatorConfig<T>{}, {}, x0, P0, {T(0)}) == InitStatus::kOk);
-  CHECK_T(ub.init(mg, EstimatorConfig<T>{}, {}, x0, P0, {T(0)}) == InitStatus::kOk);
+  CHECK_T(ea.init(m, cstest::config_2025<T>(), {}, x0, P0, {T(0)}) == InitStatus::kOk);
+  CHECK_T(eb.init(mg, cstest::config_2025<T>(), {}, x0, P0, {T(0)}) == InitStatus::kOk);
+  CHECK_T(ua.init(m, cstest::config_2025<T>(), {}, x0, P0, {T(0)}) == InitStatus::kOk);
+  CHECK_T(ub.init(mg, cstest::config_2025<T>(), {}, x0, P0, {T(0)}) == InitStatus::kOk);
   const M truth(&p, typename M::Noise{});
   typename M::State xt;
   typename M::Cov unused;
@@ -697,6 +789,9 @@ int main() {
   test_fast_paths_match_general<double>();
   test_config_refusals<EcmEkf<float, 2>>("ekf f32");
   test_config_refusals<EcmUkf<double, 2>>("ukf f64");
+  test_config_issues<EcmEkf<float, 2>>("ekf f32");
+  test_config_issues<EcmUkf<double, 2>>("ukf f64");
+  test_config_issue_messages();
   test_measurement_variance<EcmEkf<float, 2>>("ekf f32");
   test_measurement_variance<EcmUkf<double, 2>>("ukf f64");
   test_set_state_and_numerical<EcmEkf<float, 2>>("ekf f32");

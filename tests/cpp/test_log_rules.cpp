@@ -50,7 +50,7 @@ void test_widen_for_gap(const char* name) {
   typename M::Cov P;
   M::initial(T(0.5), T(0.01), T(0.02), T(0), T(0.5), x, P);
   E est;
-  CHECK_CTX(est.init(m, EstimatorConfig<T>{}, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) ==
+  CHECK_CTX(est.init(m, cstest::config_2025<T>(), typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) ==
                 InitStatus::kOk, name);
   GapWidening g;
   CHECK_CTX(!widen_for_gap(est, g, 600.0, 2.5), name);  // no current seen: nothing to add

@@ -32,7 +32,7 @@ struct Bench {
     typename M::State x;
     typename M::Cov P;
     M::initial(soc0, T(0.05), T(0.02), T(0), T(0.5), x, P);
-    EstimatorConfig<T> cfg;
+    EstimatorConfig<T> cfg = cstest::config_2025<T>();
     cfg.voltage_sigma_V = T(0.01);
     ok = est.init(m, cfg, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk;
     f.init(est, c, st);

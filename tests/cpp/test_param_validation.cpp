@@ -179,6 +179,16 @@ void test_every_code_has_a_message() {
   for (int f = 1; f <= static_cast<int>(ParamField::kTemperatureRange); ++f) {
     const char* n = model::param_field_name(static_cast<ParamField>(f));
     CHECK(std::strcmp(n, "unknown") != 0 && n[0] != '\0');
+    // every name but the grid's sizes is one row of the parameter table, or two joined by '/' (#13: one list)
+    if (static_cast<ParamField>(f) == ParamField::kGrid) {  // the grid's sizes: no row of the table
+      CHECK(model::ecm_param_index(n) == -1);
+      continue;
+    }
+    char first[48] = {};
+    const char* slash = std::strchr(n, '/');
+    std::strncpy(first, n, slash != nullptr ? static_cast<std::size_t>(slash - n) : sizeof first - 1);
+    CHECK(model::ecm_param_index(first) >= 0);
+    CHECK(slash == nullptr || model::ecm_param_index(slash + 1) == model::ecm_param_index(first) + 1);
   }
   for (int e = 0; e <= static_cast<int>(model::SpmeParamError::kLimits); ++e) {
     CHECK(std::strcmp(model::spme_param_error_message(static_cast<model::SpmeParamError>(e)), "unknown") != 0);

@@ -66,7 +66,7 @@ struct Cell {
     typename M::State x;
     typename M::Cov P;
     M::initial(soc0, soc_sigma, T(1e-3), T(0), T(0.1), x, P);
-    EstimatorConfig<T> cfg;
+    EstimatorConfig<T> cfg = cstest::config_2025<T>();
     cfg.voltage_sigma_V = T(0.005);
     cfg.model_error_current_A = T(0.2);  // model-error sigma 0.2 A x (R0 + R1) = 16 mV, for the conservative option
     ok = est.init(m, cfg, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk;
@@ -263,7 +263,7 @@ void test_nonlinear_cell_invariant(const char* name) {
   typename M::Cov P;
   M::initial(T(0.6), T(0.02), T(0.01), T(0.3), T(0.1), x, P);
   E est;
-  CHECK_CTX(est.init(m, EstimatorConfig<T>{}, typename E::FilterConfig{}, x, P, typename M::Aux{T(1)}) ==
+  CHECK_CTX(est.init(m, cstest::config_2025<T>(), typename E::FilterConfig{}, x, P, typename M::Aux{T(1)}) ==
                 InitStatus::kOk, name);
   auto cfg = config<T>(T(10));
   power::PowerLimits<T> r{};

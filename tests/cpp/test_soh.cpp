@@ -87,7 +87,7 @@ struct Setup {
     typename M::State x;
     typename M::Cov P;
     M::initial(soc0, T(0.05), T(0.02), T(0), T(0.5), x, P);
-    EstimatorConfig<T> cfg;
+    EstimatorConfig<T> cfg = cstest::config_2025<T>();
     cfg.voltage_sigma_V = T(0.01);
     cfg.soc_min = T(-0.05);
     cfg.soc_max = T(1.05);
@@ -256,7 +256,7 @@ void test_trusted_anchors(const char* name) {
     typename M::Cov P;
     M::initial(T(0.8), T(0.05), T(0.02), T(0), T(0.5), x, P);
     E est;
-    EstimatorConfig<T> cfg;
+    EstimatorConfig<T> cfg = cstest::config_2025<T>();
     cfg.voltage_sigma_V = T(0.01);
     CHECK_CTX(est.init(m, cfg, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk, name);
     soh::SohTracker<E> tr;
@@ -565,7 +565,7 @@ bool fresh_estimator(E& est, typename E::Model::Params& p, typename E::T soc0) {
   typename M::State x;
   typename M::Cov P;
   M::initial(soc0, T(0.05), T(0.02), T(0), T(0.5), x, P);
-  EstimatorConfig<T> cfg;
+  EstimatorConfig<T> cfg = cstest::config_2025<T>();
   cfg.voltage_sigma_V = T(0.01);
   cfg.soc_min = T(-0.05);
   cfg.soc_max = T(1.05);
@@ -575,8 +575,9 @@ bool fresh_estimator(E& est, typename E::Model::Params& p, typename E::T soc0) {
 /// Every out-of-range field of SohConfig is refused on its own: init() returns false, the tracker stays
 /// uninitialised (step() then only runs the estimator, close_pair() and set_state() refuse) and the
 /// estimator's model keeps its capacity and R0 factor. The OCV fields are checked only with OCV learning
-/// on; explicit capacity bounds replace the 0.3 x / 1.5 x defaults.
+/// on; explicit capacity bounds replace the 0.3 x / 1.5 x defaults. SohConfig::check names each case's rule.
 // verifies: CS-SOH-005
+// verifies: CS-SOH-014
 template <class E>
 void test_config_refusals(const char* name) {
   using T = typename E::T;
@@ -585,61 +586,78 @@ void test_config_refusals(const char* name) {
   E est;
   CHECK_CTX(fresh_estimator(est, p, T(0.8)), name);
   const T q0 = est.model().capacity_Ah();
+  using I = soh::SohConfigIssue;
   struct Case {
     const char* what;
+    I want;  // the rule SohConfig::check names
     void (*apply)(C&);
   };
   static const Case cases[] = {
-      {"pair_min_delta_soc 0", [](C& c) { c.pair_min_delta_soc = T(0); }},
-      {"pair_min_delta_soc inf", [](C& c) { c.pair_min_delta_soc = std::numeric_limits<T>::infinity(); }},
-      {"pair_max_soc_sigma 0", [](C& c) { c.pair_max_soc_sigma = T(0); }},
-      {"rest_current_A -1", [](C& c) { c.rest_current_A = -T(1); }},
-      {"rest_current_A inf", [](C& c) { c.rest_current_A = std::numeric_limits<T>::infinity(); }},
-      {"current_sigma_A -1", [](C& c) { c.current_sigma_A = -T(1); }},
-      {"current_sigma_A inf", [](C& c) { c.current_sigma_A = std::numeric_limits<T>::infinity(); }},
-      {"current_offset_sigma_A -1", [](C& c) { c.current_offset_sigma_A = -T(1); }},
-      {"current_offset_sigma_A 2e6", [](C& c) { c.current_offset_sigma_A = T(2e6); }},
-      {"anchor_rest_s -1", [](C& c) { c.anchor_rest_s = -T(1); }},
-      {"anchor_rest_s 2e6", [](C& c) { c.anchor_rest_s = T(2e6); }},
-      {"r0_scale_sigma 0", [](C& c) { c.r0_scale_sigma = T(0); }},
-      {"r0_scale_per_sqrt_s -1", [](C& c) { c.r0_scale_per_sqrt_s = -T(1); }},
-      {"r0_scale_per_sqrt_s inf", [](C& c) { c.r0_scale_per_sqrt_s = std::numeric_limits<T>::infinity(); }},
-      {"r0_min_step_A 0", [](C& c) { c.r0_min_step_A = T(0); }},
-      {"r0_max_dt_s 0", [](C& c) { c.r0_max_dt_s = T(0); }},
-      {"r0_voltage_sigma_V 0", [](C& c) { c.r0_voltage_sigma_V = T(0); }},
-      {"r0_gate_nis 0", [](C& c) { c.r0_gate_nis = T(0); }},
-      {"r0_scale_min 0", [](C& c) { c.r0_scale_min = T(0); }},
-      {"r0_scale_max = min", [](C& c) { c.r0_scale_max = c.r0_scale_min; }},
-      {"r0_scale_max inf", [](C& c) { c.r0_scale_max = std::numeric_limits<T>::infinity(); }},
-      {"model's R0 factor below min", [](C& c) { c.r0_scale_min = T(1.5); }},
-      {"model's R0 factor above max", [](C& c) { c.r0_scale_min = T(0.1); c.r0_scale_max = T(0.5); }},
-      {"ocv_sigma_V 0", [](C& c) { c.ocv_sigma_V = T(0); }},
-      {"ocv_sigma_V 2", [](C& c) { c.ocv_sigma_V = T(2); }},
-      {"ocv_V_per_sqrt_s -1", [](C& c) { c.ocv_V_per_sqrt_s = -T(1); }},
-      {"ocv_V_per_sqrt_s inf", [](C& c) { c.ocv_V_per_sqrt_s = std::numeric_limits<T>::infinity(); }},
-      {"ocv_soc_per_sqrt_s -1", [](C& c) { c.ocv_soc_per_sqrt_s = -T(1); }},
-      {"ocv_soc_per_sqrt_s inf", [](C& c) { c.ocv_soc_per_sqrt_s = std::numeric_limits<T>::infinity(); }},
-      {"ocv_load_fraction -1", [](C& c) { c.ocv_load_fraction = -T(1); }},
-      {"ocv_load_fraction inf", [](C& c) { c.ocv_load_fraction = std::numeric_limits<T>::infinity(); }},
-      {"ocv_max_V 0", [](C& c) { c.ocv_max_V = T(0); }},
-      {"ocv_max_V 2", [](C& c) { c.ocv_max_V = T(2); }},
-      {"learn_min_temperature_degC NaN", [](C& c) { c.learn_min_temperature_degC = std::numeric_limits<T>::quiet_NaN(); }},
-      {"learn_max_temperature_degC inf", [](C& c) { c.learn_max_temperature_degC = std::numeric_limits<T>::infinity(); }},
-      {"learn window reversed", [](C& c) { c.learn_min_temperature_degC = T(30); c.learn_max_temperature_degC = T(20); }},
-      {"capacity_sigma_Ah 0", [](C& c) { c.capacity_sigma_Ah = T(0); }},
-      {"capacity bounds exclude the model's", [](C& c) { c.capacity_min_Ah = T(3); c.capacity_max_Ah = T(4); }},
+      {"pair_min_delta_soc 0", I::kPairMinDeltaSoc, [](C& c) { c.pair_min_delta_soc = T(0); }},
+      {"pair_min_delta_soc inf", I::kPairMinDeltaSoc, [](C& c) { c.pair_min_delta_soc = std::numeric_limits<T>::infinity(); }},
+      {"pair_max_soc_sigma 0", I::kPairMaxSocSigma, [](C& c) { c.pair_max_soc_sigma = T(0); }},
+      {"rest_current_A -1", I::kRestCurrent, [](C& c) { c.rest_current_A = -T(1); }},
+      {"rest_current_A inf", I::kRestCurrent, [](C& c) { c.rest_current_A = std::numeric_limits<T>::infinity(); }},
+      {"current_sigma_A -1", I::kCurrentSigma, [](C& c) { c.current_sigma_A = -T(1); }},
+      {"current_sigma_A inf", I::kCurrentSigma, [](C& c) { c.current_sigma_A = std::numeric_limits<T>::infinity(); }},
+      {"current_offset_sigma_A -1", I::kCurrentOffsetSigma, [](C& c) { c.current_offset_sigma_A = -T(1); }},
+      {"current_offset_sigma_A 2e6", I::kCurrentOffsetSigma, [](C& c) { c.current_offset_sigma_A = T(2e6); }},
+      {"anchor_rest_s -1", I::kAnchorRest, [](C& c) { c.anchor_rest_s = -T(1); }},
+      {"anchor_rest_s 2e6", I::kAnchorRest, [](C& c) { c.anchor_rest_s = T(2e6); }},
+      {"r0_scale_sigma 0", I::kR0ScaleSigma, [](C& c) { c.r0_scale_sigma = T(0); }},
+      {"r0_scale_per_sqrt_s -1", I::kR0ScalePerSqrtS, [](C& c) { c.r0_scale_per_sqrt_s = -T(1); }},
+      {"r0_scale_per_sqrt_s inf", I::kR0ScalePerSqrtS, [](C& c) { c.r0_scale_per_sqrt_s = std::numeric_limits<T>::infinity(); }},
+      {"r0_min_step_A 0", I::kR0MinStep, [](C& c) { c.r0_min_step_A = T(0); }},
+      {"r0_max_dt_s 0", I::kR0MaxDt, [](C& c) { c.r0_max_dt_s = T(0); }},
+      {"r0_voltage_sigma_V 0", I::kR0VoltageSigma, [](C& c) { c.r0_voltage_sigma_V = T(0); }},
+      {"r0_gate_nis 0", I::kR0GateNis, [](C& c) { c.r0_gate_nis = T(0); }},
+      {"r0_scale_min 0", I::kR0ScaleBounds, [](C& c) { c.r0_scale_min = T(0); }},
+      {"r0_scale_max = min", I::kR0ScaleBounds, [](C& c) { c.r0_scale_max = c.r0_scale_min; }},
+      {"r0_scale_max inf", I::kR0ScaleBounds, [](C& c) { c.r0_scale_max = std::numeric_limits<T>::infinity(); }},
+      {"model's R0 factor below min", I::kR0ScaleOutside, [](C& c) { c.r0_scale_min = T(1.5); }},
+      {"model's R0 factor above max", I::kR0ScaleOutside, [](C& c) { c.r0_scale_min = T(0.1); c.r0_scale_max = T(0.5); }},
+      {"ocv_sigma_V 0", I::kOcvSigma, [](C& c) { c.ocv_sigma_V = T(0); }},
+      {"ocv_sigma_V 2", I::kOcvSigma, [](C& c) { c.ocv_sigma_V = T(2); }},
+      {"ocv_V_per_sqrt_s -1", I::kOcvVPerSqrtS, [](C& c) { c.ocv_V_per_sqrt_s = -T(1); }},
+      {"ocv_V_per_sqrt_s inf", I::kOcvVPerSqrtS, [](C& c) { c.ocv_V_per_sqrt_s = std::numeric_limits<T>::infinity(); }},
+      {"ocv_soc_per_sqrt_s -1", I::kOcvSocPerSqrtS, [](C& c) { c.ocv_soc_per_sqrt_s = -T(1); }},
+      {"ocv_soc_per_sqrt_s inf", I::kOcvSocPerSqrtS, [](C& c) { c.ocv_soc_per_sqrt_s = std::numeric_limits<T>::infinity(); }},
+      {"ocv_load_fraction -1", I::kOcvLoadFraction, [](C& c) { c.ocv_load_fraction = -T(1); }},
+      {"ocv_load_fraction inf", I::kOcvLoadFraction, [](C& c) { c.ocv_load_fraction = std::numeric_limits<T>::infinity(); }},
+      {"ocv_max_V 0", I::kOcvMax, [](C& c) { c.ocv_max_V = T(0); }},
+      {"ocv_max_V 2", I::kOcvMax, [](C& c) { c.ocv_max_V = T(2); }},
+      {"learn_min_temperature_degC NaN", I::kLearnTemperatures, [](C& c) { c.learn_min_temperature_degC = std::numeric_limits<T>::quiet_NaN(); }},
+      {"learn_max_temperature_degC inf", I::kLearnTemperatures, [](C& c) { c.learn_max_temperature_degC = std::numeric_limits<T>::infinity(); }},
+      {"learn window reversed", I::kLearnTemperatures, [](C& c) { c.learn_min_temperature_degC = T(30); c.learn_max_temperature_degC = T(20); }},
+      {"capacity_sigma_Ah 0", I::kCapacitySigma, [](C& c) { c.capacity_sigma_Ah = T(0); }},
+      {"capacity_forgetting 0", I::kCapacityForgetting, [](C& c) { c.capacity_forgetting = T(0); }},
+      {"capacity bounds reversed", I::kCapacityBounds, [](C& c) { c.capacity_min_Ah = T(4); c.capacity_max_Ah = T(3); }},
+      {"capacity_sigma_Ah NaN", I::kCapacitySigma, [](C& c) { c.capacity_sigma_Ah = std::numeric_limits<T>::quiet_NaN(); }},
+      {"pair_min_delta_soc NaN", I::kPairMinDeltaSoc, [](C& c) { c.pair_min_delta_soc = std::numeric_limits<T>::quiet_NaN(); }},
+      {"current_offset_sigma_A NaN", I::kCurrentOffsetSigma, [](C& c) { c.current_offset_sigma_A = std::numeric_limits<T>::quiet_NaN(); }},
+      {"anchor_rest_s NaN", I::kAnchorRest, [](C& c) { c.anchor_rest_s = std::numeric_limits<T>::quiet_NaN(); }},
+      {"r0_scale_max NaN", I::kR0ScaleBounds, [](C& c) { c.r0_scale_max = std::numeric_limits<T>::quiet_NaN(); }},
+      {"ocv_max_V NaN", I::kOcvMax, [](C& c) { c.ocv_max_V = std::numeric_limits<T>::quiet_NaN(); }},
+      {"capacity bounds exclude the model's", I::kCapacityOutside, [](C& c) { c.capacity_min_Ah = T(3); c.capacity_max_Ah = T(4); }},
   };
+  bool seen[static_cast<int>(soh::kLastSohConfigIssue) + 1] = {};
   int refused = 0;
   for (const Case& k : cases) {
     C c;
     k.apply(c);
     soh::SohTracker<E> tr;
+    const I issue = c.check(q0, est.model().r0_scale());
+    if (issue != k.want) { std::printf("%s: check() gave %d for %s\n", name, static_cast<int>(issue), k.what); }
+    CHECK_CTX(issue == k.want, name);
+    seen[static_cast<int>(k.want)] = true;
     const bool ok = tr.init(est, c);
     const bool same = est.model().capacity_Ah() == q0 && est.model().r0_scale() == T(1);
     if (ok || tr.initialised() || !same) { std::printf("%s: not refused or not unchanged: %s\n", name, k.what); }
     refused += (!ok && !tr.initialised() && same) ? 1 : 0;
   }
   CHECK_CTX(refused == static_cast<int>(sizeof cases / sizeof cases[0]), name);
+  for (int i = 1; i <= static_cast<int>(soh::kLastSohConfigIssue); ++i) { CHECK_CTX(seen[i], name); }
+  CHECK_CTX(C{}.check(q0, est.model().r0_scale()) == I::kOk, name);
   // an uninitialised tracker: step() runs the estimator only; close_pair() and set_state() refuse
   soh::SohTracker<E> un;
   C bad;
@@ -896,6 +914,29 @@ void test_anchor_every_rest(const char* name) {
 
 }  // namespace
 
+/// Every SohConfigIssue has its own field name and a message that names it; a byte outside the enum: "unknown".
+// verifies: CS-SOH-014
+void test_config_issue_messages() {
+  using I = soh::SohConfigIssue;
+  const int last = static_cast<int>(soh::kLastSohConfigIssue);
+  for (int i = 1; i <= last; ++i) {
+    const char* field = soh::soh_config_field(static_cast<I>(i));
+    const char* msg = soh::soh_config_message(static_cast<I>(i));
+    CHECK(field[0] != '\0' && std::strcmp(field, "unknown") != 0);
+    CHECK(msg[0] != '\0' && std::strcmp(msg, "unknown") != 0 && std::strcmp(msg, "ok") != 0);
+    const char* slash = std::strchr(field, '/');
+    const std::size_t n = slash != nullptr ? static_cast<std::size_t>(slash - field) : std::strlen(field);
+    CHECK(std::strncmp(msg, field, n) == 0);
+    for (int j = 1; j < i; ++j) {
+      CHECK(std::strcmp(msg, soh::soh_config_message(static_cast<I>(j))) != 0);
+      CHECK(std::strcmp(field, soh::soh_config_field(static_cast<I>(j))) != 0);
+    }
+  }
+  CHECK(std::strcmp(soh::soh_config_message(I::kOk), "ok") == 0 && soh::soh_config_field(I::kOk)[0] == '\0');
+  CHECK(std::strcmp(soh::soh_config_message(static_cast<I>(200)), "unknown") == 0);
+  CHECK(std::strcmp(soh::soh_config_field(static_cast<I>(200)), "unknown") == 0);
+}
+
 int main() {
   test_ocv_correction_model<float>();
   test_ocv_correction_model<double>();
@@ -923,6 +964,7 @@ int main() {
   test_awtls_each_refusal<double>();
   test_config_refusals<EcmEkf<float, 2>>("ekf float");
   test_config_refusals<EcmUkf<double, 2>>("ukf double");
+  test_config_issue_messages();
   test_restore_each_field<EcmEkf<float, 2>>("ekf float");
   test_restore_each_field<EcmUkf<double, 2>>("ukf double");
   test_close_pair<EcmEkf<float, 2>>("ekf float");

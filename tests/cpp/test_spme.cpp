@@ -460,7 +460,7 @@ void test_estimator(const char* name) {
   typename M::Cov p0;
   M::initial(T(0.6), T(0.3), T(0.005), T(1), x0, p0);
   static E est;
-  EstimatorConfig<T> cfg;
+  EstimatorConfig<T> cfg = cstest::config_2025<T>();
   cfg.voltage_sigma_V = T(0.01);
   cfg.soc_min = T(-0.05);
   cfg.soc_max = T(1.05);
@@ -515,7 +515,7 @@ void test_model_error_without_resistance() {
   typename M::Cov p0;
   M::initial(T(0.6), T(0.3), T(0.005), T(1), x0, p0);
   static E est;
-  EstimatorConfig<T> cfg;
+  EstimatorConfig<T> cfg = cstest::config_2025<T>();
   cfg.voltage_sigma_V = T(0.01);
   cfg.model_error_current_A = T(0.5);
   cfg.model_error_relative = T(0.1);

@@ -11,7 +11,7 @@ import numpy as np
 from .. import status as _status
 from .._io import finite_state_number
 from ..cells.load import is_spme_cell
-from .settings import DTYPES, FILTERS, EstimatorSettings, NoiseSettings, resolve_model_error
+from .settings import DTYPES, FILTERS, EstimatorSettings, NoiseSettings, _core, resolve_model_error
 
 
 class StepResult(NamedTuple):
@@ -62,12 +62,6 @@ class RunResult:
         end = f", SOC at the end {float(self.soc[-1]):.4f} +- {float(self.soc_sigma[-1]):.4f}" if n else ""
         return (f"{type(self).__name__}({n} samples{end}, "
                 + ", ".join(f"{k} {v}" for k, v in sorted(self.counts().items())) + ")")
-
-
-def _core():
-    from .. import _core  # the compiled module; imported lazily so `import cellsense` stays light
-
-    return _core
 
 
 def core_class(kind: str, filter: str, dtype: str, rc_pairs: int | None = None):

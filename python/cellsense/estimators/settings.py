@@ -21,17 +21,21 @@ SETTING_MAX_V = 10.0
 SETTING_MAX = 1e6
 
 
-def check_settings_fields(obj: Any, bounds: dict[str, tuple] | None = None) -> None:
+def check_settings_fields(obj: Any, bounds: dict[str, tuple] | None = None,
+                          core_ruled: frozenset[str] = frozenset()) -> None:
     """Validate every numeric field of the dataclass `obj` (iterating dataclasses.fields, so a field added
     later is checked too): a real number (None only where the annotation allows it), finite, an integer
-    where annotated int, within `bounds[name]` = (lo, hi) or (lo, hi, lo_exclusive), else within
-    [0, SETTING_MAX_V] for volts and [0, SETTING_MAX] otherwise; bool fields must be bools. ValueError
+    where annotated int; then the fields in `core_ruled` (their values, None ones left out) by the core's rule
+    (`check_core_config`); then every range: within `bounds[name]` = (lo, hi) or (lo, hi, lo_exclusive), else
+    within [0, SETTING_MAX_V] for volts and [0, SETTING_MAX] otherwise, except a `core_ruled` field without a
+    bound of its own (the package's bounds beyond the core's rule); bool fields must be bools. ValueError
     naming "Class.field"."""
     import dataclasses
     import math
     import numbers
 
     cls = type(obj).__name__
+    numbers_seen: list[tuple[str, float, Any]] = []
     for f in dataclasses.fields(obj):
         v, t, name = getattr(obj, f.name), str(f.type), f"{cls}.{f.name}"
         if t == "bool" or t.startswith("bool"):
@@ -54,11 +58,42 @@ def check_settings_fields(obj: Any, bounds: dict[str, tuple] | None = None) -> N
             raise ValueError(f"{name}: must be finite, got {v!r}")
         if "float" not in t and x != int(x):
             raise ValueError(f"{name}: expected an integer, got {v!r}")
-        volts = f.name.endswith("_V") or "_V_" in f.name
-        b = (bounds or {}).get(f.name, (0.0, SETTING_MAX_V if volts else SETTING_MAX))
+        numbers_seen.append((f.name, x, v))
+    if core_ruled:
+        check_core_config(obj, {k: x for k, x, _v in numbers_seen if k in core_ruled})
+    for fname, x, v in numbers_seen:
+        if fname in core_ruled and fname not in (bounds or {}):
+            continue
+        volts = fname.endswith("_V") or "_V_" in fname
+        b = (bounds or {}).get(fname, (0.0, SETTING_MAX_V if volts else SETTING_MAX))
         lo, hi, lo_open = b[0], b[1], (b[2] if len(b) > 2 else False)
         if not ((x > lo) if lo_open else (x >= lo)) or not x <= hi:
-            raise ValueError(f"{name}: {v!r} is outside {'(' if lo_open else '['}{lo:g}, {hi:g}]")
+            raise ValueError(f"{cls}.{fname}: {v!r} is outside {'(' if lo_open else '['}{lo:g}, {hi:g}]")
+
+
+def _core():
+    from .. import _core  # the compiled module; imported lazily so `import cellsense` stays light
+
+    return _core
+
+
+def check_core_config(obj: Any, values: dict[str, float]) -> None:
+    """The core's rule for a settings object's core-held fields (`values`; settings not in it take the core's
+    defaults), asked through `obj.core_issue(core, values)`: EstimatorConfig::check for NoiseSettings and
+    EstimatorSettings (cpp/include/cellsense/estimator/estimator.hpp, _core.estimator_config_issue),
+    SohConfig::check for SohSettings. ValueError "Class.field = value: <the core's message>" (each field of a
+    pair, e.g. soc_min and soc_max). Nothing is checked here when the compiled module is not built (export-c
+    in a firmware build writes headers without it); every estimator needs the module and its init applies the
+    same rule, with the same message."""
+    try:
+        core = _core()
+    except ImportError:
+        return
+    issue = obj.core_issue(core, values)
+    if issue is not None:
+        _code, fld, rule = issue
+        given = ", ".join(f"{type(obj).__name__}.{k} = {values[k]!r}" for k in fld.split("/") if k in values)
+        raise ValueError(f"{given or type(obj).__name__ + '.' + fld}: {rule}")
 
 
 @dataclass
@@ -104,9 +139,14 @@ class NoiseSettings:
     initial_hysteresis: float = 0.0         #: initial h (1)
     initial_hysteresis_sigma: float = 0.5   #: 1 sigma of the initial h (1)
 
-    #: bounds of the fields that have their own (lo, hi[, lo_exclusive]); every other numeric field is
-    #: checked against the default bounds of `check_settings_fields` (volts [0, 10], others [0, 1e6])
-    BOUNDS = {"voltage_sigma_V": (1e-4, SETTING_MAX_V), "soc_per_sqrt_s": (0.0, 1.0),
+    #: fields whose range is the core's rule (EstimatorConfig::check), checked through `check_core_config`; None
+    #: ones are left to the core's default
+    CORE_RULED = frozenset({"voltage_sigma_V", "model_error_current_A", "model_error_relative",
+                            "model_error_correlation_s"})
+    #: bounds of the fields that have their own (lo, hi[, lo_exclusive]); every other numeric field not in
+    #: CORE_RULED is checked against the default bounds of `check_settings_fields` (volts [0, 10], others
+    #: [0, 1e6]). voltage_sigma_V's upper bound of 10 V is the package's own, beyond the core's rule.
+    BOUNDS = {"voltage_sigma_V": (0.0, SETTING_MAX_V), "soc_per_sqrt_s": (0.0, 1.0),
               "initial_soc_sigma": (1e-6, 10.0), "initial_v_rc_sigma_V": (1e-6, SETTING_MAX_V),
               "initial_hysteresis": (-1.0, 1.0), "initial_hysteresis_sigma": (1e-6, 10.0),
               "hysteresis_per_sqrt_s": (0.0, 10.0), "model_error_inflation": (0.0, 1e3)}
@@ -114,11 +154,20 @@ class NoiseSettings:
     def __post_init__(self) -> None:
         """Refuse settings that would make every step fail (NaN, Inf, absurd magnitudes), naming the field;
         see check_settings_fields and BOUNDS. Runs again on dataclasses.replace (so in every estimator's
-        constructor: a field assigned after construction is checked there)."""
-        check_settings_fields(self, self.BOUNDS)
+        constructor: a field assigned after construction is checked there). The measurement-noise fields the
+        core's EstimatorConfig holds (CORE_RULED) are checked by the core's rule first (`check_core_config`)."""
+        check_settings_fields(self, self.BOUNDS, self.CORE_RULED)
+
+    def core_issue(self, core, values: dict[str, float]):
+        """The core's rule on these settings (EstimatorConfig::check): None or (code, field, message)."""
+        return core.estimator_config_issue(values)
 
 
-#: voltage sigma for a cell file that does not state its model error (V); tuned on Chen2020
+#: voltage sigma for a cell file that does not state its model error (V); tuned on Chen2020. It is the core's
+#: default (EstimatorConfig::voltage_sigma_V, cpp/include/cellsense/estimator/estimator.hpp, which states why),
+#: written out because settings are resolved without the compiled module too (export-c in a firmware build);
+#: tests/python/estimators/test_core_rules.py holds it, and EstimatorSettings' defaults, to
+#: _core.estimator_config_defaults().
 DEFAULT_VOLTAGE_SIGMA_V = 0.04
 
 
@@ -170,7 +219,9 @@ def resolve_voltage_sigma(noise: NoiseSettings, cell: Cell) -> float:
 
 @dataclass
 class EstimatorSettings:
-    """Guards and gate (see docs/estimator.md)."""
+    """Guards and gate (see docs/estimator.md). The defaults of dt_max_s, soc_min, soc_max, gate_nis,
+    gate_predict_only and gate_timeout_steps are the core's (EstimatorConfig; see DEFAULT_VOLTAGE_SIGMA_V for why
+    they are written out here and what holds them equal)."""
 
     dt_max_s: float = 60.0                  #: longer steps are rejected
     #: SOC bounds. A little beyond [0, 1]: a cell's usable charge between its cut-offs rarely equals
@@ -184,13 +235,20 @@ class EstimatorSettings:
     ukf_beta: float = 2.0
     ukf_kappa: float = 0.0
 
-    #: (lo, hi[, lo_exclusive]) per field (see check_settings_fields); the core's own limits where it has them
-    BOUNDS = {"dt_max_s": (0.0, 86400.0, True), "soc_min": (-1.0, 1.0), "soc_max": (0.0, 2.0),
-              "gate_nis": (0.0, 1e15, True), "gate_timeout_steps": (0.0, 1e9), "ukf_alpha": (0.0, 10.0, True),
+    #: fields whose range is the core's rule (EstimatorConfig::check: dt_max_s in (0, 86400] s, soc_min below
+    #: soc_max, gate_nis above 0), checked through `check_core_config`
+    CORE_RULED = frozenset({"dt_max_s", "soc_min", "soc_max", "gate_nis"})
+    #: (lo, hi[, lo_exclusive]) per field (see check_settings_fields). For CORE_RULED fields only the package's
+    #: own bounds beyond the core's rule: SOC bounds near [0, 1], a finite-in-practice gate
+    BOUNDS = {"soc_min": (-1.0, 1.0), "soc_max": (0.0, 2.0),
+              "gate_nis": (0.0, 1e15), "gate_timeout_steps": (0.0, 1e9), "ukf_alpha": (0.0, 10.0, True),
               "ukf_beta": (-10.0, 10.0), "ukf_kappa": (-1e3, 1e3)}
 
     def __post_init__(self) -> None:
-        """Refuse NaN, Inf and absurd guards at construction, naming the field (ValueError)."""
-        check_settings_fields(self, self.BOUNDS)
-        if not self.soc_min < self.soc_max:
-            raise ValueError(f"EstimatorSettings.soc_min: {self.soc_min} must be below soc_max {self.soc_max}")
+        """Refuse NaN, Inf and absurd guards at construction, naming the field (ValueError); the core's rule
+        for the guards and the gate (`check_core_config`)."""
+        check_settings_fields(self, self.BOUNDS, self.CORE_RULED)
+
+    def core_issue(self, core, values: dict[str, float]):
+        """The core's rule on these settings (EstimatorConfig::check): None or (code, field, message)."""
+        return core.estimator_config_issue(values)

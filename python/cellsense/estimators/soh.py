@@ -64,12 +64,23 @@ class SohSettings:
     learn_min_temperature_degC: float = 20.0
     learn_max_temperature_degC: float = 50.0
 
-    #: (lo, hi[, lo_exclusive]) per field, checked at construction (`estimator.check_settings_fields`; fields
-    #: not listed: [0, 10] V for volts, [0, 1e6] otherwise). Capacities as the cell-file loader's (1 mAh .. 1 MAh).
+    #: fields whose rule is the core's (soh::SohConfig::check, cpp/include/cellsense/soh/soh_config.hpp, through
+    #: _core.soh_config_issue; initial_capacity_Ah and initial_r0_scale: the model's values it is checked against)
+    CORE_RULED = frozenset({"initial_capacity_Ah", "capacity_sigma_Ah", "capacity_forgetting", "pair_min_delta_soc",
+                            "pair_max_soc_sigma", "rest_current_A", "current_sigma_A", "current_offset_sigma_A",
+                            "anchor_rest_s", "initial_r0_scale", "r0_scale_sigma", "r0_scale_per_sqrt_s",
+                            "r0_min_step_A", "r0_max_dt_s", "r0_voltage_sigma_V", "r0_gate_nis", "r0_scale_min",
+                            "r0_scale_max", "ocv_sigma_V", "ocv_V_per_sqrt_s", "ocv_soc_per_sqrt_s",
+                            "ocv_load_fraction", "ocv_max_V", "learn_min_temperature_degC",
+                            "learn_max_temperature_degC"})
+    #: (lo, hi[, lo_exclusive]) per field, checked at construction after the core's rule
+    #: (`settings.check_settings_fields`): the package's own bounds beyond it (magnitudes no cell of this
+    #: kind reaches). Capacities as the cell-file loader's (1 mAh .. 1 MAh).
     BOUNDS = {"initial_capacity_Ah": (1e-3, 1e6), "capacity_sigma_Ah": (0.0, 1e6, True),
               "capacity_forgetting": (0.0, 1.0, True), "pair_min_delta_soc": (0.0, 2.0, True),
-              "pair_max_soc_sigma": (0.0, 1.0, True), "initial_r0_scale": (0.0, 1e3, True),
-              "r0_scale_sigma": (0.0, 1e3, True), "r0_scale_per_sqrt_s": (0.0, 1.0),
+              "pair_max_soc_sigma": (0.0, 1.0, True), "rest_current_A": (0.0, 1e6), "current_sigma_A": (0.0, 1e6),
+              "current_offset_sigma_A": (0.0, 1e6), "initial_r0_scale": (0.0, 1e3, True),
+              "r0_scale_sigma": (0.0, 1e3, True), "r0_scale_per_sqrt_s": (0.0, 1.0), "r0_min_step_A": (0.0, 1e6),
               "r0_max_dt_s": (0.0, 86400.0, True), "r0_voltage_sigma_V": (0.0, 10.0, True),
               "r0_gate_nis": (0.0, 1e15, True), "r0_scale_min": (0.0, 1e3, True), "r0_scale_max": (0.0, 1e3, True),
               "ocv_sigma_V": (0.0, 1.0, True), "ocv_V_per_sqrt_s": (0.0, 1.0), "ocv_soc_per_sqrt_s": (0.0, 1.0),
@@ -78,13 +89,20 @@ class SohSettings:
 
     def __post_init__(self) -> None:
         """Refuse NaN, Inf and absurd values at construction, naming the field (ValueError): e.g.
-        initial_capacity_Ah = 1e-30 would make every capacity update fail silently."""
-        check_settings_fields(self, self.BOUNDS)
-        if not self.r0_scale_min < self.r0_scale_max:
-            raise ValueError(f"SohSettings.r0_scale_min: {self.r0_scale_min} must be below r0_scale_max {self.r0_scale_max}")
-        if not self.r0_scale_min <= self.initial_r0_scale <= self.r0_scale_max:
-            raise ValueError(f"SohSettings.initial_r0_scale: {self.initial_r0_scale} is outside "
-                             f"[r0_scale_min, r0_scale_max] = [{self.r0_scale_min}, {self.r0_scale_max}]")
+        initial_capacity_Ah = 1e-30 would make every capacity update fail silently. The core's rule first
+        (`core_issue`), then the package's own bounds (BOUNDS)."""
+        check_settings_fields(self, self.BOUNDS, self.CORE_RULED)
+
+    def core_issue(self, core, values: dict[str, float]):
+        """The core's rule on these settings (soh::SohConfig::check) for a model whose capacity is
+        initial_capacity_Ah (None: any capacity passes the capacity rules with the default bounds, 0.3 x / 1.5 x
+        the capacity) and whose R0 factor is initial_r0_scale: None or (code, field, message)."""
+        issue = core.soh_config_issue({**values, "ocv_learning": bool(self.ocv_learning), "enabled": bool(self.enabled)},
+                                      values.get("initial_capacity_Ah", 1.0), values.get("initial_r0_scale", 1.0))
+        if issue is not None and issue[1] == "capacity_min_Ah/capacity_max_Ah":
+            # the package's capacity bounds are the core's default ones, 0.3 x / 1.5 x initial_capacity_Ah
+            return issue[0], "initial_capacity_Ah", issue[2]
+        return issue
 
     def core_dict(self, capacity_Ah: float, current_sigma_A: float) -> dict[str, float]:
         q0 = capacity_Ah if self.initial_capacity_Ah is None else float(self.initial_capacity_Ah)

@@ -29,13 +29,88 @@ constexpr T kMaxDt_s = T(86400);
 template <typename T>
 constexpr T kMaxModelErrorCurrent_A = T(1000);
 
-/// Estimator-level settings (the filter's own tuning is in Filter::Config).
+/// Which EstimatorConfig setting is out of range (EstimatorConfig::check): the one rule, named, that
+/// Estimator::init (InitStatus::kBadConfig), the C API (CS_INIT_BAD_CONFIG), the bindings and the Python
+/// settings (cellsense.estimators.settings, through _core.estimator_config_issue) apply and report. One value
+/// per rule; codes are stable (they may be saved or shown).
+enum class EstimatorConfigIssue : std::uint8_t {
+  kOk = 0,
+  kDtMax = 1,                  ///< dt_max_s outside (0, kMaxDt_s] s
+  kSocBounds = 2,              ///< soc_min / soc_max not finite, or soc_min not below soc_max
+  kVoltageSigma = 3,           ///< voltage_sigma_V not finite, or below kMinVoltageSigma_V
+  kGateNis = 4,                ///< gate_nis not above 0
+  kModelErrorCurrent = 5,      ///< model_error_current_A outside [0, kMaxModelErrorCurrent_A] A
+  kModelErrorRelative = 6,     ///< model_error_relative outside [0, 100]
+  kModelErrorCorrelation = 7,  ///< model_error_correlation_s outside [0, kMaxDt_s] s
+};
+
+/// The last EstimatorConfigIssue value (for loops over every issue).
+constexpr EstimatorConfigIssue kLastEstimatorConfigIssue = EstimatorConfigIssue::kModelErrorCorrelation;
+
+/// The EstimatorConfig field(s) an issue is about (the C struct's, the bindings' dict keys, the Python settings'
+/// field names); "" for kOk, "unknown" for a byte outside the enum.
+constexpr const char* estimator_config_field(EstimatorConfigIssue i) {
+  switch (i) {
+    case EstimatorConfigIssue::kOk: return "";
+    case EstimatorConfigIssue::kDtMax: return "dt_max_s";
+    case EstimatorConfigIssue::kSocBounds: return "soc_min/soc_max";
+    case EstimatorConfigIssue::kVoltageSigma: return "voltage_sigma_V";
+    case EstimatorConfigIssue::kGateNis: return "gate_nis";
+    case EstimatorConfigIssue::kModelErrorCurrent: return "model_error_current_A";
+    case EstimatorConfigIssue::kModelErrorRelative: return "model_error_relative";
+    case EstimatorConfigIssue::kModelErrorCorrelation: return "model_error_correlation_s";
+  }
+  return "unknown";
+}
+
+// The bounds the messages below state, held to the constants check() applies.
+static_assert(kMaxDt_s<double> >= 86400.0 && kMaxDt_s<double> <= 86400.0, "estimator_config_message: dt bound");
+static_assert(kMinVoltageSigma_V<double> >= 1e-4 && kMinVoltageSigma_V<double> <= 1e-4,
+              "estimator_config_message: sigma bound");
+static_assert(kMaxModelErrorCurrent_A<double> >= 1000.0 && kMaxModelErrorCurrent_A<double> <= 1000.0,
+              "estimator_config_message: model error current bound");
+
+/// The rule an issue breaks, in words, naming the field and its range (the bounds EstimatorConfig::check
+/// applies); "ok" for kOk, "unknown" for a byte outside the enum.
+constexpr const char* estimator_config_message(EstimatorConfigIssue i) {
+  switch (i) {
+    case EstimatorConfigIssue::kOk: return "ok";
+    case EstimatorConfigIssue::kDtMax: return "dt_max_s must be in (0, 86400] s (a longer gap is not a step)";
+    case EstimatorConfigIssue::kSocBounds: return "soc_min must be below soc_max, both finite";
+    case EstimatorConfigIssue::kVoltageSigma: return "voltage_sigma_V must be finite and at least 1e-4 V (0.1 mV)";
+    case EstimatorConfigIssue::kGateNis: return "gate_nis must be above 0";
+    case EstimatorConfigIssue::kModelErrorCurrent: return "model_error_current_A must be in [0, 1000] A";
+    case EstimatorConfigIssue::kModelErrorRelative: return "model_error_relative must be in [0, 100]";
+    case EstimatorConfigIssue::kModelErrorCorrelation: return "model_error_correlation_s must be in [0, 86400] s";
+  }
+  return "unknown";
+}
+
+/// The filter-configuration rule Estimator::init applies (InitStatus::kBadFilterConfig), in words: the UKF's
+/// scaled sigma points need 1 / (2 (n + lambda)) positive and finite, and finite mean and covariance weights
+/// (lambda = alpha^2 (n + kappa) - n, filter/ukf.hpp); the EKF has no settings and passes always.
+constexpr const char* kFilterConfigRule =
+    "the UKF's alpha, beta, kappa must give n + lambda > 0 (lambda = alpha^2 (n + kappa) - n, n the state count) "
+    "and finite weights";
+
+/// Estimator-level settings (the filter's own tuning is in Filter::Config). The defaults here are the one home
+/// of these numbers: the C API's cs_config_default() and the Python package (cellsense.estimators.settings,
+/// through _core.estimator_config_defaults()) take them from this struct.
 template <typename T>
 struct EstimatorConfig {
   T dt_max_s = T(60);             ///< largest accepted step (s); longer gaps are rejected
-  T soc_min = T(0);               ///< SOC lower bound (1); the estimate never leaves [soc_min, soc_max]
-  T soc_max = T(1);               ///< SOC upper bound (1)
-  T voltage_sigma_V = T(0.01);    ///< measurement noise incl. model error, 1 sigma (V): R = sigma^2; >= 0.1 mV
+  /// SOC bounds (1); the estimate never leaves [soc_min, soc_max]. A little beyond [0, 1] by default: a cell's
+  /// usable charge between its cut-offs rarely equals the nominal capacity that defines SOC, and clamping at
+  /// exactly 0 or 1 would bias the ends (the Python package's and the C API's defaults since they exist; the
+  /// core's own default was [0, 1] until 2026-12-06).
+  T soc_min = T(-0.05);
+  T soc_max = T(1.05);            ///< SOC upper bound (1), see soc_min
+  /// Measurement noise incl. model error, 1 sigma (V): R = sigma^2; >= 0.1 mV. 40 mV by default: the voltage
+  /// sigma of a fitted ECM is dominated by its model error, not by the sensor (a few mV); 40 mV is the value
+  /// tuned on PyBaMM Chen2020 DFN truth (UDDS / US06, docs/tuning.md), which the Python package uses for a cell
+  /// file without a measured model error and the C API's cs_config_default() always used. (0.01 V until
+  /// 2026-12-06, a value no caller used: every path set its own.)
+  T voltage_sigma_V = T(0.04);
   /// Model error that follows the cell's resistance (A): R = voltage_sigma_V^2 + (this x R_cell)^2,
   /// R_cell = the model's total resistance (R0 + sum R_j) at the prior SOC and the sample's
   /// temperature (Model::model_error_resistance_Ohm). 0 (default): R = voltage_sigma_V^2 exactly.
@@ -51,6 +126,33 @@ struct EstimatorConfig {
   T gate_nis = T(100);            ///< chi-square gate on NIS (1 dof; 100 = 10 sigma)
   GatePolicy gate_policy = GatePolicy::kRejectStep;
   std::uint16_t gate_timeout_steps = 5;  ///< after this many gated steps in a row, fuse anyway (0 = never)
+
+  /// The first setting out of range, kOk if none (NaN fails every bound). The bounds and why: kMaxDt_s,
+  /// kMinVoltageSigma_V, kMaxModelErrorCurrent_A above; model_error_relative <= 100 keeps (k |i| R)^2 finite in
+  /// float32 at any current the model accepts; gate_nis > 0 (NIS >= 0 always, so a gate at or below 0 would
+  /// refuse every sample; docs/estimator.md "Gate"). Estimator::init refuses exactly these settings
+  /// (InitStatus::kBadConfig).
+  EstimatorConfigIssue check() const {
+    if (!(dt_max_s > T(0)) || !(dt_max_s <= kMaxDt_s<T>)) { return EstimatorConfigIssue::kDtMax; }
+    if (!(soc_min < soc_max) || !math::is_finite(soc_min) || !math::is_finite(soc_max)) {
+      return EstimatorConfigIssue::kSocBounds;
+    }
+    if (!(voltage_sigma_V >= kMinVoltageSigma_V<T>) || !math::is_finite(voltage_sigma_V)) {
+      return EstimatorConfigIssue::kVoltageSigma;
+    }
+    if (!(gate_nis > T(0))) { return EstimatorConfigIssue::kGateNis; }
+    if (!(model_error_current_A >= T(0)) || !(model_error_current_A <= kMaxModelErrorCurrent_A<T>)) {
+      return EstimatorConfigIssue::kModelErrorCurrent;
+    }
+    if (!(model_error_relative >= T(0)) || !(model_error_relative <= T(100))) {
+      return EstimatorConfigIssue::kModelErrorRelative;
+    }
+    if (!(model_error_correlation_s >= T(0)) || !(model_error_correlation_s <= kMaxDt_s<T>)) {
+      return EstimatorConfigIssue::kModelErrorCorrelation;
+    }
+    return EstimatorConfigIssue::kOk;
+  }
+  bool valid() const { return check() == EstimatorConfigIssue::kOk; }
 };
 
 /// Composes a Model (model/ecm.hpp) and a Filter template (filter/ekf.hpp, filter/ukf.hpp).
@@ -75,15 +177,7 @@ class Estimator {
   InitStatus init(const Model& model, const EstimatorConfig<T>& config, const FilterConfig& fconfig,
                   const State& x0, const Cov& p0, const Aux& aux0) {
     initialised_ = false;
-    if (!(config.dt_max_s > T(0)) || !(config.dt_max_s <= kMaxDt_s<T>) ||
-        !(config.soc_min < config.soc_max) || !math::is_finite(config.soc_min) ||
-        !math::is_finite(config.soc_max) || !(config.voltage_sigma_V >= kMinVoltageSigma_V<T>) ||
-        !math::is_finite(config.voltage_sigma_V) || !(config.gate_nis > T(0)) ||
-        !(config.model_error_current_A >= T(0)) || !(config.model_error_current_A <= kMaxModelErrorCurrent_A<T>) ||
-        !(config.model_error_relative >= T(0)) || !(config.model_error_relative <= T(100)) ||
-        !(config.model_error_correlation_s >= T(0)) || !(config.model_error_correlation_s <= kMaxDt_s<T>)) {
-      return InitStatus::kBadConfig;
-    }
+    if (config.check() != EstimatorConfigIssue::kOk) { return InitStatus::kBadConfig; }
     const Filter f(fconfig);
     if (!filter_config_ok(f)) { return InitStatus::kBadFilterConfig; }
     if (!math::all_finite(x0) || x0(Idx::soc, 0) < config.soc_min || x0(Idx::soc, 0) > config.soc_max) {

@@ -27,6 +27,7 @@
 #include "cellsense/math/exp.hpp"
 #include "cellsense/math/matrix.hpp"
 #include "cellsense/math/table.hpp"
+#include "cellsense/model/ecm_params_table.hpp"
 
 namespace cellsense {
 namespace model {
@@ -96,28 +97,61 @@ enum class ParamField : std::uint8_t {
   kTemperatureRange,        ///< temperature_min_degC / temperature_max_degC
 };
 
-/// The field's name (EcmParams member, parameter-dict key). No heap.
-constexpr const char* param_field_name(ParamField f) {
-  switch (f) {
-    case ParamField::kNone: return "";
-    case ParamField::kGrid: return "grid";
-    case ParamField::kSocBreakpoints: return "soc";
-    case ParamField::kTemperatureBreakpoints: return "temperature_degC";
-    case ParamField::kCapacity: return "capacity_Ah";
-    case ParamField::kCoulombicEfficiency: return "coulombic_efficiency";
-    case ParamField::kHysteresisRate: return "hysteresis_rate";
-    case ParamField::kSignDeadband: return "sign_deadband_A";
-    case ParamField::kOcv: return "ocv_V";
-    case ParamField::kR0: return "r0_Ohm";
-    case ParamField::kRcR: return "rc_r_Ohm";
-    case ParamField::kRcTau: return "rc_tau_s";
-    case ParamField::kHysteresis: return "hysteresis_V";
-    case ParamField::kHysteresisInstant: return "hysteresis_instant_V";
-    case ParamField::kVoltageRange: return "voltage_min_V/voltage_max_V";
-    case ParamField::kCurrentRange: return "current_min_A/current_max_A";
-    case ParamField::kTemperatureRange: return "temperature_min_degC/temperature_max_degC";
+namespace detail {
+/// A ParamField's name as text: one row of the parameter table (model/ecm_params_table.hpp), or two joined by
+/// '/' (a reading range's min and max). Built at compile time; a name too long for `text` does not compile.
+struct ParamFieldText {
+  char text[48];
+};
+constexpr ParamFieldText param_field_text(int row, int second_row = -1) {
+  ParamFieldText t{};
+  int k = 0;
+  for (const char* c = kEcmParams[row].name; *c != '\0'; ++c) { t.text[k++] = *c; }
+  if (second_row >= 0) {
+    t.text[k++] = '/';
+    for (const char* c = kEcmParams[second_row].name; *c != '\0'; ++c) { t.text[k++] = *c; }
   }
-  return "unknown";
+  t.text[k] = '\0';
+  return t;
+}
+/// Every ParamField's name, in enumerator order, from the rows of kEcmParams (EcmParams member order: 0
+/// capacity_Ah .. 3 sign_deadband_A, 4 soc, 5 temperature_degC, 6 ocv_V .. 11 hysteresis_instant_V, 12/13,
+/// 14/15, 16/17 the reading ranges). kGrid is the grid's sizes (grid.n_soc / n_temperature), not a row.
+inline constexpr ParamFieldText kParamFieldNames[] = {
+    ParamFieldText{""},      // kNone
+    ParamFieldText{"grid"},  // kGrid
+    param_field_text(4),     // kSocBreakpoints
+    param_field_text(5),     // kTemperatureBreakpoints
+    param_field_text(0),     // kCapacity
+    param_field_text(1),     // kCoulombicEfficiency
+    param_field_text(2),     // kHysteresisRate
+    param_field_text(3),     // kSignDeadband
+    param_field_text(6),     // kOcv
+    param_field_text(7),     // kR0
+    param_field_text(8),     // kRcR
+    param_field_text(9),     // kRcTau
+    param_field_text(10),    // kHysteresis
+    param_field_text(11),    // kHysteresisInstant
+    param_field_text(12, 13),  // kVoltageRange
+    param_field_text(14, 15),  // kCurrentRange
+    param_field_text(16, 17),  // kTemperatureRange
+};
+static_assert(sizeof(kParamFieldNames) / sizeof(kParamFieldNames[0]) ==
+                  static_cast<unsigned>(ParamField::kTemperatureRange) + 1u,
+              "one name per ParamField");
+// The rows above are the fields they stand for (kinds and neighbours in the table).
+static_assert(kEcmParamCount == 18 && kEcmParams[4].kind == EcmParamKind::kBreakpoints &&
+                  kEcmParams[6].kind == EcmParamKind::kTable && kEcmParams[8].kind == EcmParamKind::kRcTables &&
+                  kEcmParams[12].kind == EcmParamKind::kScalar && kEcmParams[17].kind == EcmParamKind::kScalar,
+              "kParamFieldNames' rows follow model::kEcmParams");
+}  // namespace detail
+
+/// The field's name (EcmParams member, parameter-dict key), from the core's parameter table
+/// (model/ecm_params_table.hpp, detail::kParamFieldNames); "unknown" for a byte outside the enum. No heap.
+constexpr const char* param_field_name(ParamField f) {
+  const auto i = static_cast<unsigned>(f);
+  return i < sizeof(detail::kParamFieldNames) / sizeof(detail::kParamFieldNames[0]) ? detail::kParamFieldNames[i].text
+                                                                                     : "unknown";
 }
 
 /// validate_detail()'s answer: the rule broken, the field, and where in it (-1: not applicable).

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
 #include "cellsense/math/matrix.hpp"
 
@@ -54,14 +55,29 @@ class CapacityAwtls {
     T capacity_max_Ah = T(0);
   };
 
-  /// Prior Q0 +- sigma0 (the synthetic pair). False (unchanged) if out of range.
-  bool init(T capacity0_Ah, T sigma0_Ah, const Config& c) {
-    if (!(c.forgetting > T(0) && c.forgetting <= T(1)) || !(c.capacity_min_Ah > T(0)) ||
-        !(c.capacity_max_Ah > c.capacity_min_Ah) || !(c.capacity_max_Ah <= T(1.0e30)) ||
-        !(capacity0_Ah >= c.capacity_min_Ah && capacity0_Ah <= c.capacity_max_Ah) ||
-        !(sigma0_Ah > T(0) && sigma0_Ah <= T(1.0e15))) {
-      return false;
+  /// Which rule of init() a prior and a configuration break (the one rule; soh::SohConfig::check reports it).
+  enum class Issue : std::uint8_t {
+    kOk = 0,
+    kForgetting = 1,     ///< forgetting outside (0, 1]
+    kBounds = 2,         ///< not 0 < capacity_min_Ah < capacity_max_Ah <= 1e30 A h
+    kPriorOutside = 3,   ///< capacity0_Ah outside [capacity_min_Ah, capacity_max_Ah]
+    kSigma = 4,          ///< sigma0_Ah outside (0, 1e15] A h
+  };
+
+  /// The first rule init() would refuse, kOk if none (NaN fails every bound).
+  static Issue check(T capacity0_Ah, T sigma0_Ah, const Config& c) {
+    if (!(c.forgetting > T(0) && c.forgetting <= T(1))) { return Issue::kForgetting; }
+    if (!(c.capacity_min_Ah > T(0)) || !(c.capacity_max_Ah > c.capacity_min_Ah) || !(c.capacity_max_Ah <= T(1.0e30))) {
+      return Issue::kBounds;
     }
+    if (!(capacity0_Ah >= c.capacity_min_Ah && capacity0_Ah <= c.capacity_max_Ah)) { return Issue::kPriorOutside; }
+    if (!(sigma0_Ah > T(0) && sigma0_Ah <= T(1.0e15))) { return Issue::kSigma; }
+    return Issue::kOk;
+  }
+
+  /// Prior Q0 +- sigma0 (the synthetic pair). False (unchanged) if out of range (check()).
+  bool init(T capacity0_Ah, T sigma0_Ah, const Config& c) {
+    if (check(capacity0_Ah, sigma0_Ah, c) != Issue::kOk) { return false; }
     config_ = c;
     const T w = T(1) / (sigma0_Ah * sigma0_Ah);  // x0 = 1, sx0 = 0
     s_ = CapacitySums<T>{capacity0_Ah, w, w * capacity0_Ah, T(0), T(0), T(0)};

@@ -14,6 +14,126 @@
 namespace cellsense {
 namespace soh {
 
+/// Cap of SohState::rest_s (s): bounded state; far beyond any anchor_rest_s in use.
+constexpr float kRestCap_s = 1.0e6f;
+
+namespace detail {
+/// Largest magnitude the SOH code treats as finite (below float's maximum, so it holds for float and double).
+template <typename T>
+constexpr T kBig = T(3.0e38);
+/// Finite (neither NaN nor +-Inf, nor beyond kBig).
+template <typename T>
+bool finite(T v) { return std::fabs(v) <= kBig<T>; }
+/// In (0, kBig].
+template <typename T>
+bool positive(T v) { return v > T(0) && v <= kBig<T>; }
+}  // namespace detail
+
+/// Which SohConfig setting is out of range (SohConfig::check): the one rule, named, that SohTracker::init,
+/// the C API (cs_soh_init), the bindings and cellsense.estimators.soh.SohSettings apply and report. One value
+/// per rule; "finite" is |v| <= 3e38 (detail::finite), "above 0" is in (0, 3e38] (detail::positive).
+enum class SohConfigIssue : std::uint8_t {
+  kOk = 0,
+  kPairMinDeltaSoc = 1,      ///< pair_min_delta_soc not above 0
+  kPairMaxSocSigma = 2,      ///< pair_max_soc_sigma not above 0
+  kRestCurrent = 3,          ///< rest_current_A negative or not finite
+  kCurrentSigma = 4,         ///< current_sigma_A negative or not finite
+  kCurrentOffsetSigma = 5,   ///< current_offset_sigma_A outside [0, 1e6] A
+  kAnchorRest = 6,           ///< anchor_rest_s outside [0, kRestCap_s] s
+  kR0ScaleSigma = 7,         ///< r0_scale_sigma not above 0
+  kR0ScalePerSqrtS = 8,      ///< r0_scale_per_sqrt_s negative or not finite
+  kR0MinStep = 9,            ///< r0_min_step_A not above 0
+  kR0MaxDt = 10,             ///< r0_max_dt_s not above 0
+  kR0VoltageSigma = 11,      ///< r0_voltage_sigma_V not above 0
+  kR0GateNis = 12,           ///< r0_gate_nis not above 0
+  kR0ScaleBounds = 13,       ///< r0_scale_min not above 0, or r0_scale_max not above it or not finite
+  kR0ScaleOutside = 14,      ///< the model's R0 factor outside [r0_scale_min, r0_scale_max]
+  kOcvSigma = 15,            ///< with OCV learning: ocv_sigma_V outside (0, 1] V
+  kOcvVPerSqrtS = 16,        ///< with OCV learning: ocv_V_per_sqrt_s negative or not finite
+  kOcvSocPerSqrtS = 17,      ///< with OCV learning: ocv_soc_per_sqrt_s negative or not finite
+  kOcvLoadFraction = 18,     ///< with OCV learning: ocv_load_fraction negative or not finite
+  kOcvMax = 19,              ///< with OCV learning: ocv_max_V outside (0, 1] V
+  kLearnTemperatures = 20,   ///< learn_min / learn_max_temperature_degC not finite, or min above max
+  kCapacityForgetting = 21,  ///< capacity_forgetting outside (0, 1]
+  kCapacityBounds = 22,      ///< capacity bounds (0: 0.3 x / 1.5 x the capacity) not 0 < min < max <= 1e30 A h
+  kCapacityOutside = 23,     ///< the model's capacity outside [capacity_min_Ah, capacity_max_Ah]
+  kCapacitySigma = 24,       ///< capacity_sigma_Ah outside (0, 1e15] A h
+};
+
+/// The last SohConfigIssue value (for loops over every issue).
+constexpr SohConfigIssue kLastSohConfigIssue = SohConfigIssue::kCapacitySigma;
+
+/// The SohConfig field(s) an issue is about (the C struct's, the bindings' dict keys, SohSettings' field names;
+/// initial_r0_scale / initial_capacity_Ah: the model's values, which the Python and C initial settings set).
+constexpr const char* soh_config_field(SohConfigIssue i) {
+  switch (i) {
+    case SohConfigIssue::kOk: return "";
+    case SohConfigIssue::kPairMinDeltaSoc: return "pair_min_delta_soc";
+    case SohConfigIssue::kPairMaxSocSigma: return "pair_max_soc_sigma";
+    case SohConfigIssue::kRestCurrent: return "rest_current_A";
+    case SohConfigIssue::kCurrentSigma: return "current_sigma_A";
+    case SohConfigIssue::kCurrentOffsetSigma: return "current_offset_sigma_A";
+    case SohConfigIssue::kAnchorRest: return "anchor_rest_s";
+    case SohConfigIssue::kR0ScaleSigma: return "r0_scale_sigma";
+    case SohConfigIssue::kR0ScalePerSqrtS: return "r0_scale_per_sqrt_s";
+    case SohConfigIssue::kR0MinStep: return "r0_min_step_A";
+    case SohConfigIssue::kR0MaxDt: return "r0_max_dt_s";
+    case SohConfigIssue::kR0VoltageSigma: return "r0_voltage_sigma_V";
+    case SohConfigIssue::kR0GateNis: return "r0_gate_nis";
+    case SohConfigIssue::kR0ScaleBounds: return "r0_scale_min/r0_scale_max";
+    case SohConfigIssue::kR0ScaleOutside: return "initial_r0_scale";
+    case SohConfigIssue::kOcvSigma: return "ocv_sigma_V";
+    case SohConfigIssue::kOcvVPerSqrtS: return "ocv_V_per_sqrt_s";
+    case SohConfigIssue::kOcvSocPerSqrtS: return "ocv_soc_per_sqrt_s";
+    case SohConfigIssue::kOcvLoadFraction: return "ocv_load_fraction";
+    case SohConfigIssue::kOcvMax: return "ocv_max_V";
+    case SohConfigIssue::kLearnTemperatures: return "learn_min_temperature_degC/learn_max_temperature_degC";
+    case SohConfigIssue::kCapacityForgetting: return "capacity_forgetting";
+    case SohConfigIssue::kCapacityBounds: return "capacity_min_Ah/capacity_max_Ah";
+    case SohConfigIssue::kCapacityOutside: return "initial_capacity_Ah";
+    case SohConfigIssue::kCapacitySigma: return "capacity_sigma_Ah";
+  }
+  return "unknown";
+}
+
+/// The rule an issue breaks, in words, naming the field and its range (the bounds SohConfig::check applies).
+constexpr const char* soh_config_message(SohConfigIssue i) {
+  switch (i) {
+    case SohConfigIssue::kOk: return "ok";
+    case SohConfigIssue::kPairMinDeltaSoc: return "pair_min_delta_soc must be above 0 and finite";
+    case SohConfigIssue::kPairMaxSocSigma: return "pair_max_soc_sigma must be above 0 and finite";
+    case SohConfigIssue::kRestCurrent: return "rest_current_A must be finite and at least 0 A";
+    case SohConfigIssue::kCurrentSigma: return "current_sigma_A must be finite and at least 0 A";
+    case SohConfigIssue::kCurrentOffsetSigma: return "current_offset_sigma_A must be in [0, 1e6] A";
+    case SohConfigIssue::kAnchorRest: return "anchor_rest_s must be in [0, 1e6] s";
+    case SohConfigIssue::kR0ScaleSigma: return "r0_scale_sigma must be above 0 and finite";
+    case SohConfigIssue::kR0ScalePerSqrtS: return "r0_scale_per_sqrt_s must be finite and at least 0";
+    case SohConfigIssue::kR0MinStep: return "r0_min_step_A must be above 0 A and finite";
+    case SohConfigIssue::kR0MaxDt: return "r0_max_dt_s must be above 0 s and finite";
+    case SohConfigIssue::kR0VoltageSigma: return "r0_voltage_sigma_V must be above 0 V and finite";
+    case SohConfigIssue::kR0GateNis: return "r0_gate_nis must be above 0 and finite";
+    case SohConfigIssue::kR0ScaleBounds: return "r0_scale_min must be above 0 and below r0_scale_max, both finite";
+    case SohConfigIssue::kR0ScaleOutside:
+      return "initial_r0_scale (the model's R0 factor) must be in [r0_scale_min, r0_scale_max]";
+    case SohConfigIssue::kOcvSigma: return "ocv_sigma_V must be in (0, 1] V (with OCV learning)";
+    case SohConfigIssue::kOcvVPerSqrtS: return "ocv_V_per_sqrt_s must be finite and at least 0 (with OCV learning)";
+    case SohConfigIssue::kOcvSocPerSqrtS:
+      return "ocv_soc_per_sqrt_s must be finite and at least 0 (with OCV learning)";
+    case SohConfigIssue::kOcvLoadFraction:
+      return "ocv_load_fraction must be finite and at least 0 (with OCV learning)";
+    case SohConfigIssue::kOcvMax: return "ocv_max_V must be in (0, 1] V (with OCV learning)";
+    case SohConfigIssue::kLearnTemperatures:
+      return "learn_min_temperature_degC must be at most learn_max_temperature_degC, both finite";
+    case SohConfigIssue::kCapacityForgetting: return "capacity_forgetting must be in (0, 1]";
+    case SohConfigIssue::kCapacityBounds:
+      return "capacity_min_Ah must be above 0 and below capacity_max_Ah <= 1e30 A h (0: 0.3 x / 1.5 x the capacity)";
+    case SohConfigIssue::kCapacityOutside:
+      return "initial_capacity_Ah (the model's capacity) must be in [capacity_min_Ah, capacity_max_Ah]";
+    case SohConfigIssue::kCapacitySigma: return "capacity_sigma_Ah must be in (0, 1e15] A h";
+  }
+  return "unknown";
+}
+
 /// Tuning and gates of the SOH tracker. Defaults suit a ~5 Ah cell logged at 1 Hz (docs/soh.md).
 template <typename T>
 struct SohConfig {
@@ -60,7 +180,86 @@ struct SohConfig {
   /// measured at 25 degC only). Outside the window the SOC filter runs on the health learned so far.
   T learn_min_temperature_degC = T(20);
   T learn_max_temperature_degC = T(50);
+
+  /// The capacity estimator's configuration for a model of capacity `capacity_Ah`: the forgetting factor and
+  /// the bounds (capacity_min_Ah / capacity_max_Ah, 0: 0.3 x / 1.5 x the capacity).
+  typename CapacityAwtls<T>::Config capacity_config(T capacity_Ah) const {
+    typename CapacityAwtls<T>::Config cc;
+    cc.forgetting = capacity_forgetting;
+    cc.capacity_min_Ah = capacity_min_Ah > T(0) ? capacity_min_Ah : T(0.3) * capacity_Ah;
+    cc.capacity_max_Ah = capacity_max_Ah > T(0) ? capacity_max_Ah : T(1.5) * capacity_Ah;
+    return cc;
+  }
+
+  /// The first setting out of range for a model of capacity `capacity_Ah` and R0 factor `r0_scale` (the
+  /// tracker's prior), kOk if none; NaN fails every bound. SohTracker::init refuses exactly these. The bounds
+  /// keep every variance, gate and step of the three filters positive and finite (docs/soh.md); the capacity
+  /// rules are CapacityAwtls::check's.
+  SohConfigIssue check(T capacity_Ah, T r0_scale) const;
 };
+
+/// SohConfig::check's body: the rules, in the order they are checked (a free function: gcovr attributes the
+/// lines of this body, written as a member of SohConfig, to soh_config_message and loses their branches).
+template <typename T>
+SohConfigIssue soh_config_issue(const SohConfig<T>& c, T capacity_Ah, T r0_scale) {
+  if (!detail::positive(c.pair_min_delta_soc)) { return SohConfigIssue::kPairMinDeltaSoc; }
+  if (!detail::positive(c.pair_max_soc_sigma)) { return SohConfigIssue::kPairMaxSocSigma; }
+  if (!(c.rest_current_A >= T(0)) || !detail::finite(c.rest_current_A)) { return SohConfigIssue::kRestCurrent; }
+  if (!(c.current_sigma_A >= T(0)) || !detail::finite(c.current_sigma_A)) { return SohConfigIssue::kCurrentSigma; }
+  if (!(c.current_offset_sigma_A >= T(0)) || !(c.current_offset_sigma_A <= T(1e6))) {
+    return SohConfigIssue::kCurrentOffsetSigma;
+  }
+  if (!(c.anchor_rest_s >= T(0)) || !(c.anchor_rest_s <= T(kRestCap_s))) { return SohConfigIssue::kAnchorRest; }
+  if (!detail::positive(c.r0_scale_sigma)) { return SohConfigIssue::kR0ScaleSigma; }
+  if (!(c.r0_scale_per_sqrt_s >= T(0)) || !detail::finite(c.r0_scale_per_sqrt_s)) {
+    return SohConfigIssue::kR0ScalePerSqrtS;
+  }
+  if (!detail::positive(c.r0_min_step_A)) { return SohConfigIssue::kR0MinStep; }
+  if (!detail::positive(c.r0_max_dt_s)) { return SohConfigIssue::kR0MaxDt; }
+  if (!detail::positive(c.r0_voltage_sigma_V)) { return SohConfigIssue::kR0VoltageSigma; }
+  if (!detail::positive(c.r0_gate_nis)) { return SohConfigIssue::kR0GateNis; }
+  if (!detail::positive(c.r0_scale_min) || !(c.r0_scale_max > c.r0_scale_min) || !detail::finite(c.r0_scale_max)) {
+    return SohConfigIssue::kR0ScaleBounds;
+  }
+  if (!(r0_scale >= c.r0_scale_min && r0_scale <= c.r0_scale_max)) { return SohConfigIssue::kR0ScaleOutside; }
+  if (c.ocv_learning) {
+    if (!detail::positive(c.ocv_sigma_V) || !(c.ocv_sigma_V <= T(1))) { return SohConfigIssue::kOcvSigma; }
+    if (!(c.ocv_V_per_sqrt_s >= T(0)) || !detail::finite(c.ocv_V_per_sqrt_s)) { return SohConfigIssue::kOcvVPerSqrtS; }
+    if (!(c.ocv_soc_per_sqrt_s >= T(0)) || !detail::finite(c.ocv_soc_per_sqrt_s)) {
+      return SohConfigIssue::kOcvSocPerSqrtS;
+    }
+    if (!(c.ocv_load_fraction >= T(0)) || !detail::finite(c.ocv_load_fraction)) {
+      return SohConfigIssue::kOcvLoadFraction;
+    }
+    if (!(c.ocv_max_V > T(0) && c.ocv_max_V <= T(1))) { return SohConfigIssue::kOcvMax; }
+  }
+  if (!detail::finite(c.learn_min_temperature_degC) || !detail::finite(c.learn_max_temperature_degC) ||
+      !(c.learn_min_temperature_degC <= c.learn_max_temperature_degC)) {
+    return SohConfigIssue::kLearnTemperatures;
+  }
+  // CapacityAwtls' issues 1..4 are kCapacityForgetting .. kCapacitySigma, in order (asserted below).
+  const auto cap = CapacityAwtls<T>::check(capacity_Ah, c.capacity_sigma_Ah, c.capacity_config(capacity_Ah));
+  return cap == CapacityAwtls<T>::Issue::kOk
+             ? SohConfigIssue::kOk
+             : static_cast<SohConfigIssue>(static_cast<int>(SohConfigIssue::kLearnTemperatures) +
+                                           static_cast<int>(cap));
+}
+
+template <typename T>
+SohConfigIssue SohConfig<T>::check(T capacity_Ah, T r0_scale) const {
+  return soh_config_issue(*this, capacity_Ah, r0_scale);
+}
+
+static_assert(static_cast<int>(CapacityAwtls<float>::Issue::kForgetting) == 1 &&
+                  static_cast<int>(CapacityAwtls<float>::Issue::kBounds) == 2 &&
+                  static_cast<int>(CapacityAwtls<float>::Issue::kPriorOutside) == 3 &&
+                  static_cast<int>(CapacityAwtls<float>::Issue::kSigma) == 4 &&
+                  static_cast<int>(SohConfigIssue::kCapacityForgetting) == 21 &&
+                  static_cast<int>(SohConfigIssue::kCapacityBounds) == 22 &&
+                  static_cast<int>(SohConfigIssue::kCapacityOutside) == 23 &&
+                  static_cast<int>(SohConfigIssue::kCapacitySigma) == 24 &&
+                  static_cast<int>(SohConfigIssue::kLearnTemperatures) == 20,
+              "SohConfig::check maps CapacityAwtls' issues onto kCapacityForgetting .. kCapacitySigma");
 
 /// Correlation of neighbouring OCV nodes in their prior (1).
 constexpr float kOcvPriorCorrelation = 0.6f;
@@ -89,21 +288,6 @@ struct SohState {
   T rest_s;                   ///< time the current has stayed at rest so far (s), capped at kRestCap_s
   T anchor_age_s;             ///< time since the last trusted anchor (s); kRestCap_s: none yet
 };
-
-/// Cap of SohState::rest_s (s): bounded state; far beyond any anchor_rest_s in use.
-constexpr float kRestCap_s = 1.0e6f;
-
-namespace detail {
-/// Largest magnitude the SOH code treats as finite (below float's maximum, so it holds for float and double).
-template <typename T>
-constexpr T kBig = T(3.0e38);
-/// Finite (neither NaN nor +-Inf, nor beyond kBig).
-template <typename T>
-bool finite(T v) { return std::fabs(v) <= kBig<T>; }
-/// In (0, kBig].
-template <typename T>
-bool positive(T v) { return v > T(0) && v <= kBig<T>; }
-}  // namespace detail
 
 }  // namespace soh
 }  // namespace cellsense

@@ -60,28 +60,11 @@ class SohTracker {
     initialised_ = false;
     const T q0 = est.model().capacity_Ah();
     const T r0 = est.model().r0_scale();
-    typename CapacityAwtls<T>::Config cc;
-    cc.forgetting = c.capacity_forgetting;
-    cc.capacity_min_Ah = c.capacity_min_Ah > T(0) ? c.capacity_min_Ah : T(0.3) * q0;
-    cc.capacity_max_Ah = c.capacity_max_Ah > T(0) ? c.capacity_max_Ah : T(1.5) * q0;
-    if (!positive(c.pair_min_delta_soc) || !positive(c.pair_max_soc_sigma) || !(c.rest_current_A >= T(0)) ||
-        !finite(c.rest_current_A) || !(c.current_sigma_A >= T(0)) || !finite(c.current_sigma_A) ||
-        !(c.current_offset_sigma_A >= T(0)) || !(c.current_offset_sigma_A <= T(1e6)) ||
-        !(c.anchor_rest_s >= T(0)) || !(c.anchor_rest_s <= T(kRestCap_s)) ||
-        !positive(c.r0_scale_sigma) || !(c.r0_scale_per_sqrt_s >= T(0)) || !finite(c.r0_scale_per_sqrt_s) ||
-        !positive(c.r0_min_step_A) || !positive(c.r0_max_dt_s) || !positive(c.r0_voltage_sigma_V) ||
-        !positive(c.r0_gate_nis) || !positive(c.r0_scale_min) || !(c.r0_scale_max > c.r0_scale_min) ||
-        !finite(c.r0_scale_max) || !(r0 >= c.r0_scale_min && r0 <= c.r0_scale_max) ||
-        (c.ocv_learning && (!positive(c.ocv_sigma_V) || !(c.ocv_sigma_V <= T(1)) || !(c.ocv_V_per_sqrt_s >= T(0)) ||
-                            !finite(c.ocv_V_per_sqrt_s) || !(c.ocv_soc_per_sqrt_s >= T(0)) ||
-                            !finite(c.ocv_soc_per_sqrt_s) || !(c.ocv_load_fraction >= T(0)) ||
-                            !finite(c.ocv_load_fraction) || !(c.ocv_max_V > T(0) && c.ocv_max_V <= T(1)))) ||
-        !finite(c.learn_min_temperature_degC) || !finite(c.learn_max_temperature_degC) ||
-        !(c.learn_min_temperature_degC <= c.learn_max_temperature_degC)) {
-      return false;
-    }
+    // The one rule (SohConfig::check, soh/soh_config.hpp), including the capacity estimator's (CapacityAwtls::check).
+    if (c.check(q0, r0) != SohConfigIssue::kOk) { return false; }
     CapacityAwtls<T> cap;
-    if (!cap.init(q0, c.capacity_sigma_Ah, cc)) { return false; }
+    // Cannot fail: check() applied CapacityAwtls::check to these same arguments.
+    static_cast<void>(cap.init(q0, c.capacity_sigma_Ah, c.capacity_config(q0)));
     config_ = c;
     cap_ = cap;
     st_ = SohState<T>{};
