@@ -239,9 +239,10 @@ class EstimatorSettings:
     #: soc_max, gate_nis above 0), checked through `check_core_config`
     CORE_RULED = frozenset({"dt_max_s", "soc_min", "soc_max", "gate_nis"})
     #: (lo, hi[, lo_exclusive]) per field (see check_settings_fields). For CORE_RULED fields only the package's
-    #: own bounds beyond the core's rule: SOC bounds near [0, 1], a finite-in-practice gate
+    #: own bounds beyond the core's rule: SOC bounds near [0, 1], a finite-in-practice gate; gate_timeout_steps is
+    #: the core's std::uint16_t (0..65535), refused here rather than when the estimator is built
     BOUNDS = {"soc_min": (-1.0, 1.0), "soc_max": (0.0, 2.0),
-              "gate_nis": (0.0, 1e15), "gate_timeout_steps": (0.0, 1e9), "ukf_alpha": (0.0, 10.0, True),
+              "gate_nis": (0.0, 1e15), "gate_timeout_steps": (0.0, 65535.0), "ukf_alpha": (0.0, 10.0, True),
               "ukf_beta": (-10.0, 10.0), "ukf_kappa": (-1e3, 1e3)}
 
     def __post_init__(self) -> None:

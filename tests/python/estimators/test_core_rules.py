@@ -263,3 +263,12 @@ def test_ukf_settings_refused_with_the_core_rule():
         cellsense.Estimator("chen2020", filter="ukf", settings=bad, initial_soc=0.5)
     assert "n + lambda > 0" in str(e.value)
     cellsense.Estimator("chen2020", filter="ekf", settings=bad, initial_soc=0.5)
+
+
+def test_gate_timeout_steps_refused_at_the_cores_width():
+    """gate_timeout_steps is the core's std::uint16_t: 65535 is accepted by the settings and the estimator, 65536
+    is refused by the settings (naming the field), not later by the bindings."""
+    s = EstimatorSettings(gate_timeout_steps=65535)
+    cellsense.Estimator("chen2020", settings=s)
+    with pytest.raises(ValueError, match="EstimatorSettings.gate_timeout_steps"):
+        EstimatorSettings(gate_timeout_steps=65536)
