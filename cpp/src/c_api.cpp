@@ -91,6 +91,36 @@ const Params* core_params(const cs_cell_params* p) { return reinterpret_cast<con
 
 bool finite_nonnegative(float v) { return finite(v) && v >= 0.0f; }
 
+// The cs_config fields the C API checks itself before building the estimator (the gate policy byte and the
+// process noise, which the core takes as given): the first one broken, in words, or nullptr. cs_init returns
+// CS_INIT_BAD_CONFIG for each; cs_config_problem reports the words.
+const char* c_level_config_rule(const cs_config& c) {
+  if (c.gate_policy > CS_GATE_PREDICT_ONLY) { return "gate_policy must be CS_GATE_REJECT_STEP or CS_GATE_PREDICT_ONLY"; }
+  if (!finite_nonnegative(c.current_sigma_A)) { return "current_sigma_A must be finite and >= 0 A"; }
+  if (!finite_nonnegative(c.soc_per_sqrt_s)) { return "soc_per_sqrt_s must be finite and >= 0"; }
+  if (!finite_nonnegative(c.v_rc_V_per_sqrt_s)) { return "v_rc_V_per_sqrt_s must be finite and >= 0"; }
+  if (!finite_nonnegative(c.hysteresis_per_sqrt_s)) { return "hysteresis_per_sqrt_s must be finite and >= 0"; }
+  if (!finite(c.gate_nis)) { return "gate_nis must be finite and above 0"; }
+  return nullptr;
+}
+
+// The core's estimator settings from a cs_config (the one mapping: cs_init and cs_config_problem use it).
+cellsense::EstimatorConfig<float> estimator_config_of(const cs_config& c) {
+  cellsense::EstimatorConfig<float> ec{};
+  ec.dt_max_s = c.dt_max_s;
+  ec.soc_min = c.soc_min;
+  ec.soc_max = c.soc_max;
+  ec.voltage_sigma_V = c.voltage_sigma_V;
+  ec.gate_nis = c.gate_nis;
+  ec.model_error_current_A = c.model_error_current_A;
+  ec.model_error_relative = c.model_error_relative;
+  ec.model_error_correlation_s = c.model_error_correlation_s;
+  ec.gate_policy =
+      c.gate_policy == CS_GATE_PREDICT_ONLY ? cellsense::GatePolicy::kPredictOnly : cellsense::GatePolicy::kRejectStep;
+  ec.gate_timeout_steps = c.gate_timeout_steps;
+  return ec;
+}
+
 // InitStatus -> CS_INIT_*, one row per enumerator in its order (kBadParams is not produced by
 // Estimator::init: the C API checks the parameters before). A table, not a switch: no unreachable
 // fall-through line after a switch over every enumerator (docs/coverage-justification.md).
@@ -191,11 +221,7 @@ int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config
   const cellsense::model::ParamError pe = cellsense::model::validate(*p);
   if (pe != cellsense::model::ParamError::kOk) { return static_cast<int>(pe); }
 
-  if (c->gate_policy > CS_GATE_PREDICT_ONLY || !finite_nonnegative(c->current_sigma_A) ||
-      !finite_nonnegative(c->soc_per_sqrt_s) || !finite_nonnegative(c->v_rc_V_per_sqrt_s) ||
-      !finite_nonnegative(c->hysteresis_per_sqrt_s) || !finite(c->gate_nis)) {
-    return CS_INIT_BAD_CONFIG;
-  }
+  if (c_level_config_rule(*c) != nullptr) { return CS_INIT_BAD_CONFIG; }
   if (!finite(c->initial_hysteresis) || c->initial_hysteresis < -1.0f || c->initial_hysteresis > 1.0f ||
       !cellsense::model::valid_hysteresis_sign(c->initial_hysteresis_sign)) {
     return CS_INIT_BAD_INITIAL_STATE;
@@ -207,18 +233,7 @@ int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config
   noise.current_sigma_A = c->current_sigma_A;
   const Model model(p, noise);
 
-  cellsense::EstimatorConfig<float> ec{};
-  ec.dt_max_s = c->dt_max_s;
-  ec.soc_min = c->soc_min;
-  ec.soc_max = c->soc_max;
-  ec.voltage_sigma_V = c->voltage_sigma_V;
-  ec.gate_nis = c->gate_nis;
-  ec.model_error_current_A = c->model_error_current_A;
-  ec.model_error_relative = c->model_error_relative;
-  ec.model_error_correlation_s = c->model_error_correlation_s;
-  ec.gate_policy = c->gate_policy == CS_GATE_PREDICT_ONLY ? cellsense::GatePolicy::kPredictOnly
-                                                          : cellsense::GatePolicy::kRejectStep;
-  ec.gate_timeout_steps = c->gate_timeout_steps;
+  const cellsense::EstimatorConfig<float> ec = estimator_config_of(*c);
 
   Model::State x0;
   Model::Cov p0;
@@ -250,6 +265,14 @@ int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config
   }
   seal(*impl, kMagic);
   return CS_INIT_OK;
+}
+
+const char* cs_config_problem(const cs_config* c) {
+  if (c == nullptr) { return "config is NULL"; }
+  const char* rule = c_level_config_rule(*c);
+  if (rule != nullptr) { return rule; }
+  // the core's rule and words (EstimatorConfig::check, estimator/estimator.hpp); "ok" when none is broken
+  return cellsense::estimator_config_message(estimator_config_of(*c).check());
 }
 
 const char* cs_init_result_name(int r) {

@@ -247,6 +247,43 @@ static void test_config_fields_and_nulls(void) {
   EXPECT(isnan(cs_soc(NULL)));
 }
 
+/* cs_config_problem: one configuration per CS_INIT_BAD_CONFIG rule; cs_init refuses it and cs_config_problem
+ * names the field, every message distinct; the default is "ok". */
+/* verifies: CS-CAPI-009 */
+static void test_config_problem(void) {
+  static const char* const fields[] = {"gate_policy", "current_sigma_A", "soc_per_sqrt_s", "v_rc_V_per_sqrt_s",
+                                       "hysteresis_per_sqrt_s", "gate_nis", "dt_max_s", "soc_min",
+                                       "voltage_sigma_V", "gate_nis", "model_error_current_A",
+                                       "model_error_relative", "model_error_correlation_s"};
+  const char* seen[13];
+  cs_config c;
+  cs_config_default(&c);
+  EXPECT(strcmp(cs_config_problem(&c), "ok") == 0);
+  EXPECT(strcmp(cs_config_problem(NULL), "config is NULL") == 0);
+  for (unsigned k = 0; k < 13u; ++k) {
+    cs_config_default(&c);
+    switch (k) {
+      case 0: c.gate_policy = 9; break;
+      case 1: c.current_sigma_A = -1.0f; break;
+      case 2: c.soc_per_sqrt_s = NAN; break;
+      case 3: c.v_rc_V_per_sqrt_s = -1.0f; break;
+      case 4: c.hysteresis_per_sqrt_s = INFINITY; break;
+      case 5: c.gate_nis = INFINITY; break;
+      case 6: c.dt_max_s = 0.0f; break;
+      case 7: c.soc_min = 2.0f; break;
+      case 8: c.voltage_sigma_V = 0.0f; break;
+      case 9: c.gate_nis = 0.0f; break;
+      case 10: c.model_error_current_A = 2000.0f; break;
+      case 11: c.model_error_relative = -1.0f; break;
+      default: c.model_error_correlation_s = 1.0e6f; break;
+    }
+    seen[k] = cs_config_problem(&c);
+    EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG);
+    EXPECT(strstr(seen[k], fields[k]) != NULL);
+    for (unsigned j = 0; j < k; ++j) { EXPECT(strcmp(seen[k], seen[j]) != 0); }
+  }
+}
+
 int main(void) {
   cs_estimator zero;
   memset(&zero, 0, sizeof zero);
@@ -261,6 +298,7 @@ int main(void) {
   test_storage(CS_FILTER_UKF);
   test_names_and_reads();
   test_config_fields_and_nulls();
+  test_config_problem();
   printf("c_api host test: %s (%d failures); used bytes EKF %u, UKF %u of %u\n", failures ? "FAIL" : "ok", failures,
          (unsigned)cs_estimator_used_bytes(CS_FILTER_EKF), (unsigned)cs_estimator_used_bytes(CS_FILTER_UKF),
          (unsigned)CS_ESTIMATOR_SIZE);

@@ -178,6 +178,12 @@ size_t cs_estimator_used_bytes(uint8_t filter);
  * marker is not taken as an estimator. */
 int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config* config);
 
+/* Why cs_init() would return CS_INIT_BAD_CONFIG for this configuration, in words naming the field and its
+ * range (the C API's own rules for the gate policy and the process noise, then the core's
+ * EstimatorConfig::check with its message), or "ok" when none of those rules is broken. Constant time, no
+ * estimator needed; NULL config -> "config is NULL". */
+const char* cs_config_problem(const cs_config* config);
+
 /* Short stable name of a cs_init() result ("ok", "bad_covariance", "param_ocv_not_increasing"...). */
 const char* cs_init_result_name(int result);
 
