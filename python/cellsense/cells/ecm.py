@@ -45,6 +45,11 @@ K_MODEL_ERROR = "Model voltage error [V]"
 #: optional: correlation time of the model's voltage error; when present the estimator scales the model
 #: error with the cell's resistance and the sample interval (cellsense.estimators.settings.resolve_model_error)
 K_MODEL_ERROR_TAU = "Model error correlation [s]"
+#: largest "Model error correlation [s]" a cell file may state: the core's bound on
+#: EstimatorConfig::model_error_correlation_s (kMaxDt_s, estimator/estimator.hpp; the cell layer loads without
+#: the compiled module, so the number is written here and tests/python/estimators/test_core_rules.py holds it
+#: to the core's check)
+MODEL_ERROR_CORRELATION_MAX_S = 86400.0
 L_VOLTAGE = "Voltage range [V]"
 L_CURRENT = "Current range [A]"
 L_TEMPERATURE = "Temperature range [degC]"
@@ -281,8 +286,9 @@ def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
     model_tau = None
     if K_MODEL_ERROR_TAU in p:
         model_tau = _number(source, f'parameters."{K_MODEL_ERROR_TAU}"', p[K_MODEL_ERROR_TAU])
-        if not 0.0 <= model_tau <= 86400.0:
-            raise _err(source, f'parameters."{K_MODEL_ERROR_TAU}"', f"must be in [0, 86400] s, got {model_tau}")
+        if not 0.0 <= model_tau <= MODEL_ERROR_CORRELATION_MAX_S:
+            raise _err(source, f'parameters."{K_MODEL_ERROR_TAU}"',
+                       f"must be in [0, {MODEL_ERROR_CORRELATION_MAX_S:g}] s, got {model_tau}")
     limits = data.get("limits", {}) or {}
     if not isinstance(limits, dict):
         raise _err(source, '"limits"', "expected an object")

@@ -272,3 +272,14 @@ def test_gate_timeout_steps_refused_at_the_cores_width():
     cellsense.Estimator("chen2020", settings=s)
     with pytest.raises(ValueError, match="EstimatorSettings.gate_timeout_steps"):
         EstimatorSettings(gate_timeout_steps=65536)
+
+
+def test_cell_file_correlation_bound_is_the_cores():
+    """The cell file's "Model error correlation [s]" bound is the core's model_error_correlation_s rule: the
+    largest value the loader accepts passes EstimatorConfig::check, the next float above it does not."""
+    from cellsense.cells.ecm import MODEL_ERROR_CORRELATION_MAX_S
+
+    hi = MODEL_ERROR_CORRELATION_MAX_S
+    assert _core().estimator_config_issue({"model_error_correlation_s": hi}) is None
+    issue = _core().estimator_config_issue({"model_error_correlation_s": math.nextafter(hi, math.inf)})
+    assert issue is not None and issue[1] == "model_error_correlation_s"
