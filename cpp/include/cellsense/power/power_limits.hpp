@@ -29,6 +29,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -162,7 +163,7 @@ constexpr int kEnergySteps = 64;
 /// Bisection steps of the current limit (the general method): 2^-32 of the rating, below float32's resolution.
 constexpr int kBisectionSteps = 32;
 /// The ECM's direct solve (detail::EcmHorizon): it stops when the bracket [lo, hi] around the limit is at most
-/// hi x 2^-22 wide (a few float32 ulps of the limit), or after this many model evaluations inside the bracket.
+/// hi x 2^-22 (double) / 2^-20 (float: 8 ulps) wide, or after this many model evaluations inside the bracket.
 constexpr int kSolveSteps = 48;
 
 namespace detail {
@@ -192,7 +193,8 @@ struct Predictor {
     if (voltage_sigma_k > T(0)) {
       const T sd_end = sqrt_nonneg(est.measurement_variance(s, xe, current_A, T(0)));
       const T sd_start = sqrt_nonneg(est.measurement_variance(s0, x, current_A, T(0)));
-      const T sign = current_A < T(0) ? T(-1) : T(1);  // towards the cut-off the current drives to
+      // towards the cut-off the current drives to (the charge direction's zero, -0, towards the charge cut-off)
+      const T sign = std::signbit(current_A) ? T(-1) : T(1);
       v_end_V = v_end_V - sign * voltage_sigma_k * sd_end;
       v_start_V = v_start_V - sign * voltage_sigma_k * sd_start;
     }
@@ -309,7 +311,7 @@ struct LimitPoint {
   bool ok;         ///< every constraint holds (the bisection's test, bit for bit)
   bool soc_fail;   ///< the SOC at the horizon's end is beyond its bound
   bool volt_fail;  ///< the voltage at the horizon's start or end is beyond its cut-off
-  T margin;        ///< the smallest margin (V; the SOC one in units of SOC): >= 0 when ok, decreasing in the current
+  T margin[3];     ///< each constraint's margin, decreasing in the current: voltage at the end, at the start (V), SOC
   T v_end_V;       ///< terminal voltage at the horizon's end (the sigma margin applied)
 };
 
@@ -348,29 +350,26 @@ struct EcmHorizon {
     if (voltage_sigma_k > T(0)) {
       const T sd_end = Predictor<EstimatorT>::sqrt_nonneg(est.measurement_variance(s, xe, i, T(0)));
       const T sd_start = Predictor<EstimatorT>::sqrt_nonneg(est.measurement_variance(s, x, i, T(0)));
-      const T sign = i < T(0) ? T(-1) : T(1);
+      const T sign = std::signbit(i) ? T(-1) : T(1);  // as Predictor::end
       v_end = v_end - sign * voltage_sigma_k * sd_end;
       v_start = v_start - sign * voltage_sigma_k * sd_start;
     }
     LimitPoint<T> r;
-    T m_end, m_start, m_soc;
     if (dir > T(0)) {
       r.ok = v_end >= c.voltage_min_V && v_start >= c.voltage_min_V && soc_end >= c.soc_min;
       r.soc_fail = soc_end < c.soc_min;
       r.volt_fail = v_end < c.voltage_min_V || v_start < c.voltage_min_V;
-      m_end = v_end - c.voltage_min_V;
-      m_start = v_start - c.voltage_min_V;
-      m_soc = soc_end - c.soc_min;
+      r.margin[0] = v_end - c.voltage_min_V;
+      r.margin[1] = v_start - c.voltage_min_V;
+      r.margin[2] = soc_end - c.soc_min;
     } else {
       r.ok = v_end <= c.voltage_max_V && v_start <= c.voltage_max_V && soc_end <= c.soc_max;
       r.soc_fail = soc_end > c.soc_max;
       r.volt_fail = v_end > c.voltage_max_V || v_start > c.voltage_max_V;
-      m_end = c.voltage_max_V - v_end;
-      m_start = c.voltage_max_V - v_start;
-      m_soc = c.soc_max - soc_end;
+      r.margin[0] = c.voltage_max_V - v_end;
+      r.margin[1] = c.voltage_max_V - v_start;
+      r.margin[2] = c.soc_max - soc_end;
     }
-    r.margin = m_end < m_start ? m_end : m_start;
-    r.margin = m_soc < r.margin ? m_soc : r.margin;
     r.v_end_V = v_end;
     return r;
   }
@@ -399,9 +398,10 @@ EcmHorizon<EstimatorT> ecm_horizon(const EstimatorT& est, typename EstimatorT::T
 /// One direction by the direct solve: the same answer as limit_one()'s bisection (the largest current at which
 /// the model keeps every limit, to a few float32 ulps), from about 5 model evaluations instead of 34. The limit is
 /// bracketed, [lo, hi] with every constraint holding at lo and one broken at hi (first [0, rating]), and the
-/// bracket closed by regula falsi on the smallest margin with the Illinois modification (Dowell & Jarratt, BIT 11
-/// (1971) 168-174: a side kept twice has its margin halved), each trial at least a quarter of the tolerance inside
-/// the bracket so that it closes on both sides. The margin is linear in the current except for the OCV table's
+/// bracket closed by the secant method on the smallest margin through the two latest trials, safeguarded: each
+/// trial at least a quarter of the tolerance inside the bracket (so that it closes on both sides next to the
+/// limit), the midpoint after three trials that did not halve the bracket (Press et al., "Numerical Recipes",
+/// 3rd ed., sec. 9.2-9.3). The margin is linear in the current except for the OCV table's
 /// corners, the SOC dependence of R0 / M / M0 and the hysteresis exponential, so a trial from the secant lands
 /// next to the limit. Which constraint bound it: as the bisection, from the constraints broken at hi.
 template <class EstimatorT>
@@ -425,31 +425,79 @@ void limit_direct(EcmHorizon<EstimatorT>& h, typename EstimatorT::T i_max,
   }
   T lo = T(0);
   T hi = i_max;
-  T g_lo = at_zero.margin;  // >= 0
-  T g_hi = at_max.margin;   // < 0 (or NaN: the trial below falls back to the bracket's edge)
   T v_lo = at_zero.v_end_V;
   LimitPoint<T> hi_point = at_max;
-  int kept = 0;  // +1: lo moved last, -1: hi moved last
+  T a = T(0);  // the secant's two latest trials (a the older one) and their constraints: first the bracket's ends
+  LimitPoint<T> q_a = at_zero;
+  T b = i_max;
+  LimitPoint<T> q_b = at_max;
+  T width = hi - lo;  // the bracket's width when it last halved
+  int slow = 0;        // trials since then
+  T push = T(1);       // the step inside the bracket, in `edge`s
+  // the tolerance relative to the limit: 2^-22, or 8 ulps where that is finer than the type (float: 2^-20; the
+  // float margin is flat for a few ulps of the current next to the limit, where the voltage rounds to the cut-off)
+  const T kTol = std::numeric_limits<T>::epsilon() * T(8) > T(1.0 / 4194304.0) ? std::numeric_limits<T>::epsilon() * T(8)
+                                                                             : T(1.0 / 4194304.0);
+  // the SOC constraint's own resolution in current: its margin moves in ulps of the SOC bound (about eps x bound)
+  // per soc_gain of current; where the SOC binds, a bracket that narrow is as close as the model can tell
+  const T bound = h.dir > T(0) ? c.soc_min : c.soc_max;
+  const T soc_res_A = std::numeric_limits<T>::epsilon() * (bound < T(0) ? -bound : bound) / h.s.soc_gain;
+  // a limit below 2 ulps of the rating (float: 2^-22 of it; double: 2^-36) is 0 to the bracket
+  const T floor_A = i_max * (std::numeric_limits<T>::epsilon() * T(2) > T(1.0 / 68719476736.0)
+                                 ? std::numeric_limits<T>::epsilon() * T(2)
+                                 : T(1.0 / 68719476736.0));
   for (int k = 0; k < kSolveSteps; ++k) {
-    const T tol = hi * T(1.0 / 4194304.0);  // 2^-22 of the limit
+    T tol = hi * kTol;
+    if (tol < floor_A) { tol = floor_A; }  // a jump right above 0 (at(0) keeps the limits, any current breaks one)
+    if (hi_point.soc_fail && soc_res_A > tol) { tol = soc_res_A; }
     if (!(hi - lo > tol)) { break; }
     const T edge = T(0.25) * tol;
-    T p = lo + (hi - lo) * (g_lo / (g_lo - g_hi));  // regula falsi
-    if (!(p > lo + edge)) { p = lo + edge; }       // (NaN: the edge)
-    if (!(p < hi - edge)) { p = hi - edge; }
+    // the secant through the two latest trials for each constraint that decreases between them, the smallest of
+    // their roots (the limit is the first constraint to break: a kink in the smallest margin does not mislead
+    // it). No root inside the bracket (a jump: the hysteresis sign at the deadband), or three secant trials that
+    // did not halve the bracket: its midpoint. No decreasing constraint at all (the float margins flat next to
+    // the limit): a push from b, the latest trial, an end of the bracket.
+    T p = b;
+    T root = T(0);
+    bool decreasing = false;
+    for (int j = 0; j < 3; ++j) {
+      const T slope = (q_b.margin[j] - q_a.margin[j]) / (b - a);
+      const T r_j = b - q_b.margin[j] / slope;
+      if (slope < T(0) && (!decreasing || r_j < root)) {
+        root = r_j;
+        decreasing = true;
+      }
+    }
+    if (decreasing) { p = root < hi && slow < 3 ? root : T(0.5) * (lo + hi); }
+    // at least `edge` inside, so that the bracket closes on both sides; doubled on each repeat (the float margin
+    // is flat where the voltage rounds to the cut-off itself: a band of a few ulps, crossed in a few steps)
+    if (p < lo + edge) {
+      p = lo + edge * push;
+      push = T(2) * push;
+    } else if (p > hi - edge) {
+      p = hi - edge * push;
+      push = T(2) * push;
+    } else {
+      push = T(1);
+    }
+    if (!(p > lo && p < hi)) { p = T(0.5) * (lo + hi); }  // a push beyond the bracket: its midpoint
     const LimitPoint<T> q = h.at(p, c);
     if (q.ok) {
       lo = p;
-      g_lo = q.margin;
       v_lo = q.v_end_V;
-      if (kept > 0) { g_hi = T(0.5) * g_hi; }  // Illinois
-      kept = 1;
     } else {
       hi = p;
-      g_hi = q.margin;
       hi_point = q;
-      if (kept < 0) { g_lo = T(0.5) * g_lo; }
-      kept = -1;
+    }
+    a = b;
+    q_a = q_b;
+    b = p;
+    q_b = q;
+    if (hi - lo <= T(0.5) * width) {
+      width = hi - lo;
+      slow = 0;
+    } else if (push < T(2)) {  // a secant trial (pushes double: they count for themselves)
+      ++slow;
     }
   }
   i_lim = lo;
