@@ -382,13 +382,12 @@ template <class EstimatorT>
 EcmHorizon<EstimatorT> ecm_horizon(const EstimatorT& est, typename EstimatorT::T temperature_degC,
                                    const PowerConfig<typename EstimatorT::T>& cfg, typename EstimatorT::T dir,
                                    const EcmHorizon<EstimatorT>* same) {
-  using T = typename EstimatorT::T;
   using Idx = typename EstimatorT::Model::Idx;
   const auto& m = est.model();
   typename EstimatorT::State x = est.state();
   x(Idx::soc, 0) = x(Idx::soc, 0) - dir * cfg.soc_sigma_k * est.soc_sigma();
-  const T z = x(Idx::soc, 0);
-  if (same != nullptr && !(same->x(Idx::soc, 0) < z) && !(same->x(Idx::soc, 0) > z)) {  // the same start
+  // the discharge start (z - k sigma) is never above the charge start (z + k sigma): not below it is the same
+  if (same != nullptr && !(same->x(Idx::soc, 0) < x(Idx::soc, 0))) {
     return EcmHorizon<EstimatorT>{est, x, same->s, same->mp0, dir, cfg.voltage_sigma_k};
   }
   const auto s = m.prepare_horizon(x, cfg.horizon_s, temperature_degC);
@@ -441,7 +440,7 @@ void limit_direct(EcmHorizon<EstimatorT>& h, typename EstimatorT::T i_max,
   // the SOC constraint's own resolution in current: its margin moves in ulps of the SOC bound (about eps x bound)
   // per soc_gain of current; where the SOC binds, a bracket that narrow is as close as the model can tell
   const T bound = h.dir > T(0) ? c.soc_min : c.soc_max;
-  const T soc_res_A = std::numeric_limits<T>::epsilon() * (bound < T(0) ? -bound : bound) / h.s.soc_gain;
+  const T soc_res_A = std::numeric_limits<T>::epsilon() * std::fabs(bound) / h.s.soc_gain;
   // a limit below 2 ulps of the rating (float: 2^-22 of it; double: 2^-36) is 0 to the bracket
   const T floor_A = i_max * (std::numeric_limits<T>::epsilon() * T(2) > T(1.0 / 68719476736.0)
                                  ? std::numeric_limits<T>::epsilon() * T(2)
@@ -573,15 +572,31 @@ typename EstimatorT::T energy_from(const EstimatorT& est, typename EstimatorT::T
     x(Idx::soc, 0) = z;
     x(Idx::hysteresis, 0) = T(-1);          // sustained discharge: the discharge branch
     T v = T(0);
-    for (int it = 0; it < 4; ++it) {        // i v(z, i) = P, fixed point from the previous step's i
-      // steady state of every RC pair under i: prepare over a long step (a -> 0) and predict from x
-      const auto s = m.prepare(x, est.aux(), T(1.0e5), i_A, temperature_degC);
-      State xs = m.predict(s, x);
-      xs(Idx::soc, 0) = z;
-      xs(Idx::hysteresis, 0) = T(-1);
-      v = m.measure(s, xs);
-      if (!(v > T(0))) { return e_Wh; }
-      i_A = power_W / v;
+    if constexpr (HasDirectSolve<Model>::value) {
+      // as below, with prepare() = prepare_horizon() + set_step_current() and measure() = measure_at() of
+      // measure_point(): the parts that do not depend on i once per SOC step, the same arithmetic
+      auto s = m.prepare_horizon(x, T(1.0e5), temperature_degC);
+      const auto mp = m.measure_point(s, z);
+      for (int it = 0; it < 4; ++it) {
+        m.set_step_current(s, est.aux(), i_A);
+        State xs = m.predict(s, x);
+        xs(Idx::soc, 0) = z;
+        xs(Idx::hysteresis, 0) = T(-1);
+        v = m.measure_at(s, mp, xs);
+        if (!(v > T(0))) { return e_Wh; }
+        i_A = power_W / v;
+      }
+    } else {
+      for (int it = 0; it < 4; ++it) {        // i v(z, i) = P, fixed point from the previous step's i
+        // steady state of every RC pair under i: prepare over a long step (a -> 0) and predict from x
+        const auto s = m.prepare(x, est.aux(), T(1.0e5), i_A, temperature_degC);
+        State xs = m.predict(s, x);
+        xs(Idx::soc, 0) = z;
+        xs(Idx::hysteresis, 0) = T(-1);
+        v = m.measure(s, xs);
+        if (!(v > T(0))) { return e_Wh; }
+        i_A = power_W / v;
+      }
     }
     if (!(v >= voltage_min_V)) { break; }   // the cut-off is reached within this step
     e_Wh = e_Wh + v * dz * q_Ah;            // E = sum v dq, dq = Q dz (A h)
