@@ -9,10 +9,13 @@
 // with a constant current i, and the largest |i| whose predicted terminal voltage stays within the cut-offs
 // is found. Here the model's own exact discretisation over one step of length horizon_s is used
 // (model.prepare(x, aux, horizon_s, i, T) then predict and measure: RC voltages a v + R (1 - a) i with
-// a = exp(-horizon / tau), SOC z - eta i horizon / (3600 Q), the hysteresis state likewise), and the limit is
-// found by bisection, since v(horizon) decreases monotonically with i for the ECM (every term is linear or,
-// for the hysteresis, monotone in i). The voltage is checked at both ends of the horizon: at its start (RC
-// voltages as now, the R0 drop applied) and at its end.
+// a = exp(-horizon / tau), SOC z - eta i horizon / (3600 Q), the hysteresis state likewise); v(horizon)
+// decreases monotonically with i for the ECM (every term is linear or, for the hysteresis, monotone in i). For
+// the ECM the step is prepared once per horizon (prepare_horizon) and each trial current only sets the
+// current's part (set_step_current): the limit is bracketed and closed by a safeguarded secant on each
+// constraint's margin (limit_direct); for other models by bisection (limit_one, power_limits_bisection). The
+// voltage is checked at both ends of the horizon: at its start (RC voltages as now, the R0 drop applied) and
+// at its end.
 // Conservative option (Plett 2004, sec. III-C): the SOC is taken k_soc sigma towards the limit (lower for
 // discharge, higher for charge), and the cut-offs are tightened by k_v times the voltage model's one-sample
 // error sigma at that current (Estimator::measurement_variance with no correlation scaling), so the limit is
