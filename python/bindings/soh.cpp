@@ -3,6 +3,7 @@
 // tracker (cpp/include/cellsense/soh/soh_tracker.hpp). The Python package (cellsense.soh) picks
 // the class; the whole-log loop runs here with the GIL released.
 #include "common.hpp"
+#include "power_columns.hpp"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -114,6 +115,7 @@ class PySoh {
           out[8][k] = out[9][k] = nan;
           out[10][k] = ocv_shift_now();
           o_fl[k] = 0;
+          if (power_ != nullptr) { power_->record(est_, k); }
         },
         [&](py::ssize_t k, double dt) {
           const auto r = do_step(static_cast<T>(dt), static_cast<T>(in.current_A[k]), static_cast<T>(in.voltage_V[k]),
@@ -126,10 +128,47 @@ class PySoh {
           out[10][k] = static_cast<double>(r.ocv_shift_V);
           o_fl[k] = static_cast<std::uint8_t>((r.capacity_updated ? 1 : 0) | (r.r0_updated ? 2 : 0) |
                                               (r.ocv_updated ? 4 : 0));
+          if (power_ != nullptr) { power_->record(est_, k); }
           return static_cast<std::uint8_t>(r.soc.status);
         });
     py::dict d = out.dict();
     d["soh_flags"] = flags;
+    return d;
+  }
+
+  /// run() with the state of power after every sample for every horizon (power/power_limits.hpp; the columns of
+  /// PyEstimator::run_power); ValueError naming the rule when the configuration is refused.
+  py::dict run_power(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC,
+                     const Arr& horizons_s, const py::dict& cfg) {
+    const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
+    const cellsense_py::PowerColumns<T> cols(in.n, horizons_s, cfg, in.temperature_degC);
+    power_ = &cols;
+    py::dict out;
+    try {
+      out = run(time_s, current_A, voltage_V, temperature_degC);
+    } catch (...) {
+      power_ = nullptr;
+      throw;
+    }
+    power_ = nullptr;
+    cols.put(out);
+    return out;
+  }
+  /// Limits of the present state (ValueError naming the status when refused).
+  py::dict power_limits(double temperature_degC, const py::dict& cfg) const {
+    power::PowerLimits<T> r{};
+    const power::PowerConfig<T> c = cellsense_py::load_power_config<T>(cfg);
+    const auto st = power::power_limits(est_, static_cast<T>(temperature_degC), c, r);
+    if (st != power::PowerStatus::kOk) { throw py::value_error(cellsense_py::power_refusal(st, c)); }
+    py::dict d;
+    d["discharge_current_A"] = static_cast<double>(r.discharge_current_A);
+    d["charge_current_A"] = static_cast<double>(r.charge_current_A);
+    d["discharge_power_W"] = static_cast<double>(r.discharge_power_W);
+    d["charge_power_W"] = static_cast<double>(r.charge_power_W);
+    d["discharge_voltage_V"] = static_cast<double>(r.discharge_voltage_V);
+    d["charge_voltage_V"] = static_cast<double>(r.charge_voltage_V);
+    d["discharge_limited_by"] = power::limited_by_name(r.discharge_limited_by);
+    d["charge_limited_by"] = power::limited_by_name(r.charge_limited_by);
     return d;
   }
 
@@ -265,6 +304,7 @@ class PySoh {
   Tracker soh_{};
   cellsense_py::RunClock clock_{};
   bool enabled_ = true;
+  const cellsense_py::PowerColumns<T>* power_ = nullptr;  ///< run_power()'s per-sample sink (null outside it)
 };
 
 template <class E>
@@ -276,6 +316,9 @@ void bind_one(py::module_& m, const std::string& name) {
            py::arg("params"), py::arg("config"), py::arg("noise"), py::arg("filter_config"), py::arg("x0"),
            py::arg("p0"), py::arg("hysteresis_sign"), py::arg("soh_config"))
       .def("run", &PS::run)
+      .def("run_power", &PS::run_power, py::arg("time_s"), py::arg("current_A"), py::arg("voltage_V"),
+           py::arg("temperature_degC"), py::arg("horizons_s"), py::arg("config"))
+      .def("power_limits", &PS::power_limits, py::arg("temperature_degC"), py::arg("config"))
       .def("state", &PS::state)
       .def("covariance", &PS::covariance)
       .def("set_state", &PS::set_state)

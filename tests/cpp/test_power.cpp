@@ -471,6 +471,152 @@ void test_energy_and_limit_edges(const char* name) {
 
 }  // namespace
 
+/// The ECM's direct solve (power_limits) against the general bisection (power_limits_bisection) over many states:
+/// the synthetic 2-RC cell with hysteresis, SOC-dependent R0 and two temperature rows (cells.hpp), at random SOC
+/// (also beyond the grid), RC voltages, hysteresis state and sign, temperature, horizon (0.5 s to a day), ratings,
+/// SOC window, conservative options with a constant and a current-dependent model-error sigma, a health set and an
+/// OCV correction. Every limit within 2^-18 of the larger of the two plus 5e-5 A (float: the rounding of the
+/// predicted voltage over the cell's resistance) / 2^-20 (double), plus 2^-22 (float) / 2^-36 (double) of the
+/// rating (the solve's floor: a jump right above 0 A is closed there) and 2^-30 of it (the bisection's), two ulps of the
+/// SOC over the SOC gain (the SOC constraint's resolution), never above the bisection's by more than that, with the same constraint named (unless the
+/// limit sits within that tolerance of a tie), and the predicted voltage and power alike.
+// verifies: CS-PWR-007
+template <class E>
+void test_direct_matches_bisection(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  typename M::Params p;
+  cstest::make_cell(p);
+  cstest::Rng rng;
+  const double rel = sizeof(T) == 4 ? 1.0 / 262144.0 : 1.0 / 1048576.0;
+  // float: the constraints are evaluated to the rounding of a ~4 V voltage (a few 1e-7 V), so where the limit is
+  // decided is itself uncertain by that over the cell's ~0.05 Ohm: a few 1e-5 A (double: 1e-14 A)
+  const double noise_A = sizeof(T) == 4 ? 5e-5 : 0.0;
+  const double floor_rel = sizeof(T) == 4 ? 1.0 / 4194304.0 : 1.0 / 68719476736.0;  // the solve's floor, 2 ulps
+  int compared = 0;
+  int mismatched = 0;
+  int by_kind[4] = {0, 0, 0, 0};
+  double worst = 0.0;
+  for (int trial = 0; trial < 1500; ++trial) {
+    const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
+    M mm = m;
+    if (trial % 5 == 1) { CHECK_CTX(mm.set_health(T(2.0), T(1.3)), name); }
+    if (trial % 7 == 2) {
+      const T nodes[model::kEcmOcvNodes] = {T(0.004), T(-0.003), T(0.005), T(0.002), T(-0.004)};
+      CHECK_CTX(mm.set_ocv_correction(nodes), name);
+    }
+    typename M::State x;
+    typename M::Cov P;
+    const T soc = static_cast<T>(trial % 50 == 0 ? -0.02 + 0.05 * rng.uniform() : 0.02 + 0.96 * rng.uniform());
+    M::initial(soc, static_cast<T>(0.002 + 0.05 * rng.uniform()), T(0.01), T(0), T(0.1), x, P);
+    for (int j = 0; j < 2; ++j) { x(M::Idx::v_rc(j), 0) = static_cast<T>(0.08 * (rng.uniform() - 0.5)); }
+    x(M::Idx::hysteresis, 0) = static_cast<T>(2.0 * rng.uniform() - 1.0);
+    const T sign = static_cast<T>(trial % 3) - T(1);
+    EstimatorConfig<T> ecfg;
+    ecfg.soc_min = T(-0.05);
+    ecfg.voltage_sigma_V = T(0.004);
+    if (trial % 4 == 1) { ecfg.model_error_current_A = T(0.2); }
+    if (trial % 4 == 2) {
+      ecfg.model_error_current_A = T(0.1);
+      ecfg.model_error_relative = T(0.05);
+    }
+    E est;
+    CHECK_CTX(est.init(mm, ecfg, typename E::FilterConfig{}, x, P, typename M::Aux{sign}) == InitStatus::kOk, name);
+    power::PowerConfig<T> cfg;
+    const double horizons[] = {0.5, 2.0, 10.0, 30.0, 120.0, 1800.0, 86400.0};
+    cfg.horizon_s = static_cast<T>(horizons[trial % 7]);
+    cfg.voltage_min_V = static_cast<T>(3.0 + 0.4 * rng.uniform());
+    cfg.voltage_max_V = static_cast<T>(3.8 + 0.4 * rng.uniform());
+    cfg.soc_min = static_cast<T>(0.1 * rng.uniform());
+    cfg.soc_max = static_cast<T>(0.9 + 0.1 * rng.uniform());
+    const double ratings[] = {0.5, 10.0, 60.0, 1000.0};
+    cfg.discharge_current_max_A = static_cast<T>(ratings[(trial / 7) % 4]);
+    cfg.charge_current_max_A = static_cast<T>(ratings[(trial / 3) % 4]);
+    const bool conservative = (trial / 2) % 2 == 1;
+    cfg.soc_sigma_k = conservative ? T(3) : T(0);
+    cfg.voltage_sigma_k = conservative && trial % 3 != 0 ? T(3) : T(0);
+    const T temp = static_cast<T>(-20.0 + 70.0 * rng.uniform());
+    power::PowerLimits<T> a{};
+    power::PowerLimits<T> b{};
+    CHECK_CTX(power::power_limits(est, temp, cfg, a) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits_bisection(est, temp, cfg, b) == power::PowerStatus::kOk, name);
+    const T fast[2] = {a.discharge_current_A, a.charge_current_A};
+    const T bis[2] = {b.discharge_current_A, b.charge_current_A};
+    const T rating[2] = {cfg.discharge_current_max_A, cfg.charge_current_max_A};
+    const power::LimitedBy by_fast[2] = {a.discharge_limited_by, a.charge_limited_by};
+    const power::LimitedBy by_bis[2] = {b.discharge_limited_by, b.charge_limited_by};
+    const T v_fast[2] = {a.discharge_voltage_V, a.charge_voltage_V};
+    const T v_bis[2] = {b.discharge_voltage_V, b.charge_voltage_V};
+    for (int d = 0; d < 2; ++d) {
+      const double f = static_cast<double>(fast[d]);
+      const double g = static_cast<double>(bis[d]);
+      // and the SOC constraint's resolution: ulps of the SOC bound over the SOC gain eta H / (3600 Q)
+      const double soc_res_A = 2.0 * static_cast<double>(std::numeric_limits<T>::epsilon()) * 3600.0 * 2.5 /
+                               (0.99 * static_cast<double>(cfg.horizon_s) * 0.8);
+      const double tol =
+          rel * (f > g ? f : g) + static_cast<double>(rating[d]) * (floor_rel + 1.0 / 1073741824.0) + noise_A + soc_res_A;
+      const double diff = std::fabs(f - g) / (tol > 0.0 ? tol : 1.0);
+      if (diff > worst) { worst = diff; }
+      CHECK_CTX(std::fabs(f - g) <= tol, name);
+      CHECK_CTX(f <= g + tol, name);  // never above the bisection's (beyond the tolerance)
+      // the voltage at the limit: alike within dv/di (< 0.5 Ohm + dOCV/dz (< 2 V) x H / (3600 Q), Q >= 2 A h)
+      // times the current tolerance
+      const double dv_di = 0.5 + 2.0 * static_cast<double>(cfg.horizon_s) / (3600.0 * 2.0);
+      const double v_tol = dv_di * tol + (sizeof(T) == 4 ? 1e-4 : 1e-9);
+      CHECK_CTX(std::fabs(static_cast<double>(v_fast[d]) - static_cast<double>(v_bis[d])) <= v_tol, name);
+      mismatched += by_fast[d] != by_bis[d] ? 1 : 0;
+      by_kind[static_cast<int>(by_fast[d])] += 1;
+      ++compared;
+    }
+  }
+  // every constraint bound somewhere; the constraint named differs only where two constraints tie
+  CHECK_CTX(by_kind[0] > 50 && by_kind[1] > 10 && by_kind[2] > 50 && by_kind[3] > 10, name);
+  CHECK_CTX(mismatched <= compared / 200, name);
+  std::printf("direct vs bisection (%s): %d limits, worst difference %.3f of the tolerance, %d named differently; "
+              "by voltage %d, soc %d, current %d, none %d\n",
+              name, compared, worst, mismatched, by_kind[0], by_kind[1], by_kind[2], by_kind[3]);
+}
+
+/// The pack's scaled cells (pack/pack.hpp's ScaledCellModel, its own set_step_current): the direct solve and the
+/// bisection agree for every cell of a string with capacity and resistance scales.
+// verifies: CS-PWR-007
+template <template <class> class F, typename T>
+void test_direct_matches_bisection_pack(const char* name) {
+  using Base = model::EcmModel<T, 2>;
+  using Pack = pack::PackEstimator<Base, F, 4>;
+  typename Base::Params p;
+  cstest::make_cell(p);
+  typename Pack::Config cfg;
+  cfg.noise = typename Base::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)};
+  pack::CellVariation<T> v[3];
+  v[0].capacity_scale = T(0.8);
+  v[2].resistance_scale = T(1.5);
+  const T soc0[3] = {T(0.3), T(0.5), T(0.7)};
+  Pack pk;
+  CHECK_CTX(pk.init(&p, 3, v, soc0, cfg) == InitStatus::kOk, name);
+  const double rel = sizeof(T) == 4 ? 1.0 / 262144.0 : 1.0 / 1048576.0;
+  for (int k = 0; k < 3; ++k) {
+    for (T h : {T(2), T(10), T(30)}) {
+      auto c = config<T>(h);
+      power::PowerLimits<T> a{};
+      power::PowerLimits<T> b{};
+      CHECK_CTX(power::power_limits(pk.cell(k), T(25), c, a) == power::PowerStatus::kOk, name);
+      CHECK_CTX(power::power_limits_bisection(pk.cell(k), T(25), c, b) == power::PowerStatus::kOk, name);
+      const double dd = static_cast<double>(a.discharge_current_A) - static_cast<double>(b.discharge_current_A);
+      const double dc = static_cast<double>(a.charge_current_A) - static_cast<double>(b.charge_current_A);
+      CHECK_CTX(std::fabs(dd) <= rel * static_cast<double>(b.discharge_current_A) + 1000.0 / 4194304.0, name);
+      CHECK_CTX(std::fabs(dc) <= rel * static_cast<double>(b.charge_current_A) + 1000.0 / 4194304.0, name);
+      CHECK_CTX(a.discharge_limited_by == b.discharge_limited_by && a.charge_limited_by == b.charge_limited_by, name);
+    }
+  }
+  power::PowerLimits<T> keep{};
+  std::memset(&keep, 0x33, sizeof keep);
+  power::PowerLimits<T> o = keep;
+  CHECK_CTX(power::power_limits_bisection(pk.cell(0), std::numeric_limits<T>::quiet_NaN(), config<T>(T(10)), o) ==
+                power::PowerStatus::kBadInput, name);
+  CHECK_CTX(std::memcmp(&o, &keep, sizeof o) == 0, name);
+}
+
 int main() {
   test_pack_weakest_cell<filter::Ekf, double>("pack ekf double");
   test_pack_weakest_cell<filter::Ukf, float>("pack ukf float");
@@ -491,5 +637,10 @@ int main() {
   test_each_refusal<EcmUkf<float, 1>>("ukf float");
   test_energy_and_limit_edges<EcmEkf<double, 1>>("ekf double");
   test_energy_and_limit_edges<EcmEkf<float, 1>>("ekf float");
+  test_direct_matches_bisection<EcmEkf<double, 2>>("ekf double 2rc");
+  test_direct_matches_bisection<EcmEkf<float, 2>>("ekf float 2rc");
+  test_direct_matches_bisection<EcmUkf<float, 2>>("ukf float 2rc");
+  test_direct_matches_bisection_pack<filter::Ekf, float>("pack ekf float");
+  test_direct_matches_bisection_pack<filter::Ukf, double>("pack ukf double");
   return cstest::finish("test_power");
 }

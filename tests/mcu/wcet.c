@@ -43,26 +43,33 @@
 
 /* The other entry points: the largest count per call in each filter's run, against its budget (instructions,
  * M4F -O2, about 1.5x the worst measured on 2026-12-06: cs_init 26,720 (parameter validation over every
- * table), cs_save_state 200, cs_soc 40, cs_soc_sigma 80, cs_power_limits 115,120 (a 32-step bisection per
- * direction), cs_energy 511,240 (three integrations to the cut-off), cs_time_to_full 120, cs_soh_init 38,960,
+ * table), cs_save_state 200, cs_soc 40, cs_soc_sigma 80, cs_power_limits 13,120 (one horizon, raw ones too: the
+ * direct solve, at most 17 model evaluations per call; 115,120 with the former 32-step bisection),
+ * cs_power_limits_2_10_30s 29,280 (the three horizons at one state, summed; mean 8,430 nominal / 11,310
+ * conservative), cs_energy 132,560 (three integrations to the cut-off), cs_time_to_full 120, cs_soh_init 38,960,
  * cs_step_soh 5,400 / 8,200 (EKF / UKF), cs_soh_save_state 440, cs_soh_restore_state 1,680,
  * cs_soh_close_pair 400, cs_soh_restart_pairing 80, cs_soh_ocv_nodes 80; a floor of 200 where a SysTick tick
  * (40 instructions) is a large share). */
 enum {
-  E_INIT, E_SAVE, E_SOC, E_SOC_SIGMA, E_POWER, E_ENERGY, E_TTF, E_SOH_INIT, E_STEP_SOH, E_SOH_SAVE, E_SOH_RESTORE,
+  E_INIT, E_SAVE, E_SOC, E_SOC_SIGMA, E_POWER, E_POWER3, E_ENERGY, E_TTF, E_SOH_INIT, E_STEP_SOH, E_SOH_SAVE, E_SOH_RESTORE,
   E_SOH_CLOSE, E_SOH_RESTART, E_SOH_OCV, E_COUNT
 };
 static const char* const k_entry_name[E_COUNT] = {
-    "cs_init", "cs_save_state", "cs_soc", "cs_soc_sigma", "cs_power_limits", "cs_energy", "cs_time_to_full",
+    "cs_init", "cs_save_state", "cs_soc", "cs_soc_sigma", "cs_power_limits", "cs_power_limits_2_10_30s", "cs_energy",
+    "cs_time_to_full",
     "cs_soh_init", "cs_step_soh", "cs_soh_save_state", "cs_soh_restore_state", "cs_soh_close_pair",
     "cs_soh_restart_pairing", "cs_soh_ocv_nodes"};
 #ifndef WCET_BUDGETS
-#define WCET_BUDGETS {40000u, 400u, 200u, 200u, 175000u, 770000u, 400u, 60000u, 12000u, 700u, 2500u, 600u, 200u, 200u}
+#define WCET_BUDGETS {40000u, 400u, 200u, 200u, 20000u, 45000u, 200000u, 400u, 60000u, 12000u, 700u, 2500u, 600u, 200u, 200u}
 #endif
 static const uint32_t k_entry_budget[E_COUNT] = WCET_BUDGETS;
 static uint32_t g_entry_max[2][E_COUNT]; /* [filter run][entry point], instructions */
 static uint32_t g_run;                    /* 0: EKF, 1: UKF */
 static uint32_t g_power_ok, g_energy_ok;  /* calls that computed a result (not refused) */
+/* the three horizons 2 / 10 / 30 s at one state (plausible temperature): instructions summed over the three calls,
+ * [filter run][nominal, conservative] */
+static uint64_t g_power3_sum[2][2];
+static uint32_t g_power3_n[2][2];
 static uint32_t g_t0;
 static void tic(void) { g_t0 = platform_ticks(); }
 static uint32_t insn_of(uint32_t ticks);
@@ -191,6 +198,25 @@ static void time_power(uint32_t k) {
   if (rc == CS_POWER_OK && !(pr.discharge_current_A >= 0.0f && pr.charge_current_A >= 0.0f &&
                              pr.discharge_power_W < 1e30f && pr.charge_power_W < 1e30f)) {
     fail("cs_power_limits result not finite / negative", k);
+  }
+  /* the three horizons of issue #15 at this state: one figure for all three calls */
+  if ((r & 0x30u) != 0u) {
+    uint32_t sum = 0u;
+    int all_ok = 1;
+    for (uint32_t j = 0u; j < 3u; ++j) {
+      pc.horizon_s = horizons_s[j];
+      tic();
+      const int rj = cs_power_limits(&g_est, temp, &pc, &pr);
+      const uint32_t n = insn_of((platform_ticks() - g_t0) & 0x00FFFFFFu);
+      sum += n;
+      all_ok = all_ok && rj == CS_POWER_OK;
+    }
+    if (all_ok) {
+      const uint32_t kind = (r & 8u) ? 1u : 0u;
+      if (sum > g_entry_max[g_run][E_POWER3]) { g_entry_max[g_run][E_POWER3] = sum; }
+      g_power3_sum[g_run][kind] += sum;
+      g_power3_n[g_run][kind] += 1u;
+    }
   }
   cs_energy_result er;
   const float power_W = (r & 0x40u) ? raw_float() : uniform(0.1f, 4.0f * 3.7f * cell_params.ecm.capacity_Ah);
@@ -350,6 +376,20 @@ static void run(uint8_t filter, const char* name, uint32_t budget) {
 }
 
 /* verifies: CS-PLAT-005 */
+static void report_power3(const char* name) {
+  for (uint32_t kind = 0u; kind < 2u; ++kind) {
+    const uint32_t n = g_power3_n[g_run][kind];
+    platform_write("wcet ");
+    platform_write(name);
+    platform_write(kind ? " cs_power_limits_2_10_30s conservative" : " cs_power_limits_2_10_30s nominal");
+    platform_write(" mean_insn=");
+    put_dec(n != 0u ? (uint32_t)(g_power3_sum[g_run][kind] / n) : 0u);
+    platform_write(" n=");
+    put_dec(n);
+    platform_write("\n");
+  }
+}
+
 static void report_entries(const char* name) {
   for (uint32_t e = 0; e < E_COUNT; ++e) {
     const uint32_t m = g_entry_max[g_run][e];
@@ -372,10 +412,12 @@ int main(void) {
   run(CS_FILTER_EKF, "ekf", WCET_BUDGET_EKF);
   run_soh(CS_FILTER_EKF, WCET_STEPS / 2u);
   report_entries("ekf");
+  report_power3("ekf");
   g_run = 1u;
   run(CS_FILTER_UKF, "ukf", WCET_BUDGET_UKF);
   run_soh(CS_FILTER_UKF, WCET_STEPS / 2u);
   report_entries("ukf");
+  report_power3("ukf");
   platform_write("wcet power calls computed ");
   put_dec(g_power_ok);
   platform_write(", energy calls computed ");

@@ -131,7 +131,7 @@ class PowerResult:
 def _impl(est):
     impl = getattr(est, "_impl", None)
     if impl is None or not hasattr(impl, "run_power"):
-        raise TypeError(f"power: needs a cellsense.Estimator over an ECM cell, got {type(est).__name__}")
+        raise TypeError(f"power: needs a cellsense.Estimator or SohEstimator over an ECM cell, got {type(est).__name__}")
     return impl
 
 
@@ -148,7 +148,8 @@ def estimate_power(est, time_s, current_A, voltage_V, temperature_degC,
     out = impl.run_power(*arrays, hz, cfg)
     power_cols = {k: out.pop(k) for k in ("discharge_current_A", "charge_current_A", "discharge_power_W",
                                             "charge_power_W", "discharge_limited_by", "charge_limited_by")}
-    run = RunResult(**run_columns(arrays[0], out, est._status_names))
+    make = getattr(est, "_run_result", None)  # the SOH estimator: its RunResult with the SOH columns
+    run = make(arrays[0], out) if make is not None else RunResult(**run_columns(arrays[0], out, est._status_names))
     return PowerResult(tuple(float(h) for h in hz), run=run, **power_cols)
 
 

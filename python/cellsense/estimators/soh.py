@@ -228,9 +228,12 @@ class SohEstimator(EstimatorBase):
     def run(self, time_s, current_A, voltage_V, temperature_degC) -> SohRunResult:
         arrays = log_arrays(time_s, current_A, voltage_V, temperature_degC)
         self._ocv_init_from_log(arrays)
-        o = self._impl.run(*arrays)
+        return self._run_result(arrays[0], self._impl.run(*arrays))
+
+    def _run_result(self, time_s, o: dict) -> SohRunResult:
+        """The core's whole-log columns as a SohRunResult (also for cellsense.estimators.power.estimate_power)."""
         fl = o["soh_flags"]
-        return SohRunResult(**run_columns(arrays[0], o, self._status_names), capacity_Ah=o["capacity_Ah"],
+        return SohRunResult(**run_columns(time_s, o, self._status_names), capacity_Ah=o["capacity_Ah"],
                             capacity_sigma_Ah=o["capacity_sigma_Ah"], r0_Ohm=o["r0_Ohm"], r0_sigma_Ohm=o["r0_sigma_Ohm"],
                             capacity_updated=(fl & 1) != 0, r0_updated=(fl & 2) != 0,
                             ocv_shift_V=o["ocv_shift_V"], ocv_updated=(fl & 4) != 0)

@@ -3,7 +3,9 @@
 Batch path: `Estimator.run()` over a drive-cycle log (steps per second, best of several runs) for
 the EKF and the UKF on a 2-RC cell, and filterpy's ExtendedKalmanFilter / UnscentedKalmanFilter
 on the same model (cellsense.cells.ecm_reference), data and noise settings, measured in the same run; the
-ratio is core / filterpy. Also the per-call cost of `Estimator.step()` from Python.
+ratio is core / filterpy. Also the per-call cost of `Estimator.step()` from Python, and the state of power's
+whole-log path (`cellsense.estimators.power.estimate_power`: the EKF over the log and the limits of every sample for
+the 2 / 10 / 30 s horizons, nominal and conservative; issue #15's bar is >= 1 M cell-steps per second on one core).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from .._io import atomic_write, require
 from ..cells.ecm_reference import simulate_ecm
 from ..cells.load import load_cell
 from ..estimators.ecm import Estimator
+from ..estimators.power import PowerSettings, estimate_power
 from ..estimators.settings import EstimatorSettings
 from ..truth.schedules import drive_cycle_shape
 from .filterpy_peer import filterpy_run
@@ -84,6 +87,10 @@ def bench(model: str | None = None, duration_s: float = 7200.0, peer_steps: int 
         for j in range(1, k + 1):
             est.step(1.0, i[j], v[j], th[j])
         res[f"{filt}_python_step_us"] = (time.perf_counter() - t0) / k * 1e6
+    for name, ps in (("nominal", PowerSettings()), ("conservative", PowerSettings.conservative())):
+        def run_power(ps=ps):
+            estimate_power(Estimator(cell, filter="ekf", initial_soc=0.9, settings=settings), *args, settings=ps)
+        res[f"power_{name}_cell_steps_per_s"] = _best_rate(run_power, steps, repeats)
     if out:
         with atomic_write(out) as f:
             json.dump(res, f, indent=2)
@@ -99,4 +106,8 @@ def format_bench(r: dict) -> str:
         lines.append(f"{f.upper():<6} {r[f + '_float64_steps_per_s']:>17,.0f} {r[f + '_float32_steps_per_s']:>17,.0f} "
                      f"{r[f + '_filterpy_steps_per_s']:>17,.0f} {r[f + '_ratio_vs_filterpy']:>11,.0f}x "
                      f"{r[f + '_python_step_us']:>16.2f} us")
+    if "power_nominal_cell_steps_per_s" in r:
+        lines.append(f"state of power, whole log (EKF f64 + limits at 2 / 10 / 30 s per sample): "
+                     f"{r['power_nominal_cell_steps_per_s']:,.0f} cell-steps/s nominal, "
+                     f"{r['power_conservative_cell_steps_per_s']:,.0f} conservative")
     return "\n".join(lines)

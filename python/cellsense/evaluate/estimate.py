@@ -66,8 +66,6 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
     with_soh = soh is not None and soh is not False
     if not with_soh and (state_in is not None or state_out is not None):
         raise ValueError("state_in / state_out need soh (--soh)")
-    if power is not None and with_soh:
-        raise ValueError("power limits (--power) are not available with --soh yet: run them without --soh")
     if state_in is not None and initial_soc is not None:
         raise ValueError("--initial-soc and --state-in both set the SOC: give one (with --state-in the SOC is "
                          "re-initialised from the log's first rested voltage, capacity and R0 carried)")

@@ -45,6 +45,32 @@ def test_whole_log_limits_leave_the_estimate_unchanged(us06, filt, dtype):
     assert set(cols) >= {"i_dis_max_10s_A", "i_chg_max_2s_A", "p_dis_max_30s_W", "p_chg_max_10s_W"}
 
 
+def test_soh_estimator_whole_log_limits(us06):
+    """The SOH estimator (capacity, R0, OCV learning) gets the same whole-log limits: its estimate unchanged by
+    them (SOC, capacity, R0 columns equal to run()'s), the limits of its state after the last sample equal to
+    power_limits_now() after run(), a longer horizon never allowing more."""
+    from cellsense.estimators.soh import SohEstimator
+
+    i_meas = 1.01 * us06.current_A + 0.05
+    args = (us06.time_s, i_meas, us06.voltage_V, us06.temperature_degC)
+    ps = PowerSettings(discharge_current_max_A=40.0, charge_current_max_A=40.0)
+    est = SohEstimator("panasonic_18650pf", initial_soc=0.8)
+    res = estimate_power(est, *args, ps)
+    ref_est = SohEstimator("panasonic_18650pf", initial_soc=0.8)
+    ref = ref_est.run(*args)
+    for col in ("soc", "soc_sigma", "capacity_Ah", "r0_Ohm"):
+        assert np.array_equal(getattr(res.run, col), getattr(ref, col), equal_nan=True), col
+    now = power_limits_now(ref_est, float(us06.temperature_degC[-1]), ps)
+    for j, d in enumerate(now):
+        assert res.discharge_current_A[-1, j] == d["discharge_current_A"]
+        assert res.charge_current_A[-1, j] == d["charge_current_A"]
+    d = res.discharge_current_A[np.isfinite(res.discharge_current_A).all(axis=1)]
+    assert len(d) > 0.999 * len(us06.time_s)
+    assert (d[:, 0] >= d[:, 1] - 1e-9).all() and (d[:, 1] >= d[:, 2] - 1e-9).all()
+    with pytest.raises(ValueError, match="horizon_s"):
+        estimate_power(SohEstimator("panasonic_18650pf", initial_soc=0.8), *args, PowerSettings(horizons_s=(0.0,)))
+
+
 def test_settings_are_checked_and_named():
     est = Estimator("panasonic_18650pf", initial_soc=0.5)
     for bad, field in [(PowerSettings(horizons_s=(0.0,)), "horizons_s"), (PowerSettings(horizons_s=(float("nan"),)), "horizons_s"),
@@ -190,10 +216,16 @@ def test_cli_estimate_power_columns(tmp_path, us06):
     k = len(rows) // 2
     assert float(rows[k]["i_chg_max_10s_A"]) == ref.charge_current_A[k, 1]
     assert max(float(x["i_dis_max_2s_A"]) for x in rows if x["i_dis_max_2s_A"]) <= 20.0
-    for extra, msg in ((["--power", "10", "--soh"], "--soh"), (["--power-conservative", "3"], "need --power"),
-                       (["--power", "ten"], "horizons")):
+    for extra, msg in ((["--power-conservative", "3"], "need --power"), (["--power", "ten"], "horizons")):
         r = subprocess.run(cmd[:10] + extra, capture_output=True, text=True)
         assert r.returncode == 2 and msg in r.stderr, (extra, r.stderr)
+    # with --soh: the SOH estimator's limits, the same columns
+    out_soh = tmp_path / "est_soh.csv"
+    r = subprocess.run(cmd[:9] + [str(out_soh)] + cmd[10:] + ["--soh"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows_soh = list(csv.DictReader(out_soh.open()))
+    assert len(rows_soh) == len(us06.time_s) and "i_dis_max_30s_A" in rows_soh[0] and "capacity_Ah" in rows_soh[0]
+    assert max(float(x["i_dis_max_2s_A"]) for x in rows_soh if x["i_dis_max_2s_A"]) <= 20.0
 
 
 def test_default_ratings_are_the_identified_currents():

@@ -506,15 +506,22 @@ class EcmModel {
     return math::lookup(params_->r0_Ohm, gp);
   }
 
-  /// Discretise for one sample. R_j and tau_j are read at the prior SOC (see header comment).
+  /// Discretise for one sample. R_j and tau_j are read at the prior SOC (see header comment):
+  /// prepare_horizon() then set_step_current().
   Step prepare(const State& x_prior, const Aux& aux, T dt_s, T current_A, T temperature_degC) const {
+    Step s = prepare_horizon(x_prior, dt_s, temperature_degC);
+    set_step_current(s, aux, current_A);
+    return s;
+  }
+
+  /// The part of prepare() that does not depend on the current: the temperature and SOC segment, and the
+  /// RC pairs' a_j = exp(-dt / tau_j), b_j = R_j (1 - a_j) at the prior SOC. set_step_current() completes
+  /// the Step (the state of power evaluates one horizon at many currents this way: power/power_limits.hpp).
+  Step prepare_horizon(const State& x_prior, T dt_s, T temperature_degC) const {
     const Params& p = *params_;
-    Step s;  // every member is set below
+    Step s;  // every member but the current's (set_step_current()) is set below
     s.dt_s = dt_s;
-    s.current_A = current_A;
     s.temperature_degC = temperature_degC;
-    const T eta = current_A < T(0) ? p.coulombic_efficiency : T(1);
-    s.soc_gain = eta * dt_s / (T(3600) * capacity_Ah_);  // Q: the capacity in use (set_health)
     s.temp = math::locate_temperature(p.grid, temperature_degC);
     const math::GridPoint<T> gp = math::locate(p.grid, x_prior(Idx::soc, 0), s.temp, -1);
     s.soc_segment = gp.i_soc;
@@ -525,13 +532,23 @@ class EcmModel {
       s.a_rc[j] = math::exp(-dt_s / tau_s);
       s.b_rc[j] = r_Ohm * (T(1) - s.a_rc[j]);
     }
+    // cppcheck-suppress [uninitStructMember, uninitvar] ; the current's members are set_step_current()'s (docs/safety.md)
+    return s;
+  }
+
+  /// The part of prepare() that depends on the current: the current, the SOC gain (its efficiency),
+  /// the hysteresis rate and input, the instantaneous sign.
+  void set_step_current(Step& s, const Aux& aux, T current_A) const {
+    const Params& p = *params_;
+    s.current_A = current_A;
+    const T eta = current_A < T(0) ? p.coulombic_efficiency : T(1);
+    s.soc_gain = eta * s.dt_s / (T(3600) * capacity_Ah_);  // Q: the capacity in use (set_health)
     // A_h = exp(-|eta i gamma dt / (3600 Q)|) = exp(-|i| gamma soc_gain)
     const T abs_i = current_A < T(0) ? -current_A : current_A;
     s.a_h = math::exp(-(abs_i * p.hysteresis_rate * s.soc_gain));
     const T sgn_i = current_A > T(0) ? T(1) : (current_A < T(0) ? T(-1) : T(0));
     s.u_h = -(T(1) - s.a_h) * sgn_i;
     s.sign = abs_i > p.sign_deadband_A ? sgn_i : aux.current_sign;
-    return s;
   }
 
   /// A Step carrying only what the measurement reads (temperature point, current, hysteresis sign;

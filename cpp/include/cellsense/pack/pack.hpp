@@ -87,7 +87,18 @@ class ScaledCellModel : public Base {
 
   Step prepare(const State& x_prior, const Aux& aux, T dt_s, T current_A, T temperature_degC) const {
     if (!scaled_) { return Base::prepare(x_prior, aux, dt_s, current_A, temperature_degC); }
-    Step s = Base::prepare(x_prior, aux, dt_s, current_A * variation_.resistance_scale, temperature_degC);
+    Step s = Base::prepare_horizon(x_prior, dt_s, temperature_degC);
+    set_step_current(s, aux, current_A);
+    return s;
+  }
+
+  /// The current-dependent part of prepare() (Base::set_step_current with this cell's scales).
+  void set_step_current(Step& s, const Aux& aux, T current_A) const {
+    if (!scaled_) {
+      Base::set_step_current(s, aux, current_A);
+      return;
+    }
+    Base::set_step_current(s, aux, current_A * variation_.resistance_scale);
     const Params& p = this->params();
     const T gain = s.soc_gain * inv_capacity_scale_;   // eta dt / (3600 c Q)
     s.soc_gain = gain * inv_resistance_scale_;         // applied to the scaled current r i
@@ -97,7 +108,6 @@ class ScaledCellModel : public Base {
     s.u_h = -(T(1) - s.a_h) * sgn_i;
     s.sign = abs_i > p.sign_deadband_A ? sgn_i : aux.current_sign;
     s.current_A = current_A * variation_.resistance_scale;
-    return s;
   }
 
  private:

@@ -9,10 +9,13 @@
 // with a constant current i, and the largest |i| whose predicted terminal voltage stays within the cut-offs
 // is found. Here the model's own exact discretisation over one step of length horizon_s is used
 // (model.prepare(x, aux, horizon_s, i, T) then predict and measure: RC voltages a v + R (1 - a) i with
-// a = exp(-horizon / tau), SOC z - eta i horizon / (3600 Q), the hysteresis state likewise), and the limit is
-// found by bisection, since v(horizon) decreases monotonically with i for the ECM (every term is linear or,
-// for the hysteresis, monotone in i). The voltage is checked at both ends of the horizon: at its start (RC
-// voltages as now, the R0 drop applied) and at its end.
+// a = exp(-horizon / tau), SOC z - eta i horizon / (3600 Q), the hysteresis state likewise); v(horizon)
+// decreases monotonically with i for the ECM (every term is linear or, for the hysteresis, monotone in i). For
+// the ECM the step is prepared once per horizon (prepare_horizon) and each trial current only sets the
+// current's part (set_step_current): the limit is bracketed and closed by a safeguarded secant on each
+// constraint's margin (limit_direct); for other models by bisection (limit_one, power_limits_bisection). The
+// voltage is checked at both ends of the horizon: at its start (RC voltages as now, the R0 drop applied) and
+// at its end.
 // Conservative option (Plett 2004, sec. III-C): the SOC is taken k_soc sigma towards the limit (lower for
 // discharge, higher for charge), and the cut-offs are tightened by k_v times the voltage model's one-sample
 // error sigma at that current (Estimator::measurement_variance with no correlation scaling), so the limit is
@@ -29,7 +32,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <utility>
 
+#include "cellsense/math/exp.hpp"
 #include "cellsense/math/matrix.hpp"
 
 namespace cellsense {
@@ -156,8 +163,11 @@ struct EnergyEstimate {
 
 /// Steps of the energy integral in SOC.
 constexpr int kEnergySteps = 64;
-/// Bisection steps of the current limit: 2^-32 of the rating, below float32's resolution.
+/// Bisection steps of the current limit (the general method): 2^-32 of the rating, below float32's resolution.
 constexpr int kBisectionSteps = 32;
+/// The ECM's direct solve (detail::EcmHorizon): it stops when the bracket [lo, hi] around the limit is at most
+/// hi x 2^-22 (double) / 2^-20 (float: 8 ulps) wide, or after this many model evaluations inside the bracket.
+constexpr int kSolveSteps = 48;
 
 namespace detail {
 
@@ -186,7 +196,8 @@ struct Predictor {
     if (voltage_sigma_k > T(0)) {
       const T sd_end = sqrt_nonneg(est.measurement_variance(s, xe, current_A, T(0)));
       const T sd_start = sqrt_nonneg(est.measurement_variance(s0, x, current_A, T(0)));
-      const T sign = current_A < T(0) ? T(-1) : T(1);  // towards the cut-off the current drives to
+      // towards the cut-off the current drives to (the charge direction's zero, -0, towards the charge cut-off)
+      const T sign = std::signbit(current_A) ? T(-1) : T(1);
       v_end_V = v_end_V - sign * voltage_sigma_k * sd_end;
       v_start_V = v_start_V - sign * voltage_sigma_k * sd_start;
     }
@@ -254,6 +265,248 @@ void limit_one(const Predictor<EstimatorT>& p, typename EstimatorT::T dir, typen
   by = soc_bound && !volt_bound ? LimitedBy::kSoc : LimitedBy::kVoltage;
 }
 
+/// Why power_limits() refuses (kOk: it computes).
+template <class EstimatorT>
+PowerStatus limits_input_status(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                                const PowerConfig<typename EstimatorT::T>& cfg) {
+  using T = typename EstimatorT::T;
+  if (!est.initialised()) { return PowerStatus::kNotInitialised; }
+  if (!cfg.valid()) { return PowerStatus::kBadConfig; }
+  if (!(temperature_degC >= T(-100) && temperature_degC <= T(200))) { return PowerStatus::kBadInput; }
+  return PowerStatus::kOk;
+}
+
+/// Both directions by the bisection (limit_one): the general method, for any model.
+template <class EstimatorT>
+void limits_bisection(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                      const PowerConfig<typename EstimatorT::T>& cfg, PowerLimits<typename EstimatorT::T>& r) {
+  using T = typename EstimatorT::T;
+  const Predictor<EstimatorT> dis = predictor(est, temperature_degC, cfg, T(1));
+  const Predictor<EstimatorT> chg = predictor(est, temperature_degC, cfg, T(-1));
+  limit_one(dis, T(1), cfg.discharge_current_max_A, cfg, r.discharge_current_A, r.discharge_voltage_V,
+            r.discharge_limited_by);
+  limit_one(chg, T(-1), cfg.charge_current_max_A, cfg, r.charge_current_A, r.charge_voltage_V,
+            r.charge_limited_by);
+}
+
+/// Whether the model has the ECM's structure the direct solve uses (model/ecm.hpp, pack/pack.hpp's scaled cell):
+/// prepare() split into a current-independent prepare_horizon() and set_step_current(), and a measurement split
+/// into table values at one SOC (measure_point) and a part affine in the state (measure_at). Other models (the
+/// SPMe) use the bisection.
+template <class M, class = void>
+struct HasDirectSolve : std::false_type {};
+template <class M>
+struct HasDirectSolve<
+    M, std::void_t<decltype(std::declval<const M&>().prepare_horizon(std::declval<const typename M::State&>(),
+                                                                    typename M::Scalar(), typename M::Scalar())),
+                   decltype(std::declval<const M&>().set_step_current(std::declval<typename M::Step&>(),
+                                                                     std::declval<const typename M::Aux&>(),
+                                                                     typename M::Scalar())),
+                   decltype(std::declval<const M&>().measure_at(
+                       std::declval<const typename M::Step&>(),
+                       std::declval<const M&>().measure_point(std::declval<const typename M::Step&>(),
+                                                              typename M::Scalar()),
+                       std::declval<const typename M::State&>()))>> : std::true_type {};
+
+/// One direction's constraints at one current magnitude (EcmHorizon::at).
+template <typename T>
+struct LimitPoint {
+  bool ok;         ///< every constraint holds (the bisection's test, bit for bit)
+  bool soc_fail;   ///< the SOC at the horizon's end is beyond its bound
+  bool volt_fail;  ///< the voltage at the horizon's start or end is beyond its cut-off
+  T margin[3];     ///< each constraint's margin, decreasing in the current: voltage at the end, at the start (V), SOC
+  T v_end_V;       ///< terminal voltage at the horizon's end (the sigma margin applied)
+};
+
+/// The ECM over one horizon in one direction with the model's transition prepared once (Plett 2004, sec. III:
+/// the model run forward over the horizon with a constant current). prepare() reads R_j and tau_j at the
+/// start's SOC, so a_j = exp(-H / tau_j) and b_j = R_j (1 - a_j) do not depend on the current
+/// (Model::prepare_horizon, once per direction); the SOC gain's efficiency, the hysteresis rate A_h =
+/// exp(-|i| gamma soc_gain), its input -(1 - A_h) sgn(i) and the instantaneous sign do (Model::set_step_current,
+/// model/ecm.hpp, Plett 2004 "Part 2" eq. 4). prepare() is these two, so with predict / measure /
+/// measurement_variance unchanged at(m) is the bisection's Predictor::end(dir m) to the bit, for one
+/// exponential instead of a prepare() (NRC + 1 exponentials and every table look-up), with the
+/// start-of-horizon table values looked up once.
+template <class EstimatorT>
+struct EcmHorizon {
+  using T = typename EstimatorT::T;
+  using Model = typename EstimatorT::Model;
+  using State = typename Model::State;
+  using Step = typename Model::Step;
+  using Idx = typename Model::Idx;
+  const EstimatorT& est;
+  State x;                              ///< the state the horizon starts from (SOC moved by the conservative option)
+  Step s;                               ///< prepared over the horizon for this direction's sign of current
+  typename Model::MeasurePoint mp0;     ///< the measurement's tables at x's SOC (the horizon's start)
+  T dir;                                ///< +1 discharge, -1 charge
+  T voltage_sigma_k;
+
+  /// The constraints at current dir x mag (the bisection's ok() and its LimitedBy test, the same arithmetic).
+  LimitPoint<T> at(T mag, const PowerConfig<T>& c) {
+    const Model& m = est.model();
+    const T i = dir * mag;
+    m.set_step_current(s, est.aux(), i);  // the rest of prepare(x, aux, H, i, T): the bisection's Step
+    const State xe = m.predict(s, x);
+    const T soc_end = xe(Idx::soc, 0);
+    T v_end = m.measure(s, xe);
+    T v_start = m.measure_at(s, mp0, x);  // v at the start: RC voltages as now, the R0 drop at i
+    if (voltage_sigma_k > T(0)) {
+      const T sd_end = Predictor<EstimatorT>::sqrt_nonneg(est.measurement_variance(s, xe, i, T(0)));
+      const T sd_start = Predictor<EstimatorT>::sqrt_nonneg(est.measurement_variance(s, x, i, T(0)));
+      const T sign = std::signbit(i) ? T(-1) : T(1);  // as Predictor::end
+      v_end = v_end - sign * voltage_sigma_k * sd_end;
+      v_start = v_start - sign * voltage_sigma_k * sd_start;
+    }
+    LimitPoint<T> r;
+    if (dir > T(0)) {
+      r.ok = v_end >= c.voltage_min_V && v_start >= c.voltage_min_V && soc_end >= c.soc_min;
+      r.soc_fail = soc_end < c.soc_min;
+      r.volt_fail = v_end < c.voltage_min_V || v_start < c.voltage_min_V;
+      r.margin[0] = v_end - c.voltage_min_V;
+      r.margin[1] = v_start - c.voltage_min_V;
+      r.margin[2] = soc_end - c.soc_min;
+    } else {
+      r.ok = v_end <= c.voltage_max_V && v_start <= c.voltage_max_V && soc_end <= c.soc_max;
+      r.soc_fail = soc_end > c.soc_max;
+      r.volt_fail = v_end > c.voltage_max_V || v_start > c.voltage_max_V;
+      r.margin[0] = c.voltage_max_V - v_end;
+      r.margin[1] = c.voltage_max_V - v_start;
+      r.margin[2] = c.soc_max - soc_end;
+    }
+    r.v_end_V = v_end;
+    return r;
+  }
+};
+
+/// The horizon in direction dir (+1 / -1) from the estimator's state, the SOC moved cfg.soc_sigma_k sigma towards
+/// that direction's limit; `same` (not null): the other direction's horizon when it starts from the same state,
+/// whose prepared step is reused (only the SOC gain's efficiency differs, set as prepare() sets it).
+template <class EstimatorT>
+EcmHorizon<EstimatorT> ecm_horizon(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                                   const PowerConfig<typename EstimatorT::T>& cfg, typename EstimatorT::T dir,
+                                   const EcmHorizon<EstimatorT>* same) {
+  using Idx = typename EstimatorT::Model::Idx;
+  const auto& m = est.model();
+  typename EstimatorT::State x = est.state();
+  x(Idx::soc, 0) = x(Idx::soc, 0) - dir * cfg.soc_sigma_k * est.soc_sigma();
+  // the discharge start (z - k sigma) is never above the charge start (z + k sigma): not below it is the same
+  if (same != nullptr && !(same->x(Idx::soc, 0) < x(Idx::soc, 0))) {
+    return EcmHorizon<EstimatorT>{est, x, same->s, same->mp0, dir, cfg.voltage_sigma_k};
+  }
+  const auto s = m.prepare_horizon(x, cfg.horizon_s, temperature_degC);
+  return EcmHorizon<EstimatorT>{est, x, s, m.measure_point(s, x(Idx::soc, 0)), dir, cfg.voltage_sigma_k};
+}
+
+/// One direction by the direct solve: the same answer as limit_one()'s bisection (the largest current at which
+/// the model keeps every limit, to a few float32 ulps), from about 5 model evaluations instead of 34. The limit is
+/// bracketed, [lo, hi] with every constraint holding at lo and one broken at hi (first [0, rating]), and the
+/// bracket closed by the secant method on the smallest margin through the two latest trials, safeguarded: each
+/// trial at least a quarter of the tolerance inside the bracket (so that it closes on both sides next to the
+/// limit), the midpoint after three trials that did not halve the bracket (Press et al., "Numerical Recipes",
+/// 3rd ed., sec. 9.2-9.3). The margin is linear in the current except for the OCV table's
+/// corners, the SOC dependence of R0 / M / M0 and the hysteresis exponential, so a trial from the secant lands
+/// next to the limit. Which constraint bound it: as the bisection, from the constraints broken at hi.
+template <class EstimatorT>
+void limit_direct(EcmHorizon<EstimatorT>& h, typename EstimatorT::T i_max,
+                  const PowerConfig<typename EstimatorT::T>& c, typename EstimatorT::T& i_lim,
+                  typename EstimatorT::T& v_lim, LimitedBy& by) {
+  using T = typename EstimatorT::T;
+  const LimitPoint<T> at_max = h.at(i_max, c);
+  if (at_max.ok) {
+    i_lim = i_max;
+    v_lim = at_max.v_end_V;
+    by = LimitedBy::kCurrent;
+    return;
+  }
+  const LimitPoint<T> at_zero = h.at(T(0), c);
+  if (!at_zero.ok) {  // already at a limit: nothing may flow this way
+    i_lim = T(0);
+    v_lim = at_zero.v_end_V;
+    by = LimitedBy::kNone;
+    return;
+  }
+  T lo = T(0);
+  T hi = i_max;
+  T v_lo = at_zero.v_end_V;
+  LimitPoint<T> hi_point = at_max;
+  T a = T(0);  // the secant's two latest trials (a the older one) and their constraints: first the bracket's ends
+  LimitPoint<T> q_a = at_zero;
+  T b = i_max;
+  LimitPoint<T> q_b = at_max;
+  T width = hi - lo;  // the bracket's width when it last halved
+  int slow = 0;        // trials since then
+  T push = T(1);       // the step inside the bracket, in `edge`s
+  // the tolerance relative to the limit: 2^-22, or 8 ulps where that is finer than the type (float: 2^-20; the
+  // float margin is flat for a few ulps of the current next to the limit, where the voltage rounds to the cut-off)
+  const T kTol = std::numeric_limits<T>::epsilon() * T(8) > T(1.0 / 4194304.0) ? std::numeric_limits<T>::epsilon() * T(8)
+                                                                             : T(1.0 / 4194304.0);
+  // the SOC constraint's own resolution in current: its margin moves in ulps of the SOC bound (about eps x bound)
+  // per soc_gain of current; where the SOC binds, a bracket that narrow is as close as the model can tell
+  const T bound = h.dir > T(0) ? c.soc_min : c.soc_max;
+  const T soc_res_A = std::numeric_limits<T>::epsilon() * std::fabs(bound) / h.s.soc_gain;
+  // a limit below 2 ulps of the rating (float: 2^-22 of it; double: 2^-36) is 0 to the bracket
+  const T floor_A = i_max * (std::numeric_limits<T>::epsilon() * T(2) > T(1.0 / 68719476736.0)
+                                 ? std::numeric_limits<T>::epsilon() * T(2)
+                                 : T(1.0 / 68719476736.0));
+  for (int k = 0; k < kSolveSteps; ++k) {
+    T tol = hi * kTol;
+    if (tol < floor_A) { tol = floor_A; }  // a jump right above 0 (at(0) keeps the limits, any current breaks one)
+    if (hi_point.soc_fail && soc_res_A > tol) { tol = soc_res_A; }
+    if (!(hi - lo > tol)) { break; }
+    const T edge = T(0.25) * tol;
+    // the secant through the two latest trials for each constraint that decreases between them, the smallest of
+    // their roots (the limit is the first constraint to break: a kink in the smallest margin does not mislead
+    // it). No root inside the bracket (a jump: the hysteresis sign at the deadband), or three secant trials that
+    // did not halve the bracket: its midpoint. No decreasing constraint at all (the float margins flat next to
+    // the limit): a push from b, the latest trial, an end of the bracket.
+    T p = b;
+    T root = T(0);
+    bool decreasing = false;
+    for (int j = 0; j < 3; ++j) {
+      const T slope = (q_b.margin[j] - q_a.margin[j]) / (b - a);
+      const T r_j = b - q_b.margin[j] / slope;
+      if (slope < T(0) && (!decreasing || r_j < root)) {
+        root = r_j;
+        decreasing = true;
+      }
+    }
+    if (decreasing) { p = root < hi && slow < 3 ? root : T(0.5) * (lo + hi); }
+    // at least `edge` inside, so that the bracket closes on both sides; doubled on each repeat (the float margin
+    // is flat where the voltage rounds to the cut-off itself: a band of a few ulps, crossed in a few steps)
+    if (p < lo + edge) {
+      p = lo + edge * push;
+      push = T(2) * push;
+    } else if (p > hi - edge) {
+      p = hi - edge * push;
+      push = T(2) * push;
+    } else {
+      push = T(1);
+    }
+    if (!(p > lo && p < hi)) { p = T(0.5) * (lo + hi); }  // a push beyond the bracket: its midpoint
+    const LimitPoint<T> q = h.at(p, c);
+    if (q.ok) {
+      lo = p;
+      v_lo = q.v_end_V;
+    } else {
+      hi = p;
+      hi_point = q;
+    }
+    a = b;
+    q_a = q_b;
+    b = p;
+    q_b = q;
+    if (hi - lo <= T(0.5) * width) {
+      width = hi - lo;
+      slow = 0;
+    } else if (push < T(2)) {  // a secant trial (pushes double: they count for themselves)
+      ++slow;
+    }
+  }
+  i_lim = lo;
+  v_lim = v_lo;
+  by = hi_point.soc_fail && !hi_point.volt_fail ? LimitedBy::kSoc : LimitedBy::kVoltage;
+}
+
 }  // namespace detail
 
 /// The discharge and charge limits of the estimator's present state over cfg.horizon_s at the cell
@@ -262,18 +515,38 @@ template <class EstimatorT>
 PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperature_degC,
                          const PowerConfig<typename EstimatorT::T>& cfg, PowerLimits<typename EstimatorT::T>& out) {
   using T = typename EstimatorT::T;
-  if (!est.initialised()) { return PowerStatus::kNotInitialised; }
-  if (!cfg.valid()) { return PowerStatus::kBadConfig; }
-  if (!(temperature_degC >= T(-100) && temperature_degC <= T(200))) { return PowerStatus::kBadInput; }
-  const detail::Predictor<EstimatorT> dis = detail::predictor(est, temperature_degC, cfg, T(1));
-  const detail::Predictor<EstimatorT> chg = detail::predictor(est, temperature_degC, cfg, T(-1));
+  const PowerStatus st = detail::limits_input_status(est, temperature_degC, cfg);
+  if (st != PowerStatus::kOk) { return st; }
   PowerLimits<T> r{};
-  detail::limit_one(dis, T(1), cfg.discharge_current_max_A, cfg, r.discharge_current_A, r.discharge_voltage_V,
-                    r.discharge_limited_by);
-  detail::limit_one(chg, T(-1), cfg.charge_current_max_A, cfg, r.charge_current_A, r.charge_voltage_V,
-                    r.charge_limited_by);
+  if constexpr (detail::HasDirectSolve<typename EstimatorT::Model>::value) {
+    detail::EcmHorizon<EstimatorT> dis = detail::ecm_horizon<EstimatorT>(est, temperature_degC, cfg, T(1), nullptr);
+    detail::EcmHorizon<EstimatorT> chg = detail::ecm_horizon(est, temperature_degC, cfg, T(-1), &dis);
+    detail::limit_direct(dis, cfg.discharge_current_max_A, cfg, r.discharge_current_A, r.discharge_voltage_V,
+                         r.discharge_limited_by);
+    detail::limit_direct(chg, cfg.charge_current_max_A, cfg, r.charge_current_A, r.charge_voltage_V,
+                         r.charge_limited_by);
+  } else {
+    detail::limits_bisection(est, temperature_degC, cfg, r);
+  }
   // P = |i| v at the horizon's end (Plett 2004, eq. 14: the power the cell delivers / accepts at the limit)
   r.discharge_power_W = r.discharge_current_A * r.discharge_voltage_V;
+  r.charge_power_W = r.charge_current_A * r.charge_voltage_V;
+  out = r;
+  return PowerStatus::kOk;
+}
+
+/// power_limits() by the general method for every model, the bisection (32 model predictions per direction):
+/// the reference the ECM's direct solve is checked against (tests/cpp/test_power.cpp). Same refusals.
+template <class EstimatorT>
+PowerStatus power_limits_bisection(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                                   const PowerConfig<typename EstimatorT::T>& cfg,
+                                   PowerLimits<typename EstimatorT::T>& out) {
+  using T = typename EstimatorT::T;
+  const PowerStatus st = detail::limits_input_status(est, temperature_degC, cfg);
+  if (st != PowerStatus::kOk) { return st; }
+  PowerLimits<T> r{};
+  detail::limits_bisection(est, temperature_degC, cfg, r);
+  r.discharge_power_W = r.discharge_current_A * r.discharge_voltage_V;  // Plett 2004, eq. 14
   r.charge_power_W = r.charge_current_A * r.charge_voltage_V;
   out = r;
   return PowerStatus::kOk;
@@ -302,15 +575,31 @@ typename EstimatorT::T energy_from(const EstimatorT& est, typename EstimatorT::T
     x(Idx::soc, 0) = z;
     x(Idx::hysteresis, 0) = T(-1);          // sustained discharge: the discharge branch
     T v = T(0);
-    for (int it = 0; it < 4; ++it) {        // i v(z, i) = P, fixed point from the previous step's i
-      // steady state of every RC pair under i: prepare over a long step (a -> 0) and predict from x
-      const auto s = m.prepare(x, est.aux(), T(1.0e5), i_A, temperature_degC);
-      State xs = m.predict(s, x);
-      xs(Idx::soc, 0) = z;
-      xs(Idx::hysteresis, 0) = T(-1);
-      v = m.measure(s, xs);
-      if (!(v > T(0))) { return e_Wh; }
-      i_A = power_W / v;
+    if constexpr (HasDirectSolve<Model>::value) {
+      // as below, with prepare() = prepare_horizon() + set_step_current() and measure() = measure_at() of
+      // measure_point(): the parts that do not depend on i once per SOC step, the same arithmetic
+      auto s = m.prepare_horizon(x, T(1.0e5), temperature_degC);
+      const auto mp = m.measure_point(s, z);
+      for (int it = 0; it < 4; ++it) {
+        m.set_step_current(s, est.aux(), i_A);
+        State xs = m.predict(s, x);
+        xs(Idx::soc, 0) = z;
+        xs(Idx::hysteresis, 0) = T(-1);
+        v = m.measure_at(s, mp, xs);
+        if (!(v > T(0))) { return e_Wh; }
+        i_A = power_W / v;
+      }
+    } else {
+      for (int it = 0; it < 4; ++it) {        // i v(z, i) = P, fixed point from the previous step's i
+        // steady state of every RC pair under i: prepare over a long step (a -> 0) and predict from x
+        const auto s = m.prepare(x, est.aux(), T(1.0e5), i_A, temperature_degC);
+        State xs = m.predict(s, x);
+        xs(Idx::soc, 0) = z;
+        xs(Idx::hysteresis, 0) = T(-1);
+        v = m.measure(s, xs);
+        if (!(v > T(0))) { return e_Wh; }
+        i_A = power_W / v;
+      }
     }
     if (!(v >= voltage_min_V)) { break; }   // the cut-off is reached within this step
     e_Wh = e_Wh + v * dz * q_Ah;            // E = sum v dq, dq = Q dz (A h)

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// The state of power over a whole log for an estimator binding that has no power sink of its own (the SOH
+// estimator, soh.cpp): the limits of the state after every sample for every horizon (power/power_limits.hpp,
+// docs/power.md), the same columns as PyEstimator::run_power (core.cpp).
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "cellsense/power/power_limits.hpp"
+#include "common.hpp"
+
+namespace cellsense_py {
+
+/// Per-sample limits: allocated (and the configuration checked for every horizon) with the GIL held,
+/// record()ed from the whole-log loop (no Python calls), put() into the run's dict afterwards.
+template <typename T>
+class PowerColumns {
+ public:
+  PowerColumns(py::ssize_t n, const py::array_t<double, py::array::c_style | py::array::forcecast>& horizons_s,
+               const py::dict& cfg, const double* temperature_degC)
+      : temperature_degC_(temperature_degC), config_(load_power_config<T>(cfg)) {
+    const auto hz = horizons_s.template unchecked<1>();
+    for (py::ssize_t j = 0; j < hz.shape(0); ++j) {
+      cellsense::power::PowerConfig<T> c = config_;
+      c.horizon_s = static_cast<T>(hz(j));
+      if (!c.valid()) { throw py::value_error(power_refusal(cellsense::power::PowerStatus::kBadConfig, c)); }
+      horizons_s_.push_back(c.horizon_s);
+    }
+    const py::ssize_t nh = static_cast<py::ssize_t>(horizons_s_.size());
+    for (int q = 0; q < 4; ++q) {
+      cols_[q] = py::array_t<double>({n, nh});
+      col_[q] = cols_[q].mutable_data();
+    }
+    for (int q = 0; q < 2; ++q) {
+      by_[q] = py::array_t<std::uint8_t>({n, nh});
+      by_ptr_[q] = by_[q].mutable_data();
+    }
+  }
+
+  /// The limits of `est`'s present state, as sample k's row (NaN / 255 where refused).
+  template <class E>
+  void record(const E& est, py::ssize_t k) const {
+    const py::ssize_t nh = static_cast<py::ssize_t>(horizons_s_.size());
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (py::ssize_t j = 0; j < nh; ++j) {
+      const py::ssize_t at = k * nh + j;
+      cellsense::power::PowerConfig<T> c = config_;
+      c.horizon_s = horizons_s_[static_cast<std::size_t>(j)];
+      cellsense::power::PowerLimits<T> r{};
+      const bool done = cellsense::power::power_limits(est, static_cast<T>(temperature_degC_[k]), c, r) ==
+                        cellsense::power::PowerStatus::kOk;
+      col_[0][at] = done ? static_cast<double>(r.discharge_current_A) : nan;
+      col_[1][at] = done ? static_cast<double>(r.charge_current_A) : nan;
+      col_[2][at] = done ? static_cast<double>(r.discharge_power_W) : nan;
+      col_[3][at] = done ? static_cast<double>(r.charge_power_W) : nan;
+      by_ptr_[0][at] = done ? static_cast<std::uint8_t>(r.discharge_limited_by) : std::uint8_t(255);
+      by_ptr_[1][at] = done ? static_cast<std::uint8_t>(r.charge_limited_by) : std::uint8_t(255);
+    }
+  }
+
+  /// The columns, under PyEstimator::run_power's names.
+  void put(py::dict& out) const {
+    out["discharge_current_A"] = cols_[0];
+    out["charge_current_A"] = cols_[1];
+    out["discharge_power_W"] = cols_[2];
+    out["charge_power_W"] = cols_[3];
+    out["discharge_limited_by"] = by_[0];
+    out["charge_limited_by"] = by_[1];
+  }
+
+ private:
+  const double* temperature_degC_;
+  cellsense::power::PowerConfig<T> config_;
+  std::vector<T> horizons_s_;
+  py::array_t<double> cols_[4];
+  double* col_[4] = {};
+  py::array_t<std::uint8_t> by_[2];
+  std::uint8_t* by_ptr_[2] = {};
+};
+
+}  // namespace cellsense_py
