@@ -13,6 +13,7 @@ from ..estimators.soh import SohSettings
 from ..evaluate.bench import bench, format_bench
 from ..evaluate.estimate import estimate, format_metrics, plot_estimate, self_check
 from ..mcu import firmware
+from ..pack import CLOCK_REANCHOR_AFTER
 from ..mcu.firmware import McuBenchError
 
 
@@ -95,8 +96,8 @@ def _estimate_main(a) -> int:
     print(f"{a.data}: {len(r.log)} samples, {a.filter.upper()} {a.dtype}, cell {r.estimator.cell.name}; "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if counts.get("clock_reanchored"):
-        print(f"warning: {a.data}: the log's clock jumped; re-anchored {counts['clock_reanchored']} time(s) (after 3 "
-              f"backwards timestamps in a row the clock restarts from the latest; {counts.get('rejected_dt_nonpositive', 0)} "
+        print(f"warning: {a.data}: the log's clock jumped; re-anchored {counts['clock_reanchored']} time(s) (after "
+              f"{CLOCK_REANCHOR_AFTER} backwards timestamps in a row the clock restarts from the latest; {counts.get('rejected_dt_nonpositive', 0)} "
               f"backwards/repeated and {counts.get('rejected_dt_too_large', 0)} too-long steps rejected)", file=sys.stderr)
     if r.estimator.cell.placeholder:
         print(f"note: cell {r.estimator.cell.name} is marked as a placeholder (see its description)")

@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._io import StagedWrites, load_json_file, refuse_overwriting_inputs, require
-from ..estimators.base import RunResult
-from ..estimators.ecm import Estimator
+from ..estimators.base import EstimatorBase, RunResult, make_estimator
 from ..estimators.power import estimate_power
 from ..estimators.settings import EstimatorSettings, NoiseSettings
 from ..estimators.soh import SohEstimator, SohSettings
@@ -27,7 +26,7 @@ class EstimateResult:
     log: CellLog
     result: RunResult
     metrics: SocMetrics | None
-    estimator: Estimator
+    estimator: EstimatorBase   #: the estimator make_estimator built for the cell (Estimator, SpmeEstimator) or a SohEstimator
     power: Any = None   #: cellsense.estimators.power.PowerResult when estimate(power=...) was asked
 
     def __repr__(self) -> str:  # one line; .log, .result, .metrics, .estimator hold the data
@@ -84,7 +83,7 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
             # SOC from the first rested voltage; a trusted anchor only if the log shows the rest (docs/soh.md)
             est.start_log_from(log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
     else:
-        est = Estimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, initial_soc=initial_soc)
+        est = make_estimator(model, filter=filter, noise=noise, settings=settings, dtype=dtype, initial_soc=initial_soc)
     power_res = None
     if power is not None:
         power_res = estimate_power(est, log.time_s, log.current_A, log.voltage_V, log.temperature_degC, power)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from .._cliopts import add_no_plots, add_quiet
 from ..cells.ecm_reference import simulate_ecm
 from ..pack import PackEstimator, PackLog, load_pack, pack_from_dict
 from . import report, targets
@@ -31,9 +32,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--filter", choices=["ekf", "ukf"], default=None, help="override the pack file's filter")
     p.add_argument("--corrupt", type=float, default=0.0, help="fault injection: fraction of STEP frames to corrupt")
     p.add_argument("--drop", type=float, default=0.0, help="fault injection: fraction of STEP frames to drop")
-    p.add_argument("--no-plots", action="store_true")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress lines on stderr (frames replayed with an ETA, a firmware build)")
+    add_no_plots(p)
+    add_quiet(p, help="no progress lines on stderr (frames replayed with an ETA, a firmware build)")
     p.set_defaults(func=_main)
     b = subparsers.add_parser("replay-bench", help="the replay bars: 96s x 24 h host replay time, QEMU parity and cost")
     b.add_argument("--cells", type=int, default=96)
