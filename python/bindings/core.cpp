@@ -2,6 +2,7 @@
 // Exposes one class per (scalar, RC pairs, filter): Ecm{Ekf,Ukf}{1,2,3}_{f32,f64}.
 // The Python package (cellsense.estimator) picks the class; users never touch this module.
 #include "common.hpp"
+#include "power_columns.hpp"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -105,33 +106,11 @@ class PyEstimator {
   int stuck_samples() const { return stuck_samples_; }
 
   // ---- state of power and energy (power/power_limits.hpp, docs/power.md) ---------------------------
-  /// run_power()'s per-sample output: the limits of the state after sample k for every horizon, computed
-  /// from the live estimator as the whole-log loop leaves each sample (no-op outside run_power()).
-  struct PowerSink {
-    const double* temperature_degC;   ///< the log's temperature column
-    std::vector<T> horizons_s;
-    power::PowerConfig<T> config;     ///< horizon_s replaced by each of horizons_s
-    double* col[4];                   ///< discharge / charge current (A), discharge / charge power (W), [k][j]
-    std::uint8_t* by[2];              ///< limited_by codes, 255 where not computed
-  };
+  /// run_power()'s per-sample output (power_columns.hpp, shared with the SOH estimator's binding): the limits
+  /// of the state after sample k for every horizon, computed from the live estimator as the whole-log loop
+  /// leaves each sample (no-op outside run_power()).
   void record(py::ssize_t k) {
-    if (power_ == nullptr) { return; }
-    const py::ssize_t nh = static_cast<py::ssize_t>(power_->horizons_s.size());
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    for (py::ssize_t j = 0; j < nh; ++j) {
-      const py::ssize_t at = k * nh + j;
-      power::PowerConfig<T> cj = power_->config;
-      cj.horizon_s = power_->horizons_s[static_cast<std::size_t>(j)];
-      power::PowerLimits<T> r{};
-      const bool done =
-          power::power_limits(est_, static_cast<T>(power_->temperature_degC[k]), cj, r) == power::PowerStatus::kOk;
-      power_->col[0][at] = done ? static_cast<double>(r.discharge_current_A) : nan;
-      power_->col[1][at] = done ? static_cast<double>(r.charge_current_A) : nan;
-      power_->col[2][at] = done ? static_cast<double>(r.discharge_power_W) : nan;
-      power_->col[3][at] = done ? static_cast<double>(r.charge_power_W) : nan;
-      power_->by[0][at] = done ? static_cast<std::uint8_t>(r.discharge_limited_by) : std::uint8_t(255);
-      power_->by[1][at] = done ? static_cast<std::uint8_t>(r.charge_limited_by) : std::uint8_t(255);
-    }
+    if (power_ != nullptr) { power_->record(est_, k); }
   }
   static power::PowerConfig<T> power_config(const py::dict& d) { return cellsense_py::load_power_config<T>(d); }
   static py::dict limits_dict(const power::PowerLimits<T>& r) {
@@ -179,23 +158,8 @@ class PyEstimator {
   /// NaN where the sample's temperature is not finite (or the calculation was refused).
   py::dict run_power(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC,
                      const Arr& horizons_s, const py::dict& cfg) {
-    const auto hz = horizons_s.template unchecked<1>();
-    const py::ssize_t nh = hz.shape(0);
-    power::PowerConfig<T> base = power_config(cfg);
-    for (py::ssize_t j = 0; j < nh; ++j) {
-      base.horizon_s = static_cast<T>(hz(j));
-      if (!base.valid()) { throw py::value_error(cellsense_py::power_refusal(power::PowerStatus::kBadConfig, base)); }
-    }
-    const py::ssize_t n = time_s.shape(0);
     const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
-    const char* names[6] = {"discharge_current_A", "charge_current_A", "discharge_power_W", "charge_power_W",
-                            "discharge_limited_by", "charge_limited_by"};
-    py::array_t<double> cols[4];
-    for (auto& c : cols) { c = py::array_t<double>({n, nh}); }
-    py::array_t<std::uint8_t> by[2] = {py::array_t<std::uint8_t>({n, nh}), py::array_t<std::uint8_t>({n, nh})};
-    PowerSink sink{in.temperature_degC, {}, base, {}, {by[0].mutable_data(), by[1].mutable_data()}};
-    for (py::ssize_t j = 0; j < nh; ++j) { sink.horizons_s.push_back(static_cast<T>(hz(j))); }
-    for (int c = 0; c < 4; ++c) { sink.col[c] = cols[c].mutable_data(); }
+    const cellsense_py::PowerColumns<T> sink(in.n, horizons_s, cfg, in.temperature_degC);
     power_ = &sink;
     py::dict out;
     try {
@@ -205,9 +169,7 @@ class PyEstimator {
       throw;
     }
     power_ = nullptr;
-    for (int q = 0; q < 4; ++q) { out[names[q]] = cols[q]; }
-    out[names[4]] = by[0];
-    out[names[5]] = by[1];
+    sink.put(out);
     return out;
   }
   double stuck_step_A() const { return stuck_step_A_; }
@@ -244,7 +206,7 @@ class PyEstimator {
   cellsense::GapWidening gap_{};  ///< recent mean |current| for a logger gap's SOC variance (the core's rule)
   int gaps_widened_ = 0;
   double stuck_step_A_ = 0;      ///< current step that must move the voltage (A); infinite: no detection
-  PowerSink* power_ = nullptr;   ///< set while run_power() runs
+  const cellsense_py::PowerColumns<T>* power_ = nullptr;   ///< set while run_power() runs
   int stuck_samples_ = 0;
 };
 
@@ -371,6 +333,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("STATUS_INITIAL") = kStatusInitial;
   m.attr("STATUS_CLOCK_REANCHORED") = kStatusClockReanchored;
   m.attr("CLOCK_REANCHOR_AFTER") = LogClock<double>::kReanchorAfter;
+  m.attr("LIMITED_BY_NOT_COMPUTED") = cellsense_py::kLimitedByNotComputed;  // run_power: limits not computed
   // The log clock over a whole time column (estimator/log_clock.hpp), for the pack path and the replay link.
   m.def("log_clock", [](const cellsense_py::Arr& time_s) {
     if (time_s.ndim() != 1) { throw py::value_error("log_clock(): time_s must be 1-D"); }

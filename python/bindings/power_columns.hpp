@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The state of power over a whole log for an estimator binding that has no power sink of its own (the SOH
 // estimator, soh.cpp): the limits of the state after every sample for every horizon (power/power_limits.hpp,
-// docs/power.md), the same columns as PyEstimator::run_power (core.cpp).
+// docs/power.md), used by PyEstimator::run_power (core.cpp) and PySoh::run_power (soh.cpp): one sink, the same columns.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -15,6 +15,10 @@
 #include "common.hpp"
 
 namespace cellsense_py {
+
+/// The limited_by code of a sample whose limits were not computed (a non-finite temperature, or refused): outside
+/// power::LimitedBy's codes; exposed as _core.LIMITED_BY_NOT_COMPUTED (cellsense.estimators.power.LIMITED_BY).
+constexpr std::uint8_t kLimitedByNotComputed = 255;
 
 /// Per-sample limits: allocated (and the configuration checked for every horizon) with the GIL held,
 /// record()ed from the whole-log loop (no Python calls), put() into the run's dict afterwards.
@@ -42,7 +46,7 @@ class PowerColumns {
     }
   }
 
-  /// The limits of `est`'s present state, as sample k's row (NaN / 255 where refused).
+  /// The limits of `est`'s present state, as sample k's row (NaN / kLimitedByNotComputed where refused).
   template <class E>
   void record(const E& est, py::ssize_t k) const {
     const py::ssize_t nh = static_cast<py::ssize_t>(horizons_s_.size());
@@ -58,8 +62,8 @@ class PowerColumns {
       col_[1][at] = done ? static_cast<double>(r.charge_current_A) : nan;
       col_[2][at] = done ? static_cast<double>(r.discharge_power_W) : nan;
       col_[3][at] = done ? static_cast<double>(r.charge_power_W) : nan;
-      by_ptr_[0][at] = done ? static_cast<std::uint8_t>(r.discharge_limited_by) : std::uint8_t(255);
-      by_ptr_[1][at] = done ? static_cast<std::uint8_t>(r.charge_limited_by) : std::uint8_t(255);
+      by_ptr_[0][at] = done ? static_cast<std::uint8_t>(r.discharge_limited_by) : kLimitedByNotComputed;
+      by_ptr_[1][at] = done ? static_cast<std::uint8_t>(r.charge_limited_by) : kLimitedByNotComputed;
     }
   }
 

@@ -22,7 +22,8 @@ import numpy as np
 
 from .base import RunResult, _core, log_arrays, run_columns
 
-#: limited_by codes (power::LimitedBy) -> name; 255: not computed (non-finite temperature or refused)
+#: limited_by codes (power::LimitedBy) -> name; 255 = _core.LIMITED_BY_NOT_COMPUTED (bindings/power_columns.hpp): not
+#: computed (non-finite temperature or refused); test_power holds the codes to the core's
 LIMITED_BY = {0: "voltage", 1: "soc", 2: "current", 3: "none", 255: "not computed"}
 
 

@@ -274,3 +274,24 @@ def test_pack_limit_is_the_weakest_cell():
     with pytest.raises(ValueError, match="one value per cell"):
         pe.last_core.power_limits(np.full(3, 25.0), settings.core_dict(spec.cell))
     json.dumps(lim)  # plain values
+
+
+def test_limited_by_codes_are_the_cores(us06):
+    """LIMITED_BY's codes are the core's: 'not computed' is the bindings' _core.LIMITED_BY_NOT_COMPUTED (a sample
+    with a non-finite temperature gets it), and the code run_power writes for the last sample names the same
+    constraint power_limits_now reports in words for that state (power::limited_by_name)."""
+    from cellsense.estimators.base import _core
+
+    assert LIMITED_BY[_core().LIMITED_BY_NOT_COMPUTED] == "not computed"
+    k = 4000
+    t, i, v = us06.time_s[:k], us06.current_A[:k], us06.voltage_V[:k]
+    temp = np.array(us06.temperature_degC[:k], dtype=float)
+    temp[100] = np.nan
+    ps = PowerSettings(discharge_current_max_A=40.0, charge_current_max_A=40.0)
+    est = Estimator("panasonic_18650pf", initial_soc=0.8)
+    res = estimate_power(est, t, i, v, temp, ps)
+    assert res.discharge_limited_by[100, 0] == _core().LIMITED_BY_NOT_COMPUTED
+    now = power_limits_now(est, float(temp[-1]), ps)
+    for j in range(len(res.horizons_s)):
+        assert LIMITED_BY[int(res.discharge_limited_by[-1, j])] == now[j]["discharge_limited_by"]
+        assert LIMITED_BY[int(res.charge_limited_by[-1, j])] == now[j]["charge_limited_by"]
