@@ -160,17 +160,8 @@ class PyEstimator {
                      const Arr& horizons_s, const py::dict& cfg) {
     const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
     const cellsense_py::PowerColumns<T> sink(in.n, horizons_s, cfg, in.temperature_degC);
-    power_ = &sink;
-    py::dict out;
-    try {
-      out = run(time_s, current_A, voltage_V, temperature_degC);
-    } catch (...) {
-      power_ = nullptr;
-      throw;
-    }
-    power_ = nullptr;
-    sink.put(out);
-    return out;
+    return cellsense_py::run_with_power_columns(power_, sink,
+                                                [&] { return run(time_s, current_A, voltage_V, temperature_degC); });
   }
   double stuck_step_A() const { return stuck_step_A_; }
 

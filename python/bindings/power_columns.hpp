@@ -87,4 +87,21 @@ class PowerColumns {
   std::uint8_t* by_ptr_[2] = {};
 };
 
+/// `run()` with `slot` (the binding's power sink member, read by its per-sample record hook) pointing at `cols`
+/// for the call, then the columns put into run()'s dict: the run_power of every binding that has a sink.
+template <typename T, class Run>
+py::dict run_with_power_columns(const PowerColumns<T>*& slot, const PowerColumns<T>& cols, Run&& run) {
+  slot = &cols;
+  py::dict out;
+  try {
+    out = run();
+  } catch (...) {
+    slot = nullptr;
+    throw;
+  }
+  slot = nullptr;
+  cols.put(out);
+  return out;
+}
+
 }  // namespace cellsense_py

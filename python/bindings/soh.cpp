@@ -142,17 +142,8 @@ class PySoh {
                      const Arr& horizons_s, const py::dict& cfg) {
     const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
     const cellsense_py::PowerColumns<T> cols(in.n, horizons_s, cfg, in.temperature_degC);
-    power_ = &cols;
-    py::dict out;
-    try {
-      out = run(time_s, current_A, voltage_V, temperature_degC);
-    } catch (...) {
-      power_ = nullptr;
-      throw;
-    }
-    power_ = nullptr;
-    cols.put(out);
-    return out;
+    return cellsense_py::run_with_power_columns(power_, cols,
+                                                [&] { return run(time_s, current_A, voltage_V, temperature_degC); });
   }
   /// Limits of the present state (ValueError naming the status when refused).
   py::dict power_limits(double temperature_degC, const py::dict& cfg) const {
