@@ -112,26 +112,9 @@ class PyEstimator {
   void record(py::ssize_t k) {
     if (power_ != nullptr) { power_->record(est_, k); }
   }
-  static power::PowerConfig<T> power_config(const py::dict& d) { return cellsense_py::load_power_config<T>(d); }
-  static py::dict limits_dict(const power::PowerLimits<T>& r) {
-    py::dict d;
-    d["discharge_current_A"] = static_cast<double>(r.discharge_current_A);
-    d["charge_current_A"] = static_cast<double>(r.charge_current_A);
-    d["discharge_power_W"] = static_cast<double>(r.discharge_power_W);
-    d["charge_power_W"] = static_cast<double>(r.charge_power_W);
-    d["discharge_voltage_V"] = static_cast<double>(r.discharge_voltage_V);
-    d["charge_voltage_V"] = static_cast<double>(r.charge_voltage_V);
-    d["discharge_limited_by"] = power::limited_by_name(r.discharge_limited_by);
-    d["charge_limited_by"] = power::limited_by_name(r.charge_limited_by);
-    return d;
-  }
   /// Limits of the present state (ValueError naming the status when refused).
   py::dict power_limits(double temperature_degC, const py::dict& cfg) const {
-    power::PowerLimits<T> r{};
-    const power::PowerConfig<T> c = power_config(cfg);
-    const auto st = power::power_limits(est_, static_cast<T>(temperature_degC), c, r);
-    if (st != power::PowerStatus::kOk) { throw py::value_error(cellsense_py::power_refusal(st, c)); }
-    return limits_dict(r);
+    return cellsense_py::present_power_limits<T>(est_, temperature_degC, cfg);
   }
   static const char* power_status_message(power::PowerStatus st) { return cellsense_py::power_status_message(st); }
   py::dict energy(double temperature_degC, double power_W, double voltage_min_V, double soc_min, double soc_sigma_k) const {

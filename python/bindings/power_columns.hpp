@@ -104,4 +104,24 @@ py::dict run_with_power_columns(const PowerColumns<T>*& slot, const PowerColumns
   return out;
 }
 
+/// The limits of `est`'s present state as a dict (currents and powers positive, the constraint named:
+/// power::limited_by_name); ValueError naming the status when refused. Every estimator binding's power_limits.
+template <typename T, class E>
+py::dict present_power_limits(const E& est, double temperature_degC, const py::dict& cfg) {
+  cellsense::power::PowerLimits<T> r{};
+  const cellsense::power::PowerConfig<T> c = load_power_config<T>(cfg);
+  const auto st = cellsense::power::power_limits(est, static_cast<T>(temperature_degC), c, r);
+  if (st != cellsense::power::PowerStatus::kOk) { throw py::value_error(power_refusal(st, c)); }
+  py::dict d;
+  d["discharge_current_A"] = static_cast<double>(r.discharge_current_A);
+  d["charge_current_A"] = static_cast<double>(r.charge_current_A);
+  d["discharge_power_W"] = static_cast<double>(r.discharge_power_W);
+  d["charge_power_W"] = static_cast<double>(r.charge_power_W);
+  d["discharge_voltage_V"] = static_cast<double>(r.discharge_voltage_V);
+  d["charge_voltage_V"] = static_cast<double>(r.charge_voltage_V);
+  d["discharge_limited_by"] = cellsense::power::limited_by_name(r.discharge_limited_by);
+  d["charge_limited_by"] = cellsense::power::limited_by_name(r.charge_limited_by);
+  return d;
+}
+
 }  // namespace cellsense_py

@@ -147,20 +147,7 @@ class PySoh {
   }
   /// Limits of the present state (ValueError naming the status when refused).
   py::dict power_limits(double temperature_degC, const py::dict& cfg) const {
-    power::PowerLimits<T> r{};
-    const power::PowerConfig<T> c = cellsense_py::load_power_config<T>(cfg);
-    const auto st = power::power_limits(est_, static_cast<T>(temperature_degC), c, r);
-    if (st != power::PowerStatus::kOk) { throw py::value_error(cellsense_py::power_refusal(st, c)); }
-    py::dict d;
-    d["discharge_current_A"] = static_cast<double>(r.discharge_current_A);
-    d["charge_current_A"] = static_cast<double>(r.charge_current_A);
-    d["discharge_power_W"] = static_cast<double>(r.discharge_power_W);
-    d["charge_power_W"] = static_cast<double>(r.charge_power_W);
-    d["discharge_voltage_V"] = static_cast<double>(r.discharge_voltage_V);
-    d["charge_voltage_V"] = static_cast<double>(r.charge_voltage_V);
-    d["discharge_limited_by"] = power::limited_by_name(r.discharge_limited_by);
-    d["charge_limited_by"] = power::limited_by_name(r.charge_limited_by);
-    return d;
+    return cellsense_py::present_power_limits<T>(est_, temperature_degC, cfg);
   }
 
   py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }
