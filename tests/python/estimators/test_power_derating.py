@@ -134,3 +134,26 @@ def test_cli_derating(tmp_path, ramp):
                        (cmd[:-1] + ["--derating", "10:1:1,0:1:1"], "derating_temperature_degC")):
         r = subprocess.run(extra, capture_output=True, text=True)
         assert r.returncode == 2 and msg in r.stderr, (extra, r.stderr)
+
+
+def test_pack_cold_cell_sets_the_charge_limit():
+    """A series string: each cell's rating derated at its own temperature, so one cell at -5 degC (charge factor
+    0) stops the string's charge, named; the others at 25 degC."""
+    from pathlib import Path
+
+    from cellsense.estimators.power import pack_power_limits_now
+    from cellsense.pack import PackEstimator, load_pack
+    from cellsense.replay.readers import read_log
+
+    fix = Path(__file__).resolve().parents[2] / "fixtures" / "pack"
+    spec = load_pack(fix / "sim12s.pack.json")
+    pe = PackEstimator(spec)
+    pe.run(read_log(fix / "sim12s.csv.gz", spec))
+    temps = np.full(12, 25.0)
+    temps[7] = -5.0
+    ps = PowerSettings(horizons_s=(10.0,), discharge_current_max_A=2.0, charge_current_max_A=2.0, derating=TABLE)
+    lim = pack_power_limits_now(pe, temps, ps)[0]
+    assert lim["charge_current_A"] == 0.0 and lim["charge_cell"] == 7 and lim["charge_limited_by"] in ("current", "none")
+    assert lim["discharge_current_A"] <= 2.0 * _factor(1, -5.0) + 1e-12
+    warm = pack_power_limits_now(pe, np.full(12, 25.0), ps)[0]
+    assert warm["charge_current_A"] > 0.0
