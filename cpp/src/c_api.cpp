@@ -341,9 +341,48 @@ static_assert(static_cast<int>(cellsense::power::LimitedBy::kVoltage) == CS_LIMI
                   static_cast<int>(cellsense::power::PowerStatus::kBadInput) == CS_POWER_BAD_INPUT,
               "the C API's power codes mirror cellsense::power");
 
+static_assert(CS_POWER_MAX_DERATING == cellsense::power::kMaxDeratingPoints &&
+                  sizeof(cs_power_config::derating_temperature_degC) ==
+                      sizeof(cellsense::power::PowerConfig<float>::derating_temperature_degC) &&
+                  sizeof(cs_power_config::derating_discharge_factor) ==
+                      sizeof(cellsense::power::PowerConfig<float>::derating_discharge_factor) &&
+                  sizeof(cs_power_config::derating_charge_factor) ==
+                      sizeof(cellsense::power::PowerConfig<float>::derating_charge_factor),
+              "cs_power_config's derating table mirrors power::PowerConfig's");
+
+namespace {
+// The core's power settings from a cs_power_config (the one mapping: cs_power_limits and cs_power_config_problem).
+cellsense::power::PowerConfig<float> power_config_of(const cs_power_config& config) {
+  cellsense::power::PowerConfig<float> c;
+  c.horizon_s = config.horizon_s;
+  c.voltage_min_V = config.voltage_min_V;
+  c.voltage_max_V = config.voltage_max_V;
+  c.soc_min = config.soc_min;
+  c.soc_max = config.soc_max;
+  c.discharge_current_max_A = config.discharge_current_max_A;
+  c.charge_current_max_A = config.charge_current_max_A;
+  c.soc_sigma_k = config.soc_sigma_k;
+  c.voltage_sigma_k = config.voltage_sigma_k;
+  c.derating_count = static_cast<int>(config.derating_count);
+  std::memcpy(c.derating_temperature_degC, config.derating_temperature_degC, sizeof c.derating_temperature_degC);
+  std::memcpy(c.derating_discharge_factor, config.derating_discharge_factor, sizeof c.derating_discharge_factor);
+  std::memcpy(c.derating_charge_factor, config.derating_charge_factor, sizeof c.derating_charge_factor);
+  return c;
+}
+}  // namespace
+
+const char* cs_power_config_problem(const cs_power_config* config) {
+  if (config == nullptr) { return "config is NULL"; }
+  return cellsense::power::power_config_message(power_config_of(*config).check());
+}
+
 void cs_power_config_default(cs_power_config* c, float voltage_min_V, float voltage_max_V, float current_max_A) {
   if (c == nullptr) { return; }
   const cellsense::power::PowerConfig<float> d{};
+  c->derating_count = d.derating_count;
+  std::memcpy(c->derating_temperature_degC, d.derating_temperature_degC, sizeof c->derating_temperature_degC);
+  std::memcpy(c->derating_discharge_factor, d.derating_discharge_factor, sizeof c->derating_discharge_factor);
+  std::memcpy(c->derating_charge_factor, d.derating_charge_factor, sizeof c->derating_charge_factor);
   c->horizon_s = d.horizon_s;
   c->voltage_min_V = voltage_min_V;
   c->voltage_max_V = voltage_max_V;
@@ -359,16 +398,7 @@ int cs_power_limits(const cs_estimator* est, float temperature_degC, const cs_po
                     cs_power_result* out) {
   const Impl* impl = impl_of(est);
   if (impl == nullptr || config == nullptr || out == nullptr) { return CS_POWER_NOT_INITIALISED; }
-  cellsense::power::PowerConfig<float> c;
-  c.horizon_s = config->horizon_s;
-  c.voltage_min_V = config->voltage_min_V;
-  c.voltage_max_V = config->voltage_max_V;
-  c.soc_min = config->soc_min;
-  c.soc_max = config->soc_max;
-  c.discharge_current_max_A = config->discharge_current_max_A;
-  c.charge_current_max_A = config->charge_current_max_A;
-  c.soc_sigma_k = config->soc_sigma_k;
-  c.voltage_sigma_k = config->voltage_sigma_k;
+  const cellsense::power::PowerConfig<float> c = power_config_of(*config);
   cellsense::power::PowerLimits<float> r{};
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
   const auto st = visit(*const_cast<Impl*>(impl),

@@ -434,6 +434,19 @@ cellsense::power::PowerConfig<T> load_power_config(const py::dict& d) {
   f("charge_current_max_A", c.charge_current_max_A);
   f("soc_sigma_k", c.soc_sigma_k);
   f("voltage_sigma_k", c.voltage_sigma_k);
+  // the temperature derating: rows (temperature degC, discharge factor, charge factor); more rows than the table
+  // holds keep their count, so that the core's check refuses them (kDeratingCount)
+  if (d.contains("derating")) {
+    const auto rows = d["derating"].cast<py::sequence>();
+    c.derating_count = static_cast<int>(rows.size());
+    for (std::size_t k = 0; k < rows.size() && k < static_cast<std::size_t>(cellsense::power::kMaxDeratingPoints); ++k) {
+      const auto row = rows[k].cast<py::sequence>();
+      if (row.size() != 3) { throw py::value_error("derating: each row is (temperature degC, discharge factor, charge factor)"); }
+      c.derating_temperature_degC[k] = static_cast<T>(row[0].cast<double>());
+      c.derating_discharge_factor[k] = static_cast<T>(row[1].cast<double>());
+      c.derating_charge_factor[k] = static_cast<T>(row[2].cast<double>());
+    }
+  }
   return c;
 }
 

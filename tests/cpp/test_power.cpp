@@ -84,6 +84,29 @@ power::PowerConfig<T> config(T horizon_s) {
   return c;
 }
 
+/// A datasheet-style derating table (3 breakpoints): charge 0 at and below 0 degC, 0.5 at 10 degC, 1 at 45 degC;
+/// discharge 0.5 at 0 degC, 1 at 10 and 45 degC. Entries beyond the count hold garbage (never read).
+template <typename T>
+void derating_table(power::PowerConfig<T>& c) {
+  c.derating_count = 3;
+  const T t[] = {T(0), T(10), T(45), T(-999), T(1e9), std::numeric_limits<T>::quiet_NaN()};
+  const T d[] = {T(0.5), T(1), T(1), T(7), T(-3), std::numeric_limits<T>::quiet_NaN()};
+  const T g[] = {T(0), T(0.5), T(1), T(-7), T(3), std::numeric_limits<T>::quiet_NaN()};
+  for (int k = 0; k < power::kMaxDeratingPoints; ++k) {
+    c.derating_temperature_degC[k] = t[k];
+    c.derating_discharge_factor[k] = d[k];
+    c.derating_charge_factor[k] = g[k];
+  }
+}
+
+/// The table's factor at temp (double), independently of the core: linear between the corners, held beyond them.
+double table_factor(const double (&tt)[3], const double (&f)[3], double temp) {
+  if (temp <= tt[0]) { return f[0]; }
+  if (temp >= tt[2]) { return f[2]; }
+  const int k = temp <= tt[1] ? 1 : 2;
+  return f[k - 1] + (f[k] - f[k - 1]) * (temp - tt[k - 1]) / (tt[k] - tt[k - 1]);
+}
+
 /// Closed form from rest: v(H) = V0 + k (z - dir i H / 3600 Q) - dir i (R0 + R1 (1 - e^-H/tau)); the limit
 /// is where it meets the cut-off (a linear equation in i), unless the start (R0 only) is stricter (never here).
 double closed_form_discharge(double z, double H, double vmin) {
@@ -355,6 +378,18 @@ void test_each_refusal(const char* name) {
       {I::kSocSigmaK, [](C& k) { k.soc_sigma_k = T(11); }},
       {I::kVoltageSigmaK, [](C& k) { k.voltage_sigma_k = T(-1); }},
       {I::kVoltageSigmaK, [](C& k) { k.voltage_sigma_k = T(11); }},
+      {I::kDeratingCount, [](C& k) { k.derating_count = -1; }},
+      {I::kDeratingCount, [](C& k) { k.derating_count = power::kMaxDeratingPoints + 1; }},
+      {I::kDeratingTemperature, [](C& k) { derating_table(k); k.derating_temperature_degC[0] = T(-101); }},
+      {I::kDeratingTemperature, [](C& k) { derating_table(k); k.derating_temperature_degC[2] = T(201); }},
+      {I::kDeratingTemperature, [](C& k) { derating_table(k); k.derating_temperature_degC[1] = std::numeric_limits<T>::quiet_NaN(); }},
+      {I::kDeratingTemperature, [](C& k) { derating_table(k); k.derating_temperature_degC[1] = k.derating_temperature_degC[0]; }},
+      {I::kDeratingTemperature, [](C& k) { derating_table(k); k.derating_temperature_degC[2] = T(-50); }},
+      {I::kDeratingDischargeFactor, [](C& k) { derating_table(k); k.derating_discharge_factor[0] = T(-0.1); }},
+      {I::kDeratingDischargeFactor, [](C& k) { derating_table(k); k.derating_discharge_factor[2] = T(1.1); }},
+      {I::kDeratingDischargeFactor, [](C& k) { derating_table(k); k.derating_discharge_factor[1] = std::numeric_limits<T>::quiet_NaN(); }},
+      {I::kDeratingChargeFactor, [](C& k) { derating_table(k); k.derating_charge_factor[1] = T(-0.1); }},
+      {I::kDeratingChargeFactor, [](C& k) { derating_table(k); k.derating_charge_factor[2] = T(1.1); }},
   };
   power::PowerLimits<T> r{};
   std::memset(&r, 0x5A, sizeof r);
@@ -617,7 +652,93 @@ void test_direct_matches_bisection_pack(const char* name) {
   CHECK_CTX(std::memcmp(&o, &keep, sizeof o) == 0, name);
 }
 
+/// Temperature derating of the ratings: where the rating binds, the limit is rating x the table's factor at the
+/// temperature passed (held beyond the end breakpoints, linear between them; the charge limit 0 A at and below
+/// 0 degC, reported as `current`, or `none` when the cell is already beyond the cut-off), the direct solve and the
+/// bisection agree; where the voltage binds below the derated rating the derating changes nothing; count 0 gives
+/// exactly the results without a table whatever the unread entries hold; count 1 is a constant factor.
+// verifies: CS-PWR-008
+template <class E>
+void test_derating(const char* name) {
+  using T = typename E::T;
+  const double tt[3] = {0.0, 10.0, 45.0};
+  const double fd[3] = {0.5, 1.0, 1.0};
+  const double fc[3] = {0.0, 0.5, 1.0};
+  Cell<E> c(T(0.5));
+  CHECK_CTX(c.ok, name);
+  auto cfg = config<T>(T(10));
+  cfg.discharge_current_max_A = T(4);
+  cfg.charge_current_max_A = T(2);
+  derating_table(cfg);
+  CHECK_CTX(cfg.check() == power::PowerConfigIssue::kOk, name);
+  int followed = 0;
+  const double temps[] = {-30.0, -0.5, 0.0, 2.5, 10.0, 27.5, 45.0, 80.0};
+  for (double temp : temps) {
+    power::PowerLimits<T> r{}, rb{};
+    CHECK_CTX(power::power_limits(c.est, T(temp), cfg, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits_bisection(c.est, T(temp), cfg, rb) == power::PowerStatus::kOk, name);
+    const double want_d = 4.0 * table_factor(tt, fd, temp);
+    const double want_c = 2.0 * table_factor(tt, fc, temp);
+    const double tol = sizeof(T) == 4 ? 1e-6 : 1e-12;
+    bool ok = std::fabs(static_cast<double>(r.discharge_current_A) - want_d) <= tol * 4.0 &&
+              std::fabs(static_cast<double>(r.charge_current_A) - want_c) <= tol * 2.0 &&
+              r.discharge_limited_by == power::LimitedBy::kCurrent && r.charge_limited_by == power::LimitedBy::kCurrent &&
+              r.discharge_current_A == rb.discharge_current_A && r.charge_current_A == rb.charge_current_A;
+    if (temp <= 0.0) { ok = ok && r.charge_current_A == T(0) && r.charge_power_W == T(0); }
+    if (!ok) {
+      std::printf("%s: derating at %g degC: %g / %g A\n", name, temp, static_cast<double>(r.discharge_current_A),
+                  static_cast<double>(r.charge_current_A));
+    }
+    followed += ok ? 1 : 0;
+  }
+  CHECK_CTX(followed == static_cast<int>(sizeof temps / sizeof temps[0]), name);
+  {  // charge factor 0 with the cell already above the charge cut-off: none
+    auto k = cfg;
+    k.voltage_max_V = T(3.5);  // OCV(0.5) = 3.65 V
+    power::PowerLimits<T> r{};
+    CHECK_CTX(power::power_limits(c.est, T(-10), k, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(r.charge_current_A == T(0) && r.charge_limited_by == power::LimitedBy::kNone, name);
+  }
+  {  // the voltage binds below the derated rating (750 of 1000 A): the same limit as without the table, to the
+     // solve's tolerance (the bracket starts at the derated rating, so the trials differ)
+    auto k = config<T>(T(10));
+    derating_table(k);
+    const auto plain = config<T>(T(10));
+    power::PowerLimits<T> r{}, rp{};
+    CHECK_CTX(power::power_limits(c.est, T(5), k, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits(c.est, T(5), plain, rp) == power::PowerStatus::kOk, name);
+    CHECK_CTX(r.discharge_limited_by == power::LimitedBy::kVoltage && rp.discharge_limited_by == r.discharge_limited_by, name);
+    CHECK_CTX(r.discharge_current_A < T(750), name);
+    const double rel = std::fabs(static_cast<double>(r.discharge_current_A) / static_cast<double>(rp.discharge_current_A) - 1.0);
+    CHECK_CTX(rel <= (sizeof(T) == 4 ? 1.0 / 262144.0 : 1.0 / 1048576.0), name);
+  }
+  {  // count 0: bit-identical to no table, whatever the entries hold; count 1: a constant factor
+    auto k = cfg;
+    k.derating_count = 0;
+    auto plain = config<T>(T(10));
+    plain.discharge_current_max_A = T(4);
+    plain.charge_current_max_A = T(2);
+    power::PowerLimits<T> r{}, rp{};
+    CHECK_CTX(power::power_limits(c.est, T(-20), k, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits(c.est, T(-20), plain, rp) == power::PowerStatus::kOk, name);
+    // field by field, bit for bit (the struct's padding is not part of the result)
+    CHECK_CTX(std::memcmp(&r.discharge_current_A, &rp.discharge_current_A, 6 * sizeof(T)) == 0 &&
+                  r.discharge_limited_by == rp.discharge_limited_by && r.charge_limited_by == rp.charge_limited_by &&
+                  r.charge_current_A == T(2),
+              name);
+    k.derating_count = 1;
+    k.derating_discharge_factor[0] = T(0.25);
+    k.derating_charge_factor[0] = T(0.75);
+    CHECK_CTX(power::power_limits(c.est, T(60), k, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(r.discharge_current_A == T(1) && r.charge_current_A == T(1.5), name);
+    CHECK_CTX(k.discharge_rating_A(T(-60)) == T(1) && k.charge_rating_A(T(-60)) == T(1.5), name);
+  }
+}
+
 int main() {
+  test_derating<EcmEkf<double, 1>>("ekf double");
+  test_derating<EcmEkf<float, 1>>("ekf float");
+  test_derating<EcmUkf<float, 1>>("ukf float");
   test_pack_weakest_cell<filter::Ekf, double>("pack ekf double");
   test_pack_weakest_cell<filter::Ukf, float>("pack ukf float");
   test_closed_form<EcmEkf<double, 1>>("ekf double");

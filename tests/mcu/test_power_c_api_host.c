@@ -80,9 +80,77 @@ static void run_filter(uint8_t filter) {
   EXPECT(cs_soc(&est) == 0.6f);
 }
 
+/* The derating table: charge 0 A at and below 0 degC, half at 10 degC, full from 45; discharge half at -20 degC,
+ * full from 0 to 45, a quarter at 60. A low rating so that it binds: the limits follow rating x factor(T); count 0
+ * gives the results without a table; a broken table is refused with its words. */
+/* verifies: CS-PWR-008 */
+static void run_derating(void) {
+  cs_config c;
+  cs_config_default(&c);
+  c.initial_soc = 0.6f;
+  EXPECT(cs_init(&est, &cell_params, &c) == CS_INIT_OK);
+  cs_power_config pc;
+  cs_power_config_default(&pc, 2.5f, 4.2f, 1.0f);
+  EXPECT(pc.derating_count == 0);
+  cs_power_result plain;
+  EXPECT(cs_power_limits(&est, 25.0f, &pc, &plain) == CS_POWER_OK);
+  EXPECT(plain.discharge_limited_by == CS_LIMITED_BY_CURRENT && plain.charge_limited_by == CS_LIMITED_BY_CURRENT);
+  static const float t[4] = {-20.0f, 0.0f, 45.0f, 60.0f};
+  static const float d[4] = {0.5f, 1.0f, 1.0f, 0.25f};
+  static const float g[4] = {0.0f, 0.0f, 1.0f, 1.0f};
+  pc.derating_count = 4;
+  for (int k = 0; k < 4; ++k) {
+    pc.derating_temperature_degC[k] = t[k];
+    pc.derating_discharge_factor[k] = d[k];
+    pc.derating_charge_factor[k] = g[k];
+  }
+  EXPECT(strcmp(cs_power_config_problem(&pc), "ok") == 0);
+  static const float temps[6] = {-30.0f, -10.0f, 0.0f, 22.5f, 52.5f, 70.0f};
+  for (int j = 0; j < 6; ++j) {
+    const float tc = temps[j];
+    float fd = d[0], fg = g[0];  /* the table read independently: linear between the corners, held beyond */
+    for (int k = 1; k < 4; ++k) {
+      if (tc > t[k - 1] && tc <= t[k]) {
+        fd = d[k - 1] + (d[k] - d[k - 1]) * (tc - t[k - 1]) / (t[k] - t[k - 1]);
+        fg = g[k - 1] + (g[k] - g[k - 1]) * (tc - t[k - 1]) / (t[k] - t[k - 1]);
+      }
+    }
+    if (tc > t[3]) { fd = d[3]; fg = g[3]; }
+    cs_power_result r;
+    EXPECT(cs_power_limits(&est, tc, &pc, &r) == CS_POWER_OK);
+    EXPECT(fabsf(r.discharge_current_A - fd) <= 1e-6f && fabsf(r.charge_current_A - fg) <= 1e-6f);
+    EXPECT(r.discharge_limited_by == CS_LIMITED_BY_CURRENT && r.charge_limited_by == CS_LIMITED_BY_CURRENT);
+    if (tc <= 0.0f) { EXPECT(r.charge_current_A == 0.0f && r.charge_power_W == 0.0f); }
+  }
+  cs_power_result r0;
+  pc.derating_count = 0;
+  EXPECT(cs_power_limits(&est, 25.0f, &pc, &r0) == CS_POWER_OK);
+  /* field by field (the struct's padding is not part of the result) */
+  EXPECT(r0.discharge_current_A == plain.discharge_current_A && r0.charge_current_A == plain.charge_current_A &&
+         r0.discharge_power_W == plain.discharge_power_W && r0.charge_power_W == plain.charge_power_W &&
+         r0.discharge_voltage_V == plain.discharge_voltage_V && r0.charge_voltage_V == plain.charge_voltage_V &&
+         r0.discharge_limited_by == plain.discharge_limited_by && r0.charge_limited_by == plain.charge_limited_by);
+  cs_power_result keep;
+  memset(&keep, 0xA5, sizeof keep);
+  cs_power_result out = keep;
+  pc.derating_count = CS_POWER_MAX_DERATING + 1;
+  EXPECT(cs_power_limits(&est, 25.0f, &pc, &out) == CS_POWER_BAD_CONFIG);
+  EXPECT(strstr(cs_power_config_problem(&pc), "derating_count") != NULL);
+  pc.derating_count = 4;
+  pc.derating_temperature_degC[2] = -5.0f;
+  EXPECT(cs_power_limits(&est, 25.0f, &pc, &out) == CS_POWER_BAD_CONFIG);
+  EXPECT(strstr(cs_power_config_problem(&pc), "derating_temperature_degC") != NULL);
+  pc.derating_temperature_degC[2] = 45.0f;
+  pc.derating_charge_factor[1] = 1.5f;
+  EXPECT(strstr(cs_power_config_problem(&pc), "derating_charge_factor") != NULL);
+  EXPECT(memcmp(&out, &keep, sizeof out) == 0);
+  EXPECT(strcmp(cs_power_config_problem(NULL), "config is NULL") == 0);
+}
+
 int main(void) {
   run_filter(CS_FILTER_EKF);
   run_filter(CS_FILTER_UKF);
+  run_derating();
   cs_estimator zero;
   memset(&zero, 0, sizeof zero);
   cs_power_config pc;

@@ -46,7 +46,9 @@
  * table), cs_save_state 200, cs_soc 40, cs_soc_sigma 80, cs_power_limits 13,120 (one horizon, raw ones too: the
  * direct solve, at most 17 model evaluations per call; 115,120 with the former 32-step bisection),
  * cs_power_limits_2_10_30s 29,280 (the three horizons at one state, summed; mean 8,430 nominal / 11,310
- * conservative), cs_energy 132,560 (three integrations to the cut-off), cs_time_to_full 120, cs_soh_init 38,960,
+ * conservative; with the derating table in cs_power_config, 2026-12-06: 13,160 / 29,400 and 8,589 / 11,358 with
+ * no table (+40 per call at worst: the table's copy and check), 13,160 / 27,640 and 8,598 / 11,465 with a 6-point
+ * table in half of the calls: a derated rating binds more often and needs fewer trials), cs_energy 132,560 (three integrations to the cut-off), cs_time_to_full 120, cs_soh_init 38,960,
  * cs_step_soh 5,400 / 8,200 (EKF / UKF), cs_soh_save_state 440, cs_soh_restore_state 1,680,
  * cs_soh_close_pair 400, cs_soh_restart_pairing 80, cs_soh_ocv_nodes 80; a floor of 200 where a SysTick tick
  * (40 instructions) is a large share). */
@@ -189,6 +191,19 @@ static void time_power(uint32_t k) {
   if (r & 8u) {
     pc.soc_sigma_k = 3.0f;
     pc.voltage_sigma_k = 3.0f;
+  }
+  if (r & 0x100u) {
+    /* half of the calls with a full derating table (6 breakpoints over -20..50 degC, issue #15's
+     * temperature-dependent ratings): the worst case walks all six */
+    static const float t[CS_POWER_MAX_DERATING] = {-20.0f, -10.0f, 0.0f, 10.0f, 40.0f, 50.0f};
+    static const float d[CS_POWER_MAX_DERATING] = {0.3f, 0.5f, 0.8f, 1.0f, 1.0f, 0.6f};
+    static const float g[CS_POWER_MAX_DERATING] = {0.0f, 0.0f, 0.1f, 0.5f, 1.0f, 0.8f};
+    pc.derating_count = CS_POWER_MAX_DERATING;
+    for (int j = 0; j < CS_POWER_MAX_DERATING; ++j) {
+      pc.derating_temperature_degC[j] = t[j];
+      pc.derating_discharge_factor[j] = d[j];
+      pc.derating_charge_factor[j] = g[j];
+    }
   }
   const float temp = (r & 0x30u) == 0u ? raw_float() : uniform(-20.0f, 50.0f);
   cs_power_result pr;

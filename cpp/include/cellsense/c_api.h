@@ -255,6 +255,7 @@ int cs_restore_state(cs_estimator* est, const cs_state* in);
  * cell can sustain for horizon_s without leaving its voltage window, its SOC window or its current rating
  * (Plett 2004's dynamic method), the matching power, the energy left at a constant power, the times to empty
  * and to full. Current + = discharge; every limit is a positive magnitude. Additions of API version 1. */
+#define CS_POWER_MAX_DERATING 6    /* breakpoints of cs_power_config's derating table */
 typedef struct cs_power_config {
   float horizon_s;                 /* how long the current must be sustained (s), (0, 86400] */
   float voltage_min_V;             /* discharge cut-off (V) */
@@ -264,6 +265,15 @@ typedef struct cs_power_config {
   float charge_current_max_A;      /* charge rating, a positive magnitude (A), (0, 1e6] */
   float soc_sigma_k;               /* conservative: SOC this many sigma towards the limit, [0, 10] (0: nominal) */
   float voltage_sigma_k;           /* conservative: cut-offs tightened by this many model-error sigma, [0, 10] */
+  /* Temperature derating of the two ratings (a datasheet's current vs temperature): the rating at the cell
+   * temperature T is the rating x factor(T), factor linear between the first derating_count breakpoints and held
+   * at the end values beyond them. derating_count 0 (cs_power_config_default): no derating. Breakpoints strictly
+   * increasing in [-100, 200] degC, factors in [0, 1]; a factor 0 gives a 0 A limit that way
+   * (CS_LIMITED_BY_CURRENT, or CS_LIMITED_BY_NONE when the cell is already beyond a cut-off). */
+  int32_t derating_count;                                       /* [0, CS_POWER_MAX_DERATING] */
+  float derating_temperature_degC[CS_POWER_MAX_DERATING];       /* breakpoints (degC) */
+  float derating_discharge_factor[CS_POWER_MAX_DERATING];       /* discharge rating factor at each, [0, 1] */
+  float derating_charge_factor[CS_POWER_MAX_DERATING];          /* charge rating factor at each, [0, 1] */
 } cs_power_config;
 
 #define CS_LIMITED_BY_VOLTAGE 0    /* the predicted terminal voltage reaches the cut-off */
@@ -285,7 +295,11 @@ typedef struct cs_power_result {
 
 /* Defaults for a cell: horizon 10 s, cut-offs as given, SOC window 0..1, ratings as given, nominal (k = 0). */
 void cs_power_config_default(cs_power_config* config, float voltage_min_V, float voltage_max_V, float current_max_A);
-/* The limits at the cell temperature `temperature_degC`. CS_POWER_OK fills `out`; otherwise it is untouched. */
+/* Why cs_power_limits() would return CS_POWER_BAD_CONFIG for this configuration, in words naming the field and
+ * its range (the core's PowerConfig::check), or "ok". NULL config -> "config is NULL". */
+const char* cs_power_config_problem(const cs_power_config* config);
+/* The limits at the cell temperature `temperature_degC` (the ratings derated at it). CS_POWER_OK fills `out`;
+ * otherwise it is untouched. */
 int cs_power_limits(const cs_estimator* est, float temperature_degC, const cs_power_config* config,
                     cs_power_result* out);
 

@@ -44,13 +44,19 @@ class PowerSettings:
     #: many model-error sigma (docs/power.md); 0: the nominal limit
     soc_sigma_k: float = 0.0
     voltage_sigma_k: float = 0.0
+    #: temperature derating of both ratings: rows (temperature degC, discharge factor, charge factor), up to 6,
+    #: temperatures strictly increasing in [-100, 200] degC, factors in [0, 1]; the rating at the cell temperature
+    #: is the rating x the factor, linear between the rows and held beyond them (a datasheet's current vs
+    #: temperature: e.g. charge factor 0 below 0 degC). None: the cell file's `limits."Current derating ..."` if it
+    #: has one, else none; (): none
+    derating: Sequence[Sequence[float]] | None = None
 
     @classmethod
     def conservative(cls, k: float = 3.0, **kw) -> "PowerSettings":
         """The limit the cell can deliver when the SOC and the voltage model are k sigma wrong."""
         return cls(soc_sigma_k=k, voltage_sigma_k=k, **kw)
 
-    def core_dict(self, cell) -> dict[str, float]:
+    def core_dict(self, cell) -> dict[str, Any]:
         """The core's PowerConfig fields (horizon_s excepted) for `cell`, checked by the core's rule
         (power::PowerConfig::check, through cellsense._core.power_config_issue): ValueError naming the setting."""
         hz = [float(h) for h in self.horizons_s]
@@ -64,12 +70,17 @@ class PowerSettings:
              "discharge_current_max_A": imax if self.discharge_current_max_A is None else float(self.discharge_current_max_A),
              "charge_current_max_A": -imin if self.charge_current_max_A is None else float(self.charge_current_max_A),
              "soc_sigma_k": float(self.soc_sigma_k), "voltage_sigma_k": float(self.voltage_sigma_k)}
+        rows = current_derating(cell) if self.derating is None else _derating_rows(self.derating, "PowerSettings.derating")
+        if rows:
+            d["derating"] = rows
         for h in hz:
             issue = _core().power_config_issue({**d, "horizon_s": h})
             if issue is not None:
                 _code, fld, rule = issue
                 if fld == "horizon_s":
                     raise ValueError(f"PowerSettings.horizons_s: {list(self.horizons_s)!r}: {rule}")
+                if fld.startswith("derating"):
+                    raise ValueError(f"PowerSettings.derating ({fld}): {rows!r}: {rule}")
                 given = ", ".join(f"{k} = {d[k]!r}" for k in fld.split("/"))
                 raise ValueError(f"PowerSettings.{fld}: {given}: {rule}")
         return d
@@ -97,6 +108,34 @@ def identified_current_range(cell) -> tuple[float, float]:
         raise ValueError(f'{cell.source}: limits."{L_IDENTIFIED}": {ident!r} must be finite, contain 0 and lie '
                          f"within the current range [{lo}, {hi}] A")
     return (a if a < 0.0 else lo), (b if b > 0.0 else hi)
+
+
+#: cell-file key (under "limits"): the datasheet's current derating, rows [temperature degC, discharge factor, charge
+#: factor] (PowerSettings.derating); none of the bundled cells has one
+L_DERATING = "Current derating [degC, discharge factor, charge factor]"
+
+
+def _derating_rows(rows, what: str) -> list[tuple[float, float, float]]:
+    """Rows (T, discharge factor, charge factor) as float triples; the values' rules are the core's."""
+    try:
+        out = [tuple(float(v) for v in r) for r in rows]
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: {rows!r}: expected rows (temperature degC, discharge factor, charge factor)") from None
+    if any(len(r) != 3 for r in out):
+        raise ValueError(f"{what}: {rows!r}: each row is (temperature degC, discharge factor, charge factor)")
+    return out
+
+
+def current_derating(cell) -> list[tuple[float, float, float]]:
+    """The cell file's `limits."Current derating [degC, discharge factor, charge factor]"` rows, [] without it."""
+    rows = (cell.raw.get("limits") or {}).get(L_DERATING)
+    return [] if rows is None else _derating_rows(rows, f'{cell.source}: limits."{L_DERATING}"')
+
+
+def parse_derating(text: str) -> list[tuple[float, float, float]]:
+    """The CLI's --derating "T:d:c,T:d:c,..." (degC, discharge factor, charge factor) as rows."""
+    rows = [part.split(":") for part in str(text).split(",") if part.strip()]
+    return _derating_rows(rows, f"--derating {text!r}")
 
 
 @dataclass

@@ -73,7 +73,14 @@ enum class PowerConfigIssue : std::uint8_t {
   kChargeRating = 5,     ///< charge_current_max_A outside (0, 1e6] A
   kSocSigmaK = 6,        ///< soc_sigma_k outside [0, 10]
   kVoltageSigmaK = 7,    ///< voltage_sigma_k outside [0, 10]
+  kDeratingCount = 8,    ///< derating_count outside [0, kMaxDeratingPoints]
+  kDeratingTemperature = 9,      ///< a derating breakpoint outside [-100, 200] degC, or not strictly increasing
+  kDeratingDischargeFactor = 10, ///< a discharge derating factor outside [0, 1]
+  kDeratingChargeFactor = 11,    ///< a charge derating factor outside [0, 1]
 };
+
+/// Most breakpoints of a PowerConfig's temperature derating table.
+constexpr int kMaxDeratingPoints = 6;
 
 /// The PowerConfig field(s) an issue is about (their names: the C struct's and the settings dict's keys).
 constexpr const char* power_config_field(PowerConfigIssue i) {
@@ -86,6 +93,10 @@ constexpr const char* power_config_field(PowerConfigIssue i) {
     case PowerConfigIssue::kChargeRating: return "charge_current_max_A";
     case PowerConfigIssue::kSocSigmaK: return "soc_sigma_k";
     case PowerConfigIssue::kVoltageSigmaK: return "voltage_sigma_k";
+    case PowerConfigIssue::kDeratingCount: return "derating_count";
+    case PowerConfigIssue::kDeratingTemperature: return "derating_temperature_degC";
+    case PowerConfigIssue::kDeratingDischargeFactor: return "derating_discharge_factor";
+    case PowerConfigIssue::kDeratingChargeFactor: return "derating_charge_factor";
   }
   return "unknown";
 }
@@ -102,6 +113,11 @@ constexpr const char* power_config_message(PowerConfigIssue i) {
     case PowerConfigIssue::kChargeRating: return "charge_current_max_A must be in (0, 1e6] A (a positive magnitude)";
     case PowerConfigIssue::kSocSigmaK: return "soc_sigma_k must be in [0, 10]";
     case PowerConfigIssue::kVoltageSigmaK: return "voltage_sigma_k must be in [0, 10]";
+    case PowerConfigIssue::kDeratingCount: return "derating_count must be in [0, 6] (0: no derating)";
+    case PowerConfigIssue::kDeratingTemperature:
+      return "derating_temperature_degC must be strictly increasing, each in [-100, 200] degC";
+    case PowerConfigIssue::kDeratingDischargeFactor: return "derating_discharge_factor must be in [0, 1] at every breakpoint";
+    case PowerConfigIssue::kDeratingChargeFactor: return "derating_charge_factor must be in [0, 1] at every breakpoint";
   }
   return "unknown";
 }
@@ -118,6 +134,14 @@ struct PowerConfig {
   T charge_current_max_A = T(0);    ///< charge current rating, positive magnitude (A); > 0
   T soc_sigma_k = T(0);             ///< conservative: SOC taken this many sigma towards the limit (0: nominal)
   T voltage_sigma_k = T(0);         ///< conservative: cut-offs tightened by this many model-error sigma (0: nominal)
+  /// Temperature derating of the two ratings (a cell datasheet's continuous current vs temperature, issue #15:
+  /// "the cell's current and temperature-dependent limits"): the rating at the cell temperature T is
+  /// rating x factor(T), factor piecewise-linear in T between the first derating_count breakpoints and held at the
+  /// end values beyond them. 0 (default): no derating, the ratings as given.
+  int derating_count = 0;
+  T derating_temperature_degC[kMaxDeratingPoints] = {};  ///< breakpoints (degC), strictly increasing, [-100, 200]
+  T derating_discharge_factor[kMaxDeratingPoints] = {};  ///< discharge rating factor at each breakpoint, [0, 1]
+  T derating_charge_factor[kMaxDeratingPoints] = {};     ///< charge rating factor at each breakpoint, [0, 1]
 
   /// The first setting out of range, kOk if none (NaN fails every bound).
   PowerConfigIssue check() const {
@@ -134,9 +158,54 @@ struct PowerConfig {
     if (!(charge_current_max_A > T(0) && charge_current_max_A <= T(1.0e6))) { return PowerConfigIssue::kChargeRating; }
     if (!(soc_sigma_k >= T(0) && soc_sigma_k <= T(10))) { return PowerConfigIssue::kSocSigmaK; }
     if (!(voltage_sigma_k >= T(0) && voltage_sigma_k <= T(10))) { return PowerConfigIssue::kVoltageSigmaK; }
-    return PowerConfigIssue::kOk;
+    return check_derating();
   }
   bool valid() const { return check() == PowerConfigIssue::kOk; }
+
+  /// The derating table's rules (check()): only the first derating_count entries are read.
+  PowerConfigIssue check_derating() const {
+    if (!(derating_count >= 0 && derating_count <= kMaxDeratingPoints)) { return PowerConfigIssue::kDeratingCount; }
+    for (int k = 0; k < derating_count; ++k) {
+      const T t = derating_temperature_degC[k];
+      if (!(t >= T(-100) && t <= T(200) && (k == 0 || t > derating_temperature_degC[k - 1]))) {
+        return PowerConfigIssue::kDeratingTemperature;
+      }
+    }
+    for (int k = 0; k < derating_count; ++k) {
+      const T f = derating_discharge_factor[k];
+      if (!(f >= T(0) && f <= T(1))) { return PowerConfigIssue::kDeratingDischargeFactor; }
+    }
+    for (int k = 0; k < derating_count; ++k) {
+      const T f = derating_charge_factor[k];
+      if (!(f >= T(0) && f <= T(1))) { return PowerConfigIssue::kDeratingChargeFactor; }
+    }
+    return PowerConfigIssue::kOk;
+  }
+
+  /// The discharge rating at the cell temperature (A): discharge_current_max_A x the derating factor.
+  T discharge_rating_A(T temperature_degC) const {
+    return derating_count == 0 ? discharge_current_max_A
+                               : discharge_current_max_A * derating_factor(derating_discharge_factor, temperature_degC);
+  }
+  /// The charge rating at the cell temperature (A, magnitude): charge_current_max_A x the derating factor.
+  T charge_rating_A(T temperature_degC) const {
+    return derating_count == 0 ? charge_current_max_A
+                               : charge_current_max_A * derating_factor(derating_charge_factor, temperature_degC);
+  }
+
+  /// The factor at T from one factor column (derating_count >= 1): piecewise-linear between the breakpoints,
+  /// f = f_{k-1} + (f_k - f_{k-1}) (T - T_{k-1}) / (T_k - T_{k-1}) on [T_{k-1}, T_k], held at f_0 below T_0 and at
+  /// f_{n-1} above T_{n-1} (a datasheet's derating curve read as its corner points; no libm).
+  T derating_factor(const T (&f)[kMaxDeratingPoints], T temperature_degC) const {
+    const T* t = derating_temperature_degC;
+    if (!(temperature_degC > t[0])) { return f[0]; }
+    for (int k = 1; k < derating_count; ++k) {
+      if (temperature_degC <= t[k]) {
+        return f[k - 1] + (f[k] - f[k - 1]) * ((temperature_degC - t[k - 1]) / (t[k] - t[k - 1]));
+      }
+    }
+    return f[derating_count - 1];
+  }
 };
 
 /// The limits for one horizon. Currents and powers are positive magnitudes.
@@ -283,9 +352,9 @@ void limits_bisection(const EstimatorT& est, typename EstimatorT::T temperature_
   using T = typename EstimatorT::T;
   const Predictor<EstimatorT> dis = predictor(est, temperature_degC, cfg, T(1));
   const Predictor<EstimatorT> chg = predictor(est, temperature_degC, cfg, T(-1));
-  limit_one(dis, T(1), cfg.discharge_current_max_A, cfg, r.discharge_current_A, r.discharge_voltage_V,
+  limit_one(dis, T(1), cfg.discharge_rating_A(temperature_degC), cfg, r.discharge_current_A, r.discharge_voltage_V,
             r.discharge_limited_by);
-  limit_one(chg, T(-1), cfg.charge_current_max_A, cfg, r.charge_current_A, r.charge_voltage_V,
+  limit_one(chg, T(-1), cfg.charge_rating_A(temperature_degC), cfg, r.charge_current_A, r.charge_voltage_V,
             r.charge_limited_by);
 }
 
@@ -521,9 +590,9 @@ PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperatu
   if constexpr (detail::HasDirectSolve<typename EstimatorT::Model>::value) {
     detail::EcmHorizon<EstimatorT> dis = detail::ecm_horizon<EstimatorT>(est, temperature_degC, cfg, T(1), nullptr);
     detail::EcmHorizon<EstimatorT> chg = detail::ecm_horizon(est, temperature_degC, cfg, T(-1), &dis);
-    detail::limit_direct(dis, cfg.discharge_current_max_A, cfg, r.discharge_current_A, r.discharge_voltage_V,
+    detail::limit_direct(dis, cfg.discharge_rating_A(temperature_degC), cfg, r.discharge_current_A, r.discharge_voltage_V,
                          r.discharge_limited_by);
-    detail::limit_direct(chg, cfg.charge_current_max_A, cfg, r.charge_current_A, r.charge_voltage_V,
+    detail::limit_direct(chg, cfg.charge_rating_A(temperature_degC), cfg, r.charge_current_A, r.charge_voltage_V,
                          r.charge_limited_by);
   } else {
     detail::limits_bisection(est, temperature_degC, cfg, r);
