@@ -13,6 +13,8 @@ from .spec import (FORMAT_KEY, FORMAT_VERSION, MAX_CELLS, MAX_PACK_NUMBER, MAX_T
 
 __all__ = [
     "CLOCK_REANCHOR_AFTER", "CellSpec", "EVENTS", "EVENT_CLOCK_REANCHORED", "FORMAT_KEY", "FORMAT_VERSION", "GapSpec",
-    "MAX_CELLS", "MAX_PACK_NUMBER", "MAX_TEMPERATURE_SENSORS", "PACK_CELL_NOT_COMPUTED", "PackEstimator", "PackFileError", "PackLog", "PackPowerResult", "PackResult",
-    "PackSpec", "STATUS_CLOCK_REANCHORED", "STATUS_INITIAL", "STATUS_REINIT", "STATUS_REINIT_FAILED", "STATUS_REST",
-    "Signal", "clock_dt", "estimate_pack_power", "load_pack", "mark_reanchored", "pack_from_dict", "pack_power_config", "status_names", "step_dt"]
+    "MAX_CELLS", "MAX_PACK_NUMBER", "MAX_TEMPERATURE_SENSORS", "PACK_CELL_NOT_COMPUTED", "PackEstimator",
+    "PackFileError", "PackLog", "PackPowerResult", "PackResult", "PackSpec", "STATUS_CLOCK_REANCHORED",
+    "STATUS_INITIAL", "STATUS_REINIT", "STATUS_REINIT_FAILED", "STATUS_REST", "Signal", "clock_dt",
+    "estimate_pack_power", "load_pack", "mark_reanchored", "pack_from_dict", "pack_power_config", "status_names",
+    "step_dt"]

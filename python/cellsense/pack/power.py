@@ -129,3 +129,26 @@ def estimate_pack_power(pack_est: PackEstimator, log: PackLog, settings: PowerSe
             cols[k] = cols[k] * float(pack_est.spec.series)
     return PackPowerResult(tuple(float(h) for h in hz), run=run, **cols)
 
+
+def power_limits_now(pack_est: PackEstimator, temperature_degC, settings: PowerSettings | None = None
+                     ) -> list[dict[str, Any]]:
+    """The string's limits of the pack's present state (after `PackEstimator.run` / `estimate_pack_power`), one dict
+    per horizon, with the same ratings and power as `estimate_pack_power` (the default rating scaled to the parallel
+    group, a mean-cell pack's power times the series count): its last row, for the state at the log's end.
+    `temperature_degC`: one value per cell, or one for all. (cellsense.estimators.power.pack_power_limits_now takes
+    the cell file's rating unscaled: the same for a 1p pack.)"""
+    core = getattr(pack_est, "last_core", None)
+    if core is None:
+        raise ValueError("power_limits_now: run the PackEstimator over a log first (PackEstimator.run)")
+    s = settings or PowerSettings()
+    cfg = pack_power_config(pack_est, s)
+    t = np.broadcast_to(np.asarray(temperature_degC, float), (core.n_cells,)).copy()
+    k = float(pack_est.spec.series) if pack_est.spec.mean_cell else 1.0
+    out = []
+    for h in s.horizons_s:
+        d = core.power_limits(t, {**cfg, "horizon_s": float(h)})
+        d["discharge_power_W"] *= k
+        d["charge_power_W"] *= k
+        d["horizon_s"] = float(h)
+        out.append(d)
+    return out

@@ -107,7 +107,8 @@ def power_markdown(p: dict) -> list[str]:
                 L.append(f"| {row['horizon_s']:g} s | {d} | - | - | - | not computed | - |")
                 continue
             who = "- (the rating throughout)" if r["cell"] is None else \
-                f"{r['cell_label']} ({100 * r['cell_fraction']:.0f} % of the cell-limited samples; {r['cells_limiting']} cell(s) limiting)"
+                (f"{r['cell_label']} ({100 * r['cell_fraction']:.0f} % of the cell-limited samples; "
+                 f"{r['cells_limiting']} cell(s) limiting)")
             L.append(f"| {row['horizon_s']:g} s | {d} | {r['min_A']:.3g} | {r['median_A']:.3g} | "
                      f"{100 * r['rating_fraction']:.0f} % | {who} | {r.get('limited_by', '-')} |")
     return L + [""]

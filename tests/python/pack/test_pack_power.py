@@ -12,6 +12,7 @@ from cellsense.estimators.base import _core
 from cellsense.estimators.power import LIMITED_BY, PowerSettings, pack_power_limits_now
 from cellsense.pack import (PACK_CELL_NOT_COMPUTED, PackEstimator, PackLog, estimate_pack_power, load_pack,
                             pack_from_dict, pack_power_config)
+from cellsense.pack.power import power_limits_now
 from cellsense.replay.readers import read_log
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pack"
@@ -155,6 +156,25 @@ def test_parallel_groups_scale_the_default_rating_and_mean_cell_the_power():
     s = estimate_pack_power(PackEstimator(single), lg, PowerSettings(horizons_s=(10.0,), **WIDE), initial_soc=[0.5])
     assert np.array_equal(m.discharge_current_A, s.discharge_current_A)
     assert np.allclose(m.discharge_power_W, 10 * s.discharge_power_W, rtol=1e-12)
+
+
+def test_present_state_of_a_parallel_pack_matches_the_whole_log():
+    """cellsense.pack.power.power_limits_now after k samples is row k-1 of estimate_pack_power with the same
+    (parallel-scaled) default rating, on a 2s3p pack where that rating binds part of the time."""
+    soc0 = np.array([0.5, 0.9])
+    spec, log = spread_pack(soc0, parallel=3)
+    ps = PowerSettings(horizons_s=(2.0, 30.0))
+    res = estimate_pack_power(PackEstimator(spec), log, ps, initial_soc=soc0)
+    assert (res.charge_limited_by == 2).any() or (res.discharge_limited_by == 2).any()
+    pe = PackEstimator(spec)
+    with pytest.raises(ValueError, match="run the PackEstimator"):
+        power_limits_now(pe, 25.0, ps)
+    for k in (1, 400, len(log)):
+        pe.run(head(log, k), initial_soc=soc0)
+        for j, d in enumerate(power_limits_now(pe, 25.0, ps)):
+            for q in ("discharge_current_A", "charge_current_A", "discharge_power_W", "charge_power_W"):
+                assert getattr(res, q)[k - 1, j] == d[q], (k, j, q)
+            assert res.discharge_cell[k - 1, j] == d["discharge_cell"] and res.charge_cell[k - 1, j] == d["charge_cell"]
 
 
 def test_bad_settings_are_refused_naming_the_setting():
