@@ -3,6 +3,7 @@
 // cellsense::pack::PackEstimator sized for kMaxCells cells (a run uses n_cells <= kMaxCells).
 // cellsense.pack (python/cellsense/pack.py) picks the class; users never touch this module.
 #include "common.hpp"
+#include "power_columns.hpp"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -30,6 +31,83 @@ using cellsense_py::Arr;
 
 using cellsense_py::scalar;
 
+/// The limiting-cell index of a sample whose pack limits were not computed (a cell's temperature not finite, or
+/// refused): outside the 0-based cell indices; exposed as _core.PACK_CELL_NOT_COMPUTED.
+constexpr std::int16_t kPackCellNotComputed = -1;
+
+/// PyPack::run_power's per-sample output: the series string's limits (power::pack_power_limits) after every
+/// sample for every horizon, each cell at its own temperature. Allocated (and the configuration checked for every
+/// horizon) with the GIL held, record()ed from the whole-log loop (no Python calls), put() into the run's dict.
+template <typename T>
+class PackPowerColumns {
+ public:
+  PackPowerColumns(py::ssize_t n, const py::array_t<double, py::array::c_style | py::array::forcecast>& horizons_s,
+                   const py::dict& cfg)
+      : config_(cellsense_py::load_power_config<T>(cfg)) {
+    const auto hz = horizons_s.template unchecked<1>();
+    for (py::ssize_t j = 0; j < hz.shape(0); ++j) {
+      power::PowerConfig<T> c = config_;
+      c.horizon_s = static_cast<T>(hz(j));
+      if (!c.valid()) { throw py::value_error(cellsense_py::power_refusal(power::PowerStatus::kBadConfig, c)); }
+      horizons_s_.push_back(c.horizon_s);
+    }
+    const py::ssize_t nh = static_cast<py::ssize_t>(horizons_s_.size());
+    for (int q = 0; q < 4; ++q) {
+      cols_[q] = py::array_t<double>({n, nh});
+      col_[q] = cols_[q].mutable_data();
+    }
+    for (int q = 0; q < 2; ++q) {
+      cell_[q] = py::array_t<std::int16_t>({n, nh});
+      cell_ptr_[q] = cell_[q].mutable_data();
+      by_[q] = py::array_t<std::uint8_t>({n, nh});
+      by_ptr_[q] = by_[q].mutable_data();
+    }
+  }
+
+  /// The string's limits of `pack`'s present state (cell c at temperature_degC[c]), as sample k's row.
+  template <class PackT>
+  void record(const PackT& pack, const T* temperature_degC, py::ssize_t k) const {
+    const py::ssize_t nh = static_cast<py::ssize_t>(horizons_s_.size());
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (py::ssize_t j = 0; j < nh; ++j) {
+      const py::ssize_t at = k * nh + j;
+      power::PowerConfig<T> c = config_;
+      c.horizon_s = horizons_s_[static_cast<std::size_t>(j)];
+      power::PackPowerLimits<T> r{};
+      const bool done = power::pack_power_limits(pack, temperature_degC, c, r) == power::PowerStatus::kOk;
+      col_[0][at] = done ? static_cast<double>(r.discharge_current_A) : nan;
+      col_[1][at] = done ? static_cast<double>(r.charge_current_A) : nan;
+      col_[2][at] = done ? static_cast<double>(r.discharge_power_W) : nan;
+      col_[3][at] = done ? static_cast<double>(r.charge_power_W) : nan;
+      cell_ptr_[0][at] = done ? static_cast<std::int16_t>(r.discharge_cell) : kPackCellNotComputed;
+      cell_ptr_[1][at] = done ? static_cast<std::int16_t>(r.charge_cell) : kPackCellNotComputed;
+      by_ptr_[0][at] = done ? static_cast<std::uint8_t>(r.discharge_limited_by) : cellsense_py::kLimitedByNotComputed;
+      by_ptr_[1][at] = done ? static_cast<std::uint8_t>(r.charge_limited_by) : cellsense_py::kLimitedByNotComputed;
+    }
+  }
+
+  void put(py::dict& out) const {
+    out["discharge_current_A"] = cols_[0];
+    out["charge_current_A"] = cols_[1];
+    out["discharge_power_W"] = cols_[2];
+    out["charge_power_W"] = cols_[3];
+    out["discharge_cell"] = cell_[0];
+    out["charge_cell"] = cell_[1];
+    out["discharge_limited_by"] = by_[0];
+    out["charge_limited_by"] = by_[1];
+  }
+
+ private:
+  power::PowerConfig<T> config_;
+  std::vector<T> horizons_s_;
+  py::array_t<double> cols_[4];
+  double* col_[4] = {};
+  py::array_t<std::int16_t> cell_[2];
+  std::int16_t* cell_ptr_[2] = {};
+  py::array_t<std::uint8_t> by_[2];
+  std::uint8_t* by_ptr_[2] = {};
+};
+
 template <class PackT>
 class PyPack {
  public:
@@ -37,6 +115,7 @@ class PyPack {
   using Model = typename PackT::Model;
   using Params = typename Model::Params;
   using OutT = py::array_t<T>;
+  using Sensors = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
 
   PyPack(const py::dict& params, const Arr& capacity_scale, const Arr& resistance_scale, const Arr& initial_soc,
          const py::dict& settings, const py::dict& filter_config)
@@ -82,7 +161,27 @@ class PyPack {
   /// A whole log. dt_s[k] NaN marks a sample that only sets the clock (status kStatusInitial). voltage_V is
   /// (n, cells); temperature_degC is (n, sensors) with cell_sensor[k] the sensor of cell k.
   py::dict run(const Arr& dt_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC,
-               const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& cell_sensor) {
+               const Sensors& cell_sensor) {
+    return run_with(dt_s, current_A, voltage_V, temperature_degC, cell_sensor, nullptr);
+  }
+
+  /// run() plus, after every sample, the series string's limits (power::pack_power_limits, each cell at its own
+  /// sensor's temperature) for each horizon (cfg: PowerConfig fields; its horizon_s replaced by each of
+  /// `horizons_s`). Extra columns [sample, horizon]: discharge/charge current (A), power (W), limiting cell
+  /// (0-based; PACK_CELL_NOT_COMPUTED where not computed), limited_by (LIMITED_BY_NOT_COMPUTED where not computed:
+  /// a cell's temperature not finite, or refused). The estimate is the same as run()'s (the limits only read it).
+  py::dict run_power(const Arr& dt_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC,
+                     const Sensors& cell_sensor, const Arr& horizons_s, const py::dict& cfg) {
+    if (dt_s.ndim() != 1) { throw py::value_error("pack run_power(): dt_s (n) expected"); }
+    const PackPowerColumns<T> sink(dt_s.shape(0), horizons_s, cfg);
+    py::dict out = run_with(dt_s, current_A, voltage_V, temperature_degC, cell_sensor, &sink);
+    sink.put(out);
+    return out;
+  }
+
+ private:
+  py::dict run_with(const Arr& dt_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC,
+                    const Sensors& cell_sensor, const PackPowerColumns<T>* power) {
     const int nc = pack_->n_cells();
     const py::ssize_t n = dt_s.shape(0);
     if (dt_s.ndim() != 1 || current_A.ndim() != 1 || current_A.shape(0) != n || voltage_V.ndim() != 2 ||
@@ -117,6 +216,9 @@ class PyPack {
       std::vector<pack::CellReport<T>> rep(static_cast<size_t>(nc));
       for (py::ssize_t k = 0; k < n; ++k) {
         pack::PackSummary<T> s{};
+        for (int c = 0; c < nc; ++c) {
+          tt[static_cast<size_t>(c)] = static_cast<T>(th[static_cast<size_t>(k) * static_cast<size_t>(ns) + static_cast<size_t>(map[c])]);
+        }
         if (std::isnan(dt[k])) {
           pack_->summarise(s);
           o_ev[k] = kEventInitial;
@@ -129,7 +231,6 @@ class PyPack {
         } else {
           for (int c = 0; c < nc; ++c) {
             vv[static_cast<size_t>(c)] = static_cast<T>(v[static_cast<size_t>(k) * static_cast<size_t>(nc) + static_cast<size_t>(c)]);
-            tt[static_cast<size_t>(c)] = static_cast<T>(th[static_cast<size_t>(k) * static_cast<size_t>(ns) + static_cast<size_t>(map[c])]);
           }
           s = pack_->step(static_cast<T>(dt[k]), static_cast<T>(cur[k]), vv.data(), tt.data(), rep.data());
           o_ev[k] = static_cast<std::uint8_t>(s.event);
@@ -150,6 +251,7 @@ class PyPack {
         o_imin[k] = s.index_min;
         o_imax[k] = s.index_max;
         o_nr[k] = s.n_rejected;
+        if (power != nullptr) { power->record(*pack_, tt.data(), k); }
       }
     }
     py::dict out;
@@ -170,6 +272,7 @@ class PyPack {
     return out;
   }
 
+ public:
   int n_cells() const { return pack_->n_cells(); }
   double capacity_Ah(int k) const { check(k); return static_cast<double>(pack_->capacity_Ah(k)); }
   bool set_capacity_scale(int k, double c) { check(k); return pack_->set_capacity_scale(k, static_cast<T>(c)); }
@@ -220,6 +323,8 @@ void bind_one(py::module_& m, const std::string& name) {
            py::arg("settings"), py::arg("filter_config"))
       .def("run", &PP::run, py::arg("dt_s"), py::arg("current_A"), py::arg("voltage_V"), py::arg("temperature_degC"),
            py::arg("cell_sensor"))
+      .def("run_power", &PP::run_power, py::arg("dt_s"), py::arg("current_A"), py::arg("voltage_V"),
+           py::arg("temperature_degC"), py::arg("cell_sensor"), py::arg("horizons_s"), py::arg("config"))
       .def("capacity_Ah", &PP::capacity_Ah)
       .def("set_capacity_scale", &PP::set_capacity_scale)
       .def("soc_from_ocv", &PP::soc_from_ocv)
@@ -252,6 +357,7 @@ void bind_pack(py::module_& m) {
   m.attr("PACK_STATUS_REINIT_FAILED") = pack::kCellStatusReinitFailed;
   m.attr("PACK_EVENT_CLOCK_REANCHORED") = pack::kEventClockReanchored;
   m.attr("PACK_EVENT_INITIAL") = pack::kEventInitial;
+  m.attr("PACK_CELL_NOT_COMPUTED") = kPackCellNotComputed;
   m.def(
       "pack_gap_within",
       [](double gap_s, double reinit_after_s, double dt_max_s) {

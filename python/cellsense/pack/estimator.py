@@ -157,18 +157,26 @@ class PackEstimator:
 
     def run(self, log: PackLog, initial_soc: np.ndarray | None = None) -> PackResult:
         """The whole log in C++ (GIL released)."""
+        return self.run_core(log, initial_soc)[0]
+
+    def run_core(self, log: PackLog, initial_soc: np.ndarray | None = None,
+                 power: tuple[np.ndarray, dict] | None = None) -> tuple[PackResult, dict]:
+        """`run`, and the core's whole output dict. `power` = (horizons_s, PowerConfig dict): the core's
+        run_power (the series string's limits after every sample, cellsense.pack.power); the estimate is
+        the same as without."""
         soc0 = self.initial_soc(log) if initial_soc is None else np.asarray(initial_soc, float)
         core = self.make_core(soc0)
         dt, reanchored = clock_dt(log.time_s)
-        out = core.run(dt, np.ascontiguousarray(log.current_A, float), np.ascontiguousarray(log.voltage_V, float),
-                       np.ascontiguousarray(log.temperature_degC, float), self.cell_sensor())
+        args = (dt, np.ascontiguousarray(log.current_A, float), np.ascontiguousarray(log.voltage_V, float),
+                np.ascontiguousarray(log.temperature_degC, float), self.cell_sensor())
+        out = core.run(*args) if power is None else core.run_power(*args, *power)
         mark_reanchored(out["status"], out["event"], reanchored)
         self.last_core = core  # the pack's state at the log's end (cellsense.estimators.power.pack_power_limits_now)
         summary = {k: out[k] for k in ("usable_soc", "soc_min", "soc_max", "soc_mean", "imbalance", "dischargeable_Ah",
                                        "chargeable_Ah", "index_min", "index_max", "n_rejected")}
         return PackResult(time_s=np.asarray(log.time_s, float), dt_s=dt, status=out["status"], soc=out["soc"],
                           soc_sigma=out["soc_sigma"], event=out["event"], summary=summary,
-                          reference_soc=log.reference_soc)
+                          reference_soc=log.reference_soc), out
 
     @staticmethod
     def sizeof_cell(filter: str = "ekf", rc_pairs: int = 2, dtype: str = "float32") -> int:

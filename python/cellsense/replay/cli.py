@@ -5,7 +5,8 @@ import time
 
 from .._cliopts import add_no_plots, add_quiet
 from ..cells.ecm_reference import simulate_ecm
-from ..pack import PackEstimator, PackLog, load_pack, pack_from_dict
+from ..estimators.power import PowerSettings
+from ..pack import PackEstimator, PackLog, estimate_pack_power, load_pack, pack_from_dict, pack_power_config
 from . import report, targets
 from .link import FaultPlan
 from .readers import read_log
@@ -32,6 +33,16 @@ def add_cli(subparsers) -> None:
     p.add_argument("--filter", choices=["ekf", "ukf"], default=None, help="override the pack file's filter")
     p.add_argument("--corrupt", type=float, default=0.0, help="fault injection: fraction of STEP frames to corrupt")
     p.add_argument("--drop", type=float, default=0.0, help="fault injection: fraction of STEP frames to drop")
+    p.add_argument("--power", default=None, metavar="H[,H..]",
+                   help="also the pack's state of power on the host: the series string's largest discharge / charge "
+                        "current and power for each horizon (s) after every sample, limited by its weakest cell, with "
+                        "which cell limits it: a table in report.md, columns in results.csv, power.png (docs/replay.md); "
+                        "e.g. --power 2,10,30")
+    p.add_argument("--power-conservative", type=float, default=None, metavar="K",
+                   help="with --power: the limit at SOC - K sigma with the cut-offs tightened by K model-error sigma")
+    p.add_argument("--current-max-A", type=float, default=None,
+                   help="with --power: the string's current rating, both directions (A; default: the cell file's "
+                        "identified current range times the parallel count)")
     add_no_plots(p)
     add_quiet(p, help="no progress lines on stderr (frames replayed with an ETA, a firmware build)")
     p.set_defaults(func=_main)
@@ -40,15 +51,35 @@ def add_cli(subparsers) -> None:
     b.add_argument("--hours", type=float, default=24.0)
     b.add_argument("--qemu", action="store_true", help="also replay a 96s log through QEMU (per-step instructions, parity)")
     b.add_argument("--qemu-frames", type=int, default=600)
+    b.add_argument("--power", default=None, metavar="H[,H..]",
+                   help="also time the host's whole-log pack state of power for these horizons (s), e.g. 2,10,30")
     b.set_defaults(func=_bench)
+
+
+def power_settings(power: str | None, conservative: float | None = None, current_max_A: float | None = None):
+    """--power H[,H..] [--power-conservative K] [--current-max-A A] -> PowerSettings (None without --power)."""
+    if power is None:
+        if conservative is not None or current_max_A is not None:
+            raise ValueError("--power-conservative / --current-max-A need --power")
+        return None
+    try:
+        hz = tuple(float(h) for h in str(power).split(",") if h.strip())
+    except ValueError:
+        raise ValueError(f"--power {power!r}: expected horizons in seconds, e.g. 2,10,30") from None
+    k = 0.0 if conservative is None else float(conservative)
+    return PowerSettings(horizons_s=hz, soc_sigma_k=k, voltage_sigma_k=k, discharge_current_max_A=current_max_A,
+                         charge_current_max_A=current_max_A)
 
 
 def _main(a) -> int:
     spec = load_pack(a.pack)
-    log = read_log(a.log, spec, dbc=a.dbc, progress=not a.quiet)
+    power = power_settings(a.power, a.power_conservative, a.current_max_A)
     est = PackEstimator(spec, filter=a.filter, dtype="float32")
+    if power is not None:  # the settings checked (the core's rule) before the log is read
+        pack_power_config(est, power)
+    log = read_log(a.log, spec, dbc=a.dbc, progress=not a.quiet)
     soc0 = est.initial_soc(log)
-    host = targets.run_host(est, log, soc0)
+    host = targets.run_host(est, log, soc0, power=power)
     device = None
     faults = FaultPlan.random(len(log), a.corrupt, a.drop) if (a.corrupt or a.drop) else None
     kw = dict(timeout_s=a.timeout_s, retries=a.retries, realtime=a.realtime, speed=a.speed, faults=faults,
@@ -107,6 +138,16 @@ def _bench(a) -> int:
     print(f"host: {spec.n_cells}s pack, {len(log):,} samples ({a.hours:g} h at 1 Hz) = {steps / 1e6:.2f} M cell-steps "
           f"in {wall:.2f} s ({1e9 * wall / steps:.0f} ns/cell-step); bar <= 30 s: {'met' if wall <= 30 else 'MISSED'}")
     print(f"host: per-cell estimator {est.sizeof_cell('ekf')} B (EKF, x86-64)")
+    ps = power_settings(a.power)
+    if ps is not None:
+        t0 = time.perf_counter()
+        lim = estimate_pack_power(est, log, ps, initial_soc=soc0)
+        pw = time.perf_counter() - t0
+        nh = len(ps.horizons_s)
+        print(f"host: the same log with the string's state of power for {nh} horizon(s) {list(ps.horizons_s)} s: "
+              f"{pw:.2f} s ({steps * nh / max(pw - wall, 1e-9) / 1e6:.2f} M cell-limits/s beyond the estimate, "
+              f"{steps / pw / 1e6:.2f} M cell-steps/s with the limits); "
+              f"estimate unchanged: {'yes' if lim.run.soc.tobytes() == host.soc.tobytes() else 'NO'}")
     if a.qemu:
         m = a.qemu_frames
         short = PackLog(log.time_s[:m], log.current_A[:m], log.voltage_V[:m], log.temperature_degC[:m], None, log.source)

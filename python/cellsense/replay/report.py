@@ -1,6 +1,6 @@
 """The comparison report of a replay: device vs host per cell, both against the log's reference SOC,
-latency, link faults. Markdown + CSV + plots (matplotlib, optional). `exit_code()` turns it into the
-command's exit status."""
+latency, link faults, and (host run with power settings) the pack's state of power over the log. Markdown + CSV +
+plots (matplotlib, optional). `exit_code()` turns it into the command's exit status."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..pack import CLOCK_REANCHOR_AFTER, EVENTS, PackLog, PackSpec, status_names
-from ..status import EVENT_INITIAL, EVENT_STEP
+from ..estimators.power import LIMITED_BY
+from ..pack import CLOCK_REANCHOR_AFTER, EVENTS, PackLog, PackPowerResult, PackSpec, clock_dt, status_names
+from ..status import EVENT_INITIAL, EVENT_REINIT, EVENT_REST, EVENT_STEP
 from .targets import INSN_PER_TICK, ReplayRun
 
 EXIT_OK = 0
@@ -81,7 +82,36 @@ def compare(spec: PackSpec, log: PackLog, host: ReplayRun, device: ReplayRun | N
                 rep.setdefault("reference", {})[name] = {"rmse": float(np.sqrt(np.mean(e ** 2))),
                                                          "max_abs": float(np.max(np.abs(e))),
                                                          "final_estimate": float(u[sel][-1]), "final_reference": float(ref[sel][-1])}
+    if host.power is not None:
+        rep["power"] = {"horizons_s": list(host.power.horizons_s), "summary": host.power.summary(cell_labels(spec, nc))}
     return rep
+
+
+def cell_labels(spec: PackSpec | None, nc: int) -> list[str]:
+    """Each modelled element's name: its pack-file voltage signal, "mean cell", or "cell k"."""
+    if spec is not None and not spec.mean_cell and len(spec.cells) == nc:
+        return [c.voltage.name for c in spec.cells]
+    return ["mean cell"] if spec is not None and spec.mean_cell else [f"cell {k + 1}" for k in range(nc)]
+
+
+def power_markdown(p: dict) -> list[str]:
+    """The report's state-of-power section: per horizon and direction the smallest and median limit of the string,
+    how often the rating set it, and which cell set it most often (otherwise)."""
+    L = ["## Pack state of power (host, the string's limits after every sample)", "",
+         "| horizon | direction | min (A) | median (A) | set by the rating | cell limiting most often | its constraint |",
+         "|---|---|---|---|---|---|---|"]
+    for row in p["summary"]:
+        for d in ("discharge", "charge"):
+            r = row[d]
+            if not r["samples"]:
+                L.append(f"| {row['horizon_s']:g} s | {d} | - | - | - | not computed | - |")
+                continue
+            who = "- (the rating throughout)" if r["cell"] is None else \
+                (f"{r['cell_label']} ({100 * r['cell_fraction']:.0f} % of the cell-limited samples; "
+                 f"{r['cells_limiting']} cell(s) limiting)")
+            L.append(f"| {row['horizon_s']:g} s | {d} | {r['min_A']:.3g} | {r['median_A']:.3g} | "
+                     f"{100 * r['rating_fraction']:.0f} % | {who} | {r.get('limited_by', '-')} |")
+    return L + [""]
 
 
 def exit_code(rep: dict) -> int:
@@ -149,23 +179,28 @@ def markdown(rep: dict) -> str:
             L.append(f"| {k} | {100 * v['rmse']:.2f} % | {100 * v['max_abs']:.2f} % | {100 * v['final_estimate']:.2f} % | "
                      f"{100 * v['final_reference']:.2f} % |")
         L.append("")
+    if "power" in rep:
+        L += power_markdown(rep["power"])
     return "\n".join(L) + "\n"
 
 
 def write(out: str | Path, rep: dict, log: PackLog, host: ReplayRun, device: ReplayRun | None, plots: bool = True,
           spec: PackSpec | None = None) -> list[Path]:
-    """report.md, report.json, results.csv and (with matplotlib, `plots`) soc.png in `out`; returns the paths.
-    `spec` (the pack file) gives the plot its cell labels and gap threshold."""
+    """report.md, report.json, results.csv and (with matplotlib, `plots`) soc.png in `out`, and with the host run's
+    state of power (`host.power`) its columns in results.csv and power.png; returns the paths. `spec` (the pack
+    file) gives the plots their cell labels."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "report.md", out / "report.json", out / "results.csv"]
     files[0].write_text(markdown(rep))
     files[1].write_text(json.dumps(rep, indent=1, default=str) + "\n")
     nc = host.soc.shape[1]
+    pcols = host.power.columns() if host.power is not None else {}
     with open(files[2], "w") as f:
         cols = ["time_s", "event", "usable_soc_host"] + (["usable_soc_device"] if device else []) + \
                (["reference_soc"] if log.reference_soc is not None else []) + \
-               [f"soc_host_{k + 1}" for k in range(nc)] + ([f"soc_device_{k + 1}" for k in range(nc)] if device else [])
+               [f"soc_host_{k + 1}" for k in range(nc)] + ([f"soc_device_{k + 1}" for k in range(nc)] if device else []) + \
+               list(pcols)
         f.write(",".join(cols) + "\n")
         for i in range(len(log)):
             row = [f"{log.time_s[i]:.3f}", EVENTS.get(int(host.event[i]), str(host.event[i])), f"{host.usable_soc[i]:.7g}"]
@@ -176,6 +211,7 @@ def write(out: str | Path, rep: dict, log: PackLog, host: ReplayRun, device: Rep
             row += [f"{v:.7g}" for v in host.soc[i]]
             if device:
                 row += [f"{v:.7g}" for v in device.soc[i]]
+            row += [f"{v[i]:.7g}" for v in pcols.values()]
             f.write(",".join(row) + "\n")
     if plots:
         try:
@@ -183,12 +219,14 @@ def write(out: str | Path, rep: dict, log: PackLog, host: ReplayRun, device: Rep
         except ImportError:
             return files
         files.append(plot(out / "soc.png", log, host, device, spec=spec))
+        if host.power is not None:
+            files.append(plot_power(out / "power.png", log, host, host.power, spec=spec))
     return files
 
 
 def log_gaps(time_s: np.ndarray, gap_s: float) -> list[tuple[float, float]]:
-    """(start, end) of every step of the log longer than `gap_s` (the pack file's gaps.gap_s: logger or vehicle
-    off), in the log's time."""
+    """(start, end) of every step of the log longer than `gap_s`, in the log's time: re-derived from the timestamps
+    (the plots use the run's own markers instead, `run_gaps`)."""
     t = np.asarray(time_s, float)
     if t.size < 2:
         return []
@@ -197,13 +235,50 @@ def log_gaps(time_s: np.ndarray, gap_s: float) -> list[tuple[float, float]]:
     return [(float(t[j]), float(t[j + 1])) for j in k]
 
 
+def run_gaps(log: PackLog, run: ReplayRun) -> list[tuple[int, float, float]]:
+    """(sample, start, end) of every gap the run handled: the samples whose pack event is rest or reinit (the core's
+    rule: a step longer than the estimator's gap_s, pack::gap_within), from the log clock's time before that step
+    (cellsense.pack.clock_dt) to the sample's."""
+    ev = np.asarray(run.event)
+    k = np.flatnonzero((ev == EVENT_REST) | (ev == EVENT_REINIT))
+    if not k.size:
+        return []
+    t = np.asarray(log.time_s, float)
+    dt = clock_dt(t)[0]
+    return [(int(j), float(t[j] - dt[j]), float(t[j])) for j in k]
+
+
+class _TimeAxis:
+    """The plots' time axis: time since the log's start (h above 3 h, else s), a NaN row inserted before each
+    sample that follows a gap (`broken`: no line across a time the log does not cover), the gaps shaded."""
+
+    def __init__(self, log: PackLog, host: ReplayRun, spec: PackSpec | None) -> None:
+        self.gaps = run_gaps(log, host)
+        self.gap_s = host.gap_s if host.gap_s is not None else spec.gaps.gap_s if spec is not None else 30.0
+        t = np.asarray(log.time_s, float)
+        self.t0 = float(t[0])
+        self.scale, self.unit = (3600.0, "h") if float(t[-1] - self.t0) > 3 * 3600.0 else (1.0, "s")
+        self.cut = np.array([j for j, _, _ in self.gaps], dtype=int)
+        self.t = self.broken((t - self.t0) / self.scale)
+
+    def broken(self, a) -> np.ndarray:
+        a = np.asarray(a, float)
+        return np.insert(a, self.cut, np.nan, axis=0) if self.cut.size else a
+
+    def shade(self, axes, legend_ax) -> None:
+        for a in axes:
+            for k, (_, g0, g1) in enumerate(self.gaps):
+                a.axvspan((g0 - self.t0) / self.scale, (g1 - self.t0) / self.scale, color="0.6", alpha=0.3, lw=0,
+                          label=(f"gap in the log (> {self.gap_s:g} s)" if k == 0 and a is legend_ax else None))
+
+
 def plot(path: str | Path, log: PackLog, host: ReplayRun, device: ReplayRun | None, spec: PackSpec | None = None,
          title: str | None = None) -> Path:
     """The replay plot: every cell's SOC (labelled with its pack-file voltage signal, or "cell k"; above 12 cells
     only the lowest and highest at the end are labelled), the pack's usable SOC and the log's reference SOC
-    on top; below, |device - host| per cell (or the cell imbalance for a host-only replay). Time gaps in the
-    log (steps longer than the pack file's gaps.gap_s, 30 s by default) are shaded on both axes. Titled with
-    the log, the pack and the target. Needs matplotlib."""
+    on top; below, |device - host| per cell (or the cell imbalance for a host-only replay). The gaps the host
+    run handled (its rest / reinit events: steps longer than the estimator's gap_s, 30 s by default) are shaded
+    on both axes and no line is drawn across them. Titled with the log, the pack and the target. Needs matplotlib."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -211,21 +286,9 @@ def plot(path: str | Path, log: PackLog, host: ReplayRun, device: ReplayRun | No
 
     path = Path(path)
     nc = host.soc.shape[1]
-    labels = ([c.voltage.name for c in spec.cells] if spec is not None and not spec.mean_cell and len(spec.cells) == nc
-              else ["mean cell"] if spec is not None and spec.mean_cell else [f"cell {k + 1}" for k in range(nc)])
-    gap_s = spec.gaps.gap_s if spec is not None else 30.0
-    gaps = log_gaps(log.time_s, gap_s)
-    t0 = float(log.time_s[0])
-    hours = float(log.time_s[-1] - t0) > 3 * 3600.0
-    scale, unit = (3600.0, "h") if hours else (1.0, "s")
-    # a NaN row after each gap, so no line is drawn across a time the log does not cover
-    cut = np.flatnonzero(np.diff(np.asarray(log.time_s, float)) > gap_s) + 1
-
-    def broken(a):
-        a = np.asarray(a, float)
-        return np.insert(a, cut, np.nan, axis=0) if cut.size else a
-
-    t = broken((np.asarray(log.time_s, float) - t0) / scale)
+    labels = cell_labels(spec, nc)
+    ta = _TimeAxis(log, host, spec)
+    t, broken = ta.t, ta.broken
     fig, ax = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
     soc = broken(100 * host.soc.astype(float))
     few = nc <= 12
@@ -253,17 +316,68 @@ def plot(path: str | Path, log: PackLog, host: ReplayRun, device: ReplayRun | No
     else:
         ax[1].plot(t, broken(100 * (host.soc.max(1) - host.soc.min(1)).astype(float)), "k", lw=0.8)
         ax[1].set_ylabel("imbalance max - min (points)")
-    for a in ax:
-        for k, (g0, g1) in enumerate(gaps):
-            a.axvspan((g0 - t0) / scale, (g1 - t0) / scale, color="0.6", alpha=0.3, lw=0,
-                      label=(f"gap in the log (> {gap_s:g} s)" if k == 0 and a is ax[1] else None))
-    if gaps:
+    ta.shade(ax, ax[1])
+    if ta.gaps:
         ax[1].legend(loc="best", fontsize=7)
-    ax[1].set_xlabel(f"time since the log's start ({unit})")
+    ax[1].set_xlabel(f"time since the log's start ({ta.unit})")
     target = device.target if device is not None else "host only"
+    ng = len(ta.gaps)
     head = title or (f"{Path(str(log.source)).name}: " + (f"pack {spec.name}, " if spec is not None and spec.name else "")
                      + f"{nc} cell{'s' if nc != 1 else ''}, {len(log):,} samples, target {target}"
-                     + (f", {len(gaps)} gap{'s' if len(gaps) != 1 else ''} shaded" if gaps else ""))
+                     + (f", {ng} gap{'s' if ng != 1 else ''} shaded" if ng else ""))
+    fig.suptitle(head, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+#: how many limiting-cell changes a power plot labels (the longest stretches); every change is marked
+MAX_CELL_LABELS = 12
+
+
+def plot_power(path: str | Path, log: PackLog, host: ReplayRun, power: PackPowerResult, spec: PackSpec | None = None,
+               title: str | None = None) -> Path:
+    """The pack's state of power over the log: the string's discharge (top) and charge (bottom) current limit for
+    every horizon; on the 10 s horizon (else the first) each change of the limiting cell is marked and the longest
+    stretches are labelled with that cell (samples where the rating sets the limit name no cell). Gaps as in
+    `plot`. Needs matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    labels = cell_labels(spec, host.soc.shape[1])
+    ta = _TimeAxis(log, host, spec)
+    hz = list(power.horizons_s)
+    j0 = hz.index(10.0) if 10.0 in hz else 0
+    rating = next(c for c, name in LIMITED_BY.items() if name == "current")
+    fig, ax = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+    for a, d in zip(ax, ("discharge", "charge")):
+        cur = getattr(power, f"{d}_current_A")
+        for j, h in enumerate(hz):
+            a.plot(ta.t, ta.broken(cur[:, j]), lw=1.4 if j == j0 else 0.8, label=f"{h:g} s")
+        cell = getattr(power, f"{d}_cell")[:, j0].astype(int)
+        named = (cell >= 0) & (getattr(power, f"{d}_limited_by")[:, j0] != rating) & np.isfinite(cur[:, j0])
+        who = np.where(named, cell, -1)
+        start = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
+        runs = [(int(b), int(e)) for b, e in zip(start, np.r_[start[1:], len(who)]) if who[b] >= 0]
+        tt = (np.asarray(log.time_s, float) - ta.t0) / ta.scale
+        if runs:
+            b = np.array([r[0] for r in runs])
+            a.plot(tt[b], cur[b, j0], "kv" if d == "discharge" else "k^", ms=4, ls="none",
+                   label=f"limiting cell ({hz[j0]:g} s), marked where it changes")
+            for s0, e0 in sorted(runs, key=lambda r: r[0] - r[1])[:MAX_CELL_LABELS]:
+                a.annotate(labels[who[s0]], (tt[s0], cur[s0, j0]), fontsize=7, xytext=(2, 4),
+                           textcoords="offset points")
+        a.set_ylabel(f"{d} limit (A)")
+    ta.shade(ax, ax[1])
+    for a in ax:
+        a.legend(loc="best", fontsize=7, ncol=2)
+    ax[1].set_xlabel(f"time since the log's start ({ta.unit})")
+    head = title or (f"{Path(str(log.source)).name}: " + (f"pack {spec.name}, " if spec is not None and spec.name else "")
+                     + "the string's current limits (its weakest cell's) per horizon")
     fig.suptitle(head, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

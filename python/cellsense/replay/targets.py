@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from .._io import Progress
+from ..estimators.power import PowerSettings
 from ..mcu.firmware import McuBenchError, build, source_dir
-from ..pack import PackEstimator, PackLog, clock_dt, mark_reanchored
+from ..pack import PackEstimator, PackLog, PackPowerResult, clock_dt, estimate_pack_power, mark_reanchored
 from . import framing as fr
 from .link import CanLink, FaultPlan, FaultyLink, Link, SerialLink
 from .session import DeviceError, Session
@@ -49,14 +50,24 @@ class ReplayRun:
     error_frame: int | None = None
     detected_after_s: float | None = None  #: time from the last good answer to the error report
     device: dict = field(default_factory=dict)
+    gap_s: float | None = None     #: the estimator's gap threshold (s; pack::gap_within of the pack file's and dt_max_s)
+    power: PackPowerResult | None = None  #: host with `power`: the string's limits per sample (cellsense.pack.power)
 
 
-def run_host(est: PackEstimator, log: PackLog, initial_soc: np.ndarray) -> ReplayRun:
+def run_host(est: PackEstimator, log: PackLog, initial_soc: np.ndarray, power: PowerSettings | None = None) -> ReplayRun:
+    """The host module over the whole log; with `power` also the series string's limits after every sample (one
+    run: the estimate is the same)."""
     t0 = time.perf_counter()
-    r = est.run(log, initial_soc=initial_soc)
+    lim = None
+    if power is None:
+        r = est.run(log, initial_soc=initial_soc)
+    else:
+        lim = estimate_pack_power(est, log, power, initial_soc=initial_soc)
+        r = lim.run
     wall = time.perf_counter() - t0
     n = len(log)
-    return ReplayRun("host", n, n, r.status, r.soc, r.soc_sigma, r.event, r.summary["usable_soc"], wall_s=wall)
+    return ReplayRun("host", n, n, r.status, r.soc, r.soc_sigma, r.event, r.summary["usable_soc"], wall_s=wall,
+                     gap_s=float(est.gap_s), power=lim)
 
 
 def free_port() -> int:
