@@ -221,20 +221,39 @@ def time_to_full(est, charge_current_A: float, soc_max: float = 1.0) -> tuple[fl
     return _impl(est).time_to_full(float(charge_current_A), float(soc_max))
 
 
+def pack_power_config(pack_est, settings: PowerSettings | None = None) -> dict[str, float]:
+    """The core's PowerConfig fields (horizon_s excepted) for a pack's series elements (`pack_est`: a
+    cellsense.pack.PackEstimator): the cell file's, through `PowerSettings.core_dict` (checked by the core's rule),
+    with a default rating (None) scaled to the parallel group, which shares the string's current; a rating given
+    explicitly is the string's current."""
+    s = settings or PowerSettings()
+    cfg = s.core_dict(pack_est.spec.cell)
+    p = float(pack_est.spec.parallel)
+    if s.discharge_current_max_A is None:
+        cfg["discharge_current_max_A"] *= p
+    if s.charge_current_max_A is None:
+        cfg["charge_current_max_A"] *= p
+    return cfg
+
+
 def pack_power_limits_now(pack_est, temperature_degC, settings: PowerSettings | None = None) -> list[dict[str, Any]]:
     """A series string's limits after `PackEstimator.run` (its state at the log's end), one dict per horizon: the
     smallest limit over the cells in each direction, which cell sets it (``discharge_cell`` / ``charge_cell``,
-    0-based) and why, the string's power (that current times the sum of the cells' predicted voltages).
-    `temperature_degC`: one value per cell, or one for all."""
+    0-based) and why, the string's power (that current times the sum of the cells' predicted voltages; a mean-cell
+    pack's times the series count). Ratings as `pack_power_config`: the same as cellsense.pack.estimate_pack_power's
+    rows, whose last row this is. `temperature_degC`: one value per cell, or one for all."""
     core = getattr(pack_est, "last_core", None)
     if core is None:
         raise ValueError("pack_power_limits_now: run the PackEstimator over a log first (PackEstimator.run)")
     s = settings or PowerSettings()
-    cfg = s.core_dict(pack_est.spec.cell)
+    cfg = pack_power_config(pack_est, s)
     t = np.broadcast_to(np.asarray(temperature_degC, float), (core.n_cells,)).copy()
+    k = float(pack_est.spec.series) if pack_est.spec.mean_cell else 1.0
     out = []
     for h in s.horizons_s:
         d = core.power_limits(t, {**cfg, "horizon_s": float(h)})
+        d["discharge_power_W"] *= k
+        d["charge_power_W"] *= k
         d["horizon_s"] = float(h)
         out.append(d)
     return out

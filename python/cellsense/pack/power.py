@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..estimators.power import LIMITED_BY, PowerSettings
+from ..estimators.power import LIMITED_BY, PowerSettings, pack_power_config, pack_power_limits_now
 from .estimator import PackEstimator, PackLog, PackResult
 
 #: the limiting-cell index of a sample whose limits were not computed (a cell's temperature not finite, or
@@ -33,19 +33,6 @@ PACK_CELL_NOT_COMPUTED = -1
 
 _COLUMNS = ("discharge_current_A", "charge_current_A", "discharge_power_W", "charge_power_W", "discharge_cell",
             "charge_cell", "discharge_limited_by", "charge_limited_by")
-
-
-def pack_power_config(pack_est: PackEstimator, settings: PowerSettings | None = None) -> dict[str, float]:
-    """The core's PowerConfig fields (horizon_s excepted) for the pack's series elements: the cell file's, through
-    `PowerSettings.core_dict` (checked by the core's rule), with a default rating scaled to the parallel group."""
-    s = settings or PowerSettings()
-    cfg = s.core_dict(pack_est.spec.cell)
-    p = float(pack_est.spec.parallel)
-    if s.discharge_current_max_A is None:
-        cfg["discharge_current_max_A"] *= p
-    if s.charge_current_max_A is None:
-        cfg["charge_current_max_A"] *= p
-    return cfg
 
 
 @dataclass
@@ -130,25 +117,5 @@ def estimate_pack_power(pack_est: PackEstimator, log: PackLog, settings: PowerSe
     return PackPowerResult(tuple(float(h) for h in hz), run=run, **cols)
 
 
-def power_limits_now(pack_est: PackEstimator, temperature_degC, settings: PowerSettings | None = None
-                     ) -> list[dict[str, Any]]:
-    """The string's limits of the pack's present state (after `PackEstimator.run` / `estimate_pack_power`), one dict
-    per horizon, with the same ratings and power as `estimate_pack_power` (the default rating scaled to the parallel
-    group, a mean-cell pack's power times the series count): its last row, for the state at the log's end.
-    `temperature_degC`: one value per cell, or one for all. (cellsense.estimators.power.pack_power_limits_now takes
-    the cell file's rating unscaled: the same for a 1p pack.)"""
-    core = getattr(pack_est, "last_core", None)
-    if core is None:
-        raise ValueError("power_limits_now: run the PackEstimator over a log first (PackEstimator.run)")
-    s = settings or PowerSettings()
-    cfg = pack_power_config(pack_est, s)
-    t = np.broadcast_to(np.asarray(temperature_degC, float), (core.n_cells,)).copy()
-    k = float(pack_est.spec.series) if pack_est.spec.mean_cell else 1.0
-    out = []
-    for h in s.horizons_s:
-        d = core.power_limits(t, {**cfg, "horizon_s": float(h)})
-        d["discharge_power_W"] *= k
-        d["charge_power_W"] *= k
-        d["horizon_s"] = float(h)
-        out.append(d)
-    return out
+#: the string's limits of the pack's present state: one rule with the whole-log rows (estimators.power)
+power_limits_now = pack_power_limits_now
