@@ -7,7 +7,7 @@ import sys
 from .. import __version__
 from .._cliopts import add_cell, require_cell
 from .._io import MissingExtraError, check_command_extras, missing_extra_message, require
-from ..estimators.power import PowerSettings, parse_derating
+from ..estimators.power import add_power_cli, power_settings_from_cli
 from ..estimators.settings import EstimatorSettings, NoiseSettings
 from ..estimators.soh import SohSettings
 from ..evaluate.bench import bench, format_bench
@@ -39,19 +39,11 @@ def _estimate_cli(sub) -> None:
                         "well-fitted cell the correction costs SOC accuracy, on an aged cell it is what keeps it)")
     p.add_argument("--state-in", default=None, help="with --soh: continue from this saved state (JSON)")
     p.add_argument("--state-out", default=None, help="with --soh: save the state at the end of the log (JSON)")
-    p.add_argument("--power", default=None, metavar="H[,H..]",
-                   help="also the largest discharge / charge current and power the cell can sustain for each horizon "
-                        "(s), after every sample: adds i_dis_max_<H>s_A, i_chg_max_<H>s_A, p_dis_max_<H>s_W, "
-                        "p_chg_max_<H>s_W (docs/power.md); e.g. --power 2,10,30")
-    p.add_argument("--power-conservative", type=float, default=None, metavar="K",
-                   help="with --power: the limit at SOC - K sigma with the cut-offs tightened by K model-error sigma")
-    p.add_argument("--current-max-A", type=float, default=None,
-                   help="with --power: the cell's current rating, both directions (A; default: the cell file's current range)")
-    p.add_argument("--derating", default=None, metavar="T:D:C[,T:D:C..]",
-                   help="with --power: the ratings' temperature derating, rows of cell temperature (degC), discharge "
-                        "and charge factor in [0, 1], linear between, held beyond (e.g. 0:0.5:0,10:1:0.5,45:1:1: no "
-                        "charge at or below 0 degC; a first T below 0: --derating=-10:0.5:0,...); default: the cell "
-                        "file's, if any (docs/power.md)")
+    add_power_cli(p, power_help="also the largest discharge / charge current and power the cell can sustain for each "
+                                "horizon (s), after every sample: adds i_dis_max_<H>s_A, i_chg_max_<H>s_A, "
+                                "p_dis_max_<H>s_W, p_chg_max_<H>s_W (docs/power.md); e.g. --power 2,10,30",
+                  rating_help="with --power: the cell's current rating, both directions (A; default: the cell file's "
+                              "current range)")
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="also draw SOC (with the truth if the log has soc_true), its error with the 3-sigma band, "
                         "and the voltage innovation with its 3-sigma band (needs matplotlib: cellsense[sim])")
@@ -83,18 +75,7 @@ def _estimate_main(a) -> int:
                          "re-initialised from the log's first rested voltage, capacity and R0 carried)")
     if (a.state_in or a.state_out or a.no_ocv_learning) and not a.soh:
         raise ValueError("--state-in / --state-out / --no-ocv-learning need --soh")
-    power = None
-    if a.power is not None:
-        try:
-            hz = tuple(float(h) for h in str(a.power).split(",") if h.strip())
-        except ValueError:
-            raise ValueError(f"--power {a.power!r}: expected horizons in seconds, e.g. 2,10,30") from None
-        k = 0.0 if a.power_conservative is None else float(a.power_conservative)
-        derating = None if a.derating is None else parse_derating(a.derating)
-        power = PowerSettings(horizons_s=hz, soc_sigma_k=k, voltage_sigma_k=k, discharge_current_max_A=a.current_max_A,
-                              charge_current_max_A=a.current_max_A, derating=derating)
-    elif a.power_conservative is not None or a.current_max_A is not None or a.derating is not None:
-        raise ValueError("--power-conservative / --current-max-A / --derating need --power")
+    power = power_settings_from_cli(a)
     r = estimate(require_cell(a, "estimate"), a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc, dtype=a.dtype,
                  noise=noise, settings=settings, soh=(SohSettings(ocv_learning=False) if a.no_ocv_learning else True) if a.soh else None, state_in=a.state_in,
                  state_out=a.state_out, power=power)

@@ -132,6 +132,41 @@ def current_derating(cell) -> list[tuple[float, float, float]]:
     return [] if rows is None else _derating_rows(rows, f'{cell.source}: limits."{L_DERATING}"')
 
 
+def add_power_cli(p, power_help: str, rating_help: str) -> None:
+    """The state-of-power options of a verb (cellsense estimate, cellsense replay): --power H[,H..],
+    --power-conservative K, --current-max-A A, --derating T:D:C[,..]; `power_help` / `rating_help` say what they
+    mean for that verb. Read back with `power_settings_from_cli`."""
+    p.add_argument("--power", default=None, metavar="H[,H..]", help=power_help)
+    p.add_argument("--power-conservative", type=float, default=None, metavar="K",
+                   help="with --power: the limit at SOC - K sigma with the cut-offs tightened by K model-error sigma")
+    p.add_argument("--current-max-A", type=float, default=None, help=rating_help)
+    p.add_argument("--derating", default=None, metavar="T:D:C[,T:D:C..]",
+                   help="with --power: the ratings' temperature derating, rows of cell temperature (degC), discharge "
+                        "and charge factor in [0, 1], linear between, held beyond (e.g. 0:0.5:0,10:1:0.5,45:1:1: no "
+                        "charge at or below 0 degC; a first T below 0: --derating=-10:0.5:0,...); default: the cell "
+                        "file's, if any (docs/power.md)")
+
+
+def power_settings_from_cli(a) -> "PowerSettings | None":
+    """The PowerSettings of `add_power_cli`'s options (None without --power; ValueError naming the option). A verb
+    that declares only --power (replay-bench) gets the defaults of the others."""
+    conservative = getattr(a, "power_conservative", None)
+    current_max_A = getattr(a, "current_max_A", None)
+    derating_text = getattr(a, "derating", None)
+    if a.power is None:
+        if conservative is not None or current_max_A is not None or derating_text is not None:
+            raise ValueError("--power-conservative / --current-max-A / --derating need --power")
+        return None
+    try:
+        hz = tuple(float(h) for h in str(a.power).split(",") if h.strip())
+    except ValueError:
+        raise ValueError(f"--power {a.power!r}: expected horizons in seconds, e.g. 2,10,30") from None
+    k = 0.0 if conservative is None else float(conservative)
+    derating = None if derating_text is None else parse_derating(derating_text)
+    return PowerSettings(horizons_s=hz, soc_sigma_k=k, voltage_sigma_k=k, discharge_current_max_A=current_max_A,
+                         charge_current_max_A=current_max_A, derating=derating)
+
+
 def parse_derating(text: str) -> list[tuple[float, float, float]]:
     """The CLI's --derating "T:d:c,T:d:c,..." (degC, discharge factor, charge factor) as rows."""
     rows = [part.split(":") for part in str(text).split(",") if part.strip()]

@@ -5,7 +5,7 @@ import time
 
 from .._cliopts import add_no_plots, add_quiet
 from ..cells.ecm_reference import simulate_ecm
-from ..estimators.power import PowerSettings
+from ..estimators.power import add_power_cli, power_settings_from_cli
 from ..pack import PackEstimator, PackLog, estimate_pack_power, load_pack, pack_from_dict, pack_power_config
 from . import report, targets
 from .link import FaultPlan
@@ -33,15 +33,11 @@ def add_cli(subparsers) -> None:
     p.add_argument("--filter", choices=["ekf", "ukf"], default=None, help="override the pack file's filter")
     p.add_argument("--corrupt", type=float, default=0.0, help="fault injection: fraction of STEP frames to corrupt")
     p.add_argument("--drop", type=float, default=0.0, help="fault injection: fraction of STEP frames to drop")
-    p.add_argument("--power", default=None, metavar="H[,H..]",
-                   help="also the pack's state of power on the host: the series string's largest discharge / charge "
+    add_power_cli(p, power_help="also the pack's state of power on the host: the series string's largest discharge / charge "
                         "current and power for each horizon (s) after every sample, limited by its weakest cell, with "
                         "which cell limits it: a table in report.md, columns in results.csv, power.png (docs/replay.md); "
-                        "e.g. --power 2,10,30")
-    p.add_argument("--power-conservative", type=float, default=None, metavar="K",
-                   help="with --power: the limit at SOC - K sigma with the cut-offs tightened by K model-error sigma")
-    p.add_argument("--current-max-A", type=float, default=None,
-                   help="with --power: the string's current rating, both directions (A; default: the cell file's "
+                        "e.g. --power 2,10,30",
+                  rating_help="with --power: the string's current rating, both directions (A; default: the cell file's "
                         "identified current range times the parallel count)")
     add_no_plots(p)
     add_quiet(p, help="no progress lines on stderr (frames replayed with an ETA, a firmware build)")
@@ -56,24 +52,9 @@ def add_cli(subparsers) -> None:
     b.set_defaults(func=_bench)
 
 
-def power_settings(power: str | None, conservative: float | None = None, current_max_A: float | None = None):
-    """--power H[,H..] [--power-conservative K] [--current-max-A A] -> PowerSettings (None without --power)."""
-    if power is None:
-        if conservative is not None or current_max_A is not None:
-            raise ValueError("--power-conservative / --current-max-A need --power")
-        return None
-    try:
-        hz = tuple(float(h) for h in str(power).split(",") if h.strip())
-    except ValueError:
-        raise ValueError(f"--power {power!r}: expected horizons in seconds, e.g. 2,10,30") from None
-    k = 0.0 if conservative is None else float(conservative)
-    return PowerSettings(horizons_s=hz, soc_sigma_k=k, voltage_sigma_k=k, discharge_current_max_A=current_max_A,
-                         charge_current_max_A=current_max_A)
-
-
 def _main(a) -> int:
     spec = load_pack(a.pack)
-    power = power_settings(a.power, a.power_conservative, a.current_max_A)
+    power = power_settings_from_cli(a)
     est = PackEstimator(spec, filter=a.filter, dtype="float32")
     if power is not None:  # the settings checked (the core's rule) before the log is read
         pack_power_config(est, power)
@@ -138,7 +119,7 @@ def _bench(a) -> int:
     print(f"host: {spec.n_cells}s pack, {len(log):,} samples ({a.hours:g} h at 1 Hz) = {steps / 1e6:.2f} M cell-steps "
           f"in {wall:.2f} s ({1e9 * wall / steps:.0f} ns/cell-step); bar <= 30 s: {'met' if wall <= 30 else 'MISSED'}")
     print(f"host: per-cell estimator {est.sizeof_cell('ekf')} B (EKF, x86-64)")
-    ps = power_settings(a.power)
+    ps = power_settings_from_cli(a)
     if ps is not None:
         t0 = time.perf_counter()
         lim = estimate_pack_power(est, log, ps, initial_soc=soc0)

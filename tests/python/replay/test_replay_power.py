@@ -14,7 +14,8 @@ from cellsense.estimators.power import PowerSettings
 from cellsense.estimators.settings import EstimatorSettings
 from cellsense.pack import PackEstimator, PackLog, estimate_pack_power, load_pack, pack_from_dict
 from cellsense.replay import report, targets
-from cellsense.replay.cli import add_cli, power_settings
+from cellsense.estimators.power import power_settings_from_cli
+from cellsense.replay.cli import add_cli
 from cellsense.replay.readers import read_log
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "pack"
@@ -112,12 +113,19 @@ def test_without_power_the_report_is_unchanged(tmp_path):
 
 
 def test_power_options_are_checked():
+    from argparse import Namespace
+
+    def opts(power=None, conservative=None, current_max_A=None, derating=None):
+        return Namespace(power=power, power_conservative=conservative, current_max_A=current_max_A, derating=derating)
+
     with pytest.raises(ValueError, match="need --power"):
-        power_settings(None, conservative=3.0)
+        power_settings_from_cli(opts(None, conservative=3.0))
     with pytest.raises(ValueError, match="expected horizons"):
-        power_settings("2,ten")
-    ps = power_settings("2,10,30", 3.0, 40.0)
+        power_settings_from_cli(opts("2,ten"))
+    ps = power_settings_from_cli(opts("2,10,30", 3.0, 40.0, "0:0.5:0,10:1:1"))
     assert ps.horizons_s == (2.0, 10.0, 30.0) and ps.soc_sigma_k == 3.0 and ps.charge_current_max_A == 40.0
+    assert [tuple(r) for r in ps.derating] == [(0.0, 0.5, 0.0), (10.0, 1.0, 1.0)]
+    assert power_settings_from_cli(Namespace(power=None)) is None  # replay-bench declares only --power
     a = _parse("--log", "x", "--pack", str(FIX / "sim12s.pack.json"), "--out", "o", "--power", "2,-1")
     with pytest.raises(ValueError, match="horizons_s"):  # refused before the log is read
         a.func(a)
