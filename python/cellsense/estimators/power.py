@@ -132,6 +132,20 @@ def current_derating(cell) -> list[tuple[float, float, float]]:
     return [] if rows is None else _derating_rows(rows, f'{cell.source}: limits."{L_DERATING}"')
 
 
+def limit_columns(res) -> dict[str, np.ndarray]:
+    """The CSV columns of whole-log limits (`res`: horizons_s and [sample, horizon] arrays discharge/charge
+    current and power, as PowerResult and cellsense.pack.PackPowerResult have): i_dis_max_<h>s_A, i_chg_max_<h>s_A,
+    p_dis_max_<h>s_W, p_chg_max_<h>s_W per horizon, the one naming of estimate's and replay's CSVs."""
+    out = {}
+    for j, h in enumerate(res.horizons_s):
+        tag = f"{h:g}s"
+        out[f"i_dis_max_{tag}_A"] = res.discharge_current_A[:, j]
+        out[f"i_chg_max_{tag}_A"] = res.charge_current_A[:, j]
+        out[f"p_dis_max_{tag}_W"] = res.discharge_power_W[:, j]
+        out[f"p_chg_max_{tag}_W"] = res.charge_power_W[:, j]
+    return out
+
+
 def add_power_cli(p, power_help: str, rating_help: str) -> None:
     """The state-of-power options of a verb (cellsense estimate, cellsense replay): --power H[,H..],
     --power-conservative K, --current-max-A A, --derating T:D:C[,..]; `power_help` / `rating_help` say what they
@@ -193,14 +207,7 @@ class PowerResult:
 
     def columns(self) -> dict[str, np.ndarray]:
         """Flat columns for a CSV: i_dis_max_<h>s_A, i_chg_max_<h>s_A, p_dis_max_<h>s_W, p_chg_max_<h>s_W."""
-        out = {}
-        for j, h in enumerate(self.horizons_s):
-            tag = f"{h:g}s"
-            out[f"i_dis_max_{tag}_A"] = self.discharge_current_A[:, j]
-            out[f"i_chg_max_{tag}_A"] = self.charge_current_A[:, j]
-            out[f"p_dis_max_{tag}_W"] = self.discharge_power_W[:, j]
-            out[f"p_chg_max_{tag}_W"] = self.charge_power_W[:, j]
-        return out
+        return limit_columns(self)
 
 
 def _impl(est):

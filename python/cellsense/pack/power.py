@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..estimators.power import LIMITED_BY, PowerSettings, pack_power_config, pack_power_limits_now
+from ..estimators.power import LIMITED_BY, PowerSettings, limit_columns, pack_power_config, pack_power_limits_now
 from .estimator import PackEstimator, PackLog, PackResult
 
 #: the limiting-cell index of a sample whose limits were not computed (a cell's temperature not finite, or
@@ -58,13 +58,9 @@ class PackPowerResult:
     def columns(self) -> dict[str, np.ndarray]:
         """Flat columns for a CSV: i_dis_max_<h>s_A, i_chg_max_<h>s_A, p_dis_max_<h>s_W, p_chg_max_<h>s_W and the
         limiting cells dis_cell_<h>s / chg_cell_<h>s (1-based as in the report; 0 where not computed)."""
-        out = {}
+        out = limit_columns(self)
         for j, h in enumerate(self.horizons_s):
             tag = f"{h:g}s"
-            out[f"i_dis_max_{tag}_A"] = self.discharge_current_A[:, j]
-            out[f"i_chg_max_{tag}_A"] = self.charge_current_A[:, j]
-            out[f"p_dis_max_{tag}_W"] = self.discharge_power_W[:, j]
-            out[f"p_chg_max_{tag}_W"] = self.charge_power_W[:, j]
             out[f"dis_cell_{tag}"] = self.discharge_cell[:, j].astype(np.int32) + 1
             out[f"chg_cell_{tag}"] = self.charge_cell[:, j].astype(np.int32) + 1
         return out
