@@ -193,7 +193,7 @@ void cs_config_default(cs_config* c) {
   // The filter's tuning and the initial state: the Python package's NoiseSettings defaults (the core has
   // no default process noise or initial state; tests/python/mcu/test_export_c.py checks that they agree).
   c->current_sigma_A = 0.05f;
-  c->soc_per_sqrt_s = 2.5e-4f;
+  c->soc_per_sqrt_s = 2e-4f;
   c->v_rc_V_per_sqrt_s = 5e-4f;
   c->hysteresis_per_sqrt_s = 1e-3f;
   c->initial_soc = 0.5f;

@@ -291,7 +291,9 @@ class EstimatorBase:
     #: the error concurrent use raises (docs/hardening.md)
     CONCURRENT_USE = "estimator is in use by another thread; use one estimator per thread"
     #: appended to every estimator class's docstring
-    THREADS_DOC = """    Threads: use one estimator per thread. Every public method and property (run, step, state,
+    THREADS_DOC = """    Notes
+    -----
+    Threads: use one estimator per thread. Every public method and property (run, step, state,
     covariance, save_state, restore_state, ...) takes the estimator for its duration; a second thread
     calling into the same estimator meanwhile gets RuntimeError("estimator is in use by another thread;
     use one estimator per thread") at once (it never waits, and never sees a half-updated state).

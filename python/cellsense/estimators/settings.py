@@ -131,7 +131,9 @@ class NoiseSettings:
     #: None: the cell file's "Model error correlation [s]" (absent: the constant-sigma path)
     model_error_correlation_s: float | None = None
     current_sigma_A: float = 0.05           #: current sensor noise, 1 sigma (A)
-    soc_per_sqrt_s: float = 2.5e-4          #: SOC random walk (1/sqrt(s)); covers offset and capacity error
+    #: SOC random walk (1/sqrt(s)); covers the current sensor's offset and gain and the capacity error. 2e-4 since
+    #: 2026-12-06 (2.5e-4 before; 3e-4 before issue #17): the real cell's case-B matrix, docs/real-data.md
+    soc_per_sqrt_s: float = 2e-4
     v_rc_V_per_sqrt_s: float = 5e-4         #: RC voltage random walk (V/sqrt(s))
     hysteresis_per_sqrt_s: float = 1e-3     #: hysteresis state random walk (1/sqrt(s))
     initial_soc_sigma: float = 0.25         #: 1 sigma of the initial SOC (1)

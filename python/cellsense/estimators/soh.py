@@ -54,7 +54,7 @@ class SohSettings:
     r0_scale_min: float = 0.2
     r0_scale_max: float = 5.0
     ocv_learning: bool = True               #: learn the aged cell's OCV correction (docs/soh.md)
-    ocv_sigma_V: float = 0.05               #: prior 1 sigma of each OCV correction node (V)
+    ocv_sigma_V: float = 0.07               #: prior 1 sigma of each OCV correction node (V); 70 mV since 2026-12-06
     ocv_V_per_sqrt_s: float = 1e-5          #: random walk of the nodes (V/sqrt(s))
     ocv_soc_per_sqrt_s: float = 1e-4        #: random walk of the OCV filter's own SOC (1/sqrt(s))
     ocv_load_fraction: float = 1.0          #: under load the nodes learn with sigma + this x R0 |i|; 0: at rests only

@@ -35,7 +35,11 @@ def test_every_file_is_bundled_and_listed():
 #: within a small margin of it so a regression still fails; every other row must meet every bar.
 #: n20degC_NN: the -20 degC model overstates the voltage drop in the first half of the drive (open-loop
 #: residual +90..+175 mV at SOC 0.7-1.0), so the SOC runs 3-5 % high.
-KNOWN_MISSES = {("n20degC_NN", "ekf"): {"rmse": 0.0360, "nees": 4.0}, ("n20degC_NN", "ukf"): {"nees": 3.9}}
+#: rows that miss a bar, with the figure they are held to (docs/real-data.md): none since the SOC random walk went
+#: 2.5e-4 -> 2e-4 (2026-12-06; n20degC_NN EKF had missed RMSE 3.54 % and both filters NEES 3.86 / 3.71)
+KNOWN_MISSES: dict = {}
+#: rows whose NEES sits below 0.2 (the band wider than the model needs there), with the floor they are held to
+LOW_NEES = {("0degC_NN", "ekf"): 0.18, ("n20degC_HWFET", "ukf"): 0.18}
 
 
 def _long_intervals(file: str, dt_max_s: float = 60.0) -> int:
@@ -58,13 +62,11 @@ def test_case_b_bars(case_b):
 
 
 def test_case_b_band_is_not_lazily_wide_where_the_model_is_poor(case_b):
-    """NEES >= 0.2 on every file but those where the model is better than its error budget says: today
-    n10degC_HWFET (0.12 / 0.12) and 0degC_NN (0.10 / 0.11) are below 0.2, 0degC_HWFET's EKF at 0.20
-    (docs/real-data.md); the others must stay honest."""
-    low_ok = {"n10degC_HWFET", "0degC_NN", "0degC_HWFET"}
+    """NEES >= 0.2 on every row but LOW_NEES's two (0degC_NN EKF 0.19, n20degC_HWFET UKF 0.19: the model better
+    than its error budget says there; docs/real-data.md), which are held at their figures."""
     for r in case_b:
-        if r.file not in low_ok:
-            assert r.nees >= realcells.NEES_BOUNDS[0], f"{r.file} {r.filter}: NEES {r.nees:.3f}"
+        floor = LOW_NEES.get((r.file, r.filter), realcells.NEES_BOUNDS[0])
+        assert r.nees >= floor, f"{r.file} {r.filter}: NEES {r.nees:.3f}"
 
 
 def test_soh_never_hurts_soc_in_the_cold():

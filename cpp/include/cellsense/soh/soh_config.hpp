@@ -167,7 +167,9 @@ struct SohConfig {
   T r0_scale_min = T(0.2);             ///< bounds of the R0 factor (1)
   T r0_scale_max = T(5.0);
   bool ocv_learning = true;            ///< learn the OCV correction (OCV ageing)
-  T ocv_sigma_V = T(0.05);             ///< 1 sigma of each OCV node's prior (and cap of its variance) (V); 30 mV before 2026-12-06 (docs/soh.md)
+  /// 1 sigma of each OCV node's prior (and cap of its variance) (V): 70 mV since 2026-12-06 (30, then 50 mV before;
+  /// the aged PyBaMM cell's mid-SOC node learns 52 mV, which a 50 mV prior pulled back; docs/soh.md)
+  T ocv_sigma_V = T(0.07);
   T ocv_V_per_sqrt_s = T(1e-5);        ///< random walk of the OCV nodes (V/sqrt(s))
   T ocv_soc_per_sqrt_s = T(1e-4);      ///< random walk of the OCV filter's SOC (1/sqrt(s))
   T ocv_load_fraction = T(1.0);        ///< under load, sigma += this x R0 |i|; 0: learn at rests only (1)
