@@ -116,25 +116,11 @@ class PyEstimator {
   py::dict power_limits(double temperature_degC, const py::dict& cfg) const {
     return cellsense_py::present_power_limits<T>(est_, temperature_degC, cfg);
   }
-  static const char* power_status_message(power::PowerStatus st) { return cellsense_py::power_status_message(st); }
   py::dict energy(double temperature_degC, double power_W, double voltage_min_V, double soc_min, double soc_sigma_k) const {
-    power::EnergyEstimate<T> e{};
-    const auto st = power::remaining_energy(est_, static_cast<T>(temperature_degC), static_cast<T>(power_W),
-                                            static_cast<T>(voltage_min_V), static_cast<T>(soc_min),
-                                            static_cast<T>(soc_sigma_k), e);
-    if (st != power::PowerStatus::kOk) { throw py::value_error(power_status_message(st)); }
-    py::dict d;
-    d["energy_Wh"] = static_cast<double>(e.energy_Wh);
-    d["energy_sigma_Wh"] = static_cast<double>(e.energy_sigma_Wh);
-    d["time_to_empty_s"] = static_cast<double>(e.time_to_empty_s);
-    d["time_to_empty_sigma_s"] = static_cast<double>(e.time_to_empty_sigma_s);
-    return d;
+    return cellsense_py::present_energy<T>(est_, temperature_degC, power_W, voltage_min_V, soc_min, soc_sigma_k);
   }
   py::tuple time_to_full(double charge_current_A, double soc_max) const {
-    T t = T(0), ts = T(0);
-    const auto st = power::time_to_full(est_, static_cast<T>(charge_current_A), static_cast<T>(soc_max), t, ts);
-    if (st != power::PowerStatus::kOk) { throw py::value_error(power_status_message(st)); }
-    return py::make_tuple(static_cast<double>(t), static_cast<double>(ts));
+    return cellsense_py::present_time_to_full<T>(est_, charge_current_A, soc_max);
   }
   /// run() plus, after every sample, the limits of the state for each horizon (cfg: PowerConfig fields;
   /// its horizon_s is replaced by each of `horizons_s`). Extra columns: <name>[k, j] for sample k, horizon j;

@@ -124,4 +124,32 @@ py::dict present_power_limits(const E& est, double temperature_degC, const py::d
   return d;
 }
 
+/// Energy left to the discharge cut-off at a constant power, time to empty, their 1 sigma (power::remaining_energy)
+/// as a dict; ValueError naming the status when refused. Every estimator binding's energy().
+template <typename T, class E>
+py::dict present_energy(const E& est, double temperature_degC, double power_W, double voltage_min_V, double soc_min,
+                        double soc_sigma_k) {
+  cellsense::power::EnergyEstimate<T> e{};
+  const auto st = cellsense::power::remaining_energy(est, static_cast<T>(temperature_degC), static_cast<T>(power_W),
+                                                     static_cast<T>(voltage_min_V), static_cast<T>(soc_min),
+                                                     static_cast<T>(soc_sigma_k), e);
+  if (st != cellsense::power::PowerStatus::kOk) { throw py::value_error(power_status_message(st)); }
+  py::dict d;
+  d["energy_Wh"] = static_cast<double>(e.energy_Wh);
+  d["energy_sigma_Wh"] = static_cast<double>(e.energy_sigma_Wh);
+  d["time_to_empty_s"] = static_cast<double>(e.time_to_empty_s);
+  d["time_to_empty_sigma_s"] = static_cast<double>(e.time_to_empty_sigma_s);
+  return d;
+}
+
+/// Time to full at a charge current and its 1 sigma (power::time_to_full) as (s, s); ValueError when refused.
+template <typename T, class E>
+py::tuple present_time_to_full(const E& est, double charge_current_A, double soc_max) {
+  T t = T(0);
+  T ts = T(0);
+  const auto st = cellsense::power::time_to_full(est, static_cast<T>(charge_current_A), static_cast<T>(soc_max), t, ts);
+  if (st != cellsense::power::PowerStatus::kOk) { throw py::value_error(power_status_message(st)); }
+  return py::make_tuple(static_cast<double>(t), static_cast<double>(ts));
+}
+
 }  // namespace cellsense_py

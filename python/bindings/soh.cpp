@@ -149,6 +149,12 @@ class PySoh {
   py::dict power_limits(double temperature_degC, const py::dict& cfg) const {
     return cellsense_py::present_power_limits<T>(est_, temperature_degC, cfg);
   }
+  py::dict energy(double temperature_degC, double power_W, double voltage_min_V, double soc_min, double soc_sigma_k) const {
+    return cellsense_py::present_energy<T>(est_, temperature_degC, power_W, voltage_min_V, soc_min, soc_sigma_k);
+  }
+  py::tuple time_to_full(double charge_current_A, double soc_max) const {
+    return cellsense_py::present_time_to_full<T>(est_, charge_current_A, soc_max);
+  }
 
   py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }
   py::array_t<double> covariance() const { return cellsense_py::to_numpy_matrix(est_.covariance()); }
@@ -297,6 +303,9 @@ void bind_one(py::module_& m, const std::string& name) {
       .def("run_power", &PS::run_power, py::arg("time_s"), py::arg("current_A"), py::arg("voltage_V"),
            py::arg("temperature_degC"), py::arg("horizons_s"), py::arg("config"))
       .def("power_limits", &PS::power_limits, py::arg("temperature_degC"), py::arg("config"))
+      .def("energy", &PS::energy, py::arg("temperature_degC"), py::arg("power_W"), py::arg("voltage_min_V"),
+           py::arg("soc_min"), py::arg("soc_sigma_k"))
+      .def("time_to_full", &PS::time_to_full, py::arg("charge_current_A"), py::arg("soc_max"))
       .def("state", &PS::state)
       .def("covariance", &PS::covariance)
       .def("set_state", &PS::set_state)

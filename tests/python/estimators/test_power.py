@@ -295,3 +295,22 @@ def test_limited_by_codes_are_the_cores(us06):
     for j in range(len(res.horizons_s)):
         assert LIMITED_BY[int(res.discharge_limited_by[-1, j])] == now[j]["discharge_limited_by"]
         assert LIMITED_BY[int(res.charge_limited_by[-1, j])] == now[j]["charge_limited_by"]
+
+
+def test_soh_estimator_energy_and_time_to_full(us06):
+    """The SOH estimator has remaining_energy / time_to_full too (one binding body with the SOC-only estimator's):
+    with SOH tracking off it runs the same SOC filter, so after the same log both give the same energy and times;
+    refusals name the cause."""
+    from cellsense.estimators.soh import SohEstimator, SohSettings
+
+    k = 3000
+    args = (us06.time_s[:k], us06.current_A[:k], us06.voltage_V[:k], us06.temperature_degC[:k])
+    a = Estimator("panasonic_18650pf", initial_soc=0.9)
+    b = SohEstimator("panasonic_18650pf", initial_soc=0.9, soh=SohSettings(enabled=False))
+    ra, rb = a.run(*args), b.run(*args)
+    assert np.array_equal(ra.soc, rb.soc)
+    ea, eb = remaining_energy(a, 25.0, 5.0), remaining_energy(b, 25.0, 5.0)
+    assert eb == ea and eb["energy_Wh"] > 0 and eb["energy_sigma_Wh"] > 0
+    assert time_to_full(b, 1.4) == time_to_full(a, 1.4)
+    with pytest.raises(ValueError):
+        remaining_energy(b, 25.0, 0.0)
