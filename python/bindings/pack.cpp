@@ -36,76 +36,44 @@ using cellsense_py::scalar;
 constexpr std::int16_t kPackCellNotComputed = -1;
 
 /// PyPack::run_power's per-sample output: the series string's limits (power::pack_power_limits) after every
-/// sample for every horizon, each cell at its own temperature. Allocated (and the configuration checked for every
-/// horizon) with the GIL held, record()ed from the whole-log loop (no Python calls), put() into the run's dict.
+/// sample for every horizon, each cell at its own temperature: the cell sinks' columns (power_columns.hpp) plus the
+/// limiting cell in each direction.
 template <typename T>
-class PackPowerColumns {
+class PackPowerColumns : public cellsense_py::LimitColumns<T> {
  public:
-  PackPowerColumns(py::ssize_t n, const py::array_t<double, py::array::c_style | py::array::forcecast>& horizons_s,
+  PackPowerColumns(py::ssize_t n, const typename cellsense_py::LimitColumns<T>::Horizons& horizons_s,
                    const py::dict& cfg)
-      : config_(cellsense_py::load_power_config<T>(cfg)) {
-    const auto hz = horizons_s.template unchecked<1>();
-    for (py::ssize_t j = 0; j < hz.shape(0); ++j) {
-      power::PowerConfig<T> c = config_;
-      c.horizon_s = static_cast<T>(hz(j));
-      if (!c.valid()) { throw py::value_error(cellsense_py::power_refusal(power::PowerStatus::kBadConfig, c)); }
-      horizons_s_.push_back(c.horizon_s);
-    }
-    const py::ssize_t nh = static_cast<py::ssize_t>(horizons_s_.size());
-    for (int q = 0; q < 4; ++q) {
-      cols_[q] = py::array_t<double>({n, nh});
-      col_[q] = cols_[q].mutable_data();
-    }
+      : cellsense_py::LimitColumns<T>(n, horizons_s, cfg) {
+    const py::ssize_t nh = this->horizons();
     for (int q = 0; q < 2; ++q) {
       cell_[q] = py::array_t<std::int16_t>({n, nh});
       cell_ptr_[q] = cell_[q].mutable_data();
-      by_[q] = py::array_t<std::uint8_t>({n, nh});
-      by_ptr_[q] = by_[q].mutable_data();
     }
   }
 
   /// The string's limits of `pack`'s present state (cell c at temperature_degC[c]), as sample k's row.
   template <class PackT>
   void record(const PackT& pack, const T* temperature_degC, py::ssize_t k) const {
-    const py::ssize_t nh = static_cast<py::ssize_t>(horizons_s_.size());
-    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const py::ssize_t nh = this->horizons();
     for (py::ssize_t j = 0; j < nh; ++j) {
       const py::ssize_t at = k * nh + j;
-      power::PowerConfig<T> c = config_;
-      c.horizon_s = horizons_s_[static_cast<std::size_t>(j)];
       power::PackPowerLimits<T> r{};
-      const bool done = power::pack_power_limits(pack, temperature_degC, c, r) == power::PowerStatus::kOk;
-      col_[0][at] = done ? static_cast<double>(r.discharge_current_A) : nan;
-      col_[1][at] = done ? static_cast<double>(r.charge_current_A) : nan;
-      col_[2][at] = done ? static_cast<double>(r.discharge_power_W) : nan;
-      col_[3][at] = done ? static_cast<double>(r.charge_power_W) : nan;
+      const bool done = power::pack_power_limits(pack, temperature_degC, this->config(j), r) == power::PowerStatus::kOk;
+      this->write(at, done, r);
       cell_ptr_[0][at] = done ? static_cast<std::int16_t>(r.discharge_cell) : kPackCellNotComputed;
       cell_ptr_[1][at] = done ? static_cast<std::int16_t>(r.charge_cell) : kPackCellNotComputed;
-      by_ptr_[0][at] = done ? static_cast<std::uint8_t>(r.discharge_limited_by) : cellsense_py::kLimitedByNotComputed;
-      by_ptr_[1][at] = done ? static_cast<std::uint8_t>(r.charge_limited_by) : cellsense_py::kLimitedByNotComputed;
     }
   }
 
   void put(py::dict& out) const {
-    out["discharge_current_A"] = cols_[0];
-    out["charge_current_A"] = cols_[1];
-    out["discharge_power_W"] = cols_[2];
-    out["charge_power_W"] = cols_[3];
+    cellsense_py::LimitColumns<T>::put(out);
     out["discharge_cell"] = cell_[0];
     out["charge_cell"] = cell_[1];
-    out["discharge_limited_by"] = by_[0];
-    out["charge_limited_by"] = by_[1];
   }
 
  private:
-  power::PowerConfig<T> config_;
-  std::vector<T> horizons_s_;
-  py::array_t<double> cols_[4];
-  double* col_[4] = {};
   py::array_t<std::int16_t> cell_[2];
   std::int16_t* cell_ptr_[2] = {};
-  py::array_t<std::uint8_t> by_[2];
-  std::uint8_t* by_ptr_[2] = {};
 };
 
 template <class PackT>

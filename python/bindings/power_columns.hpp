@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The state of power over a whole log for an estimator binding that has no power sink of its own (the SOH
-// estimator, soh.cpp): the limits of the state after every sample for every horizon (power/power_limits.hpp,
-// docs/power.md), used by PyEstimator::run_power (core.cpp) and PySoh::run_power (soh.cpp): one sink, the same columns.
+// The state of power over a whole log: the limits of the state after every sample for every horizon
+// (power/power_limits.hpp, docs/power.md). LimitColumns holds the columns every sink writes; PowerColumns is the
+// cell estimators' sink (PyEstimator::run_power in core.cpp, PySoh::run_power in soh.cpp), the pack's sink
+// (pack.cpp) adds the limiting cell.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -20,14 +21,15 @@ namespace cellsense_py {
 /// power::LimitedBy's codes; exposed as _core.LIMITED_BY_NOT_COMPUTED (cellsense.estimators.power.LIMITED_BY).
 constexpr std::uint8_t kLimitedByNotComputed = 255;
 
-/// Per-sample limits: allocated (and the configuration checked for every horizon) with the GIL held,
-/// record()ed from the whole-log loop (no Python calls), put() into the run's dict afterwards.
+/// The columns every whole-log power sink writes: the configuration checked for every horizon and the arrays
+/// allocated with the GIL held, one row per sample and horizon written from the whole-log loop (no Python calls),
+/// put() into the run's dict afterwards. R: power::PowerLimits or power::PackPowerLimits (the same six fields).
 template <typename T>
-class PowerColumns {
+class LimitColumns {
  public:
-  PowerColumns(py::ssize_t n, const py::array_t<double, py::array::c_style | py::array::forcecast>& horizons_s,
-               const py::dict& cfg, const double* temperature_degC)
-      : temperature_degC_(temperature_degC), config_(load_power_config<T>(cfg)) {
+  using Horizons = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+  LimitColumns(py::ssize_t n, const Horizons& horizons_s, const py::dict& cfg) : config_(load_power_config<T>(cfg)) {
     const auto hz = horizons_s.template unchecked<1>();
     for (py::ssize_t j = 0; j < hz.shape(0); ++j) {
       cellsense::power::PowerConfig<T> c = config_;
@@ -35,7 +37,7 @@ class PowerColumns {
       if (!c.valid()) { throw py::value_error(power_refusal(cellsense::power::PowerStatus::kBadConfig, c)); }
       horizons_s_.push_back(c.horizon_s);
     }
-    const py::ssize_t nh = static_cast<py::ssize_t>(horizons_s_.size());
+    const py::ssize_t nh = horizons();
     for (int q = 0; q < 4; ++q) {
       cols_[q] = py::array_t<double>({n, nh});
       col_[q] = cols_[q].mutable_data();
@@ -46,27 +48,24 @@ class PowerColumns {
     }
   }
 
-  /// The limits of `est`'s present state, as sample k's row (NaN / kLimitedByNotComputed where refused).
-  template <class E>
-  void record(const E& est, py::ssize_t k) const {
-    const py::ssize_t nh = static_cast<py::ssize_t>(horizons_s_.size());
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    for (py::ssize_t j = 0; j < nh; ++j) {
-      const py::ssize_t at = k * nh + j;
-      cellsense::power::PowerConfig<T> c = config_;
-      c.horizon_s = horizons_s_[static_cast<std::size_t>(j)];
-      cellsense::power::PowerLimits<T> r{};
-      const bool done = cellsense::power::power_limits(est, static_cast<T>(temperature_degC_[k]), c, r) ==
-                        cellsense::power::PowerStatus::kOk;
-      col_[0][at] = done ? static_cast<double>(r.discharge_current_A) : nan;
-      col_[1][at] = done ? static_cast<double>(r.charge_current_A) : nan;
-      col_[2][at] = done ? static_cast<double>(r.discharge_power_W) : nan;
-      col_[3][at] = done ? static_cast<double>(r.charge_power_W) : nan;
-      by_ptr_[0][at] = done ? static_cast<std::uint8_t>(r.discharge_limited_by) : kLimitedByNotComputed;
-      by_ptr_[1][at] = done ? static_cast<std::uint8_t>(r.charge_limited_by) : kLimitedByNotComputed;
-    }
+  py::ssize_t horizons() const { return static_cast<py::ssize_t>(horizons_s_.size()); }
+  /// The configuration of horizon j (the checked one with its horizon_s).
+  cellsense::power::PowerConfig<T> config(py::ssize_t j) const {
+    cellsense::power::PowerConfig<T> c = config_;
+    c.horizon_s = horizons_s_[static_cast<std::size_t>(j)];
+    return c;
   }
-
+  /// Row `at` (sample k x horizons + j): the limits `r` if `done`, else NaN / kLimitedByNotComputed.
+  template <class R>
+  void write(py::ssize_t at, bool done, const R& r) const {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    col_[0][at] = done ? static_cast<double>(r.discharge_current_A) : nan;
+    col_[1][at] = done ? static_cast<double>(r.charge_current_A) : nan;
+    col_[2][at] = done ? static_cast<double>(r.discharge_power_W) : nan;
+    col_[3][at] = done ? static_cast<double>(r.charge_power_W) : nan;
+    by_ptr_[0][at] = done ? static_cast<std::uint8_t>(r.discharge_limited_by) : kLimitedByNotComputed;
+    by_ptr_[1][at] = done ? static_cast<std::uint8_t>(r.charge_limited_by) : kLimitedByNotComputed;
+  }
   /// The columns, under PyEstimator::run_power's names.
   void put(py::dict& out) const {
     out["discharge_current_A"] = cols_[0];
@@ -78,13 +77,36 @@ class PowerColumns {
   }
 
  private:
-  const double* temperature_degC_;
   cellsense::power::PowerConfig<T> config_;
   std::vector<T> horizons_s_;
   py::array_t<double> cols_[4];
   double* col_[4] = {};
   py::array_t<std::uint8_t> by_[2];
   std::uint8_t* by_ptr_[2] = {};
+};
+
+/// A cell estimator's sink (PyEstimator, PySoh): the limits of its present state after every sample.
+template <typename T>
+class PowerColumns : public LimitColumns<T> {
+ public:
+  PowerColumns(py::ssize_t n, const typename LimitColumns<T>::Horizons& horizons_s, const py::dict& cfg,
+               const double* temperature_degC)
+      : LimitColumns<T>(n, horizons_s, cfg), temperature_degC_(temperature_degC) {}
+
+  /// The limits of `est`'s present state, as sample k's row (NaN / kLimitedByNotComputed where refused).
+  template <class E>
+  void record(const E& est, py::ssize_t k) const {
+    const py::ssize_t nh = this->horizons();
+    for (py::ssize_t j = 0; j < nh; ++j) {
+      cellsense::power::PowerLimits<T> r{};
+      const bool done = cellsense::power::power_limits(est, static_cast<T>(temperature_degC_[k]), this->config(j), r) ==
+                        cellsense::power::PowerStatus::kOk;
+      this->write(k * nh + j, done, r);
+    }
+  }
+
+ private:
+  const double* temperature_degC_;
 };
 
 /// `run()` with `slot` (the binding's power sink member, read by its per-sample record hook) pointing at `cols`
