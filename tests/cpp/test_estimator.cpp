@@ -276,6 +276,8 @@ void test_config_refusals(const char* name) {
       [](C& c) { c.model_error_relative = T(200); },
       [](C& c) { c.model_error_correlation_s = T(-1); },
       [](C& c) { c.model_error_correlation_s = T(1e6); },
+      [](C& c) { c.dt_max_rest_s = T(-1); },
+      [](C& c) { c.dt_max_rest_s = T(1e6); },
   };
   for (auto edit : edits) {
     C c;
@@ -329,6 +331,9 @@ void test_config_issues(const char* name) {
       {I::kModelErrorCorrelation, [](C& c, T, T) { c.model_error_correlation_s = T(-1); }},
       {I::kModelErrorCorrelation, [](C& c, T, T) { c.model_error_correlation_s = kMaxDt_s<T> * T(2); }},
       {I::kModelErrorCorrelation, [](C& c, T n, T) { c.model_error_correlation_s = n; }},
+      {I::kDtMaxRest, [](C& c, T, T) { c.dt_max_rest_s = T(-1); }},
+      {I::kDtMaxRest, [](C& c, T, T i) { c.dt_max_rest_s = i; }},
+      {I::kDtMaxRest, [](C& c, T n, T) { c.dt_max_rest_s = n; }},
   };
   bool seen[static_cast<int>(kLastEstimatorConfigIssue) + 1] = {};
   for (const Case& k : cases) {
@@ -352,6 +357,7 @@ void test_config_issues(const char* name) {
   edge.model_error_current_A = kMaxModelErrorCurrent_A<T>;
   edge.model_error_relative = T(100);
   edge.model_error_correlation_s = kMaxDt_s<T>;
+  edge.dt_max_rest_s = kMaxDt_s<T>;
   CHECK_CTX(edge.check() == I::kOk, name);
   E est;
   CHECK_CTX(init(est, &p, T(0.5), edge) == InitStatus::kOk, name);
@@ -505,6 +511,67 @@ void test_gate_without_timeout(const char* name) {
 /// predict_only: the time update of step() without the voltage (a stuck sensor), bit for bit what a copy
 /// configured with GatePolicy::kPredictOnly and the smallest gate commits; the guards are step()'s; the
 /// gated-in-a-row count is cleared.
+// verifies: CS-EST-017
+template <class E>
+void test_rest_steps(const char* name) {
+  using T = typename E::T;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  const T i_rest = p.capacity_Ah / T(20);  // C/20: the rest test of dt_max_rest_s
+  EstimatorConfig<T> cfg = cstest::config_2025<T>();
+  cfg.dt_max_s = T(10);
+  cfg.dt_max_rest_s = T(100);
+  E est;
+  CHECK_CTX(init(est, &p, T(0.6), cfg) == InitStatus::kOk, name);
+  // no stepped sample yet: a long step is a gap even at rest
+  CHECK_CTX(est.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  CHECK_CTX(est.step(T(1), T(0), T(3.6), T(25)).status == StepStatus::kFused, name);
+  // rest at both ends: a 50 s step is a sample; its charge is counted
+  const T soc0 = est.soc();
+  const T i_small = i_rest * T(0.5);
+  CHECK_CTX(est.step(T(50), i_small, T(3.6), T(25)).status == StepStatus::kFused, name);
+  // the voltage moves the SOC too: bound the change by the counted charge plus a margin
+  CHECK_CTX(std::fabs(est.soc() - soc0) < T(0.05), name);
+  auto x = est.state();
+  auto P = est.covariance();
+  // beyond dt_max_rest_s, or not at rest now: a gap, nothing changes
+  CHECK_CTX(est.step(T(101), T(0), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  CHECK_CTX(est.step(T(50), i_rest * T(1.5), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  CHECK_CTX(est.step(T(50), -i_rest * T(1.5), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  CHECK_CTX(same_bits(est, x, P), name);
+  // those gaps' readings were not rests: a rest step needs a rest reading first; then the edge, |i| = C/20 and
+  // dt = dt_max_rest_s, is a rest step
+  CHECK_CTX(est.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  CHECK_CTX(est.step(T(100), -i_rest, T(3.6), T(25)).status == StepStatus::kFused, name);
+  // the previous stepped sample under load: the next long step is a gap even at rest, and the one after it a
+  // rest step (the gap's reading was a rest); a gap under load clears it again
+  CHECK_CTX(est.step(T(1), T(1), T(3.6), T(25)).status == StepStatus::kFused, name);
+  CHECK_CTX(est.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  CHECK_CTX(est.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kFused, name);
+  CHECK_CTX(est.step(T(50), T(1), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  CHECK_CTX(est.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  // a gap whose current is out of range does not count as a rest
+  CHECK_CTX(est.step(T(1), T(0), T(3.6), T(25)).status == StepStatus::kFused, name);
+  CHECK_CTX(est.step(T(500), T(0.5) * T(1e3), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  CHECK_CTX(est.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  // set_state (a gap's widened variance) keeps the log's rest flag; a fresh estimator given the state does not
+  CHECK_CTX(est.step(T(1), T(0), T(3.6), T(25)).status == StepStatus::kFused, name);
+  CHECK_CTX(est.set_state(est.state(), est.covariance(), est.aux()), name);
+  E restored;
+  CHECK_CTX(init(restored, &p, T(0.6), cfg) == InitStatus::kOk, name);
+  CHECK_CTX(restored.set_state(est.state(), est.covariance(), est.aux()), name);
+  CHECK_CTX(restored.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  CHECK_CTX(est.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kFused, name);
+  // dt_max_rest_s = 0 (or below dt_max_s): dt_max_s alone
+  EstimatorConfig<T> off = cfg;
+  off.dt_max_rest_s = T(0);
+  E e0;
+  CHECK_CTX(init(e0, &p, T(0.6), off) == InitStatus::kOk, name);
+  CHECK_CTX(e0.step(T(1), T(0), T(3.6), T(25)).status == StepStatus::kFused, name);
+  CHECK_CTX(e0.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
+  CHECK_CTX(e0.step(T(10), T(0), T(3.6), T(25)).status == StepStatus::kFused, name);
+}
+
 // verifies: CS-EST-015
 template <class E>
 void test_predict_only(const char* name) {
@@ -800,6 +867,10 @@ int main() {
   test_set_state_and_numerical<EcmUkf<double, 2>>("ukf f64");
   test_gate_without_timeout<EcmEkf<float, 2>>("ekf f32");
   test_gate_without_timeout<EcmUkf<double, 2>>("ukf f64");
+  test_rest_steps<EcmEkf<float, 2>>("ekf f32");
+  test_rest_steps<EcmEkf<double, 2>>("ekf f64");
+  test_rest_steps<EcmUkf<float, 2>>("ukf f32");
+  test_rest_steps<EcmUkf<double, 2>>("ukf f64");
   test_predict_only<EcmEkf<float, 2>>("ekf f32");
   test_predict_only<EcmEkf<double, 2>>("ekf f64");
   test_predict_only<EcmUkf<float, 2>>("ukf f32");

@@ -130,6 +130,8 @@ typedef struct cs_config {
   float model_error_relative;      /* (1), [0, 100] */
   float model_error_correlation_s; /* (s), [0, 86400]: the model-error variance is multiplied by this / dt
                                       when dt is shorter (same information per second at any sample rate) */
+  float dt_max_rest_s;             /* (s), [0, 86400]: longest accepted step when |i| <= Q / 20 h at this sample and
+                                      the previous stepped one (a rest logged at a slow rate); 0: dt_max_s only */
 } cs_config;
 
 /* Defaults: the Python package's NoiseSettings / EstimatorSettings, EKF, initial SOC 0.5. */

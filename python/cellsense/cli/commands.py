@@ -31,6 +31,9 @@ def _estimate_cli(sub) -> None:
     p.add_argument("--voltage-sigma-V", type=float, default=None, help="measurement noise + model error (V)")
     p.add_argument("--current-sigma-A", type=float, default=None, help="current sensor noise (A)")
     p.add_argument("--max-dt-s", type=float, default=None, help="reject steps longer than this (s)")
+    p.add_argument("--max-rest-dt-s", type=float, default=None,
+                   help="accept steps up to this long (s) when the current is within C/20 at both ends "
+                        "(a rest logged slowly; default 600, 0 = --max-dt-s alone)")
     p.add_argument("--soh", action="store_true",
                    help="also estimate capacity, R0 and the aged OCV (adds capacity_Ah,capacity_sigma_Ah,r0_Ohm,"
                         "r0_sigma_Ohm,ocv_shift_V; docs/soh.md)")
@@ -58,7 +61,8 @@ def _estimate_main(a) -> int:
     # Inf and absurd values are refused here, naming the option
     for opt, value, field, obj in (("--voltage-sigma-V", a.voltage_sigma_V, "voltage_sigma_V", "noise"),
                                    ("--current-sigma-A", a.current_sigma_A, "current_sigma_A", "noise"),
-                                   ("--max-dt-s", a.max_dt_s, "dt_max_s", "settings")):
+                                   ("--max-dt-s", a.max_dt_s, "dt_max_s", "settings"),
+                                   ("--max-rest-dt-s", a.max_rest_dt_s, "dt_max_rest_s", "settings")):
         if value is None:
             continue
         try:

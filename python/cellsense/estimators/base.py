@@ -84,7 +84,7 @@ def check_filter_dtype(filter: str, dtype: str) -> str:
 def core_config(settings: EstimatorSettings, noise: NoiseSettings) -> dict[str, float]:
     """The estimator configuration dict every core binding class takes (guards, gate, voltage sigma)."""
     s = settings
-    return {"dt_max_s": s.dt_max_s, "soc_min": s.soc_min, "soc_max": s.soc_max,
+    return {"dt_max_s": s.dt_max_s, "dt_max_rest_s": s.dt_max_rest_s, "soc_min": s.soc_min, "soc_max": s.soc_max,
             "voltage_sigma_V": noise.voltage_sigma_V, "gate_nis": s.gate_nis,
             "model_error_current_A": noise.model_error_current_A or 0.0,
             "model_error_relative": noise.model_error_relative,

@@ -226,6 +226,10 @@ class EstimatorSettings:
     they are written out here and what holds them equal)."""
 
     dt_max_s: float = 60.0                  #: longer steps are rejected
+    #: longest accepted step when the cell is at rest at both ends (|i| <= capacity / 20 h at this sample and
+    #: the previous stepped one): a rest logged at a slow rate (cyclers log rests every 60 s or so) is a
+    #: sample, not a gap; 0 = dt_max_s alone (docs/estimator.md)
+    dt_max_rest_s: float = 600.0
     #: SOC bounds. A little beyond [0, 1]: a cell's usable charge between its cut-offs rarely equals
     #: the nominal capacity that defines SOC, and clamping at exactly 0 or 1 would bias the ends.
     soc_min: float = -0.05
@@ -237,9 +241,9 @@ class EstimatorSettings:
     ukf_beta: float = 2.0
     ukf_kappa: float = 0.0
 
-    #: fields whose range is the core's rule (EstimatorConfig::check: dt_max_s in (0, 86400] s, soc_min below
-    #: soc_max, gate_nis above 0), checked through `check_core_config`
-    CORE_RULED = frozenset({"dt_max_s", "soc_min", "soc_max", "gate_nis"})
+    #: fields whose range is the core's rule (EstimatorConfig::check: dt_max_s in (0, 86400] s, dt_max_rest_s in
+    #: [0, 86400] s, soc_min below soc_max, gate_nis above 0), checked through `check_core_config`
+    CORE_RULED = frozenset({"dt_max_s", "dt_max_rest_s", "soc_min", "soc_max", "gate_nis"})
     #: (lo, hi[, lo_exclusive]) per field (see check_settings_fields). For CORE_RULED fields only the package's
     #: own bounds beyond the core's rule: SOC bounds near [0, 1], a finite-in-practice gate; gate_timeout_steps is
     #: the core's std::uint16_t (0..65535), refused here rather than when the estimator is built

@@ -103,7 +103,7 @@ def test_gap_same_clock_for_cell_and_pack(pack_case):
     voltage is not fused either); both fuse the next sample again."""
     spec, log = pack_case
     t = log.time_s.copy()
-    t[10:] += 500.0
+    t[10:] += 1000.0  # beyond the cell's dt_max_rest_s (600 s) too: the log is at rest there (CS-EST-017)
     cell, pack = _cell_and_pack(spec, log, t)
     assert cell.status[10] == "rejected_dt_too_large"
     assert pack.event[10] == status.EVENT_REST and (pack.status[10] == status.REST).all()

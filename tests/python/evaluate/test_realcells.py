@@ -39,7 +39,9 @@ def test_every_file_is_bundled_and_listed():
 #: 2.5e-4 -> 2e-4 (2026-12-06; n20degC_NN EKF had missed RMSE 3.54 % and both filters NEES 3.86 / 3.71)
 KNOWN_MISSES: dict = {}
 #: rows whose NEES sits below 0.2 (the band wider than the model needs there), with the floor they are held to
-LOW_NEES = {("0degC_NN", "ekf"): 0.18, ("n20degC_HWFET", "ukf"): 0.18}
+#: n20degC_HWFET UKF went 0.19 -> 0.16 when slowly logged rests stopped being rejected (dt_max_rest_s, 2026-12-06):
+#: its RMSE fell 0.78 -> 0.71 % with the band unchanged, so the floor is 0.15 now
+LOW_NEES = {("0degC_NN", "ekf"): 0.18, ("n20degC_HWFET", "ukf"): 0.15}
 
 
 def _long_intervals(file: str, dt_max_s: float = 60.0) -> int:
@@ -54,15 +56,16 @@ def test_case_b_bars(case_b):
     for r in case_b:
         where = f"{r.file} {r.filter}"
         miss = KNOWN_MISSES.get((r.file, r.filter), {})
-        # the only rejections: logger intervals above the estimator's 60 s dt_max in the 60 s-logged rests
-        assert r.rejected <= _long_intervals(r.file), where
+        # the only rejections: a logger interval above the estimator's 60 s dt_max_s that is not a rest step (the
+        # first 60 s-logged rest sample after load); the rests logged every 60.00x s are stepped (dt_max_rest_s)
+        assert r.rejected <= min(1, _long_intervals(r.file)), where
         assert r.inside_3sigma >= realcells.INSIDE_BAR, where
         assert r.nees <= miss.get("nees", realcells.NEES_BOUNDS[1]), where
         assert r.rmse <= miss.get("rmse", r.rmse_bar), where
 
 
 def test_case_b_band_is_not_lazily_wide_where_the_model_is_poor(case_b):
-    """NEES >= 0.2 on every row but LOW_NEES's two (0degC_NN EKF 0.19, n20degC_HWFET UKF 0.19: the model better
+    """NEES >= 0.2 on every row but LOW_NEES's two (0degC_NN EKF 0.19, n20degC_HWFET UKF 0.16: the model better
     than its error budget says there; docs/real-data.md), which are held at their figures."""
     for r in case_b:
         floor = LOW_NEES.get((r.file, r.filter), realcells.NEES_BOUNDS[0])

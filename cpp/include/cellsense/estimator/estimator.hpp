@@ -42,10 +42,11 @@ enum class EstimatorConfigIssue : std::uint8_t {
   kModelErrorCurrent = 5,      ///< model_error_current_A outside [0, kMaxModelErrorCurrent_A] A
   kModelErrorRelative = 6,     ///< model_error_relative outside [0, 100]
   kModelErrorCorrelation = 7,  ///< model_error_correlation_s outside [0, kMaxDt_s] s
+  kDtMaxRest = 8,              ///< dt_max_rest_s outside [0, kMaxDt_s] s
 };
 
 /// The last EstimatorConfigIssue value (for loops over every issue).
-constexpr EstimatorConfigIssue kLastEstimatorConfigIssue = EstimatorConfigIssue::kModelErrorCorrelation;
+constexpr EstimatorConfigIssue kLastEstimatorConfigIssue = EstimatorConfigIssue::kDtMaxRest;
 
 /// The EstimatorConfig field(s) an issue is about (the C struct's, the bindings' dict keys, the Python settings'
 /// field names); "" for kOk, "unknown" for a byte outside the enum.
@@ -59,6 +60,7 @@ constexpr const char* estimator_config_field(EstimatorConfigIssue i) {
     case EstimatorConfigIssue::kModelErrorCurrent: return "model_error_current_A";
     case EstimatorConfigIssue::kModelErrorRelative: return "model_error_relative";
     case EstimatorConfigIssue::kModelErrorCorrelation: return "model_error_correlation_s";
+    case EstimatorConfigIssue::kDtMaxRest: return "dt_max_rest_s";
   }
   return "unknown";
 }
@@ -82,6 +84,7 @@ constexpr const char* estimator_config_message(EstimatorConfigIssue i) {
     case EstimatorConfigIssue::kModelErrorCurrent: return "model_error_current_A must be in [0, 1000] A";
     case EstimatorConfigIssue::kModelErrorRelative: return "model_error_relative must be in [0, 100]";
     case EstimatorConfigIssue::kModelErrorCorrelation: return "model_error_correlation_s must be in [0, 86400] s";
+    case EstimatorConfigIssue::kDtMaxRest: return "dt_max_rest_s must be in [0, 86400] s (0: no longer step at rest)";
   }
   return "unknown";
 }
@@ -99,6 +102,13 @@ constexpr const char* kFilterConfigRule =
 template <typename T>
 struct EstimatorConfig {
   T dt_max_s = T(60);             ///< largest accepted step (s); longer gaps are rejected
+  /// Largest accepted step (s) when the cell is at rest at both of its ends: |i| <= Q / 20 h (C/20) at this
+  /// sample and at the previous stepped one. Cell cyclers and BMS loggers log on change or at a slow rate
+  /// while nothing changes (the Panasonic 18650PF tester: 0.1 s while driving, 60 s at rest, so half its rest
+  /// intervals were 60.001-60.003 s and rejected against dt_max_s = 60 s). Sample k's current is held over
+  /// (t_{k-1}, t_k] (model/ecm.hpp), which is exact for a rest logged at both ends; a longer interval is a gap
+  /// as before. 0 or below dt_max_s: dt_max_s alone (the rule until 2026-12-06).
+  T dt_max_rest_s = T(600);
   /// SOC bounds (1); the estimate never leaves [soc_min, soc_max]. A little beyond [0, 1] by default: a cell's
   /// usable charge between its cut-offs rarely equals the nominal capacity that defines SOC, and clamping at
   /// exactly 0 or 1 would bias the ends (the Python package's and the C API's defaults since they exist; the
@@ -150,6 +160,7 @@ struct EstimatorConfig {
     if (!(model_error_correlation_s >= T(0)) || !(model_error_correlation_s <= kMaxDt_s<T>)) {
       return EstimatorConfigIssue::kModelErrorCorrelation;
     }
+    if (!(dt_max_rest_s >= T(0)) || !(dt_max_rest_s <= kMaxDt_s<T>)) { return EstimatorConfigIssue::kDtMaxRest; }
     return EstimatorConfigIssue::kOk;
   }
   bool valid() const { return check() == EstimatorConfigIssue::kOk; }
@@ -197,6 +208,7 @@ class Estimator {
     const T uniform_var = range * range / T(12);
     if (initial_variance_[Idx::soc] < uniform_var) { initial_variance_[Idx::soc] = uniform_var; }
     gated_in_row_ = 0;
+    at_rest_ = false;
     initialised_ = true;
     return InitStatus::kOk;
   }
@@ -225,7 +237,15 @@ class Estimator {
       return report(StepStatus::kRejectedNonFinite);
     }
     if (!(dt_s > T(0))) { return report(StepStatus::kRejectedDt); }
-    if (dt_s > config_.dt_max_s) { return report(StepStatus::kRejectedDtTooLarge); }
+    // A step longer than dt_max_s is a logger gap, unless the cell was at rest at both of its ends
+    // (EstimatorConfig::dt_max_rest_s): a rest logged at a slow rate is a sample, not a gap. The gap's own
+    // reading still tells whether the cell is at rest now (estimate and covariance untouched), so a rest
+    // entered from load through a gap is stepped from its second sample on.
+    const bool rest_now = at_rest(current_A);
+    if (dt_s > config_.dt_max_s && !(rest_now && at_rest_ && dt_s <= config_.dt_max_rest_s)) {
+      at_rest_ = rest_now && model_.current_in_range(current_A);
+      return report(StepStatus::kRejectedDtTooLarge);
+    }
     if (!model_.current_in_range(current_A)) { return report(StepStatus::kRejectedCurrent); }
     if (!model_.voltage_in_range(voltage_V)) { return report(StepStatus::kRejectedVoltage); }
     if (!model_.temperature_in_range(temperature_degC)) { return report(StepStatus::kRejectedTemperature); }
@@ -258,7 +278,7 @@ class Estimator {
         // dt making F P F^T + Q numerically singular in float32).
         Cov l_check;
         if (!math::cholesky(prior.P, l_check)) { return report(StepStatus::kRejectedNumerical, &in, r); }
-        commit(prior, s);
+        commit(prior, s, rest_now);
         if (!fuse) { gated_in_row_ = 0; }  // predict_only: no reading was offered, so none was gated
         return report(StepStatus::kPredictedOnly, &in, r);
       }
@@ -298,6 +318,7 @@ class Estimator {
     Model::constrain(est_.x, config_.soc_min, config_.soc_max);
     gated_in_row_ = 0;
     aux_ = Model::next_aux(s);
+    at_rest_ = rest_now;
     return report(status, &in, r);
   }
 
@@ -354,6 +375,8 @@ class Estimator {
     est_.P = p;
     aux_ = aux;
     gated_in_row_ = 0;
+    // at_rest_ is kept: it is about the log, not the state (the bindings widen the variance after a gap through
+    // set_state; a state restored into a fresh estimator starts with init's false)
     return true;
   }
 
@@ -396,9 +419,17 @@ class Estimator {
 
   static T sqrt_nonneg(T v) { return v > T(0) ? std::sqrt(v) : T(0); }
 
-  void commit(const G& g, const typename Model::Step& s) {
+  void commit(const G& g, const typename Model::Step& s, bool rest_now) {
     est_ = g;
     aux_ = Model::next_aux(s);
+    at_rest_ = rest_now;
+  }
+
+  /// The rest test of dt_max_rest_s: |i| <= Q / 20 h (C/20, Q the nominal capacity; above a BMS current
+  /// sensor's offset of some 10 mA on a 1-5 A h cell).
+  bool at_rest(T current_A) const {
+    const T i_rest_A = model_.params().capacity_Ah / T(20);
+    return current_A <= i_rest_A && current_A >= -i_rest_A;
   }
 
   StepReport<T> report(StepStatus status, const filter::Innovation<T, N>* in = nullptr,
@@ -423,6 +454,7 @@ class Estimator {
   Aux aux_{};
   T initial_variance_[N] = {};  ///< ceiling for gate-timeout inflation
   std::uint16_t gated_in_row_ = 0;
+  bool at_rest_ = false;  ///< the last stepped or gap sample's current was a rest (dt_max_rest_s); false after init
   bool initialised_ = false;
 };
 
