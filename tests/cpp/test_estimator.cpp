@@ -550,7 +550,7 @@ void test_rest_steps(const char* name) {
   CHECK_CTX(est.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kFused, name);
   CHECK_CTX(est.step(T(50), T(1), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
   CHECK_CTX(est.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
-  // a gap whose current is out of range does not count as a rest
+  // a gap under a large (even out-of-range) current does not count as a rest
   CHECK_CTX(est.step(T(1), T(0), T(3.6), T(25)).status == StepStatus::kFused, name);
   CHECK_CTX(est.step(T(500), T(0.5) * T(1e3), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);
   CHECK_CTX(est.step(T(50), T(0), T(3.6), T(25)).status == StepStatus::kRejectedDtTooLarge, name);

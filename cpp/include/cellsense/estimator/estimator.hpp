@@ -243,7 +243,7 @@ class Estimator {
     // entered from load through a gap is stepped from its second sample on.
     const bool rest_now = at_rest(current_A);
     if (dt_s > config_.dt_max_s && !(rest_now && at_rest_ && dt_s <= config_.dt_max_rest_s)) {
-      at_rest_ = rest_now && model_.current_in_range(current_A);
+      at_rest_ = rest_now;
       return report(StepStatus::kRejectedDtTooLarge);
     }
     if (!model_.current_in_range(current_A)) { return report(StepStatus::kRejectedCurrent); }
