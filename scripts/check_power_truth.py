@@ -11,8 +11,10 @@ the history's end state (model.set_initial_conditions_from), keeps 2.5 <= V <= 4
 infeasible). Sensor of the log: voltage + N(0, 2 mV), current 1.005 I + N(0, 20 mA).
 
 Usage: PYTHONPATH=python python3 scripts/check_power_truth.py [--temps 25,0,-10] [--socs 0.9,0.7,0.5,0.3,0.15]
-           [--out docs/data/chen2020_sop_truth.json]
-Cost: about 1-2 min per (temperature, SOC) on 2 cores.
+           [--out docs/data/chen2020_sop_truth.json] [--cell chen2020] [--truth-from FILE]
+Cost: about 1-2 min per (temperature, SOC) on 2 cores. With --truth-from, the truths are read from an earlier
+run's rows (same temperatures and SOCs) and only the histories are solved (some seconds each): the way to
+compare another cell file, e.g. `--cell chen2020_spme` (the SPMe estimator) against the same truths.
 """
 from __future__ import annotations
 
@@ -116,10 +118,16 @@ def main(argv) -> int:
     ap.add_argument("--temps", default="25,0,-10")
     ap.add_argument("--socs", default="0.9,0.7,0.5,0.3,0.15")
     ap.add_argument("--out", default=str(ROOT / "docs" / "data" / "chen2020_sop_truth.json"))
+    ap.add_argument("--cell", default="chen2020", help="the cell file whose estimator's limits are compared")
+    ap.add_argument("--truth-from", default=None, help="an earlier --out: take its truths instead of bisecting")
     a = ap.parse_args(argv[1:])
+    known = {}
+    if a.truth_from:
+        for r in json.loads(Path(a.truth_from).read_text())["rows"]:
+            known[(float(r["temperature_degC"]), float(r["soc_target"]))] = r["truth"]
     import pybamm
 
-    from cellsense import Estimator
+    from cellsense import make_estimator
     from cellsense.estimators.power import PowerSettings, power_limits_now
 
     q = float(pybamm.ParameterValues("Chen2020")["Nominal cell capacity [A.h]"])
@@ -138,19 +146,24 @@ def main(argv) -> int:
             v = np.asarray(sol["Voltage [V]"].entries, float)[keep]
             temp = np.asarray(sol["Volume-averaged cell temperature [C]"].entries, float)[keep]
             i_log = np.r_[0.0, cur[np.round(t[1:]).astype(int) - 1]]  # row k: the interval ending at t_k
-            sim = step_model(model, pv, sol)
-            truth = {f"{h:g}": {"discharge_A": true_limit(sim, 1.0, h), "charge_A": true_limit(sim, -1.0, h)}
-                     for h in HORIZONS}
+            if a.truth_from:
+                if (T, target) not in known:
+                    raise SystemExit(f"{a.truth_from}: no row for {T} degC, SOC {target}")
+                truth = known[(T, target)]
+            else:
+                sim = step_model(model, pv, sol)
+                truth = {f"{h:g}": {"discharge_A": true_limit(sim, 1.0, h), "charge_A": true_limit(sim, -1.0, h)}
+                         for h in HORIZONS}
             # the filter-based limit from a noisy log of the history
             v_meas = v + rng.normal(0.0, 0.002, len(v))
             i_meas = 1.005 * i_log + rng.normal(0.0, 0.02, len(i_log))
-            est = Estimator("chen2020")
+            est = make_estimator(a.cell)
             est.run(t, i_meas, v_meas, temp)
             base = dict(horizons_s=HORIZONS, voltage_min_V=V_MIN, voltage_max_V=V_MAX, discharge_current_max_A=I_MAX,
                         charge_current_max_A=I_MAX)
             nom = power_limits_now(est, float(temp[-1]), PowerSettings(**base))
             con = power_limits_now(est, float(temp[-1]), PowerSettings.conservative(**base))
-            row = {"temperature_degC": T, "soc_target": target, "soc_end_estimate": est.soc,
+            row = {"temperature_degC": T, "soc_target": target, "cell": a.cell, "soc_end_estimate": est.soc,
                    "soc_end_true": float(soc0 - float(sol["Discharge capacity [A.h]"].entries[-1]) / q),
                    "truth": truth,
                    "model": {f"{h:g}": {"discharge_A": n["discharge_current_A"], "charge_A": n["charge_current_A"]}

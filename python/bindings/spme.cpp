@@ -3,6 +3,7 @@
 // (Pade [3/3] particles, 2 electrolyte modes); spme_open_loop_{f32,f64} runs the model without a
 // filter. cellsense.spme (python/cellsense/spme.py) builds the parameter dict and picks the class.
 #include "common.hpp"
+#include "power_columns.hpp"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -174,15 +175,32 @@ class PySpme {
         [&](py::ssize_t k) {
           out.put_initial(k, est_.soc(), est_.soc_sigma());
           put_outputs(k, 1.0);
+          if (power_ != nullptr) { power_->record(est_, k); }
         },
         [&](py::ssize_t k, double dt) {
           const auto r = est_.step(static_cast<T>(dt), static_cast<T>(in.current_A[k]), static_cast<T>(in.voltage_V[k]),
                                    static_cast<T>(in.temperature_degC[k]));
           out.put_report(k, r);
           put_outputs(k, dt > 0 ? dt : 1.0);
+          if (power_ != nullptr) { power_->record(est_, k); }
           return static_cast<std::uint8_t>(r.status);
         });
     return out.dict();
+  }
+
+  // ---- state of power (power/power_limits.hpp: the SPMe has no direct solve, so the core takes the general
+  // bisection over its one-step horizon prediction, exact for a constant current; docs/power.md). The energy and
+  // time-to-full functions need the ECM's hysteresis state and coulombic efficiency: not bound here. ------------
+  py::dict power_limits(double temperature_degC, const py::dict& cfg) const {
+    return cellsense_py::present_power_limits<T>(est_, temperature_degC, cfg);
+  }
+  /// run() plus the limits after every sample for every horizon (the cell estimators' run_power, core.cpp).
+  py::dict run_power(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC,
+                     const Arr& horizons_s, const py::dict& cfg) {
+    const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
+    const cellsense_py::PowerColumns<T> sink(in.n, horizons_s, cfg, in.temperature_degC);
+    return cellsense_py::run_with_power_columns(power_, sink,
+                                                [&] { return run(time_s, current_A, voltage_V, temperature_degC); });
   }
 
   py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }
@@ -216,6 +234,7 @@ class PySpme {
   std::unique_ptr<typename M::Params> params_;  // the core keeps a pointer: must outlive est_
   E est_{};
   cellsense_py::RunClock clock_{};
+  const cellsense_py::PowerColumns<T>* power_ = nullptr;  ///< set while run_power() runs
 };
 
 template <class E>
@@ -230,6 +249,9 @@ void bind_estimator(py::module_& m, const char* name) {
       .def("covariance", &PE::covariance)
       .def("state_bytes", &PE::state_bytes)
       .def("set_state", &PE::set_state, py::arg("x"), py::arg("p"), py::arg("hysteresis_sign") = 0.0)
+      .def("power_limits", &PE::power_limits, py::arg("temperature_degC"), py::arg("config"))
+      .def("run_power", &PE::run_power, py::arg("time_s"), py::arg("current_A"), py::arg("voltage_V"),
+           py::arg("temperature_degC"), py::arg("horizons_s"), py::arg("config"))
       .def_property_readonly("hysteresis_sign", &PE::hysteresis_sign)
       .def_property("last_time_s", &PE::last_time, &PE::set_last_time)
       .def_property_readonly("soc", &PE::soc)

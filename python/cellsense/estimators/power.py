@@ -210,10 +210,14 @@ class PowerResult:
         return limit_columns(self)
 
 
-def _impl(est):
+def _impl(est, need: str = "run_power"):
+    """The binding object of an estimator that has `need` (the limits: every cell estimator, ECM and SPMe; the
+    energy and time to full: the ECM ones, which have the hysteresis state and coulombic efficiency they use)."""
     impl = getattr(est, "_impl", None)
-    if impl is None or not hasattr(impl, "run_power"):
-        raise TypeError(f"power: needs a cellsense.Estimator or SohEstimator over an ECM cell, got {type(est).__name__}")
+    if impl is None or not hasattr(impl, need):
+        what = "an Estimator, SohEstimator or SpmeEstimator" if need == "run_power" else \
+            "an Estimator or SohEstimator over an ECM cell (the SPMe has power limits, not energy)"
+        raise TypeError(f"power: needs {what}, got {type(est).__name__}")
     return impl
 
 
@@ -230,7 +234,7 @@ def estimate_power(est, time_s, current_A, voltage_V, temperature_degC,
     out = impl.run_power(*arrays, hz, cfg)
     power_cols = {k: out.pop(k) for k in ("discharge_current_A", "charge_current_A", "discharge_power_W",
                                             "charge_power_W", "discharge_limited_by", "charge_limited_by")}
-    make = getattr(est, "_run_result", None)  # the SOH estimator: its RunResult with the SOH columns
+    make = getattr(est, "_run_result", None)  # the SOH / SPMe estimators: their results with their own columns
     run = make(arrays[0], out) if make is not None else RunResult(**run_columns(arrays[0], out, est._status_names))
     return PowerResult(tuple(float(h) for h in hz), run=run, **power_cols)
 
@@ -254,13 +258,13 @@ def remaining_energy(est, temperature_degC: float, power_W: float, settings: Pow
     SOC sigma. `settings.soc_sigma_k` > 0 takes the SOC that many sigma lower (conservative)."""
     s = settings or PowerSettings()
     cfg = s.core_dict(est.cell)
-    return _impl(est).energy(float(temperature_degC), float(power_W), cfg["voltage_min_V"], cfg["soc_min"],
-                             cfg["soc_sigma_k"])
+    return _impl(est, "energy").energy(float(temperature_degC), float(power_W), cfg["voltage_min_V"], cfg["soc_min"],
+                                       cfg["soc_sigma_k"])
 
 
 def time_to_full(est, charge_current_A: float, soc_max: float = 1.0) -> tuple[float, float]:
     """Time to full (constant-current phase, s) at a charge current (a positive magnitude) and its 1 sigma."""
-    return _impl(est).time_to_full(float(charge_current_A), float(soc_max))
+    return _impl(est, "time_to_full").time_to_full(float(charge_current_A), float(soc_max))
 
 
 def pack_power_config(pack_est, settings: PowerSettings | None = None) -> dict[str, float]:

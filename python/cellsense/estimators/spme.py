@@ -84,8 +84,11 @@ class SpmeEstimator(Estimator):
     def run(self, time_s, current_A, voltage_V, temperature_degC):
         arrays = log_arrays(time_s, current_A, voltage_V, temperature_degC)
         self._ocv_init_from_log(arrays)
-        out = self._impl.run(*arrays)
-        return SpmeRunResult(**run_columns(arrays[0], out, self._status_names),
+        return self._run_result(arrays[0], self._impl.run(*arrays))
+
+    def _run_result(self, time_s, out: dict) -> SpmeRunResult:
+        """The run's columns (also estimators.power.estimate_power's, from the binding's run_power)."""
+        return SpmeRunResult(**run_columns(time_s, out, self._status_names),
                              anode_surface_potential_V=out["anode_surface_potential_V"],
                              negative_surface_stoichiometry=out["negative_surface_stoichiometry"],
                              positive_surface_stoichiometry=out["positive_surface_stoichiometry"])
