@@ -38,6 +38,7 @@
 
 #include "cellsense/math/exp.hpp"
 #include "cellsense/math/matrix.hpp"
+#include "cellsense/math/table.hpp"
 
 namespace cellsense {
 namespace power {
@@ -239,7 +240,6 @@ constexpr int kBisectionSteps = 32;
 constexpr int kSolveSteps = 48;
 
 namespace detail {
-
 template <class EstimatorT>
 struct Predictor {
   using T = typename EstimatorT::T;
@@ -417,7 +417,9 @@ struct EcmHorizon {
     m.set_step_current(s, est.aux(), i);  // the rest of prepare(x, aux, H, i, T): the bisection's Step
     const State xe = m.predict(s, x);
     const T soc_end = xe(Idx::soc, 0);
-    T v_end = m.measure(s, xe);
+    // measure(s, xe) = measure_at(s, measure_point(s, soc_end), xe); at zero current soc_end is x's SOC exactly
+    // (z - soc_gain x (+-0)), whose table values are mp0 (the same look-up): not looked up again
+    T v_end = !(mag > T(0) || mag < T(0)) ? m.measure_at(s, mp0, xe) : m.measure(s, xe);
     T v_start = m.measure_at(s, mp0, x);  // v at the start: RC voltages as now, the R0 drop at i
     if (voltage_sigma_k > T(0)) {
       const T sd_end = Predictor<EstimatorT>::sqrt_nonneg(est.measurement_variance(s, xe, i, T(0)));
@@ -465,6 +467,33 @@ EcmHorizon<EstimatorT> ecm_horizon(const EstimatorT& est, typename EstimatorT::T
   const auto s = m.prepare_horizon(x, cfg.horizon_s, temperature_degC);
   return EcmHorizon<EstimatorT>{est, x, s, m.measure_point(s, x(Idx::soc, 0)), dir, cfg.voltage_sigma_k};
 }
+
+/// The RC pairs' table values at a horizon's start (R_j, tau_j at the start's SOC and the step's temperature, as
+/// Model::prepare_horizon reads them), so that another horizon from the same start needs only a_j = exp(-H /
+/// tau_j) and b_j = R_j (1 - a_j): rescale() is prepare_horizon's arithmetic for those (power_limits_horizons;
+/// tests/cpp/test_power.cpp checks its results bit for bit against power_limits() per horizon).
+template <class Model>
+struct RcStart {
+  using T = typename Model::Scalar;
+  T tau_s[Model::kRcPairs];
+  T r_Ohm[Model::kRcPairs];
+  RcStart(const Model& m, const typename Model::State& x, const typename Model::Step& s) {
+    const auto& p = m.params();
+    const math::GridPoint<T> gp = math::locate(p.grid, x(Model::Idx::soc, 0), s.temp, -1);
+    for (int j = 0; j < Model::kRcPairs; ++j) {
+      tau_s[j] = math::lookup(p.rc_tau_s[j], gp);
+      r_Ohm[j] = math::lookup(p.rc_r_Ohm[j], gp);
+    }
+  }
+  /// s prepared over dt_s instead (every other member, the start's, unchanged).
+  void rescale(typename Model::Step& s, T dt_s) const {
+    s.dt_s = dt_s;
+    for (int j = 0; j < Model::kRcPairs; ++j) {
+      s.a_rc[j] = math::exp(-dt_s / tau_s[j]);  // as Model::prepare_horizon
+      s.b_rc[j] = r_Ohm[j] * (T(1) - s.a_rc[j]);
+    }
+  }
+};
 
 /// One direction by the direct solve: the same answer as limit_one()'s bisection (the largest current at which
 /// the model keeps every limit, to a few float32 ulps), from about 5 model evaluations instead of 34. The limit is
@@ -601,6 +630,71 @@ PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperatu
   r.discharge_power_W = r.discharge_current_A * r.discharge_voltage_V;
   r.charge_power_W = r.charge_current_A * r.charge_voltage_V;
   out = r;
+  return PowerStatus::kOk;
+}
+
+/// Most horizons of one power_limits_horizons() call.
+constexpr int kMaxHorizons = 8;
+
+/// power_limits() for several horizons at one state in one call (issue #15's 2 / 10 / 30 s on the MCU): the
+/// configuration is checked once (cfg.horizon_s is ignored: each horizons_s[k] must be in (0, 86400] s, 1 <=
+/// n_horizons <= kMaxHorizons), the start states, the start's table values and the derated ratings are computed
+/// once; for the ECM only the RC pairs' exponentials are redone per horizon (Model::prepare_horizon). out[k] is
+/// bit for bit power_limits() with cfg.horizon_s = horizons_s[k]. kOk fills out[0 .. n_horizons - 1]; otherwise
+/// `out` is untouched.
+template <class EstimatorT>
+PowerStatus power_limits_horizons(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                                  const PowerConfig<typename EstimatorT::T>& cfg,
+                                  const typename EstimatorT::T* horizons_s, int n_horizons,
+                                  PowerLimits<typename EstimatorT::T>* out) {
+  using T = typename EstimatorT::T;
+  if (horizons_s == nullptr || out == nullptr || !(n_horizons >= 1 && n_horizons <= kMaxHorizons)) {
+    return PowerStatus::kBadConfig;
+  }
+  PowerConfig<T> c = cfg;
+  c.horizon_s = horizons_s[0];
+  const PowerStatus st = detail::limits_input_status(est, temperature_degC, c);
+  if (st != PowerStatus::kOk) { return st; }
+  for (int k = 1; k < n_horizons; ++k) {
+    if (!(horizons_s[k] > T(0) && horizons_s[k] <= T(86400))) { return PowerStatus::kBadConfig; }
+  }
+  PowerLimits<T> r[kMaxHorizons] = {};
+  if constexpr (detail::HasDirectSolve<typename EstimatorT::Model>::value) {
+    using Idx = typename EstimatorT::Model::Idx;
+    const auto& m = est.model();
+    detail::EcmHorizon<EstimatorT> dis = detail::ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr);
+    detail::EcmHorizon<EstimatorT> chg = detail::ecm_horizon(est, temperature_degC, c, T(-1), &dis);
+    // the charge start is the discharge start (nominal): one prepared step per horizon serves both (ecm_horizon)
+    const bool same = !(dis.x(Idx::soc, 0) < chg.x(Idx::soc, 0));
+    const detail::RcStart<typename EstimatorT::Model> rc_dis(m, dis.x, dis.s);
+    const detail::RcStart<typename EstimatorT::Model> rc_chg = same ? rc_dis : detail::RcStart<typename EstimatorT::Model>(m, chg.x, chg.s);
+    const T i_dis = c.discharge_rating_A(temperature_degC);
+    const T i_chg = c.charge_rating_A(temperature_degC);
+    for (int k = 0; k < n_horizons; ++k) {
+      if (k > 0) {
+        c.horizon_s = horizons_s[k];
+        // the start's look-ups are those of horizon 0 (same state, same temperature): only a_j, b_j change
+        rc_dis.rescale(dis.s, c.horizon_s);
+        if (same) {
+          chg.s = dis.s;
+        } else {
+          rc_chg.rescale(chg.s, c.horizon_s);
+        }
+      }
+      detail::limit_direct(dis, i_dis, c, r[k].discharge_current_A, r[k].discharge_voltage_V, r[k].discharge_limited_by);
+      detail::limit_direct(chg, i_chg, c, r[k].charge_current_A, r[k].charge_voltage_V, r[k].charge_limited_by);
+    }
+  } else {
+    for (int k = 0; k < n_horizons; ++k) {
+      c.horizon_s = horizons_s[k];
+      detail::limits_bisection(est, temperature_degC, c, r[k]);
+    }
+  }
+  for (int k = 0; k < n_horizons; ++k) {
+    r[k].discharge_power_W = r[k].discharge_current_A * r[k].discharge_voltage_V;  // Plett 2004, eq. 14
+    r[k].charge_power_W = r[k].charge_current_A * r[k].charge_voltage_V;
+    out[k] = r[k];
+  }
   return PowerStatus::kOk;
 }
 
