@@ -49,6 +49,10 @@ class LimitColumns {
   }
 
   py::ssize_t horizons() const { return static_cast<py::ssize_t>(horizons_s_.size()); }
+  /// The checked horizons (s), horizons() of them.
+  const T* horizons_s() const { return horizons_s_.data(); }
+  /// The checked configuration (its horizon_s: the first horizon's).
+  cellsense::power::PowerConfig<T> base_config() const { return config(0); }
   /// The configuration of horizon j (the checked one with its horizon_s).
   cellsense::power::PowerConfig<T> config(py::ssize_t j) const {
     cellsense::power::PowerConfig<T> c = config_;

@@ -727,6 +727,68 @@ void test_horizons_one_call_pack(const char* name) {
   cstest::Rng rng;
   using E = std::decay_t<decltype(pk.cell(0))>;
   check_horizons_match<E>([&](int k) -> const E& { return pk.cell(k); }, 3, name, rng);
+  // the string: pack_power_limits_horizons() bit for bit pack_power_limits() per horizon, and both the direct
+  // reference (the weakest cell's power_limits(), the power from every cell's Predictor::end at that current)
+  for (int trial = 0; trial < 40; ++trial) {
+    power::PowerConfig<T> c = config<T>(T(10));
+    c.discharge_current_max_A = trial % 2 == 0 ? T(1000) : T(20);
+    c.charge_current_max_A = trial % 4 < 2 ? T(1000) : T(15);
+    c.soc_sigma_k = trial % 3 == 1 ? T(3) : T(0);
+    c.voltage_sigma_k = trial % 5 == 2 ? T(3) : T(0);
+    if (trial % 7 == 3) { derating_table(c); }
+    const T temps[3] = {static_cast<T>(-10.0 + 50.0 * rng.uniform()), static_cast<T>(-10.0 + 50.0 * rng.uniform()),
+                        static_cast<T>(-10.0 + 50.0 * rng.uniform())};
+    const T hs[4] = {T(2), T(10), T(30), static_cast<T>(1.0 + 600.0 * rng.uniform())};
+    const int n = 1 + trial % 4;
+    power::PackPowerLimits<T> multi[power::kMaxHorizons];
+    std::memset(multi, 0, sizeof multi);
+    c.horizon_s = T(-1);  // not read
+    CHECK_CTX(power::pack_power_limits_horizons(pk, temps, c, hs, n, multi) == power::PowerStatus::kOk, name);
+    for (int j = 0; j < n; ++j) {
+      c.horizon_s = hs[j];
+      power::PackPowerLimits<T> one;
+      std::memset(&one, 0, sizeof one);
+      CHECK_CTX(power::pack_power_limits(pk, temps, c, one) == power::PowerStatus::kOk, name);
+      CHECK_CTX(std::memcmp(&one, &multi[j], sizeof one) == 0, name);
+      T i_dis = T(3.0e38);
+      T i_chg = T(3.0e38);
+      for (int k = 0; k < 3; ++k) {
+        power::PowerLimits<T> cl{};
+        CHECK_CTX(power::power_limits(pk.cell(k), temps[k], c, cl) == power::PowerStatus::kOk, name);
+        i_dis = cl.discharge_current_A < i_dis ? cl.discharge_current_A : i_dis;
+        i_chg = cl.charge_current_A < i_chg ? cl.charge_current_A : i_chg;
+      }
+      T v_dis = T(0);
+      T v_chg = T(0);
+      for (int k = 0; k < 3; ++k) {
+        T ve, vs, se;
+        power::detail::predictor(pk.cell(k), temps[k], c, T(1)).end(i_dis, ve, vs, se);
+        v_dis = v_dis + ve;
+        power::detail::predictor(pk.cell(k), temps[k], c, T(-1)).end(-i_chg, ve, vs, se);
+        v_chg = v_chg + ve;
+      }
+      CHECK_CTX(std::memcmp(&i_dis, &one.discharge_current_A, sizeof i_dis) == 0 &&
+                    std::memcmp(&i_chg, &one.charge_current_A, sizeof i_chg) == 0, name);
+      const T p_dis = i_dis * v_dis;
+      const T p_chg = i_chg * v_chg;
+      CHECK_CTX(std::memcmp(&p_dis, &one.discharge_power_W, sizeof p_dis) == 0 &&
+                    std::memcmp(&p_chg, &one.charge_power_W, sizeof p_chg) == 0, name);
+    }
+  }
+  power::PackPowerLimits<T> keep[2];
+  std::memset(keep, 0x44, sizeof keep);
+  power::PackPowerLimits<T> o[2];
+  std::memcpy(o, keep, sizeof o);
+  const T temps[3] = {T(25), T(25), T(25)};
+  const T bad_h[2] = {T(10), T(0)};
+  const T hs[2] = {T(10), T(30)};
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), bad_h, 2, o) ==
+                power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), hs, 0, o) ==
+                power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), static_cast<const T*>(nullptr), 1, o) ==
+                power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(std::memcmp(o, keep, sizeof o) == 0, name);
 }
 
 /// The pack's scaled cells (pack/pack.hpp's ScaledCellModel, its own set_step_current): the direct solve and the

@@ -836,46 +836,116 @@ struct PackPowerLimits {
   LimitedBy charge_limited_by;
 };
 
+namespace detail {
+
+/// Every cell's predicted voltage at the horizon's end under the string's limits, added into v_dis[j] / v_chg[j]
+/// (pack_power_limits_horizons' second pass). For the ECM the cell's horizons are prepared once per cell (both
+/// directions from one prepared step when they start from the same SOC, the further horizons rescaled as in
+/// power_limits_horizons) and each voltage is one EcmHorizon::at() - bit for bit Predictor::end's v_end (the same
+/// prepare / predict / measure and sigma margin); other models: Predictor::end.
+template <class EstimatorT>
+void add_string_voltages(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                         const PowerConfig<typename EstimatorT::T>& cfg, const typename EstimatorT::T* horizons_s,
+                         int n_horizons, const PackPowerLimits<typename EstimatorT::T>* r, typename EstimatorT::T* v_dis,
+                         typename EstimatorT::T* v_chg) {
+  using T = typename EstimatorT::T;
+  PowerConfig<T> c = cfg;
+  c.horizon_s = horizons_s[0];
+  if constexpr (HasDirectSolve<typename EstimatorT::Model>::value) {
+    using Model = typename EstimatorT::Model;
+    using Idx = typename Model::Idx;
+    EcmHorizon<EstimatorT> dis = ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr);
+    EcmHorizon<EstimatorT> chg = ecm_horizon(est, temperature_degC, c, T(-1), &dis);
+    const bool same = !(dis.x(Idx::soc, 0) < chg.x(Idx::soc, 0));
+    const RcStart<Model> rc_dis(est.model(), dis.x, dis.s);
+    const RcStart<Model> rc_chg = same ? rc_dis : RcStart<Model>(est.model(), chg.x, chg.s);
+    for (int j = 0; j < n_horizons; ++j) {
+      if (j > 0) {  // as power_limits_horizons
+        rc_dis.rescale(dis.s, horizons_s[j]);
+        if (same) {
+          chg.s = dis.s;
+        } else {
+          rc_chg.rescale(chg.s, horizons_s[j]);
+        }
+      }
+      v_dis[j] = v_dis[j] + dis.at(r[j].discharge_current_A, c).v_end_V;
+      v_chg[j] = v_chg[j] + chg.at(r[j].charge_current_A, c).v_end_V;
+    }
+  } else {
+    for (int j = 0; j < n_horizons; ++j) {
+      c.horizon_s = horizons_s[j];
+      T ve, vs, se;
+      predictor(est, temperature_degC, c, T(1)).end(r[j].discharge_current_A, ve, vs, se);
+      v_dis[j] = v_dis[j] + ve;
+      predictor(est, temperature_degC, c, T(-1)).end(-r[j].charge_current_A, ve, vs, se);
+      v_chg[j] = v_chg[j] + ve;
+    }
+  }
+}
+
+}  // namespace detail
+
+/// pack_power_limits() for several horizons in one pass over the cells (the whole-log pack power, issue #15):
+/// each cell's limits by power_limits_horizons() (its set-up shared by the horizons), then each cell's voltages at
+/// the string's limits from its horizons prepared once. out[j] is bit for bit pack_power_limits() with
+/// cfg.horizon_s = horizons_s[j] (cfg.horizon_s itself is not read). 1 <= n_horizons <= kMaxHorizons, each horizon
+/// in (0, 86400] s. kOk fills out[0 .. n_horizons - 1]; otherwise `out` is untouched.
+template <class PackT, typename T>
+PowerStatus pack_power_limits_horizons(const PackT& pack, const T* temperature_degC, const PowerConfig<T>& cfg,
+                                       const T* horizons_s, int n_horizons, PackPowerLimits<T>* out) {
+  if (!pack.initialised() || pack.n_cells() < 1) { return PowerStatus::kNotInitialised; }
+  if (horizons_s == nullptr || out == nullptr || !(n_horizons >= 1 && n_horizons <= kMaxHorizons)) {
+    return PowerStatus::kBadConfig;
+  }
+  PowerConfig<T> c0 = cfg;
+  c0.horizon_s = horizons_s[0];
+  if (!c0.valid()) { return PowerStatus::kBadConfig; }
+  for (int j = 1; j < n_horizons; ++j) {
+    if (!(horizons_s[j] > T(0) && horizons_s[j] <= T(86400))) { return PowerStatus::kBadConfig; }
+  }
+  if (temperature_degC == nullptr) { return PowerStatus::kBadInput; }
+  PackPowerLimits<T> r[kMaxHorizons] = {};
+  for (int j = 0; j < n_horizons; ++j) {
+    r[j].discharge_current_A = T(3.0e38);
+    r[j].charge_current_A = T(3.0e38);
+  }
+  for (int k = 0; k < pack.n_cells(); ++k) {
+    PowerLimits<T> c[kMaxHorizons] = {};
+    const PowerStatus st = power_limits_horizons(pack.cell(k), temperature_degC[k], c0, horizons_s, n_horizons, c);
+    if (st != PowerStatus::kOk) { return st; }
+    for (int j = 0; j < n_horizons; ++j) {
+      if (c[j].discharge_current_A < r[j].discharge_current_A) {
+        r[j].discharge_current_A = c[j].discharge_current_A;
+        r[j].discharge_cell = k;
+        r[j].discharge_limited_by = c[j].discharge_limited_by;
+      }
+      if (c[j].charge_current_A < r[j].charge_current_A) {
+        r[j].charge_current_A = c[j].charge_current_A;
+        r[j].charge_cell = k;
+        r[j].charge_limited_by = c[j].charge_limited_by;
+      }
+    }
+  }
+  // the string's power: every cell's voltage at the horizon's end under the string's current
+  T v_dis[kMaxHorizons] = {};
+  T v_chg[kMaxHorizons] = {};
+  for (int k = 0; k < pack.n_cells(); ++k) {
+    detail::add_string_voltages(pack.cell(k), temperature_degC[k], c0, horizons_s, n_horizons, r, v_dis, v_chg);
+  }
+  for (int j = 0; j < n_horizons; ++j) {
+    r[j].discharge_power_W = r[j].discharge_current_A * v_dis[j];
+    r[j].charge_power_W = r[j].charge_current_A * v_chg[j];
+    out[j] = r[j];
+  }
+  return PowerStatus::kOk;
+}
+
 /// Series-string limits of a pack (pack/pack.hpp's PackEstimator, or anything with n_cells() and cell(k)), each
 /// cell at its own temperature `temperature_degC[k]`. kOk fills `out`; otherwise `out` is untouched.
 template <class PackT, typename T>
 PowerStatus pack_power_limits(const PackT& pack, const T* temperature_degC, const PowerConfig<T>& cfg,
                               PackPowerLimits<T>& out) {
-  if (!pack.initialised() || pack.n_cells() < 1) { return PowerStatus::kNotInitialised; }
-  if (!cfg.valid()) { return PowerStatus::kBadConfig; }
-  if (temperature_degC == nullptr) { return PowerStatus::kBadInput; }
-  PackPowerLimits<T> r{};
-  r.discharge_current_A = T(3.0e38);
-  r.charge_current_A = T(3.0e38);
-  for (int k = 0; k < pack.n_cells(); ++k) {
-    PowerLimits<T> c{};
-    const PowerStatus st = power_limits(pack.cell(k), temperature_degC[k], cfg, c);
-    if (st != PowerStatus::kOk) { return st; }
-    if (c.discharge_current_A < r.discharge_current_A) {
-      r.discharge_current_A = c.discharge_current_A;
-      r.discharge_cell = k;
-      r.discharge_limited_by = c.discharge_limited_by;
-    }
-    if (c.charge_current_A < r.charge_current_A) {
-      r.charge_current_A = c.charge_current_A;
-      r.charge_cell = k;
-      r.charge_limited_by = c.charge_limited_by;
-    }
-  }
-  // the string's power: every cell's voltage at the horizon's end under the string's current
-  T v_dis = T(0);
-  T v_chg = T(0);
-  for (int k = 0; k < pack.n_cells(); ++k) {
-    T ve, vs, se;
-    detail::predictor(pack.cell(k), temperature_degC[k], cfg, T(1)).end(r.discharge_current_A, ve, vs, se);
-    v_dis = v_dis + ve;
-    detail::predictor(pack.cell(k), temperature_degC[k], cfg, T(-1)).end(-r.charge_current_A, ve, vs, se);
-    v_chg = v_chg + ve;
-  }
-  r.discharge_power_W = r.discharge_current_A * v_dis;
-  r.charge_power_W = r.charge_current_A * v_chg;
-  out = r;
-  return PowerStatus::kOk;
+  return pack_power_limits_horizons(pack, temperature_degC, cfg, &cfg.horizon_s, 1, &out);
 }
 
 }  // namespace power
