@@ -775,6 +775,74 @@ void test_horizons_one_call_pack(const char* name) {
                     std::memcmp(&p_chg, &one.charge_power_W, sizeof p_chg) == 0, name);
     }
   }
+  // a 24-cell string with near-ties (cells in groups of equal SOC, capacities and resistances apart by 1e-6 .. 1e-2):
+  // the screen that skips a cell's solve when it carries the string's smallest limit so far must not change the
+  // string's limit, its cell or its power against the former algorithm
+  {
+    using Big = pack::PackEstimator<Base, F, 24>;
+    pack::CellVariation<T> bv[24];
+    T bsoc[24];
+    for (int k = 0; k < 24; ++k) {
+      const double eps = k % 4 == 0 ? 0.0 : std::pow(10.0, -(k % 6)) * (rng.uniform() - 0.5);
+      bv[k].capacity_scale = static_cast<T>(1.0 + eps);
+      bv[k].resistance_scale = static_cast<T>(1.0 + 0.5 * eps);
+      bsoc[k] = static_cast<T>(0.1 + 0.2 * (k % 5));
+    }
+    Big big;
+    CHECK_CTX(big.init(&p, 24, bv, bsoc, cfg) == InitStatus::kOk, name);
+    int checked = 0;
+    for (int trial = 0; trial < 24; ++trial) {
+      power::PowerConfig<T> c = config<T>(T(10));
+      c.voltage_min_V = static_cast<T>(3.2 + 0.3 * rng.uniform());
+      c.voltage_max_V = static_cast<T>(3.9 + 0.3 * rng.uniform());
+      c.discharge_current_max_A = trial % 3 == 0 ? T(1000) : T(30);
+      c.charge_current_max_A = trial % 2 == 0 ? T(1000) : T(20);
+      c.soc_sigma_k = trial % 4 == 1 ? T(3) : T(0);
+      c.voltage_sigma_k = trial % 5 == 1 ? T(3) : T(0);
+      if (trial % 6 == 5) { derating_table(c); }
+      T temps[24];
+      for (int k = 0; k < 24; ++k) { temps[k] = trial % 2 == 0 ? T(25) : static_cast<T>(-5.0 + 40.0 * rng.uniform()); }
+      const T hs[3] = {T(2), T(10), T(30)};
+      power::PackPowerLimits<T> got[3];
+      std::memset(got, 0, sizeof got);
+      CHECK_CTX(power::pack_power_limits_horizons(big, temps, c, hs, 3, got) == power::PowerStatus::kOk, name);
+      for (int j = 0; j < 3; ++j) {
+        c.horizon_s = hs[j];
+        power::PackPowerLimits<T> ref;
+        std::memset(&ref, 0, sizeof ref);
+        ref.discharge_current_A = T(3.0e38);
+        ref.charge_current_A = T(3.0e38);
+        for (int k = 0; k < 24; ++k) {
+          power::PowerLimits<T> cl{};
+          CHECK_CTX(power::power_limits(big.cell(k), temps[k], c, cl) == power::PowerStatus::kOk, name);
+          if (cl.discharge_current_A < ref.discharge_current_A) {
+            ref.discharge_current_A = cl.discharge_current_A;
+            ref.discharge_cell = k;
+            ref.discharge_limited_by = cl.discharge_limited_by;
+          }
+          if (cl.charge_current_A < ref.charge_current_A) {
+            ref.charge_current_A = cl.charge_current_A;
+            ref.charge_cell = k;
+            ref.charge_limited_by = cl.charge_limited_by;
+          }
+        }
+        T v_dis = T(0);
+        T v_chg = T(0);
+        for (int k = 0; k < 24; ++k) {
+          T ve, vs, se;
+          power::detail::predictor(big.cell(k), temps[k], c, T(1)).end(ref.discharge_current_A, ve, vs, se);
+          v_dis = v_dis + ve;
+          power::detail::predictor(big.cell(k), temps[k], c, T(-1)).end(-ref.charge_current_A, ve, vs, se);
+          v_chg = v_chg + ve;
+        }
+        ref.discharge_power_W = ref.discharge_current_A * v_dis;
+        ref.charge_power_W = ref.charge_current_A * v_chg;
+        CHECK_CTX(std::memcmp(&ref, &got[j], sizeof ref) == 0, name);
+        ++checked;
+      }
+    }
+    CHECK_CTX(checked == 72, name);
+  }
   power::PackPowerLimits<T> keep[2];
   std::memset(keep, 0x44, sizeof keep);
   power::PackPowerLimits<T> o[2];

@@ -636,6 +636,69 @@ PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperatu
 /// Most horizons of one power_limits_horizons() call.
 constexpr int kMaxHorizons = 8;
 
+namespace detail {
+
+/// Whether a direction's limit cannot be below `m` (the string's smallest limit so far, pack_power_limits_horizons):
+/// m is 0, or the cell keeps every constraint at m (1 + 2^-17) below its rating. The ECM's margins decrease with the
+/// current except within a few ulps where the float voltage rounds to the cut-off, so the solve's limit (its bracket
+/// closed to 2^-20) is then at least m: the solve is not needed, the minimum does not change.
+template <class EstimatorT>
+bool not_below(EcmHorizon<EstimatorT>& h, typename EstimatorT::T rating_A, typename EstimatorT::T m,
+               const PowerConfig<typename EstimatorT::T>& c) {
+  using T = typename EstimatorT::T;
+  if (!(m < T(3.0e38))) { return false; }  // no minimum yet
+  if (!(m > T(0))) { return true; }        // no limit is below 0
+  const T probe = m * (T(1) + T(1.0 / 131072.0));
+  if (!(rating_A > probe)) { return false; }
+  return h.at(probe, c).ok;
+}
+
+/// The ECM's limits for horizons_s[0 .. n) (c: the checked configuration, its horizon_s the first): the start's
+/// look-ups once, the RC factors per horizon (RcStart), limit_direct per direction. `screen` (not null: the string's
+/// smallest discharge and charge limits so far per horizon, [2 j] and [2 j + 1]): a direction whose limit cannot be
+/// below it (not_below) is not solved and reported as 3e38 A (pack_power_limits_horizons).
+template <class EstimatorT>
+void direct_horizons(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                     PowerConfig<typename EstimatorT::T> c, const typename EstimatorT::T* horizons_s, int n_horizons,
+                     PowerLimits<typename EstimatorT::T>* r, const typename EstimatorT::T* screen) {
+  using T = typename EstimatorT::T;
+  using Model = typename EstimatorT::Model;
+  using Idx = typename Model::Idx;
+  const auto& m = est.model();
+  EcmHorizon<EstimatorT> dis = ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr);
+  EcmHorizon<EstimatorT> chg = ecm_horizon(est, temperature_degC, c, T(-1), &dis);
+  // the charge start is the discharge start (nominal): one prepared step per horizon serves both (ecm_horizon)
+  const bool same = !(dis.x(Idx::soc, 0) < chg.x(Idx::soc, 0));
+  const RcStart<Model> rc_dis(m, dis.x, dis.s);
+  const RcStart<Model> rc_chg = same ? rc_dis : RcStart<Model>(m, chg.x, chg.s);
+  const T i_dis = c.discharge_rating_A(temperature_degC);
+  const T i_chg = c.charge_rating_A(temperature_degC);
+  for (int k = 0; k < n_horizons; ++k) {
+    if (k > 0) {
+      c.horizon_s = horizons_s[k];
+      // the start's look-ups are those of horizon 0 (same state, same temperature): only a_j, b_j change
+      rc_dis.rescale(dis.s, c.horizon_s);
+      if (same) {
+        chg.s = dis.s;
+      } else {
+        rc_chg.rescale(chg.s, c.horizon_s);
+      }
+    }
+    if (screen != nullptr && not_below(dis, i_dis, screen[2 * k], c)) {
+      r[k].discharge_current_A = T(3.0e38);
+    } else {
+      limit_direct(dis, i_dis, c, r[k].discharge_current_A, r[k].discharge_voltage_V, r[k].discharge_limited_by);
+    }
+    if (screen != nullptr && not_below(chg, i_chg, screen[2 * k + 1], c)) {
+      r[k].charge_current_A = T(3.0e38);
+    } else {
+      limit_direct(chg, i_chg, c, r[k].charge_current_A, r[k].charge_voltage_V, r[k].charge_limited_by);
+    }
+  }
+}
+
+}  // namespace detail
+
 /// power_limits() for several horizons at one state in one call (issue #15's 2 / 10 / 30 s on the MCU): the
 /// configuration is checked once (cfg.horizon_s is ignored: each horizons_s[k] must be in (0, 86400] s, 1 <=
 /// n_horizons <= kMaxHorizons), the start states, the start's table values and the derated ratings are computed
@@ -660,30 +723,7 @@ PowerStatus power_limits_horizons(const EstimatorT& est, typename EstimatorT::T 
   }
   PowerLimits<T> r[kMaxHorizons] = {};
   if constexpr (detail::HasDirectSolve<typename EstimatorT::Model>::value) {
-    using Idx = typename EstimatorT::Model::Idx;
-    const auto& m = est.model();
-    detail::EcmHorizon<EstimatorT> dis = detail::ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr);
-    detail::EcmHorizon<EstimatorT> chg = detail::ecm_horizon(est, temperature_degC, c, T(-1), &dis);
-    // the charge start is the discharge start (nominal): one prepared step per horizon serves both (ecm_horizon)
-    const bool same = !(dis.x(Idx::soc, 0) < chg.x(Idx::soc, 0));
-    const detail::RcStart<typename EstimatorT::Model> rc_dis(m, dis.x, dis.s);
-    const detail::RcStart<typename EstimatorT::Model> rc_chg = same ? rc_dis : detail::RcStart<typename EstimatorT::Model>(m, chg.x, chg.s);
-    const T i_dis = c.discharge_rating_A(temperature_degC);
-    const T i_chg = c.charge_rating_A(temperature_degC);
-    for (int k = 0; k < n_horizons; ++k) {
-      if (k > 0) {
-        c.horizon_s = horizons_s[k];
-        // the start's look-ups are those of horizon 0 (same state, same temperature): only a_j, b_j change
-        rc_dis.rescale(dis.s, c.horizon_s);
-        if (same) {
-          chg.s = dis.s;
-        } else {
-          rc_chg.rescale(chg.s, c.horizon_s);
-        }
-      }
-      detail::limit_direct(dis, i_dis, c, r[k].discharge_current_A, r[k].discharge_voltage_V, r[k].discharge_limited_by);
-      detail::limit_direct(chg, i_chg, c, r[k].charge_current_A, r[k].charge_voltage_V, r[k].charge_limited_by);
-    }
+    detail::direct_horizons(est, temperature_degC, c, horizons_s, n_horizons, r, static_cast<const T*>(nullptr));
   } else {
     for (int k = 0; k < n_horizons; ++k) {
       c.horizon_s = horizons_s[k];
@@ -885,6 +925,34 @@ void add_string_voltages(const EstimatorT& est, typename EstimatorT::T temperatu
 
 }  // namespace detail
 
+namespace detail {
+
+/// One cell's limits for the string (pack_power_limits_horizons): for the ECM the directions whose limit cannot be
+/// below the string's smallest so far (r) are not solved (3e38 A: not the weakest); otherwise power_limits_horizons.
+/// Refusals as power_limits_horizons (the configuration and horizons already checked).
+template <class EstimatorT>
+PowerStatus cell_limits_screened(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                                 const PowerConfig<typename EstimatorT::T>& cfg, const typename EstimatorT::T* horizons_s,
+                                 int n_horizons, const PackPowerLimits<typename EstimatorT::T>* r,
+                                 PowerLimits<typename EstimatorT::T>* out) {
+  using T = typename EstimatorT::T;
+  if constexpr (HasDirectSolve<typename EstimatorT::Model>::value) {
+    const PowerStatus st = limits_input_status(est, temperature_degC, cfg);
+    if (st != PowerStatus::kOk) { return st; }
+    T screen[2 * kMaxHorizons];
+    for (int j = 0; j < n_horizons; ++j) {
+      screen[2 * j] = r[j].discharge_current_A;
+      screen[2 * j + 1] = r[j].charge_current_A;
+    }
+    direct_horizons(est, temperature_degC, cfg, horizons_s, n_horizons, out, screen);
+    return PowerStatus::kOk;
+  } else {
+    return power_limits_horizons(est, temperature_degC, cfg, horizons_s, n_horizons, out);
+  }
+}
+
+}  // namespace detail
+
 /// pack_power_limits() for several horizons in one pass over the cells (the whole-log pack power, issue #15):
 /// each cell's limits by power_limits_horizons() (its set-up shared by the horizons), then each cell's voltages at
 /// the string's limits from its horizons prepared once. out[j] is bit for bit pack_power_limits() with
@@ -911,7 +979,8 @@ PowerStatus pack_power_limits_horizons(const PackT& pack, const T* temperature_d
   }
   for (int k = 0; k < pack.n_cells(); ++k) {
     PowerLimits<T> c[kMaxHorizons] = {};
-    const PowerStatus st = power_limits_horizons(pack.cell(k), temperature_degC[k], c0, horizons_s, n_horizons, c);
+    const PowerStatus st = detail::cell_limits_screened(pack.cell(k), temperature_degC[k], c0, horizons_s, n_horizons,
+                                                        r, c);
     if (st != PowerStatus::kOk) { return st; }
     for (int j = 0; j < n_horizons; ++j) {
       if (c[j].discharge_current_A < r[j].discharge_current_A) {
