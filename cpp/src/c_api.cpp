@@ -426,7 +426,7 @@ int cs_power_limits_horizons(const cs_estimator* est, float temperature_degC, co
   const Impl* impl = impl_of(est);
   if (impl == nullptr || config == nullptr || out == nullptr) { return CS_POWER_NOT_INITIALISED; }
   const cellsense::power::PowerConfig<float> c = power_config_of(*config);
-  cellsense::power::PowerLimits<float> r[cellsense::power::kMaxHorizons] = {};
+  cellsense::power::PowerLimits<float> r[cellsense::power::kMaxHorizons];  // filled by the core where it computes
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
   const auto st = visit(*const_cast<Impl*>(impl), [&](const auto& e) {
     return cellsense::power::power_limits_horizons(e, temperature_degC, c, horizons_s, static_cast<int>(n_horizons), r);

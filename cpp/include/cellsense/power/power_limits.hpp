@@ -146,9 +146,15 @@ struct PowerConfig {
 
   /// The first setting out of range, kOk if none (NaN fails every bound).
   PowerConfigIssue check() const {
+    if (!(horizon_s > T(0) && horizon_s <= T(86400))) { return PowerConfigIssue::kHorizon; }
+    return check_settings();
+  }
+  bool valid() const { return check() == PowerConfigIssue::kOk; }
+
+  /// check() without the horizon (power_limits_horizons: the horizons are given apart).
+  PowerConfigIssue check_settings() const {
     const T big = T(3.0e38);
     auto fin = [big](T v) { return v >= -big && v <= big; };
-    if (!(horizon_s > T(0) && horizon_s <= T(86400))) { return PowerConfigIssue::kHorizon; }
     if (!(fin(voltage_min_V) && fin(voltage_max_V) && voltage_min_V < voltage_max_V)) {
       return PowerConfigIssue::kVoltageWindow;
     }
@@ -161,7 +167,6 @@ struct PowerConfig {
     if (!(voltage_sigma_k >= T(0) && voltage_sigma_k <= T(10))) { return PowerConfigIssue::kVoltageSigmaK; }
     return check_derating();
   }
-  bool valid() const { return check() == PowerConfigIssue::kOk; }
 
   /// The derating table's rules (check()): only the first derating_count entries are read.
   PowerConfigIssue check_derating() const {
@@ -455,7 +460,7 @@ struct EcmHorizon {
 template <class EstimatorT>
 EcmHorizon<EstimatorT> ecm_horizon(const EstimatorT& est, typename EstimatorT::T temperature_degC,
                                    const PowerConfig<typename EstimatorT::T>& cfg, typename EstimatorT::T dir,
-                                   const EcmHorizon<EstimatorT>* same) {
+                                   const EcmHorizon<EstimatorT>* same, typename EstimatorT::T horizon_s) {
   using Idx = typename EstimatorT::Model::Idx;
   const auto& m = est.model();
   typename EstimatorT::State x = est.state();
@@ -464,7 +469,7 @@ EcmHorizon<EstimatorT> ecm_horizon(const EstimatorT& est, typename EstimatorT::T
   if (same != nullptr && !(same->x(Idx::soc, 0) < x(Idx::soc, 0))) {
     return EcmHorizon<EstimatorT>{est, x, same->s, same->mp0, dir, cfg.voltage_sigma_k};
   }
-  const auto s = m.prepare_horizon(x, cfg.horizon_s, temperature_degC);
+  const auto s = m.prepare_horizon(x, horizon_s, temperature_degC);
   return EcmHorizon<EstimatorT>{est, x, s, m.measure_point(s, x(Idx::soc, 0)), dir, cfg.voltage_sigma_k};
 }
 
@@ -617,8 +622,9 @@ PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperatu
   if (st != PowerStatus::kOk) { return st; }
   PowerLimits<T> r{};
   if constexpr (detail::HasDirectSolve<typename EstimatorT::Model>::value) {
-    detail::EcmHorizon<EstimatorT> dis = detail::ecm_horizon<EstimatorT>(est, temperature_degC, cfg, T(1), nullptr);
-    detail::EcmHorizon<EstimatorT> chg = detail::ecm_horizon(est, temperature_degC, cfg, T(-1), &dis);
+    detail::EcmHorizon<EstimatorT> dis =
+        detail::ecm_horizon<EstimatorT>(est, temperature_degC, cfg, T(1), nullptr, cfg.horizon_s);
+    detail::EcmHorizon<EstimatorT> chg = detail::ecm_horizon(est, temperature_degC, cfg, T(-1), &dis, cfg.horizon_s);
     detail::limit_direct(dis, cfg.discharge_rating_A(temperature_degC), cfg, r.discharge_current_A, r.discharge_voltage_V,
                          r.discharge_limited_by);
     detail::limit_direct(chg, cfg.charge_rating_A(temperature_degC), cfg, r.charge_current_A, r.charge_voltage_V,
@@ -659,14 +665,14 @@ bool not_below(EcmHorizon<EstimatorT>& h, typename EstimatorT::T rating_A, typen
 /// below it (not_below) is not solved and reported as 3e38 A (pack_power_limits_horizons).
 template <class EstimatorT>
 void direct_horizons(const EstimatorT& est, typename EstimatorT::T temperature_degC,
-                     PowerConfig<typename EstimatorT::T> c, const typename EstimatorT::T* horizons_s, int n_horizons,
+                     const PowerConfig<typename EstimatorT::T>& c, const typename EstimatorT::T* horizons_s, int n_horizons,
                      PowerLimits<typename EstimatorT::T>* r, const typename EstimatorT::T* screen) {
   using T = typename EstimatorT::T;
   using Model = typename EstimatorT::Model;
   using Idx = typename Model::Idx;
   const auto& m = est.model();
-  EcmHorizon<EstimatorT> dis = ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr);
-  EcmHorizon<EstimatorT> chg = ecm_horizon(est, temperature_degC, c, T(-1), &dis);
+  EcmHorizon<EstimatorT> dis = ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr, horizons_s[0]);
+  EcmHorizon<EstimatorT> chg = ecm_horizon(est, temperature_degC, c, T(-1), &dis, horizons_s[0]);
   // the charge start is the discharge start (nominal): one prepared step per horizon serves both (ecm_horizon)
   const bool same = !(dis.x(Idx::soc, 0) < chg.x(Idx::soc, 0));
   const RcStart<Model> rc_dis(m, dis.x, dis.s);
@@ -675,13 +681,13 @@ void direct_horizons(const EstimatorT& est, typename EstimatorT::T temperature_d
   const T i_chg = c.charge_rating_A(temperature_degC);
   for (int k = 0; k < n_horizons; ++k) {
     if (k > 0) {
-      c.horizon_s = horizons_s[k];
-      // the start's look-ups are those of horizon 0 (same state, same temperature): only a_j, b_j change
-      rc_dis.rescale(dis.s, c.horizon_s);
+      // the start's look-ups are those of horizon 0 (same state, same temperature): only a_j, b_j change (the
+      // solve reads c's windows, ratings and sigma factors, not its horizon_s)
+      rc_dis.rescale(dis.s, horizons_s[k]);
       if (same) {
         chg.s = dis.s;
       } else {
-        rc_chg.rescale(chg.s, c.horizon_s);
+        rc_chg.rescale(chg.s, horizons_s[k]);
       }
     }
     if (screen != nullptr && not_below(dis, i_dis, screen[2 * k], c)) {
@@ -714,26 +720,26 @@ PowerStatus power_limits_horizons(const EstimatorT& est, typename EstimatorT::T 
   if (horizons_s == nullptr || out == nullptr || !(n_horizons >= 1 && n_horizons <= kMaxHorizons)) {
     return PowerStatus::kBadConfig;
   }
-  PowerConfig<T> c = cfg;
-  c.horizon_s = horizons_s[0];
-  const PowerStatus st = detail::limits_input_status(est, temperature_degC, c);
-  if (st != PowerStatus::kOk) { return st; }
-  for (int k = 1; k < n_horizons; ++k) {
+  // power_limits()'s refusals (limits_input_status) with every horizon checked as its horizon_s, without a copy
+  if (!est.initialised()) { return PowerStatus::kNotInitialised; }
+  for (int k = 0; k < n_horizons; ++k) {
     if (!(horizons_s[k] > T(0) && horizons_s[k] <= T(86400))) { return PowerStatus::kBadConfig; }
   }
-  PowerLimits<T> r[kMaxHorizons] = {};
+  if (cfg.check_settings() != PowerConfigIssue::kOk) { return PowerStatus::kBadConfig; }
+  if (!(temperature_degC >= T(-100) && temperature_degC <= T(200))) { return PowerStatus::kBadInput; }
+  // nothing is refused from here on: the results go to `out` directly
   if constexpr (detail::HasDirectSolve<typename EstimatorT::Model>::value) {
-    detail::direct_horizons(est, temperature_degC, c, horizons_s, n_horizons, r, static_cast<const T*>(nullptr));
+    detail::direct_horizons(est, temperature_degC, cfg, horizons_s, n_horizons, out, static_cast<const T*>(nullptr));
   } else {
+    PowerConfig<T> c = cfg;
     for (int k = 0; k < n_horizons; ++k) {
       c.horizon_s = horizons_s[k];
-      detail::limits_bisection(est, temperature_degC, c, r[k]);
+      detail::limits_bisection(est, temperature_degC, c, out[k]);
     }
   }
   for (int k = 0; k < n_horizons; ++k) {
-    r[k].discharge_power_W = r[k].discharge_current_A * r[k].discharge_voltage_V;  // Plett 2004, eq. 14
-    r[k].charge_power_W = r[k].charge_current_A * r[k].charge_voltage_V;
-    out[k] = r[k];
+    out[k].discharge_power_W = out[k].discharge_current_A * out[k].discharge_voltage_V;  // Plett 2004, eq. 14
+    out[k].charge_power_W = out[k].charge_current_A * out[k].charge_voltage_V;
   }
   return PowerStatus::kOk;
 }
@@ -894,8 +900,8 @@ void add_string_voltages(const EstimatorT& est, typename EstimatorT::T temperatu
   if constexpr (HasDirectSolve<typename EstimatorT::Model>::value) {
     using Model = typename EstimatorT::Model;
     using Idx = typename Model::Idx;
-    EcmHorizon<EstimatorT> dis = ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr);
-    EcmHorizon<EstimatorT> chg = ecm_horizon(est, temperature_degC, c, T(-1), &dis);
+    EcmHorizon<EstimatorT> dis = ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr, horizons_s[0]);
+    EcmHorizon<EstimatorT> chg = ecm_horizon(est, temperature_degC, c, T(-1), &dis, horizons_s[0]);
     const bool same = !(dis.x(Idx::soc, 0) < chg.x(Idx::soc, 0));
     const RcStart<Model> rc_dis(est.model(), dis.x, dis.s);
     const RcStart<Model> rc_chg = same ? rc_dis : RcStart<Model>(est.model(), chg.x, chg.s);
