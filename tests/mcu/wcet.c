@@ -45,8 +45,8 @@
  * M4F -O2, about 1.5x the worst measured on 2026-12-06: cs_init 26,720 (parameter validation over every
  * table), cs_save_state 200, cs_soc 40, cs_soc_sigma 80, cs_power_limits 13,120 (one horizon, raw ones too: the
  * direct solve, at most 17 model evaluations per call; 115,120 with the former 32-step bisection),
- * cs_power_limits_horizons_2_10_30s the same three in one call (mean 6,770 / 8,453 at H6's change, worst 25,680;
- * three cs_power_limits calls 7,950 / 10,349, worst 27,400), cs_power_limits_2_10_30s 29,280 (the three horizons at one state, summed; mean 8,430 nominal / 11,310
+ * cs_power_limits_horizons_2_10_30s the same three in one call (mean 6,407 / 8,092 at e7a0098, worst 25,320;
+ * three cs_power_limits calls 7,959 / 10,356, worst 27,400), cs_power_limits_2_10_30s 29,280 (the three horizons at one state, summed; mean 8,430 nominal / 11,310
  * conservative; with the derating table in cs_power_config, 2026-12-06: 13,160 / 29,400 and 8,589 / 11,358 with
  * no table (+40 per call at worst: the table's copy and check), 13,160 / 27,640 and 8,598 / 11,465 with a 6-point
  * table in half of the calls: a derated rating binds more often and needs fewer trials), cs_energy 132,560 (three integrations to the cut-off), cs_time_to_full 120, cs_soh_init 38,960,
