@@ -653,6 +653,7 @@ void check_horizons_match(const Cells& cells, int n_cells, const char* name, cst
   std::memcpy(o, keep, sizeof o);
   const T ok_h[power::kMaxHorizons + 1] = {T(2), T(10), T(30), T(1), T(1), T(1), T(1), T(1), T(1)};
   const T bad_h[3] = {T(2), T(0), T(30)};
+
   const T nan_h[2] = {T(10), std::numeric_limits<T>::quiet_NaN()};
   auto cfg = config<T>(T(10));
   const E& est = cells(0);
@@ -662,6 +663,8 @@ void check_horizons_match(const Cells& cells, int n_cells, const char* name, cst
   CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, static_cast<const T*>(nullptr), 1, o) ==
                 power::PowerStatus::kBadConfig, name);
   CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, bad_h, 3, o) == power::PowerStatus::kBadConfig, name);
+  const T long_h[2] = {T(2), T(86401)};
+  CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, long_h, 2, o) == power::PowerStatus::kBadConfig, name);
   CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, nan_h, 2, o) == power::PowerStatus::kBadConfig, name);
   CHECK_CTX(power::power_limits_horizons(est, std::numeric_limits<T>::quiet_NaN(), cfg, ok_h, 3, o) ==
                 power::PowerStatus::kBadInput, name);
@@ -856,7 +859,28 @@ void test_horizons_one_call_pack(const char* name) {
                 power::PowerStatus::kBadConfig, name);
   CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), static_cast<const T*>(nullptr), 1, o) ==
                 power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), hs, power::kMaxHorizons + 1, o) ==
+                power::PowerStatus::kBadConfig, name);
+  const T long_h[2] = {T(10), T(86401)};
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), long_h, 2, o) ==
+                power::PowerStatus::kBadConfig, name);
+  auto bad_cfg = config<T>(T(10));
+  bad_cfg.voltage_min_V = T(5);
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, bad_cfg, hs, 2, o) == power::PowerStatus::kBadConfig, name);
   CHECK_CTX(std::memcmp(o, keep, sizeof o) == 0, name);
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), hs, 2,
+                                              static_cast<power::PackPowerLimits<T>*>(nullptr)) ==
+                power::PowerStatus::kBadConfig, name);
+  // a string whose first cell cannot discharge at all (cut-off above every cell's voltage): 0 A from cell 0, every
+  // other cell screened out without a solve (nothing is below 0), the first cell named, as each cell's own limit says
+  auto none_cfg = config<T>(T(10));
+  none_cfg.voltage_min_V = T(4.15);
+  power::PackPowerLimits<T> nr[2];
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, none_cfg, hs, 2, nr) == power::PowerStatus::kOk, name);
+  for (int j = 0; j < 2; ++j) {
+    CHECK_CTX(nr[j].discharge_current_A == T(0) && nr[j].discharge_cell == 0 &&
+                  nr[j].discharge_limited_by == power::LimitedBy::kNone, name);
+  }
 }
 
 /// The pack's scaled cells (pack/pack.hpp's ScaledCellModel, its own set_step_current): the direct solve and the

@@ -422,9 +422,10 @@ struct EcmHorizon {
     m.set_step_current(s, est.aux(), i);  // the rest of prepare(x, aux, H, i, T): the bisection's Step
     const State xe = m.predict(s, x);
     const T soc_end = xe(Idx::soc, 0);
-    // measure(s, xe) = measure_at(s, measure_point(s, soc_end), xe); at zero current soc_end is x's SOC exactly
-    // (z - soc_gain x (+-0)), whose table values are mp0 (the same look-up): not looked up again
-    T v_end = !(mag > T(0) || mag < T(0)) ? m.measure_at(s, mp0, xe) : m.measure(s, xe);
+    // measure(s, xe) = measure_at(s, measure_point(s, soc_end), xe); at zero current (the magnitudes are >= 0)
+    // soc_end is x's SOC exactly (z - soc_gain x (+-0)), whose table values are mp0 (the same look-up): not looked
+    // up again
+    T v_end = mag > T(0) ? m.measure(s, xe) : m.measure_at(s, mp0, xe);
     T v_start = m.measure_at(s, mp0, x);  // v at the start: RC voltages as now, the R0 drop at i
     if (voltage_sigma_k > T(0)) {
       const T sd_end = Predictor<EstimatorT>::sqrt_nonneg(est.measurement_variance(s, xe, i, T(0)));
