@@ -101,11 +101,16 @@ class PowerColumns : public LimitColumns<T> {
   template <class E>
   void record(const E& est, py::ssize_t k) const {
     const py::ssize_t nh = this->horizons();
-    for (py::ssize_t j = 0; j < nh; ++j) {
-      cellsense::power::PowerLimits<T> r{};
-      const bool done = cellsense::power::power_limits(est, static_cast<T>(temperature_degC_[k]), this->config(j), r) ==
+    const cellsense::power::PowerConfig<T> c = this->base_config();
+    // the horizons in groups of kMaxHorizons, each group in one call (the set-up shared): each row bit for bit
+    // power_limits() at its horizon
+    for (py::ssize_t j0 = 0; j0 < nh; j0 += cellsense::power::kMaxHorizons) {
+      const int n = static_cast<int>(nh - j0 < cellsense::power::kMaxHorizons ? nh - j0 : cellsense::power::kMaxHorizons);
+      cellsense::power::PowerLimits<T> r[cellsense::power::kMaxHorizons] = {};
+      const bool done = cellsense::power::power_limits_horizons(est, static_cast<T>(temperature_degC_[k]), c,
+                                                                this->horizons_s() + j0, n, r) ==
                         cellsense::power::PowerStatus::kOk;
-      this->write(k * nh + j, done, r);
+      for (int q = 0; q < n; ++q) { this->write(k * nh + j0 + q, done, r[q]); }
     }
   }
 
