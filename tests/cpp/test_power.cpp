@@ -668,6 +668,7 @@ void check_horizons_match(const Cells& cells, int n_cells, const char* name, cst
   CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, nan_h, 2, o) == power::PowerStatus::kBadConfig, name);
   CHECK_CTX(power::power_limits_horizons(est, std::numeric_limits<T>::quiet_NaN(), cfg, ok_h, 3, o) ==
                 power::PowerStatus::kBadInput, name);
+  CHECK_CTX(power::power_limits_horizons(est, T(250), cfg, ok_h, 3, o) == power::PowerStatus::kBadInput, name);
   cfg.voltage_min_V = T(5);
   CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, ok_h, 3, o) == power::PowerStatus::kBadConfig, name);
   CHECK_CTX(std::memcmp(o, keep, sizeof o) == 0, name);
@@ -871,6 +872,16 @@ void test_horizons_one_call_pack(const char* name) {
   CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), hs, 2,
                                               static_cast<power::PackPowerLimits<T>*>(nullptr)) ==
                 power::PowerStatus::kBadConfig, name);
+  // anything with n_cells() and cell(k): one that says it is initialised but has no cell is refused as not initialised
+  struct NoCells {
+    const Pack* pk;
+    bool initialised() const { return true; }
+    int n_cells() const { return 0; }
+    const E& cell(int k) const { return pk->cell(k); }
+  };
+  CHECK_CTX(power::pack_power_limits_horizons(NoCells{&pk}, temps, config<T>(T(10)), hs, 2, o) ==
+                power::PowerStatus::kNotInitialised, name);
+  CHECK_CTX(std::memcmp(o, keep, sizeof o) == 0, name);
   // a string whose first cell cannot discharge at all (cut-off above every cell's voltage): 0 A from cell 0, every
   // other cell screened out without a solve (nothing is below 0), the first cell named, as each cell's own limit says
   auto none_cfg = config<T>(T(10));
