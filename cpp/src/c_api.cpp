@@ -371,6 +371,17 @@ cellsense::power::PowerConfig<float> power_config_of(const cs_power_config& conf
   std::memcpy(c.derating_charge_factor, config.derating_charge_factor, sizeof c.derating_charge_factor);
   return c;
 }
+
+void put_power_result(const cellsense::power::PowerLimits<float>& r, cs_power_result& out) {
+  out.discharge_current_A = r.discharge_current_A;
+  out.charge_current_A = r.charge_current_A;
+  out.discharge_power_W = r.discharge_power_W;
+  out.charge_power_W = r.charge_power_W;
+  out.discharge_voltage_V = r.discharge_voltage_V;
+  out.charge_voltage_V = r.charge_voltage_V;
+  out.discharge_limited_by = static_cast<uint8_t>(r.discharge_limited_by);
+  out.charge_limited_by = static_cast<uint8_t>(r.charge_limited_by);
+}
 }  // namespace
 
 const char* cs_power_config_problem(const cs_power_config* config) {
@@ -406,14 +417,24 @@ int cs_power_limits(const cs_estimator* est, float temperature_degC, const cs_po
   const auto st = visit(*const_cast<Impl*>(impl),
                         [&](const auto& e) { return cellsense::power::power_limits(e, temperature_degC, c, r); });
   if (st != cellsense::power::PowerStatus::kOk) { return static_cast<int>(st); }
-  out->discharge_current_A = r.discharge_current_A;
-  out->charge_current_A = r.charge_current_A;
-  out->discharge_power_W = r.discharge_power_W;
-  out->charge_power_W = r.charge_power_W;
-  out->discharge_voltage_V = r.discharge_voltage_V;
-  out->charge_voltage_V = r.charge_voltage_V;
-  out->discharge_limited_by = static_cast<uint8_t>(r.discharge_limited_by);
-  out->charge_limited_by = static_cast<uint8_t>(r.charge_limited_by);
+  put_power_result(r, *out);
+  return CS_POWER_OK;
+}
+
+static_assert(CS_POWER_MAX_HORIZONS == cellsense::power::kMaxHorizons, "cs_power_limits_horizons' bound is the core's");
+
+int cs_power_limits_horizons(const cs_estimator* est, float temperature_degC, const cs_power_config* config,
+                             const float* horizons_s, int32_t n_horizons, cs_power_result* out) {
+  const Impl* impl = impl_of(est);
+  if (impl == nullptr || config == nullptr || out == nullptr) { return CS_POWER_NOT_INITIALISED; }
+  const cellsense::power::PowerConfig<float> c = power_config_of(*config);
+  cellsense::power::PowerLimits<float> r[cellsense::power::kMaxHorizons];  // filled by the core where it computes
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
+  const auto st = visit(*const_cast<Impl*>(impl), [&](const auto& e) {
+    return cellsense::power::power_limits_horizons(e, temperature_degC, c, horizons_s, static_cast<int>(n_horizons), r);
+  });
+  if (st != cellsense::power::PowerStatus::kOk) { return static_cast<int>(st); }
+  for (int32_t k = 0; k < n_horizons; ++k) { put_power_result(r[k], out[k]); }
   return CS_POWER_OK;
 }
 

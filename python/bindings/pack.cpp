@@ -55,13 +55,20 @@ class PackPowerColumns : public cellsense_py::LimitColumns<T> {
   template <class PackT>
   void record(const PackT& pack, const T* temperature_degC, py::ssize_t k) const {
     const py::ssize_t nh = this->horizons();
-    for (py::ssize_t j = 0; j < nh; ++j) {
-      const py::ssize_t at = k * nh + j;
-      power::PackPowerLimits<T> r{};
-      const bool done = power::pack_power_limits(pack, temperature_degC, this->config(j), r) == power::PowerStatus::kOk;
-      this->write(at, done, r);
-      cell_ptr_[0][at] = done ? static_cast<std::int16_t>(r.discharge_cell) : kPackCellNotComputed;
-      cell_ptr_[1][at] = done ? static_cast<std::int16_t>(r.charge_cell) : kPackCellNotComputed;
+    const power::PowerConfig<T> c = this->base_config();
+    // the horizons in groups of power::kMaxHorizons, each group in one pass over the cells (the cells' set-up
+    // shared by its horizons); each row bit for bit pack_power_limits() at its horizon
+    for (py::ssize_t j0 = 0; j0 < nh; j0 += power::kMaxHorizons) {
+      const int n = static_cast<int>(nh - j0 < power::kMaxHorizons ? nh - j0 : power::kMaxHorizons);
+      power::PackPowerLimits<T> r[power::kMaxHorizons] = {};
+      const bool done = power::pack_power_limits_horizons(pack, temperature_degC, c, this->horizons_s() + j0, n, r) ==
+                        power::PowerStatus::kOk;
+      for (int q = 0; q < n; ++q) {
+        const py::ssize_t at = k * nh + j0 + q;
+        this->write(at, done, r[q]);
+        cell_ptr_[0][at] = done ? static_cast<std::int16_t>(r[q].discharge_cell) : kPackCellNotComputed;
+        cell_ptr_[1][at] = done ? static_cast<std::int16_t>(r[q].charge_cell) : kPackCellNotComputed;
+      }
     }
   }
 

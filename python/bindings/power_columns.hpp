@@ -49,6 +49,10 @@ class LimitColumns {
   }
 
   py::ssize_t horizons() const { return static_cast<py::ssize_t>(horizons_s_.size()); }
+  /// The checked horizons (s), horizons() of them.
+  const T* horizons_s() const { return horizons_s_.data(); }
+  /// The checked configuration (its horizon_s: the first horizon's).
+  cellsense::power::PowerConfig<T> base_config() const { return config(0); }
   /// The configuration of horizon j (the checked one with its horizon_s).
   cellsense::power::PowerConfig<T> config(py::ssize_t j) const {
     cellsense::power::PowerConfig<T> c = config_;
@@ -97,11 +101,16 @@ class PowerColumns : public LimitColumns<T> {
   template <class E>
   void record(const E& est, py::ssize_t k) const {
     const py::ssize_t nh = this->horizons();
-    for (py::ssize_t j = 0; j < nh; ++j) {
-      cellsense::power::PowerLimits<T> r{};
-      const bool done = cellsense::power::power_limits(est, static_cast<T>(temperature_degC_[k]), this->config(j), r) ==
+    const cellsense::power::PowerConfig<T> c = this->base_config();
+    // the horizons in groups of kMaxHorizons, each group in one call (the set-up shared): each row bit for bit
+    // power_limits() at its horizon
+    for (py::ssize_t j0 = 0; j0 < nh; j0 += cellsense::power::kMaxHorizons) {
+      const int n = static_cast<int>(nh - j0 < cellsense::power::kMaxHorizons ? nh - j0 : cellsense::power::kMaxHorizons);
+      cellsense::power::PowerLimits<T> r[cellsense::power::kMaxHorizons] = {};
+      const bool done = cellsense::power::power_limits_horizons(est, static_cast<T>(temperature_degC_[k]), c,
+                                                                this->horizons_s() + j0, n, r) ==
                         cellsense::power::PowerStatus::kOk;
-      this->write(k * nh + j, done, r);
+      for (int q = 0; q < n; ++q) { this->write(k * nh + j0 + q, done, r[q]); }
     }
   }
 

@@ -131,5 +131,14 @@ template power::PowerStatus power::remaining_energy(const Estimator<model::EcmMo
                                                     float, float, float, float, power::EnergyEstimate<float>&);
 template power::PowerStatus power::time_to_full(const Estimator<model::EcmModel<float, 2>, filter::Ukf>&, float, float,
                                                 float&, float&);
+template power::PowerStatus power::power_limits_horizons(const Estimator<model::EcmModel<float, 2>, filter::Ekf>&,
+                                                         float, const power::PowerConfig<float>&, const float*, int,
+                                                         power::PowerLimits<float>*);
+template power::PowerStatus power::power_limits_horizons(const Estimator<model::EcmModel<double, 2>, filter::Ukf>&,
+                                                         double, const power::PowerConfig<double>&, const double*, int,
+                                                         power::PowerLimits<double>*);
+template power::PowerStatus power::pack_power_limits_horizons(
+    const pack::PackEstimator<model::EcmModel<float, 2>, filter::Ekf, 16>&, const float*,
+    const power::PowerConfig<float>&, const float*, int, power::PackPowerLimits<float>*);
 
 }  // namespace cellsense

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <limits>
+#include <type_traits>
 
 #include "cellsense/cellsense.hpp"
 #include "cellsense/pack/pack.hpp"
@@ -612,6 +613,287 @@ void test_direct_matches_bisection(const char* name) {
               name, compared, worst, mismatched, by_kind[0], by_kind[1], by_kind[2], by_kind[3]);
 }
 
+/// Several horizons in one call (power_limits_horizons): each result bit for bit power_limits() at that horizon,
+/// over random states (conservative or not, health, OCV correction, temperatures), for the plain and the pack's
+/// scaled cells; refusals (count, null, a bad horizon after the first) leave the output untouched.
+// verifies: CS-PWR-009
+template <class E, class Cells>
+void check_horizons_match(const Cells& cells, int n_cells, const char* name, cstest::Rng& rng) {
+  using T = typename E::T;
+  for (int trial = 0; trial < 300; ++trial) {
+    const E& est = cells(trial % n_cells);
+    power::PowerConfig<T> cfg;
+    cfg.voltage_min_V = static_cast<T>(3.0 + 0.4 * rng.uniform());
+    cfg.voltage_max_V = static_cast<T>(3.8 + 0.4 * rng.uniform());
+    cfg.soc_min = static_cast<T>(0.1 * rng.uniform());
+    const double ratings[] = {0.5, 10.0, 60.0, 1000.0};
+    cfg.discharge_current_max_A = static_cast<T>(ratings[trial % 4]);
+    cfg.charge_current_max_A = static_cast<T>(ratings[(trial / 4) % 4]);
+    if (trial % 3 == 1) { derating_table(cfg); }
+    cfg.soc_sigma_k = trial % 2 == 1 ? T(3) : T(0);
+    cfg.voltage_sigma_k = trial % 4 == 3 ? T(3) : T(0);
+    const T temp = static_cast<T>(-20.0 + 70.0 * rng.uniform());
+    const T hs[5] = {T(2), T(10), T(30), static_cast<T>(0.5 + 3600.0 * rng.uniform()), T(86400)};
+    const int n = 1 + trial % 5;
+    power::PowerLimits<T> multi[power::kMaxHorizons];
+    std::memset(multi, 0, sizeof multi);
+    CHECK_CTX(power::power_limits_horizons(est, temp, cfg, hs, n, multi) == power::PowerStatus::kOk, name);
+    for (int k = 0; k < n; ++k) {
+      power::PowerLimits<T> one;
+      std::memset(&one, 0, sizeof one);
+      cfg.horizon_s = hs[k];
+      CHECK_CTX(power::power_limits(est, temp, cfg, one) == power::PowerStatus::kOk, name);
+      CHECK_CTX(std::memcmp(&one, &multi[k], sizeof one) == 0, name);
+    }
+  }
+  // refusals: the output untouched
+  power::PowerLimits<T> keep[power::kMaxHorizons];
+  std::memset(keep, 0x33, sizeof keep);
+  power::PowerLimits<T> o[power::kMaxHorizons];
+  std::memcpy(o, keep, sizeof o);
+  const T ok_h[power::kMaxHorizons + 1] = {T(2), T(10), T(30), T(1), T(1), T(1), T(1), T(1), T(1)};
+  const T bad_h[3] = {T(2), T(0), T(30)};
+
+  const T nan_h[2] = {T(10), std::numeric_limits<T>::quiet_NaN()};
+  auto cfg = config<T>(T(10));
+  const E& est = cells(0);
+  CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, ok_h, 0, o) == power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, ok_h, power::kMaxHorizons + 1, o) ==
+                power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, static_cast<const T*>(nullptr), 1, o) ==
+                power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, bad_h, 3, o) == power::PowerStatus::kBadConfig, name);
+  const T long_h[2] = {T(2), T(86401)};
+  CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, long_h, 2, o) == power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, nan_h, 2, o) == power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::power_limits_horizons(est, std::numeric_limits<T>::quiet_NaN(), cfg, ok_h, 3, o) ==
+                power::PowerStatus::kBadInput, name);
+  CHECK_CTX(power::power_limits_horizons(est, T(250), cfg, ok_h, 3, o) == power::PowerStatus::kBadInput, name);
+  cfg.voltage_min_V = T(5);
+  CHECK_CTX(power::power_limits_horizons(est, T(25), cfg, ok_h, 3, o) == power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(std::memcmp(o, keep, sizeof o) == 0, name);
+  CHECK_CTX(power::power_limits_horizons(est, T(25), config<T>(T(10)), ok_h, 3,
+                                         static_cast<power::PowerLimits<T>*>(nullptr)) == power::PowerStatus::kBadConfig,
+            name);
+  E fresh;
+  CHECK_CTX(power::power_limits_horizons(fresh, T(25), config<T>(T(10)), ok_h, 3, o) ==
+                power::PowerStatus::kNotInitialised, name);
+  CHECK_CTX(std::memcmp(o, keep, sizeof o) == 0, name);
+}
+
+// verifies: CS-PWR-009
+template <class E>
+void test_horizons_one_call(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  typename M::Params p;
+  cstest::make_cell(p);
+  cstest::Rng rng;
+  constexpr int kCells = 6;
+  E cells[kCells];
+  for (int k = 0; k < kCells; ++k) {
+    M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
+    if (k == 1) { CHECK_CTX(m.set_health(T(2.0), T(1.3)), name); }
+    if (k == 2) {
+      const T nodes[model::kEcmOcvNodes] = {T(0.004), T(-0.003), T(0.005), T(0.002), T(-0.004)};
+      CHECK_CTX(m.set_ocv_correction(nodes), name);
+    }
+    typename M::State x;
+    typename M::Cov P;
+    M::initial(static_cast<T>(0.05 + 0.18 * k), static_cast<T>(0.002 + 0.01 * k), T(0.01), T(0), T(0.1), x, P);
+    for (int j = 0; j < 2; ++j) { x(M::Idx::v_rc(j), 0) = static_cast<T>(0.08 * (rng.uniform() - 0.5)); }
+    x(M::Idx::hysteresis, 0) = static_cast<T>(2.0 * rng.uniform() - 1.0);
+    EstimatorConfig<T> ecfg;
+    ecfg.soc_min = T(-0.05);
+    ecfg.voltage_sigma_V = T(0.004);
+    if (k % 2 == 1) { ecfg.model_error_current_A = T(0.2); }
+    CHECK_CTX(cells[k].init(m, ecfg, typename E::FilterConfig{}, x, P, typename M::Aux{static_cast<T>(k % 3) - T(1)}) ==
+                  InitStatus::kOk, name);
+  }
+  check_horizons_match<E>([&](int k) -> const E& { return cells[k]; }, kCells, name, rng);
+}
+
+// verifies: CS-PWR-009
+template <template <class> class F, typename T>
+void test_horizons_one_call_pack(const char* name) {
+  using Base = model::EcmModel<T, 2>;
+  using Pack = pack::PackEstimator<Base, F, 4>;
+  typename Base::Params p;
+  cstest::make_cell(p);
+  typename Pack::Config cfg;
+  cfg.noise = typename Base::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)};
+  pack::CellVariation<T> v[3];
+  v[0].capacity_scale = T(0.8);
+  v[2].resistance_scale = T(1.5);
+  const T soc0[3] = {T(0.3), T(0.5), T(0.9)};
+  Pack pk;
+  CHECK_CTX(pk.init(&p, 3, v, soc0, cfg) == InitStatus::kOk, name);
+  cstest::Rng rng;
+  using E = std::decay_t<decltype(pk.cell(0))>;
+  check_horizons_match<E>([&](int k) -> const E& { return pk.cell(k); }, 3, name, rng);
+  // the string: pack_power_limits_horizons() bit for bit pack_power_limits() per horizon, and both the direct
+  // reference (the weakest cell's power_limits(), the power from every cell's Predictor::end at that current)
+  for (int trial = 0; trial < 40; ++trial) {
+    power::PowerConfig<T> c = config<T>(T(10));
+    c.discharge_current_max_A = trial % 2 == 0 ? T(1000) : T(20);
+    c.charge_current_max_A = trial % 4 < 2 ? T(1000) : T(15);
+    c.soc_sigma_k = trial % 3 == 1 ? T(3) : T(0);
+    c.voltage_sigma_k = trial % 5 == 2 ? T(3) : T(0);
+    if (trial % 7 == 3) { derating_table(c); }
+    const T temps[3] = {static_cast<T>(-10.0 + 50.0 * rng.uniform()), static_cast<T>(-10.0 + 50.0 * rng.uniform()),
+                        static_cast<T>(-10.0 + 50.0 * rng.uniform())};
+    const T hs[4] = {T(2), T(10), T(30), static_cast<T>(1.0 + 600.0 * rng.uniform())};
+    const int n = 1 + trial % 4;
+    power::PackPowerLimits<T> multi[power::kMaxHorizons];
+    std::memset(multi, 0, sizeof multi);
+    c.horizon_s = T(-1);  // not read
+    CHECK_CTX(power::pack_power_limits_horizons(pk, temps, c, hs, n, multi) == power::PowerStatus::kOk, name);
+    for (int j = 0; j < n; ++j) {
+      c.horizon_s = hs[j];
+      power::PackPowerLimits<T> one;
+      std::memset(&one, 0, sizeof one);
+      CHECK_CTX(power::pack_power_limits(pk, temps, c, one) == power::PowerStatus::kOk, name);
+      CHECK_CTX(std::memcmp(&one, &multi[j], sizeof one) == 0, name);
+      T i_dis = T(3.0e38);
+      T i_chg = T(3.0e38);
+      for (int k = 0; k < 3; ++k) {
+        power::PowerLimits<T> cl{};
+        CHECK_CTX(power::power_limits(pk.cell(k), temps[k], c, cl) == power::PowerStatus::kOk, name);
+        i_dis = cl.discharge_current_A < i_dis ? cl.discharge_current_A : i_dis;
+        i_chg = cl.charge_current_A < i_chg ? cl.charge_current_A : i_chg;
+      }
+      T v_dis = T(0);
+      T v_chg = T(0);
+      for (int k = 0; k < 3; ++k) {
+        T ve, vs, se;
+        power::detail::predictor(pk.cell(k), temps[k], c, T(1)).end(i_dis, ve, vs, se);
+        v_dis = v_dis + ve;
+        power::detail::predictor(pk.cell(k), temps[k], c, T(-1)).end(-i_chg, ve, vs, se);
+        v_chg = v_chg + ve;
+      }
+      CHECK_CTX(std::memcmp(&i_dis, &one.discharge_current_A, sizeof i_dis) == 0 &&
+                    std::memcmp(&i_chg, &one.charge_current_A, sizeof i_chg) == 0, name);
+      const T p_dis = i_dis * v_dis;
+      const T p_chg = i_chg * v_chg;
+      CHECK_CTX(std::memcmp(&p_dis, &one.discharge_power_W, sizeof p_dis) == 0 &&
+                    std::memcmp(&p_chg, &one.charge_power_W, sizeof p_chg) == 0, name);
+    }
+  }
+  // a 24-cell string with near-ties (cells in groups of equal SOC, capacities and resistances apart by 1e-6 .. 1e-2):
+  // the screen that skips a cell's solve when it carries the string's smallest limit so far must not change the
+  // string's limit, its cell or its power against the former algorithm
+  {
+    using Big = pack::PackEstimator<Base, F, 24>;
+    pack::CellVariation<T> bv[24];
+    T bsoc[24];
+    for (int k = 0; k < 24; ++k) {
+      const double eps = k % 4 == 0 ? 0.0 : std::pow(10.0, -(k % 6)) * (rng.uniform() - 0.5);
+      bv[k].capacity_scale = static_cast<T>(1.0 + eps);
+      bv[k].resistance_scale = static_cast<T>(1.0 + 0.5 * eps);
+      bsoc[k] = static_cast<T>(0.1 + 0.2 * (k % 5));
+    }
+    Big big;
+    CHECK_CTX(big.init(&p, 24, bv, bsoc, cfg) == InitStatus::kOk, name);
+    int checked = 0;
+    for (int trial = 0; trial < 24; ++trial) {
+      power::PowerConfig<T> c = config<T>(T(10));
+      c.voltage_min_V = static_cast<T>(3.2 + 0.3 * rng.uniform());
+      c.voltage_max_V = static_cast<T>(3.9 + 0.3 * rng.uniform());
+      c.discharge_current_max_A = trial % 3 == 0 ? T(1000) : T(30);
+      c.charge_current_max_A = trial % 2 == 0 ? T(1000) : T(20);
+      c.soc_sigma_k = trial % 4 == 1 ? T(3) : T(0);
+      c.voltage_sigma_k = trial % 5 == 1 ? T(3) : T(0);
+      if (trial % 6 == 5) { derating_table(c); }
+      T temps[24];
+      for (int k = 0; k < 24; ++k) { temps[k] = trial % 2 == 0 ? T(25) : static_cast<T>(-5.0 + 40.0 * rng.uniform()); }
+      const T hs[3] = {T(2), T(10), T(30)};
+      power::PackPowerLimits<T> got[3];
+      std::memset(got, 0, sizeof got);
+      CHECK_CTX(power::pack_power_limits_horizons(big, temps, c, hs, 3, got) == power::PowerStatus::kOk, name);
+      for (int j = 0; j < 3; ++j) {
+        c.horizon_s = hs[j];
+        power::PackPowerLimits<T> ref;
+        std::memset(&ref, 0, sizeof ref);
+        ref.discharge_current_A = T(3.0e38);
+        ref.charge_current_A = T(3.0e38);
+        for (int k = 0; k < 24; ++k) {
+          power::PowerLimits<T> cl{};
+          CHECK_CTX(power::power_limits(big.cell(k), temps[k], c, cl) == power::PowerStatus::kOk, name);
+          if (cl.discharge_current_A < ref.discharge_current_A) {
+            ref.discharge_current_A = cl.discharge_current_A;
+            ref.discharge_cell = k;
+            ref.discharge_limited_by = cl.discharge_limited_by;
+          }
+          if (cl.charge_current_A < ref.charge_current_A) {
+            ref.charge_current_A = cl.charge_current_A;
+            ref.charge_cell = k;
+            ref.charge_limited_by = cl.charge_limited_by;
+          }
+        }
+        T v_dis = T(0);
+        T v_chg = T(0);
+        for (int k = 0; k < 24; ++k) {
+          T ve, vs, se;
+          power::detail::predictor(big.cell(k), temps[k], c, T(1)).end(ref.discharge_current_A, ve, vs, se);
+          v_dis = v_dis + ve;
+          power::detail::predictor(big.cell(k), temps[k], c, T(-1)).end(-ref.charge_current_A, ve, vs, se);
+          v_chg = v_chg + ve;
+        }
+        ref.discharge_power_W = ref.discharge_current_A * v_dis;
+        ref.charge_power_W = ref.charge_current_A * v_chg;
+        CHECK_CTX(std::memcmp(&ref, &got[j], sizeof ref) == 0, name);
+        ++checked;
+      }
+    }
+    CHECK_CTX(checked == 72, name);
+  }
+  power::PackPowerLimits<T> keep[2];
+  std::memset(keep, 0x44, sizeof keep);
+  power::PackPowerLimits<T> o[2];
+  std::memcpy(o, keep, sizeof o);
+  const T temps[3] = {T(25), T(25), T(25)};
+  const T bad_h[2] = {T(10), T(0)};
+  const T hs[2] = {T(10), T(30)};
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), bad_h, 2, o) ==
+                power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), hs, 0, o) ==
+                power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), static_cast<const T*>(nullptr), 1, o) ==
+                power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), hs, power::kMaxHorizons + 1, o) ==
+                power::PowerStatus::kBadConfig, name);
+  const T long_h[2] = {T(10), T(86401)};
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), long_h, 2, o) ==
+                power::PowerStatus::kBadConfig, name);
+  auto bad_cfg = config<T>(T(10));
+  bad_cfg.voltage_min_V = T(5);
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, bad_cfg, hs, 2, o) == power::PowerStatus::kBadConfig, name);
+  CHECK_CTX(std::memcmp(o, keep, sizeof o) == 0, name);
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, config<T>(T(10)), hs, 2,
+                                              static_cast<power::PackPowerLimits<T>*>(nullptr)) ==
+                power::PowerStatus::kBadConfig, name);
+  // anything with n_cells() and cell(k): one that says it is initialised but has no cell is refused as not initialised
+  struct NoCells {
+    const Pack* pk;
+    bool initialised() const { return true; }
+    int n_cells() const { return 0; }
+    const E& cell(int k) const { return pk->cell(k); }
+  };
+  CHECK_CTX(power::pack_power_limits_horizons(NoCells{&pk}, temps, config<T>(T(10)), hs, 2, o) ==
+                power::PowerStatus::kNotInitialised, name);
+  CHECK_CTX(std::memcmp(o, keep, sizeof o) == 0, name);
+  // a string whose first cell cannot discharge at all (cut-off above every cell's voltage): 0 A from cell 0, every
+  // other cell screened out without a solve (nothing is below 0), the first cell named, as each cell's own limit says
+  auto none_cfg = config<T>(T(10));
+  none_cfg.voltage_min_V = T(4.15);
+  power::PackPowerLimits<T> nr[2];
+  CHECK_CTX(power::pack_power_limits_horizons(pk, temps, none_cfg, hs, 2, nr) == power::PowerStatus::kOk, name);
+  for (int j = 0; j < 2; ++j) {
+    CHECK_CTX(nr[j].discharge_current_A == T(0) && nr[j].discharge_cell == 0 &&
+                  nr[j].discharge_limited_by == power::LimitedBy::kNone, name);
+  }
+}
+
 /// The pack's scaled cells (pack/pack.hpp's ScaledCellModel, its own set_step_current): the direct solve and the
 /// bisection agree for every cell of a string with capacity and resistance scales.
 // verifies: CS-PWR-007
@@ -763,5 +1045,9 @@ int main() {
   test_direct_matches_bisection<EcmUkf<float, 2>>("ukf float 2rc");
   test_direct_matches_bisection_pack<filter::Ekf, float>("pack ekf float");
   test_direct_matches_bisection_pack<filter::Ukf, double>("pack ukf double");
+  test_horizons_one_call<EcmEkf<float, 2>>("ekf float 2rc");
+  test_horizons_one_call<EcmUkf<double, 2>>("ukf double 2rc");
+  test_horizons_one_call_pack<filter::Ekf, float>("pack ekf float");
+  test_horizons_one_call_pack<filter::Ukf, double>("pack ukf double");
   return cstest::finish("test_power");
 }

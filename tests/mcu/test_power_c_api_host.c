@@ -13,7 +13,7 @@
 
 static cs_estimator est;
 
-/* verifies: CS-PWR-002, CS-PWR-004 */
+/* verifies: CS-PWR-002, CS-PWR-004, CS-PWR-009 */
 static void run_filter(uint8_t filter) {
   cs_config c;
   cs_config_default(&c);
@@ -58,6 +58,40 @@ static void run_filter(uint8_t filter) {
   EXPECT(cs_power_limits(NULL, 25.0f, &pc, &out) == CS_POWER_NOT_INITIALISED);
   EXPECT(cs_power_limits(&est, 25.0f, NULL, &out) == CS_POWER_NOT_INITIALISED);
   EXPECT(memcmp(&out, &keep, sizeof out) == 0);
+  /* the three horizons in one call: bit for bit the three calls (nominal and conservative); refusals */
+  for (int conservative = 0; conservative < 2; ++conservative) {
+    cs_power_config hc = pc;
+    hc.soc_sigma_k = conservative ? 3.0f : 0.0f;
+    hc.voltage_sigma_k = conservative ? 3.0f : 0.0f;
+    static const float hs[3] = {2.0f, 10.0f, 30.0f};
+    cs_power_result one[3], multi[3];
+    memset(one, 0, sizeof one);
+    memset(multi, 0, sizeof multi);
+    for (int k = 0; k < 3; ++k) {
+      hc.horizon_s = hs[k];
+      EXPECT(cs_power_limits(&est, 25.0f, &hc, &one[k]) == CS_POWER_OK);
+    }
+    hc.horizon_s = -1.0f; /* not read */
+    EXPECT(cs_power_limits_horizons(&est, 25.0f, &hc, hs, 3, multi) == CS_POWER_OK);
+    EXPECT(memcmp(one, multi, sizeof one) == 0);
+  }
+  {
+    static const float hs_bad[2] = {10.0f, 0.0f};
+    static const float hs[CS_POWER_MAX_HORIZONS + 1] = {2.0f, 10.0f, 30.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+    cs_power_result mk[CS_POWER_MAX_HORIZONS + 1], mo[CS_POWER_MAX_HORIZONS + 1];
+    memset(mk, 0xA5, sizeof mk);
+    memcpy(mo, mk, sizeof mo);
+    EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs_bad, 2, mo) == CS_POWER_BAD_CONFIG);
+    EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs, 0, mo) == CS_POWER_BAD_CONFIG);
+    EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs, CS_POWER_MAX_HORIZONS + 1, mo) == CS_POWER_BAD_CONFIG);
+    EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, NULL, 3, mo) == CS_POWER_BAD_CONFIG);
+    EXPECT(cs_power_limits_horizons(&est, NAN, &pc, hs, 3, mo) == CS_POWER_BAD_INPUT);
+    EXPECT(cs_power_limits_horizons(NULL, 25.0f, &pc, hs, 3, mo) == CS_POWER_NOT_INITIALISED);
+    EXPECT(cs_power_limits_horizons(&est, 25.0f, NULL, hs, 3, mo) == CS_POWER_NOT_INITIALISED);
+    EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs, 3, NULL) == CS_POWER_NOT_INITIALISED);
+    EXPECT(memcmp(mo, mk, sizeof mo) == 0);
+    EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs, CS_POWER_MAX_HORIZONS, mo) == CS_POWER_OK);
+  }
   /* energy and times */
   cs_energy_result e, e_hi;
   EXPECT(cs_energy(&est, 25.0f, 1.0f, 2.5f, 0.0f, 0.0f, &e) == CS_POWER_OK);

@@ -304,6 +304,14 @@ const char* cs_power_config_problem(const cs_power_config* config);
  * otherwise it is untouched. */
 int cs_power_limits(const cs_estimator* est, float temperature_degC, const cs_power_config* config,
                     cs_power_result* out);
+/* The limits for several horizons at one state in one call (issue #15's 2 / 10 / 30 s): out[k] is, bit for bit,
+ * cs_power_limits() with config->horizon_s = horizons_s[k] (config->horizon_s itself is not read), for less work
+ * than n_horizons calls (the configuration checked, the start state's table values and the derated ratings found
+ * once). 1 <= n_horizons <= CS_POWER_MAX_HORIZONS, each horizon in (0, 86400] s, else CS_POWER_BAD_CONFIG.
+ * CS_POWER_OK fills out[0 .. n_horizons - 1]; otherwise it is untouched. */
+#define CS_POWER_MAX_HORIZONS 8
+int cs_power_limits_horizons(const cs_estimator* est, float temperature_degC, const cs_power_config* config,
+                             const float* horizons_s, int32_t n_horizons, cs_power_result* out);
 
 typedef struct cs_energy_result {
   float energy_Wh, energy_sigma_Wh;              /* energy to the cut-off at the power asked, 1 sigma (W h) */

@@ -103,6 +103,34 @@ static void run_filter(uint8_t filter, const char* name) {
     put_hex(bits(er.time_to_empty_s));
     put_hex(bits(ttf));
     platform_write("\n");
+    /* the 2 / 10 / 30 s limits in one call (cs_power_limits_horizons), nominal and conservative: the same bits as
+     * one cs_power_limits call per horizon (checked here), and on every core as on the host (soh_parity.py) */
+    static const float horizons_s[3] = {2.0f, 10.0f, 30.0f};
+    platform_write("final power3 ");
+    platform_write(name);
+    for (int kind = 0; kind < 2; ++kind) {
+      pc.soc_sigma_k = kind ? 3.0f : 0.0f;
+      pc.voltage_sigma_k = kind ? 3.0f : 0.0f;
+      cs_power_result ph[3];
+      if (cs_power_limits_horizons(&g_est, last_T, &pc, horizons_s, 3, ph) != CS_POWER_OK) { g_failed = 1; }
+      for (int j = 0; j < 3; ++j) {
+        cs_power_result one;
+        pc.horizon_s = horizons_s[j];
+        if (cs_power_limits(&g_est, last_T, &pc, &one) != CS_POWER_OK) { g_failed = 1; }
+        if (bits(one.discharge_current_A) != bits(ph[j].discharge_current_A) ||
+            bits(one.charge_current_A) != bits(ph[j].charge_current_A) ||
+            bits(one.discharge_power_W) != bits(ph[j].discharge_power_W) ||
+            bits(one.charge_power_W) != bits(ph[j].charge_power_W) ||
+            one.discharge_limited_by != ph[j].discharge_limited_by || one.charge_limited_by != ph[j].charge_limited_by) {
+          g_failed = 1;
+        }
+        put_hex(bits(ph[j].discharge_current_A));
+        put_hex(bits(ph[j].charge_current_A));
+        put_hex(bits(ph[j].discharge_power_W));
+        put_hex(bits(ph[j].charge_power_W));
+      }
+    }
+    platform_write("\n");
   }
   put_sum_head(name, CS_LOG_STEPS, &stats);
   platform_write(" r0_updates=");

@@ -154,8 +154,14 @@ def add_power_cli(p, power_help: str, rating_help: str) -> None:
     p.add_argument("--power-conservative", type=float, default=None, metavar="K",
                    help="with --power: the limit at SOC - K sigma with the cut-offs tightened by K model-error sigma")
     p.add_argument("--current-max-A", type=float, default=None, help=rating_help)
+    add_derating_cli(p, "with --power: ")
+
+
+def add_derating_cli(p, prefix: str = "") -> None:
+    """The --derating T:D:C[,..] option (read back with `parse_derating`): add_power_cli's, and `cellsense export-c`'s
+    (the table it writes into the header's cs_power_config)."""
     p.add_argument("--derating", default=None, metavar="T:D:C[,T:D:C..]",
-                   help="with --power: the ratings' temperature derating, rows of cell temperature (degC), discharge "
+                   help=f"{prefix}the ratings' temperature derating, rows of cell temperature (degC), discharge "
                         "and charge factor in [0, 1], linear between, held beyond (e.g. 0:0.5:0,10:1:0.5,45:1:1: no "
                         "charge at or below 0 degC; a first T below 0: --derating=-10:0.5:0,...); default: the cell "
                         "file's, if any (docs/power.md)")

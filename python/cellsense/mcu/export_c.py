@@ -5,7 +5,11 @@ file the Python package reads. Every float is numpy's float32 cast of the file's
 9 significant digits (`%.9g`), which is enough for the C compiler to read back exactly that float32:
 the firmware runs on bit-for-bit the parameters `Estimator(dtype="float32")` uses.
 
-    cellsense export-c --cell chen2020 --out cell_params.h
+    cellsense export-c --cell chen2020 --out cell_params.h [--derating=-10:0.5:0,0:0.8:0.2,10:1:1]
+
+It also writes `<symbol>_power_config(cs_power_config*)`: the state of power's settings that
+cellsense.estimators.power.PowerSettings() gives the cell by default, with its temperature derating
+table (the cell file's `limits."Current derating ..."`, or --derating).
 """
 from __future__ import annotations
 
@@ -21,10 +25,12 @@ from .._cliopts import add_cell, require_cell
 from .._io import atomic_write
 from ..cells.ecm import Cell
 from ..cells.load import load_cell
+from ..estimators.power import add_derating_cli, current_derating, identified_current_range, parse_derating
 from ..estimators.settings import NoiseSettings, resolve_model_error
 
 #: What the C API is built for (c_api.h); the generated header re-checks them with #error.
 C_API_RC_PAIRS = 2
+C_API_MAX_DERATING = 6  # CS_POWER_MAX_DERATING
 DEFAULT_SYMBOL = "cell_params"
 
 #: The ECM parameters in cs_ecm_params order (name, kind): the header is written in this order from
@@ -126,8 +132,53 @@ def _guard(out: str | os.PathLike | None, symbol: str) -> str:
     return "CELLSENSE_" + re.sub(r"[^A-Za-z0-9]", "_", base).upper()
 
 
-def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -> str:
-    """The header text for a loaded cell."""
+def _derating_problem(rows) -> str | None:
+    """The core's rule (power::PowerConfig::check_derating) a derating table breaks, naming the field, or None: the
+    same rules here because export-c runs without the compiled module (the firmware build)."""
+    if len(rows) > C_API_MAX_DERATING:
+        return f"derating_count: {len(rows)} rows: at most {C_API_MAX_DERATING}"
+    for k, (t, _d, _c) in enumerate(rows):
+        if not (-100.0 <= t <= 200.0 and (k == 0 or t > rows[k - 1][0])):
+            return "derating_temperature_degC: must be strictly increasing, each in [-100, 200] degC"
+    for j, fld in ((1, "derating_discharge_factor"), (2, "derating_charge_factor")):
+        if not all(0.0 <= r[j] <= 1.0 for r in rows):
+            return f"{fld}: must be in [0, 1] at every breakpoint"
+    return None
+
+
+def _power_config_function(cell: Cell, symbol: str, derating) -> str:
+    """A static inline function filling a cs_power_config as cellsense.estimators.power.PowerSettings() does for
+    this cell by default: the cut-offs, the identified current range as the ratings, the derating table."""
+    rows = current_derating(cell) if derating is None else list(derating)
+    problem = _derating_problem(rows)
+    if problem is not None:
+        raise ValueError(f"derating {rows!r}: {problem}")
+    vmin, vmax = cell.voltage_cutoff_V
+    imin, imax = identified_current_range(cell)
+    source = ("none (0 breakpoints: the ratings as given)" if not rows else
+              f"{len(rows)} breakpoint(s), " + ("--derating" if derating is not None else "the cell file's"))
+    lines = [f"  config->derating_count = {len(rows)};"]
+    for k, (t, d, c) in enumerate(rows):
+        lines.append(f"  config->derating_temperature_degC[{k}] = {c_float(t)};")
+        lines.append(f"  config->derating_discharge_factor[{k}] = {c_float(d)};")
+        lines.append(f"  config->derating_charge_factor[{k}] = {c_float(c)};")
+    body = "\n".join(lines)
+    return f"""/* The state of power's settings that cellsense.estimators.power.PowerSettings() gives this cell by default
+ * (cs_power_limits, docs/power.md): the cell's cut-offs, the identified current range as the two ratings, SOC
+ * window 0..1, nominal, horizon 10 s; temperature derating: {source}.
+ * Set horizon_s (and the conservative factors) after it as needed. */
+#define {symbol.upper()}_POWER_DERATING_COUNT {len(rows)}
+static inline void {symbol}_power_config(cs_power_config* config) {{
+  cs_power_config_default(config, {c_float(vmin)}, {c_float(vmax)}, {c_float(imax)});
+  config->charge_current_max_A = {c_float(-imin)};
+{body}
+}}
+"""
+
+
+def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None, derating=None) -> str:
+    """The header text for a loaded cell; `derating` (rows (temperature degC, discharge factor, charge factor)):
+    the power configuration's table instead of the cell file's."""
     if cell.rc_pairs != C_API_RC_PAIRS:
         raise ValueError(f"{cell.source}: the C API is built for {C_API_RC_PAIRS} RC pairs; "
                          f"cell {cell.name!r} has {cell.rc_pairs}")
@@ -169,6 +220,7 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
 #define {symbol.upper()}_MODEL_ERROR_RELATIVE {c_float(model_error_relative)}
 #define {symbol.upper()}_MODEL_ERROR_CORRELATION_S {c_float(model_error_correlation)}
 
+{_power_config_function(cell, symbol, derating)}
 static const cs_cell_params {symbol} = {{
   CS_PARAMS_LAYOUT,
   {{
@@ -182,11 +234,12 @@ static const cs_cell_params {symbol} = {{
 
 
 def export_c(model: str | os.PathLike | Cell, out: str | os.PathLike | None = None,
-             symbol: str = DEFAULT_SYMBOL) -> str:
+             symbol: str = DEFAULT_SYMBOL, derating=None) -> str:
     """Render the cell `model` (path, bundled name or Cell) as a C header; write it atomically to
-    `out` if given. Returns the header text."""
+    `out` if given. `derating`: the power configuration's derating rows instead of the cell file's
+    (None: the file's, if any). Returns the header text."""
     cell = load_cell(model)
-    text = render(cell, symbol=symbol, guard=_guard(out, symbol))
+    text = render(cell, symbol=symbol, guard=_guard(out, symbol), derating=derating)
     if out is not None:
         with atomic_write(out, "w", newline="\n") as f:
             f.write(text)
@@ -203,14 +256,17 @@ def add_cli(subparsers) -> None:
     add_cell(p, required=True)
     p.add_argument("--out", required=True, help="header to write, e.g. cell_params.h")
     p.add_argument("--symbol", default=DEFAULT_SYMBOL, help=f"C name of the object (default {DEFAULT_SYMBOL})")
+    add_derating_cli(p, "the header's cs_power_config (<symbol>_power_config()): ")
     p.set_defaults(func=_cli_main)
 
 
 def _cli_main(args) -> int:
     cell = load_cell(require_cell(args, "export-c"))
-    export_c(cell, args.out, symbol=args.symbol)
+    derating = None if getattr(args, "derating", None) is None else parse_derating(args.derating)
+    export_c(cell, args.out, symbol=args.symbol, derating=derating)
+    rows = current_derating(cell) if derating is None else derating
     print(f"wrote {args.out}: cell {cell.name}, {len(cell.soc)} SOC x {len(cell.temperature_degC)} "
-          f"temperature breakpoints, symbol {args.symbol}")
+          f"temperature breakpoints, symbol {args.symbol}, power derating {len(rows)} breakpoint(s)")
     return 0
 
 

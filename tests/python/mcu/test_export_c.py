@@ -183,3 +183,104 @@ def test_c_api_matches_python_with_resistance_scaled_model_error(tmp_path: Path,
     py_out = _python_float32_rows(est, rows)
     assert np.array_equal(c_out.view(np.uint32), py_out.view(np.uint32)), \
         f"max |diff| {np.max(np.abs(c_out - py_out))}"
+
+
+POWER_PROGRAM = r"""
+#include <stdio.h>
+#include <string.h>
+#include "cellsense/c_api.h"
+#include "cell_params.h"
+static cs_estimator est;
+int main(int argc, char** argv) {
+  (void)argc;
+  cs_config c; cs_config_default(&c);
+  c.filter = (uint8_t)(argv[1][0] == 'u' ? CS_FILTER_UKF : CS_FILTER_EKF);
+  c.initial_soc = 0.75f;
+  if (cs_init(&est, &cell_params, &c) != CS_INIT_OK) return 1;
+  float row[4];
+  int n = 0;
+  while (n < 600 && fread(row, sizeof row, 1, stdin) == 1) {
+    cs_report r;
+    cs_step(&est, row[0], row[1], row[2], row[3], &r);
+    ++n;
+  }
+  cs_power_config pc;
+  cell_params_power_config(&pc);
+  if (strcmp(cs_power_config_problem(&pc), "ok") != 0 || pc.derating_count != CELL_PARAMS_POWER_DERATING_COUNT) return 2;
+  static const float temps[7] = {-30.0f, -10.0f, -5.0f, 0.0f, 5.0f, 25.0f, 45.0f};
+  for (int k = 0; k < 7; ++k) {
+    cs_power_result pr;
+    if (cs_power_limits(&est, temps[k], &pc, &pr) != CS_POWER_OK) return 3;
+    float out[4] = {pr.discharge_current_A, pr.charge_current_A, pr.discharge_power_W, pr.charge_power_W};
+    fwrite(out, sizeof out, 1, stdout);
+  }
+  return 0;
+}
+"""
+POWER_TEMPS = (-30.0, -10.0, -5.0, 0.0, 5.0, 25.0, 45.0)
+
+
+# verifies: CS-PWR-008
+@needs_host_cc
+@pytest.mark.parametrize("source", ["cell-file", "cli"])
+def test_export_c_power_config_matches_python(tmp_path: Path, synthetic_log, source):
+    """export-c writes cell_params_power_config(): the cell file's derating table (or --derating's), the cut-offs
+    and the identified ratings as PowerSettings() has them; the C API host build with it gives Python float32's
+    limits bit for bit at temperatures across the table (a derated rating binding)."""
+    import json
+
+    from cellsense.cells.ecm import cell_from_dict
+    from cellsense.estimators.ecm import Estimator
+    from cellsense.estimators.power import L_DERATING, PowerSettings, power_limits_now
+    table = [[-10.0, 0.05, 0.0], [0.0, 0.1, 0.02], [20.0, 1.0, 1.0]]
+    d = synthetic_cell_dict(2)
+    if source == "cell-file":
+        d.setdefault("limits", {})[L_DERATING] = table
+    path = tmp_path / "cell.json"
+    path.write_text(json.dumps(d))
+    cell = cell_from_dict(d)
+    parser = argparse.ArgumentParser()
+    add_cli(parser.add_subparsers(dest="command"))
+    argv = ["export-c", "--cell", str(path), "--out", str(tmp_path / "cell_params.h")]
+    if source == "cli":
+        argv.append("--derating=" + ",".join(":".join(f"{v:g}" for v in r) for r in table))
+    args = parser.parse_args(argv)
+    assert args.func(args) == 0
+    header = (tmp_path / "cell_params.h").read_text()
+    assert "#define CELL_PARAMS_POWER_DERATING_COUNT 3" in header
+    (tmp_path / "main.c").write_text(POWER_PROGRAM)
+    inc = ["-I", str(ROOT / "cpp" / "include"), "-I", str(tmp_path)]
+    flags = ["-O2", "-ffp-contract=off", "-fno-math-errno"]
+    subprocess.run([HOST_CXX, "-std=c++17", "-fno-exceptions", "-fno-rtti", *flags, *inc, "-c",
+                    str(ROOT / "cpp" / "src" / "c_api.cpp"), "-o", str(tmp_path / "c_api.o")], check=True)
+    subprocess.run([HOST_CC, "-std=c99", "-Wall", "-Wextra", "-Werror", *flags, *inc, str(tmp_path / "main.c"),
+                    str(tmp_path / "c_api.o"), "-o", str(tmp_path / "run"), "-lstdc++", "-lm"], check=True)
+    n = 600
+    t = synthetic_log["time_s"][: n + 1]
+    rows = np.stack([np.diff(t), synthetic_log["current_A"][1: n + 1], synthetic_log["voltage_V"][1: n + 1],
+                     synthetic_log["temperature_degC"][1: n + 1]], axis=1).astype(np.float32)
+    p = subprocess.run([str(tmp_path / "run"), "ekf"], input=rows.tobytes(), capture_output=True)
+    assert p.returncode == 0, p.returncode
+    c_out = np.frombuffer(p.stdout, dtype=np.float32).reshape(-1, 4)
+    est = Estimator(cell, filter="ekf", dtype="float32", initial_soc=0.75)
+    _python_float32_rows(est, rows)
+    settings = PowerSettings(horizons_s=(10.0,), derating=None if source == "cell-file" else table)
+    py = [power_limits_now(est, T, settings)[0] for T in POWER_TEMPS]
+    py_out = np.array([[r["discharge_current_A"], r["charge_current_A"], r["discharge_power_W"], r["charge_power_W"]]
+                       for r in py], dtype=np.float32)
+    assert np.array_equal(c_out.view(np.uint32), py_out.view(np.uint32)), (c_out, py_out)
+    # the derated ratings bind: no charge at or below -10 degC, 5 % of the discharge rating there
+    assert c_out[0, 1] == 0.0 and c_out[1, 1] == 0.0 and 0.0 < c_out[1, 0] < c_out[-1, 0]
+
+
+def test_export_c_refuses_a_bad_derating_table(tmp_path: Path):
+    from cellsense.cells.ecm import cell_from_dict
+    cell = cell_from_dict(synthetic_cell_dict(2))
+    with pytest.raises(ValueError, match="derating_temperature_degC"):
+        export_c(cell, derating=[(10.0, 1.0, 1.0), (0.0, 1.0, 1.0)])
+    with pytest.raises(ValueError, match="derating_charge_factor"):
+        export_c(cell, derating=[(0.0, 1.0, 1.5)])
+    with pytest.raises(ValueError, match="derating_count"):
+        export_c(cell, derating=[(float(k), 1.0, 1.0) for k in range(7)])
+    text = export_c(cell)  # no table: count 0, the ratings as given
+    assert "#define CELL_PARAMS_POWER_DERATING_COUNT 0" in text and "config->derating_count = 0;" in text

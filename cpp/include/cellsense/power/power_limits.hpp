@@ -38,6 +38,7 @@
 
 #include "cellsense/math/exp.hpp"
 #include "cellsense/math/matrix.hpp"
+#include "cellsense/math/table.hpp"
 
 namespace cellsense {
 namespace power {
@@ -145,9 +146,15 @@ struct PowerConfig {
 
   /// The first setting out of range, kOk if none (NaN fails every bound).
   PowerConfigIssue check() const {
+    if (!(horizon_s > T(0) && horizon_s <= T(86400))) { return PowerConfigIssue::kHorizon; }
+    return check_settings();
+  }
+  bool valid() const { return check() == PowerConfigIssue::kOk; }
+
+  /// check() without the horizon (power_limits_horizons: the horizons are given apart).
+  PowerConfigIssue check_settings() const {
     const T big = T(3.0e38);
     auto fin = [big](T v) { return v >= -big && v <= big; };
-    if (!(horizon_s > T(0) && horizon_s <= T(86400))) { return PowerConfigIssue::kHorizon; }
     if (!(fin(voltage_min_V) && fin(voltage_max_V) && voltage_min_V < voltage_max_V)) {
       return PowerConfigIssue::kVoltageWindow;
     }
@@ -160,7 +167,6 @@ struct PowerConfig {
     if (!(voltage_sigma_k >= T(0) && voltage_sigma_k <= T(10))) { return PowerConfigIssue::kVoltageSigmaK; }
     return check_derating();
   }
-  bool valid() const { return check() == PowerConfigIssue::kOk; }
 
   /// The derating table's rules (check()): only the first derating_count entries are read.
   PowerConfigIssue check_derating() const {
@@ -239,7 +245,6 @@ constexpr int kBisectionSteps = 32;
 constexpr int kSolveSteps = 48;
 
 namespace detail {
-
 template <class EstimatorT>
 struct Predictor {
   using T = typename EstimatorT::T;
@@ -417,7 +422,10 @@ struct EcmHorizon {
     m.set_step_current(s, est.aux(), i);  // the rest of prepare(x, aux, H, i, T): the bisection's Step
     const State xe = m.predict(s, x);
     const T soc_end = xe(Idx::soc, 0);
-    T v_end = m.measure(s, xe);
+    // measure(s, xe) = measure_at(s, measure_point(s, soc_end), xe); at zero current (the magnitudes are >= 0)
+    // soc_end is x's SOC exactly (z - soc_gain x (+-0)), whose table values are mp0 (the same look-up): not looked
+    // up again
+    T v_end = mag > T(0) ? m.measure(s, xe) : m.measure_at(s, mp0, xe);
     T v_start = m.measure_at(s, mp0, x);  // v at the start: RC voltages as now, the R0 drop at i
     if (voltage_sigma_k > T(0)) {
       const T sd_end = Predictor<EstimatorT>::sqrt_nonneg(est.measurement_variance(s, xe, i, T(0)));
@@ -453,7 +461,7 @@ struct EcmHorizon {
 template <class EstimatorT>
 EcmHorizon<EstimatorT> ecm_horizon(const EstimatorT& est, typename EstimatorT::T temperature_degC,
                                    const PowerConfig<typename EstimatorT::T>& cfg, typename EstimatorT::T dir,
-                                   const EcmHorizon<EstimatorT>* same) {
+                                   const EcmHorizon<EstimatorT>* same, typename EstimatorT::T horizon_s) {
   using Idx = typename EstimatorT::Model::Idx;
   const auto& m = est.model();
   typename EstimatorT::State x = est.state();
@@ -462,9 +470,36 @@ EcmHorizon<EstimatorT> ecm_horizon(const EstimatorT& est, typename EstimatorT::T
   if (same != nullptr && !(same->x(Idx::soc, 0) < x(Idx::soc, 0))) {
     return EcmHorizon<EstimatorT>{est, x, same->s, same->mp0, dir, cfg.voltage_sigma_k};
   }
-  const auto s = m.prepare_horizon(x, cfg.horizon_s, temperature_degC);
+  const auto s = m.prepare_horizon(x, horizon_s, temperature_degC);
   return EcmHorizon<EstimatorT>{est, x, s, m.measure_point(s, x(Idx::soc, 0)), dir, cfg.voltage_sigma_k};
 }
+
+/// The RC pairs' table values at a horizon's start (R_j, tau_j at the start's SOC and the step's temperature, as
+/// Model::prepare_horizon reads them), so that another horizon from the same start needs only a_j = exp(-H /
+/// tau_j) and b_j = R_j (1 - a_j): rescale() is prepare_horizon's arithmetic for those (power_limits_horizons;
+/// tests/cpp/test_power.cpp checks its results bit for bit against power_limits() per horizon).
+template <class Model>
+struct RcStart {
+  using T = typename Model::Scalar;
+  T tau_s[Model::kRcPairs];
+  T r_Ohm[Model::kRcPairs];
+  RcStart(const Model& m, const typename Model::State& x, const typename Model::Step& s) {
+    const auto& p = m.params();
+    const math::GridPoint<T> gp = math::locate(p.grid, x(Model::Idx::soc, 0), s.temp, -1);
+    for (int j = 0; j < Model::kRcPairs; ++j) {
+      tau_s[j] = math::lookup(p.rc_tau_s[j], gp);
+      r_Ohm[j] = math::lookup(p.rc_r_Ohm[j], gp);
+    }
+  }
+  /// s prepared over dt_s instead (every other member, the start's, unchanged).
+  void rescale(typename Model::Step& s, T dt_s) const {
+    s.dt_s = dt_s;
+    for (int j = 0; j < Model::kRcPairs; ++j) {
+      s.a_rc[j] = math::exp(-dt_s / tau_s[j]);  // as Model::prepare_horizon
+      s.b_rc[j] = r_Ohm[j] * (T(1) - s.a_rc[j]);
+    }
+  }
+};
 
 /// One direction by the direct solve: the same answer as limit_one()'s bisection (the largest current at which
 /// the model keeps every limit, to a few float32 ulps), from about 5 model evaluations instead of 34. The limit is
@@ -588,8 +623,9 @@ PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperatu
   if (st != PowerStatus::kOk) { return st; }
   PowerLimits<T> r{};
   if constexpr (detail::HasDirectSolve<typename EstimatorT::Model>::value) {
-    detail::EcmHorizon<EstimatorT> dis = detail::ecm_horizon<EstimatorT>(est, temperature_degC, cfg, T(1), nullptr);
-    detail::EcmHorizon<EstimatorT> chg = detail::ecm_horizon(est, temperature_degC, cfg, T(-1), &dis);
+    detail::EcmHorizon<EstimatorT> dis =
+        detail::ecm_horizon<EstimatorT>(est, temperature_degC, cfg, T(1), nullptr, cfg.horizon_s);
+    detail::EcmHorizon<EstimatorT> chg = detail::ecm_horizon(est, temperature_degC, cfg, T(-1), &dis, cfg.horizon_s);
     detail::limit_direct(dis, cfg.discharge_rating_A(temperature_degC), cfg, r.discharge_current_A, r.discharge_voltage_V,
                          r.discharge_limited_by);
     detail::limit_direct(chg, cfg.charge_rating_A(temperature_degC), cfg, r.charge_current_A, r.charge_voltage_V,
@@ -601,6 +637,111 @@ PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperatu
   r.discharge_power_W = r.discharge_current_A * r.discharge_voltage_V;
   r.charge_power_W = r.charge_current_A * r.charge_voltage_V;
   out = r;
+  return PowerStatus::kOk;
+}
+
+/// Most horizons of one power_limits_horizons() call.
+constexpr int kMaxHorizons = 8;
+
+namespace detail {
+
+/// Whether a direction's limit cannot be below `m` (the string's smallest limit so far, pack_power_limits_horizons):
+/// m is 0, or the cell keeps every constraint at m (1 + 2^-17) below its rating. The ECM's margins decrease with the
+/// current except within a few ulps where the float voltage rounds to the cut-off, so the solve's limit (its bracket
+/// closed to 2^-20) is then at least m: the solve is not needed, the minimum does not change.
+template <class EstimatorT>
+bool not_below(EcmHorizon<EstimatorT>& h, typename EstimatorT::T rating_A, typename EstimatorT::T m,
+               const PowerConfig<typename EstimatorT::T>& c) {
+  using T = typename EstimatorT::T;
+  if (!(m < T(3.0e38))) { return false; }  // no minimum yet
+  if (!(m > T(0))) { return true; }        // no limit is below 0
+  const T probe = m * (T(1) + T(1.0 / 131072.0));
+  if (!(rating_A > probe)) { return false; }
+  return h.at(probe, c).ok;
+}
+
+/// The ECM's limits for horizons_s[0 .. n) (c: the checked configuration, its horizon_s the first): the start's
+/// look-ups once, the RC factors per horizon (RcStart), limit_direct per direction. `screen` (not null: the string's
+/// smallest discharge and charge limits so far per horizon, [2 j] and [2 j + 1]): a direction whose limit cannot be
+/// below it (not_below) is not solved and reported as 3e38 A (pack_power_limits_horizons).
+template <class EstimatorT>
+void direct_horizons(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                     const PowerConfig<typename EstimatorT::T>& c, const typename EstimatorT::T* horizons_s, int n_horizons,
+                     PowerLimits<typename EstimatorT::T>* r, const typename EstimatorT::T* screen) {
+  using T = typename EstimatorT::T;
+  using Model = typename EstimatorT::Model;
+  using Idx = typename Model::Idx;
+  const auto& m = est.model();
+  EcmHorizon<EstimatorT> dis = ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr, horizons_s[0]);
+  EcmHorizon<EstimatorT> chg = ecm_horizon(est, temperature_degC, c, T(-1), &dis, horizons_s[0]);
+  // the charge start is the discharge start (nominal): one prepared step per horizon serves both (ecm_horizon)
+  const bool same = !(dis.x(Idx::soc, 0) < chg.x(Idx::soc, 0));
+  const RcStart<Model> rc_dis(m, dis.x, dis.s);
+  const RcStart<Model> rc_chg = same ? rc_dis : RcStart<Model>(m, chg.x, chg.s);
+  const T i_dis = c.discharge_rating_A(temperature_degC);
+  const T i_chg = c.charge_rating_A(temperature_degC);
+  for (int k = 0; k < n_horizons; ++k) {
+    if (k > 0) {
+      // the start's look-ups are those of horizon 0 (same state, same temperature): only a_j, b_j change (the
+      // solve reads c's windows, ratings and sigma factors, not its horizon_s)
+      rc_dis.rescale(dis.s, horizons_s[k]);
+      if (same) {
+        chg.s = dis.s;
+      } else {
+        rc_chg.rescale(chg.s, horizons_s[k]);
+      }
+    }
+    if (screen != nullptr && not_below(dis, i_dis, screen[2 * k], c)) {
+      r[k].discharge_current_A = T(3.0e38);
+    } else {
+      limit_direct(dis, i_dis, c, r[k].discharge_current_A, r[k].discharge_voltage_V, r[k].discharge_limited_by);
+    }
+    if (screen != nullptr && not_below(chg, i_chg, screen[2 * k + 1], c)) {
+      r[k].charge_current_A = T(3.0e38);
+    } else {
+      limit_direct(chg, i_chg, c, r[k].charge_current_A, r[k].charge_voltage_V, r[k].charge_limited_by);
+    }
+  }
+}
+
+}  // namespace detail
+
+/// power_limits() for several horizons at one state in one call (issue #15's 2 / 10 / 30 s on the MCU): the
+/// configuration is checked once (cfg.horizon_s is ignored: each horizons_s[k] must be in (0, 86400] s, 1 <=
+/// n_horizons <= kMaxHorizons), the start states, the start's table values and the derated ratings are computed
+/// once; for the ECM only the RC pairs' exponentials are redone per horizon (Model::prepare_horizon). out[k] is
+/// bit for bit power_limits() with cfg.horizon_s = horizons_s[k]. kOk fills out[0 .. n_horizons - 1]; otherwise
+/// `out` is untouched.
+template <class EstimatorT>
+PowerStatus power_limits_horizons(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                                  const PowerConfig<typename EstimatorT::T>& cfg,
+                                  const typename EstimatorT::T* horizons_s, int n_horizons,
+                                  PowerLimits<typename EstimatorT::T>* out) {
+  using T = typename EstimatorT::T;
+  if (horizons_s == nullptr || out == nullptr || !(n_horizons >= 1 && n_horizons <= kMaxHorizons)) {
+    return PowerStatus::kBadConfig;
+  }
+  // power_limits()'s refusals (limits_input_status) with every horizon checked as its horizon_s, without a copy
+  if (!est.initialised()) { return PowerStatus::kNotInitialised; }
+  for (int k = 0; k < n_horizons; ++k) {
+    if (!(horizons_s[k] > T(0) && horizons_s[k] <= T(86400))) { return PowerStatus::kBadConfig; }
+  }
+  if (cfg.check_settings() != PowerConfigIssue::kOk) { return PowerStatus::kBadConfig; }
+  if (!(temperature_degC >= T(-100) && temperature_degC <= T(200))) { return PowerStatus::kBadInput; }
+  // nothing is refused from here on: the results go to `out` directly
+  if constexpr (detail::HasDirectSolve<typename EstimatorT::Model>::value) {
+    detail::direct_horizons(est, temperature_degC, cfg, horizons_s, n_horizons, out, static_cast<const T*>(nullptr));
+  } else {
+    PowerConfig<T> c = cfg;
+    for (int k = 0; k < n_horizons; ++k) {
+      c.horizon_s = horizons_s[k];
+      detail::limits_bisection(est, temperature_degC, c, out[k]);
+    }
+  }
+  for (int k = 0; k < n_horizons; ++k) {
+    out[k].discharge_power_W = out[k].discharge_current_A * out[k].discharge_voltage_V;  // Plett 2004, eq. 14
+    out[k].charge_power_W = out[k].charge_current_A * out[k].charge_voltage_V;
+  }
   return PowerStatus::kOk;
 }
 
@@ -742,46 +883,145 @@ struct PackPowerLimits {
   LimitedBy charge_limited_by;
 };
 
+namespace detail {
+
+/// Every cell's predicted voltage at the horizon's end under the string's limits, added into v_dis[j] / v_chg[j]
+/// (pack_power_limits_horizons' second pass). For the ECM the cell's horizons are prepared once per cell (both
+/// directions from one prepared step when they start from the same SOC, the further horizons rescaled as in
+/// power_limits_horizons) and each voltage is one EcmHorizon::at() - bit for bit Predictor::end's v_end (the same
+/// prepare / predict / measure and sigma margin); other models: Predictor::end.
+template <class EstimatorT>
+void add_string_voltages(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                         const PowerConfig<typename EstimatorT::T>& cfg, const typename EstimatorT::T* horizons_s,
+                         int n_horizons, const PackPowerLimits<typename EstimatorT::T>* r, typename EstimatorT::T* v_dis,
+                         typename EstimatorT::T* v_chg) {
+  using T = typename EstimatorT::T;
+  PowerConfig<T> c = cfg;
+  c.horizon_s = horizons_s[0];
+  if constexpr (HasDirectSolve<typename EstimatorT::Model>::value) {
+    using Model = typename EstimatorT::Model;
+    using Idx = typename Model::Idx;
+    EcmHorizon<EstimatorT> dis = ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr, horizons_s[0]);
+    EcmHorizon<EstimatorT> chg = ecm_horizon(est, temperature_degC, c, T(-1), &dis, horizons_s[0]);
+    const bool same = !(dis.x(Idx::soc, 0) < chg.x(Idx::soc, 0));
+    const RcStart<Model> rc_dis(est.model(), dis.x, dis.s);
+    const RcStart<Model> rc_chg = same ? rc_dis : RcStart<Model>(est.model(), chg.x, chg.s);
+    for (int j = 0; j < n_horizons; ++j) {
+      if (j > 0) {  // as power_limits_horizons
+        rc_dis.rescale(dis.s, horizons_s[j]);
+        if (same) {
+          chg.s = dis.s;
+        } else {
+          rc_chg.rescale(chg.s, horizons_s[j]);
+        }
+      }
+      v_dis[j] = v_dis[j] + dis.at(r[j].discharge_current_A, c).v_end_V;
+      v_chg[j] = v_chg[j] + chg.at(r[j].charge_current_A, c).v_end_V;
+    }
+  } else {
+    for (int j = 0; j < n_horizons; ++j) {
+      c.horizon_s = horizons_s[j];
+      T ve, vs, se;
+      predictor(est, temperature_degC, c, T(1)).end(r[j].discharge_current_A, ve, vs, se);
+      v_dis[j] = v_dis[j] + ve;
+      predictor(est, temperature_degC, c, T(-1)).end(-r[j].charge_current_A, ve, vs, se);
+      v_chg[j] = v_chg[j] + ve;
+    }
+  }
+}
+
+}  // namespace detail
+
+namespace detail {
+
+/// One cell's limits for the string (pack_power_limits_horizons): for the ECM the directions whose limit cannot be
+/// below the string's smallest so far (r) are not solved (3e38 A: not the weakest); otherwise power_limits_horizons.
+/// Refusals as power_limits_horizons (the configuration and horizons already checked).
+template <class EstimatorT>
+PowerStatus cell_limits_screened(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                                 const PowerConfig<typename EstimatorT::T>& cfg, const typename EstimatorT::T* horizons_s,
+                                 int n_horizons, const PackPowerLimits<typename EstimatorT::T>* r,
+                                 PowerLimits<typename EstimatorT::T>* out) {
+  using T = typename EstimatorT::T;
+  if constexpr (HasDirectSolve<typename EstimatorT::Model>::value) {
+    const PowerStatus st = limits_input_status(est, temperature_degC, cfg);
+    if (st != PowerStatus::kOk) { return st; }
+    T screen[2 * kMaxHorizons];
+    for (int j = 0; j < n_horizons; ++j) {
+      screen[2 * j] = r[j].discharge_current_A;
+      screen[2 * j + 1] = r[j].charge_current_A;
+    }
+    direct_horizons(est, temperature_degC, cfg, horizons_s, n_horizons, out, screen);
+    return PowerStatus::kOk;
+  } else {
+    return power_limits_horizons(est, temperature_degC, cfg, horizons_s, n_horizons, out);
+  }
+}
+
+}  // namespace detail
+
+/// pack_power_limits() for several horizons in one pass over the cells (the whole-log pack power, issue #15):
+/// each cell's limits by power_limits_horizons() (its set-up shared by the horizons), then each cell's voltages at
+/// the string's limits from its horizons prepared once. out[j] is bit for bit pack_power_limits() with
+/// cfg.horizon_s = horizons_s[j] (cfg.horizon_s itself is not read). 1 <= n_horizons <= kMaxHorizons, each horizon
+/// in (0, 86400] s. kOk fills out[0 .. n_horizons - 1]; otherwise `out` is untouched.
+template <class PackT, typename T>
+PowerStatus pack_power_limits_horizons(const PackT& pack, const T* temperature_degC, const PowerConfig<T>& cfg,
+                                       const T* horizons_s, int n_horizons, PackPowerLimits<T>* out) {
+  if (!pack.initialised() || pack.n_cells() < 1) { return PowerStatus::kNotInitialised; }
+  if (horizons_s == nullptr || out == nullptr || !(n_horizons >= 1 && n_horizons <= kMaxHorizons)) {
+    return PowerStatus::kBadConfig;
+  }
+  PowerConfig<T> c0 = cfg;
+  c0.horizon_s = horizons_s[0];
+  if (!c0.valid()) { return PowerStatus::kBadConfig; }
+  for (int j = 1; j < n_horizons; ++j) {
+    if (!(horizons_s[j] > T(0) && horizons_s[j] <= T(86400))) { return PowerStatus::kBadConfig; }
+  }
+  if (temperature_degC == nullptr) { return PowerStatus::kBadInput; }
+  PackPowerLimits<T> r[kMaxHorizons] = {};
+  for (int j = 0; j < n_horizons; ++j) {
+    r[j].discharge_current_A = T(3.0e38);
+    r[j].charge_current_A = T(3.0e38);
+  }
+  for (int k = 0; k < pack.n_cells(); ++k) {
+    PowerLimits<T> c[kMaxHorizons] = {};
+    const PowerStatus st = detail::cell_limits_screened(pack.cell(k), temperature_degC[k], c0, horizons_s, n_horizons,
+                                                        r, c);
+    if (st != PowerStatus::kOk) { return st; }
+    for (int j = 0; j < n_horizons; ++j) {
+      if (c[j].discharge_current_A < r[j].discharge_current_A) {
+        r[j].discharge_current_A = c[j].discharge_current_A;
+        r[j].discharge_cell = k;
+        r[j].discharge_limited_by = c[j].discharge_limited_by;
+      }
+      if (c[j].charge_current_A < r[j].charge_current_A) {
+        r[j].charge_current_A = c[j].charge_current_A;
+        r[j].charge_cell = k;
+        r[j].charge_limited_by = c[j].charge_limited_by;
+      }
+    }
+  }
+  // the string's power: every cell's voltage at the horizon's end under the string's current
+  T v_dis[kMaxHorizons] = {};
+  T v_chg[kMaxHorizons] = {};
+  for (int k = 0; k < pack.n_cells(); ++k) {
+    detail::add_string_voltages(pack.cell(k), temperature_degC[k], c0, horizons_s, n_horizons, r, v_dis, v_chg);
+  }
+  for (int j = 0; j < n_horizons; ++j) {
+    r[j].discharge_power_W = r[j].discharge_current_A * v_dis[j];
+    r[j].charge_power_W = r[j].charge_current_A * v_chg[j];
+    out[j] = r[j];
+  }
+  return PowerStatus::kOk;
+}
+
 /// Series-string limits of a pack (pack/pack.hpp's PackEstimator, or anything with n_cells() and cell(k)), each
 /// cell at its own temperature `temperature_degC[k]`. kOk fills `out`; otherwise `out` is untouched.
 template <class PackT, typename T>
 PowerStatus pack_power_limits(const PackT& pack, const T* temperature_degC, const PowerConfig<T>& cfg,
                               PackPowerLimits<T>& out) {
-  if (!pack.initialised() || pack.n_cells() < 1) { return PowerStatus::kNotInitialised; }
-  if (!cfg.valid()) { return PowerStatus::kBadConfig; }
-  if (temperature_degC == nullptr) { return PowerStatus::kBadInput; }
-  PackPowerLimits<T> r{};
-  r.discharge_current_A = T(3.0e38);
-  r.charge_current_A = T(3.0e38);
-  for (int k = 0; k < pack.n_cells(); ++k) {
-    PowerLimits<T> c{};
-    const PowerStatus st = power_limits(pack.cell(k), temperature_degC[k], cfg, c);
-    if (st != PowerStatus::kOk) { return st; }
-    if (c.discharge_current_A < r.discharge_current_A) {
-      r.discharge_current_A = c.discharge_current_A;
-      r.discharge_cell = k;
-      r.discharge_limited_by = c.discharge_limited_by;
-    }
-    if (c.charge_current_A < r.charge_current_A) {
-      r.charge_current_A = c.charge_current_A;
-      r.charge_cell = k;
-      r.charge_limited_by = c.charge_limited_by;
-    }
-  }
-  // the string's power: every cell's voltage at the horizon's end under the string's current
-  T v_dis = T(0);
-  T v_chg = T(0);
-  for (int k = 0; k < pack.n_cells(); ++k) {
-    T ve, vs, se;
-    detail::predictor(pack.cell(k), temperature_degC[k], cfg, T(1)).end(r.discharge_current_A, ve, vs, se);
-    v_dis = v_dis + ve;
-    detail::predictor(pack.cell(k), temperature_degC[k], cfg, T(-1)).end(-r.charge_current_A, ve, vs, se);
-    v_chg = v_chg + ve;
-  }
-  r.discharge_power_W = r.discharge_current_A * v_dis;
-  r.charge_power_W = r.charge_current_A * v_chg;
-  out = r;
-  return PowerStatus::kOk;
+  return pack_power_limits_horizons(pack, temperature_degC, cfg, &cfg.horizon_s, 1, &out);
 }
 
 }  // namespace power
