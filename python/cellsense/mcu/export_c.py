@@ -21,6 +21,7 @@ from .._cliopts import add_cell, require_cell
 from .._io import atomic_write
 from ..cells.ecm import Cell
 from ..cells.load import load_cell
+from ..estimators.power import cell_overpotential
 from ..estimators.settings import NoiseSettings, resolve_model_error
 
 #: What the C API is built for (c_api.h); the generated header re-checks them with #error.
@@ -168,7 +169,7 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None) -
 #define {symbol.upper()}_MODEL_ERROR_CURRENT_A {c_float(model_error_current)}
 #define {symbol.upper()}_MODEL_ERROR_RELATIVE {c_float(model_error_relative)}
 #define {symbol.upper()}_MODEL_ERROR_CORRELATION_S {c_float(model_error_correlation)}
-
+{_overpotential_macros(cell, symbol.upper())}
 static const cs_cell_params {symbol} = {{
   CS_PARAMS_LAYOUT,
   {{
@@ -179,6 +180,20 @@ static const cs_cell_params {symbol} = {{
 #endif /* {guard} */
 """
     return out
+
+
+def _overpotential_macros(cell: Cell, sym: str) -> str:
+    """The power limits' current-dependent overpotential of the cell file (docs/power.md; cellsense.estimators.power
+    .cell_overpotential): the count and the two rows as initializers for cs_power_config.overpotential_*; count 0
+    without the key (the resistances as the tables)."""
+    rows = cell_overpotential(cell)
+    text = ("/* The power limits' current-dependent overpotential (docs/power.md), as the Python limits use it: copy\n"
+            " * the rows into cs_power_config.overpotential_temperature_degC / .overpotential_current_A and set\n"
+            f" * .overpotential_count (0: none in the cell file). */\n#define {sym}_OVERPOTENTIAL_COUNT {len(rows)}\n")
+    if rows:
+        text += (f"#define {sym}_OVERPOTENTIAL_TEMPERATURE_DEGC {{{', '.join(c_float(t) for t, _ in rows)}}}\n"
+                 f"#define {sym}_OVERPOTENTIAL_CURRENT_A {{{', '.join(c_float(a) for _, a in rows)}}}\n")
+    return text
 
 
 def export_c(model: str | os.PathLike | Cell, out: str | os.PathLike | None = None,
