@@ -101,7 +101,7 @@ def test_energy_and_time_to_full_follow_the_soc():
 #: issue #15's bars on the nominal 10 s limit, by HPPC temperature
 HPPC_BAR = {"25degC": 0.10, "10degC": 0.10, "0degC": 0.20, "n10degC": 0.20, "n20degC": 0.20}
 #: the HPPC files log their 20-30 min rests every 300 s: with the default dt_max_s (60 s) the filter rejects those
-#: steps as gaps and its RC states never relax (at -20 degC the model then starts a pulse 150-220 mV below the rested
+#: steps as gaps and its RC states never relax (at -20 degC the model then starts a pulse 145-215 mV below the rested
 #: cell); a step at zero current is exact at any length (the ECM's exact discretisation), so the comparison lets the
 #: filter take them (a BMS sampling its rests at 1 s would)
 HPPC_DT_MAX_S = 400.0
