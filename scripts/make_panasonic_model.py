@@ -42,19 +42,10 @@ def add_overpotential(data: dict) -> None:
     overpotential"): I_ref per temperature row from the HPPC's 10 s discharge pulses. Fitted only on the SOC levels
     whose pulses do not measure a 2.5 V limit; the levels that do (17 over the five files) are held out for
     tests/python/estimators/test_power.py::test_hppc_10s_discharge_limit. The filter's tables are not changed."""
-    from cellsense.fit.overpotential import K_OVERPOTENTIAL, fit_overpotential, unmeasured_levels
+    from cellsense.fit.overpotential import add_overpotential as add, unmeasured_levels
     logs = [load_real_log(f"panasonic-18650pf/{T}_HPPC") for T in HPPC_TEMPERATURES]
-    refs, report = fit_overpotential(data, logs, initial_soc=[float(g.soc_true[0]) for g in logs],
-                                     select=unmeasured_levels(2.5))
-    data["parameters"][K_OVERPOTENTIAL] = [round(r, 3) for r in refs]
-    fitted = "; ".join(f"{t:g} degC {r:.2f} A (pulse-end RMS {1000 * lin:.1f} -> {1000 * rms:.1f} mV, {n} pulses)"
-                       for t, (r, rms, lin, n) in sorted(report.items()))
-    data.setdefault("provenance", {})[K_OVERPOTENTIAL] = (
-        "I_ref of the power limits' current-dependent overpotential R I_ref asinh(i / I_ref) (symmetric Butler-Volmer), "
-        "cellsense.fit.overpotential.fit_overpotential: per HPPC file the I_ref whose horizon prediction (the model's "
-        "open-loop state before each pulse) best fits the 10 s discharge pulses' end voltages, on the SOC levels that "
-        "do not measure a 2.5 V limit (the others are held out: docs/power.md): " + fitted +
-        "; other rows log-linear in 1/T. Used by the state of power only (the SOC filter keeps R i)")
+    report = add(data, logs, initial_soc=[float(g.soc_true[0]) for g in logs], select=unmeasured_levels(2.5),
+                 which="the SOC levels that do not measure a 2.5 V limit (the others are held out: docs/power.md)")
     for t, (r, rms, lin, n) in sorted(report.items()):
         print(f"  overpotential {t:g} degC: I_ref {r:.2f} A, RMS {1000 * lin:.1f} -> {1000 * rms:.1f} mV ({n} pulses)")
 

@@ -18,6 +18,7 @@ file: log(I_ref) linear in 1/T (Arrhenius, as the exchange current), continued b
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -106,11 +107,20 @@ def overpotential_current(current_A, reference_A):
     return reference_A * np.arcsinh(np.asarray(current_A, float) / reference_A)
 
 
+def _columns(log: Any) -> Any:
+    """A log's four columns as attributes: a log object (CellLog, SimpleNamespace) as it is, a mapping of columns
+    (cellsense.fit.inputs' loaded logs) as a namespace."""
+    if hasattr(log, "time_s"):
+        return log
+    return SimpleNamespace(**{k: np.asarray(log[k], float) for k in ("time_s", "current_A", "voltage_V", "temperature_degC")})
+
+
 def pulse_rows(cell: Any, log: Any, initial_soc: float = 1.0,
                select: Callable[[int, list, Any], bool] | None = None) -> np.ndarray:
     """Rows (v_other, R_eff, pulse current, measured end voltage) of the selected pulses of one HPPC log: the model
     run open loop over the log from `initial_soc` (the tester's current), each pulse predicted from the state before
     it over its own duration at its mean current. `select(level_index, pulses, log)`: which SOC levels (all: None)."""
+    log = _columns(log)
     t, i = np.asarray(log.time_s, float), np.asarray(log.current_A, float)
     v, temp = np.asarray(log.voltage_V, float), np.asarray(log.temperature_degC, float)
     sim = simulate(cell, t, i, temp, initial_soc=initial_soc)
@@ -181,6 +191,7 @@ def fit_overpotential(cell: Any, hppc_logs: Sequence, initial_soc: float | Seque
     socs = [initial_soc] * len(hppc_logs) if np.ndim(initial_soc) == 0 else list(initial_soc)
     known, report = {}, {}
     for log, z0 in zip(hppc_logs, socs):
+        log = _columns(log)
         tm = float(np.median(log.temperature_degC))
         k = int(np.argmin(np.abs(c.temperature_degC - tm)))
         if abs(c.temperature_degC[k] - tm) > match_K:
@@ -197,3 +208,19 @@ def unmeasured_levels(vmin: float = 2.5) -> Callable[[int, list, Any], bool]:
     """A `select` for fit_overpotential: the SOC levels whose pulses do not give a measured limit at `vmin`
     (measured_limit None), so the levels that do are held out for validation (tests/python/estimators/test_power.py)."""
     return lambda _li, pulses, log: measured_limit(log.current_A, log.voltage_V, pulses, vmin)[0] is None
+
+
+def add_overpotential(cell: dict, hppc_logs: Sequence, initial_soc: float | Sequence[float] = 1.0,
+                      select: Callable[[int, list, Any], bool] | None = None, which: str = "every SOC level") -> dict:
+    """fit_overpotential's table written into the cell-file dict `cell` (parameters and provenance; `which` says in
+    the provenance which pulses it was fitted on). Returns the fit report."""
+    refs, report = fit_overpotential(cell, hppc_logs, initial_soc, select)
+    cell["parameters"][K_OVERPOTENTIAL] = [round(r, 3) for r in refs]
+    fitted = "; ".join(f"{t:g} degC {r:.2f} A (pulse-end RMS {1000 * lin:.1f} -> {1000 * rms:.1f} mV, {n} pulses)"
+                       for t, (r, rms, lin, n) in sorted(report.items()))
+    cell.setdefault("provenance", {})[K_OVERPOTENTIAL] = (
+        "I_ref of the power limits' current-dependent overpotential R I_ref asinh(i / I_ref) (symmetric Butler-Volmer), "
+        "cellsense.fit.overpotential.fit_overpotential: per HPPC file the I_ref whose horizon prediction (the model's "
+        f"open-loop state before each pulse) best fits the 10 s discharge pulses' end voltages, on {which}: " + fitted +
+        "; other rows log-linear in 1/T. Used by the state of power only (the SOC filter keeps R i)")
+    return report
