@@ -11,6 +11,8 @@ are converted to cell-log CSVs in a temporary directory and passed to `cellsense
 (`cellsense.fit.fit`, the same function the CLI calls). Method: docs/real-data.md.
 
 Usage: PYTHONPATH=python python3 scripts/make_panasonic_model.py [OUT.json]   (default models/panasonic_18650pf.json)
+       PYTHONPATH=python python3 scripts/make_panasonic_model.py --overpotential-only [CELL.json]
+       (only (re)identify the limits' "Overpotential reference current [A]" on the existing file's tables)
 """
 from __future__ import annotations
 
@@ -35,7 +37,28 @@ WARM_EXTRAPOLATION_K = 10.0
 MODEL_ERROR_CORRELATION_S = 100.0
 
 
+def add_overpotential(data: dict) -> None:
+    """The state-of-power prediction's current-dependent overpotential (docs/power.md "Current-dependent
+    overpotential"): I_ref per temperature row from the HPPC's 10 s discharge pulses. Fitted only on the SOC levels
+    whose pulses do not measure a 2.5 V limit; the levels that do (17 over the five files) are held out for
+    tests/python/estimators/test_power.py::test_hppc_10s_discharge_limit. The filter's tables are not changed."""
+    from cellsense.fit.overpotential import add_overpotential as add, unmeasured_levels
+    logs = [load_real_log(f"panasonic-18650pf/{T}_HPPC") for T in HPPC_TEMPERATURES]
+    report = add(data, logs, initial_soc=[float(g.soc_true[0]) for g in logs], select=unmeasured_levels(2.5),
+                 which="the SOC levels that do not measure a 2.5 V limit (the others are held out: docs/power.md)")
+    for t, (r, rms, lin, n) in sorted(report.items()):
+        print(f"  overpotential {t:g} degC: I_ref {r:.2f} A, RMS {1000 * lin:.1f} -> {1000 * rms:.1f} mV ({n} pulses)")
+
+
 def main(argv) -> int:
+    if len(argv) > 1 and argv[1] == "--overpotential-only":
+        import json
+        path = Path(argv[2]) if len(argv) > 2 else ROOT / "models" / "panasonic_18650pf.json"
+        data = json.loads(path.read_text())
+        add_overpotential(data)
+        path.write_text(json.dumps(data, indent=1) + "\n")
+        print(f"wrote {path}")
+        return 0
     out = Path(argv[1]) if len(argv) > 1 else ROOT / "models" / "panasonic_18650pf.json"
     t0 = time.time()
     with tempfile.TemporaryDirectory() as td:
@@ -72,6 +95,7 @@ def main(argv) -> int:
         "138 s (US06 / HWFET_a / LA92 / NN), rounded to 100 s; with it the estimator scales the model error with the "
         "cell's resistance and the sample interval (cellsense.estimators.settings.resolve_model_error, docs/real-data.md "
         "'Across temperature')")
+    add_overpotential(data)
     Path(out).write_text(json.dumps(data, indent=1) + "\n")
     Q = cell["parameters"]["Nominal cell capacity [A.h]"]
     if abs(Q - C_REF_AH) > 5e-4:

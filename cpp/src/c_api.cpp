@@ -351,6 +351,12 @@ static_assert(CS_POWER_MAX_DERATING == cellsense::power::kMaxDeratingPoints &&
                   sizeof(cs_power_config::derating_charge_factor) ==
                       sizeof(cellsense::power::PowerConfig<float>::derating_charge_factor),
               "cs_power_config's derating table mirrors power::PowerConfig's");
+static_assert(CS_POWER_MAX_OVERPOTENTIAL == cellsense::power::kMaxOverpotentialPoints &&
+                  sizeof(cs_power_config::overpotential_temperature_degC) ==
+                      sizeof(cellsense::power::PowerConfig<float>::overpotential_temperature_degC) &&
+                  sizeof(cs_power_config::overpotential_current_A) ==
+                      sizeof(cellsense::power::PowerConfig<float>::overpotential_current_A),
+              "cs_power_config's overpotential table mirrors power::PowerConfig's");
 
 namespace {
 // The core's power settings from a cs_power_config (the one mapping: cs_power_limits and cs_power_config_problem).
@@ -369,6 +375,10 @@ cellsense::power::PowerConfig<float> power_config_of(const cs_power_config& conf
   std::memcpy(c.derating_temperature_degC, config.derating_temperature_degC, sizeof c.derating_temperature_degC);
   std::memcpy(c.derating_discharge_factor, config.derating_discharge_factor, sizeof c.derating_discharge_factor);
   std::memcpy(c.derating_charge_factor, config.derating_charge_factor, sizeof c.derating_charge_factor);
+  c.overpotential_count = static_cast<int>(config.overpotential_count);
+  std::memcpy(c.overpotential_temperature_degC, config.overpotential_temperature_degC,
+              sizeof c.overpotential_temperature_degC);
+  std::memcpy(c.overpotential_current_A, config.overpotential_current_A, sizeof c.overpotential_current_A);
   return c;
 }
 
@@ -396,6 +406,10 @@ void cs_power_config_default(cs_power_config* c, float voltage_min_V, float volt
   std::memcpy(c->derating_temperature_degC, d.derating_temperature_degC, sizeof c->derating_temperature_degC);
   std::memcpy(c->derating_discharge_factor, d.derating_discharge_factor, sizeof c->derating_discharge_factor);
   std::memcpy(c->derating_charge_factor, d.derating_charge_factor, sizeof c->derating_charge_factor);
+  c->overpotential_count = d.overpotential_count;
+  std::memcpy(c->overpotential_temperature_degC, d.overpotential_temperature_degC,
+              sizeof c->overpotential_temperature_degC);
+  std::memcpy(c->overpotential_current_A, d.overpotential_current_A, sizeof c->overpotential_current_A);
   c->horizon_s = d.horizon_s;
   c->voltage_min_V = voltage_min_V;
   c->voltage_max_V = voltage_max_V;

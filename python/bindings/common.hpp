@@ -448,6 +448,19 @@ cellsense::power::PowerConfig<T> load_power_config(const py::dict& d) {
       c.derating_charge_factor[k] = static_cast<T>(row[2].cast<double>());
     }
   }
+  // the current-dependent overpotential: rows (temperature degC, I_ref A); more rows than the table holds keep
+  // their count, so that the core's check refuses them (kOverpotentialCount)
+  if (d.contains("overpotential")) {
+    const auto rows = d["overpotential"].cast<py::sequence>();
+    c.overpotential_count = static_cast<int>(rows.size());
+    for (std::size_t k = 0; k < rows.size() && k < static_cast<std::size_t>(cellsense::power::kMaxOverpotentialPoints);
+         ++k) {
+      const auto row = rows[k].cast<py::sequence>();
+      if (row.size() != 2) { throw py::value_error("overpotential: each row is (temperature degC, reference current A)"); }
+      c.overpotential_temperature_degC[k] = static_cast<T>(row[0].cast<double>());
+      c.overpotential_current_A[k] = static_cast<T>(row[1].cast<double>());
+    }
+  }
   return c;
 }
 

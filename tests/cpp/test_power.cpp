@@ -533,7 +533,8 @@ void test_direct_matches_bisection(const char* name) {
   int mismatched = 0;
   int by_kind[4] = {0, 0, 0, 0};
   double worst = 0.0;
-  for (int trial = 0; trial < 1500; ++trial) {
+  // the first 1500 trials without the overpotential table, 300 more with one
+  for (int trial = 0; trial < 1800; ++trial) {
     const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
     M mm = m;
     if (trial % 5 == 1) { CHECK_CTX(mm.set_health(T(2.0), T(1.3)), name); }
@@ -571,6 +572,13 @@ void test_direct_matches_bisection(const char* name) {
     const bool conservative = (trial / 2) % 2 == 1;
     cfg.soc_sigma_k = conservative ? T(3) : T(0);
     cfg.voltage_sigma_k = conservative && trial % 3 != 0 ? T(3) : T(0);
+    if (trial >= 1500) {  // the current-dependent overpotential (CS-PWR-010): 1..8 breakpoints, I_ref 0.5..200 A
+      cfg.overpotential_count = 1 + trial % power::kMaxOverpotentialPoints;
+      for (int k = 0; k < cfg.overpotential_count; ++k) {
+        cfg.overpotential_temperature_degC[k] = static_cast<T>(-30.0 + 12.0 * k);
+        cfg.overpotential_current_A[k] = static_cast<T>(0.5 + 200.0 * rng.uniform());
+      }
+    }
     const T temp = static_cast<T>(-20.0 + 70.0 * rng.uniform());
     power::PowerLimits<T> a{};
     power::PowerLimits<T> b{};
@@ -1017,7 +1025,133 @@ void test_derating(const char* name) {
   }
 }
 
+/// The limit of the linear cell (make_linear_cell) from rest with the overpotential R I_ref asinh(i / I_ref) on both
+/// resistances, in double by bisection on the closed-form voltage (independent of the core's solve).
+double closed_form_overpotential(double z, double H, double vmin, double iref) {
+  const double r = kR0 + kR1 * (1.0 - std::exp(-H / kTau));
+  double lo = 0.0;
+  double hi = 1000.0;
+  for (int k = 0; k < 200; ++k) {
+    const double i = 0.5 * (lo + hi);
+    const double v = kV0 + kSlope * (z - i * H / (3600.0 * kQ)) - r * iref * std::asinh(i / iref);
+    (v >= vmin ? lo : hi) = i;
+  }
+  return lo;
+}
+
+// verifies: CS-PWR-010
+template <class E>
+void test_overpotential(const char* name) {
+  using T = typename E::T;
+  const double ulp = static_cast<double>(std::numeric_limits<T>::epsilon());
+  // the chord factor asinh(u)/u: 1 at 0, within 8 ulps of std::asinh's over 1e-6..1e4, even in i, decreasing in |i|
+  CHECK_CTX(power::detail::overpotential_factor(T(0), T(5)) == T(1), name);
+  double prev = 2.0;
+  int checked = 0;
+  for (double u = 1e-6; u < 1e4; u *= 1.07) {
+    const double f = static_cast<double>(power::detail::overpotential_factor(static_cast<T>(3.0 * u), T(3)));
+    const double fm = static_cast<double>(power::detail::overpotential_factor(static_cast<T>(-3.0 * u), T(3)));
+    const double uu = static_cast<double>(static_cast<T>(3.0 * u)) / 3.0;
+    const double want = std::asinh(uu) / uu;
+    CHECK_CTX(std::fabs(f - want) <= 8.0 * ulp * want && f == fm && f <= prev, name);
+    prev = f;
+    ++checked;
+  }
+  CHECK_CTX(checked > 300, name);
+  // I_ref over temperature: linear between the breakpoints, held beyond; 0 without the table
+  auto cfg = config<T>(T(10));
+  CHECK_CTX(cfg.overpotential_reference_A(T(0)) == T(0), name);
+  cfg.overpotential_count = 2;
+  cfg.overpotential_temperature_degC[0] = T(-20);
+  cfg.overpotential_temperature_degC[1] = T(20);
+  cfg.overpotential_current_A[0] = T(4);
+  cfg.overpotential_current_A[1] = T(40);
+  for (int k = 2; k < power::kMaxOverpotentialPoints; ++k) {  // never read
+    cfg.overpotential_temperature_degC[k] = std::numeric_limits<T>::quiet_NaN();
+    cfg.overpotential_current_A[k] = T(-1);
+  }
+  CHECK_CTX(cfg.check() == power::PowerConfigIssue::kOk, name);
+  CHECK_CTX(cfg.overpotential_reference_A(T(-40)) == T(4) && cfg.overpotential_reference_A(T(60)) == T(40) &&
+                std::fabs(static_cast<double>(cfg.overpotential_reference_A(T(0))) - 22.0) <= 1e-5,
+            name);
+  // the closed form: the linear cell from rest at 25 degC (I_ref 40 A there), discharge and charge
+  Cell<E> c(T(0.5));
+  CHECK_CTX(c.ok, name);
+  for (double H : {2.0, 10.0, 30.0}) {
+    auto k = cfg;
+    k.horizon_s = T(H);
+    power::PowerLimits<T> r{}, lin{}, rb{};
+    CHECK_CTX(power::power_limits(c.est, T(25), k, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits_bisection(c.est, T(25), k, rb) == power::PowerStatus::kOk, name);
+    auto plain = k;
+    plain.overpotential_count = 0;
+    CHECK_CTX(power::power_limits(c.est, T(25), plain, lin) == power::PowerStatus::kOk, name);
+    const double z = static_cast<double>(c.est.soc());
+    const double want = closed_form_overpotential(z, H, 3.0, 40.0);
+    // the solves' own resolution: 2^-20 (float) / 2^-22 (double) of the limit, the bisection's 2^-32 of the 1000 A
+    // rating (2.3e-7 A); float: the voltage's rounding over the cell's resistance (CS-PWR-007's 5e-5 A)
+    const double tol = (sizeof(T) == 4 ? 2e-5 : 1e-6) * want + (sizeof(T) == 4 ? 1e-4 : 5e-7);
+    CHECK_CTX(std::fabs(static_cast<double>(r.discharge_current_A) - want) <= tol, name);
+    CHECK_CTX(std::fabs(static_cast<double>(rb.discharge_current_A) - want) <= tol, name);
+    CHECK_CTX(r.discharge_limited_by == power::LimitedBy::kVoltage && r.charge_limited_by == power::LimitedBy::kVoltage, name);
+    // a smaller drop at the same current: more current in both directions than the linear model allows
+    CHECK_CTX(r.discharge_current_A > lin.discharge_current_A && r.charge_current_A > lin.charge_current_A, name);
+    const double vr = static_cast<double>(r.discharge_voltage_V);
+    CHECK_CTX(vr >= 3.0 && vr <= 3.0 + (sizeof(T) == 4 ? 1e-5 : 1e-6), name);
+  }
+  {  // count 0: bit-identical to no table, whatever the entries hold
+    auto k = cfg;
+    k.overpotential_count = 0;
+    k.overpotential_current_A[0] = T(-5);
+    const auto plain = config<T>(T(10));
+    power::PowerLimits<T> r{}, rp{};
+    CHECK_CTX(power::power_limits(c.est, T(-5), k, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits(c.est, T(-5), plain, rp) == power::PowerStatus::kOk, name);
+    CHECK_CTX(std::memcmp(&r.discharge_current_A, &rp.discharge_current_A, 6 * sizeof(T)) == 0 &&
+                  r.discharge_limited_by == rp.discharge_limited_by && r.charge_limited_by == rp.charge_limited_by,
+              name);
+  }
+  // the rules, each refused by name (only the first overpotential_count entries are read)
+  struct Bad {
+    int count;
+    T t0, t1, a0, a1;
+    power::PowerConfigIssue want;
+  };
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  const Bad bad[] = {
+      {-1, T(0), T(1), T(1), T(1), power::PowerConfigIssue::kOverpotentialCount},
+      {power::kMaxOverpotentialPoints + 1, T(0), T(1), T(1), T(1), power::PowerConfigIssue::kOverpotentialCount},
+      {2, T(10), T(10), T(1), T(1), power::PowerConfigIssue::kOverpotentialTemperature},
+      {1, T(-101), T(0), T(1), T(1), power::PowerConfigIssue::kOverpotentialTemperature},
+      {2, T(0), T(201), T(1), T(1), power::PowerConfigIssue::kOverpotentialTemperature},
+      {1, nan, T(0), T(1), T(1), power::PowerConfigIssue::kOverpotentialTemperature},
+      {2, T(0), T(1), T(1), T(0), power::PowerConfigIssue::kOverpotentialCurrent},
+      {1, T(0), T(1), T(2e6), T(1), power::PowerConfigIssue::kOverpotentialCurrent},
+      {2, T(0), T(1), T(1), nan, power::PowerConfigIssue::kOverpotentialCurrent},
+  };
+  for (const Bad& b : bad) {
+    auto k = config<T>(T(10));
+    k.overpotential_count = b.count;
+    k.overpotential_temperature_degC[0] = b.t0;
+    k.overpotential_temperature_degC[1] = b.t1;
+    k.overpotential_current_A[0] = b.a0;
+    k.overpotential_current_A[1] = b.a1;
+    CHECK_CTX(k.check() == b.want, name);
+    power::PowerLimits<T> r{};
+    r.discharge_current_A = T(-7);
+    CHECK_CTX(power::power_limits(c.est, T(25), k, r) == power::PowerStatus::kBadConfig && r.discharge_current_A == T(-7),
+              name);
+    const char* field = power::power_config_field(b.want);
+    CHECK_CTX(std::strncmp(field, "overpotential", 13) == 0 &&
+                  std::strstr(power::power_config_message(b.want), field) != nullptr,
+              name);
+  }
+}
+
 int main() {
+  test_overpotential<EcmEkf<double, 1>>("ekf double");
+  test_overpotential<EcmEkf<float, 1>>("ekf float");
+  test_overpotential<EcmUkf<float, 1>>("ukf float");
   test_derating<EcmEkf<double, 1>>("ekf double");
   test_derating<EcmEkf<float, 1>>("ekf float");
   test_derating<EcmUkf<float, 1>>("ukf float");

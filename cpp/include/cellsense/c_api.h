@@ -258,6 +258,7 @@ int cs_restore_state(cs_estimator* est, const cs_state* in);
  * (Plett 2004's dynamic method), the matching power, the energy left at a constant power, the times to empty
  * and to full. Current + = discharge; every limit is a positive magnitude. Additions of API version 1. */
 #define CS_POWER_MAX_DERATING 6    /* breakpoints of cs_power_config's derating table */
+#define CS_POWER_MAX_OVERPOTENTIAL 8  /* breakpoints of cs_power_config's overpotential table */
 typedef struct cs_power_config {
   float horizon_s;                 /* how long the current must be sustained (s), (0, 86400] */
   float voltage_min_V;             /* discharge cut-off (V) */
@@ -276,6 +277,14 @@ typedef struct cs_power_config {
   float derating_temperature_degC[CS_POWER_MAX_DERATING];       /* breakpoints (degC) */
   float derating_discharge_factor[CS_POWER_MAX_DERATING];       /* discharge rating factor at each, [0, 1] */
   float derating_charge_factor[CS_POWER_MAX_DERATING];          /* charge rating factor at each, [0, 1] */
+  /* Current-dependent overpotential of the limits' horizon prediction (docs/power.md): with overpotential_count
+   * >= 1, R0 and every RC pair's input see R I_ref asinh(i / I_ref) instead of R i (symmetric Butler-Volmer), I_ref
+   * linear in the cell temperature between the breakpoints and held beyond them (a cell file's "Overpotential
+   * reference current [A]"). overpotential_count 0 (cs_power_config_default): the resistances as the tables.
+   * Breakpoints strictly increasing in [-100, 200] degC, I_ref in [1e-3, 1e6] A. The filter is not affected. */
+  int32_t overpotential_count;                                  /* [0, CS_POWER_MAX_OVERPOTENTIAL] */
+  float overpotential_temperature_degC[CS_POWER_MAX_OVERPOTENTIAL];  /* breakpoints (degC) */
+  float overpotential_current_A[CS_POWER_MAX_OVERPOTENTIAL];         /* I_ref at each (A) */
 } cs_power_config;
 
 #define CS_LIMITED_BY_VOLTAGE 0    /* the predicted terminal voltage reaches the cut-off */

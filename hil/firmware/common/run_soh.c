@@ -89,6 +89,18 @@ static void run_filter(uint8_t filter, const char* name) {
     pc.soc_sigma_k = 3.0f;
     pc.voltage_sigma_k = 3.0f;
     if (cs_power_limits(&g_est, last_T, &pc, &pk) != CS_POWER_OK) { g_failed = 1; }
+    /* with a current-dependent overpotential table (docs/power.md): the asinh of the library, the same bits too */
+    cs_power_result po;
+    pc.soc_sigma_k = 0.0f;
+    pc.voltage_sigma_k = 0.0f;
+    pc.discharge_current_max_A = 1000.0f;
+    pc.charge_current_max_A = 1000.0f;
+    pc.overpotential_count = 2;
+    pc.overpotential_temperature_degC[0] = 0.0f;
+    pc.overpotential_temperature_degC[1] = 40.0f;
+    pc.overpotential_current_A[0] = 5.0f;
+    pc.overpotential_current_A[1] = 25.0f;
+    if (cs_power_limits(&g_est, last_T, &pc, &po) != CS_POWER_OK) { g_failed = 1; }
     if (cs_energy(&g_est, last_T, 3.7f * cell_params.ecm.capacity_Ah, 2.5f, 0.0f, 0.0f, &er) != CS_POWER_OK) { g_failed = 1; }
     if (cs_time_to_full(&g_est, cell_params.ecm.capacity_Ah, 1.0f, &ttf, &ttf_sd) != CS_POWER_OK) { g_failed = 1; }
     platform_write("final power ");
@@ -99,6 +111,8 @@ static void run_filter(uint8_t filter, const char* name) {
     put_hex(bits(pr.charge_power_W));
     put_hex(bits(pk.discharge_current_A));
     put_hex(bits(pk.charge_current_A));
+    put_hex(bits(po.discharge_current_A));
+    put_hex(bits(po.charge_current_A));
     put_hex(bits(er.energy_Wh));
     put_hex(bits(er.time_to_empty_s));
     put_hex(bits(ttf));

@@ -50,6 +50,11 @@ class PowerSettings:
     #: temperature: e.g. charge factor 0 below 0 degC). None: the cell file's `limits."Current derating ..."` if it
     #: has one, else none; (): none
     derating: Sequence[Sequence[float]] | None = None
+    #: current-dependent overpotential of the horizon prediction (docs/power.md): rows (temperature degC, I_ref A),
+    #: up to 8, temperatures strictly increasing in [-100, 200] degC, I_ref in [1e-3, 1e6] A; R0 and the RC inputs see
+    #: R I_ref asinh(i / I_ref) instead of R i (the SOC filter is not affected). None: the cell file's
+    #: `parameters."Overpotential reference current [A]"` if it has one, else none; (): none
+    overpotential: Sequence[Sequence[float]] | None = None
 
     @classmethod
     def conservative(cls, k: float = 3.0, **kw) -> "PowerSettings":
@@ -73,6 +78,10 @@ class PowerSettings:
         rows = current_derating(cell) if self.derating is None else _derating_rows(self.derating, "PowerSettings.derating")
         if rows:
             d["derating"] = rows
+        over = (cell_overpotential(cell) if self.overpotential is None
+                else _pair_rows(self.overpotential, "PowerSettings.overpotential"))
+        if over:
+            d["overpotential"] = over
         for h in hz:
             issue = _core().power_config_issue({**d, "horizon_s": h})
             if issue is not None:
@@ -81,6 +90,8 @@ class PowerSettings:
                     raise ValueError(f"PowerSettings.horizons_s: {list(self.horizons_s)!r}: {rule}")
                 if fld.startswith("derating"):
                     raise ValueError(f"PowerSettings.derating ({fld}): {rows!r}: {rule}")
+                if fld.startswith("overpotential"):
+                    raise ValueError(f"PowerSettings.overpotential ({fld}): {over!r}: {rule}")
                 given = ", ".join(f"{k} = {d[k]!r}" for k in fld.split("/"))
                 raise ValueError(f"PowerSettings.{fld}: {given}: {rule}")
         return d
@@ -130,6 +141,39 @@ def current_derating(cell) -> list[tuple[float, float, float]]:
     """The cell file's `limits."Current derating [degC, discharge factor, charge factor]"` rows, [] without it."""
     rows = (cell.raw.get("limits") or {}).get(L_DERATING)
     return [] if rows is None else _derating_rows(rows, f'{cell.source}: limits."{L_DERATING}"')
+
+
+#: cell-file key (under "parameters"): I_ref of the limits' current-dependent overpotential, one per temperature
+#: breakpoint (cellsense.fit.overpotential)
+K_OVERPOTENTIAL = "Overpotential reference current [A]"
+
+
+def _pair_rows(rows, what: str) -> list[tuple[float, float]]:
+    """Rows (temperature degC, I_ref A) as float pairs; the values' rules are the core's."""
+    try:
+        out = [tuple(float(v) for v in r) for r in rows]
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: {rows!r}: expected rows (temperature degC, reference current A)") from None
+    if any(len(r) != 2 for r in out):
+        raise ValueError(f"{what}: {rows!r}: each row is (temperature degC, reference current A)")
+    return out
+
+
+def cell_overpotential(cell) -> list[tuple[float, float]]:
+    """The cell file's `parameters."Overpotential reference current [A]"` (one I_ref per temperature breakpoint) as
+    rows (breakpoint degC, I_ref A); [] without it."""
+    vals = (cell.raw.get("parameters") or {}).get(K_OVERPOTENTIAL)
+    if vals is None:
+        return []
+    where = f'{cell.source}: parameters."{K_OVERPOTENTIAL}"'
+    try:
+        refs = [float(v) for v in vals]
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {vals!r}: expected one reference current (A) per temperature breakpoint") from None
+    temps = [float(t) for t in cell.temperature_degC]
+    if len(refs) != len(temps):
+        raise ValueError(f"{where}: {len(refs)} values for {len(temps)} temperature breakpoints")
+    return list(zip(temps, refs))
 
 
 def limit_columns(res) -> dict[str, np.ndarray]:

@@ -1,12 +1,15 @@
 """``cellsense fit``: the command line (the fit itself is fit.build.fit)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .._cliopts import add_physics, add_pybamm_set, add_quiet, alias
 from .._io import require
 from .build import fit
 from .from_pybamm import cli_fit_from_pybamm
+from .inputs import _load
+from .overpotential import add_overpotential
 
 
 # ----------------------------------------------------------------------------------------------
@@ -50,6 +53,10 @@ def add_cli(subparsers):
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="also draw the fitted model's open-loop voltage against the measured one per temperature "
                         "(each HPPC file, and the OCV test) with the residuals (needs matplotlib: cellsense[fit])")
+    p.add_argument("--overpotential", action="store_true",
+                   help="also identify the power limits' current-dependent overpotential from the HPPC's 10 s discharge "
+                        "pulses (I_ref per temperature row, parameters.\"Overpotential reference current [A]\"; "
+                        "docs/power.md); the SOC filter does not use it")
     add_quiet(p, help="no progress line on stderr")
     p.set_defaults(func=_cli_fit)
     return p
@@ -79,6 +86,12 @@ def _cli_fit(args) -> int:
                ocv_rest_correction=args.ocv_rest_correction,
                temperature_extrapolation_K=args.temperature_extrapolation_K,
                progress=not args.quiet, plot=args.plot)
+    if args.overpotential:
+        logs = [_load(h, f"--hppc {h}") for h in args.hppc]
+        for t, (ref, rms, lin, n) in sorted(add_overpotential(cell, logs, args.hppc_initial_soc).items()):
+            print(f"  overpotential {t:g} degC: I_ref {ref:.2f} A, pulse-end RMS {1000 * lin:.1f} -> {1000 * rms:.1f} mV "
+                  f"({n} pulses)")
+        Path(args.out).write_text(json.dumps(cell, indent=1) + "\n")
     p = cell["parameters"]
     print(f"{args.out}: capacity {p['Nominal cell capacity [A.h]']:.4g} Ah, {cell['RC pairs']} RC pairs, "
           f"temperatures {p['Temperature breakpoints [degC]']} degC")

@@ -25,7 +25,8 @@ from .._cliopts import add_cell, require_cell
 from .._io import atomic_write
 from ..cells.ecm import Cell
 from ..cells.load import load_cell
-from ..estimators.power import add_derating_cli, current_derating, identified_current_range, parse_derating
+from ..estimators.power import (add_derating_cli, cell_overpotential, current_derating, identified_current_range,
+                                parse_derating)
 from ..estimators.settings import NoiseSettings, resolve_model_error
 
 #: What the C API is built for (c_api.h); the generated header re-checks them with #error.
@@ -162,10 +163,16 @@ def _power_config_function(cell: Cell, symbol: str, derating) -> str:
         lines.append(f"  config->derating_temperature_degC[{k}] = {c_float(t)};")
         lines.append(f"  config->derating_discharge_factor[{k}] = {c_float(d)};")
         lines.append(f"  config->derating_charge_factor[{k}] = {c_float(c)};")
+    over = cell_overpotential(cell)
+    lines.append(f"  config->overpotential_count = {len(over)};")
+    for k, (t, a) in enumerate(over):
+        lines.append(f"  config->overpotential_temperature_degC[{k}] = {c_float(t)};")
+        lines.append(f"  config->overpotential_current_A[{k}] = {c_float(a)};")
     body = "\n".join(lines)
     return f"""/* The state of power's settings that cellsense.estimators.power.PowerSettings() gives this cell by default
  * (cs_power_limits, docs/power.md): the cell's cut-offs, the identified current range as the two ratings, SOC
- * window 0..1, nominal, horizon 10 s; temperature derating: {source}.
+ * window 0..1, nominal, horizon 10 s; temperature derating: {source}; the cell file's current-dependent
+ * overpotential table ({len(over)} breakpoint(s)).
  * Set horizon_s (and the conservative factors) after it as needed. */
 #define {symbol.upper()}_POWER_DERATING_COUNT {len(rows)}
 static inline void {symbol}_power_config(cs_power_config* config) {{
@@ -219,7 +226,7 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None, d
 #define {symbol.upper()}_MODEL_ERROR_CURRENT_A {c_float(model_error_current)}
 #define {symbol.upper()}_MODEL_ERROR_RELATIVE {c_float(model_error_relative)}
 #define {symbol.upper()}_MODEL_ERROR_CORRELATION_S {c_float(model_error_correlation)}
-
+{_overpotential_macros(cell, symbol.upper())}
 {_power_config_function(cell, symbol, derating)}
 static const cs_cell_params {symbol} = {{
   CS_PARAMS_LAYOUT,
@@ -231,6 +238,20 @@ static const cs_cell_params {symbol} = {{
 #endif /* {guard} */
 """
     return out
+
+
+def _overpotential_macros(cell: Cell, sym: str) -> str:
+    """The power limits' current-dependent overpotential of the cell file (docs/power.md; cellsense.estimators.power
+    .cell_overpotential): the count and the two rows as initializers for cs_power_config.overpotential_*; count 0
+    without the key (the resistances as the tables)."""
+    rows = cell_overpotential(cell)
+    text = ("/* The power limits' current-dependent overpotential (docs/power.md), as the Python limits use it: copy\n"
+            " * the rows into cs_power_config.overpotential_temperature_degC / .overpotential_current_A and set\n"
+            f" * .overpotential_count (0: none in the cell file). */\n#define {sym}_OVERPOTENTIAL_COUNT {len(rows)}\n")
+    if rows:
+        text += (f"#define {sym}_OVERPOTENTIAL_TEMPERATURE_DEGC {{{', '.join(c_float(t) for t, _ in rows)}}}\n"
+                 f"#define {sym}_OVERPOTENTIAL_CURRENT_A {{{', '.join(c_float(a) for _, a in rows)}}}\n")
+    return text
 
 
 def export_c(model: str | os.PathLike | Cell, out: str | os.PathLike | None = None,

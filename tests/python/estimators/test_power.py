@@ -98,88 +98,66 @@ def test_energy_and_time_to_full_follow_the_soc():
 
 
 # ---- the measured cell: the HPPC's pulses --------------------------------------------------------------
-def _pulse_sets(log):
-    """The 10 s discharge pulses of each SOC level (amplitudes ~0.5-6 C, 20 min apart)."""
-    i, t = log.current_A, log.time_s
-    on = np.abs(i) > 0.2
-    runs, k, n = [], 0, len(i)
-    while k < n:
-        if on[k]:
-            j = k
-            while j + 1 < n and on[j + 1] and abs(i[j + 1] - i[k]) < 0.3:
-                j += 1
-            runs.append((k, j))
-            k = j + 1
-        else:
-            k += 1
-    pulses = [(a, b) for a, b in runs if i[a] > 0.2 and 8.5 <= t[b] - t[a - 1] <= 11.5]
-    sets, cur = [], []
-    for p in pulses:
-        if cur and abs(log.soc_true[p[0]] - log.soc_true[cur[0][0]]) > 0.05:
-            sets.append(cur)
-            cur = []
-        cur.append(p)
-    return sets + ([cur] if cur else [])
-
-
-def _measured_limit(log, pulses, vmin=2.5):
-    """The current that would reach vmin at 10 s: interpolated between the pulses' end voltages, or extrapolated
-    from the two largest by at most 25 % beyond the largest pulse (else None)."""
-    amps = np.array([log.current_A[a] for a, _ in pulses])
-    v10 = np.array([log.voltage_V[b] for _, b in pulses])
-    o = np.argsort(amps)
-    amps, v10 = amps[o], v10[o]
-    below = np.flatnonzero(v10 <= vmin)
-    if below.size:
-        j = below[0]
-        if j == 0:
-            return None
-        return amps[j - 1] + (v10[j - 1] - vmin) * (amps[j] - amps[j - 1]) / (v10[j - 1] - v10[j])
-    if len(amps) < 2:
-        return None
-    lim = amps[-1] + (v10[-1] - vmin) * (amps[-1] - amps[-2]) / (v10[-2] - v10[-1])
-    return lim if lim <= 1.25 * amps[-1] else None
-
-
 #: issue #15's bars on the nominal 10 s limit, by HPPC temperature
 HPPC_BAR = {"25degC": 0.10, "10degC": 0.10, "0degC": 0.20, "n10degC": 0.20, "n20degC": 0.20}
-#: where the nominal limit misses its bar today (measured 2026-12-06 with the HPPC's 60 s-logged rests stepped,
-#: dt_max_rest_s; docs/power.md), held at a regression bar: at 25 degC below SOC 0.2 the model allows 12-16 % more
-#: (the measured limit is extrapolated there); 10 degC at SOC 0.07 39 % more (2.9 A measured, on the steepest part
-#: of the OCV; 22 % before the rests were stepped, when the -20 degC levels missed by 24-28 % instead); -10 degC at
-#: SOC 1.0 and 0.28 20.4 / 20.5 % less
-KNOWN = {("25degC", 0.18): 0.20, ("25degC", 0.12): 0.15, ("10degC", 0.07): 0.45, ("n10degC", 1.0): 0.23,
-         ("n10degC", 0.28): 0.23}
+#: the HPPC files log their 20-30 min rests every 300 s: with dt_max_s alone (60 s) the filter rejected those steps
+#: as gaps and its RC states never relaxed (at -20 degC the model then started a pulse 145-215 mV below the rested
+#: cell); a step at zero current is exact at any length (the ECM's exact discretisation), so the comparison lets the
+#: filter take every one of them (the default dt_max_rest_s, 600 s, takes all but a rest's first interval when it
+#: follows a pulse directly)
+HPPC_DT_MAX_S = 400.0
 
 
-def hppc_comparison():
+def hppc_comparison(reference: str = "bracket", dt_max_s: float = HPPC_DT_MAX_S, **power):
+    """Per SOC level with a measured limit (cellsense.fit.overpotential.measured_limit): the measured 10 s limit at
+    2.5 V and the model's nominal / linear (no overpotential table) / conservative (k = 3) limits from the EKF's state
+    in the rest before the pulse that brackets 2.5 V (`reference` "bracket": the cell the measured limit describes;
+    the earlier pulses of the level have taken 1-2 % of charge off it) or before the level's first pulse ("first")."""
+    from cellsense.estimators.settings import EstimatorSettings
+    from cellsense.fit.overpotential import measured_limit, pulse_sets
+
     rows = []
     settings = dict(horizons_s=(10.0,), voltage_min_V=2.5, discharge_current_max_A=1000.0, charge_current_max_A=1000.0)
+    settings.update(power)
     for T in HPPC_TEMPERATURES:
         log = load_real_log(f"panasonic-18650pf/{T}_HPPC")
-        est = Estimator("panasonic_18650pf", initial_soc=float(log.soc_true[0]))
+        est = Estimator("panasonic_18650pf", initial_soc=float(log.soc_true[0]),
+                        settings=EstimatorSettings(dt_max_s=dt_max_s))
         k0 = 0
-        for pulses in _pulse_sets(log):
-            ks = pulses[0][0] - 1  # the rest sample before the set's first pulse
+        for pulses in pulse_sets(log.time_s, log.current_A, log.soc_true):
+            meas, j = measured_limit(log.current_A, log.voltage_V, pulses)
+            if meas is None:
+                continue
+            ks = pulses[j if reference == "bracket" else 0][0] - 1  # the rest sample before that pulse
             sl = slice(k0, ks + 1)
             est.run(log.time_s[sl], log.current_A[sl], log.voltage_V[sl], log.temperature_degC[sl])
             k0 = ks + 1
-            meas = _measured_limit(log, pulses)
-            if meas is None:
-                continue
             Tc = float(log.temperature_degC[ks])
-            nom = power_limits_now(est, Tc, PowerSettings(**settings))[0]["discharge_current_A"]
-            con = power_limits_now(est, Tc, PowerSettings.conservative(**settings))[0]["discharge_current_A"]
-            rows.append({"T": T, "soc": round(float(log.soc_true[ks]), 2), "measured_A": float(meas), "model_A": nom,
-                         "conservative_A": con})
+            lim = {name: power_limits_now(est, Tc, ps)[0]["discharge_current_A"] for name, ps in (
+                ("model_A", PowerSettings(**settings)), ("linear_A", PowerSettings(**{**settings, "overpotential": ()})),
+                ("conservative_A", PowerSettings.conservative(**settings)))}
+            rows.append({"T": T, "soc": round(float(log.soc_true[pulses[0][0] - 1]), 2), "measured_A": float(meas),
+                         "pulse": j + 1, **lim})
     return rows
 
 
+#: where the nominal limit misses its bar (measured 2026-12-06, docs/power.md "Measured"), held at a regression bar:
+#: the SOC-0.28 levels below 10 degC and -20 degC at SOC 0.49, all too low: there the filter's SOC is 2.5-5 points
+#: below the truth after the cold rests (the model, at the true SOC, gives -9 / -21 / -18 % at SOC 0.28 even
+#: without the overpotential table), and the cold tables' low-SOC resistance is high
+KNOWN = {("0degC", 0.28): 0.30, ("n10degC", 0.28): 0.40, ("n20degC", 0.49): 0.25, ("n20degC", 0.28): 0.42}
+
+
 def test_hppc_10s_discharge_limit():
+    """The 10 s discharge limit against the Panasonic HPPC at five temperatures. The cell file's overpotential table
+    (I_ref per temperature) was fitted only on the SOC levels without a measured limit
+    (scripts/make_panasonic_model.py, cellsense.fit.overpotential.unmeasured_levels): every level compared here is
+    held out."""
     rows = hppc_comparison()
     for r in rows:
-        print(f"{r['T']:8s} SOC {r['soc']:.2f}: measured {r['measured_A']:6.2f} A, model {r['model_A']:6.2f} A "
-              f"({100 * (r['model_A'] / r['measured_A'] - 1):+.1f} %), conservative {r['conservative_A']:6.2f} A")
+        print(f"{r['T']:8s} SOC {r['soc']:.2f} (pulse {r['pulse']}): measured {r['measured_A']:6.2f} A, model "
+              f"{r['model_A']:6.2f} A ({100 * (r['model_A'] / r['measured_A'] - 1):+.1f} %), linear {r['linear_A']:6.2f} A "
+              f"({100 * (r['linear_A'] / r['measured_A'] - 1):+.1f} %), conservative {r['conservative_A']:6.2f} A")
     assert len(rows) >= 15 and {r["T"] for r in rows} == set(HPPC_TEMPERATURES)
     for r in rows:
         err = r["model_A"] / r["measured_A"] - 1.0
@@ -189,6 +167,9 @@ def test_hppc_10s_discharge_limit():
         assert r["conservative_A"] <= 1.05 * r["measured_A"], r
     met = sum(abs(r["model_A"] / r["measured_A"] - 1.0) <= HPPC_BAR[r["T"]] for r in rows)
     assert met >= len(rows) - len(KNOWN)
+    # the overpotential table is what moves the cold levels: without it (the linear model) fewer are within the bar
+    met_linear = sum(abs(r["linear_A"] / r["measured_A"] - 1.0) <= HPPC_BAR[r["T"]] for r in rows)
+    assert met > met_linear
 
 
 def test_cli_estimate_power_columns(tmp_path, us06):

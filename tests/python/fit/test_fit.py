@@ -141,6 +141,27 @@ def test_fit_cli(synthetic, tmp_path, capsys):
     assert json.loads(out.read_text())["name"] == "cli_cell"
 
 
+def test_fit_cli_overpotential(synthetic, tmp_path, capsys):
+    """`cellsense fit --overpotential`: the power limits' I_ref per temperature row from the HPPC pulses; the
+    synthetic cell is linear (its pulses carry no overpotential), so the fit finds I_ref far above its currents."""
+    from cellsense.fit.overpotential import K_OVERPOTENTIAL
+
+    ap = argparse.ArgumentParser()
+    fitmod.add_cli(ap.add_subparsers())
+    out = tmp_path / "bv_cell.json"
+    args = ap.parse_args(["fit", "--ocv", str(synthetic["ocv"]), "--hppc", str(synthetic["hppc"][0]),
+                          "--hppc", str(synthetic["hppc"][1]), "--out", str(out), "--overpotential", "--quiet"])
+    assert args.func(args) == 0
+    assert "overpotential 5 degC: I_ref" in capsys.readouterr().out
+    cell = json.loads(out.read_text())
+    refs = cell["parameters"][K_OVERPOTENTIAL]
+    assert len(refs) == len(cell["parameters"]["Temperature breakpoints [degC]"])
+    # linear over the currents that matter: the chord factor asinh(u)/u at 5C is above 0.99 on every row
+    assert all(math.asinh(5 * Q_TRUE / r) / (5 * Q_TRUE / r) > 0.99 for r in refs), refs
+    assert K_OVERPOTENTIAL in cell["provenance"]
+    check_cell(cell)
+
+
 # ------------------------------------------------------------------------------------------------
 # bad input
 # ------------------------------------------------------------------------------------------------

@@ -284,3 +284,93 @@ def test_export_c_refuses_a_bad_derating_table(tmp_path: Path):
         export_c(cell, derating=[(float(k), 1.0, 1.0) for k in range(7)])
     text = export_c(cell)  # no table: count 0, the ratings as given
     assert "#define CELL_PARAMS_POWER_DERATING_COUNT 0" in text and "config->derating_count = 0;" in text
+
+
+OVERPOTENTIAL_PROGRAM = r"""
+#include <stdio.h>
+#include <string.h>
+#include "cellsense/c_api.h"
+#include "cell_params.h"
+static cs_estimator est;
+int main(int argc, char** argv) {
+  cs_config c; cs_config_default(&c);
+  c.voltage_sigma_V = CELL_PARAMS_VOLTAGE_SIGMA_V;
+  c.model_error_current_A = CELL_PARAMS_MODEL_ERROR_CURRENT_A;
+  c.model_error_relative = CELL_PARAMS_MODEL_ERROR_RELATIVE;
+  c.model_error_correlation_s = CELL_PARAMS_MODEL_ERROR_CORRELATION_S;
+  c.initial_soc = 0.75f;
+  if (cs_init(&est, &cell_params, &c) != CS_INIT_OK) return 1;
+  cs_power_config pc;
+  cs_power_config_default(&pc, 2.5f, 4.2f, 1000.0f);
+  if (argc > 1) { /* the cell file's overpotential table, as export-c writes it */
+    const float t[] = CELL_PARAMS_OVERPOTENTIAL_TEMPERATURE_DEGC;
+    const float a[] = CELL_PARAMS_OVERPOTENTIAL_CURRENT_A;
+    pc.overpotential_count = CELL_PARAMS_OVERPOTENTIAL_COUNT;
+    memcpy(pc.overpotential_temperature_degC, t, sizeof t);
+    memcpy(pc.overpotential_current_A, a, sizeof a);
+  }
+  float row[4];
+  long k = 0;
+  while (fread(row, sizeof row, 1, stdin) == 1) {
+    cs_report r;
+    cs_step(&est, row[0], row[1], row[2], row[3], &r);
+    if (++k % 50 == 0) {
+      cs_power_result p;
+      if (cs_power_limits(&est, row[3], &pc, &p) != CS_POWER_OK) return 2;
+      float out[2] = {p.discharge_current_A, p.charge_current_A};
+      fwrite(out, sizeof out, 1, stdout);
+    }
+  }
+  return 0;
+}
+"""
+
+
+# verifies: CS-CAPI-006
+# verifies: CS-PWR-010
+@needs_host_cc
+def test_c_api_power_limits_with_the_overpotential_table_match_python(tmp_path: Path):
+    """The Panasonic cell's overpotential table (export-c's CELL_PARAMS_OVERPOTENTIAL_* macros in cs_power_config)
+    + the C API host build (-ffp-contract=off): the 10 s limits every 50th step of a cold drive cycle equal the
+    float32 Estimator's power_limits_now() with the cell file's table, bit for bit; and the table moves them."""
+    from cellsense.cells.load import load_cell
+    from cellsense.estimators.ecm import Estimator
+    from cellsense.estimators.power import PowerSettings, power_limits_now
+    from cellsense.io.realdata import load_real_log
+
+    cell = load_cell("panasonic_18650pf")
+    run = _build_c_runner(tmp_path, cell)
+    (tmp_path / "main.c").write_text(OVERPOTENTIAL_PROGRAM)
+    inc = ["-I", str(ROOT / "cpp" / "include"), "-I", str(tmp_path)]
+    flags = ["-O2", "-ffp-contract=off", "-fno-math-errno"]
+    subprocess.run([HOST_CC, "-std=c99", *flags, *inc, str(tmp_path / "main.c"), str(tmp_path / "c_api.o"),
+                    "-o", str(run), "-lstdc++", "-lm"], check=True)
+    assert "CELL_PARAMS_OVERPOTENTIAL_COUNT 8" in (tmp_path / "cell_params.h").read_text()
+    log = load_real_log("panasonic-18650pf/n10degC_HWFET")
+    n = 1000
+    t = log.time_s[: n + 1]
+    rows = np.stack([np.diff(t), 1.01 * log.current_A[1: n + 1] + 0.05, log.voltage_V[1: n + 1],
+                     log.temperature_degC[1: n + 1]], axis=1).astype(np.float32)
+    outs = {}
+    for table in (True, False):
+        p = subprocess.run([str(run)] + (["table"] if table else []), input=rows.tobytes(), capture_output=True,
+                           check=True)
+        outs[table] = np.frombuffer(p.stdout, dtype=np.float32).reshape(-1, 2)
+    est = Estimator(cell, dtype="float32", initial_soc=0.75)
+    nz = est.noise
+    sig = np.float32([nz.initial_soc_sigma, nz.initial_v_rc_sigma_V, nz.initial_v_rc_sigma_V, nz.initial_hysteresis_sigma])
+    est._impl.set_state(np.array([np.float32(0.75), 0, 0, np.float32(nz.initial_hysteresis)], dtype=float),
+                        np.diag((sig * sig).astype(float)), 0.0)
+    ps = PowerSettings(horizons_s=(10.0,), voltage_min_V=2.5, voltage_max_V=4.2, discharge_current_max_A=1000.0,
+                       charge_current_max_A=1000.0)
+    py = []
+    for k, r in enumerate(rows, start=1):
+        est.step(*map(float, r))
+        if k % 50 == 0:
+            d = power_limits_now(est, float(r[3]), ps)[0]
+            py.append([d["discharge_current_A"], d["charge_current_A"]])
+    py = np.array(py, dtype=np.float32)
+    assert outs[True].shape == py.shape == (n // 50, 2)
+    assert np.array_equal(outs[True].view(np.uint32), py.view(np.uint32)), f"max |diff| {np.max(np.abs(outs[True] - py))}"
+    # the table allows more current in this cold log (-6 degC cell) than the linear model
+    assert (outs[True][:, 0] >= outs[False][:, 0]).all() and (outs[True][:, 0] > 1.02 * outs[False][:, 0]).mean() > 0.5

@@ -37,6 +37,7 @@
 #include <utility>
 
 #include "cellsense/math/exp.hpp"
+#include "cellsense/math/log.hpp"
 #include "cellsense/math/matrix.hpp"
 #include "cellsense/math/table.hpp"
 
@@ -78,10 +79,16 @@ enum class PowerConfigIssue : std::uint8_t {
   kDeratingTemperature = 9,      ///< a derating breakpoint outside [-100, 200] degC, or not strictly increasing
   kDeratingDischargeFactor = 10, ///< a discharge derating factor outside [0, 1]
   kDeratingChargeFactor = 11,    ///< a charge derating factor outside [0, 1]
+  kOverpotentialCount = 12,        ///< overpotential_count outside [0, kMaxOverpotentialPoints]
+  kOverpotentialTemperature = 13,  ///< an overpotential breakpoint outside [-100, 200] degC, or not strictly increasing
+  kOverpotentialCurrent = 14,      ///< an overpotential reference current outside [1e-3, 1e6] A
 };
 
 /// Most breakpoints of a PowerConfig's temperature derating table.
 constexpr int kMaxDeratingPoints = 6;
+/// Most breakpoints of a PowerConfig's overpotential reference-current table (one per temperature row of a cell
+/// file: model::EcmParams' MaxTemp).
+constexpr int kMaxOverpotentialPoints = 8;
 
 /// The PowerConfig field(s) an issue is about (their names: the C struct's and the settings dict's keys).
 constexpr const char* power_config_field(PowerConfigIssue i) {
@@ -98,6 +105,9 @@ constexpr const char* power_config_field(PowerConfigIssue i) {
     case PowerConfigIssue::kDeratingTemperature: return "derating_temperature_degC";
     case PowerConfigIssue::kDeratingDischargeFactor: return "derating_discharge_factor";
     case PowerConfigIssue::kDeratingChargeFactor: return "derating_charge_factor";
+    case PowerConfigIssue::kOverpotentialCount: return "overpotential_count";
+    case PowerConfigIssue::kOverpotentialTemperature: return "overpotential_temperature_degC";
+    case PowerConfigIssue::kOverpotentialCurrent: return "overpotential_current_A";
   }
   return "unknown";
 }
@@ -119,6 +129,11 @@ constexpr const char* power_config_message(PowerConfigIssue i) {
       return "derating_temperature_degC must be strictly increasing, each in [-100, 200] degC";
     case PowerConfigIssue::kDeratingDischargeFactor: return "derating_discharge_factor must be in [0, 1] at every breakpoint";
     case PowerConfigIssue::kDeratingChargeFactor: return "derating_charge_factor must be in [0, 1] at every breakpoint";
+    case PowerConfigIssue::kOverpotentialCount: return "overpotential_count must be in [0, 8] (0: overpotential linear in the current)";
+    case PowerConfigIssue::kOverpotentialTemperature:
+      return "overpotential_temperature_degC must be strictly increasing, each in [-100, 200] degC";
+    case PowerConfigIssue::kOverpotentialCurrent:
+      return "overpotential_current_A must be in [1e-3, 1e6] A at every breakpoint";
   }
   return "unknown";
 }
@@ -143,6 +158,15 @@ struct PowerConfig {
   T derating_temperature_degC[kMaxDeratingPoints] = {};  ///< breakpoints (degC), strictly increasing, [-100, 200]
   T derating_discharge_factor[kMaxDeratingPoints] = {};  ///< discharge rating factor at each breakpoint, [0, 1]
   T derating_charge_factor[kMaxDeratingPoints] = {};     ///< charge rating factor at each breakpoint, [0, 1]
+  /// Current-dependent overpotential of the horizon prediction (docs/power.md "Current-dependent overpotential"):
+  /// with overpotential_count >= 1 the resistive terms of the prediction (R0 and every RC pair's input) see the
+  /// overpotential of a symmetric Butler-Volmer charge transfer, R I_ref asinh(i / I_ref), instead of R i, I_ref at
+  /// the cell temperature piecewise-linear between the breakpoints and held beyond them (a cell file's
+  /// "Overpotential reference current [A]", identified from the HPPC's pulse amplitudes). Used by power_limits() only;
+  /// the filter's model is not changed. 0 (default): the resistances as the tables, the limits bit for bit as before.
+  int overpotential_count = 0;
+  T overpotential_temperature_degC[kMaxOverpotentialPoints] = {};  ///< breakpoints (degC), strictly increasing
+  T overpotential_current_A[kMaxOverpotentialPoints] = {};         ///< I_ref at each breakpoint (A), [1e-3, 1e6]
 
   /// The first setting out of range, kOk if none (NaN fails every bound).
   PowerConfigIssue check() const {
@@ -165,7 +189,39 @@ struct PowerConfig {
     if (!(charge_current_max_A > T(0) && charge_current_max_A <= T(1.0e6))) { return PowerConfigIssue::kChargeRating; }
     if (!(soc_sigma_k >= T(0) && soc_sigma_k <= T(10))) { return PowerConfigIssue::kSocSigmaK; }
     if (!(voltage_sigma_k >= T(0) && voltage_sigma_k <= T(10))) { return PowerConfigIssue::kVoltageSigmaK; }
-    return check_derating();
+    const PowerConfigIssue derating = check_derating();
+    return derating != PowerConfigIssue::kOk ? derating : check_overpotential();
+  }
+
+  /// The overpotential table's rules (check()): only the first overpotential_count entries are read.
+  PowerConfigIssue check_overpotential() const {
+    if (!(overpotential_count >= 0 && overpotential_count <= kMaxOverpotentialPoints)) {
+      return PowerConfigIssue::kOverpotentialCount;
+    }
+    for (int k = 0; k < overpotential_count; ++k) {
+      const T t = overpotential_temperature_degC[k];
+      if (!(t >= T(-100) && t <= T(200) && (k == 0 || t > overpotential_temperature_degC[k - 1]))) {
+        return PowerConfigIssue::kOverpotentialTemperature;
+      }
+      const T a = overpotential_current_A[k];
+      if (!(a >= T(1.0e-3) && a <= T(1.0e6))) { return PowerConfigIssue::kOverpotentialCurrent; }
+    }
+    return PowerConfigIssue::kOk;
+  }
+
+  /// I_ref at the cell temperature (A); 0 without the table (overpotential linear in the current). Piecewise-linear
+  /// between the breakpoints, held at the end values beyond them (as derating_factor; no libm).
+  T overpotential_reference_A(T temperature_degC) const {
+    if (overpotential_count == 0) { return T(0); }
+    const T* t = overpotential_temperature_degC;
+    const T* a = overpotential_current_A;
+    if (!(temperature_degC > t[0])) { return a[0]; }
+    for (int k = 1; k < overpotential_count; ++k) {
+      if (temperature_degC <= t[k]) {
+        return a[k - 1] + (a[k] - a[k - 1]) * ((temperature_degC - t[k - 1]) / (t[k] - t[k - 1]));
+      }
+    }
+    return a[overpotential_count - 1];
   }
 
   /// The derating table's rules (check()): only the first derating_count entries are read.
@@ -245,6 +301,28 @@ constexpr int kBisectionSteps = 32;
 constexpr int kSolveSteps = 48;
 
 namespace detail {
+
+/// The chord factor of a symmetric Butler-Volmer overpotential (PowerConfig::overpotential_count): with the
+/// charge-transfer overpotential eta(i) = R I_ref asinh(i / I_ref) (Butler-Volmer with transfer coefficients
+/// 1/2, i = 2 i0 sinh(eta / (2 R i0)) solved for eta, R the small-signal resistance and I_ref = 2 i0 its
+/// linear range: Bard & Faulkner, "Electrochemical Methods", 2nd ed., Wiley 2001, eq. 3.4.11 with alpha = 1/2;
+/// Plett, "Battery Management Systems, Vol. I", Artech House 2015, sec. 3.10), eta(i) = R i f(i) with
+/// f(i) = asinh(u) / u, u = |i| / I_ref: 1 at i = 0, falling with |i| (f(I_ref) = 0.881, f(5 I_ref) = 0.462).
+/// Below u = 2^-8 the series 1 - u^2/6 + 3 u^4/40 (truncation below 5 u^6/112 < 2^-49 relative), else
+/// math::asinh (library arithmetic, 4 ulp: no libm, host and Cortex-M the same bits).
+template <typename T>
+T overpotential_factor(T current_A, T reference_A) {
+  const T u = (current_A < T(0) ? -current_A : current_A) / reference_A;
+  if (u < T(0.00390625)) {
+    const T u2 = u * u;
+    return T(1) - u2 * (T(1) / T(6) - u2 * (T(3) / T(40)));
+  }
+  return math::asinh(u) / u;
+}
+
+template <class M, class = void>
+struct HasDirectSolve;
+
 template <class EstimatorT>
 struct Predictor {
   using T = typename EstimatorT::T;
@@ -256,17 +334,38 @@ struct Predictor {
   T temperature_degC;
   T horizon_s;
   T voltage_sigma_k;
+  T overpotential_A;  ///< I_ref of the current-dependent overpotential at this temperature (A); 0: off
 
   /// Terminal voltage at the end of the horizon under constant current i, and its model-error sigma
   /// margin applied (towards the cut-off: subtracted for discharge, added for charge); also the SOC at the end.
   void end(T current_A, T& v_end_V, T& v_start_V, T& soc_end) const {
     const Model& m = est.model();
     const auto s = m.prepare(x, est.aux(), horizon_s, current_A, temperature_degC);
-    const State xe = m.predict(s, x);
-    soc_end = xe(Idx::soc, 0);
-    v_end_V = m.measure(s, xe);
     const auto s0 = m.prepare(x, est.aux(), T(0), current_A, temperature_degC);
-    v_start_V = m.measure(s0, x);
+    State xe;
+    if constexpr (HasDirectSolve<Model>::value) {
+      if (overpotential_A > T(0)) {  // the ECM's resistive terms at their chord resistance (overpotential_factor)
+        const T f = overpotential_factor(current_A, overpotential_A);
+        auto sf = s;
+        for (auto& b : sf.b_rc) { b = b * f; }
+        xe = m.predict(sf, x);
+        auto mp = m.measure_point(sf, xe(Idx::soc, 0));
+        mp.r0_Ohm = mp.r0_Ohm * f;
+        v_end_V = m.measure_at(sf, mp, xe);
+        auto mp0 = m.measure_point(s0, x(Idx::soc, 0));
+        mp0.r0_Ohm = mp0.r0_Ohm * f;
+        v_start_V = m.measure_at(s0, mp0, x);
+      } else {
+        xe = m.predict(s, x);
+        v_end_V = m.measure(s, xe);
+        v_start_V = m.measure(s0, x);
+      }
+    } else {
+      xe = m.predict(s, x);
+      v_end_V = m.measure(s, xe);
+      v_start_V = m.measure(s0, x);
+    }
+    soc_end = xe(Idx::soc, 0);
     if (voltage_sigma_k > T(0)) {
       const T sd_end = sqrt_nonneg(est.measurement_variance(s, xe, current_A, T(0)));
       const T sd_start = sqrt_nonneg(est.measurement_variance(s0, x, current_A, T(0)));
@@ -285,7 +384,8 @@ template <class EstimatorT>
 Predictor<EstimatorT> predictor(const EstimatorT& est, typename EstimatorT::T temperature_degC,
                                 const PowerConfig<typename EstimatorT::T>& cfg, typename EstimatorT::T dir) {
   using Idx = typename EstimatorT::Model::Idx;
-  Predictor<EstimatorT> p{est, est.state(), temperature_degC, cfg.horizon_s, cfg.voltage_sigma_k};
+  Predictor<EstimatorT> p{est, est.state(), temperature_degC, cfg.horizon_s, cfg.voltage_sigma_k,
+                          cfg.overpotential_reference_A(temperature_degC)};
   p.x(Idx::soc, 0) = p.x(Idx::soc, 0) - dir * cfg.soc_sigma_k * est.soc_sigma();
   return p;
 }
@@ -367,7 +467,7 @@ void limits_bisection(const EstimatorT& est, typename EstimatorT::T temperature_
 /// prepare() split into a current-independent prepare_horizon() and set_step_current(), and a measurement split
 /// into table values at one SOC (measure_point) and a part affine in the state (measure_at). Other models (the
 /// SPMe) use the bisection.
-template <class M, class = void>
+template <class M, class>
 struct HasDirectSolve : std::false_type {};
 template <class M>
 struct HasDirectSolve<
@@ -414,19 +514,36 @@ struct EcmHorizon {
   typename Model::MeasurePoint mp0;     ///< the measurement's tables at x's SOC (the horizon's start)
   T dir;                                ///< +1 discharge, -1 charge
   T voltage_sigma_k;
+  T overpotential_A;                    ///< I_ref of the current-dependent overpotential (A); 0: off
 
   /// The constraints at current dir x mag (the bisection's ok() and its LimitedBy test, the same arithmetic).
   LimitPoint<T> at(T mag, const PowerConfig<T>& c) {
     const Model& m = est.model();
     const T i = dir * mag;
     m.set_step_current(s, est.aux(), i);  // the rest of prepare(x, aux, H, i, T): the bisection's Step
-    const State xe = m.predict(s, x);
+    State xe;
+    T v_end;
+    T v_start;
+    if (overpotential_A > T(0)) {  // as Predictor::end: R0 and the RC inputs at their chord resistance
+      const T f = overpotential_factor(i, overpotential_A);
+      Step sf = s;
+      for (auto& b : sf.b_rc) { b = b * f; }
+      xe = m.predict(sf, x);
+      auto mp = m.measure_point(sf, xe(Idx::soc, 0));
+      mp.r0_Ohm = mp.r0_Ohm * f;
+      v_end = m.measure_at(sf, mp, xe);
+      auto mps = mp0;
+      mps.r0_Ohm = mps.r0_Ohm * f;
+      v_start = m.measure_at(s, mps, x);
+    } else {
+      xe = m.predict(s, x);
+      // measure(s, xe) = measure_at(s, measure_point(s, soc_end), xe); at zero current (the magnitudes are >= 0)
+      // soc_end is x's SOC exactly (z - soc_gain x (+-0)), whose table values are mp0 (the same look-up): not
+      // looked up again
+      v_end = mag > T(0) ? m.measure(s, xe) : m.measure_at(s, mp0, xe);
+      v_start = m.measure_at(s, mp0, x);  // v at the start: RC voltages as now, the R0 drop at i
+    }
     const T soc_end = xe(Idx::soc, 0);
-    // measure(s, xe) = measure_at(s, measure_point(s, soc_end), xe); at zero current (the magnitudes are >= 0)
-    // soc_end is x's SOC exactly (z - soc_gain x (+-0)), whose table values are mp0 (the same look-up): not looked
-    // up again
-    T v_end = mag > T(0) ? m.measure(s, xe) : m.measure_at(s, mp0, xe);
-    T v_start = m.measure_at(s, mp0, x);  // v at the start: RC voltages as now, the R0 drop at i
     if (voltage_sigma_k > T(0)) {
       const T sd_end = Predictor<EstimatorT>::sqrt_nonneg(est.measurement_variance(s, xe, i, T(0)));
       const T sd_start = Predictor<EstimatorT>::sqrt_nonneg(est.measurement_variance(s, x, i, T(0)));
@@ -468,10 +585,11 @@ EcmHorizon<EstimatorT> ecm_horizon(const EstimatorT& est, typename EstimatorT::T
   x(Idx::soc, 0) = x(Idx::soc, 0) - dir * cfg.soc_sigma_k * est.soc_sigma();
   // the discharge start (z - k sigma) is never above the charge start (z + k sigma): not below it is the same
   if (same != nullptr && !(same->x(Idx::soc, 0) < x(Idx::soc, 0))) {
-    return EcmHorizon<EstimatorT>{est, x, same->s, same->mp0, dir, cfg.voltage_sigma_k};
+    return EcmHorizon<EstimatorT>{est, x, same->s, same->mp0, dir, cfg.voltage_sigma_k, same->overpotential_A};
   }
   const auto s = m.prepare_horizon(x, horizon_s, temperature_degC);
-  return EcmHorizon<EstimatorT>{est, x, s, m.measure_point(s, x(Idx::soc, 0)), dir, cfg.voltage_sigma_k};
+  return EcmHorizon<EstimatorT>{est, x, s, m.measure_point(s, x(Idx::soc, 0)), dir, cfg.voltage_sigma_k,
+                                cfg.overpotential_reference_A(temperature_degC)};
 }
 
 /// The RC pairs' table values at a horizon's start (R_j, tau_j at the start's SOC and the step's temperature, as
