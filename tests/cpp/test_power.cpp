@@ -1094,8 +1094,10 @@ void test_overpotential(const char* name) {
     CHECK_CTX(std::fabs(static_cast<double>(r.discharge_current_A) - want) <= tol, name);
     CHECK_CTX(std::fabs(static_cast<double>(rb.discharge_current_A) - want) <= tol, name);
     CHECK_CTX(r.discharge_limited_by == power::LimitedBy::kVoltage && r.charge_limited_by == power::LimitedBy::kVoltage, name);
-    // a smaller drop at the same current: more current in both directions than the linear model allows
-    CHECK_CTX(r.discharge_current_A > lin.discharge_current_A && r.charge_current_A > lin.charge_current_A, name);
+    // a smaller drop at the same current: more discharge current than the linear model allows; the charge limit is
+    // the linear model's, bit for bit (the table is for discharge only: identified on discharge pulses)
+    CHECK_CTX(r.discharge_current_A > lin.discharge_current_A, name);
+    CHECK_CTX(std::memcmp(&r.charge_current_A, &lin.charge_current_A, sizeof(T)) == 0, name);
     const double vr = static_cast<double>(r.discharge_voltage_V);
     CHECK_CTX(vr >= 3.0 && vr <= 3.0 + (sizeof(T) == 4 ? 1e-5 : 1e-6), name);
   }

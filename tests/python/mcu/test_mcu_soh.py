@@ -117,7 +117,10 @@ def test_mcu_report_soh_m4f(tmp_path: Path):
         assert base["insn_avg"] < s["insn_avg"] <= s["insn_max"] < 4 * base["insn_avg"] + 1000
         assert s["r0_updates"] > 0 and s["ocv_updates"] > 0 and 0 < s["stack_max_bytes"] < 4096
     fp = soh["footprint"]
-    assert 1024 < fp["soh_core_flash_delta_bytes"] < 32 * 1024
+    # the SOH image's flash on top of the SOC image: the SOH tracker and every power entry point its parity run calls
+    # (cs_power_limits, cs_power_limits_horizons, cs_energy, cs_time_to_full, the overpotential-table path): 28,008 B
+    # before the multi-horizon call and the table (2026-12-06), 33,904 B with them; the bound was 32 KiB until then
+    assert 1024 < fp["soh_core_flash_delta_bytes"] < 40 * 1024
     assert fp["soh_core_flash_delta_bytes"] < fp["core_flash_bytes"]  # the delta is part of the SOH image
     assert fp["estimator_bytes"] == header_define("CS_ESTIMATOR_SIZE")
     assert fp["soh_bytes"] == header_define("CS_SOH_SIZE")

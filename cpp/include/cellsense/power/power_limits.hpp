@@ -384,8 +384,10 @@ template <class EstimatorT>
 Predictor<EstimatorT> predictor(const EstimatorT& est, typename EstimatorT::T temperature_degC,
                                 const PowerConfig<typename EstimatorT::T>& cfg, typename EstimatorT::T dir) {
   using Idx = typename EstimatorT::Model::Idx;
+  // the overpotential table on discharge only: it is identified on discharge pulses (the HPPC has no charge
+  // pulses), and a charge limit raised by an unvalidated fall of the resistance could plate a cold cell
   Predictor<EstimatorT> p{est, est.state(), temperature_degC, cfg.horizon_s, cfg.voltage_sigma_k,
-                          cfg.overpotential_reference_A(temperature_degC)};
+                          dir > typename EstimatorT::T(0) ? cfg.overpotential_reference_A(temperature_degC) : typename EstimatorT::T(0)};
   p.x(Idx::soc, 0) = p.x(Idx::soc, 0) - dir * cfg.soc_sigma_k * est.soc_sigma();
   return p;
 }
@@ -583,13 +585,15 @@ EcmHorizon<EstimatorT> ecm_horizon(const EstimatorT& est, typename EstimatorT::T
   const auto& m = est.model();
   typename EstimatorT::State x = est.state();
   x(Idx::soc, 0) = x(Idx::soc, 0) - dir * cfg.soc_sigma_k * est.soc_sigma();
+  // the overpotential table on discharge only (as predictor())
+  const typename EstimatorT::T i_ref_A =
+      dir > typename EstimatorT::T(0) ? cfg.overpotential_reference_A(temperature_degC) : typename EstimatorT::T(0);
   // the discharge start (z - k sigma) is never above the charge start (z + k sigma): not below it is the same
   if (same != nullptr && !(same->x(Idx::soc, 0) < x(Idx::soc, 0))) {
-    return EcmHorizon<EstimatorT>{est, x, same->s, same->mp0, dir, cfg.voltage_sigma_k, same->overpotential_A};
+    return EcmHorizon<EstimatorT>{est, x, same->s, same->mp0, dir, cfg.voltage_sigma_k, i_ref_A};
   }
   const auto s = m.prepare_horizon(x, horizon_s, temperature_degC);
-  return EcmHorizon<EstimatorT>{est, x, s, m.measure_point(s, x(Idx::soc, 0)), dir, cfg.voltage_sigma_k,
-                                cfg.overpotential_reference_A(temperature_degC)};
+  return EcmHorizon<EstimatorT>{est, x, s, m.measure_point(s, x(Idx::soc, 0)), dir, cfg.voltage_sigma_k, i_ref_A};
 }
 
 /// The RC pairs' table values at a horizon's start (R_j, tau_j at the start's SOC and the step's temperature, as
