@@ -59,9 +59,9 @@ if command -v arm-none-eabi-gcc >/dev/null; then
     local elf="$b/my_firmware"
     [ -f "$elf" ] || elf="$b/my_firmware.elf"
     # An ARM ELF for the M4F's hard-float ABI, with cs_step in it.
-    arm-none-eabi-readelf -h -A "$elf" | grep -q "Tag_ABI_VFP_args: VFP registers" \
+    arm-none-eabi-readelf -h -A "$elf" | grep "Tag_ABI_VFP_args: VFP registers" >/dev/null \
       || { echo "consumer: $elf is not a hard-float Cortex-M image" >&2; exit 1; }
-    arm-none-eabi-nm "$elf" | grep -q " T cs_step$" || { echo "consumer: no cs_step in $elf" >&2; exit 1; }
+    arm-none-eabi-nm "$elf" | grep " T cs_step$" >/dev/null || { echo "consumer: no cs_step in $elf" >&2; exit 1; }
     arm-none-eabi-size "$elf" | tail -1
   }
   m4f find_package -Dcellsense_DIR="$WORK/prefix/lib/cmake/cellsense"

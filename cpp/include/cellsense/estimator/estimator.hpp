@@ -84,7 +84,7 @@ constexpr const char* estimator_config_message(EstimatorConfigIssue i) {
     case EstimatorConfigIssue::kModelErrorCurrent: return "model_error_current_A must be in [0, 1000] A";
     case EstimatorConfigIssue::kModelErrorRelative: return "model_error_relative must be in [0, 100]";
     case EstimatorConfigIssue::kModelErrorCorrelation: return "model_error_correlation_s must be in [0, 86400] s";
-    case EstimatorConfigIssue::kDtMaxRest: return "dt_max_rest_s must be in [0, 86400] s (0: no longer step at rest)";
+    case EstimatorConfigIssue::kDtMaxRest: return "dt_max_rest_s must be in [0, 86400] s";
   }
   return "unknown";
 }
@@ -241,9 +241,11 @@ class Estimator {
     // (EstimatorConfig::dt_max_rest_s): a rest logged at a slow rate is a sample, not a gap. The gap's own
     // reading still tells whether the cell is at rest now (estimate and covariance untouched), so a rest
     // entered from load through a gap is stepped from its second sample on.
-    const bool rest_now = at_rest(current_A);
-    if (dt_s > config_.dt_max_s && !(rest_now && at_rest_ && dt_s <= config_.dt_max_rest_s)) {
-      at_rest_ = rest_now;
+    // at_rest_ follows the log's current readings (every finite sample with a positive dt, whatever its outcome,
+    // like the log clock): it is bookkeeping of the log, not part of the estimate (state and covariance).
+    const bool rest_before = at_rest_;
+    at_rest_ = std::fabs(current_A) * T(20) <= model_.params().capacity_Ah;  // |i| <= C/20 (no division)
+    if (dt_s > config_.dt_max_s && !(at_rest_ && rest_before && dt_s <= config_.dt_max_rest_s)) {
       return report(StepStatus::kRejectedDtTooLarge);
     }
     if (!model_.current_in_range(current_A)) { return report(StepStatus::kRejectedCurrent); }
@@ -278,7 +280,7 @@ class Estimator {
         // dt making F P F^T + Q numerically singular in float32).
         Cov l_check;
         if (!math::cholesky(prior.P, l_check)) { return report(StepStatus::kRejectedNumerical, &in, r); }
-        commit(prior, s, rest_now);
+        commit(prior, s);
         if (!fuse) { gated_in_row_ = 0; }  // predict_only: no reading was offered, so none was gated
         return report(StepStatus::kPredictedOnly, &in, r);
       }
@@ -318,7 +320,6 @@ class Estimator {
     Model::constrain(est_.x, config_.soc_min, config_.soc_max);
     gated_in_row_ = 0;
     aux_ = Model::next_aux(s);
-    at_rest_ = rest_now;
     return report(status, &in, r);
   }
 
@@ -419,17 +420,9 @@ class Estimator {
 
   static T sqrt_nonneg(T v) { return v > T(0) ? std::sqrt(v) : T(0); }
 
-  void commit(const G& g, const typename Model::Step& s, bool rest_now) {
+  void commit(const G& g, const typename Model::Step& s) {
     est_ = g;
     aux_ = Model::next_aux(s);
-    at_rest_ = rest_now;
-  }
-
-  /// The rest test of dt_max_rest_s: |i| <= Q / 20 h (C/20, Q the nominal capacity; above a BMS current
-  /// sensor's offset of some 10 mA on a 1-5 A h cell).
-  bool at_rest(T current_A) const {
-    const T i_rest_A = model_.params().capacity_Ah / T(20);
-    return current_A <= i_rest_A && current_A >= -i_rest_A;
   }
 
   StepReport<T> report(StepStatus status, const filter::Innovation<T, N>* in = nullptr,
@@ -454,7 +447,9 @@ class Estimator {
   Aux aux_{};
   T initial_variance_[N] = {};  ///< ceiling for gate-timeout inflation
   std::uint16_t gated_in_row_ = 0;
-  bool at_rest_ = false;  ///< the last stepped or gap sample's current was a rest (dt_max_rest_s); false after init
+  /// the last finite sample's current (dt > 0) was a rest, |i| <= C/20 (dt_max_rest_s; C = the nominal capacity, above
+  /// a BMS current sensor's offset of some 10 mA on a 1-5 A h cell); false after init
+  bool at_rest_ = false;
   bool initialised_ = false;
 };
 
