@@ -166,6 +166,43 @@ struct EstimatorConfig {
   bool valid() const { return check() == EstimatorConfigIssue::kOk; }
 };
 
+namespace detail {
+
+// The model's resistance for the model-error term (0 for a model without one, e.g. the SPMe).
+template <class M>
+auto model_error_resistance(const M& m, const typename M::Step& s, const typename M::State& x, int /*tag*/)
+    -> decltype(m.model_error_resistance_Ohm(s, x)) {
+  return m.model_error_resistance_Ohm(s, x);
+}
+template <class M>
+typename M::Scalar model_error_resistance(const M& /*model*/, const typename M::Step& /*step*/,
+                                          const typename M::State& /*x*/, long /*tag*/) {
+  return typename M::Scalar(0);
+}
+
+/// Estimator::measurement_variance (see there). A function of the model and the settings only, so the EKF and the UKF
+/// estimators of one model share one instance (as a member it was compiled twice: 444 B each on Cortex-M4F).
+template <class M>
+typename M::Scalar measurement_variance(const M& model, const EstimatorConfig<typename M::Scalar>& config,
+                                        const typename M::Step& s, const typename M::State& x,
+                                        typename M::Scalar current_A, typename M::Scalar dt_s) {
+  using T = typename M::Scalar;
+  const T r_sensor = config.voltage_sigma_V * config.voltage_sigma_V;
+  if (!(config.model_error_current_A > T(0)) && !(config.model_error_relative > T(0))) {
+    return r_sensor;  // constant sigma: nothing else to compute (the same value as r_sensor + 0)
+  }
+  const T abs_i_A = current_A < T(0) ? -current_A : current_A;
+  const T e_model_V =
+      (config.model_error_current_A + config.model_error_relative * abs_i_A) * model_error_resistance(model, s, x, 0);
+  T var_model = e_model_V * e_model_V;
+  if (dt_s > T(0) && dt_s < config.model_error_correlation_s) {
+    var_model = var_model * (config.model_error_correlation_s / dt_s);
+  }
+  return r_sensor + var_model;
+}
+
+}  // namespace detail
+
 /// Composes a Model (model/ecm.hpp) and a Filter template (filter/ekf.hpp, filter/ukf.hpp).
 /// Holds only a pointer to the (const, flash-resident) parameters, so its size is the state,
 /// the covariance, the configuration and a few scalars. No heap, no exceptions.
@@ -330,18 +367,7 @@ class Estimator {
   /// model_error_relative |i|) R_cell(x), c = model_error_correlation_s / dt_s when dt_s is shorter,
   /// else 1 (a slow error's information per second does not grow with the sample rate).
   T measurement_variance(const typename Model::Step& s, const State& x, T current_A, T dt_s) const {
-    const T r_sensor = config_.voltage_sigma_V * config_.voltage_sigma_V;
-    if (!(config_.model_error_current_A > T(0)) && !(config_.model_error_relative > T(0))) {
-      return r_sensor;  // constant sigma: nothing else to compute (the same value as r_sensor + 0)
-    }
-    const T abs_i_A = current_A < T(0) ? -current_A : current_A;
-    const T e_model_V = (config_.model_error_current_A + config_.model_error_relative * abs_i_A) *
-                        model_error_resistance(model_, s, x);
-    T var_model = e_model_V * e_model_V;
-    if (dt_s > T(0) && dt_s < config_.model_error_correlation_s) {
-      var_model = var_model * (config_.model_error_correlation_s / dt_s);
-    }
-    return r_sensor + var_model;
+    return detail::measurement_variance(model_, config_, s, x, current_A, dt_s);
   }
 
   bool initialised() const { return initialised_; }
@@ -391,21 +417,6 @@ class Estimator {
   }
   template <class F>
   static bool filter_ok(const F& /*filter*/, long /*tag*/) { return true; }
-
-  // The model's resistance for the model-error term (0 for a model without one, e.g. the SPMe).
-  template <class M>
-  static auto model_error_resistance(const M& m, const typename M::Step& s, const State& x, int /*tag*/)
-      -> decltype(m.model_error_resistance_Ohm(s, x)) {
-    return m.model_error_resistance_Ohm(s, x);
-  }
-  template <class M>
-  static T model_error_resistance(const M& /*model*/, const typename M::Step& /*step*/, const State& /*x*/,
-                                  long /*tag*/) {
-    return T(0);
-  }
-  T model_error_resistance(const Model& m, const typename Model::Step& s, const State& x) const {
-    return model_error_resistance(m, s, x, 0);
-  }
 
   static bool covariance_spd(const Cov& p) {
     if (!math::all_finite(p)) { return false; }
