@@ -118,14 +118,18 @@ class PowerColumns : public LimitColumns<T> {
   const double* temperature_degC_;
 };
 
-/// `run()` with `slot` (the binding's power sink member, read by its per-sample record hook) pointing at `cols`
-/// for the call, then the columns put into run()'s dict: the run_power of every binding that has a sink.
+/// The run_power of every cell estimator binding (ECM, SOH, SPMe): `run(time, current, voltage, temperature)` with
+/// `slot` (the binding's power sink member, read by its per-sample record hook) pointing at the columns of
+/// `horizons_s` x the log's samples for the call, then the columns put into run()'s dict.
 template <typename T, class Run>
-py::dict run_with_power_columns(const PowerColumns<T>*& slot, const PowerColumns<T>& cols, Run&& run) {
+py::dict run_power_columns(const PowerColumns<T>*& slot, const Arr& time_s, const Arr& current_A, const Arr& voltage_V,
+                           const Arr& temperature_degC, const Arr& horizons_s, const py::dict& cfg, Run&& run) {
+  const LogInputs in = log_inputs(time_s, current_A, voltage_V, temperature_degC);
+  const PowerColumns<T> cols(in.n, horizons_s, cfg, in.temperature_degC);
   slot = &cols;
   py::dict out;
   try {
-    out = run();
+    out = run(time_s, current_A, voltage_V, temperature_degC);
   } catch (...) {
     slot = nullptr;
     throw;

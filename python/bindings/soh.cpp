@@ -140,10 +140,10 @@ class PySoh {
   /// PyEstimator::run_power); ValueError naming the rule when the configuration is refused.
   py::dict run_power(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC,
                      const Arr& horizons_s, const py::dict& cfg) {
-    const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
-    const cellsense_py::PowerColumns<T> cols(in.n, horizons_s, cfg, in.temperature_degC);
-    return cellsense_py::run_with_power_columns(power_, cols,
-                                                [&] { return run(time_s, current_A, voltage_V, temperature_degC); });
+    return cellsense_py::run_power_columns<T>(power_, time_s, current_A, voltage_V, temperature_degC, horizons_s, cfg,
+                                              [this](const Arr& t, const Arr& i, const Arr& v, const Arr& T_degC) {
+                                                return run(t, i, v, T_degC);
+                                              });
   }
   /// Limits of the present state (ValueError naming the status when refused).
   py::dict power_limits(double temperature_degC, const py::dict& cfg) const {

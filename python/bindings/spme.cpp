@@ -197,10 +197,10 @@ class PySpme {
   /// run() plus the limits after every sample for every horizon (the cell estimators' run_power, core.cpp).
   py::dict run_power(const Arr& time_s, const Arr& current_A, const Arr& voltage_V, const Arr& temperature_degC,
                      const Arr& horizons_s, const py::dict& cfg) {
-    const cellsense_py::LogInputs in = cellsense_py::log_inputs(time_s, current_A, voltage_V, temperature_degC);
-    const cellsense_py::PowerColumns<T> sink(in.n, horizons_s, cfg, in.temperature_degC);
-    return cellsense_py::run_with_power_columns(power_, sink,
-                                                [&] { return run(time_s, current_A, voltage_V, temperature_degC); });
+    return cellsense_py::run_power_columns<T>(power_, time_s, current_A, voltage_V, temperature_degC, horizons_s, cfg,
+                                              [this](const Arr& t, const Arr& i, const Arr& v, const Arr& T_degC) {
+                                                return run(t, i, v, T_degC);
+                                              });
   }
 
   py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }

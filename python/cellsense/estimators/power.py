@@ -126,15 +126,21 @@ def identified_current_range(cell) -> tuple[float, float]:
 L_DERATING = "Current derating [degC, discharge factor, charge factor]"
 
 
-def _derating_rows(rows, what: str) -> list[tuple[float, float, float]]:
-    """Rows (T, discharge factor, charge factor) as float triples; the values' rules are the core's."""
+def _float_rows(rows, what: str, columns: str, width: int) -> list[tuple[float, ...]]:
+    """Rows of `width` numbers (`columns` names them in the messages) as float tuples; the values' rules are the
+    core's."""
     try:
         out = [tuple(float(v) for v in r) for r in rows]
     except (TypeError, ValueError):
-        raise ValueError(f"{what}: {rows!r}: expected rows (temperature degC, discharge factor, charge factor)") from None
-    if any(len(r) != 3 for r in out):
-        raise ValueError(f"{what}: {rows!r}: each row is (temperature degC, discharge factor, charge factor)")
+        raise ValueError(f"{what}: {rows!r}: expected rows ({columns})") from None
+    if any(len(r) != width for r in out):
+        raise ValueError(f"{what}: {rows!r}: each row is ({columns})")
     return out
+
+
+def _derating_rows(rows, what: str) -> list[tuple[float, float, float]]:
+    """Rows (T, discharge factor, charge factor) as float triples."""
+    return _float_rows(rows, what, "temperature degC, discharge factor, charge factor", 3)
 
 
 def current_derating(cell) -> list[tuple[float, float, float]]:
@@ -149,14 +155,8 @@ K_OVERPOTENTIAL = "Overpotential reference current [A]"
 
 
 def _pair_rows(rows, what: str) -> list[tuple[float, float]]:
-    """Rows (temperature degC, I_ref A) as float pairs; the values' rules are the core's."""
-    try:
-        out = [tuple(float(v) for v in r) for r in rows]
-    except (TypeError, ValueError):
-        raise ValueError(f"{what}: {rows!r}: expected rows (temperature degC, reference current A)") from None
-    if any(len(r) != 2 for r in out):
-        raise ValueError(f"{what}: {rows!r}: each row is (temperature degC, reference current A)")
-    return out
+    """Rows (temperature degC, I_ref A) as float pairs."""
+    return _float_rows(rows, what, "temperature degC, reference current A", 2)
 
 
 def cell_overpotential(cell) -> list[tuple[float, float]]:

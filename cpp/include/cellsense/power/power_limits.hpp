@@ -213,15 +213,7 @@ struct PowerConfig {
   /// between the breakpoints, held at the end values beyond them (as derating_factor; no libm).
   T overpotential_reference_A(T temperature_degC) const {
     if (overpotential_count == 0) { return T(0); }
-    const T* t = overpotential_temperature_degC;
-    const T* a = overpotential_current_A;
-    if (!(temperature_degC > t[0])) { return a[0]; }
-    for (int k = 1; k < overpotential_count; ++k) {
-      if (temperature_degC <= t[k]) {
-        return a[k - 1] + (a[k] - a[k - 1]) * ((temperature_degC - t[k - 1]) / (t[k] - t[k - 1]));
-      }
-    }
-    return a[overpotential_count - 1];
+    return table_at(overpotential_temperature_degC, overpotential_current_A, overpotential_count, temperature_degC);
   }
 
   /// The derating table's rules (check()): only the first derating_count entries are read.
@@ -259,14 +251,20 @@ struct PowerConfig {
   /// f = f_{k-1} + (f_k - f_{k-1}) (T - T_{k-1}) / (T_k - T_{k-1}) on [T_{k-1}, T_k], held at f_0 below T_0 and at
   /// f_{n-1} above T_{n-1} (a datasheet's derating curve read as its corner points; no libm).
   T derating_factor(const T (&f)[kMaxDeratingPoints], T temperature_degC) const {
-    const T* t = derating_temperature_degC;
-    if (!(temperature_degC > t[0])) { return f[0]; }
-    for (int k = 1; k < derating_count; ++k) {
+    return table_at(derating_temperature_degC, f, derating_count, temperature_degC);
+  }
+
+  /// A column v over the temperature breakpoints t (n >= 1, strictly increasing) at T: v_{k-1} + (v_k - v_{k-1})
+  /// (T - t_{k-1}) / (t_k - t_{k-1}) on [t_{k-1}, t_k], held at v_0 below t_0 and at v_{n-1} above t_{n-1} (the
+  /// derating factors and the overpotential's I_ref; no libm).
+  static T table_at(const T* t, const T* v, int n, T temperature_degC) {
+    if (!(temperature_degC > t[0])) { return v[0]; }
+    for (int k = 1; k < n; ++k) {
       if (temperature_degC <= t[k]) {
-        return f[k - 1] + (f[k] - f[k - 1]) * ((temperature_degC - t[k - 1]) / (t[k] - t[k - 1]));
+        return v[k - 1] + (v[k] - v[k - 1]) * ((temperature_degC - t[k - 1]) / (t[k] - t[k - 1]));
       }
     }
-    return f[derating_count - 1];
+    return v[n - 1];
   }
 };
 
