@@ -321,6 +321,27 @@ T overpotential_factor(T current_A, T reference_A) {
 template <class M, class = void>
 struct HasDirectSolve;
 
+/// The ECM's horizon end with R0 and the RC inputs at their chord resistance (overpotential_factor f; the
+/// Predictor and EcmHorizon paths of the overpotential table): the step's b_j x f, then the voltage with R0 x f.
+/// Writes the end state; returns the end voltage (V).
+template <class Model>
+typename Model::Scalar end_at_chord(const Model& m, const typename Model::Step& s, const typename Model::State& x,
+                                    typename Model::Scalar f, typename Model::State& xe) {
+  auto sf = s;
+  for (auto& b : sf.b_rc) { b = b * f; }
+  xe = m.predict(sf, x);
+  auto mp = m.measure_point(sf, xe(Model::Idx::soc, 0));
+  mp.r0_Ohm = mp.r0_Ohm * f;
+  return m.measure_at(sf, mp, xe);
+}
+/// The start voltage with R0 x f: the measurement point `mp0` at the start with its R0 scaled.
+template <class Model, class Point>
+typename Model::Scalar start_at_chord(const Model& m, const typename Model::Step& s, Point mp0,
+                                      const typename Model::State& x, typename Model::Scalar f) {
+  mp0.r0_Ohm = mp0.r0_Ohm * f;
+  return m.measure_at(s, mp0, x);
+}
+
 template <class EstimatorT>
 struct Predictor {
   using T = typename EstimatorT::T;
@@ -344,15 +365,8 @@ struct Predictor {
     if constexpr (HasDirectSolve<Model>::value) {
       if (overpotential_A > T(0)) {  // the ECM's resistive terms at their chord resistance (overpotential_factor)
         const T f = overpotential_factor(current_A, overpotential_A);
-        auto sf = s;
-        for (auto& b : sf.b_rc) { b = b * f; }
-        xe = m.predict(sf, x);
-        auto mp = m.measure_point(sf, xe(Idx::soc, 0));
-        mp.r0_Ohm = mp.r0_Ohm * f;
-        v_end_V = m.measure_at(sf, mp, xe);
-        auto mp0 = m.measure_point(s0, x(Idx::soc, 0));
-        mp0.r0_Ohm = mp0.r0_Ohm * f;
-        v_start_V = m.measure_at(s0, mp0, x);
+        v_end_V = end_at_chord(m, s, x, f, xe);
+        v_start_V = start_at_chord(m, s0, m.measure_point(s0, x(Idx::soc, 0)), x, f);
       } else {
         xe = m.predict(s, x);
         v_end_V = m.measure(s, xe);
@@ -526,15 +540,8 @@ struct EcmHorizon {
     T v_start;
     if (overpotential_A > T(0)) {  // as Predictor::end: R0 and the RC inputs at their chord resistance
       const T f = overpotential_factor(i, overpotential_A);
-      Step sf = s;
-      for (auto& b : sf.b_rc) { b = b * f; }
-      xe = m.predict(sf, x);
-      auto mp = m.measure_point(sf, xe(Idx::soc, 0));
-      mp.r0_Ohm = mp.r0_Ohm * f;
-      v_end = m.measure_at(sf, mp, xe);
-      auto mps = mp0;
-      mps.r0_Ohm = mps.r0_Ohm * f;
-      v_start = m.measure_at(s, mps, x);
+      v_end = end_at_chord(m, s, x, f, xe);
+      v_start = start_at_chord(m, s, mp0, x, f);
     } else {
       xe = m.predict(s, x);
       // measure(s, xe) = measure_at(s, measure_point(s, soc_end), xe); at zero current (the magnitudes are >= 0)
