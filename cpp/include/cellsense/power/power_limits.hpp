@@ -257,7 +257,11 @@ struct PowerConfig {
   /// A column v over the temperature breakpoints t (n >= 1, strictly increasing) at T: v_{k-1} + (v_k - v_{k-1})
   /// (T - t_{k-1}) / (t_k - t_{k-1}) on [t_{k-1}, t_k], held at v_0 below t_0 and at v_{n-1} above t_{n-1} (the
   /// derating factors and the overpotential's I_ref; no libm).
-  static T table_at(const T* t, const T* v, int n, T temperature_degC) {
+  template <int M>
+  static T table_at(const T (&t)[M], const T (&v)[M], int n, T temperature_degC) {
+    // t and v are members of M >= 1 entries and both callers pass n >= 1 (the count checked before the call):
+    // cppcheck 2.10's whole-program analysis reports t[0] out of bounds here (docs/safety.md)
+    // cppcheck-suppress ctuArrayIndex
     if (!(temperature_degC > t[0])) { return v[0]; }
     for (int k = 1; k < n; ++k) {
       if (temperature_degC <= t[k]) {
