@@ -103,7 +103,7 @@ template <typename T>
 struct EstimatorConfig {
   T dt_max_s = T(60);             ///< largest accepted step (s); longer gaps are rejected
   /// Largest accepted step (s) when the cell is at rest at both of its ends: |i| <= Q / 20 h (C/20) at this
-  /// sample and at the previous stepped one. Cell cyclers and BMS loggers log on change or at a slow rate
+  /// sample and at the previous finite one with dt > 0, whatever that one's outcome (Estimator::at_rest_). Cell cyclers and BMS loggers log on change or at a slow rate
   /// while nothing changes (the Panasonic 18650PF tester: 0.1 s while driving, 60 s at rest, so half its rest
   /// intervals were 60.001-60.003 s and rejected against dt_max_s = 60 s). Sample k's current is held over
   /// (t_{k-1}, t_k] (model/ecm.hpp), which is exact for a rest logged at both ends; a longer interval is a gap
@@ -275,11 +275,10 @@ class Estimator {
     }
     if (!(dt_s > T(0))) { return report(StepStatus::kRejectedDt); }
     // A step longer than dt_max_s is a logger gap, unless the cell was at rest at both of its ends
-    // (EstimatorConfig::dt_max_rest_s): a rest logged at a slow rate is a sample, not a gap. The gap's own
-    // reading still tells whether the cell is at rest now (estimate and covariance untouched), so a rest
-    // entered from load through a gap is stepped from its second sample on.
-    // at_rest_ follows the log's current readings (every finite sample with a positive dt, whatever its outcome,
-    // like the log clock): it is bookkeeping of the log, not part of the estimate (state and covariance).
+    // (EstimatorConfig::dt_max_rest_s): a rest logged at a slow rate is a sample, not a gap. at_rest_ follows the
+    // log's current readings (every finite sample with dt > 0, whatever its outcome, like the log clock): it is
+    // bookkeeping of the log, not part of the estimate, so a rest entered from load through a gap is stepped from
+    // its second sample on.
     const bool rest_before = at_rest_;
     at_rest_ = std::fabs(current_A) * T(20) <= model_.params().capacity_Ah;  // |i| <= C/20 (no division)
     if (dt_s > config_.dt_max_s && !(at_rest_ && rest_before && dt_s <= config_.dt_max_rest_s)) {
