@@ -632,6 +632,37 @@ struct RcStart {
   }
 };
 
+/// Both directions' horizons from the estimator's state (ecm_horizon), prepared for `horizon0_s`, and moved to
+/// further horizons from the same start by set_horizon() (RcStart::rescale): the set-up power_limits_horizons and
+/// pack_power_limits_horizons' string voltages share. When both directions start from the same SOC (nominal) one
+/// prepared step serves both.
+template <class EstimatorT>
+struct HorizonPair {
+  using T = typename EstimatorT::T;
+  using Model = typename EstimatorT::Model;
+  EcmHorizon<EstimatorT> dis;
+  EcmHorizon<EstimatorT> chg;
+  bool same;  ///< the charge start is the discharge start
+  RcStart<Model> rc_dis;
+  RcStart<Model> rc_chg;
+  HorizonPair(const EstimatorT& est, T temperature_degC, const PowerConfig<T>& c, T horizon0_s)
+      : dis(ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr, horizon0_s)),
+        chg(ecm_horizon(est, temperature_degC, c, T(-1), &dis, horizon0_s)),
+        same(!(dis.x(Model::Idx::soc, 0) < chg.x(Model::Idx::soc, 0))),
+        rc_dis(est.model(), dis.x, dis.s),
+        rc_chg(same ? rc_dis : RcStart<Model>(est.model(), chg.x, chg.s)) {}
+  /// Both directions prepared over horizon_s instead: the start's look-ups are those of horizon0_s (same state, same
+  /// temperature), only a_j, b_j change.
+  void set_horizon(T horizon_s) {
+    rc_dis.rescale(dis.s, horizon_s);
+    if (same) {
+      chg.s = dis.s;
+    } else {
+      rc_chg.rescale(chg.s, horizon_s);
+    }
+  }
+};
+
 /// One direction by the direct solve: the same answer as limit_one()'s bisection (the largest current at which
 /// the model keeps every limit, to a few float32 ulps), from about 5 model evaluations instead of 34. The limit is
 /// bracketed, [lo, hi] with every constraint holding at lo and one broken at hi (first [0, rating]), and the
@@ -800,28 +831,14 @@ void direct_horizons(const EstimatorT& est, typename EstimatorT::T temperature_d
                      const PowerConfig<typename EstimatorT::T>& c, const typename EstimatorT::T* horizons_s, int n_horizons,
                      PowerLimits<typename EstimatorT::T>* r, const typename EstimatorT::T* screen) {
   using T = typename EstimatorT::T;
-  using Model = typename EstimatorT::Model;
-  using Idx = typename Model::Idx;
-  const auto& m = est.model();
-  EcmHorizon<EstimatorT> dis = ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr, horizons_s[0]);
-  EcmHorizon<EstimatorT> chg = ecm_horizon(est, temperature_degC, c, T(-1), &dis, horizons_s[0]);
-  // the charge start is the discharge start (nominal): one prepared step per horizon serves both (ecm_horizon)
-  const bool same = !(dis.x(Idx::soc, 0) < chg.x(Idx::soc, 0));
-  const RcStart<Model> rc_dis(m, dis.x, dis.s);
-  const RcStart<Model> rc_chg = same ? rc_dis : RcStart<Model>(m, chg.x, chg.s);
+  HorizonPair<EstimatorT> h(est, temperature_degC, c, horizons_s[0]);
+  EcmHorizon<EstimatorT>& dis = h.dis;
+  EcmHorizon<EstimatorT>& chg = h.chg;
   const T i_dis = c.discharge_rating_A(temperature_degC);
   const T i_chg = c.charge_rating_A(temperature_degC);
   for (int k = 0; k < n_horizons; ++k) {
-    if (k > 0) {
-      // the start's look-ups are those of horizon 0 (same state, same temperature): only a_j, b_j change (the
-      // solve reads c's windows, ratings and sigma factors, not its horizon_s)
-      rc_dis.rescale(dis.s, horizons_s[k]);
-      if (same) {
-        chg.s = dis.s;
-      } else {
-        rc_chg.rescale(chg.s, horizons_s[k]);
-      }
-    }
+    // the solve reads c's windows, ratings and sigma factors, not its horizon_s
+    if (k > 0) { h.set_horizon(horizons_s[k]); }
     if (screen != nullptr && not_below(dis, i_dis, screen[2 * k], c)) {
       r[k].discharge_current_A = T(3.0e38);
     } else {
@@ -1030,24 +1047,11 @@ void add_string_voltages(const EstimatorT& est, typename EstimatorT::T temperatu
   PowerConfig<T> c = cfg;
   c.horizon_s = horizons_s[0];
   if constexpr (HasDirectSolve<typename EstimatorT::Model>::value) {
-    using Model = typename EstimatorT::Model;
-    using Idx = typename Model::Idx;
-    EcmHorizon<EstimatorT> dis = ecm_horizon<EstimatorT>(est, temperature_degC, c, T(1), nullptr, horizons_s[0]);
-    EcmHorizon<EstimatorT> chg = ecm_horizon(est, temperature_degC, c, T(-1), &dis, horizons_s[0]);
-    const bool same = !(dis.x(Idx::soc, 0) < chg.x(Idx::soc, 0));
-    const RcStart<Model> rc_dis(est.model(), dis.x, dis.s);
-    const RcStart<Model> rc_chg = same ? rc_dis : RcStart<Model>(est.model(), chg.x, chg.s);
+    HorizonPair<EstimatorT> h(est, temperature_degC, c, horizons_s[0]);
     for (int j = 0; j < n_horizons; ++j) {
-      if (j > 0) {  // as power_limits_horizons
-        rc_dis.rescale(dis.s, horizons_s[j]);
-        if (same) {
-          chg.s = dis.s;
-        } else {
-          rc_chg.rescale(chg.s, horizons_s[j]);
-        }
-      }
-      v_dis[j] = v_dis[j] + dis.at(r[j].discharge_current_A, c).v_end_V;
-      v_chg[j] = v_chg[j] + chg.at(r[j].charge_current_A, c).v_end_V;
+      if (j > 0) { h.set_horizon(horizons_s[j]); }  // as power_limits_horizons
+      v_dis[j] = v_dis[j] + h.dis.at(r[j].discharge_current_A, c).v_end_V;
+      v_chg[j] = v_chg[j] + h.chg.at(r[j].charge_current_A, c).v_end_V;
     }
   } else {
     for (int j = 0; j < n_horizons; ++j) {
