@@ -195,18 +195,27 @@ struct PowerConfig {
 
   /// The overpotential table's rules (check()): only the first overpotential_count entries are read.
   PowerConfigIssue check_overpotential() const {
-    if (!(overpotential_count >= 0 && overpotential_count <= kMaxOverpotentialPoints)) {
-      return PowerConfigIssue::kOverpotentialCount;
-    }
+    const TableRule rule = check_breakpoints(overpotential_temperature_degC, overpotential_count);
+    if (rule == TableRule::kCount) { return PowerConfigIssue::kOverpotentialCount; }
+    if (rule == TableRule::kTemperature) { return PowerConfigIssue::kOverpotentialTemperature; }
     for (int k = 0; k < overpotential_count; ++k) {
-      const T t = overpotential_temperature_degC[k];
-      if (!(t >= T(-100) && t <= T(200) && (k == 0 || t > overpotential_temperature_degC[k - 1]))) {
-        return PowerConfigIssue::kOverpotentialTemperature;
-      }
       const T a = overpotential_current_A[k];
       if (!(a >= T(1.0e-3) && a <= T(1.0e6))) { return PowerConfigIssue::kOverpotentialCurrent; }
     }
     return PowerConfigIssue::kOk;
+  }
+
+  /// Which rule of a temperature table's breakpoints is broken (check_breakpoints).
+  enum class TableRule { kOk, kCount, kTemperature };
+  /// The breakpoint rule the derating and the overpotential tables share: a count in [0, M] and, of the first n
+  /// breakpoints, each within [-100, 200] degC and above the one before (NaN fails).
+  template <int M>
+  static TableRule check_breakpoints(const T (&t)[M], int n) {
+    if (!(n >= 0 && n <= M)) { return TableRule::kCount; }
+    for (int k = 0; k < n; ++k) {
+      if (!(t[k] >= T(-100) && t[k] <= T(200) && (k == 0 || t[k] > t[k - 1]))) { return TableRule::kTemperature; }
+    }
+    return TableRule::kOk;
   }
 
   /// I_ref at the cell temperature (A); 0 without the table (overpotential linear in the current). Piecewise-linear
@@ -218,13 +227,9 @@ struct PowerConfig {
 
   /// The derating table's rules (check()): only the first derating_count entries are read.
   PowerConfigIssue check_derating() const {
-    if (!(derating_count >= 0 && derating_count <= kMaxDeratingPoints)) { return PowerConfigIssue::kDeratingCount; }
-    for (int k = 0; k < derating_count; ++k) {
-      const T t = derating_temperature_degC[k];
-      if (!(t >= T(-100) && t <= T(200) && (k == 0 || t > derating_temperature_degC[k - 1]))) {
-        return PowerConfigIssue::kDeratingTemperature;
-      }
-    }
+    const TableRule rule = check_breakpoints(derating_temperature_degC, derating_count);
+    if (rule == TableRule::kCount) { return PowerConfigIssue::kDeratingCount; }
+    if (rule == TableRule::kTemperature) { return PowerConfigIssue::kDeratingTemperature; }
     for (int k = 0; k < derating_count; ++k) {
       const T f = derating_discharge_factor[k];
       if (!(f >= T(0) && f <= T(1))) { return PowerConfigIssue::kDeratingDischargeFactor; }
