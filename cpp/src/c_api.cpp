@@ -337,6 +337,7 @@ static_assert(static_cast<int>(cellsense::power::LimitedBy::kVoltage) == CS_LIMI
                   static_cast<int>(cellsense::power::LimitedBy::kSoc) == CS_LIMITED_BY_SOC &&
                   static_cast<int>(cellsense::power::LimitedBy::kCurrent) == CS_LIMITED_BY_CURRENT &&
                   static_cast<int>(cellsense::power::LimitedBy::kNone) == CS_LIMITED_BY_NONE &&
+                  static_cast<int>(cellsense::power::LimitedBy::kTransport) == CS_LIMITED_BY_TRANSPORT &&
                   static_cast<int>(cellsense::power::PowerStatus::kOk) == CS_POWER_OK &&
                   static_cast<int>(cellsense::power::PowerStatus::kNotInitialised) == CS_POWER_NOT_INITIALISED &&
                   static_cast<int>(cellsense::power::PowerStatus::kBadConfig) == CS_POWER_BAD_CONFIG &&
@@ -357,6 +358,11 @@ static_assert(CS_POWER_MAX_OVERPOTENTIAL == cellsense::power::kMaxOverpotentialP
                   sizeof(cs_power_config::overpotential_current_A) ==
                       sizeof(cellsense::power::PowerConfig<float>::overpotential_current_A),
               "cs_power_config's overpotential table mirrors power::PowerConfig's");
+static_assert(CS_POWER_MAX_TRANSPORT == cellsense::power::kMaxTransportPoints &&
+                  sizeof(cs_power_config::transport_soc) == sizeof(cellsense::power::PowerConfig<float>::transport_soc) &&
+                  sizeof(cs_power_config::transport_limit_A_sqrt_s) ==
+                      sizeof(cellsense::power::PowerConfig<float>::transport_limit_A_sqrt_s),
+              "cs_power_config's transport table mirrors power::PowerConfig's");
 
 namespace {
 // The core's power settings from a cs_power_config (the one mapping: cs_power_limits and cs_power_config_problem).
@@ -379,6 +385,9 @@ cellsense::power::PowerConfig<float> power_config_of(const cs_power_config& conf
   std::memcpy(c.overpotential_temperature_degC, config.overpotential_temperature_degC,
               sizeof c.overpotential_temperature_degC);
   std::memcpy(c.overpotential_current_A, config.overpotential_current_A, sizeof c.overpotential_current_A);
+  c.transport_count = static_cast<int>(config.transport_count);
+  std::memcpy(c.transport_soc, config.transport_soc, sizeof c.transport_soc);
+  std::memcpy(c.transport_limit_A_sqrt_s, config.transport_limit_A_sqrt_s, sizeof c.transport_limit_A_sqrt_s);
   return c;
 }
 
@@ -410,6 +419,9 @@ void cs_power_config_default(cs_power_config* c, float voltage_min_V, float volt
   std::memcpy(c->overpotential_temperature_degC, d.overpotential_temperature_degC,
               sizeof c->overpotential_temperature_degC);
   std::memcpy(c->overpotential_current_A, d.overpotential_current_A, sizeof c->overpotential_current_A);
+  c->transport_count = d.transport_count;
+  std::memcpy(c->transport_soc, d.transport_soc, sizeof c->transport_soc);
+  std::memcpy(c->transport_limit_A_sqrt_s, d.transport_limit_A_sqrt_s, sizeof c->transport_limit_A_sqrt_s);
   c->horizon_s = d.horizon_s;
   c->voltage_min_V = voltage_min_V;
   c->voltage_max_V = voltage_max_V;

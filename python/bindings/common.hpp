@@ -461,6 +461,18 @@ cellsense::power::PowerConfig<T> load_power_config(const py::dict& d) {
       c.overpotential_current_A[k] = static_cast<T>(row[1].cast<double>());
     }
   }
+  // the transport limit: rows (SOC, K A s^0.5); more rows than the table holds keep their count, so that the core's
+  // check refuses them (kTransportCount)
+  if (d.contains("transport")) {
+    const auto rows = d["transport"].cast<py::sequence>();
+    c.transport_count = static_cast<int>(rows.size());
+    for (std::size_t k = 0; k < rows.size() && k < static_cast<std::size_t>(cellsense::power::kMaxTransportPoints); ++k) {
+      const auto row = rows[k].cast<py::sequence>();
+      if (row.size() != 2) { throw py::value_error("transport: each row is (SOC, transport limit A s^0.5)"); }
+      c.transport_soc[k] = static_cast<T>(row[0].cast<double>());
+      c.transport_limit_A_sqrt_s[k] = static_cast<T>(row[1].cast<double>());
+    }
+  }
   return c;
 }
 

@@ -1150,7 +1150,125 @@ void test_overpotential(const char* name) {
   }
 }
 
+// verifies: CS-PWR-011
+template <class E>
+void test_transport(const char* name) {
+  using T = typename E::T;
+  // K over SOC: linear between the breakpoints, held beyond; none (3e38) without the table
+  auto cfg = config<T>(T(10));
+  CHECK_CTX(cfg.transport_cap_A(T(0.5), T(10)) == T(3.0e38), name);
+  cfg.transport_count = 2;
+  cfg.transport_soc[0] = T(0.2);
+  cfg.transport_soc[1] = T(0.8);
+  cfg.transport_limit_A_sqrt_s[0] = T(2);
+  cfg.transport_limit_A_sqrt_s[1] = T(5);
+  for (int k = 2; k < power::kMaxTransportPoints; ++k) {  // never read
+    cfg.transport_soc[k] = std::numeric_limits<T>::quiet_NaN();
+    cfg.transport_limit_A_sqrt_s[k] = T(-1);
+  }
+  CHECK_CTX(cfg.check() == power::PowerConfigIssue::kOk, name);
+  CHECK_CTX(cfg.transport_cap_A(T(0.1), T(4)) == T(1) && cfg.transport_cap_A(T(0.9), T(25)) == T(1), name);
+  CHECK_CTX(std::fabs(static_cast<double>(cfg.transport_cap_A(T(0.5), T(9))) - 3.5 / 3.0) <= 1e-6, name);
+  Cell<E> c(T(0.5));
+  CHECK_CTX(c.ok, name);
+  const double K = 2.0 + 3.0 * (static_cast<double>(c.est.soc()) - 0.2) / 0.6;  // K at the estimate
+  const T horizons[3] = {T(2), T(10), T(30)};
+  power::PowerLimits<T> multi[3]{};
+  CHECK_CTX(power::power_limits_horizons(c.est, T(25), cfg, horizons, 3, multi) == power::PowerStatus::kOk, name);
+  for (int j = 0; j < 3; ++j) {
+    const double H = static_cast<double>(horizons[j]);
+    auto k = cfg;
+    k.horizon_s = horizons[j];
+    auto plain = k;
+    plain.transport_count = 0;
+    power::PowerLimits<T> r{}, lin{}, rb{};
+    CHECK_CTX(power::power_limits(c.est, T(25), k, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits(c.est, T(25), plain, lin) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits_bisection(c.est, T(25), k, rb) == power::PowerStatus::kOk, name);
+    // the linear cell's voltage limit (above 5 A over these horizons) is above K / sqrt(H): the cap binds, exactly
+    // at the table's value, named "transport"; the charge limit is untouched, bit for bit
+    const double cap = static_cast<double>(k.transport_cap_A(c.est.soc(), horizons[j]));
+    CHECK_CTX(std::fabs(cap - K / std::sqrt(H)) <= 1e-5 * cap, name);
+    CHECK_CTX(static_cast<double>(lin.discharge_current_A) > cap, name);
+    CHECK_CTX(static_cast<double>(r.discharge_current_A) == cap && r.discharge_limited_by == power::LimitedBy::kTransport,
+              name);
+    CHECK_CTX(static_cast<double>(rb.discharge_current_A) == cap && rb.discharge_limited_by == power::LimitedBy::kTransport,
+              name);
+    CHECK_CTX(std::memcmp(&r.charge_current_A, &lin.charge_current_A, sizeof(T)) == 0 &&
+                  r.charge_limited_by == lin.charge_limited_by,
+              name);
+    // the multi-horizon call: bit for bit the single calls
+    CHECK_CTX(std::memcmp(&multi[j].discharge_current_A, &r.discharge_current_A, 6 * sizeof(T)) == 0 &&
+                  multi[j].discharge_limited_by == r.discharge_limited_by,
+              name);
+    // the conservative option takes K at the start's SOC, k sigma lower
+    auto kc = k;
+    kc.soc_sigma_k = T(3);
+    power::PowerLimits<T> rc{};
+    CHECK_CTX(power::power_limits(c.est, T(25), kc, rc) == power::PowerStatus::kOk, name);
+    const T z_lo = c.est.soc() - T(3) * c.est.soc_sigma();
+    CHECK_CTX(rc.discharge_current_A == kc.transport_cap_A(z_lo, horizons[j]) && rc.discharge_current_A < r.discharge_current_A,
+              name);
+    // a rating below the cap: the rating binds, named "current"
+    auto kr = k;
+    kr.discharge_current_max_A = T(0.5) * static_cast<T>(cap);
+    CHECK_CTX(power::power_limits(c.est, T(25), kr, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(r.discharge_current_A == kr.discharge_current_max_A && r.discharge_limited_by == power::LimitedBy::kCurrent,
+              name);
+  }
+  {  // count 0: bit-identical to no table, whatever the entries hold
+    auto k = cfg;
+    k.transport_count = 0;
+    k.transport_limit_A_sqrt_s[0] = T(-5);
+    const auto plain = config<T>(T(10));
+    power::PowerLimits<T> r{}, rp{};
+    CHECK_CTX(power::power_limits(c.est, T(-5), k, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits(c.est, T(-5), plain, rp) == power::PowerStatus::kOk, name);
+    CHECK_CTX(std::memcmp(&r.discharge_current_A, &rp.discharge_current_A, 6 * sizeof(T)) == 0 &&
+                  r.discharge_limited_by == rp.discharge_limited_by && r.charge_limited_by == rp.charge_limited_by,
+              name);
+  }
+  CHECK_CTX(std::strcmp(power::limited_by_name(power::LimitedBy::kTransport), "transport") == 0, name);
+  // the rules, each refused by name (only the first transport_count entries are read)
+  struct Bad {
+    int count;
+    T z0, z1, k0, k1;
+    power::PowerConfigIssue want;
+  };
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  const Bad bad[] = {
+      {-1, T(0), T(1), T(1), T(1), power::PowerConfigIssue::kTransportCount},
+      {power::kMaxTransportPoints + 1, T(0), T(1), T(1), T(1), power::PowerConfigIssue::kTransportCount},
+      {2, T(0.5), T(0.5), T(1), T(1), power::PowerConfigIssue::kTransportSoc},
+      {1, T(-0.6), T(0), T(1), T(1), power::PowerConfigIssue::kTransportSoc},
+      {2, T(0), T(1.6), T(1), T(1), power::PowerConfigIssue::kTransportSoc},
+      {1, nan, T(0), T(1), T(1), power::PowerConfigIssue::kTransportSoc},
+      {2, T(0), T(1), T(1), T(0), power::PowerConfigIssue::kTransportLimit},
+      {1, T(0), T(1), T(2e7), T(1), power::PowerConfigIssue::kTransportLimit},
+      {2, T(0), T(1), T(1), nan, power::PowerConfigIssue::kTransportLimit},
+  };
+  for (const Bad& b : bad) {
+    auto k = config<T>(T(10));
+    k.transport_count = b.count;
+    k.transport_soc[0] = b.z0;
+    k.transport_soc[1] = b.z1;
+    k.transport_limit_A_sqrt_s[0] = b.k0;
+    k.transport_limit_A_sqrt_s[1] = b.k1;
+    CHECK_CTX(k.check() == b.want, name);
+    power::PowerLimits<T> r{};
+    r.discharge_current_A = T(-7);
+    CHECK_CTX(power::power_limits(c.est, T(25), k, r) == power::PowerStatus::kBadConfig && r.discharge_current_A == T(-7),
+              name);
+    const char* field = power::power_config_field(b.want);
+    CHECK_CTX(std::strncmp(field, "transport", 9) == 0 && std::strstr(power::power_config_message(b.want), field) != nullptr,
+              name);
+  }
+}
+
 int main() {
+  test_transport<EcmEkf<double, 1>>("ekf double");
+  test_transport<EcmEkf<float, 1>>("ekf float");
+  test_transport<EcmUkf<float, 1>>("ukf float");
   test_overpotential<EcmEkf<double, 1>>("ekf double");
   test_overpotential<EcmEkf<float, 1>>("ekf float");
   test_overpotential<EcmUkf<float, 1>>("ukf float");

@@ -259,6 +259,7 @@ int cs_restore_state(cs_estimator* est, const cs_state* in);
  * and to full. Current + = discharge; every limit is a positive magnitude. Additions of API version 1. */
 #define CS_POWER_MAX_DERATING 6    /* breakpoints of cs_power_config's derating table */
 #define CS_POWER_MAX_OVERPOTENTIAL 8  /* breakpoints of cs_power_config's overpotential table */
+#define CS_POWER_MAX_TRANSPORT 8  /* breakpoints of cs_power_config's transport-limit table */
 typedef struct cs_power_config {
   float horizon_s;                 /* how long the current must be sustained (s), (0, 86400] */
   float voltage_min_V;             /* discharge cut-off (V) */
@@ -285,12 +286,21 @@ typedef struct cs_power_config {
   int32_t overpotential_count;                                  /* [0, CS_POWER_MAX_OVERPOTENTIAL] */
   float overpotential_temperature_degC[CS_POWER_MAX_OVERPOTENTIAL];  /* breakpoints (degC) */
   float overpotential_current_A[CS_POWER_MAX_OVERPOTENTIAL];         /* I_ref at each (A) */
+  /* Transport limit of the discharge current (docs/power.md "Transport limit"): with transport_count >= 1 the
+   * discharge current over a horizon H is at most K(SOC) / sqrt(H) (Sand's law), K linear in the horizon's start SOC
+   * between the breakpoints and held beyond them (a cell file's "Transport limit [SOC, A.s^0.5]"); a limit set by it
+   * is CS_LIMITED_BY_TRANSPORT. transport_count 0 (cs_power_config_default): none. SOC breakpoints strictly
+   * increasing in [-0.5, 1.5], K in (0, 1e7] A s^0.5. */
+  int32_t transport_count;                                      /* [0, CS_POWER_MAX_TRANSPORT] */
+  float transport_soc[CS_POWER_MAX_TRANSPORT];                  /* SOC breakpoints */
+  float transport_limit_A_sqrt_s[CS_POWER_MAX_TRANSPORT];       /* K at each (A s^0.5) */
 } cs_power_config;
 
 #define CS_LIMITED_BY_VOLTAGE 0    /* the predicted terminal voltage reaches the cut-off */
 #define CS_LIMITED_BY_SOC 1        /* the SOC would leave its window within the horizon */
 #define CS_LIMITED_BY_CURRENT 2    /* the current rating */
 #define CS_LIMITED_BY_NONE 3       /* already at a limit: nothing may flow that way (limit 0) */
+#define CS_LIMITED_BY_TRANSPORT 4  /* the transport limit K(SOC) / sqrt(horizon_s) (discharge only) */
 
 typedef struct cs_power_result {
   float discharge_current_A, charge_current_A;  /* limits (A, positive) */

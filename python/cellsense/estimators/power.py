@@ -24,7 +24,7 @@ from .base import RunResult, _core, log_arrays, run_columns
 
 #: limited_by codes (power::LimitedBy) -> name; 255 = _core.LIMITED_BY_NOT_COMPUTED (bindings/power_columns.hpp): not
 #: computed (non-finite temperature or refused); test_power holds the codes to the core's
-LIMITED_BY = {0: "voltage", 1: "soc", 2: "current", 3: "none", 255: "not computed"}
+LIMITED_BY = {0: "voltage", 1: "soc", 2: "current", 3: "none", 4: "transport", 255: "not computed"}
 
 
 @dataclass
@@ -55,6 +55,11 @@ class PowerSettings:
     #: R I_ref asinh(i / I_ref) instead of R i (the SOC filter is not affected). None: the cell file's
     #: `parameters."Overpotential reference current [A]"` if it has one, else none; (): none
     overpotential: Sequence[Sequence[float]] | None = None
+    #: transport limit of the discharge current (docs/power.md "Transport limit"): rows (SOC, K A s^0.5), up to 8,
+    #: SOCs strictly increasing in [-0.5, 1.5], K in (0, 1e7]; over a horizon H the discharge current is at most
+    #: K(SOC) / sqrt(H) (Sand's law; limited_by "transport"). None: the cell file's
+    #: `parameters."Transport limit [SOC, A.s^0.5]"` if it has one, else none; (): none
+    transport: Sequence[Sequence[float]] | None = None
 
     @classmethod
     def conservative(cls, k: float = 3.0, **kw) -> "PowerSettings":
@@ -82,6 +87,10 @@ class PowerSettings:
                 else _pair_rows(self.overpotential, "PowerSettings.overpotential"))
         if over:
             d["overpotential"] = over
+        trans = (cell_transport(cell) if self.transport is None
+                 else _transport_rows(self.transport, "PowerSettings.transport"))
+        if trans:
+            d["transport"] = trans
         for h in hz:
             issue = _core().power_config_issue({**d, "horizon_s": h})
             if issue is not None:
@@ -92,6 +101,8 @@ class PowerSettings:
                     raise ValueError(f"PowerSettings.derating ({fld}): {rows!r}: {rule}")
                 if fld.startswith("overpotential"):
                     raise ValueError(f"PowerSettings.overpotential ({fld}): {over!r}: {rule}")
+                if fld.startswith("transport"):
+                    raise ValueError(f"PowerSettings.transport ({fld}): {trans!r}: {rule}")
                 given = ", ".join(f"{k} = {d[k]!r}" for k in fld.split("/"))
                 raise ValueError(f"PowerSettings.{fld}: {given}: {rule}")
         return d
@@ -157,6 +168,21 @@ K_OVERPOTENTIAL = "Overpotential reference current [A]"
 def _pair_rows(rows, what: str) -> list[tuple[float, float]]:
     """Rows (temperature degC, I_ref A) as float pairs."""
     return _float_rows(rows, what, "temperature degC, reference current A", 2)
+
+
+#: cell-file key (under "parameters"): the limits' transport limit, rows [SOC, K A s^0.5] (cellsense.fit.transport)
+K_TRANSPORT = "Transport limit [SOC, A.s^0.5]"
+
+
+def _transport_rows(rows, what: str) -> list[tuple[float, float]]:
+    """Rows (SOC, K A s^0.5) as float pairs; the values' rules are the core's."""
+    return _float_rows(rows, what, "SOC, transport limit A s^0.5", 2)
+
+
+def cell_transport(cell) -> list[tuple[float, float]]:
+    """The cell file's `parameters."Transport limit [SOC, A.s^0.5]"` rows (SOC, K), [] without it."""
+    rows = (cell.raw.get("parameters") or {}).get(K_TRANSPORT)
+    return [] if rows is None else _transport_rows(rows, f'{cell.source}: parameters."{K_TRANSPORT}"')
 
 
 def cell_overpotential(cell) -> list[tuple[float, float]]:

@@ -25,8 +25,8 @@ from .._cliopts import add_cell, require_cell
 from .._io import atomic_write
 from ..cells.ecm import Cell
 from ..cells.load import load_cell
-from ..estimators.power import (add_derating_cli, cell_overpotential, current_derating, identified_current_range,
-                                parse_derating)
+from ..estimators.power import (add_derating_cli, cell_overpotential, cell_transport, current_derating,
+                                identified_current_range, parse_derating)
 from ..estimators.settings import NoiseSettings, resolve_model_error
 
 #: What the C API is built for (c_api.h); the generated header re-checks them with #error.
@@ -168,11 +168,16 @@ def _power_config_function(cell: Cell, symbol: str, derating) -> str:
     for k, (t, a) in enumerate(over):
         lines.append(f"  config->overpotential_temperature_degC[{k}] = {c_float(t)};")
         lines.append(f"  config->overpotential_current_A[{k}] = {c_float(a)};")
+    trans = cell_transport(cell)
+    lines.append(f"  config->transport_count = {len(trans)};")
+    for k, (z, a) in enumerate(trans):
+        lines.append(f"  config->transport_soc[{k}] = {c_float(z)};")
+        lines.append(f"  config->transport_limit_A_sqrt_s[{k}] = {c_float(a)};")
     body = "\n".join(lines)
     return f"""/* The state of power's settings that cellsense.estimators.power.PowerSettings() gives this cell by default
  * (cs_power_limits, docs/power.md): the cell's cut-offs, the identified current range as the two ratings, SOC
  * window 0..1, nominal, horizon 10 s; temperature derating: {source}; the cell file's current-dependent
- * overpotential table ({len(over)} breakpoint(s)).
+ * overpotential table ({len(over)} breakpoint(s)) and transport limit ({len(trans)} breakpoint(s)).
  * Set horizon_s (and the conservative factors) after it as needed. */
 #define {symbol.upper()}_POWER_DERATING_COUNT {len(rows)}
 static inline void {symbol}_power_config(cs_power_config* config) {{

@@ -58,10 +58,15 @@ enum class LimitedBy : std::uint8_t {
   kSoc = 1,       ///< the SOC would leave [soc_min, soc_max] within the horizon
   kCurrent = 2,   ///< the cell's current rating
   kNone = 3,      ///< no current is possible (the cell is already at or beyond a limit): the limit is 0
+  kTransport = 4, ///< the transport (Sand) limit K(SOC) / sqrt(horizon) of PowerConfig's transport table
 };
 
 constexpr const char* limited_by_name(LimitedBy l) {
-  return l == LimitedBy::kVoltage ? "voltage" : l == LimitedBy::kSoc ? "soc" : l == LimitedBy::kCurrent ? "current" : "none";
+  return l == LimitedBy::kVoltage   ? "voltage"
+         : l == LimitedBy::kSoc     ? "soc"
+         : l == LimitedBy::kCurrent ? "current"
+         : l == LimitedBy::kTransport ? "transport"
+                                      : "none";
 }
 
 /// Which PowerConfig setting is out of range (PowerConfig::check): the one rule, named, that the C API
@@ -82,6 +87,9 @@ enum class PowerConfigIssue : std::uint8_t {
   kOverpotentialCount = 12,        ///< overpotential_count outside [0, kMaxOverpotentialPoints]
   kOverpotentialTemperature = 13,  ///< an overpotential breakpoint outside [-100, 200] degC, or not strictly increasing
   kOverpotentialCurrent = 14,      ///< an overpotential reference current outside [1e-3, 1e6] A
+  kTransportCount = 15,            ///< transport_count outside [0, kMaxTransportPoints]
+  kTransportSoc = 16,              ///< a transport SOC breakpoint outside [-0.5, 1.5], or not strictly increasing
+  kTransportLimit = 17,            ///< a transport limit outside (0, 1e7] A s^0.5
 };
 
 /// Most breakpoints of a PowerConfig's temperature derating table.
@@ -89,6 +97,8 @@ constexpr int kMaxDeratingPoints = 6;
 /// Most breakpoints of a PowerConfig's overpotential reference-current table (one per temperature row of a cell
 /// file: model::EcmParams' MaxTemp).
 constexpr int kMaxOverpotentialPoints = 8;
+/// Most breakpoints of a PowerConfig's transport-limit table (over SOC).
+constexpr int kMaxTransportPoints = 8;
 
 /// The PowerConfig field(s) an issue is about (their names: the C struct's and the settings dict's keys).
 constexpr const char* power_config_field(PowerConfigIssue i) {
@@ -108,6 +118,9 @@ constexpr const char* power_config_field(PowerConfigIssue i) {
     case PowerConfigIssue::kOverpotentialCount: return "overpotential_count";
     case PowerConfigIssue::kOverpotentialTemperature: return "overpotential_temperature_degC";
     case PowerConfigIssue::kOverpotentialCurrent: return "overpotential_current_A";
+    case PowerConfigIssue::kTransportCount: return "transport_count";
+    case PowerConfigIssue::kTransportSoc: return "transport_soc";
+    case PowerConfigIssue::kTransportLimit: return "transport_limit_A_sqrt_s";
   }
   return "unknown";
 }
@@ -134,6 +147,10 @@ constexpr const char* power_config_message(PowerConfigIssue i) {
       return "overpotential_temperature_degC must be strictly increasing, each in [-100, 200] degC";
     case PowerConfigIssue::kOverpotentialCurrent:
       return "overpotential_current_A must be in [1e-3, 1e6] A at every breakpoint";
+    case PowerConfigIssue::kTransportCount: return "transport_count must be in [0, 8] (0: no transport limit)";
+    case PowerConfigIssue::kTransportSoc: return "transport_soc must be strictly increasing, each in [-0.5, 1.5]";
+    case PowerConfigIssue::kTransportLimit:
+      return "transport_limit_A_sqrt_s must be in (0, 1e7] A s^0.5 at every breakpoint";
   }
   return "unknown";
 }
@@ -167,6 +184,16 @@ struct PowerConfig {
   int overpotential_count = 0;
   T overpotential_temperature_degC[kMaxOverpotentialPoints] = {};  ///< breakpoints (degC), strictly increasing
   T overpotential_current_A[kMaxOverpotentialPoints] = {};         ///< I_ref at each breakpoint (A), [1e-3, 1e6]
+  /// Transport limit of the discharge current (docs/power.md "Transport limit"): a constant current i drives the
+  /// cell to its cut-off once the concentration at the particle and electrolyte interfaces is exhausted, at a time t
+  /// with i sqrt(t) = K (Sand's law of semi-infinite diffusion: Sand, Phil. Mag. 1 (1901) 45; Bard & Faulkner,
+  /// "Electrochemical Methods", 2nd ed., 2001, eq. 8.2.14), so over a horizon H the discharge current is at most
+  /// K(SOC) / sqrt(H), K piecewise-linear in the horizon's start SOC between the breakpoints and held beyond them (a
+  /// cell file's "Transport limit [SOC, A.s^0.5]", identified from constant-current pulses to the cut-off). The
+  /// linear model has no such limit: its 30 s limit at high rates was 20-57 % above the DFN's. 0 (default): none.
+  int transport_count = 0;
+  T transport_soc[kMaxTransportPoints] = {};             ///< SOC breakpoints, strictly increasing, [-0.5, 1.5]
+  T transport_limit_A_sqrt_s[kMaxTransportPoints] = {};  ///< K at each breakpoint (A s^0.5), (0, 1e7]
 
   /// The first setting out of range, kOk if none (NaN fails every bound).
   PowerConfigIssue check() const {
@@ -190,12 +217,33 @@ struct PowerConfig {
     if (!(soc_sigma_k >= T(0) && soc_sigma_k <= T(10))) { return PowerConfigIssue::kSocSigmaK; }
     if (!(voltage_sigma_k >= T(0) && voltage_sigma_k <= T(10))) { return PowerConfigIssue::kVoltageSigmaK; }
     const PowerConfigIssue derating = check_derating();
-    return derating != PowerConfigIssue::kOk ? derating : check_overpotential();
+    if (derating != PowerConfigIssue::kOk) { return derating; }
+    const PowerConfigIssue over = check_overpotential();
+    return over != PowerConfigIssue::kOk ? over : check_transport();
+  }
+
+  /// The transport table's rules (check()): only the first transport_count entries are read.
+  PowerConfigIssue check_transport() const {
+    const TableRule rule = check_breakpoints(transport_soc, transport_count, T(-0.5), T(1.5));
+    if (rule == TableRule::kCount) { return PowerConfigIssue::kTransportCount; }
+    if (rule == TableRule::kTemperature) { return PowerConfigIssue::kTransportSoc; }
+    for (int k = 0; k < transport_count; ++k) {
+      const T a = transport_limit_A_sqrt_s[k];
+      if (!(a > T(0) && a <= T(1.0e7))) { return PowerConfigIssue::kTransportLimit; }
+    }
+    return PowerConfigIssue::kOk;
+  }
+
+  /// The transport limit of the discharge current over a horizon of h_s from SOC `soc` (A): K(soc) / sqrt(h_s)
+  /// (Sand's law, above); 3e38 (none) without the table. sqrt is IEEE correctly rounded (no libm transcendental).
+  T transport_cap_A(T soc, T h_s) const {
+    if (transport_count == 0) { return T(3.0e38); }
+    return table_at(transport_soc, transport_limit_A_sqrt_s, transport_count, soc) / std::sqrt(h_s);
   }
 
   /// The overpotential table's rules (check()): only the first overpotential_count entries are read.
   PowerConfigIssue check_overpotential() const {
-    const TableRule rule = check_breakpoints(overpotential_temperature_degC, overpotential_count);
+    const TableRule rule = check_breakpoints(overpotential_temperature_degC, overpotential_count, T(-100), T(200));
     if (rule == TableRule::kCount) { return PowerConfigIssue::kOverpotentialCount; }
     if (rule == TableRule::kTemperature) { return PowerConfigIssue::kOverpotentialTemperature; }
     for (int k = 0; k < overpotential_count; ++k) {
@@ -205,15 +253,15 @@ struct PowerConfig {
     return PowerConfigIssue::kOk;
   }
 
-  /// Which rule of a temperature table's breakpoints is broken (check_breakpoints).
+  /// Which rule of a table's breakpoints is broken (check_breakpoints).
   enum class TableRule { kOk, kCount, kTemperature };
-  /// The breakpoint rule the derating and the overpotential tables share: a count in [0, M] and, of the first n
-  /// breakpoints, each within [-100, 200] degC and above the one before (NaN fails).
+  /// The breakpoint rule the derating, overpotential and transport tables share: a count in [0, M] and, of the first
+  /// n breakpoints, each within [lo, hi] and above the one before (NaN fails; kTemperature names the breakpoints).
   template <int M>
-  static TableRule check_breakpoints(const T (&t)[M], int n) {
+  static TableRule check_breakpoints(const T (&t)[M], int n, T lo, T hi) {
     if (!(n >= 0 && n <= M)) { return TableRule::kCount; }
     for (int k = 0; k < n; ++k) {
-      if (!(t[k] >= T(-100) && t[k] <= T(200) && (k == 0 || t[k] > t[k - 1]))) { return TableRule::kTemperature; }
+      if (!(t[k] >= lo && t[k] <= hi && (k == 0 || t[k] > t[k - 1]))) { return TableRule::kTemperature; }
     }
     return TableRule::kOk;
   }
@@ -227,7 +275,7 @@ struct PowerConfig {
 
   /// The derating table's rules (check()): only the first derating_count entries are read.
   PowerConfigIssue check_derating() const {
-    const TableRule rule = check_breakpoints(derating_temperature_degC, derating_count);
+    const TableRule rule = check_breakpoints(derating_temperature_degC, derating_count, T(-100), T(200));
     if (rule == TableRule::kCount) { return PowerConfigIssue::kDeratingCount; }
     if (rule == TableRule::kTemperature) { return PowerConfigIssue::kDeratingTemperature; }
     for (int k = 0; k < derating_count; ++k) {
@@ -259,19 +307,17 @@ struct PowerConfig {
     return table_at(derating_temperature_degC, f, derating_count, temperature_degC);
   }
 
-  /// A column v over the temperature breakpoints t (n >= 1, strictly increasing) at T: v_{k-1} + (v_k - v_{k-1})
-  /// (T - t_{k-1}) / (t_k - t_{k-1}) on [t_{k-1}, t_k], held at v_0 below t_0 and at v_{n-1} above t_{n-1} (the
-  /// derating factors and the overpotential's I_ref; no libm).
+  /// A column v over the breakpoints t (n >= 1, strictly increasing) at x: v_{k-1} + (v_k - v_{k-1})
+  /// (x - t_{k-1}) / (t_k - t_{k-1}) on [t_{k-1}, t_k], held at v_0 below t_0 and at v_{n-1} above t_{n-1} (the
+  /// derating factors and the overpotential's I_ref over temperature, the transport limit over SOC; no libm).
   template <int M>
-  static T table_at(const T (&t)[M], const T (&v)[M], int n, T temperature_degC) {
-    // t and v are members of M >= 1 entries and both callers pass n >= 1 (the count checked before the call):
+  static T table_at(const T (&t)[M], const T (&v)[M], int n, T x) {
+    // t and v are members of M >= 1 entries and every caller passes n >= 1 (the count checked before the call):
     // cppcheck 2.10's whole-program analysis reports t[0] out of bounds here (docs/safety.md)
     // cppcheck-suppress ctuArrayIndex
-    if (!(temperature_degC > t[0])) { return v[0]; }
+    if (!(x > t[0])) { return v[0]; }
     for (int k = 1; k < n; ++k) {
-      if (temperature_degC <= t[k]) {
-        return v[k - 1] + (v[k] - v[k - 1]) * ((temperature_degC - t[k - 1]) / (t[k] - t[k - 1]));
-      }
+      if (x <= t[k]) { return v[k - 1] + (v[k] - v[k - 1]) * ((x - t[k - 1]) / (t[k] - t[k - 1])); }
     }
     return v[n - 1];
   }
@@ -462,6 +508,21 @@ void limit_one(const Predictor<EstimatorT>& p, typename EstimatorT::T dir, typen
   by = soc_bound && !volt_bound ? LimitedBy::kSoc : LimitedBy::kVoltage;
 }
 
+/// The discharge current a direction's solve may not exceed (A): the derated rating, or the transport limit
+/// K(z0) / sqrt(H) from the horizon's start SOC z0 where that is lower (then `transport` is set, and a limit that
+/// ends at it is LimitedBy::kTransport: transport_bound()).
+template <typename T>
+T discharge_ceiling_A(const PowerConfig<T>& c, T rating_A, T soc_start, T horizon_s, bool& transport) {
+  const T cap = c.transport_cap_A(soc_start, horizon_s);
+  transport = cap < rating_A;
+  return transport ? cap : rating_A;
+}
+
+/// A discharge limit that ended at its ceiling (kCurrent) is the transport limit's when that was the ceiling.
+inline LimitedBy transport_bound(LimitedBy by, bool transport) {
+  return transport && by == LimitedBy::kCurrent ? LimitedBy::kTransport : by;
+}
+
 /// Why power_limits() refuses (kOk: it computes).
 template <class EstimatorT>
 PowerStatus limits_input_status(const EstimatorT& est, typename EstimatorT::T temperature_degC,
@@ -478,10 +539,14 @@ template <class EstimatorT>
 void limits_bisection(const EstimatorT& est, typename EstimatorT::T temperature_degC,
                       const PowerConfig<typename EstimatorT::T>& cfg, PowerLimits<typename EstimatorT::T>& r) {
   using T = typename EstimatorT::T;
+  using Idx = typename EstimatorT::Model::Idx;
   const Predictor<EstimatorT> dis = predictor(est, temperature_degC, cfg, T(1));
   const Predictor<EstimatorT> chg = predictor(est, temperature_degC, cfg, T(-1));
-  limit_one(dis, T(1), cfg.discharge_rating_A(temperature_degC), cfg, r.discharge_current_A, r.discharge_voltage_V,
-            r.discharge_limited_by);
+  bool transport = false;
+  const T i_dis = discharge_ceiling_A(cfg, cfg.discharge_rating_A(temperature_degC), dis.x(Idx::soc, 0), cfg.horizon_s,
+                                      transport);
+  limit_one(dis, T(1), i_dis, cfg, r.discharge_current_A, r.discharge_voltage_V, r.discharge_limited_by);
+  r.discharge_limited_by = transport_bound(r.discharge_limited_by, transport);
   limit_one(chg, T(-1), cfg.charge_rating_A(temperature_degC), cfg, r.charge_current_A, r.charge_voltage_V,
             r.charge_limited_by);
 }
@@ -793,8 +858,11 @@ PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperatu
     detail::EcmHorizon<EstimatorT> dis =
         detail::ecm_horizon<EstimatorT>(est, temperature_degC, cfg, T(1), nullptr, cfg.horizon_s);
     detail::EcmHorizon<EstimatorT> chg = detail::ecm_horizon(est, temperature_degC, cfg, T(-1), &dis, cfg.horizon_s);
-    detail::limit_direct(dis, cfg.discharge_rating_A(temperature_degC), cfg, r.discharge_current_A, r.discharge_voltage_V,
-                         r.discharge_limited_by);
+    bool transport = false;
+    const T i_dis = detail::discharge_ceiling_A(cfg, cfg.discharge_rating_A(temperature_degC),
+                                                dis.x(EstimatorT::Model::Idx::soc, 0), cfg.horizon_s, transport);
+    detail::limit_direct(dis, i_dis, cfg, r.discharge_current_A, r.discharge_voltage_V, r.discharge_limited_by);
+    r.discharge_limited_by = detail::transport_bound(r.discharge_limited_by, transport);
     detail::limit_direct(chg, cfg.charge_rating_A(temperature_degC), cfg, r.charge_current_A, r.charge_voltage_V,
                          r.charge_limited_by);
   } else {
@@ -839,15 +907,18 @@ void direct_horizons(const EstimatorT& est, typename EstimatorT::T temperature_d
   HorizonPair<EstimatorT> h(est, temperature_degC, c, horizons_s[0]);
   EcmHorizon<EstimatorT>& dis = h.dis;
   EcmHorizon<EstimatorT>& chg = h.chg;
-  const T i_dis = c.discharge_rating_A(temperature_degC);
+  const T rating_dis = c.discharge_rating_A(temperature_degC);
   const T i_chg = c.charge_rating_A(temperature_degC);
   for (int k = 0; k < n_horizons; ++k) {
     // the solve reads c's windows, ratings and sigma factors, not its horizon_s
     if (k > 0) { h.set_horizon(horizons_s[k]); }
+    bool transport = false;
+    const T i_dis = discharge_ceiling_A(c, rating_dis, dis.x(EstimatorT::Model::Idx::soc, 0), horizons_s[k], transport);
     if (screen != nullptr && not_below(dis, i_dis, screen[2 * k], c)) {
       r[k].discharge_current_A = T(3.0e38);
     } else {
       limit_direct(dis, i_dis, c, r[k].discharge_current_A, r[k].discharge_voltage_V, r[k].discharge_limited_by);
+      r[k].discharge_limited_by = transport_bound(r[k].discharge_limited_by, transport);
     }
     if (screen != nullptr && not_below(chg, i_chg, screen[2 * k + 1], c)) {
       r[k].charge_current_A = T(3.0e38);

@@ -1,0 +1,211 @@
+"""The state of power's transport limit (docs/power.md "Transport limit", CS-PWR-011): the discharge current over a
+horizon H at most K(SOC) / sqrt(H) (Sand's law). The cell-file key, PowerSettings, the fit, export-c and the C API
+bit for bit against Python, and the figures against the DFN truths on the stored chen2020 histories."""
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cellsense import load_cell, make_estimator
+from cellsense.estimators.power import (K_TRANSPORT, LIMITED_BY, PowerSettings, cell_transport, power_limits_now)
+from cellsense.fit.transport import add_transport, fit_transport, pulses_from_log
+
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURE = ROOT / "tests" / "fixtures" / "soe" / "chen2020_soe_truth.json.gz"
+SOP_TRUTH = ROOT / "docs" / "data" / "chen2020_sop_truth.json"
+HOST_CC, HOST_CXX = shutil.which("gcc"), shutil.which("g++")
+
+
+def _rows():
+    with gzip.open(FIXTURE, "rt") as f:
+        return json.load(f)["rows"]
+
+
+def _run(row, dtype="float64"):
+    lg = row["log"]
+    est = make_estimator("chen2020", dtype=dtype)
+    est.run(*(np.asarray(lg[k]) for k in ("time_s", "current_A", "voltage_V", "temperature_degC")))
+    return est, float(lg["temperature_degC"][-1])
+
+
+def test_the_bundled_chen2020_has_a_transport_table_and_settings_read_it():
+    cell = load_cell("chen2020")
+    rows = cell_transport(cell)
+    assert 2 <= len(rows) <= 8
+    socs = [z for z, _ in rows]
+    assert socs == sorted(socs) and all(k > 0 for _, k in rows)
+    assert "Sand" in cell.raw["provenance"][K_TRANSPORT]
+    assert PowerSettings().core_dict(cell)["transport"] == rows
+    assert "transport" not in PowerSettings(transport=()).core_dict(cell)
+    assert cell_transport(load_cell("panasonic_18650pf")) == []  # no high-rate pulses to the cut-off in its tests
+
+
+def test_bad_transport_rows_are_refused_naming_the_rule():
+    cell = load_cell("chen2020")
+    with pytest.raises(ValueError, match="transport_soc"):
+        PowerSettings(transport=[(0.5, 100.0), (0.4, 120.0)]).core_dict(cell)
+    with pytest.raises(ValueError, match="transport_limit_A_sqrt_s"):
+        PowerSettings(transport=[(0.5, 0.0)]).core_dict(cell)
+    with pytest.raises(ValueError, match="transport_count"):
+        PowerSettings(transport=[(0.1 * k, 100.0) for k in range(9)]).core_dict(cell)
+    with pytest.raises(ValueError, match="each row is"):
+        PowerSettings(transport=[(0.5, 100.0, 1.0)]).core_dict(cell)
+
+
+def test_the_cap_binds_at_high_ratings_and_is_named():
+    """From a chen2020 history at SOC 0.5 with 60 A ratings: the 30 s discharge limit is K(z)/sqrt(30) (the linear
+    model alone allows more), named "transport"; without the table it is the voltage's and higher."""
+    row = next(r for r in _rows() if r["temperature_degC"] == 25.0 and r["soc_target"] == 0.5)
+    est, T = _run(row)
+    base = dict(horizons_s=(10.0, 30.0), voltage_min_V=2.5, voltage_max_V=4.2, discharge_current_max_A=60.0,
+                charge_current_max_A=60.0)
+    with_t = power_limits_now(est, T, PowerSettings(**base))
+    without = power_limits_now(est, T, PowerSettings(transport=(), **base))
+    K = float(np.interp(est.soc, *zip(*cell_transport(load_cell("chen2020")))))
+    assert with_t[1]["discharge_limited_by"] == "transport"
+    assert with_t[1]["discharge_current_A"] == pytest.approx(K / math.sqrt(30.0), rel=1e-9)
+    assert without[1]["discharge_current_A"] > with_t[1]["discharge_current_A"]
+    for a, b in zip(with_t, without):  # the charge side is untouched
+        assert a["charge_current_A"] == b["charge_current_A"] and a["charge_limited_by"] == b["charge_limited_by"]
+    assert 4 in LIMITED_BY and LIMITED_BY[4] == "transport"
+
+
+def test_discharge_limits_against_the_dfn_truths():
+    """The stored DFN truths (docs/data/chen2020_sop_truth.json; scripts/check_power_truth.py) against the limits on
+    the same noisy histories (the energy fixture's logs: the same rng, the same order). Issue #15's bars: 5 % at
+    25 degC, 10 % at 0 and -10 degC. The transport table brings the 30 s discharge limits within them at 10 of the 15
+    states (the linear model: 6 of 15; measured 2026-12-06, docs/power.md "Transport limit") and never puts a
+    conservative discharge limit more than 2 % above the truth (the linear model: 5 of 30)."""
+    truth = {(r["temperature_degC"], r["soc_target"]): r["truth"] for r in json.loads(SOP_TRUTH.read_text())["rows"]}
+    bars = {25.0: 0.05, 0.0: 0.10, -10.0: 0.10}
+    base = dict(horizons_s=(10.0, 30.0), voltage_min_V=2.5, voltage_max_V=4.2, discharge_current_max_A=60.0,
+                charge_current_max_A=60.0)
+    within30 = 0
+    for row in _rows():
+        key = (row["temperature_degC"], row["soc_target"])
+        est, T = _run(row)
+        nom = power_limits_now(est, T, PowerSettings(**base))
+        con = power_limits_now(est, T, PowerSettings.conservative(**base))
+        for j, h in enumerate(("10", "30")):
+            tr = truth[key][h]["discharge_A"]
+            assert con[j]["discharge_current_A"] <= 1.02 * tr, (key, h, con[j]["discharge_current_A"], tr)
+        tr30 = truth[key]["30"]["discharge_A"]
+        within30 += abs(nom[1]["discharge_current_A"] / tr30 - 1.0) <= bars[key[0]]
+    assert within30 >= 10
+
+
+def test_fit_transport_takes_the_smallest_product_per_level():
+    pulses = [(0.5, 30.0, 30.0), (0.505, 60.0, 9.0), (0.2, 30.0, 16.0), (0.8, 45.0, 16.0)]
+    rows = fit_transport(pulses)
+    assert [z for z, _ in rows] == [0.2, 0.5025, 0.8]
+    assert rows[0][1] == 120.0 and rows[1][1] == 164.32 and rows[2][1] == 180.0  # 30 sqrt(30) = 164.3 < 60 x 3
+    with pytest.raises(ValueError, match="no pulse"):
+        fit_transport([])
+    with pytest.raises(ValueError, match="expected"):
+        fit_transport([(0.5, -1.0, 10.0)])
+    with pytest.raises(ValueError, match="table holds 8"):
+        fit_transport([(0.1 * k, 30.0, 10.0) for k in range(9)])
+    data = {}
+    add_transport(data, rows, "test")
+    assert data["parameters"][K_TRANSPORT][0] == [0.2, 120.0] and data["provenance"][K_TRANSPORT] == "test"
+
+
+def test_pulses_from_log_finds_the_pulses_that_end_on_the_cut_off():
+    t = np.arange(0.0, 200.0)
+    i = np.zeros_like(t)
+    v = np.full_like(t, 3.7)
+    i[10:31] = 30.0      # from rest, ends at 2.5 V after 21 s
+    v[10:31] = np.linspace(3.4, 2.5, 21)
+    i[60:71] = 30.0      # ends on time, at 3.3 V: says nothing about K
+    v[60:71] = 3.3
+    i[100:105] = 5.0     # below the pulse current
+    soc = 0.8 - np.cumsum(i) / 3600.0 / 5.0
+    p = pulses_from_log(t, i, v, soc, cutoff_V=2.5, min_current_A=20.0)
+    assert len(p) == 1
+    z, cur, dur = p[0]
+    assert z == pytest.approx(0.8) and cur == 30.0 and dur == 21.0
+    with pytest.raises(ValueError, match="one length"):
+        pulses_from_log(t, i[:-1], v, soc, 2.5, 20.0)
+
+
+TRANSPORT_PROGRAM = r"""
+#include <stdio.h>
+#include "cellsense/c_api.h"
+#include "cell_params.h"
+static cs_estimator est;
+int main(void) {
+  cs_config c; cs_config_default(&c);
+  c.voltage_sigma_V = CELL_PARAMS_VOLTAGE_SIGMA_V;
+  c.model_error_current_A = CELL_PARAMS_MODEL_ERROR_CURRENT_A;
+  c.model_error_relative = CELL_PARAMS_MODEL_ERROR_RELATIVE;
+  c.model_error_correlation_s = CELL_PARAMS_MODEL_ERROR_CORRELATION_S;
+  c.initial_soc = 0.75f;
+  if (cs_init(&est, &cell_params, &c) != CS_INIT_OK) return 1;
+  cs_power_config pc;
+  cell_params_power_config(&pc);  /* export-c's: the cell file's transport table */
+  pc.discharge_current_max_A = 60.0f;
+  pc.horizon_s = 30.0f;
+  float row[4];
+  long k = 0;
+  while (fread(row, sizeof row, 1, stdin) == 1) {
+    cs_report r;
+    cs_step(&est, row[0], row[1], row[2], row[3], &r);
+    if (++k % 50 == 0) {
+      cs_power_result p;
+      if (cs_power_limits(&est, row[3], &pc, &p) != CS_POWER_OK) return 2;
+      float out[2] = {p.discharge_current_A, (float)p.discharge_limited_by};
+      fwrite(out, sizeof out, 1, stdout);
+    }
+  }
+  return 0;
+}
+"""
+
+
+@pytest.mark.skipif(not (HOST_CC and HOST_CXX), reason="host gcc/g++ not found")
+def test_export_c_carries_the_table_and_the_c_api_matches_python(tmp_path: Path):
+    """export-c's cell_params_power_config() fills the transport table; the C API host build (-ffp-contract=off)
+    gives the float32 Estimator's 30 s discharge limits bit for bit, with CS_LIMITED_BY_TRANSPORT where it binds."""
+    from cellsense.mcu.export_c import export_c
+
+    cell = load_cell("chen2020")
+    export_c(cell, tmp_path / "cell_params.h")
+    header = (tmp_path / "cell_params.h").read_text()
+    assert f"config->transport_count = {len(cell_transport(cell))};" in header
+    (tmp_path / "main.c").write_text(TRANSPORT_PROGRAM)
+    inc = ["-I", str(ROOT / "cpp" / "include"), "-I", str(tmp_path)]
+    flags = ["-O2", "-ffp-contract=off", "-fno-math-errno"]
+    subprocess.run([HOST_CXX, "-std=c++17", "-fno-exceptions", "-fno-rtti", *flags, *inc, "-c",
+                    str(ROOT / "cpp" / "src" / "c_api.cpp"), "-o", str(tmp_path / "c_api.o")], check=True)
+    subprocess.run([HOST_CC, "-std=c99", *flags, *inc, str(tmp_path / "main.c"), str(tmp_path / "c_api.o"),
+                    "-o", str(tmp_path / "run"), "-lstdc++", "-lm"], check=True)
+    lg = next(r for r in _rows() if r["temperature_degC"] == 25.0 and r["soc_target"] == 0.5)["log"]
+    t = np.asarray(lg["time_s"])
+    rows = np.stack([np.diff(t), np.asarray(lg["current_A"])[1:], np.asarray(lg["voltage_V"])[1:],
+                     np.asarray(lg["temperature_degC"])[1:]], axis=1).astype(np.float32)
+    p = subprocess.run([str(tmp_path / "run")], input=rows.tobytes(), capture_output=True, check=True)
+    c_out = np.frombuffer(p.stdout, dtype=np.float32).reshape(-1, 2)
+    est = make_estimator(cell, dtype="float32", initial_soc=0.75)
+    nz = est.noise
+    sig = np.float32([nz.initial_soc_sigma, nz.initial_v_rc_sigma_V, nz.initial_v_rc_sigma_V,
+                      nz.initial_hysteresis_sigma])
+    est._impl.set_state(np.array([np.float32(0.75), 0, 0, np.float32(nz.initial_hysteresis)], dtype=float),
+                        np.diag((sig * sig).astype(float)), 0.0)
+    ps = PowerSettings(horizons_s=(30.0,), discharge_current_max_A=60.0)
+    py = []
+    for k, r in enumerate(rows, start=1):
+        est.step(*map(float, r))
+        if k % 50 == 0:
+            d = power_limits_now(est, float(r[3]), ps)[0]
+            py.append([d["discharge_current_A"], [c for c, n in LIMITED_BY.items() if n == d["discharge_limited_by"]][0]])
+    py = np.array(py, dtype=np.float32)
+    assert c_out.shape == py.shape and len(py) >= 10
+    assert np.array_equal(c_out.view(np.uint32), py.view(np.uint32))
+    assert (c_out[:, 1] == 4).any()  # the transport limit binds on this history
