@@ -6,7 +6,9 @@ Simulates (or loads from the truth cache) a C/20 OCV test at 25 degC and HPPC te
 
     PYTHONPATH=python python3 scripts/make_chen2020_model.py [--out models/chen2020.json] [--workdir DIR]
     PYTHONPATH=python python3 scripts/make_chen2020_model.py --transport-only [--out models/chen2020.json]
-        (only (re)identify the limits' "Transport limit [SOC, A.s^0.5]" on the existing file: DFN pulses, below)
+        (only (re)identify the limits' "Transport limit [SOC, A.s^0.5, s^0.5]" on the existing file: DFN pulses, below)
+    PYTHONPATH=python python3 scripts/make_chen2020_model.py --overpotential-only [--out models/chen2020.json]
+        (only (re)identify the limits' "Overpotential reference current [A]": a multi-amplitude DFN HPPC, below)
 """
 import argparse
 import os
@@ -24,14 +26,22 @@ TEMPERATURES_DEGC = (0.0, 25.0, 40.0)
 MODEL = "DFN"
 #: the transport limit's characterisation (docs/power.md "Transport limit"): constant-current discharge pulses from
 #: rest at these SOC levels and currents (6, 9, 12C of the 5 Ah cell), at the fit's temperatures, until 2.5 V
-TRANSPORT_SOCS = (0.1, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9, 1.0)
+TRANSPORT_SOCS = (0.1, 0.15, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9)
 TRANSPORT_CURRENTS_A = (30.0, 45.0, 60.0)
+#: the charge pulses' (3, 6, 9, 12C: above SOC 0.4 a 6C charge reaches 4.2 V at once, by the ohmic drop)
+TRANSPORT_CHARGE_CURRENTS_A = (15.0, 30.0, 45.0, 60.0)
 TRANSPORT_MAX_S = 120.0
+#: a pulse that reaches the cut-off sooner is limited by the ohmic and kinetic drop (the model's own), not by transport
+TRANSPORT_MIN_S = 5.0
+#: K0 of a level where no pulse reached the cut-off by transport (the charge near full: the voltage limit is at once):
+#: no cap there
+TRANSPORT_NONE = 1.0e7
 
 
-def transport_pulses(model_name: str = MODEL) -> list[tuple[float, float, float]]:
-    """(SOC, current A, time to 2.5 V s) of the DFN's constant-current pulses from rest (TRANSPORT_*); a pulse that
-    does not reach 2.5 V within TRANSPORT_MAX_S is left out."""
+def transport_pulses(model_name: str = MODEL, direction: int = 1) -> list[tuple[float, float, float]]:
+    """(SOC, current magnitude A, time to the cut-off s) of the DFN's constant-current pulses from rest (TRANSPORT_*):
+    discharge to 2.5 V, or with direction -1 charge to 4.2 V; a pulse that does not reach it within TRANSPORT_MAX_S is
+    left out."""
     import numpy as np
     import pybamm
 
@@ -44,33 +54,112 @@ def transport_pulses(model_name: str = MODEL) -> list[tuple[float, float, float]
             pv.set_initial_state(z, options=model.options)
             pv["Ambient temperature [K]"] = T + 273.15
             pv["Initial temperature [K]"] = T + 273.15
-            pv["Lower voltage cut-off [V]"] = 2.5
-            pv["Upper voltage cut-off [V]"] = 4.6
+            pv["Lower voltage cut-off [V]"] = 2.5 if direction > 0 else 2.0
+            pv["Upper voltage cut-off [V]"] = 4.6 if direction > 0 else 4.2
             pv["Current function [A]"] = "[input]"
             sim = pybamm.Simulation(model, parameter_values=pv, solver=pybamm.IDAKLUSolver(rtol=1e-5, atol=1e-7))
-            for i in TRANSPORT_CURRENTS_A:
+            for i in (TRANSPORT_CURRENTS_A if direction > 0 else TRANSPORT_CHARGE_CURRENTS_A):
                 try:
-                    sol = sim.solve([0.0, TRANSPORT_MAX_S], inputs={"Current function [A]": i},
+                    sol = sim.solve([0.0, TRANSPORT_MAX_S], inputs={"Current function [A]": direction * i},
                                     t_interp=np.linspace(0.0, TRANSPORT_MAX_S, 1201))
                 except pybamm.SolverError:
                     continue
                 t_cut = float(sol.t[-1])
-                if t_cut < TRANSPORT_MAX_S - 1e-6:
+                if TRANSPORT_MIN_S <= t_cut < TRANSPORT_MAX_S - 1e-6:
                     out.append((z, i, t_cut))
-                    print(f"  transport pulse {T:g} degC SOC {z:.2f} {i:g} A: 2.5 V after {t_cut:.2f} s, "
+                    print(f"  transport pulse {T:g} degC SOC {z:.2f} {direction * i:g} A: cut-off after {t_cut:.2f} s, "
                           f"i sqrt(t) {i * t_cut ** 0.5:.1f} A s^0.5", flush=True)
     return out
+
+
+#: the overpotential's characterisation (docs/power.md "Current-dependent overpotential"): a DFN HPPC with four
+#: 10 s discharge pulse amplitudes (1, 2, 4, 6C of the 5 Ah cell: the kinetic range, below the transport limit's)
+#: at each of 8 SOC levels, at the fit's temperatures
+OVERPOTENTIAL_PULSES_A = (5.0, 10.0, 20.0, 30.0)
+#: and three 10 s charge pulses (1, 2, 4C) at each level below the first (a 4C charge pulse from SOC 0.95 passes 4.6 V)
+OVERPOTENTIAL_CHARGE_PULSES_A = (5.0, 10.0, 20.0)
+OVERPOTENTIAL_START_SOC = 0.95
+
+
+def multi_pulse_current(q_Ah: float):
+    """The HPPC's current (1 s steps, + = discharge): 600 s rest, then per level the four discharge pulses of 10 s,
+    300 s apart, from the second level on the three charge pulses, 600 s rest, a 10 % SOC step at 1C and 1200 s
+    rest; 8 levels (0.95 down to 0.25 before their pulses)."""
+    import numpy as np
+
+    seq = [np.zeros(600)]
+    for level in range(8):
+        for a in OVERPOTENTIAL_PULSES_A:
+            seq += [np.full(10, a), np.zeros(300)]
+        if level > 0:
+            for a in OVERPOTENTIAL_CHARGE_PULSES_A:
+                seq += [np.full(10, -a), np.zeros(300)]
+        seq += [np.zeros(300), np.full(int(round(0.1 * 3600.0)), q_Ah), np.zeros(1200)]
+    return np.concatenate(seq)
+
+
+def add_overpotential_table(data: dict, model_name: str = MODEL) -> None:
+    """I_ref per temperature row from a DFN HPPC with multi-amplitude pulses at the fit's temperatures
+    (cellsense.fit.overpotential.add_overpotential, every SOC level)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pybamm
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import check_power_truth as cpt
+
+    from cellsense.fit.overpotential import K_OVERPOTENTIAL_CHARGE, add_overpotential, fit_overpotential
+
+    q = float(pybamm.ParameterValues("Chen2020")["Nominal cell capacity [A.h]"])
+    cur = multi_pulse_current(q)
+    logs = []
+    for T in TEMPERATURES_DEGC:
+        _model, _pv, sol = cpt.solve_history(T, OVERPOTENTIAL_START_SOC, cur)
+        t_all = np.asarray(sol.t, float)
+        keep = (np.abs(t_all - np.round(t_all)) < 1e-7) & np.r_[True, np.diff(t_all) > 0]
+        t = t_all[keep]
+        logs.append(SimpleNamespace(time_s=t, current_A=np.r_[0.0, cur[np.round(t[1:]).astype(int) - 1]],
+                                    voltage_V=np.asarray(sol["Voltage [V]"].entries, float)[keep],
+                                    temperature_degC=np.asarray(sol["Volume-averaged cell temperature [C]"].entries,
+                                                                float)[keep]))
+        print(f"  overpotential HPPC {T:g} degC: {len(t)} samples, {t[-1]:.0f} s", flush=True)
+    report = add_overpotential(data, logs, initial_soc=OVERPOTENTIAL_START_SOC,
+                               which=(f"every SOC level of a DFN HPPC ({model_name}, lumped thermal, pybamm "
+                                      f"{cell_version()}) with 10 s pulses of "
+                                      f"{', '.join(f'{a:g}' for a in OVERPOTENTIAL_PULSES_A)} A at 8 levels from SOC "
+                                      f"{OVERPOTENTIAL_START_SOC:g} (scripts/make_chen2020_model.py --overpotential-only)"))
+    for t, (r, rms, lin, n) in sorted(report.items()):
+        print(f"  overpotential {t:g} degC: I_ref {r:.2f} A, RMS {1000 * lin:.1f} -> {1000 * rms:.1f} mV ({n} pulses)")
+    refs, report = fit_overpotential(data, logs, initial_soc=OVERPOTENTIAL_START_SOC, direction=-1)
+    data["parameters"][K_OVERPOTENTIAL_CHARGE] = [round(r, 3) for r in refs]
+    data["provenance"][K_OVERPOTENTIAL_CHARGE] = (
+        "the charge direction's I_ref, fitted as the discharge one (cellsense.fit.overpotential.fit_overpotential, "
+        f"direction -1) on the same DFN HPPC's 10 s charge pulses of {', '.join(f'{a:g}' for a in OVERPOTENTIAL_CHARGE_PULSES_A)} "
+        "A at 7 levels: " + "; ".join(f"{t:g} degC {r:.2f} A (pulse-end RMS {1000 * lin:.1f} -> {1000 * rms:.1f} mV, "
+                                      f"{n} pulses)" for t, (r, rms, lin, n) in sorted(report.items())) +
+        ". The DFN has no lithium plating: a real cell's charge limit needs its own plating check")
+    for t, (r, rms, lin, n) in sorted(report.items()):
+        print(f"  overpotential (charge) {t:g} degC: I_ref {r:.2f} A, RMS {1000 * lin:.1f} -> {1000 * rms:.1f} mV ({n} pulses)")
 
 
 def add_transport_limit(data: dict, model_name: str = MODEL) -> None:
     from cellsense.fit.transport import add_transport, fit_transport
 
     rows = fit_transport(transport_pulses(model_name))
+    charge = {round(r[0], 2): r for r in fit_transport(transport_pulses(model_name, -1))}
+    if not charge or any(z not in {round(r[0], 2) for r in rows} for z in charge):
+        raise SystemExit(f"transport: the charge pulses' SOC levels {sorted(charge)} are not among the discharge ones")
+    # a level whose charge pulses all reached 4.2 V at once (within TRANSPORT_MIN_S) has no transport cap
+    rows = [tuple(d) + (tuple(charge[round(d[0], 2)][1:]) if round(d[0], 2) in charge else (TRANSPORT_NONE, 0.0))
+            for d in rows]
     add_transport(data, rows, (
         f"PyBaMM Chen2020 {model_name} (lumped thermal, pybamm {cell_version()}): constant-current discharge pulses from "
         f"rest at SOC {', '.join(f'{z:g}' for z in TRANSPORT_SOCS)}, {', '.join(f'{i:g}' for i in TRANSPORT_CURRENTS_A)} A "
-        f"and {', '.join(f'{T:g}' for T in TEMPERATURES_DEGC)} degC until 2.5 V; per SOC level the smallest i sqrt(t_cut) "
-        f"(Sand's law; cellsense.fit.transport, scripts/make_chen2020_model.py --transport-only)"))
+        f"and {', '.join(f'{T:g}' for T in TEMPERATURES_DEGC)} degC until 2.5 V; per SOC level i sqrt(t_cut) = K0 + c i, c "
+        f"the least-squares slope, K0 the lower envelope over the pulses (Sand's law; cellsense.fit.transport, "
+        f"scripts/make_chen2020_model.py --transport-only); the last two columns the same from charge pulses of "
+        f"{', '.join(f'{i:g}' for i in TRANSPORT_CHARGE_CURRENTS_A)} A until 4.2 V ({TRANSPORT_NONE:g}: no pulse reached it by transport, only at once); pulses that reach "
+        f"the cut-off within {TRANSPORT_MIN_S:g} s are left out (the ohmic and kinetic drop, the model's own)"))
     print("transport limit rows (SOC, K A s^0.5):", rows)
 
 
@@ -81,7 +170,16 @@ def main(argv=None):
     ap.add_argument("--model", default=MODEL, choices=("DFN", "SPMe", "SPM"))
     ap.add_argument("--transport-only", action="store_true",
                     help="only (re)identify the transport limit of the existing --out file")
+    ap.add_argument("--overpotential-only", action="store_true",
+                    help="only (re)identify the overpotential table of the existing --out file")
     args = ap.parse_args(argv)
+    if args.overpotential_only:
+        import json
+        data = json.loads(Path(args.out).read_text())
+        add_overpotential_table(data, args.model)
+        Path(args.out).write_text(json.dumps(data, indent=1) + "\n")
+        print(f"wrote {args.out}")
+        return 0
     if args.transport_only:
         import json
         data = json.loads(Path(args.out).read_text())

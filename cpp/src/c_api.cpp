@@ -356,12 +356,20 @@ static_assert(CS_POWER_MAX_OVERPOTENTIAL == cellsense::power::kMaxOverpotentialP
                   sizeof(cs_power_config::overpotential_temperature_degC) ==
                       sizeof(cellsense::power::PowerConfig<float>::overpotential_temperature_degC) &&
                   sizeof(cs_power_config::overpotential_current_A) ==
-                      sizeof(cellsense::power::PowerConfig<float>::overpotential_current_A),
+                      sizeof(cellsense::power::PowerConfig<float>::overpotential_current_A) &&
+                  sizeof(cs_power_config::overpotential_charge_current_A) ==
+                      sizeof(cellsense::power::PowerConfig<float>::overpotential_charge_current_A),
               "cs_power_config's overpotential table mirrors power::PowerConfig's");
 static_assert(CS_POWER_MAX_TRANSPORT == cellsense::power::kMaxTransportPoints &&
                   sizeof(cs_power_config::transport_soc) == sizeof(cellsense::power::PowerConfig<float>::transport_soc) &&
                   sizeof(cs_power_config::transport_limit_A_sqrt_s) ==
-                      sizeof(cellsense::power::PowerConfig<float>::transport_limit_A_sqrt_s),
+                      sizeof(cellsense::power::PowerConfig<float>::transport_limit_A_sqrt_s) &&
+                  sizeof(cs_power_config::transport_slope_sqrt_s) ==
+                      sizeof(cellsense::power::PowerConfig<float>::transport_slope_sqrt_s) &&
+                  sizeof(cs_power_config::transport_charge_limit_A_sqrt_s) ==
+                      sizeof(cellsense::power::PowerConfig<float>::transport_charge_limit_A_sqrt_s) &&
+                  sizeof(cs_power_config::transport_charge_slope_sqrt_s) ==
+                      sizeof(cellsense::power::PowerConfig<float>::transport_charge_slope_sqrt_s),
               "cs_power_config's transport table mirrors power::PowerConfig's");
 
 namespace {
@@ -385,9 +393,16 @@ cellsense::power::PowerConfig<float> power_config_of(const cs_power_config& conf
   std::memcpy(c.overpotential_temperature_degC, config.overpotential_temperature_degC,
               sizeof c.overpotential_temperature_degC);
   std::memcpy(c.overpotential_current_A, config.overpotential_current_A, sizeof c.overpotential_current_A);
+  std::memcpy(c.overpotential_charge_current_A, config.overpotential_charge_current_A,
+              sizeof c.overpotential_charge_current_A);
   c.transport_count = static_cast<int>(config.transport_count);
   std::memcpy(c.transport_soc, config.transport_soc, sizeof c.transport_soc);
   std::memcpy(c.transport_limit_A_sqrt_s, config.transport_limit_A_sqrt_s, sizeof c.transport_limit_A_sqrt_s);
+  std::memcpy(c.transport_slope_sqrt_s, config.transport_slope_sqrt_s, sizeof c.transport_slope_sqrt_s);
+  std::memcpy(c.transport_charge_limit_A_sqrt_s, config.transport_charge_limit_A_sqrt_s,
+              sizeof c.transport_charge_limit_A_sqrt_s);
+  std::memcpy(c.transport_charge_slope_sqrt_s, config.transport_charge_slope_sqrt_s,
+              sizeof c.transport_charge_slope_sqrt_s);
   return c;
 }
 
@@ -419,9 +434,16 @@ void cs_power_config_default(cs_power_config* c, float voltage_min_V, float volt
   std::memcpy(c->overpotential_temperature_degC, d.overpotential_temperature_degC,
               sizeof c->overpotential_temperature_degC);
   std::memcpy(c->overpotential_current_A, d.overpotential_current_A, sizeof c->overpotential_current_A);
+  std::memcpy(c->overpotential_charge_current_A, d.overpotential_charge_current_A,
+              sizeof c->overpotential_charge_current_A);
   c->transport_count = d.transport_count;
   std::memcpy(c->transport_soc, d.transport_soc, sizeof c->transport_soc);
   std::memcpy(c->transport_limit_A_sqrt_s, d.transport_limit_A_sqrt_s, sizeof c->transport_limit_A_sqrt_s);
+  std::memcpy(c->transport_slope_sqrt_s, d.transport_slope_sqrt_s, sizeof c->transport_slope_sqrt_s);
+  std::memcpy(c->transport_charge_limit_A_sqrt_s, d.transport_charge_limit_A_sqrt_s,
+              sizeof c->transport_charge_limit_A_sqrt_s);
+  std::memcpy(c->transport_charge_slope_sqrt_s, d.transport_charge_slope_sqrt_s,
+              sizeof c->transport_charge_slope_sqrt_s);
   c->horizon_s = d.horizon_s;
   c->voltage_min_V = voltage_min_V;
   c->voltage_max_V = voltage_max_V;

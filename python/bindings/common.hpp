@@ -456,21 +456,30 @@ cellsense::power::PowerConfig<T> load_power_config(const py::dict& d) {
     for (std::size_t k = 0; k < rows.size() && k < static_cast<std::size_t>(cellsense::power::kMaxOverpotentialPoints);
          ++k) {
       const auto row = rows[k].cast<py::sequence>();
-      if (row.size() != 2) { throw py::value_error("overpotential: each row is (temperature degC, reference current A)"); }
+      if (row.size() != 2 && row.size() != 3) {
+        throw py::value_error(
+            "overpotential: each row is (temperature degC, reference current A[, charge reference current A])");
+      }
       c.overpotential_temperature_degC[k] = static_cast<T>(row[0].cast<double>());
       c.overpotential_current_A[k] = static_cast<T>(row[1].cast<double>());
+      c.overpotential_charge_current_A[k] = row.size() == 3 ? static_cast<T>(row[2].cast<double>()) : T(0);
     }
   }
-  // the transport limit: rows (SOC, K A s^0.5); more rows than the table holds keep their count, so that the core's
-  // check refuses them (kTransportCount)
+  // the transport limit: rows (SOC, K0 A s^0.5, c s^0.5); more rows than the table holds keep their count, so that
+  // the core's check refuses them (kTransportCount)
   if (d.contains("transport")) {
     const auto rows = d["transport"].cast<py::sequence>();
     c.transport_count = static_cast<int>(rows.size());
     for (std::size_t k = 0; k < rows.size() && k < static_cast<std::size_t>(cellsense::power::kMaxTransportPoints); ++k) {
       const auto row = rows[k].cast<py::sequence>();
-      if (row.size() != 2) { throw py::value_error("transport: each row is (SOC, transport limit A s^0.5)"); }
+      if (row.size() != 3 && row.size() != 5) {
+        throw py::value_error("transport: each row is (SOC, K0 A s^0.5, c s^0.5[, charge K0, charge c])");
+      }
       c.transport_soc[k] = static_cast<T>(row[0].cast<double>());
       c.transport_limit_A_sqrt_s[k] = static_cast<T>(row[1].cast<double>());
+      c.transport_slope_sqrt_s[k] = static_cast<T>(row[2].cast<double>());
+      c.transport_charge_limit_A_sqrt_s[k] = row.size() == 5 ? static_cast<T>(row[3].cast<double>()) : T(0);
+      c.transport_charge_slope_sqrt_s[k] = row.size() == 5 ? static_cast<T>(row[4].cast<double>()) : T(0);
     }
   }
   return c;

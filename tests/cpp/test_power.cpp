@@ -1101,6 +1101,42 @@ void test_overpotential(const char* name) {
     const double vr = static_cast<double>(r.discharge_voltage_V);
     CHECK_CTX(vr >= 3.0 && vr <= 3.0 + (sizeof(T) == 4 ? 1e-5 : 1e-6), name);
   }
+  for (double H : {2.0, 10.0, 30.0}) {  // the charge column: the charge limit at its own chord resistance
+    auto k = cfg;
+    k.horizon_s = T(H);
+    auto kc = k;
+    kc.overpotential_charge_current_A[0] = T(4);
+    kc.overpotential_charge_current_A[1] = T(40);
+    CHECK_CTX(kc.check() == power::PowerConfigIssue::kOk, name);
+    CHECK_CTX(kc.overpotential_charge_reference_A(T(25)) == T(40) && k.overpotential_charge_reference_A(T(25)) == T(0),
+              name);
+    power::PowerLimits<T> r{}, rc{}, rcb{};
+    CHECK_CTX(power::power_limits(c.est, T(25), k, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits(c.est, T(25), kc, rc) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits_bisection(c.est, T(25), kc, rcb) == power::PowerStatus::kOk, name);
+    // more charge current than at R i; the discharge side is the discharge table's, bit for bit
+    CHECK_CTX(rc.charge_current_A > r.charge_current_A, name);
+    CHECK_CTX(std::memcmp(&rc.discharge_current_A, &r.discharge_current_A, sizeof(T)) == 0, name);
+    const double tol = (sizeof(T) == 4 ? 2e-5 : 1e-6) * static_cast<double>(rc.charge_current_A) +
+                       (sizeof(T) == 4 ? 1e-4 : 5e-7);
+    CHECK_CTX(std::fabs(static_cast<double>(rc.charge_current_A) - static_cast<double>(rcb.charge_current_A)) <= tol,
+              name);
+    // a mixed column (0 and a current) or a NaN is refused, named
+    auto bad = kc;
+    bad.overpotential_charge_current_A[1] = T(0);
+    CHECK_CTX(bad.check() == power::PowerConfigIssue::kOverpotentialChargeCurrent, name);
+    bad = k;
+    bad.overpotential_charge_current_A[1] = std::numeric_limits<T>::quiet_NaN();
+    CHECK_CTX(bad.check() == power::PowerConfigIssue::kOverpotentialChargeCurrent, name);
+    bad = kc;
+    bad.overpotential_charge_current_A[0] = T(2e6);
+    CHECK_CTX(bad.check() == power::PowerConfigIssue::kOverpotentialCurrent ||
+                  bad.check() == power::PowerConfigIssue::kOverpotentialChargeCurrent,
+              name);
+    CHECK_CTX(std::strstr(power::power_config_message(power::PowerConfigIssue::kOverpotentialChargeCurrent),
+                          power::power_config_field(power::PowerConfigIssue::kOverpotentialChargeCurrent)) != nullptr,
+              name);
+  }
   {  // count 0: bit-identical to no table, whatever the entries hold
     auto k = cfg;
     k.overpotential_count = 0;
@@ -1169,6 +1205,15 @@ void test_transport(const char* name) {
   CHECK_CTX(cfg.check() == power::PowerConfigIssue::kOk, name);
   CHECK_CTX(cfg.transport_cap_A(T(0.1), T(4)) == T(1) && cfg.transport_cap_A(T(0.9), T(25)) == T(1), name);
   CHECK_CTX(std::fabs(static_cast<double>(cfg.transport_cap_A(T(0.5), T(9))) - 3.5 / 3.0) <= 1e-6, name);
+  {  // the current term c: K0 / (sqrt(H) - c), c linear in SOC too; none where sqrt(H) <= c
+    auto kc = cfg;
+    kc.transport_slope_sqrt_s[0] = T(0.5);
+    kc.transport_slope_sqrt_s[1] = T(1.5);
+    CHECK_CTX(kc.check() == power::PowerConfigIssue::kOk, name);
+    CHECK_CTX(kc.transport_cap_A(T(0.1), T(4)) == T(2) / T(1.5), name);  // K0 2, c 0.5, sqrt(4) = 2
+    CHECK_CTX(std::fabs(static_cast<double>(kc.transport_cap_A(T(0.5), T(9))) - 3.5 / 2.0) <= 1e-6, name);
+    CHECK_CTX(kc.transport_cap_A(T(0.9), T(2.25)) == T(3.0e38) && kc.transport_cap_A(T(0.9), T(1)) == T(3.0e38), name);
+  }
   Cell<E> c(T(0.5));
   CHECK_CTX(c.ok, name);
   const double K = 2.0 + 3.0 * (static_cast<double>(c.est.soc()) - 0.2) / 0.6;  // K at the estimate
@@ -1228,15 +1273,52 @@ void test_transport(const char* name) {
                   r.discharge_limited_by == rp.discharge_limited_by && r.charge_limited_by == rp.charge_limited_by,
               name);
   }
+  for (int j = 0; j < 3; ++j) {  // the charge columns: the same cap on the charge side, the discharge side untouched
+    auto k = cfg;
+    k.horizon_s = horizons[j];
+    auto kc = k;
+    kc.transport_charge_limit_A_sqrt_s[0] = T(2);
+    kc.transport_charge_limit_A_sqrt_s[1] = T(5);
+    CHECK_CTX(kc.check() == power::PowerConfigIssue::kOk, name);
+    CHECK_CTX(k.transport_charge_cap_A(T(0.5), T(4)) == T(3.0e38) && kc.transport_charge_cap_A(T(0.1), T(4)) == T(1), name);
+    power::PowerLimits<T> r{}, rc{}, rcb{};
+    CHECK_CTX(power::power_limits(c.est, T(25), k, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits(c.est, T(25), kc, rc) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits_bisection(c.est, T(25), kc, rcb) == power::PowerStatus::kOk, name);
+    const T cap = kc.transport_charge_cap_A(c.est.soc(), horizons[j]);
+    CHECK_CTX(r.charge_current_A > cap && rc.charge_current_A == cap && rc.charge_limited_by == power::LimitedBy::kTransport,
+              name);
+    CHECK_CTX(rcb.charge_current_A == cap && rcb.charge_limited_by == power::LimitedBy::kTransport, name);
+    CHECK_CTX(std::memcmp(&rc.discharge_current_A, &r.discharge_current_A, sizeof(T)) == 0, name);
+    power::PowerLimits<T> m[3]{};
+    CHECK_CTX(power::power_limits_horizons(c.est, T(25), kc, horizons, 3, m) == power::PowerStatus::kOk, name);
+    CHECK_CTX(std::memcmp(&m[j].discharge_current_A, &rc.discharge_current_A, 6 * sizeof(T)) == 0 &&
+                  m[j].charge_limited_by == rc.charge_limited_by,
+              name);
+    auto bad = kc;  // a mixed column, a NaN slope, a slope without the cap: refused, named
+    bad.transport_charge_limit_A_sqrt_s[1] = T(0);
+    CHECK_CTX(bad.check() == power::PowerConfigIssue::kTransportCharge, name);
+    bad = kc;
+    bad.transport_charge_slope_sqrt_s[1] = std::numeric_limits<T>::quiet_NaN();
+    CHECK_CTX(bad.check() == power::PowerConfigIssue::kTransportCharge, name);
+    bad = k;
+    bad.transport_charge_slope_sqrt_s[0] = T(0.5);
+    CHECK_CTX(bad.check() == power::PowerConfigIssue::kTransportCharge, name);
+  }
+  CHECK_CTX(std::strncmp(power::power_config_field(power::PowerConfigIssue::kTransportCharge), "transport_charge", 16) == 0,
+            name);
   CHECK_CTX(std::strcmp(power::limited_by_name(power::LimitedBy::kTransport), "transport") == 0, name);
   // the rules, each refused by name (only the first transport_count entries are read)
   struct Bad {
     int count;
     T z0, z1, k0, k1;
     power::PowerConfigIssue want;
+    T c1 = T(0);
   };
   const T nan = std::numeric_limits<T>::quiet_NaN();
   const Bad bad[] = {
+      {2, T(0), T(1), T(1), T(1), power::PowerConfigIssue::kTransportSlope, T(101)},
+      {2, T(0), T(1), T(1), T(1), power::PowerConfigIssue::kTransportSlope, nan},
       {-1, T(0), T(1), T(1), T(1), power::PowerConfigIssue::kTransportCount},
       {power::kMaxTransportPoints + 1, T(0), T(1), T(1), T(1), power::PowerConfigIssue::kTransportCount},
       {2, T(0.5), T(0.5), T(1), T(1), power::PowerConfigIssue::kTransportSoc},
@@ -1254,6 +1336,7 @@ void test_transport(const char* name) {
     k.transport_soc[1] = b.z1;
     k.transport_limit_A_sqrt_s[0] = b.k0;
     k.transport_limit_A_sqrt_s[1] = b.k1;
+    k.transport_slope_sqrt_s[1] = b.c1;
     CHECK_CTX(k.check() == b.want, name);
     power::PowerLimits<T> r{};
     r.discharge_current_A = T(-7);

@@ -286,21 +286,30 @@ typedef struct cs_power_config {
   int32_t overpotential_count;                                  /* [0, CS_POWER_MAX_OVERPOTENTIAL] */
   float overpotential_temperature_degC[CS_POWER_MAX_OVERPOTENTIAL];  /* breakpoints (degC) */
   float overpotential_current_A[CS_POWER_MAX_OVERPOTENTIAL];         /* I_ref at each (A) */
+  /* the charge direction's I_ref at each breakpoint (A), [1e-3, 1e6]; 0 at every one (default): the charge limits
+   * keep R i (a cell file's "Overpotential reference current, charge [A]", identified on charge pulses) */
+  float overpotential_charge_current_A[CS_POWER_MAX_OVERPOTENTIAL];
   /* Transport limit of the discharge current (docs/power.md "Transport limit"): with transport_count >= 1 the
-   * discharge current over a horizon H is at most K(SOC) / sqrt(H) (Sand's law), K linear in the horizon's start SOC
-   * between the breakpoints and held beyond them (a cell file's "Transport limit [SOC, A.s^0.5]"); a limit set by it
-   * is CS_LIMITED_BY_TRANSPORT. transport_count 0 (cs_power_config_default): none. SOC breakpoints strictly
-   * increasing in [-0.5, 1.5], K in (0, 1e7] A s^0.5. */
+   * discharge current over a horizon H is at most K0(SOC) / (sqrt(H) - c(SOC)) (Sand's law i sqrt(t) = K0 + c i;
+   * none where sqrt(H) <= c), K0 and c linear in the horizon's start SOC between the breakpoints and held beyond them
+   * (a cell file's "Transport limit [SOC, A.s^0.5, s^0.5]"); a limit set by it is CS_LIMITED_BY_TRANSPORT.
+   * transport_count 0 (cs_power_config_default): none. SOC breakpoints strictly increasing in [-0.5, 1.5], K0 in
+   * (0, 1e7] A s^0.5, c in [-100, 100] s^0.5. */
   int32_t transport_count;                                      /* [0, CS_POWER_MAX_TRANSPORT] */
   float transport_soc[CS_POWER_MAX_TRANSPORT];                  /* SOC breakpoints */
-  float transport_limit_A_sqrt_s[CS_POWER_MAX_TRANSPORT];       /* K at each (A s^0.5) */
+  float transport_limit_A_sqrt_s[CS_POWER_MAX_TRANSPORT];       /* K0 at each (A s^0.5) */
+  float transport_slope_sqrt_s[CS_POWER_MAX_TRANSPORT];         /* c at each (s^0.5) */
+  /* the charge direction's K0 and c at the same breakpoints (charge pulses to the upper cut-off); 0 at every one
+   * (default): no charge cap */
+  float transport_charge_limit_A_sqrt_s[CS_POWER_MAX_TRANSPORT];
+  float transport_charge_slope_sqrt_s[CS_POWER_MAX_TRANSPORT];
 } cs_power_config;
 
 #define CS_LIMITED_BY_VOLTAGE 0    /* the predicted terminal voltage reaches the cut-off */
 #define CS_LIMITED_BY_SOC 1        /* the SOC would leave its window within the horizon */
 #define CS_LIMITED_BY_CURRENT 2    /* the current rating */
 #define CS_LIMITED_BY_NONE 3       /* already at a limit: nothing may flow that way (limit 0) */
-#define CS_LIMITED_BY_TRANSPORT 4  /* the transport limit K(SOC) / sqrt(horizon_s) (discharge only) */
+#define CS_LIMITED_BY_TRANSPORT 4  /* the transport limit K0(SOC) / (sqrt(horizon_s) - c(SOC)) of that direction */
 
 typedef struct cs_power_result {
   float discharge_current_A, charge_current_A;  /* limits (A, positive) */

@@ -50,15 +50,17 @@ class PowerSettings:
     #: temperature: e.g. charge factor 0 below 0 degC). None: the cell file's `limits."Current derating ..."` if it
     #: has one, else none; (): none
     derating: Sequence[Sequence[float]] | None = None
-    #: current-dependent overpotential of the horizon prediction (docs/power.md): rows (temperature degC, I_ref A),
-    #: up to 8, temperatures strictly increasing in [-100, 200] degC, I_ref in [1e-3, 1e6] A; R0 and the RC inputs see
-    #: R I_ref asinh(i / I_ref) instead of R i (the SOC filter is not affected). None: the cell file's
-    #: `parameters."Overpotential reference current [A]"` if it has one, else none; (): none
+    #: current-dependent overpotential of the horizon prediction (docs/power.md): rows (temperature degC, I_ref A[,
+    #: charge I_ref A]), up to 8, temperatures strictly increasing in [-100, 200] degC, I_ref in [1e-3, 1e6] A; R0 and
+    #: the RC inputs see R I_ref asinh(i / I_ref) instead of R i (the SOC filter is not affected); without the third
+    #: column the charge limits keep R i. None: the cell file's `parameters."Overpotential reference current [A]"`
+    #: (and `"..., charge [A]"`) if it has one, else none; (): none
     overpotential: Sequence[Sequence[float]] | None = None
-    #: transport limit of the discharge current (docs/power.md "Transport limit"): rows (SOC, K A s^0.5), up to 8,
-    #: SOCs strictly increasing in [-0.5, 1.5], K in (0, 1e7]; over a horizon H the discharge current is at most
-    #: K(SOC) / sqrt(H) (Sand's law; limited_by "transport"). None: the cell file's
-    #: `parameters."Transport limit [SOC, A.s^0.5]"` if it has one, else none; (): none
+    #: transport limit of the discharge current (docs/power.md "Transport limit"): rows (SOC, K0 A s^0.5, c s^0.5),
+    #: up to 8, SOCs strictly increasing in [-0.5, 1.5], K0 in (0, 1e7], c in [-100, 100]; over a horizon H the
+    #: discharge current is at most K0(SOC) / (sqrt(H) - c(SOC)) (Sand's law i sqrt(t) = K0 + c i; limited_by
+    #: "transport"); two more columns (charge K0, charge c) cap the charge current the same way. None: the cell
+    #: file's `parameters."Transport limit [SOC, A.s^0.5, s^0.5]"` if it has one, else none; (): none
     transport: Sequence[Sequence[float]] | None = None
 
     @classmethod
@@ -165,41 +167,61 @@ def current_derating(cell) -> list[tuple[float, float, float]]:
 K_OVERPOTENTIAL = "Overpotential reference current [A]"
 
 
-def _pair_rows(rows, what: str) -> list[tuple[float, float]]:
-    """Rows (temperature degC, I_ref A) as float pairs."""
-    return _float_rows(rows, what, "temperature degC, reference current A", 2)
+#: cell-file key (under "parameters"): the charge direction's I_ref, one per temperature breakpoint (optional; without
+#: it the charge limits keep R i)
+K_OVERPOTENTIAL_CHARGE = "Overpotential reference current, charge [A]"
 
 
-#: cell-file key (under "parameters"): the limits' transport limit, rows [SOC, K A s^0.5] (cellsense.fit.transport)
-K_TRANSPORT = "Transport limit [SOC, A.s^0.5]"
+def _pair_rows(rows, what: str) -> list[tuple[float, ...]]:
+    """Rows (temperature degC, I_ref A[, charge I_ref A]) as float tuples, every row of one width."""
+    width = 3 if any(len(r) == 3 for r in rows if hasattr(r, "__len__")) else 2
+    return _float_rows(rows, what, "temperature degC, reference current A[, charge reference current A]", width)
 
 
-def _transport_rows(rows, what: str) -> list[tuple[float, float]]:
-    """Rows (SOC, K A s^0.5) as float pairs; the values' rules are the core's."""
-    return _float_rows(rows, what, "SOC, transport limit A s^0.5", 2)
+#: cell-file key (under "parameters"): the limits' transport limit, rows [SOC, K0 A s^0.5, c s^0.5]
+#: (cellsense.fit.transport)
+K_TRANSPORT = "Transport limit [SOC, A.s^0.5, s^0.5]"
 
 
-def cell_transport(cell) -> list[tuple[float, float]]:
-    """The cell file's `parameters."Transport limit [SOC, A.s^0.5]"` rows (SOC, K), [] without it."""
+def _transport_rows(rows, what: str) -> list[tuple[float, ...]]:
+    """Rows (SOC, K0 A s^0.5, c s^0.5[, charge K0, charge c]) as float tuples, every row of one width; the values'
+    rules are the core's."""
+    width = 5 if any(len(r) == 5 for r in rows if hasattr(r, "__len__")) else 3
+    return _float_rows(rows, what, "SOC, K0 A s^0.5, c s^0.5[, charge K0 A s^0.5, charge c s^0.5]", width)
+
+
+def cell_transport(cell) -> list[tuple[float, ...]]:
+    """The cell file's `parameters."Transport limit [SOC, A.s^0.5, s^0.5]"` rows (SOC, K0, c[, charge K0, charge c]),
+    [] without it."""
     rows = (cell.raw.get("parameters") or {}).get(K_TRANSPORT)
     return [] if rows is None else _transport_rows(rows, f'{cell.source}: parameters."{K_TRANSPORT}"')
 
 
-def cell_overpotential(cell) -> list[tuple[float, float]]:
-    """The cell file's `parameters."Overpotential reference current [A]"` (one I_ref per temperature breakpoint) as
-    rows (breakpoint degC, I_ref A); [] without it."""
-    vals = (cell.raw.get("parameters") or {}).get(K_OVERPOTENTIAL)
+def _per_temperature(cell, key: str) -> list[float] | None:
+    """A cell file's list of one reference current per temperature breakpoint under `parameters.key`; None without it."""
+    vals = (cell.raw.get("parameters") or {}).get(key)
     if vals is None:
-        return []
-    where = f'{cell.source}: parameters."{K_OVERPOTENTIAL}"'
+        return None
+    where = f'{cell.source}: parameters."{key}"'
     try:
         refs = [float(v) for v in vals]
     except (TypeError, ValueError):
         raise ValueError(f"{where}: {vals!r}: expected one reference current (A) per temperature breakpoint") from None
+    if len(refs) != len(cell.temperature_degC):
+        raise ValueError(f"{where}: {len(refs)} values for {len(cell.temperature_degC)} temperature breakpoints")
+    return refs
+
+
+def cell_overpotential(cell) -> list[tuple[float, ...]]:
+    """The cell file's `parameters."Overpotential reference current [A]"` (one I_ref per temperature breakpoint) as
+    rows (breakpoint degC, I_ref A), with a third column, the charge direction's I_ref, when the file also has
+    `parameters."Overpotential reference current, charge [A]"` (identified on charge pulses); [] without the first."""
+    refs = _per_temperature(cell, K_OVERPOTENTIAL)
+    if refs is None:
+        return []
     temps = [float(t) for t in cell.temperature_degC]
-    if len(refs) != len(temps):
-        raise ValueError(f"{where}: {len(refs)} values for {len(temps)} temperature breakpoints")
-    return list(zip(temps, refs))
+    charge = _per_temperature(cell, K_OVERPOTENTIAL_CHARGE)
+    return list(zip(temps, refs)) if charge is None else list(zip(temps, refs, charge))
 
 
 def limit_columns(res) -> dict[str, np.ndarray]:

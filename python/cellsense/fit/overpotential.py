@@ -27,14 +27,18 @@ from ..cells.ecm_reference import locate, lookup, ocv_and_slope, simulate, table
 
 #: cell-file key (under "parameters"): I_ref per temperature breakpoint (A)
 K_OVERPOTENTIAL = "Overpotential reference current [A]"
+#: the charge direction's (optional; identified on charge pulses)
+K_OVERPOTENTIAL_CHARGE = "Overpotential reference current, charge [A]"
 #: I_ref's search range (A): below 0.3 A the 0.5C pulse would already be far in the logarithmic branch; 1000 A is
 #: "linear" for any cell the package models
 IREF_RANGE_A = (0.3, 1000.0)
 
 
-def pulse_sets(time_s, current_A, soc, pulse_s: tuple[float, float] = (8.5, 11.5), level_step: float = 0.05):
-    """The discharge pulses of 8.5-11.5 s of an HPPC log as (first, last) sample index pairs, grouped by SOC level
-    (a new level where `soc` moved more than `level_step` from the level's first pulse)."""
+def pulse_sets(time_s, current_A, soc, pulse_s: tuple[float, float] = (8.5, 11.5), level_step: float = 0.05,
+               direction: int = 1):
+    """The discharge pulses (`direction` -1: the charge pulses) of 8.5-11.5 s of an HPPC log as (first, last) sample
+    index pairs, grouped by SOC level (a new level where `soc` moved more than `level_step` from the level's first
+    pulse)."""
     i, t = np.asarray(current_A, float), np.asarray(time_s, float)
     on = np.abs(i) > 0.2
     runs, k, n = [], 0, len(i)
@@ -47,7 +51,7 @@ def pulse_sets(time_s, current_A, soc, pulse_s: tuple[float, float] = (8.5, 11.5
             k = j + 1
         else:
             k += 1
-    pulses = [(a, b) for a, b in runs if a > 0 and i[a] > 0.2 and pulse_s[0] <= t[b] - t[a - 1] <= pulse_s[1]]
+    pulses = [(a, b) for a, b in runs if a > 0 and direction * i[a] > 0.2 and pulse_s[0] <= t[b] - t[a - 1] <= pulse_s[1]]
     sets, cur = [], []
     for p in pulses:
         if cur and abs(soc[p[0]] - soc[cur[0][0]]) > level_step:
@@ -116,7 +120,7 @@ def _columns(log: Any) -> Any:
 
 
 def pulse_rows(cell: Any, log: Any, initial_soc: float = 1.0,
-               select: Callable[[int, list, Any], bool] | None = None) -> np.ndarray:
+               select: Callable[[int, list, Any], bool] | None = None, direction: int = 1) -> np.ndarray:
     """Rows (v_other, R_eff, pulse current, measured end voltage) of the selected pulses of one HPPC log: the model
     run open loop over the log from `initial_soc` (the tester's current), each pulse predicted from the state before
     it over its own duration at its mean current. `select(level_index, pulses, log)`: which SOC levels (all: None)."""
@@ -125,7 +129,7 @@ def pulse_rows(cell: Any, log: Any, initial_soc: float = 1.0,
     v, temp = np.asarray(log.voltage_V, float), np.asarray(log.temperature_degC, float)
     sim = simulate(cell, t, i, temp, initial_soc=initial_soc)
     rows = []
-    for li, pulses in enumerate(pulse_sets(t, i, sim["soc"])):
+    for li, pulses in enumerate(pulse_sets(t, i, sim["soc"], direction=direction)):
         if select is not None and not select(li, pulses, log):
             continue
         for a, b in pulses:
@@ -183,10 +187,12 @@ def arrhenius_fill(temperature_degC: Sequence[float], known: dict[float, float])
 
 
 def fit_overpotential(cell: Any, hppc_logs: Sequence, initial_soc: float | Sequence[float] = 1.0,
-                      select: Callable[[int, list, Any], bool] | None = None, match_K: float = 3.0):
+                      select: Callable[[int, list, Any], bool] | None = None, match_K: float = 3.0,
+                      direction: int = 1):
     """I_ref per temperature breakpoint of `cell` (a Cell or cell-file dict) from HPPC logs (one per temperature,
-    each log's median temperature within `match_K` of a breakpoint): the list for K_OVERPOTENTIAL, and a report
-    {breakpoint: (I_ref, RMS V with it, RMS V linear, pulses)} of the fitted rows."""
+    each log's median temperature within `match_K` of a breakpoint): the list for K_OVERPOTENTIAL (`direction` -1:
+    from the charge pulses, for K_OVERPOTENTIAL_CHARGE), and a report {breakpoint: (I_ref, RMS V with it, RMS V
+    linear, pulses)} of the fitted rows."""
     c = tables_of(cell)
     socs = [initial_soc] * len(hppc_logs) if np.ndim(initial_soc) == 0 else list(initial_soc)
     known, report = {}, {}
@@ -196,7 +202,7 @@ def fit_overpotential(cell: Any, hppc_logs: Sequence, initial_soc: float | Seque
         k = int(np.argmin(np.abs(c.temperature_degC - tm)))
         if abs(c.temperature_degC[k] - tm) > match_K:
             raise ValueError(f"fit_overpotential: HPPC at {tm:.1f} degC has no temperature breakpoint within {match_K} K")
-        rows = pulse_rows(cell, log, float(z0), select)
+        rows = pulse_rows(cell, log, float(z0), select, direction)
         ref, rms, rms_lin = fit_reference_current(rows)
         t_bp = float(c.temperature_degC[k])
         known[t_bp] = ref

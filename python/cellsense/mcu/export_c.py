@@ -165,14 +165,20 @@ def _power_config_function(cell: Cell, symbol: str, derating) -> str:
         lines.append(f"  config->derating_charge_factor[{k}] = {c_float(c)};")
     over = cell_overpotential(cell)
     lines.append(f"  config->overpotential_count = {len(over)};")
-    for k, (t, a) in enumerate(over):
-        lines.append(f"  config->overpotential_temperature_degC[{k}] = {c_float(t)};")
-        lines.append(f"  config->overpotential_current_A[{k}] = {c_float(a)};")
+    for k, row in enumerate(over):
+        lines.append(f"  config->overpotential_temperature_degC[{k}] = {c_float(row[0])};")
+        lines.append(f"  config->overpotential_current_A[{k}] = {c_float(row[1])};")
+        if len(row) > 2:
+            lines.append(f"  config->overpotential_charge_current_A[{k}] = {c_float(row[2])};")
     trans = cell_transport(cell)
     lines.append(f"  config->transport_count = {len(trans)};")
-    for k, (z, a) in enumerate(trans):
-        lines.append(f"  config->transport_soc[{k}] = {c_float(z)};")
-        lines.append(f"  config->transport_limit_A_sqrt_s[{k}] = {c_float(a)};")
+    for k, row in enumerate(trans):
+        lines.append(f"  config->transport_soc[{k}] = {c_float(row[0])};")
+        lines.append(f"  config->transport_limit_A_sqrt_s[{k}] = {c_float(row[1])};")
+        lines.append(f"  config->transport_slope_sqrt_s[{k}] = {c_float(row[2])};")
+        if len(row) > 3:
+            lines.append(f"  config->transport_charge_limit_A_sqrt_s[{k}] = {c_float(row[3])};")
+            lines.append(f"  config->transport_charge_slope_sqrt_s[{k}] = {c_float(row[4])};")
     body = "\n".join(lines)
     return f"""/* The state of power's settings that cellsense.estimators.power.PowerSettings() gives this cell by default
  * (cs_power_limits, docs/power.md): the cell's cut-offs, the identified current range as the two ratings, SOC
@@ -254,8 +260,10 @@ def _overpotential_macros(cell: Cell, sym: str) -> str:
             " * the rows into cs_power_config.overpotential_temperature_degC / .overpotential_current_A and set\n"
             f" * .overpotential_count (0: none in the cell file). */\n#define {sym}_OVERPOTENTIAL_COUNT {len(rows)}\n")
     if rows:
-        text += (f"#define {sym}_OVERPOTENTIAL_TEMPERATURE_DEGC {{{', '.join(c_float(t) for t, _ in rows)}}}\n"
-                 f"#define {sym}_OVERPOTENTIAL_CURRENT_A {{{', '.join(c_float(a) for _, a in rows)}}}\n")
+        text += (f"#define {sym}_OVERPOTENTIAL_TEMPERATURE_DEGC {{{', '.join(c_float(r[0]) for r in rows)}}}\n"
+                 f"#define {sym}_OVERPOTENTIAL_CURRENT_A {{{', '.join(c_float(r[1]) for r in rows)}}}\n")
+        if len(rows[0]) > 2:
+            text += (f"#define {sym}_OVERPOTENTIAL_CHARGE_CURRENT_A {{{', '.join(c_float(r[2]) for r in rows)}}}\n")
     return text
 
 

@@ -83,3 +83,21 @@ def test_measured_limit_and_the_held_out_levels():
     assert measured_limit(log.current_A, log.voltage_V, sets[0], 1.0) == (None, None)  # beyond reach
     sel = unmeasured_levels(vmin)
     assert not sel(0, sets[0], log) and sel(0, sets[0][:2], log)
+
+
+def test_pulse_sets_takes_one_direction():
+    """pulse_sets finds the discharge pulses by default and the charge pulses with direction -1 (the charge column's
+    fit, fit_overpotential(..., direction=-1))."""
+    import numpy as np
+
+    from cellsense.fit.overpotential import pulse_sets
+
+    t = np.arange(0.0, 400.0)
+    i = np.zeros_like(t)
+    i[10:20] = 5.0
+    i[100:110] = -5.0
+    i[200:210] = 10.0
+    soc = np.full_like(t, 0.5)
+    dis = [p for s in pulse_sets(t, i, soc) for p in s]
+    chg = [p for s in pulse_sets(t, i, soc, direction=-1) for p in s]
+    assert dis == [(10, 19), (200, 209)] and chg == [(100, 109)]

@@ -90,6 +90,10 @@ enum class PowerConfigIssue : std::uint8_t {
   kTransportCount = 15,            ///< transport_count outside [0, kMaxTransportPoints]
   kTransportSoc = 16,              ///< a transport SOC breakpoint outside [-0.5, 1.5], or not strictly increasing
   kTransportLimit = 17,            ///< a transport limit outside (0, 1e7] A s^0.5
+  kTransportSlope = 18,            ///< a transport slope outside [-100, 100] s^0.5
+  kOverpotentialChargeCurrent = 19,  ///< a charge reference current outside [1e-3, 1e6] A (or 0 at every breakpoint)
+  kTransportCharge = 20,             ///< a charge transport limit outside (0, 1e7] A s^0.5 (or 0 at every breakpoint),
+                                     ///< or its slope outside [-100, 100] s^0.5
 };
 
 /// Most breakpoints of a PowerConfig's temperature derating table.
@@ -121,6 +125,9 @@ constexpr const char* power_config_field(PowerConfigIssue i) {
     case PowerConfigIssue::kTransportCount: return "transport_count";
     case PowerConfigIssue::kTransportSoc: return "transport_soc";
     case PowerConfigIssue::kTransportLimit: return "transport_limit_A_sqrt_s";
+    case PowerConfigIssue::kTransportSlope: return "transport_slope_sqrt_s";
+    case PowerConfigIssue::kOverpotentialChargeCurrent: return "overpotential_charge_current_A";
+    case PowerConfigIssue::kTransportCharge: return "transport_charge_limit_A_sqrt_s/transport_charge_slope_sqrt_s";
   }
   return "unknown";
 }
@@ -151,6 +158,13 @@ constexpr const char* power_config_message(PowerConfigIssue i) {
     case PowerConfigIssue::kTransportSoc: return "transport_soc must be strictly increasing, each in [-0.5, 1.5]";
     case PowerConfigIssue::kTransportLimit:
       return "transport_limit_A_sqrt_s must be in (0, 1e7] A s^0.5 at every breakpoint";
+    case PowerConfigIssue::kTransportSlope:
+      return "transport_slope_sqrt_s must be in [-100, 100] s^0.5 at every breakpoint";
+    case PowerConfigIssue::kOverpotentialChargeCurrent:
+      return "overpotential_charge_current_A must be 0 at every breakpoint (charge linear) or in [1e-3, 1e6] A at every one";
+    case PowerConfigIssue::kTransportCharge:
+      return "transport_charge_limit_A_sqrt_s must be 0 at every breakpoint (no charge cap) or in (0, 1e7] A s^0.5 at "
+             "every one, transport_charge_slope_sqrt_s in [-100, 100] s^0.5 (0 without the cap)";
   }
   return "unknown";
 }
@@ -184,16 +198,26 @@ struct PowerConfig {
   int overpotential_count = 0;
   T overpotential_temperature_degC[kMaxOverpotentialPoints] = {};  ///< breakpoints (degC), strictly increasing
   T overpotential_current_A[kMaxOverpotentialPoints] = {};         ///< I_ref at each breakpoint (A), [1e-3, 1e6]
+  /// I_ref of the charge direction at each breakpoint (A), [1e-3, 1e6]; 0 at every breakpoint (default): the charge
+  /// limits keep R i (a table identified on discharge pulses only must not raise a charge limit: plating)
+  T overpotential_charge_current_A[kMaxOverpotentialPoints] = {};
   /// Transport limit of the discharge current (docs/power.md "Transport limit"): a constant current i drives the
   /// cell to its cut-off once the concentration at the particle and electrolyte interfaces is exhausted, at a time t
   /// with i sqrt(t) = K (Sand's law of semi-infinite diffusion: Sand, Phil. Mag. 1 (1901) 45; Bard & Faulkner,
-  /// "Electrochemical Methods", 2nd ed., 2001, eq. 8.2.14), so over a horizon H the discharge current is at most
-  /// K(SOC) / sqrt(H), K piecewise-linear in the horizon's start SOC between the breakpoints and held beyond them (a
-  /// cell file's "Transport limit [SOC, A.s^0.5]", identified from constant-current pulses to the cut-off). The
-  /// linear model has no such limit: its 30 s limit at high rates was 20-57 % above the DFN's. 0 (default): none.
+  /// "Electrochemical Methods", 2nd ed., 2001, eq. 8.2.14). K grows a little with the current (the ohmic drop brings
+  /// the cut-off earlier at lower currents): i sqrt(t) = K0 + c i, so over a horizon H the discharge current is at
+  /// most K0 / (sqrt(H) - c) (none where sqrt(H) <= c), K0 and c piecewise-linear in the horizon's start SOC between
+  /// the breakpoints and held beyond them (a cell file's "Transport limit [SOC, A.s^0.5, s^0.5]", identified from
+  /// constant-current pulses to the cut-off). The linear model has no such limit: its 30 s limit at high rates was
+  /// 20-57 % above the DFN's. 0 (default): none.
   int transport_count = 0;
   T transport_soc[kMaxTransportPoints] = {};             ///< SOC breakpoints, strictly increasing, [-0.5, 1.5]
-  T transport_limit_A_sqrt_s[kMaxTransportPoints] = {};  ///< K at each breakpoint (A s^0.5), (0, 1e7]
+  T transport_limit_A_sqrt_s[kMaxTransportPoints] = {};  ///< K0 at each breakpoint (A s^0.5), (0, 1e7]
+  T transport_slope_sqrt_s[kMaxTransportPoints] = {};    ///< c at each breakpoint (s^0.5), [-100, 100]
+  /// The charge direction's K0 and c at the same SOC breakpoints (charge pulses from rest to the upper cut-off); 0 at
+  /// every breakpoint (default): no charge cap
+  T transport_charge_limit_A_sqrt_s[kMaxTransportPoints] = {};
+  T transport_charge_slope_sqrt_s[kMaxTransportPoints] = {};
 
   /// The first setting out of range, kOk if none (NaN fails every bound).
   PowerConfigIssue check() const {
@@ -231,14 +255,40 @@ struct PowerConfig {
       const T a = transport_limit_A_sqrt_s[k];
       if (!(a > T(0) && a <= T(1.0e7))) { return PowerConfigIssue::kTransportLimit; }
     }
+    for (int k = 0; k < transport_count; ++k) {
+      const T c = transport_slope_sqrt_s[k];
+      if (!(c >= T(-100) && c <= T(100))) { return PowerConfigIssue::kTransportSlope; }
+    }
+    // the charge columns: all zeros (no charge cap; exactly 0, NaN is not) or every K0 in range, decided by the first
+    const bool charge = transport_count > 0 && transport_charge_limit_A_sqrt_s[0] > T(0);
+    for (int k = 0; k < transport_count; ++k) {
+      const T a = transport_charge_limit_A_sqrt_s[k];
+      const T c = transport_charge_slope_sqrt_s[k];
+      const bool ok = charge ? (a > T(0) && a <= T(1.0e7) && c >= T(-100) && c <= T(100))
+                             : (a >= T(0) && a <= T(0) && c >= T(0) && c <= T(0));
+      if (!ok) { return PowerConfigIssue::kTransportCharge; }
+    }
     return PowerConfigIssue::kOk;
   }
 
-  /// The transport limit of the discharge current over a horizon of h_s from SOC `soc` (A): K(soc) / sqrt(h_s)
-  /// (Sand's law, above); 3e38 (none) without the table. sqrt is IEEE correctly rounded (no libm transcendental).
+  /// The transport limit of the discharge current over a horizon of h_s from SOC `soc` (A): K0(soc) / (sqrt(h_s) -
+  /// c(soc)) (Sand's law with its current term, above); 3e38 (none) without the table or where sqrt(h_s) <= c. sqrt
+  /// is IEEE correctly rounded (no libm transcendental).
   T transport_cap_A(T soc, T h_s) const {
     if (transport_count == 0) { return T(3.0e38); }
-    return table_at(transport_soc, transport_limit_A_sqrt_s, transport_count, soc) / std::sqrt(h_s);
+    return sand_cap(transport_limit_A_sqrt_s, transport_slope_sqrt_s, soc, h_s);
+  }
+  /// The same for the charge direction (A, magnitude): its own K0 and c; 3e38 (none) without the charge columns.
+  T transport_charge_cap_A(T soc, T h_s) const {
+    if (transport_count == 0 || !(transport_charge_limit_A_sqrt_s[0] > T(0))) { return T(3.0e38); }
+    return sand_cap(transport_charge_limit_A_sqrt_s, transport_charge_slope_sqrt_s, soc, h_s);
+  }
+  /// K0(soc) / (sqrt(h_s) - c(soc)) from one pair of columns over transport_soc; 3e38 where sqrt(h_s) <= c.
+  T sand_cap(const T (&k0)[kMaxTransportPoints], const T (&c)[kMaxTransportPoints], T soc, T h_s) const {
+    const T d = std::sqrt(h_s) - table_at(transport_soc, c, transport_count, soc);
+    if (!(d > T(0))) { return T(3.0e38); }
+    const T cap = table_at(transport_soc, k0, transport_count, soc) / d;
+    return cap < T(3.0e38) ? cap : T(3.0e38);
   }
 
   /// The overpotential table's rules (check()): only the first overpotential_count entries are read.
@@ -250,7 +300,22 @@ struct PowerConfig {
       const T a = overpotential_current_A[k];
       if (!(a >= T(1.0e-3) && a <= T(1.0e6))) { return PowerConfigIssue::kOverpotentialCurrent; }
     }
+    // the charge column is all zeros (off; exactly 0, NaN is not) or all in range, decided by its first entry
+    const bool charge = overpotential_count > 0 && overpotential_charge_current_A[0] > T(0);
+    for (int k = 0; k < overpotential_count; ++k) {
+      const T a = overpotential_charge_current_A[k];
+      if (charge ? !(a >= T(1.0e-3) && a <= T(1.0e6)) : !(a >= T(0) && a <= T(0))) {
+        return PowerConfigIssue::kOverpotentialChargeCurrent;
+      }
+    }
     return PowerConfigIssue::kOk;
+  }
+
+  /// I_ref of the charge direction at the cell temperature (A); 0 without a charge table (the charge keeps R i).
+  T overpotential_charge_reference_A(T temperature_degC) const {
+    if (overpotential_count == 0 || !(overpotential_charge_current_A[0] > T(0))) { return T(0); }
+    return table_at(overpotential_temperature_degC, overpotential_charge_current_A, overpotential_count,
+                    temperature_degC);
   }
 
   /// Which rule of a table's breakpoints is broken (check_breakpoints).
@@ -451,10 +516,11 @@ template <class EstimatorT>
 Predictor<EstimatorT> predictor(const EstimatorT& est, typename EstimatorT::T temperature_degC,
                                 const PowerConfig<typename EstimatorT::T>& cfg, typename EstimatorT::T dir) {
   using Idx = typename EstimatorT::Model::Idx;
-  // the overpotential table on discharge only: it is identified on discharge pulses (the HPPC has no charge
-  // pulses), and a charge limit raised by an unvalidated fall of the resistance could plate a cold cell
+  // the charge direction has its own I_ref (0 unless identified on charge pulses: a charge limit raised by an
+  // unvalidated fall of the resistance could plate a cold cell)
   Predictor<EstimatorT> p{est, est.state(), temperature_degC, cfg.horizon_s, cfg.voltage_sigma_k,
-                          dir > typename EstimatorT::T(0) ? cfg.overpotential_reference_A(temperature_degC) : typename EstimatorT::T(0)};
+                          dir > typename EstimatorT::T(0) ? cfg.overpotential_reference_A(temperature_degC)
+                                                          : cfg.overpotential_charge_reference_A(temperature_degC)};
   p.x(Idx::soc, 0) = p.x(Idx::soc, 0) - dir * cfg.soc_sigma_k * est.soc_sigma();
   return p;
 }
@@ -508,17 +574,17 @@ void limit_one(const Predictor<EstimatorT>& p, typename EstimatorT::T dir, typen
   by = soc_bound && !volt_bound ? LimitedBy::kSoc : LimitedBy::kVoltage;
 }
 
-/// The discharge current a direction's solve may not exceed (A): the derated rating, or the transport limit
-/// K(z0) / sqrt(H) from the horizon's start SOC z0 where that is lower (then `transport` is set, and a limit that
-/// ends at it is LimitedBy::kTransport: transport_bound()).
+/// The current a direction's solve may not exceed (A, magnitude): the derated rating, or that direction's transport
+/// limit K0(z0) / (sqrt(H) - c(z0)) from the horizon's start SOC z0 where that is lower (then `transport` is set, and
+/// a limit that ends at it is LimitedBy::kTransport: transport_bound()). dir +1: discharge, -1: charge.
 template <typename T>
-T discharge_ceiling_A(const PowerConfig<T>& c, T rating_A, T soc_start, T horizon_s, bool& transport) {
-  const T cap = c.transport_cap_A(soc_start, horizon_s);
+T ceiling_A(const PowerConfig<T>& c, T dir, T rating_A, T soc_start, T horizon_s, bool& transport) {
+  const T cap = dir > T(0) ? c.transport_cap_A(soc_start, horizon_s) : c.transport_charge_cap_A(soc_start, horizon_s);
   transport = cap < rating_A;
   return transport ? cap : rating_A;
 }
 
-/// A discharge limit that ended at its ceiling (kCurrent) is the transport limit's when that was the ceiling.
+/// A limit that ended at its ceiling (kCurrent) is the transport limit's when that was the ceiling.
 inline LimitedBy transport_bound(LimitedBy by, bool transport) {
   return transport && by == LimitedBy::kCurrent ? LimitedBy::kTransport : by;
 }
@@ -543,12 +609,14 @@ void limits_bisection(const EstimatorT& est, typename EstimatorT::T temperature_
   const Predictor<EstimatorT> dis = predictor(est, temperature_degC, cfg, T(1));
   const Predictor<EstimatorT> chg = predictor(est, temperature_degC, cfg, T(-1));
   bool transport = false;
-  const T i_dis = discharge_ceiling_A(cfg, cfg.discharge_rating_A(temperature_degC), dis.x(Idx::soc, 0), cfg.horizon_s,
-                                      transport);
+  const T i_dis = ceiling_A(cfg, T(1), cfg.discharge_rating_A(temperature_degC), dis.x(Idx::soc, 0), cfg.horizon_s,
+                            transport);
   limit_one(dis, T(1), i_dis, cfg, r.discharge_current_A, r.discharge_voltage_V, r.discharge_limited_by);
   r.discharge_limited_by = transport_bound(r.discharge_limited_by, transport);
-  limit_one(chg, T(-1), cfg.charge_rating_A(temperature_degC), cfg, r.charge_current_A, r.charge_voltage_V,
-            r.charge_limited_by);
+  const T i_chg = ceiling_A(cfg, T(-1), cfg.charge_rating_A(temperature_degC), chg.x(Idx::soc, 0), cfg.horizon_s,
+                            transport);
+  limit_one(chg, T(-1), i_chg, cfg, r.charge_current_A, r.charge_voltage_V, r.charge_limited_by);
+  r.charge_limited_by = transport_bound(r.charge_limited_by, transport);
 }
 
 /// Whether the model has the ECM's structure the direct solve uses (model/ecm.hpp, pack/pack.hpp's scaled cell):
@@ -664,9 +732,10 @@ EcmHorizon<EstimatorT> ecm_horizon(const EstimatorT& est, typename EstimatorT::T
   const auto& m = est.model();
   typename EstimatorT::State x = est.state();
   x(Idx::soc, 0) = x(Idx::soc, 0) - dir * cfg.soc_sigma_k * est.soc_sigma();
-  // the overpotential table on discharge only (as predictor())
-  const typename EstimatorT::T i_ref_A =
-      dir > typename EstimatorT::T(0) ? cfg.overpotential_reference_A(temperature_degC) : typename EstimatorT::T(0);
+  // each direction's own I_ref (as predictor())
+  const typename EstimatorT::T i_ref_A = dir > typename EstimatorT::T(0)
+                                             ? cfg.overpotential_reference_A(temperature_degC)
+                                             : cfg.overpotential_charge_reference_A(temperature_degC);
   // the discharge start (z - k sigma) is never above the charge start (z + k sigma): not below it is the same
   if (same != nullptr && !(same->x(Idx::soc, 0) < x(Idx::soc, 0))) {
     return EcmHorizon<EstimatorT>{est, x, same->s, same->mp0, dir, cfg.voltage_sigma_k, i_ref_A};
@@ -859,12 +928,14 @@ PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperatu
         detail::ecm_horizon<EstimatorT>(est, temperature_degC, cfg, T(1), nullptr, cfg.horizon_s);
     detail::EcmHorizon<EstimatorT> chg = detail::ecm_horizon(est, temperature_degC, cfg, T(-1), &dis, cfg.horizon_s);
     bool transport = false;
-    const T i_dis = detail::discharge_ceiling_A(cfg, cfg.discharge_rating_A(temperature_degC),
-                                                dis.x(EstimatorT::Model::Idx::soc, 0), cfg.horizon_s, transport);
+    const T i_dis = detail::ceiling_A(cfg, T(1), cfg.discharge_rating_A(temperature_degC),
+                                      dis.x(EstimatorT::Model::Idx::soc, 0), cfg.horizon_s, transport);
     detail::limit_direct(dis, i_dis, cfg, r.discharge_current_A, r.discharge_voltage_V, r.discharge_limited_by);
     r.discharge_limited_by = detail::transport_bound(r.discharge_limited_by, transport);
-    detail::limit_direct(chg, cfg.charge_rating_A(temperature_degC), cfg, r.charge_current_A, r.charge_voltage_V,
-                         r.charge_limited_by);
+    const T i_chg = detail::ceiling_A(cfg, T(-1), cfg.charge_rating_A(temperature_degC),
+                                      chg.x(EstimatorT::Model::Idx::soc, 0), cfg.horizon_s, transport);
+    detail::limit_direct(chg, i_chg, cfg, r.charge_current_A, r.charge_voltage_V, r.charge_limited_by);
+    r.charge_limited_by = detail::transport_bound(r.charge_limited_by, transport);
   } else {
     detail::limits_bisection(est, temperature_degC, cfg, r);
   }
@@ -908,22 +979,24 @@ void direct_horizons(const EstimatorT& est, typename EstimatorT::T temperature_d
   EcmHorizon<EstimatorT>& dis = h.dis;
   EcmHorizon<EstimatorT>& chg = h.chg;
   const T rating_dis = c.discharge_rating_A(temperature_degC);
-  const T i_chg = c.charge_rating_A(temperature_degC);
+  const T rating_chg = c.charge_rating_A(temperature_degC);
   for (int k = 0; k < n_horizons; ++k) {
     // the solve reads c's windows, ratings and sigma factors, not its horizon_s
     if (k > 0) { h.set_horizon(horizons_s[k]); }
     bool transport = false;
-    const T i_dis = discharge_ceiling_A(c, rating_dis, dis.x(EstimatorT::Model::Idx::soc, 0), horizons_s[k], transport);
+    const T i_dis = ceiling_A(c, T(1), rating_dis, dis.x(EstimatorT::Model::Idx::soc, 0), horizons_s[k], transport);
     if (screen != nullptr && not_below(dis, i_dis, screen[2 * k], c)) {
       r[k].discharge_current_A = T(3.0e38);
     } else {
       limit_direct(dis, i_dis, c, r[k].discharge_current_A, r[k].discharge_voltage_V, r[k].discharge_limited_by);
       r[k].discharge_limited_by = transport_bound(r[k].discharge_limited_by, transport);
     }
+    const T i_chg = ceiling_A(c, T(-1), rating_chg, chg.x(EstimatorT::Model::Idx::soc, 0), horizons_s[k], transport);
     if (screen != nullptr && not_below(chg, i_chg, screen[2 * k + 1], c)) {
       r[k].charge_current_A = T(3.0e38);
     } else {
       limit_direct(chg, i_chg, c, r[k].charge_current_A, r[k].charge_voltage_V, r[k].charge_limited_by);
+      r[k].charge_limited_by = transport_bound(r[k].charge_limited_by, transport);
     }
   }
 }
