@@ -95,7 +95,8 @@ def test_the_weakest_cell_limits_the_string():
     res = estimate_pack_power(PackEstimator(spec, dtype="float64"), log, ps, initial_soc=soc0)
     assert (res.discharge_cell[:, 0] == 2).all()
     assert (res.charge_cell[:, 0] == 1).all()
-    assert set(res.discharge_limited_by[:, 0].tolist()) <= {0, 1}  # voltage or SOC: not the rating
+    # voltage, SOC or the cell's own transport limit (4: K(SOC), lowest at the lowest SOC): not the rating
+    assert set(res.discharge_limited_by[:, 0].tolist()) <= {0, 1, 4}
     s = res.summary([f"v{k + 1}" for k in range(4)])[0]
     assert s["discharge"]["cell_label"] == "v3" and s["discharge"]["cell_fraction"] == 1.0
     assert s["charge"]["cell"] == 1 and s["discharge"]["rating_fraction"] == 0.0
