@@ -1307,6 +1307,78 @@ void test_transport(const char* name) {
   }
   CHECK_CTX(std::strncmp(power::power_config_field(power::PowerConfigIssue::kTransportCharge), "transport_charge", 16) == 0,
             name);
+  {  // more of the charge columns' and the charge overpotential's rules, each branch refused, named
+    auto k = cfg;
+    k.transport_charge_limit_A_sqrt_s[0] = T(2);
+    k.transport_charge_limit_A_sqrt_s[1] = T(5);
+    const T bad_k0[] = {T(2e7), T(-1)};
+    for (T v : bad_k0) {
+      auto b = k;
+      b.transport_charge_limit_A_sqrt_s[1] = v;
+      CHECK_CTX(b.check() == power::PowerConfigIssue::kTransportCharge, name);
+    }
+    const T bad_c[] = {T(-101), T(101)};
+    for (T v : bad_c) {
+      auto b = k;
+      b.transport_charge_slope_sqrt_s[1] = v;
+      CHECK_CTX(b.check() == power::PowerConfigIssue::kTransportCharge, name);
+    }
+    auto b = cfg;  // zero mode (the first entry 0): a negative or a positive later entry, a negative slope are not zero
+    b.transport_charge_limit_A_sqrt_s[1] = T(-1);
+    CHECK_CTX(b.check() == power::PowerConfigIssue::kTransportCharge, name);
+    b.transport_charge_limit_A_sqrt_s[1] = T(5);
+    CHECK_CTX(b.check() == power::PowerConfigIssue::kTransportCharge, name);
+    b = cfg;
+    b.transport_charge_slope_sqrt_s[1] = T(-0.5);
+    CHECK_CTX(b.check() == power::PowerConfigIssue::kTransportCharge, name);
+    auto o = cfg;
+    o.overpotential_count = 2;
+    o.overpotential_temperature_degC[0] = T(0);
+    o.overpotential_temperature_degC[1] = T(40);
+    o.overpotential_current_A[0] = T(5);
+    o.overpotential_current_A[1] = T(25);
+    o.overpotential_charge_current_A[0] = T(4);
+    o.overpotential_charge_current_A[1] = T(2e6);
+    CHECK_CTX(o.check() == power::PowerConfigIssue::kOverpotentialChargeCurrent, name);
+    o.overpotential_charge_current_A[0] = T(0);
+    o.overpotential_charge_current_A[1] = T(-1);
+    CHECK_CTX(o.check() == power::PowerConfigIssue::kOverpotentialChargeCurrent, name);
+    o.overpotential_charge_current_A[1] = T(4);  // zero mode: a later current is not zero
+    CHECK_CTX(o.check() == power::PowerConfigIssue::kOverpotentialChargeCurrent, name);
+  }
+  // every issue has a field and a message naming it; every LimitedBy a name
+  for (int v = 1; v <= static_cast<int>(power::PowerConfigIssue::kTransportCharge); ++v) {
+    const auto issue = static_cast<power::PowerConfigIssue>(v);
+    const char* field = power::power_config_field(issue);
+    const char* msg = power::power_config_message(issue);
+    char first[64] = {};
+    std::strncpy(first, field, sizeof first - 1);
+    if (char* slash = std::strchr(first, '/')) { *slash = 0; }
+    CHECK_CTX(std::strlen(field) > 0 && std::strcmp(field, "unknown") != 0 && std::strstr(msg, first) != nullptr, name);
+  }
+  CHECK_CTX(std::strcmp(power::power_config_message(power::PowerConfigIssue::kOk), "ok") == 0, name);
+  const char* names[] = {"voltage", "soc", "current", "none", "transport"};
+  for (int v = 0; v < 5; ++v) {
+    CHECK_CTX(std::strcmp(power::limited_by_name(static_cast<power::LimitedBy>(v)), names[v]) == 0, name);
+  }
+  {  // a transport ceiling above the voltage limit: the voltage binds, named "voltage", not "transport"
+    auto k = config<T>(T(10));
+    power::PowerLimits<T> lin{};
+    CHECK_CTX(power::power_limits(c.est, T(25), k, lin) == power::PowerStatus::kOk, name);
+    k.transport_count = 1;
+    k.transport_soc[0] = T(0.5);
+    k.transport_limit_A_sqrt_s[0] = T(1.5) * lin.discharge_current_A * std::sqrt(T(10));
+    power::PowerLimits<T> r{};
+    CHECK_CTX(power::power_limits(c.est, T(25), k, r) == power::PowerStatus::kOk, name);
+    CHECK_CTX(k.transport_cap_A(c.est.soc(), T(10)) < k.discharge_current_max_A, name);
+    // the same limit to the solves' resolution (their brackets start at different ceilings; float: the voltage's
+    // rounding over the cell's resistance, as in test_overpotential)
+    const double want = static_cast<double>(lin.discharge_current_A);
+    const double tol = (sizeof(T) == 4 ? 2e-5 : 1e-6) * want + (sizeof(T) == 4 ? 1e-4 : 5e-7);
+    CHECK_CTX(r.discharge_limited_by == power::LimitedBy::kVoltage &&
+                  std::fabs(static_cast<double>(r.discharge_current_A) - want) <= tol,
+              name);
+  }
   CHECK_CTX(std::strcmp(power::limited_by_name(power::LimitedBy::kTransport), "transport") == 0, name);
   // the rules, each refused by name (only the first transport_count entries are read)
   struct Bad {
