@@ -173,19 +173,10 @@ def main(argv=None):
     ap.add_argument("--overpotential-only", action="store_true",
                     help="only (re)identify the overpotential table of the existing --out file")
     args = ap.parse_args(argv)
-    if args.overpotential_only:
-        import json
-        data = json.loads(Path(args.out).read_text())
-        add_overpotential_table(data, args.model)
-        Path(args.out).write_text(json.dumps(data, indent=1) + "\n")
-        print(f"wrote {args.out}")
-        return 0
-    if args.transport_only:
-        import json
-        data = json.loads(Path(args.out).read_text())
-        add_transport_limit(data, args.model)
-        Path(args.out).write_text(json.dumps(data, indent=1) + "\n")
-        print(f"wrote {args.out}")
+    only = [f for flag, f in ((args.overpotential_only, add_overpotential_table), (args.transport_only, add_transport_limit))
+            if flag]
+    if only:
+        update_cell_file(args.out, args.model, *only)
         return 0
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="cellsense-chen2020-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -205,12 +196,19 @@ def main(argv=None):
                             f"cellsense fit: C/20 OCV test at 25 degC, HPPC at "
                             f"{', '.join(f'{T:g}' for T in TEMPERATURES_DEGC)} degC. "
                             f"Regenerate with scripts/make_chen2020_model.py."))
-    import json
-    data = json.loads(Path(args.out).read_text())
-    add_transport_limit(data, args.model)
-    Path(args.out).write_text(json.dumps(data, indent=1) + "\n")
-    print(f"wrote {args.out} (logs in {work})")
+    update_cell_file(args.out, args.model, add_overpotential_table, add_transport_limit)
+    print(f"(logs in {work})")
     return 0
+
+
+def update_cell_file(path, model_name: str, *steps) -> None:
+    """Run each step (data, model_name) on the cell file at `path` and write it back (the power limits' tables)."""
+    import json
+    data = json.loads(Path(path).read_text())
+    for step in steps:
+        step(data, model_name)
+    Path(path).write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {path}")
 
 
 def cell_version():
