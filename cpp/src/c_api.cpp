@@ -476,13 +476,27 @@ int cs_power_limits_horizons(const cs_estimator* est, float temperature_degC, co
   const Impl* impl = impl_of(est);
   if (impl == nullptr || config == nullptr || out == nullptr) { return CS_POWER_NOT_INITIALISED; }
   const cellsense::power::PowerConfig<float> c = power_config_of(*config);
-  cellsense::power::PowerLimits<float> r[cellsense::power::kMaxHorizons];  // filled by the core where it computes
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
-  const auto st = visit(*const_cast<Impl*>(impl), [&](const auto& e) {
-    return cellsense::power::power_limits_horizons(e, temperature_degC, c, horizons_s, static_cast<int>(n_horizons), r);
-  });
-  if (st != cellsense::power::PowerStatus::kOk) { return static_cast<int>(st); }
-  for (int32_t k = 0; k < n_horizons; ++k) { put_power_result(r[k], out[k]); }
+  if (horizons_s == nullptr || !(n_horizons >= 1 && n_horizons <= cellsense::power::kMaxHorizons)) {
+    return CS_POWER_BAD_CONFIG;  // the core's first refusal
+  }
+  // The horizons in chunks of 4 (the stack budget, CS-PLAT-003: 4 results on the stack, not 8). Each horizon's limits
+  // are its own (bit for bit power_limits() with that horizon), so the chunks give what one call would. The first
+  // chunk makes every refusal but a later horizon's, checked before anything is written: a refused call leaves `out`
+  // untouched, and a later chunk is not refused.
+  constexpr int32_t kChunk = 4;
+  cellsense::power::PowerLimits<float> r[kChunk];  // filled by the core where it computes
+  for (int32_t k0 = 0; k0 < n_horizons; k0 += kChunk) {
+    const int32_t n = n_horizons - k0 < kChunk ? n_horizons - k0 : kChunk;
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): read-only visitor
+    const auto st = visit(*const_cast<Impl*>(impl), [&](const auto& e) {
+      return cellsense::power::power_limits_horizons(e, temperature_degC, c, horizons_s + k0, static_cast<int>(n), r);
+    });
+    if (st != cellsense::power::PowerStatus::kOk) { return static_cast<int>(st); }
+    for (int32_t k = k0 + n; k0 == 0 && k < n_horizons; ++k) {  // the later chunks' horizons, as the core checks them
+      if (!(horizons_s[k] > 0.0f && horizons_s[k] <= 86400.0f)) { return CS_POWER_BAD_CONFIG; }
+    }
+    for (int32_t k = 0; k < n; ++k) { put_power_result(r[k], out[k0 + k]); }
+  }
   return CS_POWER_OK;
 }
 

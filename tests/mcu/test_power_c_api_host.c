@@ -89,8 +89,26 @@ static void run_filter(uint8_t filter) {
     EXPECT(cs_power_limits_horizons(NULL, 25.0f, &pc, hs, 3, mo) == CS_POWER_NOT_INITIALISED);
     EXPECT(cs_power_limits_horizons(&est, 25.0f, NULL, hs, 3, mo) == CS_POWER_NOT_INITIALISED);
     EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs, 3, NULL) == CS_POWER_NOT_INITIALISED);
+    /* a bad horizon in the second chunk of four (the C API computes the horizons four at a time): refused, nothing
+     * written */
+    static const float hs_bad_late[6] = {2.0f, 10.0f, 30.0f, 5.0f, 20.0f, 90000.0f};
+    EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs_bad_late, 6, mo) == CS_POWER_BAD_CONFIG);
     EXPECT(memcmp(mo, mk, sizeof mo) == 0);
     EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs, CS_POWER_MAX_HORIZONS, mo) == CS_POWER_OK);
+    /* eight horizons (two chunks): bit for bit the single calls, and nothing written past them */
+    static const float hs8[CS_POWER_MAX_HORIZONS] = {2.0f, 10.0f, 30.0f, 1.0f, 60.0f, 5.0f, 120.0f, 0.5f};
+    memcpy(mo, mk, sizeof mo);
+    EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs8, CS_POWER_MAX_HORIZONS, mo) == CS_POWER_OK);
+    for (int k = 0; k < CS_POWER_MAX_HORIZONS; ++k) {
+      cs_power_config h1 = pc;
+      cs_power_result one;
+      h1.horizon_s = hs8[k];
+      EXPECT(cs_power_limits(&est, 25.0f, &h1, &one) == CS_POWER_OK);
+      /* the fields, bit for bit (the struct's padding is whatever each buffer held) */
+      EXPECT(memcmp(&one.discharge_current_A, &mo[k].discharge_current_A, 6 * sizeof(float)) == 0);
+      EXPECT(one.discharge_limited_by == mo[k].discharge_limited_by && one.charge_limited_by == mo[k].charge_limited_by);
+    }
+    EXPECT(memcmp(&mo[CS_POWER_MAX_HORIZONS], &mk[CS_POWER_MAX_HORIZONS], sizeof mo[0]) == 0);
   }
   /* energy and times */
   cs_energy_result e, e_hi;
