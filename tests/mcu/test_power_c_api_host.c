@@ -93,6 +93,8 @@ static void run_filter(uint8_t filter) {
      * written */
     static const float hs_bad_late[6] = {2.0f, 10.0f, 30.0f, 5.0f, 20.0f, 90000.0f};
     EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs_bad_late, 6, mo) == CS_POWER_BAD_CONFIG);
+    static const float hs_zero_late[5] = {2.0f, 10.0f, 30.0f, 5.0f, 0.0f};
+    EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs_zero_late, 5, mo) == CS_POWER_BAD_CONFIG);
     EXPECT(memcmp(mo, mk, sizeof mo) == 0);
     EXPECT(cs_power_limits_horizons(&est, 25.0f, &pc, hs, CS_POWER_MAX_HORIZONS, mo) == CS_POWER_OK);
     /* eight horizons (two chunks): bit for bit the single calls, and nothing written past them */
