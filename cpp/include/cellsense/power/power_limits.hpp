@@ -575,18 +575,17 @@ void limit_one(const Predictor<EstimatorT>& p, typename EstimatorT::T dir, typen
 }
 
 /// The current a direction's solve may not exceed (A, magnitude): the derated rating, or that direction's transport
-/// limit K0(z0) / (sqrt(H) - c(z0)) from the horizon's start SOC z0 where that is lower (then `transport` is set, and
-/// a limit that ends at it is LimitedBy::kTransport: transport_bound()). dir +1: discharge, -1: charge.
+/// limit K0(z0) / (sqrt(H) - c(z0)) from the horizon's start SOC z0 where that is lower. dir +1: discharge, -1: charge.
 template <typename T>
-T ceiling_A(const PowerConfig<T>& c, T dir, T rating_A, T soc_start, T horizon_s, bool& transport) {
+T ceiling_A(const PowerConfig<T>& c, T dir, T rating_A, T soc_start, T horizon_s) {
   const T cap = dir > T(0) ? c.transport_cap_A(soc_start, horizon_s) : c.transport_charge_cap_A(soc_start, horizon_s);
-  transport = cap < rating_A;
-  return transport ? cap : rating_A;
+  return cap < rating_A ? cap : rating_A;
 }
 
-/// A limit that ended at its ceiling (kCurrent) is the transport limit's when that was the ceiling.
-inline LimitedBy transport_bound(LimitedBy by, bool transport) {
-  return transport && by == LimitedBy::kCurrent ? LimitedBy::kTransport : by;
+/// A limit that ended at its ceiling (kCurrent) is the transport limit's when the ceiling was below the rating.
+template <typename T>
+LimitedBy transport_bound(LimitedBy by, T ceiling_A, T rating_A) {
+  return by == LimitedBy::kCurrent && ceiling_A < rating_A ? LimitedBy::kTransport : by;
 }
 
 /// Why power_limits() refuses (kOk: it computes).
@@ -608,15 +607,14 @@ void limits_bisection(const EstimatorT& est, typename EstimatorT::T temperature_
   using Idx = typename EstimatorT::Model::Idx;
   const Predictor<EstimatorT> dis = predictor(est, temperature_degC, cfg, T(1));
   const Predictor<EstimatorT> chg = predictor(est, temperature_degC, cfg, T(-1));
-  bool transport = false;
-  const T i_dis = ceiling_A(cfg, T(1), cfg.discharge_rating_A(temperature_degC), dis.x(Idx::soc, 0), cfg.horizon_s,
-                            transport);
+  const T rating_dis = cfg.discharge_rating_A(temperature_degC);
+  const T i_dis = ceiling_A(cfg, T(1), rating_dis, dis.x(Idx::soc, 0), cfg.horizon_s);
   limit_one(dis, T(1), i_dis, cfg, r.discharge_current_A, r.discharge_voltage_V, r.discharge_limited_by);
-  r.discharge_limited_by = transport_bound(r.discharge_limited_by, transport);
-  const T i_chg = ceiling_A(cfg, T(-1), cfg.charge_rating_A(temperature_degC), chg.x(Idx::soc, 0), cfg.horizon_s,
-                            transport);
+  r.discharge_limited_by = transport_bound(r.discharge_limited_by, i_dis, rating_dis);
+  const T rating_chg = cfg.charge_rating_A(temperature_degC);
+  const T i_chg = ceiling_A(cfg, T(-1), rating_chg, chg.x(Idx::soc, 0), cfg.horizon_s);
   limit_one(chg, T(-1), i_chg, cfg, r.charge_current_A, r.charge_voltage_V, r.charge_limited_by);
-  r.charge_limited_by = transport_bound(r.charge_limited_by, transport);
+  r.charge_limited_by = transport_bound(r.charge_limited_by, i_chg, rating_chg);
 }
 
 /// Whether the model has the ECM's structure the direct solve uses (model/ecm.hpp, pack/pack.hpp's scaled cell):
@@ -927,15 +925,14 @@ PowerStatus power_limits(const EstimatorT& est, typename EstimatorT::T temperatu
     detail::EcmHorizon<EstimatorT> dis =
         detail::ecm_horizon<EstimatorT>(est, temperature_degC, cfg, T(1), nullptr, cfg.horizon_s);
     detail::EcmHorizon<EstimatorT> chg = detail::ecm_horizon(est, temperature_degC, cfg, T(-1), &dis, cfg.horizon_s);
-    bool transport = false;
-    const T i_dis = detail::ceiling_A(cfg, T(1), cfg.discharge_rating_A(temperature_degC),
-                                      dis.x(EstimatorT::Model::Idx::soc, 0), cfg.horizon_s, transport);
+    const T rating_dis = cfg.discharge_rating_A(temperature_degC);
+    const T i_dis = detail::ceiling_A(cfg, T(1), rating_dis, dis.x(EstimatorT::Model::Idx::soc, 0), cfg.horizon_s);
     detail::limit_direct(dis, i_dis, cfg, r.discharge_current_A, r.discharge_voltage_V, r.discharge_limited_by);
-    r.discharge_limited_by = detail::transport_bound(r.discharge_limited_by, transport);
-    const T i_chg = detail::ceiling_A(cfg, T(-1), cfg.charge_rating_A(temperature_degC),
-                                      chg.x(EstimatorT::Model::Idx::soc, 0), cfg.horizon_s, transport);
+    r.discharge_limited_by = detail::transport_bound(r.discharge_limited_by, i_dis, rating_dis);
+    const T rating_chg = cfg.charge_rating_A(temperature_degC);
+    const T i_chg = detail::ceiling_A(cfg, T(-1), rating_chg, chg.x(EstimatorT::Model::Idx::soc, 0), cfg.horizon_s);
     detail::limit_direct(chg, i_chg, cfg, r.charge_current_A, r.charge_voltage_V, r.charge_limited_by);
-    r.charge_limited_by = detail::transport_bound(r.charge_limited_by, transport);
+    r.charge_limited_by = detail::transport_bound(r.charge_limited_by, i_chg, rating_chg);
   } else {
     detail::limits_bisection(est, temperature_degC, cfg, r);
   }
@@ -983,20 +980,19 @@ void direct_horizons(const EstimatorT& est, typename EstimatorT::T temperature_d
   for (int k = 0; k < n_horizons; ++k) {
     // the solve reads c's windows, ratings and sigma factors, not its horizon_s
     if (k > 0) { h.set_horizon(horizons_s[k]); }
-    bool transport = false;
-    const T i_dis = ceiling_A(c, T(1), rating_dis, dis.x(EstimatorT::Model::Idx::soc, 0), horizons_s[k], transport);
+    const T i_dis = ceiling_A(c, T(1), rating_dis, dis.x(EstimatorT::Model::Idx::soc, 0), horizons_s[k]);
     if (screen != nullptr && not_below(dis, i_dis, screen[2 * k], c)) {
       r[k].discharge_current_A = T(3.0e38);
     } else {
       limit_direct(dis, i_dis, c, r[k].discharge_current_A, r[k].discharge_voltage_V, r[k].discharge_limited_by);
-      r[k].discharge_limited_by = transport_bound(r[k].discharge_limited_by, transport);
+      r[k].discharge_limited_by = transport_bound(r[k].discharge_limited_by, i_dis, rating_dis);
     }
-    const T i_chg = ceiling_A(c, T(-1), rating_chg, chg.x(EstimatorT::Model::Idx::soc, 0), horizons_s[k], transport);
+    const T i_chg = ceiling_A(c, T(-1), rating_chg, chg.x(EstimatorT::Model::Idx::soc, 0), horizons_s[k]);
     if (screen != nullptr && not_below(chg, i_chg, screen[2 * k + 1], c)) {
       r[k].charge_current_A = T(3.0e38);
     } else {
       limit_direct(chg, i_chg, c, r[k].charge_current_A, r[k].charge_voltage_V, r[k].charge_limited_by);
-      r[k].charge_limited_by = transport_bound(r[k].charge_limited_by, transport);
+      r[k].charge_limited_by = transport_bound(r[k].charge_limited_by, i_chg, rating_chg);
     }
   }
 }
