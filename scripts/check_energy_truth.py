@@ -100,12 +100,7 @@ def main(argv) -> int:
         for target in (float(x) for x in a.socs.split(",")):
             t0 = time.time()
             model, pv, sol = cpt.solve_history(T, target + dq, cur)
-            t_all = np.asarray(sol.t, float)
-            keep = (np.abs(t_all - np.round(t_all)) < 1e-7) & np.r_[True, np.diff(t_all) > 0]  # the 1 s grid
-            t = t_all[keep]
-            v = np.asarray(sol["Voltage [V]"].entries, float)[keep]
-            temp = np.asarray(sol["Volume-averaged cell temperature [C]"].entries, float)[keep]
-            i_log = np.r_[0.0, cur[np.round(t[1:]).astype(int) - 1]]
+            t, i_log, v, temp = cpt.history_log(sol, cur)
             v_meas = np.round(v + rng.normal(0.0, 0.002, len(v)), 5)
             i_meas = np.round(1.005 * i_log + rng.normal(0.0, 0.02, len(i_log)), 5)
             temp = np.round(temp, 4)

@@ -75,6 +75,17 @@ def solve_history(T_degC: float, soc0: float, cur: np.ndarray):
     return model, pv, sol
 
 
+def history_log(sol, cur: np.ndarray):
+    """The solved history on its 1 s grid, as a cell log: time_s, current_A (row k: the interval ending at t_k,
+    + = discharge), voltage_V, temperature_degC (the cell's volume average)."""
+    t_all = np.asarray(sol.t, float)
+    keep = (np.abs(t_all - np.round(t_all)) < 1e-7) & np.r_[True, np.diff(t_all) > 0]  # the 1 s grid
+    t = t_all[keep]
+    v = np.asarray(sol["Voltage [V]"].entries, float)[keep]
+    temp = np.asarray(sol["Volume-averaged cell temperature [C]"].entries, float)[keep]
+    return t, np.r_[0.0, cur[np.round(t[1:]).astype(int) - 1]], v, temp
+
+
 def step_model(model, pv, sol):
     import pybamm
 
@@ -140,12 +151,7 @@ def main(argv) -> int:
             t0 = time.time()
             soc0 = target + dq
             model, pv, sol = solve_history(T, soc0, cur)
-            t_all = np.asarray(sol.t, float)
-            keep = (np.abs(t_all - np.round(t_all)) < 1e-7) & np.r_[True, np.diff(t_all) > 0]  # the 1 s grid
-            t = t_all[keep]
-            v = np.asarray(sol["Voltage [V]"].entries, float)[keep]
-            temp = np.asarray(sol["Volume-averaged cell temperature [C]"].entries, float)[keep]
-            i_log = np.r_[0.0, cur[np.round(t[1:]).astype(int) - 1]]  # row k: the interval ending at t_k
+            t, i_log, v, temp = history_log(sol, cur)
             if a.truth_from:
                 if (T, target) not in known:
                     raise SystemExit(f"{a.truth_from}: no row for {T} degC, SOC {target}")

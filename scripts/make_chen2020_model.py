@@ -103,7 +103,6 @@ def add_overpotential_table(data: dict, model_name: str = MODEL) -> None:
     (cellsense.fit.overpotential.add_overpotential, every SOC level)."""
     from types import SimpleNamespace
 
-    import numpy as np
     import pybamm
     sys.path.insert(0, str(ROOT / "scripts"))
     import check_power_truth as cpt
@@ -115,13 +114,8 @@ def add_overpotential_table(data: dict, model_name: str = MODEL) -> None:
     logs = []
     for T in TEMPERATURES_DEGC:
         _model, _pv, sol = cpt.solve_history(T, OVERPOTENTIAL_START_SOC, cur)
-        t_all = np.asarray(sol.t, float)
-        keep = (np.abs(t_all - np.round(t_all)) < 1e-7) & np.r_[True, np.diff(t_all) > 0]
-        t = t_all[keep]
-        logs.append(SimpleNamespace(time_s=t, current_A=np.r_[0.0, cur[np.round(t[1:]).astype(int) - 1]],
-                                    voltage_V=np.asarray(sol["Voltage [V]"].entries, float)[keep],
-                                    temperature_degC=np.asarray(sol["Volume-averaged cell temperature [C]"].entries,
-                                                                float)[keep]))
+        t, i, v, temp = cpt.history_log(sol, cur)
+        logs.append(SimpleNamespace(time_s=t, current_A=i, voltage_V=v, temperature_degC=temp))
         print(f"  overpotential HPPC {T:g} degC: {len(t)} samples, {t[-1]:.0f} s", flush=True)
     report = add_overpotential(data, logs, initial_soc=OVERPOTENTIAL_START_SOC,
                                which=(f"every SOC level of a DFN HPPC ({model_name}, lumped thermal, pybamm "

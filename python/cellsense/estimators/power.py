@@ -139,13 +139,15 @@ def identified_current_range(cell) -> tuple[float, float]:
 L_DERATING = "Current derating [degC, discharge factor, charge factor]"
 
 
-def _float_rows(rows, what: str, columns: str, width: int) -> list[tuple[float, ...]]:
-    """Rows of `width` numbers (`columns` names them in the messages) as float tuples; the values' rules are the
-    core's."""
+def _float_rows(rows, what: str, columns: str, widths: tuple[int, ...]) -> list[tuple[float, ...]]:
+    """Rows of numbers (`columns` names them in the messages) as float tuples, every row of one width: the widest of
+    `widths` that a row has, else the narrowest (optional trailing columns are all there or all absent); the values'
+    rules are the core's."""
     try:
         out = [tuple(float(v) for v in r) for r in rows]
     except (TypeError, ValueError):
         raise ValueError(f"{what}: {rows!r}: expected rows ({columns})") from None
+    width = max((w for w in widths if any(len(r) == w for r in out)), default=min(widths))
     if any(len(r) != width for r in out):
         raise ValueError(f"{what}: {rows!r}: each row is ({columns})")
     return out
@@ -153,7 +155,7 @@ def _float_rows(rows, what: str, columns: str, width: int) -> list[tuple[float, 
 
 def _derating_rows(rows, what: str) -> list[tuple[float, float, float]]:
     """Rows (T, discharge factor, charge factor) as float triples."""
-    return _float_rows(rows, what, "temperature degC, discharge factor, charge factor", 3)
+    return _float_rows(rows, what, "temperature degC, discharge factor, charge factor", (3,))
 
 
 def current_derating(cell) -> list[tuple[float, float, float]]:
@@ -174,8 +176,7 @@ K_OVERPOTENTIAL_CHARGE = "Overpotential reference current, charge [A]"
 
 def _pair_rows(rows, what: str) -> list[tuple[float, ...]]:
     """Rows (temperature degC, I_ref A[, charge I_ref A]) as float tuples, every row of one width."""
-    width = 3 if any(len(r) == 3 for r in rows if hasattr(r, "__len__")) else 2
-    return _float_rows(rows, what, "temperature degC, reference current A[, charge reference current A]", width)
+    return _float_rows(rows, what, "temperature degC, reference current A[, charge reference current A]", (2, 3))
 
 
 #: cell-file key (under "parameters"): the limits' transport limit, rows [SOC, K0 A s^0.5, c s^0.5]
@@ -186,8 +187,7 @@ K_TRANSPORT = "Transport limit [SOC, A.s^0.5, s^0.5]"
 def _transport_rows(rows, what: str) -> list[tuple[float, ...]]:
     """Rows (SOC, K0 A s^0.5, c s^0.5[, charge K0, charge c]) as float tuples, every row of one width; the values'
     rules are the core's."""
-    width = 5 if any(len(r) == 5 for r in rows if hasattr(r, "__len__")) else 3
-    return _float_rows(rows, what, "SOC, K0 A s^0.5, c s^0.5[, charge K0 A s^0.5, charge c s^0.5]", width)
+    return _float_rows(rows, what, "SOC, K0 A s^0.5, c s^0.5[, charge K0 A s^0.5, charge c s^0.5]", (3, 5))
 
 
 def cell_transport(cell) -> list[tuple[float, ...]]:

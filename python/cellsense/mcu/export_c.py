@@ -147,6 +147,16 @@ def _derating_problem(rows) -> str | None:
     return None
 
 
+def _config_table(table: str, fields: tuple[str, ...], rows) -> list[str]:
+    """The C lines that fill one of cs_power_config's tables: `<table>_count` and, per row k, `<table>_<field>[k]` for
+    each of the row's columns in `fields`' order (a row without its optional trailing columns leaves them at the
+    default's 0)."""
+    lines = [f"  config->{table}_count = {len(rows)};"]
+    for k, row in enumerate(rows):
+        lines += [f"  config->{table}_{field}[{k}] = {c_float(v)};" for field, v in zip(fields, row)]
+    return lines
+
+
 def _power_config_function(cell: Cell, symbol: str, derating) -> str:
     """A static inline function filling a cs_power_config as cellsense.estimators.power.PowerSettings() does for
     this cell by default: the cut-offs, the identified current range as the ratings, the derating table."""
@@ -158,27 +168,12 @@ def _power_config_function(cell: Cell, symbol: str, derating) -> str:
     imin, imax = identified_current_range(cell)
     source = ("none (0 breakpoints: the ratings as given)" if not rows else
               f"{len(rows)} breakpoint(s), " + ("--derating" if derating is not None else "the cell file's"))
-    lines = [f"  config->derating_count = {len(rows)};"]
-    for k, (t, d, c) in enumerate(rows):
-        lines.append(f"  config->derating_temperature_degC[{k}] = {c_float(t)};")
-        lines.append(f"  config->derating_discharge_factor[{k}] = {c_float(d)};")
-        lines.append(f"  config->derating_charge_factor[{k}] = {c_float(c)};")
     over = cell_overpotential(cell)
-    lines.append(f"  config->overpotential_count = {len(over)};")
-    for k, row in enumerate(over):
-        lines.append(f"  config->overpotential_temperature_degC[{k}] = {c_float(row[0])};")
-        lines.append(f"  config->overpotential_current_A[{k}] = {c_float(row[1])};")
-        if len(row) > 2:
-            lines.append(f"  config->overpotential_charge_current_A[{k}] = {c_float(row[2])};")
     trans = cell_transport(cell)
-    lines.append(f"  config->transport_count = {len(trans)};")
-    for k, row in enumerate(trans):
-        lines.append(f"  config->transport_soc[{k}] = {c_float(row[0])};")
-        lines.append(f"  config->transport_limit_A_sqrt_s[{k}] = {c_float(row[1])};")
-        lines.append(f"  config->transport_slope_sqrt_s[{k}] = {c_float(row[2])};")
-        if len(row) > 3:
-            lines.append(f"  config->transport_charge_limit_A_sqrt_s[{k}] = {c_float(row[3])};")
-            lines.append(f"  config->transport_charge_slope_sqrt_s[{k}] = {c_float(row[4])};")
+    lines = (_config_table("derating", ("temperature_degC", "discharge_factor", "charge_factor"), rows)
+             + _config_table("overpotential", ("temperature_degC", "current_A", "charge_current_A"), over)
+             + _config_table("transport", ("soc", "limit_A_sqrt_s", "slope_sqrt_s", "charge_limit_A_sqrt_s",
+                                           "charge_slope_sqrt_s"), trans))
     body = "\n".join(lines)
     return f"""/* The state of power's settings that cellsense.estimators.power.PowerSettings() gives this cell by default
  * (cs_power_limits, docs/power.md): the cell's cut-offs, the identified current range as the two ratings, SOC
