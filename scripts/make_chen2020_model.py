@@ -24,55 +24,25 @@ from cellsense.truth.simulate import simulate  # noqa: E402
 
 TEMPERATURES_DEGC = (0.0, 25.0, 40.0)
 MODEL = "DFN"
-#: the transport limit's characterisation (docs/power.md "Transport limit"): constant-current discharge pulses from
-#: rest at these SOC levels and currents (6, 9, 12C of the 5 Ah cell), at the fit's temperatures, until 2.5 V
+#: the transport limit's characterisation (docs/power.md "Transport limit"; cellsense.fit.transport's defaults in
+#: amperes): constant-current discharge pulses from rest at these SOC levels and currents (6, 9, 12C of the 5 Ah cell),
+#: at the fit's temperatures, until 2.5 V
 TRANSPORT_SOCS = (0.1, 0.15, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9)
 TRANSPORT_CURRENTS_A = (30.0, 45.0, 60.0)
 #: the charge pulses' (3, 6, 9, 12C: above SOC 0.4 a 6C charge reaches 4.2 V at once, by the ohmic drop)
 TRANSPORT_CHARGE_CURRENTS_A = (15.0, 30.0, 45.0, 60.0)
-TRANSPORT_MAX_S = 120.0
-#: a pulse that reaches the cut-off sooner is limited by the ohmic and kinetic drop (the model's own), not by transport
-TRANSPORT_MIN_S = 5.0
-#: K0 of a level where no pulse reached the cut-off by transport (the charge near full: the voltage limit is at once):
-#: no cap there
-TRANSPORT_NONE = 1.0e7
 
 
 def transport_pulses(model_name: str = MODEL, direction: int = 1) -> list[tuple[float, float, float]]:
     """(SOC, current magnitude A, time to the cut-off s) of the DFN's constant-current pulses from rest (TRANSPORT_*):
-    discharge to 2.5 V, or with direction -1 charge to 4.2 V; a pulse that does not reach it within TRANSPORT_MAX_S is
-    left out."""
-    import numpy as np
-    import pybamm
+    discharge to 2.5 V, or with direction -1 charge to 4.2 V (cellsense.fit.transport.pybamm_pulses)."""
+    from cellsense.fit.transport import pybamm_pulses
 
-    pybamm.set_logging_level("ERROR")
-    out = []
-    for T in TEMPERATURES_DEGC:
-        for z in TRANSPORT_SOCS:
-            model = getattr(pybamm.lithium_ion, model_name)({"thermal": "lumped"})
-            pv = pybamm.ParameterValues("Chen2020")
-            pv.set_initial_state(z, options=model.options)
-            pv["Ambient temperature [K]"] = T + 273.15
-            pv["Initial temperature [K]"] = T + 273.15
-            pv["Lower voltage cut-off [V]"] = 2.5 if direction > 0 else 2.0
-            pv["Upper voltage cut-off [V]"] = 4.6 if direction > 0 else 4.2
-            pv["Current function [A]"] = "[input]"
-            sim = pybamm.Simulation(model, parameter_values=pv, solver=pybamm.IDAKLUSolver(rtol=1e-5, atol=1e-7))
-            for i in (TRANSPORT_CURRENTS_A if direction > 0 else TRANSPORT_CHARGE_CURRENTS_A):
-                try:
-                    sol = sim.solve([0.0, TRANSPORT_MAX_S], inputs={"Current function [A]": direction * i},
-                                    t_interp=np.linspace(0.0, TRANSPORT_MAX_S, 1201))
-                except pybamm.SolverError:
-                    continue
-                t_cut = float(sol.t[-1])
-                if TRANSPORT_MIN_S <= t_cut < TRANSPORT_MAX_S - 1e-6:
-                    out.append((z, i, t_cut))
-                    print(f"  transport pulse {T:g} degC SOC {z:.2f} {direction * i:g} A: cut-off after {t_cut:.2f} s, "
-                          f"i sqrt(t) {i * t_cut ** 0.5:.1f} A s^0.5", flush=True)
-    return out
+    return pybamm_pulses("Chen2020", direction, TRANSPORT_SOCS,
+                         TRANSPORT_CURRENTS_A if direction > 0 else TRANSPORT_CHARGE_CURRENTS_A, TEMPERATURES_DEGC,
+                         model_name, progress=lambda line: print(line, flush=True))
 
 
-#: the overpotential's characterisation (docs/power.md "Current-dependent overpotential"): a DFN HPPC with four
 #: 10 s discharge pulse amplitudes (1, 2, 4, 6C of the 5 Ah cell: the kinetic range, below the transport limit's)
 #: at each of 8 SOC levels, at the fit's temperatures
 OVERPOTENTIAL_PULSES_A = (5.0, 10.0, 20.0, 30.0)
@@ -137,23 +107,17 @@ def add_overpotential_table(data: dict, model_name: str = MODEL) -> None:
 
 
 def add_transport_limit(data: dict, model_name: str = MODEL) -> None:
-    from cellsense.fit.transport import add_transport, fit_transport
+    from cellsense.fit.transport import NO_CAP, PULSE_MIN_S, add_transport, fit_transport, merge_charge
 
-    rows = fit_transport(transport_pulses(model_name))
-    charge = {round(r[0], 2): r for r in fit_transport(transport_pulses(model_name, -1))}
-    if not charge or any(z not in {round(r[0], 2) for r in rows} for z in charge):
-        raise SystemExit(f"transport: the charge pulses' SOC levels {sorted(charge)} are not among the discharge ones")
-    # a level whose charge pulses all reached 4.2 V at once (within TRANSPORT_MIN_S) has no transport cap
-    rows = [tuple(d) + (tuple(charge[round(d[0], 2)][1:]) if round(d[0], 2) in charge else (TRANSPORT_NONE, 0.0))
-            for d in rows]
+    rows = merge_charge(fit_transport(transport_pulses(model_name)), fit_transport(transport_pulses(model_name, -1)))
     add_transport(data, rows, (
         f"PyBaMM Chen2020 {model_name} (lumped thermal, pybamm {cell_version()}): constant-current discharge pulses from "
         f"rest at SOC {', '.join(f'{z:g}' for z in TRANSPORT_SOCS)}, {', '.join(f'{i:g}' for i in TRANSPORT_CURRENTS_A)} A "
         f"and {', '.join(f'{T:g}' for T in TEMPERATURES_DEGC)} degC until 2.5 V; per SOC level i sqrt(t_cut) = K0 + c i, c "
         f"the least-squares slope, K0 the lower envelope over the pulses (Sand's law; cellsense.fit.transport, "
         f"scripts/make_chen2020_model.py --transport-only); the last two columns the same from charge pulses of "
-        f"{', '.join(f'{i:g}' for i in TRANSPORT_CHARGE_CURRENTS_A)} A until 4.2 V ({TRANSPORT_NONE:g}: no pulse reached it by transport, only at once); pulses that reach "
-        f"the cut-off within {TRANSPORT_MIN_S:g} s are left out (the ohmic and kinetic drop, the model's own)"))
+        f"{', '.join(f'{i:g}' for i in TRANSPORT_CHARGE_CURRENTS_A)} A until 4.2 V ({NO_CAP:g}: no pulse reached it by transport, only at once); pulses that reach "
+        f"the cut-off within {PULSE_MIN_S:g} s are left out (the ohmic and kinetic drop, the model's own)"))
     print("transport limit rows (SOC, K A s^0.5):", rows)
 
 

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from .._cliopts import add_physics, add_pybamm_set, add_quiet, alias
-from .._io import require
+from .._io import atomic_write, require
+from . import transport as _transport
 from .build import fit
 from .from_pybamm import cli_fit_from_pybamm
 from .inputs import _load
@@ -57,6 +59,11 @@ def add_cli(subparsers):
                    help="also identify the power limits' current-dependent overpotential from the HPPC's 10 s discharge "
                         "pulses (I_ref per temperature row, parameters.\"Overpotential reference current [A]\"; "
                         "docs/power.md); the SOC filter does not use it")
+    p.add_argument("--transport", nargs="?", const="", default=None, metavar="SET",
+                   help="also identify the power limits' transport limit (parameters.\"Transport limit [SOC, A.s^0.5, "
+                        "s^0.5]\", docs/power.md) from constant-current pulses to the cut-offs on PyBaMM's DFN of the "
+                        "parameter set SET (default: --pybamm-set): 6-12C discharge and 3-12C charge at SOC 0.1-0.9 and "
+                        "0 / 25 / 40 degC, a few minutes; the SOC filter does not use it")
     add_quiet(p, help="no progress line on stderr")
     p.set_defaults(func=_cli_fit)
     return p
@@ -71,11 +78,19 @@ def _cli_fit(args) -> int:
                              "--pybamm-set has none")
 
         args.from_pybamm = args.pybamm_set
-        return cli_fit_from_pybamm(args)
+        rc = cli_fit_from_pybamm(args)
+        if rc == 0 and args.transport is not None:
+            _add_transport(args, args.transport or args.pybamm_set)
+        return rc
     if not args.ocv or not args.hppc:
         raise ValueError("--ocv and --hppc are required to fit an ECM")
+    if args.transport == "":
+        raise ValueError("--transport needs the PyBaMM parameter set whose DFN pulses identify it (--transport SET) "
+                         "when the ECM is fitted from --ocv / --hppc logs")
     if args.plot is not None:  # before the work: a missing matplotlib is one line, exit 2, nothing written
         require("matplotlib", "cellsense fit --plot", "fit")
+    if args.transport is not None:  # the same for PyBaMM
+        require("pybamm", "cellsense fit --transport", "sim")
     name = args.name or Path(args.out).stem
     cell = fit(args.ocv, args.hppc, out=args.out, rc_pairs=args.rc_pairs, name=name,
                description=args.description, hysteresis_rate=args.hysteresis_rate,
@@ -97,6 +112,22 @@ def _cli_fit(args) -> int:
           f"temperatures {p['Temperature breakpoints [degC]']} degC")
     for fname, res in cell["fit residuals"].items():
         print(f"  {fname}: voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")
+    if args.transport is not None:
+        _add_transport(args, args.transport)
     if args.plot is not None:
         print(f"wrote {args.plot}")
     return 0
+
+
+def _add_transport(args, parameter_set: str) -> None:
+    """Identify the transport table from `parameter_set`'s DFN pulses and write it into the cell file at args.out
+    (atomically: a failure leaves the file as the fit wrote it)."""
+    require("pybamm", "cellsense fit --transport", "sim")
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    rows, how = _transport.identify_from_pybamm(parameter_set, progress=progress)
+    cell = json.loads(Path(args.out).read_text())
+    _transport.add_transport(cell, rows, how)
+    with atomic_write(args.out) as f:
+        f.write(json.dumps(cell, indent=1) + "\n")
+    print(f"  transport limit: {len(rows)} SOC rows from PyBaMM {parameter_set} DFN pulses "
+          f"(K0 {min(r[1] for r in rows):.0f}-{max(r[1] for r in rows if r[1] < 1e7):.0f} A s^0.5 discharging)")
