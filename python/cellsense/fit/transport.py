@@ -27,6 +27,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..truth.solver import model_options
+
 #: cell-file key (under "parameters"): rows [SOC, K0 A s^0.5, c s^0.5]
 K_TRANSPORT = "Transport limit [SOC, A.s^0.5, s^0.5]"
 #: the core's table size (power::kMaxTransportPoints)
@@ -116,8 +118,8 @@ NO_CAP = 1.0e7
 def pybamm_pulses(parameter_set: str, direction: int, socs: Sequence[float], currents_A: Sequence[float],
                   temperatures_degC: Sequence[float], model_name: str = "DFN",
                   progress: Callable[[str], None] | None = None) -> list[tuple[float, float, float]]:
-    """(SOC, current magnitude A, time to the cut-off s) of PyBaMM's constant-current pulses from rest (lumped thermal,
-    ambient = initial temperature): `direction` 1 discharges to the set's lower cut-off, -1 charges to its upper one (the
+    """(SOC, current magnitude A, time to the cut-off s) of PyBaMM's constant-current pulses from rest (lumped thermal
+    where the set allows it, else isothermal: cellsense.truth.solver.thermal_option; ambient = initial temperature): `direction` 1 discharges to the set's lower cut-off, -1 charges to its upper one (the
     other cut-off moved out of the way); pulses outside [PULSE_MIN_S, PULSE_MAX_S) are left out."""
     import numpy as np
     import pybamm
@@ -128,7 +130,7 @@ def pybamm_pulses(parameter_set: str, direction: int, socs: Sequence[float], cur
     out = []
     for T in temperatures_degC:
         for z in socs:
-            model = getattr(pybamm.lithium_ion, model_name)({"thermal": "lumped"})
+            model = getattr(pybamm.lithium_ion, model_name)(model_options(parameter_set, model_name))
             pv = pybamm.ParameterValues(parameter_set)
             pv.set_initial_state(z, options=model.options)
             pv["Ambient temperature [K]"] = T + 273.15

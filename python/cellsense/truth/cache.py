@@ -30,12 +30,13 @@ TRUTH_DIR = Path(__file__).resolve().parents[1] / "data" / "truth"
 TRUTH_COLUMNS = COLUMNS  #: a shipped truth's columns: the cell log's (io.logs.COLUMNS)
 
 
-def _truth_key_obj(cell, model, settings, T, sched, pb_version) -> dict:
-    """What identifies a truth: the cache key object (without it, two runs of different settings could share a file)."""
+def _truth_key_obj(cell, model, settings, T, sched, pb_version, thermal: str = "lumped") -> dict:
+    """What identifies a truth: the cache key object (without it, two runs of different settings could share a file).
+    `thermal`: "lumped", or "isothermal" for a set without the lumped model's parameters (solver.thermal_option)."""
     return {"cache format": CACHE_FORMAT, "cell": cell, "model": model, "settings": settings,
             "temperature [degC]": T, "upper cut-off [V]": sched.upper_cutoff_V,
             "lower cut-off [V]": sched.lower_cutoff_V, "pybamm": pb_version,
-            "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}, "thermal": "lumped"}
+            "solver": {"name": "IDAKLUSolver", "rtol": RTOL, "atol": ATOL}, "thermal": thermal}
 
 
 def _key_without_version(key_obj: dict) -> str:

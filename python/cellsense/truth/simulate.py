@@ -33,7 +33,8 @@ from .schedules import drive_cycle_shape  # noqa: F401  (cellsense.simulate.driv
 from .schedules import PROTOCOLS, _build_schedule, _resolve_settings
 from .sensor import SensorModel
 from .solver import reference_capacity  # noqa: F401  (cellsense.simulate.reference_capacity)
-from .solver import ATOL, MODELS, RTOL, _cell_info, _fmt_duration, _progress_fn, _pybamm_solve, _rescale_soc_true
+from .solver import (ATOL, MODELS, RTOL, _cell_info, _fmt_duration, _progress_fn, _pybamm_solve, _rescale_soc_true,
+                     thermal_option)
 
 #: measured PyBaMM solve times [s], Chen2020 at 25 degC, default settings, 2 shared cores (docs/truth.md,
 #: "Timings"); only used for the "typically ..." estimate printed before a solve, never for results
@@ -132,7 +133,11 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
         require("pybamm", "cellsense.simulate()", "simulate")  # MissingExtraError: pip install 'cellsense[sim]'
         q_nom, v_low, v_high, pb_version = _cell_info(cell)
         sched = _build_schedule(settings, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V)
-        key_obj = _truth_key_obj(cell, model, settings, T, sched, pb_version)
+        thermal, why = thermal_option(cell, model)
+        if why is not None:  # recovered and reported: the sidecar's "thermal model" says it too
+            what = what.replace("(lumped thermal)", "(isothermal)")
+            say(f"simulate: {why}")
+        key_obj = _truth_key_obj(cell, model, settings, T, sched, pb_version, thermal)
         cache = _TruthCache(key_obj, cache_dir, use_cache)
         truth, meta = (None, None) if fresh else cache.load(TRUTH_COLUMNS)
     if shipped is not None:
@@ -174,7 +179,8 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
             "format version": 1,
             "parameter set": cell,
             "model": model,
-            "thermal model": "lumped (PyBaMM 'thermal': 'lumped')",
+            "thermal model": ("lumped (PyBaMM 'thermal': 'lumped')" if thermal == "lumped"
+                              else f"isothermal (PyBaMM's default): {why}"),
             "protocol": settings["protocol"],
             "protocol settings": settings,
             "protocol schedule": sched.description,
@@ -197,7 +203,8 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
             "soc_true definition": "cached on the nominal scale (initial_soc - Q_dis / nominal capacity); "
                                    "simulate() returns it on the reference capacity (_rescale_soc_true)",
             "soc_true coulomb-counting max abs difference": float(np.max(np.abs(cc - soc_true))),
-            "temperature column": "PyBaMM volume-averaged cell temperature (lumped model) [degC]",
+            "temperature column": ("PyBaMM volume-averaged cell temperature (lumped model) [degC]" if thermal == "lumped"
+                                   else "the ambient temperature (isothermal model) [degC]"),
         }
         cache.store(truth, meta)
         say(f"simulate: {what}: solved in {total_solve:.1f} s ({len(truth['time_s'])} rows, {r['termination']})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import sys
 import time as _time
 
@@ -73,6 +74,32 @@ def _rescale_soc_true(truth: dict, meta: dict, cell: str, soc0: float, q_ref_how
 # ----------------------------------------------------------------------------------------------
 # PyBaMM solve
 # ----------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def thermal_option(cell: str, model_name: str = "DFN") -> tuple[str, str | None]:
+    """PyBaMM's thermal option for this parameter set: "lumped" when the set has every parameter the lumped thermal
+    model needs, else "isothermal" (the cell at the ambient temperature) and the reason, naming the missing parameter
+    (e.g. Prada2013, LFP, has no current-collector or cooling geometry). Checked by substituting the set into the
+    lumped model (a fraction of a second), not by solving."""
+    import pybamm
+
+    model_cls = getattr(pybamm.lithium_ion, model_name)
+    try:
+        pybamm.ParameterValues(cell).process_model(model_cls({"thermal": "lumped"}), inplace=False)
+    except KeyError as e:
+        msg = str(e.args[0]) if e.args else str(e)
+        m = re.search(r"'([^']+)'", msg)
+        missing = m.group(1) if m else msg
+        return "isothermal", (f"PyBaMM parameter set {cell!r} has no {missing!r}, which the lumped thermal model needs: "
+                              "solved isothermal (the cell at the ambient temperature, no self-heating)")
+    return "lumped", None
+
+
+def model_options(cell: str, model_name: str = "DFN") -> dict:
+    """The options PyBaMM's model is built with for this set: {"thermal": "lumped"} where the set allows it
+    (thermal_option), else {} (isothermal)."""
+    return {"thermal": "lumped"} if thermal_option(cell, model_name)[0] == "lumped" else {}
+
+
 def _pybamm_solve(cell, model_name, T_degC, soc0, sched: _Schedule, quiet=True):
     import pybamm
 
@@ -80,7 +107,7 @@ def _pybamm_solve(cell, model_name, T_degC, soc0, sched: _Schedule, quiet=True):
         pybamm.set_logging_level("ERROR")
     model_cls = {"DFN": pybamm.lithium_ion.DFN, "SPMe": pybamm.lithium_ion.SPMe,
                  "SPM": pybamm.lithium_ion.SPM}[model_name]
-    model = model_cls({"thermal": "lumped"})
+    model = model_cls(model_options(cell, model_name))
     pv = pybamm.ParameterValues(cell)
     pv.set_initial_state(soc0, options=model.options)  # uses the parameter set's own cut-offs
     T_K = T_degC + 273.15

@@ -147,6 +147,26 @@ def test_cc_and_ocv_protocols(cache_dir):
     assert -0.01 < ocv.soc_true.min() < 0.02     # the C/20 discharge to the cut-off ends near empty
 
 
+def test_a_set_without_thermal_parameters_is_solved_isothermal_and_says_so(cache_dir, capsys):
+    """Prada2013 (LFP) has no current-collector / cooling geometry: the lumped thermal model cannot be built, so the
+    set is solved isothermal (recovered), and the progress line, the sidecar and the cache key say so; sets that have
+    the parameters keep the lumped model."""
+    pytest.importorskip("pybamm")
+    from cellsense.truth.solver import model_options, thermal_option
+
+    assert thermal_option("Chen2020", "SPMe") == ("lumped", None) and model_options("Chen2020") == {"thermal": "lumped"}
+    kind, why = thermal_option("Prada2013", "SPMe")
+    assert kind == "isothermal" and "'Prada2013'" in why and "current collector thickness" in why
+    r = simulate(cell="Prada2013", protocol="cc", model="SPMe", c_rate=1.0, temperature_degC=15.0, cache_dir=cache_dir,
+                 quiet=False)
+    assert "isothermal" in r.meta["thermal model"] and "Prada2013" in r.meta["thermal model"]
+    assert np.all(r.temperature_degC == pytest.approx(15.0))  # no self-heating: the ambient throughout
+    assert "Minimum voltage" in r.meta["termination"] and r.voltage_V.min() < 2.1
+    assert "solved isothermal" in capsys.readouterr().err
+    assert r.meta["cache"]["key"] != simulate(cell="Chen2020", protocol="cc", model="SPMe", c_rate=1.0,
+                                              temperature_degC=15.0, cache_dir=cache_dir).meta["cache"]["key"]
+
+
 def test_hppc_schedule(cache_dir):
     pytest.importorskip("pybamm")
     r = simulate(protocol="hppc", model="SPMe", cache_dir=cache_dir)
