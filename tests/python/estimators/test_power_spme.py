@@ -4,7 +4,6 @@ open-loop SPMe stepped finely over the horizon from the same rested state sits o
 carries the cell's transport limit (the DFN's, docs/power.md "Transport limit"), which caps its high-rate limits."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -92,25 +91,8 @@ def test_spme_limits_against_the_dfn_truths():
     conservative limit more than 2 % above the truth in 12 of 60; with it 28 of 30 discharge limits within the bars
     (the other two at 25 degC SOC 0.15, 5.5-5.7 % below) and the conservative limit never more than 2 % above."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_power_transport import SOP_TRUTH, _rows
+    from test_power_transport import dfn_truth_counts
 
-    truth = {(r["temperature_degC"], r["soc_target"]): r["truth"] for r in json.loads(SOP_TRUTH.read_text())["rows"]}
-    bars = {25.0: 0.05, 0.0: 0.10, -10.0: 0.10}
-    base = dict(horizons_s=(10.0, 30.0), voltage_min_V=2.5, voltage_max_V=4.2, discharge_current_max_A=60.0,
-                charge_current_max_A=60.0)
-    within = {"discharge": 0, "charge": 0}
-    for row in _rows():
-        key = (row["temperature_degC"], row["soc_target"])
-        lg = row["log"]
-        est = make_estimator(CELL)
-        est.run(*(np.asarray(lg[k]) for k in ("time_s", "current_A", "voltage_V", "temperature_degC")))
-        T = float(lg["temperature_degC"][-1])
-        nom = power_limits_now(est, T, PowerSettings(**base))
-        con = power_limits_now(est, T, PowerSettings.conservative(**base))
-        for j, h in enumerate(("10", "30")):
-            for d in within:
-                tr = truth[key][h][f"{d}_A"]
-                assert con[j][f"{d}_current_A"] <= 1.02 * tr, (key, h, d, con[j][f"{d}_current_A"], tr)
-                within[d] += abs(nom[j][f"{d}_current_A"] / tr - 1.0) <= bars[key[0]]
+    within = dfn_truth_counts(CELL)
     assert within["discharge"] >= 28
     assert within["charge"] >= 10
