@@ -24,25 +24,6 @@ from cellsense.truth.simulate import simulate  # noqa: E402
 
 TEMPERATURES_DEGC = (0.0, 25.0, 40.0)
 MODEL = "DFN"
-#: the transport limit's characterisation (docs/power.md "Transport limit"; cellsense.fit.transport's defaults in
-#: amperes): constant-current discharge pulses from rest at these SOC levels and currents (6, 9, 12C of the 5 Ah cell),
-#: at the fit's temperatures, until 2.5 V
-TRANSPORT_SOCS = (0.1, 0.15, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9)
-TRANSPORT_CURRENTS_A = (30.0, 45.0, 60.0)
-#: the charge pulses' (3, 6, 9, 12C: above SOC 0.4 a 6C charge reaches 4.2 V at once, by the ohmic drop)
-TRANSPORT_CHARGE_CURRENTS_A = (15.0, 30.0, 45.0, 60.0)
-
-
-def transport_pulses(model_name: str = MODEL, direction: int = 1) -> list[tuple[float, float, float]]:
-    """(SOC, current magnitude A, time to the cut-off s) of the DFN's constant-current pulses from rest (TRANSPORT_*):
-    discharge to 2.5 V, or with direction -1 charge to 4.2 V (cellsense.fit.transport.pybamm_pulses)."""
-    from cellsense.fit.transport import pybamm_pulses
-
-    return pybamm_pulses("Chen2020", direction, TRANSPORT_SOCS,
-                         TRANSPORT_CURRENTS_A if direction > 0 else TRANSPORT_CHARGE_CURRENTS_A, TEMPERATURES_DEGC,
-                         model_name, progress=lambda line: print(line, flush=True))
-
-
 #: 10 s discharge pulse amplitudes (1, 2, 4, 6C of the 5 Ah cell: the kinetic range, below the transport limit's)
 #: at each of 8 SOC levels, at the fit's temperatures
 OVERPOTENTIAL_PULSES_A = (5.0, 10.0, 20.0, 30.0)
@@ -107,17 +88,14 @@ def add_overpotential_table(data: dict, model_name: str = MODEL) -> None:
 
 
 def add_transport_limit(data: dict, model_name: str = MODEL) -> None:
-    from cellsense.fit.transport import NO_CAP, PULSE_MIN_S, add_transport, fit_transport, merge_charge
+    """The transport limit (docs/power.md "Transport limit") from Chen2020's constant-current pulses at the fit's
+    temperatures: cellsense.fit.transport.identify_from_pybamm's characterisation (SOC 0.1-0.9, 6 / 9 / 12C
+    discharging and 3 / 6 / 9 / 12C charging, 30-60 A and 15-60 A of the 5 Ah cell)."""
+    from cellsense.fit.transport import add_transport, identify_from_pybamm
 
-    rows = merge_charge(fit_transport(transport_pulses(model_name)), fit_transport(transport_pulses(model_name, -1)))
-    add_transport(data, rows, (
-        f"PyBaMM Chen2020 {model_name} (lumped thermal, pybamm {cell_version()}): constant-current discharge pulses from "
-        f"rest at SOC {', '.join(f'{z:g}' for z in TRANSPORT_SOCS)}, {', '.join(f'{i:g}' for i in TRANSPORT_CURRENTS_A)} A "
-        f"and {', '.join(f'{T:g}' for T in TEMPERATURES_DEGC)} degC until 2.5 V; per SOC level i sqrt(t_cut) = K0 + c i, c "
-        f"the least-squares slope, K0 the lower envelope over the pulses (Sand's law; cellsense.fit.transport, "
-        f"scripts/make_chen2020_model.py --transport-only); the last two columns the same from charge pulses of "
-        f"{', '.join(f'{i:g}' for i in TRANSPORT_CHARGE_CURRENTS_A)} A until 4.2 V ({NO_CAP:g}: no pulse reached it by transport, only at once); pulses that reach "
-        f"the cut-off within {PULSE_MIN_S:g} s are left out (the ohmic and kinetic drop, the model's own)"))
+    rows, how = identify_from_pybamm("Chen2020", model_name, temperatures_degC=TEMPERATURES_DEGC,
+                                     progress=lambda line: print(line, flush=True))
+    add_transport(data, rows, how)
     print("transport limit rows (SOC, K A s^0.5):", rows)
 
 

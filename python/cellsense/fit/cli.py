@@ -121,8 +121,8 @@ def _cli_fit(args) -> int:
 
 def _add_transport(args, parameter_set: str) -> None:
     """Identify the transport table from `parameter_set`'s DFN pulses and write it into the cell file at args.out
-    (atomically: a failure leaves the file as the fit wrote it)."""
-    require("pybamm", "cellsense fit --transport", "sim")
+    (atomically: a failure leaves the file as the fit wrote it). PyBaMM is there: the SPMe path derived the cell with
+    it, the ECM path required it before the fit."""
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     rows, how = _transport.identify_from_pybamm(parameter_set, progress=progress)
     cell = json.loads(Path(args.out).read_text())
