@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..truth.solver import model_options
+from ..truth.solver import model_options, thermal_option
 
 #: cell-file key (under "parameters"): rows [SOC, K0 A s^0.5, c s^0.5]
 K_TRANSPORT = "Transport limit [SOC, A.s^0.5, s^0.5]"
@@ -188,7 +188,9 @@ def identify_from_pybamm(parameter_set: str, model_name: str = "DFN", socs: Sequ
     chg = pybamm_pulses(parameter_set, -1, socs, chg_A, temperatures_degC, model_name, progress)
     # without a charge pulse to the cut-off by transport: no charge cap (0 at every row)
     rows = merge_charge(fit_transport(dis), fit_transport(chg)) if chg else [tuple(r) + (0.0, 0.0) for r in fit_transport(dis)]
-    how = (f"PyBaMM {pybamm.__version__} {parameter_set} {model_name} (lumped thermal): constant-current discharge "
+    # as pybamm_pulses built the model
+    thermal = "lumped thermal" if thermal_option(parameter_set, model_name)[0] == "lumped" else "isothermal"
+    how = (f"PyBaMM {pybamm.__version__} {parameter_set} {model_name} ({thermal}): constant-current discharge "
            f"pulses from rest at SOC {', '.join(f'{z:g}' for z in socs)}, {', '.join(f'{i:g}' for i in dis_A)} A "
            f"({', '.join(f'{c:g}' for c in discharge_c_rates)}C) and {', '.join(f'{T:g}' for T in temperatures_degC)} "
            f"degC until the lower cut-off; per SOC level i sqrt(t_cut) = K0 + c i, c the least-squares slope, K0 the "
