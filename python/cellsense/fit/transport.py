@@ -17,7 +17,7 @@ Chen2020 (PyBaMM DFN): i sqrt(t_cut) at SOC 0.75 is 175 / 185 / 195 A s^0.5 at 3
 same within 1.5 % at 0, 25 and 40 degC (scripts/make_chen2020_model.py --transport-only prints the pulses).
 
 From a PyBaMM parameter set (:func:`identify_from_pybamm`; ``cellsense fit --pybamm-set SET --physics spme
---transport``): the same pulses on PyBaMM's DFN (lumped thermal) at the set's cut-offs, currents in C-rates of the set's
+--transport``): the same pulses on PyBaMM's DFN (lumped thermal where the set has its parameters) at the set's cut-offs, currents in C-rates of the set's
 nominal capacity, and the charge direction's columns from charge pulses to the upper cut-off.
 """
 from __future__ import annotations
@@ -119,9 +119,9 @@ def pybamm_pulses(parameter_set: str, direction: int, socs: Sequence[float], cur
                   temperatures_degC: Sequence[float], model_name: str = "DFN",
                   progress: Callable[[str], None] | None = None) -> list[tuple[float, float, float]]:
     """(SOC, current magnitude A, time to the cut-off s) of PyBaMM's constant-current pulses from rest (lumped thermal
-    where the set allows it, else isothermal: cellsense.truth.solver.thermal_option; ambient = initial temperature): `direction` 1 discharges to the set's lower cut-off, -1 charges to its upper one (the
-    other cut-off moved out of the way); pulses outside [PULSE_MIN_S, PULSE_MAX_S) are left out."""
-    import numpy as np
+    where the set allows it, else isothermal: cellsense.truth.solver.thermal_option; ambient = initial temperature):
+    `direction` 1 discharges to the set's lower cut-off, -1 charges to its upper one (the other cut-off moved out of
+    the way); pulses outside [PULSE_MIN_S, PULSE_MAX_S) are left out."""
     import pybamm
 
     pybamm.set_logging_level("ERROR")
@@ -131,7 +131,7 @@ def pybamm_pulses(parameter_set: str, direction: int, socs: Sequence[float], cur
     for T in temperatures_degC:
         for z in socs:
             model = getattr(pybamm.lithium_ion, model_name)(model_options(parameter_set, model_name))
-            pv = pybamm.ParameterValues(parameter_set)
+            pv = base.copy()  # set_initial_state changes it: one per level
             pv.set_initial_state(z, options=model.options)
             pv["Ambient temperature [K]"] = T + 273.15
             pv["Initial temperature [K]"] = T + 273.15
