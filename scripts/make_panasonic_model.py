@@ -87,9 +87,9 @@ def main(argv) -> int:
     data = json.loads(Path(out).read_text())
     # Arrhenius rows in the coldest gaps (the format's 8 rows: -14.8 and -4.55 degC), docs/real-data.md
     from cellsense.fit import insert_arrhenius_rows
+    from cellsense.fit.noise import add_model_error_correlation
     print("Arrhenius rows added at", insert_arrhenius_rows(data), "degC")
-    data["parameters"]["Model error correlation [s]"] = MODEL_ERROR_CORRELATION_S
-    data.setdefault("provenance", {})["Model error correlation [s]"] = (
+    add_model_error_correlation(data, MODEL_ERROR_CORRELATION_S, (
         "correlation time of the model's voltage error: the integral time scale of the open-loop voltage residual "
         "(model run from the true SOC with the tester's current) on the four 25 degC drive cycles is 65 / 112 / 161 / "
         "138 s (US06 / HWFET_a / LA92 / NN), rounded to 100 s; with it the estimator scales the model error with the "

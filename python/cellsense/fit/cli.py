@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .._cliopts import add_physics, add_pybamm_set, add_quiet, alias
 from .._io import atomic_write, require
+from . import noise as _noise
 from . import transport as _transport
 from .build import fit
 from .from_pybamm import cli_fit_from_pybamm
@@ -64,6 +65,10 @@ def add_cli(subparsers):
                         "s^0.5]\", docs/power.md) from constant-current pulses to the cut-offs on PyBaMM's DFN of the "
                         "parameter set SET (default: --pybamm-set): 6-12C discharge and 3-12C charge at SOC 0.1-0.9 and "
                         "0 / 25 / 40 degC, a few minutes; the SOC filter does not use it")
+    p.add_argument("--error-correlation-s", type=float, default=None, dest="model_error_correlation_s",
+                   metavar="TAU", help="also write the model error's correlation time (s; measured on drive cycles with a "
+                        "reference SOC, e.g. 100): the estimator then scales the model error with the cell's "
+                        "resistance over SOC and temperature instead of a constant sigma (docs/tuning.md)")
     add_quiet(p, help="no progress line on stderr")
     p.set_defaults(func=_cli_fit)
     return p
@@ -76,6 +81,9 @@ def _cli_fit(args) -> int:
         if args.plot is not None:
             raise ValueError("--plot draws an ECM fit against its --ocv / --hppc logs; an SPMe cell derived from "
                              "--pybamm-set has none")
+        if args.model_error_correlation_s is not None:
+            raise ValueError("--error-correlation-s sets an ECM's resistance-scaled model error; an SPMe cell "
+                             "derived from --pybamm-set has no fitted resistance tables")
 
         args.from_pybamm = args.pybamm_set
         rc = cli_fit_from_pybamm(args)
@@ -87,6 +95,8 @@ def _cli_fit(args) -> int:
     if args.transport == "":
         raise ValueError("--transport needs the PyBaMM parameter set whose DFN pulses identify it (--transport SET) "
                          "when the ECM is fitted from --ocv / --hppc logs")
+    if args.model_error_correlation_s is not None:  # before the work: a bad value writes nothing
+        _noise.check_correlation_s(args.model_error_correlation_s)
     if args.plot is not None:  # before the work: a missing matplotlib is one line, exit 2, nothing written
         require("matplotlib", "cellsense fit --plot", "fit")
     if args.transport is not None:  # the same for PyBaMM
@@ -106,12 +116,21 @@ def _cli_fit(args) -> int:
         for t, (ref, rms, lin, n) in sorted(add_overpotential(cell, logs, args.hppc_initial_soc).items()):
             print(f"  overpotential {t:g} degC: I_ref {ref:.2f} A, pulse-end RMS {1000 * lin:.1f} -> {1000 * rms:.1f} mV "
                   f"({n} pulses)")
-        Path(args.out).write_text(json.dumps(cell, indent=1) + "\n")
+    if args.model_error_correlation_s is not None:
+        _noise.add_model_error_correlation(cell, args.model_error_correlation_s,
+                                           f"given to cellsense fit (--error-correlation-s "
+                                           f"{args.model_error_correlation_s:g})")
+    if args.overpotential or args.model_error_correlation_s is not None:
+        with atomic_write(args.out) as f:
+            f.write(json.dumps(cell, indent=1) + "\n")
     p = cell["parameters"]
     print(f"{args.out}: capacity {p['Nominal cell capacity [A.h]']:.4g} Ah, {cell['RC pairs']} RC pairs, "
           f"temperatures {p['Temperature breakpoints [degC]']} degC")
     for fname, res in cell["fit residuals"].items():
         print(f"  {fname}: voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")
+    hint = _noise.growth_hint(cell)
+    if hint is not None:
+        print(hint, file=sys.stderr)
     if args.transport is not None:
         _add_transport(args, args.transport)
     if args.plot is not None:

@@ -279,3 +279,76 @@ def test_warm_temperature_extrapolation(synthetic):
     assert "Arrhenius" in c["provenance"]["Temperature breakpoints [degC]"]
     with pytest.raises(ValueError):
         fit(synthetic["ocv"], synthetic["hppc"][:1], rc_pairs=2, temperature_extrapolation_K=10.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# the model error's correlation time (cellsense fit --error-correlation-s, fit.noise)
+# ------------------------------------------------------------------------------------------------
+def _fit_args(synthetic, out, *extra):
+    ap = argparse.ArgumentParser()
+    fitmod.add_cli(ap.add_subparsers())
+    return ap.parse_args(["fit", "--ocv", str(synthetic["ocv"]), "--hppc", str(synthetic["hppc"][0]),
+                          "--hppc", str(synthetic["hppc"][1]), "--out", str(out), "--quiet", *extra])
+
+
+def test_fit_cli_model_error_correlation(synthetic, tmp_path, capsys):
+    """The option writes the key and its provenance, and the estimator then takes the resistance-scaled path
+    (k_A = e / R_ref, the correlation time given) instead of the constant sigma it takes without it."""
+    from cellsense import load_cell
+    from cellsense.estimators.settings import NoiseSettings, resolve_model_error
+
+    out = tmp_path / "tau_cell.json"
+    args = _fit_args(synthetic, out, "--error-correlation-s", "80")
+    assert args.func(args) == 0
+    data = json.loads(out.read_text())
+    assert data["parameters"]["Model error correlation [s]"] == 80.0
+    assert "--error-correlation-s 80" in data["provenance"]["Model error correlation [s]"]
+    sigma, k_A, k_rel, tau = resolve_model_error(NoiseSettings(), load_cell(out))
+    assert tau == 80.0 and k_A > 0 and k_rel > 0
+    plain = tmp_path / "plain.json"
+    args = _fit_args(synthetic, plain)
+    assert args.func(args) == 0
+    assert "Model error correlation [s]" not in json.loads(plain.read_text())["parameters"]
+    assert resolve_model_error(NoiseSettings(), load_cell(plain))[1:] == (0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "nan", "inf", "1e6"])
+def test_fit_cli_model_error_correlation_refused(synthetic, tmp_path, bad):
+    out = tmp_path / "never.json"
+    args = _fit_args(synthetic, out, f"--error-correlation-s={bad}")
+    with pytest.raises(ValueError, match="--error-correlation-s"):
+        args.func(args)
+    assert not out.exists()  # refused before the fit: nothing written
+
+
+def test_model_error_correlation_spme_refused(tmp_path):
+    ap = argparse.ArgumentParser()
+    fitmod.add_cli(ap.add_subparsers())
+    args = ap.parse_args(["fit", "--pybamm-set", "Chen2020", "--physics", "spme", "--out", str(tmp_path / "s.json"),
+                          "--error-correlation-s", "100"])
+    with pytest.raises(ValueError, match="SPMe"):
+        args.func(args)
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_residual_growth_hint(synthetic):
+    """The hint names the HPPC temperature whose open-loop residual grew most against the reference file's, and
+    is silent for a model as good everywhere (the exact synthetic cell) or a file that states its correlation."""
+    from copy import deepcopy
+
+    from cellsense.fit import noise
+
+    cell = deepcopy(synthetic["cell"])
+    assert noise.growth_hint(cell) is None
+    e_ref = cell["parameters"]["Model voltage error [V]"]
+    res = cell["fit residuals"]["hppc_5.csv"]
+    res["voltage RMSE [mV]"] = 3.0 * 1e3 * e_ref
+    T, ratio, ref = noise.residual_growth(cell)
+    assert T == 5.0 and ratio == pytest.approx(3.0, rel=1e-3) and ref == e_ref
+    hint = noise.growth_hint(cell)
+    assert hint is not None and "5 degC" in hint and "3.0 x" in hint
+    noise.add_model_error_correlation(cell, 100.0, "test")
+    assert noise.growth_hint(cell) is None
+    del cell["parameters"]["Model voltage error [V]"]
+    with pytest.raises(ValueError, match="Model voltage error"):
+        noise.add_model_error_correlation(cell, 100.0, "test")
