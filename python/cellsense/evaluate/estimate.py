@@ -148,8 +148,11 @@ def _write_estimate_rows(f, res: RunResult, log: CellLog | None = None, power=No
 
 
 def format_metrics(m: SocMetrics) -> str:
-    return (f"SOC RMSE {100 * m.rmse:.3f} %  |  max |error| after {m.settle_s / 60:.0f} min {100 * m.max_abs_after:.3f} %  |  "
-            f"|error| > 3 sigma after {m.settle_s / 60:.0f} min: {100 * m.outside_3sigma_after:.2f} % of samples")
+    after = f"after {m.settle_s / 60:.0f} min"
+    if not (np.isfinite(m.max_abs_after) and np.isfinite(m.outside_3sigma_after)):  # no sample after the settle time
+        return f"SOC RMSE {100 * m.rmse:.3f} %  |  no samples {after} (the log is shorter): no settled figures"
+    return (f"SOC RMSE {100 * m.rmse:.3f} %  |  max |error| {after} {100 * m.max_abs_after:.3f} %  |  "
+            f"|error| > 3 sigma {after}: {100 * m.outside_3sigma_after:.2f} % of samples")
 
 
 #: self-check thresholds of `cellsense estimate` (docs/cli.md): truth outside 3 sigma on more than this share
@@ -159,11 +162,52 @@ SELF_CHECK_OUTSIDE_3SIGMA = 0.05
 SELF_CHECK_MEAN_NIS = 3.0
 
 
-def self_check(r: EstimateResult, settle_s: float = 600.0) -> list[str]:
-    """Warnings a user should see about an estimate: with truth, the truth outside the 3-sigma band more than
-    5 % of the time (the filter is overconfident); without truth, a mean normalised innovation squared above
-    3 (the model error is larger than the filter assumes). Empty when neither applies."""
+#: a rejection reason on more than this share of a log's samples gets its own warning (with the column's span)
+SELF_CHECK_REJECTED = 0.10
+
+#: rejection reason -> (log column, the cell's range attribute, unit, what a log in another unit looks like)
+_RANGE_REASONS = {
+    "rejected_current_range": ("current_A", "current_range_A", "A", "a current logged in mA, or a pack's current"),
+    "rejected_voltage_range": ("voltage_V", "voltage_range_V", "V", "a voltage logged in mV, or a pack's voltage"),
+    "rejected_temperature_range": ("temperature_degC", "temperature_range_degC", "degC",
+                                   "a temperature logged in kelvin (subtract 273.15) or in tenths of a degree"),
+}
+
+
+def rejection_warnings(r: EstimateResult) -> list[str]:
+    """One warning per rejection reason that hit more than SELF_CHECK_REJECTED of the samples, naming the column,
+    the span the log has and the range the cell file accepts (the usual cause is a column in another unit)."""
+    res, log = r.result, r.log
+    n = len(res.time_s)
     out = []
+    for reason, k in sorted(res.counts().items()):
+        if not reason.startswith("rejected_") or n == 0 or k <= SELF_CHECK_REJECTED * n:
+            continue
+        text = f"{k} of {n} samples ({100 * k / n:.0f} %) were rejected ({reason}); their SOC is the last accepted one"
+        if reason in _RANGE_REASONS:
+            col, attr, unit, other = _RANGE_REASONS[reason]
+            v = np.asarray(getattr(log, col), float)
+            v = v[np.isfinite(v)]
+            lim = getattr(r.estimator.cell, attr, None)
+            if v.size and lim is not None:
+                text += (f": the log's {col} spans {v.min():.4g}..{v.max():.4g} {unit}, the cell file accepts "
+                         f"{lim[0]:g}..{lim[1]:g} {unit} (limits in the cell file; {other}?)")
+        elif reason == "rejected_dt_too_large":
+            dt = np.diff(np.asarray(log.time_s, float))
+            dt = dt[np.isfinite(dt) & (dt > 0)]
+            if dt.size:
+                text += (f": the log's median time step is {np.median(dt):.4g} s, longer than the largest accepted step "
+                         f"(--max-dt-s; a time column in milliseconds?)")
+        out.append(text)
+    return out
+
+
+def self_check(r: EstimateResult, settle_s: float = 600.0) -> list[str]:
+    """Warnings a user should see about an estimate: a rejection reason on more than 10 % of the samples
+    (`rejection_warnings`: usually a column in another unit); with truth, the truth outside the 3-sigma band more
+    than 5 % of the time (the filter is overconfident); without truth, a mean normalised innovation squared above
+    3 (the model error is larger than the filter assumes). Empty when none applies."""
+    out = rejection_warnings(r)
     m = r.metrics
     if m is not None and m.outside_3sigma_after > SELF_CHECK_OUTSIDE_3SIGMA:
         out.append(f"the truth is outside the 3-sigma band on {100 * m.outside_3sigma_after:.1f} % of the samples after "

@@ -1,0 +1,70 @@
+"""`cellsense estimate` on a log with a column in another unit: most samples are rejected, and the run says which
+column, the span the log has and the range the cell accepts, instead of only a count (evaluate.estimate.
+rejection_warnings). A log shorter than the settle time prints no settled figures instead of "nan"."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cellsense.cli import main
+
+
+def _write(path, t, i, v, T, soc=None):
+    cols = "time_s,current_A,voltage_V,temperature_degC" + (",soc_true" if soc is not None else "")
+    rows = np.column_stack([t, i, v, T] + ([soc] if soc is not None else []))
+    np.savetxt(path, rows, delimiter=",", header=cols, comments="", fmt="%.6f")
+    return path
+
+
+def _log(n=900):
+    t = np.arange(n, dtype=float)
+    i = np.where((t // 60) % 2 == 0, 2.0, 0.5)
+    v = 3.8 - 0.03 * i
+    return t, i, v, np.full(n, 25.0)
+
+
+@pytest.mark.parametrize("case, column, hint", [
+    ("kelvin", "temperature_degC", "kelvin"),
+    ("milliamps", "current_A", "mA"),
+    ("millivolts", "voltage_V", "mV"),
+    ("milliseconds", None, "milliseconds"),
+])
+def test_a_column_in_another_unit_is_named(tmp_path, capsys, case, column, hint):
+    t, i, v, T = _log()
+    if case == "kelvin":
+        T = T + 273.15
+    elif case == "milliamps":
+        i = 1000 * i
+    elif case == "millivolts":
+        v = 1000 * v
+    else:
+        t = 1000 * t
+    data = _write(tmp_path / f"{case}.csv", t, i, v, T)
+    assert main(["estimate", "--cell", "chen2020", "--data", str(data), "--out", str(tmp_path / "e.csv")]) == 0
+    err = capsys.readouterr().err
+    assert f"{len(t) - 1} of {len(t)} samples (100 %) were rejected" in err, err
+    assert hint in err
+    if column is not None:
+        assert f"the log's {column} spans" in err and "the cell file accepts" in err
+
+
+def test_a_clean_log_has_no_rejection_warning(tmp_path, capsys):
+    data = _write(tmp_path / "ok.csv", *_log())
+    assert main(["estimate", "--cell", "chen2020", "--data", str(data), "--out", str(tmp_path / "e.csv")]) == 0
+    assert "were rejected" not in capsys.readouterr().err
+
+
+def test_a_log_shorter_than_the_settle_time(tmp_path, capsys):
+    t, i, v, T = _log(300)
+    data = _write(tmp_path / "short.csv", t, i, v, T, soc=1.0 - np.cumsum(i) / 3600.0 / 5.0)
+    assert main(["estimate", "--cell", "chen2020", "--data", str(data), "--out", str(tmp_path / "e.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "no samples after 10 min (the log is shorter)" in out and "nan" not in out
+
+
+def test_python_dash_m_cellsense():
+    r = subprocess.run([sys.executable, "-m", "cellsense", "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("cellsense "), (r.stdout, r.stderr)
