@@ -1,0 +1,89 @@
+"""`cellsense demo --pybamm-set SET` for a set no bundled cell file describes: the demo fits an ECM to the set's
+simulated C/20 OCV test and HPPC (`cellsense.fit.from_sim`, cached) instead of running chen2020.json against
+another cell's truth (Marquis2019 US06: 16.4 % SOC RMSE with chen2020, 0.68 % with the fitted cell), and warns
+when the truth leaves the 3-sigma band on more than 5 % of the samples."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cellsense.cli import build_parser
+from cellsense.cli import demo as demo_cli
+from cellsense.cli.demo import DemoRow, _resolve_cell_options
+
+
+def _parse(argv, capsys):
+    a = build_parser().parse_args(argv)
+    return a, capsys.readouterr().err
+
+
+def test_no_cell_file_for_another_set(capsys):
+    a, _ = _parse(["demo", "--pybamm-set", "Marquis2019"], capsys)
+    assert _resolve_cell_options(a) == (None, "Marquis2019")
+    a, _ = _parse(["demo", "--pybamm-set", "chen2020"], capsys)  # the bundled cell's own set, any case
+    assert _resolve_cell_options(a) == ("chen2020", "chen2020")
+    a, _ = _parse(["demo", "--cell", "Marquis2019"], capsys)  # the old meaning of --cell: a PyBaMM set
+    assert _resolve_cell_options(a) == (None, "Marquis2019")
+    assert "deprecated" in capsys.readouterr().err
+    a, _ = _parse(["demo", "--cell", "chen2020", "--pybamm-set", "Marquis2019"], capsys)  # asked for: kept
+    assert _resolve_cell_options(a) == ("chen2020", "Marquis2019")
+
+
+def _row(outside):
+    return DemoRow("us06", "ekf", 100, 0.7, 2.5, outside, 100.0, 0.1, 1e6)
+
+
+@pytest.mark.parametrize("argv, fitted, outside, warns", [
+    (["demo", "--pybamm-set", "Marquis2019", "--protocol", "us06"], True, 5.5, True),
+    (["demo", "--pybamm-set", "Marquis2019", "--protocol", "us06"], True, 1.0, False),
+    (["demo", "--cell", "chen2020", "--pybamm-set", "Marquis2019", "--protocol", "us06"], False, 95.0, True),
+])
+def test_demo_runs_the_fitted_cell(monkeypatch, capsys, tmp_path, argv, fitted, outside, warns):
+    calls = {}
+    fake = tmp_path / "fitted-Marquis2019.json"
+
+    def fake_fit(parameter_set, temperature_degC, physics, fresh=False, progress=None):
+        calls["fit"] = (parameter_set, temperature_degC, physics)
+        return fake
+
+    def fake_demo(cell, model_file, **kw):
+        calls["demo"] = (cell, model_file)
+        return [_row(outside)]
+
+    monkeypatch.setattr(demo_cli, "fitted_cell_path", fake_fit)
+    monkeypatch.setattr(demo_cli, "demo", fake_demo)
+    a, _ = _parse(argv, capsys)
+    assert a.func(a) == 0
+    out, err = capsys.readouterr()
+    if fitted:
+        assert calls["fit"] == ("Marquis2019", 25.0, "DFN") and calls["demo"] == ("Marquis2019", str(fake))
+        assert "an ECM fitted to its simulated OCV + HPPC tests" in out
+    else:
+        assert "fit" not in calls and calls["demo"] == ("Marquis2019", "chen2020")
+        assert "cell chen2020" in out
+    assert ("warning: the truth is outside the 3-sigma band" in err) == warns
+    if warns:
+        assert ("omit --cell" in err) == (not fitted)
+
+
+def test_fitted_cell_path_fits_once_and_caches(tmp_path):
+    """The real thing on a set that solves in seconds (Prada2013, LFP): the file is a valid cell of the set's
+    capacity, and a second call reads it from the cache without simulating or fitting again."""
+    pytest.importorskip("pybamm")
+    pytest.importorskip("scipy")
+    from cellsense import load_cell
+    from cellsense.fit.from_sim import fitted_cell_path
+
+    lines = []
+    p = fitted_cell_path("Prada2013", 25.0, "DFN", cache_dir=tmp_path, progress=lines.append)
+    cell = load_cell(p)
+    assert cell.capacity_Ah == pytest.approx(2.3, rel=0.02)
+    data = json.loads(p.read_text())
+    assert "Prada2013" in data["description"] and data["RC pairs"] == 2
+    assert any("fitting a 2-RC ECM" in ln for ln in lines)
+    mtime = p.stat().st_mtime_ns
+    lines.clear()
+    assert fitted_cell_path("Prada2013", 25.0, "DFN", cache_dir=tmp_path, progress=lines.append) == p
+    assert p.stat().st_mtime_ns == mtime and any("from the cache" in ln for ln in lines)
+    assert not any("simulat" in ln for ln in lines)
