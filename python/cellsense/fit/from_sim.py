@@ -13,7 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from .._io import write_atomically
+from .._io import require, write_atomically
 from ..truth.cache import default_cache_dir
 from ..truth.simulate import simulate
 from .build import fit
@@ -23,8 +23,7 @@ FIT_CACHE_FORMAT = 1
 
 
 def _key(parameter_set: str, temperature_degC: float, physics: str) -> str:
-    import pybamm
-
+    pybamm = require("pybamm", "fitting a cell to a PyBaMM parameter set's simulated tests", "cellsense demo")
     obj = {"format": FIT_CACHE_FORMAT, "set": parameter_set, "temperature [degC]": float(temperature_degC),
            "physics": physics, "pybamm": pybamm.__version__}
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:32]
