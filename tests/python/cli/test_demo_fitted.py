@@ -30,6 +30,17 @@ def test_no_cell_file_for_another_set(capsys):
     assert _resolve_cell_options(a) == ("chen2020", "Marquis2019")
 
 
+def test_chen2020_outside_its_temperature_rows_is_fitted_too(capsys):
+    """chen2020.json has rows at 0.9 / 25.6 / 40.5 degC and holds its tables beyond them: within 5 K of them it is
+    the demo's cell, farther out (the -10 degC US06: 23 % of the samples outside 3 sigma with it, 2.2 % with a cell
+    fitted at -10 degC) the demo fits one at the demo's temperature."""
+    for T, expected in (("-10", None), ("-4", "chen2020"), ("0", "chen2020"), ("45", "chen2020"), ("50", None)):
+        a, _ = _parse(["demo", "--temperature-degC", T], capsys)
+        assert _resolve_cell_options(a) == (expected, "Chen2020"), T
+    a, _ = _parse(["demo", "--cell", "chen2020", "--temperature-degC", "-10"], capsys)  # asked for: kept
+    assert _resolve_cell_options(a) == ("chen2020", "Chen2020")
+
+
 def _row(outside):
     return DemoRow("us06", "ekf", 100, 0.7, 2.5, outside, 100.0, 0.1, 1e6)
 
