@@ -172,8 +172,12 @@ def _main(a) -> int:
     print(format_table(rows))
     worst = max(rows, key=lambda r: r.outside_3sigma_pct, default=None)
     if worst is not None and worst.outside_3sigma_pct > 100 * SELF_CHECK_OUTSIDE_3SIGMA:
-        hint = ("docs/tuning.md: a fitted model can be worse than its band says, e.g. on a flat-OCV (LFP) cell"
-                if fitted else "omit --cell to have the demo fit one to this set at this temperature")
+        if fitted:
+            hint = "docs/tuning.md: a fitted model can be worse than its band says, e.g. on a flat-OCV (LFP) cell"
+        elif a.cell is not None or getattr(a, "old_model", None) is not None:
+            hint = "omit --cell to have the demo fit one to this set at this temperature"
+        else:
+            hint = "fit one to this set at this temperature: cellsense simulate --protocol ocv / hppc, cellsense fit"
         print(f"warning: the truth is outside the 3-sigma band on {worst.outside_3sigma_pct:.1f} % of the samples after "
               f"10 min ({worst.protocol} {worst.filter.upper()}; > {100 * SELF_CHECK_OUTSIDE_3SIGMA:.0f} %): the cell "
               f"model does not describe this truth as well as the filters assume ({hint})", file=sys.stderr)
