@@ -68,3 +68,13 @@ def test_a_log_shorter_than_the_settle_time(tmp_path, capsys):
 def test_python_dash_m_cellsense():
     r = subprocess.run([sys.executable, "-m", "cellsense", "--version"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.startswith("cellsense "), (r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("T, warns", [(-10.0, True), (-3.0, False), (25.0, False), (46.0, True)])
+def test_a_log_outside_the_cells_temperature_rows(tmp_path, capsys, T, warns):
+    """chen2020.json was identified at 0.9 / 25.6 / 40.5 degC: a log more than 5 K beyond them is named."""
+    t, i, v, _ = _log()
+    data = _write(tmp_path / "cold.csv", t, i, v, np.full(len(t), T))
+    assert main(["estimate", "--cell", "chen2020", "--data", str(data), "--out", str(tmp_path / "e.csv")]) == 0
+    err = capsys.readouterr().err
+    assert ("outside the temperature(s) the cell file was identified at (0.9..40.5 degC" in err) == warns, err
