@@ -160,7 +160,10 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
                 first = _pybamm_solve(cell, model, T, soc0, sched, quiet)
             total_solve += first["solve_s"]
             if "Minimum voltage" not in first["termination"]:
-                raise RuntimeError(f"ocv: the C/20 discharge did not reach the lower cut-off ({first['termination']})")
+                raise ValueError(f"{what}: the C/20 discharge did not reach the lower cut-off {sched.lower_cutoff_V:g} V "
+                                 f"within 1.5 x the set's capacity of {q_nom:.4g} A h (PyBaMM stopped at: "
+                                 f"{first['termination']}): the set's capacity or cut-off does not describe this cell "
+                                 "(another parameter set, or cellsense simulate --lower-cutoff-V)")
             dt = settings["sample period [s]"]
             t_dis = first["time_s"][-1] - settings["rest before [s]"]
             discharge_s = (math.floor(t_dis / dt - 1e-9) - 1) * dt

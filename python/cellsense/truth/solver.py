@@ -86,12 +86,24 @@ def thermal_option(cell: str, model_name: str = "DFN") -> tuple[str, str | None]
     try:
         pybamm.ParameterValues(cell).process_model(model_cls({"thermal": "lumped"}), inplace=False)
     except KeyError as e:
-        msg = str(e.args[0]) if e.args else str(e)
-        m = re.search(r"'([^']+)'", msg)
-        missing = m.group(1) if m else msg
+        missing = _missing_parameter(e)
+        try:  # the isothermal model: a set that lacks even its parameters is not a full cell cellsense can solve
+            pybamm.ParameterValues(cell).process_model(model_cls(), inplace=False)
+        except KeyError as e2:
+            raise ValueError(f"PyBaMM parameter set {cell!r} has no {_missing_parameter(e2)!r}, which PyBaMM's "
+                             f"full-cell {model_name} needs (a half-cell or composite-electrode set?): cellsense "
+                             "simulates full cells with one active material per electrode, e.g. Chen2020, "
+                             "Marquis2019, OKane2022, Ecker2015") from None
         return "isothermal", (f"PyBaMM parameter set {cell!r} has no {missing!r}, which the lumped thermal model needs: "
                               "solved isothermal (the cell at the ambient temperature, no self-heating)")
     return "lumped", None
+
+
+def _missing_parameter(e: KeyError) -> str:
+    """The parameter name PyBaMM's KeyError quotes first (its message: "Parameter 'X' not found. ...")."""
+    msg = str(e.args[0]) if e.args else str(e)
+    m = re.search(r"'([^']+)'", msg)
+    return m.group(1) if m else msg
 
 
 def model_options(cell: str, model_name: str = "DFN") -> dict:
