@@ -94,7 +94,7 @@ def main(argv) -> int:
         "(model run from the true SOC with the tester's current) on the four 25 degC drive cycles is 65 / 112 / 161 / "
         "138 s (US06 / HWFET_a / LA92 / NN), rounded to 100 s; with it the estimator scales the model error with the "
         "cell's resistance and the sample interval (cellsense.estimators.settings.resolve_model_error, docs/real-data.md "
-        "'Across temperature')")
+        "'Across temperature')"))
     add_overpotential(data)
     Path(out).write_text(json.dumps(data, indent=1) + "\n")
     Q = cell["parameters"]["Nominal cell capacity [A.h]"]
