@@ -36,7 +36,7 @@ import numpy as np
 
 from .._io import Progress, require, write_atomically
 from ..cells.ecm_reference import ecm_simulate, table
-from .hppc import MAX_RC_PAIRS, _pulse_windows, _rest_offsets, _tau_bounds, fit_hppc
+from .hppc import MAX_RC_PAIRS, _pulse_windows, _rest_offsets, _tau_bounds, cap_dc_resistance, fit_hppc
 from .inputs import _load
 from .ocv import DEFAULT_SOC_BREAKPOINTS, _fmt, fit_ocv
 from .plot import plot_fit
@@ -194,9 +194,11 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     # pass 1 without hysteresis, then M from the OCV half gap, then pass 2 with it
     M_tab = np.zeros(len(soc_bp))
     tabs, details = build_tables(M_tab)
+    i_c20 = 0.5 * (abs(o["i_discharge_A"]) + abs(o["i_charge_A"]))
+    dc_cap = (rc_pairs, o["temperature_degC"], o["half_gap_V"], i_c20)
+    cap_note = cap_dc_resistance(tabs, T_bp, *dc_cap)  # the C/20 test bounds the DC resistance (fit.hppc)
     r_tot = tabs["R0 [Ohm]"] + sum(tabs[f"R{j + 1} [Ohm]"] for j in range(rc_pairs))
     r_tot_ocvT = np.array([np.interp(o["temperature_degC"], T_bp, r_tot[:, k]) for k in range(len(soc_bp))])
-    i_c20 = 0.5 * (abs(o["i_discharge_A"]) + abs(o["i_charge_A"]))
     M_tab = np.clip(o["half_gap_V"] - i_c20 * r_tot_ocvT, 0.0, None)
     if not (hysteresis_rate > 0 and np.any(M_tab > 0)):
         M_tab = np.zeros(len(soc_bp))
@@ -224,6 +226,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     bar.set(bar.done)
     if second:
         tabs, details = build_tables(M_tab)
+        cap_note = cap_dc_resistance(tabs, T_bp, *dc_cap) or cap_note
     bar.close()
     T_fit = T_bp.copy()  # the measured temperatures (T_bp may gain an extrapolated warm row below)
     arrhenius = {}
@@ -315,6 +318,8 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     if rc_pairs > 1:
         prov[f"R{rc_pairs} [Ohm]"] += ("; at a pulse set without a following long step and relaxation "
                                        "(the last one) the slowest pair is copied from the previous level")
+    for key in ([f"R{rc_pairs} [Ohm]", f"tau{rc_pairs} [s]"] if cap_note else []):
+        prov[key] += "; " + cap_note
     cell = {
         "cellsense cell file": 1,
         "name": name,

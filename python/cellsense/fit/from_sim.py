@@ -19,7 +19,7 @@ from ..truth.simulate import simulate
 from .build import fit
 
 #: bump when the fitted file for the same inputs would change (the fit's defaults, the test protocols)
-FIT_CACHE_FORMAT = 1
+FIT_CACHE_FORMAT = 2  # 2: the fit holds the DC resistance to the C/20 test (fit.hppc.cap_dc_resistance)
 
 
 def _key(parameter_set: str, temperature_degC: float, physics: str) -> str:

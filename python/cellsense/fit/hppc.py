@@ -216,3 +216,36 @@ def fit_hppc(log: dict, n_rc: int, Q: float, ocv_fn, M_fn, gamma: float, initial
         if on_window is not None:
             on_window()
     return out
+
+
+def cap_dc_resistance(tabs: dict, T_bp, rc_pairs: int, T_ocv: float, half_gap_V, i_c20_A: float,
+                      margin: float = 1.5, floor_V: float = 0.005) -> str | None:
+    """Hold the fitted DC resistance to what the C/20 OCV test measured. At C/20 every RC pair is at steady state,
+    so the two branches differ by 2 (i R_dc + M h) with R_dc = R0 + sum R_j: i_c20 R_dc <= half gap. 10 s HPPC
+    pulses measure a slow pair's initial slope R / tau, not its R: PyBaMM's ORegan2022 gave R2 0.97 Ohm (tau2 290 s)
+    against R0 27 mOhm, a 250 mV drop at C/20 where the branches are 2 x 24 mV apart. Where i_c20 R_dc exceeds
+    `margin` x the half gap + `floor_V` at the OCV test's temperature row (nearest, within 5 K), the slowest pair is
+    scaled down to the half gap (at every SOC breakpoint and temperature row, by that SOC's factor), with its tau
+    scaled alike so that R / tau, what the pulses measured, is kept. Modifies `tabs` in place; returns a note for the
+    provenance, or None when nothing was changed."""
+    T_bp = np.asarray(T_bp, float)
+    it = int(np.argmin(np.abs(T_bp - T_ocv)))
+    if rc_pairs < 1 or abs(T_bp[it] - T_ocv) > 5.0 or not (i_c20_A > 0):
+        return None
+    slow_R, slow_tau = f"R{rc_pairs} [Ohm]", f"tau{rc_pairs} [s]"
+    r_fast = np.array(tabs["R0 [Ohm]"][it] + sum(tabs[f"R{j} [Ohm]"][it] for j in range(1, rc_pairs)), float)
+    r_slow = np.array(tabs[slow_R][it], float)  # copies: the rows are scaled in place below
+    gap = np.asarray(half_gap_V, float)
+    over = i_c20_A * (r_fast + r_slow) > margin * gap + floor_V
+    if not np.any(over):
+        return None
+    allowed = np.clip(gap / i_c20_A - r_fast, 0.0, None)
+    f = np.where(over, np.clip(allowed / np.maximum(r_slow, 1e-12), 1e-3, 1.0), 1.0)
+    for row in range(len(T_bp)):
+        tabs[slow_R][row] = tabs[slow_R][row] * f
+        tabs[slow_tau][row] = np.maximum(tabs[slow_tau][row] * f, TAU_MIN_S)
+    return (f"slow RC pair {rc_pairs} scaled by {f.min():.3g}..{f.max():.3g} (R and tau alike, keeping R / tau) at "
+            f"{int(over.sum())} of {len(over)} SOC breakpoints, where the fitted DC resistance R0 + sum R_j times the C/20 "
+            f"current {i_c20_A:.4g} A exceeded {margin:g} x the C/20 branches' half gap + {1e3 * floor_V:g} mV "
+            f"(up to {1e3 * float(np.max(i_c20_A * (r_fast + r_slow) - gap)):.0f} mV more): 10 s pulses measure a "
+            f"slow pair's R / tau, the C/20 test its DC value")

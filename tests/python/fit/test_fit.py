@@ -352,3 +352,46 @@ def test_residual_growth_hint(synthetic):
     del cell["parameters"]["Model voltage error [V]"]
     with pytest.raises(ValueError, match="Model voltage error"):
         noise.add_model_error_correlation(cell, 100.0, "test")
+
+
+# ------------------------------------------------------------------------------------------------
+# the C/20 test bounds the fitted DC resistance (fit.hppc.cap_dc_resistance)
+# ------------------------------------------------------------------------------------------------
+def _tabs(r2):
+    n = 5
+    return {"R0 [Ohm]": np.full((2, n), 0.03), "R1 [Ohm]": np.full((2, n), 0.01), "tau1 [s]": np.full((2, n), 5.0),
+            "R2 [Ohm]": np.array([np.full(n, r2), np.full(n, 2 * r2)]), "tau2 [s]": np.full((2, n), 300.0)}
+
+
+def test_dc_resistance_capped_to_the_c20_gap():
+    """A slow pair the 10 s pulses cannot pin down (PyBaMM ORegan2022: R2 0.97 Ohm, a 250 mV drop at C/20 where the
+    branches are 2 x 24 mV apart; its US06 SOC RMSE was 58.6 %, 0.44 % after this) is scaled down to the C/20
+    branches' half gap at every temperature row, keeping R / tau."""
+    from cellsense.fit.hppc import cap_dc_resistance
+
+    tabs = _tabs(1.0)
+    gap = np.full(5, 0.02)  # V; i = 0.25 A: R_dc <= 80 mOhm, so R2 <= 40 mOhm at the 25 degC row
+    note = cap_dc_resistance(tabs, [0.0, 25.0], 2, 25.0, gap, 0.25)
+    assert note is not None and "slow RC pair 2 scaled by" in note and "5 of 5 SOC breakpoints" in note
+    assert np.allclose(tabs["R2 [Ohm]"][1], 0.04)
+    assert np.allclose(0.25 * (tabs["R0 [Ohm]"][1] + tabs["R1 [Ohm]"][1] + tabs["R2 [Ohm]"][1]), 0.02)
+    assert np.allclose(tabs["R2 [Ohm]"][0], 0.02)  # the other row by the same factor
+    assert np.allclose(tabs["R2 [Ohm]"] / tabs["tau2 [s]"], _tabs(1.0)["R2 [Ohm]"] / 300.0)  # R / tau kept
+    assert np.allclose(tabs["R1 [Ohm]"], 0.01) and np.allclose(tabs["R0 [Ohm]"], 0.03)
+
+
+@pytest.mark.parametrize("r2, T_ocv", [(0.02, 25.0), (1.0, 10.0)])
+def test_dc_resistance_left_alone(r2, T_ocv):
+    """Within 1.5 x the half gap + 5 mV (here 0.25 A x 60 mOhm = 15 mV against 35 mV), or without an HPPC row within
+    5 K of the OCV test, the tables are not touched."""
+    from cellsense.fit.hppc import cap_dc_resistance
+
+    tabs = _tabs(r2)
+    assert cap_dc_resistance(tabs, [0.0, 25.0], 2, T_ocv, np.full(5, 0.02), 0.25) is None
+    for k, v in _tabs(r2).items():
+        assert np.array_equal(tabs[k], v), k
+
+
+def test_synthetic_fit_is_not_capped(synthetic):
+    """The exact synthetic cell's DC resistance agrees with its C/20 test: no cap, and the provenance says none."""
+    assert "scaled by" not in synthetic["cell"]["provenance"]["R2 [Ohm]"]
