@@ -37,18 +37,28 @@ class DemoRow:
 SENSOR_REFERENCE_AH = 5.0
 
 
+def _is_reference_set(pybamm_set: str) -> bool:
+    """Chen2020, the set the bundled chen2020.json was fitted to and the demo's sensor was sized for."""
+    return str(pybamm_set).lower() == "chen2020"
+
+
 def sensor_scale(pybamm_set: str, cell_file: str) -> float:
     """Current-sensor scale of the demo: 1 for Chen2020 (the demo's reference, and its shipped truths' sensor),
     else the cell file's capacity / SENSOR_REFERENCE_AH (a BMS current sensor is sized for the cell's currents)."""
-    if str(pybamm_set).lower() == "chen2020":
+    if _is_reference_set(pybamm_set):
         return 1.0
     return float(load_cell(cell_file).capacity_Ah) / SENSOR_REFERENCE_AH
 
 
-def demo(cell: str = "Chen2020", model_file: str = "chen2020", protocols=("udds", "us06"),
+def _progress_printer(quiet: bool):
+    """The demo's progress lines: to stderr with a "cellsense " prefix, or nowhere when quiet."""
+    return (lambda msg: None) if quiet else (lambda msg: print(f"cellsense {msg}", file=sys.stderr, flush=True))
+
+
+def demo(cell: str = "Chen2020", model_file: str | None = None, protocols=("udds", "us06"),
          temperature_degC: float = 25.0, pybamm_model: str = "DFN", soc_error: float = 0.2,
          filters=("ekf", "ukf"), progress=None, quiet: bool = False, fresh: bool = False,
-         current_scale: float = 1.0) -> list[DemoRow]:
+         current_scale: float | None = None) -> list[DemoRow]:
     """Simulate each protocol (PyBaMM truth, cached), run the filters, return the table rows.
 
     The default run's truths (Chen2020 DFN, UDDS and US06 at 25 degC) ship with the package with their
@@ -57,9 +67,18 @@ def demo(cell: str = "Chen2020", model_file: str = "chen2020", protocols=("udds"
 
     Progress lines (what is simulated, truth cache hit / miss, the typical solve time and the faster SPMe
     option, the solve time) go to stderr; ``quiet=True`` silences them; ``progress`` (a callable taking
-    one str) sends them elsewhere."""
+    one str) sends them elsewhere.
+
+    ``model_file`` None: the bundled chen2020 for Chen2020 within 5 K of its temperature rows, else a cell fitted to
+    the set's simulated OCV and HPPC tests at ``temperature_degC`` (`_default_cell`, `fit.from_sim`). ``current_scale``
+    None: `sensor_scale` (the 10 / 20 mA current sensor scaled to the cell's capacity for sets other than Chen2020)."""
     if progress is None:
-        progress = (lambda msg: None) if quiet else (lambda msg: print(f"cellsense {msg}", file=sys.stderr, flush=True))
+        progress = _progress_printer(quiet)
+    if model_file is None:
+        model_file = _default_cell(cell, temperature_degC) or str(
+            fitted_cell_path(cell, temperature_degC, pybamm_model, fresh=fresh, progress=progress))
+    if current_scale is None:
+        current_scale = sensor_scale(cell, model_file)
 
     sensor = SensorModel(voltage_noise_V=0.002, current_noise_A=0.010 * current_scale,
                          current_offset_A=0.020 * current_scale, seed=1)
@@ -138,7 +157,7 @@ def _default_cell(pybamm_set: str, temperature_degC: float = 25.0) -> str | None
     """The cell file the demo runs without --cell: the bundled chen2020 for Chen2020 (it was fitted to that set)
     within DEFAULT_CELL_MARGIN_K of its temperature rows; None for any other set or temperature (the demo then fits
     one to the set's simulated OCV and HPPC tests at the demo's temperature, `fit.from_sim`)."""
-    if str(pybamm_set).lower() != "chen2020":
+    if not _is_reference_set(pybamm_set):
         return None
     rows = np.asarray(load_cell("chen2020").temperature_degC, float)
     inside = rows.min() - DEFAULT_CELL_MARGIN_K <= float(temperature_degC) <= rows.max() + DEFAULT_CELL_MARGIN_K
@@ -175,8 +194,8 @@ def _main(a) -> int:
         return 0
     fitted = cell is None
     if fitted:  # no cell file describes this set here: fit one to its simulated characterisation tests (cached)
-        progress = (lambda msg: None) if a.quiet else (lambda msg: print(f"cellsense {msg}", file=sys.stderr, flush=True))
-        cell = str(fitted_cell_path(pybamm_set, a.temperature_degC, a.physics, fresh=a.fresh, progress=progress))
+        cell = str(fitted_cell_path(pybamm_set, a.temperature_degC, a.physics, fresh=a.fresh,
+                                    progress=_progress_printer(a.quiet)))
     k = sensor_scale(pybamm_set, cell)
     rows = demo(cell=pybamm_set, model_file=cell, protocols=tuple(a.protocol or ("udds", "us06")),
                 temperature_degC=a.temperature_degC, pybamm_model=a.physics, soc_error=a.soc_error,

@@ -162,8 +162,9 @@ SELF_CHECK_OUTSIDE_3SIGMA = 0.05
 SELF_CHECK_MEAN_NIS = 3.0
 
 
-#: a rejection reason on more than this share of a log's samples gets its own warning (with the column's span)
-SELF_CHECK_REJECTED = 0.10
+#: share of a log's samples above which a rejection reason, or samples outside the cell's temperature rows, get a
+#: warning of their own (with the column's span)
+SELF_CHECK_SHARE = 0.10
 
 #: rejection reason -> (log column, the cell's range attribute, unit, what a log in another unit looks like)
 _RANGE_REASONS = {
@@ -175,13 +176,13 @@ _RANGE_REASONS = {
 
 
 def rejection_warnings(r: EstimateResult) -> list[str]:
-    """One warning per rejection reason that hit more than SELF_CHECK_REJECTED of the samples, naming the column,
+    """One warning per rejection reason that hit more than SELF_CHECK_SHARE of the samples, naming the column,
     the span the log has and the range the cell file accepts (the usual cause is a column in another unit)."""
     res, log = r.result, r.log
     n = len(res.time_s)
     out = []
     for reason, k in sorted(res.counts().items()):
-        if not reason.startswith("rejected_") or n == 0 or k <= SELF_CHECK_REJECTED * n:
+        if not reason.startswith("rejected_") or n == 0 or k <= SELF_CHECK_SHARE * n:
             continue
         text = f"{k} of {n} samples ({100 * k / n:.0f} %) were rejected ({reason}); their SOC is the last accepted one"
         if reason in _RANGE_REASONS:
@@ -218,7 +219,7 @@ def temperature_warnings(r: EstimateResult) -> list[str]:
     lo, hi = float(np.min(rows)), float(np.max(rows))
     m = SELF_CHECK_TEMPERATURE_MARGIN_K
     share = float(np.mean((T < lo - m) | (T > hi + m)))
-    if share <= SELF_CHECK_REJECTED:
+    if share <= SELF_CHECK_SHARE:
         return []
     span = f"{lo:g} degC" if lo == hi else f"{lo:g}..{hi:g} degC"
     return [f"{100 * share:.0f} % of the samples are more than {m:g} K outside the temperature(s) the cell file was "

@@ -236,7 +236,8 @@ def cap_dc_resistance(tabs: dict, T_bp, rc_pairs: int, T_ocv: float, half_gap_V,
     r_fast = np.array(tabs["R0 [Ohm]"][it] + sum(tabs[f"R{j} [Ohm]"][it] for j in range(1, rc_pairs)), float)
     r_slow = np.array(tabs[slow_R][it], float)  # copies: the rows are scaled in place below
     gap = np.asarray(half_gap_V, float)
-    over = i_c20_A * (r_fast + r_slow) > margin * gap + floor_V
+    drop_V = i_c20_A * (r_fast + r_slow)  # the fitted model's resistive drop at C/20
+    over = drop_V > margin * gap + floor_V
     if not np.any(over):
         return None
     allowed = np.clip(gap / i_c20_A - r_fast, 0.0, None)
@@ -247,5 +248,5 @@ def cap_dc_resistance(tabs: dict, T_bp, rc_pairs: int, T_ocv: float, half_gap_V,
     return (f"slow RC pair {rc_pairs} scaled by {f.min():.3g}..{f.max():.3g} (R and tau alike, keeping R / tau) at "
             f"{int(over.sum())} of {len(over)} SOC breakpoints, where the fitted DC resistance R0 + sum R_j times the C/20 "
             f"current {i_c20_A:.4g} A exceeded {margin:g} x the C/20 branches' half gap + {1e3 * floor_V:g} mV "
-            f"(up to {1e3 * float(np.max(i_c20_A * (r_fast + r_slow) - gap)):.0f} mV more): 10 s pulses measure a "
+            f"(up to {1e3 * float(np.max(drop_V - gap)):.0f} mV more): 10 s pulses measure a "
             f"slow pair's R / tau, the C/20 test its DC value")

@@ -116,3 +116,33 @@ def test_sensor_scale():
 
     assert sensor_scale("Chen2020", "okane2022_spme") == 1.0
     assert sensor_scale("Marquis2019", "chen2020") == pytest.approx(load_cell("chen2020").capacity_Ah / 5.0)
+
+
+def test_python_demo_resolves_the_cell_too(monkeypatch, tmp_path):
+    """`cellsense.demo(cell=SET)` (the Python function behind the verb) picks the cell as the verb does: a fitted one
+    for a set other than Chen2020, with the current sensor scaled to it; Chen2020 keeps chen2020.json and scale 1."""
+    from cellsense.cli.demo import demo
+    from cellsense.cells.files import resolve_cell_path
+    from cellsense.truth.simulate import simulate as real_simulate
+
+    fake = tmp_path / "fitted.json"
+    data = json.loads(resolve_cell_path("chen2020").read_text())
+    data["parameters"]["Nominal cell capacity [A.h]"] = 2.5
+    fake.write_text(json.dumps(data))
+    seen = {}
+
+    def fake_fit(parameter_set, temperature_degC, physics, fresh=False, progress=None):
+        seen["fit"] = parameter_set
+        return fake
+
+    def fake_simulate(cell, sensor, **kw):  # the shipped Chen2020 US06 truth: no PyBaMM solve
+        seen["offset"] = sensor.current_offset_A
+        return real_simulate(cell="Chen2020", sensor=sensor, **kw)
+
+    monkeypatch.setattr(demo_cli, "fitted_cell_path", fake_fit)
+    monkeypatch.setattr(demo_cli, "simulate", fake_simulate)
+    rows = demo(cell="Marquis2019", protocols=("us06",), filters=("ekf",), quiet=True)
+    assert seen == {"fit": "Marquis2019", "offset": pytest.approx(0.010)} and len(rows) == 1
+    seen.clear()
+    demo(protocols=("us06",), filters=("ekf",), quiet=True)
+    assert seen == {"offset": 0.020}
