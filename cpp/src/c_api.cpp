@@ -560,11 +560,13 @@ int cs_restore_state(cs_estimator* est, const cs_state* in) {
     x(r, 0) = in->x[r];
     for (int c = 0; c < CS_STATES; ++c) { p(r, c) = in->P[r][c]; }
   }
-  // RC voltages within +-CS_STATE_V_RC_MAX_V, |h| <= 1, sign in {-1, 0, 1}: the core's rule for a restored
-  // state (model/ecm_state_check.hpp); SOC bounds, finiteness and P SPD: the core's set_state.
+  // RC voltages within +-CS_STATE_V_RC_MAX_V, |h| <= 1, sign in {-1, 0, 1}, each variance under its ceiling:
+  // the core's rule for a restored state (model/ecm_state_check.hpp); SOC bounds, finiteness and P SPD: the
+  // core's set_state.
   int where = -1;
   if (cellsense::model::check_restored_state<Model>(x, in->hysteresis_sign, where) !=
-      cellsense::model::RestoredStateIssue::kOk) {
+          cellsense::model::RestoredStateIssue::kOk ||
+      cellsense::model::check_restored_covariance<Model>(p, where) != cellsense::model::RestoredStateIssue::kOk) {
     return CS_STATE_REFUSED;
   }
   const Model::Aux aux{in->hysteresis_sign};

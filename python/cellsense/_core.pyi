@@ -12,6 +12,11 @@ class EcmEkf1_f64:
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
     @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
+    @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """
         None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
@@ -60,6 +65,11 @@ class EcmUkf1_f64:
     n_states: typing.ClassVar[int] = 3
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """
@@ -110,6 +120,11 @@ class EcmEkf2_f64:
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
     @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
+    @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """
         None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
@@ -158,6 +173,11 @@ class EcmUkf2_f64:
     n_states: typing.ClassVar[int] = 4
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """
@@ -208,6 +228,11 @@ class EcmEkf3_f64:
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
     @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
+    @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """
         None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
@@ -256,6 +281,11 @@ class EcmUkf3_f64:
     n_states: typing.ClassVar[int] = 5
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """
@@ -306,6 +336,11 @@ class EcmEkf1_f32:
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
     @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
+    @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """
         None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
@@ -354,6 +389,11 @@ class EcmUkf1_f32:
     n_states: typing.ClassVar[int] = 3
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """
@@ -404,6 +444,11 @@ class EcmEkf2_f32:
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
     @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
+    @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """
         None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
@@ -452,6 +497,11 @@ class EcmUkf2_f32:
     n_states: typing.ClassVar[int] = 4
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """
@@ -502,6 +552,11 @@ class EcmEkf3_f32:
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
     @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
+    @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """
         None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else (state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).
@@ -550,6 +605,11 @@ class EcmUkf3_f32:
     n_states: typing.ClassVar[int] = 5
     sizeof_estimator: typing.ClassVar[int]
     last_time_s: typing.Any
+    @staticmethod
+    def restored_covariance_issue(P: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> typing.Any:
+        """
+        None if every variance of P passes the core's restore ceilings, else (state index, message) of the first that does not (model/ecm_state_check.hpp).
+        """
     @staticmethod
     def restored_state_issue(x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex) -> typing.Any:
         """

@@ -1,10 +1,12 @@
 // Unit tests: estimator/ with the EKF and the UKF, typed over float and double.
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 
 #include "cells.hpp"
 #include "check.hpp"
+#include "cellsense/model/ecm_state_check.hpp"
 
 using namespace cellsense;
 
@@ -464,6 +466,64 @@ void test_set_state_and_numerical(const char* name) {
   CHECK_CTX(same_bits(est, x0, huge), name);
 }
 
+/// The restore rule's variance ceilings: the fuzz finding's covariance (SPD, variances 5.9e13, RC voltages
+/// correlated -0.9999) is refused, naming the first state over its ceiling; each ceiling itself is accepted and
+/// beyond it refused; at the ceilings, with that correlation, ordinary steps keep P positive definite.
+// verifies: CS-EST-018
+template <class E>
+void test_restored_covariance_ceilings(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  using Idx = typename M::Idx;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  E est;
+  CHECK_CTX(init(est, &p, T(0.5)) == InitStatus::kOk, name);
+  for (int k = 0; k < 20; ++k) est.step(T(1), T(1), T(3.6), T(25));
+  int where = -2;
+  CHECK_CTX(model::check_restored_covariance<M>(est.covariance(), where) == model::RestoredStateIssue::kOk &&
+                where == -1, name);
+  const double ceiling[M::kStates] = {1.0, 25.0, 25.0, 1.0};
+  for (int j = 0; j < M::kStates; ++j) {
+    auto c = est.covariance();
+    c(j, j) = static_cast<T>(ceiling[j]);
+    CHECK_CTX(model::check_restored_covariance<M>(c, where) == model::RestoredStateIssue::kOk, name);
+    c(j, j) = static_cast<T>(ceiling[j] * 1.001);
+    CHECK_CTX(model::check_restored_covariance<M>(c, where) == model::RestoredStateIssue::kVariance && where == j,
+              name);
+    c(j, j) = std::numeric_limits<T>::quiet_NaN();
+    CHECK_CTX(model::check_restored_covariance<M>(c, where) == model::RestoredStateIssue::kVariance && where == j,
+              name);
+    c(j, j) = T(0);
+    CHECK_CTX(model::check_restored_covariance<M>(c, where) == model::RestoredStateIssue::kVariance && where == j,
+              name);
+  }
+  // The fuzz finding's shape, then the same at the ceilings.
+  for (const double var : {5.9e13, 25.0}) {
+    typename M::Cov c = M::Cov::zero();
+    c(Idx::soc, Idx::soc) = T(1e-4);
+    c(Idx::v_rc1, Idx::v_rc1) = static_cast<T>(var);
+    c(Idx::v_rc(1), Idx::v_rc(1)) = static_cast<T>(var);
+    c(Idx::v_rc1, Idx::v_rc(1)) = static_cast<T>(-0.9999 * var);
+    c(Idx::v_rc(1), Idx::v_rc1) = c(Idx::v_rc1, Idx::v_rc(1));
+    c(Idx::hysteresis, Idx::hysteresis) = static_cast<T>(var > 1.0 && var < 1e3 ? 1.0 : var);
+    const auto issue = model::check_restored_covariance<M>(c, where);
+    if (var > 1e3) {
+      CHECK_CTX(issue == model::RestoredStateIssue::kVariance && where == Idx::v_rc1, name);
+      continue;
+    }
+    CHECK_CTX(issue == model::RestoredStateIssue::kOk, name);
+    E fresh;
+    CHECK_CTX(init(fresh, &p, T(0.5)) == InitStatus::kOk, name);
+    CHECK_CTX(fresh.set_state(est.state(), c, est.aux()), name);
+    for (int k = 0; k < 50; ++k) {
+      const auto r = fresh.step(T(1.1), T(k % 3), T(3.5), T(25));
+      typename M::Cov l;
+      CHECK_CTX(is_rejected(r.status) || math::cholesky(fresh.covariance(), l), name);
+    }
+  }
+}
+
 /// With gate_timeout_steps = 0 the gate never times out: every outlier is rejected, and the count of
 /// gated steps in a row saturates at 65535 instead of wrapping. Also: an initial SOC variance above
 /// the uniform one is kept as the inflation ceiling, and the relative model-error term alone.
@@ -865,6 +925,10 @@ int main() {
   test_set_state_and_numerical<EcmEkf<double, 2>>("ekf f64");
   test_set_state_and_numerical<EcmUkf<float, 2>>("ukf f32");
   test_set_state_and_numerical<EcmUkf<double, 2>>("ukf f64");
+  test_restored_covariance_ceilings<EcmEkf<float, 2>>("ekf f32");
+  test_restored_covariance_ceilings<EcmEkf<double, 2>>("ekf f64");
+  test_restored_covariance_ceilings<EcmUkf<float, 2>>("ukf f32");
+  test_restored_covariance_ceilings<EcmUkf<double, 2>>("ukf f64");
   test_gate_without_timeout<EcmEkf<float, 2>>("ekf f32");
   test_gate_without_timeout<EcmUkf<double, 2>>("ukf f64");
   test_rest_steps<EcmEkf<float, 2>>("ekf f32");

@@ -126,6 +126,16 @@ static void test_steps(uint8_t filter) {
     bad.x[(int)absurd[k][0]] = absurd[k][1];
     EXPECT(cs_restore_state(&est, &bad) == CS_STATE_REFUSED);
   }
+  /* a covariance that is SPD but absurd: each variance above its ceiling (SOC 1, RC 25 V^2, h 1) is refused */
+  for (int k = 0; k < CS_STATES; ++k) {
+    const float ceiling = (k == CS_IDX_SOC || k == CS_IDX_HYSTERESIS) ? 1.0f : CS_STATE_V_RC_MAX_V * CS_STATE_V_RC_MAX_V;
+    bad = before;
+    bad.P[k][k] = ceiling * 1.001f;
+    EXPECT(cs_restore_state(&est, &bad) == CS_STATE_REFUSED);
+    bad.P[k][k] = ceiling; /* at the ceiling: accepted */
+    EXPECT(cs_restore_state(&est, &bad) == CS_STATE_OK);
+    EXPECT(cs_restore_state(&est, &before) == CS_STATE_OK);
+  }
   bad = before;
   bad.hysteresis_sign = 42.0f;
   EXPECT(cs_restore_state(&est, &bad) == CS_STATE_REFUSED);

@@ -245,7 +245,8 @@ typedef struct cs_state {
 #define CS_STATE_NOT_INITIALISED 1  /* NULL pointer or estimator not initialised */
 #define CS_STATE_BAD_TAG 2          /* record from another layout / version */
 #define CS_STATE_REFUSED 3          /* x not finite or out of bounds (SOC outside [soc_min, soc_max],
-                                       |RC voltage| > CS_STATE_V_RC_MAX_V), |h| > 1, bad sign, P not SPD */
+                                       |RC voltage| > CS_STATE_V_RC_MAX_V), |h| > 1, bad sign, P not SPD,
+                                       a variance above its ceiling (SOC 1, RC CS_STATE_V_RC_MAX_V^2, h 1) */
 #define CS_STATE_V_RC_MAX_V 5.0f    /* bound of a restored RC voltage (V), as the Python side's */
 
 int cs_save_state(const cs_estimator* est, cs_state* out);

@@ -275,6 +275,10 @@ class EstimatorBase:
                 if k < 0:
                     raise fail("hysteresis_sign", f"{msg}, got {sign!r}")
                 raise fail(f"x[{k}] ({names[k]})", f"{msg}, got {float(x[k])!r}")
+            issue = core_class("Ecm", "ekf", "float64", self.cell.rc_pairs).restored_covariance_issue(p)
+            if issue is not None:
+                k, msg = issue
+                raise fail(f"P[{k}][{k}] ({names[k]})", f"{msg}, got {float(p[k, k])!r}")
         elif sign not in (-1.0, 0.0, 1.0):
             raise fail("hysteresis_sign", f"must be -1, 0 or 1, got {sign!r}")
         last_time = saved.get("last_time_s")

@@ -14,6 +14,7 @@
   does not scale with the cell."""
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -106,6 +107,32 @@ def test_restore_bounds_are_the_core_rule(dtype):
     idx, msg = cls.restored_state_issue(np.where(np.arange(n) == 1, 6.0, x0), 0.0)
     assert idx == 1 and "+-5 V" in msg
     assert cls.restored_state_issue(x0, 0.25)[0] == -1
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_restore_variance_ceilings_are_the_core_rule(dtype):
+    """Estimator.restore_state refuses a variance above the core's ceiling (SOC 1, RC (5 V)^2, h 1), naming
+    P[k][k] and its state, and accepts one at the ceiling (CS-EST-018; the C API's cs_restore_state applies the
+    same check)."""
+    est = cellsense.Estimator("chen2020", dtype=dtype, initial_soc=0.5)
+    saved = est.save_state()
+    n = len(saved["x"])
+    cls = type(est._impl)
+    ceilings = [1.0] + [_core().STATE_V_RC_MAX_V ** 2] * (n - 2) + [1.0]
+    for k, ceiling in enumerate(ceilings):
+        for var, refused in ((ceiling, False), (ceiling * 1.001, True), (5.9e13, True)):
+            s = copy.deepcopy(saved)
+            s["P"][k][k] = var
+            p = np.asarray(s["P"], float)
+            assert (cls.restored_covariance_issue(p) is not None) == refused
+            if refused:
+                with pytest.raises(ValueError, match=rf"P\[{k}\]\[{k}\] \({est.state_names[k]}\).*variance"):
+                    est.restore_state(s)
+            else:
+                est.restore_state(s)
+                assert est.covariance[k, k] == pytest.approx(var, rel=1e-6)
+    with pytest.raises(ValueError, match="4 x 4|P must be"):
+        cls.restored_covariance_issue(np.eye(3))
 
 
 # ---- estimator settings: the core's EstimatorConfig::check and defaults ------------------------------------------

@@ -7,11 +7,19 @@
 //     pairs, a fraction of its voltage window; 5 V is beyond any single cell (lithium-ion windows are
 //     < 2 V) and refuses corrupt states (1e6 V) while leaving room for other chemistries;
 //   - the hysteresis state h in [-1, 1] (Plett 2004's one-state hysteresis model keeps |h| <= 1);
-//   - the hysteresis sign in {-1, 0, +1}.
+//   - the hysteresis sign in {-1, 0, +1};
+//   - each variance (P's diagonal) at most the square of its state's largest magnitude: SOC sigma <= 1,
+//     RC-voltage sigma <= kRestoredVRcMax_V, hysteresis sigma <= 1. A wider sigma says nothing more than
+//     "unknown", and a covariance that is positive definite but absurd (fuzzing found RC and hysteresis
+//     variances of 5.9e13 V^2 with the two RC voltages correlated at -0.9999) loses positive-definiteness
+//     to float32 cancellation in the next ordinary step. A running filter never comes near these ceilings
+//     (its initial sigmas are 0.25, 0.02 V, 0.5 by default and each state's variance is bounded by its
+//     decay or by the fusion of the voltage).
 // No heap, no I/O; the answer is a code.
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "cellsense/math/matrix.hpp"
 
@@ -28,6 +36,7 @@ enum class RestoredStateIssue : std::uint8_t {
   kRcVoltage = 1,       ///< an RC voltage not finite or beyond +-kRestoredVRcMax_V
   kHysteresis = 2,      ///< the hysteresis state not finite or outside [-1, 1]
   kHysteresisSign = 3,  ///< the hysteresis sign not -1, 0 or +1
+  kVariance = 4,        ///< a variance (P's diagonal) not finite, not positive or above its ceiling
 };
 
 /// The rule an issue breaks, in words.
@@ -37,6 +46,9 @@ constexpr const char* restored_state_message(RestoredStateIssue i) {
     case RestoredStateIssue::kRcVoltage: return "an RC voltage must be finite and within +-5 V";
     case RestoredStateIssue::kHysteresis: return "the hysteresis state must be finite and in [-1, 1]";
     case RestoredStateIssue::kHysteresisSign: return "the hysteresis sign must be -1, 0 or 1";
+    case RestoredStateIssue::kVariance:
+      return "a variance must be positive and at most the square of its state's bound (SOC 1, RC voltage 5 V, "
+             "hysteresis 1)";
   }
   return "unknown";
 }
@@ -68,6 +80,27 @@ RestoredStateIssue check_restored_state(const V& x, S hysteresis_sign, int& inde
     return RestoredStateIssue::kHysteresis;
   }
   if (!valid_hysteresis_sign(hysteresis_sign)) { return RestoredStateIssue::kHysteresisSign; }
+  return RestoredStateIssue::kOk;
+}
+
+/// The first variance of ECM covariance `p` (layout Model::Idx) that is not finite, not positive or above its
+/// ceiling (SOC 1, RC voltages kRestoredVRcMax_V^2, hysteresis 1; header comment), kOk if none; `index` is its
+/// state entry (-1 if kOk). The off-diagonal terms are the set_state's (symmetry, Cholesky). Any matrix with
+/// (row, col) access of Model::kStates x Model::kStates entries, in the model's scalar or double.
+template <class Model, class M>
+RestoredStateIssue check_restored_covariance(const M& p, int& index) {
+  using Idx = typename Model::Idx;
+  index = -1;
+  using S = typename std::decay<decltype(p(0, 0))>::type;  // the matrix's scalar: no double on a float MCU
+  const S rc_ceiling = static_cast<S>(kRestoredVRcMax_V * kRestoredVRcMax_V);
+  for (int j = 0; j <= Idx::hysteresis; ++j) {
+    const S v = p(j, j);
+    const S ceiling = (j >= Idx::v_rc1 && j < Idx::hysteresis) ? rc_ceiling : S(1);  // SOC and h: sigma <= 1
+    if (!math::is_finite(v) || !(v > S(0)) || v > ceiling) {
+      index = j;
+      return RestoredStateIssue::kVariance;
+    }
+  }
   return RestoredStateIssue::kOk;
 }
 
