@@ -116,6 +116,7 @@ cellsense::EstimatorConfig<float> estimator_config_of(const cs_config& c) {
   ec.model_error_relative = c.model_error_relative;
   ec.model_error_correlation_s = c.model_error_correlation_s;
   ec.dt_max_rest_s = c.dt_max_rest_s;
+  ec.model_error_voltage_V = c.model_error_voltage_V;
   ec.gate_policy =
       c.gate_policy == CS_GATE_PREDICT_ONLY ? cellsense::GatePolicy::kPredictOnly : cellsense::GatePolicy::kRejectStep;
   ec.gate_timeout_steps = c.gate_timeout_steps;
@@ -187,6 +188,7 @@ void cs_config_default(cs_config* c) {
   c->model_error_relative = ec.model_error_relative;
   c->model_error_correlation_s = ec.model_error_correlation_s;
   c->dt_max_rest_s = ec.dt_max_rest_s;
+  c->model_error_voltage_V = ec.model_error_voltage_V;
   c->gate_nis = ec.gate_nis;
   constexpr cellsense::filter::Ukf<Model>::Config uc{};
   c->ukf_alpha = uc.alpha;

@@ -213,6 +213,7 @@ cellsense::EstimatorConfig<T> load_estimator_config(const py::dict& config, bool
   f("model_error_correlation_s", c.model_error_correlation_s, true);
   f("model_error_relative", c.model_error_relative, true);
   f("dt_max_rest_s", c.dt_max_rest_s, true);
+  f("model_error_voltage_V", c.model_error_voltage_V, true);
   if (!partial || config.contains("gate_predict_only")) {
     c.gate_policy = scalar(config, "gate_predict_only") != 0.0 ? cellsense::GatePolicy::kPredictOnly
                                                                : cellsense::GatePolicy::kRejectStep;

@@ -295,6 +295,7 @@ PYBIND11_MODULE(_core, m) {
     d["model_error_relative"] = c.model_error_relative;
     d["model_error_correlation_s"] = c.model_error_correlation_s;
     d["dt_max_rest_s"] = c.dt_max_rest_s;
+    d["model_error_voltage_V"] = c.model_error_voltage_V;
     d["gate_predict_only"] = c.gate_policy == GatePolicy::kPredictOnly;
     d["gate_timeout_steps"] = static_cast<int>(c.gate_timeout_steps);
     return d;

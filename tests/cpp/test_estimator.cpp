@@ -280,6 +280,8 @@ void test_config_refusals(const char* name) {
       [](C& c) { c.model_error_correlation_s = T(1e6); },
       [](C& c) { c.dt_max_rest_s = T(-1); },
       [](C& c) { c.dt_max_rest_s = T(1e6); },
+      [](C& c) { c.model_error_voltage_V = T(-0.001); },
+      [](C& c) { c.model_error_voltage_V = T(11); },
   };
   for (auto edit : edits) {
     C c;
@@ -336,6 +338,10 @@ void test_config_issues(const char* name) {
       {I::kDtMaxRest, [](C& c, T, T) { c.dt_max_rest_s = T(-1); }},
       {I::kDtMaxRest, [](C& c, T, T i) { c.dt_max_rest_s = i; }},
       {I::kDtMaxRest, [](C& c, T n, T) { c.dt_max_rest_s = n; }},
+      {I::kModelErrorVoltage, [](C& c, T, T) { c.model_error_voltage_V = T(-0.001); }},
+      {I::kModelErrorVoltage, [](C& c, T, T) { c.model_error_voltage_V = kMaxModelErrorVoltage_V<T> * T(1.01); }},
+      {I::kModelErrorVoltage, [](C& c, T, T i) { c.model_error_voltage_V = i; }},
+      {I::kModelErrorVoltage, [](C& c, T n, T) { c.model_error_voltage_V = n; }},
   };
   bool seen[static_cast<int>(kLastEstimatorConfigIssue) + 1] = {};
   for (const Case& k : cases) {
@@ -360,6 +366,7 @@ void test_config_issues(const char* name) {
   edge.model_error_relative = T(100);
   edge.model_error_correlation_s = kMaxDt_s<T>;
   edge.dt_max_rest_s = kMaxDt_s<T>;
+  edge.model_error_voltage_V = kMaxModelErrorVoltage_V<T>;
   CHECK_CTX(edge.check() == I::kOk, name);
   E est;
   CHECK_CTX(init(est, &p, T(0.5), edge) == InitStatus::kOk, name);
@@ -390,9 +397,9 @@ void test_config_issue_messages() {
   static_assert(estimator_config_message(I::kDtMax)[0] == 'd', "constexpr message");
 }
 
-/// The measurement variance R: voltage_sigma_V^2 exactly with both model-error terms off; with them
-/// on, sigma^2 + ((k_A + k_rel |i|) R_cell)^2 with R_cell the model's total resistance at the state,
-/// multiplied by tau / dt when dt < tau.
+/// The measurement variance R: voltage_sigma_V^2 exactly with every model-error term off; with them
+/// on, sigma^2 + (e_V^2 + ((k_A + k_rel |i|) R_cell)^2) with R_cell the model's total resistance at the state,
+/// the model-error part multiplied by tau / dt when dt < tau; e_V alone needs no resistance.
 // verifies: CS-EST-013
 template <class E>
 void test_measurement_variance(const char* name) {
@@ -426,6 +433,29 @@ void test_measurement_variance(const char* name) {
   CHECK_CTX(std::fabs(got_fast - want_fast) <= tol * want_fast, name);
   CHECK_CTX(std::fabs(got_slow - want_slow) <= tol * want_slow, name);
   CHECK_CTX(got_neg == got_fast, name);  // |i|
+  // The constant model error e_V (the constant-error path): sigma^2 + e_V^2 max(1, tau / dt), any current; with
+  // the resistance-scaled term as well, the two variances add before the scaling.
+  EstimatorConfig<T> c2 = c0;
+  c2.model_error_voltage_V = T(0.008);
+  c2.model_error_correlation_s = T(25);
+  E cst;
+  CHECK_CTX(init(cst, &p, T(0.6), c2) == InitStatus::kOk, name);
+  const double ev2 = static_cast<double>(c2.model_error_voltage_V) * static_cast<double>(c2.model_error_voltage_V);
+  for (const double dt : {0.1, 1.0, 5.0, 25.0, 60.0}) {
+    const double want = static_cast<double>(sigma2) + ev2 * (dt < 25.0 ? 25.0 / dt : 1.0);
+    for (const double i_A : {0.0, 2.0, -40.0}) {
+      const double got =
+          static_cast<double>(cst.measurement_variance(s, cst.state(), static_cast<T>(i_A), static_cast<T>(dt)));
+      CHECK_CTX(std::fabs(got - want) <= 4 * tol * want, name);
+    }
+  }
+  EstimatorConfig<T> c3 = c1;
+  c3.model_error_voltage_V = T(0.008);
+  E both;
+  CHECK_CTX(init(both, &p, T(0.6), c3) == InitStatus::kOk, name);
+  const double want_both = static_cast<double>(sigma2) + (ev2 + e * e) * 10.0;
+  const double got_both = static_cast<double>(both.measurement_variance(s, both.state(), T(2), T(1)));
+  CHECK_CTX(std::fabs(got_both - want_both) <= 4 * tol * want_both, name);
   // The fused step reports a finite R at least the sensor's.
   const auto r = est.step(T(1), T(2), plain.model().measure(s, plain.state()), T(25));
   CHECK_CTX(!is_rejected(r.status) && r.measurement_variance_V2 >= sigma2 &&

@@ -264,13 +264,13 @@ static void test_config_problem(void) {
   static const char* const fields[] = {"gate_policy", "current_sigma_A", "soc_per_sqrt_s", "v_rc_V_per_sqrt_s",
                                        "hysteresis_per_sqrt_s", "gate_nis", "dt_max_s", "soc_min",
                                        "voltage_sigma_V", "gate_nis", "model_error_current_A",
-                                       "model_error_relative", "model_error_correlation_s"};
-  const char* seen[13];
+                                       "model_error_relative", "model_error_correlation_s", "model_error_voltage_V"};
+  const char* seen[14];
   cs_config c;
   cs_config_default(&c);
   EXPECT(strcmp(cs_config_problem(&c), "ok") == 0);
   EXPECT(strcmp(cs_config_problem(NULL), "config is NULL") == 0);
-  for (unsigned k = 0; k < 13u; ++k) {
+  for (unsigned k = 0; k < 14u; ++k) {
     cs_config_default(&c);
     switch (k) {
       case 0: c.gate_policy = 9; break;
@@ -285,7 +285,8 @@ static void test_config_problem(void) {
       case 9: c.gate_nis = 0.0f; break;
       case 10: c.model_error_current_A = 2000.0f; break;
       case 11: c.model_error_relative = -1.0f; break;
-      default: c.model_error_correlation_s = 1.0e6f; break;
+      case 12: c.model_error_correlation_s = 1.0e6f; break;
+      default: c.model_error_voltage_V = 11.0f; break;
     }
     seen[k] = cs_config_problem(&c);
     EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG);

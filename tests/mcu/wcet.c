@@ -140,6 +140,7 @@ static int init_filter(uint8_t filter) {
   cfg.model_error_current_A = CELL_PARAMS_MODEL_ERROR_CURRENT_A;
   cfg.model_error_relative = CELL_PARAMS_MODEL_ERROR_RELATIVE;
   cfg.model_error_correlation_s = CELL_PARAMS_MODEL_ERROR_CORRELATION_S;
+  cfg.model_error_voltage_V = CELL_PARAMS_MODEL_ERROR_VOLTAGE_V;
 #endif
   g_soc_min = cfg.soc_min;
   g_soc_max = cfg.soc_max;

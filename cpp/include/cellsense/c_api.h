@@ -132,13 +132,17 @@ typedef struct cs_config {
                                       when dt is shorter (same information per second at any sample rate) */
   float dt_max_rest_s;             /* (s), [0, 86400]: longest accepted step when |i| <= Q / 20 h at this sample and
                                       the previous stepped one (a rest logged at a slow rate); 0: dt_max_s only */
+  float model_error_voltage_V;     /* (V), [0, 10]: model error that does not follow the resistance, added to the
+                                      term above: the variance is voltage_sigma_V^2 + (this^2 + (... x R)^2) x the
+                                      correlation factor; 0 (default): off. export-c writes
+                                      <CELL>_MODEL_ERROR_VOLTAGE_V for a cell with a constant model error */
 } cs_config;
 
 /* Defaults: the Python package's NoiseSettings / EstimatorSettings, EKF, initial SOC 0.5. */
 void cs_config_default(cs_config* config);
 
 /* ---- Estimator storage (opaque) --------------------------------------------------------- */
-#define CS_ESTIMATOR_SIZE 224u
+#define CS_ESTIMATOR_SIZE 232u
 #define CS_ESTIMATOR_ALIGN 8u
 
 typedef union cs_estimator {

@@ -54,6 +54,7 @@ static int run_filter(uint8_t filter, const char* name) {
   cfg.model_error_current_A = CELL_PARAMS_MODEL_ERROR_CURRENT_A;
   cfg.model_error_relative = CELL_PARAMS_MODEL_ERROR_RELATIVE;
   cfg.model_error_correlation_s = CELL_PARAMS_MODEL_ERROR_CORRELATION_S;
+  cfg.model_error_voltage_V = CELL_PARAMS_MODEL_ERROR_VOLTAGE_V;
 #endif
   const int rc = cs_init(&g_est, &cell_params, &cfg);
   platform_write("init ");

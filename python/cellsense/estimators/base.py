@@ -89,6 +89,7 @@ def core_config(settings: EstimatorSettings, noise: NoiseSettings) -> dict[str, 
             "model_error_current_A": noise.model_error_current_A or 0.0,
             "model_error_relative": noise.model_error_relative,
             "model_error_correlation_s": noise.model_error_correlation_s or 0.0,
+            "model_error_voltage_V": noise.model_error_voltage_V or 0.0,
             "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
             "gate_timeout_steps": float(s.gate_timeout_steps)}
 
@@ -146,9 +147,9 @@ class EstimatorBase:
         self.cell = load()
         self.filter = filter
         noise = noise or NoiseSettings()
-        sigma_V, k_A, k_rel, tau = resolve_model_error(noise, self.cell)
+        sigma_V, k_A, k_rel, tau, e_V = resolve_model_error(noise, self.cell)
         self.noise = replace(noise, voltage_sigma_V=sigma_V, model_error_current_A=k_A, model_error_relative=k_rel,
-                             model_error_correlation_s=tau)
+                             model_error_correlation_s=tau, model_error_voltage_V=e_V)
         self.settings = s = settings or EstimatorSettings()
         if initial_soc is not None and not (s.soc_min <= initial_soc <= s.soc_max):
             raise ValueError(f"initial_soc: {initial_soc} is outside [{s.soc_min}, {s.soc_max}]")

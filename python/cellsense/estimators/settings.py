@@ -106,14 +106,17 @@ class NoiseSettings:
     for 97-98 % of the samples (docs/tuning.md).
 
     The voltage sigma is dominated by model error, not by the voltage sensor, so by default it comes
-    from the cell file (`resolve_voltage_sigma`): with ``voltage_sigma_V=None`` it is
-    ``sqrt(voltage_sensor_sigma_V**2 + (model_error_inflation * e)**2)``, e = the cell file's
-    "Model voltage error [V]" (the fitted model's open-loop RMS voltage error, written by cellsense fit);
-    a cell file without that key gets DEFAULT_VOLTAGE_SIGMA_V (40 mV). An explicit value always wins.
-    The inflation accounts for the model error being slow (correlated over tens of samples) while the
-    filter treats every 1 Hz sample as an independent measurement: sqrt(25) = 5 for an error correlated
-    over ~25 samples; it is the one constant calibrated, on Chen2020, where it reproduces the 40 mV that
-    had been tuned there (Chen2020 e = 7.8 mV -> 39 mV).
+    from the cell file (`resolve_model_error`): with ``voltage_sigma_V=None`` the measurement variance is
+    ``voltage_sensor_sigma_V**2 + (model_error_inflation * e)**2 * max(1, 1 s / dt)``, e = the cell file's
+    "Model voltage error [V]" (the fitted model's open-loop RMS voltage error, written by cellsense fit): at 1 Hz
+    and slower the sigma is ``sqrt(voltage_sensor_sigma_V**2 + (model_error_inflation * e)**2)``. The inflation
+    accounts for the model error being slow (correlated over tens of samples) while the filter treats every
+    sample as an independent measurement: sqrt(25) = 5 for an error correlated over ~25 samples; it is the one
+    constant calibrated, on Chen2020 at 1 Hz, where it reproduces the 40 mV that had been tuned there (Chen2020
+    e = 7.8 mV -> 39 mV). The factor 1 s / dt keeps the information per second of a faster log that of 1 Hz
+    (until 2026-12-07 the sigma was constant, so a 10 Hz log was more certain than a 1 Hz one: Chen2020 UDDS EKF
+    0.42 % RMSE / 1.6 % outside 3 sigma at 1 Hz, 0.81 % / 15 % at 10 Hz; docs/tuning.md). A cell file without a
+    model error gets DEFAULT_VOLTAGE_SIGMA_V (40 mV), constant. An explicit value always wins.
     """
 
     voltage_sigma_V: float | None = None    #: measurement noise + model error, 1 sigma (V); None: from the cell file
@@ -130,6 +133,10 @@ class NoiseSettings:
     #: multiplied by this / dt (100 s: x10 in sigma at 1 Hz, x31.6 at 10 Hz; the same information per second);
     #: None: the cell file's "Model error correlation [s]" (absent: the constant-sigma path)
     model_error_correlation_s: float | None = None
+    #: model error that does not follow the resistance (V), a 1 Hz sample's, multiplied by max(1, tau / dt) with tau
+    #: = model_error_correlation_s; None: resolved (model_error_inflation x the cell file's model voltage error, tau
+    #: 1 s, on the constant-error path; else 0)
+    model_error_voltage_V: float | None = None
     current_sigma_A: float = 0.05           #: current sensor noise, 1 sigma (A)
     #: SOC random walk (1/sqrt(s)); covers the current sensor's offset and gain and the capacity error. 2e-4 since
     #: 2026-12-06 (2.5e-4 before; 3e-4 before issue #17): the real cell's case-B matrix, docs/real-data.md
@@ -144,7 +151,7 @@ class NoiseSettings:
     #: fields whose range is the core's rule (EstimatorConfig::check), checked through `check_core_config`; None
     #: ones are left to the core's default
     CORE_RULED = frozenset({"voltage_sigma_V", "model_error_current_A", "model_error_relative",
-                            "model_error_correlation_s"})
+                            "model_error_correlation_s", "model_error_voltage_V"})
     #: bounds of the fields that have their own (lo, hi[, lo_exclusive]); every other numeric field not in
     #: CORE_RULED is checked against the default bounds of `check_settings_fields` (volts [0, 10], others
     #: [0, 1e6]). voltage_sigma_V's upper bound of 10 V is the package's own, beyond the core's rule.
@@ -182,8 +189,26 @@ def reference_resistance_Ohm(cell: Cell, temperature_degC: float = 25.0) -> floa
     return float(np.median(r))
 
 
-def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float, float, float]:
-    """(voltage_sigma_V, model_error_current_A, model_error_relative, model_error_correlation_s) the filter uses.
+#: the sample interval the constant-error path's inflation was calibrated at (s): the inflated model error is a
+#: sample's at this interval or longer; a shorter interval carries that fraction of it (the correlation time)
+INFLATION_SAMPLE_S = 1.0
+
+
+def constant_model_error(noise: NoiseSettings, e: float, tau: float | None = None) -> tuple[float, float, float, float, float]:
+    """`resolve_model_error`'s answer for a model error e (V) that does not follow the resistance: the sensor's
+    sigma and the inflated error model_error_inflation x e, correlated over `tau` (default INFLATION_SAMPLE_S):
+    at 1 Hz and slower the variance is sensor**2 + (inflation e)**2, the constant sigma of before; at a shorter
+    interval dt the model-error part is multiplied by tau / dt (the same information per second). Not reduced
+    below the 1 Hz value for slower logs: there the model's own discretisation error grows (Chen2020 UDDS logged
+    every 10 s with e correlated over 25 s: 10.9 % of the samples outside 3 sigma, 0.4 % with this rule)."""
+    k = float(noise.model_error_inflation)
+    return (float(noise.voltage_sensor_sigma_V), 0.0, 0.0, float(INFLATION_SAMPLE_S if tau is None else tau),
+            float(k * e))
+
+
+def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float, float, float, float]:
+    """(voltage_sigma_V, model_error_current_A, model_error_relative, model_error_correlation_s,
+    model_error_voltage_V) the filter uses.
 
     Resistance-scaled model error, for a cell file that states its model voltage error e (measured near
     25 degC) and its correlation time tau ("Model error correlation [s]"), with `voltage_sigma_V` and
@@ -191,21 +216,29 @@ def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float,
     k_A = e / R_ref, R_ref = `reference_resistance_Ohm`, k_rel = `model_error_relative` (docs/real-data.md:
     the fit residual grows with the resistance from 25 to -20 degC; a slow error carries the same
     information per second at any sample rate). An explicit `model_error_current_A` is used as given (with
-    `model_error_relative` and `model_error_correlation_s` or the cell's tau). Otherwise the constant sigma
-    of `resolve_voltage_sigma` (sensor and inflation x e), as for cells without a correlation time."""
+    `model_error_relative` and `model_error_correlation_s` or the cell's tau). A cell file with a model error
+    and no correlation time (every `cellsense fit` cell without --error-correlation-s, chen2020), or an explicit
+    `model_error_voltage_V`: the inflated constant model error, scaled by max(1, 1 s / dt) (`constant_model_error`).
+    Otherwise (an explicit voltage_sigma_V, or no model error in the file) a constant sigma at every sample
+    interval (`resolve_voltage_sigma`)."""
     e = getattr(cell, "model_voltage_error_V", None)
     tau = noise.model_error_correlation_s
     if tau is None:
         tau = getattr(cell, "model_error_correlation_s", None)
     if noise.model_error_current_A is not None:
         return (resolve_voltage_sigma(noise, cell), float(noise.model_error_current_A),
-                float(noise.model_error_relative), float(tau or 0.0))
-    if noise.voltage_sigma_V is not None or e is None or tau is None:
-        return resolve_voltage_sigma(noise, cell), 0.0, 0.0, 0.0
-    r_ref = reference_resistance_Ohm(cell)
-    if not (r_ref > 0):
-        return resolve_voltage_sigma(noise, cell), 0.0, 0.0, 0.0
-    return float(noise.voltage_sensor_sigma_V), float(e / r_ref), float(noise.model_error_relative), float(tau)
+                float(noise.model_error_relative), float(tau or 0.0), float(noise.model_error_voltage_V or 0.0))
+    if noise.voltage_sigma_V is not None:
+        return resolve_voltage_sigma(noise, cell), 0.0, 0.0, 0.0, 0.0
+    if noise.model_error_voltage_V is not None:
+        tau_v = INFLATION_SAMPLE_S if noise.model_error_correlation_s is None else noise.model_error_correlation_s
+        return float(noise.voltage_sensor_sigma_V), 0.0, 0.0, float(tau_v), float(noise.model_error_voltage_V)
+    if e is None:
+        return resolve_voltage_sigma(noise, cell), 0.0, 0.0, 0.0, 0.0
+    r_ref = reference_resistance_Ohm(cell) if tau is not None else 0.0
+    if tau is None or not (r_ref > 0):
+        return constant_model_error(noise, float(e))
+    return float(noise.voltage_sensor_sigma_V), float(e / r_ref), float(noise.model_error_relative), float(tau), 0.0
 
 
 def resolve_voltage_sigma(noise: NoiseSettings, cell: Cell) -> float:

@@ -28,14 +28,16 @@ def filterpy_run(cell: Cell, filter: str, time_s, current_A, voltage_V, temperat
     x0[-1] = noise.initial_hysteresis
     p0 = np.diag([noise.initial_soc_sigma ** 2] + [noise.initial_v_rc_sigma_V ** 2] * m.n_rc
                  + [noise.initial_hysteresis_sigma ** 2])
-    sigma_V, k_A, k_rel, tau = resolve_model_error(noise, cell)  # as the Estimator resolves it
+    sigma_V, k_A, k_rel, tau, e_V = resolve_model_error(noise, cell)  # as the Estimator resolves it
 
     def r_of(x_prior, s) -> float:
-        """R = sigma^2 + ((k_A + k_rel |i|) R_cell(prior SOC, T))^2 (estimator/estimator.hpp)."""
-        if k_A == 0.0 and k_rel == 0.0:
+        """R = sigma^2 + (e_V^2 + ((k_A + k_rel |i|) R_cell(prior SOC, T))^2) max(1, tau / dt)
+        (estimator/estimator.hpp)."""
+        if k_A == 0.0 and k_rel == 0.0 and e_V == 0.0:
             return sigma_V ** 2
-        e = (k_A + k_rel * abs(s["i"])) * m.r_cell_Ohm(float(np.asarray(x_prior).reshape(-1)[0]), s["T"])
-        return sigma_V ** 2 + e * e * (tau / s["dt_s"] if s["dt_s"] < tau else 1.0)
+        e = (k_A + k_rel * abs(s["i"])) * m.r_cell_Ohm(float(np.asarray(x_prior).reshape(-1)[0]), s["T"]) \
+            if (k_A or k_rel) else 0.0
+        return sigma_V ** 2 + (e_V * e_V + e * e) * (tau / s["dt_s"] if s["dt_s"] < tau else 1.0)
 
     r = sigma_V ** 2
     t, cur, vol, tem = (np.asarray(a, float) for a in (time_s, current_A, voltage_V, temperature_degC))

@@ -199,7 +199,7 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None, d
         raise ValueError(f"symbol: {symbol!r} is not a C identifier")
     ns, nt = len(cell.soc), len(cell.temperature_degC)
 
-    voltage_sigma, model_error_current, model_error_relative, model_error_correlation = \
+    voltage_sigma, model_error_current, model_error_relative, model_error_correlation, model_error_voltage = \
         resolve_model_error(NoiseSettings(), cell)
     guard = guard or _guard(None, symbol)
     src = Path(cell.source).name if cell.source else "?"
@@ -225,13 +225,15 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None, d
 
 #define {symbol.upper()}_NAME "{name_s}"
 /* The measurement noise the Python estimator uses by default for this cell (the sensor and the cell
- * file's identified model error, scaled by the cell's resistance; cellsense.estimators.settings.resolve_model_error):
- * set cs_config.voltage_sigma_V, .model_error_current_A and .model_error_relative to them so the
- * firmware runs the same filter as the validation. */
+ * file's identified model error, scaled by the cell's resistance or constant, and its correlation time;
+ * cellsense.estimators.settings.resolve_model_error): set cs_config.voltage_sigma_V, .model_error_current_A,
+ * .model_error_relative, .model_error_correlation_s and .model_error_voltage_V to them so the firmware runs the
+ * same filter as the validation. */
 #define {symbol.upper()}_VOLTAGE_SIGMA_V {c_float(voltage_sigma)}
 #define {symbol.upper()}_MODEL_ERROR_CURRENT_A {c_float(model_error_current)}
 #define {symbol.upper()}_MODEL_ERROR_RELATIVE {c_float(model_error_relative)}
 #define {symbol.upper()}_MODEL_ERROR_CORRELATION_S {c_float(model_error_correlation)}
+#define {symbol.upper()}_MODEL_ERROR_VOLTAGE_V {c_float(model_error_voltage)}
 {_overpotential_macros(cell, symbol.upper())}
 {_power_config_function(cell, symbol, derating)}
 static const cs_cell_params {symbol} = {{

@@ -326,7 +326,7 @@ def format_mcu(report: dict[str, Any]) -> str:
               "  (x40 on mps2, x62.5 on micro:bit; +-1 tick). Instructions, not cycles.",
               "flash core: the core + C API (text+rodata) as linked when the whole API is used; +runtime:",
               "  compiler/libc/libm helpers it pulls in (soft-float on M3/M0, memcpy/memset, sqrtf).",
-              "state B: per-cell estimator bytes (of the 224-byte cs_estimator); stack B: painted maximum per step."]
+              "state B: per-cell estimator bytes (of the 232-byte cs_estimator); stack B: painted maximum per step."]
     for core, c in report["cores"].items():
         sb = c.get("stack_bound")
         if sb:

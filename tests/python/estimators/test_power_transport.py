@@ -167,6 +167,7 @@ int main(void) {
   c.voltage_sigma_V = CELL_PARAMS_VOLTAGE_SIGMA_V;
   c.model_error_current_A = CELL_PARAMS_MODEL_ERROR_CURRENT_A;
   c.model_error_relative = CELL_PARAMS_MODEL_ERROR_RELATIVE;
+  c.model_error_voltage_V = CELL_PARAMS_MODEL_ERROR_VOLTAGE_V;
   c.model_error_correlation_s = CELL_PARAMS_MODEL_ERROR_CORRELATION_S;
   c.initial_soc = 0.75f;
   if (cs_init(&est, &cell_params, &c) != CS_INIT_OK) return 1;

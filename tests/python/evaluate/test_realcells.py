@@ -175,18 +175,25 @@ def test_model_error_settings_refused(bad):
 
 def test_resolution_follows_the_cell_file():
     cell = load_cell("panasonic_18650pf")
-    sigma, k_A, k_rel, tau = resolve_model_error(NoiseSettings(), cell)
+    sigma, k_A, k_rel, tau, e_V = resolve_model_error(NoiseSettings(), cell)
+    assert e_V == 0.0
     assert sigma == pytest.approx(0.005) and k_A > 0 and k_rel == NoiseSettings().model_error_relative
     assert tau == cell.model_error_correlation_s == 100.0
     # at the reference resistance the model-error term is the cell file's model error
     from cellsense.estimators.settings import reference_resistance_Ohm
     assert k_A * reference_resistance_Ohm(cell) == pytest.approx(cell.model_voltage_error_V)
     # an explicit constant sigma turns the resistance scaling off
-    assert resolve_model_error(NoiseSettings(voltage_sigma_V=0.03), cell) == (0.03, 0.0, 0.0, 0.0)
-    # a cell file without a correlation time keeps the constant sigma (PyBaMM-fitted cells)
+    assert resolve_model_error(NoiseSettings(voltage_sigma_V=0.03), cell) == (0.03, 0.0, 0.0, 0.0, 0.0)
+    # a cell file without a correlation time (PyBaMM-fitted cells): the inflated model error 5 e, constant over the
+    # state, correlated over 1 s (at 1 Hz and slower the constant sigma hypot(sensor, 5 e) of before)
     chen = load_cell("chen2020")
     assert chen.model_error_correlation_s is None
-    assert resolve_model_error(NoiseSettings(), chen)[1:] == (0.0, 0.0, 0.0)
+    sig, kA, krel, tau_c, e_c = resolve_model_error(NoiseSettings(), chen)
+    assert (sig, kA, krel, tau_c) == (0.005, 0.0, 0.0, 1.0) and e_c == 5 * chen.model_voltage_error_V
+    assert resolve_model_error(NoiseSettings(model_error_inflation=0.5), chen)[3:] == (1.0, 0.5 * chen.model_voltage_error_V)
+    # an explicit constant model error is used as given, with the given correlation time
+    assert resolve_model_error(NoiseSettings(model_error_voltage_V=0.02, model_error_correlation_s=30.0), chen) == \
+        (0.005, 0.0, 0.0, 30.0, 0.02)
     assert np.isfinite(k_A)
 
 
@@ -216,7 +223,7 @@ def test_a_faster_log_is_not_more_certain():
     assert fast["inside_3sigma"] >= 0.95 and 0.2 <= fast["nees"] <= 3.0
     assert abs(fast["rmse"] - one_hz.rmse) < 0.003
     cell = load_cell("panasonic_18650pf")
-    _, k_A, k_rel, tau = resolve_model_error(NoiseSettings(), cell)
+    _, k_A, k_rel, tau, _ = resolve_model_error(NoiseSettings(), cell)
     naive = run(NoiseSettings(model_error_current_A=k_A * np.sqrt(tau), model_error_relative=k_rel * np.sqrt(tau),
                               model_error_correlation_s=0.0))
     assert naive["nees"] > 1.5 * fast["nees"]

@@ -261,7 +261,8 @@ def test_model_voltage_error_recorded(synthetic):
     from cellsense.cells.ecm import cell_from_dict
     from cellsense.estimators.ecm import Estimator
     est = Estimator(cell_from_dict(json.loads(json.dumps(c))))
-    assert est.noise.voltage_sigma_V == pytest.approx(np.hypot(0.005, 5.0 * e))
+    # the 1 Hz sigma: the sensor and the inflated model error (constant-error path, docs/tuning.md)
+    assert np.hypot(est.noise.voltage_sigma_V, est.noise.model_error_voltage_V) == pytest.approx(np.hypot(0.005, 5.0 * e))
 
 
 def test_warm_temperature_extrapolation(synthetic):
@@ -303,13 +304,14 @@ def test_fit_cli_model_error_correlation(synthetic, tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["parameters"]["Model error correlation [s]"] == 80.0
     assert "--error-correlation-s 80" in data["provenance"]["Model error correlation [s]"]
-    sigma, k_A, k_rel, tau = resolve_model_error(NoiseSettings(), load_cell(out))
+    sigma, k_A, k_rel, tau, e_V = resolve_model_error(NoiseSettings(), load_cell(out))
     assert tau == 80.0 and k_A > 0 and k_rel > 0
     plain = tmp_path / "plain.json"
     args = _fit_args(synthetic, plain)
     assert args.func(args) == 0
     assert "Model error correlation [s]" not in json.loads(plain.read_text())["parameters"]
-    assert resolve_model_error(NoiseSettings(), load_cell(plain))[1:] == (0.0, 0.0, 0.0)
+    plain_cell = load_cell(plain)  # without it: the inflated constant model error, correlated over 1 s
+    assert resolve_model_error(NoiseSettings(), plain_cell)[1:] == (0.0, 0.0, 1.0, 5 * plain_cell.model_voltage_error_V)
 
 
 @pytest.mark.parametrize("bad", ["0", "-5", "nan", "inf", "1e6"])

@@ -157,12 +157,17 @@ def test_model_voltage_error_written_by_fit_and_used_by_estimator():
     assert est.noise.voltage_sigma_V == pytest.approx(n.voltage_sensor_sigma_V)
     assert est.noise.model_error_current_A * reference_resistance_Ohm(cell) == pytest.approx(e)
     assert est.noise.model_error_correlation_s == 100.0
-    # without the correlation time: the constant sigma, sensor + inflated model error
+    # without the correlation time: the inflated constant model error, correlated over 1 s, so that at 1 Hz the
+    # sigma is the sensor + inflated model error of before
     del raw["parameters"]["Model error correlation [s]"]
     from cellsense.cells.ecm import cell_from_dict
     est = Estimator(cell_from_dict(raw))
-    assert est.noise.voltage_sigma_V == pytest.approx(np.hypot(n.voltage_sensor_sigma_V, n.model_error_inflation * e))
-    assert est.noise.voltage_sigma_V > DEFAULT_VOLTAGE_SIGMA_V and est.noise.model_error_current_A == 0.0
+    assert est.noise.voltage_sigma_V == pytest.approx(n.voltage_sensor_sigma_V)
+    assert est.noise.model_error_voltage_V == n.model_error_inflation * e and est.noise.model_error_current_A == 0.0
+    assert est.noise.model_error_correlation_s == 1.0
+    one_hz = np.hypot(est.noise.voltage_sigma_V, est.noise.model_error_voltage_V)
+    assert one_hz == pytest.approx(np.hypot(n.voltage_sensor_sigma_V, n.model_error_inflation * e))
+    assert one_hz > DEFAULT_VOLTAGE_SIGMA_V
     # an explicit value wins; a file without the key gets the 40 mV default
     assert Estimator(cell, noise=NoiseSettings(voltage_sigma_V=0.012)).noise.voltage_sigma_V == 0.012
     del raw["parameters"]["Model voltage error [V]"]

@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
     c.voltage_sigma_V = CELL_PARAMS_VOLTAGE_SIGMA_V;
     c.model_error_current_A = CELL_PARAMS_MODEL_ERROR_CURRENT_A;
     c.model_error_relative = CELL_PARAMS_MODEL_ERROR_RELATIVE;
+    c.model_error_voltage_V = CELL_PARAMS_MODEL_ERROR_VOLTAGE_V;
     c.model_error_correlation_s = CELL_PARAMS_MODEL_ERROR_CORRELATION_S;
   }
 #endif
@@ -149,7 +150,7 @@ def test_mcu_report_m4f(tmp_path: Path):
     for filt in ("ekf", "ukf"):
         f = core["run"]["filters"][filt]
         assert 100 < f["insn_avg"] <= f["insn_max"] < 100_000
-        assert 0 < f["state_bytes"] <= 224 and 0 < f["stack_max_bytes"] < 4096  # CS_ESTIMATOR_SIZE
+        assert 0 < f["state_bytes"] <= 232 and 0 < f["stack_max_bytes"] < 4096  # CS_ESTIMATOR_SIZE
     assert 1000 < core["footprint"]["both"]["core_flash_bytes"] < 64 * 1024
     assert (tmp_path / "report.json").is_file() and (tmp_path / "report.txt").is_file()
     assert "cortex-m4f" in format_mcu(r)
@@ -297,6 +298,7 @@ int main(int argc, char** argv) {
   c.voltage_sigma_V = CELL_PARAMS_VOLTAGE_SIGMA_V;
   c.model_error_current_A = CELL_PARAMS_MODEL_ERROR_CURRENT_A;
   c.model_error_relative = CELL_PARAMS_MODEL_ERROR_RELATIVE;
+  c.model_error_voltage_V = CELL_PARAMS_MODEL_ERROR_VOLTAGE_V;
   c.model_error_correlation_s = CELL_PARAMS_MODEL_ERROR_CORRELATION_S;
   c.initial_soc = 0.75f;
   if (cs_init(&est, &cell_params, &c) != CS_INIT_OK) return 1;

@@ -29,6 +29,11 @@ constexpr T kMaxDt_s = T(86400);
 template <typename T>
 constexpr T kMaxModelErrorCurrent_A = T(1000);
 
+/// Largest accepted model_error_voltage_V (V): the package's bound on a voltage setting; it keeps the variance
+/// finite in float32 with any accepted correlation time.
+template <typename T>
+constexpr T kMaxModelErrorVoltage_V = T(10);
+
 /// Which EstimatorConfig setting is out of range (EstimatorConfig::check): the one rule, named, that
 /// Estimator::init (InitStatus::kBadConfig), the C API (CS_INIT_BAD_CONFIG), the bindings and the Python
 /// settings (cellsense.estimators.settings, through _core.estimator_config_issue) apply and report. One value
@@ -43,10 +48,11 @@ enum class EstimatorConfigIssue : std::uint8_t {
   kModelErrorRelative = 6,     ///< model_error_relative outside [0, 100]
   kModelErrorCorrelation = 7,  ///< model_error_correlation_s outside [0, kMaxDt_s] s
   kDtMaxRest = 8,              ///< dt_max_rest_s outside [0, kMaxDt_s] s
+  kModelErrorVoltage = 9,      ///< model_error_voltage_V outside [0, kMaxModelErrorVoltage_V] V
 };
 
 /// The last EstimatorConfigIssue value (for loops over every issue).
-constexpr EstimatorConfigIssue kLastEstimatorConfigIssue = EstimatorConfigIssue::kDtMaxRest;
+constexpr EstimatorConfigIssue kLastEstimatorConfigIssue = EstimatorConfigIssue::kModelErrorVoltage;
 
 /// The EstimatorConfig field(s) an issue is about (the C struct's, the bindings' dict keys, the Python settings'
 /// field names); "" for kOk, "unknown" for a byte outside the enum.
@@ -61,6 +67,7 @@ constexpr const char* estimator_config_field(EstimatorConfigIssue i) {
     case EstimatorConfigIssue::kModelErrorRelative: return "model_error_relative";
     case EstimatorConfigIssue::kModelErrorCorrelation: return "model_error_correlation_s";
     case EstimatorConfigIssue::kDtMaxRest: return "dt_max_rest_s";
+    case EstimatorConfigIssue::kModelErrorVoltage: return "model_error_voltage_V";
   }
   return "unknown";
 }
@@ -71,6 +78,8 @@ static_assert(kMinVoltageSigma_V<double> >= 1e-4 && kMinVoltageSigma_V<double> <
               "estimator_config_message: sigma bound");
 static_assert(kMaxModelErrorCurrent_A<double> >= 1000.0 && kMaxModelErrorCurrent_A<double> <= 1000.0,
               "estimator_config_message: model error current bound");
+static_assert(kMaxModelErrorVoltage_V<double> >= 10.0 && kMaxModelErrorVoltage_V<double> <= 10.0,
+              "estimator_config_message: model error voltage bound");
 
 /// The rule an issue breaks, in words, naming the field and its range (the bounds EstimatorConfig::check
 /// applies); "ok" for kOk, "unknown" for a byte outside the enum.
@@ -85,6 +94,7 @@ constexpr const char* estimator_config_message(EstimatorConfigIssue i) {
     case EstimatorConfigIssue::kModelErrorRelative: return "model_error_relative must be in [0, 100]";
     case EstimatorConfigIssue::kModelErrorCorrelation: return "model_error_correlation_s must be in [0, 86400] s";
     case EstimatorConfigIssue::kDtMaxRest: return "dt_max_rest_s must be in [0, 86400] s";
+    case EstimatorConfigIssue::kModelErrorVoltage: return "model_error_voltage_V must be in [0, 10] V";
   }
   return "unknown";
 }
@@ -128,6 +138,12 @@ struct EstimatorConfig {
   /// Model error proportional to the model's resistive drop (1): adds this x |i| to
   /// model_error_current_A in the term above, (k_A + k_rel |i|) R_cell. 0 (default): off.
   T model_error_relative = T(0);
+  /// Model error that does not follow the resistance (V): a constant e_V added to the term above, the model-error
+  /// variance being e_V^2 + ((k_A + k_rel |i|) R_cell)^2 (before the correlation scaling below). For a cell
+  /// whose file states only its fitted RMS voltage error (the Python package's constant-error path: e_V = 5 x that
+  /// error, correlation time 1 s: the constant sigma of before at 1 Hz and slower, the same information per
+  /// second at a faster rate). 0 (default): off.
+  T model_error_voltage_V = T(0);
   /// Correlation time of the model error (s): the model error is slow (correlated over minutes), so a
   /// sample interval dt shorter than this carries only dt / tau of an independent measurement; its
   /// variance is multiplied by tau / dt (dt < tau), which keeps the information per second the same at
@@ -161,6 +177,9 @@ struct EstimatorConfig {
       return EstimatorConfigIssue::kModelErrorCorrelation;
     }
     if (!(dt_max_rest_s >= T(0)) || !(dt_max_rest_s <= kMaxDt_s<T>)) { return EstimatorConfigIssue::kDtMaxRest; }
+    if (!(model_error_voltage_V >= T(0)) || !(model_error_voltage_V <= kMaxModelErrorVoltage_V<T>)) {
+      return EstimatorConfigIssue::kModelErrorVoltage;
+    }
     return EstimatorConfigIssue::kOk;
   }
   bool valid() const { return check() == EstimatorConfigIssue::kOk; }
@@ -188,13 +207,17 @@ typename M::Scalar measurement_variance(const M& model, const EstimatorConfig<ty
                                         typename M::Scalar current_A, typename M::Scalar dt_s) {
   using T = typename M::Scalar;
   const T r_sensor = config.voltage_sigma_V * config.voltage_sigma_V;
-  if (!(config.model_error_current_A > T(0)) && !(config.model_error_relative > T(0))) {
+  const bool scaled = config.model_error_current_A > T(0) || config.model_error_relative > T(0);
+  if (!scaled && !(config.model_error_voltage_V > T(0))) {
     return r_sensor;  // constant sigma: nothing else to compute (the same value as r_sensor + 0)
   }
-  const T abs_i_A = current_A < T(0) ? -current_A : current_A;
-  const T e_model_V =
-      (config.model_error_current_A + config.model_error_relative * abs_i_A) * model_error_resistance(model, s, x, 0);
-  T var_model = e_model_V * e_model_V;
+  T var_model = config.model_error_voltage_V * config.model_error_voltage_V;
+  if (scaled) {  // the table look-up only when the resistance-scaled term is on
+    const T abs_i_A = current_A < T(0) ? -current_A : current_A;
+    const T e_model_V = (config.model_error_current_A + config.model_error_relative * abs_i_A) *
+                        model_error_resistance(model, s, x, 0);
+    var_model = var_model + e_model_V * e_model_V;
+  }
   if (dt_s > T(0) && dt_s < config.model_error_correlation_s) {
     var_model = var_model * (config.model_error_correlation_s / dt_s);
   }
@@ -362,9 +385,9 @@ class Estimator {
 
  public:
   /// The measurement noise variance R (V^2) of a sample with transition `s`, current `current_A` and
-  /// interval `dt_s` (> 0) at state x: voltage_sigma_V^2 + e^2 c, e = (model_error_current_A +
-  /// model_error_relative |i|) R_cell(x), c = model_error_correlation_s / dt_s when dt_s is shorter,
-  /// else 1 (a slow error's information per second does not grow with the sample rate).
+  /// interval `dt_s` (> 0) at state x: voltage_sigma_V^2 + (e_V^2 + e^2) c, e_V = model_error_voltage_V,
+  /// e = (model_error_current_A + model_error_relative |i|) R_cell(x), c = model_error_correlation_s / dt_s when
+  /// dt_s is shorter, else 1 (a slow error's information per second does not grow with the sample rate).
   T measurement_variance(const typename Model::Step& s, const State& x, T current_A, T dt_s) const {
     return detail::measurement_variance(model_, config_, s, x, current_A, dt_s);
   }
