@@ -39,6 +39,9 @@ constexpr uint8_t T_HELLO = 0x01, T_CONFIG = 0x02, T_PARAMS = 0x03, T_CELLS = 0x
                   T_DEBUG = 0x70, T_READY = 0x80, T_ACK = 0x81, T_RESULT = 0x86, T_NAK = 0xFF;
 constexpr uint8_t NAK_CRC = 1, NAK_FRAMING = 2, NAK_SEQUENCE = 3, NAK_NOT_CONFIGURED = 4, NAK_BAD_MESSAGE = 5;
 constexpr int kMaxCells = CS_REPLAY_MAX_CELLS;
+// CONFIG's float32 settings (python/cellsense/replay/framing.py CONFIG_FLOATS, docs/hil-protocol.md): 20 until
+// 2026-12-07, then the four model-error settings of the cell estimator.
+constexpr uint32_t kConfigFloats = 24u;
 
 using Params = cellsense::model::EcmParams<float, 2, 64, 8>;
 using Base = cellsense::model::EcmModel<float, 2, 64, 8>;
@@ -200,6 +203,11 @@ void fill_config(Cfg& c, const float* f, uint8_t gap_policy, uint8_t predict_onl
   c.gap.policy = gap_policy ? cellsense::pack::GapPolicy::kReinit : cellsense::pack::GapPolicy::kRest;
   c.gap.gap_s = f[15];
   c.gap.reinit_after_s = f[16];
+  // f[17..19]: the UKF's alpha, beta, kappa (handle()); f[20..23]: the model error (CONFIG since 2026-12-07)
+  c.estimator.model_error_current_A = f[20];
+  c.estimator.model_error_relative = f[21];
+  c.estimator.model_error_correlation_s = f[22];
+  c.estimator.model_error_voltage_V = f[23];
 }
 
 template <class P>
@@ -253,7 +261,7 @@ void result_of(P& pack, const uint8_t* pl, uint16_t seq) {
 void handle(uint8_t type, uint16_t seq, const uint8_t* pl, size_t n) {
   switch (type) {
     case T_CONFIG: {
-      if (n != 12u + 20u * 4u) { send_nak(NAK_BAD_MESSAGE, seq); return; }
+      if (n != 12u + kConfigFloats * 4u) { send_nak(NAK_BAD_MESSAGE, seq); return; }
       const uint16_t nc = get_u16(pl);
       const uint8_t filt = pl[2], gap = pl[3], predict_only = pl[4], rc = pl[5];
       const uint16_t timeout = get_u16(pl + 6), ns = get_u16(pl + 8), nt = get_u16(pl + 10);
@@ -263,8 +271,8 @@ void handle(uint8_t type, uint16_t seq, const uint8_t* pl, size_t n) {
         send_ack(seq, 1, 0);
         return;
       }
-      float f[20];
-      for (int i = 0; i < 20; ++i) { f[i] = get_f32(pl + 12 + 4 * i); }
+      float f[kConfigFloats];
+      for (uint32_t i = 0; i < kConfigFloats; ++i) { f[i] = get_f32(pl + 12 + 4 * i); }
       n_cells = nc;
       filter_kind = filt;
       n_soc = ns;

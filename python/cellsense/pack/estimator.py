@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import status as _status
 from ..estimators.base import _core, core_class
-from ..estimators.settings import EstimatorSettings, NoiseSettings, resolve_voltage_sigma
+from ..estimators.settings import EstimatorSettings, NoiseSettings, resolve_model_error
 from .spec import PackSpec
 
 
@@ -110,7 +110,12 @@ class PackEstimator:
         if self.filter not in ("ekf", "ukf") or self.dtype not in ("float32", "float64"):
             raise ValueError(f"filter {self.filter!r} / dtype {self.dtype!r}")
         noise = noise or NoiseSettings()
-        self.noise = replace(noise, voltage_sigma_V=resolve_voltage_sigma(noise, spec.cell))
+        # the cell estimator's measurement noise (resolve_model_error): the model error that follows the cell's
+        # resistance, or the constant one, each with its correlation time; until 2026-12-07 the pack kept the
+        # constant 1 Hz sigma at every temperature and sample rate
+        sigma_V, k_A, k_rel, tau, e_V = resolve_model_error(noise, spec.cell)
+        self.noise = replace(noise, voltage_sigma_V=sigma_V, model_error_current_A=k_A, model_error_relative=k_rel,
+                             model_error_correlation_s=tau, model_error_voltage_V=e_V)
         self.settings = settings or EstimatorSettings()
         # the core's rule (pack::gap_within): a step the estimators refuse as too long is a gap
         self.gap_s, self._reinit_after_s = _core().pack_gap_within(spec.gaps.gap_s, spec.gaps.reinit_after_s,
@@ -122,6 +127,8 @@ class PackEstimator:
         s, n, g = self.settings, self.noise, self.spec.gaps
         return {"dt_max_s": s.dt_max_s, "soc_min": s.soc_min, "soc_max": s.soc_max,
                 "voltage_sigma_V": n.voltage_sigma_V, "gate_nis": s.gate_nis,
+                "model_error_current_A": n.model_error_current_A, "model_error_relative": n.model_error_relative,
+                "model_error_correlation_s": n.model_error_correlation_s, "model_error_voltage_V": n.model_error_voltage_V,
                 "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
                 "gate_timeout_steps": float(s.gate_timeout_steps),
                 "soc_per_sqrt_s": n.soc_per_sqrt_s, "v_rc_V_per_sqrt_s": n.v_rc_V_per_sqrt_s,

@@ -50,7 +50,8 @@ CONFIG_HEAD = struct.Struct("<HBBBBHHH")
 CONFIG_FLOATS = ("dt_max_s", "soc_min", "soc_max", "voltage_sigma_V", "gate_nis", "soc_per_sqrt_s",
                  "v_rc_V_per_sqrt_s", "hysteresis_per_sqrt_s", "current_sigma_A", "initial_soc_sigma",
                  "initial_v_rc_sigma_V", "initial_hysteresis", "initial_hysteresis_sigma", "usable_soc_low",
-                 "usable_soc_high", "gap_s", "reinit_after_s", "ukf_alpha", "ukf_beta", "ukf_kappa")
+                 "usable_soc_high", "gap_s", "reinit_after_s", "ukf_alpha", "ukf_beta", "ukf_kappa",
+                 "model_error_current_A", "model_error_relative", "model_error_correlation_s", "model_error_voltage_V")
 PARAM_SCALARS = ("capacity_Ah", "coulombic_efficiency", "hysteresis_rate", "sign_deadband_A", "voltage_min_V",
                  "voltage_max_V", "current_min_A", "current_max_A", "temperature_min_degC", "temperature_max_degC")
 PARAMS_HEAD = struct.Struct("<HB")        # first word index, word count; then count float32

@@ -101,3 +101,22 @@ def test_host_bar_96s_24h_under_30s():
     assert wall <= 30.0, f"96s x 24 h replay took {wall:.1f} s"
     assert res.counts().get("fused", 0) > 0.99 * res.status.size
     print(f"96s x 24 h host replay: {wall:.2f} s")
+
+
+@pytest.mark.parametrize("cell", ["chen2020", "panasonic_18650pf"])
+def test_pack_filters_take_the_cell_estimators_noise(cell):
+    """Each series element's filter has the single-cell Estimator's measurement noise (the resistance-scaled model
+    error of a cell file with a correlation time, the constant one otherwise), and the settings the core and the HIL
+    CONFIG frame take carry it (docs/replay.md "Measurement noise"); until 2026-12-07 the pack kept a constant sigma."""
+    import cellsense
+    from cellsense.replay import framing as fr
+
+    spec = pack_from_dict(base(cell=cell))
+    pack = PackEstimator(spec)
+    single = cellsense.Estimator(cell, initial_soc=0.5).noise
+    for k in ("voltage_sigma_V", "model_error_current_A", "model_error_relative", "model_error_correlation_s",
+              "model_error_voltage_V"):
+        assert getattr(pack.noise, k) == getattr(single, k), k
+        assert pack.settings_dict()[k] == getattr(single, k), k
+    assert single.model_error_current_A > 0 if cell == "panasonic_18650pf" else single.model_error_voltage_V > 0
+    assert set(fr.CONFIG_FLOATS) <= set(pack.settings_dict())

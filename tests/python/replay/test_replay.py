@@ -316,7 +316,11 @@ def test_cli_host_on_kona_writes_report(tmp_path):
                        "--out", str(tmp_path / "k")])
     assert a.func(a) == 0
     assert (tmp_path / "k" / "report.md").is_file() and (tmp_path / "k" / "results.csv").is_file()
-    assert "reference" in json.loads((tmp_path / "k" / "report.json").read_text())
+    ref = json.loads((tmp_path / "k" / "report.json").read_text())["reference"]["host"]
+    # the pack's filters take the cell estimator's measurement noise (docs/replay.md "Measurement noise"): the 10 Hz
+    # capture no longer makes them over-confident. Against the car's own usable SOC: 2.14 % RMSE, 3.91 % max (the
+    # constant 1 Hz sigma of before: 3.75 % / 7.03 %); a stand-in cell (chen2020), so the bar is loose.
+    assert ref["rmse"] < 0.03 and ref["max_abs"] < 0.055, ref
 
 
 @pytest.mark.parametrize("data", [b"\x01" * 254 + b"\x00" + b"\x02", b"\x01" * 254, b"\x01" * 253 + b"\x00",
