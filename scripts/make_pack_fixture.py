@@ -81,9 +81,11 @@ def solve_cell(current_A: np.ndarray, cap_scale: float, r_contact: float, soc0: 
     pv.set_initial_state(soc0)
     n = len(current_A)
     grid = np.arange(n + 1, dtype=float)
+    # current_A[k] is held over (k, k+1]: it starts 1 ms AFTER sample k, so the voltage sampled at k + 1 carries it
+    # and that of k does not (docs/conventions.md). Until 2026-12-07 the step was 1 ms BEFORE the sample, so every
+    # voltage led its logged current by a row (cellsense replay now warns about such a skew).
     tk = np.repeat(grid, 2)[1:-1]
-    tk[1::2] -= 1e-3
-    tk[0::2] += 0.0
+    tk[2::2] += 1e-3
     ik = np.repeat(current_A, 2)
     pv["Current function [A]"] = pybamm.Interpolant(np.r_[tk], np.r_[ik], pybamm.t, interpolator="linear")
     sim = pybamm.Simulation(model, parameter_values=pv, solver=pybamm.IDAKLUSolver(rtol=1e-6, atol=1e-8))

@@ -1,11 +1,16 @@
 """`cellsense replay` and `cellsense replay-bench` (registered by cli.py through `add_cli(subparsers)`)."""
 from __future__ import annotations
 
+import sys
 import time
+import warnings
+
+import numpy as np
 
 from .._cliopts import add_no_plots, add_quiet
 from ..cells.ecm_reference import simulate_ecm
 from ..estimators.power import add_power_cli, power_settings_from_cli
+from ..evaluate.estimate import current_sign_warning, current_skew_warning
 from ..pack import PackEstimator, PackLog, estimate_pack_power, load_pack, pack_from_dict, pack_power_config
 from . import report, targets
 from .link import FaultPlan
@@ -59,6 +64,16 @@ def _main(a) -> int:
     if power is not None:  # the settings checked (the core's rule) before the log is read
         pack_power_config(est, power)
     log = read_log(a.log, spec, dbc=a.dbc, progress=not a.quiet)
+    with warnings.catch_warnings():  # a row with no cell voltage: NaN, skipped by the check
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean_v = np.nanmean(np.asarray(log.voltage_V, float).reshape(len(log.time_s), -1), axis=1)
+    sign = current_sign_warning(log.time_s, log.current_A, mean_v)
+    if sign:  # the pack file's current.positive is the other way round (the mean cell's voltage steps with it)
+        print(f"cellsense replay: warning: {a.log}: {sign.replace('negate the column', 'set current.positive in the pack file the other way')}",
+              file=sys.stderr)
+    skew = current_skew_warning(log.time_s, log.current_A, mean_v)
+    if skew:
+        print(f"cellsense replay: warning: {a.log}: {skew}", file=sys.stderr)
     soc0 = est.initial_soc(log)
     host = targets.run_host(est, log, soc0, power=power)
     device = None
