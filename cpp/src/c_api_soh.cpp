@@ -97,6 +97,7 @@ void cs_soh_config_default(cs_soh_config* c, float capacity_Ah) {
   c->r0_scale_per_sqrt_s = d.r0_scale_per_sqrt_s;
   c->r0_min_step_A = q / 5.0f;
   c->r0_max_dt_s = d.r0_max_dt_s;
+  c->r0_min_dt_s = d.r0_min_dt_s;
   c->r0_voltage_sigma_V = d.r0_voltage_sigma_V;
   c->r0_gate_nis = d.r0_gate_nis;
   c->ocv_learning = d.ocv_learning ? 1u : 0u;
@@ -127,6 +128,7 @@ int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
   sc.r0_scale_per_sqrt_s = c->r0_scale_per_sqrt_s;
   sc.r0_min_step_A = c->r0_min_step_A;
   sc.r0_max_dt_s = c->r0_max_dt_s;
+  sc.r0_min_dt_s = c->r0_min_dt_s;
   sc.r0_voltage_sigma_V = c->r0_voltage_sigma_V;
   sc.r0_gate_nis = c->r0_gate_nis;
   if (c->ocv_learning > 1u) { return CS_SOH_BAD_CONFIG; }

@@ -121,6 +121,14 @@ void test_gates() {
   CHECK_T(st.prev_valid == 1 && std::fabs(st.prev_residual_V - T(0.01)) < T(1e-7) && st.prev_g_V == T(0.15));
   st = base;
   CHECK_T(!soh::r0_fused_sample(c, st, r, T(0.15), T(2.5), T(3), true) && unchanged(st));  // dt > 2 s
+  soh::SohConfig<T> half = c;
+  half.r0_min_dt_s = T(0.5);
+  st = base;
+  CHECK_T(!soh::r0_fused_sample(half, st, r, T(0.15), T(0.1), T(3), true) && unchanged(st));  // dt 0.1 s < 0.5 s
+  st = base;
+  CHECK_T(soh::r0_fused_sample(half, st, r, T(0.15), T(0.5), T(3), true));  // dt at r0_min_dt_s: updates
+  st = base;
+  CHECK_T(soh::r0_fused_sample(c, st, r, T(0.15), T(0.1), T(3), true));  // default 0: every interval
   st = base;
   CHECK_T(!soh::r0_fused_sample(c, st, r, T(0.15), T(1), T(1.4), true) && unchanged(st));  // |di| 0.9 A < 1 A
   st = base;

@@ -49,6 +49,10 @@ class SohSettings:
     r0_scale_per_sqrt_s: float = 2e-4       #: random walk of the factor (1/sqrt(s))
     r0_min_step_A: float | None = None      #: |current step| that counts as excitation (A); None: C/5
     r0_max_dt_s: float = 2.0                #: longest sample interval used for an R0 update (s)
+    #: shortest sample interval used for an R0 update (s): over a shorter one a voltage lagging the current's step
+    #: (a tester's or ADC's timing, an interpolated log) shows only part of R0 di; 0.5 for a 10 Hz log of a real cell
+    #: (docs/soh.md "R0"); 0 (default): every interval
+    r0_min_dt_s: float = 0.0
     r0_voltage_sigma_V: float = 0.005       #: noise of one voltage sample in a difference (V)
     r0_gate_nis: float = 16.0               #: chi-square gate of the R0 update
     r0_scale_min: float = 0.2
@@ -69,7 +73,7 @@ class SohSettings:
     CORE_RULED = frozenset({"initial_capacity_Ah", "capacity_sigma_Ah", "capacity_forgetting", "pair_min_delta_soc",
                             "pair_max_soc_sigma", "rest_current_A", "current_sigma_A", "current_offset_sigma_A",
                             "anchor_rest_s", "initial_r0_scale", "r0_scale_sigma", "r0_scale_per_sqrt_s",
-                            "r0_min_step_A", "r0_max_dt_s", "r0_voltage_sigma_V", "r0_gate_nis", "r0_scale_min",
+                            "r0_min_step_A", "r0_max_dt_s", "r0_min_dt_s", "r0_voltage_sigma_V", "r0_gate_nis", "r0_scale_min",
                             "r0_scale_max", "ocv_sigma_V", "ocv_V_per_sqrt_s", "ocv_soc_per_sqrt_s",
                             "ocv_load_fraction", "ocv_max_V", "learn_min_temperature_degC",
                             "learn_max_temperature_degC"})
@@ -81,7 +85,7 @@ class SohSettings:
               "pair_max_soc_sigma": (0.0, 1.0, True), "rest_current_A": (0.0, 1e6), "current_sigma_A": (0.0, 1e6),
               "current_offset_sigma_A": (0.0, 1e6), "initial_r0_scale": (0.0, 1e3, True),
               "r0_scale_sigma": (0.0, 1e3, True), "r0_scale_per_sqrt_s": (0.0, 1.0), "r0_min_step_A": (0.0, 1e6),
-              "r0_max_dt_s": (0.0, 86400.0, True), "r0_voltage_sigma_V": (0.0, 10.0, True),
+              "r0_max_dt_s": (0.0, 86400.0, True), "r0_min_dt_s": (0.0, 86400.0), "r0_voltage_sigma_V": (0.0, 10.0, True),
               "r0_gate_nis": (0.0, 1e15, True), "r0_scale_min": (0.0, 1e3, True), "r0_scale_max": (0.0, 1e3, True),
               "ocv_sigma_V": (0.0, 1.0, True), "ocv_V_per_sqrt_s": (0.0, 1.0), "ocv_soc_per_sqrt_s": (0.0, 1.0),
               "ocv_load_fraction": (0.0, 1e3), "ocv_max_V": (0.0, 1.0, True),
@@ -122,6 +126,7 @@ class SohSettings:
             "r0_scale_per_sqrt_s": self.r0_scale_per_sqrt_s,
             "r0_min_step_A": q0 / 5.0 if self.r0_min_step_A is None else float(self.r0_min_step_A),
             "r0_max_dt_s": self.r0_max_dt_s,
+            "r0_min_dt_s": self.r0_min_dt_s,
             "r0_voltage_sigma_V": self.r0_voltage_sigma_V,
             "r0_gate_nis": self.r0_gate_nis,
             "r0_scale_min": self.r0_scale_min,

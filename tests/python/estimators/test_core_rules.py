@@ -220,6 +220,7 @@ SOH_CASES = [
     ({"r0_scale_per_sqrt_s": -1.0}, "r0_scale_per_sqrt_s"),
     ({"r0_min_step_A": 0.0}, "r0_min_step_A"),
     ({"r0_max_dt_s": 0.0}, "r0_max_dt_s"),
+    ({"r0_min_dt_s": 3.0}, "r0_min_dt_s"),
     ({"r0_voltage_sigma_V": 0.0}, "r0_voltage_sigma_V"),
     ({"r0_gate_nis": 0.0}, "r0_gate_nis"),
     ({"r0_scale_min": 2.0, "r0_scale_max": 1.5}, "r0_scale_min/r0_scale_max"),

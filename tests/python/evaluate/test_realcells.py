@@ -10,7 +10,8 @@ from cellsense.cells.load import load_cell
 from cellsense.estimators.ecm import Estimator
 from cellsense.estimators.settings import NoiseSettings, resolve_model_error
 from cellsense.cells.ecm_reference import NumpyEcm
-from cellsense.estimators.soh import SohSettings
+from cellsense.estimators.soh import SohEstimator, SohSettings
+from cellsense.io.realdata import load_real_log
 
 
 
@@ -252,3 +253,37 @@ def test_arrhenius_rows_follow_the_law_between_measured_rows():
         raw = json.load(f)
     assert insert_arrhenius_rows(raw) == []  # already 8 rows
     assert "insert_arrhenius_rows" in raw["provenance"]["Temperature breakpoints [degC]"]
+
+
+def _ten_hz(name: str):
+    """A bundled 1 s file at 10 Hz: each 1 s sample split into ten 0.1 s samples (current held, voltage and
+    temperature interpolated, so a current step's voltage response is spread over the second as a slow logger's or
+    a skewed ADC's is); case B's sensor."""
+    log = load_real_log(f"panasonic-18650pf/{name}")
+    t, k = log.time_s, 10
+    keep = np.r_[True, np.diff(t) <= 1.0 + 1e-9]  # the 1 s rows (the sparse rests stay as they are)
+    tf = np.concatenate([t[:1]] + [t[j - 1] + (t[j] - t[j - 1]) * np.arange(1, k + 1) / k if keep[j] else t[j:j + 1]
+                                   for j in range(1, len(t))])
+    i_f = np.concatenate([log.current_A[:1]] + [np.full(k if keep[j] else 1, log.current_A[j]) for j in range(1, len(t))])
+    return tf, 1.01 * i_f + 0.05, np.interp(tf, t, log.voltage_V), np.interp(tf, t, log.temperature_degC), \
+        np.interp(tf, t, log.soc_true)
+
+
+@pytest.mark.parametrize("name", ["25degC_US06", "25degC_HWFET_a"])
+def test_soh_at_10hz_needs_r0_min_dt(name):
+    """Issue #17's SOH bar on a 10 Hz log: R0 learning over 0.1 s intervals reads a fraction of R0 di (the voltage's
+    step lags or is spread) and pulls the factor down to ~0.25 (the 0.1 s source files: US06 1.05 -> 2.07 %,
+    HWFET_a 0.87 -> 2.68 %). With r0_min_dt_s = 0.5 s the R0 filter skips such intervals and the bar holds; the
+    default (0, every interval; the PyBaMM ageing truth needs it) misses it: a known limitation, docs/soh.md "R0"."""
+    t, i, v, T, z = _ten_hz(name)
+
+    def rmse(est):
+        r = est.run(t, i, v, T)
+        return realcells.metrics(t, r.soc, r.soc_sigma, z)["rmse"], r
+
+    a, _ = rmse(Estimator("panasonic_18650pf", initial_soc=0.8))
+    b, rb = rmse(SohEstimator("panasonic_18650pf", initial_soc=0.8, soh=SohSettings(r0_min_dt_s=0.5)))
+    assert b <= a + 0.003, (a, b)
+    assert np.nanmin(np.asarray(rb.r0_Ohm, float)) > 0.5 * np.nanmax(np.asarray(rb.r0_Ohm, float))
+    c, _ = rmse(SohEstimator("panasonic_18650pf", initial_soc=0.8))
+    assert c > a + 0.003, (a, c)  # the default, every interval, hurts here (the limitation the docs state)

@@ -36,7 +36,7 @@ void r0_predict(const SohConfig<T>& c, SohState<T>& st, T dt_s) {
 }
 
 /// A sample the SOC filter fused (report `r`; g_V = R0_table(z, T) i at the sample, V): the update of
-/// theta when `learn` (the tracker's temperature window), the previous sample was fused too, dt_s <=
+/// theta when `learn` (the tracker's temperature window), the previous sample was fused too, r0_min_dt_s <= dt_s <=
 /// r0_max_dt_s, |i - i_prev| >= r0_min_step_A and the NIS is within r0_gate_nis; theta is clamped to
 /// [r0_scale_min, r0_scale_max]. Then the sample's residual, g and current are kept for the next
 /// difference. True when theta and its variance changed.
@@ -49,7 +49,7 @@ bool r0_fused_sample(const SohConfig<T>& c, SohState<T>& st, const StepReport<T>
   T rho = r.innovation_V * rv / r.innovation_variance_V2;  // residual after the update
   const T di = current_A - st.prev_current_A;
   const T adi = di < T(0) ? -di : di;
-  if (learn && st.prev_valid != 0 && dt_s <= c.r0_max_dt_s && adi >= c.r0_min_step_A) {
+  if (learn && st.prev_valid != 0 && dt_s >= c.r0_min_dt_s && dt_s <= c.r0_max_dt_s && adi >= c.r0_min_step_A) {
     const T d = r.innovation_V - st.prev_residual_V;
     const T h = -(g_V - st.prev_g_V);
     const T rd = T(2) * c.r0_voltage_sigma_V * c.r0_voltage_sigma_V;
