@@ -208,17 +208,10 @@ void bind(py::module_& m, const char* name) {
       }, py::arg("x"), py::arg("hysteresis_sign"),
          "None if the state's RC voltages, hysteresis state and sign pass the core's restore rule, else "
          "(state index or -1 for the sign, message) of the first that does not (model/ecm_state_check.hpp).")
-      .def_static("restored_covariance_issue", [](const py::array_t<double, py::array::c_style | py::array::forcecast>& p)
-                      -> py::object {
+      .def_static("restored_covariance_issue", [](const typename PE::Arr& p) -> py::object {
         // The core's ceilings on a restored covariance's variances (model/ecm_state_check.hpp), in double.
-        if (p.ndim() != 2 || p.shape(0) != PE::N || p.shape(1) != PE::N) {
-          throw py::value_error("P must be " + std::to_string(PE::N) + " x " + std::to_string(PE::N));
-        }
         math::Matrix<double, PE::N, PE::N> m{};
-        const auto a = p.unchecked<2>();
-        for (int r = 0; r < PE::N; ++r) {
-          for (int c = 0; c < PE::N; ++c) { m(r, c) = a(r, c); }
-        }
+        cellsense_py::from_numpy_matrix(p, m);
         int where = -1;
         const auto issue = model::check_restored_covariance<typename E::Model>(m, where);
         if (issue == model::RestoredStateIssue::kOk) { return py::none(); }

@@ -3,7 +3,7 @@ dicts, the log-array checks, EstimatorBase (set-up, the rested start, state acce
 one-thread guard, copies) and the one rule that picks the estimator class for a cell (`estimator_class`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -11,7 +11,7 @@ import numpy as np
 from .. import status as _status
 from .._io import finite_state_number
 from ..cells.load import is_spme_cell
-from .settings import DTYPES, FILTERS, EstimatorSettings, NoiseSettings, _core, resolve_model_error
+from .settings import DTYPES, FILTERS, EstimatorSettings, NoiseSettings, _core, resolved_noise
 
 
 class StepResult(NamedTuple):
@@ -147,9 +147,7 @@ class EstimatorBase:
         self.cell = load()
         self.filter = filter
         noise = noise or NoiseSettings()
-        sigma_V, k_A, k_rel, tau, e_V = resolve_model_error(noise, self.cell)
-        self.noise = replace(noise, voltage_sigma_V=sigma_V, model_error_current_A=k_A, model_error_relative=k_rel,
-                             model_error_correlation_s=tau, model_error_voltage_V=e_V)
+        self.noise = resolved_noise(noise, self.cell)
         self.settings = s = settings or EstimatorSettings()
         if initial_soc is not None and not (s.soc_min <= initial_soc <= s.soc_max):
             raise ValueError(f"initial_soc: {initial_soc} is outside [{s.soc_min}, {s.soc_max}]")

@@ -2,7 +2,7 @@
 checks, and the model-error terms resolved against a cell."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -194,16 +194,16 @@ def reference_resistance_Ohm(cell: Cell, temperature_degC: float = 25.0) -> floa
 INFLATION_SAMPLE_S = 1.0
 
 
-def constant_model_error(noise: NoiseSettings, e: float, tau: float | None = None) -> tuple[float, float, float, float, float]:
-    """`resolve_model_error`'s answer for a model error e (V) that does not follow the resistance: the sensor's
-    sigma and the inflated error model_error_inflation x e, correlated over `tau` (default INFLATION_SAMPLE_S):
-    at 1 Hz and slower the variance is sensor**2 + (inflation e)**2, the constant sigma of before; at a shorter
-    interval dt the model-error part is multiplied by tau / dt (the same information per second). Not reduced
-    below the 1 Hz value for slower logs: there the model's own discretisation error grows (Chen2020 UDDS logged
-    every 10 s with e correlated over 25 s: 10.9 % of the samples outside 3 sigma, 0.4 % with this rule)."""
-    k = float(noise.model_error_inflation)
+def constant_model_error(noise: NoiseSettings, e_V: float, tau: float | None = None) -> tuple[float, float, float, float, float]:
+    """`resolve_model_error`'s answer for a model error e_V (V, a 1 Hz sample's) that does not follow the resistance:
+    the sensor's sigma and e_V, correlated over `tau` (default INFLATION_SAMPLE_S). With the cell file's e, e_V is
+    model_error_inflation x e: at 1 Hz and slower the variance is sensor**2 + (inflation e)**2, the constant sigma of
+    before; at a shorter interval dt the model-error part is multiplied by tau / dt (the same information per
+    second). Not reduced below the 1 Hz value for slower logs: there the model's own discretisation error grows
+    (Chen2020 UDDS logged every 10 s with e correlated over 25 s: 10.9 % of the samples outside 3 sigma, 0.4 % with
+    this rule)."""
     return (float(noise.voltage_sensor_sigma_V), 0.0, 0.0, float(INFLATION_SAMPLE_S if tau is None else tau),
-            float(k * e))
+            float(e_V))
 
 
 def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float, float, float, float]:
@@ -231,14 +231,21 @@ def resolve_model_error(noise: NoiseSettings, cell: Cell) -> tuple[float, float,
     if noise.voltage_sigma_V is not None:
         return resolve_voltage_sigma(noise, cell), 0.0, 0.0, 0.0, 0.0
     if noise.model_error_voltage_V is not None:
-        tau_v = INFLATION_SAMPLE_S if noise.model_error_correlation_s is None else noise.model_error_correlation_s
-        return float(noise.voltage_sensor_sigma_V), 0.0, 0.0, float(tau_v), float(noise.model_error_voltage_V)
+        return constant_model_error(noise, noise.model_error_voltage_V, noise.model_error_correlation_s)
     if e is None:
         return resolve_voltage_sigma(noise, cell), 0.0, 0.0, 0.0, 0.0
     r_ref = reference_resistance_Ohm(cell) if tau is not None else 0.0
     if tau is None or not (r_ref > 0):
-        return constant_model_error(noise, float(e))
+        return constant_model_error(noise, float(noise.model_error_inflation) * float(e))
     return float(noise.voltage_sensor_sigma_V), float(e / r_ref), float(noise.model_error_relative), float(tau), 0.0
+
+
+def resolved_noise(noise: NoiseSettings, cell: Cell) -> NoiseSettings:
+    """`noise` with the measurement-noise settings `resolve_model_error` gives for `cell` filled in: what a cell's
+    filter runs with (the single-cell estimators and each series element of a pack)."""
+    sigma_V, k_A, k_rel, tau, e_V = resolve_model_error(noise, cell)
+    return replace(noise, voltage_sigma_V=sigma_V, model_error_current_A=k_A, model_error_relative=k_rel,
+                   model_error_correlation_s=tau, model_error_voltage_V=e_V)
 
 
 def resolve_voltage_sigma(noise: NoiseSettings, cell: Cell) -> float:

@@ -232,18 +232,27 @@ SIGN_CHECK_STEP_SHARE = 0.05
 SIGN_CHECK_MIN_STEPS = 20
 
 
-def _step_correlations(time_s, current_A, voltage_V):
-    """(number of current steps, {lag: (correlation, slope)}) of the voltage's change against the current's over the
-    samples where the current steps by more than SIGN_CHECK_STEP_SHARE of its largest magnitude (at most 10 s apart),
-    the voltage taken one sample before (lag -1), at (0) or after (+1) the current's step; None if fewer than
-    SIGN_CHECK_MIN_STEPS steps (a constant-current test has no verdict)."""
+def _finite_steps(time_s, current_A, voltage_V):
+    """The changes (di, dv, dt) between consecutive samples where time, current and voltage are all finite, and the
+    current step that counts (SIGN_CHECK_STEP_SHARE of the largest |i|); None with fewer than 3 such samples."""
     t, i, v = (np.asarray(a, float) for a in (time_s, current_A, voltage_V))
     ok = np.isfinite(t) & np.isfinite(i) & np.isfinite(v)
     if ok.sum() < 3:
         return None
     t, i, v = t[ok], i[ok], v[ok]
-    di, dv, dt = np.diff(i), np.diff(v), np.diff(t)
-    big = (np.abs(di) > SIGN_CHECK_STEP_SHARE * np.max(np.abs(i))) & (dt > 0) & (dt <= 10.0)
+    return np.diff(i), np.diff(v), np.diff(t), SIGN_CHECK_STEP_SHARE * float(np.max(np.abs(i)))
+
+
+def _step_correlations(time_s, current_A, voltage_V):
+    """(number of current steps, {lag: (correlation, slope)}) of the voltage's change against the current's over the
+    samples where the current steps by more than SIGN_CHECK_STEP_SHARE of its largest magnitude (at most 10 s apart),
+    the voltage taken one sample before (lag -1), at (0) or after (+1) the current's step; None if fewer than
+    SIGN_CHECK_MIN_STEPS steps (a constant-current test has no verdict)."""
+    steps = _finite_steps(time_s, current_A, voltage_V)
+    if steps is None:
+        return None
+    di, dv, dt, step_A = steps
+    big = (np.abs(di) > step_A) & (dt > 0) & (dt <= 10.0)
     if big.sum() < SIGN_CHECK_MIN_STEPS or not np.any(di[big]):
         return None
     out = {}
@@ -256,11 +265,12 @@ def _step_correlations(time_s, current_A, voltage_V):
     return int(big.sum()), out
 
 
-def current_sign_warning(time_s, current_A, voltage_V) -> str | None:
+def current_sign_warning(time_s, current_A, voltage_V, remedy: str = "negate the column") -> str | None:
     """The warning when a log's current looks positive on CHARGE, else None: a terminal voltage always steps against
     a discharge current's step (dV = -R0 di, whatever the SOC, temperature or model), so a voltage that rises with
     the logged current (`_step_correlations`: at the lag that correlates most, regression slope > 0 and correlation
-    above 0.5; loggers may skew the two columns by a sample) means the column has the other sign."""
+    above 0.5; loggers may skew the two columns by a sample) means the column has the other sign. `remedy` ends the
+    message (what the user changes: the column, or a pack file's current.positive)."""
     c = _step_correlations(time_s, current_A, voltage_V)
     if c is None:
         return None
@@ -272,7 +282,7 @@ def current_sign_warning(time_s, current_A, voltage_V) -> str | None:
     skew = f", the voltage {'one sample ahead of' if lag < 0 else 'one sample behind'} the current" if lag else ""
     return (f"the voltage rises when the logged current rises ({n} current steps: {1000 * slope:+.3g} mV/A, "
             f"correlation {corr:.2f}{skew}); a cell's voltage steps against a discharge current, so this log's current "
-            "looks positive on charge. cellsense takes current_A positive on discharge: negate the column")
+            f"looks positive on charge. cellsense takes current_A positive on discharge: {remedy}")
 
 
 def current_skew_warning(time_s, current_A, voltage_V) -> str | None:
@@ -283,15 +293,13 @@ def current_skew_warning(time_s, current_A, voltage_V) -> str | None:
     row off at least 3 x larger than the one at the row, the fit explaining more than half of the voltage changes),
     and every current step is then a model error of R0 di (the pack fixture's voltages led its current by a row until
     2026-12-07)."""
-    t, i, v = (np.asarray(a, float) for a in (time_s, current_A, voltage_V))
-    ok = np.isfinite(t) & np.isfinite(i) & np.isfinite(v)
-    t, i, v = t[ok], i[ok], v[ok]
-    if len(t) < 4 * SIGN_CHECK_MIN_STEPS:
+    found = _finite_steps(time_s, current_A, voltage_V)
+    if found is None or len(found[0]) + 1 < 4 * SIGN_CHECK_MIN_STEPS:
         return None
-    di, dv, dt = np.diff(i), np.diff(v), np.diff(t)
+    di, dv, dt, step_A = found
     k = np.arange(1, len(di) - 1)
     k = k[(dt[k] > 0) & (dt[k] <= 10.0) & (dt[k - 1] <= 10.0) & (dt[k + 1] <= 10.0)]
-    steps = int(np.sum(np.abs(di[k]) > SIGN_CHECK_STEP_SHARE * np.max(np.abs(i))))
+    steps = int(np.sum(np.abs(di[k]) > step_A))
     if steps < SIGN_CHECK_MIN_STEPS:
         return None
     a = np.column_stack([di[k - 1], di[k], di[k + 1]])

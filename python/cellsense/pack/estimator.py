@@ -10,13 +10,13 @@ released.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import status as _status
 from ..estimators.base import _core, core_class
-from ..estimators.settings import EstimatorSettings, NoiseSettings, resolve_model_error
+from ..estimators.settings import EstimatorSettings, NoiseSettings, resolved_noise
 from .spec import PackSpec
 
 
@@ -110,12 +110,10 @@ class PackEstimator:
         if self.filter not in ("ekf", "ukf") or self.dtype not in ("float32", "float64"):
             raise ValueError(f"filter {self.filter!r} / dtype {self.dtype!r}")
         noise = noise or NoiseSettings()
-        # the cell estimator's measurement noise (resolve_model_error): the model error that follows the cell's
+        # the cell estimator's measurement noise (resolved_noise): the model error that follows the cell's
         # resistance, or the constant one, each with its correlation time; until 2026-12-07 the pack kept the
         # constant 1 Hz sigma at every temperature and sample rate
-        sigma_V, k_A, k_rel, tau, e_V = resolve_model_error(noise, spec.cell)
-        self.noise = replace(noise, voltage_sigma_V=sigma_V, model_error_current_A=k_A, model_error_relative=k_rel,
-                             model_error_correlation_s=tau, model_error_voltage_V=e_V)
+        self.noise = resolved_noise(noise, spec.cell)
         self.settings = settings or EstimatorSettings()
         # the core's rule (pack::gap_within): a step the estimators refuse as too long is a gap
         self.gap_s, self._reinit_after_s = _core().pack_gap_within(spec.gaps.gap_s, spec.gaps.reinit_after_s,

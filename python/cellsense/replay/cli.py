@@ -67,10 +67,11 @@ def _main(a) -> int:
     with warnings.catch_warnings():  # a row with no cell voltage: NaN, skipped by the check
         warnings.simplefilter("ignore", RuntimeWarning)
         mean_v = np.nanmean(np.asarray(log.voltage_V, float).reshape(len(log.time_s), -1), axis=1)
-    sign = current_sign_warning(log.time_s, log.current_A, mean_v)
-    if sign:  # the pack file's current.positive is the other way round (the mean cell's voltage steps with it)
-        print(f"cellsense replay: warning: {a.log}: {sign.replace('negate the column', 'set current.positive in the pack file the other way')}",
-              file=sys.stderr)
+    # the pack file's current.positive the other way round: the mean cell's voltage steps with the current
+    sign = current_sign_warning(log.time_s, log.current_A, mean_v,
+                                remedy="set current.positive in the pack file the other way")
+    if sign:
+        print(f"cellsense replay: warning: {a.log}: {sign}", file=sys.stderr)
     skew = current_skew_warning(log.time_s, log.current_A, mean_v)
     if skew:
         print(f"cellsense replay: warning: {a.log}: {skew}", file=sys.stderr)
