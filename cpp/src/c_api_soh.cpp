@@ -250,6 +250,7 @@ int cs_soh_save_state(const cs_soh* soh, cs_soh_state* out) {
   out->ocv_resync = st.ocv_resync;
   out->rest_s = st.rest_s;
   out->anchor_age_s = st.anchor_age_s;
+  out->r0_window_s = st.r0_window_s;
   return CS_SOH_OK;
 }
 
@@ -278,6 +279,7 @@ int cs_soh_restore_state(cs_soh* soh, cs_estimator* est, const cs_soh_state* in)
   st.ocv_resync = in->ocv_resync;
   st.rest_s = in->rest_s;
   st.anchor_age_s = in->anchor_age_s;
+  st.r0_window_s = in->r0_window_s;
   {  // SOCs the tracker keeps within the SOC filter's bounds while running (anchor, OCV filter's SOC)
     const float lo = visit(*e, [](const auto& x) { return x.config().soc_min; });
     const float hi = visit(*e, [](const auto& x) { return x.config().soc_max; });

@@ -189,6 +189,7 @@ class PySoh {
     d["prev_current_A"] = static_cast<double>(s.prev_current_A);
     d["rest_s"] = static_cast<double>(s.rest_s);
     d["anchor_age_s"] = static_cast<double>(s.anchor_age_s);
+    d["r0_window_s"] = static_cast<double>(s.r0_window_s);
     d["anchored"] = static_cast<int>(s.anchored);
     d["prev_valid"] = static_cast<int>(s.prev_valid);
     py::list ox, op;
@@ -218,6 +219,8 @@ class PySoh {
     s.prev_current_A = f("prev_current_A");
     s.rest_s = f("rest_s");
     s.anchor_age_s = f("anchor_age_s");
+    // absent in states saved before the R0 difference window (2026-12-07): none open
+    s.r0_window_s = d.contains("r0_window_s") ? f("r0_window_s") : T(0);
     const double a = scalar(d, "anchored");
     const double pv = scalar(d, "prev_valid");
     if (!(a == 0.0 || a == 1.0) || !(pv == 0.0 || pv == 1.0)) { return false; }

@@ -2,6 +2,7 @@
 // innovations by hand), float and double.
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 
 #include "cellsense/soh/r0_filter.hpp"
@@ -125,10 +126,15 @@ void test_gates() {
   half.r0_min_dt_s = T(0.5);
   st = base;
   CHECK_T(!soh::r0_fused_sample(half, st, r, T(0.15), T(0.1), T(3), true) && unchanged(st));  // dt 0.1 s < 0.5 s
+  CHECK_T(st.r0_window_s == T(0.1));  // ... opens a window (test_window)
   st = base;
   CHECK_T(soh::r0_fused_sample(half, st, r, T(0.15), T(0.5), T(3), true));  // dt at r0_min_dt_s: updates
+  CHECK_T(st.r0_window_s == T(0));
+  soh::SohConfig<T> every = c;
+  every.r0_min_dt_s = T(0);
   st = base;
-  CHECK_T(soh::r0_fused_sample(c, st, r, T(0.15), T(0.1), T(3), true));  // default 0: every interval
+  CHECK_T(soh::r0_fused_sample(every, st, r, T(0.15), T(0.1), T(3), true));  // 0: every interval on its own
+  CHECK_T(c.r0_min_dt_s == T(0.5));  // the default: a 0.5 s window
   st = base;
   CHECK_T(!soh::r0_fused_sample(c, st, r, T(0.15), T(1), T(1.4), true) && unchanged(st));  // |di| 0.9 A < 1 A
   st = base;
@@ -155,6 +161,78 @@ void test_gates() {
           unchanged(st));
 }
 
+/// The difference window (r0_min_dt_s 0.3 s, samples 0.1 s apart): a voltage that shows a third of R0 di at the
+/// step's sample and the rest one sample later (the Panasonic tester at 10 Hz) reads theta_true / 3 with every
+/// interval (r0_min_dt_s 0) and theta_true with the window. A window is carried while steps go on, dropped when its
+/// span passes r0_max_dt_s (no update, the next sample the new reference), and closed by an unfused sample. With no
+/// correction inside it (R = S) the windowed update is the one-interval update over the same span bit for bit.
+// verifies: CS-SOH-015
+template <typename T>
+void test_window() {
+  const double theta_true = 1.3, table_Ohm = 0.05;
+  for (const double min_dt : {0.0, 0.3}) {
+    soh::SohConfig<T> c;
+    c.r0_min_dt_s = static_cast<T>(min_dt);
+    soh::SohState<T> st = fresh(c);
+    double i_prev = 0.5;
+    int updates = 0;
+    for (int k = 0; k < 2000; ++k) {
+      const double i = (k / 20) % 2 == 0 ? 0.5 : 3.0;
+      // measured: OCV - theta_true R (i / 3 + 2 i_prev / 3); predicted: OCV - theta R i (the innovation e = y - h)
+      const double e = static_cast<double>(st.r0_scale) * table_Ohm * i -
+                       theta_true * table_Ohm * (i / 3.0 + 2.0 * i_prev / 3.0);
+      soh::r0_predict(c, st, T(0.1));
+      updates += soh::r0_fused_sample(c, st, fused(static_cast<T>(e), T(1e-4), T(1e-4)),
+                                      static_cast<T>(table_Ohm * i), T(0.1), static_cast<T>(i), true) ? 1 : 0;
+      i_prev = i;
+    }
+    CHECK_T(updates == 99);  // one per current step
+    const double want = min_dt > 0 ? theta_true : theta_true / 3.0;
+    CHECK_T(std::fabs(static_cast<double>(st.r0_scale) - want) < 0.02);
+  }
+  // the window equals one interval over its span when nothing was corrected inside it
+  soh::SohConfig<T> c;
+  c.r0_min_dt_s = T(0.3);
+  soh::SohState<T> a = fresh(c), b = fresh(c);
+  a.prev_valid = b.prev_valid = 1;
+  a.prev_g_V = b.prev_g_V = T(0.025);
+  a.prev_current_A = b.prev_current_A = T(0.5);
+  const auto r1 = fused(T(0.004), T(1e-4), T(1e-4));
+  const auto r2 = fused(T(0.01), T(1e-4), T(1e-4));
+  CHECK_T(!soh::r0_fused_sample(c, a, r1, T(0.15), T(0.1), T(3), true) && a.r0_window_s == T(0.1));
+  CHECK_T(!soh::r0_fused_sample(c, a, r2, T(0.15), T(0.1), T(3), true) && a.r0_window_s > T(0.19));
+  CHECK_T(soh::r0_fused_sample(c, a, r2, T(0.15), T(0.1), T(3), true) && a.r0_window_s == T(0));
+  CHECK_T(soh::r0_fused_sample(c, b, r2, T(0.15), T(0.3), T(3), true));
+  CHECK_T(a.r0_scale == b.r0_scale && a.r0_scale_var == b.r0_scale_var && a.prev_residual_V == b.prev_residual_V);
+  // a step at every sample: the window runs on until it passes r0_max_dt_s (2 s), then is dropped
+  soh::SohState<T> st = fresh(c);
+  st.prev_valid = 1;
+  st.prev_current_A = T(0.5);
+  const T var0 = st.r0_scale_var;
+  int updates = 0, dropped_at = -1;
+  T span = T(0);
+  for (int k = 0; k < 30 && dropped_at < 0; ++k) {
+    const T i = (k % 2 == 0) ? T(3) : T(0.5);
+    updates += soh::r0_fused_sample(c, st, r1, T(0.05) * i, T(0.1), i, true) ? 1 : 0;
+    if (st.r0_window_s == T(0)) {
+      dropped_at = k;
+      CHECK_T(span + T(0.1) > c.r0_max_dt_s && st.prev_current_A == i);  // the dropping sample: next reference
+    }
+    span = st.r0_window_s;
+  }
+  CHECK_T(dropped_at >= 19 && dropped_at <= 20);  // 20 intervals of 0.1 s reach 2 s (float rounding either way)
+  CHECK_T(updates == 0 && st.r0_scale == T(1) && st.r0_scale_var == var0 && st.prev_valid == 1);
+  // an unfused sample closes an open window
+  CHECK_T(!soh::r0_fused_sample(c, st, r1, T(0.15), T(0.1), T(3), true) && st.r0_window_s > T(0));
+  soh::r0_unfused_sample(st);
+  CHECK_T(st.r0_window_s == T(0) && st.prev_valid == 0);
+  // outside the learning window: no window either
+  st = fresh(c);
+  st.prev_valid = 1;
+  st.prev_current_A = T(0.5);
+  CHECK_T(!soh::r0_fused_sample(c, st, r1, T(0.15), T(0.1), T(3), false) && st.r0_window_s == T(0));
+}
+
 }  // namespace
 
 int main() {
@@ -164,5 +242,7 @@ int main() {
   test_converges<double>();
   test_gates<float>();
   test_gates<double>();
+  test_window<float>();
+  test_window<double>();
   return cstest::finish("test_r0_filter");
 }

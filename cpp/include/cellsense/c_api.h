@@ -404,7 +404,7 @@ typedef struct cs_soh_config {
 /* Defaults: cellsense.soh.SohSettings for a cell of `capacity_Ah` (rest C/100, R0 step C/5). */
 void cs_soh_config_default(cs_soh_config* config, float capacity_Ah);
 
-#define CS_SOH_SIZE 424u
+#define CS_SOH_SIZE 432u
 typedef union cs_soh {
   uint64_t align_;
   unsigned char opaque[CS_SOH_SIZE];  /* zeroed storage reads as "not initialised" */
@@ -443,7 +443,7 @@ void cs_soh_restart_pairing(cs_soh* soh);
 /* The same after setting the SOC from a rested OCV: the first rest sample is then a trusted anchor. */
 void cs_soh_restart_pairing_rested(cs_soh* soh);
 
-#define CS_SOH_STATE_TAG 0x43534833u  /* "CSH3" (trusted anchors; "CSH1" / "CSH2" records are refused) */
+#define CS_SOH_STATE_TAG 0x43534834u  /* "CSH4" (R0 difference window; "CSH1" .. "CSH3" records are refused) */
 #define CS_SOH_OCV_STATES (1 + CS_SOH_OCV_NODES)  /* OCV filter state: [soc, node 1 .. node 5] */
 /* What a BMS keeps across drives (with your own CRC in non-volatile memory). */
 typedef struct cs_soh_state {
@@ -458,6 +458,7 @@ typedef struct cs_soh_state {
   uint8_t ocv_resync;              /* 1: the OCV filter restarts from the SOC filter's SOC at the next step */
   float rest_s;                    /* time at rest so far (s), <= 1e6 */
   float anchor_age_s;              /* time since the last trusted anchor (s); 1e6: none yet */
+  float r0_window_s;               /* span of the open R0 difference window (s), <= r0_max_dt_s; 0: none */
 } cs_soh_state;
 
 int cs_soh_save_state(const cs_soh* soh, cs_soh_state* out);

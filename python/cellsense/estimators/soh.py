@@ -49,10 +49,10 @@ class SohSettings:
     r0_scale_per_sqrt_s: float = 2e-4       #: random walk of the factor (1/sqrt(s))
     r0_min_step_A: float | None = None      #: |current step| that counts as excitation (A); None: C/5
     r0_max_dt_s: float = 2.0                #: longest sample interval used for an R0 update (s)
-    #: shortest sample interval used for an R0 update (s): over a shorter one a voltage lagging the current's step
-    #: (a tester's or ADC's timing, an interpolated log) shows only part of R0 di; 0.5 for a 10 Hz log of a real cell
-    #: (docs/soh.md "R0"); 0 (default): every interval
-    r0_min_dt_s: float = 0.0
+    #: shortest span of an R0 difference (s): a step over a shorter interval is differenced over the following samples
+    #: until the span reaches it, so a voltage lagging the current's step (a tester's or ADC's timing) shows all of
+    #: R0 di (docs/soh.md "R0"); logs at this interval or slower are unchanged; 0: every interval on its own
+    r0_min_dt_s: float = 0.5
     r0_voltage_sigma_V: float = 0.005       #: noise of one voltage sample in a difference (V)
     r0_gate_nis: float = 16.0               #: chi-square gate of the R0 update
     r0_scale_min: float = 0.2
@@ -360,6 +360,12 @@ class SohEstimator(EstimatorBase):
             if not lo <= v <= hi:
                 raise fail(k, f"{v!r} is outside [{lo:.6g}, {hi:.6g}]")
             out[k] = v
+        if "r0_window_s" in d:  # absent in states saved before the R0 difference window (2026-12-07): none open
+            v = number("r0_window_s", d["r0_window_s"])
+            hi = self.soh_settings.r0_max_dt_s
+            if not 0.0 <= v <= hi:
+                raise fail("r0_window_s", f"{v!r} is outside [0, {hi:.6g}] (r0_max_dt_s)")
+            out["r0_window_s"] = v
         if "ocv_x" in d or "ocv_P" in d or "ocv_resync" in d:
             n = len(self.ocv_nodes_V) + 1
             for k in ("ocv_x", "ocv_P", "ocv_resync"):

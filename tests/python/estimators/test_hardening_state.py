@@ -128,11 +128,28 @@ def test_restore_bad_hysteresis_sign(soc_saved, soh_saved, cls, sign):
     ("capacity_Ah", 0.0), ("capacity_Ah", -5.0), ("capacity_Ah", 1e-30), ("capacity_Ah", 500.0),
     ("r0_scale", 0.0), ("r0_scale", 100.0), ("r0_scale_var", 0.0), ("a_xx", 0.0), ("b_xx", -1.0),
     ("charge_var_Ah2", -1.0), ("charge_Ah", 1e9), ("prev_current_A", 1e9), ("prev_residual_V", 1e6),
-    ("prev_g_V", 1e6), ("anchored", 2), ("anchored", 0.5), ("prev_valid", -1), ("ocv_resync", 3)])
+    ("prev_g_V", 1e6), ("anchored", 2), ("anchored", 0.5), ("prev_valid", -1), ("ocv_resync", 3),
+    ("r0_window_s", -0.1), ("r0_window_s", 2.5), ("r0_window_s", float("nan"))])
 def test_soh_restore_absurd_soh_field(soh_saved, key, value):
     bad = copy.deepcopy(soh_saved)
     bad["soh"][key] = value
     _refused(_fresh_soh(), bad, key)
+
+
+def test_soh_restore_without_r0_window(soh_saved):
+    """A state saved before the R0 difference window (2026-12-07) has no r0_window_s: restored with none open; a
+    saved open window comes back as it was."""
+    assert "r0_window_s" in soh_saved["soh"]
+    old = copy.deepcopy(soh_saved)
+    del old["soh"]["r0_window_s"]
+    est = _fresh_soh()
+    est.restore_state(old)
+    assert est.save_state()["soh"]["r0_window_s"] == 0.0
+    opened = copy.deepcopy(soh_saved)
+    opened["soh"]["r0_window_s"] = 0.25
+    est = _fresh_soh()
+    est.restore_state(opened)
+    assert est.save_state()["soh"]["r0_window_s"] == 0.25
 
 
 @pytest.mark.parametrize("index,value", [(0, 50.0), (0, -3.0), (1, 0.5), (5, -1.0), (2, float("inf"))])

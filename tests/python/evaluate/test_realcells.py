@@ -255,35 +255,49 @@ def test_arrhenius_rows_follow_the_law_between_measured_rows():
     assert "insert_arrhenius_rows" in raw["provenance"]["Temperature breakpoints [degC]"]
 
 
-def _ten_hz(name: str):
-    """A bundled 1 s file at 10 Hz: each 1 s sample split into ten 0.1 s samples (current held, voltage and
-    temperature interpolated, so a current step's voltage response is spread over the second as a slow logger's or
-    a skewed ADC's is); case B's sensor."""
+def _ten_hz(name: str, lag: bool = False):
+    """A bundled 1 s file at 10 Hz: each 1 s sample split into ten 0.1 s samples, current held (case B's sensor).
+    The voltage is either interpolated (a current step's response spread over the second, as in a 1 Hz log upsampled)
+    or, with `lag`, held at the row's value except at the first sample of the row, which shows a third of the change
+    (the Panasonic tester's 0.1 s source files: a third of R0 di at the step's sample, the rest one sample later)."""
     log = load_real_log(f"panasonic-18650pf/{name}")
     t, k = log.time_s, 10
     keep = np.r_[True, np.diff(t) <= 1.0 + 1e-9]  # the 1 s rows (the sparse rests stay as they are)
     tf = np.concatenate([t[:1]] + [t[j - 1] + (t[j] - t[j - 1]) * np.arange(1, k + 1) / k if keep[j] else t[j:j + 1]
                                    for j in range(1, len(t))])
     i_f = np.concatenate([log.current_A[:1]] + [np.full(k if keep[j] else 1, log.current_A[j]) for j in range(1, len(t))])
-    return tf, 1.01 * i_f + 0.05, np.interp(tf, t, log.voltage_V), np.interp(tf, t, log.temperature_degC), \
-        np.interp(tf, t, log.soc_true)
+    if lag:
+        v = log.voltage_V
+        v_f = np.concatenate([v[:1]] + [np.r_[v[j - 1] + (v[j] - v[j - 1]) / 3.0, np.full(k - 1, v[j])] if keep[j]
+                                        else v[j:j + 1] for j in range(1, len(t))])
+    else:
+        v_f = np.interp(tf, t, log.voltage_V)
+    return tf, 1.01 * i_f + 0.05, v_f, np.interp(tf, t, log.temperature_degC), np.interp(tf, t, log.soc_true)
 
 
 @pytest.mark.parametrize("name", ["25degC_US06", "25degC_HWFET_a"])
-def test_soh_at_10hz_needs_r0_min_dt(name):
-    """Issue #17's SOH bar on a 10 Hz log: R0 learning over 0.1 s intervals reads a fraction of R0 di (the voltage's
-    step lags or is spread) and pulls the factor down to ~0.25 (the 0.1 s source files: US06 1.05 -> 2.07 %,
-    HWFET_a 0.87 -> 2.68 %). With r0_min_dt_s = 0.5 s the R0 filter skips such intervals and the bar holds; the
-    default (0, every interval; the PyBaMM ageing truth needs it) misses it: a known limitation, docs/soh.md "R0"."""
-    t, i, v, T, z = _ten_hz(name)
-
-    def rmse(est):
+def test_soh_at_10hz_window(name):
+    """Issue #17's SOH bar on a 10 Hz log: R0 learning over single 0.1 s intervals reads a fraction of R0 di (the
+    voltage's step lags) and pulls the factor down to ~0.25 (the 0.1 s source files: US06 1.05 -> 2.07 %, HWFET_a
+    0.87 -> 2.68 %). The default 0.5 s difference window (r0_min_dt_s) holds the bar on a tester-like lag (measured
+    here: +0.11 / +0.19 points; on the source files +0.03 / +0.06); every interval on its own (0, the rule before)
+    misses it. A 1 Hz log upsampled with the voltage interpolated spreads the step over the whole second: it needs a
+    1 s window (docs/soh.md "R0")."""
+    def rmse(est, log):
+        t, i, v, T, z = log
         r = est.run(t, i, v, T)
         return realcells.metrics(t, r.soc, r.soc_sigma, z)["rmse"], r
 
-    a, _ = rmse(Estimator("panasonic_18650pf", initial_soc=0.8))
-    b, rb = rmse(SohEstimator("panasonic_18650pf", initial_soc=0.8, soh=SohSettings(r0_min_dt_s=0.5)))
+    lagged = _ten_hz(name, lag=True)
+    a, _ = rmse(Estimator("panasonic_18650pf", initial_soc=0.8), lagged)
+    b, rb = rmse(SohEstimator("panasonic_18650pf", initial_soc=0.8), lagged)
     assert b <= a + 0.003, (a, b)
-    assert np.nanmin(np.asarray(rb.r0_Ohm, float)) > 0.5 * np.nanmax(np.asarray(rb.r0_Ohm, float))
-    c, _ = rmse(SohEstimator("panasonic_18650pf", initial_soc=0.8))
-    assert c > a + 0.003, (a, c)  # the default, every interval, hurts here (the limitation the docs state)
+    r0 = np.asarray(rb.r0_Ohm, float)
+    assert np.nanmin(r0) > 0.5 * np.nanmax(r0)
+    assert np.any(np.asarray(rb.r0_updated))  # the window learns; it does not just skip the short intervals
+    c, _ = rmse(SohEstimator("panasonic_18650pf", initial_soc=0.8, soh=SohSettings(r0_min_dt_s=0.0)), lagged)
+    assert c > a + 0.003, (a, c)  # every interval on its own: the defect the window removes
+    spread = _ten_hz(name)
+    a2, _ = rmse(Estimator("panasonic_18650pf", initial_soc=0.8), spread)
+    b2, _ = rmse(SohEstimator("panasonic_18650pf", initial_soc=0.8, soh=SohSettings(r0_min_dt_s=1.0)), spread)
+    assert b2 <= a2 + 0.003, (a2, b2)

@@ -14,7 +14,7 @@
 // K = P H / S, theta <- theta + K d, P <- (1 - K H) P = P 2 sigma_dv^2 / S (> 0 by construction).
 // After an update the stored residual is re-expressed under the new theta: rho += (theta' - theta) g.
 //
-// State: SohState's r0_scale, r0_scale_var, prev_residual_V, prev_g_V, prev_current_A, prev_valid.
+// State: SohState's r0_scale, r0_scale_var, prev_residual_V, prev_g_V, prev_current_A, prev_valid, r0_window_s.
 // Tuning: SohConfig's r0_* fields. No heap, no exceptions; a refused update changes only the stored
 // residual (the next difference's reference), never theta or its variance.
 #pragma once
@@ -36,10 +36,17 @@ void r0_predict(const SohConfig<T>& c, SohState<T>& st, T dt_s) {
 }
 
 /// A sample the SOC filter fused (report `r`; g_V = R0_table(z, T) i at the sample, V): the update of
-/// theta when `learn` (the tracker's temperature window), the previous sample was fused too, r0_min_dt_s <= dt_s <=
-/// r0_max_dt_s, |i - i_prev| >= r0_min_step_A and the NIS is within r0_gate_nis; theta is clamped to
-/// [r0_scale_min, r0_scale_max]. Then the sample's residual, g and current are kept for the next
-/// difference. True when theta and its variance changed.
+/// theta when `learn` (the tracker's temperature window), the previous sample was fused too, the difference
+/// spans r0_min_dt_s .. r0_max_dt_s, |i - i_prev| >= r0_min_step_A at the step and the NIS is within r0_gate_nis;
+/// theta is clamped to [r0_scale_min, r0_scale_max]. Then the sample's residual, g and current are kept for the
+/// next difference. True when theta and its variance changed.
+///
+/// A step over an interval shorter than r0_min_dt_s opens a window: the difference is carried over the following
+/// samples until its span reaches r0_min_dt_s at a sample without a further step (a voltage that shows part of
+/// R0 di one sample late, as a tester's at 10 Hz, is then wholly inside it), and dropped if the span passes
+/// r0_max_dt_s. The sum of the windowed differences d_j = e_j - rho_{j-1} telescopes to e_end - ref with
+/// ref = rho_start - sum over the inner samples of (e_j - rho_j), the filter's own corrections there (each
+/// moves the next prediction by the same amount to first order, dt << tau), and h to -(g_end - g_start).
 template <typename T>
 bool r0_fused_sample(const SohConfig<T>& c, SohState<T>& st, const StepReport<T>& r, T g_V, T dt_s, T current_A,
                      bool learn) {
@@ -49,7 +56,32 @@ bool r0_fused_sample(const SohConfig<T>& c, SohState<T>& st, const StepReport<T>
   T rho = r.innovation_V * rv / r.innovation_variance_V2;  // residual after the update
   const T di = current_A - st.prev_current_A;
   const T adi = di < T(0) ? -di : di;
-  if (learn && st.prev_valid != 0 && dt_s >= c.r0_min_dt_s && dt_s <= c.r0_max_dt_s && adi >= c.r0_min_step_A) {
+  const bool stepped = adi >= c.r0_min_step_A;
+  const bool open = st.r0_window_s > T(0);
+  const T span_s = open ? st.r0_window_s + dt_s : dt_s;
+  bool close = false;  // evaluate the difference over (start, this sample]
+  if (learn && st.prev_valid != 0 && span_s <= c.r0_max_dt_s) {
+    if (open) {
+      if (span_s >= c.r0_min_dt_s && !stepped) {
+        close = true;
+      } else {  // carry the window on: the filter's correction at this sample leaves the reference
+        st.prev_residual_V = st.prev_residual_V - (r.innovation_V - rho);
+        st.prev_current_A = current_A;
+        st.r0_window_s = span_s;
+        return false;
+      }
+    } else if (stepped) {
+      if (dt_s >= c.r0_min_dt_s) {
+        close = true;
+      } else {  // open a window at this step
+        st.prev_residual_V = st.prev_residual_V - (r.innovation_V - rho);
+        st.prev_current_A = current_A;
+        st.r0_window_s = dt_s;
+        return false;
+      }
+    }
+  }
+  if (close) {
     const T d = r.innovation_V - st.prev_residual_V;
     const T h = -(g_V - st.prev_g_V);
     const T rd = T(2) * c.r0_voltage_sigma_V * c.r0_voltage_sigma_V;
@@ -71,6 +103,7 @@ bool r0_fused_sample(const SohConfig<T>& c, SohState<T>& st, const StepReport<T>
   st.prev_g_V = g_V;
   st.prev_current_A = current_A;
   st.prev_valid = 1;
+  st.r0_window_s = T(0);
   return updated;
 }
 
@@ -78,6 +111,7 @@ bool r0_fused_sample(const SohConfig<T>& c, SohState<T>& st, const StepReport<T>
 template <typename T>
 void r0_unfused_sample(SohState<T>& st) {
   st.prev_valid = 0;
+  st.r0_window_s = T(0);
 }
 
 }  // namespace soh

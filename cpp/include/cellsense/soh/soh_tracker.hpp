@@ -75,6 +75,7 @@ class SohTracker {
     st_.prev_valid = 0;
     st_.rest_s = T(0);
     st_.anchor_age_s = T(kRestCap_s);
+    st_.r0_window_s = T(0);
     ocv_.init(est, c, st_);
     initialised_ = est.set_model_health(q0, r0) && (!c.ocv_learning || est.set_model_ocv_correction(st_.ocv_x + 1));
     return initialised_;
@@ -237,7 +238,8 @@ class SohTracker {
         !finite(in.anchor_soc_var) || !finite(in.charge_Ah) || !(in.charge_var_Ah2 >= T(0)) ||
         !finite(in.charge_var_Ah2) || !finite(in.prev_residual_V) || !finite(in.prev_g_V) ||
         !finite(in.prev_current_A) || !(in.rest_s >= T(0)) || !(in.rest_s <= T(kRestCap_s)) ||
-        !(in.anchor_age_s >= T(0)) || !(in.anchor_age_s <= T(kRestCap_s)) || in.anchored > 1 || in.prev_valid > 1 || in.ocv_resync > 1 || !OcvFilter<EstimatorT>::state_ok(in) ||
+        !(in.anchor_age_s >= T(0)) || !(in.anchor_age_s <= T(kRestCap_s)) ||
+        !(in.r0_window_s >= T(0)) || !(in.r0_window_s <= config_.r0_max_dt_s) || in.anchored > 1 || in.prev_valid > 1 || in.ocv_resync > 1 || !OcvFilter<EstimatorT>::state_ok(in) ||
         !OcvFilter<EstimatorT>::nodes_in_bound(config_, in)) {
       return false;
     }
