@@ -17,6 +17,7 @@
 #include <string>
 
 #include "cellsense/cellsense.hpp"
+#include "cellsense/estimator/gap_widening.hpp"
 #include "cellsense/soh/soh_tracker.hpp"
 
 namespace py = pybind11;
@@ -129,8 +130,14 @@ class PySoh {
           out[10][k] = static_cast<double>(r.ocv_shift_V);
           o_fl[k] = static_cast<std::uint8_t>((r.capacity_updated ? 1 : 0) | (r.r0_updated ? 2 : 0) |
                                               (r.ocv_updated ? 4 : 0));
+          if (!is_rejected(r.soc.status)) { gap_.track(dt, in.current_A[k]); }
           if (power_ != nullptr) { power_->record(est_, k); }
           return static_cast<std::uint8_t>(r.soc.status);
+        },
+        [&](py::ssize_t, double gap_s) {  // a logger gap: the SOC variance widens as the SOC-only estimator's does
+          if (cellsense::widen_for_gap(est_, gap_, gap_s, static_cast<double>(params_->capacity_Ah))) {
+            gaps_widened_ += 1;
+          }
         });
     py::dict d = out.dict();
     d["soh_flags"] = flags;
@@ -272,6 +279,7 @@ class PySoh {
     return static_cast<double>(est_.model().r0_table_Ohm(static_cast<T>(soc), static_cast<T>(temperature_degC)));
   }
   bool enabled() const { return enabled_; }
+  int gaps_widened() const { return gaps_widened_; }
 
  private:
   soh::SohStepReport<T> do_step(T dt, T i, T v, T th) {
@@ -291,6 +299,8 @@ class PySoh {
   E est_{};
   Tracker soh_{};
   cellsense_py::RunClock clock_{};
+  cellsense::GapWidening gap_{};  ///< recent mean |current| for a logger gap's SOC variance (the core's rule)
+  int gaps_widened_ = 0;
   bool enabled_ = true;
   const cellsense_py::PowerColumns<T>* power_ = nullptr;  ///< run_power()'s per-sample sink (null outside it)
 };
@@ -320,6 +330,7 @@ void bind_one(py::module_& m, const std::string& name) {
       .def("set_soh_state", &PS::set_soh_state)
       .def("state_bytes", &PS::state_bytes)
       .def("r0_table_Ohm", &PS::r0_table_Ohm)
+      .def_property_readonly("gaps_widened", &PS::gaps_widened)
       .def_property_readonly("hysteresis_sign", &PS::hysteresis_sign)
       .def_property("last_time_s", &PS::last_time, &PS::set_last_time)
       .def_property_readonly("soc", &PS::soc)

@@ -975,6 +975,9 @@ class EcmSohEkf1_f64:
     def enabled(self) -> bool:
         ...
     @property
+    def gaps_widened(self) -> int:
+        ...
+    @property
     def hysteresis_sign(self) -> float:
         ...
     @property
@@ -1031,6 +1034,9 @@ class EcmSohUkf1_f64:
         ...
     @property
     def enabled(self) -> bool:
+        ...
+    @property
+    def gaps_widened(self) -> int:
         ...
     @property
     def hysteresis_sign(self) -> float:
@@ -1091,6 +1097,9 @@ class EcmSohEkf2_f64:
     def enabled(self) -> bool:
         ...
     @property
+    def gaps_widened(self) -> int:
+        ...
+    @property
     def hysteresis_sign(self) -> float:
         ...
     @property
@@ -1147,6 +1156,9 @@ class EcmSohUkf2_f64:
         ...
     @property
     def enabled(self) -> bool:
+        ...
+    @property
+    def gaps_widened(self) -> int:
         ...
     @property
     def hysteresis_sign(self) -> float:
@@ -1207,6 +1219,9 @@ class EcmSohEkf3_f64:
     def enabled(self) -> bool:
         ...
     @property
+    def gaps_widened(self) -> int:
+        ...
+    @property
     def hysteresis_sign(self) -> float:
         ...
     @property
@@ -1263,6 +1278,9 @@ class EcmSohUkf3_f64:
         ...
     @property
     def enabled(self) -> bool:
+        ...
+    @property
+    def gaps_widened(self) -> int:
         ...
     @property
     def hysteresis_sign(self) -> float:
@@ -1323,6 +1341,9 @@ class EcmSohEkf1_f32:
     def enabled(self) -> bool:
         ...
     @property
+    def gaps_widened(self) -> int:
+        ...
+    @property
     def hysteresis_sign(self) -> float:
         ...
     @property
@@ -1379,6 +1400,9 @@ class EcmSohUkf1_f32:
         ...
     @property
     def enabled(self) -> bool:
+        ...
+    @property
+    def gaps_widened(self) -> int:
         ...
     @property
     def hysteresis_sign(self) -> float:
@@ -1439,6 +1463,9 @@ class EcmSohEkf2_f32:
     def enabled(self) -> bool:
         ...
     @property
+    def gaps_widened(self) -> int:
+        ...
+    @property
     def hysteresis_sign(self) -> float:
         ...
     @property
@@ -1495,6 +1522,9 @@ class EcmSohUkf2_f32:
         ...
     @property
     def enabled(self) -> bool:
+        ...
+    @property
+    def gaps_widened(self) -> int:
         ...
     @property
     def hysteresis_sign(self) -> float:
@@ -1555,6 +1585,9 @@ class EcmSohEkf3_f32:
     def enabled(self) -> bool:
         ...
     @property
+    def gaps_widened(self) -> int:
+        ...
+    @property
     def hysteresis_sign(self) -> float:
         ...
     @property
@@ -1611,6 +1644,9 @@ class EcmSohUkf3_f32:
         ...
     @property
     def enabled(self) -> bool:
+        ...
+    @property
+    def gaps_widened(self) -> int:
         ...
     @property
     def hysteresis_sign(self) -> float:

@@ -155,8 +155,13 @@ class StagedWrites:
         return self
 
     @contextlib.contextmanager
-    def open(self, path: str | os.PathLike, mode: str = "w", newline: str | None = "") -> Iterator[TextIO]:
+    def open(self, path: str | os.PathLike, mode: str = "w", newline: str | None = "",
+             label: str | None = None) -> Iterator[TextIO]:
+        """A temporary file for `path` (renamed over it by commit()). A destination that is a directory is refused
+        here, naming `label` (the option) when given, so that no other staged file is renamed before it fails."""
         path = Path(path)
+        if path.is_dir():
+            raise IsADirectoryError(f"{label + ' ' if label else ''}{path}: is a directory (a file name is needed)")
         directory = path.parent if str(path.parent) else Path(".")
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)

@@ -943,7 +943,41 @@ void test_config_issue_messages() {
   CHECK(std::strcmp(soh::soh_config_field(static_cast<I>(200)), "unknown") == 0);
 }
 
+/// A logger gap (a step rejected as kRejectedDtTooLarge) forgets the open capacity pair, the R0 difference's previous
+/// sample and the OCV filter's count (restart_pairing(false)): the capacity, the R0 factor, the OCV nodes and the SOC
+/// filter keep their bits, and no pair opens again before a rest of anchor_rest_s. Any other rejected step still
+/// changes nothing (test_tracking).
+// verifies: CS-SOH-016
+template <class E>
+void test_gap_forgets_the_pair(const char* name) {
+  using T = typename E::T;
+  Setup<E> a(T(0.9));
+  CHECK_CTX(a.ok, name);
+  a.soh.restart_pairing(true);  // rested start: the first rest sample is a trusted anchor
+  for (int k = 0; k < 100; ++k) { a.soh.step(a.est, T(1), T(0), T(4.0), T(25)); }
+  for (int k = 0; k < 200; ++k) { a.soh.step(a.est, T(1), T(2), T(3.9) - T(0.0002) * T(k), T(25)); }
+  CHECK_CTX(a.soh.state().anchored == 1 && a.soh.state().prev_valid == 1, name);
+  const auto before = a.soh.state();
+  const auto x = a.est.state();
+  const auto P = a.est.covariance();
+  const T q0 = a.soh.capacity_Ah();
+  const auto r = a.soh.step(a.est, a.est.config().dt_max_s * T(2), T(2), T(3.85), T(25));
+  CHECK_CTX(r.soc.status == StepStatus::kRejectedDtTooLarge && !r.capacity_updated && !r.r0_updated, name);
+  const auto& st = a.soh.state();
+  CHECK_CTX(st.anchored == 0 && st.prev_valid == 0 && st.ocv_resync == 1 && st.rest_s == T(0), name);
+  CHECK_CTX(st.anchor_age_s == T(soh::kRestCap_s) && st.r0_window_s == T(0), name);
+  CHECK_CTX(st.r0_scale == before.r0_scale && st.r0_scale_var == before.r0_scale_var && a.soh.capacity_Ah() == q0, name);
+  CHECK_CTX(std::memcmp(st.ocv_x + 1, before.ocv_x + 1, sizeof(T) * (soh::kOcvFilterStates - 1)) == 0, name);
+  CHECK_CTX(std::memcmp(&a.est.state(), &x, sizeof x) == 0 && std::memcmp(&a.est.covariance(), &P, sizeof P) == 0,
+            name);
+  // a short rest after the gap is not an anchor: no pair
+  for (int k = 0; k < 10; ++k) { a.soh.step(a.est, T(1), T(0), T(3.95), T(25)); }
+  CHECK_CTX(a.soh.state().anchored == 0, name);
+}
+
 int main() {
+  test_gap_forgets_the_pair<EcmEkf<float, 2>>("ekf float");
+  test_gap_forgets_the_pair<EcmUkf<double, 2>>("ukf double");
   test_ocv_correction_model<float>();
   test_ocv_correction_model<double>();
   test_ocv_learning<EcmEkf<float, 2>>("ekf float");

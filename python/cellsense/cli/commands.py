@@ -11,7 +11,8 @@ from ..estimators.power import add_power_cli, power_settings_from_cli
 from ..estimators.settings import EstimatorSettings, NoiseSettings
 from ..estimators.soh import SohSettings
 from ..evaluate.bench import bench, format_bench
-from ..evaluate.estimate import estimate, format_metrics, plot_estimate, self_check
+from ..evaluate.estimate import estimate, format_metrics
+from ..evaluate.log_checks import self_check
 from ..mcu import firmware
 from ..pack import CLOCK_REANCHOR_AFTER
 from ..mcu.firmware import McuBenchError
@@ -82,7 +83,7 @@ def _estimate_main(a) -> int:
     power = power_settings_from_cli(a)
     r = estimate(require_cell(a, "estimate"), a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc, dtype=a.dtype,
                  noise=noise, settings=settings, soh=(SohSettings(ocv_learning=False) if a.no_ocv_learning else True) if a.soh else None, state_in=a.state_in,
-                 state_out=a.state_out, power=power)
+                 state_out=a.state_out, power=power, plot=a.plot)
     counts = r.result.counts()
     print(f"{a.data}: {len(r.log)} samples, {a.filter.upper()} {a.dtype}, cell {r.estimator.cell.name}; "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -105,7 +106,7 @@ def _estimate_main(a) -> int:
     for w in self_check(r):
         print(f"warning: {a.data}: {w}", file=sys.stderr)
     if a.plot is not None:
-        print(f"wrote {plot_estimate(r, a.plot, title=f'{a.data}: {a.filter.upper()}, cell {r.estimator.cell.name}')}")
+        print(f"wrote {a.plot}")
     if a.out is not None:
         print(f"wrote {a.out}")
     return 0

@@ -12,7 +12,7 @@ from .._cliopts import add_cell, add_fresh, add_physics, add_pybamm_set, add_qui
 from ..cells.files import resolve_cell_path
 from ..cells.load import load_cell
 from ..estimators import make_estimator
-from ..evaluate.estimate import SELF_CHECK_OUTSIDE_3SIGMA
+from ..evaluate.log_checks import SELF_CHECK_OUTSIDE_3SIGMA
 from ..evaluate.metrics import soc_metrics
 from ..fit.from_sim import fitted_cell_path
 from ..truth.sensor import SensorModel

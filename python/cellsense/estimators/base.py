@@ -150,7 +150,8 @@ class EstimatorBase:
         self.noise = resolved_noise(noise, self.cell)
         self.settings = s = settings or EstimatorSettings()
         if initial_soc is not None and not (s.soc_min <= initial_soc <= s.soc_max):
-            raise ValueError(f"initial_soc: {initial_soc} is outside [{s.soc_min}, {s.soc_max}]")
+            hint = f" (a fraction: {initial_soc / 100:g} for {initial_soc:g} %)" if 1 < initial_soc <= 100 else ""
+            raise ValueError(f"initial_soc: {initial_soc} is outside [{s.soc_min}, {s.soc_max}]{hint}")
         self._initial_soc = initial_soc
         self._pending_ocv_init = initial_soc is None
         core = _core()

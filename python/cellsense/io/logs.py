@@ -83,7 +83,10 @@ def parse_log_bytes(raw: bytes, path: str | os.PathLike, all_columns: bool, comm
         header = [h.strip() for h in header]
         missing = [c for c in REQUIRED if c not in header]
         if missing:
-            raise LogFormatError(f"{path}: line 1: missing column(s) {', '.join(missing)} (header: {','.join(header)})")
+            sep = next((name for ch, name in ((";", "semicolons"), ("\t", "tabs")) if any(ch in h for h in header)), None)
+            hint = f"; the header is separated by {sep}: the cell-log CSV needs commas" if sep else ""
+            raise LogFormatError(f"{path}: line 1: missing column(s) {', '.join(missing)} (header: {','.join(header)})"
+                                 f"{hint}")
         dup = {h for h in header if header.count(h) > 1}
         if dup:
             raise LogFormatError(f"{path}: line 1: duplicate column(s) {', '.join(sorted(dup))}")

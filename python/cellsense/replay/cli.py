@@ -10,7 +10,7 @@ import numpy as np
 from .._cliopts import add_no_plots, add_quiet
 from ..cells.ecm_reference import simulate_ecm
 from ..estimators.power import add_power_cli, power_settings_from_cli
-from ..evaluate.estimate import current_sign_warning, current_skew_warning
+from ..evaluate.log_checks import current_sign_warning, current_skew_warning
 from ..pack import PackEstimator, PackLog, estimate_pack_power, load_pack, pack_from_dict, pack_power_config
 from . import report, targets
 from .link import FaultPlan

@@ -54,18 +54,39 @@ def test_state_not_advanced_when_out_cannot_be_written(tmp_path, cell_path, log_
     assert not [p for p in tmp_path.rglob(".*.tmp")], "temporary files left behind"
 
 
-def test_nothing_written_when_state_out_cannot_be_written(tmp_path, cell_path, log_csv, state_file):
+def test_nothing_written_when_state_out_cannot_be_written(tmp_path, cell_path, log_csv, state_file, capsys):
     out = tmp_path / "new.csv"
+    out.write_text("PRECIOUS")
     sdir = tmp_path / "sdir"
     sdir.mkdir()
     rc = main(["estimate", "--model", str(cell_path), "--data", str(log_csv), "--out", str(out), "--soh",
                "--state-in", str(state_file), "--state-out", str(sdir)])
     assert rc == 2
-    # --state-out names a directory: os.replace refuses it after the CSV was renamed into place (a rename
-    # cannot be made atomic across two files); the state file itself is untouched and nothing half-written
-    # or temporary is left
+    # --state-out names a directory: refused when it is staged, before any file is renamed into place (until
+    # 2026-12-07 the CSV had already replaced --out when the rename of the state failed), and named
+    assert "--state-out" in capsys.readouterr().err
+    assert out.read_text() == "PRECIOUS"
     assert not [p for p in tmp_path.rglob(".*.tmp")]
     assert list(sdir.iterdir()) == []
+
+
+@pytest.mark.parametrize("plot", ["under_a_file", "unknown_format"])
+def test_nothing_written_when_the_plot_cannot_be_written(tmp_path, cell_path, log_csv, plot, capsys):
+    """--plot is staged with --out: a plot that cannot be written (a path under a file; a suffix matplotlib does
+    not know) leaves --out as it was (it used to be written first)."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "new.csv"
+    out.write_text("PRECIOUS")
+    png = tmp_path / "new.csv" / "x.png" if plot == "under_a_file" else tmp_path / "x.nosuchformat"
+    rc = main(["estimate", "--model", str(cell_path), "--data", str(log_csv), "--out", str(out), "--plot", str(png)])
+    assert rc == 2
+    assert "error" in capsys.readouterr().err
+    assert out.read_text() == "PRECIOUS" and not png.exists()
+    assert not [p for p in tmp_path.rglob(".*.tmp")]
+    ok = tmp_path / "ok.png"
+    assert main(["estimate", "--model", str(cell_path), "--data", str(log_csv), "--out", str(out), "--plot",
+                 str(ok)]) == 0
+    assert ok.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.read_text() != "PRECIOUS"
 
 
 def test_outputs_written_together_on_success(tmp_path, cell_path, log_csv, state_file):

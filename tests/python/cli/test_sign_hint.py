@@ -1,5 +1,5 @@
 """`cellsense estimate` on a log whose current is positive on charge (the other convention): the voltage steps WITH
-the logged current, which no cell does, so the run says the column looks negated (evaluate.estimate.sign_warnings)
+the logged current, which no cell does, so the run says the column looks negated (evaluate.log_checks.sign_warnings)
 instead of a 16 % SOC error with only a mean-NIS warning that blamed the voltage sigma."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cellsense.cli import main
-from cellsense.evaluate.estimate import sign_warnings
+from cellsense.evaluate.log_checks import sign_warnings
 from cellsense.io.realdata import load_real_log
 from cellsense.truth.sensor import SensorModel
 from cellsense.truth.simulate import simulate
@@ -57,7 +57,7 @@ def test_a_current_column_skewed_by_a_row_is_named(protocol):
     """The current of row k is held over (t[k-1], t[k]], so the voltage of row k carries its step. Shifted by a row
     either way, the voltage steps a row early or late: named (the committed pack fixture had exactly this until
     2026-12-07, scripts/make_pack_fixture.py). The real-cell drive files pass."""
-    from cellsense.evaluate.estimate import current_skew_warning
+    from cellsense.evaluate.log_checks import current_skew_warning
 
     sim = simulate(cell="Chen2020", protocol=protocol, temperature_degC=25.0, model="DFN",
                    sensor=SensorModel(voltage_noise_V=0.002, current_noise_A=0.010, seed=1))

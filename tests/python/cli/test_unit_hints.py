@@ -78,3 +78,43 @@ def test_a_log_outside_the_cells_temperature_rows(tmp_path, capsys, T, warns):
     assert main(["estimate", "--cell", "chen2020", "--data", str(data), "--out", str(tmp_path / "e.csv")]) == 0
     err = capsys.readouterr().err
     assert ("outside the temperature(s) the cell file was identified at (0.9..40.5 degC" in err) == warns, err
+
+
+@pytest.mark.parametrize("divisor, warns", [(1.0, False), (60.0, True), (3600.0, True)])
+def test_a_time_column_in_minutes_or_hours(tmp_path, capsys, divisor, warns):
+    """The bundled Chen2020 DFN UDDS truth with its time in seconds, minutes and hours: the estimator steps the
+    column as seconds, so in minutes the charge it counts is 60 times too small (the SOC ended 43 points off with
+    no warning until 2026-12-07: the log spans 2 "s" of settle time); the rest voltages' SOC change and the counted
+    charge disagree, and the run says so (evaluate.log_checks.time_scale_warnings). No warning in seconds."""
+    import gzip
+    from pathlib import Path
+
+    import cellsense
+
+    src = Path(cellsense.__file__).parent / "data" / "truth" / "chen2020_dfn_udds_25degC.csv.gz"
+    with gzip.open(src, "rt") as f:
+        d = np.genfromtxt(f, delimiter=",", names=True)
+    p = _write(tmp_path / "log.csv", d["time_s"] / divisor, d["current_A"], d["voltage_V"], d["temperature_degC"])
+    assert main(["estimate", "--model", "chen2020", "--data", str(p)]) == 0
+    err = capsys.readouterr().err
+    assert ("time column in minutes or hours" in err) == warns, err
+
+
+def test_initial_soc_percent_hint():
+    """--initial-soc 80: the range, and that SOC is a fraction."""
+    from cellsense.estimators.ecm import Estimator
+
+    with pytest.raises(ValueError, match=r"outside \[-0.05, 1.05\] \(a fraction: 0.8 for 80 %\)"):
+        Estimator("chen2020", initial_soc=80.0)
+    with pytest.raises(ValueError, match=r"outside \[-0.05, 1.05\]$"):
+        Estimator("chen2020", initial_soc=1e6)  # no percent hint where it cannot be one
+
+
+@pytest.mark.parametrize("sep, name", [(";", "semicolons"), ("\t", "tabs")])
+def test_separator_hint(tmp_path, capsys, sep, name):
+    p = tmp_path / "log.csv"
+    p.write_text(sep.join(["time_s", "current_A", "voltage_V", "temperature_degC"]) + "\n" +
+                 sep.join(["0", "1.0", "3.9", "25"]) + "\n")
+    assert main(["estimate", "--model", "chen2020", "--data", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "missing column(s)" in err and f"separated by {name}" in err and "needs commas" in err

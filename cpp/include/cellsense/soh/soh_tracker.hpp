@@ -81,9 +81,16 @@ class SohTracker {
     return initialised_;
   }
 
-  /// One sample through the estimator, then the SOH updates. Rejected steps change nothing.
+  /// One sample through the estimator, then the SOH updates. Rejected steps change nothing, except a step rejected
+  /// as a logger gap (StepStatus::kRejectedDtTooLarge: dt above the estimator's dt_max_s): the charge that moved in
+  /// it is counted nowhere, so a capacity pair open across it would read the SOC change without that charge (a
+  /// 10-minute gap in a 25 degC UDDS log took the capacity 13 % low), the OCV filter's own charge count is broken
+  /// and the R0 difference has no previous sample. The tracker then forgets all three (restart_pairing(false): no
+  /// pair until the next trusted anchor); the capacity, the R0 factor, the OCV nodes and the SOC filter keep their
+  /// bits.
   SohStepReport<T> step(EstimatorT& est, T dt_s, T current_A, T voltage_V, T temperature_degC) {
     const StepReport<T> r = est.step(dt_s, current_A, voltage_V, temperature_degC);
+    if (initialised_ && r.status == StepStatus::kRejectedDtTooLarge) { restart_pairing(false); }
     if (!initialised_ || is_rejected(r.status)) { return report(r, false, false, nullptr, false, est.soc()); }
     const auto& model = est.model();
     bool cap_updated = false;
