@@ -956,7 +956,8 @@ void test_gap_forgets_the_pair(const char* name) {
   a.soh.restart_pairing(true);  // rested start: the first rest sample is a trusted anchor
   for (int k = 0; k < 100; ++k) { a.soh.step(a.est, T(1), T(0), T(4.0), T(25)); }
   for (int k = 0; k < 200; ++k) { a.soh.step(a.est, T(1), T(2), T(3.9) - T(0.0002) * T(k), T(25)); }
-  CHECK_CTX(a.soh.state().anchored == 1 && a.soh.state().prev_valid == 1, name);
+  a.soh.step(a.est, T(0.1), T(4), T(3.8), T(25));  // a current step 0.1 s after the last sample: opens an R0 window
+  CHECK_CTX(a.soh.state().anchored == 1 && a.soh.state().prev_valid == 1 && a.soh.state().r0_window_s > T(0), name);
   const auto before = a.soh.state();
   const auto x = a.est.state();
   const auto P = a.est.covariance();

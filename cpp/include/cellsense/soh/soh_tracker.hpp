@@ -218,6 +218,7 @@ class SohTracker {
     st_.anchor_age_s = rested ? T(0) : T(kRestCap_s);
     st_.ocv_resync = 1;
     st_.prev_valid = 0;
+    st_.r0_window_s = T(0);
     drop_pair();
   }
 
