@@ -3,7 +3,8 @@ dicts, the log-array checks, EstimatorBase (set-up, the rested start, state acce
 one-thread guard, copies) and the one rule that picks the estimator class for a cell (`estimator_class`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -105,31 +106,8 @@ def ecm_core_noise(noise: NoiseSettings) -> dict[str, float]:
             "hysteresis_per_sqrt_s": noise.hysteresis_per_sqrt_s, "current_sigma_A": noise.current_sigma_A}
 
 
-def log_arrays(time_s, current_A, voltage_V, temperature_degC) -> list[np.ndarray]:
-    """A log's four columns as contiguous float64 arrays; ValueError naming a column that is not 1-D
-    or not as long as time_s."""
-    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (time_s, current_A, voltage_V, temperature_degC)]
-    n = arrays[0].shape
-    for name, a in zip(("time_s", "current_A", "voltage_V", "temperature_degC"), arrays):
-        if a.ndim != 1:
-            raise ValueError(f"{name}: expected a 1-D array, got shape {a.shape}")
-        if a.shape != n:
-            raise ValueError(f"{name}: length {a.shape[0]} differs from time_s length {n[0]}")
-    return arrays
+from .columns import _column, first_finite_reading, log_arrays, run_columns  # noqa: E402,F401  (re-exported)
 
-
-def first_finite_reading(arrays: list[np.ndarray]) -> tuple[float, float] | None:
-    """(voltage, temperature) of the log's first sample where both are finite (the rested start an
-    estimator without an initial SOC initialises from), or None."""
-    ok = np.nonzero(np.isfinite(arrays[2]) & np.isfinite(arrays[3]))[0]
-    return (float(arrays[2][ok[0]]), float(arrays[3][ok[0]])) if ok.size else None
-
-
-def run_columns(time_s: np.ndarray, out: dict, status_names: dict[int, str]) -> dict[str, Any]:
-    """The RunResult fields from a core run() dict."""
-    return {"time_s": time_s, "soc": out["soc"], "soc_sigma": out["soc_sigma"], "voltage_pred_V": out["voltage_pred_V"],
-            "innovation_V": out["innovation_V"], "innovation_variance_V2": out["innovation_variance_V2"],
-            "nis": out["nis"], "status_code": out["status"], "status_names": status_names}
 
 
 class EstimatorBase:
@@ -146,9 +124,18 @@ class EstimatorBase:
         self.dtype = check_filter_dtype(filter, dtype)
         self.cell = load()
         self.filter = filter
+        for arg, value, cls in (("noise", noise, NoiseSettings), ("settings", settings, EstimatorSettings)):
+            if value is not None and not isinstance(value, cls):
+                raise TypeError(f"{arg}: expected a {cls.__name__} (cellsense.estimators.settings), got "
+                                f"{type(value).__name__}")
         noise = noise or NoiseSettings()
         self.noise = resolved_noise(noise, self.cell)
-        self.settings = s = settings or EstimatorSettings()
+        # replace() re-runs the settings' checks: a field assigned after construction is checked here too
+        self.settings = s = replace(settings) if settings is not None else EstimatorSettings()
+        if initial_soc is not None and (isinstance(initial_soc, (bool, np.bool_))
+                                        or not isinstance(initial_soc, __import__("numbers").Real)):
+            raise TypeError(f"initial_soc: expected a number (a fraction, 0.8 for 80 %), got "
+                            f"{type(initial_soc).__name__} {initial_soc!r:.40}")
         if initial_soc is not None and not (s.soc_min <= initial_soc <= s.soc_max):
             hint = f" (a fraction: {initial_soc / 100:g} for {initial_soc:g} %)" if 1 < initial_soc <= 100 else ""
             raise ValueError(f"initial_soc: {initial_soc} is outside [{s.soc_min}, {s.soc_max}]{hint}")
@@ -235,6 +222,9 @@ class EstimatorBase:
         missing = [k for k in ("state_names", "x", "P", "hysteresis_sign") if k not in saved]
         if missing:
             raise fail(missing[0], "missing")
+        if "cell" in saved and saved["cell"] != self.cell.name:
+            raise fail("cell", f"the state was saved by an estimator of cell {saved['cell']!r:.80}, this one runs "
+                               f"{self.cell.name!r}: a SOC, RC voltages and covariance mean nothing on another cell")
         names = self.state_names
         if saved["state_names"] != names:
             raise fail("state_names", f"state layout {saved['state_names']!r:.200} does not match {names}")
@@ -285,6 +275,22 @@ class EstimatorBase:
         if last_time is not None:
             last_time = number("last_time_s", last_time)
         return x, p, sign, last_time
+
+    def _advance_clock(self, dt_s) -> None:
+        """step() moves the log clock by its dt (finite and > 0), as run() moves it to each timestamp: a run() after
+        some step() calls then steps from where they ended instead of counting their interval again."""
+        last, dt = self._impl.last_time_s, float(dt_s)  # step() already converted dt_s
+        if last is not None and math.isfinite(dt) and dt > 0:
+            self._impl.last_time_s = float(last) + dt
+
+    @staticmethod
+    def _saved_pending(saved: dict) -> bool:
+        """A saved state's "start from the first rested voltage" flag (an estimator saved before its first sample
+        without an initial SOC); False in states saved before 2026-12-07, which did not record it."""
+        v = saved.get("pending_ocv_init", False)
+        if not isinstance(v, (bool, np.bool_)):
+            raise ValueError(f"restore_state: pending_ocv_init: expected true or false, got {v!r:.40}")
+        return bool(v)
 
     def state_bytes(self) -> bytes:
         """Raw bytes of the core's state and covariance (and SOH state, for SohEstimator): for

@@ -66,6 +66,7 @@ class Estimator(EstimatorBase):
         temperature at its end. A rejected step leaves the state exactly as it was."""
         self._ocv_init(voltage_V, temperature_degC)
         code, *vals = self._impl.step(float(dt_s), float(current_A), float(voltage_V), float(temperature_degC))
+        self._advance_clock(dt_s)
         return StepResult(self._status_names.get(code, str(code)), *vals)
 
     def run(self, time_s, current_A, voltage_V, temperature_degC) -> RunResult:
@@ -83,7 +84,7 @@ class Estimator(EstimatorBase):
         return {"cell": self.cell.name, "filter": self.filter, "dtype": self.dtype,
                 "state_names": self.state_names, "x": self.state.tolist(), "P": self.covariance.tolist(),
                 "hysteresis_sign": self._impl.hysteresis_sign, "last_time_s": self._impl.last_time_s,
-                "noise": asdict(self.noise), "settings": asdict(self.settings)}
+                "pending_ocv_init": self._pending_ocv_init, "noise": asdict(self.noise), "settings": asdict(self.settings)}
 
     def restore_state(self, saved: dict[str, Any]) -> None:
         """Continue from `save_state()` output. Refused (ValueError naming the field, nothing changed) if it
@@ -94,7 +95,7 @@ class Estimator(EstimatorBase):
         if not self._impl.set_state(x, p, sign):
             raise ValueError("restore_state: P: covariance not positive definite (or the state was refused by the core)")
         self._impl.last_time_s = last_time
-        self._pending_ocv_init = False
+        self._pending_ocv_init = self._saved_pending(saved)
 
     @staticmethod
     def sizeof_core(filter: str = "ekf", rc_pairs: int = 2, dtype: str = "float32") -> int:

@@ -63,6 +63,63 @@ class PowerSettings:
     #: file's `parameters."Transport limit [SOC, A.s^0.5, s^0.5]"` if it has one, else none; (): none
     transport: Sequence[Sequence[float]] | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse at construction, naming the field, what no cell could use: a value that is not a real number, a
+        horizon list that is not a sequence, a table that is not a sequence of rows, and every bound of the core's
+        rule that does not depend on the cell (power::PowerConfig::check through _core.power_config_issue: the
+        horizons, the SOC window, the ratings, the sigma factors, the cut-offs given; the same messages as
+        `core_dict`). The cell-dependent rest (a cut-off against the cell's other one, the tables' rows) is
+        checked with the cell (`core_dict`). Runs again on dataclasses.replace."""
+        import numbers
+
+        if isinstance(self.horizons_s, (str, bytes)) or not isinstance(self.horizons_s, Sequence):
+            raise ValueError(f"PowerSettings.horizons_s: expected a sequence of horizons (s), got {self.horizons_s!r:.40}")
+        named = [(f"horizons_s[{k}]", h, False) for k, h in enumerate(self.horizons_s)] + [
+            (n, getattr(self, n), n in ("voltage_min_V", "voltage_max_V", "discharge_current_max_A",
+                                       "charge_current_max_A"))
+            for n in ("voltage_min_V", "voltage_max_V", "soc_min", "soc_max", "discharge_current_max_A",
+                      "charge_current_max_A", "soc_sigma_k", "voltage_sigma_k")]
+        for name, v, none_ok in named:
+            if v is None and none_ok:
+                continue
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+                raise ValueError(f"PowerSettings.{name}: expected a number, got {type(v).__name__} {v!r:.40}")
+        for name in ("derating", "overpotential", "transport"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, (str, bytes)) or not isinstance(v, Sequence)):
+                raise ValueError(f"PowerSettings.{name}: expected rows of numbers (or None / ()), got {v!r:.40}")
+        try:
+            core = _core()
+        except ImportError:  # settings resolved without the compiled module (export-c): the rule runs in core_dict
+            return
+        vmin, vmax = self.voltage_min_V, self.voltage_max_V
+        d = {"voltage_min_V": float(vmin) if vmin is not None else min(2.5, 0.5 * float(vmax)) if vmax is not None
+             and math.isfinite(float(vmax)) else 2.5,
+             "voltage_max_V": float(vmax) if vmax is not None else max(4.2, float(vmin) + 1.0) if vmin is not None
+             and math.isfinite(float(vmin)) else 4.2,
+             "soc_min": float(self.soc_min), "soc_max": float(self.soc_max),
+             "discharge_current_max_A": 1.0 if self.discharge_current_max_A is None else float(self.discharge_current_max_A),
+             "charge_current_max_A": 1.0 if self.charge_current_max_A is None else float(self.charge_current_max_A),
+             "soc_sigma_k": float(self.soc_sigma_k), "voltage_sigma_k": float(self.voltage_sigma_k)}
+        for h in [float(h) for h in self.horizons_s] or [10.0]:
+            self._raise_issue(core.power_config_issue({**d, "horizon_s": h}), d)
+
+    def _raise_issue(self, issue, d: dict, rows=None, over=None, trans=None) -> None:
+        """ValueError for the core's (code, field, rule) on the settings dict d; nothing when issue is None."""
+        if issue is None:
+            return
+        _code, fld, rule = issue
+        if fld == "horizon_s":
+            raise ValueError(f"PowerSettings.horizons_s: {list(self.horizons_s)!r}: {rule}")
+        if fld.startswith("derating"):
+            raise ValueError(f"PowerSettings.derating ({fld}): {rows!r}: {rule}")
+        if fld.startswith("overpotential"):
+            raise ValueError(f"PowerSettings.overpotential ({fld}): {over!r}: {rule}")
+        if fld.startswith("transport"):
+            raise ValueError(f"PowerSettings.transport ({fld}): {trans!r}: {rule}")
+        given = ", ".join(f"{k} = {d[k]!r}" for k in fld.split("/"))
+        raise ValueError(f"PowerSettings.{fld}: {given}: {rule}")
+
     @classmethod
     def conservative(cls, k: float = 3.0, **kw) -> "PowerSettings":
         """The limit the cell can deliver when the SOC and the voltage model are k sigma wrong."""
@@ -94,134 +151,14 @@ class PowerSettings:
         if trans:
             d["transport"] = trans
         for h in hz:
-            issue = _core().power_config_issue({**d, "horizon_s": h})
-            if issue is not None:
-                _code, fld, rule = issue
-                if fld == "horizon_s":
-                    raise ValueError(f"PowerSettings.horizons_s: {list(self.horizons_s)!r}: {rule}")
-                if fld.startswith("derating"):
-                    raise ValueError(f"PowerSettings.derating ({fld}): {rows!r}: {rule}")
-                if fld.startswith("overpotential"):
-                    raise ValueError(f"PowerSettings.overpotential ({fld}): {over!r}: {rule}")
-                if fld.startswith("transport"):
-                    raise ValueError(f"PowerSettings.transport ({fld}): {trans!r}: {rule}")
-                given = ", ".join(f"{k} = {d[k]!r}" for k in fld.split("/"))
-                raise ValueError(f"PowerSettings.{fld}: {given}: {rule}")
+            self._raise_issue(_core().power_config_issue({**d, "horizon_s": h}), d, rows, over, trans)
         return d
 
 
-#: cell-file key (under "limits"): the currents the model was identified on (the fit's HPPC pulses), [charge, discharge] A
-L_IDENTIFIED = "Identified current range [A]"
-
-
-def identified_current_range(cell) -> tuple[float, float]:
-    """The current range the limits default to: the cell file's `limits."Identified current range [A]"` (the
-    largest charge / discharge currents of the characterisation the model was fitted to: an ECM is a linear fit
-    and extrapolates poorly beyond it - on Chen2020, fitted on 1C pulses, the 30 s discharge limit at 6C came out
-    35-57 % above the DFN's, docs/power.md), per direction; a direction it does not cover (0), or a file without the
-    key, falls back to the file's plausible "Current range [A]"."""
-    lo, hi = cell.current_range_A
-    ident = (cell.raw.get("limits") or {}).get(L_IDENTIFIED)
-    if ident is None:
-        return lo, hi
-    try:
-        a, b = (float(x) for x in ident)
-    except (TypeError, ValueError):
-        raise ValueError(f'{cell.source}: limits."{L_IDENTIFIED}": expected [charge, discharge] A, got {ident!r}') from None
-    if not (math.isfinite(a) and math.isfinite(b) and lo <= a <= 0.0 <= b <= hi):
-        raise ValueError(f'{cell.source}: limits."{L_IDENTIFIED}": {ident!r} must be finite, contain 0 and lie '
-                         f"within the current range [{lo}, {hi}] A")
-    return (a if a < 0.0 else lo), (b if b > 0.0 else hi)
-
-
-#: cell-file key (under "limits"): the datasheet's current derating, rows [temperature degC, discharge factor, charge
-#: factor] (PowerSettings.derating); none of the bundled cells has one
-L_DERATING = "Current derating [degC, discharge factor, charge factor]"
-
-
-def _float_rows(rows, what: str, columns: str, widths: tuple[int, ...]) -> list[tuple[float, ...]]:
-    """Rows of numbers (`columns` names them in the messages) as float tuples, every row of one width: the widest of
-    `widths` that a row has, else the narrowest (optional trailing columns are all there or all absent); the values'
-    rules are the core's."""
-    try:
-        out = [tuple(float(v) for v in r) for r in rows]
-    except (TypeError, ValueError):
-        raise ValueError(f"{what}: {rows!r}: expected rows ({columns})") from None
-    width = max((w for w in widths if any(len(r) == w for r in out)), default=min(widths))
-    if any(len(r) != width for r in out):
-        raise ValueError(f"{what}: {rows!r}: each row is ({columns})")
-    return out
-
-
-def _derating_rows(rows, what: str) -> list[tuple[float, float, float]]:
-    """Rows (T, discharge factor, charge factor) as float triples."""
-    return _float_rows(rows, what, "temperature degC, discharge factor, charge factor", (3,))
-
-
-def current_derating(cell) -> list[tuple[float, float, float]]:
-    """The cell file's `limits."Current derating [degC, discharge factor, charge factor]"` rows, [] without it."""
-    rows = (cell.raw.get("limits") or {}).get(L_DERATING)
-    return [] if rows is None else _derating_rows(rows, f'{cell.source}: limits."{L_DERATING}"')
-
-
-#: cell-file key (under "parameters"): I_ref of the limits' current-dependent overpotential, one per temperature
-#: breakpoint (cellsense.fit.overpotential)
-K_OVERPOTENTIAL = "Overpotential reference current [A]"
-
-
-#: cell-file key (under "parameters"): the charge direction's I_ref, one per temperature breakpoint (optional; without
-#: it the charge limits keep R i)
-K_OVERPOTENTIAL_CHARGE = "Overpotential reference current, charge [A]"
-
-
-def _pair_rows(rows, what: str) -> list[tuple[float, ...]]:
-    """Rows (temperature degC, I_ref A[, charge I_ref A]) as float tuples, every row of one width."""
-    return _float_rows(rows, what, "temperature degC, reference current A[, charge reference current A]", (2, 3))
-
-
-#: cell-file key (under "parameters"): the limits' transport limit, rows [SOC, K0 A s^0.5, c s^0.5]
-#: (cellsense.fit.transport)
-K_TRANSPORT = "Transport limit [SOC, A.s^0.5, s^0.5]"
-
-
-def _transport_rows(rows, what: str) -> list[tuple[float, ...]]:
-    """Rows (SOC, K0 A s^0.5, c s^0.5[, charge K0, charge c]) as float tuples, every row of one width; the values'
-    rules are the core's."""
-    return _float_rows(rows, what, "SOC, K0 A s^0.5, c s^0.5[, charge K0 A s^0.5, charge c s^0.5]", (3, 5))
-
-
-def cell_transport(cell) -> list[tuple[float, ...]]:
-    """The cell file's `parameters."Transport limit [SOC, A.s^0.5, s^0.5]"` rows (SOC, K0, c[, charge K0, charge c]),
-    [] without it."""
-    rows = (cell.raw.get("parameters") or {}).get(K_TRANSPORT)
-    return [] if rows is None else _transport_rows(rows, f'{cell.source}: parameters."{K_TRANSPORT}"')
-
-
-def _per_temperature(cell, key: str) -> list[float] | None:
-    """A cell file's list of one reference current per temperature breakpoint under `parameters.key`; None without it."""
-    vals = (cell.raw.get("parameters") or {}).get(key)
-    if vals is None:
-        return None
-    where = f'{cell.source}: parameters."{key}"'
-    try:
-        refs = [float(v) for v in vals]
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: {vals!r}: expected one reference current (A) per temperature breakpoint") from None
-    if len(refs) != len(cell.temperature_degC):
-        raise ValueError(f"{where}: {len(refs)} values for {len(cell.temperature_degC)} temperature breakpoints")
-    return refs
-
-
-def cell_overpotential(cell) -> list[tuple[float, ...]]:
-    """The cell file's `parameters."Overpotential reference current [A]"` (one I_ref per temperature breakpoint) as
-    rows (breakpoint degC, I_ref A), with a third column, the charge direction's I_ref, when the file also has
-    `parameters."Overpotential reference current, charge [A]"` (identified on charge pulses); [] without the first."""
-    refs = _per_temperature(cell, K_OVERPOTENTIAL)
-    if refs is None:
-        return []
-    temps = [float(t) for t in cell.temperature_degC]
-    charge = _per_temperature(cell, K_OVERPOTENTIAL_CHARGE)
-    return list(zip(temps, refs)) if charge is None else list(zip(temps, refs, charge))
+from .power_tables import (  # noqa: E402,F401  (the cell-file tables; their names stay importable from here)
+    K_OVERPOTENTIAL, K_OVERPOTENTIAL_CHARGE, K_TRANSPORT, L_DERATING, L_IDENTIFIED, _derating_rows, _float_rows,
+    _pair_rows, _per_temperature, _transport_rows, cell_overpotential, cell_transport, current_derating,
+    identified_current_range)
 
 
 def limit_columns(res) -> dict[str, np.ndarray]:
@@ -319,6 +256,35 @@ def _impl(est, need: str = "run_power"):
     return impl
 
 
+def _exclusive(fn):
+    """The estimator's one-thread guard (EstimatorBase._exclusive_block) around a function of the estimator `est`
+    (its first argument): these functions call into its core as its own methods do, so a second thread inside the
+    same estimator gets RuntimeError at once instead of racing it (two threads in one core with the GIL released)."""
+    import functools
+
+    @functools.wraps(fn)
+    def guarded(est, *args, **kwargs):
+        block = getattr(est, "_exclusive_block", None)
+        if block is None:
+            return fn(est, *args, **kwargs)
+        with block():
+            return fn(est, *args, **kwargs)
+
+    return guarded
+
+
+def _finite_arg(name: str, value, positive: bool = False) -> float:
+    """A scalar argument as a float; ValueError naming it when it is not a finite real number (or not > 0)."""
+    import numbers
+
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ValueError(f"power: {name}: expected a finite number, got {value!r:.40}")
+    if positive and not float(value) > 0:
+        raise ValueError(f"power: {name}: must be above 0, got {value!r:.40}")
+    return float(value)
+
+
+@_exclusive
 def estimate_power(est, time_s, current_A, voltage_V, temperature_degC,
                    settings: PowerSettings | None = None) -> PowerResult:
     """Run the estimator over a log (as `Estimator.run`, same rules for clock, gaps, bad samples) and compute the
@@ -337,9 +303,11 @@ def estimate_power(est, time_s, current_A, voltage_V, temperature_degC,
     return PowerResult(tuple(float(h) for h in hz), run=run, **power_cols)
 
 
+@_exclusive
 def power_limits_now(est, temperature_degC: float, settings: PowerSettings | None = None) -> list[dict[str, Any]]:
     """The limits of the estimator's present state, one dict per horizon (currents and powers positive; which
     constraint bound each: 'voltage', 'soc', 'current' or 'none')."""
+    _finite_arg("temperature_degC", temperature_degC)
     s = settings or PowerSettings()
     cfg = s.core_dict(est.cell)
     impl = _impl(est)
@@ -351,17 +319,23 @@ def power_limits_now(est, temperature_degC: float, settings: PowerSettings | Non
     return out
 
 
+@_exclusive
 def remaining_energy(est, temperature_degC: float, power_W: float, settings: PowerSettings | None = None) -> dict:
     """Energy left to the discharge cut-off at a constant power (W h), time to empty (s), their 1 sigma from the
     SOC sigma. `settings.soc_sigma_k` > 0 takes the SOC that many sigma lower (conservative)."""
+    _finite_arg("temperature_degC", temperature_degC)
+    _finite_arg("power_W (discharge power, a positive magnitude)", power_W, positive=True)
     s = settings or PowerSettings()
     cfg = s.core_dict(est.cell)
     return _impl(est, "energy").energy(float(temperature_degC), float(power_W), cfg["voltage_min_V"], cfg["soc_min"],
                                        cfg["soc_sigma_k"])
 
 
+@_exclusive
 def time_to_full(est, charge_current_A: float, soc_max: float = 1.0) -> tuple[float, float]:
     """Time to full (constant-current phase, s) at a charge current (a positive magnitude) and its 1 sigma."""
+    _finite_arg("charge_current_A (a positive magnitude)", charge_current_A, positive=True)
+    _finite_arg("soc_max", soc_max)
     return _impl(est, "time_to_full").time_to_full(float(charge_current_A), float(soc_max))
 
 

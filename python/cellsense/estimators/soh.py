@@ -283,7 +283,8 @@ class SohEstimator(EstimatorBase):
         """SOC and SOH state (JSON-serialisable): what a BMS keeps between drives."""
         return {"cell": self.cell.name, "filter": self.filter, "dtype": self.dtype, "state_names": self.state_names,
                 "x": self.state.tolist(), "P": self.covariance.tolist(), "hysteresis_sign": self._impl.hysteresis_sign,
-                "last_time_s": self._impl.last_time_s, "soh": self._impl.soh_state(),
+                "last_time_s": self._impl.last_time_s, "pending_ocv_init": self._pending_ocv_init,
+                "soh": self._impl.soh_state(),
                 "soh_settings": asdict(self.soh_settings)}
 
     def restore_state(self, saved: dict[str, Any]) -> None:
@@ -308,7 +309,7 @@ class SohEstimator(EstimatorBase):
             raise ValueError("restore_state: soh: refused by the core (ocv_P not positive definite, or capacity "
                              "outside the tracker's bounds)")
         self._impl.last_time_s = last_time
-        self._pending_ocv_init = False
+        self._pending_ocv_init = self._saved_pending(saved)
 
     #: SOH state fields: scalars, 0/1 flags, and the OCV filter (optional: states saved before OCV learning)
     SOH_SCALARS = ("capacity_Ah", "a_xx", "a_xy", "b_xx", "b_xy", "b_yy", "r0_scale", "r0_scale_var", "anchor_soc",

@@ -79,6 +79,7 @@ class SpmeEstimator(Estimator):
     def step(self, dt_s, current_A, voltage_V, temperature_degC):
         self._ocv_init(voltage_V, temperature_degC)
         code, *vals = self._impl.step(float(dt_s), float(current_A), float(voltage_V), float(temperature_degC))
+        self._advance_clock(dt_s)
         return StepResult(self._status_names.get(code, str(code)), *vals[:6])
 
     def run(self, time_s, current_A, voltage_V, temperature_degC):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 
 import numpy as np
 import pytest
@@ -32,22 +33,38 @@ def est():
     return cellsense.Estimator("panasonic_18650pf", initial_soc=0.5)
 
 
-@pytest.mark.parametrize("settings, field, rule", [
-    (PowerSettings(horizons_s=(10.0, 86400.5)), "horizons_s", "horizon_s must be in (0, 86400] s"),
-    (PowerSettings(horizons_s=(-1.0,)), "horizons_s", "horizon_s must be in (0, 86400] s"),
-    (PowerSettings(voltage_min_V=float("nan")), "voltage_min_V/voltage_max_V", "both finite"),
-    (PowerSettings(voltage_max_V=1.0), "voltage_min_V/voltage_max_V", "voltage_min_V must be below voltage_max_V"),
-    (PowerSettings(soc_min=0.5, soc_max=0.5), "soc_min/soc_max", "soc_min must be below soc_max"),
-    (PowerSettings(discharge_current_max_A=2e6), "discharge_current_max_A", "(0, 1e6] A"),
-    (PowerSettings(charge_current_max_A=0.0), "charge_current_max_A", "(0, 1e6] A"),
-    (PowerSettings(soc_sigma_k=-0.1), "soc_sigma_k", "[0, 10]"),
-    (PowerSettings(voltage_sigma_k=float("inf")), "voltage_sigma_k", "[0, 10]"),
+@pytest.mark.parametrize("kw, field, rule", [
+    ({"horizons_s": (10.0, 86400.5)}, "horizons_s", "horizon_s must be in (0, 86400] s"),
+    ({"horizons_s": (-1.0,)}, "horizons_s", "horizon_s must be in (0, 86400] s"),
+    ({"voltage_min_V": float("nan")}, "voltage_min_V/voltage_max_V", "both finite"),
+    ({"voltage_min_V": 4.0, "voltage_max_V": 3.0}, "voltage_min_V/voltage_max_V",
+     "voltage_min_V must be below voltage_max_V"),
+    ({"soc_min": 0.5, "soc_max": 0.5}, "soc_min/soc_max", "soc_min must be below soc_max"),
+    ({"discharge_current_max_A": 2e6}, "discharge_current_max_A", "(0, 1e6] A"),
+    ({"charge_current_max_A": 0.0}, "charge_current_max_A", "(0, 1e6] A"),
+    ({"soc_sigma_k": -0.1}, "soc_sigma_k", "[0, 10]"),
+    ({"voltage_sigma_k": float("inf")}, "voltage_sigma_k", "[0, 10]"),
 ])
-def test_power_settings_refused_by_the_core_rule(est, settings, field, rule):
+def test_power_settings_refused_by_the_core_rule(kw, field, rule):
+    """Refused when built (since 2026-12-07; they were built and refused only when used), with the core's rule."""
     with pytest.raises(ValueError) as e:
-        power_limits_now(est, 25.0, settings)
+        PowerSettings(**kw)
     msg = str(e.value)
     assert msg.startswith(f"PowerSettings.{field}:") and rule in msg, msg
+
+
+@pytest.mark.parametrize("kw, field", [({"horizons_s": ("10",)}, "horizons_s[0]"), ({"voltage_min_V": "2.5"}, "voltage_min_V"),
+                                       ({"horizons_s": 10.0}, "horizons_s"), ({"derating": "abc"}, "derating"),
+                                       ({"soc_sigma_k": True}, "soc_sigma_k")])
+def test_power_settings_types_refused_when_built(kw, field):
+    with pytest.raises(ValueError, match=rf"^PowerSettings\.{re.escape(field)}: expected"):
+        PowerSettings(**kw)
+
+
+def test_power_settings_cell_dependent_rule_when_used(est):
+    """A cut-off that breaks the rule only against the cell's other one is refused when used with the cell."""
+    with pytest.raises(ValueError, match=r"^PowerSettings\.voltage_min_V/voltage_max_V:.*below voltage_max_V"):
+        power_limits_now(est, 25.0, PowerSettings(voltage_max_V=1.0))
 
 
 def test_power_settings_bounds_are_inclusive_where_the_core_says(est):

@@ -73,11 +73,15 @@ def test_soh_estimator_whole_log_limits(us06):
 
 def test_settings_are_checked_and_named():
     est = Estimator("panasonic_18650pf", initial_soc=0.5)
-    for bad, field in [(PowerSettings(horizons_s=(0.0,)), "horizons_s"), (PowerSettings(horizons_s=(float("nan"),)), "horizons_s"),
-                       (PowerSettings(voltage_min_V=4.3), "voltage_min_V"), (PowerSettings(discharge_current_max_A=-1.0), "discharge_current_max_A"),
-                       (PowerSettings(soc_sigma_k=11.0), "soc_sigma_k"), (PowerSettings(soc_min=1.0), "soc_min")]:
+    # the cell-independent rules refuse the settings when built (since 2026-12-07: before, when used) ...
+    for bad, field in [({"horizons_s": (0.0,)}, "horizons_s"), ({"horizons_s": (float("nan"),)}, "horizons_s"),
+                       ({"discharge_current_max_A": -1.0}, "discharge_current_max_A"),
+                       ({"soc_sigma_k": 11.0}, "soc_sigma_k"), ({"soc_min": 1.0}, "soc_min")]:
         with pytest.raises(ValueError, match=field):
-            power_limits_now(est, 25.0, bad)
+            PowerSettings(**bad)
+    # ... a cut-off against the cell's own other one when used with the cell
+    with pytest.raises(ValueError, match="voltage_min_V"):
+        power_limits_now(est, 25.0, PowerSettings(voltage_min_V=4.3))
     with pytest.raises(ValueError, match="temperature"):
         power_limits_now(est, float("nan"))
     with pytest.raises(ValueError):

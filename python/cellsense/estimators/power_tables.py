@@ -1,0 +1,122 @@
+"""The cell file's power-limit tables and ratings (issue #15, docs/power.md): the identified current range, the
+current derating, the overpotential reference currents and the transport limit, read from a cell and checked row by
+row; `cellsense.estimators.power.PowerSettings.core_dict` passes them to the core."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+#: cell-file key (under "limits"): the currents the model was identified on (the fit's HPPC pulses), [charge, discharge] A
+L_IDENTIFIED = "Identified current range [A]"
+
+
+def identified_current_range(cell) -> tuple[float, float]:
+    """The current range the limits default to: the cell file's `limits."Identified current range [A]"` (the
+    largest charge / discharge currents of the characterisation the model was fitted to: an ECM is a linear fit
+    and extrapolates poorly beyond it - on Chen2020, fitted on 1C pulses, the 30 s discharge limit at 6C came out
+    35-57 % above the DFN's, docs/power.md), per direction; a direction it does not cover (0), or a file without the
+    key, falls back to the file's plausible "Current range [A]"."""
+    lo, hi = cell.current_range_A
+    ident = (cell.raw.get("limits") or {}).get(L_IDENTIFIED)
+    if ident is None:
+        return lo, hi
+    try:
+        a, b = (float(x) for x in ident)
+    except (TypeError, ValueError):
+        raise ValueError(f'{cell.source}: limits."{L_IDENTIFIED}": expected [charge, discharge] A, got {ident!r}') from None
+    if not (math.isfinite(a) and math.isfinite(b) and lo <= a <= 0.0 <= b <= hi):
+        raise ValueError(f'{cell.source}: limits."{L_IDENTIFIED}": {ident!r} must be finite, contain 0 and lie '
+                         f"within the current range [{lo}, {hi}] A")
+    return (a if a < 0.0 else lo), (b if b > 0.0 else hi)
+
+
+#: cell-file key (under "limits"): the datasheet's current derating, rows [temperature degC, discharge factor, charge
+#: factor] (PowerSettings.derating); none of the bundled cells has one
+L_DERATING = "Current derating [degC, discharge factor, charge factor]"
+
+
+def _float_rows(rows, what: str, columns: str, widths: tuple[int, ...]) -> list[tuple[float, ...]]:
+    """Rows of numbers (`columns` names them in the messages) as float tuples, every row of one width: the widest of
+    `widths` that a row has, else the narrowest (optional trailing columns are all there or all absent); the values'
+    rules are the core's."""
+    try:
+        out = [tuple(float(v) for v in r) for r in rows]
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: {rows!r}: expected rows ({columns})") from None
+    width = max((w for w in widths if any(len(r) == w for r in out)), default=min(widths))
+    if any(len(r) != width for r in out):
+        raise ValueError(f"{what}: {rows!r}: each row is ({columns})")
+    return out
+
+
+def _derating_rows(rows, what: str) -> list[tuple[float, float, float]]:
+    """Rows (T, discharge factor, charge factor) as float triples."""
+    return _float_rows(rows, what, "temperature degC, discharge factor, charge factor", (3,))
+
+
+def current_derating(cell) -> list[tuple[float, float, float]]:
+    """The cell file's `limits."Current derating [degC, discharge factor, charge factor]"` rows, [] without it."""
+    rows = (cell.raw.get("limits") or {}).get(L_DERATING)
+    return [] if rows is None else _derating_rows(rows, f'{cell.source}: limits."{L_DERATING}"')
+
+
+#: cell-file key (under "parameters"): I_ref of the limits' current-dependent overpotential, one per temperature
+#: breakpoint (cellsense.fit.overpotential)
+K_OVERPOTENTIAL = "Overpotential reference current [A]"
+
+
+#: cell-file key (under "parameters"): the charge direction's I_ref, one per temperature breakpoint (optional; without
+#: it the charge limits keep R i)
+K_OVERPOTENTIAL_CHARGE = "Overpotential reference current, charge [A]"
+
+
+def _pair_rows(rows, what: str) -> list[tuple[float, ...]]:
+    """Rows (temperature degC, I_ref A[, charge I_ref A]) as float tuples, every row of one width."""
+    return _float_rows(rows, what, "temperature degC, reference current A[, charge reference current A]", (2, 3))
+
+
+#: cell-file key (under "parameters"): the limits' transport limit, rows [SOC, K0 A s^0.5, c s^0.5]
+#: (cellsense.fit.transport)
+K_TRANSPORT = "Transport limit [SOC, A.s^0.5, s^0.5]"
+
+
+def _transport_rows(rows, what: str) -> list[tuple[float, ...]]:
+    """Rows (SOC, K0 A s^0.5, c s^0.5[, charge K0, charge c]) as float tuples, every row of one width; the values'
+    rules are the core's."""
+    return _float_rows(rows, what, "SOC, K0 A s^0.5, c s^0.5[, charge K0 A s^0.5, charge c s^0.5]", (3, 5))
+
+
+def cell_transport(cell) -> list[tuple[float, ...]]:
+    """The cell file's `parameters."Transport limit [SOC, A.s^0.5, s^0.5]"` rows (SOC, K0, c[, charge K0, charge c]),
+    [] without it."""
+    rows = (cell.raw.get("parameters") or {}).get(K_TRANSPORT)
+    return [] if rows is None else _transport_rows(rows, f'{cell.source}: parameters."{K_TRANSPORT}"')
+
+
+def _per_temperature(cell, key: str) -> list[float] | None:
+    """A cell file's list of one reference current per temperature breakpoint under `parameters.key`; None without it."""
+    vals = (cell.raw.get("parameters") or {}).get(key)
+    if vals is None:
+        return None
+    where = f'{cell.source}: parameters."{key}"'
+    try:
+        refs = [float(v) for v in vals]
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {vals!r}: expected one reference current (A) per temperature breakpoint") from None
+    if len(refs) != len(cell.temperature_degC):
+        raise ValueError(f"{where}: {len(refs)} values for {len(cell.temperature_degC)} temperature breakpoints")
+    return refs
+
+
+def cell_overpotential(cell) -> list[tuple[float, ...]]:
+    """The cell file's `parameters."Overpotential reference current [A]"` (one I_ref per temperature breakpoint) as
+    rows (breakpoint degC, I_ref A), with a third column, the charge direction's I_ref, when the file also has
+    `parameters."Overpotential reference current, charge [A]"` (identified on charge pulses); [] without the first."""
+    refs = _per_temperature(cell, K_OVERPOTENTIAL)
+    if refs is None:
+        return []
+    temps = [float(t) for t in cell.temperature_degC]
+    charge = _per_temperature(cell, K_OVERPOTENTIAL_CHARGE)
+    return list(zip(temps, refs)) if charge is None else list(zip(temps, refs, charge))
