@@ -37,7 +37,8 @@ CLOCK_REANCHOR_AFTER = 3
 class PackLog:
     """A pack log converted to the package's conventions (SI units, current + = discharge).
 
-    voltage_V is (n, cells), temperature_degC (n, sensors). `counts` says what the reader skipped."""
+    voltage_V is (n, cells), temperature_degC (n, sensors). `counts` says what the reader skipped, `notes` what it
+    repaired (one line each, e.g. a capture's clock stepping back, re-anchored)."""
 
     time_s: np.ndarray
     current_A: np.ndarray
@@ -46,6 +47,7 @@ class PackLog:
     reference_soc: np.ndarray | None = None
     source: str = "<memory>"
     counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.time_s)
@@ -161,7 +163,10 @@ class PackEstimator:
         return np.array([c.temperature_sensor for c in self.spec.cells], dtype=np.int32)
 
     def run(self, log: PackLog, initial_soc: np.ndarray | None = None) -> PackResult:
-        """The whole log in C++ (GIL released)."""
+        """The whole log in C++ (GIL released). Each call is a log of its own: it starts from `initial_soc` (None:
+        the OCV at the log's first sample, `initial_soc(log)`) with a fresh clock, and does not continue the
+        previous call (unlike `Estimator.run`); to continue a log in pieces, pass the previous result's last SOCs
+        (`result.soc[-1]`) as `initial_soc`, which carries the SOC but not the RC voltages or the covariance."""
         return self.run_core(log, initial_soc)[0]
 
     def run_core(self, log: PackLog, initial_soc: np.ndarray | None = None,

@@ -78,6 +78,7 @@ class PackSpec:
     dtype: str = "float32"
     initial_soc: float | None = None  #: None: from OCV at each cell's first voltage
     raw: dict[str, Any] = field(default_factory=dict)
+    cell_file: str | None = None     #: the cell file read (None: a bundled cell)
 
     @property
     def n_cells(self) -> int:
@@ -124,6 +125,21 @@ def _signal(source: str, where: str, v: Any) -> Signal:
     raise _err(source, where, "expected a signal name or {\"signal\": ..., \"scale\": ..., \"offset\": ...}")
 
 
+def _refuse_shared_voltage(src: str, cells: list[CellSpec], listed: bool) -> None:
+    """Each series element reads its own voltage signal: the same one twice (a copied line) would run two estimators
+    on one cell and none on the other, with every figure of the pack quietly wrong."""
+    first: dict[str, int] = {}
+    for k, c in enumerate(cells):
+        j = first.setdefault(c.voltage.name, k)
+        if j == k:
+            continue
+        if not listed:
+            raise _err(src, "voltage.pattern", f"gives \"{c.voltage.name}\" for index {j + 1} and {k + 1}: put "
+                       "{index} in it (e.g. \"cell{index:02d}_V\")")
+        raise _err(src, f"cells[{k}].voltage", f"\"{c.voltage.name}\" is also cells[{j}].voltage: each series element "
+                   "needs its own voltage signal")
+
+
 def load_pack(path: str | os.PathLike) -> PackSpec:
     """Load and validate a pack file. The cell file is resolved relative to the pack file (or a bundled name)."""
     path = Path(path)
@@ -166,8 +182,9 @@ def pack_from_dict(data: dict[str, Any], source: str = "<pack>", base_dir: Path 
     if not isinstance(cell_ref, str) or not cell_ref:
         raise _err(src, '"cell"', "expected a cell file path (relative to the pack file) or a bundled cell name")
     cell_path = (base_dir / cell_ref) if base_dir is not None and (base_dir / cell_ref).is_file() else Path(cell_ref)
+    cell_file = str(cell_path) if cell_path.is_file() else None
     try:
-        cell = load_cell(str(cell_path) if cell_path.is_file() else cell_ref)
+        cell = load_cell(cell_file or cell_ref)
     except ValueError as e:
         raise _err(src, '"cell"', str(e)) from None
     if not isinstance(cell, Cell):
@@ -243,6 +260,7 @@ def pack_from_dict(data: dict[str, Any], source: str = "<pack>", base_dir: Path 
             if not (0.2 <= cs <= 5 and 0.2 <= rs <= 5):
                 raise _err(src, where, f"capacity_scale {cs} / resistance_scale {rs} outside 0.2..5 (a typo?)")
             cells.append(CellSpec(_signal(src, f"{where}.voltage", c["voltage"]), cs * parallel, rs / parallel, ts))
+        _refuse_shared_voltage(src, cells, "cells" in data)
     if len(cells) > MAX_CELLS:
         raise _err(src, '"cells"', f"{len(cells)} series elements; this build handles {MAX_CELLS}")
 
@@ -285,4 +303,5 @@ def pack_from_dict(data: dict[str, Any], source: str = "<pack>", base_dir: Path 
     return PackSpec(name=str(data.get("name") or Path(source).stem), source=src, series=series, parallel=parallel,
                     cell=cell, cells=cells, current=current, temperatures=temperatures, time=time_sig,
                     reference_soc=ref, mean_cell=mean_cell, pack_voltage=pack_voltage, sample_period_s=period,
-                    stale_s=stale, can_bus=bus, gaps=gaps, filter=filt, dtype=dtype, initial_soc=init, raw=data)
+                    stale_s=stale, can_bus=bus, gaps=gaps, filter=filt, dtype=dtype, initial_soc=init, raw=data,
+                    cell_file=cell_file)

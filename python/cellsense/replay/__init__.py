@@ -1,6 +1,8 @@
 """Pack-log replay and hardware-in-the-loop harness (docs/replay.md, docs/hil-protocol.md).
 
     readers    pack CSV, CAN logs (candump / ASC / BLF via python-can, GVRET CSV) decoded with a DBC (cantools)
+    capture    a CAN capture's clock stepping back (re-anchored), the pack's messages on several buses (refused)
+    checks     warnings on the log and the host run (a status on > 10 % of the cell steps, the reference's scale)
     framing    the HIL protocol: COBS + CRC-32 + sequence numbers
     link       byte links: pyserial URLs, python-can buses, fault injection
     session    the host side of the protocol (timeouts, retries, fault accounting)

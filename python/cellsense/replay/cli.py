@@ -4,10 +4,12 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from .._cliopts import add_no_plots, add_quiet
+from .._io import refuse_overwriting_inputs
 from ..cells.ecm_reference import simulate_ecm
 from ..estimators.power import add_power_cli, power_settings_from_cli
 from ..evaluate.log_checks import current_sign_warning, current_skew_warning
@@ -57,8 +59,23 @@ def add_cli(subparsers) -> None:
     b.set_defaults(func=_bench)
 
 
+#: the files `--out` gets (report.write)
+OUTPUT_FILES = ("report.md", "report.json", "results.csv", "soc.png", "power.png")
+
+
+def refuse_overwriting(a, cell_file: str | None = None) -> None:
+    """OutputOverwritesInputError (exit 2) when a file the replay writes in --out is one of its inputs (--log,
+    --pack, --dbc, --image, the pack file's cell file): `--out DIR` with `--log DIR/results.csv` replaced the log."""
+    inputs = {"--log": a.log, "--pack": a.pack, "--dbc": a.dbc, "--image": a.image,
+              "the pack file's \"cell\"": cell_file}
+    for name in OUTPUT_FILES:
+        refuse_overwriting_inputs({"--out": Path(a.out) / name}, inputs)
+
+
 def _main(a) -> int:
+    refuse_overwriting(a)  # before anything is read
     spec = load_pack(a.pack)
+    refuse_overwriting(a, spec.cell_file)
     power = power_settings_from_cli(a)
     est = PackEstimator(spec, filter=a.filter, dtype="float32")
     if power is not None:  # the settings checked (the core's rule) before the log is read
@@ -70,11 +87,7 @@ def _main(a) -> int:
     # the pack file's current.positive the other way round: the mean cell's voltage steps with the current
     sign = current_sign_warning(log.time_s, log.current_A, mean_v,
                                 remedy="set current.positive in the pack file the other way")
-    if sign:
-        print(f"cellsense replay: warning: {a.log}: {sign}", file=sys.stderr)
     skew = current_skew_warning(log.time_s, log.current_A, mean_v)
-    if skew:
-        print(f"cellsense replay: warning: {a.log}: {skew}", file=sys.stderr)
     soc0 = est.initial_soc(log)
     host = targets.run_host(est, log, soc0, power=power)
     device = None
@@ -86,11 +99,16 @@ def _main(a) -> int:
         device = targets.run_qemu(est, log, soc0, machine=machine, image=a.image, **kw)
     elif a.target != "host":
         device = targets.run_device(est, log, soc0, targets.open_link(a.target), a.target, **kw)
-    rep = report.compare(spec, log, host, device, tol_soc=a.tolerance)
+    rep = report.compare(spec, log, host, device, tol_soc=a.tolerance, warnings=[w for w in (sign, skew) if w])
+    for w in rep["warnings"]:  # also in report.md
+        print(f"cellsense replay: warning: {a.log}: {w}", file=sys.stderr)
     files = report.write(a.out, rep, log, host, device, plots=not a.no_plots, spec=spec)
     print(report.markdown(rep).split("\n| cell |")[0].rstrip())
     print("wrote " + ", ".join(str(f) for f in files))
-    return report.exit_code(rep)
+    code = report.exit_code(rep)
+    if code == report.EXIT_NOTHING_FUSED:
+        print(f"cellsense replay: error: {a.log}: {rep['nothing_fused']}; the report is in {a.out}", file=sys.stderr)
+    return code
 
 
 def synthetic_pack_log(cells: int, hours: float, seed: int = 3):

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._io import MissingExtraError, Progress
 from ..pack import PackLog, PackSpec
+from .capture import mixed_bus_message, reanchor_backwards
 
 
 class LogReadError(ValueError):
@@ -73,8 +74,8 @@ def read_log(path: str | os.PathLike, spec: PackSpec, dbc: str | os.PathLike | N
     if name.endswith((".log", ".asc", ".blf")) or dbc is not None:
         if dbc is None:
             raise LogReadError(f"{path}: a CAN log needs --dbc")
-        frames, counts = read_can_frames(path)
-        return decode_frames(frames, counts, spec, load_dbc(dbc), source=str(path), progress=progress)
+        frames, counts, notes = read_can_capture(path)
+        return decode_frames(frames, counts, spec, load_dbc(dbc), source=str(path), progress=progress, notes=notes)
     return read_pack_csv(path, spec)
 
 
@@ -131,14 +132,16 @@ def read_pack_csv(path: str | os.PathLike, spec: PackSpec) -> PackLog:
     return _assemble(spec, spec.time.convert(col[spec.time.name]), col, str(path), counts)
 
 
-def _assemble(spec: PackSpec, time_s: np.ndarray, col: dict, source: str, counts: Counter) -> PackLog:
+def _assemble(spec: PackSpec, time_s: np.ndarray, col: dict, source: str, counts: Counter,
+              notes: list[str] | None = None) -> PackLog:
     n = len(time_s)
     volts = np.empty((n, spec.n_cells))
     for k, c in enumerate(spec.cells):
         volts[:, k] = c.voltage.convert(col[c.voltage.name])
     temps = np.column_stack([t.convert(col[t.name]) for t in spec.temperatures])
     ref = spec.reference_soc.convert(col[spec.reference_soc.name]) if spec.reference_soc is not None else None
-    return PackLog(time_s, spec.current.convert(col[spec.current.name]), volts, temps, ref, source, dict(counts))
+    return PackLog(time_s, spec.current.convert(col[spec.current.name]), volts, temps, ref, source, dict(counts),
+                   list(notes or []))
 
 
 # ---- CAN logs ------------------------------------------------------------------------------------------
@@ -147,11 +150,26 @@ _CANDUMP = re.compile(r"^\s*\((\d+(?:\.\d+)?)\)\s+(\S+)\s+([0-9A-Fa-f]{1,8})#(R|
 
 
 def read_can_frames(path: str | os.PathLike) -> tuple[list, Counter]:
+    """The frames of a CAN log in capture order (a step back of its clock re-anchored) and the reader's counts."""
+    frames, counts, _ = read_can_capture(path)
+    return frames, counts
+
+
+def read_can_capture(path: str | os.PathLike) -> tuple[list, Counter, list[str]]:
+    """`read_can_frames`, and a note for each step back of the capture's clock that was re-anchored (capture.py)."""
     path = Path(path)
+    frames, where, counts = _read_can(path)
+    frames, notes = reanchor_backwards(frames, where, counts)
+    return frames, counts, notes
+
+
+def _read_can(path: Path) -> tuple[list, list | None, Counter]:
+    """Frames in capture order, each one's line in the file (None for .asc / .blf) and the counts."""
     name = _strip_gz(path)
     counts: Counter = Counter()
     if name.endswith(".csv"):
-        return _read_gvret(path, counts), counts
+        where: list = []
+        return _read_gvret(path, counts, where), where, counts
     if not name.endswith((".log", ".asc", ".blf")):
         raise LogReadError(f"{path}: unknown CAN log type (.log candump, .asc, .blf, .csv GVRET)")
     can = _require("can", f"reading {path.name}")
@@ -159,9 +177,9 @@ def read_can_frames(path: str | os.PathLike) -> tuple[list, Counter]:
     if name.endswith(".log"):
         # python-can's candump reader stops at the first malformed line: hand it only well-formed lines
         # (counting the rest), so one bad line costs one frame, not the log.
-        good = []
+        good, good_at = [], []
         with _open_text(path) as f:
-            for line in _lines(f, path):
+            for at, line in enumerate(_lines(f, path), 1):
                 if not line.strip():
                     continue
                 m = _CANDUMP.match(line)
@@ -169,6 +187,7 @@ def read_can_frames(path: str | os.PathLike) -> tuple[list, Counter]:
                     counts["malformed_lines"] += 1
                 else:
                     good.append(line if line.endswith("\n") else line + "\n")
+                    good_at.append(at)
         import tempfile
 
         with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as tmp:
@@ -177,18 +196,19 @@ def read_can_frames(path: str | os.PathLike) -> tuple[list, Counter]:
             msgs = list(can.LogReader(tmp.name))
         finally:
             os.unlink(tmp.name)
-    elif name.endswith((".asc", ".blf")):
-        msgs = _read_vector_log(path, counts, blf=name.endswith(".blf"))
+        at_line = good_at if len(good_at) == len(msgs) else [None] * len(msgs)  # python-can: one message a line
     else:
-        raise LogReadError(f"{path}: unknown CAN log type (.log candump, .asc, .blf, .csv GVRET)")
-    frames = []
-    for m in msgs:
+        msgs = _read_vector_log(path, counts, blf=name.endswith(".blf"))
+        at_line = [None] * len(msgs)
+    frames, where = [], []
+    for m, at in zip(msgs, at_line):
         if m.is_error_frame or m.is_remote_frame:
             counts["error_or_remote_frames"] += 1
             continue
         frames.append((float(m.timestamp), int(m.arbitration_id), bytes(m.data), channel_number(m.channel)))
+        where.append(at)
     counts["frames"] = len(frames)
-    return frames, counts
+    return frames, (where if any(w is not None for w in where) else None), counts
 
 
 _CHANNEL_NAME = re.compile(r"^[A-Za-z_]*?(\d+)$")
@@ -338,8 +358,9 @@ def _guarded_blf_reader():
     return GuardedBLFReader
 
 
-def _read_gvret(path: Path, counts: Counter) -> list:
-    """SavvyCAN GVRET CSV: Time Stamp [us], ID [hex], Extended, Bus, LEN, D1..D8 [hex]."""
+def _read_gvret(path: Path, counts: Counter, where: list | None = None) -> list:
+    """SavvyCAN GVRET CSV: Time Stamp [us], ID [hex], Extended, Bus, LEN, D1..D8 [hex]. `where`: each frame's line
+    is appended to it."""
     frames = []
     with _open_text(path) as f:
         reader = csv.reader(_lines(f, path))
@@ -366,6 +387,8 @@ def _read_gvret(path: Path, counts: Counter) -> list:
                 if not math.isfinite(ts):
                     raise ValueError
                 frames.append((ts, int(row[iid], 16), data, int(row[ibus])))
+                if where is not None:
+                    where.append(reader.line_num)
             except (ValueError, IndexError, OverflowError):
                 counts["malformed_lines"] += 1
     counts["frames"] = len(frames)
@@ -448,9 +471,10 @@ def _check_resample_size(frames: list, period: float, gap: float, source: str, s
 
 
 def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str = "<can>",
-                  progress: bool = False) -> PackLog:
+                  progress: bool = False, notes: list[str] | None = None) -> PackLog:
     """Decode the pack's signals and resample them on spec.sample_period_s (`progress`: frames decoded with an
-    ETA on stderr once it takes more than 2 s)."""
+    ETA on stderr once it takes more than 2 s). `notes` (the capture's repairs, read_can_capture) go to the log.
+    A message of the pack's on several buses without "can": {"bus": N} is refused (capture.mixed_bus_message)."""
     index = _signal_index(db)
     wanted = spec.signals()
     missing = [s for s in wanted if s not in index]
@@ -486,6 +510,9 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
             if COUNTER_SIGNAL.search(sig.name) and 1 <= int(getattr(sig, "length", 0) or 0) <= 16:
                 counters[fid] = (sig.name, 1 << int(sig.length))
                 break
+    mixed = mixed_bus_message(frames, by_id, spec.can_bus, source, spec.source)
+    if mixed:
+        raise LogReadError(mixed)
     # "can": {"bus": N}: only frames of bus N (channel_number: can0 -> 0); frames without a channel are kept
     frames = sorted((f for f in frames if f[1] in by_id and (spec.can_bus is None or f[3] in (None, spec.can_bus))),
                     key=lambda f: f[0])
@@ -578,4 +605,4 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
     a = np.array(rows)
     col = {s: a[:, k] for k, s in enumerate(wanted)}
     counts["samples"] = len(rows)
-    return _assemble(spec, np.array(times) - t0, col, source, counts)
+    return _assemble(spec, np.array(times) - t0, col, source, counts, notes)

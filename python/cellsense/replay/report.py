@@ -12,10 +12,12 @@ import numpy as np
 from ..estimators.power import LIMITED_BY
 from ..pack import CLOCK_REANCHOR_AFTER, EVENTS, PackLog, PackPowerResult, PackSpec, clock_dt, status_names
 from ..status import EVENT_INITIAL, EVENT_REINIT, EVENT_REST, EVENT_STEP
+from . import checks
 from .targets import INSN_PER_TICK, ReplayRun
 
 EXIT_OK = 0
 EXIT_DIVERGED = 1     #: device and host differ beyond tolerance
+EXIT_NOTHING_FUSED = 2  #: the host run fused no cell step (bad input: the report is still written)
 EXIT_DEVICE = 3       #: the device failed mid-run (reset, stopped answering, link closed): reported
 EXIT_UNREPORTED = 4   #: frames without a result that no error accounts for
 
@@ -24,12 +26,22 @@ def _pct(a: np.ndarray, q: float) -> float:
     return float(np.percentile(a, q)) if a.size else math.nan
 
 
-def compare(spec: PackSpec, log: PackLog, host: ReplayRun, device: ReplayRun | None, tol_soc: float = 1e-6) -> dict:
+def compare(spec: PackSpec, log: PackLog, host: ReplayRun, device: ReplayRun | None, tol_soc: float = 1e-6,
+            warnings: list[str] | None = None) -> dict:
+    """The report's figures. `"warnings"`: `warnings` (the caller's checks), the reader's notes (log.notes: a
+    capture's clock re-anchored), the reference SOC outside 0..1 and every status on more than 10 % of the cell steps
+    (checks.py); `"fused_cell_steps"`: none makes the exit status 2."""
     nc = spec.n_cells
     rep: dict = {"pack": spec.name, "pack_file": spec.source, "log": log.source, "frames": len(log), "cells": nc,
                  "series": spec.series, "parallel": spec.parallel, "mean_cell": spec.mean_cell,
                  "reader_counts": log.counts, "tolerance_soc": tol_soc, "host_wall_s": host.wall_s,
                  "events": {EVENTS.get(int(e), str(e)): int(k) for e, k in zip(*np.unique(host.event, return_counts=True))}}
+    ref_warning = checks.reference_warning(spec, log)
+    rep["warnings"] = list(warnings or []) + list(log.notes) + ([ref_warning] if ref_warning else []) + \
+        checks.status_warnings(spec, log, host.status, host.gap_s)
+    rep["fused_cell_steps"] = checks.fused_cell_steps(host.status)
+    if not rep["fused_cell_steps"]:
+        rep["nothing_fused"] = checks.no_fused_message(host.status)
     names = status_names()
     rep["host_status"] = {names.get(int(c), str(c)): int(k) for c, k in zip(*np.unique(host.status, return_counts=True))}
     ok = np.ones(len(log), bool)
@@ -115,6 +127,15 @@ def power_markdown(p: dict) -> list[str]:
 
 
 def exit_code(rep: dict) -> int:
+    """The device's verdict (device_code) when it failed, else EXIT_NOTHING_FUSED for a host run that fused no cell
+    step, else 0."""
+    code = device_code(rep)
+    if code == EXIT_OK and rep.get("nothing_fused"):
+        return EXIT_NOTHING_FUSED
+    return code
+
+
+def device_code(rep: dict) -> int:
     d = rep.get("device")
     if d is None:
         return EXIT_OK
@@ -140,9 +161,12 @@ def markdown(rep: dict) -> str:
         L[-1:-1] = [f"- **clock re-anchored {rep['events']['clock_reanchored']} time(s)**: the log's timestamps jumped "
                     f"(after {CLOCK_REANCHOR_AFTER} backwards timestamps in a row the clock restarts from the latest; "
                     f"those samples were not stepped)"]
+    if rep.get("nothing_fused"):
+        L[-1:-1] = [f"- **{rep['nothing_fused']}**"]
+    L[-1:-1] = [f"- **warning**: {w}" for w in rep.get("warnings", [])]
     d = rep.get("device")
     if d is not None:
-        verdict = {0: "PASS", 1: "FAIL (diverged)", 3: "FAIL (device error, reported)", 4: "FAIL (frames lost unreported)"}[exit_code(rep)]
+        verdict = {0: "PASS", 1: "FAIL (diverged)", 3: "FAIL (device error, reported)", 4: "FAIL (frames lost unreported)"}[device_code(rep)]
         L += [f"## Device `{d['target']}`: {verdict}", "",
               f"- device: {d['info'].get('name', '?')}, per-cell estimator {d['info'].get('sizeof_cell_ekf', '?')} B (EKF) / "
               f"{d['info'].get('sizeof_cell_ukf', '?')} B (UKF)",
