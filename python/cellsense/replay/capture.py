@@ -77,18 +77,20 @@ def mixed_bus_message(frames: list, by_id: dict, can_bus: int | None, source: st
     """Why the capture cannot be decoded without "can": {"bus": N}, or None: the pack file selects no bus and a
     message carrying the pack's signals comes on more than one bus (decoded together, the two streams would be mixed
     frame by frame: a second pack, or a gateway's copy with other contents; the Kona capture's P-CAN and C-CAN both
-    carry 0x595 / 0x596). Frames without a channel are not attributed."""
+    carry 0x595 / 0x596). A channel without a bus number (an interface name without digits) counts as a bus of its
+    own beside numbered ones: a capture with frames of only unnumbered channels has nothing to attribute."""
     if can_bus is not None:
         return None
     buses: dict[int, set] = {}
     for f in frames:
-        if f[1] in by_id and f[3] is not None:
+        if f[1] in by_id:
             buses.setdefault(f[1], set()).add(f[3])
     mixed = sorted(fid for fid, b in buses.items() if len(b) > 1)
     if not mixed:
         return None
     fid = mixed[0]
-    on = sorted(buses[fid])
+    on = sorted(buses[fid], key=lambda b: (b is None, b if b is not None else 0))
+    on = [b if b is not None else "an unnumbered channel" for b in on]
     more = f" (and {len(mixed) - 1} more of the pack's messages)" if len(mixed) > 1 else ""
     return (f"{source}: message {fid:#x} ({getattr(by_id[fid][0], 'name', '?')}) carrying the pack's signals is on buses "
             f"{', '.join(str(b) for b in on)}{more}: set \"can\": {{\"bus\": N}} in the pack file {pack_source} to "

@@ -513,8 +513,16 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
     mixed = mixed_bus_message(frames, by_id, spec.can_bus, source, spec.source)
     if mixed:
         raise LogReadError(mixed)
-    # "can": {"bus": N}: only frames of bus N (channel_number: can0 -> 0); frames without a channel are kept
-    frames = sorted((f for f in frames if f[1] in by_id and (spec.can_bus is None or f[3] in (None, spec.can_bus))),
+    # "can": {"bus": N}: only frames of bus N (channel_number: can0 -> 0). Frames without a bus number are kept when
+    # no frame of the capture has one (a single-channel logger); beside numbered channels they cannot be attributed
+    # to bus N, so they are dropped and counted (frames_without_bus), not mixed in.
+    numbered = spec.can_bus is not None and any(f[3] is not None for f in frames if f[1] in by_id)
+    if numbered:
+        unattributed = sum(1 for f in frames if f[1] in by_id and f[3] is None)
+        if unattributed:
+            counts["frames_without_bus"] += unattributed
+    frames = sorted((f for f in frames if f[1] in by_id and (spec.can_bus is None or f[3] == spec.can_bus
+                                                             or (f[3] is None and not numbered))),
                     key=lambda f: f[0])
     if not frames:
         raise LogReadError(f"{source}: no frames carrying the pack's signals"

@@ -212,3 +212,29 @@ def test_two_buses_without_can_bus_are_refused(tmp_path):
     d["can"]["bus"] = 0
     log = read_log(p, pack_from_dict(d, source="p.json"), dbc=DBC)
     assert np.nanmin(log.voltage_V) > 3.0
+
+
+def test_an_unnumbered_channel_beside_numbered_ones(tmp_path):
+    """A second stream on an interface without a bus number ("elmcan") beside vcan0: without "can": {"bus": N} it is
+    refused like a second bus; with bus 0 its frames cannot be attributed to bus 0, so they are dropped and counted
+    (frames_without_bus), not mixed in (they were kept: the usable SOC read 0 % against 74 %). A capture of
+    unnumbered channels only keeps them (nothing to attribute)."""
+    out = []
+    for ln in _candump_lines()[:1200]:
+        out.append(ln)
+        m = re.match(r"\((\S+)\) \S+ (\w+)#(\w*)", ln)
+        if m.group(2) == "200":
+            out.append(f"({float(m.group(1)) + 0.0005:.6f}) elmcan 200#{'204E' * 4}")
+    p = tmp_path / "unnumbered.log"
+    p.write_text("\n".join(out) + "\n")
+    with pytest.raises(LogReadError, match=r"message 0x200 \(\w+\) carrying the pack's signals is on buses 0, an "
+                                           r"unnumbered channel"):
+        read_log(p, load_pack(FIX / "sim12s_can.pack.json"), dbc=DBC)
+    d = json.loads((FIX / "sim12s_can.pack.json").read_text())
+    d["can"]["bus"] = 0
+    log = read_log(p, pack_from_dict(d, source="p.json"), dbc=DBC)
+    assert log.counts["frames_without_bus"] > 0 and np.nanmin(log.voltage_V) > 3.0
+    only = tmp_path / "only_unnumbered.log"
+    only.write_text("\n".join(ln.replace("vcan0", "elmcan") for ln in _candump_lines()[:1200]) + "\n")
+    log = read_log(only, pack_from_dict(d, source="p.json"), dbc=DBC)
+    assert "frames_without_bus" not in log.counts and np.nanmin(log.voltage_V) > 3.0
