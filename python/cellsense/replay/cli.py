@@ -73,6 +73,8 @@ def refuse_overwriting(a, cell_file: str | None = None) -> None:
 
 
 def _main(a) -> int:
+    if Path(a.out).exists() and not Path(a.out).is_dir():  # before the run: named, not a raw "File exists" at the end
+        raise ValueError(f"--out {a.out}: is a file; --out names the directory the report, results and plots go to")
     refuse_overwriting(a)  # before anything is read
     spec = load_pack(a.pack)
     refuse_overwriting(a, spec.cell_file)

@@ -238,3 +238,10 @@ def test_an_unnumbered_channel_beside_numbered_ones(tmp_path):
     only.write_text("\n".join(ln.replace("vcan0", "elmcan") for ln in _candump_lines()[:1200]) + "\n")
     log = read_log(only, pack_from_dict(d, source="p.json"), dbc=DBC)
     assert "frames_without_bus" not in log.counts and np.nanmin(log.voltage_V) > 3.0
+
+
+def test_out_that_is_a_file_is_named(tmp_path, capsys):
+    f = tmp_path / "o_file"
+    f.write_text("x")
+    rc, err = _replay(capsys, "--log", FIX / "sim12s.csv.gz", "--pack", FIX / "sim12s.pack.json", "--out", f)
+    assert rc == 2 and "--out" in err and "is a file" in err and f.read_text() == "x"
