@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 from ..cells.ecm_reference import ecm_simulate
-from .build import check_cell, fit, insert_arrhenius_rows
+from .build import fit, insert_arrhenius_rows
+from .checks import check_cell
 from .cli import add_cli
 from .hppc import MAX_RC_PAIRS, TAU_MAX_S, TAU_MIN_S, fit_hppc
 from .inputs import LOG_COLUMNS

@@ -29,13 +29,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
 from .._io import Progress, require, write_atomically
-from ..cells.ecm_reference import ecm_simulate, table
+from ..cells.ecm_reference import ecm_simulate
+from .checks import (TEMPERATURE_RANGE_DEGC, check_cell, check_current_sign, check_initial_soc, check_outputs,
+                     check_temperature, weak_data_warnings)
 from .hppc import MAX_RC_PAIRS, _pulse_windows, _rest_offsets, _tau_bounds, cap_dc_resistance, fit_hppc
 from .inputs import _load
 from .ocv import DEFAULT_SOC_BREAKPOINTS, _fmt, fit_ocv
@@ -86,7 +89,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         lower_cutoff_V: Optional[float] = None, upper_cutoff_V: Optional[float] = None,
         capacity_Ah: Optional[float] = None, verbose: bool = False, ocv_current_offset_A=None,
         ocv_rest_correction: bool = False, temperature_extrapolation_K: float = 0.0, progress=None,
-        plot=None) -> dict:
+        plot=None, warn=None) -> dict:
     """Fit an ECM cell file from an OCV test log and one HPPC log per temperature.
 
     ``ocv_csv`` and each of ``hppc_csvs`` is a cell log in any of these forms: a cell-log CSV path; a log
@@ -112,6 +115,11 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     ``ocv_rest_correction``: shift the OCV so that the model's rested voltage (OCV + M h) matches the
     end of every rest >= 15 min in the HPPC file at the OCV test's temperature (within 5 degC); the
     shift is linear in SOC between those levels and constant beyond them (docs/real-data.md).
+    ``warn``: a callable taking each warning on weak data (one temperature, an HPPC covering part of the SOC
+    range, voltages beyond the cut-offs; `checks.weak_data_warnings`); None: `warnings.warn` (UserWarning).
+    Refused before the fit (ValueError naming the file): an HPPC or OCV test whose median temperature is outside
+    -40..80 degC, an HPPC whose voltage rises on discharge steps, ``out`` naming an input file; after it
+    (CellFileError, nothing written): a fitted cell the cell loader refuses.
     """
     if (isinstance(hppc_csvs, (str, os.PathLike)) or hasattr(hppc_csvs, "time_s")
             or (isinstance(hppc_csvs, np.ndarray) and (hppc_csvs.ndim == 2 or hppc_csvs.dtype.names))
@@ -124,6 +132,8 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
                         f"got {type(hppc_csvs).__name__}") from None
     if not hppc_csvs:
         raise ValueError("fit: at least one HPPC file is required")
+    check_initial_soc(hppc_initial_soc)
+    check_outputs({"out": out, "plot": plot}, [("ocv_csv", ocv_csv)] + [(f"hppc_csvs[{k}]", h) for k, h in enumerate(hppc_csvs)])
     if not (isinstance(rc_pairs, int) and 1 <= rc_pairs <= MAX_RC_PAIRS):
         raise ValueError(f"rc_pairs must be an integer in 1..{MAX_RC_PAIRS}, got {rc_pairs!r}")
     if not (hysteresis_rate >= 0 and math.isfinite(hysteresis_rate)):
@@ -137,6 +147,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         require("matplotlib", "cellsense fit --plot", "fit")
 
     ocv_log = _load(ocv_csv, "ocv_csv")
+    check_temperature(round(float(np.median(ocv_log["temperature_degC"])), 1), ocv_log["path"])
     o = fit_ocv(ocv_log, soc_bp, capacity_Ah=capacity_Ah, current_offset_A=ocv_current_offset_A)
     if soc_breakpoints is None and o["soc_data_min"] < soc_bp[0] - 0.005 and len(soc_bp) < 64:
         # The cell delivered more than the SOC scale's capacity before its lower cut-off: extend the
@@ -158,6 +169,8 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
             lg["path"] = f"{lg['path']} (hppc_csvs[{k}])"
         seen.add(Path(lg["path"]).name)
         T = round(float(np.median(lg["temperature_degC"])), 1)
+        check_temperature(T, lg["path"])
+        check_current_sign(lg)
         hppc.append((T, lg["path"], lg))
     hppc.sort(key=lambda x: x[0])
     T_bp = np.array([h[0] for h in hppc])
@@ -330,7 +343,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         "parameters": params,
         "limits": {"Voltage range [V]": [0.0, 5.0],
                    "Current range [A]": [-_fmt(10 * Q, 3), _fmt(10 * Q, 3)],
-                   "Temperature range [degC]": [-40.0, 80.0],
+                   "Temperature range [degC]": list(TEMPERATURE_RANGE_DEGC),
                    # the currents the model was identified on (power limits default to them, docs/power.md)
                    "Identified current range [A]": [
                        _fmt(max(-10 * Q, min(0.0, min(float(np.min(lg["current_A"])) for _, _, lg in hppc))), 4),
@@ -360,16 +373,22 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     # temperature nearest the OCV test (where OCV and dynamics are both measured)
     it_ref = int(np.argmin(np.abs(T_fit - o["temperature_degC"])))
     T_ref, path_ref, _ = hppc[it_ref]
+    spans = [(float(np.min(hppc_initial_soc - lg["Ah"] / Q)), float(np.max(hppc_initial_soc - lg["Ah"] / Q)))
+             for _, _, lg in hppc]
     e_ref = cell["fit residuals"][Path(path_ref).name]["voltage RMSE [mV]"] * 1e-3
     params["Model voltage error [V]"] = round(float(e_ref), 6)
     prov["Model voltage error [V]"] = (f"open-loop voltage RMSE of the fitted model over {Path(path_ref).name} "
                                        f"(HPPC at {T_ref:g} degC, the file nearest the OCV test's "
                                        f"{o['temperature_degC']:.1f} degC; whole file from SOC {hppc_initial_soc:g}, "
-                                       f"h = 0, RC voltages 0): the model error the estimator's default voltage "
+                                       f"h = 0, RC voltages 0; {len(details[it_ref])} pulse set(s), SOC "
+                                       f"{spans[it_ref][0]:.3f}..{spans[it_ref][1]:.3f}): the model error the estimator's default voltage "
                                        f"sigma accounts for (cellsense.estimators.settings.NoiseSettings)")
     for fname, res in cell["fit residuals"].items():
         say(f"{fname}: voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")
-    check_cell(cell)
+    check_cell(cell, "fitted cell" if out is None else out, logs=[ocv_log] + [lg for _, _, lg in hppc])
+    emit = warn or (lambda text: warnings.warn(text, UserWarning, stacklevel=3))
+    for text in weak_data_warnings(hppc, details, ocv_log, T_fit, v_lo, v_hi, it_ref, spans):
+        emit(text)
     if out is not None:
         text = json.dumps(cell, indent=1) + "\n"
         write_atomically(Path(out), lambda fh: fh.write(text))
@@ -423,26 +442,4 @@ def insert_arrhenius_rows(cell: dict, max_rows: int = 8, min_gap_K: float = 5.0)
         f"; plus {', '.join(f'{t:g}' for t in added)} degC between measured rows (cellsense.fit.insert_arrhenius_rows): "
         "resistances and time constants log-linear in 1/T (Arrhenius), other tables linear in T")
     return added
-
-
-def check_cell(cell: dict) -> None:
-    """Light validation of a cell-file dict against the format (raises ValueError naming the field)."""
-    p = cell["parameters"]
-    soc = np.asarray(p["SOC breakpoints"], float)
-    T = np.asarray(p["Temperature breakpoints [degC]"], float)
-    if len(soc) > 64 or np.any(np.diff(soc) <= 0) or soc[0] > 0 or soc[-1] < 1:
-        raise ValueError("parameters.SOC breakpoints: must be <= 64 strictly increasing values covering [0, 1]")
-    if len(T) > 8 or np.any(np.diff(T) <= 0):
-        raise ValueError("parameters.Temperature breakpoints [degC]: must be <= 8 strictly increasing values")
-    ocv = table(p, "Open-circuit voltage [V]", len(T), len(soc))
-    if np.any(np.diff(ocv, axis=1) <= 0):
-        raise ValueError("parameters.Open-circuit voltage [V]: must be strictly increasing in SOC")
-    keys = ["R0 [Ohm]"] + [f"{a}{j + 1} {u}" for j in range(int(cell["RC pairs"])) for a, u in (("R", "[Ohm]"), ("tau", "[s]"))]
-    for k in keys:
-        tab = table(p, k, len(T), len(soc))
-        if not np.all(np.isfinite(tab)) or np.any(tab <= 0):
-            raise ValueError(f"parameters.{k}: must be finite and > 0")
-    for k in ("Hysteresis maximum [V]", "Instantaneous hysteresis [V]"):
-        if k in p and np.any(table(p, k, len(T), len(soc)) < 0):
-            raise ValueError(f"parameters.{k}: must be >= 0")
 

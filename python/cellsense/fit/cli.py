@@ -10,6 +10,7 @@ from .._io import atomic_write, require
 from . import noise as _noise
 from . import transport as _transport
 from .build import fit
+from .checks import check_cell, check_initial_soc, check_outputs
 from .from_pybamm import cli_fit_from_pybamm
 from .inputs import _load
 from .overpotential import add_overpotential
@@ -75,6 +76,8 @@ def add_cli(subparsers):
 
 
 def _cli_fit(args) -> int:
+    # before any work: an output over an input, an output that cannot be written, a bad option value
+    check_outputs({"--out": args.out, "--plot": args.plot}, [("--ocv", args.ocv)] + [("--hppc", h) for h in args.hppc or ()])
     if args.physics is not None or args.pybamm_set:
         if args.physics != "SPMe" or not args.pybamm_set:
             raise ValueError("an SPMe cell is derived from a PyBaMM parameter set: use --pybamm-set SET --physics spme")
@@ -95,6 +98,7 @@ def _cli_fit(args) -> int:
     if args.transport == "":
         raise ValueError("--transport needs the PyBaMM parameter set whose DFN pulses identify it (--transport SET) "
                          "when the ECM is fitted from --ocv / --hppc logs")
+    check_initial_soc(args.hppc_initial_soc, "--hppc-initial-soc")
     if args.model_error_correlation_s is not None:  # before the work: a bad value writes nothing
         _noise.check_correlation_s(args.model_error_correlation_s)
     if args.plot is not None:  # before the work: a missing matplotlib is one line, exit 2, nothing written
@@ -102,7 +106,7 @@ def _cli_fit(args) -> int:
     if args.transport is not None:  # the same for PyBaMM
         require("pybamm", "cellsense fit --transport", "sim")
     name = args.name or Path(args.out).stem
-    cell = fit(args.ocv, args.hppc, out=args.out, rc_pairs=args.rc_pairs, name=name,
+    cell = fit(args.ocv, args.hppc, out=None, rc_pairs=args.rc_pairs, name=name,
                description=args.description, hysteresis_rate=args.hysteresis_rate,
                hppc_initial_soc=args.hppc_initial_soc, lower_cutoff_V=args.lower_cutoff_V,
                upper_cutoff_V=args.upper_cutoff_V, capacity_Ah=args.capacity_Ah,
@@ -110,7 +114,8 @@ def _cli_fit(args) -> int:
                                      if args.ocv_current_offset_A == "auto" else float(args.ocv_current_offset_A)),
                ocv_rest_correction=args.ocv_rest_correction,
                temperature_extrapolation_K=args.temperature_extrapolation_K,
-               progress=not args.quiet, plot=args.plot)
+               progress=not args.quiet, plot=args.plot,
+               warn=lambda text: print(f"warning: {text}", file=sys.stderr))
     if args.overpotential:
         logs = [_load(h, f"--hppc {h}") for h in args.hppc]
         for t, (ref, rms, lin, n) in sorted(add_overpotential(cell, logs, args.hppc_initial_soc).items()):
@@ -120,9 +125,12 @@ def _cli_fit(args) -> int:
         _noise.add_model_error_correlation(cell, args.model_error_correlation_s,
                                            f"given to cellsense fit (--error-correlation-s "
                                            f"{args.model_error_correlation_s:g})")
-    if args.overpotential or args.model_error_correlation_s is not None:
+    check_cell(cell, args.out)  # the file as written, with its options' additions, loads: else nothing is written
+    try:
         with atomic_write(args.out) as f:
             f.write(json.dumps(cell, indent=1) + "\n")
+    except OSError as e:
+        raise OSError(f"--out {args.out}: cannot write: {e.strerror or e}") from None
     p = cell["parameters"]
     print(f"{args.out}: capacity {p['Nominal cell capacity [A.h]']:.4g} Ah, {cell['RC pairs']} RC pairs, "
           f"temperatures {p['Temperature breakpoints [degC]']} degC")

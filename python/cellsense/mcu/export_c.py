@@ -14,6 +14,7 @@ table (the cell file's `limits."Current derating ..."`, or --derating).
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import re
 import sys
@@ -23,8 +24,10 @@ import numpy as np
 
 from .._cliopts import add_cell, require_cell
 from .._io import atomic_write
-from ..cells.ecm import Cell
+from ..cells.ecm import Cell, cell_from_dict
+from ..cells.files import CellFileError, resolve_cell_path
 from ..cells.load import load_cell
+from ..fit.checks import check_outputs
 from ..estimators.power import (add_derating_cli, cell_overpotential, cell_transport, current_derating,
                                 identified_current_range, parse_derating)
 from ..estimators.settings import NoiseSettings, resolve_model_error
@@ -33,6 +36,16 @@ from ..estimators.settings import NoiseSettings, resolve_model_error
 C_API_RC_PAIRS = 2
 C_API_MAX_DERATING = 6  # CS_POWER_MAX_DERATING
 DEFAULT_SYMBOL = "cell_params"
+
+#: C keywords (C89 to C23) and the names of the headers c_api.h includes (stddef.h, stdint.h) and of the generated
+#: header (main): a --symbol equal to one of them does not compile
+C_RESERVED = frozenset("""
+    auto break case char const continue default do double else enum extern float for goto if inline int long register
+    restrict return short signed sizeof static struct switch typedef union unsigned void volatile while _Alignas
+    _Alignof _Atomic _Bool _Complex _Generic _Imaginary _Noreturn _Static_assert _Thread_local alignas alignof bool
+    constexpr false nullptr static_assert thread_local true typeof typeof_unqual asm fortran main
+    NULL offsetof size_t ptrdiff_t wchar_t max_align_t intptr_t uintptr_t intmax_t uintmax_t
+    """.split())
 
 #: The ECM parameters in cs_ecm_params order (name, kind): the header is written in this order from
 #: Cell.core_params(). It is the core's table (cpp/include/cellsense/model/ecm_params_table.hpp,
@@ -128,6 +141,53 @@ def c_comment(text: str) -> str:
     return t
 
 
+def symbol_problem(symbol: str) -> str | None:
+    """Why `symbol` cannot name the header's object (it, `<symbol>_power_config` and the `<SYMBOL>_*` macros would
+    not compile or would collide with the C API), or None: not a C identifier, a C keyword or a name of the headers
+    c_api.h includes, the C API's prefix (`cs`, anything starting `cs_` in any case: the C API's functions, types
+    and CS_* macros), the header guards' prefix `CELLSENSE_`, or a name the C standard reserves."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", symbol):
+        return "not a C identifier"
+    low = symbol.lower()
+    if symbol in C_RESERVED or low in {"cs", "cellsense"}:
+        return "a C keyword or a name the C API's headers use"
+    if low.startswith("cs_") or low.startswith("cellsense_"):
+        return f"the prefix {symbol[:symbol.index('_') + 1]!r} is the C API's (cs_*, CS_*, CELLSENSE_*): pick another name"
+    if re.match(r"_[A-Z_]|.*_t$|U?INT.*_(?:MAX|MIN|WIDTH|C)$|(?:SIZE|PTRDIFF|WCHAR|WINT|SIG_ATOMIC)_(?:MAX|MIN|WIDTH)$",
+                symbol):
+        return "a name the C standard reserves (_ + capital or _, ..._t, stdint.h's INT*_MAX / _MIN / _C, SIZE_MAX, ...)"
+    return None
+
+
+def float32_problem(cell: Cell) -> str | None:
+    """The cell file's rule its parameters break once cast to float32 (what the header holds and the core gets), or
+    None: every number of "parameters" and "limits" cast to float32 and the file validated again by the cell loader
+    (`cells.ecm.cell_from_dict`: e.g. a tau of 1e-50 becomes 0, two OCV points 1e-9 V apart become one), naming the
+    table cell."""
+    if not isinstance(cell.raw, dict) or not cell.raw:
+        return None
+
+    def cast(v):
+        if isinstance(v, float):
+            return float(np.float32(v))
+        if isinstance(v, list):
+            return [cast(x) for x in v]
+        if isinstance(v, dict):
+            return {k: cast(x) for k, x in v.items()}
+        return v
+
+    data = copy.copy(cell.raw)
+    with np.errstate(over="ignore", under="ignore"):
+        for key in ("parameters", "limits"):
+            if isinstance(data.get(key), dict):
+                data[key] = cast(data[key])
+    try:
+        cell_from_dict(data, source=cell.source)
+    except CellFileError as e:
+        return f"{e} once cast to float32 (what the C header holds)"
+    return None
+
+
 def _guard(out: str | os.PathLike | None, symbol: str) -> str:
     base = Path(out).name if out else f"{symbol}.h"
     return "CELLSENSE_" + re.sub(r"[^A-Za-z0-9]", "_", base).upper()
@@ -195,8 +255,12 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None, d
     if cell.rc_pairs != C_API_RC_PAIRS:
         raise ValueError(f"{cell.source}: the C API is built for {C_API_RC_PAIRS} RC pairs; "
                          f"cell {cell.name!r} has {cell.rc_pairs}")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", symbol):
-        raise ValueError(f"symbol: {symbol!r} is not a C identifier")
+    problem = symbol_problem(symbol)
+    if problem is not None:
+        raise ValueError(f"symbol {symbol!r}: {problem}")
+    problem = float32_problem(cell)
+    if problem is not None:
+        raise ValueError(problem)
     ns, nt = len(cell.soc), len(cell.temperature_degC)
 
     voltage_sigma, model_error_current, model_error_relative, model_error_correlation, model_error_voltage = \
@@ -270,11 +334,21 @@ def export_c(model: str | os.PathLike | Cell, out: str | os.PathLike | None = No
     `out` if given. `derating`: the power configuration's derating rows instead of the cell file's
     (None: the file's, if any). Returns the header text."""
     cell = load_cell(model)
+    if out is not None:
+        check_outputs({"out": out}, [("model", cell.source)])
     text = render(cell, symbol=symbol, guard=_guard(out, symbol), derating=derating)
     if out is not None:
+        _write(out, text, "out")
+    return text
+
+
+def _write(out, text: str, what: str) -> None:
+    """`text` atomically into `out`; a failure names `what` (the option or argument) and the path."""
+    try:
         with atomic_write(out, "w", newline="\n") as f:
             f.write(text)
-    return text
+    except OSError as e:
+        raise OSError(f"{what} {out}: cannot write: {e.strerror or e}") from None
 
 
 def add_cli(subparsers) -> None:
@@ -292,9 +366,14 @@ def add_cli(subparsers) -> None:
 
 
 def _cli_main(args) -> int:
+    # before any work: the header over its cell file, an output that cannot be written, a --symbol that cannot compile
+    check_outputs({"--out": args.out}, [("--cell", resolve_cell_path(require_cell(args, "export-c")))])
+    problem = symbol_problem(args.symbol)
+    if problem is not None:
+        raise ValueError(f"--symbol {args.symbol!r}: {problem}")
     cell = load_cell(require_cell(args, "export-c"))
     derating = None if getattr(args, "derating", None) is None else parse_derating(args.derating)
-    export_c(cell, args.out, symbol=args.symbol, derating=derating)
+    _write(args.out, render(cell, symbol=args.symbol, guard=_guard(args.out, args.symbol), derating=derating), "--out")
     rows = current_derating(cell) if derating is None else derating
     print(f"wrote {args.out}: cell {cell.name}, {len(cell.soc)} SOC x {len(cell.temperature_degC)} "
           f"temperature breakpoints, symbol {args.symbol}, power derating {len(rows)} breakpoint(s)")
