@@ -53,6 +53,35 @@ MODEL_ERROR_CORRELATION_MAX_S = 86400.0
 L_VOLTAGE = "Voltage range [V]"
 L_CURRENT = "Current range [A]"
 L_TEMPERATURE = "Temperature range [degC]"
+#: optional keys the power limits read (cellsense.estimators.power_tables, docs/power.md); named here, where the
+#: loader's list of known keys is, so that a cell file's key has one home
+L_IDENTIFIED = "Identified current range [A]"
+L_DERATING = "Current derating [degC, discharge factor, charge factor]"
+K_OVERPOTENTIAL = "Overpotential reference current [A]"
+K_OVERPOTENTIAL_CHARGE = "Overpotential reference current, charge [A]"
+K_TRANSPORT = "Transport limit [SOC, A.s^0.5, s^0.5]"
+#: every key an ECM cell file may have (docs/cell-file.md); any other is refused as a likely typo (an optional key
+#: misspelt, "Model error corelation [s]", was silently ignored, and export-c wrote a firmware cell without it).
+#: Keys starting with "_" are comments.
+KNOWN_TOP_KEYS = frozenset({FORMAT_KEY, "model", "name", "description", "RC pairs", "parameters", "limits",
+                            "provenance", "placeholder", "fit residuals"})
+KNOWN_PARAMETER_KEYS = frozenset({K_CAPACITY, K_EFFICIENCY, K_SOC, K_TEMP, K_OCV, K_R0, K_HYST, K_HYST0, K_GAMMA,
+                                  K_DEADBAND, K_VMIN, K_VMAX, K_MODEL_ERROR, K_MODEL_ERROR_TAU, K_OVERPOTENTIAL,
+                                  K_OVERPOTENTIAL_CHARGE, K_TRANSPORT,
+                                  "R1 [Ohm]", "tau1 [s]", "R2 [Ohm]", "tau2 [s]", "R3 [Ohm]", "tau3 [s]"})
+KNOWN_LIMIT_KEYS = frozenset({L_VOLTAGE, L_CURRENT, L_TEMPERATURE, L_IDENTIFIED, L_DERATING})
+
+
+def _unknown_key(source: str, where: str, keys, known: frozenset) -> None:
+    """CellFileError naming the first key of `keys` that is not in `known` (nor a "_" comment), with the nearest
+    known key as a suggestion."""
+    import difflib
+
+    for k in keys:
+        if not isinstance(k, str) or (k not in known and not k.startswith("_")):
+            near = difflib.get_close_matches(str(k), sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else " (docs/cell-file.md lists the keys)"
+            raise _err(source, f'{where}"{k}"', f"unknown key{hint}")
 
 
 def rc_keys(j: int) -> tuple[str, str]:
@@ -188,6 +217,8 @@ def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
     p = data.get("parameters")
     if not isinstance(p, dict):
         raise _err(source, '"parameters"', "missing or not an object")
+    _unknown_key(source, "", data.keys(), KNOWN_TOP_KEYS)
+    _unknown_key(source, "parameters.", p.keys(), KNOWN_PARAMETER_KEYS)
 
     def need(key: str) -> Any:
         if key not in p:
@@ -292,6 +323,7 @@ def cell_from_dict(data: dict[str, Any], source: str = "<cell>") -> Cell:
     limits = data.get("limits", {}) or {}
     if not isinstance(limits, dict):
         raise _err(source, '"limits"', "expected an object")
+    _unknown_key(source, "limits.", limits.keys(), KNOWN_LIMIT_KEYS)
     vr = _range(source, f'limits."{L_VOLTAGE}"', limits.get(L_VOLTAGE), (0.0, vmax + 1.0))
     ir = _range(source, f'limits."{L_CURRENT}"', limits.get(L_CURRENT), (-20.0 * capacity, 20.0 * capacity))
     tr = _range(source, f'limits."{L_TEMPERATURE}"', limits.get(L_TEMPERATURE), (-40.0, 85.0))

@@ -7,9 +7,7 @@ import math
 
 import numpy as np
 
-
-#: cell-file key (under "limits"): the currents the model was identified on (the fit's HPPC pulses), [charge, discharge] A
-L_IDENTIFIED = "Identified current range [A]"
+from ..cells.ecm import K_OVERPOTENTIAL, K_OVERPOTENTIAL_CHARGE, K_TRANSPORT, L_DERATING, L_IDENTIFIED  # noqa: F401
 
 
 def identified_current_range(cell) -> tuple[float, float]:
@@ -30,11 +28,6 @@ def identified_current_range(cell) -> tuple[float, float]:
         raise ValueError(f'{cell.source}: limits."{L_IDENTIFIED}": {ident!r} must be finite, contain 0 and lie '
                          f"within the current range [{lo}, {hi}] A")
     return (a if a < 0.0 else lo), (b if b > 0.0 else hi)
-
-
-#: cell-file key (under "limits"): the datasheet's current derating, rows [temperature degC, discharge factor, charge
-#: factor] (PowerSettings.derating); none of the bundled cells has one
-L_DERATING = "Current derating [degC, discharge factor, charge factor]"
 
 
 def _float_rows(rows, what: str, columns: str, widths: tuple[int, ...]) -> list[tuple[float, ...]]:
@@ -62,24 +55,9 @@ def current_derating(cell) -> list[tuple[float, float, float]]:
     return [] if rows is None else _derating_rows(rows, f'{cell.source}: limits."{L_DERATING}"')
 
 
-#: cell-file key (under "parameters"): I_ref of the limits' current-dependent overpotential, one per temperature
-#: breakpoint (cellsense.fit.overpotential)
-K_OVERPOTENTIAL = "Overpotential reference current [A]"
-
-
-#: cell-file key (under "parameters"): the charge direction's I_ref, one per temperature breakpoint (optional; without
-#: it the charge limits keep R i)
-K_OVERPOTENTIAL_CHARGE = "Overpotential reference current, charge [A]"
-
-
 def _pair_rows(rows, what: str) -> list[tuple[float, ...]]:
     """Rows (temperature degC, I_ref A[, charge I_ref A]) as float tuples, every row of one width."""
     return _float_rows(rows, what, "temperature degC, reference current A[, charge reference current A]", (2, 3))
-
-
-#: cell-file key (under "parameters"): the limits' transport limit, rows [SOC, K0 A s^0.5, c s^0.5]
-#: (cellsense.fit.transport)
-K_TRANSPORT = "Transport limit [SOC, A.s^0.5, s^0.5]"
 
 
 def _transport_rows(rows, what: str) -> list[tuple[float, ...]]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import numpy as np
 import pytest
@@ -113,3 +114,30 @@ def test_core_refuses_what_python_refuses(cell_dict):
     params = c.core_params()
     with pytest.raises(ValueError, match="shape"):
         _core.EcmEkf2_f64(params, cfg, noise, {}, x0, np.eye(3), 0.0)
+
+
+@pytest.mark.parametrize("where, key, near", [
+    ("parameters", "R0 [mOhm]", "R0 [Ohm]"),
+    ("parameters", "Model error corelation [s]", "Model error correlation [s]"),
+    ("top", "paramters", "parameters"),
+    ("limits", "Current range [mA]", "Current range [A]"),
+])
+def test_unknown_keys_refused_with_the_nearest(tmp_path, cell_dict, where, key, near):
+    """A misspelt optional key was silently ignored (the cell then ran without it, and export-c wrote a firmware
+    cell without it); every key outside the cell-file format is refused, naming it and the nearest known key.
+    Keys starting with "_" are comments."""
+    d = copy.deepcopy(cell_dict)
+    target = d if where == "top" else d.setdefault(where, {})
+    target[key] = 1.0
+    with pytest.raises(CellFileError, match=re.escape(f"unknown key; did you mean {near!r}?")):
+        cell_from_dict(d, "c.json")
+    from cellsense.mcu.export_c import export_c
+
+    with pytest.raises(Exception, match="unknown key"):
+        export_c(write(tmp_path, d), tmp_path / "c.h")
+    assert not (tmp_path / "c.h").exists()
+    ok = copy.deepcopy(cell_dict)
+    ok["_comment"] = "fitted by hand"
+    ok["parameters"]["_note"] = "R0 from the datasheet"
+    cell_from_dict(ok, "c.json")
+
