@@ -196,21 +196,31 @@ def test_a_gvret_counter_wrap_is_undone_exactly(tmp_path):
 
 
 # ---- 6: the pack's messages on two buses without "can": {"bus": N} ---------------------------------------------------
-def test_two_buses_without_can_bus_are_refused(tmp_path):
+def _second_stream(path: Path, first: str, second: str) -> Path:
+    """The fixture's first 1200 candump lines on interface `first`, with each 0x200 frame copied 0.5 ms later on
+    `second` with other contents (a second pack, or a gateway's copy)."""
     out = []
     for ln in _candump_lines()[:1200]:
-        out.append(ln.replace("vcan0", "can0"))
+        out.append(ln.replace("vcan0", first))
         m = re.match(r"\((\S+)\) \S+ (\w+)#(\w*)", ln)
-        if m.group(2) == "200":  # the same id on can1 with other contents (a second pack)
-            out.append(f"({float(m.group(1)) + 0.0005:.6f}) can1 200#{'204E' * 4}")
-    p = tmp_path / "twobus.log"
-    p.write_text("\n".join(out) + "\n")
+        if m.group(2) == "200":
+            out.append(f"({float(m.group(1)) + 0.0005:.6f}) {second} 200#{'204E' * 4}")
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def _on_bus0() -> object:
+    d = json.loads((FIX / "sim12s_can.pack.json").read_text())
+    d["can"]["bus"] = 0
+    return pack_from_dict(d, source="p.json")
+
+
+def test_two_buses_without_can_bus_are_refused(tmp_path):
+    p = _second_stream(tmp_path / "twobus.log", "can0", "can1")
     with pytest.raises(LogReadError, match=r"twobus\.log: message 0x200 \(\w+\) carrying the pack's signals is on "
                                            r"buses 0, 1: set \"can\": \{\"bus\": N\} in the pack file"):
         read_log(p, load_pack(FIX / "sim12s_can.pack.json"), dbc=DBC)
-    d = json.loads((FIX / "sim12s_can.pack.json").read_text())
-    d["can"]["bus"] = 0
-    log = read_log(p, pack_from_dict(d, source="p.json"), dbc=DBC)
+    log = read_log(p, _on_bus0(), dbc=DBC)
     assert np.nanmin(log.voltage_V) > 3.0
 
 
@@ -219,24 +229,15 @@ def test_an_unnumbered_channel_beside_numbered_ones(tmp_path):
     refused like a second bus; with bus 0 its frames cannot be attributed to bus 0, so they are dropped and counted
     (frames_without_bus), not mixed in (they were kept: the usable SOC read 0 % against 74 %). A capture of
     unnumbered channels only keeps them (nothing to attribute)."""
-    out = []
-    for ln in _candump_lines()[:1200]:
-        out.append(ln)
-        m = re.match(r"\((\S+)\) \S+ (\w+)#(\w*)", ln)
-        if m.group(2) == "200":
-            out.append(f"({float(m.group(1)) + 0.0005:.6f}) elmcan 200#{'204E' * 4}")
-    p = tmp_path / "unnumbered.log"
-    p.write_text("\n".join(out) + "\n")
+    p = _second_stream(tmp_path / "unnumbered.log", "vcan0", "elmcan")
     with pytest.raises(LogReadError, match=r"message 0x200 \(\w+\) carrying the pack's signals is on buses 0, an "
                                            r"unnumbered channel"):
         read_log(p, load_pack(FIX / "sim12s_can.pack.json"), dbc=DBC)
-    d = json.loads((FIX / "sim12s_can.pack.json").read_text())
-    d["can"]["bus"] = 0
-    log = read_log(p, pack_from_dict(d, source="p.json"), dbc=DBC)
+    log = read_log(p, _on_bus0(), dbc=DBC)
     assert log.counts["frames_without_bus"] > 0 and np.nanmin(log.voltage_V) > 3.0
     only = tmp_path / "only_unnumbered.log"
     only.write_text("\n".join(ln.replace("vcan0", "elmcan") for ln in _candump_lines()[:1200]) + "\n")
-    log = read_log(only, pack_from_dict(d, source="p.json"), dbc=DBC)
+    log = read_log(only, _on_bus0(), dbc=DBC)
     assert "frames_without_bus" not in log.counts and np.nanmin(log.voltage_V) > 3.0
 
 
