@@ -181,6 +181,17 @@ OPTIONAL_DEFAULTS = {"Thermodynamic factor": 1.0, "Contact resistance [Ohm]": 0.
 ZERO_OK = ("activation", "Contact resistance", "Bruggeman")
 
 
+def known_spme_keys() -> tuple[frozenset, frozenset, frozenset]:
+    """(top-level, parameters, limits) keys an SPMe cell file may have (docs/cell-file.md); any other is refused as
+    the ECM loader refuses it (cells.ecm._unknown_key)."""
+    from .ecm import K_MODEL_ERROR, K_TRANSPORT, KNOWN_LIMIT_KEYS, KNOWN_TOP_KEYS
+
+    params = set(CELL_KEYS.values()) | {K_MODEL_ERROR, K_TRANSPORT}
+    params |= {electrode_key(E, t) for E in ("Negative", "Positive") for t in ELECTRODE_KEYS.values()}
+    top = (set(KNOWN_TOP_KEYS) - {"RC pairs"}) | {"SPMe reduction"}
+    return frozenset(top), frozenset(params), KNOWN_LIMIT_KEYS
+
+
 @dataclass
 class SpmeCell:
     """A validated SPMe cell (SI units; electrode dicts keyed like ELECTRODE_KEYS)."""
@@ -320,6 +331,17 @@ def load_spme_cell(data: dict[str, Any], source: str = "<cell>") -> SpmeCell:
     p = data.get("parameters")
     if not isinstance(p, dict):
         raise err('"parameters"', "missing or not an object")
+    from .ecm import _unknown_key
+
+    top_keys, param_keys, limit_keys = known_spme_keys()
+    lim0 = data.get("limits", {}) or {}
+    try:
+        _unknown_key(source, "", data.keys(), top_keys)
+        _unknown_key(source, "parameters.", p.keys(), param_keys)
+        if isinstance(lim0, dict):
+            _unknown_key(source, "limits.", lim0.keys(), limit_keys)
+    except CellFileError as e:
+        raise SpmeCellError(str(e)) from None
 
     def number(key: str) -> float:
         if key not in p:

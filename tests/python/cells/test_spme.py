@@ -112,6 +112,9 @@ def test_bundled_cell_and_dispatch(cell):
     (lambda p: p["Negative electrode OCP stoichiometry"].__setitem__(3, 0.0), '"Negative electrode OCP stoichiometry"[3]'),
     (lambda p: p.__setitem__("Cation transference number", 1.0), '"Cation transference number"'),
     (lambda p: p.__setitem__("Nominal cell capacity [A.h]", 9.0), "stoichiometry at 100% SOC"),
+    # a misspelt key is refused with the nearest known one (was ignored: since 2026-12-07, as for the ECM)
+    (lambda p: p.__setitem__("Negative particle radius [um]", 5.0),
+     '"Negative particle radius [um]": unknown key; did you mean \'Negative particle radius [m]\'?'),
 ])
 def test_cell_file_errors_name_the_key(raw_cell, tmp_path, edit, where):
     data = json.loads(json.dumps(raw_cell))
