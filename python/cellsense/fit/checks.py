@@ -11,6 +11,7 @@ import numpy as np
 from .._io import refuse_overwriting_inputs
 from ..cells.ecm import K_MODEL_ERROR, K_OCV, MAX_CELL_VOLTAGE_V, cell_from_dict
 from ..cells.files import CellFileError
+from ..io.step_checks import current_sign_warning
 
 #: the temperature range the fit writes into the cell file's limits (`limits."Temperature range [degC]"`); an HPPC
 #: or OCV test whose median temperature is outside it is refused (a column in kelvin is the usual cause)
@@ -68,29 +69,14 @@ def check_temperature(T: float, path: str) -> None:
                          f"fitted cell's temperature limits): a temperature logged in kelvin{hint} or another unit?")
 
 
-def check_current_sign(log: dict, step_share: float = 0.25, min_steps: int = 3) -> None:
-    """Refuse an HPPC log whose voltage rises on a discharge current step: a cell's terminal voltage steps against
-    the current (dV = -R0 di), so at the large current steps (pulse edges, |di| > `step_share` of the largest
-    current) dV / di must be negative; the voltage change is taken from the row before the step to the row after
-    it (a logger may skew the columns by a row). More than half of at least `min_steps` steps the other way: the
-    current column is positive on charge (ValueError naming the file). The rule of
-    `cellsense.evaluate.log_checks.current_sign_warning`, which the fit layer may not import (docs/architecture.md),
-    applied to the pulse edges the fit itself uses."""
-    i, v = log["current_A"], log["voltage_V"]
-    if len(i) < 3:
-        return
-    di = np.diff(i)
-    k = np.flatnonzero(np.abs(di) > step_share * np.max(np.abs(i)))  # step between rows k and k + 1
-    k = k[(k >= 1) & (k + 2 < len(i))] + 1
-    if len(k) < min_steps:
-        return
-    dv = v[k + 1] - v[k - 1]
-    steps = i[k] - i[k - 1]
-    rising = int(np.sum(dv * steps > 0))
-    if rising > 0.5 * len(k):
-        raise ValueError(f"{log['path']}: the voltage rises on {rising} of {len(k)} current steps (pulse edges) where "
-                         f"it must drop on a discharge step: the current looks positive on charge. cellsense takes "
-                         f"current_A positive on discharge: negate the column")
+def check_current_sign(log: dict) -> None:
+    """Refuse an HPPC log whose voltage rises on a discharge current step (ValueError naming the file): the rule of
+    `cellsense.io.step_checks.current_sign_warning` (a cell's voltage steps against a discharge current, dV = -R0 di),
+    the one `cellsense estimate` and `cellsense replay` warn with. A log with too few current steps gets no verdict
+    (the fit's own residuals then show a sign error: RMSE 888 mV on the flipped 25 degC Panasonic HPPC)."""
+    msg = current_sign_warning(log["time_s"], log["current_A"], log["voltage_V"], remedy="negate the column")
+    if msg is not None:
+        raise ValueError(f"{log['path']}: {msg}")
 
 
 def _unit_hints(logs: list[dict], capacity_Ah: float) -> list[str]:
