@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import math
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .._io import refuse_overwriting_inputs
 from .logs import CellLog, write_cell_log
 
 FORMATS = ("panasonic", "nasa")
@@ -41,32 +42,67 @@ class ConvertReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _open_text(path: Path):
+class ConvertError(ValueError):
+    """A source file (or option) `cellsense convert` cannot use: the message names the file, line and column or
+    the option. A ValueError, so the CLI reports it in one line with exit status 2."""
+
+
+#: plausible range of a logged temperature (degC); a value outside is a logger fault / sentinel, refused
+TEMPERATURE_RANGE_DEGC = (-100.0, 200.0)
+_RANGES = {"Battery_Temp_degC": TEMPERATURE_RANGE_DEGC, "temperature_measured_C": TEMPERATURE_RANGE_DEGC}
+_READ_ERRORS = (csv.Error, OSError, EOFError, zlib.error)   # gzip.BadGzipFile is an OSError
+
+
+class _Lines:
+    """The text lines of a (possibly gzipped) file, decoded as UTF-8 one line at a time, so a bad byte is
+    reported with its line; `n` = lines read so far."""
+
+    def __init__(self, path: Path, raw):
+        self.path, self.raw, self.n = path, raw, 0
+
+    def __iter__(self):
+        for b in self.raw:
+            self.n += 1
+            try:
+                s = b.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ConvertError(f"{self.path}: line {self.n}: byte {b[e.start]:#04x} at position {e.start + 1} "
+                                   "is not UTF-8 text (the file must be UTF-8 or ASCII)") from None
+            yield s[1:] if self.n == 1 and s.startswith("\ufeff") else s
+
+
+def _open_lines(path: Path) -> tuple[_Lines, object]:
     raw = open(path, "rb")
     head = raw.read(2)
     raw.seek(0)
-    if head == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", newline="")
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    return _Lines(path, gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw), raw
+
+
+def _read_error(path: Path, lines: _Lines, e: BaseException) -> ConvertError:
+    what = "corrupt or truncated gzip data" if isinstance(e, (zlib.error, EOFError, gzip.BadGzipFile)) else \
+        (e.strerror if isinstance(e, OSError) and e.strerror else str(e))
+    where = f"line {max(lines.n, 1)}" if isinstance(e, csv.Error) or lines.n == 0 else f"after line {lines.n}"
+    return ConvertError(f"{path}: {where}: cannot read: {what} ({e})")
 
 
 def _read_columns(path: Path, wanted: list[str], row_filter=None) -> tuple[dict[str, np.ndarray], int]:
     try:
-        f = _open_text(path)
+        lines, raw = _open_lines(path)
     except OSError as e:
-        raise ValueError(f"{path}: cannot open: {e.strerror}") from None
-    with f:
-        reader = csv.reader(f)
+        raise ConvertError(f"{path}: cannot open: {e.strerror}") from None
+    with raw:
+        reader = csv.reader(lines)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
-            raise ValueError(f"{path}: line 1: empty file") from None
-        except (csv.Error, OSError, EOFError) as e:
-            raise ValueError(f"{path}: line 1: {e}") from None
+            raise ConvertError(f"{path}: line 1: empty file") from None
+        except _READ_ERRORS as e:
+            raise _read_error(path, lines, e) from None
         missing = [w for w in wanted if w not in header]
         if missing:
-            raise ValueError(f"{path}: line 1: missing column(s) {', '.join(missing)}; header is {','.join(header)}")
+            raise ConvertError(f"{path}: line 1: missing column(s) {', '.join(missing)}; header is {','.join(header)}")
         idx = [header.index(w) for w in wanted]
+        ranges = [_RANGES.get(w) for w in wanted]
         out: list[list[float]] = []
         n_in = 0
         try:
@@ -75,21 +111,27 @@ def _read_columns(path: Path, wanted: list[str], row_filter=None) -> tuple[dict[
                     continue
                 line = reader.line_num
                 if len(row) != len(header):
-                    raise ValueError(f"{path}: line {line}: {len(row)} fields, header has {len(header)}")
+                    raise ConvertError(f"{path}: line {line}: {len(row)} fields, header has {len(header)}")
                 if row_filter is not None and not row_filter(row, header):
                     continue
                 n_in += 1
                 vals = []
-                for w, i in zip(wanted, idx):
+                for w, i, rng in zip(wanted, idx, ranges):
                     try:
-                        vals.append(float(row[i]))
+                        x = float(row[i])
                     except ValueError:
-                        raise ValueError(f"{path}: line {line}: column {w}: not a number: {row[i]!r}") from None
+                        raise ConvertError(f"{path}: line {line}: column {w}: not a number: {row[i]!r}") from None
+                    if not math.isfinite(x):
+                        raise ConvertError(f"{path}: line {line}: column {w}: not a finite number: {row[i]!r}")
+                    if rng is not None and not rng[0] <= x <= rng[1]:
+                        raise ConvertError(f"{path}: line {line}: column {w}: {row[i]!r} is outside the plausible "
+                                           f"range [{rng[0]:g}, {rng[1]:g}] degC")
+                    vals.append(x)
                 out.append(vals)
-        except (csv.Error, OSError, EOFError) as e:
-            raise ValueError(f"{path}: line {reader.line_num}: {e}") from None
+        except _READ_ERRORS as e:
+            raise _read_error(path, lines, e) from None
     if not out:
-        raise ValueError(f"{path}: no data rows")
+        raise ConvertError(f"{path}: no data rows")
     a = np.array(out, dtype=float)
     return {w: a[:, k] for k, w in enumerate(wanted)}, n_in
 
@@ -111,6 +153,45 @@ def _soc_capacity(path, capacity_Ah: float | None, own_Ah: float) -> float:
     return float(capacity_Ah)
 
 
+#: soc_true below this means the file discharged more than the capacity it is counted against: refused
+SOC_TRUE_FLOOR = -0.2
+
+
+def _check_soc(path, soc: np.ndarray, capacity_Ah: float, discharged_Ah: float) -> None:
+    """Refuse a reference capacity the file's own discharge exceeds (soc_true < SOC_TRUE_FLOOR)."""
+    if soc.size and float(soc.min()) < SOC_TRUE_FLOOR:
+        raise ConvertError(f"{path}: the file discharges {discharged_Ah:.4f} Ah, more than --capacity-Ah "
+                           f"{capacity_Ah:g} Ah (soc_true would fall to {float(soc.min()):.4g}); give the cell's "
+                           "capacity, or omit --capacity-Ah")
+
+
+def _check_current_sign(path, t: np.ndarray, i: np.ndarray, ah: np.ndarray) -> None:
+    """Panasonic: the coulomb count of the Current column (i here + = discharge, row k held over
+    (t[k-1], t[k]]) must agree in sign with the tester's Ah counter (negative on discharge). Steps longer than
+    INTERPULSE_GAP_S (unlogged interpulse discharges) are left out. A clear disagreement is refused, saying
+    which column looks flipped (the files start full, so the Ah counter should fall)."""
+    dt, dah = np.diff(t), np.diff(ah)
+    ok = dt <= INTERPULSE_GAP_S
+    dq, dah = (i[1:] * dt / 3600.0)[ok], -dah[ok]
+    norm = math.sqrt(float(np.dot(dq, dq)) * float(np.dot(dah, dah)))
+    if norm <= 0:
+        return
+    cos = float(np.dot(dq, dah)) / norm
+    if cos >= -0.5:
+        return
+    net_ah = float(ah[-1] - ah[0])
+    lo = float((ah - ah[0]).min())
+    hi = float((ah - ah[0]).max())
+    if -lo >= hi:
+        which = (f"the Ah counter falls (to {lo:.4f} Ah), as it should from a full start, so the Current column looks "
+                 "negated (this format logs discharge NEGATIVE)")
+    else:
+        which = (f"the Ah counter rises (to {hi:+.4f} Ah) where a discharge from full should make it fall, so the Ah "
+                 "column looks negated")
+    raise ConvertError(f"{path}: column Current: its coulomb count ({float(dq.sum()):+.4f} Ah discharged) disagrees in "
+                       f"sign with the Ah column ({-net_ah:+.4f} Ah discharged; step correlation {cos:.2f}): {which}")
+
+
 def _drop_repeated_times(cols: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int]:
     t = cols["t"]
     keep = np.r_[True, np.diff(t) != 0.0]
@@ -126,12 +207,14 @@ def convert_panasonic(path: str | os.PathLike, capacity_Ah: float | None = 2.9) 
     cols, n_in = _read_columns(path, ["Time", "Voltage", "Current", "Ah", "Battery_Temp_degC"])
     cols = {"t": cols["Time"], "v": cols["Voltage"], "i": -cols["Current"], "ah": cols["Ah"], "T": cols["Battery_Temp_degC"]}
     cols, dups = _drop_repeated_times(cols)
+    _check_current_sign(path, cols["t"], cols["i"], cols["ah"])
     ah = cols["ah"] - cols["ah"][0]
     own = capacity_Ah is None
     capacity_Ah = _soc_capacity(path, capacity_Ah, float(-ah.min()))
     notes = [f"soc_true reference: the file's own discharged charge, {capacity_Ah:.4f} Ah" if own
              else f"soc_true reference: {capacity_Ah:.4f} Ah"]
     soc = 1.0 + ah / capacity_Ah
+    _check_soc(path, soc, capacity_Ah, float(-ah.min()))
     log = CellLog(cols["t"], cols["i"], cols["v"], cols["T"], soc, str(path))
     return log, ConvertReport(n_in, len(log), dups, notes)
 
@@ -169,6 +252,8 @@ def convert_panasonic_hppc(pulse_path: str | os.PathLike, interpulse_path: str |
     B = {"t": b["Time"], "v": b["Voltage"], "i": -b["Current"], "ah": b["Ah"], "T": b["Battery_Temp_degC"]}
     A, dA = _drop_repeated_times(A)
     B, dB = _drop_repeated_times(B)
+    _check_current_sign(pulse_path, A["t"], A["i"], A["ah"])
+    _check_current_sign(interpulse_path, B["t"], B["i"], B["ah"])
     off = interpulse_clock_offset(A, {"i": -B["i"], "ah": B["ah"]}, interpulse_path)
     tm = B["t"] + off
     keep = np.zeros(len(tm), bool)
@@ -185,8 +270,10 @@ def convert_panasonic_hppc(pulse_path: str | os.PathLike, interpulse_path: str |
     order = np.argsort(merged["t"], kind="stable")
     merged = {k: v[order] for k, v in merged.items()}
     merged, d2 = _drop_repeated_times(merged)
-    capacity_Ah = _soc_capacity(pulse_path, capacity_Ah, float(-(merged["ah"] - merged["ah"][0]).min()))
+    discharged = float(-(merged["ah"] - merged["ah"][0]).min())
+    capacity_Ah = _soc_capacity(pulse_path, capacity_Ah, discharged)
     soc = 1.0 + (merged["ah"] - merged["ah"][0]) / capacity_Ah
+    _check_soc(pulse_path, soc, capacity_Ah, discharged)
     log = CellLog(merged["t"], merged["i"], merged["v"], merged["T"], soc, f"{pulse_path}+{interpulse_path.name}")
     notes = [f"merged {int(keep.sum())} interpulse rows (clock offset {off:.3f} s)",
              f"soc_true reference: {capacity_Ah:.4f} Ah"]
@@ -207,6 +294,7 @@ def convert_nasa(path: str | os.PathLike, discharge_index: int, capacity_Ah: flo
     q = np.cumsum(cols["i"] * dt) / 3600.0   # row k's current held over (t[k-1], t[k]]
     capacity_Ah = _soc_capacity(path, capacity_Ah, float(q[-1]))
     soc = 1.0 - q / capacity_Ah
+    _check_soc(path, soc, capacity_Ah, float(q.max()))
     log = CellLog(cols["t"], cols["i"], cols["v"], cols["T"], soc, str(path))
     return log, ConvertReport(n_in, len(log), dups, [f"discharge {key}; soc_true reference {capacity_Ah:.4f} Ah"])
 
@@ -217,6 +305,10 @@ def convert(fmt: str, source: str | os.PathLike, out: str | os.PathLike | None =
     panasonic + `interpulse`: `source` is a `*_HPPC_5pulse` file, merged with that interpulse file."""
     if interpulse is not None and fmt != "panasonic":
         raise ValueError("--interpulse applies to --format panasonic only")
+    if out is not None:   # before anything is read: never overwrite a source
+        refuse_overwriting_inputs({"--out": out}, {"--input": source, "--interpulse": interpulse})
+        if Path(out).is_dir():
+            raise ConvertError(f"--out {out}: is a directory (a file name is needed)")
     if fmt == "panasonic" and interpulse is not None:
         log, rep = convert_panasonic_hppc(source, interpulse, capacity_Ah if capacity_Ah is not None else 2.9)
     elif fmt == "panasonic":
@@ -228,7 +320,10 @@ def convert(fmt: str, source: str | os.PathLike, out: str | os.PathLike | None =
     else:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     if out is not None:
-        write_cell_log(out, log)
+        try:
+            write_cell_log(out, log)
+        except OSError as e:
+            raise ConvertError(f"--out {out}: cannot write: {e.strerror or e}") from None
     return log, rep
 
 
