@@ -2,6 +2,7 @@
 UKF from a wrong initial SOC through a realistic sensor, and print the accuracy table."""
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ def demo(cell: str = "Chen2020", model_file: str | None = None, protocols=("udds
     ``model_file`` None: the bundled chen2020 for Chen2020 within 5 K of its temperature rows, else a cell fitted to
     the set's simulated OCV and HPPC tests at ``temperature_degC`` (`_default_cell`, `fit.from_sim`). ``current_scale``
     None: `sensor_scale` (the 10 / 20 mA current sensor scaled to the cell's capacity for sets other than Chen2020)."""
+    check_soc_error(soc_error, protocols)
     if progress is None:
         progress = _progress_printer(quiet)
     if model_file is None:
@@ -100,6 +102,24 @@ def demo(cell: str = "Chen2020", model_file: str | None = None, protocols=("udds
                                 100 * m.outside_3sigma_after, m.time_to_2pct_s, 100 * float(r.soc_sigma[-1]),
                                 len(sim.time_s) / el))
     return rows
+
+
+def check_soc_error(soc_error, protocols) -> None:
+    """The filters start at the truth's initial SOC minus `soc_error` (CLI --soc-error): refused up front (ValueError
+    naming --soc-error) unless finite and the start stays within [0, 1] for every protocol (clipping it would make
+    the printed offset a lie)."""
+    try:
+        err = float(soc_error)
+    except (TypeError, ValueError):
+        raise ValueError(f"--soc-error (soc_error) must be a number, got {soc_error!r}") from None
+    if not math.isfinite(err):
+        raise ValueError(f"--soc-error (soc_error) must be a finite SOC fraction, got {soc_error!r}")
+    for protocol in protocols:
+        soc0 = _resolve_settings(protocol, None, None, None, None, None, None, None)["initial SOC"]
+        if not 0.0 <= soc0 - err <= 1.0:
+            raise ValueError(f"--soc-error (soc_error) {err:g} puts the filters' start outside the SOC range [0, 1]: the "
+                             f"{protocol} truth starts at SOC {soc0:g}, so --soc-error must be within "
+                             f"[{soc0 - 1:g}, {soc0:g}] (a fraction: 0.2 = 20 SOC points)")
 
 
 def needs_pybamm(cell: str = "Chen2020", protocols=("udds", "us06"), temperature_degC: float = 25.0,
@@ -192,6 +212,7 @@ def _main(a) -> int:
         print("yes" if needs_pybamm(pybamm_set, tuple(a.protocol or ("udds", "us06")), a.temperature_degC, a.physics,
                                     a.fresh) else "no")
         return 0
+    check_soc_error(a.soc_error, tuple(a.protocol or ("udds", "us06")))  # before any fit or solve
     fitted = cell is None
     if fitted:  # no cell file describes this set here: fit one to its simulated characterisation tests (cached)
         cell = str(fitted_cell_path(pybamm_set, a.temperature_degC, a.physics, fresh=a.fresh,

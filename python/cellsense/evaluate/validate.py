@@ -23,6 +23,7 @@ import numpy as np
 
 from .._cliopts import add_cell, add_no_plots, add_quiet
 from .._io import Progress
+from ..cells.load import load_cell
 from ..estimators import make_estimator
 from ..io.realdata import load_real_log
 from ..truth.sensor import SensorModel
@@ -179,11 +180,18 @@ def _run_one(args) -> ScenarioResult:
     return run_scenario(s, plot_dir)
 
 
+def _check_workers(workers, name: str) -> None:
+    """None (the CPU count) or an integer >= 1, else ValueError naming `name` (--workers on the command line)."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"{name} must be an integer >= 1 (or omitted: the CPU count), got {workers!r}")
+
+
 def run_matrix(scenarios: Iterable[Scenario], workers: int | None = None, scheduler: str | None = None,
                plot_dir: str | None = None, progress: Callable[[int, int, ScenarioResult], None] | None = None,
                truth_progress: Callable[[int, int, str], None] | None = None) -> list[ScenarioResult]:
     """Run scenarios in parallel; results come back in input order. `progress(k, n, result)` is called as each
     scenario finishes, `truth_progress(k, n, truth_key)` as each distinct truth is ready (solved or cached)."""
+    _check_workers(workers, "workers")
     scenarios = list(scenarios)
     n = len(scenarios)
     # Each distinct truth is simulated once (in parallel), then every scenario reads it from the cache.
@@ -266,6 +274,12 @@ def add_cli(sub) -> None:
 
 
 def _main(a) -> int:
+    _check_workers(a.workers, "--workers")  # refused up front, before any truth is solved
+    if a.cell != "chen2020":  # an unknown or unreadable cell is a usage error (exit 2), not 6 ERROR scenarios (exit 1)
+        try:
+            load_cell(a.cell)
+        except ValueError as e:
+            raise ValueError(f"--cell {a.cell}: {e}") from None
     t_start = time.monotonic()
     # the truths first (PyBaMM solves, or the cache), then the scenarios: each line with the elapsed time and
     # the ETA of its phase (the average time per item so far, times the items left); --quiet: the summary only

@@ -10,9 +10,9 @@ from typing import Optional
 
 import numpy as np
 
-from .._io import write_atomically
+from .._io import StagedWrites
 from ..io.logs import REQUIRED as CSV_COLUMNS
-from ..io.logs import read_log, write_log
+from ..io.logs import log_lines, read_log
 
 #: the printf format of each column of a truth's CSV; EXTRA_FORMAT: each of SimResult.extra's columns
 TRUTH_FORMATS = {"time_s": "%.12g", "current_A": "%.10g", "voltage_V": "%.10g", "temperature_degC": "%.8g",
@@ -59,16 +59,21 @@ class SimResult:
         return cols
 
     def to_csv(self, path, sidecar: bool = True) -> Path:
-        """Write the cell log (io.logs.write_log: TRUTH_FORMATS, EXTRA_FORMAT) and ``<path>.json`` sidecar with ``meta``,
-        each atomically."""
+        """Write the cell log (the lines of io.logs.write_log: TRUTH_FORMATS, EXTRA_FORMAT) and ``<path>.json`` sidecar
+        with ``meta`` all-or-nothing (`StagedWrites`: both staged, then renamed into place; a failure, e.g. a
+        directory where the sidecar goes, leaves neither)."""
         path = Path(path)
-        write_log(path, self.columns(), {**{k: EXTRA_FORMAT for k in self.extra}, **TRUTH_FORMATS})
-        if sidecar:
-            meta = dict(self.meta)
-            meta["log file"] = path.name
-            meta["rows"] = int(len(self.time_s))
-            text = json.dumps(jsonable(meta), indent=2) + "\n"
-            write_atomically(sidecar_path(path), lambda fh: fh.write(text))
+        lines = log_lines(self.columns(), {**{k: EXTRA_FORMAT for k in self.extra}, **TRUTH_FORMATS}, path)
+        with StagedWrites() as staged:
+            if sidecar:  # checked first: a sidecar that cannot be written fails before the long CSV is written
+                meta = dict(self.meta)
+                meta["log file"] = path.name
+                meta["rows"] = int(len(self.time_s))
+                with staged.open(sidecar_path(path), label="the sidecar of --out") as fh:
+                    fh.write(json.dumps(jsonable(meta), indent=2) + "\n")
+            with staged.open(path, label="--out") as fh:
+                fh.writelines(lines)
+            staged.commit()
         return path
 
     @classmethod

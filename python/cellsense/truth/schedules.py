@@ -13,6 +13,17 @@ DRIVE_CYCLES = ("udds", "us06", "hwfet", "wltc")
 PROTOCOLS = ("cc", "ocv", "ocv-discharge", "ocv-charge", "hppc") + DRIVE_CYCLES + ("aging",)
 DEFAULT_PEAK_C_RATE = {"udds": 3.0, "us06": 3.0, "hwfet": 2.0, "wltc": 3.0}
 WLTC_NOMINAL_VOLTAGE_V = 3.6
+#: the most rows a truth's schedule may have (10 M rows: about a 1 GB CSV): bounds --sample-period-s, --repeats,
+#: --rest-s and --c-rate so that a typo is refused up front instead of exhausting memory or running for days
+MAX_ROWS = 10_000_000
+#: the protocols that use --rest-s (rest_s); given for another one it is refused, not silently ignored
+_REST_PROTOCOLS = ("ocv", "hppc") + DRIVE_CYCLES
+
+
+class _TooManyRows(ValueError):
+    def __init__(self, rows: float):
+        super().__init__(f"{rows:.4g} rows")
+        self.rows = rows
 
 
 def _data_dir() -> Path:
@@ -71,6 +82,14 @@ def _resolve_settings(protocol, c_rate, peak_c_rate, repeats, rest_s, sample_per
     p = protocol.lower()
     if p not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    if rest_s is not None:
+        if p not in _REST_PROTOCOLS:
+            raise ValueError(f"--rest-s (rest_s) is not used by protocol {p}; only by {', '.join(_REST_PROTOCOLS)}")
+        if not (math.isfinite(float(rest_s)) and float(rest_s) >= 0.0):
+            raise ValueError(f"--rest-s (rest_s) must be a finite number of seconds >= 0, got {rest_s!r}")
+    if repeats is not None and p not in DRIVE_CYCLES:
+        raise ValueError(f"--repeats (repeats) is not used by protocol {p}; only by the drive cycles "
+                         f"{', '.join(DRIVE_CYCLES)}")
     s = {"protocol": p}
     if initial_soc is None:
         initial_soc = 0.0 if p == "ocv-charge" else 1.0
@@ -98,24 +117,48 @@ def _resolve_settings(protocol, c_rate, peak_c_rate, repeats, rest_s, sample_per
         s["repeats"] = None if repeats is None else int(repeats)
         s["rest before [s]"] = 60.0
         if repeats is not None and int(repeats) < 1:
-            raise ValueError(f"repeats must be >= 1, got {repeats!r}")
+            raise ValueError(f"--repeats (repeats) must be >= 1, got {repeats!r}")
     for k in ("C-rate", "peak C-rate", "pulse C-rate", "step C-rate"):
         if k in s and not (s[k] > 0 and math.isfinite(s[k])):
             raise ValueError(f"{k} must be > 0, got {s[k]!r}")
+    given = {"--sample-period-s": sample_period_s, "--repeats": repeats, "--rest-s": rest_s, "--c-rate": c_rate}
     if sample_period_s is None:
         sample_period_s = 10.0 if p.startswith("ocv") else 1.0
     sample_period_s = float(sample_period_s)
-    if not (sample_period_s > 0):
-        raise ValueError(f"sample_period_s must be > 0, got {sample_period_s!r}")
+    if not (sample_period_s > 0 and math.isfinite(sample_period_s)):
+        raise ValueError(f"--sample-period-s (sample_period_s) must be a finite number of seconds > 0, "
+                         f"got {sample_period_s!r}")
     if p in DRIVE_CYCLES and sample_period_s != 1.0:
-        raise ValueError("drive cycles are defined on a 1 s grid: sample_period_s must be 1")
+        raise ValueError("drive cycles are defined on a 1 s grid: --sample-period-s (sample_period_s) must be 1")
     s["sample period [s]"] = sample_period_s
+    _check_size(s, given)
     return s
+
+
+def _check_size(s: dict, given: dict) -> None:
+    """Refuse settings whose schedule would exceed MAX_ROWS, naming the options given: the row count does not
+    depend on the cell (the durations are in C-rates), so a dry run with a 1 A h cell tells it without PyBaMM."""
+    try:
+        _build_schedule(dict(s), 1.0, 3.0, 4.2, None, None)
+        if s["protocol"] == "ocv":  # the second pass: discharge (at most the first pass), rest, charge
+            dt = s["sample period [s]"]
+            t_dis = math.ceil(1.5 * 3600.0 / s["C-rate"] * max(s["initial SOC"], 0.05) / dt) * dt
+            _build_schedule(dict(s), 1.0, 3.0, 4.2, None, None, discharge_s=t_dis)
+    except _TooManyRows as e:
+        named = [f"{k} {v:g}" for k, v in given.items() if v is not None]
+        raise ValueError(f"protocol {s['protocol']}: the truth would have {e.rows:.3g} rows, over the limit of "
+                         f"{MAX_ROWS:,} rows (about a 1 GB CSV)"
+                         + (f"; check {', '.join(named)}" if named else "")
+                         + ": a longer --sample-period-s, a shorter --rest-s, fewer --repeats or a higher --c-rate"
+                         ) from None
 
 
 def _steps(dt, segments):
     """segments: list of (duration_s, current_A) -> per-interval current array."""
     out = []
+    total = sum(dur / dt for dur, _ in segments)  # checked before anything is allocated
+    if not total <= MAX_ROWS:
+        raise _TooManyRows(total)
     for dur, cur in segments:
         n = int(round(dur / dt))
         if abs(n * dt - dur) > 1e-9 * max(1.0, dur):
@@ -201,6 +244,9 @@ def _build_schedule(s, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V, dis
         n_rep = int(math.ceil(1.5 * q_nom * max(soc0, 0.05) / ah_per)) + 1
     else:
         n_rep = s["repeats"]
+    rows = s["rest before [s]"] + n_rep * (len(cyc) + rest)
+    if not rows <= MAX_ROWS:
+        raise _TooManyRows(rows)
     parts = [np.zeros(int(round(s["rest before [s]"])))]
     for _ in range(n_rep):
         parts += [cyc, np.zeros(int(round(rest)))]

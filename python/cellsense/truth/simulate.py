@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -58,6 +59,32 @@ def _solve_estimate(model: str, protocol: str, cell: str, T: float) -> str:
         txt += (f"; SPMe is ~{typ / fast:.0f}x faster ({_fmt_duration(fast)}): --physics spme (Python: "
                 f"model='SPMe'), a simpler model than the DFN, so a different truth")
     return txt
+
+
+#: the most aging blocks (--repeats with --protocol aging): each one is several drive cycles and a charge to solve
+MAX_AGING_BLOCKS = 1000
+#: how far beyond the parameter set's own cut-offs --lower-cutoff-V / --upper-cutoff-V may go (the defaults go 0.3 V
+#: beyond them, 0.5 V for hppc)
+CUTOFF_MARGIN_V = 0.5
+
+
+def _check_cutoffs(upper, lower, cell=None, v_low=None, v_high=None) -> None:
+    """--upper-cutoff-V / --lower-cutoff-V: finite, lower < upper and (once the set is known) each within the set's
+    cut-offs widened by CUTOFF_MARGIN_V, a lower one below the set's upper cut-off and an upper one above its lower
+    cut-off; ValueError naming the option, before PyBaMM is asked (it fails with an event violated at t = 0)."""
+    for opt, v in (("--upper-cutoff-V (upper_cutoff_V)", upper), ("--lower-cutoff-V (lower_cutoff_V)", lower)):
+        if v is not None and not math.isfinite(float(v)):
+            raise ValueError(f"{opt} must be a finite voltage, got {v!r}")
+    if upper is not None and lower is not None and not float(lower) < float(upper):
+        raise ValueError(f"--lower-cutoff-V {float(lower):g} must be below --upper-cutoff-V {float(upper):g}")
+    if v_low is None:
+        return
+    lo_ok, hi_ok = (v_low - CUTOFF_MARGIN_V, v_high), (v_low, v_high + CUTOFF_MARGIN_V)
+    for opt, v, (a, b) in (("--lower-cutoff-V", lower, lo_ok), ("--upper-cutoff-V", upper, hi_ok)):
+        if v is not None and not a <= float(v) <= b:
+            raise ValueError(f"{opt} {float(v):g} is outside [{a:g}, {b:g}] V: the parameter set {cell}'s cut-offs are "
+                             f"{v_low:g} to {v_high:g} V (a lower cut-off may go {CUTOFF_MARGIN_V:g} V below them, an "
+                             f"upper one {CUTOFF_MARGIN_V:g} V above)")
 
 
 def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: float = 25.0,
@@ -110,11 +137,21 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
     if isinstance(sensor, dict):
         sensor = SensorModel.from_dict(sensor)
     if str(protocol).lower() == "aging":
+        unused = [opt for opt, v in (("--initial-soc", initial_soc), ("--c-rate", c_rate), ("--peak-c-rate", peak_c_rate),
+                                     ("--rest-s", rest_s), ("--pulse-c-rate", pulse_c_rate),
+                                     ("--sample-period-s", sample_period_s), ("--upper-cutoff-V", upper_cutoff_V),
+                                     ("--lower-cutoff-V", lower_cutoff_V)) if v is not None]
+        if unused:  # refused, not silently ignored
+            raise ValueError(f"{', '.join(unused)}: not used by protocol aging (its blocks are fixed; --repeats sets "
+                             "their number, docs/soh.md)")
+        if repeats is not None and not 1 <= int(repeats) <= MAX_AGING_BLOCKS:  # each block is minutes of solving
+            raise ValueError(f"--repeats (repeats: the aging blocks) must be within [1, {MAX_AGING_BLOCKS}], got {repeats!r}")
         return simulate_aging(cell="OKane2022" if cell == "Chen2020" else cell, model="SPMe" if model == "DFN" else model,
                               temperature_degC=T, out=out, sensor=sensor, cache_dir=cache_dir,
                               use_cache=use_cache, blocks=repeats, quiet=quiet, progress=progress)
     settings = _resolve_settings(protocol, c_rate, peak_c_rate, repeats, rest_s, sample_period_s,
                                  pulse_c_rate, initial_soc)
+    _check_cutoffs(upper_cutoff_V, lower_cutoff_V)
     soc0 = settings["initial SOC"]
     say = _progress_fn(quiet, progress)
     what = f"{cell} {model} (lumped thermal), {settings['protocol']} at {T:g} degC"
@@ -132,6 +169,7 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
     else:
         require("pybamm", "cellsense.simulate()", "simulate")  # MissingExtraError: pip install 'cellsense[sim]'
         q_nom, v_low, v_high, pb_version = _cell_info(cell)
+        _check_cutoffs(upper_cutoff_V, lower_cutoff_V, cell, v_low, v_high)
         sched = _build_schedule(settings, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V)
         thermal, why = thermal_option(cell, model)
         if why is not None:  # recovered and reported: the sidecar's "thermal model" says it too
@@ -273,6 +311,9 @@ def add_cli(subparsers):
 
 
 def _cli_simulate(args) -> int:
+    for what, path in (("--out", Path(args.out)), ("the sidecar of --out", sidecar_path(args.out))):
+        if path.is_dir():  # refused before the solve (SimResult.to_csv would refuse it too, writing neither file)
+            raise ValueError(f"{what} {path}: is a directory (a file name is needed)")
     sensor = SensorModel(voltage_noise_V=args.voltage_noise_V, current_noise_A=args.current_noise_A,
                          temperature_noise_degC=args.temperature_noise_degC,
                          current_offset_A=args.current_offset_A, current_gain_error=args.current_gain_error,

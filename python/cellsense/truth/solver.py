@@ -154,6 +154,10 @@ def _pybamm_solve(cell, model_name, T_degC, soc0, sched: _Schedule, quiet=True):
     try:
         sol = sim.solve(t_eval=t_eval, t_interp=grid)
     except pybamm.SolverError as e:
+        if "at initial conditions" in str(e):  # a cut-off the start is already beyond: the options, not a bug
+            raise ValueError(f"{cell} {model_name} at {T_degC:g} degC starts beyond a voltage cut-off (lower "
+                             f"{sched.lower_cutoff_V:g} V, upper {sched.upper_cutoff_V:g} V; PyBaMM: {e}): "
+                             "--lower-cutoff-V / --upper-cutoff-V must bracket the voltage at --initial-soc") from None
         raise RuntimeError(f"PyBaMM failed for {cell} {model_name} at {T_degC} degC: {e}") from e
     solve_s = _time.perf_counter() - t0
     t = np.asarray(sol.t, dtype=float)

@@ -68,3 +68,26 @@ def test_process_pool_and_dask_give_the_same_results():
     for a, b in zip(local, remote):
         assert a.error is None and b.error is None
         assert a.rmse == b.rmse and a.max_abs_after == b.max_abs_after and a.mean_nis == b.mean_nis
+
+
+@pytest.mark.parametrize("args, named", [
+    (("--cell", "nosuch"), "--cell nosuch: nosuch: no such cell file"),
+    (("--workers", "-3"), "--workers must be an integer >= 1"),
+    (("--workers", "0"), "--workers must be an integer >= 1"),
+])
+def test_cli_bad_options_refused_up_front(capsys, tmp_path, monkeypatch, args, named):
+    """A usage error is exit 2 naming the option, before any truth or scenario runs (exit 1 means a missed bar)."""
+    from cellsense.cli.commands import main
+    from cellsense.evaluate import validate as vmod
+
+    monkeypatch.setattr(vmod, "run_matrix", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran")))
+    rc = main(["validate", "--quiet", "--no-plots", "--out", str(tmp_path / "rep"), *args])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert named in err and "max_workers" not in err
+    assert not (tmp_path / "rep").exists()
+
+
+def test_run_matrix_refuses_bad_workers():
+    with pytest.raises(ValueError, match="workers must be an integer >= 1"):
+        run_matrix(scenarios(), workers=0)
