@@ -142,6 +142,34 @@ def refuse_overwriting_inputs(outputs: dict[str, str | os.PathLike | None],
                 raise OutputOverwritesInputError(f"{on} {op} and {on2} {op2} are the same file")
 
 
+def check_out_path(path, what: str = "--out") -> None:
+    """Refuse, before any work, an output path that cannot be written: a directory, or one under a file or in a
+    directory without write permission (OSError naming `what` and the path)."""
+    p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(f"{what} {path}: is a directory (a file name is needed)")
+    parent = p.parent if str(p.parent) else Path(".")
+    while not parent.exists() and parent != parent.parent:  # atomic_write creates the missing directories
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"{what} {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{what} {path}: cannot write in {parent} (permission denied)")
+
+
+def check_outputs(outputs: dict, inputs: list) -> None:
+    """Before any work: refuse an output naming an input file or another output (`refuse_overwriting_inputs`) or one
+    that cannot be written (`check_out_path`). `outputs`: {name: path or None}; `inputs`: (name, path) pairs (a log
+    given as an object, not a path, is skipped)."""
+    refuse_overwriting_inputs(outputs, {})
+    for name, path in inputs:
+        if isinstance(path, (str, os.PathLike)):
+            refuse_overwriting_inputs(outputs, {name: path})
+    for name, path in outputs.items():
+        if path is not None:
+            check_out_path(path, name)
+
+
 class StagedWrites:
     """Several output files written all-or-nothing (as far as a file system allows): each is written to a
     temporary file beside its destination (`open(path)`); `commit()` renames them all into place
@@ -157,11 +185,11 @@ class StagedWrites:
     @contextlib.contextmanager
     def open(self, path: str | os.PathLike, mode: str = "w", newline: str | None = "",
              label: str | None = None) -> Iterator[TextIO]:
-        """A temporary file for `path` (renamed over it by commit()). A destination that is a directory is refused
-        here, naming `label` (the option) when given, so that no other staged file is renamed before it fails."""
+        """A temporary file for `path` (renamed over it by commit()). A destination that cannot be written (a
+        directory; under a file; no permission: `check_out_path`) is refused here, naming `label` (the option), so that
+        no other staged file is renamed before it fails."""
         path = Path(path)
-        if path.is_dir():
-            raise IsADirectoryError(f"{label + ' ' if label else ''}{path}: is a directory (a file name is needed)")
+        check_out_path(path, label or "output")
         directory = path.parent if str(path.parent) else Path(".")
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)

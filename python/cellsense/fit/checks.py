@@ -3,12 +3,11 @@ current sign before the fit, where the cell file goes, the fitted cell through t
 (with the likely cause when a log is in another unit), and the warnings on weak data."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from .._io import refuse_overwriting_inputs
+from .._io import check_out_path, check_outputs  # noqa: F401  (the output checks live in _io; re-exported)
 from ..cells.ecm import K_MODEL_ERROR, K_OCV, MAX_CELL_VOLTAGE_V, cell_from_dict
 from ..cells.files import CellFileError
 from ..io.step_checks import current_sign_warning
@@ -30,34 +29,6 @@ def check_initial_soc(value: float, what: str = "hppc_initial_soc") -> float:
     if not 0.0 <= v <= 1.0:
         raise ValueError(f"{what} {value!r}: must be in [0, 1] (the SOC at the start of the HPPC files; 1 = full)")
     return v
-
-
-def check_out_path(path, what: str = "--out") -> None:
-    """Refuse, before any work, an output path that cannot be written: a directory, or one under a file or in a
-    directory without write permission (OSError naming `what` and the path)."""
-    p = Path(path)
-    if p.is_dir():
-        raise IsADirectoryError(f"{what} {path}: is a directory (a file name is needed)")
-    parent = p.parent if str(p.parent) else Path(".")
-    while not parent.exists() and parent != parent.parent:  # atomic_write creates the missing directories
-        parent = parent.parent
-    if not parent.is_dir():
-        raise NotADirectoryError(f"{what} {path}: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"{what} {path}: cannot write in {parent} (permission denied)")
-
-
-def check_outputs(outputs: dict, inputs: list) -> None:
-    """Before any work: refuse an output naming an input file or another output (`refuse_overwriting_inputs`) or one
-    that cannot be written (`check_out_path`). `outputs`: {name: path or None}; `inputs`: (name, path) pairs (a log
-    given as an object, not a path, is skipped)."""
-    refuse_overwriting_inputs(outputs, {})
-    for name, path in inputs:
-        if isinstance(path, (str, os.PathLike)):
-            refuse_overwriting_inputs(outputs, {name: path})
-    for name, path in outputs.items():
-        if path is not None:
-            check_out_path(path, name)
 
 
 def check_temperature(T: float, path: str) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import refuse_overwriting_inputs
+from .._io import check_outputs
 from .logs import CellLog, write_cell_log
 
 FORMATS = ("panasonic", "nasa")
@@ -306,9 +306,7 @@ def convert(fmt: str, source: str | os.PathLike, out: str | os.PathLike | None =
     if interpulse is not None and fmt != "panasonic":
         raise ValueError("--interpulse applies to --format panasonic only")
     if out is not None:   # before anything is read: never overwrite a source
-        refuse_overwriting_inputs({"--out": out}, {"--input": source, "--interpulse": interpulse})
-        if Path(out).is_dir():
-            raise ConvertError(f"--out {out}: is a directory (a file name is needed)")
+        check_outputs({"--out": out}, [("--input", source), ("--interpulse", interpulse)])
     if fmt == "panasonic" and interpulse is not None:
         log, rep = convert_panasonic_hppc(source, interpulse, capacity_Ah if capacity_Ah is not None else 2.9)
     elif fmt == "panasonic":

@@ -27,7 +27,7 @@ from .._io import atomic_write
 from ..cells.ecm import Cell, cell_from_dict
 from ..cells.files import CellFileError, resolve_cell_path
 from ..cells.load import load_cell
-from ..fit.checks import check_outputs
+from .._io import check_outputs
 from ..estimators.power import (add_derating_cli, cell_overpotential, cell_transport, current_derating,
                                 identified_current_range, parse_derating)
 from ..estimators.settings import NoiseSettings, resolve_model_error
