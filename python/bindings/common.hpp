@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cellsense/estimator/estimator.hpp"
+#include "cellsense/estimator/gap_widening.hpp"
 #include "cellsense/estimator/log_clock.hpp"
 #include "cellsense/estimator/status.hpp"
 #include "cellsense/estimator/stuck_voltage.hpp"
@@ -285,6 +286,18 @@ using cellsense::kStuckMinStep_V;
 
 /// The clock of a binding object across run() / step() calls (the Python attribute last_time_s): the
 /// core's log clock, plus the stuck-voltage run the previous call ended in.
+/// A whole log's logger gaps for the bindings' estimators (SOC-only and SOH): the core's rule (estimator/gap_widening.hpp)
+/// with the recent mean |current| it tracks over the stepped samples, and how many gaps widened the SOC variance.
+struct GapHook {
+  cellsense::GapWidening gap{};
+  int widened = 0;
+  void track(double dt, double current_A) { gap.track(dt, current_A); }
+  template <class E>
+  void widen(E& est, double gap_s, double capacity_Ah) {
+    if (cellsense::widen_for_gap(est, gap, gap_s, capacity_Ah)) { widened += 1; }
+  }
+};
+
 struct RunClock {
   cellsense::LogClock<double> log{};
   cellsense::StuckRun<double> stuck{};  ///< the run of identical voltage readings the previous run() ended in

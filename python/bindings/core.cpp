@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "cellsense/cellsense.hpp"
-#include "cellsense/estimator/gap_widening.hpp"
 #include "cellsense/model/ecm_params_table.hpp"
 #include "cellsense/model/ecm_state_check.hpp"
 #include "cellsense/pack/pack.hpp"
@@ -137,10 +136,8 @@ class PyEstimator {
   /// Logger gap (run_log's gap hook): the core's rule (estimator/gap_widening.hpp) widens the SOC variance
   /// for the unlogged interval from the recent mean |current| it tracks over the stepped samples.
   void track_current(double dt, double current_A) { gap_.track(dt, current_A); }
-  void widen_for_gap(double gap_s) {
-    if (cellsense::widen_for_gap(est_, gap_, gap_s, static_cast<double>(params_->capacity_Ah))) { gaps_widened_ += 1; }
-  }
-  int gaps_widened() const { return gaps_widened_; }
+  void widen_for_gap(double gap_s) { gap_.widen(est_, gap_s, static_cast<double>(params_->capacity_Ah)); }
+  int gaps_widened() const { return gap_.widened; }
 
   py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }
   py::array_t<double> covariance() const { return cellsense_py::to_numpy_matrix(est_.covariance()); }
@@ -163,8 +160,7 @@ class PyEstimator {
   std::unique_ptr<P> params_;  // the core keeps a pointer to it: must outlive est_
   E est_{};
   cellsense_py::RunClock clock_{};
-  cellsense::GapWidening gap_{};  ///< recent mean |current| for a logger gap's SOC variance (the core's rule)
-  int gaps_widened_ = 0;
+  cellsense_py::GapHook gap_{};   ///< logger gaps: the core's rule and the count of widened gaps
   double stuck_step_A_ = 0;      ///< current step that must move the voltage (A); infinite: no detection
   const cellsense_py::PowerColumns<T>* power_ = nullptr;   ///< set while run_power() runs
   int stuck_samples_ = 0;

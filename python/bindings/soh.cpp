@@ -17,7 +17,6 @@
 #include <string>
 
 #include "cellsense/cellsense.hpp"
-#include "cellsense/estimator/gap_widening.hpp"
 #include "cellsense/soh/soh_tracker.hpp"
 
 namespace py = pybind11;
@@ -135,9 +134,7 @@ class PySoh {
           return static_cast<std::uint8_t>(r.soc.status);
         },
         [&](py::ssize_t, double gap_s) {  // a logger gap: the SOC variance widens as the SOC-only estimator's does
-          if (cellsense::widen_for_gap(est_, gap_, gap_s, static_cast<double>(params_->capacity_Ah))) {
-            gaps_widened_ += 1;
-          }
+          gap_.widen(est_, gap_s, static_cast<double>(params_->capacity_Ah));
         });
     py::dict d = out.dict();
     d["soh_flags"] = flags;
@@ -279,7 +276,7 @@ class PySoh {
     return static_cast<double>(est_.model().r0_table_Ohm(static_cast<T>(soc), static_cast<T>(temperature_degC)));
   }
   bool enabled() const { return enabled_; }
-  int gaps_widened() const { return gaps_widened_; }
+  int gaps_widened() const { return gap_.widened; }
 
  private:
   soh::SohStepReport<T> do_step(T dt, T i, T v, T th) {
@@ -299,8 +296,7 @@ class PySoh {
   E est_{};
   Tracker soh_{};
   cellsense_py::RunClock clock_{};
-  cellsense::GapWidening gap_{};  ///< recent mean |current| for a logger gap's SOC variance (the core's rule)
-  int gaps_widened_ = 0;
+  cellsense_py::GapHook gap_{};   ///< logger gaps: the core's rule and the count of widened gaps
   bool enabled_ = true;
   const cellsense_py::PowerColumns<T>* power_ = nullptr;  ///< run_power()'s per-sample sink (null outside it)
 };
