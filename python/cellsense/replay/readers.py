@@ -457,6 +457,14 @@ def _check_resample_size(frames: list, period: float, gap: float, source: str, s
     rather than the log: the sample count the grid of `decode_frames` would produce (silences longer than
     `gap` re-anchor it) above MAX_SAMPLES_PER_FRAME x the frames, or above MAX_SAMPLES."""
     ts = np.fromiter((f[0] for f in frames), dtype=float, count=len(frames))
+    # the grid steps tick += period: where a timestamp's double resolution is not far below the period the tick
+    # stops advancing and the loop runs to the size bound (a corrupt 1.7e16 s timestamp, its frames re-anchored
+    # after it: 30 s and 3 GB before the bound refused it; the candump fuzzer's finding of 2026-12-07)
+    t_max = float(np.max(np.abs(ts))) if ts.size else 0.0
+    if not float(np.spacing(t_max)) * 16.0 <= period:
+        raise LogReadError(f"{source}: a frame's timestamp reaches {t_max:.6g} s, where a double resolves only "
+                           f"{float(np.spacing(t_max)):.3g} s, too coarse for can.sample_period_s {period:g}: a corrupt "
+                           f"timestamp (clock jump) in the log")
     d = np.diff(ts)
     # an upper bound of what the loop emits: per frame interval at most (min(d, gap) + period) / period + 1
     n = float(np.sum(np.minimum(d, gap))) / period + 2.0 * d.size + 1.0

@@ -246,3 +246,16 @@ def test_out_that_is_a_file_is_named(tmp_path, capsys):
     f.write_text("x")
     rc, err = _replay(capsys, "--log", FIX / "sim12s.csv.gz", "--pack", FIX / "sim12s.pack.json", "--out", f)
     assert rc == 2 and "--out" in err and "is a file" in err and f.read_text() == "x"
+
+
+def test_a_timestamp_beyond_the_doubles_resolution_is_refused(tmp_path):
+    """The candump fuzzer's finding (2026-12-07): two frames with a corrupt timestamp of 1.7e16 s, the capture's
+    clock re-anchored after them, so every later frame sat where a double resolves only 2 s; the resampling grid
+    (tick += 1 s) stopped advancing and ran 30 s and 3 GB to the size bound. Refused by name at once."""
+    lines = _candump_lines()[:400]
+    glitch = [re.sub(r"^\((\d+)\.", "(17000001700000003.", ln) for ln in lines[200:202]]
+    p = tmp_path / "glitch.log"
+    p.write_text("\n".join(lines[:200] + glitch + lines[202:]) + "\n")
+    with pytest.raises(LogReadError, match=r"glitch\.log: a frame's timestamp reaches 1\.7e\+16 s, where a double "
+                                           r"resolves only 2 s, too coarse for can\.sample_period_s"):
+        read_log(p, load_pack(FIX / "sim12s_can.pack.json"), dbc=DBC)
