@@ -10,11 +10,13 @@ Formats:
   current_measured_A [NEGATIVE = discharge], temperature_measured_C), one discharge selected.
 
 `convert_panasonic_hppc` merges a 5-pulse HPPC file with its interpulse-discharge file into one
-continuous log (the source splits every HPPC run in two files with offset clocks).
+continuous log (the source splits every HPPC run in two files with offset clocks); it refuses a pair recorded at
+different temperatures (by their file names, then by their measured Battery_Temp_degC).
 
 Both importers negate the current (cellsense: + = discharge), drop rows whose timestamp repeats the
 previous one exactly (logger duplicates; counted and reported), and refuse malformed lines with the
-file and line named. Other time irregularities are kept: the estimator rejects them visibly.
+file and line named, and a soc_true outside [SOC_TRUE_FLOOR, 1 + SOC_TRUE_CEILING_TOL]. Other time irregularities
+are kept: the estimator rejects them visibly.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import csv
 import gzip
 import math
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,13 +130,16 @@ def _read_columns(path: Path, wanted: list[str], row_filter=None) -> tuple[dict[
                         raise ConvertError(f"{path}: line {line}: column {w}: {row[i]!r} is outside the plausible "
                                            f"range [{rng[0]:g}, {rng[1]:g}] degC")
                     vals.append(x)
+                vals.append(line)
                 out.append(vals)
         except _READ_ERRORS as e:
             raise _read_error(path, lines, e) from None
     if not out:
         raise ConvertError(f"{path}: no data rows")
     a = np.array(out, dtype=float)
-    return {w: a[:, k] for k, w in enumerate(wanted)}, n_in
+    cols = {w: a[:, k] for k, w in enumerate(wanted)}
+    cols["_line"] = a[:, -1].astype(np.int64)   # each row's line in the file (for messages)
+    return cols, n_in
 
 
 #: a time step longer than this (s) in a Panasonic `*_HPPC_5pulse` file is where an interpulse discharge happened
@@ -155,14 +161,37 @@ def _soc_capacity(path, capacity_Ah: float | None, own_Ah: float) -> float:
 
 #: soc_true below this means the file discharged more than the capacity it is counted against: refused
 SOC_TRUE_FLOOR = -0.2
+#: soc_true above 1 + this means the file took in more charge than it had given since its first row (the full-charge
+#: reference): refused. 0.02 of the reference capacity (58 mAh at 2.9 Ah, 72 s at 1C) covers what a run that starts
+#: full may legitimately count in: regen in a drive cycle's first seconds, a recharge's coulombic loss (< 1 %) and
+#: a current-offset drift; none of the 20 bundled Panasonic runs goes above 1.0 at all. More is a run that did not
+#: start full (the reference is wrong), or charge counted into a discharge.
+SOC_TRUE_CEILING_TOL = 0.02
 
 
-def _check_soc(path, soc: np.ndarray, capacity_Ah: float, discharged_Ah: float) -> None:
-    """Refuse a reference capacity the file's own discharge exceeds (soc_true < SOC_TRUE_FLOOR)."""
+def _where(paths, cols: dict, k: int) -> str:
+    """'FILE: line N (time X s)' for row k of `cols` (a merged log: which file by cols['src'], and its time)."""
+    src = int(cols["src"][k]) if "src" in cols else 0
+    t0 = cols["t0"][k] if "t0" in cols else cols["t"][k]
+    return (f"{paths[src]}: line {int(cols['line'][k])} (time {t0:g} s"
+            + (f"; t = {cols['t'][k]:.3f} s in the merged log)" if "t0" in cols else ")"))
+
+
+def _check_soc(path, soc: np.ndarray, capacity_Ah: float, discharged_Ah: float, cols: dict, paths=None) -> None:
+    """Refuse a reference capacity the file's own discharge exceeds (soc_true < SOC_TRUE_FLOOR), and a soc_true that
+    rises above 1 + SOC_TRUE_CEILING_TOL, naming the file, line and time of its first such row."""
     if soc.size and float(soc.min()) < SOC_TRUE_FLOOR:
         raise ConvertError(f"{path}: the file discharges {discharged_Ah:.4f} Ah, more than --capacity-Ah "
                            f"{capacity_Ah:g} Ah (soc_true would fall to {float(soc.min()):.4g}); give the cell's "
                            "capacity, or omit --capacity-Ah")
+    over = np.flatnonzero(soc > 1.0 + SOC_TRUE_CEILING_TOL)
+    if over.size:
+        k, top = int(over[0]), int(np.argmax(soc))
+        raise ConvertError(f"{_where(paths or [path], cols, k)}: soc_true {soc[k]:.4f} is above 1 + "
+                           f"{SOC_TRUE_CEILING_TOL:g} (it peaks at {soc[top]:.4f}, {(soc[top] - 1) * capacity_Ah:.4f} Ah "
+                           f"charged in beyond the first row, which is taken as full, against {capacity_Ah:.4f} Ah): "
+                           "the run does not start full, or its current / Ah counts charge as discharge; convert a "
+                           "run that starts from full charge")
 
 
 def _check_current_sign(path, t: np.ndarray, i: np.ndarray, ah: np.ndarray) -> None:
@@ -205,7 +234,8 @@ def convert_panasonic(path: str | os.PathLike, capacity_Ah: float | None = 2.9) 
     capacity tests) the first row's Ah is taken as the full-charge reference."""
     path = Path(path)
     cols, n_in = _read_columns(path, ["Time", "Voltage", "Current", "Ah", "Battery_Temp_degC"])
-    cols = {"t": cols["Time"], "v": cols["Voltage"], "i": -cols["Current"], "ah": cols["Ah"], "T": cols["Battery_Temp_degC"]}
+    cols = {"t": cols["Time"], "v": cols["Voltage"], "i": -cols["Current"], "ah": cols["Ah"], "T": cols["Battery_Temp_degC"],
+            "line": cols["_line"]}
     cols, dups = _drop_repeated_times(cols)
     _check_current_sign(path, cols["t"], cols["i"], cols["ah"])
     ah = cols["ah"] - cols["ah"][0]
@@ -214,7 +244,7 @@ def convert_panasonic(path: str | os.PathLike, capacity_Ah: float | None = 2.9) 
     notes = [f"soc_true reference: the file's own discharged charge, {capacity_Ah:.4f} Ah" if own
              else f"soc_true reference: {capacity_Ah:.4f} Ah"]
     soc = 1.0 + ah / capacity_Ah
-    _check_soc(path, soc, capacity_Ah, float(-ah.min()))
+    _check_soc(path, soc, capacity_Ah, float(-ah.min()), cols)
     log = CellLog(cols["t"], cols["i"], cols["v"], cols["T"], soc, str(path))
     return log, ConvertReport(n_in, len(log), dups, notes)
 
@@ -235,6 +265,43 @@ def interpulse_clock_offset(pulse_cols: dict, ip_cols: dict, path="") -> float:
     return float(t[k] + (ah[k] - ip_cols["ah"][0]) / abs(i0) * 3600.0)
 
 
+#: the chamber temperature in a Panasonic file name: `25degC_...`, `n10degC_...` (a leading n is a minus sign)
+_NAME_TEMPERATURE = re.compile(r"(?<![0-9A-Za-z.])(n|-)?(\d+(?:\.\d+)?)deg_?C", re.IGNORECASE)
+#: the most the measured temperatures of an HPPC 5-pulse file and its interpulse file may differ (degC): the median
+#: Battery_Temp_degC of the interpulse rows merged vs that of the 5-pulse rows at the edges of its gaps. The bundled
+#: pairs differ by <= 1.1 degC (self-heating in the 1C interpulse discharges), the dataset's chamber temperatures are
+#: 10 degC or more apart (-20, -10, 0, 10, 25): half that step.
+HPPC_TEMPERATURE_TOL_DEGC = 5.0
+
+
+def name_temperature(path) -> float | None:
+    """The temperature a file's name gives (`n20degC_HPPC_5pulse.csv.gz` -> -20.0), or None."""
+    m = _NAME_TEMPERATURE.search(Path(path).name)
+    return None if m is None else (-1.0 if m.group(1) else 1.0) * float(m.group(2))
+
+
+def _check_same_temperature(pulse_path: Path, interpulse_path: Path, pulse_T=None, interpulse_T=None) -> None:
+    """Refuse merging an HPPC 5-pulse file with an interpulse file from another temperature: by their file names
+    (pulse_T / interpulse_T None), then by their measured Battery_Temp_degC (the arrays: HPPC_TEMPERATURE_TOL_DEGC)."""
+    if pulse_T is None:
+        a, b = name_temperature(pulse_path), name_temperature(interpulse_path)
+        if a is None or b is None or a == b:
+            return
+        what = f"{a:g} degC and {b:g} degC by their file names"
+        ta, tb = f"{a:g} degC", f"{b:g} degC"
+    else:
+        a, b = float(np.median(pulse_T)), float(np.median(interpulse_T))
+        if abs(a - b) <= HPPC_TEMPERATURE_TOL_DEGC:
+            return
+        what = (f"measured (column Battery_Temp_degC, median) {a:.1f} degC in the 5-pulse file at its interpulse gaps "
+                f"and {b:.1f} degC in the {len(interpulse_T)} interpulse rows merged into them, more than "
+                f"{HPPC_TEMPERATURE_TOL_DEGC:g} degC apart")
+        ta, tb = f"{a:.1f} degC", f"{b:.1f} degC"
+    raise ConvertError(f"--input {pulse_path} ({ta}) and --interpulse {interpulse_path} ({tb}) were recorded at "
+                       f"different temperatures: {what}; merge the interpulse file of the same HPPC run (the same "
+                       "<T>_HPPC prefix)")
+
+
 def convert_panasonic_hppc(pulse_path: str | os.PathLike, interpulse_path: str | os.PathLike,
                            capacity_Ah: float | None = 2.9) -> tuple[CellLog, ConvertReport]:
     """Merge a Panasonic `<T>_HPPC_5pulse` file and its `<T>_HPPC_interpulse_discharges` file into one
@@ -245,11 +312,14 @@ def convert_panasonic_hppc(pulse_path: str | os.PathLike, interpulse_path: str |
     held over (t[k-1], t[k]], so the merged log's coulomb count reproduces the tester's Ah counter.
     soc_true = 1 + Ah / capacity_Ah as in `convert_panasonic` (the HPPC starts full)."""
     pulse_path, interpulse_path = Path(pulse_path), Path(interpulse_path)
+    _check_same_temperature(pulse_path, interpulse_path)   # by name, before the files are read
     wanted = ["Time", "Voltage", "Current", "Ah", "Battery_Temp_degC"]
     a, n_a = _read_columns(pulse_path, wanted)
     b, n_b = _read_columns(interpulse_path, wanted)
-    A = {"t": a["Time"], "v": a["Voltage"], "i": -a["Current"], "ah": a["Ah"], "T": a["Battery_Temp_degC"]}
-    B = {"t": b["Time"], "v": b["Voltage"], "i": -b["Current"], "ah": b["Ah"], "T": b["Battery_Temp_degC"]}
+    A = {"t": a["Time"], "v": a["Voltage"], "i": -a["Current"], "ah": a["Ah"], "T": a["Battery_Temp_degC"],
+         "line": a["_line"], "t0": a["Time"], "src": np.zeros(len(a["Time"]), np.int64)}
+    B = {"t": b["Time"], "v": b["Voltage"], "i": -b["Current"], "ah": b["Ah"], "T": b["Battery_Temp_degC"],
+         "line": b["_line"], "t0": b["Time"], "src": np.ones(len(b["Time"]), np.int64)}
     A, dA = _drop_repeated_times(A)
     B, dB = _drop_repeated_times(B)
     _check_current_sign(pulse_path, A["t"], A["i"], A["ah"])
@@ -258,7 +328,8 @@ def convert_panasonic_hppc(pulse_path: str | os.PathLike, interpulse_path: str |
     tm = B["t"] + off
     keep = np.zeros(len(tm), bool)
     t = A["t"]
-    for k in np.flatnonzero(np.diff(t) > INTERPULSE_GAP_S):
+    gaps = np.flatnonzero(np.diff(t) > INTERPULSE_GAP_S)
+    for k in gaps:
         keep |= (tm > t[k]) & (tm < t[k + 1])
     j = int(np.searchsorted(tm, t[-1], side="right"))
     prev_ah, prev_t = A["ah"][-1], t[-1]
@@ -266,6 +337,8 @@ def convert_panasonic_hppc(pulse_path: str | os.PathLike, interpulse_path: str |
         keep[j] = True
         prev_ah, prev_t = B["ah"][j], tm[j]
         j += 1
+    if keep.any():
+        _check_same_temperature(pulse_path, interpulse_path, A["T"][np.r_[gaps, gaps + 1]], B["T"][keep])
     merged = {k: np.r_[A[k], (tm if k == "t" else B[k])[keep]] for k in A}
     order = np.argsort(merged["t"], kind="stable")
     merged = {k: v[order] for k, v in merged.items()}
@@ -273,7 +346,7 @@ def convert_panasonic_hppc(pulse_path: str | os.PathLike, interpulse_path: str |
     discharged = float(-(merged["ah"] - merged["ah"][0]).min())
     capacity_Ah = _soc_capacity(pulse_path, capacity_Ah, discharged)
     soc = 1.0 + (merged["ah"] - merged["ah"][0]) / capacity_Ah
-    _check_soc(pulse_path, soc, capacity_Ah, discharged)
+    _check_soc(pulse_path, soc, capacity_Ah, discharged, merged, [pulse_path, interpulse_path])
     log = CellLog(merged["t"], merged["i"], merged["v"], merged["T"], soc, f"{pulse_path}+{interpulse_path.name}")
     notes = [f"merged {int(keep.sum())} interpulse rows (clock offset {off:.3f} s)",
              f"soc_true reference: {capacity_Ah:.4f} Ah"]
@@ -288,13 +361,13 @@ def convert_nasa(path: str | os.PathLike, discharge_index: int, capacity_Ah: flo
     cols, n_in = _read_columns(path, ["time_s", "voltage_measured_V", "current_measured_A", "temperature_measured_C"],
                                row_filter=lambda row, header: row[header.index("discharge_index")] == key)
     cols = {"t": cols["time_s"], "v": cols["voltage_measured_V"], "i": -cols["current_measured_A"],
-            "T": cols["temperature_measured_C"]}
+            "T": cols["temperature_measured_C"], "line": cols["_line"]}
     cols, dups = _drop_repeated_times(cols)
     dt = np.diff(cols["t"], prepend=cols["t"][0])
     q = np.cumsum(cols["i"] * dt) / 3600.0   # row k's current held over (t[k-1], t[k]]
     capacity_Ah = _soc_capacity(path, capacity_Ah, float(q[-1]))
     soc = 1.0 - q / capacity_Ah
-    _check_soc(path, soc, capacity_Ah, float(q.max()))
+    _check_soc(path, soc, capacity_Ah, float(q.max()), cols)
     log = CellLog(cols["t"], cols["i"], cols["v"], cols["T"], soc, str(path))
     return log, ConvertReport(n_in, len(log), dups, [f"discharge {key}; soc_true reference {capacity_Ah:.4f} Ah"])
 
@@ -334,7 +407,8 @@ def add_cli(sub) -> None:
                    help="reference capacity for soc_true (panasonic default 2.9 Ah nominal; nasa default: the discharge's own)")
     p.add_argument("--discharge-index", type=int, default=None, help="nasa: which discharge (1-based)")
     p.add_argument("--interpulse", default=None,
-                   help="panasonic: a *_HPPC_interpulse_discharges file to merge into the --input *_HPPC_5pulse file")
+                   help="panasonic: a *_HPPC_interpulse_discharges file to merge into the --input *_HPPC_5pulse file "
+                        "(of the same run: a pair from different temperatures is refused)")
     p.set_defaults(func=_main)
 
 

@@ -90,6 +90,16 @@ def _resolve_settings(protocol, c_rate, peak_c_rate, repeats, rest_s, sample_per
     if repeats is not None and p not in DRIVE_CYCLES:
         raise ValueError(f"--repeats (repeats) is not used by protocol {p}; only by the drive cycles "
                          f"{', '.join(DRIVE_CYCLES)}")
+    if peak_c_rate is not None and p not in DRIVE_CYCLES:
+        raise ValueError(f"--peak-c-rate (peak_c_rate) is not used by protocol {p}; only by the drive cycles "
+                         f"{', '.join(DRIVE_CYCLES)}; " + ("hppc's pulse C-rate is --pulse-c-rate, its step C-rate "
+                                                           "--c-rate" if p == "hppc" else f"{p}'s C-rate is --c-rate"))
+    if pulse_c_rate is not None and p != "hppc":
+        raise ValueError(f"--pulse-c-rate (pulse_c_rate) is not used by protocol {p}; only by hppc"
+                         + ("; a drive cycle's amplitude is --peak-c-rate" if p in DRIVE_CYCLES else ""))
+    if c_rate is not None and p in DRIVE_CYCLES:
+        raise ValueError(f"--c-rate (c_rate) is not used by protocol {p}; only by cc, ocv, ocv-discharge, "
+                         "ocv-charge and hppc; a drive cycle's amplitude is --peak-c-rate")
     s = {"protocol": p}
     if initial_soc is None:
         initial_soc = 0.0 if p == "ocv-charge" else 1.0
