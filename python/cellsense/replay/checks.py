@@ -65,7 +65,9 @@ def _detail(reason: str, spec: PackSpec, log: PackLog, cells: np.ndarray, gap_s:
                 + cause)
     elif reason == "rejected_nonfinite":
         stale = f", or a CAN signal not updated for can.stale_s {spec.stale_s:g} s" if spec.time is None else ""
-        return f": a reading is missing (NaN: an empty field{stale})"
+        stuck = (f"; {log.counts['stuck_samples']} of them a stuck sensor's span (see the stuck-sensor warning)"
+                 if log.counts.get("stuck_samples") else "")
+        return f": a reading is missing (NaN: an empty field{stale}){stuck}"
     elif reason in ("rejected_dt_too_large", "rest", "reinit"):
         m = _median_step(log.time_s)
         if m is None:

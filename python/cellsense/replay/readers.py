@@ -21,6 +21,7 @@ import numpy as np
 from .._io import MissingExtraError, Progress
 from ..pack import PackLog, PackSpec
 from .capture import mixed_bus_message, reanchor_backwards
+from .stuck import check_stuck
 
 
 class LogReadError(ValueError):
@@ -66,7 +67,8 @@ def _strip_gz(path: Path) -> str:
 def read_log(path: str | os.PathLike, spec: PackSpec, dbc: str | os.PathLike | None = None,
              progress: bool = False) -> PackLog:
     """Read a log for `spec`: CSV (pack columns) unless a DBC is given or the file is a CAN log. `progress`: a
-    CAN log whose decoding takes more than 2 s shows the frames decoded with an ETA on stderr."""
+    CAN log whose decoding takes more than 2 s shows the frames decoded with an ETA on stderr. Stuck sensors are
+    checked on the result (stuck.check_stuck: reported in log.notes, a stuck cell voltage's span dropped)."""
     path = Path(path)
     if not path.is_file():
         raise LogReadError(f"{path}: no such file")
@@ -75,8 +77,10 @@ def read_log(path: str | os.PathLike, spec: PackSpec, dbc: str | os.PathLike | N
         if dbc is None:
             raise LogReadError(f"{path}: a CAN log needs --dbc")
         frames, counts, notes = read_can_capture(path)
-        return decode_frames(frames, counts, spec, load_dbc(dbc), source=str(path), progress=progress, notes=notes)
-    return read_pack_csv(path, spec)
+        log = decode_frames(frames, counts, spec, load_dbc(dbc), source=str(path), progress=progress, notes=notes)
+    else:
+        log = read_pack_csv(path, spec)
+    return check_stuck(spec, log)  # a stuck sensor's span: reported, its cell's voltage a dropped reading (stuck.py)
 
 
 # ---- pack CSV --------------------------------------------------------------------------------------

@@ -114,7 +114,8 @@ def test_candump_counts_add_up(lines):
         frames, counts = read_can_frames(p)
         n = len(_split_lines(p.read_text(encoding="utf-8", errors="replace")))
         assert counts["frames"] == len(frames)
-        assert counts.get("malformed_lines", 0) + counts["frames"] + counts.get("error_or_remote_frames", 0) == n
+        assert counts.get("malformed_lines", 0) + counts["frames"] + counts.get("error_or_remote_frames", 0) + \
+            counts.get("frames_dropped_clock_glitch", 0) == n  # a burst ahead of the clock dropped (capture.py)
         for ts, fid, data, ch in frames:
             assert isinstance(ts, float) and 0 <= fid and len(data) <= 64
         _decode_or_documented(frames, counts, p)
@@ -150,7 +151,7 @@ def test_gvret_counts_add_up(lines):
         frames, counts = read_can_frames(p)
         n = sum(1 for _ in csv.reader(io.StringIO(text))) - 1
         assert counts["frames"] == len(frames)
-        assert counts.get("malformed_lines", 0) + len(frames) == n
+        assert counts.get("malformed_lines", 0) + len(frames) + counts.get("frames_dropped_clock_glitch", 0) == n
         for ts, fid, data, bus in frames:
             assert len(data) <= 8 and isinstance(bus, int)
         _decode_or_documented(frames, counts, p)

@@ -161,12 +161,19 @@ def test_a_clock_stepping_back_is_re_anchored_and_reported(tmp_path, capsys):
 
 
 def test_one_frame_out_of_line_is_not_a_clock_step(tmp_path):
+    """One frame far behind, its neighbours in line: not a step, left to the sort. One frame far ahead, the next ones
+    continuing the clock: not a step either, but a burst of one ahead of the clock, dropped and noted (capture.py;
+    before, it was kept and sorted to the end of the capture, 1e9 s after the rest)."""
     lines = _candump_lines()
-    for start, by in ((2000, 1e9), (2000, -1e9)):  # one frame far ahead / far behind, its neighbours in line
-        p = tmp_path / "glitch.log"
-        p.write_text("\n".join(_shift(lines, start, by, start + 1)) + "\n")
-        frames, counts, notes = read_can_capture(p)
-        assert not counts.get("timestamps_reanchored") and not notes
+    p = tmp_path / "glitch.log"
+    p.write_text("\n".join(_shift(lines, 2000, -1e9, 2001)) + "\n")
+    frames, counts, notes = read_can_capture(p)
+    assert not counts.get("timestamps_reanchored") and not notes and len(frames) == len(lines)
+    p.write_text("\n".join(_shift(lines, 2000, 1e9, 2001)) + "\n")
+    frames, counts, notes = read_can_capture(p)
+    assert not counts.get("timestamps_reanchored") and counts["frames_dropped_clock_glitch"] == 1
+    assert len(frames) == len(lines) - 1 and max(f[0] for f in frames) < 2e9
+    assert len(notes) == 1 and notes[0].startswith("line 2001: the capture's clock jumps ahead 1e+09 s")
 
 
 def _gvret(lines: list[str], t_first_us: int, bus: int = 0) -> str:
@@ -251,11 +258,17 @@ def test_out_that_is_a_file_is_named(tmp_path, capsys):
 def test_a_timestamp_beyond_the_doubles_resolution_is_refused(tmp_path):
     """The candump fuzzer's finding (2026-12-07): two frames with a corrupt timestamp of 1.7e16 s, the capture's
     clock re-anchored after them, so every later frame sat where a double resolves only 2 s; the resampling grid
-    (tick += 1 s) stopped advancing and ran 30 s and 3 GB to the size bound. Refused by name at once."""
+    (tick += 1 s) stopped advancing and ran 30 s and 3 GB to the size bound. The two frames are now a burst ahead of
+    the clock, dropped (the frames after them continue the clock); a capture that stays at such a time is refused by
+    name at once."""
     lines = _candump_lines()[:400]
     glitch = [re.sub(r"^\((\d+)\.", "(17000001700000003.", ln) for ln in lines[200:202]]
     p = tmp_path / "glitch.log"
     p.write_text("\n".join(lines[:200] + glitch + lines[202:]) + "\n")
+    log = read_log(p, load_pack(FIX / "sim12s_can.pack.json"), dbc=DBC)
+    assert log.counts["frames_dropped_clock_glitch"] == 2 and log.time_s[-1] < 200.0
+    stays = [re.sub(r"^\((\d+)\.", "(17000001700000003.", ln) for ln in lines[200:]]
+    p.write_text("\n".join(lines[:200] + stays) + "\n")
     with pytest.raises(LogReadError, match=r"glitch\.log: a frame's timestamp reaches 1\.7e\+16 s, where a double "
                                            r"resolves only 2 s, too coarse for can\.sample_period_s"):
         read_log(p, load_pack(FIX / "sim12s_can.pack.json"), dbc=DBC)
