@@ -416,7 +416,22 @@ void test_each_refusal(const char* name) {
   CHECK_CTX(std::strcmp(power::power_config_message(static_cast<I>(200)), "unknown") == 0, name);
   CHECK_CTX(power::power_limits(c.est, T(-101), config<T>(T(10)), r) == power::PowerStatus::kBadInput, name);
   CHECK_CTX(power::power_limits(c.est, T(201), config<T>(T(10)), r) == power::PowerStatus::kBadInput, name);
+  // outside the cell's plausible range (the test cell: -40 .. 85 degC), where step() rejects the sample: refused,
+  // not extrapolated; its edges compute
+  CHECK_CTX(power::power_limits(c.est, T(150), config<T>(T(10)), r) == power::PowerStatus::kBadInput, name);
+  CHECK_CTX(power::power_limits(c.est, T(-45), config<T>(T(10)), r) == power::PowerStatus::kBadInput, name);
   CHECK_CTX(std::memcmp(&r, &before, sizeof r) == 0, name);
+  {
+    power::PowerLimits<T> edge{};
+    CHECK_CTX(power::power_limits(c.est, T(85), config<T>(T(10)), edge) == power::PowerStatus::kOk, name);
+    CHECK_CTX(power::power_limits(c.est, T(-40), config<T>(T(10)), edge) == power::PowerStatus::kOk, name);
+    power::EnergyEstimate<T> en{};
+    CHECK_CTX(power::remaining_energy(c.est, T(150), T(5), T(3), T(0), T(0), en) == power::PowerStatus::kBadInput, name);
+    power::PowerLimits<T> many[2] = {};
+    const T hs[2] = {T(2), T(10)};
+    CHECK_CTX(power::power_limits_horizons(c.est, T(150), config<T>(T(10)), hs, 2, many) ==
+                  power::PowerStatus::kBadInput, name);
+  }
   // remaining_energy: power, temperature, cut-off, SOC floor, sigma factor
   power::EnergyEstimate<T> e{};
   std::memset(&e, 0x5A, sizeof e);

@@ -4,6 +4,9 @@ row; `cellsense.estimators.power.PowerSettings.core_dict` passes them to the cor
 from __future__ import annotations
 
 import math
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -28,6 +31,56 @@ def identified_current_range(cell) -> tuple[float, float]:
         raise ValueError(f'{cell.source}: limits."{L_IDENTIFIED}": {ident!r} must be finite, contain 0 and lie '
                          f"within the current range [{lo}, {hi}] A")
     return (a if a < 0.0 else lo), (b if b > 0.0 else hi)
+
+
+class RatingFallbackWarning(UserWarning):
+    """A default current rating fell back to the cell file's plausible "Current range [A]" (the file has no
+    `limits."Identified current range [A]"` for that direction): a bound for reading logs, often far above the
+    cell's datasheet rating (panasonic_18650pf: 28.2 A charge, 10C)."""
+
+
+def rating_sources(cell) -> dict[str, tuple[float, str]]:
+    """The default rating of each direction ('discharge', 'charge': a positive magnitude, A) with where it comes
+    from: 'identified' (the file's identified current range) or 'plausible' (its plausible current range: the
+    fallback `identified_current_range` takes for a direction the fit did not cover or a file without the key)."""
+    lo, hi = identified_current_range(cell)
+    ident = (cell.raw.get("limits") or {}).get(L_IDENTIFIED)
+    a, b = (0.0, 0.0) if ident is None else (float(x) for x in ident)
+    return {"discharge": (hi, "identified" if b > 0.0 else "plausible"),
+            "charge": (-lo, "identified" if a < 0.0 else "plausible")}
+
+
+def rating_fallback_message(cell, directions: dict[str, float], how: str) -> str:
+    """The warning for default ratings taken from the plausible current range: `directions` maps 'discharge' /
+    'charge' to that rating (A); `how` says how to give the rating (the argument or option names)."""
+    q = float(getattr(cell, "capacity_Ah", 0.0) or 0.0)
+    what = " and ".join(f"{d} {a:g} A" + (f" ({a / q:.1f}C)" if q > 0 else "") for d, a in directions.items())
+    return (f'{cell.source}: no limits."{L_IDENTIFIED}" for the {" and ".join(directions)} '
+            f'direction{"s" if len(directions) > 1 else ""}: the default rating is the cell file\'s plausible "Current range [A]", {what}, a bound for reading logs rather '
+            f"than a rating; give the cell's datasheet rating ({how})")
+
+
+def _caller_stacklevel() -> int:
+    """The stacklevel of warnings.warn that names the first frame outside the cellsense package."""
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(pkg + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn_rating_fallback(cell, given: dict[str, float | None], how: str, warn=None) -> dict[str, tuple[float, str]]:
+    """`rating_sources(cell)`; for a direction whose rating is not `given` (None) and falls back to the plausible
+    current range, a RatingFallbackWarning (or `warn(text)` when given: a CLI's "warning: ..." line)."""
+    src = rating_sources(cell)
+    fallback = {d: a for d, (a, where) in src.items() if where == "plausible" and given.get(d) is None}
+    if fallback:
+        text = rating_fallback_message(cell, fallback, how)
+        if warn is not None:
+            warn(text)
+        else:
+            warnings.warn(text, RatingFallbackWarning, stacklevel=_caller_stacklevel())
+    return src
 
 
 def _float_rows(rows, what: str, columns: str, widths: tuple[int, ...]) -> list[tuple[float, ...]]:

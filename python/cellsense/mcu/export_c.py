@@ -5,11 +5,13 @@ file the Python package reads. Every float is numpy's float32 cast of the file's
 9 significant digits (`%.9g`), which is enough for the C compiler to read back exactly that float32:
 the firmware runs on bit-for-bit the parameters `Estimator(dtype="float32")` uses.
 
-    cellsense export-c --cell chen2020 --out cell_params.h [--derating=-10:0.5:0,0:0.8:0.2,10:1:1]
+    cellsense export-c --cell chen2020 --out cell_params.h [--derating=-10:0.5:0,0:0.8:0.2,10:1:1] [--current-max-A 6]
 
 It also writes `<symbol>_power_config(cs_power_config*)`: the state of power's settings that
 cellsense.estimators.power.PowerSettings() gives the cell by default, with its temperature derating
-table (the cell file's `limits."Current derating ..."`, or --derating).
+table (the cell file's `limits."Current derating ..."`, or --derating) and its current ratings (the cell file's
+identified current range, or --current-max-A; a direction that falls back to the file's plausible current range
+warns, and the header's comment says where each rating came from).
 """
 from __future__ import annotations
 
@@ -28,8 +30,8 @@ from ..cells.ecm import Cell, cell_from_dict
 from ..cells.files import CellFileError, resolve_cell_path
 from ..cells.load import load_cell
 from .._io import check_outputs
-from ..estimators.power import (add_derating_cli, cell_overpotential, cell_transport, current_derating,
-                                identified_current_range, parse_derating)
+from ..estimators.power import (L_DERATING, L_IDENTIFIED, add_derating_cli, add_rating_cli, cell_overpotential,
+                                cell_transport, check_rating, current_derating, parse_derating, warn_rating_fallback)
 from ..estimators.settings import NoiseSettings, resolve_model_error
 
 #: What the C API is built for (c_api.h); the generated header re-checks them with #error.
@@ -132,6 +134,11 @@ def c_string(text: str) -> str:
     return "".join(out)
 
 
+def c_comment_lines(text: str) -> str:
+    """`c_comment` of each line of `text` (its newlines kept: the lines of a /* */ block)."""
+    return "\n".join(c_comment(line) for line in text.split("\n"))
+
+
 def c_comment(text: str) -> str:
     """`text` made safe inside a /* */ comment on one line: printable ASCII only (anything else as '?'),
     and no '*/' or '/*' (a '*' and '/' pair is split by a space)."""
@@ -217,15 +224,36 @@ def _config_table(table: str, fields: tuple[str, ...], rows) -> list[str]:
     return lines
 
 
-def _power_config_function(cell: Cell, symbol: str, derating) -> str:
+#: how the export's rating is given, in the RatingFallbackWarning
+RATING_HOW = "cellsense export-c --current-max-A, or export_c(current_max_A=...)"
+
+
+def _ratings(cell: Cell, current_max_A, warn=None) -> tuple[float, float, str]:
+    """The header's (discharge, charge) ratings (A, positive) and a comment saying where each came from:
+    `current_max_A` (both directions; checked against the core's (0, 1e6] A) or the cell file's identified current
+    range, else its plausible current range with a warning (`warn(text)`, default warnings.warn)."""
+    a = check_rating(current_max_A, "current_max_A (--current-max-A)")
+    src = warn_rating_fallback(cell, {"discharge": a, "charge": a}, RATING_HOW, warn)
+    if a is not None:
+        return a, a, f"\n *   discharge and charge {a:g} A: --current-max-A"
+    said = {"identified": f'the cell file\'s limits."{L_IDENTIFIED}"',
+            "plausible": 'the cell file\'s plausible "Current range [A]" (no identified current in this\n *     '
+                         "direction: a bound for reading logs, not a rating; give --current-max-A)"}
+    text = "".join(f"\n *   {d} {r:g} A: {said[where]}" for d, (r, where) in src.items())
+    return src["discharge"][0], src["charge"][0], text
+
+
+def _power_config_function(cell: Cell, symbol: str, derating, current_max_A=None, warn=None) -> str:
     """A static inline function filling a cs_power_config as cellsense.estimators.power.PowerSettings() does for
-    this cell by default: the cut-offs, the identified current range as the ratings, the derating table."""
+    this cell by default: the cut-offs, the identified current range (or `current_max_A`) as the ratings, the
+    derating table."""
     rows = current_derating(cell) if derating is None else list(derating)
     problem = _derating_problem(rows)
     if problem is not None:
-        raise ValueError(f"derating {rows!r}: {problem}")
+        where = f'{cell.source}: limits."{L_DERATING}"' if derating is None else "derating (--derating)"
+        raise ValueError(f"{where}: {rows!r}: {problem}")
     vmin, vmax = cell.voltage_cutoff_V
-    imin, imax = identified_current_range(cell)
+    imax, ichg, rating_text = _ratings(cell, current_max_A, warn)
     source = ("none (0 breakpoints: the ratings as given)" if not rows else
               f"{len(rows)} breakpoint(s), " + ("--derating" if derating is not None else "the cell file's"))
     over = cell_overpotential(cell)
@@ -236,22 +264,26 @@ def _power_config_function(cell: Cell, symbol: str, derating) -> str:
                                            "charge_slope_sqrt_s"), trans))
     body = "\n".join(lines)
     return f"""/* The state of power's settings that cellsense.estimators.power.PowerSettings() gives this cell by default
- * (cs_power_limits, docs/power.md): the cell's cut-offs, the identified current range as the two ratings, SOC
- * window 0..1, nominal, horizon 10 s; temperature derating: {source}; the cell file's current-dependent
- * overpotential table ({len(over)} breakpoint(s)) and transport limit ({len(trans)} breakpoint(s)).
+ * (cs_power_limits, docs/power.md): the cell's cut-offs, SOC window 0..1, nominal, horizon 10 s; the current
+ * ratings:{c_comment_lines(rating_text)}
+ * temperature derating: {source};
+ * the cell file's current-dependent overpotential table ({len(over)} breakpoint(s)) and transport limit ({len(trans)} breakpoint(s)).
  * Set horizon_s (and the conservative factors) after it as needed. */
 #define {symbol.upper()}_POWER_DERATING_COUNT {len(rows)}
 static inline void {symbol}_power_config(cs_power_config* config) {{
   cs_power_config_default(config, {c_float(vmin)}, {c_float(vmax)}, {c_float(imax)});
-  config->charge_current_max_A = {c_float(-imin)};
+  config->charge_current_max_A = {c_float(ichg)};
 {body}
 }}
 """
 
 
-def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None, derating=None) -> str:
+def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None, derating=None, current_max_A=None,
+           warn=None) -> str:
     """The header text for a loaded cell; `derating` (rows (temperature degC, discharge factor, charge factor)):
-    the power configuration's table instead of the cell file's."""
+    the power configuration's table instead of the cell file's; `current_max_A`: its rating in both directions (A)
+    instead of the cell file's identified current range; `warn(text)`: how a rating that falls back to the file's
+    plausible current range is reported (default: warnings.warn, a RatingFallbackWarning)."""
     if cell.rc_pairs != C_API_RC_PAIRS:
         raise ValueError(f"{cell.source}: the C API is built for {C_API_RC_PAIRS} RC pairs; "
                          f"cell {cell.name!r} has {cell.rc_pairs}")
@@ -299,7 +331,7 @@ def render(cell: Cell, symbol: str = DEFAULT_SYMBOL, guard: str | None = None, d
 #define {symbol.upper()}_MODEL_ERROR_CORRELATION_S {c_float(model_error_correlation)}
 #define {symbol.upper()}_MODEL_ERROR_VOLTAGE_V {c_float(model_error_voltage)}
 {_overpotential_macros(cell, symbol.upper())}
-{_power_config_function(cell, symbol, derating)}
+{_power_config_function(cell, symbol, derating, current_max_A, warn)}
 static const cs_cell_params {symbol} = {{
   CS_PARAMS_LAYOUT,
   {{
@@ -329,14 +361,17 @@ def _overpotential_macros(cell: Cell, sym: str) -> str:
 
 
 def export_c(model: str | os.PathLike | Cell, out: str | os.PathLike | None = None,
-             symbol: str = DEFAULT_SYMBOL, derating=None) -> str:
+             symbol: str = DEFAULT_SYMBOL, derating=None, current_max_A: float | None = None, warn=None) -> str:
     """Render the cell `model` (path, bundled name or Cell) as a C header; write it atomically to
     `out` if given. `derating`: the power configuration's derating rows instead of the cell file's
-    (None: the file's, if any). Returns the header text."""
+    (None: the file's, if any); `current_max_A`: its current rating, both directions (A; None: the file's identified
+    current range, a direction without one falling back to its plausible current range with a warning, `warn` as
+    `render`'s). Returns the header text."""
     cell = load_cell(model)
     if out is not None:
         check_outputs({"out": out}, [("model", cell.source)])
-    text = render(cell, symbol=symbol, guard=_guard(out, symbol), derating=derating)
+    text = render(cell, symbol=symbol, guard=_guard(out, symbol), derating=derating, current_max_A=current_max_A,
+                  warn=warn)
     if out is not None:
         _write(out, text, "out")
     return text
@@ -362,6 +397,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--out", required=True, help="header to write, e.g. cell_params.h")
     p.add_argument("--symbol", default=DEFAULT_SYMBOL, help=f"C name of the object (default {DEFAULT_SYMBOL})")
     add_derating_cli(p, "the header's cs_power_config (<symbol>_power_config()): ")
+    add_rating_cli(p, "the current rating (A, both directions, in (0, 1e6]) the header's <symbol>_power_config() "
+                      "sets; default: the cell file's identified current range, else (with a warning) its plausible "
+                      "current range")
     p.set_defaults(func=_cli_main)
 
 
@@ -371,9 +409,12 @@ def _cli_main(args) -> int:
     problem = symbol_problem(args.symbol)
     if problem is not None:
         raise ValueError(f"--symbol {args.symbol!r}: {problem}")
+    current_max_A = check_rating(getattr(args, "current_max_A", None))
     cell = load_cell(require_cell(args, "export-c"))
     derating = None if getattr(args, "derating", None) is None else parse_derating(args.derating)
-    _write(args.out, render(cell, symbol=args.symbol, guard=_guard(args.out, args.symbol), derating=derating), "--out")
+    text = render(cell, symbol=args.symbol, guard=_guard(args.out, args.symbol), derating=derating,
+                  current_max_A=current_max_A, warn=lambda w: print(f"cellsense export-c: warning: {w}", file=sys.stderr))
+    _write(args.out, text, "--out")
     rows = current_derating(cell) if derating is None else derating
     print(f"wrote {args.out}: cell {cell.name}, {len(cell.soc)} SOC x {len(cell.temperature_degC)} "
           f"temperature breakpoints, symbol {args.symbol}, power derating {len(rows)} breakpoint(s)")

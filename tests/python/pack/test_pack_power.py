@@ -188,3 +188,36 @@ def test_bad_settings_are_refused_naming_the_setting():
     with pytest.raises(ValueError):  # the binding's own check, as the cell's run_power
         core.run_power(np.full(3, 1.0), np.zeros(3), np.full((3, 2), 3.7), np.full((3, 1), 25.0),
                        pe.cell_sensor(), np.array([0.0]), cfg)
+
+
+def test_present_state_temperatures_need_one_or_n_cells_values(fixture_pack):
+    """pack_power_limits_now's temperature_degC: 1 value or one per cell, named with what it got (a numpy broadcast
+    error before); a value not finite or outside the cell file's plausible range (where the core computes) named with its cell (the core's one
+    generic message before)."""
+    spec, log = fixture_pack
+    pe = PackEstimator(spec)
+    pe.run(head(log, 200))
+    ps = PowerSettings(horizons_s=(10.0,), **WIDE)
+    with pytest.raises(ValueError, match=r"^pack_power_limits_now: temperature_degC: needs 1 value .* or 12 .*got 5 "):
+        pack_power_limits_now(pe, np.full(5, 25.0), ps)
+    with pytest.raises(ValueError, match=r"temperature_degC: needs 1 value .*got 12 value\(s\) of shape \(1, 12\)"):
+        pack_power_limits_now(pe, np.full((1, 12), 25.0), ps)
+    t = np.full(12, 25.0)
+    t[3] = 250.0
+    lo, hi = spec.cell.temperature_range_degC
+    with pytest.raises(ValueError, match=rf"temperature_degC\[3\] = 250: must be a finite number in \[{lo:g}, {hi:g}\] degC"):
+        pack_power_limits_now(pe, t, ps)
+    t[3] = np.nan
+    with pytest.raises(ValueError, match=r"temperature_degC\[3\] = nan: must be a finite number"):
+        pack_power_limits_now(pe, t, ps)
+    with pytest.raises(ValueError, match=r"temperature_degC = -273: must be a finite number"):
+        pack_power_limits_now(pe, -273.0, ps)
+    one = pack_power_limits_now(pe, 25.0, ps)[0]
+    assert one == pack_power_limits_now(pe, np.full(12, 25.0), ps)[0] and one["discharge_current_A"] > 0
+
+
+def test_not_a_pack_estimator_is_a_type_error_naming_pack_est():
+    for call in (lambda: pack_power_limits_now(object(), 25.0), lambda: pack_power_config(object()),
+                 lambda: estimate_pack_power(object(), None)):
+        with pytest.raises(TypeError, match=r"pack_est: needs a cellsense.pack.PackEstimator, got object"):
+            call()

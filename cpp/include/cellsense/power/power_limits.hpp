@@ -595,7 +595,11 @@ PowerStatus limits_input_status(const EstimatorT& est, typename EstimatorT::T te
   using T = typename EstimatorT::T;
   if (!est.initialised()) { return PowerStatus::kNotInitialised; }
   if (!cfg.valid()) { return PowerStatus::kBadConfig; }
-  if (!(temperature_degC >= T(-100) && temperature_degC <= T(200))) { return PowerStatus::kBadInput; }
+  // the model's plausible range too (the cell file's limits, the range step() accepts): outside it the tables are
+  // extrapolated and a limit would be a guess (a 150 degC sample read a higher charge limit than 25 degC)
+  if (!(temperature_degC >= T(-100) && temperature_degC <= T(200)) || !est.model().temperature_in_range(temperature_degC)) {
+    return PowerStatus::kBadInput;
+  }
   return PowerStatus::kOk;
 }
 
@@ -1020,7 +1024,9 @@ PowerStatus power_limits_horizons(const EstimatorT& est, typename EstimatorT::T 
     if (!(horizons_s[k] > T(0) && horizons_s[k] <= T(86400))) { return PowerStatus::kBadConfig; }
   }
   if (cfg.check_settings() != PowerConfigIssue::kOk) { return PowerStatus::kBadConfig; }
-  if (!(temperature_degC >= T(-100) && temperature_degC <= T(200))) { return PowerStatus::kBadInput; }
+  if (!(temperature_degC >= T(-100) && temperature_degC <= T(200)) || !est.model().temperature_in_range(temperature_degC)) {
+    return PowerStatus::kBadInput;  // as limits_input_status
+  }
   // nothing is refused from here on: the results go to `out` directly
   if constexpr (detail::HasDirectSolve<typename EstimatorT::Model>::value) {
     detail::direct_horizons(est, temperature_degC, cfg, horizons_s, n_horizons, out, static_cast<const T*>(nullptr));
@@ -1122,7 +1128,8 @@ PowerStatus remaining_energy(const EstimatorT& est, typename EstimatorT::T tempe
                              EnergyEstimate<typename EstimatorT::T>& out) {
   using T = typename EstimatorT::T;
   if (!est.initialised()) { return PowerStatus::kNotInitialised; }
-  if (!(power_W > T(0) && power_W <= T(1.0e9)) || !(temperature_degC >= T(-100) && temperature_degC <= T(200))) {
+  if (!(power_W > T(0) && power_W <= T(1.0e9)) || !(temperature_degC >= T(-100) && temperature_degC <= T(200)) ||
+      !est.model().temperature_in_range(temperature_degC)) {  // as limits_input_status
     return PowerStatus::kBadInput;
   }
   if (!(voltage_min_V > T(0) && voltage_min_V < T(100)) || !(soc_min >= T(-1) && soc_min < T(1)) ||
