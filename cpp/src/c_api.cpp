@@ -91,6 +91,12 @@ const Params* core_params(const cs_cell_params* p) { return reinterpret_cast<con
 
 bool finite_nonnegative(float v) { return finite(v) && v >= 0.0f; }
 
+// The C API's estimators are built without the current sensor's consider terms (Estimator<..., false>: the MCU
+// budgets); Estimator::init refuses them (kBadConfig) and this says why.
+constexpr const char* kConsiderNotBuilt =
+    "current_offset_sigma_A and current_gain_sigma must be 0: the C API is built without the current sensor's "
+    "consider terms (the Python package's estimators have them; docs/estimator.md)";
+
 // The cs_config fields the C API checks itself before building the estimator (the gate policy byte and the
 // process noise, which the core takes as given): the first one broken, in words, or nullptr. cs_init returns
 // CS_INIT_BAD_CONFIG for each; cs_config_problem reports the words.
@@ -117,6 +123,8 @@ cellsense::EstimatorConfig<float> estimator_config_of(const cs_config& c) {
   ec.model_error_correlation_s = c.model_error_correlation_s;
   ec.dt_max_rest_s = c.dt_max_rest_s;
   ec.model_error_voltage_V = c.model_error_voltage_V;
+  ec.current_offset_sigma_A = c.current_offset_sigma_A;
+  ec.current_gain_sigma = c.current_gain_sigma;
   ec.gate_policy =
       c.gate_policy == CS_GATE_PREDICT_ONLY ? cellsense::GatePolicy::kPredictOnly : cellsense::GatePolicy::kRejectStep;
   ec.gate_timeout_steps = c.gate_timeout_steps;
@@ -189,6 +197,8 @@ void cs_config_default(cs_config* c) {
   c->model_error_correlation_s = ec.model_error_correlation_s;
   c->dt_max_rest_s = ec.dt_max_rest_s;
   c->model_error_voltage_V = ec.model_error_voltage_V;
+  c->current_offset_sigma_A = ec.current_offset_sigma_A;
+  c->current_gain_sigma = ec.current_gain_sigma;
   c->gate_nis = ec.gate_nis;
   constexpr cellsense::filter::Ukf<Model>::Config uc{};
   c->ukf_alpha = uc.alpha;
@@ -276,7 +286,11 @@ const char* cs_config_problem(const cs_config* c) {
   const char* rule = c_level_config_rule(*c);
   if (rule != nullptr) { return rule; }
   // the core's rule and words (EstimatorConfig::check, estimator/estimator.hpp); "ok" when none is broken
-  return cellsense::estimator_config_message(estimator_config_of(*c).check());
+  const cellsense::EstimatorConfigIssue issue = estimator_config_of(*c).check();
+  if (issue == cellsense::EstimatorConfigIssue::kOk && (c->current_offset_sigma_A > 0.0f || c->current_gain_sigma > 0.0f)) {
+    return kConsiderNotBuilt;  // within range, but this build's estimators do not carry them (init: kBadConfig)
+  }
+  return cellsense::estimator_config_message(issue);
 }
 
 const char* cs_init_result_name(int r) {

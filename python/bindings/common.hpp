@@ -215,6 +215,8 @@ cellsense::EstimatorConfig<T> load_estimator_config(const py::dict& config, bool
   f("model_error_relative", c.model_error_relative, true);
   f("dt_max_rest_s", c.dt_max_rest_s, true);
   f("model_error_voltage_V", c.model_error_voltage_V, true);
+  f("current_offset_sigma_A", c.current_offset_sigma_A, true);
+  f("current_gain_sigma", c.current_gain_sigma, true);
   if (!partial || config.contains("gate_predict_only")) {
     c.gate_policy = scalar(config, "gate_predict_only") != 0.0 ? cellsense::GatePolicy::kPredictOnly
                                                                : cellsense::GatePolicy::kRejectStep;

@@ -151,6 +151,18 @@ class PyEstimator {
     cellsense_py::from_numpy_matrix(p, cs);
     return est_.set_state(xs, cs, typename M::Aux{static_cast<T>(hysteresis_sign)});
   }
+  /// The current sensor's consider sensitivities (offset per A, gain per unit): EstimatorConfig::current_offset_sigma_A.
+  py::tuple consider() const {
+    return py::make_tuple(cellsense_py::to_numpy_vector(est_.consider_offset()),
+                          cellsense_py::to_numpy_vector(est_.consider_gain()));
+  }
+  bool set_consider(const Arr& offset, const Arr& gain) {
+    typename M::State so;
+    typename M::State sg;
+    cellsense_py::from_numpy_vector(offset, so);
+    cellsense_py::from_numpy_vector(gain, sg);
+    return est_.set_consider(so, sg);
+  }
   py::object last_time() const { return clock_.get(); }
   void set_last_time(const py::object& t) { clock_.set(t); }
   double soc() const { return static_cast<double>(est_.soc()); }
@@ -181,6 +193,8 @@ void bind(py::module_& m, const char* name) {
       .def("state_bytes", &PE::state_bytes)
       .def("set_state", &PE::set_state, py::arg("x"), py::arg("p"), py::arg("hysteresis_sign"))
       .def_property_readonly("hysteresis_sign", &PE::hysteresis_sign)
+      .def("consider", &PE::consider)
+      .def("set_consider", &PE::set_consider, py::arg("offset"), py::arg("gain"))
       .def_property("last_time_s", &PE::last_time, &PE::set_last_time)
       .def_property_readonly("soc", &PE::soc)
       .def_property_readonly("soc_sigma", &PE::soc_sigma)
@@ -216,13 +230,14 @@ void bind(py::module_& m, const char* name) {
          "None if every variance of P passes the core's restore ceilings, else (state index, message) of the "
          "first that does not (model/ecm_state_check.hpp).")
       .def_property_readonly_static("n_states", [](py::object) { return PE::N; })
-      .def_property_readonly_static("sizeof_estimator", [](py::object) { return sizeof(E); });
+      // the MCU build's size: the C API's estimators carry no consider sensitivities (estimator.hpp kConsider)
+      .def_property_readonly_static("sizeof_estimator", [](py::object) { return sizeof(typename E::Plain); });
 }
 
 template <typename T, int NRC>
 void bind_rc(py::module_& m, const std::string& suffix) {
-  bind<Estimator<model::EcmModel<T, NRC>, filter::Ekf>>(m, ("EcmEkf" + std::to_string(NRC) + suffix).c_str());
-  bind<Estimator<model::EcmModel<T, NRC>, filter::Ukf>>(m, ("EcmUkf" + std::to_string(NRC) + suffix).c_str());
+  bind<Estimator<model::EcmModel<T, NRC>, filter::Ekf, true>>(m, ("EcmEkf" + std::to_string(NRC) + suffix).c_str());
+  bind<Estimator<model::EcmModel<T, NRC>, filter::Ukf, true>>(m, ("EcmUkf" + std::to_string(NRC) + suffix).c_str());
 }
 
 }  // namespace
@@ -285,6 +300,8 @@ PYBIND11_MODULE(_core, m) {
     d["model_error_correlation_s"] = c.model_error_correlation_s;
     d["dt_max_rest_s"] = c.dt_max_rest_s;
     d["model_error_voltage_V"] = c.model_error_voltage_V;
+    d["current_offset_sigma_A"] = c.current_offset_sigma_A;
+    d["current_gain_sigma"] = c.current_gain_sigma;
     d["gate_predict_only"] = c.gate_policy == GatePolicy::kPredictOnly;
     d["gate_timeout_steps"] = static_cast<int>(c.gate_timeout_steps);
     return d;

@@ -171,6 +171,18 @@ class PySoh {
     cellsense_py::from_numpy_matrix(p, cs);
     return est_.set_state(xs, cs, typename M::Aux{static_cast<T>(sign)});
   }
+  /// The current sensor's consider sensitivities (offset per A, gain per unit): EstimatorConfig::current_offset_sigma_A.
+  py::tuple consider() const {
+    return py::make_tuple(cellsense_py::to_numpy_vector(est_.consider_offset()),
+                          cellsense_py::to_numpy_vector(est_.consider_gain()));
+  }
+  bool set_consider(const Arr& offset, const Arr& gain) {
+    typename M::State so;
+    typename M::State sg;
+    cellsense_py::from_numpy_vector(offset, so);
+    cellsense_py::from_numpy_vector(gain, sg);
+    return est_.set_consider(so, sg);
+  }
   void restart_pairing(bool rested) { soh_.restart_pairing(rested); }
   bool close_pair() { return enabled_ && soh_.close_pair(est_); }
   py::dict soh_state() const {
@@ -328,6 +340,8 @@ void bind_one(py::module_& m, const std::string& name) {
       .def("r0_table_Ohm", &PS::r0_table_Ohm)
       .def_property_readonly("gaps_widened", &PS::gaps_widened)
       .def_property_readonly("hysteresis_sign", &PS::hysteresis_sign)
+      .def("consider", &PS::consider)
+      .def("set_consider", &PS::set_consider, py::arg("offset"), py::arg("gain"))
       .def_property("last_time_s", &PS::last_time, &PS::set_last_time)
       .def_property_readonly("soc", &PS::soc)
       .def_property_readonly("soc_sigma", &PS::soc_sigma)
@@ -340,8 +354,8 @@ void bind_one(py::module_& m, const std::string& name) {
 
 template <typename T, int NRC>
 void bind_rc(py::module_& m, const std::string& suffix) {
-  bind_one<Estimator<model::EcmModel<T, NRC>, filter::Ekf>>(m, "EcmSohEkf" + std::to_string(NRC) + suffix);
-  bind_one<Estimator<model::EcmModel<T, NRC>, filter::Ukf>>(m, "EcmSohUkf" + std::to_string(NRC) + suffix);
+  bind_one<Estimator<model::EcmModel<T, NRC>, filter::Ekf, true>>(m, "EcmSohEkf" + std::to_string(NRC) + suffix);
+  bind_one<Estimator<model::EcmModel<T, NRC>, filter::Ukf, true>>(m, "EcmSohUkf" + std::to_string(NRC) + suffix);
 }
 
 }  // namespace

@@ -342,6 +342,13 @@ void test_config_issues(const char* name) {
       {I::kModelErrorVoltage, [](C& c, T, T) { c.model_error_voltage_V = kMaxModelErrorVoltage_V<T> * T(1.01); }},
       {I::kModelErrorVoltage, [](C& c, T, T i) { c.model_error_voltage_V = i; }},
       {I::kModelErrorVoltage, [](C& c, T n, T) { c.model_error_voltage_V = n; }},
+      {I::kCurrentOffset, [](C& c, T, T) { c.current_offset_sigma_A = T(-0.001); }},
+      {I::kCurrentOffset, [](C& c, T, T) { c.current_offset_sigma_A = kMaxModelErrorCurrent_A<T> * T(1.01); }},
+      {I::kCurrentOffset, [](C& c, T, T i) { c.current_offset_sigma_A = i; }},
+      {I::kCurrentOffset, [](C& c, T n, T) { c.current_offset_sigma_A = n; }},
+      {I::kCurrentGain, [](C& c, T, T) { c.current_gain_sigma = T(-0.01); }},
+      {I::kCurrentGain, [](C& c, T, T) { c.current_gain_sigma = T(1.01); }},
+      {I::kCurrentGain, [](C& c, T n, T) { c.current_gain_sigma = n; }},
   };
   bool seen[static_cast<int>(kLastEstimatorConfigIssue) + 1] = {};
   for (const Case& k : cases) {
@@ -367,7 +374,12 @@ void test_config_issues(const char* name) {
   edge.model_error_correlation_s = kMaxDt_s<T>;
   edge.dt_max_rest_s = kMaxDt_s<T>;
   edge.model_error_voltage_V = kMaxModelErrorVoltage_V<T>;
+  edge.current_offset_sigma_A = kMaxModelErrorCurrent_A<T>;
+  edge.current_gain_sigma = T(1);
   CHECK_CTX(edge.check() == I::kOk, name);
+  // the consider terms' edges pass check(); init takes them only in an estimator built with them (test_consider)
+  edge.current_offset_sigma_A = T(0);
+  edge.current_gain_sigma = T(0);
   E est;
   CHECK_CTX(init(est, &p, T(0.5), edge) == InitStatus::kOk, name);
 }
@@ -704,6 +716,96 @@ void test_predict_only(const char* name) {
   CHECK_CTX(none.predict_only(T(1), T(2), T(3.6), T(25)).status == StepStatus::kNotInitialised, name);
 }
 
+/// The current sensor's consider analysis: the estimate and the filter's covariance are bit for bit those without it;
+/// without voltage information the SOC sensitivity to an offset is the charge the offset adds (-t / 3600 Q per A) and
+/// to a gain error the counted charge's (-sum i dt / 3600 Q); the reported sigma adds their variance; the voltage
+/// bounds the sensitivity where the OCV is steep; a rejected step leaves them as they were; off: sigma = sqrt(P_zz).
+// verifies: CS-EST-019
+template <class E>
+void test_consider(const char* name) {
+  using T = typename E::T;
+  using Idx = typename E::Idx;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  EstimatorConfig<T> cfg = cstest::config_2025<T>();
+  EstimatorConfig<T> on = cfg;
+  on.current_offset_sigma_A = T(0.05);
+  on.current_gain_sigma = T(0.01);
+  E plain;
+  E cons;
+  CHECK_CTX(init(plain, &p, T(0.7), cfg) == InitStatus::kOk && init(cons, &p, T(0.7), on) == InitStatus::kOk, name);
+  // open loop (predict_only): the sensitivities are the counted charge's
+  const T q_As = T(3600) * p.capacity_Ah;
+  T counted_As = T(0);
+  for (int k = 0; k < 600; ++k) {
+    const T i = T(1) + T(k % 7);
+    counted_As = counted_As + i;
+    plain.predict_only(T(1), i, T(3.6), T(25));
+    cons.predict_only(T(1), i, T(3.6), T(25));
+  }
+  CHECK_CTX(same_bits(cons, plain.state(), plain.covariance()), name);
+  CHECK_CTX(std::fabs(cons.consider_offset()(Idx::soc, 0) + T(600) / q_As) <= T(1e-4) * T(600) / q_As, name);
+  CHECK_CTX(std::fabs(cons.consider_gain()(Idx::soc, 0) + counted_As / q_As) <= T(1e-4) * counted_As / q_As, name);
+  const T eb = cons.consider_offset()(Idx::soc, 0) * T(0.05);
+  const T ek = cons.consider_gain()(Idx::soc, 0) * T(0.01);
+  const T want = std::sqrt(plain.covariance()(0, 0) + eb * eb + ek * ek);
+  CHECK_CTX(std::fabs(cons.soc_sigma() - want) <= T(1e-5) * want && cons.soc_sigma() > plain.soc_sigma(), name);
+  CHECK_CTX(plain.soc_sigma() == std::sqrt(plain.covariance()(0, 0)), name);
+  CHECK_CTX(plain.consider_offset()(Idx::soc, 0) == T(0) && plain.consider_gain()(Idx::soc, 0) == T(0), name);
+  // fused steps: the same estimate; the voltage (an OCV slope of 0.6 V over the SOC range) holds the offset's
+  // sensitivity well below the open-loop growth
+  const T open_loop = T(4200) / q_As;
+  for (int k = 0; k < 3600; ++k) {
+    const T i = T(1) + T(k % 5);
+    const auto a = plain.step(T(1), i, T(3.6), T(25));
+    const auto b = cons.step(T(1), i, T(3.6), T(25));
+    CHECK_CTX(a.status == b.status && a.soc == b.soc && b.soc_sigma >= a.soc_sigma, name);
+  }
+  CHECK_CTX(same_bits(cons, plain.state(), plain.covariance()), name);
+  CHECK_CTX(std::fabs(cons.consider_offset()(Idx::soc, 0)) < T(0.5) * open_loop, name);
+  // a rejected step changes nothing, the sensitivities included
+  const auto so = cons.consider_offset();
+  const auto sg = cons.consider_gain();
+  CHECK_CTX(cons.step(T(1), T(1), std::numeric_limits<T>::quiet_NaN(), T(25)).status ==
+                StepStatus::kRejectedNonFinite, name);
+  CHECK_CTX(cons.step(T(-1), T(1), T(3.6), T(25)).status == StepStatus::kRejectedDt, name);
+  const auto so_after = cons.consider_offset();
+  const auto sg_after = cons.consider_gain();
+  CHECK_CTX(std::memcmp(&so, &so_after, sizeof so) == 0 && std::memcmp(&sg, &sg_after, sizeof sg) == 0, name);
+  // restore: set_consider takes finite vectors only
+  E other;
+  CHECK_CTX(init(other, &p, T(0.7), on) == InitStatus::kOk, name);
+  auto bad = so;
+  bad(0, 0) = std::numeric_limits<T>::infinity();
+  CHECK_CTX(!other.set_consider(bad, sg) && other.consider_offset()(0, 0) == T(0), name);
+  CHECK_CTX(other.set_state(cons.state(), cons.covariance(), cons.aux()) && other.set_consider(so, sg), name);
+  CHECK_CTX(other.soc_sigma() == cons.soc_sigma(), name);
+}
+
+/// An estimator built without the consider terms (the default: the C API's, the pack's cells) refuses a configuration
+/// that turns them on, and reports sigma = sqrt(P_zz) with zero sensitivities otherwise.
+// verifies: CS-EST-019
+template <class E>
+void test_consider_not_built(const char* name) {
+  using T = typename E::T;
+  auto& p = Fixture<E>::params();
+  cstest::make_cell(p);
+  EstimatorConfig<T> on = cstest::config_2025<T>();
+  on.current_offset_sigma_A = T(0.05);
+  CHECK_CTX(on.check() == EstimatorConfigIssue::kOk, name);  // a valid setting: refused for the build, not the range
+  E est;
+  CHECK_CTX(init(est, &p, T(0.7), on) == InitStatus::kBadConfig && !est.initialised(), name);
+  on.current_offset_sigma_A = T(0);
+  on.current_gain_sigma = T(0.01);
+  CHECK_CTX(init(est, &p, T(0.7), on) == InitStatus::kBadConfig, name);
+  CHECK_CTX(init(est, &p, T(0.7)) == InitStatus::kOk, name);
+  for (int k = 0; k < 100; ++k) { est.step(T(1), T(2), T(3.6), T(25)); }
+  CHECK_CTX(est.soc_sigma() == std::sqrt(est.covariance()(0, 0)) && est.consider_offset()(0, 0) == T(0), name);
+  typename E::State z = E::State::zero();
+  z(0, 0) = T(1);
+  CHECK_CTX(!est.set_consider(z, E::State::zero()) && est.set_consider(E::State::zero(), E::State::zero()), name);
+}
+
 /// Linear model (affine OCV, constant R, no hysteresis): EKF and UKF must agree with each other.
 // verifies: CS-FLT-002
 template <typename T>
@@ -962,6 +1064,12 @@ int main() {
   test_gate_without_timeout<EcmEkf<float, 2>>("ekf f32");
   test_gate_without_timeout<EcmUkf<double, 2>>("ukf f64");
   test_rest_steps<EcmEkf<float, 2>>("ekf f32");
+  test_consider<Estimator<model::EcmModel<float, 2>, filter::Ekf, true>>("ekf f32");
+  test_consider<Estimator<model::EcmModel<double, 2>, filter::Ekf, true>>("ekf f64");
+  test_consider<Estimator<model::EcmModel<float, 2>, filter::Ukf, true>>("ukf f32");
+  test_consider<Estimator<model::EcmModel<double, 2>, filter::Ukf, true>>("ukf f64");
+  test_consider_not_built<EcmEkf<float, 2>>("ekf f32");
+  test_consider_not_built<EcmUkf<double, 2>>("ukf f64");
   test_rest_steps<EcmEkf<double, 2>>("ekf f64");
   test_rest_steps<EcmUkf<float, 2>>("ukf f32");
   test_rest_steps<EcmUkf<double, 2>>("ukf f64");

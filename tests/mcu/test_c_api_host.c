@@ -260,17 +260,34 @@ static void test_config_fields_and_nulls(void) {
 /* cs_config_problem: one configuration per CS_INIT_BAD_CONFIG rule; cs_init refuses it and cs_config_problem
  * names the field, every message distinct; the default is "ok". */
 /* verifies: CS-CAPI-009 */
+/* The current sensor's consider terms are not in the C API build: a configuration that sets them (within their
+   range) is refused by cs_init, and cs_config_problem says so, naming both fields. */
+/* verifies: CS-CAPI-009, CS-EST-019 */
+static void test_consider_not_built(void) {
+  cs_config c;
+  cs_config_default(&c);
+  EXPECT(c.current_offset_sigma_A == 0.0f && c.current_gain_sigma == 0.0f);
+  c.current_offset_sigma_A = 0.05f;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG);
+  EXPECT(strstr(cs_config_problem(&c), "current_offset_sigma_A") != NULL &&
+         strstr(cs_config_problem(&c), "current_gain_sigma") != NULL);
+  c.current_offset_sigma_A = 0.0f;
+  c.current_gain_sigma = 0.01f;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG && strstr(cs_config_problem(&c), "must be 0") != NULL);
+}
+
 static void test_config_problem(void) {
   static const char* const fields[] = {"gate_policy", "current_sigma_A", "soc_per_sqrt_s", "v_rc_V_per_sqrt_s",
                                        "hysteresis_per_sqrt_s", "gate_nis", "dt_max_s", "soc_min",
                                        "voltage_sigma_V", "gate_nis", "model_error_current_A",
-                                       "model_error_relative", "model_error_correlation_s", "model_error_voltage_V"};
-  const char* seen[14];
+                                       "model_error_relative", "model_error_correlation_s", "model_error_voltage_V",
+                                       "current_offset_sigma_A", "current_gain_sigma"};
+  const char* seen[16];
   cs_config c;
   cs_config_default(&c);
   EXPECT(strcmp(cs_config_problem(&c), "ok") == 0);
   EXPECT(strcmp(cs_config_problem(NULL), "config is NULL") == 0);
-  for (unsigned k = 0; k < 14u; ++k) {
+  for (unsigned k = 0; k < 16u; ++k) {
     cs_config_default(&c);
     switch (k) {
       case 0: c.gate_policy = 9; break;
@@ -286,7 +303,9 @@ static void test_config_problem(void) {
       case 10: c.model_error_current_A = 2000.0f; break;
       case 11: c.model_error_relative = -1.0f; break;
       case 12: c.model_error_correlation_s = 1.0e6f; break;
-      default: c.model_error_voltage_V = 11.0f; break;
+      case 13: c.model_error_voltage_V = 11.0f; break;
+      case 14: c.current_offset_sigma_A = -0.1f; break;
+      default: c.current_gain_sigma = NAN; break;
     }
     seen[k] = cs_config_problem(&c);
     EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG);
@@ -310,6 +329,7 @@ int main(void) {
   test_names_and_reads();
   test_config_fields_and_nulls();
   test_config_problem();
+  test_consider_not_built();
   printf("c_api host test: %s (%d failures); used bytes EKF %u, UKF %u of %u\n", failures ? "FAIL" : "ok", failures,
          (unsigned)cs_estimator_used_bytes(CS_FILTER_EKF), (unsigned)cs_estimator_used_bytes(CS_FILTER_UKF),
          (unsigned)CS_ESTIMATOR_SIZE);

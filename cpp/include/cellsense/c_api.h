@@ -136,13 +136,18 @@ typedef struct cs_config {
                                       term above: the variance is voltage_sigma_V^2 + (this^2 + (... x R)^2) x the
                                       correlation factor; 0 (default): off. export-c writes
                                       <CELL>_MODEL_ERROR_VOLTAGE_V for a cell with a constant model error */
+  float current_offset_sigma_A;    /* (A): the current sensor's offset, 1 sigma, considered in the SOC sigma
+                                      (docs/estimator.md "The current sensor in the band"). The C API is built
+                                      without the consider terms (the MCU budgets): must be 0 (cs_config_default);
+                                      anything else is refused (CS_INIT_BAD_CONFIG, cs_config_problem says why) */
+  float current_gain_sigma;        /* (1): the current sensor's gain error, 1 sigma; as above, must be 0 */
 } cs_config;
 
 /* Defaults: the Python package's NoiseSettings / EstimatorSettings, EKF, initial SOC 0.5. */
 void cs_config_default(cs_config* config);
 
 /* ---- Estimator storage (opaque) --------------------------------------------------------- */
-#define CS_ESTIMATOR_SIZE 232u
+#define CS_ESTIMATOR_SIZE 240u
 #define CS_ESTIMATOR_ALIGN 8u
 
 typedef union cs_estimator {

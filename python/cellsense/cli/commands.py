@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from .. import __version__
 from .._cliopts import add_cell, require_cell
 from .._io import MissingExtraError, check_command_extras, missing_extra_message, require
-from ..estimators.power import add_power_cli, power_settings_from_cli
+from ..estimators.power import RatingFallbackWarning, add_power_cli, power_settings_from_cli
 from ..estimators.settings import EstimatorSettings, NoiseSettings
 from ..estimators.soh import SohSettings
 from ..evaluate.bench import bench, format_bench
@@ -31,6 +32,12 @@ def _estimate_cli(sub) -> None:
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--voltage-sigma-V", type=float, default=None, help="measurement noise + model error (V)")
     p.add_argument("--current-sigma-A", type=float, default=None, help="current sensor noise (A)")
+    p.add_argument("--current-offset-sigma-A", type=float, default=None,
+                   help="the current sensor's offset, 1 sigma (A; its data sheet's): the SOC sigma then covers the "
+                        "charge error such an offset leaves, which grows linearly where the voltage cannot correct it "
+                        "(a flat OCV: LFP); the SOC itself is unchanged (docs/estimator.md)")
+    p.add_argument("--current-gain-sigma", type=float, default=None,
+                   help="the current sensor's gain error, 1 sigma (1; 0.01 = 1 %%), considered as --current-offset-sigma-A")
     p.add_argument("--max-dt-s", type=float, default=None, help="reject steps longer than this (s)")
     p.add_argument("--max-rest-dt-s", type=float, default=None,
                    help="accept steps up to this long (s) when the current is within C/20 at both ends "
@@ -62,6 +69,9 @@ def _estimate_main(a) -> int:
     # Inf and absurd values are refused here, naming the option
     for opt, value, field, obj in (("--voltage-sigma-V", a.voltage_sigma_V, "voltage_sigma_V", "noise"),
                                    ("--current-sigma-A", a.current_sigma_A, "current_sigma_A", "noise"),
+                                   ("--current-offset-sigma-A", a.current_offset_sigma_A, "current_offset_sigma_A",
+                                    "noise"),
+                                   ("--current-gain-sigma", a.current_gain_sigma, "current_gain_sigma", "noise"),
                                    ("--max-dt-s", a.max_dt_s, "dt_max_s", "settings"),
                                    ("--max-rest-dt-s", a.max_rest_dt_s, "dt_max_rest_s", "settings")):
         if value is None:
@@ -81,9 +91,17 @@ def _estimate_main(a) -> int:
     if (a.state_in or a.state_out or a.no_ocv_learning) and not a.soh:
         raise ValueError("--state-in / --state-out / --no-ocv-learning need --soh")
     power = power_settings_from_cli(a)
-    r = estimate(require_cell(a, "estimate"), a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc, dtype=a.dtype,
-                 noise=noise, settings=settings, soh=(SohSettings(ocv_learning=False) if a.no_ocv_learning else True) if a.soh else None, state_in=a.state_in,
-                 state_out=a.state_out, power=power, plot=a.plot)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RatingFallbackWarning)
+        r = estimate(require_cell(a, "estimate"), a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc,
+                     dtype=a.dtype, noise=noise, settings=settings,
+                     soh=(SohSettings(ocv_learning=False) if a.no_ocv_learning else True) if a.soh else None,
+                     state_in=a.state_in, state_out=a.state_out, power=power, plot=a.plot)
+    for w in caught:  # a rating that fell back to the plausible range: one line, as the estimate's other warnings
+        if issubclass(w.category, RatingFallbackWarning):
+            print(f"warning: {a.data}: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     counts = r.result.counts()
     print(f"{a.data}: {len(r.log)} samples, {a.filter.upper()} {a.dtype}, cell {r.estimator.cell.name}; "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

@@ -91,6 +91,7 @@ def core_config(settings: EstimatorSettings, noise: NoiseSettings) -> dict[str, 
             "model_error_relative": noise.model_error_relative,
             "model_error_correlation_s": noise.model_error_correlation_s or 0.0,
             "model_error_voltage_V": noise.model_error_voltage_V or 0.0,
+            "current_offset_sigma_A": noise.current_offset_sigma_A, "current_gain_sigma": noise.current_gain_sigma,
             "gate_predict_only": 1.0 if s.gate_predict_only else 0.0,
             "gate_timeout_steps": float(s.gate_timeout_steps)}
 

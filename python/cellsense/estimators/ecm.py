@@ -13,6 +13,7 @@ from ..cells.ecm import Cell
 from ..cells.load import load_cell
 from .base import (EstimatorBase, RunResult, StepResult, core_class, core_config, core_filter_config, ecm_core_noise,
                    estimator_class, log_arrays, register_estimator, run_columns)
+from .consider import checked_consider, consider_saved
 from .settings import EstimatorSettings, NoiseSettings
 
 
@@ -84,7 +85,8 @@ class Estimator(EstimatorBase):
         return {"cell": self.cell.name, "filter": self.filter, "dtype": self.dtype,
                 "state_names": self.state_names, "x": self.state.tolist(), "P": self.covariance.tolist(),
                 "hysteresis_sign": self._impl.hysteresis_sign, "last_time_s": self._impl.last_time_s,
-                "pending_ocv_init": self._pending_ocv_init, "noise": asdict(self.noise), "settings": asdict(self.settings)}
+                "pending_ocv_init": self._pending_ocv_init,
+                **consider_saved(self._impl), "noise": asdict(self.noise), "settings": asdict(self.settings)}
 
     def restore_state(self, saved: dict[str, Any]) -> None:
         """Continue from `save_state()` output. Refused (ValueError naming the field, nothing changed) if it
@@ -92,14 +94,18 @@ class Estimator(EstimatorBase):
         the bounds the estimator keeps while running (`state_bounds()`; hysteresis sign in {-1, 0, 1};
         covariance symmetric positive definite)."""
         x, p, sign, last_time = self._checked_soc_state(saved)
+        consider = checked_consider(saved, len(self.state_names))
         if not self._impl.set_state(x, p, sign):
             raise ValueError("restore_state: P: covariance not positive definite (or the state was refused by the core)")
+        if hasattr(self._impl, "set_consider"):  # the ECM's core classes (not the SPMe's)
+            self._impl.set_consider(*consider)  # finite (checked above): cannot be refused
         self._impl.last_time_s = last_time
         self._pending_ocv_init = self._saved_pending(saved)
 
     @staticmethod
     def sizeof_core(filter: str = "ekf", rc_pairs: int = 2, dtype: str = "float32") -> int:
-        """Bytes of one core estimator object (state, covariance, config; parameters excluded)."""
+        """Bytes of one core estimator object as the C API and MCU builds have it (state, covariance, config;
+        parameters and the Python build's consider sensitivities excluded)."""
         return core_class("Ecm", filter, dtype, rc_pairs).sizeof_estimator
 
 

@@ -138,6 +138,12 @@ class NoiseSettings:
     #: 1 s, on the constant-error path; else 0)
     model_error_voltage_V: float | None = None
     current_sigma_A: float = 0.05           #: current sensor noise, 1 sigma (A)
+    #: the current sensor's offset (A) and gain error (1), 1 sigma, CONSIDERED (not estimated): the reported SOC sigma
+    #: adds the error they leave in the estimate, which grows linearly in time where the voltage cannot correct it
+    #: (a flat OCV); the SOC estimate is unchanged. 0: off (the default). Take them from the sensor's data sheet
+    #: (docs/estimator.md "The current sensor in the band"); ECM estimators only.
+    current_offset_sigma_A: float = 0.0
+    current_gain_sigma: float = 0.0
     #: SOC random walk (1/sqrt(s)); covers the current sensor's offset and gain and the capacity error. 2e-4 since
     #: 2026-12-06 (2.5e-4 before; 3e-4 before issue #17): the real cell's case-B matrix, docs/real-data.md
     soc_per_sqrt_s: float = 2e-4
@@ -151,7 +157,8 @@ class NoiseSettings:
     #: fields whose range is the core's rule (EstimatorConfig::check), checked through `check_core_config`; None
     #: ones are left to the core's default
     CORE_RULED = frozenset({"voltage_sigma_V", "model_error_current_A", "model_error_relative",
-                            "model_error_correlation_s", "model_error_voltage_V"})
+                            "model_error_correlation_s", "model_error_voltage_V", "current_offset_sigma_A",
+                            "current_gain_sigma"})
     #: bounds of the fields that have their own (lo, hi[, lo_exclusive]); every other numeric field not in
     #: CORE_RULED is checked against the default bounds of `check_settings_fields` (volts [0, 10], others
     #: [0, 1e6]). voltage_sigma_V's upper bound of 10 V is the package's own, beyond the core's rule.

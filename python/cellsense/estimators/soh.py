@@ -19,6 +19,7 @@ from ..cells.ecm import Cell
 from ..cells.load import load_cell
 from .base import (EstimatorBase, RunResult, core_class, core_config, core_filter_config, ecm_core_noise, log_arrays,
                    run_columns)
+from .consider import checked_consider, consider_saved
 from .settings import EstimatorSettings, NoiseSettings, check_settings_fields
 
 
@@ -284,6 +285,7 @@ class SohEstimator(EstimatorBase):
         return {"cell": self.cell.name, "filter": self.filter, "dtype": self.dtype, "state_names": self.state_names,
                 "x": self.state.tolist(), "P": self.covariance.tolist(), "hysteresis_sign": self._impl.hysteresis_sign,
                 "last_time_s": self._impl.last_time_s, "pending_ocv_init": self._pending_ocv_init,
+                **consider_saved(self._impl),
                 "soh": self._impl.soh_state(),
                 "soh_settings": asdict(self.soh_settings)}
 
@@ -296,6 +298,7 @@ class SohEstimator(EstimatorBase):
         if "soh" not in saved:
             raise ValueError("restore_state: soh: missing")
         soh = self._checked_soh_state(saved["soh"])
+        consider = checked_consider(saved, len(self.state_names))
         before = (self.state, self.covariance, self._impl.hysteresis_sign)
         if not self._impl.set_state(x, p, sign):
             raise ValueError("restore_state: P: SOC covariance not positive definite (or the state was refused by the core)")
@@ -308,6 +311,8 @@ class SohEstimator(EstimatorBase):
             self._impl.set_state(*before)
             raise ValueError("restore_state: soh: refused by the core (ocv_P not positive definite, or capacity "
                              "outside the tracker's bounds)")
+        if hasattr(self._impl, "set_consider"):  # the ECM's core classes (not the SPMe's)
+            self._impl.set_consider(*consider)  # finite (checked above): cannot be refused
         self._impl.last_time_s = last_time
         self._pending_ocv_init = self._saved_pending(saved)
 

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
 #include "cellsense/estimator/status.hpp"
 #include "cellsense/filter/innovation.hpp"
@@ -49,10 +51,12 @@ enum class EstimatorConfigIssue : std::uint8_t {
   kModelErrorCorrelation = 7,  ///< model_error_correlation_s outside [0, kMaxDt_s] s
   kDtMaxRest = 8,              ///< dt_max_rest_s outside [0, kMaxDt_s] s
   kModelErrorVoltage = 9,      ///< model_error_voltage_V outside [0, kMaxModelErrorVoltage_V] V
+  kCurrentOffset = 10,         ///< current_offset_sigma_A outside [0, kMaxModelErrorCurrent_A] A
+  kCurrentGain = 11,           ///< current_gain_sigma outside [0, 1]
 };
 
 /// The last EstimatorConfigIssue value (for loops over every issue).
-constexpr EstimatorConfigIssue kLastEstimatorConfigIssue = EstimatorConfigIssue::kModelErrorVoltage;
+constexpr EstimatorConfigIssue kLastEstimatorConfigIssue = EstimatorConfigIssue::kCurrentGain;
 
 /// The EstimatorConfig field(s) an issue is about (the C struct's, the bindings' dict keys, the Python settings'
 /// field names); "" for kOk, "unknown" for a byte outside the enum.
@@ -68,6 +72,8 @@ constexpr const char* estimator_config_field(EstimatorConfigIssue i) {
     case EstimatorConfigIssue::kModelErrorCorrelation: return "model_error_correlation_s";
     case EstimatorConfigIssue::kDtMaxRest: return "dt_max_rest_s";
     case EstimatorConfigIssue::kModelErrorVoltage: return "model_error_voltage_V";
+    case EstimatorConfigIssue::kCurrentOffset: return "current_offset_sigma_A";
+    case EstimatorConfigIssue::kCurrentGain: return "current_gain_sigma";
   }
   return "unknown";
 }
@@ -95,6 +101,8 @@ constexpr const char* estimator_config_message(EstimatorConfigIssue i) {
     case EstimatorConfigIssue::kModelErrorCorrelation: return "model_error_correlation_s must be in [0, 86400] s";
     case EstimatorConfigIssue::kDtMaxRest: return "dt_max_rest_s must be in [0, 86400] s";
     case EstimatorConfigIssue::kModelErrorVoltage: return "model_error_voltage_V must be in [0, 10] V";
+    case EstimatorConfigIssue::kCurrentOffset: return "current_offset_sigma_A must be in [0, 1000] A";
+    case EstimatorConfigIssue::kCurrentGain: return "current_gain_sigma must be in [0, 1]";
   }
   return "unknown";
 }
@@ -149,6 +157,17 @@ struct EstimatorConfig {
   /// variance is multiplied by tau / dt (dt < tau), which keeps the information per second the same at
   /// any sample rate (a 10 Hz log is not 10x more certain than a 1 Hz one). 0 (default): no scaling.
   T model_error_correlation_s = T(0);
+  /// The current sensor's offset (A, 1 sigma) and gain error (1, 1 sigma), CONSIDERED, not estimated: a consider
+  /// covariance analysis (Schmidt 1966; Bierman 1977, "Factorization Methods for Discrete Sequential Estimation",
+  /// ch. VIII; Tapley, Schutz & Born 2004, "Statistical Orbit Determination", sec. 6.x) of the filter, whose gain
+  /// ignores them. The estimator carries the sensitivity of its error to a unit offset and to a unit gain error
+  /// (Estimator::consider_offset(), consider_gain()) and adds their variance to the SOC sigma it reports
+  /// (soc_sigma()); the SOC estimate and the filter's own covariance (so its gain) are exactly those without them.
+  /// A constant offset's charge error grows linearly in time where the voltage cannot correct it (a flat OCV, the
+  /// plateau of an LFP cell), which the SOC random walk (growing as sqrt(t)) does not cover; docs/estimator.md
+  /// "The current sensor in the band". 0 (default): off, bit for bit the estimator without them.
+  T current_offset_sigma_A = T(0);
+  T current_gain_sigma = T(0);     ///< see current_offset_sigma_A; 0.01 = a 1 % gain error
   T gate_nis = T(100);            ///< chi-square gate on NIS (1 dof; 100 = 10 sigma)
   GatePolicy gate_policy = GatePolicy::kRejectStep;
   std::uint16_t gate_timeout_steps = 5;  ///< after this many gated steps in a row, fuse anyway (0 = never)
@@ -180,6 +199,10 @@ struct EstimatorConfig {
     if (!(model_error_voltage_V >= T(0)) || !(model_error_voltage_V <= kMaxModelErrorVoltage_V<T>)) {
       return EstimatorConfigIssue::kModelErrorVoltage;
     }
+    if (!(current_offset_sigma_A >= T(0)) || !(current_offset_sigma_A <= kMaxModelErrorCurrent_A<T>)) {
+      return EstimatorConfigIssue::kCurrentOffset;
+    }
+    if (!(current_gain_sigma >= T(0)) || !(current_gain_sigma <= T(1))) { return EstimatorConfigIssue::kCurrentGain; }
     return EstimatorConfigIssue::kOk;
   }
   bool valid() const { return check() == EstimatorConfigIssue::kOk; }
@@ -224,13 +247,39 @@ typename M::Scalar measurement_variance(const M& model, const EstimatorConfig<ty
   return r_sensor + var_model;
 }
 
+// Whether the model states how its transition and measurement follow the measured current (the current sensor's
+// consider analysis, EstimatorConfig::current_offset_sigma_A): the ECM does, the SPMe does not.
+template <class M, class = void>
+struct HasCurrentJacobians : std::false_type {};
+template <class M>
+struct HasCurrentJacobians<M, std::void_t<decltype(std::declval<const M&>().input_jacobian(
+                                              std::declval<const typename M::Step&>())),
+                                          decltype(std::declval<const M&>().measurement_current_jacobian(
+                                              std::declval<const typename M::Step&>(),
+                                              std::declval<const typename M::State&>()))>> : std::true_type {};
+
+// The consider sensitivities' storage: two state vectors, or nothing (an empty base takes no room) for an estimator
+// built without them (the pack's cells: PackEstimator, whose configuration frame does not carry the terms).
+template <class State, bool kOn>
+struct ConsiderStorage {
+  State consider_offset_{};  ///< d error / d current offset (per A); zero unless the sensor is considered
+  State consider_gain_{};    ///< d error / d current gain error (per unit)
+};
+template <class State>
+struct ConsiderStorage<State, false> {};
+
 }  // namespace detail
 
 /// Composes a Model (model/ecm.hpp) and a Filter template (filter/ekf.hpp, filter/ukf.hpp).
 /// Holds only a pointer to the (const, flash-resident) parameters, so its size is the state,
 /// the covariance, the configuration and a few scalars. No heap, no exceptions.
-template <class ModelT, template <class> class FilterT>
-class Estimator {
+/// kConsider: whether the estimator can carry the current sensor's consider terms (EstimatorConfig::
+/// current_offset_sigma_A). Off by default: the C API and the pack's cells are built without them (init refuses a
+/// configuration that turns them on), so their code, 2 state vectors and per-step cost are not paid where they are not
+/// used (the MCU targets: EKF <= 1,500 instructions per step, <= 256 B per estimator, <= 16 KiB core flash); the
+/// Python package's single-cell ECM estimators are built with them.
+template <class ModelT, template <class> class FilterT, bool kConsider = false>
+class Estimator : private detail::ConsiderStorage<typename ModelT::State, kConsider> {
  public:
   using Model = ModelT;
   using T = typename Model::Scalar;
@@ -242,6 +291,8 @@ class Estimator {
   using Aux = typename Model::Aux;
   using Idx = typename Model::Idx;
   using G = filter::Gaussian<T, N>;
+  /// The same estimator built without the consider terms (what the C API and the MCU builds use).
+  using Plain = Estimator<ModelT, FilterT, false>;
 
   /// Set up from a model (which points at validated parameters), settings and an initial
   /// Gaussian. On failure the estimator stays uninitialised and step() rejects.
@@ -249,6 +300,9 @@ class Estimator {
                   const State& x0, const Cov& p0, const Aux& aux0) {
     initialised_ = false;
     if (config.check() != EstimatorConfigIssue::kOk) { return InitStatus::kBadConfig; }
+    if (consider_requested(config) && !(kConsider && detail::HasCurrentJacobians<Model>::value)) {
+      return InitStatus::kBadConfig;
+    }
     const Filter f(fconfig);
     if (!filter_config_ok(f)) { return InitStatus::kBadFilterConfig; }
     if (!math::all_finite(x0) || x0(Idx::soc, 0) < config.soc_min || x0(Idx::soc, 0) > config.soc_max) {
@@ -269,6 +323,7 @@ class Estimator {
     if (initial_variance_[Idx::soc] < uniform_var) { initial_variance_[Idx::soc] = uniform_var; }
     gated_in_row_ = 0;
     at_rest_ = false;
+    set_consider_unchecked(State::zero(), State::zero());
     initialised_ = true;
     return InitStatus::kOk;
   }
@@ -315,6 +370,16 @@ class Estimator {
     G prior;
     if (!filter_.predict(model_, s, est_, prior)) { return report(StepStatus::kRejectedNumerical); }
     Model::constrain(prior.x, config_.soc_min, config_.soc_max);
+    // The current sensor's consider sensitivities through the time update: d e / d b = F (d e / d b) + B, B = df/di
+    // (the filter counts i + b where the cell carried i); a gain error k is an offset k i (Bierman 1977, ch. VIII).
+    const bool considered = consider_on(config_);
+    State so;  // set and used only when considered
+    State sg;
+    if (considered) {
+      so = consider_offset();
+      sg = consider_gain();
+      consider_time_update(s, current_A, so, sg);
+    }
 
     // Measurement noise: sensor + a model error that grows with the cell's resistance (the ECM's
     // voltage error is an error in its overpotential, which scales with the resistance: on the
@@ -340,6 +405,7 @@ class Estimator {
         Cov l_check;
         if (!math::cholesky(prior.P, l_check)) { return report(StepStatus::kRejectedNumerical, &in, r); }
         commit(prior, s);
+        if (considered) { set_consider_unchecked(so, sg); }
         if (!fuse) { gated_in_row_ = 0; }  // predict_only: no reading was offered, so none was gated
         return report(StepStatus::kPredictedOnly, &in, r);
       }
@@ -377,6 +443,10 @@ class Estimator {
     // Filter::update writes its output only on success: straight into the estimate, no copy.
     if (!filter_.update(prior, in, r, est_)) { return report(StepStatus::kRejectedNumerical, &in, r); }
     Model::constrain(est_.x, config_.soc_min, config_.soc_max);
+    if (considered) {
+      consider_measurement_update(s, prior.x, in, current_A, so, sg);
+      set_consider_unchecked(so, sg);
+    }
     gated_in_row_ = 0;
     aux_ = Model::next_aux(s);
     return report(status, &in, r);
@@ -394,7 +464,33 @@ class Estimator {
 
   bool initialised() const { return initialised_; }
   T soc() const { return est_.x(Idx::soc, 0); }
-  T soc_sigma() const { return sqrt_nonneg(est_.P(Idx::soc, Idx::soc)); }
+  /// The SOC's 1 sigma: the filter's own variance plus, with the current sensor considered
+  /// (EstimatorConfig::current_offset_sigma_A, current_gain_sigma), the variance of the error an offset and a gain
+  /// error of those sigmas leave in the estimate (consider_offset(), consider_gain()).
+  T soc_sigma() const { return sqrt_nonneg(soc_variance()); }
+  /// The filter's own SOC variance, without the current sensor's consider term (what its gain uses).
+  T soc_filter_variance() const { return est_.P(Idx::soc, Idx::soc); }
+  /// d (estimate - truth) / d b for a current sensor offset b (per A): the consider analysis' sensitivity vector
+  /// (zero for an estimator built without it).
+  State consider_offset() const {
+    if constexpr (kConsider) { return this->consider_offset_; } else { return State::zero(); }
+  }
+  /// d (estimate - truth) / d k for a current sensor gain error k (i_meas = (1 + k) i; per unit k).
+  State consider_gain() const {
+    if constexpr (kConsider) { return this->consider_gain_; } else { return State::zero(); }
+  }
+  /// Replace the consider sensitivities (restoring a saved estimator); refused, changing nothing, if not finite (or
+  /// not zero for an estimator built without them).
+  bool set_consider(const State& offset, const State& gain) {
+    if (!math::all_finite(offset) || !math::all_finite(gain)) { return false; }
+    if constexpr (!kConsider) {
+      for (int r = 0; r < N; ++r) {
+        if (offset(r, 0) < T(0) || offset(r, 0) > T(0) || gain(r, 0) < T(0) || gain(r, 0) > T(0)) { return false; }
+      }
+    }
+    set_consider_unchecked(offset, gain);
+    return true;
+  }
   const State& state() const { return est_.x; }
   const Cov& covariance() const { return est_.P; }
   const Aux& aux() const { return aux_; }
@@ -453,6 +549,88 @@ class Estimator {
 
   static T sqrt_nonneg(T v) { return v > T(0) ? std::sqrt(v) : T(0); }
 
+  void set_consider_unchecked(const State& offset, const State& gain) {
+    if constexpr (kConsider) {
+      this->consider_offset_ = offset;
+      this->consider_gain_ = gain;
+    } else {
+      (void)offset;
+      (void)gain;
+    }
+  }
+
+  /// Whether the configuration turns the consider terms on (a constant false when the estimator is built without them,
+  /// so their code is not compiled in).
+  static bool consider_on(const EstimatorConfig<T>& c) {
+    if constexpr (kConsider) {
+      return c.current_offset_sigma_A > T(0) || c.current_gain_sigma > T(0);
+    } else {
+      (void)c;
+      return false;
+    }
+  }
+  static bool consider_requested(const EstimatorConfig<T>& c) {
+    return c.current_offset_sigma_A > T(0) || c.current_gain_sigma > T(0);
+  }
+
+  /// P_zz + (s_b,z sigma_b)^2 + (s_k,z sigma_k)^2: the filter's variance and the considered sensor's (the error's
+  /// parts are independent: the filter's noise model and the sensor's fixed offset and gain).
+  T soc_variance() const {
+    const T p = est_.P(Idx::soc, Idx::soc);
+    if (!consider_on(config_)) { return p; }
+    const State so = consider_offset();
+    const State sg = consider_gain();
+    const T eb = so(Idx::soc, 0) * config_.current_offset_sigma_A;
+    const T ek = sg(Idx::soc, 0) * config_.current_gain_sigma;
+    return p + eb * eb + ek * ek;
+  }
+
+  /// Time update of the sensitivities: s <- F s + B, B = d f / d i (per A of offset; per unit gain error, B i).
+  void consider_time_update(const typename Model::Step& s, T current_A, State& so, State& sg) const {
+    if constexpr (detail::HasCurrentJacobians<Model>::value) {
+      const Cov f = model_.process_jacobian(s);
+      const State b = model_.input_jacobian(s);
+      State fo = State::zero();
+      State fg = State::zero();
+      for (int r = 0; r < N; ++r) {
+        T ao = T(0);
+        T ag = T(0);
+        for (int c = 0; c < N; ++c) {
+          ao = ao + f(r, c) * so(c, 0);
+          ag = ag + f(r, c) * sg(c, 0);
+        }
+        fo(r, 0) = ao + b(r, 0);
+        fg(r, 0) = ag + b(r, 0) * current_A;
+      }
+      so = fo;
+      sg = fg;
+    }
+  }
+
+  /// Measurement update of the sensitivities with the filter's gain K = P_xy / S: the innovation sees -H e - D b
+  /// (D = dh/di, the voltage's direct dependence on the counted current: -R0 for the ECM), so
+  /// s <- s - K (H s + D) (offset) and s <- s - K (H s + D i) (gain): the error e+ = (I - K H) e - K D b of a filter
+  /// whose gain ignores b (Bierman 1977, ch. VIII, the consider covariance of a suboptimal filter). H is the model's
+  /// Jacobian at the prior also for the UKF (first order, as the analysis is).
+  void consider_measurement_update(const typename Model::Step& s, const State& x_prior,
+                                   const filter::Innovation<T, N>& in, T current_A, State& so, State& sg) const {
+    if constexpr (detail::HasCurrentJacobians<Model>::value) {
+      const auto h = model_.measurement_jacobian(s, x_prior);
+      const T d = model_.measurement_current_jacobian(s, x_prior);
+      T hso = d;
+      T hsg = d * current_A;
+      for (int c = 0; c < N; ++c) {
+        hso = hso + h(0, c) * so(c, 0);
+        hsg = hsg + h(0, c) * sg(c, 0);
+      }
+      for (int r = 0; r < N; ++r) {
+        const T k = in.cross_cov(r, 0) / in.variance;
+        so(r, 0) = so(r, 0) - k * hso;
+        sg(r, 0) = sg(r, 0) - k * hsg;
+      }
+    }
+  }
+
   void commit(const G& g, const typename Model::Step& s) {
     est_ = g;
     aux_ = Model::next_aux(s);
@@ -464,7 +642,7 @@ class Estimator {
     StepReport<T> r{};
     r.status = status;
     r.soc = est_.x(Idx::soc, 0);
-    r.soc_sigma = sqrt_nonneg(est_.P(Idx::soc, Idx::soc));
+    r.soc_sigma = sqrt_nonneg(soc_variance());
     r.voltage_pred_V = in ? in->predicted : nan;
     r.innovation_V = in ? in->innovation : nan;
     r.innovation_variance_V2 = in ? in->variance : nan;

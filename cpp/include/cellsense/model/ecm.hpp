@@ -602,6 +602,25 @@ class EcmModel {
     return f;
   }
 
+  /// B = df/di = [-soc_gain, b_rc.., 0]^T: how the transition follows the counted current (the hysteresis input's
+  /// dependence is on the current's sign and magnitude through A_h; taken as 0 here, as in process_noise()). For the
+  /// current sensor's consider analysis (estimator/estimator.hpp, EstimatorConfig::current_offset_sigma_A).
+  State input_jacobian(const Step& s) const {
+    State b;
+    b(Idx::soc, 0) = -s.soc_gain;
+    CELLSENSE_UNROLL
+    for (int j = 0; j < NRC; ++j) { b(Idx::v_rc(j), 0) = s.b_rc[j]; }
+    b(Idx::hysteresis, 0) = T(0);
+    return b;
+  }
+
+  /// D = dv/di = -R0(z) (with the R0 factor) at x's SOC: the terminal voltage's direct dependence on the current
+  /// (measure_at()); for the consider analysis, as input_jacobian().
+  T measurement_current_jacobian(const Step& s, const State& x) const {
+    const math::GridPoint<T> gp = math::locate(params_->grid, x(Idx::soc, 0), s.temp, s.soc_segment);
+    return -(math::lookup(params_->r0_Ohm, gp) * r0_scale_);
+  }
+
   /// Q = diag(q^2) dt + b b^T sigma_i^2, b = df/di = [-soc_gain, b_rc.., 0]^T.
   Cov process_noise(const Step& s) const {
     T b[kStates];
