@@ -259,7 +259,6 @@ static void test_config_fields_and_nulls(void) {
 
 /* cs_config_problem: one configuration per CS_INIT_BAD_CONFIG rule; cs_init refuses it and cs_config_problem
  * names the field, every message distinct; the default is "ok". */
-/* verifies: CS-CAPI-009 */
 /* The current sensor's consider terms are not in the C API build: a configuration that sets them (within their
    range) is refused by cs_init, and cs_config_problem says so, naming both fields. */
 /* verifies: CS-CAPI-009, CS-EST-019 */
@@ -276,6 +275,7 @@ static void test_consider_not_built(void) {
   EXPECT(init_with(&cell_params, &c) == CS_INIT_BAD_CONFIG && strstr(cs_config_problem(&c), "must be 0") != NULL);
 }
 
+/* verifies: CS-CAPI-009 */
 static void test_config_problem(void) {
   static const char* const fields[] = {"gate_policy", "current_sigma_A", "soc_per_sqrt_s", "v_rc_V_per_sqrt_s",
                                        "hysteresis_per_sqrt_s", "gate_nis", "dt_max_s", "soc_min",
