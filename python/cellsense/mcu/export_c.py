@@ -135,7 +135,7 @@ def c_string(text: str) -> str:
 
 
 def c_comment_lines(text: str) -> str:
-    """`c_comment` of each line of `text` (its newlines kept: the lines of a /* */ block)."""
+    """`c_comment` of each line of `text` (its newlines kept: the lines of a ``/* */`` block)."""
     return "\n".join(c_comment(line) for line in text.split("\n"))
 
 

@@ -1,10 +1,8 @@
 """Pack-log replay and hardware-in-the-loop harness (docs/replay.md, docs/hil-protocol.md).
 
     readers    pack CSV, CAN logs (candump / ASC / BLF via python-can, GVRET CSV) decoded with a DBC (cantools)
-    capture    a CAN capture's clock stepping back (re-anchored), a burst of frames ahead of it (dropped), the pack's
-               messages on several buses (refused)
-    stuck      stuck sensors: a cell voltage frozen under a changing current (rejected for that cell), the current,
-               a temperature (reported)
+    capture    a CAN clock stepping back (re-anchored) or a burst ahead of it (dropped); several buses (refused)
+    stuck      stuck sensors: a frozen cell voltage (rejected for that cell), current or temperature (reported)
     checks     warnings on the log and the host run (a status on > 10 % of the cell steps, the reference's scale)
     framing    the HIL protocol: COBS + CRC-32 + sequence numbers
     link       byte links: pyserial URLs, python-can buses, fault injection
