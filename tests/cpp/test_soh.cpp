@@ -976,7 +976,48 @@ void test_gap_forgets_the_pair(const char* name) {
   CHECK_CTX(a.soh.state().anchored == 0, name);
 }
 
+/// A capacity pair whose SOC change came without the matching charge (the SOC moved over a rest: here set from
+/// outside without restart_pairing, in the field a learned OCV node moving the own-OCV SOC) is dropped: no update, the
+/// capacity sigma unchanged; the same pair with the charge counted updates.
+// verifies: CS-SOH-017
+template <class E>
+void test_pair_needs_its_charge(const char* name) {
+  using T = typename E::T;
+  for (int with_charge = 0; with_charge < 2; ++with_charge) {
+    Setup<E> a(T(0.9), false);
+    CHECK_CTX(a.ok, name);
+    a.soh.restart_pairing(true);
+    for (int k = 0; k < 60; ++k) { a.soh.step(a.est, T(1), T(0), T(4.0), T(25)); }
+    CHECK_CTX(a.soh.state().anchored == 1, name);
+    const T sigma0 = a.soh.capacity_sigma_Ah();
+    // 0.4 of the capacity: discharged at 2 A (with_charge), or the SOC moved by 0.4 with nothing counted
+    const T q_As = T(3600) * a.p.capacity_Ah;
+    // one load sample at least, so the rest after it is not a trusted anchor (no re-anchoring of an unmoved pair)
+    const int n = with_charge != 0 ? static_cast<int>(T(0.4) * q_As / T(2)) : 1;
+    for (int k = 0; k < n; ++k) {
+      const auto& mm = a.est.model();
+      const T v = mm.measure(mm.measurement_step(a.est.aux(), T(2), T(25)), a.est.state());  // the model's own
+      a.soh.step(a.est, T(1), T(2), v, T(25));
+    }
+    auto x = E::State::zero();
+    x(0, 0) = T(0.5);
+    a.est.set_state(x, a.est.covariance(), a.est.aux());
+    // the model's rested voltage at SOC 0.5, so the rest samples are fused where the SOC now is
+    const auto& m = a.est.model();
+    const T v_rest = m.measure(m.measurement_step(a.est.aux(), T(0), T(25)), x);
+    bool updated = false;
+    for (int k = 0; k < 5; ++k) { updated = a.soh.step(a.est, T(1), T(0), v_rest, T(25)).capacity_updated || updated; }
+    if (with_charge != 0) {
+      CHECK_CTX(updated && a.soh.capacity_sigma_Ah() < sigma0, name);
+    } else {
+      CHECK_CTX(!updated && a.soh.capacity_sigma_Ah() == sigma0, name);
+    }
+  }
+}
+
 int main() {
+  test_pair_needs_its_charge<EcmEkf<float, 2>>("ekf float");
+  test_pair_needs_its_charge<EcmUkf<double, 2>>("ukf double");
   test_gap_forgets_the_pair<EcmEkf<float, 2>>("ekf float");
   test_gap_forgets_the_pair<EcmUkf<double, 2>>("ukf double");
   test_ocv_correction_model<float>();

@@ -10,7 +10,7 @@ from .._cliopts import add_cell, require_cell
 from .._io import MissingExtraError, check_command_extras, missing_extra_message, require
 from ..estimators.power import RatingFallbackWarning, add_power_cli, power_settings_from_cli
 from ..estimators.settings import EstimatorSettings, NoiseSettings
-from ..estimators.soh import SohSettings
+from ..estimators.soh import SohSettings, StartUnderLoadWarning
 from ..evaluate.bench import bench, format_bench
 from ..evaluate.estimate import estimate, format_metrics
 from ..evaluate.log_checks import self_check
@@ -93,12 +93,13 @@ def _estimate_main(a) -> int:
     power = power_settings_from_cli(a)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RatingFallbackWarning)
+        warnings.simplefilter("always", StartUnderLoadWarning)
         r = estimate(require_cell(a, "estimate"), a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc,
                      dtype=a.dtype, noise=noise, settings=settings,
                      soh=(SohSettings(ocv_learning=False) if a.no_ocv_learning else True) if a.soh else None,
                      state_in=a.state_in, state_out=a.state_out, power=power, plot=a.plot)
-    for w in caught:  # a rating that fell back to the plausible range: one line, as the estimate's other warnings
-        if issubclass(w.category, RatingFallbackWarning):
+    for w in caught:  # a rating that fell back, a --state-in log opening under load: one line, as the other warnings
+        if issubclass(w.category, (RatingFallbackWarning, StartUnderLoadWarning)):
             print(f"warning: {a.data}: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

@@ -5,13 +5,14 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cellsense.estimators.settings import NoiseSettings
-from cellsense.estimators.soh import SohEstimator, SohSettings, estimate_soh
+from cellsense.estimators.soh import SohEstimator, SohSettings, StartUnderLoadWarning, estimate_soh
 
 ROOT = Path(__file__).resolve().parents[3]
 NASA = ROOT / "python" / "cellsense" / "data" / "nasa_pcoe"
@@ -344,3 +345,28 @@ def test_ocv_learning_learns_a_shifted_ocv():
           f"{np.round(1000 * on.ocv_nodes_V, 1)} mV")
     assert on.ocv_nodes_V[2] > 0.01  # the node at SOC 0.5 went up
     assert e_on < 0.8 * e_off
+
+
+def test_soh_needs_an_ecm_cell():
+    """An SPMe cell file gets a named refusal, not the binding's missing class (AttributeError, exit 70 before)."""
+    with pytest.raises(ValueError, match="needs an ECM cell file"):
+        SohEstimator("chen2020_spme")
+
+
+def test_state_in_log_opening_under_load_gets_the_wide_sigma(tmp_path):
+    """`start_log_from` on a log whose first sample is under load: the voltage is not an OCV, so the SOC from it gets
+    the wide initial sigma and a StartUnderLoadWarning (was: the rested sigma 0.02, 12 sigma off on a 5 A start); a
+    rested start keeps the rested sigma; the consider sensitivities restart at zero."""
+    noise = NoiseSettings(current_offset_sigma_A=0.05)
+    est = SohEstimator("chen2020", noise=noise, initial_soc=0.9)
+    t = np.arange(0.0, 600.0)
+    est.run(t, np.full(t.size, 3.0), np.full(t.size, 3.9), np.full(t.size, 25.0))
+    assert any(v != 0 for v in est.save_state()["consider_offset"])
+    with pytest.warns(StartUnderLoadWarning, match="opens under load"):
+        est.start_log_from(t, np.full(t.size, 5.0), np.full(t.size, 3.7), np.full(t.size, 25.0))
+    assert est.soc_sigma == pytest.approx(noise.initial_soc_sigma)
+    assert all(v == 0 for v in est.save_state()["consider_offset"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StartUnderLoadWarning)
+        est.start_log_from(t, np.zeros(t.size), np.full(t.size, 3.9), np.full(t.size, 25.0))
+    assert est.soc_sigma == pytest.approx(0.02)

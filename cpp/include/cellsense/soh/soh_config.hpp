@@ -16,6 +16,13 @@ namespace soh {
 
 /// Cap of SohState::rest_s (s): bounded state; far beyond any anchor_rest_s in use.
 constexpr float kRestCap_s = 1.0e6f;
+/// A capacity pair's charge must agree with its SOC change within this factor of the capacity in use: the pair
+/// closes (updates the capacity) only if |charge| / (|x| Q) is in [1 / kPairChargeRatio, kPairChargeRatio]. A pair
+/// whose SOC "change" came without charge (the SOC filter's or the OCV correction's move over a rest: a learned OCV
+/// node moved the own-OCV SOC of a rest 0.074 -> 0.375 with 0 A h counted, and the capacity sigma fell 0.28 -> 0.11 A h
+/// with no evidence; 2026-12-07) is dropped. 2: a cell at half or twice the capacity in use is far outside any ageing
+/// between two updates, so genuine pairs pass.
+constexpr float kPairChargeRatio = 2.0f;
 
 namespace detail {
 /// Largest magnitude the SOH code treats as finite (below float's maximum, so it holds for float and double).

@@ -163,7 +163,7 @@ class SohTracker {
         const T x = st_.anchor_soc - pz;
         const T ax = x < T(0) ? -x : x;
         if (ax >= config_.pair_min_delta_soc) {
-          if (cap_.update(x, st_.anchor_soc_var + soc_var, st_.charge_Ah, st_.charge_var_Ah2)) {
+          if (charge_agrees(ax) && cap_.update(x, st_.anchor_soc_var + soc_var, st_.charge_Ah, st_.charge_var_Ah2)) {
             st_.capacity = cap_.sums();
             cap_updated = true;
           }
@@ -198,7 +198,7 @@ class SohTracker {
     }
     const T pz = pair_soc(est, soc, last_temperature_degC_);
     const T x = st_.anchor_soc - pz;
-    if (!((x < T(0) ? -x : x) >= config_.pair_min_delta_soc)) { return false; }
+    if (!((x < T(0) ? -x : x) >= config_.pair_min_delta_soc) || !charge_agrees(x < T(0) ? -x : x)) { return false; }
     CapacityAwtls<T> cap = cap_;
     if (!cap.update(x, st_.anchor_soc_var + soc_var, st_.charge_Ah, st_.charge_var_Ah2)) { return false; }
     if (!est.set_model_health(cap.capacity_Ah(), st_.r0_scale)) { return false; }
@@ -276,6 +276,14 @@ class SohTracker {
     T slope = model.ocv_table_slope_V(soc, temperature_degC);
     if (!(slope >= T(0.05))) { slope = T(0.05); }
     return soc + shift / slope;
+  }
+
+  /// The open pair's counted charge agrees with its SOC change |x| (kPairChargeRatio): |y| in [|x| Q / r, r |x| Q].
+  bool charge_agrees(T ax) const {
+    const T ay = st_.charge_Ah < T(0) ? -st_.charge_Ah : st_.charge_Ah;
+    const T expect_Ah = ax * cap_.capacity_Ah();
+    const T r = T(kPairChargeRatio);
+    return ay * r >= expect_Ah && ay <= r * expect_Ah;
   }
 
   void drop_pair() {
