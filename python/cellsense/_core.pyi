@@ -1044,6 +1044,12 @@ class EcmSohEkf1_f64:
     @property
     def soc_sigma(self) -> float:
         ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
+        ...
 class EcmSohUkf1_f64:
     last_time_s: typing.Any
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex, soh_config: dict) -> None:
@@ -1108,6 +1114,12 @@ class EcmSohUkf1_f64:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
         ...
 class EcmSohEkf2_f64:
     last_time_s: typing.Any
@@ -1174,6 +1186,12 @@ class EcmSohEkf2_f64:
     @property
     def soc_sigma(self) -> float:
         ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
+        ...
 class EcmSohUkf2_f64:
     last_time_s: typing.Any
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex, soh_config: dict) -> None:
@@ -1238,6 +1256,12 @@ class EcmSohUkf2_f64:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
         ...
 class EcmSohEkf3_f64:
     last_time_s: typing.Any
@@ -1304,6 +1328,12 @@ class EcmSohEkf3_f64:
     @property
     def soc_sigma(self) -> float:
         ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
+        ...
 class EcmSohUkf3_f64:
     last_time_s: typing.Any
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex, soh_config: dict) -> None:
@@ -1368,6 +1398,12 @@ class EcmSohUkf3_f64:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
         ...
 class EcmSohEkf1_f32:
     last_time_s: typing.Any
@@ -1434,6 +1470,12 @@ class EcmSohEkf1_f32:
     @property
     def soc_sigma(self) -> float:
         ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
+        ...
 class EcmSohUkf1_f32:
     last_time_s: typing.Any
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex, soh_config: dict) -> None:
@@ -1498,6 +1540,12 @@ class EcmSohUkf1_f32:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
         ...
 class EcmSohEkf2_f32:
     last_time_s: typing.Any
@@ -1564,6 +1612,12 @@ class EcmSohEkf2_f32:
     @property
     def soc_sigma(self) -> float:
         ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
+        ...
 class EcmSohUkf2_f32:
     last_time_s: typing.Any
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex, soh_config: dict) -> None:
@@ -1628,6 +1682,12 @@ class EcmSohUkf2_f32:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
         ...
 class EcmSohEkf3_f32:
     last_time_s: typing.Any
@@ -1694,6 +1754,12 @@ class EcmSohEkf3_f32:
     @property
     def soc_sigma(self) -> float:
         ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
+        ...
 class EcmSohUkf3_f32:
     last_time_s: typing.Any
     def __init__(self, params: dict, config: dict, noise: dict, filter_config: dict, x0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], p0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], hysteresis_sign: typing.SupportsFloat | typing.SupportsIndex, soh_config: dict) -> None:
@@ -1758,6 +1824,12 @@ class EcmSohUkf3_f32:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_samples(self) -> int:
+        ...
+    @property
+    def stuck_step_A(self) -> float:
         ...
 class SpmeEkf_f64:
     n_states: typing.ClassVar[int] = 9

@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cellsense.cells.load import load_cell
 from cellsense.estimators.settings import NoiseSettings
+from cellsense.evaluate import realcells as rc
+from cellsense.io.realdata import load_real_log
 from cellsense.estimators.soh import SohEstimator, SohSettings, StartUnderLoadWarning, estimate_soh
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -370,3 +373,20 @@ def test_state_in_log_opening_under_load_gets_the_wide_sigma(tmp_path):
         warnings.simplefilter("error", StartUnderLoadWarning)
         est.start_log_from(t, np.zeros(t.size), np.full(t.size, 3.9), np.full(t.size, 25.0))
     assert est.soc_sigma == pytest.approx(0.02)
+
+
+def test_stuck_voltage_teaches_soh_nothing():
+    """A voltage frozen under a changing current (the core's stuck-voltage rule, as the SOC-only estimator applies it)
+    is stepped without the voltage and the SOH tracker learns nothing over the span: it had made 369 R0 updates on a
+    US06 with 2,000 samples frozen (2026-12-07)."""
+    c = load_cell("panasonic_18650pf")
+    log = load_real_log(f"{rc.DATASET}/25degC_US06", capacity_Ah=c.capacity_Ah)
+    v = log.voltage_V.copy()
+    v[1000:3000] = v[1000]
+    est = SohEstimator(c, initial_soc=1.0)
+    r = est.run(log.time_s, log.current_A, v, log.temperature_degC)
+    stuck = r.status[1000:3000] == "voltage_stuck"
+    assert stuck.sum() >= 1900 and est._impl.stuck_samples == int((r.status == "voltage_stuck").sum())
+    assert not r.r0_updated[1000:3000][stuck].any() and not r.capacity_updated[1000:3000].any()
+    clean = SohEstimator(c, initial_soc=1.0).run(log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
+    assert (clean.status == "voltage_stuck").sum() == 0 and clean.r0_updated[1000:3000].sum() > 100
