@@ -778,8 +778,16 @@ void test_consider(const char* name) {
   auto bad = so;
   bad(0, 0) = std::numeric_limits<T>::infinity();
   CHECK_CTX(!other.set_consider(bad, sg) && other.consider_offset()(0, 0) == T(0), name);
+  CHECK_CTX(!other.set_consider(so, bad) && other.consider_gain()(0, 0) == T(0), name);
   CHECK_CTX(other.set_state(cons.state(), cons.covariance(), cons.aux()) && other.set_consider(so, sg), name);
   CHECK_CTX(other.soc_sigma() == cons.soc_sigma(), name);
+  // the gain term alone turns the analysis on as well
+  EstimatorConfig<T> gain_only = cfg;
+  gain_only.current_gain_sigma = T(0.01);
+  E g;
+  CHECK_CTX(init(g, &p, T(0.7), gain_only) == InitStatus::kOk, name);
+  for (int k = 0; k < 50; ++k) { g.predict_only(T(1), T(2), T(3.6), T(25)); }
+  CHECK_CTX(g.consider_gain()(Idx::soc, 0) < T(0) && g.soc_sigma() > std::sqrt(g.covariance()(0, 0)), name);
 }
 
 /// An estimator built without the consider terms (the default: the C API's, the pack's cells) refuses a configuration
@@ -801,9 +809,14 @@ void test_consider_not_built(const char* name) {
   CHECK_CTX(init(est, &p, T(0.7)) == InitStatus::kOk, name);
   for (int k = 0; k < 100; ++k) { est.step(T(1), T(2), T(3.6), T(25)); }
   CHECK_CTX(est.soc_sigma() == std::sqrt(est.covariance()(0, 0)) && est.consider_offset()(0, 0) == T(0), name);
-  typename E::State z = E::State::zero();
-  z(0, 0) = T(1);
-  CHECK_CTX(!est.set_consider(z, E::State::zero()) && est.set_consider(E::State::zero(), E::State::zero()), name);
+  // only zeros are taken (either sign of either vector refused)
+  for (int which = 0; which < 4; ++which) {
+    typename E::State z = E::State::zero();
+    z(0, 0) = which % 2 == 0 ? T(1) : T(-1);
+    const bool ok = which < 2 ? est.set_consider(z, E::State::zero()) : est.set_consider(E::State::zero(), z);
+    CHECK_CTX(!ok, name);
+  }
+  CHECK_CTX(est.set_consider(E::State::zero(), E::State::zero()), name);
 }
 
 /// Linear model (affine OCV, constant R, no hysteresis): EKF and UKF must agree with each other.

@@ -36,6 +36,9 @@ struct Bench {
     cfg.voltage_sigma_V = T(0.01);
     ok = est.init(m, cfg, typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) == InitStatus::kOk;
     f.init(est, c, st);
+    // the tracker's rest timer (soh_tracker.hpp), which these tests do not run: a relaxed rest, so a rest sample is
+    // evidence (kOcvMinRest_s; test_soh.cpp::test_ocv_waits_for_relaxation checks the wait)
+    st.rest_s = T(soh::kOcvMinRest_s);
   }
   /// The terminal voltage the model gives at the OCV filter's SOC (no correction yet), plus `offset_V`.
   T voltage(T current_A, T offset_V) const {

@@ -373,11 +373,13 @@ void test_ocv_learning(const char* name) {
   long n = 0;
   int ocv_updates = 0;
   for (int cycle = 0; cycle < 3; ++cycle) {
-    for (int phase = 0; phase < 4; ++phase) {  // pulsed discharge to ~20 %, rest, C/2 charge to ~95 %, rest
-      const int len = phase == 0 ? 3000 : (phase == 2 ? 6000 : 1200);
+    // pulsed discharge to ~20 % (5 min load, 6 min rest: the OCV learner takes a rest sample only after
+    // kOcvMinRest_s = 300 s at rest), rest, C/2 charge to ~95 %, rest
+    for (int phase = 0; phase < 4; ++phase) {
+      const int len = phase == 0 ? 7200 : (phase == 2 ? 6000 : 1200);
       for (int k = 0; k < len; ++k) {
         double i = 0;
-        if (phase == 0) { i = ((k / 60) % 5 == 4) ? 0.0 : 1.5 + 0.5 * rng.uniform(); }
+        if (phase == 0) { i = ((k / 60) % 11 >= 5) ? 0.0 : 1.5 + 0.5 * rng.uniform(); }
         if (phase == 2) { i = -1.25; }
         if (phase == 0 && xt(0, 0) < T(0.2)) { i = 0; }
         if (phase == 2 && xt(0, 0) > T(0.95)) { i = 0; }
@@ -404,7 +406,8 @@ void test_ocv_learning(const char* name) {
               100 * rmse_on, 100 * rmse_off, ocv_updates);
   // the node at SOC 0.5 goes up, though not all the way to 30 mV: this test's capacity pairs span SOC
   // 0.95 -> 0.48 and read part of the bump as SOC (the capacity drifts ~+6 %; docs/soh.md, limitation),
-  // and its cell rests 1 min in 5, so most samples are load samples, weighted down by R0 |i|
+  // and its cell rests 6 min in 11 (1 min in 5 until the relaxation gate), only the last minute of each a relaxed
+  // rest, so most samples are load samples, weighted down by R0 |i|
   CHECK_CTX(c[2] > T(0.005) && c[2] < T(0.05), name);
   CHECK_CTX(rmse_on < 0.8 * rmse_off, name);
   CHECK_CTX(ocv_updates > 1000, name);
@@ -983,7 +986,7 @@ void test_gap_forgets_the_pair(const char* name) {
 template <class E>
 void test_pair_needs_its_charge(const char* name) {
   using T = typename E::T;
-  for (int with_charge = 0; with_charge < 2; ++with_charge) {
+  for (int with_charge = 0; with_charge < 3; ++with_charge) {  // none, 0.4 Q (agrees), 0.9 Q (2.25x: too much)
     Setup<E> a(T(0.9), false);
     CHECK_CTX(a.ok, name);
     a.soh.restart_pairing(true);
@@ -993,7 +996,7 @@ void test_pair_needs_its_charge(const char* name) {
     // 0.4 of the capacity: discharged at 2 A (with_charge), or the SOC moved by 0.4 with nothing counted
     const T q_As = T(3600) * a.p.capacity_Ah;
     // one load sample at least, so the rest after it is not a trusted anchor (no re-anchoring of an unmoved pair)
-    const int n = with_charge != 0 ? static_cast<int>(T(0.4) * q_As / T(2)) : 1;
+    const int n = with_charge != 0 ? static_cast<int>((with_charge == 1 ? T(0.4) : T(0.9)) * q_As / T(2)) : 1;
     for (int k = 0; k < n; ++k) {
       const auto& mm = a.est.model();
       const T v = mm.measure(mm.measurement_step(a.est.aux(), T(2), T(25)), a.est.state());  // the model's own
@@ -1005,9 +1008,12 @@ void test_pair_needs_its_charge(const char* name) {
     // the model's rested voltage at SOC 0.5, so the rest samples are fused where the SOC now is
     const auto& m = a.est.model();
     const T v_rest = m.measure(m.measurement_step(a.est.aux(), T(0), T(25)), x);
+    if (with_charge != 1) {  // close_pair() applies the same gate (and changes nothing when refused)
+      CHECK_CTX(!a.soh.close_pair(a.est) && a.soh.state().anchored == 1, name);
+    }
     bool updated = false;
     for (int k = 0; k < 5; ++k) { updated = a.soh.step(a.est, T(1), T(0), v_rest, T(25)).capacity_updated || updated; }
-    if (with_charge != 0) {
+    if (with_charge == 1) {
       CHECK_CTX(updated && a.soh.capacity_sigma_Ah() < sigma0, name);
     } else {
       CHECK_CTX(!updated && a.soh.capacity_sigma_Ah() == sigma0, name);
@@ -1015,7 +1021,31 @@ void test_pair_needs_its_charge(const char* name) {
   }
 }
 
+/// The OCV learner takes a rest sample only after kOcvMinRest_s at rest (a real cell is still relaxing before):
+/// none of the first 300 s of a rest updates the nodes, the samples after it do; a load sample restarts the count.
+// verifies: CS-SOH-018
+template <class E>
+void test_ocv_waits_for_relaxation(const char* name) {
+  using T = typename E::T;
+  Setup<E> a(T(0.6));
+  CHECK_CTX(a.ok, name);
+  const auto& m = a.est.model();
+  const T v_ocv = m.measure(m.measurement_step(a.est.aux(), T(0), T(25)), a.est.state());
+  int first = -1;
+  for (int k = 1; k <= 400; ++k) {  // a rest 20 mV above the model's OCV: evidence for the node, once relaxed
+    const auto r = a.soh.step(a.est, T(1), T(0), v_ocv + T(0.02), T(25));
+    if (r.ocv_updated && first < 0) { first = k; }
+  }
+  CHECK_CTX(first >= static_cast<int>(soh::kOcvMinRest_s) && first <= static_cast<int>(soh::kOcvMinRest_s) + 5, name);
+  a.soh.step(a.est, T(1), T(1), v_ocv, T(25));  // one load sample: the rest starts again
+  bool early = false;
+  for (int k = 0; k < 100; ++k) { early = a.soh.step(a.est, T(1), T(0), v_ocv + T(0.02), T(25)).ocv_updated || early; }
+  CHECK_CTX(!early, name);
+}
+
 int main() {
+  test_ocv_waits_for_relaxation<EcmEkf<float, 2>>("ekf float");
+  test_ocv_waits_for_relaxation<EcmUkf<double, 2>>("ukf double");
   test_pair_needs_its_charge<EcmEkf<float, 2>>("ekf float");
   test_pair_needs_its_charge<EcmUkf<double, 2>>("ukf double");
   test_gap_forgets_the_pair<EcmEkf<float, 2>>("ekf float");

@@ -163,6 +163,10 @@ def test_cli_estimate_soh_columns_and_state(tmp_path):
     paths = []
     for k in (0, 1):
         t, i, v, th = logs[k]
+        if k == 0:  # a relaxed rest (400 s at the first voltage) before the discharge: OCV evidence (CS-SOH-018)
+            pre = np.arange(-400.0, 0.0) + t[0]
+            t, i, v, th = (np.concatenate([pre, t]), np.concatenate([np.zeros(400), i]),
+                           np.concatenate([np.full(400, v[0]), v]), np.concatenate([np.full(400, th[0]), th]))
         p = tmp_path / f"d{k}.csv"
         np.savetxt(p, np.column_stack([t, i, v, th]), delimiter=",", fmt="%.6f",
                    header="time_s,current_A,voltage_V,temperature_degC", comments="")

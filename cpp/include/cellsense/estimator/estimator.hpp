@@ -468,8 +468,6 @@ class Estimator : private detail::ConsiderStorage<typename ModelT::State, kConsi
   /// (EstimatorConfig::current_offset_sigma_A, current_gain_sigma), the variance of the error an offset and a gain
   /// error of those sigmas leave in the estimate (consider_offset(), consider_gain()).
   T soc_sigma() const { return sqrt_nonneg(soc_variance()); }
-  /// The filter's own SOC variance, without the current sensor's consider term (what its gain uses).
-  T soc_filter_variance() const { return est_.P(Idx::soc, Idx::soc); }
   /// d (estimate - truth) / d b for a current sensor offset b (per A): the consider analysis' sensitivity vector
   /// (zero for an estimator built without it).
   State consider_offset() const {

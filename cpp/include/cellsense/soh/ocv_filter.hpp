@@ -150,7 +150,10 @@ class OcvFilter {
     // anchor (below: its error grows with the anchor's age).
     const bool offset_model = config.current_offset_sigma_A > T(0);
     const bool count_anchored = !offset_model || st.anchor_age_s < T(kRestCap_s);
-    if (fused && count_anchored && (rest || config.ocv_load_fraction > T(0))) {
+    // A rest sample is OCV evidence only once the cell has relaxed (kOcvMinRest_s): before that its voltage still
+    // carries the slow relaxation the ECM's RC pairs do not reach (soh_config.hpp).
+    const bool relaxed = st.rest_s >= T(kOcvMinRest_s);
+    if (fused && count_anchored && (rest ? relaxed : config.ocv_load_fraction > T(0))) {
       // v(z_c) with the SOC filter's posterior RC voltages, hysteresis and sign.
       auto xs = est.state();
       xs(0, 0) = x[0];
