@@ -10,6 +10,7 @@ the 2 / 10 / 30 s horizons, nominal and conservative; issue #15's bar is >= 1 M 
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 
@@ -54,10 +55,29 @@ def _best_rate(fn, steps: int, repeats: int) -> float:
     return steps / best
 
 
+#: the bench's bounds: a log of at most MAX_DURATION_S at 1 Hz (~12 days; 7200 by default), the peer on at most
+#: MAX_PEER_STEPS (filterpy takes ~1 ms a step: 100,000 is minutes)
+MAX_DURATION_S = 1e6
+MAX_PEER_STEPS = 100_000
+
+
+def check_bench_args(duration_s: float, peer_steps: int, repeats: int = 5) -> None:
+    """ValueError (exit 2 from the CLI) naming the option and its range: a NaN, zero, negative or huge
+    --duration-s / --peer-steps made an empty log (a ZeroDivisionError), a numpy error or a run of hours."""
+    if not (isinstance(duration_s, (int, float)) and math.isfinite(duration_s) and 1 <= duration_s <= MAX_DURATION_S):
+        raise ValueError(f"--duration-s {duration_s!r}: expected a finite number of seconds in [1, {MAX_DURATION_S:g}] "
+                         "(the log is one step a second)")
+    if isinstance(peer_steps, bool) or not isinstance(peer_steps, int) or not 1 <= peer_steps <= MAX_PEER_STEPS:
+        raise ValueError(f"--peer-steps {peer_steps!r}: expected an integer in [1, {MAX_PEER_STEPS}] (filterpy's steps)")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats {repeats!r}: expected an integer >= 1")
+
+
 def bench(model: str | None = None, duration_s: float = 7200.0, peer_steps: int = 1500, repeats: int = 5,
           out: str | None = None) -> dict:
     """Measure and return the figures (dict); optionally write them as JSON. Needs filterpy (the peer):
     MissingExtraError (an ImportError) naming ``pip install 'cellsense[bench]'`` when it is not installed."""
+    check_bench_args(duration_s, peer_steps, repeats)
     require("filterpy", "cellsense.bench()", "bench")
 
     cell = load_cell(model or "chen2020")
@@ -67,9 +87,9 @@ def bench(model: str | None = None, duration_s: float = 7200.0, peer_steps: int 
     args = (log["time_s"], log["current_A"], log["voltage_V"], log["temperature_degC"])
     steps = len(log["time_s"]) - 1
     settings = EstimatorSettings()
-    res: dict = {"cell": cell.name, "log_steps": steps, "peer_steps": peer_steps, "machine": platform.machine(),
-                 "python": platform.python_version()}
-    m = min(peer_steps + 1, len(log["time_s"]))
+    m = min(peer_steps + 1, len(log["time_s"]))  # the peer runs m - 1 steps: never more than the log has
+    res: dict = {"cell": cell.name, "log_steps": steps, "peer_steps": m - 1, "peer_steps_asked": peer_steps,
+                 "machine": platform.machine(), "python": platform.python_version()}
     peer_args = tuple(a[:m] for a in args)
     for filt in ("ekf", "ukf"):
         for dtype in ("float64", "float32"):
@@ -99,7 +119,9 @@ def bench(model: str | None = None, duration_s: float = 7200.0, peer_steps: int 
 
 def format_bench(r: dict) -> str:
     lines = [f"cellsense bench: cell {r['cell']} (2 RC + hysteresis), {r['log_steps']} steps at 1 Hz; "
-             f"filterpy on the first {r['peer_steps']} steps of the same log",
+             f"filterpy on the first {r['peer_steps']} steps of the same log"
+             + (f" (asked {r['peer_steps_asked']}: the log has {r['log_steps']})"
+                if r.get("peer_steps_asked", r["peer_steps"]) != r["peer_steps"] else ""),
              f"{'filter':<6} {'core f64 steps/s':>17} {'core f32 steps/s':>17} {'filterpy steps/s':>17} "
              f"{'ratio (f64)':>12} {'step() from Python':>19}"]
     for f in ("ekf", "ukf"):

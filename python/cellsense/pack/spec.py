@@ -125,6 +125,19 @@ def _signal(source: str, where: str, v: Any) -> Signal:
     raise _err(source, where, "expected a signal name or {\"signal\": ..., \"scale\": ..., \"offset\": ...}")
 
 
+#: the keys each pack-file section takes (docs/pack-file.md); any other is refused, naming the file and the key path
+SECTION_KEYS = {"topology": ("series", "parallel"), "voltage": ("pattern", "scale", "offset"),
+                "can": ("sample_period_s", "stale_s", "bus"), "gaps": ("policy", "gap_s", "reinit_after_s"),
+                "estimator": ("filter", "dtype", "initial_soc")}
+
+
+def _refuse_unknown_keys(source: str, where: str, section: dict) -> None:
+    """A typo in a section ("gap": 5, "filtr": "ukf") was ignored: the default ran instead of what was written."""
+    unknown = sorted(set(section) - set(SECTION_KEYS[where]), key=str)
+    if unknown:
+        raise _err(source, f"{where}.{unknown[0]}", f"unknown key (expected {', '.join(SECTION_KEYS[where])})")
+
+
 def _refuse_shared_voltage(src: str, cells: list[CellSpec], listed: bool) -> None:
     """Each series element reads its own voltage signal: the same one twice (a copied line) would run two estimators
     on one cell and none on the other, with every figure of the pack quietly wrong."""
@@ -173,6 +186,7 @@ def pack_from_dict(data: dict[str, Any], source: str = "<pack>", base_dir: Path 
     topo = data.get("topology")
     if not isinstance(topo, dict):
         raise _err(src, '"topology"', 'missing or not an object ({"series": S, "parallel": P})')
+    _refuse_unknown_keys(src, "topology", topo)
     series, parallel = topo.get("series"), topo.get("parallel", 1)
     if not isinstance(series, int) or isinstance(series, bool) or not 1 <= series <= 1024:
         raise _err(src, "topology.series", f"expected an integer 1..1024, got {series!r}")
@@ -232,6 +246,7 @@ def pack_from_dict(data: dict[str, Any], source: str = "<pack>", base_dir: Path 
             if not isinstance(v, dict) or not isinstance(v.get("pattern"), str):
                 raise _err(src, '"cells"', 'missing: give "cells" (one entry per series element) or '
                            '"voltage": {"pattern": "cell{index:02d}_V"}')
+            _refuse_unknown_keys(src, "voltage", v)
             try:
                 names = [v["pattern"].format(index=k + 1) for k in range(series)]
             except (KeyError, IndexError, ValueError) as e:
@@ -270,6 +285,7 @@ def pack_from_dict(data: dict[str, Any], source: str = "<pack>", base_dir: Path 
     can = data.get("can", {}) or {}
     if not isinstance(can, dict):
         raise _err(src, '"can"', "expected an object")
+    _refuse_unknown_keys(src, "can", can)
     period = _num(src, "can.sample_period_s", can.get("sample_period_s", 1.0), positive=True)
     stale = _num(src, "can.stale_s", can.get("stale_s", 5.0 * period), positive=True)
     bus = can.get("bus")
@@ -279,6 +295,7 @@ def pack_from_dict(data: dict[str, Any], source: str = "<pack>", base_dir: Path 
     est = data.get("estimator", {}) or {}
     if not isinstance(est, dict):
         raise _err(src, '"estimator"', "expected an object")
+    _refuse_unknown_keys(src, "estimator", est)
     filt = est.get("filter", "ekf")
     if filt not in ("ekf", "ukf"):
         raise _err(src, "estimator.filter", f'expected "ekf" or "ukf", got {filt!r}')
@@ -294,6 +311,7 @@ def pack_from_dict(data: dict[str, Any], source: str = "<pack>", base_dir: Path 
     g = data.get("gaps", {}) or {}
     if not isinstance(g, dict):
         raise _err(src, '"gaps"', "expected an object")
+    _refuse_unknown_keys(src, "gaps", g)
     gaps = GapSpec(g.get("policy", "rest"), _num(src, "gaps.gap_s", g.get("gap_s", 30.0), positive=True),
                    _num(src, "gaps.reinit_after_s", g.get("reinit_after_s", 3600.0), positive=True))
     if gaps.policy not in ("rest", "reinit"):

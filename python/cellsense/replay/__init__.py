@@ -8,7 +8,8 @@
     link       byte links: pyserial URLs, python-can buses, fault injection
     session    the host side of the protocol (timeouts, retries, fault accounting)
     targets    host / qemu / serial URL / CAN runners
-    report     device vs host vs reference comparison (Markdown, CSV, plots) and the exit status
+    parity     device vs host per frame (SOC, sigma, NaN, status, event, usable SOC) and the exit status
+    report     device vs host vs reference comparison (Markdown, CSV, plots)
     cli        `cellsense replay`, `cellsense replay-bench` (add_cli)
 """
 from __future__ import annotations

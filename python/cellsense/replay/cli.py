@@ -1,6 +1,7 @@
 """`cellsense replay` and `cellsense replay-bench` (registered by cli.py through `add_cli(subparsers)`)."""
 from __future__ import annotations
 
+import math
 import sys
 import time
 import warnings
@@ -13,7 +14,7 @@ from .._io import refuse_overwriting_inputs
 from ..cells.ecm_reference import simulate_ecm
 from ..estimators.power import add_power_cli, power_settings_from_cli
 from ..evaluate.log_checks import current_sign_warning, current_skew_warning
-from ..pack import PackEstimator, PackLog, estimate_pack_power, load_pack, pack_from_dict, pack_power_config
+from ..pack import MAX_CELLS, PackEstimator, PackLog, estimate_pack_power, load_pack, pack_from_dict, pack_power_config
 from . import report, targets
 from .link import FaultPlan
 from .readers import read_log
@@ -35,6 +36,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="with --realtime: clock speed-up factor")
     p.add_argument("--image", default=None, help="qemu: replay firmware ELF (default: build/mcu/replay_<core>.elf)")
     p.add_argument("--timeout-s", type=float, default=1.0, help="per-frame answer timeout (s)")
+    p.add_argument("--baud", type=int, default=115200, help="a serial port's baud rate (default 115200)")
     p.add_argument("--retries", type=int, default=3, help="retransmissions before a device counts as dead")
     p.add_argument("--tolerance", type=float, default=1e-6, help="max |delta SOC| and |delta sigma| device vs host")
     p.add_argument("--filter", choices=["ekf", "ukf"], default=None, help="override the pack file's filter")
@@ -60,7 +62,7 @@ def add_cli(subparsers) -> None:
 
 
 #: the files `--out` gets (report.write)
-OUTPUT_FILES = ("report.md", "report.json", "results.csv", "soc.png", "power.png")
+OUTPUT_FILES = report.OUTPUT_FILES
 
 
 def refuse_overwriting(a, cell_file: str | None = None) -> None:
@@ -72,7 +74,41 @@ def refuse_overwriting(a, cell_file: str | None = None) -> None:
         refuse_overwriting_inputs({"--out": Path(a.out) / name}, inputs)
 
 
+#: each numeric option of `replay` / `replay-bench`: (low, high, low open, high open, what it means)
+REPLAY_RANGES = {
+    "tolerance": (0.0, 1.0, False, False, "a |delta SOC| / |delta sigma| (a fraction)"),
+    "speed": (0.0, 1e6, True, False, "a clock speed-up factor"),
+    "timeout_s": (0.0, 3600.0, True, False, "seconds"),
+    "retries": (0, 1000, False, False, "retransmissions"),
+    "corrupt": (0.0, 1.0, False, False, "a fraction of the STEP frames"),
+    "drop": (0.0, 1.0, False, False, "a fraction of the STEP frames"),
+    "baud": (1, 100_000_000, False, False, "bits per second"),
+}
+BENCH_RANGES = {
+    "cells": (1, MAX_CELLS, False, False, "series elements"),
+    "hours": (0.0, 24.0 * 366, True, False, "hours of a 1 Hz log"),
+    "qemu_frames": (1, 1_000_000, False, False, "frames"),
+}
+
+
+def check_ranges(a, ranges: dict) -> None:
+    """ValueError (exit 2) naming the option, its value and the allowed range for the first option out of it:
+    NaN, inf, a negative tolerance or retry count, a zero speed or timeout, a fraction above 1 all went on before."""
+    for dest, (lo, hi, lo_open, hi_open, what) in ranges.items():
+        v = getattr(a, dest, None)
+        if v is None:
+            continue
+        bad = not math.isfinite(v) or v < lo or v > hi or (lo_open and v == lo) or (hi_open and v == hi)
+        if bad:
+            rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+            raise ValueError(f"--{dest.replace('_', '-')} {v!r}: expected a finite number in {rng} ({what})")
+    if getattr(a, "corrupt", 0.0) + getattr(a, "drop", 0.0) > 1.0:
+        raise ValueError(f"--corrupt {a.corrupt:g} + --drop {a.drop:g} = {a.corrupt + a.drop:g}: the two fractions "
+                         "of the STEP frames add up to at most 1")
+
+
 def _main(a) -> int:
+    check_ranges(a, REPLAY_RANGES)
     if Path(a.out).exists() and not Path(a.out).is_dir():  # before the run: named, not a raw "File exists" at the end
         raise ValueError(f"--out {a.out}: is a file; --out names the directory the report, results and plots go to")
     refuse_overwriting(a)  # before anything is read
@@ -100,7 +136,7 @@ def _main(a) -> int:
         machine = a.target.split(":", 1)[1] if ":" in a.target else targets.DEFAULT_MACHINE
         device = targets.run_qemu(est, log, soc0, machine=machine, image=a.image, **kw)
     elif a.target != "host":
-        device = targets.run_device(est, log, soc0, targets.open_link(a.target), a.target, **kw)
+        device = targets.run_device(est, log, soc0, targets.open_link(a.target, baudrate=a.baud), a.target, **kw)
     rep = report.compare(spec, log, host, device, tol_soc=a.tolerance, warnings=[w for w in (sign, skew) if w])
     for w in rep["warnings"]:  # also in report.md
         print(f"cellsense replay: warning: {a.log}: {w}", file=sys.stderr)
@@ -116,9 +152,6 @@ def _main(a) -> int:
 def synthetic_pack_log(cells: int, hours: float, seed: int = 3):
     """A long synthetic pack log for the throughput bar: 1 Hz, drive-like current, per-cell voltages from the
     numpy reference ECM of the bundled chen2020 cell (one trace, offset per cell)."""
-    import numpy as np
-
-
     spec = pack_from_dict({"cellsense pack file": 1, "topology": {"series": cells}, "cell": "chen2020",
                            "voltage": {"pattern": "cell{index}"}, "current": "i", "temperature": "T", "time": "t"})
     n = int(hours * 3600) + 1
@@ -142,9 +175,7 @@ def synthetic_pack_log(cells: int, hours: float, seed: int = 3):
 
 
 def _bench(a) -> int:
-    import numpy as np
-
-
+    check_ranges(a, BENCH_RANGES)
     spec, log = synthetic_pack_log(a.cells, a.hours)
     est = PackEstimator(spec, dtype="float32")
     soc0 = np.full(spec.n_cells, 0.9)

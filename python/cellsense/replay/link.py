@@ -24,22 +24,23 @@ class Link:
 
 
 class SerialLink(Link):
-    """A pyserial port by URL (serial.serial_for_url)."""
+    """A pyserial port by URL (serial.serial_for_url), opened exclusively (a second replay on the same port is
+    refused as busy instead of both reading each other's answers). Only a `socket://` URL is retried until
+    `open_timeout_s` (QEMU's server socket may not be listening yet); a missing or invalid port fails at once."""
 
     def __init__(self, url: str, baudrate: int = 115200, open_timeout_s: float = 10.0) -> None:
         import serial
 
         self._serial_mod = serial
-        deadline = time.monotonic() + open_timeout_s
-        last: Exception | None = None
-        while True:  # a socket:// server (QEMU) may not be listening yet
+        retry = url.startswith("socket://")
+        deadline = time.monotonic() + (open_timeout_s if retry else 0.0)
+        while True:
             try:
-                self.port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05)
+                self.port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05, exclusive=True)
                 break
-            except (serial.SerialException, OSError) as e:
-                last = e
-                if time.monotonic() > deadline:
-                    raise ConnectionError(f"{url}: cannot open: {last}") from None
+            except (serial.SerialException, OSError, ValueError) as e:
+                if not retry or time.monotonic() > deadline:
+                    raise ConnectionError(f"--target {url}: cannot open: {_why(e)}") from None
                 time.sleep(0.05)
         self.url = url
 
@@ -76,7 +77,14 @@ class CanLink(Link):
         import can
 
         self._can = can
-        self.bus = bus if bus is not None else can.Bus(interface=interface, channel=channel, **kwargs)
+        try:
+            self.bus = bus if bus is not None else can.Bus(interface=interface, channel=channel, **kwargs)
+        except can.CanInterfaceNotImplementedError as e:
+            known = ", ".join(sorted(can.VALID_INTERFACES))
+            raise ValueError(f"--target can:{interface}:{channel}: python-can has no usable interface "
+                             f"{interface!r} ({e}); its interfaces: {known}") from None
+        except (can.CanError, OSError, ValueError) as e:
+            raise ConnectionError(f"--target can:{interface}:{channel}: cannot open the CAN bus: {e}") from None
         self._own = bus is None
         self.tx_id, self.rx_id = tx_id, rx_id
 
@@ -97,6 +105,14 @@ class CanLink(Link):
     def close(self) -> None:
         if self._own:
             self.bus.shutdown()
+
+
+def _why(e: Exception) -> str:
+    """pyserial's reason, with a busy port said so (exclusive=True: the lock is held by another process)."""
+    text = str(e)
+    if "exclusively lock" in text or "Resource temporarily unavailable" in text:
+        return f"the port is busy (another process has it open exclusively): {text}"
+    return text
 
 
 @dataclass

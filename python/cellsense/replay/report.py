@@ -4,27 +4,17 @@ plots (matplotlib, optional). `exit_code()` turns it into the command's exit sta
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from ..estimators.power import LIMITED_BY
 from ..pack import CLOCK_REANCHOR_AFTER, EVENTS, PackLog, PackPowerResult, PackSpec, clock_dt, status_names
-from ..status import EVENT_INITIAL, EVENT_REINIT, EVENT_REST, EVENT_STEP
-from . import checks
-from .targets import INSN_PER_TICK, ReplayRun
-
-EXIT_OK = 0
-EXIT_DIVERGED = 1     #: device and host differ beyond tolerance
-EXIT_NOTHING_FUSED = 2  #: the host run fused no cell step (bad input: the report is still written)
-EXIT_DEVICE = 3       #: the device failed mid-run (reset, stopped answering, link closed): reported
-EXIT_UNREPORTED = 4   #: frames without a result that no error accounts for
-
-
-def _pct(a: np.ndarray, q: float) -> float:
-    return float(np.percentile(a, q)) if a.size else math.nan
-
+from ..status import EVENT_INITIAL, EVENT_REINIT, EVENT_REST
+from . import checks, parity
+from .parity import (EXIT_DEVICE, EXIT_DIVERGED, EXIT_NOTHING_FUSED, EXIT_OK,  # noqa: F401 - re-exported
+                     EXIT_UNREPORTED, device_code)
+from .targets import ReplayRun
 
 def compare(spec: PackSpec, log: PackLog, host: ReplayRun, device: ReplayRun | None, tol_soc: float = 1e-6,
             warnings: list[str] | None = None) -> dict:
@@ -46,49 +36,18 @@ def compare(spec: PackSpec, log: PackLog, host: ReplayRun, device: ReplayRun | N
     rep["host_status"] = {names.get(int(c), str(c)): int(k) for c, k in zip(*np.unique(host.status, return_counts=True))}
     ok = np.ones(len(log), bool)
     if device is not None:
-        m = device.completed
-        ok = np.zeros(len(log), bool)
-        ok[:m] = True
-        hs, ds = host.soc[:m].astype(np.float64), device.soc[:m].astype(np.float64)
-        hg, dg = host.soc_sigma[:m].astype(np.float64), device.soc_sigma[:m].astype(np.float64)
-        with np.errstate(invalid="ignore"):
-            dsoc = np.nan_to_num(np.abs(ds - hs), nan=0.0)
-            dsig = np.nan_to_num(np.abs(dg - hg), nan=0.0)
-        same_bits = (host.soc[:m].astype(np.float32).view(np.uint32) == device.soc[:m].view(np.uint32)) & \
-                    (host.soc_sigma[:m].astype(np.float32).view(np.uint32) == device.soc_sigma[:m].view(np.uint32))
-        per_cell = [{"cell": k + 1, "max_abs_delta_soc": float(dsoc[:, k].max(initial=0.0)),
-                     "max_abs_delta_sigma": float(dsig[:, k].max(initial=0.0)),
-                     "bit_identical_fraction": float(same_bits[:, k].mean()) if m else math.nan,
-                     "status_mismatches": int((host.status[:m, k] != device.status[:m, k]).sum())}
-                    for k in range(nc)]
-        rep["device"] = {"target": device.target, "info": device.device, "completed": m, "wall_s": device.wall_s,
-                         "max_abs_delta_soc": float(dsoc.max(initial=0.0)),
-                         "max_abs_delta_sigma": float(dsig.max(initial=0.0)),
-                         "bit_identical": bool(same_bits.all()) if m else False,
-                         "status_mismatches": int(sum(c["status_mismatches"] for c in per_cell)),
-                         "per_cell": per_cell, "link": device.link, "injected": device.injected,
-                         "error": device.error, "error_kind": device.error_kind, "error_frame": device.error_frame,
-                         "detected_after_s": device.detected_after_s, "deadline_misses": device.deadline_misses}
-        lat = device.latency_s[:m] if device.latency_s is not None else np.array([])
-        lat = lat[np.isfinite(lat)]
-        rep["device"]["latency_ms"] = {"p50": 1e3 * _pct(lat, 50), "p90": 1e3 * _pct(lat, 90),
-                                       "p99": 1e3 * _pct(lat, 99), "max": 1e3 * float(lat.max(initial=0.0)) if lat.size else math.nan}
-        if device.ticks is not None and m > 1:
-            stepped = device.ticks[:m][(device.event[:m] == EVENT_STEP)]
-            if stepped.size and stepped.max() > 0:
-                insn = stepped.astype(float) * INSN_PER_TICK
-                rep["device"]["insn_per_pack_step"] = {"mean": float(insn.mean()), "max": float(insn.max()),
-                                                       "per_cell_mean": float(insn.mean() / nc)}
-        lost = len(log) - m
-        rep["device"]["frames_without_result"] = lost
-        rep["device"]["frames_lost_unreported"] = lost if (lost and device.error is None) else 0
+        ok[device.completed:] = False
+        rep["device"] = parity.device_report(host, device, len(log), tol_soc, cell_labels(spec, nc))
     if log.reference_soc is not None:
         ref = log.reference_soc
-        for name, run in (("host", host), ("device", device)):
-            if run is None:
-                continue
+        rows = [("host", host, np.ones(len(log), bool))]
+        if device is not None:
+            if not ok.all():  # the device stopped early: the host over the same frames, labelled, beside the whole log
+                rows.append((f"host, frames 0..{device.completed - 1} (the device's)", host, ok))
+            rows.append((f"device, frames 0..{device.completed - 1}" if not ok.all() else "device", device, ok))
+        for name, run, sel0 in rows:
             u = run.usable_soc.astype(float)
-            sel = ok & np.isfinite(ref) & np.isfinite(u) & (run.event != EVENT_INITIAL)
+            sel = sel0 & np.isfinite(ref) & np.isfinite(u) & (run.event != EVENT_INITIAL)
             if sel.any():
                 e = u[sel] - ref[sel]
                 rep.setdefault("reference", {})[name] = {"rmse": float(np.sqrt(np.mean(e ** 2))),
@@ -135,19 +94,6 @@ def exit_code(rep: dict) -> int:
     return code
 
 
-def device_code(rep: dict) -> int:
-    d = rep.get("device")
-    if d is None:
-        return EXIT_OK
-    if d["frames_lost_unreported"]:
-        return EXIT_UNREPORTED
-    if d["max_abs_delta_soc"] > rep["tolerance_soc"] or d["max_abs_delta_sigma"] > rep["tolerance_soc"]:
-        return EXIT_DIVERGED
-    if d["error"]:
-        return EXIT_DEVICE
-    return EXIT_OK
-
-
 def markdown(rep: dict) -> str:
     L = [f"# Replay report: {rep['pack']}", "",
          f"- log: `{rep['log']}` ({rep['frames']} frames; reader: "
@@ -173,7 +119,9 @@ def markdown(rep: dict) -> str:
               f"- completed {d['completed']} / {rep['frames']} frames in {d['wall_s']:.2f} s",
               f"- max |delta SOC| {d['max_abs_delta_soc']:.3g}, max |delta sigma| {d['max_abs_delta_sigma']:.3g} "
               f"(tolerance {rep['tolerance_soc']:g}); bit-identical: {'yes' if d['bit_identical'] else 'no'}; "
-              f"status mismatches {d['status_mismatches']}",
+              f"status mismatches {d['status_mismatches']}; event mismatches {d.get('event_mismatches', 0)}; "
+              f"NaN against a number {d.get('nan_mismatches', 0)}; max |delta usable SOC| "
+              f"{d.get('max_abs_delta_usable_soc', 0.0):.3g}",
               f"- latency ms: p50 {d['latency_ms']['p50']:.3f}, p90 {d['latency_ms']['p90']:.3f}, "
               f"p99 {d['latency_ms']['p99']:.3f}, max {d['latency_ms']['max']:.3f}; deadline misses {d['deadline_misses']}"]
         if "insn_per_pack_step" in d:
@@ -187,13 +135,15 @@ def markdown(rep: dict) -> str:
               f"frames without a result {d['frames_without_result']}"]
         if d["injected"]:
             L.append("- injected faults: " + ", ".join(f"{k} {v}" for k, v in d["injected"].items()))
+        L += [f"- **diverged**: {line}" for line in d.get("divergence", [])]
         if d["error"]:
             L.append(f"- **device error** ({d['error_kind']}, frame {d['error_frame']}): {d['error']}; reported "
                      f"{d['detected_after_s']:.2f} s after the last good answer")
-        L += ["", "| cell | max abs delta SOC | max abs delta sigma | bit-identical | status mismatches |",
-              "|---|---|---|---|---|"]
+        L += ["", "| cell | max abs delta SOC | max abs delta sigma | NaN vs number | bit-identical | status mismatches |",
+              "|---|---|---|---|---|---|"]
         for c in d["per_cell"]:
             L.append(f"| {c['cell']} | {c['max_abs_delta_soc']:.3g} | {c['max_abs_delta_sigma']:.3g} | "
+                     f"{c.get('nan_mismatches', 0)} | "
                      f"{100 * c['bit_identical_fraction']:.1f} % | {c['status_mismatches']} |")
         L.append("")
     if "reference" in rep:
@@ -208,18 +158,52 @@ def markdown(rep: dict) -> str:
     return "\n".join(L) + "\n"
 
 
+#: the files `write` puts in --out (the plots only when drawn: an earlier run's are removed first)
+PLOT_FILES = ("soc.png", "power.png")
+OUTPUT_FILES = ("report.md", "report.json", "results.csv") + PLOT_FILES
+
+#: results.csv's name of a limit's constraint (LIMITED_BY; the string's current rating is "rating")
+CONSTRAINT_NAMES = {c: ("rating" if name == "current" else name) for c, name in LIMITED_BY.items()}
+
+
+def power_columns(power: PackPowerResult) -> dict[str, np.ndarray]:
+    """results.csv's state-of-power columns: PackPowerResult.columns() with dis_cell_<H>s / chg_cell_<H>s 0 where the
+    rating (no cell) set the limit (the core names cell 0 then: the CSV said "cell 1"), and after each a
+    dis_limited_by_<H>s / chg_limited_by_<H>s column naming the constraint (voltage, soc, rating, none, ...)."""
+    out: dict[str, np.ndarray] = {}
+    cols = power.columns()
+    rating = next(c for c, name in LIMITED_BY.items() if name == "current")
+    names = np.vectorize(lambda c: CONSTRAINT_NAMES.get(int(c), str(int(c))), otypes=["U16"])
+    for key, v in cols.items():
+        for d, short in (("discharge", "dis"), ("charge", "chg")):
+            if not key.startswith(f"{short}_cell_"):
+                continue
+            j = [f"{h:g}s" for h in power.horizons_s].index(key[len(short) + 6:])
+            by = np.asarray(getattr(power, f"{d}_limited_by")[:, j])
+            v = np.where(by == rating, 0, v)
+            out[key] = v
+            out[f"{short}_limited_by_{key[len(short) + 6:]}"] = names(by) if by.size else by.astype("U16")
+            break
+        else:
+            out[key] = v
+    return out
+
+
 def write(out: str | Path, rep: dict, log: PackLog, host: ReplayRun, device: ReplayRun | None, plots: bool = True,
           spec: PackSpec | None = None) -> list[Path]:
     """report.md, report.json, results.csv and (with matplotlib, `plots`) soc.png in `out`, and with the host run's
-    state of power (`host.power`) its columns in results.csv and power.png; returns the paths. `spec` (the pack
+    state of power (`host.power`) its columns in results.csv and power.png; returns the paths. A soc.png / power.png
+    already in `out` (an earlier run's) is removed first, drawn again or not. `spec` (the pack
     file) gives the plots their cell labels."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    for name in PLOT_FILES:  # an earlier run's plot must not sit beside this report (--no-plots, no --power)
+        (out / name).unlink(missing_ok=True)
     files = [out / "report.md", out / "report.json", out / "results.csv"]
     files[0].write_text(markdown(rep))
     files[1].write_text(json.dumps(rep, indent=1, default=str) + "\n")
     nc = host.soc.shape[1]
-    pcols = host.power.columns() if host.power is not None else {}
+    pcols = power_columns(host.power) if host.power is not None else {}
     with open(files[2], "w") as f:
         cols = ["time_s", "event", "usable_soc_host"] + (["usable_soc_device"] if device else []) + \
                (["reference_soc"] if log.reference_soc is not None else []) + \
@@ -235,7 +219,7 @@ def write(out: str | Path, rep: dict, log: PackLog, host: ReplayRun, device: Rep
             row += [f"{v:.7g}" for v in host.soc[i]]
             if device:
                 row += [f"{v:.7g}" for v in device.soc[i]]
-            row += [f"{v[i]:.7g}" for v in pcols.values()]
+            row += [v[i] if v.dtype.kind == "U" else f"{v[i]:.7g}" for v in pcols.values()]
             f.write(",".join(row) + "\n")
     if plots:
         try:

@@ -14,12 +14,23 @@ from .link import Link, LinkClosed
 
 class DeviceError(RuntimeError):
     """The device failed in a way the session cannot recover from. `.kind`: "timeout" (stopped answering),
-    "reset" (it rebooted mid-run), "closed" (link gone), "refused" (configuration refused)."""
+    "reset" (it rebooted mid-run), "closed" (link gone), "refused" (configuration refused), "malformed" (a
+    CRC-valid answer whose payload has the wrong length for its type or the configured cells)."""
 
     def __init__(self, kind: str, msg: str, frame: int | None = None) -> None:
         super().__init__(msg)
         self.kind = kind
         self.frame = frame
+
+
+def _unpack(st: struct.Struct, payload: bytes, what: str, frame: int | None, exact: bool = True) -> tuple:
+    """`st` unpacked from a device answer; DeviceError "malformed" naming the answer, the frame and the lengths when
+    the payload is shorter (or, `exact`, longer) than `st`: a CRC-valid but truncated answer was a struct.error."""
+    if len(payload) < st.size or (exact and len(payload) != st.size):
+        at = f" at frame {frame}" if frame is not None else ""
+        raise DeviceError("malformed", f"malformed {what}{at}: payload of {len(payload)} B, expected "
+                          f"{st.size if exact else f'at least {st.size}'} B", frame)
+    return st.unpack_from(payload, 0)
 
 
 @dataclass
@@ -65,6 +76,7 @@ class Session:
         self.stats = LinkStats()
         self.info: DeviceInfo | None = None
         self._pending: list = []
+        self.n_cells = 0  #: configured cells (configure): a RESULT carries exactly these
 
     # -- low level ---------------------------------------------------------------------------------
     def _next(self, deadline: float):
@@ -95,9 +107,12 @@ class Session:
                 hello_at = now + 1.0
 
     @staticmethod
-    def _ready(p: bytes) -> DeviceInfo:
-        v = fr.READY_HEAD.unpack_from(p, 0)
-        name = p[fr.READY_HEAD.size: fr.READY_HEAD.size + v[6]].decode("ascii", "replace")
+    def _ready(p: bytes, frame: int | None = None) -> DeviceInfo:
+        v = _unpack(fr.READY_HEAD, p, "READY", frame, exact=False)
+        if len(p) != fr.READY_HEAD.size + v[6]:
+            raise DeviceError("malformed", f"malformed READY: payload of {len(p)} B, its name length {v[6]} makes "
+                              f"{fr.READY_HEAD.size + v[6]} B", frame)
+        name = p[fr.READY_HEAD.size:].decode("ascii", "replace")
         return DeviceInfo(v[0], v[1], v[2], v[3], v[4], v[5], name)
 
     def request(self, ftype: int, payload: bytes = b"", frame: int | None = None, expect: int = fr.T_ACK) -> fr.Frame:
@@ -133,13 +148,14 @@ class Session:
                     self.stats.corrupted_from_device += 1
                     outcome = "corrupt_rx"
                 elif f.type == fr.T_READY and expect == fr.T_READY:
+                    self.info = self._ready(f.payload, frame)
                     return f
                 elif f.type == fr.T_READY:
                     self.stats.resets += 1
                     raise DeviceError("reset", f"the device reset (READY received) while waiting for frame {frame}",
                                       frame)
                 elif f.type == fr.T_NAK:
-                    reason, expected = fr.NAK.unpack_from(f.payload, 0)
+                    reason, expected = _unpack(fr.NAK, f.payload, "NAK", frame)
                     if reason in (fr.NAK_CRC, fr.NAK_FRAMING):
                         self.stats.corrupted_to_device += 1
                         outcome = "corrupt_tx"
@@ -156,6 +172,8 @@ class Session:
                 elif f.seq != self.seq:
                     self.stats.stale_answers += 1
                 elif f.type == expect:
+                    if expect == fr.T_ACK:
+                        _unpack(fr.ACK, f.payload, "ACK", frame)
                     return f
                 else:
                     raise DeviceError("refused", f"unexpected answer type {f.type:#x} to {ftype:#x}", frame)
@@ -178,6 +196,7 @@ class Session:
                   cell_sensor: np.ndarray) -> None:
         if self.info is not None and n_cells > self.info.max_cells:
             raise DeviceError("refused", f"the device handles {self.info.max_cells} cells; the pack has {n_cells}")
+        self.n_cells = n_cells
         self.request(fr.T_HELLO, expect=fr.T_READY)
         ns, nt = len(params["soc"]), len(params["temperature_degC"])
         self._ack(self.request(fr.T_CONFIG, fr.config_payload(n_cells, filter, settings, ns, nt, rc_pairs)), "CONFIG")
@@ -195,13 +214,18 @@ class Session:
 
     @staticmethod
     def _ack(f: fr.Frame, what: str) -> None:
-        result, detail = fr.ACK.unpack_from(f.payload, 0)
+        result, detail = _unpack(fr.ACK, f.payload, f"ACK of {what}", None)
         if result != 0:
             raise DeviceError("refused", f"device refused {what}: result {result}, detail {detail}")
 
     def step(self, frame: int, dt_s: float, current_A: float, temps: np.ndarray, volts: np.ndarray) -> fr.StepResult:
         f = self.request(fr.T_STEP, fr.step_payload(frame, dt_s, current_A, temps, volts), frame=frame,
                          expect=fr.T_RESULT)
+        want = fr.RESULT_HEAD.size + self.n_cells * fr.RESULT_CELL.itemsize
+        if len(f.payload) != want:
+            raise DeviceError("malformed", f"malformed RESULT for frame {frame}: payload of {len(f.payload)} B, expected "
+                              f"{want} B ({self.n_cells} cells: {fr.RESULT_HEAD.size} + {self.n_cells} x "
+                              f"{fr.RESULT_CELL.itemsize})", frame)
         r = fr.parse_result(f.payload)
         if r.frame != frame & 0xFFFFFFFF:
             raise DeviceError("refused", f"RESULT for frame {r.frame}, expected {frame}", frame)

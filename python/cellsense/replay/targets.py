@@ -130,13 +130,14 @@ class Qemu:
         self.kill()
 
 
-def open_link(target: str, can_bus=None) -> Link:
+def open_link(target: str, can_bus=None, baudrate: int = 115200) -> Link:
+    """The link a `--target` names: `can:INTERFACE[:CHANNEL]` (python-can) or a pyserial URL at `baudrate`."""
     if target.startswith("can:"):
         parts = target.split(":")
         interface = parts[1] if len(parts) > 1 and parts[1] else "virtual"
         channel = parts[2] if len(parts) > 2 else "cellsense-hil"
         return CanLink(bus=can_bus, interface=interface, channel=channel)
-    return SerialLink(target)
+    return SerialLink(target, baudrate=baudrate)
 
 
 def run_device(est: PackEstimator, log: PackLog, initial_soc: np.ndarray, link: Link, target: str,
