@@ -10,7 +10,7 @@ from .._cliopts import add_cell, require_cell
 from .._io import MissingExtraError, check_command_extras, missing_extra_message, require
 from ..estimators.power import RatingFallbackWarning, add_power_cli, power_settings_from_cli
 from ..estimators.settings import EstimatorSettings, NoiseSettings
-from ..estimators.soh import SohSettings, StartUnderLoadWarning
+from ..estimators.soh import SavedStateMismatchWarning, SohSettings, StartUnderLoadWarning
 from ..evaluate.bench import bench, format_bench
 from ..evaluate.estimate import estimate, format_metrics
 from ..evaluate.log_checks import self_check
@@ -94,6 +94,7 @@ def _estimate_main(a) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RatingFallbackWarning)
         warnings.simplefilter("always", StartUnderLoadWarning)
+        warnings.simplefilter("always", SavedStateMismatchWarning)
         r = estimate(require_cell(a, "estimate"), a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc,
                      dtype=a.dtype, noise=noise, settings=settings,
                      soh=(SohSettings(ocv_learning=False) if a.no_ocv_learning else True) if a.soh else None,
@@ -101,6 +102,8 @@ def _estimate_main(a) -> int:
     for w in caught:  # a rating that fell back, a --state-in log opening under load: one line, as the other warnings
         if issubclass(w.category, (RatingFallbackWarning, StartUnderLoadWarning)):
             print(f"warning: {a.data}: {w.message}", file=sys.stderr)
+        elif issubclass(w.category, SavedStateMismatchWarning):  # --state-in saved with other settings
+            print(f"warning: {a.state_in}: {w.message}", file=sys.stderr)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     counts = r.result.counts()
@@ -118,8 +121,14 @@ def _estimate_main(a) -> int:
         e = r.estimator
         print(f"SOH: capacity {e.capacity_Ah:.4f} +- {e.capacity_sigma_Ah:.4f} Ah, R0 factor {e.r0_scale:.4f} +- "
               f"{e.r0_scale_sigma:.4f} (R0 {e.r0_Ohm():.5f} Ohm at 50 % SOC, 25 degC)")
-        print("SOH: learned OCV correction at SOC 1/6 .. 5/6: " +
-              " ".join(f"{1000 * c:+.1f}" for c in e.ocv_nodes_V) + " mV")
+        nodes = " ".join(f"{1000 * c:+.1f}" for c in e.ocv_nodes_V) + " mV"
+        if e.soh_settings.ocv_learning:
+            print("SOH: learned OCV correction at SOC 1/6 .. 5/6: " + nodes)
+        elif any(c != 0 for c in e.ocv_nodes_V):  # carried from --state-in; learning off: the cell file's OCV is used
+            print(f"SOH: OCV learning off: the OCV correction carried from {a.state_in} (SOC 1/6 .. 5/6: {nodes}) is "
+                  "not in use (ocv_shift_V 0)" + ("; --state-out keeps it unchanged" if a.state_out else ""))
+        else:
+            print("SOH: OCV learning off: the cell file's OCV, no correction")
         if a.state_out:
             print(f"wrote {a.state_out}")
     for w in self_check(r):

@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from .._io import finite_state_number
 from ..cells.ecm import Cell
 from ..cells.load import load_cell
-from .base import (EstimatorBase, RunResult, core_class, core_config, core_filter_config, ecm_core_noise, log_arrays,
+from .base import (EstimatorBase, RunResult, StepResult, core_class, core_config, core_filter_config, ecm_core_noise, log_arrays,
                    run_columns)
 from .consider import checked_consider, consider_saved
 from .settings import EstimatorSettings, NoiseSettings
+from .soh_state import (SOH_FLAGS, SOH_RESIDUAL_MAX_V, SOH_SCALARS, SavedStateMismatchWarning,  # noqa: F401
+                        checked_soh_state, saved_settings_mismatches, soh_state_bounds)
 from .soh_settings import SohSettings  # noqa: F401  (its home since 2026-12-07; importable from here as before)
 
 
@@ -117,7 +118,9 @@ class SohEstimator(EstimatorBase):
         rest_A = self.soh_core_config["rest_current_A"]
         rested = rest_at_start_s(time_s, current_A, rest_A) >= self.soh_settings.anchor_rest_s
         i0 = float(np.asarray(current_A, float)[ok[0]])
-        if abs(i0) <= rest_A:
+        # under load: above C/20, the estimator's own rest rule (EstimatorConfig::dt_max_rest_s); a BMS sensor's offset
+        # (50 mA on the 18650PF's case B, above the SOH rest threshold C/100) is not a load: its IR drop is ~1 mV
+        if abs(i0) * 20.0 <= self.cell.capacity_Ah:
             self.start_log(float(v[ok[0]]), float(th[ok[0]]), rested=rested)
         else:
             # under load the first voltage is the OCV minus the overpotential (a 5 A start on the 18650PF read SOC
@@ -133,6 +136,24 @@ class SohEstimator(EstimatorBase):
         """The log ended (e.g. under load at a cut-off, the rest not logged): close the open capacity
         pair now if its gates pass (|SOC change|, SOC sigma). True when the capacity was updated."""
         return bool(self._impl.close_pair())
+
+    def step(self, dt_s: float, current_A: float, voltage_V: float, temperature_degC: float) -> StepResult:
+        """One sample, as `Estimator.step` (dt since the previous sample, current held over it, voltage and
+        temperature at its end; a rejected step changes nothing), SOH updated as in `run()`; the capacity, R0 and
+        OCV correction after it: the properties. The SOH core has no per-sample call: this is a one-sample run()
+        on a clock set to 0 (so the core steps exactly `dt_s`), the log clock then restored and moved by dt_s as
+        `Estimator.step` moves it (`_advance_clock`: only a started clock, only by a finite dt > 0)."""
+        last = self._impl.last_time_s
+        self._ocv_init(voltage_V, temperature_degC)
+        arrays = log_arrays([float(dt_s)], [float(current_A)], [float(voltage_V)], [float(temperature_degC)])
+        self._impl.last_time_s = 0.0
+        try:
+            r = self._run_result(arrays[0], self._impl.run(*arrays))
+        finally:
+            self._impl.last_time_s = last
+        self._advance_clock(dt_s)
+        return StepResult(str(r.status[0]), float(r.soc[0]), float(r.soc_sigma[0]), float(r.voltage_pred_V[0]),
+                          float(r.innovation_V[0]), float(r.innovation_variance_V2[0]), float(r.nis[0]))
 
     def run(self, time_s, current_A, voltage_V, temperature_degC) -> SohRunResult:
         arrays = log_arrays(time_s, current_A, voltage_V, temperature_degC)
@@ -196,12 +217,16 @@ class SohEstimator(EstimatorBase):
         """Continue from `save_state()` output. Refused (ValueError naming the field, nothing changed) if any
         part is missing, of the wrong type, not finite or outside the bounds the estimator keeps while running:
         the whole saved dict (SOC part as `Estimator.restore_state`, SOH part by `soh_state_bounds()`) is
-        validated before anything is applied."""
+        validated before anything is applied. A saved filter, dtype or soh_settings (a dict, else refused) other
+        than this estimator's is restored with a `SavedStateMismatchWarning` naming both values: the SOC / SOH state
+        does not depend on them, and this estimator's settings apply from here on (e.g. saved ocv_learning False,
+        restored into a learning estimator: it learns from the carried OCV correction)."""
         x, p, sign, last_time = self._checked_soc_state(saved)
         if "soh" not in saved:
             raise ValueError("restore_state: soh: missing")
         soh = self._checked_soh_state(saved["soh"])
         consider = checked_consider(saved, len(self.state_names))
+        mismatches = saved_settings_mismatches(self, saved)
         before = (self.state, self.covariance, self._impl.hysteresis_sign)
         if not self._impl.set_state(x, p, sign):
             raise ValueError("restore_state: P: SOC covariance not positive definite (or the state was refused by the core)")
@@ -218,98 +243,27 @@ class SohEstimator(EstimatorBase):
             self._impl.set_consider(*consider)  # finite (checked above): cannot be refused
         self._impl.last_time_s = last_time
         self._pending_ocv_init = self._saved_pending(saved)
+        for m in mismatches:
+            warnings.warn(f"restore_state: {m}", SavedStateMismatchWarning, stacklevel=3)
 
-    #: SOH state fields: scalars, 0/1 flags, and the OCV filter (optional: states saved before OCV learning)
-    SOH_SCALARS = ("capacity_Ah", "a_xx", "a_xy", "b_xx", "b_xy", "b_yy", "r0_scale", "r0_scale_var", "anchor_soc",
-                   "anchor_soc_var", "charge_Ah", "charge_var_Ah2", "prev_residual_V", "prev_g_V", "prev_current_A", "rest_s",
-                   "anchor_age_s")
-    SOH_FLAGS = ("anchored", "prev_valid")
-    #: |residual| a restored R0 tracker may carry (V): far beyond any cell's voltage window
-    SOH_RESIDUAL_MAX_V = 100.0
+    #: SOH state fields and bound constants (their home: soh_state.py)
+    SOH_SCALARS = SOH_SCALARS
+    SOH_FLAGS = SOH_FLAGS
+    SOH_RESIDUAL_MAX_V = SOH_RESIDUAL_MAX_V
 
     def soh_state_bounds(self) -> dict[str, tuple[float, float]]:
         """[lo, hi] of each scalar SOH field a restored state must respect (what the tracker keeps while
-        running): capacity 0.3 .. 1.5 x the initial capacity (the tracker's clamp), R0 factor within
-        [r0_scale_min, r0_scale_max], anchor SOC within the SOC bounds, its variance in [0, 1], the
-        previous current within the cell's current range, the previous R0 drop within max R0 x max |current|,
-        |charge since the anchor| <= 100 capacities; sums a_xx > 0, b_xx, b_yy, variances >= 0."""
-        st, s, c = self.soh_settings, self.settings, self.cell
-        q0 = c.capacity_Ah if st.initial_capacity_Ah is None else float(st.initial_capacity_Ah)
-        imax = max(abs(c.current_range_A[0]), abs(c.current_range_A[1]))
-        gmax = float(np.max(c.r0_Ohm)) * imax * (1.0 + 1e-6) + 1e-12
-        inf = np.inf
-        return {"capacity_Ah": (0.3 * q0 * (1 - 1e-6), 1.5 * q0 * (1 + 1e-6)), "a_xx": (np.nextafter(0.0, 1.0), inf),
-                "a_xy": (-inf, inf), "b_xx": (0.0, inf), "b_xy": (-inf, inf), "b_yy": (0.0, inf),
-                "r0_scale": (st.r0_scale_min, st.r0_scale_max), "r0_scale_var": (np.nextafter(0.0, 1.0), inf),
-                "anchor_soc": (s.soc_min, s.soc_max), "anchor_soc_var": (0.0, 1.0),
-                "charge_Ah": (-100.0 * q0, 100.0 * q0), "charge_var_Ah2": (0.0, inf),
-                "prev_residual_V": (-self.SOH_RESIDUAL_MAX_V, self.SOH_RESIDUAL_MAX_V), "prev_g_V": (-gmax, gmax),
-                "prev_current_A": (c.current_range_A[0], c.current_range_A[1]), "rest_s": (0.0, 1e6), "anchor_age_s": (0.0, 1e6)}
+        running): capacity 0.3 .. 1.5 x the initial capacity (the tracker's clamp); a_xx such that the capacity
+        sigma 1/sqrt(a_xx) is within 1e-5 x the initial capacity .. the larger of the initial sigma and 1.5 x the
+        initial capacity (`soh_state.capacity_sigma_bounds`); R0 factor within [r0_scale_min, r0_scale_max], its
+        variance in (0, r0_scale_sigma^2] (the core's cap); anchor SOC within the SOC bounds, its variance in
+        [0, 1]; the previous current within the cell's current range, the previous R0 drop within max R0 x max
+        |current|; |charge since the anchor| and its 1 sigma <= 100 initial capacities; b_xx, b_yy >= 0."""
+        return soh_state_bounds(self)
 
     def _checked_soh_state(self, d: Any) -> dict[str, Any]:
         """The SOH part of a saved state, validated field by field (ValueError naming it); returns a clean dict."""
-        def fail(where: str, msg: str) -> ValueError:
-            return ValueError(f"restore_state: soh.{where}: {msg}")
-
-        if not isinstance(d, dict):
-            raise ValueError(f"restore_state: soh: expected a dict, got {type(d).__name__}")
-
-        def number(where: str, v: Any) -> float:
-            return finite_state_number(fail, where, v)
-
-        bounds = self.soh_state_bounds()
-        out: dict[str, Any] = {}
-        for k in self.SOH_SCALARS + self.SOH_FLAGS:
-            if k not in d:
-                raise fail(k, "missing")
-            v = number(k, d[k])
-            lo, hi = bounds.get(k, (0.0, 1.0))
-            if k in self.SOH_FLAGS and v not in (0.0, 1.0):
-                raise fail(k, f"must be 0 or 1, got {v!r}")
-            if not lo <= v <= hi:
-                raise fail(k, f"{v!r} is outside [{lo:.6g}, {hi:.6g}]")
-            out[k] = v
-        if "r0_window_s" in d:  # absent in states saved before the R0 difference window (2026-12-07): none open
-            v = number("r0_window_s", d["r0_window_s"])
-            hi = self.soh_settings.r0_max_dt_s
-            if not 0.0 <= v <= hi:
-                raise fail("r0_window_s", f"{v!r} is outside [0, {hi:.6g}] (r0_max_dt_s)")
-            out["r0_window_s"] = v
-        if "ocv_x" in d or "ocv_P" in d or "ocv_resync" in d:
-            n = len(self.ocv_nodes_V) + 1
-            for k in ("ocv_x", "ocv_P", "ocv_resync"):
-                if k not in d:
-                    raise fail(k, "missing (ocv_x, ocv_P and ocv_resync go together)")
-            ox = d["ocv_x"]
-            if not isinstance(ox, (list, tuple)) or len(ox) != n:
-                raise fail("ocv_x", f"expected a list of {n} numbers")
-            ox = [number(f"ocv_x[{i}]", v) for i, v in enumerate(ox)]
-            s = self.settings
-            if not s.soc_min <= ox[0] <= s.soc_max:
-                raise fail("ocv_x[0]", f"the OCV filter's SOC {ox[0]!r} is outside [{s.soc_min}, {s.soc_max}]")
-            m = self.soh_settings.ocv_max_V
-            for i in range(1, n):
-                if not -m <= ox[i] <= m:
-                    raise fail(f"ocv_x[{i}]", f"OCV correction node {ox[i]!r} V is outside +-{m} V (ocv_max_V)")
-            op = d["ocv_P"]
-            if not isinstance(op, (list, tuple)) or len(op) != n:
-                raise fail("ocv_P", f"expected {n} rows of {n} numbers")
-            rows = []
-            for r, row in enumerate(op):
-                if not isinstance(row, (list, tuple)) or len(row) != n:
-                    raise fail(f"ocv_P[{r}]", f"expected a list of {n} numbers")
-                rows.append([number(f"ocv_P[{r}][{c}]", v) for c, v in enumerate(row)])
-            for r in range(n):
-                if not rows[r][r] > 0:
-                    raise fail(f"ocv_P[{r}][{r}]", f"variance must be positive, got {rows[r][r]!r}")
-                for c in range(r):
-                    if rows[r][c] != rows[c][r]:
-                        raise fail(f"ocv_P[{r}][{c}]", f"not symmetric ({rows[r][c]!r} vs {rows[c][r]!r})")
-            rs = number("ocv_resync", d["ocv_resync"])
-            if rs not in (0.0, 1.0):
-                raise fail("ocv_resync", f"must be 0 or 1, got {rs!r}")
-            out.update(ocv_x=ox, ocv_P=rows, ocv_resync=rs)
-        return out
+        return checked_soh_state(self, d)
 
 
 def rest_at_start_s(time_s, current_A, rest_current_A: float) -> float:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import status as _status
 from .._io import StagedWrites, load_json_file, refuse_overwriting_inputs, require
 from ..estimators.base import EstimatorBase, RunResult, make_estimator
 from ..estimators.power import estimate_power
@@ -14,6 +15,17 @@ from ..estimators.settings import EstimatorSettings, NoiseSettings
 from ..estimators.soh import SohEstimator, SohSettings
 from ..io.logs import CellLog, read_cell_log
 from .metrics import SocMetrics, soc_metrics
+
+
+#: the statuses of a sample whose step the estimator took (fused, fused after a gate timeout, predicted only, stepped
+#: predict-only in a stuck voltage reading); every other sample left the state as it was or only set the clock
+ACCEPTED_STATUSES = (_status.FUSED, _status.FUSED_GATE_TIMEOUT, _status.PREDICTED_ONLY, _status.VOLTAGE_STUCK)
+
+
+class NoAcceptedSampleError(ValueError):
+    """estimate(state_out=...) over a log in which the estimator accepted no sample (e.g. every temperature outside
+    the cell's range): the state is not written (nothing is), as it would be saved as if the log had been
+    estimated. The CLI exits 2."""
 
 
 class StateFileError(ValueError):
@@ -48,7 +60,9 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
     OCV correction at the estimated SOC).
     state_in / state_out (with soh): JSON state (SOC + SOH) to continue from / to save at the end.
     With state_in the SOC is re-initialised from the log's first (rested) voltage and SOH carried; state_in
-    and initial_soc together are refused (both would set the SOC).
+    and initial_soc together are refused (both would set the SOC). With state_out, a log in which no sample was
+    accepted (every one rejected, e.g. out of the cell's temperature range) raises NoAcceptedSampleError
+    (ValueError) and writes nothing.
     power: a `cellsense.estimators.power.PowerSettings`: also the discharge / charge current and power limits after every
     sample for each of its horizons (docs/power.md); the CSV gains i_dis_max_<h>s_A, i_chg_max_<h>s_A,
     p_dis_max_<h>s_W, p_chg_max_<h>s_W. Not with soh (refused).
@@ -97,6 +111,13 @@ def estimate(model: str, data: str | os.PathLike | CellLog, filter: str = "ekf",
     if log.soc_true is not None and np.isfinite(log.soc_true).any():
         metrics = soc_metrics(log.time_s, res.soc, res.soc_sigma, log.soc_true)
     result = EstimateResult(log, res, metrics, est, power_res)
+    if state_out is not None and not np.isin(res.status_code, ACCEPTED_STATUSES).any():
+        seen = ", ".join(f"{k} {v}" for k, v in sorted(res.counts().items())) or "no samples"
+        raise NoAcceptedSampleError(
+            f"{data_path if data_path is not None else 'the log'}: the estimator accepted no sample ({seen}): "
+            f"--state-out {state_out} not written (a state that saw no accepted sample would be saved as if the log "
+            "had been estimated), nor any other output; check the log's temperature, voltage and current columns "
+            "against the cell's ranges")
     with StagedWrites() as stage:
         if out is not None:
             with stage.open(out, label="--out") as f:

@@ -376,7 +376,10 @@ def test_state_in_log_opening_under_load_gets_the_wide_sigma(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", StartUnderLoadWarning)
         est.start_log_from(t, np.zeros(t.size), np.full(t.size, 3.9), np.full(t.size, 25.0))
-    assert est.soc_sigma == pytest.approx(0.02)
+        assert est.soc_sigma == pytest.approx(0.02)
+        # a sensor offset's reading at rest (50 mA: case B of docs/real-data.md) is below C/20: not a load
+        est.start_log_from(t, np.full(t.size, 0.05), np.full(t.size, 3.9), np.full(t.size, 25.0))
+        assert est.soc_sigma == pytest.approx(0.02)
 
 
 def test_stuck_voltage_teaches_soh_nothing():
