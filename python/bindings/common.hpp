@@ -196,6 +196,22 @@ Noise load_ecm_noise(const py::dict& noise) {
   return n;
 }
 
+/// The current sensor's consider sensitivities of an estimator built with them (EstimatorConfig::
+/// current_offset_sigma_A): (offset per A, gain per unit) as numpy vectors; the SOC-only and SOH bindings' consider().
+template <class E>
+py::tuple consider_of(const E& est) {
+  return py::make_tuple(to_numpy_vector(est.consider_offset()), to_numpy_vector(est.consider_gain()));
+}
+/// Estimator::set_consider from numpy vectors (restore_state); false (nothing changed) if not finite.
+template <class E>
+bool set_consider_of(E& est, const Arr& offset, const Arr& gain) {
+  typename E::State so;
+  typename E::State sg;
+  from_numpy_vector(offset, so);
+  from_numpy_vector(gain, sg);
+  return est.set_consider(so, sg);
+}
+
 /// Estimator guards, measurement noise and gate (EstimatorConfig) from their dict. The model-error keys may be
 /// missing (the core's defaults); with `partial` every key may (the core's defaults: _core.estimator_config_issue).
 template <typename T>

@@ -152,17 +152,8 @@ class PyEstimator {
     return est_.set_state(xs, cs, typename M::Aux{static_cast<T>(hysteresis_sign)});
   }
   /// The current sensor's consider sensitivities (offset per A, gain per unit): EstimatorConfig::current_offset_sigma_A.
-  py::tuple consider() const {
-    return py::make_tuple(cellsense_py::to_numpy_vector(est_.consider_offset()),
-                          cellsense_py::to_numpy_vector(est_.consider_gain()));
-  }
-  bool set_consider(const Arr& offset, const Arr& gain) {
-    typename M::State so;
-    typename M::State sg;
-    cellsense_py::from_numpy_vector(offset, so);
-    cellsense_py::from_numpy_vector(gain, sg);
-    return est_.set_consider(so, sg);
-  }
+  py::tuple consider() const { return cellsense_py::consider_of(est_); }
+  bool set_consider(const Arr& offset, const Arr& gain) { return cellsense_py::set_consider_of(est_, offset, gain); }
   py::object last_time() const { return clock_.get(); }
   void set_last_time(const py::object& t) { clock_.set(t); }
   double soc() const { return static_cast<double>(est_.soc()); }

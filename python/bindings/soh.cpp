@@ -206,17 +206,8 @@ class PySoh {
     return est_.set_state(xs, cs, typename M::Aux{static_cast<T>(sign)});
   }
   /// The current sensor's consider sensitivities (offset per A, gain per unit): EstimatorConfig::current_offset_sigma_A.
-  py::tuple consider() const {
-    return py::make_tuple(cellsense_py::to_numpy_vector(est_.consider_offset()),
-                          cellsense_py::to_numpy_vector(est_.consider_gain()));
-  }
-  bool set_consider(const Arr& offset, const Arr& gain) {
-    typename M::State so;
-    typename M::State sg;
-    cellsense_py::from_numpy_vector(offset, so);
-    cellsense_py::from_numpy_vector(gain, sg);
-    return est_.set_consider(so, sg);
-  }
+  py::tuple consider() const { return cellsense_py::consider_of(est_); }
+  bool set_consider(const Arr& offset, const Arr& gain) { return cellsense_py::set_consider_of(est_, offset, gain); }
   void restart_pairing(bool rested) { soh_.restart_pairing(rested); }
   bool close_pair() { return enabled_ && soh_.close_pair(est_); }
   py::dict soh_state() const {

@@ -160,24 +160,19 @@ class PowerSettings:
              else float(self.charge_current_max_A),
              "soc_sigma_k": float(self.soc_sigma_k), "voltage_sigma_k": float(self.voltage_sigma_k)}
         where = {}  # a table from the cell file: its errors name the file and the key
-        if self.derating is None:
-            rows, where["derating"] = current_derating(cell), f'{cell.source}: limits."{L_DERATING}"'
-        else:
-            rows = _derating_rows(self.derating, "PowerSettings.derating")
-        if rows:
-            d["derating"] = rows
-        if self.overpotential is None:
-            over, where["overpotential"] = cell_overpotential(cell), f'{cell.source}: parameters."{K_OVERPOTENTIAL}"'
-        else:
-            over = _pair_rows(self.overpotential, "PowerSettings.overpotential")
-        if over:
-            d["overpotential"] = over
-        if self.transport is None:
-            trans, where["transport"] = cell_transport(cell), f'{cell.source}: parameters."{K_TRANSPORT}"'
-        else:
-            trans = _transport_rows(self.transport, "PowerSettings.transport")
-        if trans:
-            d["transport"] = trans
+        tables = {}
+        for name, from_cell, key, parse in (
+                ("derating", current_derating, f'limits."{L_DERATING}"', _derating_rows),
+                ("overpotential", cell_overpotential, f'parameters."{K_OVERPOTENTIAL}"', _pair_rows),
+                ("transport", cell_transport, f'parameters."{K_TRANSPORT}"', _transport_rows)):
+            given = getattr(self, name)
+            if given is None:
+                tables[name], where[name] = from_cell(cell), f"{cell.source}: {key}"
+            else:
+                tables[name] = parse(given, f"PowerSettings.{name}")
+            if tables[name]:
+                d[name] = tables[name]
+        rows, over, trans = tables["derating"], tables["overpotential"], tables["transport"]
         for h in hz:
             self._raise_issue(_core().power_config_issue({**d, "horizon_s": h}), d, rows, over, trans, where)
         return d
