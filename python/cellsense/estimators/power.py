@@ -171,13 +171,21 @@ def power_limits_now(est, temperature_degC: float, settings: PowerSettings | Non
 def remaining_energy(est, temperature_degC: float, power_W: float, settings: PowerSettings | None = None) -> dict:
     """Energy left to the discharge cut-off at a constant power (W h), time to empty (s), their 1 sigma from the
     SOC sigma. `settings.soc_sigma_k` > 0 takes the SOC that many sigma lower (conservative). `temperature_degC` in
-    [-100, 200] degC, `power_W` (a positive magnitude) in (0, 1e9] W."""
+    the cell file's plausible range, `power_W` (a positive magnitude) in (0, 1e9] W.
+
+    ``sustainable``: False when the SOC is above the window's floor but the quasi-static model (every RC pair at its
+    steady state) cannot hold `power_W` above the cut-off even there (i v(i) = P has no root above it): the energy and
+    time are then 0 +- 0 by the model, while a short pulse may still be possible (the RC transients: the power limits
+    of `power_limits_now` say how long); not a measured empty cell."""
     impl = _impl(est, "energy", fn="remaining_energy")
     t = _arg("remaining_energy", "temperature_degC", temperature_degC, _temperature_limits(est.cell))
     p = _arg("remaining_energy", "power_W (discharge power, a positive magnitude)", power_W, POWER_RANGE)
     s = settings or PowerSettings()
     cfg = s.core_dict(est.cell, warn_ratings=False)  # the energy does not use the ratings
-    return impl.energy(t, p, cfg["voltage_min_V"], cfg["soc_min"], cfg["soc_sigma_k"])
+    out = impl.energy(t, p, cfg["voltage_min_V"], cfg["soc_min"], cfg["soc_sigma_k"])
+    z = float(est.soc) - float(cfg["soc_sigma_k"]) * float(est.soc_sigma)
+    out["sustainable"] = bool(out["energy_Wh"] > 0 or z <= float(cfg["soc_min"]))
+    return out
 
 
 @_exclusive

@@ -180,3 +180,15 @@ def test_a_bad_derating_table_in_the_cell_file_names_the_file_and_the_key(tmp_pa
     # the same table given in the settings names the setting
     with pytest.raises(ValueError, match=r"^PowerSettings\.derating \(derating_temperature_degC\)"):
         PowerSettings(derating=[[10, 1, 1], [0, 1, 1]])
+
+
+def test_remaining_energy_says_when_the_power_is_not_sustainable():
+    """At SOC 0.08 the 18650PF's quasi-static model cannot hold 10 W above the cut-off (OCV^2 / 4 R ~ 9 W): the energy
+    is 0 +- 0 by the model and `sustainable` says so (a confident 0 before); 5 W is sustainable there."""
+    est = Estimator("panasonic_18650pf", initial_soc=0.08)
+    hi = remaining_energy(est, 25.0, 10.0)
+    lo = remaining_energy(est, 25.0, 2.0)
+    assert hi["energy_Wh"] == 0.0 and hi["sustainable"] is False
+    assert lo["energy_Wh"] > 0.0 and lo["sustainable"] is True
+    full = remaining_energy(Estimator("panasonic_18650pf", initial_soc=0.9), 25.0, 10.0)
+    assert full["energy_Wh"] > 5.0 and full["sustainable"] is True
