@@ -110,13 +110,14 @@ def _num(source: str, where: str, v: Any, positive: bool = False) -> float:
     return file_number(lambda w, msg: _err(source, w, msg), where, v, MAX_PACK_NUMBER, "the plausible range", positive)
 
 
-def _signal(source: str, where: str, v: Any) -> Signal:
+def _signal(source: str, where: str, v: Any, extra: tuple[str, ...] = ()) -> Signal:
     if isinstance(v, str) and v:
         return Signal(v)
     if isinstance(v, dict):
         unknown = set(v) - {"signal", "scale", "offset"}
         if unknown:
-            raise _err(source, f"{where}.{sorted(unknown)[0]}", "unknown key (expected signal, scale, offset)")
+            keys = ", ".join(("signal", "scale", "offset") + extra)
+            raise _err(source, f"{where}.{sorted(unknown)[0]}", f"unknown key (expected {keys})")
         name = v.get("signal")
         if not isinstance(name, str) or not name:
             raise _err(source, f"{where}.signal", "expected a signal / column name")
@@ -222,7 +223,7 @@ def pack_from_dict(data: dict[str, Any], source: str = "<pack>", base_dir: Path 
         cur = {k: v for k, v in cur.items() if k != "positive"}
         if positive not in ("discharge", "charge"):
             raise _err(src, "current.positive", f'expected "discharge" or "charge", got {positive!r}')
-    current = _signal(src, "current", cur)
+    current = _signal(src, "current", cur, extra=("positive",))
     if positive == "charge":  # convert at the edge: + = discharge everywhere inside
         current = Signal(current.name, -current.scale, -current.offset)
 
@@ -241,6 +242,9 @@ def pack_from_dict(data: dict[str, Any], source: str = "<pack>", base_dir: Path 
                           float(parallel), 1.0 / parallel, 0)]
     else:
         cl = data.get("cells")
+        if cl is not None and "voltage" in data:  # one of the two says where the cell voltages are, not both
+            raise _err(src, '"voltage"', 'given with "cells": the cells\' own "voltage" entries are read; remove one '
+                       'of the two')
         if cl is None:
             v = data.get("voltage")
             if not isinstance(v, dict) or not isinstance(v.get("pattern"), str):

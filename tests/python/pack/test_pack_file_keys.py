@@ -58,3 +58,19 @@ def test_the_documented_keys_still_load(tmp_path, name):
     p.write_text(json.dumps(d))
     spec = load_pack(p)
     assert spec.filter == "ukf" and spec.initial_soc == 0.5 and spec.can_bus == 0 and spec.stale_s == 5.0
+
+
+def test_voltage_beside_cells_and_the_current_keys(tmp_path):
+    """"voltage" given beside "cells" was ignored without a word: refused naming both; an unknown key in "current"
+    lists "positive" among the accepted ones."""
+    base = json.loads((FIX / "sim12s.pack.json").read_text())
+    both = dict(base, voltage={"pattern": "cell{index:02d}_V"})
+    p = tmp_path / "both.pack.json"
+    p.write_text(json.dumps(both))
+    with pytest.raises(PackFileError, match=r'"voltage".*"cells"'):
+        load_pack(p)
+    cur = base["current"] if isinstance(base["current"], dict) else {"signal": base["current"]}
+    bad = dict(base, current={**cur, "postive": "charge"})
+    p.write_text(json.dumps(bad))
+    with pytest.raises(PackFileError, match=r"current\.postive.*positive"):
+        load_pack(p)
