@@ -781,6 +781,16 @@ void test_consider(const char* name) {
   CHECK_CTX(!other.set_consider(so, bad) && other.consider_gain()(0, 0) == T(0), name);
   CHECK_CTX(other.set_state(cons.state(), cons.covariance(), cons.aux()) && other.set_consider(so, sg), name);
   CHECK_CTX(other.soc_sigma() == cons.soc_sigma(), name);
+  // the consider part is capped at the "SOC unknown" variance (range^2 / 12): a huge sensor sigma cannot report a SOC
+  // sigma beyond a uniform SOC's
+  EstimatorConfig<T> huge = on;
+  huge.current_offset_sigma_A = T(1000);
+  E h;
+  CHECK_CTX(init(h, &p, T(0.7), huge) == InitStatus::kOk, name);
+  for (int k = 0; k < 600; ++k) { h.predict_only(T(1), T(2), T(3.6), T(25)); }
+  const T range = huge.soc_max - huge.soc_min;
+  const T want_h = std::sqrt(h.covariance()(0, 0) + range * range / T(12));
+  CHECK_CTX(std::fabs(h.soc_sigma() - want_h) <= T(1e-5) * want_h, name);
   // the gain term alone turns the analysis on as well
   EstimatorConfig<T> gain_only = cfg;
   gain_only.current_gain_sigma = T(0.01);

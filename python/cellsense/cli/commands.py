@@ -48,7 +48,9 @@ def _estimate_cli(sub) -> None:
     p.add_argument("--no-ocv-learning", action="store_true", dest="no_ocv_learning",
                    help="with --soh: keep the cell file's OCV (no learned correction; docs/soh.md: on a fresh, "
                         "well-fitted cell the correction costs SOC accuracy, on an aged cell it is what keeps it)")
-    p.add_argument("--state-in", default=None, help="with --soh: continue from this saved state (JSON)")
+    p.add_argument("--state-in", default=None,
+                   help="with --soh: continue from this saved state (JSON): capacity, R0 and the OCV correction are "
+                        "carried; the SOC is re-read from the log's first voltage (docs/soh.md)")
     p.add_argument("--state-out", default=None, help="with --soh: save the state at the end of the log (JSON)")
     add_power_cli(p, power_help="also the largest discharge / charge current and power the cell can sustain for each "
                                 "horizon (s), after every sample: adds i_dis_max_<H>s_A, i_chg_max_<H>s_A, "
@@ -59,6 +61,18 @@ def _estimate_cli(sub) -> None:
                    help="also draw SOC (with the truth if the log has soc_true), its error with the 3-sigma band, "
                         "and the voltage innovation with its 3-sigma band (needs matplotlib: cellsense[sim])")
     p.set_defaults(func=_estimate_main)
+
+
+def _soh_settings(a) -> SohSettings | bool:
+    """estimate --soh's settings: the defaults (True), or learning off, and the current sensor's offset
+    (--current-offset-sigma-A) in the SOH tracker's error model too (capacity pairs, OCV learner: SohSettings.
+    current_offset_sigma_A), so the one sensor is described once."""
+    kw = {}
+    if a.no_ocv_learning:
+        kw["ocv_learning"] = False
+    if a.current_offset_sigma_A:
+        kw["current_offset_sigma_A"] = float(a.current_offset_sigma_A)
+    return SohSettings(**kw) if kw else True
 
 
 def _estimate_main(a) -> int:
@@ -97,7 +111,7 @@ def _estimate_main(a) -> int:
         warnings.simplefilter("always", SavedStateMismatchWarning)
         r = estimate(require_cell(a, "estimate"), a.data, filter=a.filter, out=a.out, initial_soc=a.initial_soc,
                      dtype=a.dtype, noise=noise, settings=settings,
-                     soh=(SohSettings(ocv_learning=False) if a.no_ocv_learning else True) if a.soh else None,
+                     soh=_soh_settings(a) if a.soh else None,
                      state_in=a.state_in, state_out=a.state_out, power=power, plot=a.plot)
     for w in caught:  # a rating that fell back, a --state-in log opening under load: one line, as the other warnings
         if issubclass(w.category, (RatingFallbackWarning, StartUnderLoadWarning)):

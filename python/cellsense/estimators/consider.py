@@ -3,6 +3,7 @@ current_gain_sigma; the core's Estimator::consider_offset / consider_gain, docs/
 the band"): saved with the SOC state so a restored estimator reports the band the running one did."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,9 @@ import numpy as np
 from .._io import finite_state_number
 
 KEYS = ("consider_offset", "consider_gain")
+#: |sensitivity| a restored state may hold: per A of offset (SOC per A, V per A) or per unit gain error; 1e3 is far
+#: beyond any log's (an offset of 1 mA over 1,000 h of a 1 A h cell moves the SOC by 1 per A x 1e-3 A)
+CONSIDER_MAX = 1e3
 
 
 def consider_saved(impl: Any) -> dict[str, list[float]]:
@@ -32,5 +36,25 @@ def checked_consider(saved: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(v, (list, tuple)) or len(v) != n:
             raise fail(key, f"expected a list of {n} numbers, got {type(v).__name__}"
                        + (f" of length {len(v)}" if isinstance(v, (list, tuple)) else ""))
-        out.append(np.array([finite_state_number(fail, f"{key}[{i}]", e) for i, e in enumerate(v)]))
+        vals = np.array([finite_state_number(fail, f"{key}[{i}]", e) for i, e in enumerate(v)])
+        big = np.flatnonzero(np.abs(vals) > CONSIDER_MAX)
+        if big.size:
+            k = int(big[0])
+            raise fail(f"{key}[{k}]", f"{vals[k]!r} is outside [-{CONSIDER_MAX:g}, {CONSIDER_MAX:g}]")
+        out.append(vals)
     return out[0], out[1]
+
+
+def noise_mismatches(est: Any, saved: dict) -> list[str]:
+    """How the saved NoiseSettings (save_state's "noise") differ from `est`'s, one message each (empty if none or
+    not recorded): the restored state then continues under this estimator's noise (a different
+    current_offset_sigma_A changes the reported sigma at once)."""
+    ss = saved.get("noise")
+    if not isinstance(ss, dict):
+        return []
+    out = []
+    for k, v in asdict(est.noise).items():
+        if k in ss and ss[k] != v:
+            out.append(f"noise.{k} was {ss[k]!r:.40} in the saved state, is {v!r} here: this estimator's noise settings "
+                       "apply from here on")
+    return out

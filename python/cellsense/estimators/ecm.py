@@ -13,8 +13,9 @@ from ..cells.ecm import Cell
 from ..cells.load import load_cell
 from .base import (EstimatorBase, RunResult, StepResult, core_class, core_config, core_filter_config, ecm_core_noise,
                    estimator_class, log_arrays, register_estimator, run_columns)
-from .consider import checked_consider, consider_saved
+from .consider import checked_consider, consider_saved, noise_mismatches
 from .settings import EstimatorSettings, NoiseSettings
+from .soh_state import SavedStateMismatchWarning
 
 
 #: the warning of the deprecated door Estimator(spme_cell) (Estimator is the ECM estimator; make_estimator picks)
@@ -97,10 +98,12 @@ class Estimator(EstimatorBase):
         consider = checked_consider(saved, len(self.state_names))
         if not self._impl.set_state(x, p, sign):
             raise ValueError("restore_state: P: covariance not positive definite (or the state was refused by the core)")
-        if hasattr(self._impl, "set_consider"):  # the ECM's core classes (not the SPMe's)
-            self._impl.set_consider(*consider)  # finite (checked above): cannot be refused
+        if hasattr(self._impl, "set_consider") and not self._impl.set_consider(*consider):  # the ECM's core classes
+            raise ValueError("restore_state: consider_offset / consider_gain: refused by the core")  # checked above
         self._impl.last_time_s = last_time
         self._pending_ocv_init = self._saved_pending(saved)
+        for m in noise_mismatches(self, saved):
+            warnings.warn(f"restore_state: {m}", SavedStateMismatchWarning, stacklevel=3)
 
     @staticmethod
     def sizeof_core(filter: str = "ekf", rc_pairs: int = 2, dtype: str = "float32") -> int:

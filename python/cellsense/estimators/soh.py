@@ -19,7 +19,7 @@ from ..cells.ecm import Cell
 from ..cells.load import load_cell
 from .base import (EstimatorBase, RunResult, StepResult, core_class, core_config, core_filter_config, ecm_core_noise, log_arrays,
                    run_columns)
-from .consider import checked_consider, consider_saved
+from .consider import checked_consider, consider_saved, noise_mismatches
 from .settings import EstimatorSettings, NoiseSettings
 from .soh_state import (SOH_FLAGS, SOH_RESIDUAL_MAX_V, SOH_SCALARS, SavedStateMismatchWarning,  # noqa: F401
                         checked_soh_state, saved_settings_mismatches, soh_state_bounds)
@@ -211,7 +211,7 @@ class SohEstimator(EstimatorBase):
                 "last_time_s": self._impl.last_time_s, "pending_ocv_init": self._pending_ocv_init,
                 **consider_saved(self._impl),
                 "soh": self._impl.soh_state(),
-                "soh_settings": asdict(self.soh_settings)}
+                "noise": asdict(self.noise), "soh_settings": asdict(self.soh_settings)}
 
     def restore_state(self, saved: dict[str, Any]) -> None:
         """Continue from `save_state()` output. Refused (ValueError naming the field, nothing changed) if any
@@ -226,7 +226,7 @@ class SohEstimator(EstimatorBase):
             raise ValueError("restore_state: soh: missing")
         soh = self._checked_soh_state(saved["soh"])
         consider = checked_consider(saved, len(self.state_names))
-        mismatches = saved_settings_mismatches(self, saved)
+        mismatches = saved_settings_mismatches(self, saved) + noise_mismatches(self, saved)
         before = (self.state, self.covariance, self._impl.hysteresis_sign)
         if not self._impl.set_state(x, p, sign):
             raise ValueError("restore_state: P: SOC covariance not positive definite (or the state was refused by the core)")
@@ -239,8 +239,8 @@ class SohEstimator(EstimatorBase):
             self._impl.set_state(*before)
             raise ValueError("restore_state: soh: refused by the core (ocv_P not positive definite, or capacity "
                              "outside the tracker's bounds)")
-        if hasattr(self._impl, "set_consider"):  # the ECM's core classes (not the SPMe's)
-            self._impl.set_consider(*consider)  # finite (checked above): cannot be refused
+        if hasattr(self._impl, "set_consider") and not self._impl.set_consider(*consider):  # the ECM's core classes
+            raise ValueError("restore_state: consider_offset / consider_gain: refused by the core")  # checked above
         self._impl.last_time_s = last_time
         self._pending_ocv_init = self._saved_pending(saved)
         for m in mismatches:

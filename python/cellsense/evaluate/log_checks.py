@@ -156,7 +156,8 @@ def self_check(r: EstimateResult, settle_s: float = 600.0) -> list[str]:
     if m is not None and m.outside_3sigma_after > SELF_CHECK_OUTSIDE_3SIGMA:
         out.append(f"the truth is outside the 3-sigma band on {100 * m.outside_3sigma_after:.1f} % of the samples after "
                    f"{settle_s / 60:.0f} min (> {100 * SELF_CHECK_OUTSIDE_3SIGMA:.0f} %): the reported sigma is too small for "
-                   "this log (cell model or sensor worse than assumed; raise --voltage-sigma-V or --current-sigma-A, or "
+                   "this log (cell model or sensor worse than assumed; raise --voltage-sigma-V or --current-sigma-A, give the "
+                   "sensor's offset with --current-offset-sigma-A (a flat OCV: docs/tuning.md), or "
                    "fit the cell to this data)")
     res = r.result
     t = np.asarray(res.time_s, float)

@@ -10,6 +10,7 @@ import pytest
 from cellsense import Estimator, make_estimator
 from cellsense.cli import main
 from cellsense.estimators.settings import NoiseSettings
+from cellsense.estimators.soh_state import SavedStateMismatchWarning
 from cellsense.pack import PackEstimator, load_pack
 from cellsense.evaluate.realcells import metrics
 from cellsense.truth.sensor import SensorModel
@@ -96,3 +97,42 @@ def test_cli_options(biased_us06, tmp_path, capsys):
     assert np.array_equal(a["soc"], b["soc"]) and b["soc_sigma"][-1] > a["soc_sigma"][-1]
     assert main(base + ["--current-gain-sigma", "-1"]) == 2
     assert "--current-gain-sigma" in capsys.readouterr().err
+
+
+def test_restore_refuses_absurd_sensitivities_and_warns_on_other_noise(biased_us06):
+    """A sensitivity beyond CONSIDER_MAX is refused by name with nothing changed (1e300 had been dropped by the core
+    while the SOC part was applied: a half-done restore); a state saved under other noise settings restores with a
+    SavedStateMismatchWarning naming the field."""
+    r = biased_us06
+    noise = NoiseSettings(current_offset_sigma_A=0.05)
+    a = Estimator("chen2020", initial_soc=0.8, noise=noise)
+    a.run(r.time_s[:2000], r.current_A[:2000], r.voltage_V[:2000], r.temperature_degC[:2000])
+    saved = a.save_state()
+    b = Estimator("chen2020", initial_soc=0.5, noise=noise)
+    b.run(r.time_s[:100], r.current_A[:100], r.voltage_V[:100], r.temperature_degC[:100])
+    before = (b.state_bytes(), b.save_state()["consider_offset"])
+    for bad in (1e6, 1e300):
+        with pytest.raises(ValueError, match=r"consider_offset\[0\]"):
+            b.restore_state({**saved, "consider_offset": [bad] + saved["consider_offset"][1:]})
+        assert (b.state_bytes(), b.save_state()["consider_offset"]) == before
+    with pytest.warns(SavedStateMismatchWarning, match="noise.current_offset_sigma_A"):
+        Estimator("chen2020").restore_state(saved)
+
+
+def test_huge_sensor_sigma_reports_at_most_an_unknown_soc():
+    """The consider part of the variance is capped at a uniform SOC's over [soc_min, soc_max]: a 1000 A offset sigma
+    reported a SOC sigma of 189 before."""
+    t = np.arange(0.0, 3600.0)
+    e = Estimator("chen2020", initial_soc=0.8, noise=NoiseSettings(current_offset_sigma_A=1000.0))
+    out = e.run(t, np.full(t.size, 2.0), np.full(t.size, 3.8), np.full(t.size, 25.0))
+    assert out.soc_sigma.max() <= np.sqrt(1.1 ** 2 / 12 + 0.25 ** 2) + 1e-9
+
+
+def test_soh_takes_the_sensor_offset_from_the_cli(biased_us06, tmp_path):
+    """estimate --soh --current-offset-sigma-A X: the SOH tracker's error model gets the same sensor offset
+    (SohSettings.current_offset_sigma_A; it stayed at its default before)."""
+    log = biased_us06.to_csv(tmp_path / "log.csv")
+    st = tmp_path / "s.json"
+    assert main(["estimate", "--cell", "chen2020", "--data", str(log), "--soh", "--current-offset-sigma-A", "0.07",
+                 "--state-out", str(st)]) == 0
+    assert json.loads(st.read_text())["soh_settings"]["current_offset_sigma_A"] == 0.07

@@ -580,7 +580,12 @@ class Estimator : private detail::ConsiderStorage<typename ModelT::State, kConsi
     const State sg = consider_gain();
     const T eb = so(Idx::soc, 0) * config_.current_offset_sigma_A;
     const T ek = sg(Idx::soc, 0) * config_.current_gain_sigma;
-    return p + eb * eb + ek * ek;
+    // at most the "SOC unknown" variance (a uniform SOC over [soc_min, soc_max]; the gate timeout's ceiling): an
+    // uncorrected drift cannot make the SOC less known than that (a 1000 A sigma had reported a SOC sigma of 189)
+    const T range = config_.soc_max - config_.soc_min;
+    const T unknown = range * range / T(12);
+    const T c = eb * eb + ek * ek;
+    return p + (c < unknown ? c : unknown);
   }
 
   /// Time update of the sensitivities: s <- F s + B, B = d f / d i (per A of offset; per unit gain error, B i).
