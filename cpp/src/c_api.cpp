@@ -286,8 +286,9 @@ const char* cs_config_problem(const cs_config* c) {
   const char* rule = c_level_config_rule(*c);
   if (rule != nullptr) { return rule; }
   // the core's rule and words (EstimatorConfig::check, estimator/estimator.hpp); "ok" when none is broken
-  const cellsense::EstimatorConfigIssue issue = estimator_config_of(*c).check();
-  if (issue == cellsense::EstimatorConfigIssue::kOk && (c->current_offset_sigma_A > 0.0f || c->current_gain_sigma > 0.0f)) {
+  const cellsense::EstimatorConfig<float> ec = estimator_config_of(*c);
+  const cellsense::EstimatorConfigIssue issue = ec.check();
+  if (issue == cellsense::EstimatorConfigIssue::kOk && ec.considers_current_sensor()) {
     return kConsiderNotBuilt;  // within range, but this build's estimators do not carry them (init: kBadConfig)
   }
   return cellsense::estimator_config_message(issue);

@@ -107,17 +107,11 @@ class PySoh {
                                               "r0_Ohm", "r0_sigma_Ohm", "ocv_shift_V"});
     py::array_t<std::uint8_t> flags(in.n);
     std::uint8_t* o_fl = flags.mutable_data();
-    const double nan = std::numeric_limits<double>::quiet_NaN();
     cellsense_py::run_log(
         in, clock_, out.status(),
         [&](py::ssize_t k) {
           out.put_initial(k, est_.soc(), est_.soc_sigma());
-          out[6][k] = static_cast<double>(soh_.capacity_Ah());
-          out[7][k] = static_cast<double>(soh_.capacity_sigma_Ah());
-          out[8][k] = out[9][k] = nan;
-          out[10][k] = ocv_shift_now();
-          o_fl[k] = 0;
-          if (power_ != nullptr) { power_->record(est_, k); }
+          put_soh_unstepped(out, o_fl, k);
         },
         [&](py::ssize_t k, double dt) {
           const auto r = do_step(static_cast<T>(dt), static_cast<T>(in.current_A[k]), static_cast<T>(in.voltage_V[k]),
@@ -160,12 +154,7 @@ class PySoh {
     const auto r = est_.predict_only(static_cast<T>(dt), static_cast<T>(in.current_A[k]),
                                      static_cast<T>(in.voltage_V[k]), static_cast<T>(in.temperature_degC[k]));
     out.put_report(k, r);
-    out[6][k] = static_cast<double>(soh_.capacity_Ah());
-    out[7][k] = static_cast<double>(soh_.capacity_sigma_Ah());
-    out[8][k] = out[9][k] = std::numeric_limits<double>::quiet_NaN();
-    out[10][k] = ocv_shift_now();
-    fl[k] = 0;
-    if (power_ != nullptr) { power_->record(est_, k); }
+    put_soh_unstepped(out, fl, k);
     if (is_rejected(r.status)) { return static_cast<std::uint8_t>(r.status); }
     soh_.restart_pairing(false);
     gap_.track(dt, in.current_A[k]);
@@ -174,6 +163,16 @@ class PySoh {
   }
   int stuck_samples() const { return stuck_samples_; }
   double stuck_step_A() const { return stuck_step_A_; }
+  /// Sample k's SOH columns when the tracker did not step on it (the log's first sample, a stuck voltage): the
+  /// capacity as it stands, no R0 reading, the OCV correction at the SOC, no update flag; its power limits.
+  void put_soh_unstepped(const cellsense_py::RunColumns& out, std::uint8_t* fl, py::ssize_t k) const {
+    out[6][k] = static_cast<double>(soh_.capacity_Ah());
+    out[7][k] = static_cast<double>(soh_.capacity_sigma_Ah());
+    out[8][k] = out[9][k] = std::numeric_limits<double>::quiet_NaN();
+    out[10][k] = ocv_shift_now();
+    fl[k] = 0;
+    if (power_ != nullptr) { power_->record(est_, k); }
+  }
 
   /// run() with the state of power after every sample for every horizon (power/power_limits.hpp; the columns of
   /// PyEstimator::run_power); ValueError naming the rule when the configuration is refused.

@@ -45,6 +45,13 @@ def checked_consider(saved: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
+def apply_consider(impl: Any, consider: tuple[np.ndarray, np.ndarray]) -> None:
+    """Give a restored core its checked sensitivities (`checked_consider`; nothing for a core class without them:
+    the SPMe's). ValueError if the core refuses them, which the checks above should make impossible."""
+    if hasattr(impl, "set_consider") and not impl.set_consider(*consider):
+        raise ValueError("restore_state: consider_offset / consider_gain: refused by the core")
+
+
 def noise_mismatches(est: Any, saved: dict) -> list[str]:
     """How the saved NoiseSettings (save_state's "noise") differ from `est`'s, one message each (empty if none or
     not recorded): the restored state then continues under this estimator's noise (a different

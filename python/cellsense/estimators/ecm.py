@@ -13,7 +13,7 @@ from ..cells.ecm import Cell
 from ..cells.load import load_cell
 from .base import (EstimatorBase, RunResult, StepResult, core_class, core_config, core_filter_config, ecm_core_noise,
                    estimator_class, log_arrays, register_estimator, run_columns)
-from .consider import checked_consider, consider_saved, noise_mismatches
+from .consider import apply_consider, checked_consider, consider_saved, noise_mismatches
 from .settings import EstimatorSettings, NoiseSettings
 from .soh_state import SavedStateMismatchWarning
 
@@ -98,8 +98,7 @@ class Estimator(EstimatorBase):
         consider = checked_consider(saved, len(self.state_names))
         if not self._impl.set_state(x, p, sign):
             raise ValueError("restore_state: P: covariance not positive definite (or the state was refused by the core)")
-        if hasattr(self._impl, "set_consider") and not self._impl.set_consider(*consider):  # the ECM's core classes
-            raise ValueError("restore_state: consider_offset / consider_gain: refused by the core")  # checked above
+        apply_consider(self._impl, consider)
         self._impl.last_time_s = last_time
         self._pending_ocv_init = self._saved_pending(saved)
         for m in noise_mismatches(self, saved):

@@ -178,6 +178,12 @@ class NoiseSettings:
         """The core's rule on these settings (EstimatorConfig::check): None or (code, field, message)."""
         return core.estimator_config_issue(values)
 
+    @property
+    def considers_current_sensor(self) -> bool:
+        """Whether the current sensor's consider terms are asked for (the core's EstimatorConfig::
+        considers_current_sensor): the estimators built without them (SPMe, pack) refuse that."""
+        return self.current_offset_sigma_A > 0 or self.current_gain_sigma > 0
+
 
 #: voltage sigma for a cell file that does not state its model error (V); tuned on Chen2020. It is the core's
 #: default (EstimatorConfig::voltage_sigma_V, cpp/include/cellsense/estimator/estimator.hpp, which states why),

@@ -19,7 +19,7 @@ from ..cells.ecm import Cell
 from ..cells.load import load_cell
 from .base import (EstimatorBase, RunResult, StepResult, core_class, core_config, core_filter_config, ecm_core_noise, log_arrays,
                    run_columns)
-from .consider import checked_consider, consider_saved, noise_mismatches
+from .consider import apply_consider, checked_consider, consider_saved, noise_mismatches
 from .settings import EstimatorSettings, NoiseSettings
 from .soh_state import (SOH_FLAGS, SOH_RESIDUAL_MAX_V, SOH_SCALARS, SavedStateMismatchWarning,  # noqa: F401
                         checked_soh_state, saved_settings_mismatches, soh_state_bounds)
@@ -239,8 +239,7 @@ class SohEstimator(EstimatorBase):
             self._impl.set_state(*before)
             raise ValueError("restore_state: soh: refused by the core (ocv_P not positive definite, or capacity "
                              "outside the tracker's bounds)")
-        if hasattr(self._impl, "set_consider") and not self._impl.set_consider(*consider):  # the ECM's core classes
-            raise ValueError("restore_state: consider_offset / consider_gain: refused by the core")  # checked above
+        apply_consider(self._impl, consider)
         self._impl.last_time_s = last_time
         self._pending_ocv_init = self._saved_pending(saved)
         for m in mismatches:

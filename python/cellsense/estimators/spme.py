@@ -52,7 +52,7 @@ class SpmeEstimator(Estimator):
         self._cls = core_class("Spme", filter, self.dtype)
         x0, p0 = self.initial_gaussian(0.5 if initial_soc is None else float(initial_soc))
         s, n, sn = self.settings, self.noise, self.spme_noise
-        if n.current_offset_sigma_A or n.current_gain_sigma:  # the core refuses it too (kBadConfig): say why here
+        if n.considers_current_sensor:  # the core refuses it too (kBadConfig): say why here
             raise ValueError("NoiseSettings.current_offset_sigma_A / current_gain_sigma: the current sensor's consider "
                              "terms need the model's current Jacobians, which the SPMe does not have; ECM cells only")
         try:

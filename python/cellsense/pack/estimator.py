@@ -112,7 +112,7 @@ class PackEstimator:
         if self.filter not in ("ekf", "ukf") or self.dtype not in ("float32", "float64"):
             raise ValueError(f"filter {self.filter!r} / dtype {self.dtype!r}")
         noise = noise or NoiseSettings()
-        if noise.current_offset_sigma_A or noise.current_gain_sigma:
+        if noise.considers_current_sensor:
             # the pack core and the HIL configuration frame do not carry the consider terms: refuse, not ignore
             raise ValueError("NoiseSettings.current_offset_sigma_A / current_gain_sigma: the current sensor's consider "
                              "terms are for the single-cell estimators (Estimator, SohEstimator); the pack estimator "

@@ -206,6 +206,9 @@ struct EstimatorConfig {
     return EstimatorConfigIssue::kOk;
   }
   bool valid() const { return check() == EstimatorConfigIssue::kOk; }
+  /// Whether the current sensor's consider terms are asked for (either sigma above 0): Estimator::init refuses that
+  /// in an estimator built without them, and the C API's cs_config_problem says why.
+  bool considers_current_sensor() const { return current_offset_sigma_A > T(0) || current_gain_sigma > T(0); }
 };
 
 namespace detail {
@@ -259,7 +262,7 @@ struct HasCurrentJacobians<M, std::void_t<decltype(std::declval<const M&>().inpu
                                               std::declval<const typename M::State&>()))>> : std::true_type {};
 
 // The consider sensitivities' storage: two state vectors, or nothing (an empty base takes no room) for an estimator
-// built without them (the pack's cells: PackEstimator, whose configuration frame does not carry the terms).
+// built without them (Estimator's kConsider: the C API's estimators and the pack's cells).
 template <class State, bool kOn>
 struct ConsiderStorage {
   State consider_offset_{};  ///< d error / d current offset (per A); zero unless the sensor is considered
@@ -300,7 +303,7 @@ class Estimator : private detail::ConsiderStorage<typename ModelT::State, kConsi
                   const State& x0, const Cov& p0, const Aux& aux0) {
     initialised_ = false;
     if (config.check() != EstimatorConfigIssue::kOk) { return InitStatus::kBadConfig; }
-    if (consider_requested(config) && !(kConsider && detail::HasCurrentJacobians<Model>::value)) {
+    if (config.considers_current_sensor() && !(kConsider && detail::HasCurrentJacobians<Model>::value)) {
       return InitStatus::kBadConfig;
     }
     const Filter f(fconfig);
@@ -561,14 +564,11 @@ class Estimator : private detail::ConsiderStorage<typename ModelT::State, kConsi
   /// so their code is not compiled in).
   static bool consider_on(const EstimatorConfig<T>& c) {
     if constexpr (kConsider) {
-      return c.current_offset_sigma_A > T(0) || c.current_gain_sigma > T(0);
+      return c.considers_current_sensor();
     } else {
       (void)c;
       return false;
     }
-  }
-  static bool consider_requested(const EstimatorConfig<T>& c) {
-    return c.current_offset_sigma_A > T(0) || c.current_gain_sigma > T(0);
   }
 
   /// P_zz + (s_b,z sigma_b)^2 + (s_k,z sigma_k)^2: the filter's variance and the considered sensor's (the error's

@@ -588,18 +588,22 @@ LimitedBy transport_bound(LimitedBy by, T ceiling_A, T rating_A) {
   return by == LimitedBy::kCurrent && ceiling_A < rating_A ? LimitedBy::kTransport : by;
 }
 
+/// A temperature the power functions compute at: within [-100, 200] degC and the model's plausible range (the cell
+/// file's limits, the range step() accepts): outside it the tables are extrapolated and a limit would be a guess (a
+/// 150 degC sample read a higher charge limit than 25 degC). NaN fails.
+template <class EstimatorT>
+bool temperature_computable(const EstimatorT& est, typename EstimatorT::T temperature_degC) {
+  using T = typename EstimatorT::T;
+  return temperature_degC >= T(-100) && temperature_degC <= T(200) && est.model().temperature_in_range(temperature_degC);
+}
+
 /// Why power_limits() refuses (kOk: it computes).
 template <class EstimatorT>
 PowerStatus limits_input_status(const EstimatorT& est, typename EstimatorT::T temperature_degC,
                                 const PowerConfig<typename EstimatorT::T>& cfg) {
-  using T = typename EstimatorT::T;
   if (!est.initialised()) { return PowerStatus::kNotInitialised; }
   if (!cfg.valid()) { return PowerStatus::kBadConfig; }
-  // the model's plausible range too (the cell file's limits, the range step() accepts): outside it the tables are
-  // extrapolated and a limit would be a guess (a 150 degC sample read a higher charge limit than 25 degC)
-  if (!(temperature_degC >= T(-100) && temperature_degC <= T(200)) || !est.model().temperature_in_range(temperature_degC)) {
-    return PowerStatus::kBadInput;
-  }
+  if (!temperature_computable(est, temperature_degC)) { return PowerStatus::kBadInput; }
   return PowerStatus::kOk;
 }
 
@@ -1024,9 +1028,7 @@ PowerStatus power_limits_horizons(const EstimatorT& est, typename EstimatorT::T 
     if (!(horizons_s[k] > T(0) && horizons_s[k] <= T(86400))) { return PowerStatus::kBadConfig; }
   }
   if (cfg.check_settings() != PowerConfigIssue::kOk) { return PowerStatus::kBadConfig; }
-  if (!(temperature_degC >= T(-100) && temperature_degC <= T(200)) || !est.model().temperature_in_range(temperature_degC)) {
-    return PowerStatus::kBadInput;  // as limits_input_status
-  }
+  if (!detail::temperature_computable(est, temperature_degC)) { return PowerStatus::kBadInput; }
   // nothing is refused from here on: the results go to `out` directly
   if constexpr (detail::HasDirectSolve<typename EstimatorT::Model>::value) {
     detail::direct_horizons(est, temperature_degC, cfg, horizons_s, n_horizons, out, static_cast<const T*>(nullptr));
@@ -1128,8 +1130,7 @@ PowerStatus remaining_energy(const EstimatorT& est, typename EstimatorT::T tempe
                              EnergyEstimate<typename EstimatorT::T>& out) {
   using T = typename EstimatorT::T;
   if (!est.initialised()) { return PowerStatus::kNotInitialised; }
-  if (!(power_W > T(0) && power_W <= T(1.0e9)) || !(temperature_degC >= T(-100) && temperature_degC <= T(200)) ||
-      !est.model().temperature_in_range(temperature_degC)) {  // as limits_input_status
+  if (!(power_W > T(0) && power_W <= T(1.0e9)) || !detail::temperature_computable(est, temperature_degC)) {
     return PowerStatus::kBadInput;
   }
   if (!(voltage_min_V > T(0) && voltage_min_V < T(100)) || !(soc_min >= T(-1) && soc_min < T(1)) ||

@@ -198,7 +198,8 @@ class SohTracker {
     }
     const T pz = pair_soc(est, soc, last_temperature_degC_);
     const T x = st_.anchor_soc - pz;
-    if (!((x < T(0) ? -x : x) >= config_.pair_min_delta_soc) || !charge_agrees(x < T(0) ? -x : x)) { return false; }
+    const T ax = x < T(0) ? -x : x;
+    if (!(ax >= config_.pair_min_delta_soc) || !charge_agrees(ax)) { return false; }
     CapacityAwtls<T> cap = cap_;
     if (!cap.update(x, st_.anchor_soc_var + soc_var, st_.charge_Ah, st_.charge_var_Ah2)) { return false; }
     if (!est.set_model_health(cap.capacity_Ah(), st_.r0_scale)) { return false; }
