@@ -56,7 +56,9 @@ def _estimate_cli(sub) -> None:
                                 "horizon (s), after every sample: adds i_dis_max_<H>s_A, i_chg_max_<H>s_A, "
                                 "p_dis_max_<H>s_W, p_chg_max_<H>s_W (docs/power.md); e.g. --power 2,10,30",
                   rating_help="with --power: the cell's current rating, both directions (A; default: the cell file's "
-                              "current range)")
+                              "identified current range, the currents its tests covered, else its plausible current "
+                              "range with a warning; docs/power.md). Give the data sheet's rating: the identified "
+                              "range can be below what the log draws")
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="also draw SOC (with the truth if the log has soc_true), its error with the 3-sigma band, "
                         "and the voltage innovation with its 3-sigma band (needs matplotlib: cellsense[sim])")

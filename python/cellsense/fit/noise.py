@@ -74,6 +74,8 @@ def growth_hint(cell: dict) -> str | None:
         return None
     T, ratio, e_ref = g
     return (f"note: the model's HPPC residual at {T:g} degC is {ratio:.1f} x its {1e3 * e_ref:.1f} mV reference; with "
-            f"the constant voltage sigma the estimator trusts it there as much as at the reference. Give the model "
-            f"error's correlation time (--error-correlation-s, e.g. 100 s; measured on drive cycles, "
-            f"docs/tuning.md) so that the sigma follows the cell's resistance")
+            f"the constant voltage sigma the estimator trusts it there as much as at the reference. If you have "
+            f"drive cycles of this cell with a reference SOC, measure the model error's correlation time on them "
+            f"(docs/tuning.md) and give it (--error-correlation-s) so that the sigma follows the cell's resistance; "
+            f"check the result with `cellsense estimate` on those cycles. Do not give another cell's value: the "
+            f"Panasonic 18650PF's 100 s made PyBaMM Marquis2019 and ORegan2022 worse (docs/tuning.md)")

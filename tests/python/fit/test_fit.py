@@ -349,6 +349,8 @@ def test_residual_growth_hint(synthetic):
     assert T == 5.0 and ratio == pytest.approx(3.0, rel=1e-3) and ref == e_ref
     hint = noise.growth_hint(cell)
     assert hint is not None and "5 degC" in hint and "3.0 x" in hint
+    # it asks for this cell's own measured value: another cell's 100 s made Marquis2019 worse (explorer, 2026-12-07)
+    assert "measure" in hint and "e.g. 100" not in hint
     noise.add_model_error_correlation(cell, 100.0, "test")
     assert noise.growth_hint(cell) is None
     del cell["parameters"]["Model voltage error [V]"]
