@@ -38,7 +38,7 @@ import numpy as np
 from .._io import Progress, require, write_atomically
 from ..cells.ecm_reference import ecm_simulate
 from .checks import (TEMPERATURE_RANGE_DEGC, check_cell, check_current_sign, check_initial_soc, check_outputs,
-                     check_temperature, weak_data_warnings)
+                     check_temperature, plausible_voltage_range, weak_data_warnings)
 from .hppc import MAX_RC_PAIRS, _pulse_windows, _rest_offsets, _tau_bounds, cap_dc_resistance, fit_hppc
 from .inputs import _load
 from .ocv import DEFAULT_SOC_BREAKPOINTS, _fmt, fit_ocv
@@ -341,7 +341,7 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         "model": "ecm",
         "RC pairs": rc_pairs,
         "parameters": params,
-        "limits": {"Voltage range [V]": [0.0, 5.0],
+        "limits": {"Voltage range [V]": plausible_voltage_range(v_lo, v_hi),
                    "Current range [A]": [-_fmt(10 * Q, 3), _fmt(10 * Q, 3)],
                    "Temperature range [degC]": list(TEMPERATURE_RANGE_DEGC),
                    # the currents the model was identified on (power limits default to them, docs/power.md)

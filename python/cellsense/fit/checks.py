@@ -15,6 +15,19 @@ from ..io.step_checks import current_sign_warning
 #: the temperature range the fit writes into the cell file's limits (`limits."Temperature range [degC]"`); an HPPC
 #: or OCV test whose median temperature is outside it is refused (a column in kelvin is the usual cause)
 TEMPERATURE_RANGE_DEGC = (-40.0, 80.0)
+#: the plausible voltage reading range the fit writes (`limits."Voltage range [V]"`): this far below the lower and
+#: above the upper cut-off. A reading outside is rejected by name, not fused: an open sense wire reads 0 V, and a
+#: range from 0 V let the gate timeout fuse it (docs/estimator.md "Known defect")
+PLAUSIBLE_BELOW_CUTOFF_V = 1.0
+PLAUSIBLE_ABOVE_CUTOFF_V = 0.5
+
+
+def plausible_voltage_range(lower_cutoff_V: float, upper_cutoff_V: float) -> list[float]:
+    """The cell file's plausible voltage reading range from its cut-offs (V): [lower - 1, upper + 0.5], not below 0."""
+    return [round(max(0.0, float(lower_cutoff_V) - PLAUSIBLE_BELOW_CUTOFF_V), 3),
+            round(float(upper_cutoff_V) + PLAUSIBLE_ABOVE_CUTOFF_V, 3)]
+
+
 #: a log's voltage beyond the cut-offs by more than this gets a warning (real cells' logs touch the cut-off)
 CUTOFF_MARGIN_V = 0.05
 #: an HPPC whose pulse sets start above this SOC or end below 1 - this gets a warning (tables held beyond them)

@@ -138,7 +138,12 @@ def test_fit_cli(synthetic, tmp_path, capsys):
     assert args.func(args) == 0
     text = capsys.readouterr().out
     assert "RMSE" in text and "hppc_5.csv" in text
-    assert json.loads(out.read_text())["name"] == "cli_cell"
+    data = json.loads(out.read_text())
+    assert data["name"] == "cli_cell"
+    # the plausible voltage reading range follows the cut-offs, so an open sense wire's 0 V is out of it
+    lo, hi = (data["parameters"][f"{k} voltage cut-off [V]"] for k in ("Lower", "Upper"))
+    assert data["limits"]["Voltage range [V]"] == [round(max(0.0, lo - 1.0), 3), round(hi + 0.5, 3)]
+    assert data["limits"]["Voltage range [V]"][0] > 0.0
 
 
 def test_fit_cli_overpotential(synthetic, tmp_path, capsys):
