@@ -15,6 +15,7 @@ from ..cells.spme import (ELECTRODE_KEYS, ELECTRODES, ELECTROLYTE_MODES, F_C_PER
 from ..estimators.spme import open_loop
 from ..truth.simulate import simulate
 from ..truth.solver import reference_capacity
+from .checks import plausible_voltage_range
 
 
 # ----------------------------------------------------------------------------------------------
@@ -176,7 +177,8 @@ def derive_from_pybamm(parameter_set: str = "Chen2020", name: str | None = None,
         "model": "spme",
         "SPMe reduction": {"particle": f"Pade [{PADE_ORDER}/{PADE_ORDER}]", "electrolyte modes": ELECTROLYTE_MODES},
         "parameters": params,
-        "limits": {"Voltage range [V]": [0.0, params["Upper voltage cut-off [V]"] + 1.0],
+        "limits": {"Voltage range [V]": plausible_voltage_range(params["Lower voltage cut-off [V]"],
+                                                                params["Upper voltage cut-off [V]"]),
                    "Current range [A]": [-20.0 * q, 20.0 * q], "Temperature range [degC]": [-40.0, 85.0]},
         "provenance": prov,
     }
