@@ -158,3 +158,23 @@ def mixed_bus_message(frames: list, by_id: dict, can_bus: int | None, source: st
     return (f"{source}: message {fid:#x} ({getattr(by_id[fid][0], 'name', '?')}) carrying the pack's signals is on buses "
             f"{', '.join(str(b) for b in on)}{more}: set \"can\": {{\"bus\": N}} in the pack file {pack_source} to "
             f"read one of them")
+
+
+def unused_frames(frames: list, by_id: dict, dbc_ids: set, can_bus: int | None, numbered: bool) -> dict[str, int]:
+    """The capture's frames the pack does not use, by why (only the nonzero counts): `frames_other_bus` (on a bus other
+    than "can": {"bus": N}), then among the rest `frames_not_in_dbc` (an id the DBC does not define) and
+    `frames_not_pack` (an id of the DBC that carries none of the pack's signals). With `decoded_frames`,
+    `malformed_frames` and `frames_without_bus` they add up to `frames`: another bus's traffic was only the
+    difference between the two."""
+    out = {"frames_other_bus": 0, "frames_not_in_dbc": 0, "frames_not_pack": 0}
+    for f in frames:
+        fid, ch = f[1], f[3]
+        if can_bus is not None and ch is not None and ch != can_bus:
+            out["frames_other_bus"] += 1
+        elif fid in by_id:
+            continue  # the pack's: decoded, malformed or without a bus number (counted there)
+        elif fid not in dbc_ids:
+            out["frames_not_in_dbc"] += 1
+        else:
+            out["frames_not_pack"] += 1
+    return {k: v for k, v in out.items() if v}

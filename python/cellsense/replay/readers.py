@@ -20,7 +20,9 @@ import numpy as np
 
 from .._io import MissingExtraError, Progress
 from ..pack import PackLog, PackSpec
+from . import capture
 from .capture import mixed_bus_message, reanchor_backwards
+from .gaps import silence_note
 from .stuck import check_stuck
 
 
@@ -533,6 +535,7 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
         unattributed = sum(1 for f in frames if f[1] in by_id and f[3] is None)
         if unattributed:
             counts["frames_without_bus"] += unattributed
+    counts.update(capture.unused_frames(frames, by_id, {m.frame_id for m in db.messages}, spec.can_bus, numbered))
     frames = sorted((f for f in frames if f[1] in by_id and (spec.can_bus is None or f[3] == spec.can_bus
                                                              or (f[3] is None and not numbered))),
                     key=lambda f: f[0])
@@ -560,6 +563,7 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
     last_frame: dict[int, tuple[float, bytes]] = {}      # per id: the last used frame (time, payload)
     last_counter: dict[int, tuple[int, float]] = {}      # per id: the last accepted counter, its time
     candidate: dict[int, int] = {}                       # per id: the counter of the last refused frame
+    silences: list[tuple[float, float]] = []             # bus silences: (start, length), log time (gaps.silence_note)
 
     bar = Progress(f"decoding {Path(source).name}", total=len(frames), unit="frames", enabled=progress)
     for ts, fid, data, _ch in frames:
@@ -569,6 +573,7 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
             counts["logger_gaps"] += 1      # logger or vehicle off: a time gap in the log
         elif silence > 2 * period:
             counts["bus_silences"] += 1     # no pack frame for > 2 periods (bus-off, frames lost): values held
+            silences.append((last_ts - t0, silence))
         if ready and ts - tick > gap:
             if tick - last_ts <= period:  # the sample of the last burst before the silence
                 emit(tick)
@@ -625,4 +630,5 @@ def decode_frames(frames: list, counts: Counter, spec: PackSpec, db, source: str
     a = np.array(rows)
     col = {s: a[:, k] for k, s in enumerate(wanted)}
     counts["samples"] = len(rows)
-    return _assemble(spec, np.array(times) - t0, col, source, counts, notes)
+    note = silence_note(silences, period, stale)
+    return _assemble(spec, np.array(times) - t0, col, source, counts, list(notes or []) + ([note] if note else []))

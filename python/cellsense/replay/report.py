@@ -11,7 +11,7 @@ import numpy as np
 from ..estimators.power import LIMITED_BY
 from ..pack import CLOCK_REANCHOR_AFTER, EVENTS, PackLog, PackPowerResult, PackSpec, clock_dt, status_names
 from ..status import EVENT_INITIAL, EVENT_REINIT, EVENT_REST
-from . import checks, parity
+from . import checks, gaps, parity
 from .parity import (EXIT_DEVICE, EXIT_DIVERGED, EXIT_NOTHING_FUSED, EXIT_OK,  # noqa: F401 - re-exported
                      EXIT_UNREPORTED, device_code)
 from .targets import ReplayRun
@@ -19,7 +19,8 @@ from .targets import ReplayRun
 def compare(spec: PackSpec, log: PackLog, host: ReplayRun, device: ReplayRun | None, tol_soc: float = 1e-6,
             warnings: list[str] | None = None) -> dict:
     """The report's figures. `"warnings"`: `warnings` (the caller's checks), the reader's notes (log.notes: a
-    capture's clock re-anchored), the reference SOC outside 0..1 and every status on more than 10 % of the cell steps
+    capture's clock re-anchored, stuck sensors, bus silences), the logger gaps (gaps.py; also `"logger_gaps"`, one
+    entry each), the reference SOC outside 0..1 and every status on more than 10 % of the cell steps
     (checks.py); `"fused_cell_steps"`: none makes the exit status 2."""
     nc = spec.n_cells
     rep: dict = {"pack": spec.name, "pack_file": spec.source, "log": log.source, "frames": len(log), "cells": nc,
@@ -27,8 +28,12 @@ def compare(spec: PackSpec, log: PackLog, host: ReplayRun, device: ReplayRun | N
                  "reader_counts": log.counts, "tolerance_soc": tol_soc, "host_wall_s": host.wall_s,
                  "events": {EVENTS.get(int(e), str(e)): int(k) for e, k in zip(*np.unique(host.event, return_counts=True))}}
     ref_warning = checks.reference_warning(spec, log)
+    holes = gaps.logger_gaps(spec, log, host.gap_s) if host.gap_s else []
+    hole_warning = gaps.logger_gap_warning(spec, holes, host.gap_s) if holes else None
     rep["warnings"] = list(warnings or []) + list(log.notes) + ([ref_warning] if ref_warning else []) + \
-        checks.status_warnings(spec, log, host.status, host.gap_s)
+        ([hole_warning] if hole_warning else []) + checks.status_warnings(spec, log, host.status, host.gap_s)
+    if holes:  # each logger gap: start, length, the current at its ends, the charge not counted (gaps.py)
+        rep["logger_gaps"] = holes
     rep["fused_cell_steps"] = checks.fused_cell_steps(host.status)
     if not rep["fused_cell_steps"]:
         rep["nothing_fused"] = checks.no_fused_message(host.status)

@@ -8,6 +8,13 @@ each rule asks for a stimulus first:
   the span after its first sample becomes a dropped reading (NaN) for that cell only, so the estimator rejects those
   steps (`rejected_nonfinite`) instead of fusing a frozen value; a warning names the signal, the cell and the span.
   A charge whose current tapers towards zero with the voltage held is a constant-voltage charge, not a stuck sensor.
+- a **cell voltage** unchanged to the bit for >= STUCK_MIN_S while the charge counted through it, |integral i dt|,
+  moves the cell's SOC by dz so far that its OCV alone must move by >= max(STUCK_MIN_LSB steps, CHARGE_MIN_MOVE_V):
+  a frozen reading during a constant current, which the rule above cannot see (no current swing). The move is the
+  least OCV(z + dz) - OCV(z) anywhere on the cell file's curve at any of its temperatures (ocv_floor), so a flat
+  plateau (LFP) needs more charge and a rest (no charge) never counts; same treatment and warning as above. A span
+  whose current tapers by CHARGE_TAPER, or whose reading sits within REGULATED_MARGIN_V of the cut-off the current
+  drives it towards, is a voltage-regulated phase (a charger's CV, a CV discharge), not a stuck sensor.
 - the **current** unchanged to the bit for >= STUCK_MIN_S while the cells' mean voltage both rises and falls by
   >= CURRENT_REVERSAL_V: at a constant current the terminal voltage only drifts one way (relaxation, OCV), so a
   swing both ways means the current changed. A warning (the estimate through the span integrates the frozen value).
@@ -38,6 +45,15 @@ TEMP_STUCK_MIN_S = 600.0
 TEMP_OTHERS_MOVE_K = 3.0
 #: at most this many spans are described one by one per check (all are counted: `stuck_samples`)
 MAX_NOTES = 6
+#: the charge rule: a live cell's OCV moves at least this much (V) over the span (several times a BMS sensor's noise
+#: of 1-2 mV; a coarser signal's own STUCK_MIN_LSB steps when larger)
+CHARGE_MIN_MOVE_V = 0.005
+#: a span whose |current| (median of its last third) ends below this fraction of its start (first third): tapering
+CHARGE_TAPER = 0.8
+#: a reading this close (V) to the cut-off voltage the current drives it towards: a regulated (CV) phase
+REGULATED_MARGIN_V = 0.03
+#: the SOC grid the OCV floor is taken on
+OCV_FLOOR_POINTS = 1001
 
 
 def quantum(v: np.ndarray) -> float:
@@ -73,8 +89,49 @@ def _cv_taper(i: np.ndarray) -> bool:
     return bool(i.size) and bool(np.all(i <= 0)) and abs(i[-1]) < abs(i[0])
 
 
+def ocv_floor(cell, dsoc: float) -> float:
+    """The least OCV(z + dsoc) - OCV(z) (V) over the cell file's SOC range at any of its temperatures: the smallest
+    move of a live cell's OCV after a charge of `dsoc` (a fraction of its capacity) wherever it is (<= 0 for a curve
+    that is not rising, or dsoc beyond the range: then nothing is known and the charge rule does not fire)."""
+    soc = np.asarray(cell.soc, float)
+    lo, hi = float(soc[0]), float(soc[-1])
+    if not 0.0 < dsoc < hi - lo:
+        return 0.0
+    z = np.linspace(lo, hi - dsoc, OCV_FLOOR_POINTS)
+    return float(min(np.min(np.asarray(cell.ocv(z + dsoc, float(T)), float) - np.asarray(cell.ocv(z, float(T)), float))
+                     for T in np.atleast_1d(cell.temperature_degC)))
+
+
+def _tapers(i: np.ndarray) -> bool:
+    """|current| ends below CHARGE_TAPER of its start (medians of the span's first and last thirds), one sign."""
+    i = i[np.isfinite(i)]
+    if i.size < 3 or not (np.all(i >= 0) or np.all(i <= 0)):
+        return False
+    k = max(1, i.size // 3)
+    return float(np.median(np.abs(i[-k:]))) < CHARGE_TAPER * float(np.median(np.abs(i[:k])))
+
+
+def _charge_rule(spec: PackSpec, c: int, v0: float, t: np.ndarray, i: np.ndarray, floor_v: float) -> str | None:
+    """Why the span (times `t`, currents `i`: the current held over each step is the one at its end, as the
+    estimator counts it) is stuck by the charge it moved, or None."""
+    dq = float(np.sum(np.where(np.isfinite(i[1:]), i[1:], 0.0) * np.diff(t))) / 3600.0  # Ah, + = discharge
+    cap = spec.cell.capacity_Ah * spec.cells[c].capacity_scale
+    if not dq or not cap > 0 or _tapers(i):
+        return None
+    cut = getattr(spec.cell, "voltage_cutoff_V", None)
+    if cut is not None and (v0 - cut[0] <= REGULATED_MARGIN_V if dq > 0 else cut[1] - v0 <= REGULATED_MARGIN_V):
+        return None
+    move = ocv_floor(spec.cell, abs(dq) / cap)
+    if move < floor_v:
+        return None
+    return (f"while {abs(dq):.3g} Ah flows ({'discharge' if dq > 0 else 'charge'}, {spec.current.name} "
+            f"{np.nanmin(i):.1f}..{np.nanmax(i):.1f} A, {100 * abs(dq) / cap:.1f} % of the cell's {cap:.3g} Ah): a "
+            f"live cell's OCV alone moves >= {1e3 * move:.1f} mV anywhere on its curve")
+
+
 def stuck_voltages(spec: PackSpec, log: PackLog, gap_s: float) -> tuple[np.ndarray, list[str], int]:
-    """The log's voltages with every stuck span (after its first sample) set to NaN, the warnings, the samples set."""
+    """The log's voltages with every stuck span (after its first sample) set to NaN, the warnings, the samples set.
+    A span is stuck by the current swing through it or by the charge moved through it (the module's docstring)."""
     t, cur = np.asarray(log.time_s, float), np.asarray(log.current_A, float)
     volts = np.array(log.voltage_V, float, copy=True)
     notes: list[str] = []
@@ -85,14 +142,21 @@ def stuck_voltages(spec: PackSpec, log: PackLog, gap_s: float) -> tuple[np.ndarr
         if not runs:
             continue
         q = quantum(v)
+        step = UNKNOWN_STEP_V if np.isnan(q) else q
         for a, b in runs:
             i = cur[a:b + 1]
             if not np.isfinite(i).any():
                 continue
             di = float(np.nanmax(i) - np.nanmin(i))
             move = R_FLOOR_OHM * di
-            if move < STUCK_MIN_LSB * (UNKNOWN_STEP_V if np.isnan(q) else q) or _cv_taper(i):
-                continue
+            if move >= STUCK_MIN_LSB * step and not _cv_taper(i):
+                why = (f"while the current spans {np.nanmin(i):.1f}..{np.nanmax(i):.1f} A ({spec.current.name}): a "
+                       f"live cell moves >= {1e3 * move:.1f} mV at >= {1e3 * R_FLOOR_OHM:g} mOhm")
+            else:
+                why = _charge_rule(spec, c, float(v[a]), t[a:b + 1], i, max(STUCK_MIN_LSB * step, CHARGE_MIN_MOVE_V))
+                if why is None:
+                    continue
+            v0 = float(v[a])
             v[a + 1:b + 1] = np.nan
             n_set += b - a
             n_spans += 1
@@ -102,11 +166,8 @@ def stuck_voltages(spec: PackSpec, log: PackLog, gap_s: float) -> tuple[np.ndarr
                 else:
                     what = f"cell {c + 1}'s voltage {spec.cells[c].voltage.name}"
                 lsb = "it never changes in the log" if np.isnan(q) else f"its step is {1e3 * q:.3g} mV"
-                notes.append(f"stuck sensor: {what} repeats {v[a]:.4f} V "
-                             f"exactly over {_span(t, a, b)} while the current spans {np.nanmin(i):.1f}..{np.nanmax(i):.1f}"
-                             f" A ({spec.current.name}): a live cell moves >= {1e3 * move:.1f} mV at "
-                             f">= {1e3 * R_FLOOR_OHM:g} mOhm, {lsb}; those {b - a} samples rejected for that cell, "
-                             "not fused")
+                notes.append(f"stuck sensor: {what} repeats {v0:.4f} V exactly over {_span(t, a, b)} {why}, {lsb}; "
+                             f"those {b - a} samples rejected for that cell, not fused")
     if n_spans > MAX_NOTES:
         notes.append(f"stuck sensor: ... and {n_spans - MAX_NOTES} more stuck voltage spans rejected")
     return volts, notes, n_set

@@ -81,7 +81,7 @@ def _scaled_csv(tmp_path: Path, column: str, factor: float = 1.0, offset: float 
 
 @pytest.mark.parametrize("column,factor,offset,rc,words", [
     ("temp_degC", 1.0, 273.15, 2, ["rejected_temperature_range", "temp_degC", "298.1", "-40..80 degC", "kelvin"]),
-    ("cell04_V", 1000.0, 0.0, 0, ["rejected_voltage_range", "cell04_V: 100 % of its steps", "0..5 V", "mV"]),
+    ("cell04_V", 1000.0, 0.0, 0, ["rejected_voltage_range", "cell04_V: 100 % of its steps", "1.5..4.7 V", "mV"]),
     ("cell01_V", 1000.0, 0.0, 0, ["rejected_voltage_range", "cell01_V", "mV"]),
     ("time_s", 1000.0, 0.0, 2, ["(rest)", "median time step is 1000 s", "time column time_s", "milliseconds"]),
     ("time_s", 0.0, 5.0, 2, ["rejected_dt_nonpositive", "repeats on 398 and goes back on 0 of its 398 steps", "every row at one time"]),
@@ -101,9 +101,14 @@ def test_a_status_on_most_cell_steps_is_named_and_nothing_fused_exits_2(tmp_path
 
 
 def test_the_clean_fixture_gets_no_status_warning(tmp_path, capsys):
+    """No status warning; its one warning is its 600 s logger-off stop, with when and how long (replay/gaps.py)."""
     rc, err = _replay(capsys, "--log", FIX / "sim12s.csv.gz", "--pack", FIX / "sim12s.pack.json", "--out", tmp_path)
-    assert rc == 0 and "warning" not in err, err
-    assert json.loads((tmp_path / "report.json").read_text())["warnings"] == []
+    warns = [ln for ln in err.splitlines() if "warning" in ln]
+    assert rc == 0 and len(warns) == 1 and "logger gaps: 1 time step(s)" in warns[0], err
+    assert "at t = 700.0 s (600 s)" in warns[0] and "cell steps" not in err
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert len(rep["warnings"]) == 1 and rep["warnings"][0].startswith("logger gaps")
+    assert [(g["start_s"], g["length_s"]) for g in rep["logger_gaps"]] == [(700.0, 600.0)]
 
 
 # ---- 3: a reference SOC in percent ------------------------------------------------------------------------------

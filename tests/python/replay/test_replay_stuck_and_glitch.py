@@ -154,8 +154,10 @@ def test_a_burst_ahead_of_the_clock_is_dropped_not_re_anchored(tmp_path, capsys)
     p.write_text("\n".join(_shift(_candump_lines(), 3000, 800.0, 3012)) + "\n")
     log = read_log(p, spec, dbc=DBC)
     assert "timestamps_reanchored" not in log.counts and log.counts["frames_dropped_clock_glitch"] == 12
-    assert len(log.notes) == 1 and re.match(r"line 3001: the capture's clock jumps ahead 800\.\d+ s on bus 0 .* for 12 "
+    assert len(log.notes) == 2 and re.match(r"line 3001: the capture's clock jumps ahead 800\.\d+ s on bus 0 .* for 12 "
                                             r"frame\(s\), then line 3013 continues .* dropped as a glitch", log.notes[0])
+    # the dropped frames leave the bus silent there: reported with its time and length (gaps.silence_note)
+    assert log.notes[1].startswith("bus silences: 1 ") and "at t = 1348.0 s (4 s)" in log.notes[1]
     assert abs(log.time_s[-1] - clean.time_s[-1]) < 1.0 and abs(len(log) - len(clean)) <= 1
     est = PackEstimator(spec)
     assert np.max(np.abs(est.run(log).soc[-1].astype(float) - est.run(clean).soc[-1].astype(float))) < 2e-3
