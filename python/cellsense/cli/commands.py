@@ -5,6 +5,8 @@ import argparse
 import sys
 import warnings
 
+import numpy as np
+
 from .. import __version__
 from .._cliopts import add_cell, require_cell
 from .._io import MissingExtraError, check_command_extras, missing_extra_message, require
@@ -63,6 +65,19 @@ def _estimate_cli(sub) -> None:
                    help="also draw SOC (with the truth if the log has soc_true), its error with the 3-sigma band, "
                         "and the voltage innovation with its 3-sigma band (needs matplotlib: cellsense[sim])")
     p.set_defaults(func=_estimate_main)
+
+
+def _soh_window_note(settings: SohSettings, temperature_degC) -> str:
+    """How much of the log the SOH tracker could learn from: its learning window (docs/soh.md; capacity pairs, R0 and
+    OCV updates only at samples inside it), so that a cold log's unchanged figures read as 'nothing learned'."""
+    lo, hi = settings.learn_min_temperature_degC, settings.learn_max_temperature_degC
+    T = np.asarray(temperature_degC, float)
+    inside = int(np.sum((T >= lo) & (T <= hi)))
+    if inside == 0:
+        return (f"SOH: nothing learned from this log: none of its samples is within the learning window {lo:g} .. "
+                f"{hi:g} degC (its cell temperature {np.nanmin(T):.1f} .. {np.nanmax(T):.1f} degC); the figures above "
+                "are the initial or carried ones (SohSettings.learn_min/max_temperature_degC, docs/soh.md)")
+    return f"SOH: {inside} of {T.size} samples within the learning window {lo:g} .. {hi:g} degC"
 
 
 def _soh_settings(a) -> SohSettings | bool:
@@ -137,6 +152,7 @@ def _estimate_main(a) -> int:
         e = r.estimator
         print(f"SOH: capacity {e.capacity_Ah:.4f} +- {e.capacity_sigma_Ah:.4f} Ah, R0 factor {e.r0_scale:.4f} +- "
               f"{e.r0_scale_sigma:.4f} (R0 {e.r0_Ohm():.5f} Ohm at 50 % SOC, 25 degC)")
+        print(_soh_window_note(e.soh_settings, r.log.temperature_degC))
         nodes = " ".join(f"{1000 * c:+.1f}" for c in e.ocv_nodes_V) + " mV"
         if e.soh_settings.ocv_learning:
             print("SOH: learned OCV correction at SOC 1/6 .. 5/6: " + nodes)

@@ -397,3 +397,14 @@ def test_stuck_voltage_teaches_soh_nothing():
     assert not r.r0_updated[1000:3000][stuck].any() and not r.capacity_updated[1000:3000].any()
     clean = SohEstimator(c, initial_soc=1.0).run(log.time_s, log.current_A, log.voltage_V, log.temperature_degC)
     assert (clean.status == "voltage_stuck").sum() == 0 and clean.r0_updated[1000:3000].sum() > 100
+
+
+def test_estimate_soh_summary_says_when_nothing_could_be_learned():
+    """A log colder than the SOH learning window (20 .. 50 degC by default) learns nothing; the summary says so
+    instead of printing the initial figures as if learned (a -10 degC new-user run read 'R0 factor 1.0000')."""
+    from cellsense.cli.commands import _soh_window_note
+
+    cold = _soh_window_note(SohSettings(), np.full(100, -10.0))
+    assert "nothing learned" in cold and "20 .. 50 degC" in cold and "-10.0 .. -10.0" in cold
+    warm = _soh_window_note(SohSettings(), np.r_[np.full(30, 10.0), np.full(70, 25.0)])
+    assert "nothing learned" not in warm and "70 of 100 samples" in warm
