@@ -170,7 +170,10 @@ def simulate(cell: str = "Chen2020", protocol: str = "udds", temperature_degC: f
         require("pybamm", "cellsense.simulate()", "simulate")  # MissingExtraError: pip install 'cellsense[sim]'
         q_nom, v_low, v_high, pb_version = _cell_info(cell)
         _check_cutoffs(upper_cutoff_V, lower_cutoff_V, cell, v_low, v_high)
-        sched = _build_schedule(settings, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V)
+        if settings["protocol"] == "hppc":  # its SOC steps are 10 % of Q_ref (docs/truth.md)
+            q_ref_how = reference_capacity(cell)
+        sched = _build_schedule(settings, q_nom, v_low, v_high, upper_cutoff_V, lower_cutoff_V,
+                                q_ref=None if q_ref_how is None else q_ref_how[0])
         thermal, why = thermal_option(cell, model)
         if why is not None:  # recovered and reported: the sidecar's "thermal model" says it too
             what = what.replace("(lumped thermal)", "(isothermal)")

@@ -178,11 +178,13 @@ def test_hppc_schedule(cache_dir):
     d_pulses = [k for k in starts if i[k] == pytest.approx(5.0) and np.all(i[k:k + 10] == i[k]) and i[k + 10] == 0]
     c_pulses = [k for k in starts if i[k] == pytest.approx(-5.0)]
     assert len(d_pulses) == 10 and len(c_pulses) == 10
-    # pulse sets start at the stated levels, which step in tenths of the nominal capacity from full
-    # (soc_true is on the reference capacity: docs/truth.md)
-    scale = r.meta["nominal capacity [A.h]"] / r.meta["reference capacity [A.h]"]
-    levels = 1.0 - (1.0 - np.array(s["pulse SOC levels"])) * scale
-    np.testing.assert_allclose(r.soc_true[np.array(d_pulses) - 1], levels, atol=1e-6)
+    # pulse sets start at the stated levels, on soc_true's scale: each step takes a tenth of the reference capacity
+    # (docs/truth.md), its duration rounded to a whole sample (at most half a 1 s sample of the 1C step per level:
+    # 0.5 s x 5 A / 3600 / Q_ref). On the nominal scale Chen2020's levels had drifted 0.6 % per level (Q_ref 5.153 A h)
+    levels = np.array(s["pulse SOC levels"])
+    per_level = 0.5 * 5.0 / 3600.0 / r.meta["reference capacity [A.h]"]
+    err = np.abs(r.soc_true[np.array(d_pulses) - 1] - levels)
+    assert np.all(err <= 1e-6 + per_level * np.arange(10)), err
     assert "Minimum voltage" in r.meta["termination"]
 
 
