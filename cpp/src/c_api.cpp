@@ -97,17 +97,66 @@ constexpr const char* kConsiderNotBuilt =
     "current_offset_sigma_A and current_gain_sigma must be 0: the C API is built without the current sensor's "
     "consider terms (the Python package's estimators have them; docs/estimator.md)";
 
-// The cs_config fields the C API checks itself before building the estimator (the gate policy byte and the
-// process noise, which the core takes as given): the first one broken, in words, or nullptr. cs_init returns
-// CS_INIT_BAD_CONFIG for each; cs_config_problem reports the words.
-const char* c_level_config_rule(const cs_config& c) {
-  if (c.gate_policy > CS_GATE_PREDICT_ONLY) { return "gate_policy must be CS_GATE_REJECT_STEP or CS_GATE_PREDICT_ONLY"; }
-  if (!finite_nonnegative(c.current_sigma_A)) { return "current_sigma_A must be finite and >= 0 A"; }
-  if (!finite_nonnegative(c.soc_per_sqrt_s)) { return "soc_per_sqrt_s must be finite and >= 0"; }
-  if (!finite_nonnegative(c.v_rc_V_per_sqrt_s)) { return "v_rc_V_per_sqrt_s must be finite and >= 0"; }
-  if (!finite_nonnegative(c.hysteresis_per_sqrt_s)) { return "hysteresis_per_sqrt_s must be finite and >= 0"; }
-  if (!finite(c.gate_nis)) { return "gate_nis must be finite and above 0"; }
-  return nullptr;
+// A broken rule of a cs_config: the cs_init() code and the words cs_config_problem() reports.
+struct ConfigRule {
+  int code;
+  const char* words;
+};
+constexpr ConfigRule kRuleOk{CS_INIT_OK, nullptr};
+
+bool within(float v, float lo, float hi) { return v >= lo && v <= hi; }  // false for NaN
+
+// The package's bounds (python/cellsense/estimators/settings.py, NoiseSettings.BOUNDS / EstimatorSettings.BOUNDS and
+// check_settings_fields' defaults: volts [0, 10], others [0, 1e6]); C and Python refuse the same values.
+constexpr float kSettingMax = 1.0e6f;
+constexpr float kSettingMax_V = 10.0f;
+constexpr float kSigmaMin = 1.0e-6f;  // initial sigmas: [1e-6, 10]
+constexpr float kGateNisMax = 1.0e15f;
+
+// The cs_config rules the C API checks itself before building the estimator, in cs_init()'s order (the filter id,
+// the gate policy byte, the process noise and the UKF parameters, which the core takes as given, the package's
+// ranges beyond the core's rule, the initial hysteresis and sigmas): the first one broken, or kRuleOk. The core's
+// own rules (EstimatorConfig::check, the UKF's n + lambda, the initial SOC) come after, from Estimator::init.
+ConfigRule c_level_config_rule(const cs_config& c) {
+  constexpr int kCfg = CS_INIT_BAD_CONFIG;
+  if (!((c.filter == CS_FILTER_EKF && CS_ENABLE_EKF) || (c.filter == CS_FILTER_UKF && CS_ENABLE_UKF))) {
+    return {CS_INIT_BAD_ARGUMENT,
+            "filter must be CS_FILTER_EKF (0) or CS_FILTER_UKF (1), one built into this library (CS_ENABLE_EKF / UKF)"};
+  }
+  if (c.gate_policy > CS_GATE_PREDICT_ONLY) { return {kCfg, "gate_policy must be CS_GATE_REJECT_STEP or CS_GATE_PREDICT_ONLY"}; }
+  if (!finite_nonnegative(c.current_sigma_A)) { return {kCfg, "current_sigma_A must be finite and >= 0 A"}; }
+  if (!(c.current_sigma_A <= kSettingMax)) { return {kCfg, "current_sigma_A must be in [0, 1e6] A"}; }
+  if (!finite_nonnegative(c.soc_per_sqrt_s)) { return {kCfg, "soc_per_sqrt_s must be finite and >= 0"}; }
+  if (!(c.soc_per_sqrt_s <= 1.0f)) { return {kCfg, "soc_per_sqrt_s must be in [0, 1] /sqrt(s)"}; }
+  if (!finite_nonnegative(c.v_rc_V_per_sqrt_s)) { return {kCfg, "v_rc_V_per_sqrt_s must be finite and >= 0"}; }
+  if (!(c.v_rc_V_per_sqrt_s <= kSettingMax_V)) { return {kCfg, "v_rc_V_per_sqrt_s must be in [0, 10] V/sqrt(s)"}; }
+  if (!finite_nonnegative(c.hysteresis_per_sqrt_s)) { return {kCfg, "hysteresis_per_sqrt_s must be finite and >= 0"}; }
+  if (!(c.hysteresis_per_sqrt_s <= 10.0f)) { return {kCfg, "hysteresis_per_sqrt_s must be in [0, 10] /sqrt(s)"}; }
+  if (!finite(c.gate_nis)) { return {kCfg, "gate_nis must be finite and above 0"}; }
+  if (!(c.gate_nis <= kGateNisMax)) { return {kCfg, "gate_nis must be at most 1e15"}; }
+  if (!(c.voltage_sigma_V <= kSettingMax_V)) { return {kCfg, "voltage_sigma_V must be at most 10 V"}; }
+  if (!within(c.soc_min, -1.0f, 1.0f)) { return {kCfg, "soc_min must be in [-1, 1]"}; }
+  if (!within(c.soc_max, 0.0f, 2.0f)) { return {kCfg, "soc_max must be in [0, 2]"}; }
+  // checked whichever filter is chosen: a NaN anywhere in the configuration is the caller's bug
+  if (!(c.ukf_alpha > 0.0f && c.ukf_alpha <= 10.0f)) { return {kCfg, "ukf_alpha must be in (0, 10] (either filter)"}; }
+  if (!within(c.ukf_beta, -10.0f, 10.0f)) { return {kCfg, "ukf_beta must be in [-10, 10] (either filter)"}; }
+  if (!within(c.ukf_kappa, -1000.0f, 1000.0f)) { return {kCfg, "ukf_kappa must be in [-1000, 1000] (either filter)"}; }
+  if (!within(c.initial_hysteresis, -1.0f, 1.0f)) {
+    return {CS_INIT_BAD_INITIAL_STATE, "initial_hysteresis must be in [-1, 1]"};
+  }
+  if (!cellsense::model::valid_hysteresis_sign(c.initial_hysteresis_sign)) {
+    return {CS_INIT_BAD_INITIAL_STATE, "initial_hysteresis_sign must be -1, 0 or +1"};
+  }
+  if (!within(c.initial_soc_sigma, kSigmaMin, 10.0f)) {
+    return {CS_INIT_BAD_COVARIANCE, "initial_soc_sigma must be in [1e-6, 10]"};
+  }
+  if (!within(c.initial_v_rc_sigma_V, kSigmaMin, kSettingMax_V)) {
+    return {CS_INIT_BAD_COVARIANCE, "initial_v_rc_sigma_V must be in [1e-6, 10] V"};
+  }
+  if (!within(c.initial_hysteresis_sigma, kSigmaMin, 10.0f)) {
+    return {CS_INIT_BAD_COVARIANCE, "initial_hysteresis_sigma must be in [1e-6, 10]"};
+  }
+  return kRuleOk;
 }
 
 // The core's estimator settings from a cs_config (the one mapping: cs_init and cs_config_problem use it).
@@ -129,6 +178,17 @@ cellsense::EstimatorConfig<float> estimator_config_of(const cs_config& c) {
       c.gate_policy == CS_GATE_PREDICT_ONLY ? cellsense::GatePolicy::kPredictOnly : cellsense::GatePolicy::kRejectStep;
   ec.gate_timeout_steps = c.gate_timeout_steps;
   return ec;
+}
+
+// The UKF's weights from the cs_config's parameters are usable (Estimator::init's kBadFilterConfig rule: the same
+// filter object, the same test, so cs_config_problem and cs_init agree).
+bool ukf_weights_ok(const cs_config& c) {
+  cellsense::filter::Ukf<Model>::Config fc{};
+  fc.alpha = c.ukf_alpha;
+  fc.beta = c.ukf_beta;
+  fc.kappa = c.ukf_kappa;
+  const cellsense::filter::Ukf<Model> f(fc);
+  return f.weight_i() > 0.0f && finite(f.weight_i());
 }
 
 // InitStatus -> CS_INIT_*, one row per enumerator in its order (kBadParams is not produced by
@@ -225,21 +285,22 @@ size_t cs_estimator_used_bytes(uint8_t filter) {
 
 int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config* c) {
   if (storage == nullptr || !aligned_for<Impl>(storage)) { return CS_INIT_BAD_ARGUMENT; }
-  std::memset(storage->opaque, 0, sizeof storage->opaque);  // "not initialised" until the end
+  // "not initialised" until the end: the header first (8 bytes, within any cs_estimator a header ever had); the
+  // rest only once the layout tag says the firmware's cs_estimator is this library's size (CS_INIT_BAD_LAYOUT:
+  // a firmware built against an older c_api.h may have passed a smaller one)
+  std::memset(storage->opaque, 0, offsetof(Impl, body));
   if (params == nullptr || c == nullptr) { return CS_INIT_BAD_ARGUMENT; }
   const bool filter_built = (c->filter == CS_FILTER_EKF && CS_ENABLE_EKF) || (c->filter == CS_FILTER_UKF && CS_ENABLE_UKF);
   if (!filter_built) { return CS_INIT_BAD_ARGUMENT; }
   if (params->layout != CS_PARAMS_LAYOUT) { return CS_INIT_BAD_LAYOUT; }
+  std::memset(storage->opaque, 0, sizeof storage->opaque);
 
   const Params* p = core_params(params);
   const cellsense::model::ParamError pe = cellsense::model::validate(*p);
   if (pe != cellsense::model::ParamError::kOk) { return static_cast<int>(pe); }
 
-  if (c_level_config_rule(*c) != nullptr) { return CS_INIT_BAD_CONFIG; }
-  if (!finite(c->initial_hysteresis) || c->initial_hysteresis < -1.0f || c->initial_hysteresis > 1.0f ||
-      !cellsense::model::valid_hysteresis_sign(c->initial_hysteresis_sign)) {
-    return CS_INIT_BAD_INITIAL_STATE;
-  }
+  const ConfigRule rule = c_level_config_rule(*c);
+  if (rule.code != CS_INIT_OK) { return rule.code; }
   Model::Noise noise{};
   noise.soc_per_sqrt_s = c->soc_per_sqrt_s;
   noise.v_rc_V_per_sqrt_s = c->v_rc_V_per_sqrt_s;
@@ -283,15 +344,19 @@ int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config
 
 const char* cs_config_problem(const cs_config* c) {
   if (c == nullptr) { return "config is NULL"; }
-  const char* rule = c_level_config_rule(*c);
-  if (rule != nullptr) { return rule; }
-  // the core's rule and words (EstimatorConfig::check, estimator/estimator.hpp); "ok" when none is broken
+  const ConfigRule rule = c_level_config_rule(*c);
+  if (rule.code != CS_INIT_OK) { return rule.words; }
+  // then the core's rules in Estimator::init's order: EstimatorConfig::check (its words, estimator/estimator.hpp),
+  // the consider terms this build lacks, the UKF's weights, the initial SOC within the SOC bounds
   const cellsense::EstimatorConfig<float> ec = estimator_config_of(*c);
   const cellsense::EstimatorConfigIssue issue = ec.check();
-  if (issue == cellsense::EstimatorConfigIssue::kOk && ec.considers_current_sensor()) {
-    return kConsiderNotBuilt;  // within range, but this build's estimators do not carry them (init: kBadConfig)
+  if (issue != cellsense::EstimatorConfigIssue::kOk) { return cellsense::estimator_config_message(issue); }
+  if (ec.considers_current_sensor()) { return kConsiderNotBuilt; }
+  if (c->filter == CS_FILTER_UKF && !ukf_weights_ok(*c)) {
+    return "ukf_alpha / ukf_kappa give n + lambda = ukf_alpha^2 (4 + ukf_kappa) <= 0 (the UKF needs it above 0)";
   }
-  return cellsense::estimator_config_message(issue);
+  if (!within(c->initial_soc, c->soc_min, c->soc_max)) { return "initial_soc must be within [soc_min, soc_max]"; }
+  return "ok";
 }
 
 const char* cs_init_result_name(int r) {
@@ -332,9 +397,18 @@ uint8_t cs_step(cs_estimator* est, float dt_s, float current_A, float voltage_V,
   return static_cast<uint8_t>(r.status);
 }
 
-int cs_is_rejected(uint8_t status) { return cellsense::is_rejected(static_cast<StepStatus>(status)) ? 1 : 0; }
+// CS_STATUS_SOH_OTHER_ESTIMATOR is the C API's own (cs_step_soh's binding check): a code the core's status space
+// leaves free, so no core status is ever spelled with it.
+static_assert(cellsense::detail::same_text(cellsense::status_name(std::uint8_t{CS_STATUS_SOH_OTHER_ESTIMATOR}), "unknown"),
+              "CS_STATUS_SOH_OTHER_ESTIMATOR must be a code the core's status space does not use");
 
-const char* cs_status_name(uint8_t status) { return cellsense::status_name(status); }
+int cs_is_rejected(uint8_t status) {
+  return status == CS_STATUS_SOH_OTHER_ESTIMATOR || cellsense::is_rejected(static_cast<StepStatus>(status)) ? 1 : 0;
+}
+
+const char* cs_status_name(uint8_t status) {
+  return status == CS_STATUS_SOH_OTHER_ESTIMATOR ? "soh_other_estimator" : cellsense::status_name(status);
+}
 
 float cs_soc(const cs_estimator* est) {
   const Impl* impl = impl_of(est);
@@ -496,11 +570,12 @@ int cs_power_limits_horizons(const cs_estimator* est, float temperature_degC, co
   if (horizons_s == nullptr || !(n_horizons >= 1 && n_horizons <= cellsense::power::kMaxHorizons)) {
     return CS_POWER_BAD_CONFIG;  // the core's first refusal
   }
-  // The horizons in chunks of 4 (the stack budget, CS-PLAT-003: 4 results on the stack, not 8). Each horizon's limits
+  // The horizons in chunks of 3 (the stack budget, CS-PLAT-003: 3 results on the stack, not 8; 4 went 8 B over it once
+  // the core also checked the cut-offs against the cell's voltage range). Each horizon's limits
   // are its own (bit for bit power_limits() with that horizon), so the chunks give what one call would. The first
   // chunk makes every refusal but a later horizon's, checked before anything is written: a refused call leaves `out`
   // untouched, and a later chunk is not refused.
-  constexpr int32_t kChunk = 4;
+  constexpr int32_t kChunk = 3;
   cellsense::power::PowerLimits<float> r[kChunk];  // filled by the core where it computes
   for (int32_t k0 = 0; k0 < n_horizons; k0 += kChunk) {
     const int32_t n = n_horizons - k0 < kChunk ? n_horizons - k0 : kChunk;

@@ -33,11 +33,12 @@ using EkfTracker = cellsense::soh::SohTracker<EkfEstimator>;
 using UkfTracker = cellsense::soh::SohTracker<UkfEstimator>;
 constexpr std::uint32_t kSohMagic = 0x43534853u;  // "CSHS"
 constexpr std::size_t kSohBody = sizeof(EkfTracker) > sizeof(UkfTracker) ? sizeof(EkfTracker) : sizeof(UkfTracker);
-struct SohImpl {  // header as Impl's
+struct SohImpl {  // header as Impl's, then the estimator the tracker is bound to
   std::uint32_t magic;
   std::uint8_t filter;
   std::uint8_t filter_inv;
   std::uint16_t seal;
+  std::uint64_t bound;  // address_of() the estimator storage: set by cs_soh_init and cs_soh_restore_state
   alignas(EkfTracker) alignas(UkfTracker) unsigned char body[kSohBody];
 };
 static_assert(sizeof(SohImpl) <= CS_SOH_SIZE, "CS_SOH_SIZE too small for the SOH tracker");
@@ -54,6 +55,13 @@ SohImpl* soh_of(cs_soh* s) {
   if (!header_ok<SohImpl>(s->opaque, kSohMagic)) { return nullptr; }
   return std::launder(static_cast<SohImpl*>(static_cast<void*>(s->opaque)));
 }
+// The estimator storage's identity as the tracker records it (its address; 64 bits on every target).
+std::uint64_t address_of(const cs_estimator* est) {
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): an address kept as a number, never dereferenced
+  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(est));
+}
+bool bound_to(const SohImpl& s, const cs_estimator* est) { return s.bound == address_of(est); }
+
 template <class Tr>
 Tr& tracker(SohImpl& i) { return *std::launder(static_cast<Tr*>(static_cast<void*>(i.body))); }
 
@@ -85,7 +93,8 @@ void cs_soh_config_default(cs_soh_config* c, float capacity_Ah) {
   if (c == nullptr) { return; }
   std::memset(c, 0, sizeof *c);
   const cellsense::soh::SohConfig<float> d{};
-  const float q = capacity_Ah > 0.0f ? capacity_Ah : 1.0f;
+  // <= 0: a 1 A h cell's settings; NaN / Inf stay so (the capacity-scaled settings not finite: cs_soh_init refuses)
+  const float q = capacity_Ah <= 0.0f ? 1.0f : capacity_Ah;
   c->initial_capacity_Ah = 0.0f;
   c->capacity_sigma_Ah = 0.1f * q;
   c->capacity_forgetting = d.capacity_forgetting;
@@ -114,9 +123,12 @@ void cs_soh_config_default(cs_soh_config* c, float capacity_Ah) {
 
 int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
   if (soh == nullptr || !aligned_for<SohImpl>(soh)) { return CS_SOH_NOT_INITIALISED; }
-  std::memset(soh->opaque, 0, sizeof soh->opaque);
+  // "not initialised": the header first; the whole storage only with an initialised estimator, whose cs_init checked
+  // the layout tag (and with it the firmware's CS_SOH_SIZE: a stale header's cs_soh may be smaller)
+  std::memset(soh->opaque, 0, offsetof(SohImpl, body));
   Impl* e = impl_of(est);
   if (e == nullptr || c == nullptr) { return CS_SOH_NOT_INITIALISED; }
+  std::memset(soh->opaque, 0, sizeof soh->opaque);
   cellsense::soh::SohConfig<float> sc{};
   sc.capacity_sigma_Ah = c->capacity_sigma_Ah;
   sc.capacity_forgetting = c->capacity_forgetting;
@@ -145,6 +157,7 @@ int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* c) {
   auto* s = ::new (static_cast<void*>(soh->opaque)) SohImpl();  // NOLINT(cppcoreguidelines-owning-memory): placement new in caller storage
   s->magic = 0;
   s->filter = e->filter;
+  s->bound = address_of(est);
   bool ok = false;
   visit(*e, [&](auto& est_ref) {
     using E = std::remove_reference_t<decltype(est_ref)>;
@@ -176,11 +189,15 @@ uint8_t cs_step_soh(cs_estimator* est, cs_soh* soh, float dt_s, float current_A,
   cellsense::soh::SohStepReport<float> r{};
   r.soc = cellsense::StepReport<float>{StepStatus::kNotInitialised, nan, nan, nan, nan, nan, nan, nan};
   r.capacity_Ah = r.capacity_sigma_Ah = r.r0_Ohm = r.r0_sigma_Ohm = r.r0_scale = r.ocv_shift_V = nan;
-  if (e != nullptr && s != nullptr) {
+  const bool other = e != nullptr && s != nullptr && !bound_to(*s, est);
+  if (e != nullptr && s != nullptr && !other) {
     visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { r = tr.step(est_ref, dt_s, current_A, voltage_V, temperature_degC); });
   }
-  const auto status = static_cast<uint8_t>(r.soc.status);
-  if (report != nullptr) { fill_report(report, r.soc); }
+  const auto status = other ? static_cast<uint8_t>(CS_STATUS_SOH_OTHER_ESTIMATOR) : static_cast<uint8_t>(r.soc.status);
+  if (report != nullptr) {
+    fill_report(report, r.soc);
+    report->status = status;
+  }
   if (soh_report != nullptr) {
     soh_report->capacity_Ah = r.capacity_Ah;
     soh_report->capacity_sigma_Ah = r.capacity_sigma_Ah;
@@ -198,9 +215,12 @@ uint8_t cs_step_soh(cs_estimator* est, cs_soh* soh, float dt_s, float current_A,
 int cs_soh_close_pair(cs_estimator* est, cs_soh* soh) {
   Impl* e = impl_of(est);
   SohImpl* s = soh_of(soh);
-  if (e == nullptr || s == nullptr) { return 0; }
+  if (e == nullptr || s == nullptr) { return -CS_SOH_NOT_INITIALISED; }
+  if (!bound_to(*s, est)) { return -CS_SOH_OTHER_ESTIMATOR; }
   bool closed = false;
-  visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { closed = tr.close_pair(est_ref); });
+  if (!visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { closed = tr.close_pair(est_ref); })) {
+    return -CS_SOH_NOT_INITIALISED;  // the other filter's estimator
+  }
   return closed ? 1 : 0;
 }
 
@@ -289,7 +309,9 @@ int cs_soh_restore_state(cs_soh* soh, cs_estimator* est, const cs_soh_state* in)
   }
   bool ok = false;
   visit_soh(*e, *s, [&](auto& est_ref, auto& tr) { ok = tr.set_state(est_ref, st); });
-  return ok ? CS_SOH_OK : CS_SOH_REFUSED;
+  if (!ok) { return CS_SOH_REFUSED; }
+  s->bound = address_of(est);  // bound to this estimator from now on (the one after a reboot)
+  return CS_SOH_OK;
 }
 
 int cs_soh_ocv_nodes(const cs_soh* soh, float out_V[CS_SOH_OCV_NODES]) {

@@ -344,6 +344,82 @@ void test_pack_weakest_cell(const char* name) {
   CHECK_CTX(std::memcmp(&o, &keep, sizeof o) == 0, name);
 }
 
+/// The core takes the process noise as given (the C API and the Python settings bound it): a noise density whose
+/// covariance overflows makes the time update fail, and the step is rejected as kRejectedNumerical with the state and
+/// the covariance unchanged (before the C API bounded its cs_config, its fuzz target reached this path). Kept here,
+/// beside the power tests' linear cell, because tests/cpp/test_estimator.cpp was being edited elsewhere.
+// verifies: CS-EST-004
+template <class E>
+void test_overflowing_process_noise(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  typename M::Params p;
+  make_linear_cell(p);
+  const T huge = std::numeric_limits<T>::max();
+  const M m(&p, typename M::Noise{huge, huge, huge, huge});
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.5), T(0.01), T(1e-3), T(0), T(0.1), x, P);
+  E est;
+  CHECK_CTX(est.init(m, cstest::config_2025<T>(), typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) ==
+                InitStatus::kOk,
+            name);
+  const auto x0 = est.state();
+  const auto p0 = est.covariance();
+  CHECK_CTX(est.step(T(1), T(1), T(3.7), T(25)).status == StepStatus::kRejectedNumerical, name);
+  CHECK_CTX(std::memcmp(&x0, &est.state(), sizeof x0) == 0 && std::memcmp(&p0, &est.covariance(), sizeof p0) == 0,
+            name);
+}
+
+/// Cut-offs outside the cell's plausible voltage reading range (the model's voltage_min_V .. voltage_max_V) or not
+/// above 0 V - a cut-off in mV, a negative one - are refused (kBadConfig) by power_limits, power_limits_horizons and
+/// remaining_energy, with the outputs untouched; the range's ends are accepted. time_to_full's SOC target is a
+/// fraction in (0, 1] (the Python time_to_full's range): 1 accepted, above it refused (kBadInput).
+// verifies: CS-PWR-012
+template <class E>
+void test_cutoff_plausible(const char* name) {
+  using T = typename E::T;
+  using S = power::PowerStatus;
+  Cell<E> c(T(0.5));
+  CHECK_CTX(c.ok, name);
+  const T vmax = c.p.voltage_max_V;  // the linear test cell's plausible range: 0 .. 5 V
+  struct Cut {
+    T lo, hi;
+  };
+  const Cut bad[] = {{T(2500), T(4200)}, {T(-5), T(4.2)}, {T(0), T(4.2)}, {T(2.5), vmax + T(0.5)},
+                     {T(2.5), T(4200)}};
+  for (const Cut& k : bad) {
+    auto cfg = config<T>(T(10));
+    cfg.voltage_min_V = k.lo;
+    cfg.voltage_max_V = k.hi;
+    CHECK_CTX(cfg.check() == power::PowerConfigIssue::kOk, name);  // a plausible window on its own
+    power::PowerLimits<T> r{};
+    std::memset(&r, 0x5A, sizeof r);
+    const power::PowerLimits<T> before = r;
+    CHECK_CTX(power::power_limits(c.est, T(25), cfg, r) == S::kBadConfig, name);
+    const T hs[1] = {T(10)};
+    CHECK_CTX(power::power_limits_horizons(c.est, T(25), cfg, hs, 1, &r) == S::kBadConfig, name);
+    CHECK_CTX(std::memcmp(&r, &before, sizeof r) == 0, name);
+  }
+  {
+    auto cfg = config<T>(T(10));
+    cfg.voltage_min_V = T(0.001);  // just above 0 V, within the cell's range
+    cfg.voltage_max_V = vmax;      // the range's end
+    power::PowerLimits<T> r{};
+    CHECK_CTX(power::power_limits(c.est, T(25), cfg, r) == S::kOk, name);
+  }
+  power::EnergyEstimate<T> e{};
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(5), T(2500), T(0), T(0), e) == S::kBadConfig, name);
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(5), vmax + T(0.5), T(0), T(0), e) == S::kBadConfig, name);
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(5), T(-5), T(0), T(0), e) == S::kBadConfig, name);
+  CHECK_CTX(power::remaining_energy(c.est, T(25), T(5), T(3), T(0), T(0), e) == S::kOk, name);
+  T t = T(-7), ts = T(-7);
+  CHECK_CTX(power::time_to_full(c.est, T(1), T(2), t, ts) == S::kBadInput, name);
+  CHECK_CTX(power::time_to_full(c.est, T(1), T(1.01), t, ts) == S::kBadInput, name);
+  CHECK_CTX(t == T(-7) && ts == T(-7), name);
+  CHECK_CTX(power::time_to_full(c.est, T(1), T(1), t, ts) == S::kOk && t > T(0), name);
+}
+
 /// Every out-of-range setting on its own, with the issue check() names: the horizon (0, above a day, NaN),
 /// the voltage and SOC windows (a bound not finite, min not below max), each rating (0, above 1e6 A), each
 /// sigma factor (negative, above 10); power_limits() refuses each with kBadConfig, a temperature outside
@@ -480,7 +556,7 @@ void test_energy_and_limit_edges(const char* name) {
   {  // near full, a long horizon: the SOC window binds the charge (the voltage window is wide)
     Cell<E> c(T(0.9));
     auto cfg = config<T>(T(3600));
-    cfg.voltage_max_V = T(10);
+    cfg.voltage_max_V = T(5);  // the cell's plausible maximum (a cut-off beyond it is refused)
     cfg.soc_max = T(0.95);
     power::PowerLimits<T> r{};
     CHECK_CTX(power::power_limits(c.est, T(25), cfg, r) == power::PowerStatus::kOk, name);
@@ -1462,6 +1538,11 @@ int main() {
   test_nonlinear_cell_invariant<EcmUkf<float, 2>>("ukf float 2rc");
   test_each_refusal<EcmEkf<double, 1>>("ekf double");
   test_each_refusal<EcmUkf<float, 1>>("ukf float");
+  test_cutoff_plausible<EcmEkf<double, 1>>("ekf double");
+  test_cutoff_plausible<EcmUkf<float, 1>>("ukf float");
+  test_overflowing_process_noise<EcmEkf<double, 1>>("ekf double");
+  test_overflowing_process_noise<EcmEkf<float, 1>>("ekf float");
+  test_overflowing_process_noise<EcmUkf<float, 1>>("ukf float");
   test_energy_and_limit_edges<EcmEkf<double, 1>>("ekf double");
   test_energy_and_limit_edges<EcmEkf<float, 1>>("ekf float");
   test_direct_matches_bisection<EcmEkf<double, 2>>("ekf double 2rc");

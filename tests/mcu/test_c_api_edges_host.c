@@ -79,8 +79,8 @@ static void test_soh_null_arguments(void) {
   EXPECT(cs_step_soh(&est, NULL, 1.0f, 0.0f, 3.9f, 25.0f, &r, &sr) == CS_STATUS_NOT_INITIALISED);
   EXPECT(cs_step_soh(NULL, &soh, 1.0f, 0.0f, 3.9f, 25.0f, &r, &sr) == CS_STATUS_NOT_INITIALISED);
   EXPECT(isnan(sr.capacity_Ah) && isnan(r.soc));
-  EXPECT(cs_soh_close_pair(NULL, &soh) == 0);
-  EXPECT(cs_soh_close_pair(&est, NULL) == 0);
+  EXPECT(cs_soh_close_pair(NULL, &soh) == -CS_SOH_NOT_INITIALISED); /* an error, not "pair not closed" (0) */
+  EXPECT(cs_soh_close_pair(&est, NULL) == -CS_SOH_NOT_INITIALISED);
   cs_soh_restart_pairing(NULL);        /* no effect, no crash */
   cs_soh_restart_pairing_rested(NULL);
   EXPECT(cs_soh_save_state(&soh, NULL) == CS_SOH_NOT_INITIALISED);
@@ -152,17 +152,72 @@ static void run_pairs_and_edges(uint8_t filter) {
     EXPECT(cs_soh_restore_state(&soh, &est, &bad) == CS_SOH_REFUSED);
     EXPECT(memcmp(&keep, &soh, sizeof soh) == 0);
   }
-  /* a tracker stepped with an estimator of the other filter: nothing is run, "not initialised" */
+  /* a tracker stepped with an estimator of the other filter: another estimator (CS_STATUS_SOH_OTHER_ESTIMATOR); the
+     tracker's own storage re-initialised with the other filter: nothing is run, "not initialised" */
   init_est(&est_ukf, filter == CS_FILTER_EKF ? CS_FILTER_UKF : CS_FILTER_EKF, 0.5f);
   {
     cs_estimator e_before = est_ukf;
     cs_soh s_before = soh;
-    EXPECT(cs_step_soh(&est_ukf, &soh, 1.0f, 0.0f, 3.9f, 25.0f, NULL, NULL) == CS_STATUS_NOT_INITIALISED);
-    EXPECT(cs_soh_close_pair(&est_ukf, &soh) == 0);
+    EXPECT(cs_step_soh(&est_ukf, &soh, 1.0f, 0.0f, 3.9f, 25.0f, NULL, NULL) == CS_STATUS_SOH_OTHER_ESTIMATOR);
+    EXPECT(cs_soh_close_pair(&est_ukf, &soh) == -CS_SOH_OTHER_ESTIMATOR);
     EXPECT(cs_soh_restore_state(&soh, &est_ukf, &st) == CS_SOH_REFUSED);
     EXPECT(memcmp(&e_before, &est_ukf, sizeof est_ukf) == 0 && memcmp(&s_before, &soh, sizeof soh) == 0);
+    init_est(&est, filter == CS_FILTER_EKF ? CS_FILTER_UKF : CS_FILTER_EKF, 0.5f); /* same storage, other filter */
+    e_before = est;
+    EXPECT(cs_step_soh(&est, &soh, 1.0f, 0.0f, 3.9f, 25.0f, NULL, NULL) == CS_STATUS_NOT_INITIALISED);
+    EXPECT(cs_soh_close_pair(&est, &soh) == -CS_SOH_NOT_INITIALISED);
+    EXPECT(memcmp(&e_before, &est, sizeof est) == 0 && memcmp(&s_before, &soh, sizeof soh) == 0);
   }
   printf("filter %u: capacity pairs closed by a rest sample: %d, by cs_soh_close_pair: 1\n", (unsigned)filter, closed);
+}
+
+/* cs_soh_config_default with a NaN or infinite capacity: a config cs_soh_init refuses (not a 1 A h cell's) */
+/* verifies: CS-CAPI-012 */
+static void test_soh_default_not_finite(void) {
+  cs_soh_config sc;
+  init_est(&est, CS_FILTER_EKF, 0.9f);
+  cs_soh_config_default(&sc, NAN);
+  EXPECT(isnan(sc.capacity_sigma_Ah) && isnan(sc.rest_current_A));
+  EXPECT(cs_soh_init(&soh2, &est, &sc) == CS_SOH_BAD_CONFIG);
+  cs_soh_config_default(&sc, INFINITY);
+  EXPECT(cs_soh_init(&soh2, &est, &sc) == CS_SOH_BAD_CONFIG);
+  cs_soh_config_default(&sc, 0.0f); /* <= 0: a 1 A h cell's settings, accepted */
+  EXPECT(sc.rest_current_A == 0.01f && cs_soh_init(&soh2, &est, &sc) == CS_SOH_OK);
+}
+
+/* A tracker is bound to the estimator it was set up with: another estimator (even of the same filter and cell) is
+ * refused by cs_step_soh and cs_soh_close_pair with nothing changed; cs_soh_restore_state rebinds. */
+/* verifies: CS-CAPI-012 */
+static void test_soh_bound_estimator(void) {
+  static cs_estimator other;
+  cs_soh_config sc;
+  cs_soh_state st;
+  cs_report r;
+  cs_soh_report sr;
+  init_est(&est, CS_FILTER_EKF, 0.8f);
+  init_est(&other, CS_FILTER_EKF, 0.8f);
+  cs_soh_config_default(&sc, cell_params.ecm.capacity_Ah);
+  sc.initial_capacity_Ah = 2.0f;
+  EXPECT(cs_soh_init(&soh2, &est, &sc) == CS_SOH_OK);
+  {
+    const cs_estimator e0 = other;
+    const cs_soh s0 = soh2;
+    memset(&r, 0x5A, sizeof r);
+    EXPECT(cs_step_soh(&other, &soh2, 1.0f, 1.0f, 3.9f, 25.0f, &r, &sr) == CS_STATUS_SOH_OTHER_ESTIMATOR);
+    EXPECT(r.status == CS_STATUS_SOH_OTHER_ESTIMATOR && isnan(r.soc) && isnan(sr.capacity_Ah));
+    EXPECT(cs_is_rejected(CS_STATUS_SOH_OTHER_ESTIMATOR) == 1);
+    EXPECT(strcmp(cs_status_name(CS_STATUS_SOH_OTHER_ESTIMATOR), "soh_other_estimator") == 0);
+    EXPECT(cs_soh_close_pair(&other, &soh2) == -CS_SOH_OTHER_ESTIMATOR);
+    EXPECT(memcmp(&e0, &other, sizeof other) == 0 && memcmp(&s0, &soh2, sizeof soh2) == 0);
+  }
+  EXPECT(cs_step_soh(&est, &soh2, 1.0f, 1.0f, 3.9f, 25.0f, &r, &sr) < CS_STATUS_REJECTED_NONFINITE);
+  EXPECT(sr.capacity_Ah == 2.0f);
+  /* after a "reboot" the estimator lives elsewhere: restoring binds the tracker to it */
+  EXPECT(cs_soh_save_state(&soh2, &st) == CS_SOH_OK);
+  EXPECT(cs_soh_restore_state(&soh2, &other, &st) == CS_SOH_OK);
+  EXPECT(cs_step_soh(&other, &soh2, 1.0f, 1.0f, 3.9f, 25.0f, &r, &sr) < CS_STATUS_REJECTED_NONFINITE);
+  EXPECT(cs_step_soh(&est, &soh2, 1.0f, 1.0f, 3.9f, 25.0f, &r, &sr) == CS_STATUS_SOH_OTHER_ESTIMATOR);
+  EXPECT(cs_soh_close_pair(&other, &soh2) >= 0);
 }
 
 int main(void) {
@@ -170,6 +225,8 @@ int main(void) {
   test_soh_null_arguments();
   run_pairs_and_edges(CS_FILTER_EKF);
   run_pairs_and_edges(CS_FILTER_UKF);
+  test_soh_default_not_finite();
+  test_soh_bound_estimator();
   if (failures == 0) printf("test_c_api_edges_host: ok\n");
   return failures == 0 ? 0 : 1;
 }

@@ -314,6 +314,124 @@ static void test_config_problem(void) {
   }
 }
 
+/* A gated step (CS_STATUS_REJECTED_INNOVATION_GATE) leaves the estimate, the covariance and every other byte of the
+ * storage unchanged but the consecutive-gated counter (a uint16: at most 2 adjacent bytes), which makes the gate
+ * timeout fire after gate_timeout_steps gated steps in a row. */
+/* verifies: CS-CAPI-010 */
+static void test_gate_counter_only(uint8_t filter) {
+  const uint16_t timeout = 3;
+  cs_config c;
+  cs_report r;
+  cs_config_default(&c);
+  c.filter = filter;
+  c.initial_soc = 0.8f;
+  c.gate_timeout_steps = timeout;
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_OK);
+  for (int k = 0; k < 20; ++k) { (void)cs_step(&est, 1.0f, 2.0f, 3.9f, 25.0f, &r); }
+  for (uint16_t k = 0; k < timeout; ++k) {
+    const cs_estimator before = est;
+    cs_state s0, s1;
+    unsigned first = CS_ESTIMATOR_SIZE, last = 0, n = 0;
+    EXPECT(cs_save_state(&est, &s0) == CS_STATE_OK);
+    EXPECT(cs_step(&est, 1.0f, 2.0f, 3.0f, 25.0f, &r) == CS_STATUS_REJECTED_INNOVATION_GATE);
+    EXPECT(cs_is_rejected(r.status));
+    EXPECT(cs_save_state(&est, &s1) == CS_STATE_OK && memcmp(&s0, &s1, sizeof s0) == 0);
+    EXPECT(cs_soc(&est) == cs_soc(&before) && cs_soc_sigma(&est) == cs_soc_sigma(&before));
+    for (unsigned b = 0; b < CS_ESTIMATOR_SIZE; ++b) {
+      if (est.opaque[b] != before.opaque[b]) {
+        if (b < first) { first = b; }
+        last = b;
+        ++n;
+      }
+    }
+    EXPECT(n >= 1u && n <= 2u && last - first <= 1u); /* the counter, and nothing else */
+  }
+  {
+    const float soc_gated = cs_soc(&est);
+    EXPECT(cs_step(&est, 1.0f, 2.0f, 3.0f, 25.0f, &r) == CS_STATUS_FUSED_GATE_TIMEOUT);
+    EXPECT(cs_soc(&est) < soc_gated); /* the timed-out sample was fused */
+  }
+}
+
+/* Every rule cs_init applies to a cs_config alone: cs_init's code, and cs_config_problem naming the field (items of
+ * issue: filter id, initial SOC, initial state, UKF weights, initial sigmas; the package's ranges of the process
+ * noise, gate and UKF parameters, NaN in a UKF parameter with the EKF). */
+/* verifies: CS-CAPI-009, CS-CAPI-011 */
+static void test_config_problem_every_rule(void) {
+  enum { kRules = 29 };
+  static const char* const field[kRules] = {
+      "filter", "initial_soc", "initial_soc", "initial_hysteresis", "initial_hysteresis_sign", "ukf_kappa",
+      "initial_soc_sigma", "initial_v_rc_sigma_V", "initial_hysteresis_sigma", "initial_soc_sigma",
+      "v_rc_V_per_sqrt_s", "current_sigma_A", "soc_per_sqrt_s", "hysteresis_per_sqrt_s", "gate_nis",
+      "voltage_sigma_V", "ukf_alpha", "ukf_alpha", "ukf_alpha", "ukf_beta", "ukf_kappa", "ukf_kappa", "soc_min",
+      "soc_max", "initial_v_rc_sigma_V", "initial_hysteresis_sigma", "ukf_beta", "initial_soc", "ukf_alpha"};
+  static const int code[kRules] = {
+      CS_INIT_BAD_ARGUMENT, CS_INIT_BAD_INITIAL_STATE, CS_INIT_BAD_INITIAL_STATE, CS_INIT_BAD_INITIAL_STATE,
+      CS_INIT_BAD_INITIAL_STATE, CS_INIT_BAD_FILTER_CONFIG, CS_INIT_BAD_COVARIANCE, CS_INIT_BAD_COVARIANCE,
+      CS_INIT_BAD_COVARIANCE, CS_INIT_BAD_COVARIANCE, CS_INIT_BAD_CONFIG, CS_INIT_BAD_CONFIG, CS_INIT_BAD_CONFIG,
+      CS_INIT_BAD_CONFIG, CS_INIT_BAD_CONFIG, CS_INIT_BAD_CONFIG, CS_INIT_BAD_CONFIG, CS_INIT_BAD_CONFIG,
+      CS_INIT_BAD_CONFIG, CS_INIT_BAD_CONFIG, CS_INIT_BAD_CONFIG, CS_INIT_BAD_CONFIG, CS_INIT_BAD_CONFIG,
+      CS_INIT_BAD_CONFIG, CS_INIT_BAD_COVARIANCE, CS_INIT_BAD_COVARIANCE, CS_INIT_BAD_CONFIG,
+      CS_INIT_BAD_INITIAL_STATE, CS_INIT_BAD_FILTER_CONFIG};
+  cs_config c;
+  for (unsigned k = 0; k < kRules; ++k) {
+    cs_config_default(&c);
+    switch (k) {
+      case 0: c.filter = 7; break;
+      case 1: c.initial_soc = 80.0f; break;          /* a percentage, not a fraction */
+      case 2: c.initial_soc = NAN; break;
+      case 3: c.initial_hysteresis = 2.0f; break;
+      case 4: c.initial_hysteresis_sign = 0.5f; break;
+      case 5: c.filter = CS_FILTER_UKF; c.ukf_kappa = -5.0f; break; /* n + lambda <= 0 */
+      case 6: c.initial_soc_sigma = 0.0f; break;
+      case 7: c.initial_v_rc_sigma_V = NAN; break;
+      case 8: c.initial_hysteresis_sigma = -1.0f; break;
+      case 9: c.initial_soc_sigma = 11.0f; break;
+      case 10: c.v_rc_V_per_sqrt_s = 1e30f; break;   /* every step rejected_numerical before */
+      case 11: c.current_sigma_A = 2e6f; break;
+      case 12: c.soc_per_sqrt_s = 1.5f; break;
+      case 13: c.hysteresis_per_sqrt_s = 11.0f; break;
+      case 14: c.gate_nis = 1e16f; break;
+      case 15: c.voltage_sigma_V = 11.0f; break;
+      case 16: c.ukf_alpha = NAN; break;             /* the EKF chosen: still refused */
+      case 17: c.ukf_alpha = 0.0f; break;
+      case 18: c.ukf_alpha = 11.0f; break;
+      case 19: c.ukf_beta = 11.0f; break;
+      case 20: c.ukf_kappa = NAN; break;
+      case 21: c.ukf_kappa = 2000.0f; break;
+      case 22: c.soc_min = -2.0f; break;
+      case 23: c.soc_max = 3.0f; break;
+      case 24: c.initial_v_rc_sigma_V = 11.0f; break;
+      case 25: c.initial_hysteresis_sigma = 1e-7f; break;
+      case 26: c.ukf_beta = INFINITY; break;
+      case 27: c.soc_min = 0.1f; c.initial_soc = 0.05f; break; /* below soc_min */
+      default: c.filter = CS_FILTER_UKF; c.ukf_alpha = 1e-20f; break; /* alpha^2 underflows: weights infinite */
+    }
+    EXPECT(init_with(&cell_params, &c) == code[k]);
+    EXPECT(strcmp(cs_config_problem(&c), "ok") != 0);
+    if (strstr(cs_config_problem(&c), field[k]) == NULL) {
+      fprintf(stderr, "rule %u: '%s' does not name %s\n", k, cs_config_problem(&c), field[k]);
+      ++failures;
+    }
+  }
+  /* the bounds themselves are accepted (the Python package accepts them too) */
+  cs_config_default(&c);
+  c.v_rc_V_per_sqrt_s = 10.0f;
+  c.current_sigma_A = 1e6f;
+  c.soc_per_sqrt_s = 1.0f;
+  c.hysteresis_per_sqrt_s = 10.0f;
+  c.gate_nis = 1e15f;
+  c.ukf_alpha = 10.0f;
+  c.ukf_beta = -10.0f;
+  c.ukf_kappa = 1000.0f;
+  c.initial_soc_sigma = 1e-6f;
+  EXPECT(strcmp(cs_config_problem(&c), "ok") == 0);
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_OK);
+  c.filter = CS_FILTER_UKF;
+  EXPECT(strcmp(cs_config_problem(&c), "ok") == 0);
+  EXPECT(init_with(&cell_params, &c) == CS_INIT_OK);
+}
+
 int main(void) {
   cs_estimator zero;
   memset(&zero, 0, sizeof zero);
@@ -330,6 +448,9 @@ int main(void) {
   test_config_fields_and_nulls();
   test_config_problem();
   test_consider_not_built();
+  test_gate_counter_only(CS_FILTER_EKF);
+  test_gate_counter_only(CS_FILTER_UKF);
+  test_config_problem_every_rule();
   printf("c_api host test: %s (%d failures); used bytes EKF %u, UKF %u of %u\n", failures ? "FAIL" : "ok", failures,
          (unsigned)cs_estimator_used_bytes(CS_FILTER_EKF), (unsigned)cs_estimator_used_bytes(CS_FILTER_UKF),
          (unsigned)CS_ESTIMATOR_SIZE);

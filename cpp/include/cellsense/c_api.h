@@ -25,7 +25,9 @@
 extern "C" {
 #endif
 
-#define CS_C_API_VERSION 1
+/* 2: cs_estimator 240 B (224 in version 1's first release), cs_power_config's tables, cs_soh bound to its estimator
+ * (440 B), cs_soh_close_pair's negative errors, CS_STATUS_SOH_OTHER_ESTIMATOR; the layout tag checks the sizes */
+#define CS_C_API_VERSION 2
 
 /* ---- Model shape ------------------------------------------------------------------------ */
 #define CS_RC_PAIRS 2                /* RC pairs of the ECM behind this API */
@@ -42,9 +44,31 @@ extern "C" {
 #define CS_MAX_TEMPERATURE_POINTS 8  /* table capacity over temperature (the format's maximum) */
 #endif
 
-/* Layout tag of cs_cell_params: API version and table capacities. */
-#define CS_PARAMS_LAYOUT                                                                     \
-  ((uint32_t)(0x43530000u | ((uint32_t)CS_C_API_VERSION << 12u) |                            \
+/* Storage sizes of the opaque types (cs_estimator, cs_soh), checked against the implementation by static_assert
+ * in the library. Never define them yourself: they are #ifndef-guarded only so a test can build a firmware with an
+ * older header's values, which cs_init() refuses (CS_INIT_BAD_LAYOUT, see CS_PARAMS_LAYOUT). */
+#ifndef CS_ESTIMATOR_SIZE
+#define CS_ESTIMATOR_SIZE 240u
+#endif
+#ifndef CS_SOH_SIZE
+#define CS_SOH_SIZE 440u
+#endif
+
+/* Layout tag of cs_cell_params: the API version, the table capacities and (bits 16..31) a checksum of the size of
+ * every type the library and the firmware exchange (the opaque storage, the configurations, states and reports).
+ * The firmware's tag is evaluated with its c_api.h, the library's with its own: a firmware compiled against an older
+ * (or a differently configured) header is refused by cs_init() with CS_INIT_BAD_LAYOUT before anything past the
+ * storage's 8-byte header is written, and every other call then answers "not initialised" (a single size changed by
+ * less than 64 KiB always changes the checksum: its multiplier is odd). Expands to sizeof expressions: use it after
+ * this header, in C code (not in #if). */
+#define CS_LAYOUT_SIZES                                                                                    \
+  ((uint32_t)CS_ESTIMATOR_SIZE + 3u * (uint32_t)CS_SOH_SIZE + 5u * (uint32_t)sizeof(cs_config) +           \
+   7u * (uint32_t)sizeof(cs_state) + 9u * (uint32_t)sizeof(cs_report) + 11u * (uint32_t)sizeof(cs_power_config) + \
+   13u * (uint32_t)sizeof(cs_power_result) + 15u * (uint32_t)sizeof(cs_energy_result) +                   \
+   17u * (uint32_t)sizeof(cs_soh_config) + 19u * (uint32_t)sizeof(cs_soh_report) +                         \
+   21u * (uint32_t)sizeof(cs_soh_state) + 23u * (uint32_t)sizeof(cs_cell_params))
+#define CS_PARAMS_LAYOUT                                                                                   \
+  ((uint32_t)((((0x4353u ^ CS_LAYOUT_SIZES) & 0xFFFFu) << 16u) | ((uint32_t)CS_C_API_VERSION << 12u) |      \
               ((uint32_t)CS_MAX_SOC_POINTS << 4u) | (uint32_t)CS_MAX_TEMPERATURE_POINTS))
 
 /* ---- Cell parameters (const data; `cellsense export-c` writes a filled one) --------------- */
@@ -102,25 +126,26 @@ typedef struct cs_config {
   uint16_t gate_timeout_steps;     /* fuse anyway after this many gated steps in a row (0 = never) */
   /* estimator guards and measurement noise */
   float dt_max_s;                  /* longest accepted step (s) */
-  float soc_min;                   /* SOC bounds (1) */
+  float soc_min;                   /* SOC bounds (1): soc_min in [-1, 1], soc_max in [0, 2], soc_min < soc_max */
   float soc_max;
-  float voltage_sigma_V;           /* measurement noise incl. model error, 1 sigma (V) */
-  float gate_nis;                  /* chi-square gate on NIS, 1 dof (100 = 10 sigma) */
-  /* process noise */
-  float current_sigma_A;           /* current sensor noise, 1 sigma (A) */
-  float soc_per_sqrt_s;            /* SOC random walk (1/sqrt(s)) */
-  float v_rc_V_per_sqrt_s;         /* RC voltage random walk (V/sqrt(s)) */
-  float hysteresis_per_sqrt_s;     /* hysteresis random walk (1/sqrt(s)) */
-  /* UKF sigma-point scaling (ignored by the EKF) */
+  float voltage_sigma_V;           /* measurement noise incl. model error, 1 sigma (V), [1e-4, 10] */
+  float gate_nis;                  /* chi-square gate on NIS, 1 dof (100 = 10 sigma), (0, 1e15] */
+  /* process noise (the ranges the Python package's NoiseSettings accepts: beyond them every step fails) */
+  float current_sigma_A;           /* current sensor noise, 1 sigma (A), [0, 1e6] */
+  float soc_per_sqrt_s;            /* SOC random walk (1/sqrt(s)), [0, 1] */
+  float v_rc_V_per_sqrt_s;         /* RC voltage random walk (V/sqrt(s)), [0, 10] */
+  float hysteresis_per_sqrt_s;     /* hysteresis random walk (1/sqrt(s)), [0, 10] */
+  /* UKF sigma-point scaling (not used by the EKF, but checked for either filter: alpha in (0, 10], beta in
+     [-10, 10], kappa in [-1000, 1000]; the UKF also needs n + lambda = alpha^2 (4 + kappa) > 0) */
   float ukf_alpha;
   float ukf_beta;
   float ukf_kappa;
   /* initial Gaussian: x0 = [initial_soc, 0, 0, initial_hysteresis], P0 = diag(sigma^2) */
   float initial_soc;               /* (1), within [soc_min, soc_max] */
-  float initial_soc_sigma;         /* (1), > 0 */
-  float initial_v_rc_sigma_V;      /* (V), > 0 */
+  float initial_soc_sigma;         /* (1), [1e-6, 10] */
+  float initial_v_rc_sigma_V;      /* (V), [1e-6, 10] */
   float initial_hysteresis;        /* (1), in [-1, 1] */
-  float initial_hysteresis_sigma;  /* (1), > 0 */
+  float initial_hysteresis_sigma;  /* (1), [1e-6, 10] */
   float initial_hysteresis_sign;   /* instantaneous hysteresis sign s: -1, 0 or +1 */
   /* model error that follows the cell's resistance (A), [0, 1000]: the measurement variance is
      voltage_sigma_V^2 + ((model_error_current_A + model_error_relative x |i|) x (R0 + sum R_j))^2 at
@@ -147,8 +172,7 @@ typedef struct cs_config {
 void cs_config_default(cs_config* config);
 
 /* ---- Estimator storage (opaque) --------------------------------------------------------- */
-#define CS_ESTIMATOR_SIZE 240u
-#define CS_ESTIMATOR_ALIGN 8u
+#define CS_ESTIMATOR_ALIGN 8u  /* CS_ESTIMATOR_SIZE: above, with the layout tag */
 
 typedef union cs_estimator {
   uint64_t align_;                          /* forces CS_ESTIMATOR_ALIGN; never touch */
@@ -173,26 +197,34 @@ size_t cs_estimator_used_bytes(uint8_t filter);
 #define CS_INIT_PARAM_NON_POSITIVE_TAU 9
 #define CS_INIT_PARAM_NEGATIVE_HYSTERESIS 10
 #define CS_INIT_PARAM_LIMITS 11
-#define CS_INIT_BAD_CONFIG 20         /* dt_max, SOC bounds, sigma, gate, gate policy, or a noise < 0 */
+#define CS_INIT_BAD_CONFIG 20         /* a cs_config field outside its range (dt_max, SOC bounds, sigma, gate,
+                                         gate policy, a process noise, a UKF parameter, a model error...) */
 #define CS_INIT_BAD_FILTER_CONFIG 21  /* UKF alpha/beta/kappa give n + lambda <= 0 */
 #define CS_INIT_BAD_INITIAL_STATE 22  /* x0 not finite / SOC out of bounds / |h| > 1 / sign not -1,0,1 */
-#define CS_INIT_BAD_COVARIANCE 23     /* P0 not positive definite (a sigma <= 0) */
+#define CS_INIT_BAD_COVARIANCE 23     /* P0: an initial sigma not in [1e-6, 10] */
 #define CS_INIT_BAD_ARGUMENT 30       /* a NULL pointer, storage not aligned to CS_ESTIMATOR_ALIGN, or a
-                                         filter not built into this library */
-#define CS_INIT_BAD_LAYOUT 31         /* params->layout != CS_PARAMS_LAYOUT of the library */
+                                         filter id other than CS_FILTER_EKF / CS_FILTER_UKF or not built into
+                                         this library */
+#define CS_INIT_BAD_LAYOUT 31         /* params->layout != CS_PARAMS_LAYOUT of the library: other table
+                                         capacities, API version or type sizes (a stale c_api.h); only the
+                                         storage's 8-byte header is written (cleared) */
 
 /* Set up an estimator in `storage`. On any error the storage reads as "not initialised"
  * (cs_step() returns CS_STATUS_NOT_INITIALISED). `params` must outlive the estimator.
  * Storage not aligned for the implementation is refused (CS_INIT_BAD_ARGUMENT, storage untouched), and
  * every other call treats it as not initialised. "Initialised" is a sealed header (marker, its complement,
  * the implementation size, the filter and its complement) written last: stale memory holding only the
- * marker is not taken as an estimator. */
+ * marker is not taken as an estimator. A layout mismatch (CS_INIT_BAD_LAYOUT) is found before anything past the
+ * storage's first 8 bytes is written: a firmware's cs_estimator from an older header may be smaller. */
 int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config* config);
 
-/* Why cs_init() would return CS_INIT_BAD_CONFIG for this configuration, in words naming the field and its
- * range (the C API's own rules for the gate policy and the process noise, then the core's
- * EstimatorConfig::check with its message), or "ok" when none of those rules is broken. Constant time, no
- * estimator needed; NULL config -> "config is NULL". */
+/* Why cs_init() would refuse this configuration, in words naming the field and its range: every rule cs_init()
+ * applies to the cs_config alone (the filter id: CS_INIT_BAD_ARGUMENT; the gate policy, the process noise, the UKF
+ * parameters' ranges and the core's EstimatorConfig::check: CS_INIT_BAD_CONFIG; the UKF's n + lambda:
+ * CS_INIT_BAD_FILTER_CONFIG; the initial SOC, hysteresis and sign: CS_INIT_BAD_INITIAL_STATE; the initial sigmas:
+ * CS_INIT_BAD_COVARIANCE), the first one broken in cs_init()'s order, or "ok" when cs_init() accepts the
+ * configuration (for valid parameters with the right layout). Constant time, no estimator needed; NULL config ->
+ * "config is NULL". */
 const char* cs_config_problem(const cs_config* config);
 
 /* Short stable name of a cs_init() result ("ok", "bad_covariance", "param_ocv_not_increasing"...). */
@@ -212,6 +244,7 @@ const char* cs_init_result_name(int result);
 #define CS_STATUS_REJECTED_INNOVATION_GATE 16u
 #define CS_STATUS_REJECTED_NUMERICAL 17u
 #define CS_STATUS_NOT_INITIALISED 18u
+#define CS_STATUS_SOH_OTHER_ESTIMATOR 19u  /* cs_step_soh() with an estimator other than the tracker's (nothing done) */
 
 /* One step's report: the estimate after the step and the measurement-update record. */
 typedef struct cs_report {
@@ -226,11 +259,16 @@ typedef struct cs_report {
 
 /* One sample: dt since the previous sample (s), the current held over it (A, + = discharge), the
  * voltage (V) and temperature (degC) at its end. Returns the status; fills `report` if not NULL.
- * A rejected step (status >= 10) leaves the estimator bit-for-bit unchanged. */
+ * A rejected step (status >= 10) leaves the estimate, its covariance and every other field of the estimator
+ * bit-for-bit unchanged, with one exception: CS_STATUS_REJECTED_INNOVATION_GATE counts the gated step in the
+ * estimator's consecutive-gated counter (that is how the gate timeout fires: after gate_timeout_steps gated
+ * steps in a row the next gated sample is fused, CS_STATUS_FUSED_GATE_TIMEOUT; any step that is not gated
+ * resets the counter). Every other rejection changes no byte of the storage. */
 uint8_t cs_step(cs_estimator* est, float dt_s, float current_A, float voltage_V, float temperature_degC,
                 cs_report* report);
 
-/* 1 when the status means "state unchanged" (any CS_STATUS_REJECTED_* or NOT_INITIALISED). */
+/* 1 when the status means "estimate unchanged" (any CS_STATUS_REJECTED_*, NOT_INITIALISED or SOH_OTHER_ESTIMATOR):
+ * the state and covariance are as before; only CS_STATUS_REJECTED_INNOVATION_GATE advances the gate counter. */
 int cs_is_rejected(uint8_t status);
 /* Short stable name of a status ("fused", "rejected_innovation_gate", ...). */
 const char* cs_status_name(uint8_t status);
@@ -272,8 +310,9 @@ int cs_restore_state(cs_estimator* est, const cs_state* in);
 #define CS_POWER_MAX_TRANSPORT 8  /* breakpoints of cs_power_config's transport-limit table */
 typedef struct cs_power_config {
   float horizon_s;                 /* how long the current must be sustained (s), (0, 86400] */
-  float voltage_min_V;             /* discharge cut-off (V) */
-  float voltage_max_V;             /* charge cut-off (V), > voltage_min_V */
+  float voltage_min_V;             /* discharge cut-off (V), > 0 and within the cell's plausible voltage reading range
+                                      (params voltage_min_V .. voltage_max_V; else CS_POWER_BAD_CONFIG) */
+  float voltage_max_V;             /* charge cut-off (V), > voltage_min_V, within the same range */
   float soc_min, soc_max;          /* SOC window the horizon may not leave, soc_min < soc_max */
   float discharge_current_max_A;   /* discharge rating (A), (0, 1e6] */
   float charge_current_max_A;      /* charge rating, a positive magnitude (A), (0, 1e6] */
@@ -355,11 +394,13 @@ typedef struct cs_energy_result {
   float energy_Wh, energy_sigma_Wh;              /* energy to the cut-off at the power asked, 1 sigma (W h) */
   float time_to_empty_s, time_to_empty_sigma_s;  /* energy x 3600 / power, 1 sigma (s) */
 } cs_energy_result;
-/* Energy left at a constant discharge power `power_W` (> 0) down to `voltage_min_V` or `soc_min`, the SOC taken
- * `soc_sigma_k` sigma lower (0: the estimate). CS_POWER_OK fills `out`; otherwise it is untouched. */
+/* Energy left at a constant discharge power `power_W` (> 0) down to `voltage_min_V` (> 0 and within the cell's
+ * plausible voltage reading range, else CS_POWER_BAD_CONFIG) or `soc_min`, the SOC taken `soc_sigma_k` sigma lower
+ * (0: the estimate). CS_POWER_OK fills `out`; otherwise it is untouched. */
 int cs_energy(const cs_estimator* est, float temperature_degC, float power_W, float voltage_min_V, float soc_min,
               float soc_sigma_k, cs_energy_result* out);
-/* Time to full (constant-current phase, s) at `charge_current_A` (> 0) up to `soc_max`, and its 1 sigma. */
+/* Time to full (constant-current phase, s) at `charge_current_A` (in (0, 1e6] A) up to `soc_max` (a SOC fraction
+ * in (0, 1]: full is 1), and its 1 sigma; CS_POWER_BAD_INPUT outside those ranges (as the Python time_to_full). */
 int cs_time_to_full(const cs_estimator* est, float charge_current_A, float soc_max, float* time_s,
                     float* time_sigma_s);
 
@@ -406,10 +447,11 @@ typedef struct cs_soh_config {
   float r0_min_dt_s;
 } cs_soh_config;
 
-/* Defaults: cellsense.soh.SohSettings for a cell of `capacity_Ah` (rest C/100, R0 step C/5). */
+/* Defaults: cellsense.soh.SohSettings for a cell of `capacity_Ah` (rest C/100, R0 step C/5). capacity_Ah <= 0:
+ * a 1 A h cell's; NaN or infinite: the settings that scale with it are NaN, so cs_soh_init() refuses the config
+ * (CS_SOH_BAD_CONFIG) instead of running a 1 A h cell's settings. */
 void cs_soh_config_default(cs_soh_config* config, float capacity_Ah);
 
-#define CS_SOH_SIZE 432u
 typedef union cs_soh {
   uint64_t align_;
   unsigned char opaque[CS_SOH_SIZE];  /* zeroed storage reads as "not initialised" */
@@ -420,8 +462,13 @@ typedef union cs_soh {
 #define CS_SOH_BAD_CONFIG 2         /* a setting out of range */
 #define CS_SOH_BAD_TAG 3
 #define CS_SOH_REFUSED 4            /* a saved state not finite / out of bounds */
+#define CS_SOH_OTHER_ESTIMATOR 5    /* the estimator is not the one the tracker is bound to (cs_soh_init's, or
+                                       the last successful cs_soh_restore_state's); nothing done */
 
-/* Set up SOH for an initialised estimator (which from now on uses its estimates). */
+/* Set up SOH for an initialised estimator (which from now on uses its estimates). The tracker is bound to that
+ * estimator's address: cs_step_soh() and cs_soh_close_pair() refuse any other (CS_STATUS_SOH_OTHER_ESTIMATOR,
+ * -CS_SOH_OTHER_ESTIMATOR), cs_soh_restore_state() rebinds (the estimator after a reboot). Moving or copying an
+ * estimator therefore needs cs_soh_restore_state() (or cs_soh_init()) with the new address. */
 int cs_soh_init(cs_soh* soh, cs_estimator* est, const cs_soh_config* config);
 
 typedef struct cs_soh_report {
@@ -436,12 +483,15 @@ typedef struct cs_soh_report {
   uint8_t ocv_updated;             /* 1: the OCV correction was updated in this step */
 } cs_soh_report;
 
-/* cs_step() plus the SOH update. A rejected step changes neither `est` nor `soh`.
+/* cs_step() plus the SOH update. A rejected step changes neither `est` nor `soh` (a gated step counts in `est`'s
+ * gate counter, as cs_step). `est` not the tracker's estimator: CS_STATUS_SOH_OTHER_ESTIMATOR, nothing changed.
  * Returns the status; fills `report` / `soh_report` if not NULL. */
 uint8_t cs_step_soh(cs_estimator* est, cs_soh* soh, float dt_s, float current_A, float voltage_V,
                     float temperature_degC, cs_report* report, cs_soh_report* soh_report);
 
-/* The log / drive ended under load: close the open capacity pair if its gates pass (1 = closed). */
+/* The log / drive ended under load: close the open capacity pair if its gates pass. 1: closed; 0: not closed (no
+ * pair open, or its gates do not pass); negative: an error, minus a CS_SOH_* code (-CS_SOH_NOT_INITIALISED: NULL or
+ * not initialised, or the other filter's estimator; -CS_SOH_OTHER_ESTIMATOR: not the tracker's estimator). */
 int cs_soh_close_pair(cs_estimator* est, cs_soh* soh);
 /* Forget the open pair (call after replacing the SOC state); the rest timer restarts. */
 void cs_soh_restart_pairing(cs_soh* soh);
@@ -467,7 +517,8 @@ typedef struct cs_soh_state {
 } cs_soh_state;
 
 int cs_soh_save_state(const cs_soh* soh, cs_soh_state* out);
-/* Refused (nothing changed) unless consistent; the estimator then uses the restored estimates. */
+/* Refused (nothing changed) unless consistent; the estimator then uses the restored estimates and the tracker is
+ * bound to it (the one legitimate rebinding: after a reboot the estimator may live elsewhere). */
 int cs_soh_restore_state(cs_soh* soh, cs_estimator* est, const cs_soh_state* in);
 
 /* The OCV correction's node values (V) at SOC 1/6, 2/6 .. 5/6 (all 0 when OCV learning is off).

@@ -79,7 +79,7 @@ class PowerResult:
 TEMPERATURE_RANGE = (-100.0, 200.0, True, "degC")
 POWER_RANGE = (0.0, 1.0e9, False, "W")
 CHARGE_CURRENT_RANGE = (0.0, 1.0e6, False, "A")
-#: time_to_full's soc_max: a SOC fraction, full = 1 (the core accepts up to 2: charging past full)
+#: time_to_full's soc_max: a SOC fraction, full = 1 (the core's range too: power::time_to_full refuses above 1)
 SOC_MAX_RANGE = (0.0, 1.0, False, "")
 
 

@@ -175,4 +175,18 @@ class PowerSettings:
         rows, over, trans = tables["derating"], tables["overpotential"], tables["transport"]
         for h in hz:
             self._raise_issue(_core().power_config_issue({**d, "horizon_s": h}), d, rows, over, trans, where)
+        check_cutoffs(cell, d, {"voltage_min_V": self.voltage_min_V, "voltage_max_V": self.voltage_max_V})
         return d
+
+
+def check_cutoffs(cell, d: dict[str, Any], given: dict[str, Any]) -> None:
+    """The cut-offs are readings the cell can give: above 0 V and within its plausible voltage range (the cell file's
+    "Voltage range [V]", what a step accepts), as the core refuses otherwise (power::detail::cutoff_plausible:
+    kBadConfig). ValueError naming the setting (or the cell file, for its own cut-off) and the cell's range."""
+    lo, hi = (float(v) for v in cell.voltage_range_V)
+    for name in ("voltage_min_V", "voltage_max_V"):
+        v = float(d[name])
+        if not (v > 0 and lo <= v <= hi):
+            origin = f"PowerSettings.{name}" if given[name] is not None else f"{cell.source}: cut-off ({name})"
+            raise ValueError(f"{origin}: {v:g} V: a cut-off must be above 0 V and within the cell's plausible voltage "
+                             f"range [{lo:g}, {hi:g}] V (a value in mV, or a pack's voltage, is not a cell's cut-off)")

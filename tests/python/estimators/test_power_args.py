@@ -192,3 +192,24 @@ def test_remaining_energy_says_when_the_power_is_not_sustainable():
     assert lo["energy_Wh"] > 0.0 and lo["sustainable"] is True
     full = remaining_energy(Estimator("panasonic_18650pf", initial_soc=0.9), 25.0, 10.0)
     assert full["energy_Wh"] > 5.0 and full["sustainable"] is True
+
+
+@pytest.mark.parametrize("field, value", [("voltage_min_V", 2500.0), ("voltage_min_V", -5.0),
+                                          ("voltage_max_V", 4200.0), ("voltage_max_V", 9.0)])
+def test_cutoffs_outside_the_cells_voltage_range_are_refused_naming_the_field_and_range(est, field, value):
+    """CS-PWR-012: a cut-off in mV (2500 for 2.5 V), a negative one or one beyond the cell's plausible voltage range is
+    refused by the limits and the energy, naming the setting and the cell's range (the core refuses it too)."""
+    lo, hi = est.cell.voltage_range_V
+    other = {"voltage_min_V": 2.5, "voltage_max_V": 4.2}
+    other.pop(field)
+    if field == "voltage_min_V" and value > 4.2:
+        other["voltage_max_V"] = value + 1.0  # a window (min below max) in the wrong unit
+    ps = PowerSettings(**{field: value}, **other, **RATED)
+    for call in (lambda: power_limits_now(est, 25.0, ps), lambda: remaining_energy(est, 25.0, 5.0, ps)):
+        with pytest.raises(ValueError) as err:
+            call()
+        msg = str(err.value)
+        assert f"PowerSettings.{field}" in msg or ("PowerSettings.voltage_max_V" in msg and field == "voltage_min_V")
+        assert f"[{lo:g}, {hi:g}] V" in msg
+    ok = PowerSettings(voltage_min_V=float(lo) if lo > 0 else 2.5, voltage_max_V=float(hi), **RATED)
+    assert power_limits_now(est, 25.0, ok)

@@ -597,12 +597,24 @@ bool temperature_computable(const EstimatorT& est, typename EstimatorT::T temper
   return temperature_degC >= T(-100) && temperature_degC <= T(200) && est.model().temperature_in_range(temperature_degC);
 }
 
+/// A cut-off is a reading the cell can give: above 0 V and within the model's plausible voltage range (the cell
+/// file's limits, what a step accepts). A cut-off in another unit (2500 for 2.5 V) or a pack's voltage would
+/// otherwise give a 0 A limit "by none" or an unbounded one.
+template <class EstimatorT>
+bool cutoff_plausible(const EstimatorT& est, typename EstimatorT::T voltage_V) {
+  using T = typename EstimatorT::T;
+  return voltage_V > T(0) && est.model().voltage_in_range(voltage_V);
+}
+
 /// Why power_limits() refuses (kOk: it computes).
 template <class EstimatorT>
 PowerStatus limits_input_status(const EstimatorT& est, typename EstimatorT::T temperature_degC,
                                 const PowerConfig<typename EstimatorT::T>& cfg) {
   if (!est.initialised()) { return PowerStatus::kNotInitialised; }
   if (!cfg.valid()) { return PowerStatus::kBadConfig; }
+  if (!cutoff_plausible(est, cfg.voltage_min_V) || !cutoff_plausible(est, cfg.voltage_max_V)) {
+    return PowerStatus::kBadConfig;
+  }
   if (!temperature_computable(est, temperature_degC)) { return PowerStatus::kBadInput; }
   return PowerStatus::kOk;
 }
@@ -1024,6 +1036,10 @@ PowerStatus power_limits_horizons(const EstimatorT& est, typename EstimatorT::T 
   }
   // power_limits()'s refusals (limits_input_status) with every horizon checked as its horizon_s, without a copy
   if (!est.initialised()) { return PowerStatus::kNotInitialised; }
+  // the cut-offs first (detail::cutoff_plausible; here, before the loop, the check costs M4F no stack)
+  if (!detail::cutoff_plausible(est, cfg.voltage_min_V) || !detail::cutoff_plausible(est, cfg.voltage_max_V)) {
+    return PowerStatus::kBadConfig;
+  }
   for (int k = 0; k < n_horizons; ++k) {
     if (!(horizons_s[k] > T(0) && horizons_s[k] <= T(86400))) { return PowerStatus::kBadConfig; }
   }
@@ -1133,7 +1149,8 @@ PowerStatus remaining_energy(const EstimatorT& est, typename EstimatorT::T tempe
   if (!(power_W > T(0) && power_W <= T(1.0e9)) || !detail::temperature_computable(est, temperature_degC)) {
     return PowerStatus::kBadInput;
   }
-  if (!(voltage_min_V > T(0) && voltage_min_V < T(100)) || !(soc_min >= T(-1) && soc_min < T(1)) ||
+  // the cut-off: above 0 V and within the cell's plausible voltage range (detail::cutoff_plausible)
+  if (!detail::cutoff_plausible(est, voltage_min_V) || !(soc_min >= T(-1) && soc_min < T(1)) ||
       !(soc_sigma_k >= T(0) && soc_sigma_k <= T(10))) {
     return PowerStatus::kBadConfig;
   }
@@ -1151,13 +1168,14 @@ PowerStatus remaining_energy(const EstimatorT& est, typename EstimatorT::T tempe
 }
 
 /// Time to full (constant-current phase) at charge current `charge_current_A` (a positive magnitude) up to
-/// `soc_max`, and its 1 sigma: (soc_max - z) 3600 Q / (eta I). kOk fills the outputs; otherwise untouched.
+/// `soc_max` (a SOC fraction in (0, 1]: full is 1; the Python time_to_full's range), and its 1 sigma:
+/// (soc_max - z) 3600 Q / (eta I). kOk fills the outputs; otherwise untouched.
 template <class EstimatorT>
 PowerStatus time_to_full(const EstimatorT& est, typename EstimatorT::T charge_current_A, typename EstimatorT::T soc_max,
                          typename EstimatorT::T& time_s, typename EstimatorT::T& time_sigma_s) {
   using T = typename EstimatorT::T;
   if (!est.initialised()) { return PowerStatus::kNotInitialised; }
-  if (!(charge_current_A > T(0) && charge_current_A <= T(1.0e6)) || !(soc_max > T(0) && soc_max <= T(2))) {
+  if (!(charge_current_A > T(0) && charge_current_A <= T(1.0e6)) || !(soc_max > T(0) && soc_max <= T(1))) {
     return PowerStatus::kBadInput;
   }
   const auto& m = est.model();
