@@ -344,6 +344,42 @@ void test_pack_weakest_cell(const char* name) {
   CHECK_CTX(std::memcmp(&o, &keep, sizeof o) == 0, name);
 }
 
+/// Several cells at 0 A: the string names the one furthest along (the fullest for charge, the emptiest for
+/// discharge), not the first at 0 A (the screen solves no cell once one is at 0 A).
+// verifies: CS-PWR-006
+template <template <class> class F, typename T>
+void test_pack_tie_at_zero_names_the_furthest(const char* name) {
+  using Base = model::EcmModel<T, 1>;
+  using Pack = pack::PackEstimator<Base, F, 4>;
+  typename Base::Params p;
+  make_linear_cell(p);
+  typename Pack::Config cfg;
+  cfg.noise = typename Base::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)};
+  pack::CellVariation<T> v[4];
+  const T temps[4] = {T(25), T(25), T(25), T(25)};
+  const T hs[2] = {T(2), T(10)};
+  power::PackPowerLimits<T> r[2] = {};
+  // above full (soc_max 1): cells 0, 2, 3 at 0 A for charge, cell 2 the fullest
+  const T full[4] = {T(1.01), T(0.5), T(1.04), T(1.02)};
+  Pack pf;
+  CHECK_CTX(pf.init(&p, 4, v, full, cfg) == InitStatus::kOk, name);
+  CHECK_CTX(power::pack_power_limits_horizons(pf, temps, config<T>(T(10)), hs, 2, r) == power::PowerStatus::kOk, name);
+  for (int j = 0; j < 2; ++j) {
+    CHECK_CTX(r[j].charge_current_A == T(0) && r[j].charge_cell == 2, name);
+    CHECK_CTX(r[j].charge_limited_by == power::LimitedBy::kNone, name);  // at 0 A already (limit_direct)
+    CHECK_CTX(r[j].discharge_current_A > T(0), name);
+  }
+  // below empty (soc_min 0): cells 1 and 3 at 0 A for discharge, cell 3 the emptiest
+  const T empty[4] = {T(0.5), T(-0.01), T(0.6), T(-0.03)};
+  Pack pe;
+  CHECK_CTX(pe.init(&p, 4, v, empty, cfg) == InitStatus::kOk, name);
+  CHECK_CTX(power::pack_power_limits_horizons(pe, temps, config<T>(T(10)), hs, 2, r) == power::PowerStatus::kOk, name);
+  for (int j = 0; j < 2; ++j) {
+    CHECK_CTX(r[j].discharge_current_A == T(0) && r[j].discharge_cell == 3, name);
+    CHECK_CTX(r[j].charge_current_A > T(0), name);
+  }
+}
+
 /// The core takes the process noise as given (the C API and the Python settings bound it): a noise density whose
 /// covariance overflows makes the time update fail, and the step is rejected as kRejectedNumerical with the state and
 /// the covariance unchanged (before the C API bounded its cs_config, its fuzz target reached this path). Kept here,
@@ -915,8 +951,10 @@ void test_horizons_one_call_pack(const char* name) {
         std::memset(&ref, 0, sizeof ref);
         ref.discharge_current_A = T(3.0e38);
         ref.charge_current_A = T(3.0e38);
+        power::PowerLimits<T> cls[24];
         for (int k = 0; k < 24; ++k) {
-          power::PowerLimits<T> cl{};
+          power::PowerLimits<T>& cl = cls[k];
+          cl = power::PowerLimits<T>{};
           CHECK_CTX(power::power_limits(big.cell(k), temps[k], c, cl) == power::PowerStatus::kOk, name);
           if (cl.discharge_current_A < ref.discharge_current_A) {
             ref.discharge_current_A = cl.discharge_current_A;
@@ -927,6 +965,18 @@ void test_horizons_one_call_pack(const char* name) {
             ref.charge_current_A = cl.charge_current_A;
             ref.charge_cell = k;
             ref.charge_limited_by = cl.charge_limited_by;
+          }
+        }
+        for (int k = 0; k < 24; ++k) {  // ties at 0 A: the furthest along is named (the emptiest / the fullest)
+          if (ref.discharge_current_A == T(0) && cls[k].discharge_current_A == T(0) &&
+              big.cell(k).soc() < big.cell(ref.discharge_cell).soc()) {
+            ref.discharge_cell = k;
+            ref.discharge_limited_by = cls[k].discharge_limited_by;
+          }
+          if (ref.charge_current_A == T(0) && cls[k].charge_current_A == T(0) &&
+              big.cell(k).soc() > big.cell(ref.charge_cell).soc()) {
+            ref.charge_cell = k;
+            ref.charge_limited_by = cls[k].charge_limited_by;
           }
         }
         T v_dis = T(0);
@@ -1523,6 +1573,8 @@ int main() {
   test_derating<EcmUkf<float, 1>>("ukf float");
   test_pack_weakest_cell<filter::Ekf, double>("pack ekf double");
   test_pack_weakest_cell<filter::Ukf, float>("pack ukf float");
+  test_pack_tie_at_zero_names_the_furthest<filter::Ekf, double>("pack tie ekf double");
+  test_pack_tie_at_zero_names_the_furthest<filter::Ukf, float>("pack tie ukf float");
   test_closed_form<EcmEkf<double, 1>>("ekf double");
   test_closed_form<EcmEkf<float, 1>>("ekf float");
   test_closed_form<EcmUkf<double, 1>>("ukf double");

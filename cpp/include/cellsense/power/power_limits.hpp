@@ -1266,6 +1266,34 @@ PowerStatus cell_limits_screened(const EstimatorT& est, typename EstimatorT::T t
 
 }  // namespace detail
 
+namespace detail {
+
+/// pack_power_limits_horizons' tie-break where the string's limit in a direction is 0 A: among the cells whose own
+/// limit at `horizon_s` is 0 A, the one furthest along that direction (highest SOC for charge, lowest for discharge;
+/// the lowest index among equals), with its constraint.
+template <class PackT, typename T>
+void name_furthest_at_zero(const PackT& pack, const T* temperature_degC, const PowerConfig<T>& c0, T horizon_s,
+                           PackPowerLimits<T>& r) {
+  const bool dis = !(r.discharge_current_A > T(0));
+  const bool chg = !(r.charge_current_A > T(0));
+  for (int k = 0; k < pack.n_cells(); ++k) {
+    // every cell was computable in the first pass (its status would have been returned), so this one is too
+    PowerLimits<T> lim{};
+    power_limits_horizons(pack.cell(k), temperature_degC[k], c0, &horizon_s, 1, &lim);
+    const T z = pack.cell(k).soc();
+    if (dis && !(lim.discharge_current_A > T(0)) && z < pack.cell(r.discharge_cell).soc()) {
+      r.discharge_cell = k;
+      r.discharge_limited_by = lim.discharge_limited_by;
+    }
+    if (chg && !(lim.charge_current_A > T(0)) && z > pack.cell(r.charge_cell).soc()) {
+      r.charge_cell = k;
+      r.charge_limited_by = lim.charge_limited_by;
+    }
+  }
+}
+
+}  // namespace detail
+
 /// pack_power_limits() for several horizons in one pass over the cells (the whole-log pack power, issue #15):
 /// each cell's limits by power_limits_horizons() (its set-up shared by the horizons), then each cell's voltages at
 /// the string's limits from its horizons prepared once. out[j] is bit for bit pack_power_limits() with
@@ -1306,6 +1334,15 @@ PowerStatus pack_power_limits_horizons(const PackT& pack, const T* temperature_d
         r[j].charge_cell = k;
         r[j].charge_limited_by = c[j].charge_limited_by;
       }
+    }
+  }
+  // Ties at 0 A: the screen above solves no cell once one is at 0 A, so the first such cell was named; name the one
+  // furthest along instead (the fullest for charge, the emptiest for discharge), the cell that stops the string (a
+  // 14s2p sweep named cell 2 or 4 at full where cell 9, the fullest, was also at 0 A). Only where the string's
+  // limit is 0 A: each cell's limit at that horizon, unscreened.
+  for (int j = 0; j < n_horizons; ++j) {
+    if (!(r[j].discharge_current_A > T(0)) || !(r[j].charge_current_A > T(0))) {
+      detail::name_furthest_at_zero(pack, temperature_degC, c0, horizons_s[j], r[j]);
     }
   }
   // the string's power: every cell's voltage at the horizon's end under the string's current
