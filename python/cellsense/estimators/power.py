@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -27,9 +28,9 @@ from .power_cli import (  # noqa: F401  (the CLI options; their names stay impor
     add_derating_cli, add_power_cli, add_rating_cli, check_rating, parse_derating, power_settings_from_cli)
 from .power_settings import RATING_HOW, PowerSettings  # noqa: F401
 from .power_tables import (  # noqa: F401  (the cell-file tables; their names stay importable from here)
-    K_OVERPOTENTIAL, K_OVERPOTENTIAL_CHARGE, K_TRANSPORT, L_DERATING, L_IDENTIFIED, RatingFallbackWarning,
-    _derating_rows, _float_rows, _pair_rows, _per_temperature, _transport_rows, cell_overpotential, cell_transport,
-    current_derating, identified_current_range, rating_sources, warn_rating_fallback)
+    K_OVERPOTENTIAL, K_OVERPOTENTIAL_CHARGE, K_TRANSPORT, L_DERATING, L_IDENTIFIED, RatingBelowLogWarning,
+    RatingFallbackWarning, _derating_rows, _float_rows, _pair_rows, _per_temperature, _transport_rows, cell_overpotential, cell_transport,
+    current_derating, identified_current_range, rating_below_log_message, rating_sources, warn_rating_fallback)
 
 #: limited_by codes (power::LimitedBy) -> name; 255 = _core.LIMITED_BY_NOT_COMPUTED (bindings/power_columns.hpp): not
 #: computed (non-finite temperature or refused); test_power holds the codes to the core's
@@ -141,6 +142,7 @@ def estimate_power(est, time_s, current_A, voltage_V, temperature_degC,
     s = settings or PowerSettings()
     cfg = s.core_dict(est.cell)
     arrays = log_arrays(time_s, current_A, voltage_V, temperature_degC)
+    _warn_ratings_below_log(est.cell, s, cfg, arrays[1])
     est._ocv_init_from_log(arrays)
     hz = np.asarray([float(h) for h in s.horizons_s], float)
     out = impl.run_power(*arrays, hz, cfg)
@@ -149,6 +151,21 @@ def estimate_power(est, time_s, current_A, voltage_V, temperature_degC,
     make = getattr(est, "_run_result", None)  # the SOH / SPMe estimators: their results with their own columns
     run = make(arrays[0], out) if make is not None else RunResult(**run_columns(arrays[0], out, est._status_names))
     return PowerResult(tuple(float(h) for h in hz), run=run, **power_cols)
+
+
+def _warn_ratings_below_log(cell, s: PowerSettings, cfg: dict, current_A) -> None:
+    """RatingBelowLogWarning for each direction whose default rating (not given) is below the log's own peak current
+    in that direction by more than 5 % (the identified range is the characterisation tests' peak)."""
+    i = np.asarray(current_A, float)
+    i = i[np.isfinite(i)]
+    if not i.size:
+        return
+    for direction, given, peak in (("discharge", s.discharge_current_max_A, float(np.max(i))),
+                                   ("charge", s.charge_current_max_A, float(-np.min(i)))):
+        rating = float(cfg[f"{direction}_current_max_A"])
+        if given is None and peak > 1.05 * rating:
+            warnings.warn(rating_below_log_message(cell, direction, rating, peak, RATING_HOW), RatingBelowLogWarning,
+                          stacklevel=3)
 
 
 @_exclusive

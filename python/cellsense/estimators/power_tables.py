@@ -39,6 +39,19 @@ class RatingFallbackWarning(UserWarning):
     cell's datasheet rating (panasonic_18650pf: 28.2 A charge, 10C)."""
 
 
+class RatingBelowLogWarning(RatingFallbackWarning):
+    """A default current rating (the cell file's identified current range: the currents its tests covered) is below
+    what the log itself draws in that direction, so every limit in that direction is capped below the cell's own
+    use (a new-user sweep: 0.68 A limits on a log drawing 1.44 A, without a word)."""
+
+
+def rating_below_log_message(cell, direction: str, rating_A: float, drawn_A: float, how: str) -> str:
+    """The warning for a default rating below the log's own peak in `direction` ('discharge' / 'charge')."""
+    return (f"the log draws up to {drawn_A:.4g} A {direction}, above the default {direction} rating {rating_A:.4g} A "
+            f"({cell.source}: the identified current range, the currents its tests covered): every {direction} limit "
+            f"is capped at {rating_A:.4g} A; give the cell's datasheet rating ({how})")
+
+
 def rating_sources(cell) -> dict[str, tuple[float, str]]:
     """The default rating of each direction ('discharge', 'charge': a positive magnitude, A) with where it comes
     from: 'identified' (the file's identified current range) or 'plausible' (its plausible current range: the

@@ -213,3 +213,24 @@ def test_cutoffs_outside_the_cells_voltage_range_are_refused_naming_the_field_an
         assert f"[{lo:g}, {hi:g}] V" in msg
     ok = PowerSettings(voltage_min_V=float(lo) if lo > 0 else 2.5, voltage_max_V=float(hi), **RATED)
     assert power_limits_now(est, 25.0, ok)
+
+
+def test_a_default_rating_below_what_the_log_draws_warns():
+    """chen2020's default rating is its identified range (5 A each way); a log drawing 8 A discharge gets a warning
+    naming the direction, the peak and the rating, and none when the rating is given or the log stays below it
+    (a new-user sweep saw every limit at 0.68 A on a log drawing 1.44 A, without a word)."""
+    t = np.arange(100.0)
+    i = np.r_[np.full(50, 8.0), np.full(50, -2.0)]
+    args = (t, i, np.full(100, 3.9), np.full(100, 25.0))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        estimate_power(Estimator("chen2020", initial_soc=0.8), *args, PowerSettings(horizons_s=(10.0,)))
+    below = [x for x in w if issubclass(x.category, P.RatingBelowLogWarning)]
+    assert len(below) == 1 and "8 A discharge" in str(below[0].message) and "5 A" in str(below[0].message)
+    assert issubclass(P.RatingBelowLogWarning, P.RatingFallbackWarning)  # the CLI prints it with the log's name
+    for settings, cur in ((PowerSettings(horizons_s=(10.0,), discharge_current_max_A=10.0), i),
+                          (PowerSettings(horizons_s=(10.0,)), np.clip(i, -4.0, 4.0))):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            estimate_power(Estimator("chen2020", initial_soc=0.8), t, cur, args[2], args[3], settings)
+        assert not [x for x in w if issubclass(x.category, P.RatingBelowLogWarning)]
