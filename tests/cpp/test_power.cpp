@@ -298,15 +298,26 @@ void test_nonlinear_cell_invariant(const char* name) {
   CHECK_CTX(std::fabs(static_cast<double>(r.discharge_voltage_V) - 3.0) < 1e-3, name);
 }
 
-// verifies: CS-PWR-006
+/// The pack tests' string of linear one-RC cells (up to 4) and its estimator settings.
 template <template <class> class F, typename T>
-void test_pack_weakest_cell(const char* name) {
+struct LinearPack {
   using Base = model::EcmModel<T, 1>;
   using Pack = pack::PackEstimator<Base, F, 4>;
   typename Base::Params p;
-  make_linear_cell(p);
   typename Pack::Config cfg;
-  cfg.noise = typename Base::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)};
+  LinearPack() {
+    make_linear_cell(p);
+    cfg.noise = typename Base::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)};
+  }
+};
+
+// verifies: CS-PWR-006
+template <template <class> class F, typename T>
+void test_pack_weakest_cell(const char* name) {
+  LinearPack<F, T> lp;
+  using Pack = typename LinearPack<F, T>::Pack;
+  auto& p = lp.p;
+  auto& cfg = lp.cfg;
   // cell 2 has 1.5x the resistance: it limits both directions; cell 0 has 0.8x the capacity
   pack::CellVariation<T> v[3];
   v[0].capacity_scale = T(0.8);
@@ -349,12 +360,10 @@ void test_pack_weakest_cell(const char* name) {
 // verifies: CS-PWR-006
 template <template <class> class F, typename T>
 void test_pack_tie_at_zero_names_the_furthest(const char* name) {
-  using Base = model::EcmModel<T, 1>;
-  using Pack = pack::PackEstimator<Base, F, 4>;
-  typename Base::Params p;
-  make_linear_cell(p);
-  typename Pack::Config cfg;
-  cfg.noise = typename Base::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)};
+  LinearPack<F, T> lp;
+  using Pack = typename LinearPack<F, T>::Pack;
+  auto& p = lp.p;
+  auto& cfg = lp.cfg;
   pack::CellVariation<T> v[4];
   const T temps[4] = {T(25), T(25), T(25), T(25)};
   const T hs[2] = {T(2), T(10)};
