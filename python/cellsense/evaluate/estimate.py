@@ -182,7 +182,8 @@ def format_metrics(m: SocMetrics) -> str:
     if not (np.isfinite(m.max_abs_after) and np.isfinite(m.outside_3sigma_after)):  # no sample after the settle time
         return f"SOC RMSE {100 * m.rmse:.3f} %  |  no samples {after} (the log is shorter): no settled figures"
     return (f"SOC RMSE {100 * m.rmse:.3f} %  |  max |error| {after} {100 * m.max_abs_after:.3f} %  |  "
-            f"|error| > 3 sigma {after}: {100 * m.outside_3sigma_after:.2f} % of samples")
+            f"|error| > 3 sigma {after}: {100 * m.outside_3sigma_after:.2f} % of samples  |  NEES {after} "
+            f"{m.nees_after:.2f} (1: an honest band; < 0.2 too wide, > 3 too narrow; docs/metrics.md)")
 
 
 # The log checks live in log_checks.py; their names stay importable from here.

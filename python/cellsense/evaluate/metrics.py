@@ -14,6 +14,7 @@ class SocMetrics:
     outside_3sigma_after: float  #: share of samples after the settle time with |error| > 3 sigma
     settle_s: float              #: the settle time used (s)
     time_to_2pct_s: float        #: first time after which |error| stays <= 2 % (NaN if never)
+    nees_after: float = float("nan")  #: mean (error / sigma)^2 after the settle time (1: an honest band; docs/metrics.md)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -41,4 +42,6 @@ def soc_metrics(time_s, soc, soc_sigma, soc_true, settle_s: float = 600.0) -> So
         samples=int(ok.sum()), rmse=float(np.sqrt(np.mean(err ** 2))),
         max_abs_after=float(np.max(np.abs(err[after]))) if after.any() else float("nan"),
         outside_3sigma_after=float(np.mean(np.abs(err[after]) > 3 * sig[after])) if after.any() else float("nan"),
-        settle_s=float(settle_s), time_to_2pct_s=t2)
+        settle_s=float(settle_s), time_to_2pct_s=t2,
+        nees_after=float(np.mean((err[after] / sig[after]) ** 2)) if after.any() and np.all(sig[after] > 0)
+        else float("nan"))

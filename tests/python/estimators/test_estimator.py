@@ -281,3 +281,17 @@ def test_run_releases_the_gil():
     th_.join()
     # with the GIL held for the whole run, this loop could not have ticked more than a couple of times
     assert len(ticks) > 50, len(ticks)
+
+
+def test_soc_metrics_nees_after_the_settle_time_and_the_summary_prints_it():
+    """NEES = mean (error / sigma)^2 after the settle time (docs/metrics.md), and `estimate`'s summary line shows it
+    (a new user had to compute it to see that a band was too wide)."""
+    from cellsense.evaluate.estimate import format_metrics
+    from cellsense.evaluate.metrics import soc_metrics
+
+    t = np.arange(1200.0)
+    truth = np.full(t.size, 0.5)
+    est = truth + np.where(t < 600, 0.2, 0.01)  # off by 0.2 before the settle time, by 0.01 after
+    m = soc_metrics(t, est, np.full(t.size, 0.02), truth)
+    assert m.nees_after == pytest.approx(0.25)
+    assert "NEES after 10 min 0.25" in format_metrics(m)
