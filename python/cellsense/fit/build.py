@@ -380,8 +380,8 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
     prov["Model voltage error [V]"] = (f"open-loop voltage RMSE of the fitted model over {Path(path_ref).name} "
                                        f"(HPPC at {T_ref:g} degC, the file nearest the OCV test's "
                                        f"{o['temperature_degC']:.1f} degC; whole file from SOC {hppc_initial_soc:g}, "
-                                       f"h = 0, RC voltages 0; {len(details[it_ref])} pulse set(s), SOC "
-                                       f"{spans[it_ref][0]:.3f}..{spans[it_ref][1]:.3f}): the model error the estimator's default voltage "
+                                       f"h = 0, RC voltages 0; {len(details[it_ref])} pulse set(s); the file "
+                                       f"spans SOC {spans[it_ref][0]:.3f}..{spans[it_ref][1]:.3f}): the model error the estimator's default voltage "
                                        f"sigma accounts for (cellsense.estimators.settings.NoiseSettings)")
     for fname, res in cell["fit residuals"].items():
         say(f"{fname}: voltage RMSE {res['voltage RMSE [mV]']:.2f} mV (max {res['max abs error [mV]']:.1f} mV)")

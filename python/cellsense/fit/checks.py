@@ -118,9 +118,9 @@ def weak_data_warnings(hppc: list, details: list, ocv_log: dict, T_fit, v_lo: fl
         text = (f"{Path(path).name}: {len(levels)} pulse set(s), at SOC {lo:.3f}..{hi:.3f}: R0 and the RC pairs at "
                 f"{T:g} degC are held from the nearest of them over the rest of the SOC range")
         if it == ref:
-            text += (f"; the cell's \"Model voltage error [V]\" was measured on this file only ({len(levels)} pulse "
-                     f"set(s), SOC {soc_spans[it][0]:.3f}..{soc_spans[it][1]:.3f}): it does not show the model's "
-                     f"error elsewhere")
+            text += (f"; the cell's \"Model voltage error [V]\" was measured on this file only (its {len(levels)} "
+                     f"pulse set(s) at SOC {lo:.3f}..{hi:.3f}; the whole file spans SOC {soc_spans[it][0]:.3f}.."
+                     f"{soc_spans[it][1]:.3f}): it does not show the model's error elsewhere")
         out.append(text)
     for lg in [h[2] for h in hppc] + [ocv_log]:
         # a pulse may overshoot a cut-off (its overpotential); at rest or against the current the voltage may not
