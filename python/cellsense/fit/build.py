@@ -155,7 +155,8 @@ def fit(ocv_csv, hppc_csvs: Sequence, out=None, rc_pairs: int = 2, name: str = "
         soc_bp = np.r_[math.floor(o["soc_data_min"] * 200.0) / 200.0, soc_bp]
         o = fit_ocv(ocv_log, soc_bp, capacity_Ah=capacity_Ah, current_offset_A=ocv_current_offset_A)
     Q = o["capacity_Ah"]
-    say(f"OCV: capacity {Q:.4f} Ah from {ocv_log['path']}")
+    say(f"OCV: capacity {Q:.4f} Ah from {ocv_log['path']} (its OCV, at {o['temperature_degC']:.1f} degC, is used at "
+        f"every temperature row: the format has one OCV test)")
     ocv_tab = o["ocv_V"]
 
     def ocv_fn(z):
