@@ -14,6 +14,9 @@ import numpy as np
 #: consistent filter; the bundled cells give ~0.1 on the demo's drive cycles)
 SELF_CHECK_OUTSIDE_3SIGMA = 0.05
 SELF_CHECK_MEAN_NIS = 3.0
+#: with truth, a mean NEES after the settle time below this: the band is wider than the log's errors need (issue #17's
+#: lower bound of an honest band)
+SELF_CHECK_LOW_NEES = 0.2
 
 
 #: share of a log's samples above which a rejection reason, or samples outside the cell's temperature rows, get a
@@ -149,7 +152,7 @@ def self_check(r: EstimateResult, settle_s: float = 600.0) -> list[str]:
     (`sign_warnings`); a rejection reason on more than 10 % of the samples
     (`rejection_warnings`: usually a column in another unit); a log mostly outside the cell's temperature rows
     (`temperature_warnings`); with truth, the truth outside the 3-sigma band more
-    than 5 % of the time (the filter is overconfident); without truth, a mean normalised innovation squared above
+    than 5 % of the time (the filter is overconfident), or a NEES below 0.2 (its band is wider than needed); without truth, a mean normalised innovation squared above
     3 (the model error is larger than the filter assumes). Empty when none applies."""
     out = sign_warnings(r) + rejection_warnings(r) + temperature_warnings(r) + time_scale_warnings(r)
     m = r.metrics
@@ -159,6 +162,11 @@ def self_check(r: EstimateResult, settle_s: float = 600.0) -> list[str]:
                    "this log (cell model or sensor worse than assumed; raise --voltage-sigma-V or --current-sigma-A, give the "
                    "sensor's offset with --current-offset-sigma-A (a flat OCV: docs/tuning.md), or "
                    "fit the cell to this data)")
+    if m is not None and m.outside_3sigma_after <= SELF_CHECK_OUTSIDE_3SIGMA and m.nees_after < SELF_CHECK_LOW_NEES:
+        out.append(f"the band is wider than this log's errors need: NEES {m.nees_after:.2f} after {settle_s / 60:.0f} min "
+                   f"(1 for an honest band, < {SELF_CHECK_LOW_NEES:g} here): the reported sigma is cautious for this log "
+                   "(given sensor terms, --current-offset-sigma-A / --current-gain-sigma, add their whole 1-sigma drift; "
+                   "a --voltage-sigma-V above the model's error; or a model better here than its budget; docs/metrics.md)")
     res = r.result
     t = np.asarray(res.time_s, float)
     ok = np.isfinite(res.nis) & (t >= t[0] + settle_s) & ~np.asarray(res.rejected, bool)

@@ -625,6 +625,12 @@ def test_estimate_self_checks(us06_log, tmp_path, capsys):
     assert main(["estimate", "--data", str(plain), *argv]) == 0
     err = capsys.readouterr().err
     assert "mean normalised innovation squared" in err and "larger than the filter assumes" in err
+    # a filter told the voltage is 10x worse than it is and the sensor far worse: a band wider than the errors need
+    wide = ["--cell", "chen2020", "--out", str(tmp_path / "w.csv"), "--voltage-sigma-V", "0.4",
+            "--current-sigma-A", "0.5"]
+    assert main(["estimate", "--data", str(truth), *wide]) == 0
+    err = capsys.readouterr().err
+    assert "the band is wider than this log's errors need: NEES" in err and "3-sigma band on" not in err
 
 
 def test_api_reference_is_built_in_ci():
