@@ -409,19 +409,22 @@ struct NoGapHook {
 /// run_log's default stuck-sensor hook: no detection (current_step_A() infinite).
 struct NoStuckHook {
   double current_step_A() const { return std::numeric_limits<double>::infinity(); }
+  cellsense::StuckCharge charge_rule() const { return cellsense::StuckCharge{}; }
   std::uint8_t operator()(py::ssize_t, double) const { return kStatusVoltageStuck; }
 };
 
 /// The samples of `in` in a stuck voltage reading (the core's cellsense::mark_stuck_voltage, with the run the
 /// previous call ended in); empty when there is no detection (step_A infinite) or no sample.
-inline std::vector<unsigned char> find_stuck_voltage(const LogInputs& in, RunClock& clock, double step_A) {
+inline std::vector<unsigned char> find_stuck_voltage(const LogInputs& in, RunClock& clock, double step_A,
+                                                     const cellsense::StuckCharge& rule) {
   std::vector<unsigned char> stuck;
-  if (!(step_A < std::numeric_limits<double>::infinity()) || in.n == 0) {
+  const double inf = std::numeric_limits<double>::infinity();
+  if ((!(step_A < inf) && !(rule.charge_Ah < inf)) || in.n == 0) {
     clock.stuck.reset();
     return stuck;
   }
   stuck.resize(static_cast<std::size_t>(in.n));
-  cellsense::mark_stuck_voltage(in.voltage_V, in.current_A, in.n, step_A, clock.stuck, stuck.data());
+  cellsense::mark_stuck_voltage(in.voltage_V, in.current_A, in.time_s, in.n, step_A, rule, clock.stuck, stuck.data());
   return stuck;
 }
 
@@ -437,7 +440,8 @@ template <class First, class Step, class Gap = NoGapHook, class Stuck = NoStuckH
 void run_log(const LogInputs& in, RunClock& clock, std::uint8_t* status, First first, Step step, Gap gap = Gap{},
              Stuck stuck = Stuck{}) {
   py::gil_scoped_release release;
-  const std::vector<unsigned char> is_stuck = find_stuck_voltage(in, clock, stuck.current_step_A());
+  const std::vector<unsigned char> is_stuck =
+      find_stuck_voltage(in, clock, stuck.current_step_A(), stuck.charge_rule());
   for (py::ssize_t k = 0; k < in.n; ++k) {
     const cellsense::ClockTick<double> tick = clock.log.tick(in.time_s[k]);
     if (!tick.steps()) {

@@ -47,6 +47,7 @@ class PyEstimator {
                                  config, filter_config, x0, p0, typename M::Aux{static_cast<T>(hysteresis_sign)});
     // Stuck-voltage threshold: the core's rule (estimator/stuck_voltage.hpp).
     stuck_step_A_ = stuck_current_step_A(*params_);
+    stuck_charge_ = cellsense::stuck_charge_rule(*params_);
   }
 
   py::tuple step(double dt_s, double current_A, double voltage_V, double temperature_degC) {
@@ -89,6 +90,7 @@ class PyEstimator {
     const cellsense_py::LogInputs* in;
     const cellsense_py::RunColumns* out;
     double current_step_A() const { return self->stuck_step_A_; }
+    const cellsense::StuckCharge& charge_rule() const { return self->stuck_charge_; }
     std::uint8_t operator()(py::ssize_t k, double dt) const { return self->predict_only(*in, *out, k, dt); }
   };
   std::uint8_t predict_only(const cellsense_py::LogInputs& in, const cellsense_py::RunColumns& out, py::ssize_t k,
@@ -132,6 +134,7 @@ class PyEstimator {
                                               });
   }
   double stuck_step_A() const { return stuck_step_A_; }
+  double stuck_charge_Ah() const { return stuck_charge_.charge_Ah; }
 
   /// Logger gap (run_log's gap hook): the core's rule (estimator/gap_widening.hpp) widens the SOC variance
   /// for the unlogged interval from the recent mean |current| it tracks over the stepped samples.
@@ -165,6 +168,7 @@ class PyEstimator {
   cellsense_py::RunClock clock_{};
   cellsense_py::GapHook gap_{};   ///< logger gaps: the core's rule and the count of widened gaps
   double stuck_step_A_ = 0;      ///< current step that must move the voltage (A); infinite: no detection
+  cellsense::StuckCharge stuck_charge_;  ///< the stuck-voltage charge rule's settings (stuck_charge_rule)
   const cellsense_py::PowerColumns<T>* power_ = nullptr;   ///< set while run_power() runs
   int stuck_samples_ = 0;
 };
@@ -192,6 +196,7 @@ void bind(py::module_& m, const char* name) {
       .def_property_readonly("gaps_widened", &PE::gaps_widened)
       .def_property_readonly("stuck_samples", &PE::stuck_samples)
       .def_property_readonly("stuck_step_A", &PE::stuck_step_A)
+      .def_property_readonly("stuck_charge_Ah", &PE::stuck_charge_Ah)
       .def("power_limits", &PE::power_limits, py::arg("temperature_degC"), py::arg("config"))
       .def("energy", &PE::energy, py::arg("temperature_degC"), py::arg("power_W"), py::arg("voltage_min_V"),
            py::arg("soc_min"), py::arg("soc_sigma_k"))

@@ -92,7 +92,8 @@ class PySoh {
     }
     enabled_ = soh_config.contains("enabled") ? soh_config["enabled"].cast<bool>() : true;
     if (!enabled_) { sc.ocv_learning = false; }  // SOC filter only: the model stays exactly the cell's
-    stuck_step_A_ = stuck_current_step_A(p);  // the core's stuck-voltage rule (estimator/stuck_voltage.hpp)
+    stuck_step_A_ = stuck_current_step_A(p);  // the core's stuck-voltage rules (estimator/stuck_voltage.hpp)
+    stuck_charge_ = cellsense::stuck_charge_rule(p);
     if (!soh_.init(est_, sc)) {  // the core's rule names the setting (SohConfig::check)
       throw py::value_error(std::string("SOH configuration rejected by the core: ") +
                             soh::soh_config_message(sc.check(est_.model().capacity_Ah(), est_.model().r0_scale())));
@@ -147,6 +148,7 @@ class PySoh {
     const cellsense_py::RunColumns* out;
     std::uint8_t* flags;
     double current_step_A() const { return self->stuck_step_A_; }
+    const cellsense::StuckCharge& charge_rule() const { return self->stuck_charge_; }
     std::uint8_t operator()(py::ssize_t k, double dt) const { return self->predict_only(*in, *out, flags, k, dt); }
   };
   std::uint8_t predict_only(const cellsense_py::LogInputs& in, const cellsense_py::RunColumns& out, std::uint8_t* fl,
@@ -163,6 +165,7 @@ class PySoh {
   }
   int stuck_samples() const { return stuck_samples_; }
   double stuck_step_A() const { return stuck_step_A_; }
+  double stuck_charge_Ah() const { return stuck_charge_.charge_Ah; }
   /// Sample k's SOH columns when the tracker did not step on it (the log's first sample, a stuck voltage): the
   /// capacity as it stands, no R0 reading, the OCV correction at the SOC, no update flag; its power limits.
   void put_soh_unstepped(const cellsense_py::RunColumns& out, std::uint8_t* fl, py::ssize_t k) const {
@@ -334,6 +337,7 @@ class PySoh {
   cellsense_py::RunClock clock_{};
   cellsense_py::GapHook gap_{};   ///< logger gaps: the core's rule and the count of widened gaps
   double stuck_step_A_ = 0;      ///< current step that must move the voltage (A); infinite: no detection
+  cellsense::StuckCharge stuck_charge_;  ///< the stuck-voltage charge rule's settings (stuck_charge_rule)
   int stuck_samples_ = 0;
   bool enabled_ = true;
   const cellsense_py::PowerColumns<T>* power_ = nullptr;  ///< run_power()'s per-sample sink (null outside it)
@@ -368,6 +372,7 @@ void bind_one(py::module_& m, const std::string& name) {
       .def_property_readonly("hysteresis_sign", &PS::hysteresis_sign)
       .def_property_readonly("stuck_samples", &PS::stuck_samples)
       .def_property_readonly("stuck_step_A", &PS::stuck_step_A)
+      .def_property_readonly("stuck_charge_Ah", &PS::stuck_charge_Ah)
       .def("consider", &PS::consider)
       .def("set_consider", &PS::set_consider, py::arg("offset"), py::arg("gain"))
       .def_property("last_time_s", &PS::last_time, &PS::set_last_time)

@@ -60,6 +60,9 @@ class EcmEkf1_f64:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -116,6 +119,9 @@ class EcmUkf1_f64:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:
@@ -176,6 +182,9 @@ class EcmEkf2_f64:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -232,6 +241,9 @@ class EcmUkf2_f64:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:
@@ -292,6 +304,9 @@ class EcmEkf3_f64:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -348,6 +363,9 @@ class EcmUkf3_f64:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:
@@ -408,6 +426,9 @@ class EcmEkf1_f32:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -464,6 +485,9 @@ class EcmUkf1_f32:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:
@@ -524,6 +548,9 @@ class EcmEkf2_f32:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -580,6 +607,9 @@ class EcmUkf2_f32:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:
@@ -640,6 +670,9 @@ class EcmEkf3_f32:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -696,6 +729,9 @@ class EcmUkf3_f32:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:
@@ -1045,6 +1081,9 @@ class EcmSohEkf1_f64:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -1114,6 +1153,9 @@ class EcmSohUkf1_f64:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:
@@ -1187,6 +1229,9 @@ class EcmSohEkf2_f64:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -1256,6 +1301,9 @@ class EcmSohUkf2_f64:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:
@@ -1329,6 +1377,9 @@ class EcmSohEkf3_f64:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -1398,6 +1449,9 @@ class EcmSohUkf3_f64:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:
@@ -1471,6 +1525,9 @@ class EcmSohEkf1_f32:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -1540,6 +1597,9 @@ class EcmSohUkf1_f32:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:
@@ -1613,6 +1673,9 @@ class EcmSohEkf2_f32:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -1682,6 +1745,9 @@ class EcmSohUkf2_f32:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:
@@ -1755,6 +1821,9 @@ class EcmSohEkf3_f32:
     def soc_sigma(self) -> float:
         ...
     @property
+    def stuck_charge_Ah(self) -> float:
+        ...
+    @property
     def stuck_samples(self) -> int:
         ...
     @property
@@ -1824,6 +1893,9 @@ class EcmSohUkf3_f32:
         ...
     @property
     def soc_sigma(self) -> float:
+        ...
+    @property
+    def stuck_charge_Ah(self) -> float:
         ...
     @property
     def stuck_samples(self) -> int:

@@ -62,6 +62,73 @@ void test_widen_for_gap(const char* name) {
   CHECK_CTX(est.covariance()(1, 1) == P(1, 1) && std::memcmp(&est.state(), &x, sizeof x) == 0, name);
 }
 
+/// The charge rule: a reading frozen through a constant current long enough that the OCV must have moved 5 mV
+/// anywhere on the table is marked from the run's second sample; the same run with too little charge, at rest, with
+/// both signs, tapering (a CV), at the OCV's full end while charging, or without times, is not.
+// verifies: CS-CLK-010
+template <typename T>
+void test_stuck_voltage_by_charge() {
+  static model::EcmParams<T, 2> p;
+  cstest::make_cell(p);
+  const StuckCharge rule = stuck_charge_rule(p);
+  CHECK_T(rule.charge_Ah > 0.0 && rule.charge_Ah < static_cast<double>(p.capacity_Ah));
+  CHECK_T(std::fabs(rule.rest_A - static_cast<double>(p.capacity_Ah) / 20.0) < 1e-9);
+  CHECK_T(detail::least_ocv_rise_V(p, rule.charge_Ah / static_cast<double>(p.capacity_Ah)) >= kStuckMinStep_V);
+  CHECK_T(detail::least_ocv_rise_V(p, 0.9 * rule.charge_Ah / static_cast<double>(p.capacity_Ah)) < kStuckMinStep_V);
+  // a discharge at 1C for 40 samples of dt chosen so the run carries 1.5x the threshold
+  constexpr int n = 40;
+  const double i_A = static_cast<double>(p.capacity_Ah);
+  const double dt = 1.5 * rule.charge_Ah * 3600.0 / (i_A * (n - 2));
+  T v[n], i[n];
+  double t[n];
+  for (int k = 0; k < n; ++k) {
+    v[k] = k == 0 || k == n - 1 ? T(3.75 - 0.001 * k) : T(3.7);
+    i[k] = static_cast<T>(i_A);
+    t[k] = dt * k;
+  }
+  unsigned char m[n];
+  StuckRun<T> run;
+  mark_stuck_voltage(v, i, t, n, T(1e9), rule, run, m);  // rule (1) off: a 1e9 A step never happens
+  CHECK_T(m[0] == 0 && m[1] == 0 && m[2] == 1 && m[n - 2] == 1 && m[n - 1] == 0);
+  auto none = [&](const T* vv, const T* ii, const double* tt, const StuckCharge& r) {
+    run.reset();
+    mark_stuck_voltage(vv, ii, tt, n, T(1e9), r, run, m);
+    bool any = false;
+    for (int k = 0; k < n; ++k) { any = any || m[k] != 0; }
+    return !any;
+  };
+  double t_short[n];
+  for (int k = 0; k < n; ++k) { t_short[k] = 0.5 * t[k]; }  // 0.75x the threshold
+  CHECK_T(none(v, i, t_short, rule));
+  CHECK_T(none(v, i, nullptr, rule));  // no times: the rule is off
+  T rest[n], mixed[n], taper[n], chg[n];
+  for (int k = 0; k < n; ++k) {
+    rest[k] = static_cast<T>(0.01 * i_A);                       // at rest (below C/20), e.g. a sensor's offset
+    mixed[k] = static_cast<T>(k % 7 == 3 ? -i_A : i_A);          // both signs
+    taper[k] = static_cast<T>(i_A * (1.0 - 0.5 * k / (n - 1)));  // tapering to half
+    chg[k] = static_cast<T>(-i_A);
+  }
+  CHECK_T(none(v, rest, t, rule));
+  CHECK_T(none(v, mixed, t, rule));
+  CHECK_T(none(v, taper, t, rule));
+  // charging at a reading at the OCV's full end: a CV; the same charge at a mid reading is marked
+  T v_full[n];
+  for (int k = 0; k < n; ++k) { v_full[k] = k == 0 || k == n - 1 ? T(3.0) : static_cast<T>(rule.full_V); }
+  CHECK_T(none(v_full, chg, t, rule));
+  run.reset();
+  mark_stuck_voltage(v, chg, t, n, T(1e9), rule, run, m);
+  CHECK_T(m[2] == 1);
+  // a table whose OCV never rises 5 mV over its span: no detection
+  static model::EcmParams<T, 2> flat;
+  flat = p;
+  for (int it = 0; it < flat.grid.n_temperature; ++it) {
+    for (int is = 0; is < flat.grid.n_soc; ++is) { flat.ocv_V.value[it][is] = T(3.3); }
+  }
+  CHECK_T(std::isinf(stuck_charge_Ah(flat)));
+  flat.capacity_Ah = T(0);
+  CHECK_T(std::isinf(stuck_charge_Ah(flat)));
+}
+
 /// A log whose voltage sticks at one reading while the current steps up and down through discharge and
 /// charge (steps above 5 mV / R0_min) is marked from the run's second sample on; a run that is too short,
 /// a flat current (a rest), one-direction steps (a CV phase), a NaN reading or an unusable step size
@@ -142,5 +209,7 @@ int main() {
   test_widen_for_gap<EcmUkf<double, 2>>("ukf double");
   test_stuck_voltage<float>();
   test_stuck_voltage<double>();
+  test_stuck_voltage_by_charge<float>();
+  test_stuck_voltage_by_charge<double>();
   return cstest::finish("test_log_rules");
 }

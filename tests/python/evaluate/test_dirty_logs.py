@@ -208,3 +208,26 @@ def test_rolling_counter_refuses_a_corrupted_frame_and_resyncs(dirty):
     log, res = mod.run_can(cut)
     assert log.counts["counter_errors"] == 1 and log.counts["counter_resyncs"] == 1
     assert log.counts["bus_silences"] == 1 and (res.status[-100:] == 0).all()
+
+
+@pytest.mark.parametrize("cell", ["chen2020", "panasonic_18650pf"])
+def test_voltage_frozen_through_a_constant_current_is_flagged(cell):
+    """A reading frozen through a 1C discharge (no current step for the swing rule to see) is stepped without it once
+    the charge it carried must have moved the OCV (CS-CLK-010): the SOC estimator and the SOH tracker alike; the same
+    log with a live, falling voltage is not flagged."""
+    import cellsense
+    from cellsense.estimators.soh import SohEstimator
+
+    c = cellsense.load_cell(cell)
+    n = 1800
+    t = np.arange(float(n))
+    i = np.full(n, c.capacity_Ah)  # 1C: 0.5 C h in 30 min, above every bundled cell's threshold
+    live = 3.9 - 0.3 * t / n
+    frozen = live.copy()
+    frozen[300:] = frozen[300]
+    temps = np.full(n, 25.0)
+    for est in (cellsense.Estimator(cell, initial_soc=0.9), SohEstimator(cell, initial_soc=0.9)):
+        est_live = type(est)(cell, initial_soc=0.9)
+        assert "voltage_stuck" not in est_live.run(t, i, live, temps).counts()
+        r = est.run(t, i, frozen, temps)
+        assert r.counts().get("voltage_stuck", 0) == n - 301  # every sample of the run but its first
