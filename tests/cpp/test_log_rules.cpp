@@ -118,6 +118,61 @@ void test_stuck_voltage_by_charge() {
   run.reset();
   mark_stuck_voltage(v, chg, t, n, T(1e9), rule, run, m);
   CHECK_T(m[2] == 1);
+  // the same frozen discharge fed in two calls, cut inside the run: the charge is carried and both sides are marked
+  run.reset();
+  unsigned char h1[n / 2], h2[n / 2];
+  mark_stuck_voltage(v, i, t, n / 2, T(1e9), rule, run, h1);
+  CHECK_T(run.len == n / 2 - 1 && run.charge_As > 0.0 && !run.off_side);
+  mark_stuck_voltage(v + n / 2, i + n / 2, t + n / 2, n / 2, T(1e9), rule, run, h2);
+  CHECK_T(h2[0] == 1 && h2[n / 2 - 2] == 1 && h2[n / 2 - 1] == 0);
+  // a run that ended at rest carries its off-side flag into the next call (not marked there either); a next call
+  // that starts at another reading starts a new run
+  T i_rest_then[n];
+  for (int k = 0; k < n; ++k) { i_rest_then[k] = k < 4 ? static_cast<T>(0.0) : i[k]; }
+  run.reset();
+  mark_stuck_voltage(v, i_rest_then, t, n / 2, T(1e9), rule, run, h1);
+  CHECK_T(run.off_side);
+  mark_stuck_voltage(v + n / 2, i_rest_then + n / 2, t + n / 2, n / 2, T(1e9), rule, run, h2);
+  CHECK_T(h2[0] == 0 && h2[n / 2 - 2] == 0);
+  run.reset();
+  mark_stuck_voltage(v, i, t, n / 2, T(1e9), rule, run, h1);
+  T v_other[n / 2];
+  for (int k = 0; k < n / 2; ++k) { v_other[k] = T(3.6); }
+  mark_stuck_voltage(v_other, i + n / 2, t + n / 2, n / 2, T(1e9), rule, run, h2);
+  CHECK_T(h2[0] == 0 && run.len == n / 2 && run.v == T(3.6));
+  // NaN currents and times inside the run and a backwards time are skipped, not counted; the rest still carries it
+  T i_gappy[n];
+  double t_gappy[n];
+  for (int k = 0; k < n; ++k) {
+    i_gappy[k] = k == 5 ? std::numeric_limits<T>::quiet_NaN() : i[k];
+    t_gappy[k] = k == 7 ? std::numeric_limits<double>::quiet_NaN() : k == 9 ? t[8] - 1.0 : t[k];
+  }
+  run.reset();
+  mark_stuck_voltage(v, i_gappy, t_gappy, n, T(1e9), rule, run, m);
+  CHECK_T(m[2] == 1 && m[n - 2] == 1);
+  // discharging at a reading at the OCV's empty end: a tester's clamp at the lower cut-off
+  T v_empty[n];
+  for (int k = 0; k < n; ++k) { v_empty[k] = k == 0 || k == n - 1 ? T(3.9) : static_cast<T>(rule.empty_V); }
+  CHECK_T(none(v_empty, i, t, rule));
+  // the charge rule off (its threshold +inf) with times given, and both rules off: nothing, and no run carried on
+  CHECK_T(none(v, i, t, StuckCharge{}));
+  run.len = 3;
+  mark_stuck_voltage(v, i, t, n, std::numeric_limits<T>::infinity(), StuckCharge{}, run, m);
+  CHECK_T(run.len == 0 && m[2] == 0);
+  // the OCV look-up holds the end values beyond the table; a warmer row with a lower full end keeps the highest
+  CHECK_T(detail::ocv_row_at(p, 0, 2.0) == static_cast<double>(p.ocv_V.value[0][p.grid.n_soc - 1]));
+  CHECK_T(detail::ocv_row_at(p, 0, -1.0) == static_cast<double>(p.ocv_V.value[0][0]));
+  static model::EcmParams<T, 2> ends;
+  ends = p;
+  ends.ocv_V.value[ends.grid.n_temperature - 1][ends.grid.n_soc - 1] -= T(0.1);
+  ends.ocv_V.value[ends.grid.n_temperature - 1][0] += T(0.1);
+  double e_V = 0.0, f_V = 0.0;
+  ocv_ends_V(ends, e_V, f_V);
+  CHECK_T(f_V == static_cast<double>(p.ocv_V.value[0][p.grid.n_soc - 1]));
+  CHECK_T(e_V == static_cast<double>(p.ocv_V.value[0][0]));
+  // a capacity that is not finite: no detection
+  ends.capacity_Ah = std::numeric_limits<T>::infinity();
+  CHECK_T(std::isinf(stuck_charge_Ah(ends)));
   // a table whose OCV never rises 5 mV over its span: no detection
   static model::EcmParams<T, 2> flat;
   flat = p;
