@@ -463,6 +463,8 @@ static_assert(CS_POWER_MAX_TRANSPORT == cellsense::power::kMaxTransportPoints &&
                       sizeof(cellsense::power::PowerConfig<float>::transport_charge_slope_sqrt_s),
               "cs_power_config's transport table mirrors power::PowerConfig's");
 
+}  // extern "C" (the helpers below return C++ types: outside the C linkage block, clang -Wreturn-type-c-linkage)
+
 namespace {
 // The core's power settings from a cs_power_config (the one mapping: cs_power_limits and cs_power_config_problem).
 cellsense::power::PowerConfig<float> power_config_of(const cs_power_config& config) {
@@ -508,6 +510,8 @@ void put_power_result(const cellsense::power::PowerLimits<float>& r, cs_power_re
   out.charge_limited_by = static_cast<uint8_t>(r.charge_limited_by);
 }
 }  // namespace
+
+extern "C" {
 
 const char* cs_power_config_problem(const cs_power_config* config) {
   if (config == nullptr) { return "config is NULL"; }
