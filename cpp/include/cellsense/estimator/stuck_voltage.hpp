@@ -29,8 +29,10 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "cellsense/math/matrix.hpp"
+#include "cellsense/math/table.hpp"
 
 namespace cellsense {
 
@@ -60,21 +62,12 @@ inline constexpr double kStuckTaper = 0.8;
 inline constexpr double kStuckRegulatedBand_V = 0.05;
 
 namespace detail {
-/// OCV of temperature row `it` at SOC z, linear between the SOC breakpoints and held beyond them.
+/// OCV of temperature row `it` at SOC z: the model's own bilinear look-up (math::locate / math::lookup) at that
+/// row's temperature, linear between the SOC breakpoints and held beyond them.
 template <class Params>
 double ocv_row_at(const Params& p, int it, double z) {
-  const int n = p.grid.n_soc;
-  if (!(z > static_cast<double>(p.grid.soc[0]))) { return static_cast<double>(p.ocv_V.value[it][0]); }
-  for (int k = 1; k < n; ++k) {
-    const double z1 = static_cast<double>(p.grid.soc[k]);
-    if (z <= z1) {
-      const double z0 = static_cast<double>(p.grid.soc[k - 1]);
-      const double v0 = static_cast<double>(p.ocv_V.value[it][k - 1]);
-      const double v1 = static_cast<double>(p.ocv_V.value[it][k]);
-      return v0 + (v1 - v0) * (z - z0) / (z1 - z0);
-    }
-  }
-  return static_cast<double>(p.ocv_V.value[it][n - 1]);
+  using T = std::remove_cv_t<std::remove_reference_t<decltype(p.capacity_Ah)>>;
+  return static_cast<double>(math::lookup(p.ocv_V, math::locate(p.grid, static_cast<T>(z), p.grid.temperature_degC[it])));
 }
 
 /// The least OCV(z + dz) - OCV(z) over the table's SOC span and temperature rows (V). The difference of two
