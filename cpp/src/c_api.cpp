@@ -106,6 +106,11 @@ constexpr ConfigRule kRuleOk{CS_INIT_OK, nullptr};
 
 bool within(float v, float lo, float hi) { return v >= lo && v <= hi; }  // false for NaN
 
+// The filter id names a filter built into this library (CS_ENABLE_EKF / CS_ENABLE_UKF).
+bool filter_built(uint8_t filter) {
+  return (filter == CS_FILTER_EKF && CS_ENABLE_EKF) || (filter == CS_FILTER_UKF && CS_ENABLE_UKF);
+}
+
 // The package's bounds (python/cellsense/estimators/settings.py, NoiseSettings.BOUNDS / EstimatorSettings.BOUNDS and
 // check_settings_fields' defaults: volts [0, 10], others [0, 1e6]); C and Python refuse the same values.
 constexpr float kSettingMax = 1.0e6f;
@@ -119,7 +124,7 @@ constexpr float kGateNisMax = 1.0e15f;
 // own rules (EstimatorConfig::check, the UKF's n + lambda, the initial SOC) come after, from Estimator::init.
 ConfigRule c_level_config_rule(const cs_config& c) {
   constexpr int kCfg = CS_INIT_BAD_CONFIG;
-  if (!((c.filter == CS_FILTER_EKF && CS_ENABLE_EKF) || (c.filter == CS_FILTER_UKF && CS_ENABLE_UKF))) {
+  if (!filter_built(c.filter)) {
     return {CS_INIT_BAD_ARGUMENT,
             "filter must be CS_FILTER_EKF (0) or CS_FILTER_UKF (1), one built into this library (CS_ENABLE_EKF / UKF)"};
   }
@@ -290,8 +295,7 @@ int cs_init(cs_estimator* storage, const cs_cell_params* params, const cs_config
   // a firmware built against an older c_api.h may have passed a smaller one)
   std::memset(storage->opaque, 0, offsetof(Impl, body));
   if (params == nullptr || c == nullptr) { return CS_INIT_BAD_ARGUMENT; }
-  const bool filter_built = (c->filter == CS_FILTER_EKF && CS_ENABLE_EKF) || (c->filter == CS_FILTER_UKF && CS_ENABLE_UKF);
-  if (!filter_built) { return CS_INIT_BAD_ARGUMENT; }
+  if (!filter_built(c->filter)) { return CS_INIT_BAD_ARGUMENT; }
   if (params->layout != CS_PARAMS_LAYOUT) { return CS_INIT_BAD_LAYOUT; }
   std::memset(storage->opaque, 0, sizeof storage->opaque);
 

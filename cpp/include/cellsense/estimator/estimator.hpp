@@ -209,6 +209,12 @@ struct EstimatorConfig {
   /// Whether the current sensor's consider terms are asked for (either sigma above 0): Estimator::init refuses that
   /// in an estimator built without them, and the C API's cs_config_problem says why.
   bool considers_current_sensor() const { return current_offset_sigma_A > T(0) || current_gain_sigma > T(0); }
+  /// The "SOC unknown" variance: a uniform SOC over [soc_min, soc_max], (range)^2 / 12. The ceiling of the gate
+  /// timeout's inflation (Estimator, PackEstimator) and of the considered sensor's part of the reported variance.
+  T soc_unknown_variance() const {
+    const T range = soc_max - soc_min;
+    return range * range / T(12);
+  }
 };
 
 namespace detail {
@@ -321,8 +327,7 @@ class Estimator : private detail::ConsiderStorage<typename ModelT::State, kConsi
     // Gate-timeout inflation ceiling: the initial variances, and for SOC at least the variance of a
     // uniform distribution over [soc_min, soc_max] ("SOC unknown"), so an overconfident start can recover.
     for (int i = 0; i < N; ++i) { initial_variance_[i] = p0(i, i); }
-    const T range = config.soc_max - config.soc_min;
-    const T uniform_var = range * range / T(12);
+    const T uniform_var = config.soc_unknown_variance();
     if (initial_variance_[Idx::soc] < uniform_var) { initial_variance_[Idx::soc] = uniform_var; }
     gated_in_row_ = 0;
     at_rest_ = false;
@@ -582,8 +587,7 @@ class Estimator : private detail::ConsiderStorage<typename ModelT::State, kConsi
     const T ek = sg(Idx::soc, 0) * config_.current_gain_sigma;
     // at most the "SOC unknown" variance (a uniform SOC over [soc_min, soc_max]; the gate timeout's ceiling): an
     // uncorrected drift cannot make the SOC less known than that (a 1000 A sigma had reported a SOC sigma of 189)
-    const T range = config_.soc_max - config_.soc_min;
-    const T unknown = range * range / T(12);
+    const T unknown = config_.soc_unknown_variance();
     const T c = eb * eb + ek * ek;
     return p + (c < unknown ? c : unknown);
   }

@@ -414,9 +414,8 @@ class PackEstimator {
     const auto& n = m.noise();
     T q[N];
     T ceiling[N];
-    const T range = config_.estimator.soc_max - config_.estimator.soc_min;
     q[Idx::soc] = n.soc_per_sqrt_s * n.soc_per_sqrt_s * dt_s;
-    ceiling[Idx::soc] = range * range / T(12);
+    ceiling[Idx::soc] = config_.estimator.soc_unknown_variance();
     for (int j = 0; j < Model::kRcPairs; ++j) {
       q[Idx::v_rc(j)] = n.v_rc_V_per_sqrt_s * n.v_rc_V_per_sqrt_s * dt_s;
       ceiling[Idx::v_rc(j)] = config_.initial_v_rc_sigma_V * config_.initial_v_rc_sigma_V;

@@ -1264,10 +1264,6 @@ PowerStatus cell_limits_screened(const EstimatorT& est, typename EstimatorT::T t
   }
 }
 
-}  // namespace detail
-
-namespace detail {
-
 /// pack_power_limits_horizons' tie-break where the string's limit in a direction is 0 A: among the cells whose own
 /// limit at `horizon_s` is 0 A, the one furthest along that direction (highest SOC for charge, lowest for discharge;
 /// the lowest index among equals), with its constraint.
