@@ -238,6 +238,14 @@ void bind_rc(py::module_& m, const std::string& suffix) {
 
 }  // namespace
 
+/// The core's stuck-voltage charge threshold (stuck_charge_Ah) for a parameter dict with NRC pairs.
+template <int NRC>
+double stuck_charge_threshold_Ah(const py::dict& params, double min_move_V) {
+  auto p = std::make_unique<model::EcmParams<double, NRC>>();  // tens of kB: not on the stack
+  cellsense_py::load_ecm_params(*p, params);
+  return cellsense::stuck_charge_Ah(*p, min_move_V);
+}
+
 // Other parts of the core, each in its own binding file.
 void bind_pack(py::module_& m);
 void bind_soh(py::module_& m);
@@ -265,6 +273,17 @@ PYBIND11_MODULE(_core, m) {
   m.def("status_name", [](int code) { return code < 0 || code > 255 ? "unknown" : status_name(static_cast<std::uint8_t>(code)); },
         py::arg("code"),
         "The core's name of one status code ('unknown' outside the space).");
+  // The stuck-voltage charge rule's threshold (estimator/stuck_voltage.hpp, CS-CLK-010) for a cell's parameters
+  // and a least OCV move: the pack replay's check (cellsense.replay.stuck) asks the core, as the estimator does.
+  m.def("stuck_charge_Ah", [](const py::dict& params, double min_move_V) {
+    const std::size_t nrc = params["rc_r_Ohm"].cast<py::list>().size();
+    if (nrc == 1) { return stuck_charge_threshold_Ah<1>(params, min_move_V); }
+    if (nrc == 2) { return stuck_charge_threshold_Ah<2>(params, min_move_V); }
+    if (nrc == 3) { return stuck_charge_threshold_Ah<3>(params, min_move_V); }
+    throw py::value_error("rc_r_Ohm: need 1..3 RC pairs");
+  }, py::arg("params"), py::arg("min_move_V"),
+        "The least charge (A h, at the parameters' capacity) that moves the cell's OCV by min_move_V anywhere on its "
+        "table at any temperature row (the core's stuck_charge_Ah; +inf when no charge within the table is enough).");
   m.attr("STATUS_NAMES") = m.attr("status_names")();
   m.attr("STATE_V_RC_MAX_V") = model::kRestoredVRcMax_V;  // bound of a restored RC voltage (V)
   // The state-of-power settings rule (power::PowerConfig::check), for cellsense.power.PowerSettings.

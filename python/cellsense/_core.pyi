@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CLOCK_ACTION_NONFINITE_BEFORE_START', 'CLOCK_ACTION_REANCHOR', 'CLOCK_ACTION_START', 'CLOCK_ACTION_STEP', 'CLOCK_REANCHOR_AFTER', 'ECM_PARAMETERS', 'EcmEkf1_f32', 'EcmEkf1_f64', 'EcmEkf2_f32', 'EcmEkf2_f64', 'EcmEkf3_f32', 'EcmEkf3_f64', 'EcmSohEkf1_f32', 'EcmSohEkf1_f64', 'EcmSohEkf2_f32', 'EcmSohEkf2_f64', 'EcmSohEkf3_f32', 'EcmSohEkf3_f64', 'EcmSohUkf1_f32', 'EcmSohUkf1_f64', 'EcmSohUkf2_f32', 'EcmSohUkf2_f64', 'EcmSohUkf3_f32', 'EcmSohUkf3_f64', 'EcmUkf1_f32', 'EcmUkf1_f64', 'EcmUkf2_f32', 'EcmUkf2_f64', 'EcmUkf3_f32', 'EcmUkf3_f64', 'LIMITED_BY_NOT_COMPUTED', 'PACK_CELL_NOT_COMPUTED', 'PACK_EVENT_CLOCK_REANCHORED', 'PACK_EVENT_INITIAL', 'PACK_STATUS_REINIT', 'PACK_STATUS_REINIT_FAILED', 'PACK_STATUS_REST', 'PackEkf1_f32', 'PackEkf1_f64', 'PackEkf2_f32', 'PackEkf2_f64', 'PackEkf3_f32', 'PackEkf3_f64', 'PackUkf1_f32', 'PackUkf1_f64', 'PackUkf2_f32', 'PackUkf2_f64', 'PackUkf3_f32', 'PackUkf3_f64', 'SPME_ELECTROLYTE_MODES', 'SPME_MAX_OCP_POINTS', 'SPME_PADE_ORDER', 'STATE_V_RC_MAX_V', 'STATUS_CLOCK_REANCHORED', 'STATUS_INITIAL', 'STATUS_NAMES', 'STATUS_VOLTAGE_STUCK', 'STUCK_MIN_SAMPLES', 'STUCK_MIN_STEP_V', 'SpmeEkf_f32', 'SpmeEkf_f64', 'SpmeUkf_f32', 'SpmeUkf_f64', 'asinh_f32', 'asinh_f64', 'estimator_config_defaults', 'estimator_config_issue', 'exp_f32', 'exp_f64', 'log_clock', 'log_f32', 'log_f64', 'pack_event_names', 'pack_gap_within', 'power_config_issue', 'soh_config_defaults', 'soh_config_issue', 'spme_open_loop_f32', 'spme_open_loop_f64', 'spme_pade_constants', 'status_name', 'status_names']
+__all__: list[str] = ['CLOCK_ACTION_NONFINITE_BEFORE_START', 'CLOCK_ACTION_REANCHOR', 'CLOCK_ACTION_START', 'CLOCK_ACTION_STEP', 'CLOCK_REANCHOR_AFTER', 'ECM_PARAMETERS', 'EcmEkf1_f32', 'EcmEkf1_f64', 'EcmEkf2_f32', 'EcmEkf2_f64', 'EcmEkf3_f32', 'EcmEkf3_f64', 'EcmSohEkf1_f32', 'EcmSohEkf1_f64', 'EcmSohEkf2_f32', 'EcmSohEkf2_f64', 'EcmSohEkf3_f32', 'EcmSohEkf3_f64', 'EcmSohUkf1_f32', 'EcmSohUkf1_f64', 'EcmSohUkf2_f32', 'EcmSohUkf2_f64', 'EcmSohUkf3_f32', 'EcmSohUkf3_f64', 'EcmUkf1_f32', 'EcmUkf1_f64', 'EcmUkf2_f32', 'EcmUkf2_f64', 'EcmUkf3_f32', 'EcmUkf3_f64', 'LIMITED_BY_NOT_COMPUTED', 'PACK_CELL_NOT_COMPUTED', 'PACK_EVENT_CLOCK_REANCHORED', 'PACK_EVENT_INITIAL', 'PACK_STATUS_REINIT', 'PACK_STATUS_REINIT_FAILED', 'PACK_STATUS_REST', 'PackEkf1_f32', 'PackEkf1_f64', 'PackEkf2_f32', 'PackEkf2_f64', 'PackEkf3_f32', 'PackEkf3_f64', 'PackUkf1_f32', 'PackUkf1_f64', 'PackUkf2_f32', 'PackUkf2_f64', 'PackUkf3_f32', 'PackUkf3_f64', 'SPME_ELECTROLYTE_MODES', 'SPME_MAX_OCP_POINTS', 'SPME_PADE_ORDER', 'STATE_V_RC_MAX_V', 'STATUS_CLOCK_REANCHORED', 'STATUS_INITIAL', 'STATUS_NAMES', 'STATUS_VOLTAGE_STUCK', 'STUCK_MIN_SAMPLES', 'STUCK_MIN_STEP_V', 'SpmeEkf_f32', 'SpmeEkf_f64', 'SpmeUkf_f32', 'SpmeUkf_f64', 'asinh_f32', 'asinh_f64', 'estimator_config_defaults', 'estimator_config_issue', 'exp_f32', 'exp_f64', 'log_clock', 'log_f32', 'log_f64', 'pack_event_names', 'pack_gap_within', 'power_config_issue', 'soh_config_defaults', 'soh_config_issue', 'spme_open_loop_f32', 'spme_open_loop_f64', 'spme_pade_constants', 'status_name', 'status_names', 'stuck_charge_Ah']
 class EcmEkf1_f64:
     n_states: typing.ClassVar[int] = 3
     sizeof_estimator: typing.ClassVar[int]
@@ -2090,6 +2090,10 @@ def status_name(code: typing.SupportsInt | typing.SupportsIndex) -> str:
 def status_names() -> dict:
     """
     Status code -> name for every code of the core's status code space (estimator/status.hpp).
+    """
+def stuck_charge_Ah(params: dict, min_move_V: typing.SupportsFloat | typing.SupportsIndex) -> float:
+    """
+    The least charge (A h, at the parameters' capacity) that moves the cell's OCV by min_move_V anywhere on its table at any temperature row (the core's stuck_charge_Ah; +inf when no charge within the table is enough).
     """
 CLOCK_ACTION_NONFINITE_BEFORE_START: int = 3
 CLOCK_ACTION_REANCHOR: int = 2

@@ -170,6 +170,11 @@ void test_stuck_voltage_by_charge() {
   ocv_ends_V(ends, e_V, f_V);
   CHECK_T(f_V == static_cast<double>(p.ocv_V.value[0][p.grid.n_soc - 1]));
   CHECK_T(e_V == static_cast<double>(p.ocv_V.value[0][0]));
+  // a larger least move needs more charge (the pack replay passes a coarse sensor's resolution); a least move that
+  // is not positive and finite: no detection
+  CHECK_T(stuck_charge_Ah(p, 0.02) > stuck_charge_Ah(p) && stuck_charge_Ah(p, kStuckMinStep_V) == stuck_charge_Ah(p));
+  CHECK_T(std::isinf(stuck_charge_Ah(p, 0.0)) && std::isinf(stuck_charge_Ah(p, std::numeric_limits<double>::quiet_NaN())));
+  CHECK_T(std::isinf(stuck_charge_Ah(p, std::numeric_limits<double>::infinity())));
   // a capacity that is not finite: no detection
   ends.capacity_Ah = std::numeric_limits<T>::infinity();
   CHECK_T(std::isinf(stuck_charge_Ah(ends)));

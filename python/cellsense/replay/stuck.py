@@ -10,9 +10,11 @@ each rule asks for a stimulus first:
   A charge whose current tapers towards zero with the voltage held is a constant-voltage charge, not a stuck sensor.
 - a **cell voltage** unchanged to the bit for >= STUCK_MIN_S while the charge counted through it, |integral i dt|,
   moves the cell's SOC by dz so far that its OCV alone must move by >= max(STUCK_MIN_LSB steps, CHARGE_MIN_MOVE_V):
-  a frozen reading during a constant current, which the rule above cannot see (no current swing). The move is the
-  least OCV(z + dz) - OCV(z) anywhere on the cell file's curve at any of its temperatures (ocv_floor), so a flat
-  plateau (LFP) needs more charge and a rest (no charge) never counts; same treatment and warning as above. A span
+  a frozen reading during a constant current, which the rule above cannot see (no current swing). The threshold is
+  the core's (charge_threshold_Ah: estimator/stuck_voltage.hpp's stuck_charge_Ah, CS-CLK-010, the rule the
+  single-cell estimator applies), the least charge after which OCV(z + dz) - OCV(z) reaches that move anywhere on the
+  cell file's curve at any of its temperatures, so a flat plateau (LFP) needs more charge and a rest (no charge)
+  never counts; same treatment and warning as above. A span
   whose current tapers by CHARGE_TAPER, or whose reading sits within REGULATED_MARGIN_V of the cut-off the current
   drives it towards, is a voltage-regulated phase (a charger's CV, a CV discharge), not a stuck sensor.
 - the **current** unchanged to the bit for >= STUCK_MIN_S while the cells' mean voltage both rises and falls by
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..estimators.base import _core
 from ..pack import PackLog, PackSpec
 
 #: a value repeated for at least this long (s) is a candidate (a live cell answers a current step at once, through
@@ -52,8 +55,6 @@ CHARGE_MIN_MOVE_V = 0.005
 CHARGE_TAPER = 0.8
 #: a reading this close (V) to the cut-off voltage the current drives it towards: a regulated (CV) phase
 REGULATED_MARGIN_V = 0.03
-#: the SOC grid the OCV floor is taken on
-OCV_FLOOR_POINTS = 1001
 
 
 def quantum(v: np.ndarray) -> float:
@@ -89,17 +90,15 @@ def _cv_taper(i: np.ndarray) -> bool:
     return bool(i.size) and bool(np.all(i <= 0)) and abs(i[-1]) < abs(i[0])
 
 
-def ocv_floor(cell, dsoc: float) -> float:
-    """The least OCV(z + dsoc) - OCV(z) (V) over the cell file's SOC range at any of its temperatures: the smallest
-    move of a live cell's OCV after a charge of `dsoc` (a fraction of its capacity) wherever it is (<= 0 for a curve
-    that is not rising, or dsoc beyond the range: then nothing is known and the charge rule does not fire)."""
-    soc = np.asarray(cell.soc, float)
-    lo, hi = float(soc[0]), float(soc[-1])
-    if not 0.0 < dsoc < hi - lo:
-        return 0.0
-    z = np.linspace(lo, hi - dsoc, OCV_FLOOR_POINTS)
-    return float(min(np.min(np.asarray(cell.ocv(z + dsoc, float(T)), float) - np.asarray(cell.ocv(z, float(T)), float))
-                     for T in np.atleast_1d(cell.temperature_degC)))
+def charge_threshold_Ah(cell, min_move_V: float) -> float:
+    """The least charge (A h, at the cell file's capacity) after which a live cell's OCV has moved by >= `min_move_V`
+    wherever it started on its curve, at any of its temperatures: the core's stuck_charge_Ah (CS-CLK-010; the
+    single-cell estimator's rule uses 5 mV). +inf when no charge within the curve is enough (a plateau) or the cell
+    has no OCV table (then the charge rule does not fire)."""
+    params = cell.core_params()
+    if "rc_r_Ohm" not in params:
+        return float("inf")
+    return float(_core().stuck_charge_Ah(params, float(min_move_V)))
 
 
 def _tapers(i: np.ndarray) -> bool:
@@ -115,18 +114,19 @@ def _charge_rule(spec: PackSpec, c: int, v0: float, t: np.ndarray, i: np.ndarray
     """Why the span (times `t`, currents `i`: the current held over each step is the one at its end, as the
     estimator counts it) is stuck by the charge it moved, or None."""
     dq = float(np.sum(np.where(np.isfinite(i[1:]), i[1:], 0.0) * np.diff(t))) / 3600.0  # Ah, + = discharge
-    cap = spec.cell.capacity_Ah * spec.cells[c].capacity_scale
+    scale = spec.cells[c].capacity_scale
+    cap = spec.cell.capacity_Ah * scale
     if not dq or not cap > 0 or _tapers(i):
         return None
     cut = getattr(spec.cell, "voltage_cutoff_V", None)
     if cut is not None and (v0 - cut[0] <= REGULATED_MARGIN_V if dq > 0 else cut[1] - v0 <= REGULATED_MARGIN_V):
         return None
-    move = ocv_floor(spec.cell, abs(dq) / cap)
-    if move < floor_v:
+    need = charge_threshold_Ah(spec.cell, floor_v) * scale  # this element's capacity
+    if not abs(dq) >= need:
         return None
     return (f"while {abs(dq):.3g} Ah flows ({'discharge' if dq > 0 else 'charge'}, {spec.current.name} "
-            f"{np.nanmin(i):.1f}..{np.nanmax(i):.1f} A, {100 * abs(dq) / cap:.1f} % of the cell's {cap:.3g} Ah): a "
-            f"live cell's OCV alone moves >= {1e3 * move:.1f} mV anywhere on its curve")
+            f"{np.nanmin(i):.1f}..{np.nanmax(i):.1f} A, {100 * abs(dq) / cap:.1f} % of the cell's {cap:.3g} Ah): "
+            f"{need:.3g} Ah moves a live cell's OCV alone by >= {1e3 * floor_v:.1f} mV anywhere on its curve")
 
 
 def stuck_voltages(spec: PackSpec, log: PackLog, gap_s: float) -> tuple[np.ndarray, list[str], int]:

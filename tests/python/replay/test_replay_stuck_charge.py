@@ -9,8 +9,9 @@ import numpy as np
 
 from cellsense.cells.ecm_reference import simulate_ecm
 from cellsense.cli import main
+from cellsense.estimators import Estimator
 from cellsense.pack import PackEstimator, PackLog, pack_from_dict, status_names
-from cellsense.replay.stuck import CHARGE_MIN_MOVE_V, check_stuck, ocv_floor
+from cellsense.replay.stuck import CHARGE_MIN_MOVE_V, charge_threshold_Ah, check_stuck
 
 SPEC = pack_from_dict({"cellsense pack file": 1, "topology": {"series": 2}, "cell": "chen2020",
                        "voltage": {"pattern": "v{index}"}, "current": "i", "temperature": "T", "time": "t"},
@@ -89,7 +90,7 @@ def test_a_flat_plateau_needs_more_charge():
     flat = dataclasses.replace(cell, ocv_V=3.3 + 0.02 * np.repeat(np.asarray(cell.soc)[None, :],
                                                                     np.asarray(cell.ocv_V).shape[0], 0))
     spec = dataclasses.replace(SPEC, cell=flat)
-    assert ocv_floor(flat, 150 * 5.0 / 3600 / cell.capacity_Ah) < CHARGE_MIN_MOVE_V < ocv_floor(flat, 0.8)
+    assert 150 * 5.0 / 3600 < charge_threshold_Ah(flat, CHARGE_MIN_MOVE_V) < 0.8 * cell.capacity_Ah
     n = 3000  # the frozen span below: 2900 s at 1C, 78 % of the capacity
     t = np.arange(n, dtype=float)
     v = np.round(3.315 - 0.02 * t / 3600 * 5.0 / cell.capacity_Ah + 1e-3 * np.sin(t / 7.0), 3)
@@ -102,3 +103,13 @@ def test_a_flat_plateau_needs_more_charge():
     long[100:, 1] = long[100, 1]
     out = check_stuck(spec, PackLog(t, i, long, np.full((n, 1), 25.0)))
     assert len(out.notes) == 1 and "cell 2's voltage v2" in out.notes[0]
+
+
+def test_the_replay_asks_the_core_for_the_charge_threshold():
+    """One rule (CS-CLK-010): at the estimator's 5 mV the replay's threshold is the single-cell estimator's to the bit;
+    a coarser sensor's move needs more charge, and a move that is not a positive number switches the rule off."""
+    for name in ("chen2020", "panasonic_18650pf"):
+        est = Estimator(name)
+        assert charge_threshold_Ah(est.cell, CHARGE_MIN_MOVE_V) == est._impl.stuck_charge_Ah
+        assert charge_threshold_Ah(est.cell, 0.02) > est._impl.stuck_charge_Ah
+        assert charge_threshold_Ah(est.cell, float("nan")) == float("inf")

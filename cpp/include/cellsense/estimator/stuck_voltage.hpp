@@ -94,21 +94,24 @@ double least_ocv_rise_V(const Params& p, double dz) {
 }  // namespace detail
 
 /// The charge rule's threshold (A h): the capacity times the least SOC change dz that moves the cell's OCV by at
-/// least kStuckMinStep_V wherever it starts on the table, at every temperature row (bisection on dz, to 1e-4 of
-/// the span: the least rise grows with dz for an increasing OCV). +inf, i.e. no detection, when no dz within the
-/// table's span is enough (a plateau as long as the span), the capacity is not positive or the table not finite.
+/// least `min_move_V` (kStuckMinStep_V here; a pack replay passes its sensor's resolution when coarser) wherever it
+/// starts on the table, at every temperature row (bisection on dz, to 1e-4 of the span: the least rise grows with
+/// dz for an increasing OCV). +inf, i.e. no detection, when no dz within the table's span is enough (a plateau as
+/// long as the span), the capacity or `min_move_V` is not positive and finite, or the table not finite.
 template <class Params>
-double stuck_charge_Ah(const Params& p) {
+double stuck_charge_Ah(const Params& p, double min_move_V = kStuckMinStep_V) {
   const double q = static_cast<double>(p.capacity_Ah);
   const double span = static_cast<double>(p.grid.soc[p.grid.n_soc - 1]) - static_cast<double>(p.grid.soc[0]);
   const double inf = std::numeric_limits<double>::infinity();
-  if (!(q > 0.0) || !math::is_finite(q) || !(span > 0.0)) { return inf; }
-  if (!(detail::least_ocv_rise_V(p, span) >= kStuckMinStep_V)) { return inf; }  // NaN: no detection either
+  if (!(q > 0.0) || !math::is_finite(q) || !(span > 0.0) || !(min_move_V > 0.0) || !math::is_finite(min_move_V)) {
+    return inf;
+  }
+  if (!(detail::least_ocv_rise_V(p, span) >= min_move_V)) { return inf; }  // NaN: no detection either
   double a = 0.0;   // not enough
   double b = span;  // enough
   for (int k = 0; k < 40 && b - a > 1e-4 * span; ++k) {
     const double m = 0.5 * (a + b);
-    if (detail::least_ocv_rise_V(p, m) >= kStuckMinStep_V) { b = m; } else { a = m; }
+    if (detail::least_ocv_rise_V(p, m) >= min_move_V) { b = m; } else { a = m; }
   }
   return q * b;
 }
