@@ -593,7 +593,7 @@ int cs_power_limits_horizons(const cs_estimator* est, float temperature_degC, co
     });
     if (st != cellsense::power::PowerStatus::kOk) { return static_cast<int>(st); }
     for (int32_t k = k0 + n; k0 == 0 && k < n_horizons; ++k) {  // the later chunks' horizons, as the core checks them
-      if (!(horizons_s[k] > 0.0f && horizons_s[k] <= 86400.0f)) { return CS_POWER_BAD_CONFIG; }
+      if (!cellsense::power::PowerConfig<float>::horizon_ok(horizons_s[k])) { return CS_POWER_BAD_CONFIG; }
     }
     for (int32_t k = 0; k < n; ++k) { put_power_result(r[k], out[k0 + k]); }
   }

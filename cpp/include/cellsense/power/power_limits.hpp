@@ -221,9 +221,11 @@ struct PowerConfig {
 
   /// The first setting out of range, kOk if none (NaN fails every bound).
   PowerConfigIssue check() const {
-    if (!(horizon_s > T(0) && horizon_s <= T(86400))) { return PowerConfigIssue::kHorizon; }
+    if (!horizon_ok(horizon_s)) { return PowerConfigIssue::kHorizon; }
     return check_settings();
   }
+  /// A horizon (s) the limits are computed for: (0, 1 day] (NaN fails).
+  static bool horizon_ok(T h) { return h > T(0) && h <= T(86400); }
   bool valid() const { return check() == PowerConfigIssue::kOk; }
 
   /// check() without the horizon (power_limits_horizons: the horizons are given apart).
@@ -606,17 +608,32 @@ bool cutoff_plausible(const EstimatorT& est, typename EstimatorT::T voltage_V) {
   return voltage_V > T(0) && est.model().voltage_in_range(voltage_V);
 }
 
-/// Why power_limits() refuses (kOk: it computes).
+/// Why power_limits() / power_limits_horizons() refuse (kOk: they compute), for the horizons `horizons_s[0 ..
+/// n_horizons - 1]` (cfg.horizon_s is not read: power_limits passes &cfg.horizon_s). The one home of the refusals:
+/// not initialised; a cut-off the cell cannot read, a horizon outside (0, 1 day] or a setting out of range (all
+/// kBadConfig; the cut-offs are checked before the horizon loop, which costs the M4F no stack there); then a
+/// temperature the model cannot compute at (kBadInput).
 template <class EstimatorT>
 PowerStatus limits_input_status(const EstimatorT& est, typename EstimatorT::T temperature_degC,
-                                const PowerConfig<typename EstimatorT::T>& cfg) {
+                                const PowerConfig<typename EstimatorT::T>& cfg,
+                                const typename EstimatorT::T* horizons_s, int n_horizons) {
   if (!est.initialised()) { return PowerStatus::kNotInitialised; }
-  if (!cfg.valid()) { return PowerStatus::kBadConfig; }
   if (!cutoff_plausible(est, cfg.voltage_min_V) || !cutoff_plausible(est, cfg.voltage_max_V)) {
     return PowerStatus::kBadConfig;
   }
+  for (int k = 0; k < n_horizons; ++k) {
+    if (!PowerConfig<typename EstimatorT::T>::horizon_ok(horizons_s[k])) { return PowerStatus::kBadConfig; }
+  }
+  if (cfg.check_settings() != PowerConfigIssue::kOk) { return PowerStatus::kBadConfig; }
   if (!temperature_computable(est, temperature_degC)) { return PowerStatus::kBadInput; }
   return PowerStatus::kOk;
+}
+
+/// limits_input_status() for the configuration's own horizon (power_limits()).
+template <class EstimatorT>
+PowerStatus limits_input_status(const EstimatorT& est, typename EstimatorT::T temperature_degC,
+                                const PowerConfig<typename EstimatorT::T>& cfg) {
+  return limits_input_status(est, temperature_degC, cfg, &cfg.horizon_s, 1);
 }
 
 /// Both directions by the bisection (limit_one): the general method, for any model.
@@ -1034,17 +1051,9 @@ PowerStatus power_limits_horizons(const EstimatorT& est, typename EstimatorT::T 
   if (horizons_s == nullptr || out == nullptr || !(n_horizons >= 1 && n_horizons <= kMaxHorizons)) {
     return PowerStatus::kBadConfig;
   }
-  // power_limits()'s refusals (limits_input_status) with every horizon checked as its horizon_s, without a copy
-  if (!est.initialised()) { return PowerStatus::kNotInitialised; }
-  // the cut-offs first (detail::cutoff_plausible; here, before the loop, the check costs M4F no stack)
-  if (!detail::cutoff_plausible(est, cfg.voltage_min_V) || !detail::cutoff_plausible(est, cfg.voltage_max_V)) {
-    return PowerStatus::kBadConfig;
-  }
-  for (int k = 0; k < n_horizons; ++k) {
-    if (!(horizons_s[k] > T(0) && horizons_s[k] <= T(86400))) { return PowerStatus::kBadConfig; }
-  }
-  if (cfg.check_settings() != PowerConfigIssue::kOk) { return PowerStatus::kBadConfig; }
-  if (!detail::temperature_computable(est, temperature_degC)) { return PowerStatus::kBadInput; }
+  // power_limits()'s refusals, every horizon checked as its horizon_s, without a copy of the configuration
+  const PowerStatus st = detail::limits_input_status(est, temperature_degC, cfg, horizons_s, n_horizons);
+  if (st != PowerStatus::kOk) { return st; }
   // nothing is refused from here on: the results go to `out` directly
   if constexpr (detail::HasDirectSolve<typename EstimatorT::Model>::value) {
     detail::direct_horizons(est, temperature_degC, cfg, horizons_s, n_horizons, out, static_cast<const T*>(nullptr));
@@ -1306,7 +1315,7 @@ PowerStatus pack_power_limits_horizons(const PackT& pack, const T* temperature_d
   c0.horizon_s = horizons_s[0];
   if (!c0.valid()) { return PowerStatus::kBadConfig; }
   for (int j = 1; j < n_horizons; ++j) {
-    if (!(horizons_s[j] > T(0) && horizons_s[j] <= T(86400))) { return PowerStatus::kBadConfig; }
+    if (!PowerConfig<T>::horizon_ok(horizons_s[j])) { return PowerStatus::kBadConfig; }
   }
   if (temperature_degC == nullptr) { return PowerStatus::kBadInput; }
   PackPowerLimits<T> r[kMaxHorizons] = {};
