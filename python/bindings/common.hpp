@@ -306,13 +306,34 @@ using cellsense::kStuckMinStep_V;
 /// core's log clock, plus the stuck-voltage run the previous call ended in.
 /// A whole log's logger gaps for the bindings' estimators (SOC-only and SOH): the core's rule (estimator/gap_widening.hpp)
 /// with the recent mean |current| it tracks over the stepped samples, and how many gaps widened the SOC variance.
+/// Steps rejected for a reading (CS-CLK-011) lose their interval's charge: after_step() sums it and the next step
+/// that runs widens the SOC variance by it (widen_for_lost_charge), counted in lost_widened.
 struct GapHook {
   cellsense::GapWidening gap{};
   int widened = 0;
+  int lost_widened = 0;
   void track(double dt, double current_A) { gap.track(dt, current_A); }
   template <class E>
   void widen(E& est, double gap_s, double capacity_Ah) {
     if (cellsense::widen_for_gap(est, gap, gap_s, capacity_Ah)) { widened += 1; }
+  }
+  /// After the step of a sample (dt, its current, the step's status): a step that ran tracks the current and
+  /// widens for the charge lost before it; a step rejected for a reading adds its charge to the lost one. Returns
+  /// the lost charge (A s) the variance was widened for (0: none).
+  template <class E>
+  double after_step(E& est, double dt, double current_A, std::uint8_t status, double capacity_Ah) {
+    if (status < static_cast<std::uint8_t>(cellsense::StepStatus::kRejectedNonFinite) ||
+        status == cellsense::kStatusVoltageStuck) {
+      gap.track(dt, current_A);
+      const double lost_As = gap.lost_As;
+      if (cellsense::widen_for_lost_charge(est, gap, capacity_Ah)) {
+        lost_widened += 1;
+        return lost_As;
+      }
+    } else {
+      gap.lost(dt, current_A, status);
+    }
+    return 0.0;
   }
 };
 

@@ -74,7 +74,8 @@ class PyEstimator {
           const auto r = est_.step(static_cast<T>(dt), static_cast<T>(in.current_A[k]), static_cast<T>(in.voltage_V[k]),
                                    static_cast<T>(in.temperature_degC[k]));
           out.put_report(k, r);
-          if (!is_rejected(r.status)) { track_current(dt, in.current_A[k]); }
+          gap_.after_step(est_, dt, in.current_A[k], static_cast<std::uint8_t>(r.status),
+                          static_cast<double>(params_->capacity_Ah));
           record(k);
           return static_cast<std::uint8_t>(r.status);
         },
@@ -99,8 +100,9 @@ class PyEstimator {
                                      static_cast<T>(in.voltage_V[k]), static_cast<T>(in.temperature_degC[k]));
     out.put_report(k, r);
     record(k);
-    if (is_rejected(r.status)) { return static_cast<std::uint8_t>(r.status); }
-    track_current(dt, in.current_A[k]);
+    const std::uint8_t st = is_rejected(r.status) ? static_cast<std::uint8_t>(r.status) : cellsense_py::kStatusVoltageStuck;
+    gap_.after_step(est_, dt, in.current_A[k], st, static_cast<double>(params_->capacity_Ah));
+    if (is_rejected(r.status)) { return st; }
     stuck_samples_ += 1;
     return cellsense_py::kStatusVoltageStuck;
   }
@@ -141,6 +143,7 @@ class PyEstimator {
   void track_current(double dt, double current_A) { gap_.track(dt, current_A); }
   void widen_for_gap(double gap_s) { gap_.widen(est_, gap_s, static_cast<double>(params_->capacity_Ah)); }
   int gaps_widened() const { return gap_.widened; }
+  int lost_charge_widened() const { return gap_.lost_widened; }
 
   py::array_t<double> state() const { return cellsense_py::to_numpy_vector(est_.state()); }
   py::array_t<double> covariance() const { return cellsense_py::to_numpy_matrix(est_.covariance()); }
@@ -194,6 +197,7 @@ void bind(py::module_& m, const char* name) {
       .def_property_readonly("soc", &PE::soc)
       .def_property_readonly("soc_sigma", &PE::soc_sigma)
       .def_property_readonly("gaps_widened", &PE::gaps_widened)
+      .def_property_readonly("lost_charge_widened", &PE::lost_charge_widened)
       .def_property_readonly("stuck_samples", &PE::stuck_samples)
       .def_property_readonly("stuck_step_A", &PE::stuck_step_A)
       .def_property_readonly("stuck_charge_Ah", &PE::stuck_charge_Ah)

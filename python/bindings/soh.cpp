@@ -125,7 +125,7 @@ class PySoh {
           out[10][k] = static_cast<double>(r.ocv_shift_V);
           o_fl[k] = static_cast<std::uint8_t>((r.capacity_updated ? 1 : 0) | (r.r0_updated ? 2 : 0) |
                                               (r.ocv_updated ? 4 : 0));
-          if (!is_rejected(r.soc.status)) { gap_.track(dt, in.current_A[k]); }
+          after_step(dt, in.current_A[k], static_cast<std::uint8_t>(r.soc.status));
           if (power_ != nullptr) { power_->record(est_, k); }
           return static_cast<std::uint8_t>(r.soc.status);
         },
@@ -157,13 +157,23 @@ class PySoh {
                                      static_cast<T>(in.voltage_V[k]), static_cast<T>(in.temperature_degC[k]));
     out.put_report(k, r);
     put_soh_unstepped(out, fl, k);
-    if (is_rejected(r.status)) { return static_cast<std::uint8_t>(r.status); }
+    const std::uint8_t st = is_rejected(r.status) ? static_cast<std::uint8_t>(r.status) : cellsense_py::kStatusVoltageStuck;
+    after_step(dt, in.current_A[k], st);
+    if (is_rejected(r.status)) { return st; }
     soh_.restart_pairing(false);
-    gap_.track(dt, in.current_A[k]);
     stuck_samples_ += 1;
     return cellsense_py::kStatusVoltageStuck;
   }
   int stuck_samples() const { return stuck_samples_; }
+  /// The lost-charge rule after a sample's step (GapHook::after_step, CS-CLK-011); when the widened charge is at
+  /// least kLostPairFraction of the capacity, the tracker's open capacity pair (which did not count it either) and
+  /// R0 difference are forgotten as at a logger gap.
+  static constexpr double kLostPairFraction = 0.01;
+  void after_step(double dt, double current_A, std::uint8_t status) {
+    const double cap_Ah = static_cast<double>(params_->capacity_Ah);
+    const double lost_As = gap_.after_step(est_, dt, current_A, status, cap_Ah);
+    if (lost_As >= kLostPairFraction * 3600.0 * cap_Ah) { soh_.restart_pairing(false); }
+  }
   double stuck_step_A() const { return stuck_step_A_; }
   double stuck_charge_Ah() const { return stuck_charge_.charge_Ah; }
   /// Sample k's SOH columns when the tracker did not step on it (the log's first sample, a stuck voltage): the
@@ -316,6 +326,7 @@ class PySoh {
   }
   bool enabled() const { return enabled_; }
   int gaps_widened() const { return gap_.widened; }
+  int lost_charge_widened() const { return gap_.lost_widened; }
 
  private:
   soh::SohStepReport<T> do_step(T dt, T i, T v, T th) {
@@ -369,6 +380,7 @@ void bind_one(py::module_& m, const std::string& name) {
       .def("state_bytes", &PS::state_bytes)
       .def("r0_table_Ohm", &PS::r0_table_Ohm)
       .def_property_readonly("gaps_widened", &PS::gaps_widened)
+      .def_property_readonly("lost_charge_widened", &PS::lost_charge_widened)
       .def_property_readonly("hysteresis_sign", &PS::hysteresis_sign)
       .def_property_readonly("stuck_samples", &PS::stuck_samples)
       .def_property_readonly("stuck_step_A", &PS::stuck_step_A)

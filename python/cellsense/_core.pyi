@@ -54,6 +54,9 @@ class EcmEkf1_f64:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def soc(self) -> float:
         ...
     @property
@@ -113,6 +116,9 @@ class EcmUkf1_f64:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def soc(self) -> float:
@@ -176,6 +182,9 @@ class EcmEkf2_f64:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def soc(self) -> float:
         ...
     @property
@@ -235,6 +244,9 @@ class EcmUkf2_f64:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def soc(self) -> float:
@@ -298,6 +310,9 @@ class EcmEkf3_f64:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def soc(self) -> float:
         ...
     @property
@@ -357,6 +372,9 @@ class EcmUkf3_f64:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def soc(self) -> float:
@@ -420,6 +438,9 @@ class EcmEkf1_f32:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def soc(self) -> float:
         ...
     @property
@@ -479,6 +500,9 @@ class EcmUkf1_f32:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def soc(self) -> float:
@@ -542,6 +566,9 @@ class EcmEkf2_f32:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def soc(self) -> float:
         ...
     @property
@@ -601,6 +628,9 @@ class EcmUkf2_f32:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def soc(self) -> float:
@@ -664,6 +694,9 @@ class EcmEkf3_f32:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def soc(self) -> float:
         ...
     @property
@@ -723,6 +756,9 @@ class EcmUkf3_f32:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def soc(self) -> float:
@@ -1069,6 +1105,9 @@ class EcmSohEkf1_f64:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def r0_scale(self) -> float:
         ...
     @property
@@ -1141,6 +1180,9 @@ class EcmSohUkf1_f64:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def r0_scale(self) -> float:
@@ -1217,6 +1259,9 @@ class EcmSohEkf2_f64:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def r0_scale(self) -> float:
         ...
     @property
@@ -1289,6 +1334,9 @@ class EcmSohUkf2_f64:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def r0_scale(self) -> float:
@@ -1365,6 +1413,9 @@ class EcmSohEkf3_f64:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def r0_scale(self) -> float:
         ...
     @property
@@ -1437,6 +1488,9 @@ class EcmSohUkf3_f64:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def r0_scale(self) -> float:
@@ -1513,6 +1567,9 @@ class EcmSohEkf1_f32:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def r0_scale(self) -> float:
         ...
     @property
@@ -1585,6 +1642,9 @@ class EcmSohUkf1_f32:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def r0_scale(self) -> float:
@@ -1661,6 +1721,9 @@ class EcmSohEkf2_f32:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def r0_scale(self) -> float:
         ...
     @property
@@ -1733,6 +1796,9 @@ class EcmSohUkf2_f32:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def r0_scale(self) -> float:
@@ -1809,6 +1875,9 @@ class EcmSohEkf3_f32:
     def hysteresis_sign(self) -> float:
         ...
     @property
+    def lost_charge_widened(self) -> int:
+        ...
+    @property
     def r0_scale(self) -> float:
         ...
     @property
@@ -1881,6 +1950,9 @@ class EcmSohUkf3_f32:
         ...
     @property
     def hysteresis_sign(self) -> float:
+        ...
+    @property
+    def lost_charge_widened(self) -> int:
         ...
     @property
     def r0_scale(self) -> float:

@@ -62,6 +62,58 @@ void test_widen_for_gap(const char* name) {
   CHECK_CTX(est.covariance()(1, 1) == P(1, 1) && std::memcmp(&est.state(), &x, sizeof x) == 0, name);
 }
 
+/// Steps rejected for a reading lose their charge: only the rejections after a valid interval count (not dt ones,
+/// not steps that ran); the step's |current| when that reading is usable, else the recent mean (a refused current,
+/// a NaN one); the first accepted step after them widens the SOC variance by (charge / 3600 / Q)^2, capped, once.
+// verifies: CS-CLK-011
+template <class E>
+void test_lost_charge(const char* name) {
+  using T = typename E::T;
+  using M = typename E::Model;
+  auto st = [](StepStatus s) { return static_cast<std::uint8_t>(s); };
+  GapWidening g;
+  g.lost(10.0, 3.0, st(StepStatus::kFused));  // ran: nothing lost
+  g.lost(10.0, 3.0, st(StepStatus::kRejectedDtTooLarge));  // a gap: soc_variance_after's
+  g.lost(10.0, 3.0, st(StepStatus::kRejectedDt));
+  g.lost(0.0, 3.0, st(StepStatus::kRejectedTemperature));  // no interval
+  g.lost(std::numeric_limits<double>::quiet_NaN(), 3.0, st(StepStatus::kRejectedTemperature));
+  g.lost(std::numeric_limits<double>::infinity(), 3.0, st(StepStatus::kRejectedTemperature));
+  g.lost(10.0, 5.0, st(StepStatus::kRejectedCurrent));  // no mean yet: nothing known
+  CHECK_CTX(g.lost_As == 0.0 && g.soc_variance_after_lost(1e-4, 2.5) == 1e-4, name);
+  g.track(1.0, 2.0);  // mean |i| 2 A
+  g.lost(10.0, -3.0, st(StepStatus::kRejectedTemperature));  // its own |current|: 30 A s
+  g.lost(10.0, 3.0, st(StepStatus::kRejectedVoltage));
+  g.lost(10.0, std::numeric_limits<double>::quiet_NaN(), st(StepStatus::kRejectedNonFinite));  // the mean: 20 A s
+  g.lost(10.0, 500.0, st(StepStatus::kRejectedCurrent));  // a refused current: the mean, 20 A s
+  g.lost(1.0, 1.0, st(StepStatus::kRejectedInnovationGate));
+  g.lost(1.0, 1.0, st(StepStatus::kRejectedNumerical));
+  CHECK_CTX(std::fabs(g.lost_As - 102.0) < 1e-12, name);
+  const double s_add = 102.0 / (3600.0 * 2.5);
+  CHECK_CTX(std::fabs(g.soc_variance_after_lost(1e-4, 2.5) - (1e-4 + s_add * s_add)) < 1e-15, name);
+  GapWidening big = g;
+  big.lost_As = 1e9;
+  CHECK_CTX(big.soc_variance_after_lost(1e-4, 2.5) == 0.3 * 0.3, name);  // capped
+  static typename M::Params p;
+  cstest::make_cell(p);
+  const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
+  typename M::State x;
+  typename M::Cov P;
+  M::initial(T(0.5), T(0.01), T(0.02), T(0), T(0.5), x, P);
+  E est;
+  CHECK_CTX(est.init(m, cstest::config_2025<T>(), typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) ==
+                InitStatus::kOk, name);
+  CHECK_CTX(widen_for_lost_charge(est, g, 2.5) && g.lost_As == 0.0, name);
+  CHECK_CTX(std::fabs(static_cast<double>(est.covariance()(0, 0)) - (1e-4 + s_add * s_add)) < 1e-6, name);
+  CHECK_CTX(est.covariance()(1, 1) == P(1, 1) && std::memcmp(&est.state(), &x, sizeof x) == 0, name);
+  CHECK_CTX(!widen_for_lost_charge(est, g, 2.5), name);  // once: nothing left
+  big.lost_As = 1e9;
+  est.set_state(x, P, est.aux());
+  typename M::Cov wide = P;
+  wide(0, 0) = T(0.3 * 0.3 * 1.01);  // already beyond the cap: not narrowed, cleared
+  est.set_state(x, wide, est.aux());
+  CHECK_CTX(!widen_for_lost_charge(est, big, 2.5) && big.lost_As == 0.0, name);
+}
+
 /// The charge rule: a reading frozen through a constant current long enough that the OCV must have moved 5 mV
 /// anywhere on the table is marked from the run's second sample; the same run with too little charge, at rest, with
 /// both signs, tapering (a CV), at the OCV's full end while charging, or without times, is not.
@@ -267,6 +319,8 @@ int main() {
   test_gap_widening_rule();
   test_widen_for_gap<EcmEkf<float, 2>>("ekf float");
   test_widen_for_gap<EcmUkf<double, 2>>("ukf double");
+  test_lost_charge<EcmEkf<float, 2>>("ekf float");
+  test_lost_charge<EcmUkf<double, 2>>("ukf double");
   test_stuck_voltage<float>();
   test_stuck_voltage<double>();
   test_stuck_voltage_by_charge<float>();

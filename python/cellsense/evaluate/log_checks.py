@@ -23,6 +23,15 @@ SELF_CHECK_LOW_NEES = 0.2
 #: warning of their own (with the column's span)
 SELF_CHECK_SHARE = 0.10
 
+#: a run of consecutive rejected steps at least this long (s) gets a warning of its own, with its time and the charge
+#: that flowed over it (a rejected step counts no charge; the SOC variance is widened for it, docs/estimator.md)
+REJECTED_RUN_MIN_S = 10.0
+#: at most this many such runs are described one by one
+REJECTED_RUN_NOTES = 3
+#: rejection reasons whose interval's charge is not counted (the core's GapWidening::loses_charge, CS-CLK-011)
+_LOSES_CHARGE = ("rejected_nonfinite", "rejected_current_range", "rejected_voltage_range",
+                 "rejected_temperature_range", "rejected_innovation_gate", "rejected_numerical")
+
 #: rejection reason -> (log column, the cell's range attribute, unit, what a log in another unit looks like)
 _RANGE_REASONS = {
     "rejected_current_range": ("current_A", "current_range_A", "A", "a current logged in mA, or a pack's current"),
@@ -49,7 +58,8 @@ def rejection_warnings(r: EstimateResult) -> list[str]:
             lim = getattr(r.estimator.cell, attr, None)
             if v.size and lim is not None:
                 text += (f": the log's {col} spans {v.min():.4g}..{v.max():.4g} {unit}, the cell file accepts "
-                         f"{lim[0]:g}..{lim[1]:g} {unit} (limits in the cell file; {other}?)")
+                         f"{lim[0]:g}..{lim[1]:g} {unit} (limits in the cell file; "
+                         f"{_beyond_range(v, lim, reason) or other + '?'})")
         elif reason == "rejected_dt_too_large":
             dt = np.diff(np.asarray(log.time_s, float))
             dt = dt[np.isfinite(dt) & (dt > 0)]
@@ -57,6 +67,55 @@ def rejection_warnings(r: EstimateResult) -> list[str]:
                 text += (f": the log's median time step is {np.median(dt):.4g} s, longer than the largest accepted step "
                          f"(--max-dt-s; a time column in milliseconds?)")
         out.append(text)
+    return out
+
+
+def _beyond_range(v: np.ndarray, lim, reason: str) -> str:
+    """What readings beyond the cell's range most likely are when they stay within half the range's width of it: a
+    temperature beyond the cell's limit (over- or under-temperature) or a faulty sensor, not a unit. '' otherwise."""
+    width = float(lim[1]) - float(lim[0])
+    if not (width > 0 and v.min() >= lim[0] - 0.5 * width and v.max() <= lim[1] + 0.5 * width):
+        return ""
+    if reason == "rejected_temperature_range":
+        return ("the readings are a few degrees beyond it: the cell was over (or under) its temperature limit, or its "
+                "sensor is faulty; the steps there counted no charge and the SOC sigma was widened after them")
+    return ("the readings lie just beyond it: a fault of the cell or of its sensor; the steps there counted no charge and "
+            "the SOC sigma was widened after them")
+
+
+def rejected_run_warnings(r: EstimateResult) -> list[str]:
+    """A warning for each run of consecutive steps rejected for a reading (CS-CLK-011) lasting REJECTED_RUN_MIN_S or
+    more, whatever its share of the log: its reason, time, length and the charge the log's current moved over it, which
+    the SOC did not count (the core widens the SOC variance by it at the next accepted step)."""
+    res, log = r.result, r.log
+    t = np.asarray(res.time_s, float)
+    names = np.asarray(res.status, dtype=object) if hasattr(res, "status") else None
+    if names is None or t.size < 2:
+        return []
+    lost = np.isin(names, _LOSES_CHARGE)
+    i = np.asarray(log.current_A, float)
+    cap = float(getattr(r.estimator.cell, "capacity_Ah", float("nan")))
+    edges = np.diff(np.concatenate(([0], lost.astype(np.int8), [0])))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # [start, stop)
+    runs = []
+    for a, b in zip(starts, stops):
+        t0 = t[a - 1] if a > 0 else t[a]  # the run's interval starts at the last sample before it
+        if not (np.isfinite(t0) and np.isfinite(t[b - 1]) and t[b - 1] - t0 >= REJECTED_RUN_MIN_S):
+            continue
+        dt = np.diff(t[max(a - 1, 0):b])
+        ii = i[a:b][-dt.size:] if dt.size else np.array([])
+        ok = np.isfinite(dt) & (dt > 0) & np.isfinite(ii)
+        q_Ah = float(np.sum(np.abs(ii[ok]) * dt[ok])) / 3600.0
+        reasons = sorted(set(names[a:b]))
+        runs.append((t0, float(t[b - 1]), int(b - a), q_Ah, reasons))
+    out = []
+    for t0, t1, n, q, reasons in runs[:REJECTED_RUN_NOTES]:
+        share = f", {100 * q / cap:.1f} % of the cell's {cap:.3g} A h" if cap > 0 else ""
+        out.append(f"{n} consecutive samples rejected ({', '.join(reasons)}) over t = {t0:.1f}..{t1:.1f} s "
+                   f"({t1 - t0:.0f} s): the SOC there is the last accepted one, and the {q:.3g} A h{share} the current "
+                   "moved meanwhile was not counted; the SOC sigma was widened by it at the next accepted step")
+    if len(runs) > REJECTED_RUN_NOTES:
+        out.append(f"... and {len(runs) - REJECTED_RUN_NOTES} more runs of rejected samples of >= {REJECTED_RUN_MIN_S:g} s")
     return out
 
 
@@ -154,7 +213,8 @@ def self_check(r: EstimateResult, settle_s: float = 600.0) -> list[str]:
     (`temperature_warnings`); with truth, the truth outside the 3-sigma band more
     than 5 % of the time (the filter is overconfident), or a NEES below 0.2 (its band is wider than needed); without truth, a mean normalised innovation squared above
     3 (the model error is larger than the filter assumes). Empty when none applies."""
-    out = sign_warnings(r) + rejection_warnings(r) + temperature_warnings(r) + time_scale_warnings(r)
+    out = (sign_warnings(r) + rejection_warnings(r) + rejected_run_warnings(r) + temperature_warnings(r) +
+           time_scale_warnings(r))
     m = r.metrics
     if m is not None and m.outside_3sigma_after > SELF_CHECK_OUTSIDE_3SIGMA:
         out.append(f"the truth is outside the 3-sigma band on {100 * m.outside_3sigma_after:.1f} % of the samples after "
