@@ -27,6 +27,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..estimators.base import _core
 from ..truth.solver import model_options, thermal_option
 
 #: cell-file key (under "parameters"): rows [SOC, K0 A s^0.5, c s^0.5]
@@ -88,14 +89,26 @@ def fit_transport(pulses: Iterable[Sequence[float]], level_step: float = 0.02) -
         k = np.array([r[2] for r in lv])
         c = float(np.polyfit(i, k, 1)[0]) if np.ptp(i) > 0 else 0.0
         c = round(min(max(c, -100.0), 100.0), 4)
-        out.append((round(float(np.mean([r[0] for r in lv])), 4), round(float(np.min(k - c * i)), 2), c))
+        k0 = round(float(np.min(k - c * i)), 2)
+        if not k0 > 0.0:
+            # the line through the level's pulses meets i = 0 below zero (a steep c from pulses that all end early,
+            # PyBaMM Ecker2015): no cap the core can take (K0 in (0, 1e7]); the level's least i sqrt(t) with c = 0
+            # is the most conservative cap its pulses support
+            c, k0 = 0.0, round(float(np.min(k)), 2)
+        out.append((round(float(np.mean([r[0] for r in lv])), 4), k0, c))
     return out
 
 
 def add_transport(data: dict, rows: Sequence[Sequence[float]], provenance: str) -> None:
     """Write the rows (SOC, K0, c[, charge K0, charge c]: fit_transport's rows, and the same from charge pulses
     appended) into a cell-file dict (parameters and provenance)."""
-    data.setdefault("parameters", {})[K_TRANSPORT] = [[float(x) for x in r] for r in rows]
+    rows = [[float(x) for x in r] for r in rows]
+    # the core's rule (check_transport), before writing; unit ratings so that only the table is judged
+    issue = _core().power_config_issue({"transport": rows, "discharge_current_max_A": 1.0, "charge_current_max_A": 1.0})
+    if issue is not None:
+        raise ValueError(f"transport limit table {rows!r}: {issue[2]} ({issue[1]}): the pulses do not support a cap "
+                         "the core can use; nothing written")
+    data.setdefault("parameters", {})[K_TRANSPORT] = rows
     data.setdefault("provenance", {})[K_TRANSPORT] = provenance
 
 

@@ -251,3 +251,25 @@ def test_the_overpotential_s_charge_column():
     assert both["discharge_current_A"] == dis_only["discharge_current_A"]
     with pytest.raises(ValueError, match="overpotential_charge_current_A"):
         PowerSettings(overpotential=[(0.0, 5.0, 4.0), (40.0, 20.0, 0.0)]).core_dict(cell)
+
+
+def test_a_level_whose_line_meets_zero_below_zero_keeps_a_positive_cap():
+    """PyBaMM Ecker2015's pulses gave a level whose least-squares line has a negative intercept (K0 -4.39 at SOC 0.45): a
+    row the core refuses, written silently by fit --transport, found only when the limits were asked for. Such a level
+    now takes c = 0 and K0 = its least i sqrt(t) (the most conservative cap its pulses support)."""
+    falling = [(0.45, 1.0, 10.0), (0.45, 2.0, 1.0), (0.45, 3.0, 0.5)]  # i sqrt(t) 3.16, 2.83, 2.12: a falling line
+    assert fit_transport(falling)[0][1] > 0 and fit_transport(falling)[0][2] < 0  # intercept positive: kept as fitted
+    steep = [(0.5, 1.0, 1.0), (0.5, 2.0, 16.0), (0.5, 3.0, 81.0)]  # 1, 8, 27: the line meets i = 0 at -11.7
+    (row,) = fit_transport(steep)
+    assert row == (0.5, 1.0, 0.0)
+
+
+def test_add_transport_refuses_rows_the_core_refuses():
+    cell = {"parameters": {}}
+    with pytest.raises(ValueError, match="transport_limit_A_sqrt_s must be in"):
+        add_transport(cell, [(0.45, -4.39, 1.0, 0.0, 0.0)], "x")
+    with pytest.raises(ValueError, match="transport_charge_limit_A_sqrt_s"):
+        add_transport(cell, [(0.45, 4.39, 1.0, -9.55, 0.0), (0.6, 5.0, 1.0, 3.0, 0.0)], "x")
+    assert cell == {"parameters": {}}  # nothing written
+    add_transport(cell, [(0.45, 4.39, 1.0, 0.0, 0.0)], "x")
+    assert cell["parameters"][K_TRANSPORT] == [[0.45, 4.39, 1.0, 0.0, 0.0]]
