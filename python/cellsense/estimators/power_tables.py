@@ -87,8 +87,17 @@ def warn_rating_fallback(cell, given: dict[str, float | None], how: str, warn=No
     current range, a RatingFallbackWarning (or `warn(text)` when given: a CLI's "warning: ..." line)."""
     src = rating_sources(cell)
     fallback = {d: a for d, (a, where) in src.items() if where == "plausible" and given.get(d) is None}
-    if fallback:
-        text = rating_fallback_message(cell, fallback, how)
+    texts = [rating_fallback_message(cell, fallback, how)] if fallback else []
+    # a given rating beyond the currents the cell file accepts as readings: limits at currents the model was never
+    # meant for (an Ecker2015 sweep's --current-max-A 100 on a 1.7 A range gave 10 s limits up to 5.9 A, 35C, silently)
+    lo, hi = cell.current_range_A
+    for d, bound in (("discharge", hi), ("charge", -lo)):
+        a = given.get(d)
+        if a is not None and math.isfinite(float(a)) and float(a) > float(bound) > 0:
+            texts.append(f"{cell.source}: the given {d} rating {float(a):g} A is above the cell file's plausible current "
+                         f'range ("Current range [A]", {float(bound):g} A {d}): its limits then lie at currents the model '
+                         f"was never meant for (a rating in mA, or another cell's?); give the cell's datasheet rating ({how})")
+    for text in texts:
         if warn is not None:
             warn(text)
         else:

@@ -223,10 +223,16 @@ def self_check(r: EstimateResult, settle_s: float = 600.0) -> list[str]:
                    "sensor's offset with --current-offset-sigma-A (a flat OCV: docs/tuning.md), or "
                    "fit the cell to this data)")
     if m is not None and m.outside_3sigma_after <= SELF_CHECK_OUTSIDE_3SIGMA and m.nees_after < SELF_CHECK_LOW_NEES:
+        noise = getattr(r.estimator, "noise", None)
+        causes = []
+        if noise is not None and (getattr(noise, "current_offset_sigma_A", 0) or getattr(noise, "current_gain_sigma", 0)):
+            causes.append("the given sensor terms (--current-offset-sigma-A / --current-gain-sigma) add their whole "
+                          "1-sigma drift")
+        causes.append("a --voltage-sigma-V, if given, above the model's error here, or the model better on this log "
+                      "than its error budget says")
         out.append(f"the band is wider than this log's errors need: NEES {m.nees_after:.2f} after {settle_s / 60:.0f} min "
                    f"(1 for an honest band, < {SELF_CHECK_LOW_NEES:g} here): the reported sigma is cautious for this log "
-                   "(given sensor terms, --current-offset-sigma-A / --current-gain-sigma, add their whole 1-sigma drift; "
-                   "a --voltage-sigma-V above the model's error; or a model better here than its budget; docs/metrics.md)")
+                   f"({'; '.join(causes)}; docs/metrics.md)")
     res = r.result
     t = np.asarray(res.time_s, float)
     ok = np.isfinite(res.nis) & (t >= t[0] + settle_s) & ~np.asarray(res.rejected, bool)

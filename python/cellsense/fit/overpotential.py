@@ -30,28 +30,33 @@ K_OVERPOTENTIAL = "Overpotential reference current [A]"
 #: the charge direction's (optional; identified on charge pulses)
 K_OVERPOTENTIAL_CHARGE = "Overpotential reference current, charge [A]"
 #: I_ref's search range (A): below 0.3 A the 0.5C pulse would already be far in the logarithmic branch; 1000 A is
-#: "linear" for any cell the package models
+#: "linear" for any cell the package models. For a cell whose smallest pulse is below 0.6 A the lower end is half of
+#: that pulse (fit_reference_current): a 0.16 A h cell's 1C pulses are 0.16 A.
 IREF_RANGE_A = (0.3, 1000.0)
+#: a pulse is a current above this (A) held within 1.5 x it; for a small cell C/10 when lower (pulse_rows: a
+#: 0.16 A h cell's 0.156 A pulses were not seen at all, "no pulses selected", PyBaMM Ecker2015 sweep 2026-12-07)
+PULSE_FLOOR_A = 0.2
 
 
 def pulse_sets(time_s, current_A, soc, pulse_s: tuple[float, float] = (8.5, 11.5), level_step: float = 0.05,
-               direction: int = 1):
+               direction: int = 1, floor_A: float = PULSE_FLOOR_A):
     """The discharge pulses (`direction` -1: the charge pulses) of 8.5-11.5 s of an HPPC log as (first, last) sample
     index pairs, grouped by SOC level (a new level where `soc` moved more than `level_step` from the level's first
-    pulse)."""
+    pulse). A pulse: |current| above `floor_A`, held within 1.5 x `floor_A` of its first sample."""
     i, t = np.asarray(current_A, float), np.asarray(time_s, float)
-    on = np.abs(i) > 0.2
+    on = np.abs(i) > floor_A
     runs, k, n = [], 0, len(i)
     while k < n:
         if on[k]:
             j = k
-            while j + 1 < n and on[j + 1] and abs(i[j + 1] - i[k]) < 0.3:
+            while j + 1 < n and on[j + 1] and abs(i[j + 1] - i[k]) < 1.5 * floor_A:
                 j += 1
             runs.append((k, j))
             k = j + 1
         else:
             k += 1
-    pulses = [(a, b) for a, b in runs if a > 0 and direction * i[a] > 0.2 and pulse_s[0] <= t[b] - t[a - 1] <= pulse_s[1]]
+    pulses = [(a, b) for a, b in runs
+              if a > 0 and direction * i[a] > floor_A and pulse_s[0] <= t[b] - t[a - 1] <= pulse_s[1]]
     sets, cur = [], []
     for p in pulses:
         if cur and abs(soc[p[0]] - soc[cur[0][0]]) > level_step:
@@ -129,7 +134,8 @@ def pulse_rows(cell: Any, log: Any, initial_soc: float = 1.0,
     v, temp = np.asarray(log.voltage_V, float), np.asarray(log.temperature_degC, float)
     sim = simulate(cell, t, i, temp, initial_soc=initial_soc)
     rows = []
-    for li, pulses in enumerate(pulse_sets(t, i, sim["soc"], direction=direction)):
+    floor_A = min(PULSE_FLOOR_A, 0.1 * float(tables_of(cell).capacity_Ah))  # C/10 for a small cell
+    for li, pulses in enumerate(pulse_sets(t, i, sim["soc"], direction=direction, floor_A=floor_A)):
         if select is not None and not select(li, pulses, log):
             continue
         for a, b in pulses:
@@ -150,7 +156,7 @@ def fit_reference_current(rows: np.ndarray) -> tuple[float, float, float]:
         g = rows[:, 2] if ref is None else overpotential_current(rows[:, 2], ref)
         return float(np.sqrt(np.mean((rows[:, 0] - rows[:, 1] * g - rows[:, 3]) ** 2)))
 
-    lo, hi = math.log(IREF_RANGE_A[0]), math.log(IREF_RANGE_A[1])
+    lo, hi = math.log(min(IREF_RANGE_A[0], 0.5 * float(np.min(np.abs(rows[:, 2]))))), math.log(IREF_RANGE_A[1])
     grid = np.linspace(lo, hi, 121)
     k = int(np.argmin([rms(math.exp(x)) for x in grid]))
     a, b = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]

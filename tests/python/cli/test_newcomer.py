@@ -631,6 +631,8 @@ def test_estimate_self_checks(us06_log, tmp_path, capsys):
     assert main(["estimate", "--data", str(truth), *wide]) == 0
     err = capsys.readouterr().err
     assert "the band is wider than this log's errors need: NEES" in err and "3-sigma band on" not in err
+    # no sensor terms were given: the hint does not name them (a new user read it as if they had been)
+    assert "--current-offset-sigma-A" not in err.split("the band is wider")[1].split("\n")[0]
 
 
 def test_api_reference_is_built_in_ci():

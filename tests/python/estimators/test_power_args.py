@@ -234,3 +234,15 @@ def test_a_default_rating_below_what_the_log_draws_warns():
             warnings.simplefilter("always")
             estimate_power(Estimator("chen2020", initial_soc=0.8), t, cur, args[2], args[3], settings)
         assert not [x for x in w if issubclass(x.category, P.RatingBelowLogWarning)]
+
+
+def test_a_given_rating_above_the_plausible_current_range_warns():
+    """An Ecker2015 sweep's --current-max-A 100 on a cell whose plausible range is 1.7 A gave 10 s limits of 35C
+    without a word; a rating within the range (or none) does not warn about it."""
+    est = Estimator("chen2020", initial_soc=0.8)
+    lo, hi = est.cell.current_range_A
+    with pytest.warns(P.RatingFallbackWarning, match="above the cell file.s plausible current range"):
+        PowerSettings(discharge_current_max_A=2 * hi, charge_current_max_A=10.0).core_dict(est.cell)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PowerSettings(discharge_current_max_A=hi, charge_current_max_A=-lo).core_dict(est.cell)

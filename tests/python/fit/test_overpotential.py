@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cellsense.fit.overpotential import (arrhenius_fill, fit_overpotential, measured_limit, pulse_sets,
-                                         unmeasured_levels)
+from cellsense.fit.overpotential import (arrhenius_fill, fit_overpotential, fit_reference_current, measured_limit,
+                                         overpotential_current, pulse_sets, unmeasured_levels)
 
 Q, R0, R1, TAU = 3.0, 0.05, 0.03, 5.0
 
@@ -101,3 +101,20 @@ def test_pulse_sets_takes_one_direction():
     dis = [p for s in pulse_sets(t, i, soc) for p in s]
     chg = [p for s in pulse_sets(t, i, soc, direction=-1) for p in s]
     assert dis == [(10, 19), (200, 209)] and chg == [(100, 109)]
+
+
+def test_a_small_cell_s_pulses_are_seen():
+    """PyBaMM Ecker2015 (0.171 A h): its HPPC's 0.156 A (1C) pulses were below the fixed 0.2 A pulse floor, so
+    fit --overpotential said 'no pulses selected'. pulse_rows takes C/10 for a small cell, and I_ref's search reaches
+    half the smallest pulse."""
+    t = np.arange(0.0, 400.0)
+    i = np.where((t >= 100) & (t < 110), 0.156, 0.0) + np.where((t >= 250) & (t < 260), 0.078, 0.0)
+    soc = 1.0 - np.cumsum(i) / (3600 * 0.171)
+    assert pulse_sets(t, i, soc) == []
+    (level,) = pulse_sets(t, i, soc, floor_A=0.0171)
+    assert [(int(t[a]), int(t[b])) for a, b in level] == [(100, 109), (250, 259)]
+    # rows (v_other, R_eff, pulse current, end voltage) of a cell whose true I_ref is 0.05 A: found below 0.3 A
+    cur = np.array([0.078, 0.156, 0.3, 0.6])
+    rows = np.column_stack([np.full(4, 3.7), np.full(4, 1.0), cur, 3.7 - overpotential_current(cur, 0.05)])
+    ref, rms_ref, rms_lin = fit_reference_current(rows)
+    assert ref == pytest.approx(0.05, rel=0.02) and rms_ref < 1e-6 < rms_lin
