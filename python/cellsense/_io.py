@@ -336,6 +336,8 @@ class Progress:
             count = f"{self.done:,.0f}/{self.total:,.0f}" + (f" {self.unit}" if self.unit else "")
             eta = f", ETA {self.fmt_s(el * (1.0 - frac) / frac)}" if frac > 0 else ""
             return f"{self.what}: {100 * frac:.0f} % ({count}), {self.fmt_s(el)} elapsed{eta}"
+        if not self.done and not self.unit:  # an opaque step without a typical time: only the time (not "0, ...")
+            return f"{self.what}: {self.fmt_s(el)} elapsed"
         return f"{self.what}: {self.done:,.0f}" + (f" {self.unit}" if self.unit else "") + f", {self.fmt_s(el)} elapsed"
 
     def _show(self, force: bool = False) -> None:

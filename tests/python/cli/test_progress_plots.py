@@ -59,6 +59,16 @@ def test_progress_counts_with_eta_and_is_silent_when_short():
     assert quiet == []
 
 
+def test_progress_of_an_opaque_step_without_a_typical_time_says_only_the_time():
+    """A PyBaMM solve of a set with no typical time (Ecker2015) printed 'solving: 0, 2 min 53 s elapsed'."""
+    clock = _Clock()
+    lines = []
+    p = Progress("solving", emit=lines.append, clock=clock, done_line=False)
+    clock.t = 173.0
+    p.tick()
+    assert lines == ["solving: 2 min 53 s elapsed"]
+
+
 def test_progress_expected_duration_and_terminal_rewrite():
     clock = _Clock()
     out = _Tty()
