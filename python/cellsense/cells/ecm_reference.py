@@ -309,7 +309,7 @@ class NumpyEcm:
         row = np.zeros((1, self.n))
         row[0, 0] = (float(ocv_and_slope(c.ocv_V, c.soc, float(x[0]), loc)[1])
                      + float(slope(c.hysteresis_V, loc)) * x[-1]
-                     - float(slope(c.hysteresis_instant_V, loc)) * s["sign"] - float(slope(c.r0_Ohm, loc)) * s["i"])
+                     - float(slope(c.hysteresis_instant_V, loc)) * s["sign"])  # no dR0/dz i, as the core
         row[0, 1:1 + self.n_rc] = -1.0
         row[0, -1] = float(lookup(c.hysteresis_V, loc))
         return row
