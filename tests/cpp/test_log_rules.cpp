@@ -36,22 +36,34 @@ void test_gap_widening_rule() {
   CHECK(rest.soc_variance_after(1e-4, 600.0, 2.5) == 1e-4);
 }
 
+/// An estimator of the test cell at SOC 0.5 (SOC variance 1e-4) with its initial state and covariance: the
+/// widening tests' start.
+template <class E>
+struct WidenStart {
+  typename E::Model::State x;
+  typename E::Model::Cov P;
+  E est;
+  explicit WidenStart(const char* name) {
+    using T = typename E::T;
+    using M = typename E::Model;
+    static typename M::Params p;
+    cstest::make_cell(p);
+    const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
+    M::initial(T(0.5), T(0.01), T(0.02), T(0), T(0.5), x, P);
+    CHECK_CTX(est.init(m, cstest::config_2025<T>(), typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) ==
+                  InitStatus::kOk, name);
+  }
+};
+
 /// widen_for_gap: the estimator's SOC variance becomes the widened one (the rest of the state and
 /// covariance unchanged); false and nothing changed when nothing is to be added.
 // verifies: CS-CLK-006
 template <class E>
 void test_widen_for_gap(const char* name) {
-  using T = typename E::T;
-  using M = typename E::Model;
-  static typename M::Params p;
-  cstest::make_cell(p);
-  const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
-  typename M::State x;
-  typename M::Cov P;
-  M::initial(T(0.5), T(0.01), T(0.02), T(0), T(0.5), x, P);
-  E est;
-  CHECK_CTX(est.init(m, cstest::config_2025<T>(), typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) ==
-                InitStatus::kOk, name);
+  WidenStart<E> start(name);
+  E& est = start.est;
+  const auto& x = start.x;
+  const auto& P = start.P;
   GapWidening g;
   CHECK_CTX(!widen_for_gap(est, g, 600.0, 2.5), name);  // no current seen: nothing to add
   CHECK_CTX(std::memcmp(&est.covariance(), &P, sizeof P) == 0, name);
@@ -93,15 +105,10 @@ void test_lost_charge(const char* name) {
   GapWidening big = g;
   big.lost_As = 1e9;
   CHECK_CTX(big.soc_variance_after_lost(1e-4, 2.5) == 0.3 * 0.3, name);  // capped
-  static typename M::Params p;
-  cstest::make_cell(p);
-  const M m(&p, typename M::Noise{T(3e-4), T(2e-4), T(1e-3), T(0.02)});
-  typename M::State x;
-  typename M::Cov P;
-  M::initial(T(0.5), T(0.01), T(0.02), T(0), T(0.5), x, P);
-  E est;
-  CHECK_CTX(est.init(m, cstest::config_2025<T>(), typename E::FilterConfig{}, x, P, typename M::Aux{T(0)}) ==
-                InitStatus::kOk, name);
+  WidenStart<E> start(name);
+  E& est = start.est;
+  const auto& x = start.x;
+  const auto& P = start.P;
   CHECK_CTX(widen_for_lost_charge(est, g, 2.5) && g.lost_As == 0.0, name);
   CHECK_CTX(std::fabs(static_cast<double>(est.covariance()(0, 0)) - (1e-4 + s_add * s_add)) < 1e-6, name);
   CHECK_CTX(est.covariance()(1, 1) == P(1, 1) && std::memcmp(&est.state(), &x, sizeof x) == 0, name);
