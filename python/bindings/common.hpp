@@ -318,10 +318,13 @@ struct GapHook {
     if (cellsense::widen_for_gap(est, gap, gap_s, capacity_Ah)) { widened += 1; }
   }
   /// After the step of a sample (dt, its current, the step's status): a step that ran tracks the current and
-  /// widens for the charge lost before it; a step rejected for a reading adds its charge to the lost one. Returns
+  /// widens for the charge lost before it; a step rejected for a reading adds its charge to the lost one, and its
+  /// reported SOC sigma (`sigma_out`, the sample's column; the state itself is unchanged) becomes the one the lost
+  /// charge so far gives (soc_variance_after_lost), so the band of a stale SOC grows as it goes uncounted. Returns
   /// the lost charge (A s) the variance was widened for (0: none).
   template <class E>
-  double after_step(E& est, double dt, double current_A, std::uint8_t status, double capacity_Ah) {
+  double after_step(E& est, double dt, double current_A, std::uint8_t status, double capacity_Ah,
+                    double* sigma_out = nullptr) {
     if (status < static_cast<std::uint8_t>(cellsense::StepStatus::kRejectedNonFinite) ||
         status == cellsense::kStatusVoltageStuck) {
       gap.track(dt, current_A);
@@ -332,6 +335,9 @@ struct GapHook {
       }
     } else {
       gap.lost(dt, current_A, status);
+      if (sigma_out != nullptr && gap.lost_As > 0.0 && std::isfinite(*sigma_out)) {
+        *sigma_out = std::sqrt(gap.soc_variance_after_lost(*sigma_out * *sigma_out, capacity_Ah));
+      }
     }
     return 0.0;
   }

@@ -75,7 +75,7 @@ class PyEstimator {
                                    static_cast<T>(in.temperature_degC[k]));
           out.put_report(k, r);
           gap_.after_step(est_, dt, in.current_A[k], static_cast<std::uint8_t>(r.status),
-                          static_cast<double>(params_->capacity_Ah));
+                          static_cast<double>(params_->capacity_Ah), &out[1][k]);
           record(k);
           return static_cast<std::uint8_t>(r.status);
         },

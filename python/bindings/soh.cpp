@@ -125,7 +125,7 @@ class PySoh {
           out[10][k] = static_cast<double>(r.ocv_shift_V);
           o_fl[k] = static_cast<std::uint8_t>((r.capacity_updated ? 1 : 0) | (r.r0_updated ? 2 : 0) |
                                               (r.ocv_updated ? 4 : 0));
-          after_step(dt, in.current_A[k], static_cast<std::uint8_t>(r.soc.status));
+          after_step(dt, in.current_A[k], static_cast<std::uint8_t>(r.soc.status), &out[1][k]);
           if (power_ != nullptr) { power_->record(est_, k); }
           return static_cast<std::uint8_t>(r.soc.status);
         },
@@ -169,9 +169,9 @@ class PySoh {
   /// least kLostPairFraction of the capacity, the tracker's open capacity pair (which did not count it either) and
   /// R0 difference are forgotten as at a logger gap.
   static constexpr double kLostPairFraction = 0.01;
-  void after_step(double dt, double current_A, std::uint8_t status) {
+  void after_step(double dt, double current_A, std::uint8_t status, double* sigma_out = nullptr) {
     const double cap_Ah = static_cast<double>(params_->capacity_Ah);
-    const double lost_As = gap_.after_step(est_, dt, current_A, status, cap_Ah);
+    const double lost_As = gap_.after_step(est_, dt, current_A, status, cap_Ah, sigma_out);
     if (lost_As >= kLostPairFraction * 3600.0 * cap_Ah) { soh_.restart_pairing(false); }
   }
   double stuck_step_A() const { return stuck_step_A_; }

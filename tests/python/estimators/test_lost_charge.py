@@ -37,6 +37,10 @@ def test_a_rejected_run_widens_the_band_by_its_charge(udds, filter):
     assert est._impl.lost_charge_widened == 1
     lost_Ah = float(np.sum(np.abs(i[k0:k0 + n]) * np.diff(t[k0 - 1:k0 + n]))) / 3600.0
     assert lost_Ah > 0.1  # the UDDS moves real charge there
+    # through the run the SOC is the one before it (nothing absorbed) and its reported sigma grows with the charge the
+    # run has not counted so far (the state's own variance is widened once, at the next accepted step)
+    assert (r.soc[k0:k0 + n] == r.soc[k0 - 1]).all() and (np.diff(r.soc_sigma[k0:k0 + n]) >= 0).all()
+    assert r.soc_sigma[k0 + n - 1] >= np.hypot(r.soc_sigma[k0 - 1], lost_Ah / est.cell.capacity_Ah) * 0.999
     before = r.soc_sigma[k0 + n]  # the first accepted step (fused with the narrow band), then widened by the charge
     after = r.soc_sigma[k0 + n + 1]  # the next update narrows it again, the voltage being informative
     assert after > 3 * before and r.soc_sigma[k0 - 1] == pytest.approx(before, rel=0.2)
