@@ -262,11 +262,50 @@ void test_rejections_and_init() {
   CHECK_T(pk.init(&p, 3, nullptr, bad_soc, cfg, &bad) == InitStatus::kBadInitialState && bad == 1);
   CHECK_T(pk.init(&p, 3, nullptr, soc0, cfg) == InitStatus::kOk);
   const auto x1 = pk.cell(1).state();
-  s = pk.step(T(1), T(1), volts, temps, out);
+  // a non-finite temperature rejects that cell only, its state unchanged
+  const T temps_nan[3] = {T(25), std::numeric_limits<T>::quiet_NaN(), T(25)};
+  const T volts_ok[3] = {T(3.7), T(3.7), T(3.7)};
+  s = pk.step(T(1), T(1), volts_ok, temps_nan, out);
   CHECK_T(s.n_rejected == 1);
   CHECK_T(out[1].status == static_cast<std::uint8_t>(StepStatus::kRejectedNonFinite));
   CHECK_T(std::memcmp(&x1, &pk.cell(1).state(), sizeof x1) == 0);
   CHECK_T(!is_rejected(static_cast<StepStatus>(out[0].status)));
+}
+
+// A dropped voltage reading (NaN) with the string's current: the cell is stepped predict-only, the charge counted
+// as a plain predict_only() on a copy of it would, the reading not used; a NaN current still rejects every cell.
+// verifies: CS-PACK-008
+template <typename T>
+void test_dropped_reading_counts_the_charge() {
+  static typename Base<T>::Params p;
+  cstest::make_cell(p);
+  using P = Pack<T, filter::Ekf, 3>;
+  static P pk;
+  const T soc0[3] = {T(0.6), T(0.6), T(0.6)};
+  CHECK_T(pk.init(&p, 3, nullptr, soc0, make_config<P>()) == InitStatus::kOk);
+  const T volts[3] = {T(3.7), std::numeric_limits<T>::quiet_NaN(), T(3.7)};
+  const T temps[3] = {T(25), T(25), T(25)};
+  auto ref = pk.cell(1);  // a copy: what predict_only does to it
+  const T v_mid = (p.voltage_min_V + p.voltage_max_V) / T(2);
+  const auto want = ref.predict_only(T(10), T(2), v_mid, T(25));
+  pack::CellReport<T> out[3];
+  auto s = pk.step(T(10), T(2), volts, temps, out);
+  CHECK_T(s.n_rejected == 0 && out[1].status == static_cast<std::uint8_t>(StepStatus::kPredictedOnly));
+  CHECK_T(want.status == StepStatus::kPredictedOnly && out[1].soc == want.soc && out[1].soc_sigma == want.soc_sigma);
+  CHECK_T(pk.cell(1).soc() < T(0.6));  // 20 A s discharged
+  CHECK_T(std::memcmp(&ref.state(), &pk.cell(1).state(), sizeof ref.state()) == 0);
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  const auto x1 = pk.cell(1).state();
+  s = pk.step(T(10), nan, volts, temps, out);
+  CHECK_T(s.n_rejected == 3 && out[1].status == static_cast<std::uint8_t>(StepStatus::kRejectedNonFinite));
+  CHECK_T(std::memcmp(&x1, &pk.cell(1).state(), sizeof x1) == 0);
+  // a NaN dt, or the dropped cell's temperature NaN too: rejected, its state unchanged
+  s = pk.step(nan, T(2), volts, temps, out);
+  CHECK_T(out[1].status == static_cast<std::uint8_t>(StepStatus::kRejectedNonFinite));
+  const T temps_nan[3] = {T(25), nan, T(25)};
+  s = pk.step(T(10), T(2), volts, temps_nan, out);
+  CHECK_T(s.n_rejected == 1 && out[1].status == static_cast<std::uint8_t>(StepStatus::kRejectedNonFinite));
+  CHECK_T(std::memcmp(&x1, &pk.cell(1).state(), sizeof x1) == 0);
 }
 
 // Every init refusal alone (null pointers, cell count, each configuration bound, each variation
@@ -410,6 +449,8 @@ int main() {
   test_gaps<double>();
   test_rejections_and_init<float>();
   test_rejections_and_init<double>();
+  test_dropped_reading_counts_the_charge<float>();
+  test_dropped_reading_counts_the_charge<double>();
   test_missing_inputs<float>();
   test_missing_inputs<double>();
   test_init_refusals_and_policies<float>();

@@ -2,7 +2,7 @@
 
     readers    pack CSV, CAN logs (candump / ASC / BLF via python-can, GVRET CSV) decoded with a DBC (cantools)
     capture    a CAN clock stepping back (re-anchored) or a burst ahead of it (dropped); several buses (refused)
-    stuck      stuck sensors: a frozen cell voltage (rejected for that cell), current or temperature (reported)
+    stuck      stuck sensors: a frozen cell voltage (dropped: that cell stepped without it), current or temperature (reported)
     checks     warnings on the log and the host run (a status on > 10 % of the cell steps, the reference's scale)
     framing    the HIL protocol: COBS + CRC-32 + sequence numbers
     link       byte links: pyserial URLs, python-can buses, fault injection

@@ -63,11 +63,14 @@ def _detail(reason: str, spec: PackSpec, log: PackLog, cells: np.ndarray, gap_s:
                  "rows repeated or out of order: is the log sorted by time?")
         return (f": the log's time ({time_name}) repeats on {same} and goes back on {back} of its {d.size} steps: "
                 + cause)
-    elif reason == "rejected_nonfinite":
+    elif reason in ("rejected_nonfinite", "predicted_only"):
         stale = f", or a CAN signal not updated for can.stale_s {spec.stale_s:g} s" if spec.time is None else ""
         stuck = (f"; {log.counts['stuck_samples']} of them a stuck sensor's span (see the stuck-sensor warning)"
-                 if log.counts.get("stuck_samples") else "")
-        return f": a reading is missing (NaN: an empty field{stale}){stuck}"
+                 if reason == "predicted_only" and log.counts.get("stuck_samples") else "")
+        if reason == "predicted_only":  # a dropped cell voltage: the charge counted without it (CS-PACK-008)
+            return (f": a cell voltage reading is missing (NaN: an empty field{stale}){stuck}; the cell's charge was "
+                    "counted with the string's current, its band widening, without the reading")
+        return f": a reading is missing (NaN: an empty field{stale} in the current or a temperature)"
     elif reason in ("rejected_dt_too_large", "rest", "reinit"):
         m = _median_step(log.time_s)
         if m is None:

@@ -6,7 +6,8 @@ each rule asks for a stimulus first:
   pack current spans enough amps that even the lowest plausible resistance of a series element (R_FLOOR_OHM) moves
   a live cell's voltage by >= STUCK_MIN_LSB of the signal's own step (its quantum, the smallest change it shows):
   the span after its first sample becomes a dropped reading (NaN) for that cell only, so the estimator rejects those
-  steps (`rejected_nonfinite`) instead of fusing a frozen value; a warning names the signal, the cell and the span.
+  steps without it (`predicted_only`: the pack counts the cell's charge with the string's current, CS-PACK-008) instead
+  of fusing a frozen value; a warning names the signal, the cell and the span.
   A charge whose current tapers towards zero with the voltage held is a constant-voltage charge, not a stuck sensor.
 - a **cell voltage** unchanged to the bit for >= STUCK_MIN_S while the charge counted through it, |integral i dt|,
   moves the cell's SOC by dz so far that its OCV alone must move by >= max(STUCK_MIN_LSB steps, CHARGE_MIN_MOVE_V):
@@ -167,7 +168,8 @@ def stuck_voltages(spec: PackSpec, log: PackLog, gap_s: float) -> tuple[np.ndarr
                     what = f"cell {c + 1}'s voltage {spec.cells[c].voltage.name}"
                 lsb = "it never changes in the log" if np.isnan(q) else f"its step is {1e3 * q:.3g} mV"
                 notes.append(f"stuck sensor: {what} repeats {v0:.4f} V exactly over {_span(t, a, b)} {why}, {lsb}; "
-                             f"those {b - a} samples rejected for that cell, not fused")
+                             f"those {b - a} samples stepped without that cell's reading (its charge counted), not "
+                             "fused")
     if n_spans > MAX_NOTES:
         notes.append(f"stuck sensor: ... and {n_spans - MAX_NOTES} more stuck voltage spans rejected")
     return volts, notes, n_set

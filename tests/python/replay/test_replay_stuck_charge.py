@@ -43,12 +43,12 @@ def test_a_cell_frozen_during_a_constant_current_is_named_and_not_fused(tmp_path
     stuck = [x for x in out.notes if x.startswith("stuck sensor")]
     assert len(stuck) == 1, out.notes
     assert "cell 2's voltage v2" in stuck[0] and "t = 300.0..449.0 s" in stuck[0] and "Ah flows (discharge" in stuck[0]
-    assert "149 samples rejected" in stuck[0]
+    assert "149 samples stepped without that cell's reading (its charge counted)" in stuck[0]
     a, b = FROZEN
     assert np.isnan(out.voltage_V[a + 1:b, 1]).all() and np.isfinite(out.voltage_V[a, 1])
     assert np.isfinite(out.voltage_V[:, 0]).all() and out.counts["stuck_samples"] == b - a - 1
     status = np.asarray(PackEstimator(SPEC).run(out).status)
-    assert (status[a + 1:b, 1] == {v: k for k, v in status_names().items()}["rejected_nonfinite"]).all()
+    assert (status[a + 1:b, 1] == {v: k for k, v in status_names().items()}["predicted_only"]).all()
     # the same through the command: the warning on stderr and in the report, the count in report.json
     p = tmp_path / "cc.csv"
     fz = _freeze(log, volts)
