@@ -42,7 +42,13 @@ struct GapWidening {
   /// min(v0 + (mean |i| gap_s / (3600 capacity_Ah))^2, kSocSigmaMax^2); v0 when nothing is to be added.
   double soc_variance_after(double v0, double gap_s, double capacity_Ah) const {
     if (mean_abs_current_A <= 0.0 || !(gap_s > 0.0)) { return v0; }
-    const double s_add = mean_abs_current_A * gap_s / (3600.0 * capacity_Ah);
+    return with_charge(v0, mean_abs_current_A * gap_s, capacity_Ah);
+  }
+
+  /// min(v0 + (charge_As / (3600 capacity_Ah))^2, kSocSigmaMax^2): the SOC variance once an uncounted charge's
+  /// magnitude (A s) is added (a gap's, soc_variance_after; the rejected steps', soc_variance_after_lost).
+  static double with_charge(double v0, double charge_As, double capacity_Ah) {
+    const double s_add = charge_As / (3600.0 * capacity_Ah);
     const double v1 = v0 + s_add * s_add;
     const double cap = kSocSigmaMax * kSocSigmaMax;
     return cap < v1 ? cap : v1;  // std::min(v1, cap)
@@ -72,28 +78,33 @@ struct GapWidening {
   /// The SOC variance after the lost charge from variance v0 on a cell of capacity_Ah:
   /// min(v0 + (lost_As / (3600 capacity_Ah))^2, kSocSigmaMax^2); v0 when nothing was lost.
   double soc_variance_after_lost(double v0, double capacity_Ah) const {
-    if (!(lost_As > 0.0)) { return v0; }
-    const double s_add = lost_As / (3600.0 * capacity_Ah);
-    const double v1 = v0 + s_add * s_add;
-    const double cap = kSocSigmaMax * kSocSigmaMax;
-    return cap < v1 ? cap : v1;
+    return lost_As > 0.0 ? with_charge(v0, lost_As, capacity_Ah) : v0;
   }
 };
+
+namespace detail {
+/// Sets the estimator's SOC variance to `variance(v0)` of its current one v0 when that is larger (the rest of the
+/// state and covariance unchanged); true then (set_state took it, or refused it, not SPD, and kept its own).
+template <class EstimatorT, class F>
+bool widen_soc_variance(EstimatorT& est, F variance) {
+  using T = typename EstimatorT::T;
+  constexpr int soc = EstimatorT::Model::Idx::soc;
+  typename EstimatorT::Model::Cov p = est.covariance();
+  const double v0 = static_cast<double>(p(soc, soc));
+  const double v1 = variance(v0);
+  if (!(v1 > v0)) { return false; }
+  p(soc, soc) = static_cast<T>(v1);
+  est.set_state(est.state(), p, est.aux());
+  return true;
+}
+}  // namespace detail
 
 /// Widens the estimator's SOC variance for a gap (GapWidening::soc_variance_after with the model's
 /// nominal capacity `capacity_Ah`). True when the variance was to grow: the estimator's set_state then
 /// took the widened covariance, or refused it (not SPD) and kept its own.
 template <class EstimatorT>
 bool widen_for_gap(EstimatorT& est, const GapWidening& g, double gap_s, double capacity_Ah) {
-  using T = typename EstimatorT::T;
-  constexpr int soc = EstimatorT::Model::Idx::soc;
-  typename EstimatorT::Model::Cov p = est.covariance();
-  const double v0 = static_cast<double>(p(soc, soc));
-  const double v1 = g.soc_variance_after(v0, gap_s, capacity_Ah);
-  if (!(v1 > v0)) { return false; }
-  p(soc, soc) = static_cast<T>(v1);
-  est.set_state(est.state(), p, est.aux());
-  return true;
+  return detail::widen_soc_variance(est, [&](double v0) { return g.soc_variance_after(v0, gap_s, capacity_Ah); });
 }
 
 /// Widens the estimator's SOC variance by the charge lost over the steps rejected for a reading since the last
@@ -101,17 +112,11 @@ bool widen_for_gap(EstimatorT& est, const GapWidening& g, double gap_s, double c
 /// when the variance was to grow (the estimator's set_state took it, or refused it, not SPD, and kept its own).
 template <class EstimatorT>
 bool widen_for_lost_charge(EstimatorT& est, GapWidening& g, double capacity_Ah) {
-  using T = typename EstimatorT::T;
-  constexpr int soc = EstimatorT::Model::Idx::soc;
   if (!(g.lost_As > 0.0)) { return false; }
-  typename EstimatorT::Model::Cov p = est.covariance();
-  const double v0 = static_cast<double>(p(soc, soc));
-  const double v1 = g.soc_variance_after_lost(v0, capacity_Ah);
+  const bool widened =
+      detail::widen_soc_variance(est, [&](double v0) { return g.soc_variance_after_lost(v0, capacity_Ah); });
   g.lost_As = 0.0;
-  if (!(v1 > v0)) { return false; }
-  p(soc, soc) = static_cast<T>(v1);
-  est.set_state(est.state(), p, est.aux());
-  return true;
+  return widened;
 }
 
 }  // namespace cellsense

@@ -328,6 +328,7 @@ class PackEstimator {
       return sum;
     }
     std::uint16_t rejected = 0;
+    const T v_mid = (params_->voltage_min_V + params_->voltage_max_V) / T(2);  // a dropped reading's stand-in (below)
     for (int k = 0; k < n_cells_; ++k) {
       // A dropped voltage reading (non-finite: a stale CAN signal, a stuck span the replay dropped) with the string's
       // current and the cell's temperature usable: the cell's charge is counted without the reading (predict only,
@@ -336,7 +337,6 @@ class PackEstimator {
       // a 150 s span at 1C left the cell 4.0 SOC points off at a 1.1 % sigma (2026-12-07, CS-PACK-008).
       const bool dropped = !math::is_finite(voltage_V[k]) && math::is_finite(dt_s) && math::is_finite(current_A) &&
                            math::is_finite(temperature_degC[k]);
-      const T v_mid = (params_->voltage_min_V + params_->voltage_max_V) / T(2);
       const StepReport<T> r = dropped ? cells_[k].predict_only(dt_s, current_A, v_mid, temperature_degC[k])
                                       : cells_[k].step(dt_s, current_A, voltage_V[k], temperature_degC[k]);
       if (is_rejected(r.status)) { ++rejected; }
